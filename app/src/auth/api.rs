@@ -1,0 +1,69 @@
+//! Server functions of sign-in and the portal shell.
+
+use leptos::prelude::*;
+
+use super::model::PortalContext;
+use crate::error::AppError;
+
+/// Signs in with email and password; cycles the session id against fixation.
+#[server(endpoint = "auth/login")]
+pub async fn login(email: String, password: String) -> Result<(), AppError> {
+    use crate::auth::service;
+    use crate::auth::session::{SessionUser, USER_KEY};
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            let state = AppState::current()?;
+            let principal = service::sign_in(&state.db, &ctx.tenant, &email, &password, ctx.audit_source()).await?;
+            let session = leptos_axum::extract::<tower_sessions::Session>()
+                .await
+                .map_err(AppError::internal)?;
+            session.cycle_id().await?;
+            session
+                .insert(USER_KEY, SessionUser { tenant_id: ctx.tenant.id, user_id: principal.user_id })
+                .await?;
+            leptos_axum::redirect("/");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "auth/logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::auth::service;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            let session = leptos_axum::extract::<tower_sessions::Session>()
+                .await
+                .map_err(AppError::internal)?;
+            if ctx.principal.is_some() {
+                service::sign_out(&AppState::current()?.db, &ctx.tenant, ctx.audit_source()).await?;
+            }
+            session.flush().await?;
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The tenant and the signed-in user, for the portal shell.
+#[server(endpoint = "portal/context")]
+pub async fn shell_context() -> Result<PortalContext, AppError> {
+    use crate::error::respond;
+    use crate::state::RequestContext;
+
+    respond(
+        RequestContext::current()
+            .await
+            .map(|ctx| PortalContext { tenant: ctx.tenant.summary(), user: ctx.principal }),
+    )
+}

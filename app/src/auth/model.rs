@@ -1,0 +1,148 @@
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::tenancy::model::TenantSummary;
+
+/// A member's role in a tenant, ordered by privilege.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    Viewer,
+    Developer,
+    Maintainer,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Maintainer, Role::Developer, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Maintainer => "maintainer",
+            Role::Developer => "developer",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Admin",
+            Role::Maintainer => "Maintainer",
+            Role::Developer => "Developer",
+            Role::Viewer => "Viewer",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == raw.trim().to_ascii_lowercase())
+            .ok_or_else(|| AppError::Invalid(format!("`{raw}` is not a role; use admin, maintainer, developer or viewer")))
+    }
+
+    /// Whether this role may do what `required` may do.
+    pub fn grants(self, required: Role) -> bool {
+        self >= required
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberStatus {
+    Active,
+    Deactivated,
+}
+
+impl MemberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Active => "active",
+            MemberStatus::Deactivated => "deactivated",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        match raw {
+            "active" => Ok(MemberStatus::Active),
+            "deactivated" => Ok(MemberStatus::Deactivated),
+            other => Err(AppError::Invalid(format!("unknown member status `{other}`"))),
+        }
+    }
+}
+
+/// The signed-in user, as the portal shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// A row of Settings → Users.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub status: MemberStatus,
+    pub joined_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The result of adding someone to a tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub email: String,
+    /// Set only when a new account was created: shown once, never stored in clear.
+    pub one_time_password: Option<String>,
+}
+
+/// What the portal shell needs on every page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalContext {
+    pub tenant: TenantSummary,
+    pub user: Option<Principal>,
+}
+
+/// Trims and lower-cases an email address and checks its shape.
+pub fn normalize_email(raw: &str) -> Result<String, AppError> {
+    let email = raw.trim().to_ascii_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(AppError::Invalid(format!("`{}` is not an email address", raw.trim())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_grant_everything_below_them() {
+        assert!(Role::Admin.grants(Role::Viewer));
+        assert!(Role::Maintainer.grants(Role::Developer));
+        assert!(!Role::Developer.grants(Role::Maintainer));
+        assert!(!Role::Viewer.grants(Role::Admin));
+    }
+
+    #[test]
+    fn roles_parse_from_their_names_only() {
+        assert_eq!(Role::parse(" Admin ").unwrap(), Role::Admin);
+        assert!(Role::parse("root").is_err());
+    }
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(normalize_email("  Ada@Example.COM ").unwrap(), "ada@example.com");
+        for bad in ["ada", "ada@", "@example.com", "a b@example.com", "ada@example", "ada@.com"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Diesel queries on `control.users` and `control.memberships`.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::model::{Member, MemberStatus, Principal, Role};
+use crate::db::schema::{memberships, users};
+use crate::db::Connection;
+use crate::error::AppError;
+use crate::tenancy::model::TenantId;
+
+#[derive(Queryable, Selectable)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct MemberRow {
+    #[diesel(select_expression = users::id)]
+    pub user_id: Uuid,
+    #[diesel(select_expression = users::email)]
+    pub email: String,
+    #[diesel(select_expression = users::display_name)]
+    pub display_name: String,
+    #[diesel(select_expression = users::password_hash)]
+    pub password_hash: Option<String>,
+    #[diesel(select_expression = memberships::role)]
+    pub role: String,
+    #[diesel(select_expression = memberships::status)]
+    pub status: String,
+    #[diesel(select_expression = memberships::created_at)]
+    pub joined_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl MemberRow {
+    pub fn member(&self) -> Result<Member, AppError> {
+        Ok(Member {
+            user_id: self.user_id,
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+            role: Role::parse(&self.role)?,
+            status: MemberStatus::parse(&self.status)?,
+            joined_at: self.joined_at,
+        })
+    }
+
+    pub fn principal(&self) -> Result<Principal, AppError> {
+        Ok(Principal {
+            user_id: self.user_id,
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+            role: Role::parse(&self.role)?,
+        })
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == MemberStatus::Active.as_str()
+    }
+}
+
+pub async fn find_by_email(conn: &mut Connection, tenant: TenantId, email: &str) -> QueryResult<Option<MemberRow>> {
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::tenant_id.eq(tenant.0))
+        .filter(users::email.eq(email))
+        .select(MemberRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_by_id(conn: &mut Connection, tenant: TenantId, user: Uuid) -> QueryResult<Option<MemberRow>> {
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::tenant_id.eq(tenant.0))
+        .filter(users::id.eq(user))
+        .select(MemberRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn list(conn: &mut Connection, tenant: TenantId) -> QueryResult<Vec<MemberRow>> {
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::tenant_id.eq(tenant.0))
+        .order(users::email)
+        .select(MemberRow::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn find_user_id(conn: &mut Connection, email: &str) -> QueryResult<Option<Uuid>> {
+    users::table.filter(users::email.eq(email)).select(users::id).first(conn).await.optional()
+}
+
+pub async fn insert_user(
+    conn: &mut Connection,
+    id: Uuid,
+    email: &str,
+    display_name: &str,
+    password_hash: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(id),
+            users::email.eq(email),
+            users::display_name.eq(display_name),
+            users::password_hash.eq(password_hash),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Returns false when the user already belongs to the tenant.
+pub async fn insert_membership(conn: &mut Connection, tenant: TenantId, user: Uuid, role: Role) -> QueryResult<bool> {
+    let inserted = diesel::insert_into(memberships::table)
+        .values((
+            memberships::tenant_id.eq(tenant.0),
+            memberships::user_id.eq(user),
+            memberships::role.eq(role.as_str()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+pub async fn update_role(conn: &mut Connection, tenant: TenantId, user: Uuid, role: Role) -> QueryResult<()> {
+    diesel::update(memberships::table.find((tenant.0, user)))
+        .set((memberships::role.eq(role.as_str()), memberships::updated_at.eq(diesel::dsl::now)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn update_status(conn: &mut Connection, tenant: TenantId, user: Uuid, status: MemberStatus) -> QueryResult<()> {
+    diesel::update(memberships::table.find((tenant.0, user)))
+        .set((memberships::status.eq(status.as_str()), memberships::updated_at.eq(diesel::dsl::now)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Locks the tenant's admin memberships so two concurrent demotions cannot both pass the
+/// "at least one admin" check.
+pub async fn lock_active_admins(conn: &mut Connection, tenant: TenantId) -> QueryResult<Vec<Uuid>> {
+    memberships::table
+        .filter(memberships::tenant_id.eq(tenant.0))
+        .filter(memberships::role.eq(Role::Admin.as_str()))
+        .filter(memberships::status.eq(MemberStatus::Active.as_str()))
+        .select(memberships::user_id)
+        .for_update()
+        .load(conn)
+        .await
+}

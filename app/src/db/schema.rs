@@ -1,0 +1,54 @@
+//! Diesel table definitions. Control tables are schema-qualified; tenant tables are not, so
+//! they resolve through the search path that `with_tenant` sets.
+
+diesel::table! {
+    control.tenants (id) {
+        id -> Int8,
+        slug -> Text,
+        name -> Text,
+        schema_name -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    control.users (id) {
+        id -> Uuid,
+        email -> Text,
+        display_name -> Text,
+        password_hash -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    control.memberships (tenant_id, user_id) {
+        tenant_id -> Int8,
+        user_id -> Uuid,
+        role -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(memberships -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, memberships);
+
+diesel::table! {
+    audit_events (id) {
+        id -> Int8,
+        occurred_at -> Timestamptz,
+        actor_user_id -> Nullable<Uuid>,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        outcome -> Text,
+        severity -> Text,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        details -> Jsonb,
+    }
+}

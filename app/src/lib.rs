@@ -1,0 +1,75 @@
+//! Beacon: the portal's pages, server functions and (behind `ssr`) its services and
+//! repositories, one folder per area.
+
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod settings;
+pub mod tenancy;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use auth::pages::{LoginPage, LogoutPage};
+use settings::pages::UsersPage;
+use ui::home::HomePage;
+use ui::layout::PortalShell;
+use ui::placeholder::{NotYetAvailable, PageNotFound};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="bg-slate-50 text-slate-900 antialiased">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Marks the page once the WASM has taken over, so tests (and people) can tell.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/beacon.css"/>
+        <Title text="Beacon"/>
+        <Router>
+            <Routes fallback=PageNotFound>
+                <Route path=path!("/login") view=LoginPage/>
+                <ParentRoute path=path!("") view=PortalShell>
+                    <Route path=path!("") view=HomePage/>
+                    <Route path=path!("logout") view=LogoutPage/>
+                    <Route path=path!("catalog") view=|| view! { <NotYetAvailable area="Catalog" purpose="The software catalog arrives with Backstage-compatible import and APIs."/> }/>
+                    <Route path=path!("plugins") view=|| view! { <NotYetAvailable area="Plugins" purpose="The plugin marketplace is not available yet."/> }/>
+                    <Route path=path!("briefs") view=|| view! { <NotYetAvailable area="Briefs" purpose="Competitive-intelligence briefs are not available yet."/> }/>
+                    <Route path=path!("finops") view=|| view! { <NotYetAvailable area="FinOps" purpose="Cost views arrive once cost data can be imported."/> }/>
+                    <Route path=path!("audit") view=|| view! { <NotYetAvailable area="Audit" purpose="Events are already recorded; their views are not available yet."/> }/>
+                    <Route path=path!("settings") view=|| view! { <Redirect path="/settings/users"/> }/>
+                    // Async so a 403 status is set before the first byte is sent.
+                    <Route path=path!("settings/users") view=UsersPage ssr=SsrMode::Async/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

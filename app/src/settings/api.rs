@@ -1,0 +1,95 @@
+//! Server functions of Settings → Users. Thin: check the role, call the auth service.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::model::{Invitation, Member};
+use crate::error::AppError;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsersView {
+    pub members: Vec<Member>,
+    pub me: Uuid,
+    /// The invitation just made by this admin, shown once.
+    pub invitation: Option<Invitation>,
+}
+
+#[server(endpoint = "settings/users/list")]
+pub async fn list_users() -> Result<UsersView, AppError> {
+    use crate::auth::model::Role;
+    use crate::auth::service;
+    use crate::auth::session::INVITATION_FLASH_KEY;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            let me = ctx.require_role(Role::Admin)?.user_id;
+            let members = service::list_members(&AppState::current()?.db, &ctx.tenant).await?;
+            let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
+            let invitation = session.remove::<Invitation>(INVITATION_FLASH_KEY).await?;
+            Ok(UsersView { members, me, invitation })
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "settings/users/invite")]
+pub async fn invite_user(email: String, display_name: String, role: String) -> Result<(), AppError> {
+    use crate::auth::model::Role;
+    use crate::auth::service::{self, NewMember};
+    use crate::auth::session::INVITATION_FLASH_KEY;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Admin)?;
+            let member = NewMember::parse(&email, &display_name, &role)?;
+            let invitation = service::invite(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), member).await?;
+            // Kept in the session until the users list shows it once: works with and without JS.
+            let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
+            session.insert(INVITATION_FLASH_KEY, invitation).await?;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "settings/users/role")]
+pub async fn change_user_role(user_id: Uuid, role: String) -> Result<(), AppError> {
+    use crate::auth::model::Role;
+    use crate::auth::service;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Admin)?;
+            let role = Role::parse(&role)?;
+            service::change_role(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), user_id, role).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "settings/users/deactivate")]
+pub async fn deactivate_user(user_id: Uuid) -> Result<(), AppError> {
+    use crate::auth::model::Role;
+    use crate::auth::service;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Admin)?;
+            service::deactivate(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), user_id).await
+        }
+        .await,
+    )
+}

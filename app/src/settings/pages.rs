@@ -1,0 +1,202 @@
+//! Settings → Users: list members, invite, change roles, deactivate. Admins only.
+
+use leptos::prelude::*;
+
+use super::api::{list_users, ChangeUserRole, DeactivateUser, InviteUser, UsersView};
+use crate::auth::model::{Invitation, Member, MemberStatus, Role};
+use crate::error::AppError;
+use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let invite = ServerAction::<InviteUser>::new();
+    let change_role = ServerAction::<ChangeUserRole>::new();
+    let deactivate = ServerAction::<DeactivateUser>::new();
+    let users = Resource::new(
+        move || (invite.version().get(), change_role.version().get(), deactivate.version().get()),
+        |_| list_users(),
+    );
+    let row_error = Signal::derive(move || {
+        change_role
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| deactivate.value().get().and_then(Result::err))
+    });
+    let invite_error = Signal::derive(move || invite.value().get().and_then(Result::err));
+
+    view! {
+        <section>
+            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Users"</h1>
+            <p class="mt-1 text-sm text-slate-500">"Who can use this portal, and what they may do."</p>
+            <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading users…"</p> }>
+                {move || Suspend::new(async move {
+                    match users.await {
+                        Ok(view) => {
+                            view! {
+                                <UsersAdmin view invite change_role deactivate row_error invite_error/>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <AccessProblem error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn AccessProblem(error: AppError) -> impl IntoView {
+    let (title, text) = match &error {
+        AppError::Forbidden => ("403 · Admins only", "Only tenant admins can manage users. Ask an admin if you need access.".to_owned()),
+        AppError::Unauthenticated => ("Signed out", "Sign in again to manage users.".to_owned()),
+        other => ("Could not load users", other.to_string()),
+    };
+    view! {
+        <div data-testid="access-problem" class="mt-6 rounded-xl border border-red-200 bg-red-50 p-6">
+            <p class="font-medium text-red-800">{title}</p>
+            <p class="mt-1 text-sm text-red-700">{text}</p>
+        </div>
+    }
+}
+
+#[component]
+fn UsersAdmin(
+    view: UsersView,
+    invite: ServerAction<InviteUser>,
+    change_role: ServerAction<ChangeUserRole>,
+    deactivate: ServerAction<DeactivateUser>,
+    row_error: Signal<Option<AppError>>,
+    invite_error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let me = view.me;
+    view! {
+        {view.invitation.map(|invitation| view! { <InvitationNotice invitation/> })}
+        <div class="mt-6">
+            <ErrorNotice error=row_error/>
+        </div>
+        <div class="mt-4 overflow-hidden rounded-xl border border-slate-200 bg-white">
+            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="users-table">
+                <thead class="bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500">
+                    <tr>
+                        <th class="px-4 py-3">"User"</th>
+                        <th class="px-4 py-3">"Role"</th>
+                        <th class="px-4 py-3">"Status"</th>
+                        <th class="px-4 py-3">"Joined"</th>
+                        <th class="px-4 py-3"></th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100">
+                    {view
+                        .members
+                        .into_iter()
+                        .map(|member| {
+                            let is_me = member.user_id == me;
+                            view! { <MemberRow member is_me change_role deactivate/> }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <div class="mt-8 rounded-xl border border-slate-200 bg-white p-6">
+            <h2 class="font-medium text-slate-900">"Invite a user"</h2>
+            <p class="mt-1 text-sm text-slate-500">"New accounts get a one-time password to hand over."</p>
+            <ActionForm action=invite>
+                <div class="mt-4 grid gap-4 sm:grid-cols-4 sm:items-end">
+                    <TextField label="Email" name="email" kind="email"/>
+                    <TextField label="Name" name="display_name"/>
+                    <RoleSelect name="role" selected=Role::Developer/>
+                    <SubmitButton label="Invite" pending=invite.pending()/>
+                </div>
+                <div class="mt-3">
+                    <ErrorNotice error=invite_error/>
+                </div>
+            </ActionForm>
+        </div>
+    }
+}
+
+#[component]
+fn InvitationNotice(invitation: Invitation) -> impl IntoView {
+    view! {
+        <div data-testid="invitation" class="mt-6 rounded-xl border border-emerald-200 bg-emerald-50 p-4 text-sm text-emerald-900">
+            <p class="font-medium">{format!("{} was added.", invitation.email)}</p>
+            {match invitation.one_time_password {
+                Some(password) => {
+                    view! {
+                        <p class="mt-1">
+                            "One-time password (shown only now): "
+                            <code data-testid="one-time-password" class="rounded bg-white px-1.5 py-0.5 font-mono">{password}</code>
+                        </p>
+                    }
+                        .into_any()
+                }
+                None => view! { <p class="mt-1">"They already have an account and sign in with their password."</p> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn MemberRow(
+    member: Member,
+    is_me: bool,
+    change_role: ServerAction<ChangeUserRole>,
+    deactivate: ServerAction<DeactivateUser>,
+) -> impl IntoView {
+    let user_id = member.user_id.to_string();
+    let deactivate_id = user_id.clone();
+    let active = member.status == MemberStatus::Active;
+    view! {
+        <tr data-testid="user-row" data-email=member.email.clone()>
+            <td class="px-4 py-3">
+                <p class="font-medium text-slate-900">{member.display_name.clone()}</p>
+                <p class="text-slate-500">{member.email.clone()}{is_me.then_some(" (you)")}</p>
+            </td>
+            <td class="px-4 py-3">
+                <ActionForm action=change_role>
+                    <div class="flex items-center gap-2">
+                        <input type="hidden" name="user_id" value=user_id/>
+                        <RoleSelect name="role" selected=member.role/>
+                        <button type="submit" class="rounded-lg border border-slate-300 px-2.5 py-1 text-xs font-medium hover:bg-slate-50">
+                            "Save"
+                        </button>
+                    </div>
+                </ActionForm>
+            </td>
+            <td class="px-4 py-3">
+                <span
+                    data-testid="user-status"
+                    class=if active { "rounded-full bg-emerald-50 px-2 py-0.5 text-xs text-emerald-700" } else { "rounded-full bg-slate-100 px-2 py-0.5 text-xs text-slate-500" }
+                >
+                    {if active { "Active" } else { "Deactivated" }}
+                </span>
+            </td>
+            <td class="px-4 py-3 text-slate-500">{member.joined_at.format("%Y-%m-%d").to_string()}</td>
+            <td class="px-4 py-3 text-right">
+                {(active && !is_me).then(move || view! {
+                    <ActionForm action=deactivate>
+                        <input type="hidden" name="user_id" value=deactivate_id/>
+                        <button type="submit" class="text-xs font-medium text-red-600 hover:text-red-800">"Deactivate"</button>
+                    </ActionForm>
+                })}
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn RoleSelect(name: &'static str, selected: Role) -> impl IntoView {
+    view! {
+        <label class="block">
+            <span class="sr-only">"Role"</span>
+            <select name=name aria-label="Role" class="block rounded-lg border border-slate-300 bg-white px-2 py-1.5 text-sm">
+                {Role::ALL
+                    .into_iter()
+                    .map(|role| view! { <option value=role.as_str() selected=role == selected>{role.label()}</option> })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}

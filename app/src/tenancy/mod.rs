@@ -1,0 +1,7 @@
+//! Tenancy: which organisation a request belongs to, and provisioning new ones.
+
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod repo;
+#[cfg(feature = "ssr")]
+pub mod service;

@@ -1,0 +1,158 @@
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// What the browser may know about the tenant it is talking to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSummary {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, AppError> {
+        match s {
+            "active" => Ok(TenantStatus::Active),
+            "suspended" => Ok(TenantStatus::Suspended),
+            other => Err(AppError::Invalid(format!("unknown tenant status `{other}`"))),
+        }
+    }
+}
+
+/// A tenant slug: the first label of the tenant's host name (`acme` in `acme.example.com`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSlug(String);
+
+impl TenantSlug {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let valid = (2..=63).contains(&raw.len())
+            && raw.starts_with(|c: char| c.is_ascii_lowercase())
+            && raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !raw.ends_with('-');
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(AppError::Invalid(format!(
+                "`{raw}` is not a valid tenant slug: use 2-63 lowercase letters, digits or dashes, starting with a letter"
+            )))
+        }
+    }
+
+    /// The slug named by a `Host` header under `base_domain`, if any: `acme.localhost:3000`
+    /// gives `acme` for base domain `localhost`. Hosts outside the base domain, the bare base
+    /// domain and nested subdomains name no tenant.
+    pub fn from_host(host: &str, base_domain: &str) -> Option<Self> {
+        let host = host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) { name } else { host }
+        });
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let label = host.strip_suffix(base_domain)?.strip_suffix('.')?;
+        if label.contains('.') {
+            return None;
+        }
+        Self::parse(label).ok()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TenantSlug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TenantId(pub i64);
+
+/// The PostgreSQL schema holding one tenant's data. Only ever derived from the tenant id,
+/// so it can be quoted into SQL without coming from user input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaName(String);
+
+impl SchemaName {
+    pub fn for_tenant(id: TenantId) -> Self {
+        Self(format!("tenant_{}", id.0))
+    }
+
+    /// Accepts a stored schema name only if it has the exact shape `for_tenant` produces.
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        match raw.strip_prefix("tenant_") {
+            Some(digits) if !digits.is_empty() && digits.len() <= 19 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(Self(raw.to_owned()))
+            }
+            _ => Err(AppError::Invalid(format!("`{raw}` is not a tenant schema name"))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A tenant as the server knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: TenantSlug,
+    pub name: String,
+    pub schema: SchemaName,
+    pub status: TenantStatus,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Tenant {
+    pub fn summary(&self) -> TenantSummary {
+        TenantSummary { slug: self.slug.to_string(), name: self.name.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_comes_from_the_first_label_under_the_base_domain() {
+        let slug = |h| TenantSlug::from_host(h, "localhost").map(|s| s.to_string());
+        assert_eq!(slug("acme.localhost:3000").as_deref(), Some("acme"));
+        assert_eq!(slug("ACME.localhost").as_deref(), Some("acme"));
+        assert_eq!(slug("acme.localhost.").as_deref(), Some("acme"));
+        assert_eq!(slug("localhost:3000"), None);
+        assert_eq!(slug("a.b.localhost"), None);
+        assert_eq!(slug("acme.example.com"), None);
+        assert_eq!(slug("evil-localhost"), None);
+        assert_eq!(slug("_x.localhost"), None);
+    }
+
+    #[test]
+    fn schema_names_only_take_the_tenant_id_shape() {
+        assert_eq!(SchemaName::for_tenant(TenantId(7)).as_str(), "tenant_7");
+        assert!(SchemaName::parse("tenant_42").is_ok());
+        for bad in ["tenant_", "tenant_1; DROP", "public", "tenant_1\"", "Tenant_1"] {
+            assert!(SchemaName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs_follow_dns_label_rules() {
+        assert!(TenantSlug::parse("acme-corp2").is_ok());
+        for bad in ["a", "1acme", "acme-", "Acme", "ac_me", ""] {
+            assert!(TenantSlug::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

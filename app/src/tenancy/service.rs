@@ -1,0 +1,116 @@
+//! Tenant use cases: resolve a request's tenant, provision a new one, suspend or resume it.
+
+use serde_json::json;
+
+use super::model::{SchemaName, Tenant, TenantSlug, TenantStatus};
+use super::repo;
+use crate::audit::model::Severity;
+use crate::audit::service::{record, AuditEvent, AuditSource};
+use crate::auth::model::Role;
+use crate::auth::password;
+use crate::auth::model::Invitation;
+use crate::auth::service::{add_member, NewMember};
+use crate::db::{migrate, Database};
+use crate::error::{AppError, AppResult};
+
+pub async fn find(db: &Database, slug: &TenantSlug) -> AppResult<Option<Tenant>> {
+    let slug = slug.clone();
+    db.with_control(move |conn| Box::pin(async move { repo::find_by_slug(conn, &slug).await })).await
+}
+
+pub async fn list(db: &Database) -> AppResult<Vec<Tenant>> {
+    db.with_control(|conn| Box::pin(async move { repo::list(conn).await })).await
+}
+
+pub struct Provisioned {
+    pub tenant: Tenant,
+    pub admin: Invitation,
+}
+
+/// Creates and migrates the tenant's schema, then registers the tenant, its first admin and the
+/// audit event in one transaction: the tenant row appears only once everything it needs
+/// exists. If any step fails, the half-made schema is dropped again.
+pub async fn provision(db: &Database, slug: &str, name: &str, admin_email: &str, admin_name: &str) -> AppResult<Provisioned> {
+    let slug = TenantSlug::parse(slug)?;
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::Invalid("Tenant name must be 1 to 200 characters.".into()));
+    }
+    let admin = NewMember::parse(admin_email, admin_name, Role::Admin.as_str())?;
+    if find(db, &slug).await?.is_some() {
+        return Err(AppError::Conflict(format!("Tenant `{slug}` already exists.")));
+    }
+
+    let id = db.with_control(|conn| Box::pin(async move { repo::reserve_id(conn).await })).await?;
+    let schema = SchemaName::for_tenant(id);
+    let one_time_password = password::one_time();
+    let hash = password::hash(one_time_password.clone()).await?;
+
+    let result = async {
+        migrate::migrate_tenant(db.url(), &schema).await?;
+        let tenant = Tenant {
+            id,
+            slug,
+            name,
+            schema: schema.clone(),
+            status: TenantStatus::Active,
+            created_at: chrono::Utc::now(),
+        };
+        let scoped = tenant.clone();
+        db.with_tenant(&tenant, move |conn| {
+            Box::pin(async move {
+                let tenant = repo::insert(conn, scoped.id, &scoped.slug, &scoped.name).await?;
+                let source = AuditSource::command_line();
+                let event = AuditEvent::success("tenant.provisioned", tenant.slug.to_string())
+                    .severity(Severity::Notice)
+                    .details(json!({ "name": tenant.name, "schema": tenant.schema.as_str() }));
+                record(conn, &source, event).await?;
+                let admin = add_member(conn, tenant.id, &source, admin, one_time_password, &hash).await?;
+                Ok(Provisioned { tenant, admin })
+            }
+            )
+        })
+        .await
+    }
+    .await;
+    if result.is_err() {
+        drop_schema(db, &schema).await?;
+    }
+    result
+}
+
+async fn drop_schema(db: &Database, schema: &SchemaName) -> AppResult<()> {
+    let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", schema.as_str());
+    db.with_control(move |conn| Box::pin(async move { repo::execute_ddl(conn, &sql).await })).await
+}
+
+/// Suspends or resumes a tenant; suspended tenants get a 403 page on every request.
+pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) -> AppResult<Tenant> {
+    let tenant = find(db, slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}`")))?;
+    let id = tenant.id;
+    db.with_control(move |conn| Box::pin(async move { repo::set_status(conn, id, status).await })).await?;
+    let action = match status {
+        TenantStatus::Active => "tenant.resumed",
+        TenantStatus::Suspended => "tenant.suspended",
+    };
+    let target = tenant.slug.to_string();
+    db.with_tenant(&tenant, move |conn| {
+        Box::pin(async move {
+            let event = AuditEvent::success(action, target).severity(Severity::Warning);
+            record(conn, &AuditSource::command_line(), event).await
+        }
+        )
+    })
+    .await?;
+    Ok(Tenant { status, ..tenant })
+}
+
+/// Brings every tenant schema up to date; the server runs this before serving traffic.
+pub async fn migrate_all(db: &Database) -> AppResult<Vec<(Tenant, usize)>> {
+    let mut applied = Vec::new();
+    for tenant in list(db).await? {
+        let count = migrate::migrate_tenant(db.url(), &tenant.schema).await?;
+        applied.push((tenant, count));
+    }
+    Ok(applied)
+}

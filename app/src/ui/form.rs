@@ -1,0 +1,51 @@
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+#[component]
+pub fn TextField(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: &'static str,
+) -> impl IntoView {
+    view! {
+        <label class="block">
+            <span class="block text-sm font-medium text-slate-700">{label}</span>
+            <input
+                type=kind
+                name=name
+                required
+                autocomplete=autocomplete
+                class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm shadow-sm focus:border-amber-500 focus:outline-none focus:ring-2 focus:ring-amber-500/30"
+            />
+        </label>
+    }
+}
+
+#[component]
+pub fn SubmitButton(label: &'static str, #[prop(into)] pending: Signal<bool>) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            disabled=move || pending.get()
+            class="inline-flex items-center justify-center rounded-lg bg-slate-900 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-slate-700 disabled:opacity-60"
+        >
+            {label}
+        </button>
+    }
+}
+
+/// Shows the error of the last submission of a form, if any.
+#[component]
+pub fn ErrorNotice(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    move || {
+        error.get().map(|e| {
+            view! {
+                <p role="alert" class="rounded-lg bg-red-50 px-3 py-2 text-sm text-red-700 ring-1 ring-red-200">
+                    {e.to_string()}
+                </p>
+            }
+        })
+    }
+}

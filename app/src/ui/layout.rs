@@ -1,0 +1,111 @@
+//! The portal shell: top bar with tenant and user menu, area navigation, page outlet.
+
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, A};
+
+use crate::auth::api::{shell_context, Logout};
+use crate::auth::model::Principal;
+
+pub struct Area {
+    pub label: &'static str,
+    pub href: &'static str,
+    pub purpose: &'static str,
+}
+
+pub const AREAS: [Area; 6] = [
+    Area { label: "Catalog", href: "/catalog", purpose: "Services, APIs, resources and who owns them." },
+    Area { label: "Plugins", href: "/plugins", purpose: "Backstage plugins for your portal." },
+    Area { label: "Briefs", href: "/briefs", purpose: "Competitive-intelligence briefs." },
+    Area { label: "FinOps", href: "/finops", purpose: "Cloud cost, allocated to owners." },
+    Area { label: "Audit", href: "/audit", purpose: "Every security and data event." },
+    Area { label: "Settings", href: "/settings/users", purpose: "Users, roles and access." },
+];
+
+#[component]
+pub fn PortalShell() -> impl IntoView {
+    let context = Resource::new(|| (), |_| shell_context());
+    view! {
+        <div class="min-h-screen bg-slate-50">
+            <header class="bg-slate-950 text-white">
+                <div class="mx-auto flex h-14 max-w-7xl items-center justify-between px-6">
+                    <A href="/" attr:class="flex items-center gap-2">
+                        <span class="h-2.5 w-2.5 rounded-full bg-amber-400 shadow-[0_0_10px_rgba(251,191,36,0.8)]"></span>
+                        <span class="font-semibold tracking-tight">"Beacon"</span>
+                    </A>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            context.await.ok().map(|ctx| {
+                                view! {
+                                    <div class="flex items-center gap-4">
+                                        <span data-testid="tenant-name" class="text-sm text-slate-300">{ctx.tenant.name}</span>
+                                        {ctx.user.map(|user| view! { <UserMenu user/> })}
+                                    </div>
+                                }
+                            })
+                        })}
+                    </Suspense>
+                </div>
+            </header>
+            <div class="mx-auto flex max-w-7xl gap-8 px-6 py-8">
+                <nav aria-label="Portal areas" class="w-44 shrink-0">
+                    <ul class="space-y-1">
+                        {AREAS
+                            .iter()
+                            .map(|area| {
+                                view! {
+                                    <li>
+                                        <A href=area.href attr:class="block rounded-lg px-3 py-2 text-sm font-medium text-slate-600 hover:bg-white hover:text-slate-900 aria-[current=page]:bg-white aria-[current=page]:text-slate-900 aria-[current=page]:shadow-sm">
+                                            {area.label}
+                                        </A>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                </nav>
+                <main class="min-w-0 flex-1">
+                    <Outlet/>
+                </main>
+            </div>
+        </div>
+    }
+}
+
+/// Opens on click, so it needs the hydrated app; the /logout page is the no-JS way out.
+#[component]
+fn UserMenu(user: Principal) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let logout = ServerAction::<Logout>::new();
+    let initial = user.display_name.chars().next().unwrap_or('?').to_uppercase().to_string();
+    view! {
+        <div class="relative">
+            <button
+                type="button"
+                data-testid="user-menu-button"
+                aria-haspopup="menu"
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)
+                class="flex h-8 w-8 items-center justify-center rounded-full bg-amber-400 text-sm font-semibold text-slate-950 hover:bg-amber-300"
+            >
+                {initial}
+            </button>
+            <div
+                role="menu"
+                data-testid="user-menu"
+                class="absolute right-0 z-10 mt-2 w-64 rounded-xl bg-white p-2 text-slate-900 shadow-lg ring-1 ring-slate-200"
+                class:hidden=move || !open.get()
+            >
+                <div class="px-3 py-2">
+                    <p class="text-sm font-medium">{user.display_name.clone()}</p>
+                    <p class="text-xs text-slate-500">{user.email.clone()}</p>
+                    <p class="mt-1 inline-block rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-600">{user.role.label()}</p>
+                </div>
+                <ActionForm action=logout>
+                    <button type="submit" role="menuitem" class="w-full rounded-lg px-3 py-2 text-left text-sm hover:bg-slate-100">
+                        "Sign out"
+                    </button>
+                </ActionForm>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,6 @@
+//! Shared components: the portal shell, form fields, notices.
+
+pub mod form;
+pub mod home;
+pub mod layout;
+pub mod placeholder;

@@ -1,0 +1,3 @@
+DROP TABLE control.memberships;
+DROP TABLE control.users;
+DROP TABLE control.tenants;

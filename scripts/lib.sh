@@ -1,0 +1,26 @@
+# Shared shell settings for the project's scripts. Sourced, never run.
+# Selects the Rust toolchain that can build wasm32, puts project tools on PATH.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE_DIR="$ROOT/.beacon"          # git-ignored: service data, logs, demo credentials
+mkdir -p "$STATE_DIR"
+
+# Build artefacts outlive a clone (CI clones afresh): share one target dir per machine.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/beacon/target}"
+export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+
+# rustup's stable has no wasm32 std on machines without internet; setup.sh then links
+# Debian's rustc-web as the rustup toolchain "system" with a self-built wasm32 std.
+if [ -z "${RUSTUP_TOOLCHAIN:-}" ] && command -v rustup >/dev/null \
+   && ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+   && rustup toolchain list 2>/dev/null | grep -q '^system'; then
+  export RUSTUP_TOOLCHAIN=system
+fi
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+
+# The wasm-bindgen version Cargo.lock resolved; the CLI must match it exactly.
+locked_wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}

@@ -1,0 +1,62 @@
+//! `server [serve]`, `server migrate`, `server tenant …`: one binary for every operation.
+
+mod tenant;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{DatabaseConfig, ServeConfig};
+use crate::startup;
+use app::db::Database;
+use app::error::AppError;
+
+#[derive(Parser, Debug)]
+#[command(name = "server", version, about = "Beacon, the multi-tenant developer portal")]
+pub struct Cli {
+    #[command(flatten)]
+    database: DatabaseConfig,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Migrate every schema, then serve HTTP (the default).
+    Serve(ServeConfig),
+    /// Apply pending migrations to the control schema and every tenant schema.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+}
+
+impl Cli {
+    pub async fn run(self) -> Result<(), AppError> {
+        let db = Database::connect(&self.database.database_url, self.database.db_pool_size)?;
+        match self.command {
+            Some(Command::Serve(config)) => startup::serve(db, config).await,
+            None => startup::serve(db, ServeConfig::from_env()?).await,
+            Some(Command::Migrate) => {
+                for (tenant, applied) in startup::migrate(&db).await? {
+                    println!("{:<24} {:<12} {applied} migration(s) applied", tenant.slug, tenant.schema.as_str());
+                }
+                Ok(())
+            }
+            Some(Command::Tenant(command)) => {
+                app::db::migrate::migrate_control(db.url()).await?;
+                command.run(&db).await
+            }
+        }
+    }
+}
+
+impl ServeConfig {
+    /// `server` with no subcommand serves with its configuration taken from the environment.
+    fn from_env() -> Result<Self, AppError> {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: ServeConfig,
+        }
+        Only::try_parse_from(["server"]).map(|o| o.config).map_err(|e| AppError::Invalid(e.to_string()))
+    }
+}

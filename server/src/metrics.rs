@@ -1,0 +1,98 @@
+//! Prometheus metrics: `http_requests_total{method,route,status_code}` and
+//! `http_request_duration_seconds{method,route}`. Routes are templates, never raw paths, so
+//! label cardinality stays bounded.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+
+
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Clone, Default)]
+pub struct Metrics(Arc<Mutex<Registry>>);
+
+#[derive(Default)]
+struct Registry {
+    requests: BTreeMap<(String, String, u16), u64>,
+    durations: BTreeMap<(String, String), Histogram>,
+}
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Metrics {
+    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let mut registry = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *registry.requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
+        let histogram = registry.durations.entry((method.to_owned(), route.to_owned())).or_default();
+        for (bucket, bound) in histogram.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+        histogram.sum += seconds;
+        histogram.count += 1;
+    }
+
+    /// The text exposition format, version 0.0.4.
+    pub fn render(&self) -> String {
+        let registry = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut out = String::new();
+        out.push_str("# HELP http_requests_total HTTP requests served.\n# TYPE http_requests_total counter\n");
+        for ((method, route, status), count) in &registry.requests {
+            let _ = writeln!(
+                out,
+                "http_requests_total{{method=\"{method}\",route=\"{}\",status_code=\"{status}\"}} {count}",
+                label(route)
+            );
+        }
+        out.push_str("# HELP http_request_duration_seconds HTTP request latency.\n# TYPE http_request_duration_seconds histogram\n");
+        for ((method, route), h) in &registry.durations {
+            let labels = format!("method=\"{method}\",route=\"{}\"", label(route));
+            for (count, bound) in h.buckets.iter().zip(BUCKETS) {
+                let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(out, "http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {}", h.count);
+        }
+        out
+    }
+}
+
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+impl Metrics {
+    pub fn render_response(&self) -> axum::response::Response {
+        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], self.render()).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposes_counters_and_cumulative_histograms() {
+        let metrics = Metrics::default();
+        metrics.observe("GET", "/login", 200, Duration::from_millis(20));
+        metrics.observe("GET", "/login", 200, Duration::from_millis(300));
+        let text = metrics.render();
+        assert!(text.contains("http_requests_total{method=\"GET\",route=\"/login\",status_code=\"200\"} 2"));
+        assert!(text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/login\",le=\"0.025\"} 1"));
+        assert!(text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/login\",le=\"0.5\"} 2"));
+        assert!(text.contains("http_request_duration_seconds_count{method=\"GET\",route=\"/login\"} 2"));
+    }
+}

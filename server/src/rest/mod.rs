@@ -1,0 +1,3 @@
+//! REST handlers: thin adapters over the app's services.
+
+pub mod health;

@@ -1,0 +1,55 @@
+//! The one router: health and metrics on any host, the portal on tenant hosts.
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::services::ServeDir;
+
+use crate::metrics::Metrics;
+use crate::middleware::{observe, tenant};
+use crate::rest::health;
+use crate::startup::Sessions;
+use app::state::AppState;
+use app::{shell, App};
+
+/// What the edge middleware needs besides the app state.
+pub struct Edge {
+    pub base_domain: String,
+    pub metrics: Metrics,
+}
+
+pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    let pkg_dir = format!("{}/{}", options.site_root, options.site_pkg_dir);
+
+    let portal = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state((state.clone(), edge.clone()), tenant::resolve))
+        .layer(sessions);
+
+    Router::new()
+        .route("/api/health", get(health::live))
+        .route("/api/health/database", get(health::database))
+        .route("/metrics", get({
+            let edge = edge.clone();
+            move || async move { edge.metrics.render_response() }
+        }))
+        .nest_service("/pkg", ServeDir::new(pkg_dir))
+        .merge(portal)
+        .route_layer(axum::middleware::from_fn(observe::remember_route))
+        .layer(axum::middleware::from_fn_with_state(edge, observe::observe))
+        .with_state(state)
+}

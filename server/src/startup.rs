@@ -1,0 +1,84 @@
+//! Bringing the server up: logging, migrations, connections, and serving until a signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tower_sessions::cookie::time::Duration;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config as RedisConfig, Pool as RedisPool};
+use tower_sessions_redis_store::RedisStore;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::ServeConfig;
+use crate::metrics::Metrics;
+use crate::router::{self, Edge};
+use app::db::{migrate, Database};
+use app::error::AppError;
+use app::state::AppState;
+use app::tenancy::model::Tenant;
+use app::tenancy::service as tenancy;
+
+pub type Sessions = SessionManagerLayer<RedisStore<RedisPool>>;
+
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_sessions=warn,fred=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+/// Control schema first, then every tenant schema: run before any traffic is served.
+pub async fn migrate(db: &Database) -> Result<Vec<(Tenant, usize)>, AppError> {
+    let control = migrate::migrate_control(db.url()).await?;
+    tracing::info!(applied = control, "control schema migrated");
+    let tenants = tenancy::migrate_all(db).await?;
+    tracing::info!(tenants = tenants.len(), "tenant schemas migrated");
+    Ok(tenants)
+}
+
+pub async fn connect_sessions(config: &ServeConfig) -> Result<Sessions, AppError> {
+    let redis = RedisConfig::from_url(&config.redis_url).map_err(|e| AppError::Invalid(format!("REDIS_URL: {e}")))?;
+    let pool = RedisPool::new(redis, None, None, None, 4).map_err(AppError::internal)?;
+    pool.connect();
+    pool.wait_for_connect().await.map_err(|e| AppError::internal(format!("connecting to Redis: {e}")))?;
+    Ok(SessionManagerLayer::new(RedisStore::new(pool))
+        .with_name("beacon_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.cookie_secure)
+        .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes))))
+}
+
+pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
+    migrate(&db).await?;
+    let leptos = leptos::config::get_configuration(Some(&config.leptos_config))
+        .map_err(|e| AppError::Invalid(format!("{}: {e}", config.leptos_config)))?
+        .leptos_options;
+    let addr = leptos.site_addr;
+    let sessions = connect_sessions(&config).await?;
+    let state = AppState { leptos_options: leptos, db };
+    let edge = Edge { base_domain: config.base_domain.clone(), metrics: Metrics::default() };
+    let app = router::build(state, Arc::new(edge), sessions);
+
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| AppError::internal(format!("binding {addr}: {e}")))?;
+    tracing::info!("serving on http://{addr} (tenants at http://<slug>.{}:{})", config.base_domain, addr.port());
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(AppError::internal)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}
