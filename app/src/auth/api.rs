@@ -1,9 +1,16 @@
 //! Server functions of sign-in and the portal shell.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 use super::model::PortalContext;
 use crate::error::AppError;
+
+/// The only server functions anonymous visitors may call. Every other one is refused with 401
+/// at the edge before its arguments are even read: new endpoints are private by default.
+pub fn is_public_server_fn(path: &str) -> bool {
+    [Login::PATH, Logout::PATH, ShellContext::PATH].contains(&path)
+}
 
 /// Signs in with email and password; cycles the session id against fixation.
 #[server(endpoint = "auth/login")]

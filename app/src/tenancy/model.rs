@@ -73,7 +73,7 @@ impl TenantSlug {
 
 impl std::fmt::Display for TenantSlug {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 

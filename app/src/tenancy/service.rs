@@ -22,6 +22,7 @@ pub async fn list(db: &Database) -> AppResult<Vec<Tenant>> {
     db.with_control(|conn| Box::pin(async move { repo::list(conn).await })).await
 }
 
+#[derive(Debug)]
 pub struct Provisioned {
     pub tenant: Tenant,
     pub admin: Invitation,

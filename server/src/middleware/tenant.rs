@@ -12,6 +12,7 @@ use tower_sessions::Session;
 
 use super::observe::RequestId;
 use crate::router::Edge;
+use app::auth::api::is_public_server_fn;
 use app::auth::service as auth;
 use app::auth::session::{SessionUser, USER_KEY};
 use app::error::AppError;
@@ -30,8 +31,12 @@ pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut req
             }
             let anonymous = ctx.principal.is_none();
             request.extensions_mut().insert(ctx);
-            if anonymous && is_portal_page(request.uri().path()) {
+            let path = request.uri().path();
+            if anonymous && is_portal_page(path) {
                 return Redirect::to("/login").into_response();
+            }
+            if anonymous && path.starts_with("/api/") && !is_public_server_fn(path) {
+                return (StatusCode::UNAUTHORIZED, axum::Json(AppError::Unauthenticated)).into_response();
             }
             next.run(request).await
         }
@@ -39,8 +44,8 @@ pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut req
     }
 }
 
-/// Pages need a signed-in member; server functions under /api check for themselves and
-/// answer 401 rather than a redirect.
+/// Pages need a signed-in member; anonymous calls to server functions get 401 instead of a
+/// redirect (roles are checked by each function).
 fn is_portal_page(path: &str) -> bool {
     path != "/login" && !path.starts_with("/api/")
 }

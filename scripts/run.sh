@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make run`: set up, start private PostgreSQL + Redis (unless DATABASE_URL / REDIS_URL are
+# given), build, migrate, provision the demo tenant `acme`, and serve on port 3000.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+bash scripts/setup.sh
+bash scripts/services.sh start dev
+source "$STATE_DIR/dev/env"
+trap 'bash scripts/services.sh stop dev; log "services stopped"' EXIT
+
+log "building (first build takes several minutes)"
+cargo leptos build
+SERVER="$CARGO_TARGET_DIR/debug/server"
+"$SERVER" migrate >/dev/null
+
+CREDENTIALS="$STATE_DIR/dev/demo-credentials"
+if ! "$SERVER" tenant list | awk 'NR > 1 { print $1 }' | grep -qx acme; then
+  output=$("$SERVER" tenant create --slug acme --name "Acme Corp" --admin-email admin@acme.example.com --admin-name "Acme Admin")
+  password=$(sed -n 's/^one-time password: //p' <<<"$output")
+  printf 'email: admin@acme.example.com\npassword: %s\n' "$password" >"$CREDENTIALS"
+fi
+
+cat <<MSG
+
+  Beacon is starting at  http://acme.localhost:3000
+  Sign in with           $(tr '\n' ' ' <"$CREDENTIALS")
+  Stop with Ctrl-C (the data stays in .beacon/dev for the next run).
+
+MSG
+BEACON_COOKIE_SECURE=false "$SERVER" serve

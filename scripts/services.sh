@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Private PostgreSQL and Redis for development and tests, under .beacon/<name>/.
+#   services.sh start NAME   starts them (reusing data) and writes .beacon/NAME/env
+#   services.sh stop NAME    stops them
+# DATABASE_URL / REDIS_URL already in the environment are used as they are instead.
+source "$(dirname "$0")/lib.sh"
+
+action=${1:?start|stop}
+name=${2:?instance name}
+dir="$STATE_DIR/$name"
+mkdir -p "$dir"
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+
+# initdb refuses to run as root: run PostgreSQL as Debian's postgres user then.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
+
+start_postgres() {
+  local data="$dir/pg" port
+  if [ ! -f "$data/PG_VERSION" ]; then
+    mkdir -p "$data"; [ "$(id -u)" = 0 ] && chown postgres "$data"
+    as_pg "$PG_BIN/initdb" -D "$data" -A trust -U postgres -E UTF8 --locale=C >"$dir/initdb.log"
+  fi
+  if as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    port=$(cat "$dir/pg.port")
+  else
+    port=$(cat "$dir/pg.port" 2>/dev/null || true)
+    if [ -z "$port" ] || ! port_free "$port"; then port=$(free_port); fi
+    echo "$port" >"$dir/pg.port"
+    as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+  fi
+  as_pg psql -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='beacon'" | grep -q 1 \
+    || as_pg psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE beacon" 
+  echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$port/beacon"
+}
+
+start_redis() {
+  local port
+  if [ -f "$dir/redis.pid" ] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null; then
+    port=$(cat "$dir/redis.port")
+  else
+    port=$(free_port); echo "$port" >"$dir/redis.port"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+      --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+    for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+  echo "export REDIS_URL=redis://127.0.0.1:$port"
+}
+
+case $action in
+  start)
+    {
+      if [ -n "${DATABASE_URL:-}" ]; then echo "export DATABASE_URL=$DATABASE_URL"; else start_postgres; fi
+      if [ -n "${REDIS_URL:-}" ]; then echo "export REDIS_URL=$REDIS_URL"; else start_redis; fi
+    } >"$dir/env"
+    log "services $name ready: $(tr '\n' ' ' <"$dir/env")"
+    ;;
+  stop)
+    if [ -f "$dir/pg/PG_VERSION" ]; then as_pg "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast stop >/dev/null 2>&1 || true; fi
+    if [ -f "$dir/redis.pid" ]; then kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -f "$dir/redis.pid"; fi
+    ;;
+esac

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `make test`: set up, start private services, run every Rust test against them, build the
+# site, serve it, and run the Playwright suite in Debian's Chromium with JS on and off.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+bash scripts/setup.sh
+external_db=${DATABASE_URL:-}
+bash scripts/services.sh start test
+source "$STATE_DIR/test/env"
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  bash scripts/services.sh stop test
+}
+trap cleanup EXIT
+
+if [ -z "$external_db" ]; then
+  # Our own cluster: start every run from an empty database.
+  admin_url="${DATABASE_URL%/*}/postgres"
+  psql -q "$admin_url" -c "DROP DATABASE IF EXISTS beacon WITH (FORCE)" -c "CREATE DATABASE beacon"
+fi
+
+log "Rust tests"
+cargo test -p app -p server
+
+log "building the site"
+cargo leptos build
+SERVER="$CARGO_TARGET_DIR/debug/server"
+
+slug="e2e$(date +%s)"
+output=$("$SERVER" tenant create --slug "$slug" --name "E2E Corp" --admin-email "admin@$slug.example.com")
+export E2E_TENANT=$slug E2E_ADMIN_EMAIL="admin@$slug.example.com"
+E2E_ADMIN_PASSWORD=$(sed -n 's/^one-time password: //p' <<<"$output")
+export E2E_ADMIN_PASSWORD
+E2E_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export E2E_PORT
+
+LEPTOS_SITE_ADDR="127.0.0.1:$E2E_PORT" BEACON_COOKIE_SECURE=false "$SERVER" serve >"$STATE_DIR/test/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$E2E_PORT/api/health" >/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$STATE_DIR/test/server.log"; exit 1; }
+  sleep 0.2
+done
+
+log "Playwright"
+npx playwright test -c end2end/playwright.config.ts

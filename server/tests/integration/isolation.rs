@@ -1,0 +1,112 @@
+use diesel::sql_types::BigInt;
+use diesel::QueryableByName;
+use diesel_async::RunQueryDsl;
+
+use crate::support::TestApp;
+use app::audit::service::{record, AuditEvent, AuditSource};
+use app::error::AppError;
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// One pooled connection serves tenant A, then tenant B, then no tenant: B never sees A's
+/// rows, and outside `with_tenant` no tenant table resolves at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_used_for_one_tenant_never_sees_another() {
+    let app = TestApp::with_pool_size(1).await;
+    let a = app.tenant().await;
+    let b = app.tenant().await;
+
+    app.db
+        .with_tenant(&a.tenant, |conn| {
+            Box::pin(async move { record(conn, &AuditSource::command_line(), AuditEvent::success("test.marker", "only-in-a")).await })
+        })
+        .await
+        .unwrap();
+
+    let seen_by_b: i64 = app
+        .db
+        .with_tenant(&b.tenant, |conn| {
+            Box::pin(async move {
+                let c: Count = diesel::sql_query("SELECT count(*) AS n FROM audit_events WHERE target = 'only-in-a'")
+                    .get_result(conn)
+                    .await?;
+                Ok::<_, AppError>(c.n)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen_by_b, 0);
+
+    let seen_by_a: i64 = app
+        .db
+        .with_tenant(&a.tenant, |conn| {
+            Box::pin(async move {
+                let c: Count = diesel::sql_query("SELECT count(*) AS n FROM audit_events WHERE target = 'only-in-a'")
+                    .get_result(conn)
+                    .await?;
+                Ok::<_, AppError>(c.n)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen_by_a, 1);
+
+    let unscoped = app
+        .db
+        .with_control(|conn| {
+            Box::pin(async move {
+                let c: Count = diesel::sql_query("SELECT count(*) AS n FROM audit_events").get_result(conn).await?;
+                Ok::<_, AppError>(c.n)
+            })
+        })
+        .await;
+    let error = unscoped.expect_err("no tenant table is visible outside with_tenant").to_string();
+    assert!(error.contains("Something went wrong"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_level_search_path_does_not_survive_a_checkout() {
+    let app = TestApp::with_pool_size(1).await;
+    let a = app.tenant().await;
+    let sql = format!("SET search_path TO {}", a.tenant.schema.as_str());
+    app.db
+        .with_control(move |conn| {
+            Box::pin(async move {
+                diesel::sql_query(sql).execute(conn).await?;
+                Ok::<_, AppError>(())
+            })
+        })
+        .await
+        .unwrap();
+    let after = app
+        .db
+        .with_control(|conn| {
+            Box::pin(async move {
+                let c: Count = diesel::sql_query("SELECT count(*) AS n FROM audit_events").get_result(conn).await?;
+                Ok::<_, AppError>(c.n)
+            })
+        })
+        .await;
+    assert!(after.is_err(), "the recycled connection still had tenant {} on its path", a.tenant.slug);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_events_are_append_only() {
+    let app = TestApp::new().await;
+    let a = app.tenant().await;
+    let tampered = app
+        .db
+        .with_tenant(&a.tenant, |conn| {
+            Box::pin(async move {
+                diesel::sql_query("DELETE FROM audit_events").execute(conn).await?;
+                Ok::<_, AppError>(())
+            })
+        })
+        .await;
+    assert!(tampered.is_err());
+    assert!(!app.audit_actions(&a.tenant).await.is_empty());
+}

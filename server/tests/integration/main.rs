@@ -1,0 +1,9 @@
+//! Integration tests against the real PostgreSQL and Redis that `make test` starts
+//! (DATABASE_URL, REDIS_URL). One binary, as in crates.io, to keep link time down.
+
+mod auth;
+mod isolation;
+mod ops;
+mod support;
+mod tenancy;
+mod users;

@@ -1,0 +1,25 @@
+use axum::http::StatusCode;
+
+use crate::support::TestApp;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_endpoints_answer_on_any_host() {
+    let app = TestApp::new().await;
+    for path in ["/api/health", "/api/health/database"] {
+        let response = app.get("localhost", path, None).await;
+        assert_eq!(response.status, StatusCode::OK, "{path}");
+        assert!(response.body.contains("\"ok\""));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_requests_by_route_template() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    app.get(&t.host, "/login", None).await;
+    let response = app.get("localhost", "/metrics", None).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(response.body.contains(r#"http_requests_total{method="GET",route="/login",status_code="200"}"#), "{}", response.body);
+    assert!(response.body.contains(r#"http_request_duration_seconds_count{method="GET",route="/login"}"#));
+    assert!(response.headers.contains_key("x-request-id"));
+}

@@ -1,0 +1,152 @@
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use app::db::{migrate, Database};
+use app::state::AppState;
+use app::tenancy::model::Tenant;
+use app::tenancy::service as tenancy;
+use server::config::ServeConfig;
+use server::metrics::Metrics;
+use server::router::{self, Edge};
+use server::startup;
+
+pub struct TestApp {
+    pub db: Database,
+    pub router: Router,
+}
+
+pub struct TestTenant {
+    pub tenant: Tenant,
+    pub host: String,
+    pub admin_email: String,
+    pub admin_password: String,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl TestResponse {
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("beacon_session="))
+            .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_pool_size(4).await
+    }
+
+    pub async fn with_pool_size(size: usize) -> Self {
+        let db = Database::connect(&env("DATABASE_URL"), size).expect("pool");
+        migrate::migrate_control(db.url()).await.expect("control migrations");
+        let config = ServeConfig {
+            redis_url: env("REDIS_URL"),
+            base_domain: "localhost".into(),
+            cookie_secure: false,
+            session_idle_minutes: 30,
+            leptos_config: "Leptos.toml".into(),
+        };
+        let sessions = startup::connect_sessions(&config).await.expect("redis");
+        let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
+        let state = AppState { leptos_options, db: db.clone() };
+        let edge = Edge { base_domain: "localhost".into(), metrics: Metrics::default() };
+        Self { db, router: router::build(state, Arc::new(edge), sessions) }
+    }
+
+    /// A freshly provisioned tenant with a unique slug.
+    pub async fn tenant(&self) -> TestTenant {
+        let slug = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let admin_email = format!("admin@{slug}.example.com");
+        let created = tenancy::provision(&self.db, &slug, &format!("Tenant {slug}"), &admin_email, "Ada Admin")
+            .await
+            .expect("provision tenant");
+        TestTenant {
+            host: format!("{slug}.localhost"),
+            tenant: created.tenant,
+            admin_password: created.admin.one_time_password.expect("new admin gets a password"),
+            admin_email,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(request).await.expect("router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn get(&self, host: &str, path: &str, cookie: Option<&str>) -> TestResponse {
+        let mut request = Request::get(path).header(header::HOST, host).header(header::ACCEPT, "text/html");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// Calls a server function the way the hydrated app does (form-encoded, JSON back).
+    pub async fn call(&self, host: &str, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> TestResponse {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut request = Request::post(path)
+            .header(header::HOST, host)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Signs in and returns the session cookie.
+    pub async fn login(&self, host: &str, email: &str, password: &str) -> String {
+        let response = self.call(host, "/api/auth/login", &[("email", email), ("password", password)], None).await;
+        assert!(response.status.is_success(), "login failed: {} {}", response.status, response.body);
+        response.session_cookie().expect("login sets a session cookie")
+    }
+
+    pub async fn audit_actions(&self, tenant: &Tenant) -> Vec<(String, String, String)> {
+        self.db
+            .with_tenant(tenant, |conn| {
+                Box::pin(async move { app::audit::repo::recent(conn, 100).await.map_err(app::error::AppError::from) })
+            })
+            .await
+            .expect("audit rows")
+            .into_iter()
+            .map(|r| (r.action, r.target, r.outcome))
+            .collect()
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

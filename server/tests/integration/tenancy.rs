@@ -1,0 +1,67 @@
+use axum::http::StatusCode;
+
+use crate::support::TestApp;
+use app::tenancy::model::{TenantSlug, TenantStatus};
+use app::tenancy::service as tenancy;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provisioning_gives_each_tenant_its_own_migrated_schema_and_admin() {
+    let app = TestApp::new().await;
+    let a = app.tenant().await;
+    let b = app.tenant().await;
+    assert_ne!(a.tenant.schema, b.tenant.schema);
+    assert_eq!(a.tenant.schema.as_str(), format!("tenant_{}", a.tenant.id.0));
+
+    let listed = tenancy::list(&app.db).await.unwrap();
+    assert!(listed.iter().any(|t| t.slug == a.tenant.slug));
+    assert!(listed.iter().any(|t| t.slug == b.tenant.slug));
+    for t in [&a, &b] {
+        let actions = app.audit_actions(&t.tenant).await;
+        assert!(actions.iter().any(|(action, target, _)| action == "tenant.provisioned" && target == t.tenant.slug.as_str()));
+        assert!(actions.iter().any(|(action, target, _)| action == "user.invited" && *target == t.admin_email));
+    }
+    // Migrating again is a no-op for every schema.
+    let again = tenancy::migrate_all(&app.db).await.unwrap();
+    assert!(again.iter().all(|(_, applied)| *applied == 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_taken_or_malformed_slug_is_refused_without_leaving_a_schema() {
+    let app = TestApp::new().await;
+    let a = app.tenant().await;
+    let again = tenancy::provision(&app.db, a.tenant.slug.as_str(), "Again", "x@example.com", "X").await;
+    assert!(matches!(again, Err(app::error::AppError::Conflict(_))), "{again:?}");
+    let bad = tenancy::provision(&app.db, "Bad Slug!", "Bad", "x@example.com", "X").await;
+    assert!(matches!(bad, Err(app::error::AppError::Invalid(_))), "{bad:?}");
+    let bad_email = tenancy::provision(&app.db, "tvalidslugbademail", "Bad", "not-an-email", "X").await;
+    assert!(matches!(bad_email, Err(app::error::AppError::Invalid(_))), "{bad_email:?}");
+    assert!(tenancy::find(&app.db, &TenantSlug::parse("tvalidslugbademail").unwrap()).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_and_bare_hosts_get_a_404_page() {
+    let app = TestApp::new().await;
+    for host in ["nosuchtenant.localhost", "localhost", "acme.example.org"] {
+        let response = app.get(host, "/login", None).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{host}");
+        assert!(response.body.contains("No portal here"), "{host}: {}", response.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_suspended_tenant_gets_a_403_page_until_resumed() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    tenancy::set_status(&app.db, &t.tenant.slug, TenantStatus::Suspended).await.unwrap();
+    let response = app.get(&t.host, "/login", None).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    assert!(response.body.contains("suspended"));
+    let api = app.call(&t.host, "/api/auth/login", &[("email", &t.admin_email), ("password", &t.admin_password)], None).await;
+    assert_eq!(api.status, StatusCode::FORBIDDEN);
+
+    tenancy::set_status(&app.db, &t.tenant.slug, TenantStatus::Active).await.unwrap();
+    assert_eq!(app.get(&t.host, "/login", None).await.status, StatusCode::OK);
+    let actions = app.audit_actions(&t.tenant).await;
+    assert!(actions.iter().any(|(a, _, _)| a == "tenant.suspended"));
+    assert!(actions.iter().any(|(a, _, _)| a == "tenant.resumed"));
+}

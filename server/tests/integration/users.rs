@@ -1,0 +1,116 @@
+use axum::http::StatusCode;
+
+use crate::support::{TestApp, TestTenant};
+use app::auth::model::{MemberStatus, Role};
+use app::settings::api::UsersView;
+
+const LIST: &str = "/api/settings/users/list";
+const INVITE: &str = "/api/settings/users/invite";
+const ROLE: &str = "/api/settings/users/role";
+const DEACTIVATE: &str = "/api/settings/users/deactivate";
+
+/// Invites a member as the tenant admin and signs them in; returns (user id, session cookie).
+async fn member(app: &TestApp, t: &TestTenant, admin: &str, email: &str, role: Role) -> (String, String) {
+    let invited = app
+        .call(&t.host, INVITE, &[("email", email), ("display_name", "Val Viewer"), ("role", role.as_str())], Some(admin))
+        .await;
+    assert!(invited.status.is_success(), "{} {}", invited.status, invited.body);
+    let view: UsersView = app.call(&t.host, LIST, &[], Some(admin)).await.json();
+    let invitation = view.invitation.expect("the invitation is shown once");
+    let password = invitation.one_time_password.expect("new account");
+    let id = view.members.iter().find(|m| m.email == email).expect("listed").user_id.to_string();
+    (id, app.login(&t.host, email, &password).await)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_manage_users_and_every_change_is_audited() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let email = format!("val@{}.example.com", t.tenant.slug);
+    let (viewer_id, viewer) = member(&app, &t, &admin, &email, Role::Viewer).await;
+
+    // The one-time password is shown once only.
+    let view: UsersView = app.call(&t.host, LIST, &[], Some(&admin)).await.json();
+    assert!(view.invitation.is_none());
+    assert_eq!(view.members.len(), 2);
+
+    let changed = app.call(&t.host, ROLE, &[("user_id", &viewer_id), ("role", "developer")], Some(&admin)).await;
+    assert!(changed.status.is_success(), "{}", changed.body);
+    let view: UsersView = app.call(&t.host, LIST, &[], Some(&admin)).await.json();
+    assert_eq!(view.members.iter().find(|m| m.email == email).unwrap().role, Role::Developer);
+
+    let deactivated = app.call(&t.host, DEACTIVATE, &[("user_id", &viewer_id)], Some(&admin)).await;
+    assert!(deactivated.status.is_success());
+    let view: UsersView = app.call(&t.host, LIST, &[], Some(&admin)).await.json();
+    assert_eq!(view.members.iter().find(|m| m.email == email).unwrap().status, MemberStatus::Deactivated);
+    // A deactivated member's session stops working at once.
+    assert_eq!(app.get(&t.host, "/", Some(&viewer)).await.status, StatusCode::SEE_OTHER);
+
+    let actions: Vec<String> = app.audit_actions(&t.tenant).await.into_iter().map(|(a, _, _)| a).collect();
+    for expected in ["user.invited", "user.role_changed", "user.deactivated"] {
+        assert!(actions.iter().any(|a| a == expected), "{expected} missing from {actions:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_admins_reach_the_users_page_and_its_functions() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let page = app.get(&t.host, "/settings/users", Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&t.admin_email));
+
+    for role in [Role::Viewer, Role::Developer, Role::Maintainer] {
+        let email = format!("{}@{}.example.com", role.as_str(), t.tenant.slug);
+        let (admin_id, cookie) = member(&app, &t, &admin, &email, role).await;
+        let page = app.get(&t.host, "/settings/users", Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{role:?}");
+        assert!(page.body.contains("Admins only"));
+        assert!(!page.body.contains(&t.admin_email), "no user data for {role:?}");
+        for (path, form) in [
+            (LIST, vec![]),
+            (INVITE, vec![("email", "x@example.com"), ("display_name", "X"), ("role", "admin")]),
+            (ROLE, vec![("user_id", admin_id.as_str()), ("role", "admin")]),
+            (DEACTIVATE, vec![("user_id", admin_id.as_str())]),
+        ] {
+            let response = app.call(&t.host, path, &form, Some(&cookie)).await;
+            assert_eq!(response.status, StatusCode::FORBIDDEN, "{role:?} {path}");
+        }
+    }
+    for path in [LIST, INVITE, ROLE, DEACTIVATE] {
+        assert_eq!(app.call(&t.host, path, &[], None).await.status, StatusCode::UNAUTHORIZED, "anonymous {path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_refused_with_a_clear_message_and_nothing_written() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let bad_email = app
+        .call(&t.host, INVITE, &[("email", "not an email"), ("display_name", "X"), ("role", "viewer")], Some(&admin))
+        .await;
+    assert_eq!(bad_email.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_email.body.contains("not an email address"));
+    let bad_role = app
+        .call(&t.host, INVITE, &[("email", "x@example.com"), ("display_name", "X"), ("role", "root")], Some(&admin))
+        .await;
+    assert_eq!(bad_role.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let twice = app
+        .call(&t.host, INVITE, &[("email", &t.admin_email), ("display_name", "Again"), ("role", "viewer")], Some(&admin))
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    let view: UsersView = app.call(&t.host, LIST, &[], Some(&admin)).await.json();
+    assert_eq!(view.members.len(), 1);
+
+    // The last admin can neither demote nor deactivate themselves.
+    let me = view.me.to_string();
+    let demote = app.call(&t.host, ROLE, &[("user_id", &me), ("role", "viewer")], Some(&admin)).await;
+    assert_eq!(demote.status, StatusCode::CONFLICT);
+    let unknown = app
+        .call(&t.host, DEACTIVATE, &[("user_id", "00000000-0000-0000-0000-000000000000")], Some(&admin))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
