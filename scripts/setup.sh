@@ -68,8 +68,8 @@ ensure_cargo_tool() { # crate version binary [extra cargo install args]
   if command -v "$bin" >/dev/null && "$bin" --version 2>/dev/null | grep -q "$version"; then return; fi
   log "cargo install $crate $version (slow, once per machine)"
   local toolchain; toolchain=$(tool_toolchain)
-  RUSTUP_TOOLCHAIN="$toolchain" CARGO_TARGET_DIR="$HOME/.cache/beacon/tools-target" \
-    cargo install -q "$crate" --version "$version" "$@"
+  ( if [ -n "$toolchain" ]; then export RUSTUP_TOOLCHAIN="$toolchain"; fi
+    CARGO_TARGET_DIR="$HOME/.cache/beacon/tools-target" cargo install -q "$crate" --version "$version" "$@" )
 }
 
 ensure_npm_packages() {

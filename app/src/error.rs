@@ -1,9 +1,9 @@
 //! The one error type of the app layer: services return it, server functions carry it to the
 //! browser, the HTTP edge turns it into a status code.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum AppError {
@@ -99,8 +99,7 @@ mod ssr {
         if let (Err(e), false) = (&result, is_form_post) {
             if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
                 options.set_status(
-                    http::StatusCode::from_u16(e.status_code())
-                        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                    http::StatusCode::from_u16(e.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
                 );
             }
         }

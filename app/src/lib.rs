@@ -57,7 +57,8 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=PageNotFound>
                 <Route path=path!("/login") view=LoginPage/>
-                <ParentRoute path=path!("") view=PortalShell>
+                // In order, so every Suspense resolves in the HTML itself: pages work without JS.
+                <ParentRoute path=path!("") view=PortalShell ssr=SsrMode::InOrder>
                     <Route path=path!("") view=HomePage/>
                     <Route path=path!("logout") view=LogoutPage/>
                     <Route path=path!("catalog") view=|| view! { <NotYetAvailable area="Catalog" purpose="The software catalog arrives with Backstage-compatible import and APIs."/> }/>

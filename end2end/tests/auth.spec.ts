@@ -19,9 +19,9 @@ test('wrong credentials are refused without saying which part was wrong', async 
 test('an admin signs in, sees the portal shell, and signs out', async ({ page }) => {
   await signIn(page, admin.email, admin.password);
   await expect(page.getByTestId('tenant-name')).toHaveText('E2E Corp');
-  await expect(page.getByRole('navigation', { name: 'Portal areas' }).getByRole('link', { name: 'Catalog' })).toBeVisible();
-
-  await page.getByRole('link', { name: 'Catalog' }).click();
+  const nav = page.getByRole('navigation', { name: 'Portal areas' });
+  await nav.getByRole('link', { name: 'Catalog' }).click();
+  await expect(page).toHaveURL(/\/catalog$/);
   await expect(page.getByText('Not yet available')).toBeVisible();
 
   await page.goto('/logout');

@@ -10,7 +10,6 @@ use std::time::Duration;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Clone, Default)]

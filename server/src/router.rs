@@ -43,10 +43,13 @@ pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {
     Router::new()
         .route("/api/health", get(health::live))
         .route("/api/health/database", get(health::database))
-        .route("/metrics", get({
-            let edge = edge.clone();
-            move || async move { edge.metrics.render_response() }
-        }))
+        .route(
+            "/metrics",
+            get({
+                let edge = edge.clone();
+                move || async move { edge.metrics.render_response() }
+            }),
+        )
         .nest_service("/pkg", ServeDir::new(pkg_dir))
         .merge(portal)
         .route_layer(axum::middleware::from_fn(observe::remember_route))

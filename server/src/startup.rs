@@ -22,7 +22,8 @@ use app::tenancy::service as tenancy;
 pub type Sessions = SessionManagerLayer<RedisStore<RedisPool>>;
 
 pub fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_sessions=warn,fred=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_sessions=warn,fred=warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 }
 
@@ -59,7 +60,8 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
     let edge = Edge { base_domain: config.base_domain.clone(), metrics: Metrics::default() };
     let app = router::build(state, Arc::new(edge), sessions);
 
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| AppError::internal(format!("binding {addr}: {e}")))?;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|e| AppError::internal(format!("binding {addr}: {e}")))?;
     tracing::info!("serving on http://{addr} (tenants at http://<slug>.{}:{})", config.base_domain, addr.port());
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

@@ -25,13 +25,9 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
             let ctx = RequestContext::current().await?;
             let state = AppState::current()?;
             let principal = service::sign_in(&state.db, &ctx.tenant, &email, &password, ctx.audit_source()).await?;
-            let session = leptos_axum::extract::<tower_sessions::Session>()
-                .await
-                .map_err(AppError::internal)?;
+            let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             session.cycle_id().await?;
-            session
-                .insert(USER_KEY, SessionUser { tenant_id: ctx.tenant.id, user_id: principal.user_id })
-                .await?;
+            session.insert(USER_KEY, SessionUser { tenant_id: ctx.tenant.id, user_id: principal.user_id }).await?;
             leptos_axum::redirect("/");
             Ok(())
         }
@@ -48,9 +44,7 @@ pub async fn logout() -> Result<(), AppError> {
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            let session = leptos_axum::extract::<tower_sessions::Session>()
-                .await
-                .map_err(AppError::internal)?;
+            let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             if ctx.principal.is_some() {
                 service::sign_out(&AppState::current()?.db, &ctx.tenant, ctx.audit_source()).await?;
             }
@@ -69,8 +63,6 @@ pub async fn shell_context() -> Result<PortalContext, AppError> {
     use crate::state::RequestContext;
 
     respond(
-        RequestContext::current()
-            .await
-            .map(|ctx| PortalContext { tenant: ctx.tenant.summary(), user: ctx.principal }),
+        RequestContext::current().await.map(|ctx| PortalContext { tenant: ctx.tenant.summary(), user: ctx.principal }),
     )
 }

@@ -35,10 +35,9 @@ impl Role {
     }
 
     pub fn parse(raw: &str) -> Result<Self, AppError> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == raw.trim().to_ascii_lowercase())
-            .ok_or_else(|| AppError::Invalid(format!("`{raw}` is not a role; use admin, maintainer, developer or viewer")))
+        Role::ALL.into_iter().find(|r| r.as_str() == raw.trim().to_ascii_lowercase()).ok_or_else(|| {
+            AppError::Invalid(format!("`{raw}` is not a role; use admin, maintainer, developer or viewer"))
+        })
     }
 
     /// Whether this role may do what `required` may do.

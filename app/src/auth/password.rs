@@ -28,9 +28,8 @@ pub async fn hash(password: String) -> Result<String, AppError> {
 /// Verifies against a stored hash; with no hash (unknown account) it verifies against a dummy
 /// so both cases take the same time and reveal nothing.
 pub async fn verify(password: String, stored: Option<String>) -> bool {
-    static DUMMY: LazyLock<String> = LazyLock::new(|| {
-        hasher().hash_password(b"dummy password for timing").expect("hashing a constant").to_string()
-    });
+    static DUMMY: LazyLock<String> =
+        LazyLock::new(|| hasher().hash_password(b"dummy password for timing").expect("hashing a constant").to_string());
     let known = stored.is_some();
     tokio::task::spawn_blocking(move || {
         let stored = stored.unwrap_or_else(|| DUMMY.clone());

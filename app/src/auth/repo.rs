@@ -132,7 +132,12 @@ pub async fn update_role(conn: &mut Connection, tenant: TenantId, user: Uuid, ro
     Ok(())
 }
 
-pub async fn update_status(conn: &mut Connection, tenant: TenantId, user: Uuid, status: MemberStatus) -> QueryResult<()> {
+pub async fn update_status(
+    conn: &mut Connection,
+    tenant: TenantId,
+    user: Uuid,
+    status: MemberStatus,
+) -> QueryResult<()> {
     diesel::update(memberships::table.find((tenant.0, user)))
         .set((memberships::status.eq(status.as_str()), memberships::updated_at.eq(diesel::dsl::now)))
         .execute(conn)

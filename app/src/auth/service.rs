@@ -12,12 +12,20 @@ use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
 use crate::tenancy::model::{Tenant, TenantId};
 
-pub async fn sign_in(db: &Database, tenant: &Tenant, email: &str, password: &str, source: AuditSource) -> AppResult<Principal> {
+pub async fn sign_in(
+    db: &Database,
+    tenant: &Tenant,
+    email: &str,
+    password: &str,
+    source: AuditSource,
+) -> AppResult<Principal> {
     let email = normalize_email(email).map_err(|_| AppError::InvalidCredentials)?;
     let tenant_id = tenant.id;
     let lookup = email.clone();
     let row = db
-        .with_tenant(tenant, move |conn| Box::pin(async move { repo::find_by_email(conn, tenant_id, &lookup).await.map_err(AppError::from) }))
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move { repo::find_by_email(conn, tenant_id, &lookup).await.map_err(AppError::from) })
+        })
         .await?;
     let stored_hash = row.as_ref().filter(|r| r.is_active()).and_then(|r| r.password_hash.clone());
     let verified = password::verify(password.to_owned(), stored_hash).await;
@@ -26,17 +34,13 @@ pub async fn sign_in(db: &Database, tenant: &Tenant, email: &str, password: &str
         Some(row) => Ok(row.principal()?),
         None => Err(AppError::InvalidCredentials),
     };
-    let source = AuditSource {
-        actor_user_id: outcome.as_ref().ok().map(|p| p.user_id),
-        actor: email.clone(),
-        ..source
-    };
+    let source =
+        AuditSource { actor_user_id: outcome.as_ref().ok().map(|p| p.user_id), actor: email.clone(), ..source };
     let event = match &outcome {
         Ok(_) => AuditEvent::success("auth.login", email),
         Err(_) => AuditEvent::failure("auth.login", email),
     };
-    db.with_tenant(tenant, move |conn| Box::pin(async move { record(conn, &source, event).await }))
-        .await?;
+    db.with_tenant(tenant, move |conn| Box::pin(async move { record(conn, &source, event).await })).await?;
     outcome
 }
 
@@ -57,8 +61,7 @@ pub async fn active_principal(db: &Database, tenant: &Tenant, user_id: Uuid) -> 
                 Some(row) if row.is_active() => Ok(Some(row.principal()?)),
                 _ => Ok(None),
             }
-        }
-        )
+        })
     })
     .await
 }
@@ -125,7 +128,13 @@ pub async fn add_member(
     Ok(Invitation { email: member.email, one_time_password: created.then_some(one_time_password) })
 }
 
-pub async fn change_role(db: &Database, tenant: &Tenant, source: AuditSource, user_id: Uuid, role: Role) -> AppResult<()> {
+pub async fn change_role(
+    db: &Database,
+    tenant: &Tenant,
+    source: AuditSource,
+    user_id: Uuid,
+    role: Role,
+) -> AppResult<()> {
     let tenant_id = tenant.id;
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
@@ -141,8 +150,7 @@ pub async fn change_role(db: &Database, tenant: &Tenant, source: AuditSource, us
                 .severity(Severity::Notice)
                 .details(json!({ "from": current.role.as_str(), "to": role.as_str() }));
             record(conn, &source, event).await
-        }
-        )
+        })
     })
     .await
 }
@@ -161,17 +169,13 @@ pub async fn deactivate(db: &Database, tenant: &Tenant, source: AuditSource, use
             repo::update_status(conn, tenant_id, user_id, MemberStatus::Deactivated).await?;
             let event = AuditEvent::success("user.deactivated", current.email).severity(Severity::Notice);
             record(conn, &source, event).await
-        }
-        )
+        })
     })
     .await
 }
 
 async fn member_for_update(conn: &mut Connection, tenant_id: TenantId, user_id: Uuid) -> AppResult<Member> {
-    repo::find_by_id(conn, tenant_id, user_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("User".into()))?
-        .member()
+    repo::find_by_id(conn, tenant_id, user_id).await?.ok_or_else(|| AppError::NotFound("User".into()))?.member()
 }
 
 /// A tenant must keep at least one active admin, or nobody could manage it.

@@ -24,9 +24,7 @@ pub async fn migrate_tenant(database_url: &str, schema: &SchemaName) -> Result<u
 
 async fn run(database_url: &str, schema: &str, migrations: EmbeddedMigrations) -> Result<usize, AppError> {
     // A dedicated connection: the session-level search_path below must not reach the pool.
-    let mut conn = AsyncPgConnection::establish(database_url)
-        .await
-        .map_err(AppError::internal)?;
+    let mut conn = AsyncPgConnection::establish(database_url).await.map_err(AppError::internal)?;
     conn.batch_execute(&format!(
         "SELECT pg_advisory_lock({MIGRATION_LOCK}); \
          CREATE SCHEMA IF NOT EXISTS \"{schema}\"; SET search_path TO \"{schema}\""

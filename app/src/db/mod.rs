@@ -12,7 +12,9 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use std::future::Future;
 use std::pin::Pin;
 
-use diesel_async::{AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager};
+use diesel_async::{
+    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager,
+};
 
 use crate::error::AppError;
 use crate::tenancy::model::{SchemaName, Tenant};
@@ -46,10 +48,7 @@ impl Database {
         // Runs on every checkout: undoes any session-level search_path a caller might have set.
         config.recycling_method = RecyclingMethod::CustomQuery(NEUTRAL_SEARCH_PATH.into());
         let manager = AsyncDieselConnectionManager::new_with_config(url, config);
-        let pool = Pool::builder(manager)
-            .max_size(max_connections)
-            .build()
-            .map_err(AppError::internal)?;
+        let pool = Pool::builder(manager).max_size(max_connections).build().map_err(AppError::internal)?;
         Ok(Self { pool, url: url.to_owned() })
     }
 

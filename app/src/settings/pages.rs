@@ -17,11 +17,7 @@ pub fn UsersPage() -> impl IntoView {
         |_| list_users(),
     );
     let row_error = Signal::derive(move || {
-        change_role
-            .value()
-            .get()
-            .and_then(Result::err)
-            .or_else(|| deactivate.value().get().and_then(Result::err))
+        change_role.value().get().and_then(Result::err).or_else(|| deactivate.value().get().and_then(Result::err))
     });
     let invite_error = Signal::derive(move || invite.value().get().and_then(Result::err));
 
@@ -49,7 +45,9 @@ pub fn UsersPage() -> impl IntoView {
 #[component]
 fn AccessProblem(error: AppError) -> impl IntoView {
     let (title, text) = match &error {
-        AppError::Forbidden => ("403 · Admins only", "Only tenant admins can manage users. Ask an admin if you need access.".to_owned()),
+        AppError::Forbidden => {
+            ("403 · Admins only", "Only tenant admins can manage users. Ask an admin if you need access.".to_owned())
+        }
         AppError::Unauthenticated => ("Signed out", "Sign in again to manage users.".to_owned()),
         other => ("Could not load users", other.to_string()),
     };

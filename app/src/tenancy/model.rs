@@ -55,9 +55,17 @@ impl TenantSlug {
     /// gives `acme` for base domain `localhost`. Hosts outside the base domain, the bare base
     /// domain and nested subdomains name no tenant.
     pub fn from_host(host: &str, base_domain: &str) -> Option<Self> {
-        let host = host.rsplit_once(':').map_or(host, |(name, port)| {
-            if port.chars().all(|c| c.is_ascii_digit()) { name } else { host }
-        });
+        let host =
+            host.rsplit_once(':').map_or(
+                host,
+                |(name, port)| {
+                    if port.chars().all(|c| c.is_ascii_digit()) {
+                        name
+                    } else {
+                        host
+                    }
+                },
+            );
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let label = host.strip_suffix(base_domain)?.strip_suffix('.')?;
         if label.contains('.') {

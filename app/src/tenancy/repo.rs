@@ -64,10 +64,9 @@ pub async fn reserve_id(conn: &mut Connection) -> Result<TenantId, AppError> {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         id: i64,
     }
-    let reserved: Reserved =
-        diesel::sql_query("SELECT nextval(pg_get_serial_sequence('control.tenants', 'id')) AS id")
-            .get_result(conn)
-            .await?;
+    let reserved: Reserved = diesel::sql_query("SELECT nextval(pg_get_serial_sequence('control.tenants', 'id')) AS id")
+        .get_result(conn)
+        .await?;
     Ok(TenantId(reserved.id))
 }
 
@@ -86,10 +85,7 @@ pub async fn insert(conn: &mut Connection, id: TenantId, slug: &TenantSlug, name
 }
 
 pub async fn set_status(conn: &mut Connection, id: TenantId, status: TenantStatus) -> Result<(), AppError> {
-    diesel::update(tenants::table.find(id.0))
-        .set(tenants::status.eq(status.as_str()))
-        .execute(conn)
-        .await?;
+    diesel::update(tenants::table.find(id.0)).set(tenants::status.eq(status.as_str())).execute(conn).await?;
     Ok(())
 }
 

@@ -6,9 +6,9 @@ use super::model::{SchemaName, Tenant, TenantSlug, TenantStatus};
 use super::repo;
 use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
+use crate::auth::model::Invitation;
 use crate::auth::model::Role;
 use crate::auth::password;
-use crate::auth::model::Invitation;
 use crate::auth::service::{add_member, NewMember};
 use crate::db::{migrate, Database};
 use crate::error::{AppError, AppResult};
@@ -31,7 +31,13 @@ pub struct Provisioned {
 /// Creates and migrates the tenant's schema, then registers the tenant, its first admin and the
 /// audit event in one transaction: the tenant row appears only once everything it needs
 /// exists. If any step fails, the half-made schema is dropped again.
-pub async fn provision(db: &Database, slug: &str, name: &str, admin_email: &str, admin_name: &str) -> AppResult<Provisioned> {
+pub async fn provision(
+    db: &Database,
+    slug: &str,
+    name: &str,
+    admin_email: &str,
+    admin_name: &str,
+) -> AppResult<Provisioned> {
     let slug = TenantSlug::parse(slug)?;
     let name = name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
@@ -68,8 +74,7 @@ pub async fn provision(db: &Database, slug: &str, name: &str, admin_email: &str,
                 record(conn, &source, event).await?;
                 let admin = add_member(conn, tenant.id, &source, admin, one_time_password, &hash).await?;
                 Ok(Provisioned { tenant, admin })
-            }
-            )
+            })
         })
         .await
     }
@@ -99,8 +104,7 @@ pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) 
         Box::pin(async move {
             let event = AuditEvent::success(action, target).severity(Severity::Warning);
             record(conn, &AuditSource::command_line(), event).await
-        }
-        )
+        })
     })
     .await?;
     Ok(Tenant { status, ..tenant })

@@ -79,6 +79,9 @@ fn UserMenu(user: Principal) -> impl IntoView {
     let initial = user.display_name.chars().next().unwrap_or('?').to_uppercase().to_string();
     view! {
         <div class="relative">
+            <noscript>
+                <a href="/logout" class="mr-3 text-sm text-slate-300 hover:text-white">"Sign out"</a>
+            </noscript>
             <button
                 type="button"
                 data-testid="user-menu-button"

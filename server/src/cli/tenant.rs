@@ -37,7 +37,12 @@ impl TenantCommand {
         match self {
             TenantCommand::Create { slug, name, admin_email, admin_name } => {
                 let created = service::provision(db, &slug, &name, &admin_email, &admin_name).await?;
-                println!("created tenant {} ({}) in schema {}", created.tenant.slug, created.tenant.name, created.tenant.schema.as_str());
+                println!(
+                    "created tenant {} ({}) in schema {}",
+                    created.tenant.slug,
+                    created.tenant.name,
+                    created.tenant.schema.as_str()
+                );
                 println!("admin: {}", created.admin.email);
                 match created.admin.one_time_password {
                     Some(password) => println!("one-time password: {password}"),

@@ -75,7 +75,9 @@ impl IntoResponse for Rejection {
                 "This portal is suspended",
                 format!("{name}'s portal is suspended. Contact your administrator or Beacon support."),
             ),
-            Rejection::Failed(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", e.to_string()),
+            Rejection::Failed(e) => {
+                error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", e.to_string())
+            }
         }
     }
 }
@@ -130,13 +132,7 @@ async fn context_for(state: &AppState, edge: &Edge, facts: RequestFacts) -> Resu
         }
     }
 
-    Ok(RequestContext {
-        tenant,
-        principal,
-        ip: facts.ip,
-        user_agent: facts.user_agent,
-        request_id: facts.request_id,
-    })
+    Ok(RequestContext { tenant, principal, ip: facts.ip, user_agent: facts.user_agent, request_id: facts.request_id })
 }
 
 /// A full page for requests that never reach the app (no tenant, suspended tenant).

@@ -32,10 +32,10 @@ async fn signing_in_opens_the_portal_and_cycles_the_session_id() {
 async fn wrong_credentials_are_refused_alike_and_audited() {
     let app = TestApp::new().await;
     let t = app.tenant().await;
-    let wrong_password = app.call(&t.host, "/api/auth/login", &[("email", &t.admin_email), ("password", "nope")], None).await;
-    let unknown_user = app
-        .call(&t.host, "/api/auth/login", &[("email", "ghost@example.com"), ("password", "nope")], None)
-        .await;
+    let wrong_password =
+        app.call(&t.host, "/api/auth/login", &[("email", &t.admin_email), ("password", "nope")], None).await;
+    let unknown_user =
+        app.call(&t.host, "/api/auth/login", &[("email", "ghost@example.com"), ("password", "nope")], None).await;
     for response in [&wrong_password, &unknown_user] {
         assert_eq!(response.status, StatusCode::UNAUTHORIZED);
         assert!(response.body.contains("InvalidCredentials"), "{}", response.body);
@@ -51,7 +51,8 @@ async fn credentials_and_sessions_of_one_tenant_do_not_work_on_another() {
     let app = TestApp::new().await;
     let a = app.tenant().await;
     let b = app.tenant().await;
-    let on_b = app.call(&b.host, "/api/auth/login", &[("email", &a.admin_email), ("password", &a.admin_password)], None).await;
+    let on_b =
+        app.call(&b.host, "/api/auth/login", &[("email", &a.admin_email), ("password", &a.admin_password)], None).await;
     assert_eq!(on_b.status, StatusCode::UNAUTHORIZED);
 
     let cookie = app.login(&a.host, &a.admin_email, &a.admin_password).await;

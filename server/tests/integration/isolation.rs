@@ -22,7 +22,9 @@ async fn a_connection_used_for_one_tenant_never_sees_another() {
 
     app.db
         .with_tenant(&a.tenant, |conn| {
-            Box::pin(async move { record(conn, &AuditSource::command_line(), AuditEvent::success("test.marker", "only-in-a")).await })
+            Box::pin(async move {
+                record(conn, &AuditSource::command_line(), AuditEvent::success("test.marker", "only-in-a")).await
+            })
         })
         .await
         .unwrap();

@@ -19,7 +19,11 @@ async fn metrics_count_requests_by_route_template() {
     app.get(&t.host, "/login", None).await;
     let response = app.get("localhost", "/metrics", None).await;
     assert_eq!(response.status, StatusCode::OK);
-    assert!(response.body.contains(r#"http_requests_total{method="GET",route="/login",status_code="200"}"#), "{}", response.body);
+    assert!(
+        response.body.contains(r#"http_requests_total{method="GET",route="/login",status_code="200"}"#),
+        "{}",
+        response.body
+    );
     assert!(response.body.contains(r#"http_request_duration_seconds_count{method="GET",route="/login"}"#));
     assert!(response.headers.contains_key("x-request-id"));
 }

@@ -107,11 +107,7 @@ impl TestApp {
 
     /// Calls a server function the way the hydrated app does (form-encoded, JSON back).
     pub async fn call(&self, host: &str, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> TestResponse {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = form.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
         let mut request = Request::post(path)
             .header(header::HOST, host)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")

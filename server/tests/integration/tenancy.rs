@@ -17,7 +17,9 @@ async fn provisioning_gives_each_tenant_its_own_migrated_schema_and_admin() {
     assert!(listed.iter().any(|t| t.slug == b.tenant.slug));
     for t in [&a, &b] {
         let actions = app.audit_actions(&t.tenant).await;
-        assert!(actions.iter().any(|(action, target, _)| action == "tenant.provisioned" && target == t.tenant.slug.as_str()));
+        assert!(actions
+            .iter()
+            .any(|(action, target, _)| action == "tenant.provisioned" && target == t.tenant.slug.as_str()));
         assert!(actions.iter().any(|(action, target, _)| action == "user.invited" && *target == t.admin_email));
     }
     // Migrating again is a no-op for every schema.
@@ -56,7 +58,8 @@ async fn a_suspended_tenant_gets_a_403_page_until_resumed() {
     let response = app.get(&t.host, "/login", None).await;
     assert_eq!(response.status, StatusCode::FORBIDDEN);
     assert!(response.body.contains("suspended"));
-    let api = app.call(&t.host, "/api/auth/login", &[("email", &t.admin_email), ("password", &t.admin_password)], None).await;
+    let api =
+        app.call(&t.host, "/api/auth/login", &[("email", &t.admin_email), ("password", &t.admin_password)], None).await;
     assert_eq!(api.status, StatusCode::FORBIDDEN);
 
     tenancy::set_status(&app.db, &t.tenant.slug, TenantStatus::Active).await.unwrap();

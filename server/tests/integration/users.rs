@@ -12,7 +12,12 @@ const DEACTIVATE: &str = "/api/settings/users/deactivate";
 /// Invites a member as the tenant admin and signs them in; returns (user id, session cookie).
 async fn member(app: &TestApp, t: &TestTenant, admin: &str, email: &str, role: Role) -> (String, String) {
     let invited = app
-        .call(&t.host, INVITE, &[("email", email), ("display_name", "Val Viewer"), ("role", role.as_str())], Some(admin))
+        .call(
+            &t.host,
+            INVITE,
+            &[("email", email), ("display_name", "Val Viewer"), ("role", role.as_str())],
+            Some(admin),
+        )
         .await;
     assert!(invited.status.is_success(), "{} {}", invited.status, invited.body);
     let view: UsersView = app.call(&t.host, LIST, &[], Some(admin)).await.json();
@@ -99,7 +104,12 @@ async fn bad_input_is_refused_with_a_clear_message_and_nothing_written() {
         .await;
     assert_eq!(bad_role.status, StatusCode::UNPROCESSABLE_ENTITY);
     let twice = app
-        .call(&t.host, INVITE, &[("email", &t.admin_email), ("display_name", "Again"), ("role", "viewer")], Some(&admin))
+        .call(
+            &t.host,
+            INVITE,
+            &[("email", &t.admin_email), ("display_name", "Again"), ("role", "viewer")],
+            Some(&admin),
+        )
         .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
     let view: UsersView = app.call(&t.host, LIST, &[], Some(&admin)).await.json();
@@ -109,8 +119,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_nothing_written() {
     let me = view.me.to_string();
     let demote = app.call(&t.host, ROLE, &[("user_id", &me), ("role", "viewer")], Some(&admin)).await;
     assert_eq!(demote.status, StatusCode::CONFLICT);
-    let unknown = app
-        .call(&t.host, DEACTIVATE, &[("user_id", "00000000-0000-0000-0000-000000000000")], Some(&admin))
-        .await;
+    let unknown =
+        app.call(&t.host, DEACTIVATE, &[("user_id", "00000000-0000-0000-0000-000000000000")], Some(&admin)).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
