@@ -10,7 +10,7 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   timeout: 30_000,
-  reporter: [['list']],
+  reporter: [['list'], ['json', { outputFile: './test-results/results.json' }]],
   outputDir: './test-results',
   use: {
     baseURL: `http://${tenant}.localhost:${port}`,

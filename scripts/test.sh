@@ -45,4 +45,9 @@ for _ in $(seq 100); do
 done
 
 log "Playwright"
-npx playwright test -c end2end/playwright.config.ts
+e2e_status=0
+npx playwright test -c end2end/playwright.config.ts || e2e_status=$?
+# One plain summary line for CI, whatever Playwright's own reporter prints.
+node -e 'const s = require("./end2end/test-results/results.json").stats;
+  console.log(`e2e: ${s.expected + s.flaky} passed, ${s.unexpected} failed, ${s.skipped} skipped`)'
+exit "$e2e_status"
