@@ -21,10 +21,12 @@ if ! "$SERVER" tenant list | awk 'NR > 1 { print $1 }' | grep -qx acme; then
   printf 'email: admin@acme.example.com\npassword: %s\n' "$password" >"$CREDENTIALS"
 fi
 
+if [ -f "$CREDENTIALS" ]; then signin=$(tr '\n' ' ' <"$CREDENTIALS"); else
+  signin="admin@acme.example.com and the one-time password printed when acme was created"; fi
 cat <<MSG
 
   Beacon is starting at  http://acme.localhost:3000
-  Sign in with           $(tr '\n' ' ' <"$CREDENTIALS")
+  Sign in with           $signin
   Stop with Ctrl-C (the data stays in .beacon/dev for the next run).
 
 MSG

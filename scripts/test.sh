@@ -21,6 +21,11 @@ if [ -z "$external_db" ]; then
   psql -q "$admin_url" -c "DROP DATABASE IF EXISTS beacon WITH (FORCE)" -c "CREATE DATABASE beacon"
 fi
 
+log "format and lints"
+cargo fmt --all --check
+cargo clippy -q -p app -p server --tests -- -D warnings
+cargo clippy -q -p frontend --target wasm32-unknown-unknown -- -D warnings
+
 log "Rust tests"
 cargo test -p app -p server
 
