@@ -20,6 +20,8 @@ if ! "$SERVER" tenant list | awk 'NR > 1 { print $1 }' | grep -qx acme; then
   password=$(sed -n 's/^one-time password: //p' <<<"$output")
   printf 'email: admin@acme.example.com\npassword: %s\n' "$password" >"$CREDENTIALS"
 fi
+# Backstage's own example catalog, so the demo catalog is not empty (re-imports are no-ops).
+"$SERVER" catalog import --tenant acme server/demo/backstage-examples/all.yaml server/demo/backstage-examples/acme-corp.yaml
 
 if [ -f "$CREDENTIALS" ]; then signin=$(tr '\n' ' ' <"$CREDENTIALS"); else
   signin="admin@acme.example.com and the one-time password printed when acme was created"; fi

@@ -13,7 +13,7 @@ pub enum AppError {
     Forbidden,
     #[error("Invalid email or password.")]
     InvalidCredentials,
-    #[error("{0} not found.")]
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
@@ -65,7 +65,7 @@ mod ssr {
     impl From<diesel::result::Error> for AppError {
         fn from(e: diesel::result::Error) -> Self {
             match e {
-                diesel::result::Error::NotFound => AppError::NotFound("Record".into()),
+                diesel::result::Error::NotFound => AppError::NotFound("Record not found.".into()),
                 other => AppError::internal(other),
             }
         }

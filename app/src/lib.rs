@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod settings;
 pub mod tenancy;

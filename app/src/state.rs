@@ -38,7 +38,7 @@ impl RequestContext {
         leptos_axum::extract::<axum::Extension<Self>>()
             .await
             .map(|axum::Extension(ctx)| ctx)
-            .map_err(|_| AppError::NotFound("Tenant".into()))
+            .map_err(|_| AppError::NotFound("Tenant not found.".into()))
     }
 
     pub fn require_user(&self) -> AppResult<&Principal> {

@@ -36,6 +36,7 @@ pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {
             },
             move || shell(options.clone()),
         )
+        .merge(crate::rest::catalog::routes())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state((state.clone(), edge.clone()), tenant::resolve))
         .layer(sessions);

@@ -175,7 +175,10 @@ pub async fn deactivate(db: &Database, tenant: &Tenant, source: AuditSource, use
 }
 
 async fn member_for_update(conn: &mut Connection, tenant_id: TenantId, user_id: Uuid) -> AppResult<Member> {
-    repo::find_by_id(conn, tenant_id, user_id).await?.ok_or_else(|| AppError::NotFound("User".into()))?.member()
+    repo::find_by_id(conn, tenant_id, user_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("User not found.".into()))?
+        .member()
 }
 
 /// A tenant must keep at least one active admin, or nobody could manage it.

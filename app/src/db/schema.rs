@@ -52,3 +52,44 @@ diesel::table! {
         details -> Jsonb,
     }
 }
+
+diesel::table! {
+    entities (id) {
+        id -> Uuid,
+        entity_ref -> Text,
+        kind -> Text,
+        namespace -> Text,
+        name -> Text,
+        etag -> Text,
+        body -> Jsonb,
+        title -> Nullable<Text>,
+        description -> Nullable<Text>,
+        owner_ref -> Nullable<Text>,
+        spec_type -> Nullable<Text>,
+        lifecycle -> Nullable<Text>,
+        tags -> Array<Text>,
+        search_text -> Text,
+        source -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    entity_relations (originating_entity_id, source_ref, relation, target_ref) {
+        originating_entity_id -> Uuid,
+        source_ref -> Text,
+        relation -> Text,
+        target_ref -> Text,
+    }
+}
+
+diesel::table! {
+    entity_search (entity_id, key) {
+        entity_id -> Uuid,
+        key -> Text,
+        value -> Nullable<Text>,
+        original_value -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(entities, entity_relations, entity_search);

@@ -92,7 +92,7 @@ async fn drop_schema(db: &Database, schema: &SchemaName) -> AppResult<()> {
 
 /// Suspends or resumes a tenant; suspended tenants get a 403 page on every request.
 pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) -> AppResult<Tenant> {
-    let tenant = find(db, slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}`")))?;
+    let tenant = find(db, slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
     let id = tenant.id;
     db.with_control(move |conn| Box::pin(async move { repo::set_status(conn, id, status).await })).await?;
     let action = match status {

@@ -1,5 +1,6 @@
 //! `server [serve]`, `server migrate`, `server tenant …`: one binary for every operation.
 
+mod catalog;
 mod tenant;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,9 @@ enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Manage a tenant's software catalog.
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
 }
 
 impl Cli {
@@ -43,6 +47,10 @@ impl Cli {
             }
             Some(Command::Tenant(command)) => {
                 app::db::migrate::migrate_control(db.url()).await?;
+                command.run(&db).await
+            }
+            Some(Command::Catalog(command)) => {
+                startup::migrate(&db).await?;
                 command.run(&db).await
             }
         }

@@ -2,6 +2,7 @@
 //! (DATABASE_URL, REDIS_URL). One binary, as in crates.io, to keep link time down.
 
 mod auth;
+mod catalog;
 mod isolation;
 mod ops;
 mod support;

@@ -1,0 +1,17 @@
+//! Software catalog: Backstage-compatible entities, their relations, ingestion and queries.
+
+#[cfg(feature = "ssr")]
+pub mod files;
+#[cfg(feature = "ssr")]
+pub mod index;
+pub mod model;
+pub mod query;
+pub mod refs;
+#[cfg(feature = "ssr")]
+pub mod relations;
+#[cfg(feature = "ssr")]
+pub mod repo;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+pub mod validate;

@@ -1,0 +1,149 @@
+//! Catalog queries in Backstage's filter language: each `filter` parameter is a set of
+//! comma-separated `key[=value]` conditions that must all hold; several `filter` parameters
+//! are alternatives. Keys are dotted paths (`spec.type`, `metadata.tags.java`) or
+//! `relations.<type>`; matching is case-insensitive.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Condition {
+    /// Lower-cased dotted path.
+    pub key: String,
+    /// Lower-cased value; `None` means "the key exists".
+    pub value: Option<String>,
+}
+
+/// Alternatives of conjunctions; empty means "every entity".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter(pub Vec<Vec<Condition>>);
+
+impl Filter {
+    pub fn parse<'a>(params: impl IntoIterator<Item = &'a str>) -> Result<Self, AppError> {
+        let mut alternatives = Vec::new();
+        for param in params {
+            let mut all = Vec::new();
+            for part in param.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (key, value) = match part.split_once('=') {
+                    Some((k, v)) => (k.trim(), Some(v.trim().to_lowercase())),
+                    None => (part, None),
+                };
+                if key.is_empty() {
+                    return Err(AppError::Invalid(format!("filter condition `{part}` has no key")));
+                }
+                all.push(Condition { key: key.to_lowercase(), value });
+            }
+            if !all.is_empty() {
+                alternatives.push(all);
+            }
+        }
+        Ok(Self(alternatives))
+    }
+
+    pub fn and(mut self, condition: Condition) -> Self {
+        if self.0.is_empty() {
+            self.0.push(vec![condition]);
+        } else {
+            for all in &mut self.0 {
+                all.push(condition.clone());
+            }
+        }
+        self
+    }
+}
+
+/// Columns the catalog can sort by (dotted Backstage paths mapped to indexed columns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortField {
+    Name,
+    Kind,
+    Namespace,
+    Title,
+    Type,
+    Lifecycle,
+    Owner,
+}
+
+impl SortField {
+    pub fn parse(path: &str) -> Result<Self, AppError> {
+        Ok(match path.trim().to_lowercase().as_str() {
+            "metadata.name" | "name" => SortField::Name,
+            "kind" => SortField::Kind,
+            "metadata.namespace" | "namespace" => SortField::Namespace,
+            "metadata.title" | "title" => SortField::Title,
+            "spec.type" | "type" => SortField::Type,
+            "spec.lifecycle" | "lifecycle" => SortField::Lifecycle,
+            "spec.owner" | "owner" => SortField::Owner,
+            other => {
+                return Err(AppError::Invalid(format!(
+                    "cannot order by `{other}`; use metadata.name, metadata.namespace, metadata.title, kind, spec.type, spec.lifecycle or spec.owner"
+                )))
+            }
+        })
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            SortField::Name => "metadata.name",
+            SortField::Kind => "kind",
+            SortField::Namespace => "metadata.namespace",
+            SortField::Title => "metadata.title",
+            SortField::Type => "spec.type",
+            SortField::Lifecycle => "spec.lifecycle",
+            SortField::Owner => "spec.owner",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sort {
+    pub field: SortField,
+    pub descending: bool,
+}
+
+/// One page of a catalog query.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityQuery {
+    pub filter: Filter,
+    pub full_text: Option<String>,
+    pub sort: Vec<Sort>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+pub const MAX_PAGE: i64 = 1000;
+
+/// Turns free text into a prefix-matching tsquery (`pet sto` → `pet:* & sto:*`), keeping only
+/// letters and digits so user input can never be tsquery syntax.
+pub fn prefix_tsquery(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(8)
+        .map(|w| format!("{}:*", w.to_lowercase()))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" & "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_filters_are_alternatives_and_commas_conjunctions() {
+        let f = Filter::parse(["kind=Component,spec.type=service", "kind=api"]).unwrap();
+        assert_eq!(f.0.len(), 2);
+        assert_eq!(f.0[0][1], Condition { key: "spec.type".into(), value: Some("service".into()) });
+        assert_eq!(f.0[1][0].value.as_deref(), Some("api"));
+        let exists = Filter::parse(["metadata.annotations.backstage.io/orphan"]).unwrap();
+        assert_eq!(exists.0[0][0].value, None);
+        assert!(Filter::parse(["=x"]).is_err());
+    }
+
+    #[test]
+    fn free_text_becomes_a_safe_prefix_query() {
+        assert_eq!(prefix_tsquery("Pet sto!").as_deref(), Some("pet:* & sto:*"));
+        assert_eq!(prefix_tsquery("':*|&"), None);
+    }
+}

@@ -1,0 +1,479 @@
+//! Catalog use cases: import, read, query, facet, delete. Imports run in batches, each batch
+//! one transaction with its audit event; a bad document is reported, never written.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::index::{search_pairs, search_text};
+use super::model::{DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, ImportReport, RelationView};
+use super::query::{EntityQuery, Filter};
+use super::refs::EntityRef;
+use super::repo::{self, EntityRow, EntityWrite, RelationRow, SearchRow};
+use super::validate::{validate, ValidEntity};
+use crate::audit::model::Severity;
+use crate::audit::service::{record, AuditEvent, AuditSource};
+use crate::db::{Connection, Database};
+use crate::error::{AppError, AppResult};
+use crate::tenancy::model::Tenant;
+
+/// Documents written per transaction.
+const BATCH: usize = 500;
+
+/// Splits multi-document YAML and parses each document on its own, so a syntax error in one
+/// document cannot take the others down. Empty documents are skipped.
+pub fn parse_documents(text: &str) -> Vec<Result<Value, String>> {
+    let mut documents = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        if line.starts_with("---") && line[3..].trim().is_empty() {
+            documents.push(std::mem::take(&mut current));
+        } else {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    documents.push(current);
+    documents
+        .into_iter()
+        .filter(|d| d.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')))
+        .map(|d| serde_norway::from_str::<Value>(&d).map_err(|e| format!("YAML: {e}")))
+        .collect()
+}
+
+pub async fn import(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    origin: &str,
+    documents: Vec<Result<Value, String>>,
+) -> AppResult<ImportReport> {
+    let mut report = ImportReport::default();
+    let mut seen = HashMap::new();
+    let numbered: Vec<(usize, Result<Value, String>)> =
+        documents.into_iter().enumerate().map(|(i, d)| (i + 1, d)).collect();
+    for batch in numbered.chunks(BATCH) {
+        let mut valid = Vec::new();
+        for (number, document) in batch {
+            let checked = document.clone().map_err(|e| vec![e]).and_then(validate);
+            match checked {
+                Ok(entity) => {
+                    let key = entity.entity_ref.key();
+                    if let Some(first) = seen.insert(key.clone(), *number) {
+                        report.results.push(rejected(*number, Some(key), vec![format!(
+                            "metadata.name: duplicates document {first} (names are unique per kind and namespace, ignoring case)"
+                        )]));
+                    } else {
+                        valid.push((*number, entity));
+                    }
+                }
+                Err(errors) => report.results.push(rejected(*number, None, errors)),
+            }
+        }
+        let source = source.clone();
+        let origin = origin.to_owned();
+        let results = db
+            .with_tenant(tenant, move |conn| Box::pin(async move { write_batch(conn, &source, &origin, valid).await }))
+            .await?;
+        report.results.extend(results);
+    }
+    report.results.sort_by_key(|r| r.document);
+    Ok(report)
+}
+
+fn rejected(document: usize, entity_ref: Option<String>, reasons: Vec<String>) -> DocumentResult {
+    DocumentResult { document, entity_ref, outcome: DocumentOutcome::Rejected(reasons) }
+}
+
+async fn write_batch(
+    conn: &mut Connection,
+    source: &AuditSource,
+    origin: &str,
+    valid: Vec<(usize, ValidEntity)>,
+) -> AppResult<Vec<DocumentResult>> {
+    let keys: Vec<String> = valid.iter().map(|(_, e)| e.entity_ref.key()).collect();
+    let existing: HashMap<String, (Uuid, Value)> =
+        repo::find_existing(conn, &keys).await?.into_iter().map(|(id, key, body)| (key, (id, body))).collect();
+
+    let mut results = Vec::new();
+    let mut changed = Vec::new();
+    for (number, entity) in &valid {
+        let key = entity.entity_ref.key();
+        let (id, outcome) = match existing.get(&key) {
+            Some((_, body)) if *body == entity.body => (None, DocumentOutcome::Unchanged),
+            Some((id, _)) => (Some(*id), DocumentOutcome::Updated),
+            None => (Some(Uuid::new_v4()), DocumentOutcome::Created),
+        };
+        if let Some(id) = id {
+            changed.push((id, entity, outcome == DocumentOutcome::Created));
+        }
+        results.push(DocumentResult { document: *number, entity_ref: Some(entity.entity_ref.to_string()), outcome });
+    }
+
+    let etags: Vec<String> = changed.iter().map(|_| Uuid::new_v4().simple().to_string()).collect();
+    let texts: Vec<String> = changed
+        .iter()
+        .map(|(_, e, _)| {
+            search_text(&[
+                Some(e.entity_ref.name.as_str()),
+                Some(e.entity_ref.kind.as_str()),
+                e.title.as_deref(),
+                e.description.as_deref(),
+                e.owner.as_deref(),
+                e.spec_type.as_deref(),
+                Some(&e.tags.join(" ")),
+            ])
+        })
+        .collect();
+    let writes: Vec<(bool, EntityWrite)> = changed
+        .iter()
+        .zip(&etags)
+        .zip(&texts)
+        .map(|(((id, e, created), etag), text)| {
+            (
+                *created,
+                EntityWrite {
+                    id: *id,
+                    entity_ref: "",
+                    kind: &e.entity_ref.kind,
+                    namespace: &e.entity_ref.namespace,
+                    name: &e.entity_ref.name,
+                    etag,
+                    body: &e.body,
+                    title: e.title.as_deref(),
+                    description: e.description.as_deref(),
+                    owner_ref: e.owner.as_deref(),
+                    spec_type: e.spec_type.as_deref(),
+                    lifecycle: e.lifecycle.as_deref(),
+                    tags: &e.tags,
+                    search_text: text,
+                    source: origin,
+                },
+            )
+        })
+        .collect();
+    let refs: Vec<String> = changed.iter().map(|(_, e, _)| e.entity_ref.key()).collect();
+    let writes: Vec<(bool, EntityWrite)> = writes
+        .into_iter()
+        .zip(&refs)
+        .map(|((created, w), key)| (created, EntityWrite { entity_ref: key, ..w }))
+        .collect();
+
+    let inserts: Vec<EntityWrite> = writes.iter().filter(|(c, _)| *c).map(|(_, w)| clone_write(w)).collect();
+    repo::insert(conn, &inserts).await?;
+    for (_, write) in writes.iter().filter(|(c, _)| !*c) {
+        repo::update(conn, write).await?;
+    }
+
+    let mut relation_rows = Vec::new();
+    let mut search_rows = Vec::new();
+    for (id, entity, _) in &changed {
+        let own = entity.entity_ref.key();
+        for r in &entity.relations {
+            let target = r.target.key();
+            relation_rows.push(RelationRow {
+                originating_entity_id: *id,
+                source_ref: own.clone(),
+                relation: r.relation.into(),
+                target_ref: target.clone(),
+            });
+            relation_rows.push(RelationRow {
+                originating_entity_id: *id,
+                source_ref: target,
+                relation: r.reverse.into(),
+                target_ref: own.clone(),
+            });
+        }
+        search_rows.push(SearchRow {
+            entity_id: *id,
+            key: "metadata.uid".into(),
+            value: Some(id.to_string()),
+            original_value: Some(id.to_string()),
+        });
+        for (key, value, original_value) in search_pairs(&entity.body) {
+            search_rows.push(SearchRow { entity_id: *id, key, value, original_value });
+        }
+    }
+    let ids: Vec<Uuid> = changed.iter().map(|(id, _, _)| *id).collect();
+    repo::replace_index(conn, &ids, &relation_rows, &search_rows).await?;
+
+    let count = |o: DocumentOutcome| results.iter().filter(|r| r.outcome == o).count();
+    if !ids.is_empty() {
+        let event =
+            AuditEvent::success("catalog.entities_imported", origin).severity(Severity::Notice).details(json!({
+                "created": count(DocumentOutcome::Created),
+                "updated": count(DocumentOutcome::Updated),
+                "unchanged": count(DocumentOutcome::Unchanged),
+                "entities": refs.iter().take(100).collect::<Vec<_>>(),
+            }));
+        record(conn, source, event).await?;
+    }
+    Ok(results)
+}
+
+fn clone_write<'a>(w: &EntityWrite<'a>) -> EntityWrite<'a> {
+    EntityWrite { ..*w }
+}
+
+/// The entity as Backstage serves it: metadata.uid/etag and relations filled in.
+pub fn entity_json(row: &EntityRow, relations: &[(String, String, String)]) -> Value {
+    let mut body = row.body.clone();
+    if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("uid".into(), Value::String(row.id.to_string()));
+        metadata.insert("etag".into(), Value::String(row.etag.clone()));
+    }
+    let relations: Vec<Value> = relations
+        .iter()
+        .filter(|(source, _, _)| *source == row.entity_ref)
+        .map(|(_, relation, target)| {
+            let parsed = EntityRef::parse(target, None, "default").ok();
+            json!({
+                "type": relation,
+                "targetRef": target,
+                "target": parsed.map(|r| json!({ "kind": r.kind, "namespace": r.namespace, "name": r.name })),
+            })
+        })
+        .collect();
+    if let Some(root) = body.as_object_mut() {
+        root.insert("relations".into(), Value::Array(relations));
+    }
+    body
+}
+
+/// Full entities (with relations) for rows loaded by a query.
+pub async fn with_relations(conn: &mut Connection, rows: &[EntityRow]) -> AppResult<Vec<Value>> {
+    let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
+    let relations = repo::relations_from(conn, &refs).await?;
+    Ok(rows.iter().map(|row| entity_json(row, &relations)).collect())
+}
+
+pub async fn get_by_ref(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -> AppResult<Option<Value>> {
+    let key = entity_ref.key();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            match repo::find_by_ref(conn, &key).await? {
+                Some(row) => Ok(with_relations(conn, &[row]).await?.pop()),
+                None => Ok(None),
+            }
+        })
+    })
+    .await
+}
+
+pub async fn get_by_uid(db: &Database, tenant: &Tenant, uid: Uuid) -> AppResult<Option<Value>> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            match repo::find_by_uid(conn, uid).await? {
+                Some(row) => Ok(with_relations(conn, &[row]).await?.pop()),
+                None => Ok(None),
+            }
+        })
+    })
+    .await
+}
+
+/// Entities for each requested ref, in request order, `None` where there is none.
+pub async fn get_by_refs(
+    db: &Database,
+    tenant: &Tenant,
+    refs: Vec<EntityRef>,
+    filter: Filter,
+) -> AppResult<Vec<Option<Value>>> {
+    let keys: Vec<String> = refs.iter().map(EntityRef::key).collect();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let rows = repo::find_by_refs(conn, &keys, &filter).await?;
+            let entities = with_relations(conn, &rows).await?;
+            let by_key: HashMap<&str, &Value> = rows.iter().map(|r| r.entity_ref.as_str()).zip(&entities).collect();
+            Ok(keys.iter().map(|k| by_key.get(k.as_str()).map(|v| (*v).clone())).collect())
+        })
+    })
+    .await
+}
+
+pub struct QueryPage {
+    pub entities: Vec<Value>,
+    pub total: Option<i64>,
+    /// One more row than asked for existed.
+    pub has_more: bool,
+}
+
+pub async fn query(db: &Database, tenant: &Tenant, q: EntityQuery, with_total: bool) -> AppResult<QueryPage> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let limit = q.limit;
+            let mut rows = repo::query(conn, &EntityQuery { limit: limit + 1, ..q.clone() }).await?;
+            let has_more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let total = if with_total { Some(repo::count(conn, &q).await?) } else { None };
+            Ok(QueryPage { entities: with_relations(conn, &rows).await?, total, has_more })
+        })
+    })
+    .await
+}
+
+pub async fn summaries(db: &Database, tenant: &Tenant, q: EntityQuery) -> AppResult<(Vec<EntitySummary>, i64)> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let rows = repo::query(conn, &q).await?;
+            let total = repo::count(conn, &q).await?;
+            Ok((rows.iter().map(summary).collect(), total))
+        })
+    })
+    .await
+}
+
+pub fn summary(row: &EntityRow) -> EntitySummary {
+    EntitySummary {
+        uid: row.id.to_string(),
+        kind: row.kind.clone(),
+        namespace: row.namespace.clone(),
+        name: row.name.clone(),
+        title: row.title.clone(),
+        description: row.description.clone(),
+        owner: row.owner_ref.clone(),
+        spec_type: row.spec_type.clone(),
+        lifecycle: row.lifecycle.clone(),
+        tags: row.tags.clone(),
+    }
+}
+
+pub async fn facets(
+    db: &Database,
+    tenant: &Tenant,
+    keys: Vec<String>,
+    filter: Filter,
+) -> AppResult<Vec<(String, Vec<(String, i64)>)>> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for key in keys {
+                let counts = repo::facet(conn, &key, &filter).await?;
+                out.push((key, counts.into_iter().filter_map(|(v, c)| v.map(|v| (v, c))).collect()));
+            }
+            Ok(out)
+        })
+    })
+    .await
+}
+
+pub async fn delete_by_uid(db: &Database, tenant: &Tenant, source: AuditSource, uid: Uuid) -> AppResult<()> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let entity_ref = repo::delete(conn, uid)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("No entity with uid {uid}")))?;
+            record(conn, &source, AuditEvent::success("catalog.entity_deleted", entity_ref).severity(Severity::Notice))
+                .await
+        })
+    })
+    .await
+}
+
+/// The entity page: summary, metadata lists, relations marked present or missing, YAML.
+pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> AppResult<EntityDetail> {
+    let key = entity_ref.key();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let row = repo::find_by_ref(conn, &key)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("No entity {entity_ref}")))?;
+            let relations = repo::relations_from(conn, std::slice::from_ref(&row.entity_ref)).await?;
+            let targets: Vec<String> = relations.iter().map(|(_, _, t)| t.clone()).collect();
+            let present: HashSet<String> = repo::existing_refs(conn, &targets).await?.into_iter().collect();
+            let metadata = &row.body["metadata"];
+            let pairs = |field: &str| -> Vec<(String, String)> {
+                metadata[field]
+                    .as_object()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+                    .unwrap_or_default()
+            };
+            let links = metadata["links"]
+                .as_array()
+                .map(|links| {
+                    links
+                        .iter()
+                        .filter_map(|l| {
+                            let url = l["url"].as_str()?;
+                            Some((l["title"].as_str().unwrap_or(url).to_owned(), url.to_owned()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut stored = row.body.clone();
+            if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("uid".into(), Value::String(row.id.to_string()));
+            }
+            Ok(EntityDetail {
+                summary: summary(&row),
+                entity_ref: EntityRef::new(&row.kind, &row.namespace, &row.name).to_string(),
+                yaml: serde_norway::to_string(&stored).map_err(AppError::internal)?,
+                labels: pairs("labels"),
+                annotations: pairs("annotations"),
+                links,
+                relations: relations
+                    .into_iter()
+                    .map(|(_, relation, target)| RelationView {
+                        target_path: present
+                            .contains(&target)
+                            .then(|| EntityRef::parse(&target, None, "default").ok().map(|r| r.page_path()))
+                            .flatten(),
+                        relation,
+                        target_ref: target,
+                    })
+                    .collect(),
+            })
+        })
+    })
+    .await
+}
+
+/// Keeps only the given dotted paths of an entity (`fields=kind,metadata.name`).
+pub fn project(entity: &Value, fields: &[String]) -> Value {
+    if fields.is_empty() {
+        return entity.clone();
+    }
+    let mut out = Value::Object(Default::default());
+    for field in fields {
+        let path: Vec<&str> = field.split('.').collect();
+        if let Some(value) = path.iter().try_fold(entity, |v, key| v.get(key)) {
+            let mut target = &mut out;
+            for key in &path[..path.len() - 1] {
+                target = target
+                    .as_object_mut()
+                    .expect("projection builds objects only")
+                    .entry(key.to_string())
+                    .or_insert_with(|| Value::Object(Default::default()));
+            }
+            if let Some(map) = target.as_object_mut() {
+                map.insert(path[path.len() - 1].to_owned(), value.clone());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_document_is_parsed_on_its_own() {
+        let docs = parse_documents(
+            "apiVersion: v1\nkind: A\n---\n# only a comment\n---\nkey: [unclosed\n---\nkind: B\nmetadata: {name: x}\n",
+        );
+        assert_eq!(docs.len(), 3);
+        assert!(docs[0].is_ok());
+        assert!(docs[1].as_ref().unwrap_err().starts_with("YAML"));
+        assert_eq!(docs[2].as_ref().unwrap()["kind"], "B");
+    }
+
+    #[test]
+    fn projection_keeps_only_the_requested_paths() {
+        let entity =
+            json!({ "kind": "Component", "metadata": { "name": "a", "tags": ["x"] }, "spec": { "type": "service" } });
+        let fields = vec!["kind".to_owned(), "metadata.name".to_owned(), "missing.path".to_owned()];
+        assert_eq!(project(&entity, &fields), json!({ "kind": "Component", "metadata": { "name": "a" } }));
+    }
+}

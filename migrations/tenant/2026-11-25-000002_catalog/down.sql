@@ -1,0 +1,3 @@
+DROP TABLE entity_search;
+DROP TABLE entity_relations;
+DROP TABLE entities;

@@ -1,0 +1,58 @@
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use app::audit::service::AuditSource;
+use app::catalog::files::read_location;
+use app::catalog::model::DocumentOutcome;
+use app::catalog::service;
+use app::db::Database;
+use app::error::AppError;
+use app::tenancy::model::TenantSlug;
+use app::tenancy::service as tenancy;
+
+#[derive(Subcommand, Debug)]
+pub enum CatalogCommand {
+    /// Import entities from YAML files, following their Locations and `$text` placeholders.
+    Import {
+        #[arg(long)]
+        tenant: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+impl CatalogCommand {
+    pub async fn run(self, db: &Database) -> Result<(), AppError> {
+        let CatalogCommand::Import { tenant, files } = self;
+        let slug = TenantSlug::parse(&tenant)?;
+        let tenant =
+            tenancy::find(db, &slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
+        for file in files {
+            let documents = read_location(&file).map_err(|e| AppError::Invalid(format!("{}: {e}", file.display())))?;
+            let origin = format!("file:{}", file.display());
+            let report = service::import(
+                db,
+                &tenant,
+                &AuditSource::command_line(),
+                &origin,
+                documents.into_iter().map(|d| d.document).collect(),
+            )
+            .await?;
+            for result in &report.results {
+                if let DocumentOutcome::Rejected(reasons) = &result.outcome {
+                    eprintln!("document {} rejected: {}", result.document, reasons.join("; "));
+                }
+            }
+            println!(
+                "{}: {} created, {} updated, {} unchanged, {} rejected",
+                file.display(),
+                report.count(|o| *o == DocumentOutcome::Created),
+                report.count(|o| *o == DocumentOutcome::Updated),
+                report.count(|o| *o == DocumentOutcome::Unchanged),
+                report.count(|o| matches!(o, DocumentOutcome::Rejected(_))),
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,390 @@
+//! `/api/catalog`: Backstage's catalog REST API (the routes `@backstage/catalog-client`
+//! calls), answering in Backstage's shapes and error envelope. Handlers only translate HTTP;
+//! the catalog service does the work.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use app::auth::model::Role;
+use app::catalog::query::{EntityQuery, Filter, Sort, SortField, MAX_PAGE};
+use app::catalog::refs::EntityRef;
+use app::catalog::service;
+use app::catalog::validate::validate;
+use app::error::AppError;
+use app::state::{AppState, RequestContext};
+
+/// Imports larger than this are refused with 413 before they are read.
+pub const MAX_IMPORT_BYTES: usize = 20 * 1024 * 1024;
+/// `GET /entities` without `limit` returns at most this many, with a `Link` to the rest.
+const UNLIMITED_PAGE: i64 = 10_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/catalog/entities", get(get_entities))
+        .route("/api/catalog/entities/by-query", get(get_entities_by_query))
+        .route("/api/catalog/entities/by-refs", post(get_entities_by_refs))
+        .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(get_entity_by_name))
+        .route("/api/catalog/entities/by-uid/{uid}", get(get_entity_by_uid).delete(delete_entity_by_uid))
+        .route("/api/catalog/entity-facets", get(get_entity_facets))
+        .route("/api/catalog/validate-entity", post(validate_entity))
+        .route("/api/catalog/import", post(import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
+        .layer(axum::middleware::from_fn(backstage_errors))
+}
+
+/// An error a catalog handler returns; `backstage_errors` turns it into the envelope.
+pub struct ApiError(AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = status.into_response();
+        response.extensions_mut().insert(self.0);
+        response
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Wraps errors in Backstage's envelope `{error:{name,message},request:{method,url},response:{statusCode}}`.
+async fn backstage_errors(request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let url = request.uri().to_string();
+    let mut response = next.run(request).await;
+    let Some(error) = response.extensions_mut().remove::<AppError>() else { return response };
+    let name = match error {
+        AppError::NotFound(_) => "NotFoundError",
+        AppError::Invalid(_) => "InputError",
+        AppError::Conflict(_) => "ConflictError",
+        AppError::Unauthenticated | AppError::InvalidCredentials => "AuthenticationError",
+        AppError::Forbidden => "NotAllowedError",
+        AppError::Internal(_) | AppError::Transport(_) => "Error",
+    };
+    let status = response.status();
+    let body = json!({
+        "error": { "name": name, "message": error.to_string() },
+        "request": { "method": method, "url": url },
+        "response": { "statusCode": status.as_u16() },
+    });
+    (status, Json(body)).into_response()
+}
+
+/// The query string as repeated `key=value` pairs (`filter` may appear many times).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(raw: Option<String>) -> ApiResult<Self> {
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+            .map(Self)
+            .map_err(|e| ApiError(AppError::Invalid(format!("malformed query string: {e}"))))
+    }
+
+    fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
+        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn one<'a>(&'a self, key: &'a str) -> Option<&'a str> {
+        self.all(key).last()
+    }
+
+    fn number(&self, key: &str) -> ApiResult<Option<i64>> {
+        self.one(key)
+            .map(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| invalid(format!("{key} must be a non-negative integer")))
+            })
+            .transpose()
+    }
+
+    fn fields(&self) -> Vec<String> {
+        self.all("fields")
+            .flat_map(|f| f.split(','))
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError(AppError::Invalid(message))
+}
+
+fn reader(ctx: &RequestContext) -> ApiResult<()> {
+    ctx.require_role(Role::Viewer)?;
+    Ok(())
+}
+
+/// What a cursor carries: the whole query, so that a page request needs nothing else.
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    query: EntityQuery,
+    fields: Vec<String>,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("cursor serialises"))
+    }
+
+    fn decode(raw: &str) -> ApiResult<Self> {
+        URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| invalid("malformed cursor".into()))
+    }
+}
+
+async fn get_entities(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    reader(&ctx)?;
+    let params = Params::parse(raw)?;
+    let (query, fields) = match params.one("after") {
+        Some(after) => {
+            let cursor = Cursor::decode(after)?;
+            (cursor.query, cursor.fields)
+        }
+        None => {
+            let mut sort = Vec::new();
+            for order in params.all("order") {
+                let (direction, field) = order.split_once(':').unwrap_or(("asc", order));
+                let descending = match direction {
+                    "asc" => false,
+                    "desc" => true,
+                    other => return Err(invalid(format!("order direction `{other}` must be asc or desc"))),
+                };
+                sort.push(Sort { field: SortField::parse(field)?, descending });
+            }
+            let query = EntityQuery {
+                filter: Filter::parse(params.all("filter"))?,
+                full_text: None,
+                sort,
+                offset: params.number("offset")?.unwrap_or(0),
+                limit: params.number("limit")?.unwrap_or(UNLIMITED_PAGE).min(UNLIMITED_PAGE),
+            };
+            (query, params.fields())
+        }
+    };
+    let page = service::query(&state.db, &ctx.tenant, query.clone(), false).await?;
+    let items: Vec<Value> = page.entities.iter().map(|e| service::project(e, &fields)).collect();
+    let mut response = Json(items).into_response();
+    if page.has_more {
+        let next = Cursor { query: EntityQuery { offset: query.offset + query.limit, ..query }, fields };
+        let link = format!("</api/catalog/entities?after={}>; rel=\"next\"", next.encode());
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+async fn get_entities_by_query(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let params = Params::parse(raw)?;
+    let limit = params.number("limit")?.unwrap_or(20).min(MAX_PAGE);
+    let (query, fields) = match params.one("cursor") {
+        // A cursor stands for the whole query: other parameters (except limit) are ignored.
+        Some(raw) => {
+            let cursor = Cursor::decode(raw)?;
+            (EntityQuery { limit, ..cursor.query }, cursor.fields)
+        }
+        None => {
+            let mut sort = Vec::new();
+            for order in params.all("orderField") {
+                let (field, direction) = order.split_once(',').unwrap_or((order, "asc"));
+                let descending = match direction.trim() {
+                    "asc" => false,
+                    "desc" => true,
+                    other => return Err(invalid(format!("orderField direction `{other}` must be asc or desc"))),
+                };
+                sort.push(Sort { field: SortField::parse(field)?, descending });
+            }
+            let term = params.one("fullTextFilterTerm").map(str::trim).filter(|t| !t.is_empty());
+            let query = EntityQuery {
+                filter: Filter::parse(params.all("filter"))?,
+                full_text: term.map(str::to_owned),
+                sort,
+                offset: params.number("offset")?.unwrap_or(0),
+                limit,
+            };
+            (query, params.fields())
+        }
+    };
+    let page = service::query(&state.db, &ctx.tenant, query.clone(), true).await?;
+    let mut page_info = serde_json::Map::new();
+    if page.has_more {
+        let next = Cursor {
+            query: EntityQuery { offset: query.offset + query.limit, ..query.clone() },
+            fields: fields.clone(),
+        };
+        page_info.insert("nextCursor".into(), Value::String(next.encode()));
+    }
+    if query.offset > 0 {
+        let previous = Cursor {
+            query: EntityQuery { offset: (query.offset - query.limit).max(0), ..query.clone() },
+            fields: fields.clone(),
+        };
+        page_info.insert("prevCursor".into(), Value::String(previous.encode()));
+    }
+    Ok(Json(json!({
+        "items": page.entities.iter().map(|e| service::project(e, &fields)).collect::<Vec<_>>(),
+        "totalItems": page.total.unwrap_or_default(),
+        "pageInfo": page_info,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ByRefs {
+    entity_refs: Vec<String>,
+    #[serde(default)]
+    fields: Vec<String>,
+}
+
+async fn get_entities_by_refs(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let params = Params::parse(raw)?;
+    let request: ByRefs = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    if request.entity_refs.len() > MAX_PAGE as usize {
+        return Err(invalid(format!("at most {MAX_PAGE} entityRefs per request")));
+    }
+    let refs = request
+        .entity_refs
+        .iter()
+        .map(|r| EntityRef::parse(r, None, "default").map_err(invalid))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let filter = Filter::parse(params.all("filter"))?;
+    let items = service::get_by_refs(&state.db, &ctx.tenant, refs, filter).await?;
+    let items: Vec<Value> =
+        items.into_iter().map(|e| e.map_or(Value::Null, |e| service::project(&e, &request.fields))).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn get_entity_by_name(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let entity_ref = EntityRef::new(&kind, &namespace, &name);
+    service::get_by_ref(&state.db, &ctx.tenant, &entity_ref).await?.map(Json).ok_or_else(|| {
+        ApiError(AppError::NotFound(format!(
+            "No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
+        )))
+    })
+}
+
+async fn get_entity_by_uid(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(uid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let missing = || ApiError(AppError::NotFound(format!("No entity with uid {uid}")));
+    let id = Uuid::parse_str(&uid).map_err(|_| missing())?;
+    service::get_by_uid(&state.db, &ctx.tenant, id).await?.map(Json).ok_or_else(missing)
+}
+
+async fn delete_entity_by_uid(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(uid): Path<String>,
+) -> ApiResult<StatusCode> {
+    ctx.require_role(Role::Developer)?;
+    let id = Uuid::parse_str(&uid).map_err(|_| ApiError(AppError::NotFound(format!("No entity with uid {uid}"))))?;
+    service::delete_by_uid(&state.db, &ctx.tenant, ctx.audit_source(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_entity_facets(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let params = Params::parse(raw)?;
+    let keys: Vec<String> = params.all("facet").map(str::to_owned).collect();
+    if keys.is_empty() {
+        return Err(invalid("at least one facet is required".into()));
+    }
+    let filter = Filter::parse(params.all("filter"))?;
+    let facets = service::facets(&state.db, &ctx.tenant, keys, filter).await?;
+    let facets: serde_json::Map<String, Value> = facets
+        .into_iter()
+        .map(|(key, counts)| {
+            let values = counts.into_iter().map(|(value, count)| json!({ "value": value, "count": count })).collect();
+            (key, Value::Array(values))
+        })
+        .collect();
+    Ok(Json(json!({ "facets": facets })))
+}
+
+#[derive(Deserialize)]
+struct ValidateRequest {
+    entity: Value,
+    location: Option<String>,
+}
+
+async fn validate_entity(Extension(ctx): Extension<RequestContext>, body: Bytes) -> ApiResult<Response> {
+    reader(&ctx)?;
+    let request: ValidateRequest = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    if request.location.as_deref().is_some_and(|l| !l.starts_with("url:")) {
+        return Err(invalid("location must be of type url, e.g. url:https://example.com/catalog-info.yaml".into()));
+    }
+    Ok(match validate(request.entity) {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(errors) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({
+                "errors": errors.into_iter().map(|message| json!({ "name": "InputError", "message": message })).collect::<Vec<_>>()
+            })),
+        )
+            .into_response(),
+    })
+}
+
+/// `POST /api/catalog/import`: one or many YAML documents in the body; a report per document.
+async fn import(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    ctx.require_role(Role::Developer)?;
+    let text = std::str::from_utf8(&body).map_err(|_| invalid("the body must be UTF-8 YAML".into()))?;
+    let documents = service::parse_documents(text);
+    if documents.is_empty() {
+        return Err(invalid("the body holds no YAML documents".into()));
+    }
+    let report = service::import(&state.db, &ctx.tenant, &ctx.audit_source(), "upload", documents).await?;
+    Ok(Json(serde_json::to_value(report).map_err(AppError::internal)?))
+}

@@ -1,0 +1,314 @@
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use serde_json::{json, Value};
+
+use crate::support::{TestApp, TestTenant};
+use app::audit::service::AuditSource;
+use app::catalog::files::read_location;
+use app::catalog::model::DocumentOutcome;
+use app::catalog::service;
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/backstage-examples");
+
+/// A tenant loaded with Backstage's example catalog, and its admin's session.
+async fn loaded() -> (TestApp, TestTenant, String) {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    for file in ["all.yaml", "acme-corp.yaml"] {
+        let documents = read_location(&std::path::Path::new(EXAMPLES).join(file)).unwrap();
+        let report = service::import(
+            &app.db,
+            &t.tenant,
+            &AuditSource::command_line(),
+            file,
+            documents.into_iter().map(|d| d.document).collect(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.count(|o| matches!(o, DocumentOutcome::Rejected(_))), 0, "{:?}", report.results);
+    }
+    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    (app, t, cookie)
+}
+
+async fn get_json(
+    app: &TestApp,
+    t: &TestTenant,
+    cookie: &str,
+    path: &str,
+) -> (StatusCode, Value, axum::http::HeaderMap) {
+    let response = app.get(&t.host, path, Some(cookie)).await;
+    let body = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+    (response.status, body, response.headers)
+}
+
+async fn post_json(app: &TestApp, t: &TestTenant, cookie: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let request = Request::post(path)
+        .header(header::HOST, &t.host)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = app.send(request).await;
+    (response.status, serde_json::from_str(&response.body).unwrap_or(Value::Null))
+}
+
+fn names(items: &Value) -> Vec<String> {
+    items.as_array().unwrap().iter().map(|e| e["metadata"]["name"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_backstage_examples_import_with_relations_and_reimport_unchanged() {
+    let (app, t, cookie) = loaded().await;
+    let (status, all, _) = get_json(&app, &t, &cookie, "/api/catalog/entities").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(all.as_array().unwrap().len(), 67);
+
+    let (_, petstore, _) =
+        get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/component/default/petstore").await;
+    let relations: Vec<(String, String)> = petstore["relations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["type"].as_str().unwrap().to_owned(), r["targetRef"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(relations.contains(&("ownedBy".into(), "group:default/team-c".into())), "{relations:?}");
+    assert!(relations.contains(&("providesApi".into(), "api:default/petstore".into())), "{relations:?}");
+    assert!(petstore["metadata"]["uid"].is_string() && petstore["metadata"]["etag"].is_string());
+
+    // The reverse side is visible from the group.
+    let (_, team, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/group/default/team-c").await;
+    assert!(team["relations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["type"] == "ownerOf" && r["targetRef"] == "component:default/petstore"));
+
+    let documents = read_location(&std::path::Path::new(EXAMPLES).join("all.yaml")).unwrap();
+    let again = service::import(
+        &app.db,
+        &t.tenant,
+        &AuditSource::command_line(),
+        "again",
+        documents.into_iter().map(|d| d.document).collect(),
+    )
+    .await
+    .unwrap();
+    assert!(again.results.iter().all(|r| r.outcome == DocumentOutcome::Unchanged));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filters_follow_backstage_semantics() {
+    let (app, t, cookie) = loaded().await;
+    let get = |q: &'static str| {
+        let app = &app;
+        let t = &t;
+        let cookie = &cookie;
+        async move { get_json(app, t, cookie, &format!("/api/catalog/entities?{q}")).await.1 }
+    };
+    let services = get("filter=kind=COMPONENT,spec.type=service&fields=metadata.name,kind").await;
+    assert!(!services.as_array().unwrap().is_empty());
+    for e in services.as_array().unwrap() {
+        assert_eq!(e.as_object().unwrap().keys().collect::<Vec<_>>(), vec!["kind", "metadata"], "fields projection");
+    }
+    let either = get("filter=kind=domain&filter=kind=system").await;
+    assert_eq!(either.as_array().unwrap().len(), 6);
+    let tagged = get("filter=metadata.tags.java").await;
+    assert!(names(&tagged).contains(&"petstore".to_owned()) || !tagged.as_array().unwrap().is_empty());
+    let owned = get("filter=relations.ownedBy=group:default/team-c").await;
+    assert!(names(&owned).contains(&"petstore".to_owned()));
+    let members = get("filter=kind=user,relations.memberof=group:default/team-a").await;
+    assert!(!members.as_array().unwrap().is_empty());
+    let ordered = get("filter=kind=domain&order=desc:metadata.name").await;
+    let mut expected = names(&ordered);
+    expected.sort();
+    expected.reverse();
+    assert_eq!(names(&ordered), expected);
+
+    let (status, body, _) = get_json(&app, &t, &cookie, "/api/catalog/entities?order=asc:spec.definition").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["name"], "InputError");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_link_to_the_next_page_and_cursors_round_trip() {
+    let (app, t, cookie) = loaded().await;
+    let (_, first, headers) = get_json(&app, &t, &cookie, "/api/catalog/entities?limit=30").await;
+    let link = headers[header::LINK].to_str().unwrap().to_owned();
+    let next = link.trim_start_matches('<').split('>').next().unwrap().to_owned();
+    let (_, second, _) = get_json(&app, &t, &cookie, &next).await;
+    let (_, _, third_headers) = get_json(&app, &t, &cookie, "/api/catalog/entities?limit=30&offset=60").await;
+    assert_eq!(first.as_array().unwrap().len(), 30);
+    assert_eq!(second.as_array().unwrap().len(), 30);
+    let uids = |v: &Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|e| e["metadata"]["uid"].as_str().unwrap().to_owned()).collect()
+    };
+    assert!(uids(&first).iter().all(|u| !uids(&second).contains(u)), "pages do not overlap");
+    assert!(third_headers.get(header::LINK).is_none(), "no next link on the last page");
+
+    let (_, page, _) = get_json(
+        &app,
+        &t,
+        &cookie,
+        "/api/catalog/entities/by-query?filter=kind=user&limit=10&orderField=metadata.name,asc",
+    )
+    .await;
+    assert_eq!(page["totalItems"], 17);
+    assert_eq!(page["items"].as_array().unwrap().len(), 10);
+    assert!(page["pageInfo"].get("prevCursor").is_none());
+    let cursor = page["pageInfo"]["nextCursor"].as_str().unwrap();
+    let (_, rest, _) =
+        get_json(&app, &t, &cookie, &format!("/api/catalog/entities/by-query?cursor={cursor}&limit=10")).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 7);
+    assert!(rest["pageInfo"].get("nextCursor").is_none());
+    assert!(rest["pageInfo"]["prevCursor"].is_string());
+
+    let (_, found, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-query?fullTextFilterTerm=petst").await;
+    assert!(names(&found["items"]).contains(&"petstore".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lookups_by_refs_name_and_uid_and_deletion() {
+    let (app, t, cookie) = loaded().await;
+    let (status, body) = post_json(
+        &app,
+        &t,
+        &cookie,
+        "/api/catalog/entities/by-refs",
+        json!({ "entityRefs": ["component:default/petstore", "component:default/nope", "group:default/team-a"], "fields": ["metadata.name"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["items"],
+        json!([{ "metadata": { "name": "petstore" } }, null, { "metadata": { "name": "team-a" } }])
+    );
+
+    let (status, missing, _) =
+        get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/component/default/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing["error"]["name"], "NotFoundError");
+    assert_eq!(missing["response"]["statusCode"], 404);
+    assert_eq!(missing["request"]["method"], "GET");
+
+    let (_, petstore, _) =
+        get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/Component/default/PETSTORE").await;
+    let uid = petstore["metadata"]["uid"].as_str().unwrap().to_owned();
+    let (status, by_uid, _) = get_json(&app, &t, &cookie, &format!("/api/catalog/entities/by-uid/{uid}")).await;
+    assert_eq!((status, by_uid["metadata"]["name"].as_str()), (StatusCode::OK, Some("petstore")));
+    let delete = Request::delete(format!("/api/catalog/entities/by-uid/{uid}"))
+        .header(header::HOST, &t.host)
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(delete).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        get_json(&app, &t, &cookie, &format!("/api/catalog/entities/by-uid/{uid}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(app
+        .audit_actions(&t.tenant)
+        .await
+        .iter()
+        .any(|(a, target, _)| a == "catalog.entity_deleted" && target == "component:default/petstore"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn facets_count_values_under_a_filter() {
+    let (app, t, cookie) = loaded().await;
+    let (status, body, _) =
+        get_json(&app, &t, &cookie, "/api/catalog/entity-facets?facet=kind&facet=spec.lifecycle&filter=kind=component")
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["facets"]["kind"], json!([{ "value": "Component", "count": 13 }]));
+    let lifecycles = body["facets"]["spec.lifecycle"].as_array().unwrap();
+    assert_eq!(lifecycles.iter().map(|v| v["count"].as_i64().unwrap()).sum::<i64>(), 13);
+    assert_eq!(get_json(&app, &t, &cookie, "/api/catalog/entity-facets").await.0, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validation_and_imports_report_per_document_and_write_only_good_ones() {
+    let (app, t, cookie) = loaded().await;
+    let good = json!({ "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": { "name": "x" }, "spec": { "type": "service", "lifecycle": "production", "owner": "team-a" } });
+    let (status, _) = post_json(
+        &app,
+        &t,
+        &cookie,
+        "/api/catalog/validate-entity",
+        json!({ "entity": good, "location": "url:https://example.com/x.yaml" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = post_json(
+        &app,
+        &t,
+        &cookie,
+        "/api/catalog/validate-entity",
+        json!({ "entity": { "kind": "Component" }, "location": "url:x" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["errors"].as_array().unwrap().len() >= 2);
+
+    let yaml = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: fresh\nspec: {type: service, lifecycle: production, owner: team-a}\n---\nkind: [broken\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: Fresh\nspec: {type: service, lifecycle: production, owner: team-a}\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: petstore\n  description: changed\nspec: {type: service, lifecycle: production, owner: team-c}\n";
+    let request = Request::post("/api/catalog/import")
+        .header(header::HOST, &t.host)
+        .header(header::COOKIE, &cookie)
+        .header(header::CONTENT_TYPE, "application/yaml")
+        .body(Body::from(yaml))
+        .unwrap();
+    let response = app.send(request).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    let report: app::catalog::model::ImportReport = response.json();
+    let outcomes: Vec<&DocumentOutcome> = report.results.iter().map(|r| &r.outcome).collect();
+    assert_eq!(outcomes[0], &DocumentOutcome::Created);
+    assert!(matches!(outcomes[1], DocumentOutcome::Rejected(r) if r[0].starts_with("YAML")));
+    assert!(matches!(outcomes[2], DocumentOutcome::Rejected(r) if r[0].contains("duplicates document 1")));
+    assert_eq!(outcomes[3], &DocumentOutcome::Updated);
+    let (_, fresh, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/component/default/fresh").await;
+    assert_eq!(fresh["metadata"]["name"], "fresh");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_tenant_and_lesser_roles_get_what_they_should() {
+    let (app, a, _) = loaded().await;
+    let b = app.tenant().await;
+    let b_admin = app.login(&b.host, &b.admin_email, &b.admin_password).await;
+    let (_, list, _) = get_json(&app, &b, &b_admin, "/api/catalog/entities").await;
+    assert_eq!(list, json!([]));
+    assert_eq!(
+        get_json(&app, &b, &b_admin, "/api/catalog/entities/by-name/component/default/petstore").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, refs) = post_json(
+        &app,
+        &b,
+        &b_admin,
+        "/api/catalog/entities/by-refs",
+        json!({ "entityRefs": ["component:default/petstore"] }),
+    )
+    .await;
+    assert_eq!(refs["items"], json!([null]));
+
+    assert_eq!(app.get(&a.host, "/api/catalog/entities", None).await.status, StatusCode::UNAUTHORIZED);
+    let a_admin = app.login(&a.host, &a.admin_email, &a.admin_password).await;
+    let email = format!("viewer@{}.example.com", a.tenant.slug);
+    app.call(
+        &a.host,
+        "/api/settings/users/invite",
+        &[("email", &email), ("display_name", "V"), ("role", "viewer")],
+        Some(&a_admin),
+    )
+    .await;
+    let view: app::settings::api::UsersView =
+        app.call(&a.host, "/api/settings/users/list", &[], Some(&a_admin)).await.json();
+    let viewer = app.login(&a.host, &email, &view.invitation.unwrap().one_time_password.unwrap()).await;
+    assert_eq!(get_json(&app, &a, &viewer, "/api/catalog/entities?limit=1").await.0, StatusCode::OK);
+    let import = Request::post("/api/catalog/import")
+        .header(header::HOST, &a.host)
+        .header(header::COOKIE, &viewer)
+        .body(Body::from("kind: X"))
+        .unwrap();
+    assert_eq!(app.send(import).await.status, StatusCode::FORBIDDEN);
+}
