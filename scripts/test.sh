@@ -37,6 +37,7 @@ slug="e2e$(date +%s)"
 output=$("$SERVER" tenant create --slug "$slug" --name "E2E Corp" --admin-email "admin@$slug.example.com")
 export E2E_TENANT=$slug E2E_ADMIN_EMAIL="admin@$slug.example.com"
 E2E_ADMIN_PASSWORD=$(sed -n 's/^one-time password: //p' <<<"$output")
+"$SERVER" catalog import --tenant "$slug" server/demo/backstage-examples/all.yaml server/demo/backstage-examples/acme-corp.yaml
 export E2E_ADMIN_PASSWORD
 E2E_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export E2E_PORT

@@ -20,6 +20,7 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use auth::pages::{LoginPage, LogoutPage};
+use catalog::pages::{CatalogListPage, EntityPage, ImportPage};
 use settings::pages::UsersPage;
 use ui::home::HomePage;
 use ui::layout::PortalShell;
@@ -62,7 +63,9 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=PortalShell ssr=SsrMode::InOrder>
                     <Route path=path!("") view=HomePage/>
                     <Route path=path!("logout") view=LogoutPage/>
-                    <Route path=path!("catalog") view=|| view! { <NotYetAvailable area="Catalog" purpose="The software catalog arrives with Backstage-compatible import and APIs."/> }/>
+                    <Route path=path!("catalog") view=CatalogListPage/>
+                    <Route path=path!("catalog/import") view=ImportPage/>
+                    <Route path=path!("catalog/:namespace/:kind/:name") view=EntityPage ssr=SsrMode::Async/>
                     <Route path=path!("plugins") view=|| view! { <NotYetAvailable area="Plugins" purpose="The plugin marketplace is not available yet."/> }/>
                     <Route path=path!("briefs") view=|| view! { <NotYetAvailable area="Briefs" purpose="Competitive-intelligence briefs are not available yet."/> }/>
                     <Route path=path!("finops") view=|| view! { <NotYetAvailable area="FinOps" purpose="Cost views arrive once cost data can be imported."/> }/>

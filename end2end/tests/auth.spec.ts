@@ -20,8 +20,8 @@ test('an admin signs in, sees the portal shell, and signs out', async ({ page })
   await signIn(page, admin.email, admin.password);
   await expect(page.getByTestId('tenant-name')).toHaveText('E2E Corp');
   const nav = page.getByRole('navigation', { name: 'Portal areas' });
-  await nav.getByRole('link', { name: 'Catalog' }).click();
-  await expect(page).toHaveURL(/\/catalog$/);
+  await nav.getByRole('link', { name: 'Plugins' }).click();
+  await expect(page).toHaveURL(/\/plugins$/);
   await expect(page.getByText('Not yet available')).toBeVisible();
 
   await page.goto('/logout');

@@ -1,10 +1,13 @@
 //! Software catalog: Backstage-compatible entities, their relations, ingestion and queries.
 
+pub mod api;
 #[cfg(feature = "ssr")]
 pub mod files;
 #[cfg(feature = "ssr")]
 pub mod index;
 pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
 pub mod query;
 pub mod refs;
 #[cfg(feature = "ssr")]
@@ -15,3 +18,4 @@ pub mod repo;
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod validate;
+pub mod view;

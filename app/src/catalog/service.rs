@@ -7,11 +7,14 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::index::{search_pairs, search_text};
-use super::model::{DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, ImportReport, RelationView};
+use super::model::{
+    DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, FacetCount, ImportReport, RelationView,
+};
 use super::query::{EntityQuery, Filter};
 use super::refs::EntityRef;
 use super::repo::{self, EntityRow, EntityWrite, RelationRow, SearchRow};
 use super::validate::{validate, ValidEntity};
+use super::view::{CatalogPage, CatalogView, FACETS, PAGE_SIZE};
 use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::db::{Connection, Database};
@@ -427,6 +430,54 @@ pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> Ap
         })
     })
     .await
+}
+
+/// The catalog list page: a page of summaries, kind tabs and facet counts for a URL view.
+pub async fn list_page(db: &Database, tenant: &Tenant, view: &CatalogView) -> AppResult<CatalogPage> {
+    use super::query::{Condition, Sort, SortField};
+
+    let mut facet_filter = Filter::default();
+    for (param, path, _) in FACETS {
+        if let Some(value) = view.facet(param) {
+            facet_filter = facet_filter.and(Condition { key: path.into(), value: Some(value.to_lowercase()) });
+        }
+    }
+    let filter = match &view.kind {
+        Some(kind) => facet_filter.clone().and(Condition { key: "kind".into(), value: Some(kind.to_lowercase()) }),
+        None => facet_filter.clone(),
+    };
+    let sort = match view.sort.as_deref() {
+        Some("name") => vec![Sort { field: SortField::Name, descending: view.desc }],
+        Some("kind") => vec![Sort { field: SortField::Kind, descending: view.desc }],
+        Some("type") => vec![Sort { field: SortField::Type, descending: view.desc }],
+        Some("owner") => vec![Sort { field: SortField::Owner, descending: view.desc }],
+        Some("lifecycle") => vec![Sort { field: SortField::Lifecycle, descending: view.desc }],
+        _ => vec![Sort { field: SortField::Name, descending: false }],
+    };
+    let query = EntityQuery {
+        filter: filter.clone(),
+        full_text: view.q.clone(),
+        sort,
+        offset: (view.page - 1) * PAGE_SIZE,
+        limit: PAGE_SIZE,
+    };
+    let (items, total) = summaries(db, tenant, query).await?;
+    let counts =
+        |pairs: Vec<(String, i64)>| pairs.into_iter().map(|(value, count)| FacetCount { value, count }).collect();
+    let kinds =
+        facets(db, tenant, vec!["kind".into()], facet_filter).await?.pop().map(|(_, c)| counts(c)).unwrap_or_default();
+    let facet_counts =
+        facets(db, tenant, FACETS.iter().map(|(_, path, _)| (*path).to_owned()).collect(), filter).await?;
+    Ok(CatalogPage {
+        items,
+        total,
+        kinds,
+        facets: FACETS
+            .iter()
+            .zip(facet_counts)
+            .map(|((param, _, label), (_, c))| ((*param).to_owned(), (*label).to_owned(), counts(c)))
+            .collect(),
+    })
 }
 
 /// Keeps only the given dotted paths of an entity (`fields=kind,metadata.name`).

@@ -1,0 +1,64 @@
+import { test, expect } from '@playwright/test';
+import { admin, signIn } from './helpers';
+
+test.beforeEach(async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+});
+
+test('the catalog filters by kind and facet, searches and pages, all in the URL', async ({ page }) => {
+  await page.goto('/catalog');
+  await expect(page.getByTestId('entity-row')).toHaveCount(25);
+  await expect(page.getByText(/Page 1 of \d/)).toBeVisible();
+  await page.getByRole('link', { name: 'Next' }).click();
+  await expect(page).toHaveURL(/page=2/);
+  await expect(page.getByText(/Page 2 of \d/)).toBeVisible();
+
+  await page.getByRole('navigation', { name: 'Kinds' }).getByRole('link', { name: /^Component/ }).click();
+  await expect(page).toHaveURL(/kind=component/);
+  await expect(page.getByTestId('result-count')).toHaveText('13 entities');
+
+  await page.getByTestId('facet-lifecycle').getByRole('link', { name: /production/ }).click();
+  await expect(page).toHaveURL(/lifecycle=production/);
+  await expect(page.getByTestId('result-count')).toHaveText('9 entities');
+
+  await page.getByRole('searchbox', { name: 'Search the catalog' }).fill('wayback');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page).toHaveURL(/q=wayback/);
+  const rows = page.getByTestId('entity-row');
+  await expect(rows.first()).toContainText('wayback');
+  for (const row of await rows.all()) await expect(row).toContainText(/wayback/i);
+});
+
+test('an entity page shows its relations, which lead to their targets', async ({ page }) => {
+  await page.goto('/catalog/default/component/petstore');
+  await expect(page.getByRole('heading', { name: 'petstore' })).toBeVisible();
+  const relations = page.getByTestId('relations');
+  await expect(relations).toContainText('ownedBy');
+  await expect(page.getByTestId('entity-yaml')).toContainText('providesApis');
+  await relations.getByRole('link', { name: 'group:default/team-c' }).click();
+  await expect(page).toHaveURL(/\/catalog\/default\/group\/team-c$/);
+  await expect(page.getByTestId('relations')).toContainText('component:default/petstore');
+});
+
+test('pasted YAML imports the good documents, reports the bad, and an entity can be deleted', async ({ page }) => {
+  const name = `imported-${Date.now()}`;
+  await page.goto('/catalog/import');
+  await page.getByLabel('YAML documents').fill(
+    `apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata:\n  name: ${name}\n  description: Added by the end-to-end test\n` +
+      `spec:\n  type: database\n  owner: team-a\n---\nkind: Component\nmetadata:\n  name: Bad Name\n`,
+  );
+  await page.getByRole('button', { name: 'Import' }).click();
+  const results = page.getByTestId('import-results');
+  await expect(results).toContainText('1 created, 0 updated, 0 unchanged, 1 rejected');
+  await expect(results).toContainText('metadata.name');
+
+  await page.goto(`/catalog/default/resource/${name}`);
+  await expect(page.getByRole('heading', { name })).toBeVisible();
+  await page.getByRole('button', { name: 'Delete' }).click();
+  await expect(page.getByRole('alert')).toContainText('Tick the box');
+  await page.getByLabel(`Yes, delete resource:default/${name}`).check();
+  await page.getByRole('button', { name: 'Delete' }).click();
+  await expect(page).toHaveURL(/\/catalog$/);
+  const gone = await page.goto(`/catalog/default/resource/${name}`);
+  expect(gone!.status()).toBe(404);
+});
