@@ -9,6 +9,8 @@ mkdir -p "$STATE_DIR"
 # Build artefacts outlive a clone (CI clones afresh): share one target dir per machine.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/beacon/target}"
 export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+# CI builds each commit once: incremental caches there only cost disk.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 
 # rustup's stable has no wasm32 std on machines without internet; setup.sh then links
 # Debian's rustc-web as the rustup toolchain "system" with a self-built wasm32 std.

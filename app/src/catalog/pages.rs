@@ -74,7 +74,8 @@ fn CatalogResults(view: CatalogView, page: CatalogPage) -> impl IntoView {
                             .take(12)
                             .map(|c| {
                                 let on = selected.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(&c.value));
-                                (view.toggled(&param, &c.value).href(), c.value, c.count, on)
+                                let shown = if param == "owner" { short_ref(&c.value) } else { c.value.clone() };
+                                (view.toggled(&param, &c.value).href(), shown, c.count, on)
                             })
                             .collect();
                         view! {

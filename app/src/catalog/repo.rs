@@ -3,13 +3,13 @@
 use diesel::dsl::{count_star, sql};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{Array, Bool, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::query::{prefix_tsquery, Condition, EntityQuery, Filter, SortField};
-use crate::db::schema::{entities, entity_relations, entity_search};
+use crate::db::schema::{catalog_state, entities, entity_relations, entity_search};
 use crate::db::Connection;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -55,8 +55,6 @@ pub struct EntityWrite<'a> {
     pub source: &'a str,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = entity_relations)]
 pub struct RelationRow {
     pub originating_entity_id: Uuid,
     pub source_ref: String,
@@ -64,17 +62,12 @@ pub struct RelationRow {
     pub target_ref: String,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = entity_search)]
 pub struct SearchRow {
     pub entity_id: Uuid,
     pub key: String,
     pub value: Option<String>,
     pub original_value: Option<String>,
 }
-
-/// Rows per INSERT statement: keeps every statement well under PostgreSQL's 65,535 binds.
-const INSERT_CHUNK: usize = 2_000;
 
 pub async fn find_existing(conn: &mut Connection, refs: &[String]) -> QueryResult<Vec<(Uuid, String, Value)>> {
     entities::table
@@ -110,12 +103,48 @@ pub async fn replace_index(
         .execute(conn)
         .await?;
     diesel::delete(entity_search::table.filter(entity_search::entity_id.eq_any(ids))).execute(conn).await?;
-    for chunk in relations.chunks(INSERT_CHUNK) {
-        diesel::insert_into(entity_relations::table).values(chunk).execute(conn).await?;
-    }
-    for chunk in search.chunks(INSERT_CHUNK) {
-        diesel::insert_into(entity_search::table).values(chunk).execute(conn).await?;
-    }
+    // One statement per table with array parameters: far fewer binds and round trips than
+    // multi-row VALUES lists.
+    diesel::sql_query(
+        "INSERT INTO entity_relations (originating_entity_id, source_ref, relation, target_ref) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])",
+    )
+    .bind::<Array<SqlUuid>, _>(relations.iter().map(|r| r.originating_entity_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(relations.iter().map(|r| r.source_ref.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(relations.iter().map(|r| r.relation.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(relations.iter().map(|r| r.target_ref.as_str()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "INSERT INTO entity_search (entity_id, key, value, original_value) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])",
+    )
+    .bind::<Array<SqlUuid>, _>(search.iter().map(|r| r.entity_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(search.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(search.iter().map(|r| r.value.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(search.iter().map(|r| r.original_value.as_deref()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The catalog's version; `bump_version` runs in every writing transaction.
+pub async fn version(conn: &mut Connection) -> QueryResult<i64> {
+    catalog_state::table.select(catalog_state::version).first(conn).await
+}
+
+pub async fn bump_version(conn: &mut Connection) -> QueryResult<()> {
+    diesel::update(catalog_state::table)
+        .set(catalog_state::version.eq(catalog_state::version + 1))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Refreshes the planner's statistics after a bulk load, so queries get good plans at once
+/// instead of after autovacuum's next visit.
+pub async fn analyze(conn: &mut Connection) -> QueryResult<()> {
+    diesel::sql_query("ANALYZE entities, entity_relations, entity_search").execute(conn).await?;
     Ok(())
 }
 
@@ -209,6 +238,52 @@ pub async fn facet(conn: &mut Connection, key: &str, filter: &Filter) -> QueryRe
         .await
 }
 
+/// Facet counts of the list page, straight from the denormalised columns.
+pub async fn column_facets(
+    conn: &mut Connection,
+    filter: &Filter,
+) -> QueryResult<Vec<(&'static str, Vec<(String, i64)>)>> {
+    let mut out = Vec::new();
+    macro_rules! facet {
+        ($key:literal, $column:expr, $row:ty) => {{
+            let rows: Vec<($row, i64)> = entities::table
+                .filter(filter_or_all(filter))
+                .group_by($column)
+                .select(($column, count_star()))
+                .order(count_star().desc())
+                .limit(50)
+                .load(conn)
+                .await?;
+            out.push(($key, rows.into_iter().filter_map(|(v, c)| Option::from(v).map(|v: String| (v, c))).collect()));
+        }};
+    }
+    facet!("relations.ownedBy", entities::owner_ref, Option<String>);
+    facet!("spec.type", entities::spec_type, Option<String>);
+    facet!("spec.lifecycle", entities::lifecycle, Option<String>);
+    facet!("metadata.namespace", entities::namespace, String);
+    let rows: Vec<(String, i64)> = entities::table
+        .filter(filter_or_all(filter))
+        .group_by(sql::<Text>("tag"))
+        .select((sql::<Text>("unnest(tags) AS tag"), sql::<diesel::sql_types::BigInt>("count(*)")))
+        .order(sql::<diesel::sql_types::BigInt>("count(*) DESC"))
+        .limit(50)
+        .load(conn)
+        .await?;
+    out.push(("metadata.tags", rows));
+    Ok(out)
+}
+
+/// Entity counts per kind under a filter (the list's kind tabs).
+pub async fn kind_counts(conn: &mut Connection, filter: &Filter) -> QueryResult<Vec<(String, i64)>> {
+    entities::table
+        .filter(filter_or_all(filter))
+        .group_by(entities::kind)
+        .select((entities::kind, count_star()))
+        .order(count_star().desc())
+        .load(conn)
+        .await
+}
+
 type Predicate = Box<dyn BoxableExpression<entities::table, Pg, SqlType = Bool>>;
 
 fn query_predicate(q: &EntityQuery) -> Option<Predicate> {
@@ -221,6 +296,10 @@ fn query_predicate(q: &EntityQuery) -> Option<Predicate> {
     }
 }
 
+fn filter_or_all(filter: &Filter) -> Predicate {
+    filter_predicate(filter).unwrap_or_else(|| Box::new(sql::<Bool>("TRUE")))
+}
+
 fn filter_predicate(filter: &Filter) -> Option<Predicate> {
     filter
         .0
@@ -229,7 +308,29 @@ fn filter_predicate(filter: &Filter) -> Option<Predicate> {
         .reduce(|a, b| -> Predicate { Box::new(a.or(b)) })
 }
 
+/// Columns that hold a well-known path, compared case-insensitively.
+const COLUMN_KEYS: [(&str, &str); 5] = [
+    ("kind", "lower(kind)"),
+    ("metadata.name", "lower(name)"),
+    ("metadata.namespace", "lower(namespace)"),
+    ("spec.type", "lower(spec_type)"),
+    ("spec.lifecycle", "lower(lifecycle)"),
+];
+
 fn condition(c: &Condition) -> Predicate {
+    // The most used conditions hit indexed columns; the rest go through the generic index.
+    if let Some(value) = &c.value {
+        if let Some((_, column)) = COLUMN_KEYS.iter().find(|(key, _)| *key == c.key) {
+            return Box::new(sql::<Bool>(&format!("{column} = ")).bind::<Text, _>(value.clone()));
+        }
+        if c.key == "metadata.tags" {
+            return Box::new(entities::tags.contains(vec![value.clone()]));
+        }
+        if c.key == "relations.ownedby" {
+            // spec.owner is the only source of ownedBy, and owner_ref holds it normalised.
+            return Box::new(entities::owner_ref.eq(value.clone()).assume_not_null());
+        }
+    }
     if let Some(relation) = c.key.strip_prefix("relations.") {
         let relation = super::relations::canonical_relation(relation);
         return match &c.value {

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::cache::{self, Cached};
 use super::index::{search_pairs, search_text};
 use super::model::{
     DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, FacetCount, ImportReport, RelationView,
@@ -19,10 +20,12 @@ use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
-use crate::tenancy::model::Tenant;
+use crate::tenancy::model::{Tenant, TenantId};
 
 /// Documents written per transaction.
 const BATCH: usize = 500;
+/// Imports writing at least this many entities refresh the planner statistics.
+const ANALYZE_AFTER: usize = 5_000;
 
 /// Splits multi-document YAML and parses each document on its own, so a syntax error in one
 /// document cannot take the others down. Empty documents are skipped.
@@ -82,6 +85,11 @@ pub async fn import(
         report.results.extend(results);
     }
     report.results.sort_by_key(|r| r.document);
+    let written = report.count(|o| matches!(o, DocumentOutcome::Created | DocumentOutcome::Updated));
+    if written >= ANALYZE_AFTER {
+        db.with_tenant(tenant, |conn| Box::pin(async move { repo::analyze(conn).await.map_err(AppError::from) }))
+            .await?;
+    }
     Ok(report)
 }
 
@@ -200,6 +208,9 @@ async fn write_batch(
     }
     let ids: Vec<Uuid> = changed.iter().map(|(id, _, _)| *id).collect();
     repo::replace_index(conn, &ids, &relation_rows, &search_rows).await?;
+    if !ids.is_empty() {
+        repo::bump_version(conn).await?;
+    }
 
     let count = |o: DocumentOutcome| results.iter().filter(|r| r.outcome == o).count();
     if !ids.is_empty() {
@@ -303,28 +314,35 @@ pub struct QueryPage {
 }
 
 pub async fn query(db: &Database, tenant: &Tenant, q: EntityQuery, with_total: bool) -> AppResult<QueryPage> {
+    let tenant_id = tenant.id;
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let limit = q.limit;
             let mut rows = repo::query(conn, &EntityQuery { limit: limit + 1, ..q.clone() }).await?;
             let has_more = rows.len() as i64 > limit;
             rows.truncate(limit as usize);
-            let total = if with_total { Some(repo::count(conn, &q).await?) } else { None };
+            let total = match with_total {
+                true => {
+                    let version = repo::version(conn).await?;
+                    Some(cached_count(conn, tenant_id, version, &q).await?)
+                }
+                false => None,
+            };
             Ok(QueryPage { entities: with_relations(conn, &rows).await?, total, has_more })
         })
     })
     .await
 }
 
-pub async fn summaries(db: &Database, tenant: &Tenant, q: EntityQuery) -> AppResult<(Vec<EntitySummary>, i64)> {
-    db.with_tenant(tenant, move |conn| {
-        Box::pin(async move {
-            let rows = repo::query(conn, &q).await?;
-            let total = repo::count(conn, &q).await?;
-            Ok((rows.iter().map(summary).collect(), total))
-        })
-    })
-    .await
+/// The number of entities a query matches, from the cache when the catalog has not changed.
+async fn cached_count(conn: &mut Connection, tenant: TenantId, version: i64, q: &EntityQuery) -> AppResult<i64> {
+    let key = format!("count:{:?}:{:?}", q.filter, q.full_text);
+    if let Some(Cached::Count(n)) = cache::get(tenant, version, &key) {
+        return Ok(n);
+    }
+    let n = repo::count(conn, q).await?;
+    cache::put(tenant, version, key, Cached::Count(n));
+    Ok(n)
 }
 
 pub fn summary(row: &EntityRow) -> EntitySummary {
@@ -461,21 +479,40 @@ pub async fn list_page(db: &Database, tenant: &Tenant, view: &CatalogView) -> Ap
         offset: (view.page - 1) * PAGE_SIZE,
         limit: PAGE_SIZE,
     };
-    let (items, total) = summaries(db, tenant, query).await?;
+    let tenant_id = tenant.id;
+    let (rows, total, kinds, facet_counts) = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                let rows = repo::query(conn, &query).await?;
+                let version = repo::version(conn).await?;
+                let total = cached_count(conn, tenant_id, version, &query).await?;
+                let key = format!("facets:{facet_filter:?}:{filter:?}");
+                let (kinds, facets) = match cache::get(tenant_id, version, &key) {
+                    Some(Cached::Facets(kinds, facets)) => (kinds, facets),
+                    _ => {
+                        let kinds = repo::kind_counts(conn, &facet_filter).await?;
+                        let facets = repo::column_facets(conn, &filter).await?;
+                        cache::put(tenant_id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
+                        (kinds, facets)
+                    }
+                };
+                Ok::<_, AppError>((rows, total, kinds, facets))
+            })
+        })
+        .await?;
+    let items = rows.iter().map(summary).collect();
     let counts =
         |pairs: Vec<(String, i64)>| pairs.into_iter().map(|(value, count)| FacetCount { value, count }).collect();
-    let kinds =
-        facets(db, tenant, vec!["kind".into()], facet_filter).await?.pop().map(|(_, c)| counts(c)).unwrap_or_default();
-    let facet_counts =
-        facets(db, tenant, FACETS.iter().map(|(_, path, _)| (*path).to_owned()).collect(), filter).await?;
+    let mut facet_counts: HashMap<&str, Vec<(String, i64)>> = facet_counts.into_iter().collect();
     Ok(CatalogPage {
         items,
         total,
-        kinds,
+        kinds: counts(kinds),
         facets: FACETS
             .iter()
-            .zip(facet_counts)
-            .map(|((param, _, label), (_, c))| ((*param).to_owned(), (*label).to_owned(), counts(c)))
+            .map(|(param, path, label)| {
+                ((*param).to_owned(), (*label).to_owned(), counts(facet_counts.remove(path).unwrap_or_default()))
+            })
             .collect(),
     })
 }

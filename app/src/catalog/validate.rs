@@ -98,7 +98,7 @@ pub fn validate(mut entity: Value) -> Result<ValidEntity, Vec<String>> {
         .get("owner")
         .and_then(Value::as_str)
         .and_then(|o| EntityRef::parse(o, Some("group"), &namespace).ok())
-        .map(|r| r.to_string());
+        .map(|r| r.key());
     let spec_text = |field: &str| spec.get(field).and_then(Value::as_str).map(str::to_owned);
     Ok(ValidEntity {
         entity_ref: EntityRef::new(&kind, &namespace, &name),

@@ -23,7 +23,7 @@ pub struct CatalogView {
 
 /// The facets the list offers: (query parameter, entity path, label).
 pub const FACETS: [(&str, &str, &str); 5] = [
-    ("owner", "spec.owner", "Owner"),
+    ("owner", "relations.ownedBy", "Owner"),
     ("type", "spec.type", "Type"),
     ("lifecycle", "spec.lifecycle", "Lifecycle"),
     ("tag", "metadata.tags", "Tags"),

@@ -93,3 +93,10 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(entities, entity_relations, entity_search);
+
+diesel::table! {
+    catalog_state (singleton) {
+        singleton -> Bool,
+        version -> Int8,
+    }
+}

@@ -89,6 +89,11 @@ pub async fn set_status(conn: &mut Connection, id: TenantId, status: TenantStatu
     Ok(())
 }
 
+pub async fn delete(conn: &mut Connection, id: TenantId) -> Result<(), AppError> {
+    diesel::delete(tenants::table.find(id.0)).execute(conn).await?;
+    Ok(())
+}
+
 /// Runs DDL built from validated identifiers only (see `SchemaName`).
 pub async fn execute_ddl(conn: &mut Connection, sql: &str) -> Result<(), AppError> {
     diesel::sql_query(sql).execute(conn).await?;

@@ -90,6 +90,14 @@ async fn drop_schema(db: &Database, schema: &SchemaName) -> AppResult<()> {
     db.with_control(move |conn| Box::pin(async move { repo::execute_ddl(conn, &sql).await })).await
 }
 
+/// Removes a tenant with all its data: its row and memberships first (so no request can reach
+/// it any more), then its schema. Accounts that belong to no tenant any more stay.
+pub async fn remove(db: &Database, tenant: &Tenant) -> AppResult<()> {
+    let id = tenant.id;
+    db.with_control(move |conn| Box::pin(async move { repo::delete(conn, id).await })).await?;
+    drop_schema(db, &tenant.schema).await
+}
+
 /// Suspends or resumes a tenant; suspended tenants get a 403 page on every request.
 pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) -> AppResult<Tenant> {
     let tenant = find(db, slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;

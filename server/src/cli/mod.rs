@@ -1,5 +1,6 @@
 //! `server [serve]`, `server migrate`, `server tenant …`: one binary for every operation.
 
+mod bench;
 mod catalog;
 mod tenant;
 
@@ -31,6 +32,8 @@ enum Command {
     /// Manage a tenant's software catalog.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// Measure catalog ingestion and queries on a synthetic catalog in a scratch tenant.
+    Bench(bench::BenchArgs),
 }
 
 impl Cli {
@@ -48,6 +51,10 @@ impl Cli {
             Some(Command::Tenant(command)) => {
                 app::db::migrate::migrate_control(db.url()).await?;
                 command.run(&db).await
+            }
+            Some(Command::Bench(args)) => {
+                startup::migrate(&db).await?;
+                bench::run(&db, args).await
             }
             Some(Command::Catalog(command)) => {
                 startup::migrate(&db).await?;

@@ -1,0 +1,246 @@
+//! `server bench catalog`: loads a synthetic, realistically shaped catalog into a scratch
+//! tenant and measures ingestion and the queries the portal and the REST API run.
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use app::audit::service::AuditSource;
+use app::catalog::query::{EntityQuery, Filter, Sort, SortField};
+use app::catalog::refs::EntityRef;
+use app::catalog::service;
+use app::catalog::view::CatalogView;
+use app::db::Database;
+use app::error::AppError;
+use app::tenancy::service as tenancy;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// How many entities to generate.
+    #[arg(long, default_value_t = 100_000)]
+    entities: usize,
+    /// Timed repetitions of each query.
+    #[arg(long, default_value_t = 50)]
+    samples: usize,
+    /// Keep the scratch tenant afterwards (to look at it in the portal).
+    #[arg(long)]
+    keep: bool,
+}
+
+pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
+    let slug = format!("bench{}", chrono::Utc::now().timestamp());
+    let tenant =
+        tenancy::provision(db, &slug, "Benchmark", &format!("bench@{slug}.example.com"), "Bench").await?.tenant;
+    let tenant = &tenant;
+    println!("tenant {slug}: generating {} entities", args.entities);
+    let documents: Vec<Result<Value, String>> = synthetic(args.entities).into_iter().map(Ok).collect();
+
+    let started = Instant::now();
+    let report = service::import(db, tenant, &AuditSource::command_line(), "bench", documents).await?;
+    let elapsed = started.elapsed();
+    let rejected = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.outcome, app::catalog::model::DocumentOutcome::Rejected(_)))
+        .count();
+    println!(
+        "ingest: {} entities in {:.1} s = {:.0} entities/s ({rejected} rejected)",
+        report.results.len(),
+        elapsed.as_secs_f64(),
+        report.results.len() as f64 / elapsed.as_secs_f64()
+    );
+
+    println!("{:<48} {:>9} {:>9} {:>9} {:>9}", "query", "cold ms", "p50 ms", "p95 ms", "max ms");
+    let page = |filter: Filter, full_text: Option<&str>, sort: Vec<Sort>, offset: i64| EntityQuery {
+        filter,
+        full_text: full_text.map(str::to_owned),
+        sort,
+        offset,
+        limit: 25,
+    };
+    let by_name = vec![Sort { field: SortField::Name, descending: false }];
+    let component = || Filter::parse(["kind=component"]).expect("static filter");
+    let cases: Vec<(&str, EntityQuery)> = vec![
+        ("REST page, no filter", page(Filter::default(), None, vec![], 0)),
+        ("REST page, kind=component, by name", page(component(), None, by_name.clone(), 0)),
+        ("REST page 200 (offset 5000)", page(component(), None, by_name.clone(), 5_000)),
+        (
+            "REST page, spec.type=service,lifecycle",
+            page(
+                Filter::parse(["kind=component,spec.type=service,spec.lifecycle=production"])?,
+                None,
+                by_name.clone(),
+                0,
+            ),
+        ),
+        (
+            "REST page, relations.ownedBy=group",
+            page(Filter::parse(["relations.ownedby=group:default/team-7"])?, None, vec![], 0),
+        ),
+        ("REST page, full text 'payment'", page(Filter::default(), Some("payment"), vec![], 0)),
+    ];
+    for (label, query) in cases {
+        let timings = sample(args.samples, || {
+            let q = query.clone();
+            async move { service::query(db, tenant, q, true).await.map(drop) }
+        })
+        .await?;
+        print_row(label, &timings);
+    }
+    let views = [
+        ("SSR list page, all kinds", CatalogView { page: 1, ..Default::default() }),
+        (
+            "SSR list page, components + lifecycle",
+            CatalogView {
+                kind: Some("component".into()),
+                lifecycle: Some("production".into()),
+                page: 1,
+                ..Default::default()
+            },
+        ),
+        ("SSR list page, search 'checkout'", CatalogView { q: Some("checkout".into()), page: 1, ..Default::default() }),
+    ];
+    for (label, view) in views {
+        let timings = sample(args.samples, || {
+            let view = view.clone();
+            async move { service::list_page(db, tenant, &view).await.map(drop) }
+        })
+        .await?;
+        print_row(label, &timings);
+    }
+    let facet_timings = sample(args.samples, || async {
+        service::facets(db, tenant, vec!["kind".into(), "spec.type".into(), "spec.lifecycle".into()], component())
+            .await
+            .map(drop)
+    })
+    .await?;
+    print_row("entity-facets kind,type,lifecycle", &facet_timings);
+    let target = EntityRef::new("component", "default", "service-4242");
+    let by_ref = sample(args.samples, || async { service::get_by_ref(db, tenant, &target).await.map(drop) }).await?;
+    print_row("by-name (one entity with relations)", &by_ref);
+
+    if !args.keep {
+        tenancy::remove(db, tenant).await?;
+        println!("scratch tenant {slug} removed");
+    }
+    Ok(())
+}
+
+/// The first run (cold: nothing cached, statement not prepared) and the sorted timings of
+/// the runs after it.
+async fn sample<F, Fut>(samples: usize, mut run: F) -> Result<(Duration, Vec<Duration>), AppError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), AppError>>,
+{
+    let started = Instant::now();
+    run().await?;
+    let cold = started.elapsed();
+    let mut timings = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        run().await?;
+        timings.push(started.elapsed());
+    }
+    timings.sort();
+    Ok((cold, timings))
+}
+
+fn print_row(label: &str, (cold, sorted): &(Duration, Vec<Duration>)) {
+    let at = |p: f64| sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0;
+    println!("{label:<48} {:>9.2} {:>9.2} {:>9.2} {:>9.2}", cold.as_secs_f64() * 1000.0, at(0.5), at(0.95), at(1.0));
+}
+
+const WORDS: [&str; 16] = [
+    "payment",
+    "checkout",
+    "search",
+    "catalog",
+    "inventory",
+    "billing",
+    "identity",
+    "shipping",
+    "pricing",
+    "ledger",
+    "notification",
+    "analytics",
+    "gateway",
+    "profile",
+    "recommendation",
+    "media",
+];
+
+/// Groups, users, domains, systems, APIs, resources and components in the proportions of a
+/// real organisation, all cross-referenced (owners, systems, APIs, dependencies).
+fn synthetic(total: usize) -> Vec<Value> {
+    let groups = (total / 100).max(5);
+    let users = total / 10;
+    let systems = (total / 50).max(3);
+    let apis = total / 8;
+    let resources = total / 10;
+    let domains = 10;
+    let components = total.saturating_sub(groups + users + systems + apis + resources + domains);
+    let mut out = Vec::with_capacity(total);
+    let entity = |kind: &str, name: String, description: String, spec: Value, tags: Vec<&str>| {
+        json!({ "apiVersion": "backstage.io/v1alpha1", "kind": kind,
+                "metadata": { "name": name, "description": description, "tags": tags,
+                              "annotations": { "backstage.io/source-location": "url:https://git.example.com/org/repo" } },
+                "spec": spec })
+    };
+    for i in 0..domains {
+        out.push(entity(
+            "Domain",
+            format!("domain-{i}"),
+            format!("{} domain", WORDS[i % 16]),
+            json!({ "owner": format!("team-{i}") }),
+            vec![],
+        ));
+    }
+    for i in 0..groups {
+        out.push(entity(
+            "Group",
+            format!("team-{i}"),
+            format!("The {} team", WORDS[i % 16]),
+            json!({ "type": "team", "children": [], "parent": if i == 0 { Value::Null } else { json!("team-0") } }),
+            vec![],
+        ));
+    }
+    for i in 0..users {
+        out.push(entity(
+            "User",
+            format!("user-{i}"),
+            format!("Engineer {i}"),
+            json!({ "memberOf": [format!("team-{}", i % groups)] }),
+            vec![],
+        ));
+    }
+    for i in 0..systems {
+        out.push(entity(
+            "System",
+            format!("system-{i}"),
+            format!("{} platform", WORDS[i % 16]),
+            json!({ "owner": format!("team-{}", i % groups), "domain": format!("domain-{}", i % domains) }),
+            vec![],
+        ));
+    }
+    for i in 0..apis {
+        out.push(entity("API", format!("api-{i}"), format!("{} API version {}", WORDS[i % 16], i % 5),
+            json!({ "type": "openapi", "lifecycle": (["production", "experimental"][i % 2]), "owner": format!("team-{}", i % groups),
+                    "system": format!("system-{}", i % systems), "definition": "openapi: 3.0.0" }), vec!["rest"]));
+    }
+    for i in 0..resources {
+        out.push(entity("Resource", format!("db-{i}"), format!("{} database", WORDS[i % 16]),
+            json!({ "type": "database", "owner": format!("team-{}", i % groups), "system": format!("system-{}", i % systems) }), vec!["postgres"]));
+    }
+    for i in 0..components {
+        let word = WORDS[i % 16];
+        out.push(entity("Component", format!("service-{i}"), format!("The {word} service number {i}"),
+            json!({ "type": (["service", "website", "library"][i % 3]), "lifecycle": (["production", "experimental", "deprecated"][i % 3]),
+                    "owner": format!("team-{}", i % groups), "system": format!("system-{}", i % systems),
+                    "providesApis": [format!("api-{}", i % apis.max(1))], "consumesApis": [format!("api-{}", (i * 7) % apis.max(1))],
+                    "dependsOn": [format!("resource:db-{}", i % resources.max(1))] }),
+            vec![word, ["java", "go", "rust", "python"][i % 4]]));
+    }
+    out
+}
