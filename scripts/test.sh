@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: set up, start private services, run every Rust test against them, build the
-# site, serve it, and run the Playwright suite in Debian's Chromium with JS on and off.
+# site, serve it, run Backstage's npm catalog client against it, and run the Playwright
+# suite in Debian's Chromium with JS on and off.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -49,6 +50,9 @@ for _ in $(seq 100); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$STATE_DIR/test/server.log"; exit 1; }
   sleep 0.2
 done
+
+log "Backstage catalog-client conformance"
+node --test end2end/conformance/
 
 log "Playwright"
 e2e_status=0

@@ -75,6 +75,10 @@ async fn backstage_errors(request: Request, next: Next) -> Response {
         AppError::Forbidden => "NotAllowedError",
         AppError::Internal(_) | AppError::Transport(_) => "Error",
     };
+    // Backstage answers InputError with 400; clients such as catalog-client rely on it.
+    if name == "InputError" {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
     let status = response.status();
     let body = json!({
         "error": { "name": name, "message": error.to_string() },
@@ -133,8 +137,11 @@ fn reader(ctx: &RequestContext) -> ApiResult<()> {
 }
 
 /// What a cursor carries: the whole query, so that a page request needs nothing else.
+/// (Not named `query`: catalog-client reads a cursor with a `query` key as a predicate
+/// cursor and switches to `POST /entities/by-query`.)
 #[derive(Serialize, Deserialize)]
 struct Cursor {
+    #[serde(rename = "request")]
     query: EntityQuery,
     fields: Vec<String>,
 }
