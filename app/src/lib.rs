@@ -20,7 +20,7 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use auth::pages::{LoginPage, LogoutPage};
-use catalog::pages::{CatalogListPage, EntityPage, ImportPage};
+use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, ImportPage, NewEntityPage};
 use settings::pages::UsersPage;
 use ui::home::HomePage;
 use ui::layout::PortalShell;
@@ -65,6 +65,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("logout") view=LogoutPage/>
                     <Route path=path!("catalog") view=CatalogListPage/>
                     <Route path=path!("catalog/import") view=ImportPage/>
+                    <Route path=path!("catalog/new") view=NewEntityPage/>
+                    <Route path=path!("catalog/:namespace/:kind/:name/edit") view=EditEntityPage ssr=SsrMode::Async/>
                     <Route path=path!("catalog/:namespace/:kind/:name") view=EntityPage ssr=SsrMode::Async/>
                     <Route path=path!("plugins") view=|| view! { <NotYetAvailable area="Plugins" purpose="The plugin marketplace is not available yet."/> }/>
                     <Route path=path!("briefs") view=|| view! { <NotYetAvailable area="Briefs" purpose="Competitive-intelligence briefs are not available yet."/> }/>

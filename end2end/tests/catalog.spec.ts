@@ -35,6 +35,7 @@ test('an entity page shows its relations, which lead to their targets', async ({
   const relations = page.getByTestId('relations');
   await expect(relations).toContainText('ownedBy');
   await expect(page.getByTestId('entity-yaml')).toContainText('providesApis');
+  await expect(page.getByTestId('entity-history')).toContainText('catalog.entities_imported');
   await relations.getByRole('link', { name: 'group:default/team-c' }).click();
   await expect(page).toHaveURL(/\/catalog\/default\/group\/team-c$/);
   await expect(page.getByTestId('relations')).toContainText('component:default/petstore');
@@ -61,4 +62,25 @@ test('pasted YAML imports the good documents, reports the bad, and an entity can
   await expect(page).toHaveURL(/\/catalog$/);
   const gone = await page.goto(`/catalog/default/resource/${name}`);
   expect(gone!.status()).toBe(404);
+});
+
+test('an entity is created and edited in the editor, validated like the API', async ({ page }) => {
+  const name = `edited-${Date.now()}`;
+  const yaml = (extra: string) =>
+    `apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata:\n  name: ${name}\n${extra}spec:\n  type: queue\n`;
+  await page.goto('/catalog/new');
+  await page.getByLabel('Entity YAML').fill(yaml(''));
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('alert')).toContainText('spec.owner: is required');
+
+  await page.getByLabel('Entity YAML').fill(yaml('') + '  owner: team-a\n');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page).toHaveURL(new RegExp(`/catalog/default/resource/${name}$`));
+
+  await page.getByRole('link', { name: 'Edit' }).click();
+  await expect(page.getByLabel('Entity YAML')).toHaveValue(new RegExp(`name: ${name}`));
+  await page.getByLabel('Entity YAML').fill(yaml('  description: Orders waiting to ship\n') + '  owner: team-a\n');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page).toHaveURL(new RegExp(`/catalog/default/resource/${name}$`));
+  await expect(page.getByText('Orders waiting to ship').first()).toBeVisible();
 });

@@ -27,36 +27,54 @@ pub async fn insert(conn: &mut Connection, event: NewAuditEvent<'_>) -> QueryRes
     Ok(())
 }
 
+type RecordRow =
+    (i64, chrono::DateTime<chrono::Utc>, String, String, String, String, String, Option<String>, Option<String>);
+
+const RECORD_COLUMNS: (
+    audit_events::id,
+    audit_events::occurred_at,
+    audit_events::actor,
+    audit_events::action,
+    audit_events::target,
+    audit_events::outcome,
+    audit_events::severity,
+    audit_events::ip,
+    audit_events::user_agent,
+) = (
+    audit_events::id,
+    audit_events::occurred_at,
+    audit_events::actor,
+    audit_events::action,
+    audit_events::target,
+    audit_events::outcome,
+    audit_events::severity,
+    audit_events::ip,
+    audit_events::user_agent,
+);
+
+fn record((id, occurred_at, actor, action, target, outcome, severity, ip, user_agent): RecordRow) -> AuditRecord {
+    AuditRecord { id, occurred_at, actor, action, target, outcome, severity, ip, user_agent }
+}
+
 pub async fn recent(conn: &mut Connection, limit: i64) -> QueryResult<Vec<AuditRecord>> {
     audit_events::table
         .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
         .limit(limit)
-        .select((
-            audit_events::id,
-            audit_events::occurred_at,
-            audit_events::actor,
-            audit_events::action,
-            audit_events::target,
-            audit_events::outcome,
-            audit_events::severity,
-            audit_events::ip,
-            audit_events::user_agent,
-        ))
-        .load::<(i64, chrono::DateTime<chrono::Utc>, String, String, String, String, String, Option<String>, Option<String>)>(conn)
+        .select(RECORD_COLUMNS)
+        .load::<RecordRow>(conn)
         .await
-        .map(|rows| {
-            rows.into_iter()
-                .map(|(id, occurred_at, actor, action, target, outcome, severity, ip, user_agent)| AuditRecord {
-                    id,
-                    occurred_at,
-                    actor,
-                    action,
-                    target,
-                    outcome,
-                    severity,
-                    ip,
-                    user_agent,
-                })
-                .collect()
-        })
+        .map(|rows| rows.into_iter().map(record).collect())
+}
+
+/// Events whose target is `target`, or that list it among the entities they wrote.
+pub async fn about(conn: &mut Connection, target: &str, limit: i64) -> QueryResult<Vec<AuditRecord>> {
+    let listed = serde_json::json!({ "entities": [target] });
+    audit_events::table
+        .filter(audit_events::target.eq(target).or(audit_events::details.contains(listed)))
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select(RECORD_COLUMNS)
+        .load::<RecordRow>(conn)
+        .await
+        .map(|rows| rows.into_iter().map(record).collect())
 }

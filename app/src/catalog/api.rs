@@ -108,3 +108,27 @@ pub async fn delete_entity(uid: String, confirm: Option<String>) -> Result<(), A
         .await,
     )
 }
+
+/// Creates (`original` empty) or replaces (`original` = its ref) one entity from YAML,
+/// validated exactly like the API; Developers and up. Redirects to the entity's page.
+#[server(endpoint = "ui/catalog/save")]
+pub async fn save_entity(original: Option<String>, yaml: String) -> Result<(), AppError> {
+    use crate::auth::model::Role;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Developer)?;
+            let original = original.filter(|o| !o.trim().is_empty());
+            let state = AppState::current()?;
+            let saved =
+                super::service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), original.as_deref(), &yaml)
+                    .await?;
+            leptos_axum::redirect(&saved.page_path());
+            Ok(())
+        }
+        .await,
+    )
+}

@@ -63,6 +63,8 @@ pub struct EntityDetail {
     pub annotations: Vec<(String, String)>,
     pub links: Vec<(String, String)>,
     pub relations: Vec<RelationView>,
+    /// The latest audit events that wrote or deleted this entity.
+    pub history: Vec<crate::audit::model::AuditRecord>,
 }
 
 /// A facet value and how many entities have it.

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::api::{last_import, list_catalog, load_entity, DeleteEntity, ImportYaml};
+use super::api::{last_import, list_catalog, load_entity, DeleteEntity, ImportYaml, SaveEntity};
 use super::model::{DocumentOutcome, EntityDetail, EntitySummary, ImportReport};
 use super::view::{CatalogPage, CatalogView, PAGE_SIZE};
 use crate::error::AppError;
@@ -20,9 +20,14 @@ pub fn CatalogListPage() -> impl IntoView {
         <section>
             <div class="flex items-center justify-between">
                 <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Catalog"</h1>
-                <A href="/catalog/import" attr:class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-50">
-                    "Import"
-                </A>
+                <div class="flex gap-2">
+                    <A href="/catalog/new" attr:class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-50">
+                        "New entity"
+                    </A>
+                    <A href="/catalog/import" attr:class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-50">
+                        "Import"
+                    </A>
+                </div>
             </div>
             <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading the catalog…"</p> }>
                 {move || Suspend::new(async move {
@@ -256,7 +261,11 @@ fn EntityOverview(detail: EntityDetail) -> impl IntoView {
     view! {
         <article>
             <p class="text-sm text-slate-500"><A href="/catalog" attr:class="hover:text-slate-900">"Catalog"</A>" / "{detail.entity_ref.clone()}</p>
-            <h1 class="mt-1 text-2xl font-semibold tracking-tight text-slate-900">{s.title.clone().unwrap_or_else(|| s.name.clone())}</h1>
+            <div class="mt-1 flex items-center justify-between">
+                <h1 class="text-2xl font-semibold tracking-tight text-slate-900">{s.title.clone().unwrap_or_else(|| s.name.clone())}</h1>
+                <A href=format!("/catalog/{}/{}/{}/edit", s.namespace, s.kind.to_lowercase(), s.name)
+                    attr:class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-50">"Edit"</A>
+            </div>
             <p class="mt-1 text-sm text-slate-600">{s.description.clone().unwrap_or_default()}</p>
             <dl class="mt-6 grid grid-cols-2 gap-4 rounded-xl border border-slate-200 bg-white p-5 sm:grid-cols-5">
                 {facts
@@ -297,6 +306,18 @@ fn EntityOverview(detail: EntityDetail) -> impl IntoView {
             <KeyValues title="Links" rows=detail.links.clone() links=true/>
             <KeyValues title="Labels" rows=detail.labels.clone() links=false/>
             <KeyValues title="Annotations" rows=detail.annotations.clone() links=false/>
+            <section class="mt-8" aria-labelledby="history-heading">
+                <h2 id="history-heading" class="font-medium text-slate-900">"History"</h2>
+                <ul class="mt-2 divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white text-sm" data-testid="entity-history">
+                    {detail.history.clone().into_iter().map(|event| view! {
+                        <li class="flex gap-4 px-4 py-2">
+                            <span class="w-40 shrink-0 text-slate-500">{event.occurred_at.format("%Y-%m-%d %H:%M UTC").to_string()}</span>
+                            <span class="font-medium text-slate-900">{event.action}</span>
+                            <span class="text-slate-600">{format!("by {}", event.actor)}</span>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
             <section class="mt-8">
                 <h2 class="font-medium text-slate-900">"YAML"</h2>
                 <pre data-testid="entity-yaml" class="mt-2 max-h-96 overflow-auto rounded-xl bg-slate-950 p-4 text-xs text-slate-100">{detail.yaml.clone()}</pre>
@@ -405,5 +426,74 @@ fn Problem(error: AppError) -> impl IntoView {
         <div data-testid="access-problem" class="mt-6 rounded-xl border border-red-200 bg-red-50 p-6 text-sm text-red-800">
             {error.to_string()}
         </div>
+    }
+}
+
+const NEW_ENTITY: &str = "apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: my-service
+  description: What it does
+  tags: []
+spec:
+  type: service
+  lifecycle: experimental
+  owner: my-team
+";
+
+/// Create an entity: a YAML editor seeded with a template.
+#[component]
+pub fn NewEntityPage() -> impl IntoView {
+    view! { <EntityEditor title="New entity".into() original=None yaml=NEW_ENTITY.into()/> }
+}
+
+/// Edit an entity: the editor seeded with its current YAML.
+#[component]
+pub fn EditEntityPage() -> impl IntoView {
+    let params = use_params_map();
+    let key = move || {
+        params.with(|p| {
+            (
+                p.get("namespace").unwrap_or_default(),
+                p.get("kind").unwrap_or_default(),
+                p.get("name").unwrap_or_default(),
+            )
+        })
+    };
+    let detail = Resource::new(key, |(namespace, kind, name)| load_entity(namespace, kind, name));
+    view! {
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(detail) => {
+                        let yaml = detail.yaml.lines().filter(|l| !l.trim_start().starts_with("uid:")).collect::<Vec<_>>().join("\n");
+                        view! { <EntityEditor title=format!("Edit {}", detail.entity_ref) original=Some(detail.entity_ref.clone()) yaml/> }.into_any()
+                    }
+                    Err(error) => view! { <Problem error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn EntityEditor(title: String, original: Option<String>, yaml: String) -> impl IntoView {
+    let save = ServerAction::<SaveEntity>::new();
+    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    view! {
+        <section>
+            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">{title}</h1>
+            <p class="mt-1 text-sm text-slate-500">"One entity in Backstage's catalog-info.yaml format. It is validated exactly like the API validates it."</p>
+            <ActionForm action=save>
+                <input type="hidden" name="original" value=original.unwrap_or_default()/>
+                <textarea name="yaml" rows="18" required aria-label="Entity YAML" spellcheck="false"
+                    class="mt-4 block w-full rounded-xl border border-slate-300 p-3 font-mono text-xs shadow-sm focus:border-amber-500 focus:outline-none focus:ring-2 focus:ring-amber-500/30">{yaml}</textarea>
+                <div class="mt-3 flex items-center gap-3">
+                    <SubmitButton label="Save" pending=save.pending()/>
+                    <A href="/catalog" attr:class="text-sm text-slate-600 hover:text-slate-900">"Cancel"</A>
+                </div>
+            </ActionForm>
+            <div class="mt-4 whitespace-pre-line"><ErrorNotice error/></div>
+        </section>
     }
 }

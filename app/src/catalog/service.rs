@@ -219,7 +219,8 @@ async fn write_batch(
                 "created": count(DocumentOutcome::Created),
                 "updated": count(DocumentOutcome::Updated),
                 "unchanged": count(DocumentOutcome::Unchanged),
-                "entities": refs.iter().take(100).collect::<Vec<_>>(),
+                // Every written entity (a batch holds at most BATCH), for the entity's history.
+                "entities": refs,
             }));
         record(conn, source, event).await?;
     }
@@ -228,6 +229,40 @@ async fn write_batch(
 
 fn clone_write<'a>(w: &EntityWrite<'a>) -> EntityWrite<'a> {
     EntityWrite { ..*w }
+}
+
+/// Saves one entity typed into the editor. `original` is the ref of the entity being edited:
+/// its kind, namespace and name cannot change (that would be another entity).
+pub async fn save_one(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    original: Option<&str>,
+    yaml: &str,
+) -> AppResult<EntityRef> {
+    let mut documents = parse_documents(yaml);
+    if documents.len() != 1 {
+        return Err(AppError::Invalid("Enter exactly one entity (no --- separators).".into()));
+    }
+    let document = documents.pop().expect("one document").map_err(AppError::Invalid)?;
+    let valid = validate(document.clone()).map_err(|errors| AppError::Invalid(errors.join("\n")))?;
+    let entity_ref = valid.entity_ref.clone();
+    match original {
+        Some(original) if !original.eq_ignore_ascii_case(&entity_ref.key()) => {
+            return Err(AppError::Invalid(format!(
+                "kind, metadata.namespace and metadata.name identify {original} and cannot change; create a new entity instead"
+            )))
+        }
+        None if get_by_ref(db, tenant, &entity_ref).await?.is_some() => {
+            return Err(AppError::Conflict(format!("{entity_ref} already exists; edit it instead")))
+        }
+        _ => {}
+    }
+    let report = import(db, tenant, source, "editor", vec![Ok(document)]).await?;
+    match report.results.into_iter().next().map(|r| r.outcome) {
+        Some(DocumentOutcome::Rejected(reasons)) => Err(AppError::Invalid(reasons.join("\n"))),
+        _ => Ok(entity_ref),
+    }
 }
 
 /// The entity as Backstage serves it: metadata.uid/etag and relations filled in.
@@ -422,6 +457,7 @@ pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> Ap
                         .collect()
                 })
                 .unwrap_or_default();
+            let history = crate::audit::repo::about(conn, &row.entity_ref, 20).await?;
             let mut stored = row.body.clone();
             if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.insert("uid".into(), Value::String(row.id.to_string()));
@@ -433,6 +469,7 @@ pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> Ap
                 labels: pairs("labels"),
                 annotations: pairs("annotations"),
                 links,
+                history,
                 relations: relations
                     .into_iter()
                     .map(|(_, relation, target)| RelationView {

@@ -84,6 +84,13 @@ async fn the_backstage_examples_import_with_relations_and_reimport_unchanged() {
         .iter()
         .any(|r| r["type"] == "ownerOf" && r["targetRef"] == "component:default/petstore"));
 
+    let detail =
+        service::detail(&app.db, &t.tenant, app::catalog::refs::EntityRef::new("Component", "default", "petstore"))
+            .await
+            .unwrap();
+    assert!(detail.history.iter().any(|e| e.action == "catalog.entities_imported"), "{:?}", detail.history);
+    assert!(detail.relations.iter().all(|r| r.target_path.is_some()), "every example relation resolves");
+
     let documents = read_location(&std::path::Path::new(EXAMPLES).join("all.yaml")).unwrap();
     let again = service::import(
         &app.db,
@@ -311,4 +318,30 @@ async fn another_tenant_and_lesser_roles_get_what_they_should() {
         .body(Body::from("kind: X"))
         .unwrap();
     assert_eq!(app.send(import).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_editor_creates_and_replaces_but_never_renames_or_overwrites() {
+    let (app, t, cookie) = loaded().await;
+    let save = "/api/ui/catalog/save";
+    let yaml = |name: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: System\nmetadata:\n  name: {name}\nspec:\n  owner: team-a\n")
+    };
+    let created = app.call(&t.host, save, &[("original", ""), ("yaml", &yaml("shop"))], Some(&cookie)).await;
+    assert!(created.status.is_success(), "{}", created.body);
+    let again = app.call(&t.host, save, &[("original", ""), ("yaml", &yaml("shop"))], Some(&cookie)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "creating over an existing entity");
+    let renamed =
+        app.call(&t.host, save, &[("original", "system:default/shop"), ("yaml", &yaml("shop2"))], Some(&cookie)).await;
+    assert_eq!(renamed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let two = app
+        .call(&t.host, save, &[("original", ""), ("yaml", &format!("{}---\n{}", yaml("a"), yaml("b")))], Some(&cookie))
+        .await;
+    assert_eq!(two.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, shop, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/system/default/shop").await;
+    assert_eq!(shop["spec"]["owner"], "team-a");
+    assert!(
+        get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/system/default/shop2").await.0
+            == StatusCode::NOT_FOUND
+    );
 }
