@@ -5,6 +5,7 @@ use leptos::config::LeptosOptions;
 
 use crate::audit::service::AuditSource;
 use crate::auth::model::{Principal, Role};
+use crate::catalog::events::CatalogEvents;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::tenancy::model::Tenant;
@@ -13,6 +14,7 @@ use crate::tenancy::model::Tenant;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Database,
+    pub catalog_events: CatalogEvents,
 }
 
 impl AppState {

@@ -84,3 +84,24 @@ test('an entity is created and edited in the editor, validated like the API', as
   await expect(page).toHaveURL(new RegExp(`/catalog/default/resource/${name}$`));
   await expect(page.getByText('Orders waiting to ship').first()).toBeVisible();
 });
+
+test('@hydrated an open catalog list shows another user\'s change without a reload', async ({ page, browser }) => {
+  await page.goto('/catalog?kind=resource');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const name = `live-${Date.now()}`;
+  await expect(page.getByText(name)).toHaveCount(0);
+
+  const other = await browser.newContext();
+  const otherPage = await other.newPage();
+  await signIn(otherPage, admin.email, admin.password);
+  // Another user imports through the portal (Node cannot resolve *.localhost for API calls).
+  await otherPage.goto('/catalog/import');
+  await otherPage.getByLabel('YAML documents').fill(
+    `apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata:\n  name: ${name}\nspec:\n  type: queue\n  owner: team-a\n`,
+  );
+  await otherPage.getByRole('button', { name: 'Import' }).click();
+  await expect(otherPage.getByTestId('import-results')).toContainText('1 created');
+  await other.close();
+
+  await expect(page.getByTestId('entity-table')).toContainText(name);
+});

@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 use crate::router::{self, Edge};
+use app::catalog::events::CatalogEvents;
 use app::db::{migrate, Database};
 use app::error::AppError;
 use app::state::AppState;
@@ -56,7 +57,8 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         .leptos_options;
     let addr = leptos.site_addr;
     let sessions = connect_sessions(&config).await?;
-    let state = AppState { leptos_options: leptos, db };
+    let catalog_events = CatalogEvents::listen(db.url().to_owned());
+    let state = AppState { leptos_options: leptos, db, catalog_events };
     let edge = Edge { base_domain: config.base_domain.clone(), metrics: Metrics::default() };
     let app = router::build(state, Arc::new(edge), sessions);
 

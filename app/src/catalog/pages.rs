@@ -10,12 +10,14 @@ use super::model::{DocumentOutcome, EntityDetail, EntitySummary, ImportReport};
 use super::view::{CatalogPage, CatalogView, PAGE_SIZE};
 use crate::error::AppError;
 use crate::ui::form::{ErrorNotice, SubmitButton};
+use crate::ui::live::on_catalog_updated;
 
 #[component]
 pub fn CatalogListPage() -> impl IntoView {
     let query = use_query_map();
     let view = Memo::new(move |_| query.with(|q| CatalogView::from_query(|k| q.get(k))));
     let page = Resource::new(move || view.get(), list_catalog);
+    on_catalog_updated(move || page.refetch());
     view! {
         <section>
             <div class="flex items-center justify-between">
@@ -234,6 +236,7 @@ pub fn EntityPage() -> impl IntoView {
         })
     };
     let detail = Resource::new(key, |(namespace, kind, name)| load_entity(namespace, kind, name));
+    on_catalog_updated(move || detail.refetch());
     view! {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {

@@ -133,11 +133,15 @@ pub async fn version(conn: &mut Connection) -> QueryResult<i64> {
     catalog_state::table.select(catalog_state::version).first(conn).await
 }
 
+/// Bumps the version and announces it on the `beacon_catalog` channel as `<schema>:<version>`;
+/// PostgreSQL delivers the notification only if the transaction commits.
 pub async fn bump_version(conn: &mut Connection) -> QueryResult<()> {
-    diesel::update(catalog_state::table)
-        .set(catalog_state::version.eq(catalog_state::version + 1))
-        .execute(conn)
-        .await?;
+    diesel::sql_query(
+        "WITH bumped AS (UPDATE catalog_state SET version = version + 1 RETURNING version) \
+         SELECT pg_notify('beacon_catalog', current_schema() || ':' || version) FROM bumped",
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

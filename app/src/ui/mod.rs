@@ -3,4 +3,5 @@
 pub mod form;
 pub mod home;
 pub mod layout;
+pub mod live;
 pub mod placeholder;

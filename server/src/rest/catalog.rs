@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(get_entity_by_name))
         .route("/api/catalog/entities/by-uid/{uid}", get(get_entity_by_uid).delete(delete_entity_by_uid))
         .route("/api/catalog/entity-facets", get(get_entity_facets))
+        .route("/api/catalog/events", get(catalog_events))
         .route("/api/catalog/validate-entity", post(validate_entity))
         .route("/api/catalog/import", post(import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
         .layer(axum::middleware::from_fn(backstage_errors))
@@ -394,4 +396,36 @@ async fn import(
     }
     let report = service::import(&state.db, &ctx.tenant, &ctx.audit_source(), "upload", documents).await?;
     Ok(Json(serde_json::to_value(report).map_err(AppError::internal)?))
+}
+
+/// `GET /api/catalog/events`: server-sent `catalog:updated` events for this tenant only.
+async fn catalog_events(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>>> {
+    reader(&ctx)?;
+    let schema = ctx.tenant.schema.clone();
+    let receiver = state.catalog_events.subscribe();
+    let stream = futures_util::stream::unfold(receiver, move |mut receiver| {
+        let schema = schema.clone();
+        async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(change) if change.concerns(&schema) => {
+                        let event = Event::default()
+                            .event("catalog:updated")
+                            .data(json!({ "version": change.version }).to_string());
+                        return Some((Ok(event), receiver));
+                    }
+                    Ok(_) => continue,
+                    // Fell behind: tell the page to refresh rather than replay what it missed.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        return Some((Ok(Event::default().event("catalog:updated").data("{}")), receiver));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -1,6 +1,7 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
+use tower::ServiceExt;
 
 use crate::support::{TestApp, TestTenant};
 use app::audit::service::AuditSource;
@@ -344,4 +345,55 @@ async fn the_editor_creates_and_replaces_but_never_renames_or_overwrites() {
         get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/system/default/shop2").await.0
             == StatusCode::NOT_FOUND
     );
+}
+
+/// Reads server-sent events until one named `catalog:updated` arrives or `wait` passes.
+async fn next_update(body: &mut axum::body::BodyDataStream, wait: std::time::Duration) -> bool {
+    use futures_util::StreamExt;
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, body.next()).await {
+        if String::from_utf8_lossy(&chunk).contains("event: catalog:updated") {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn catalog_changes_are_pushed_live_to_the_same_tenant_only() {
+    let (app, a, a_cookie) = loaded().await;
+    let b = app.tenant().await;
+    let b_cookie = app.login(&b.host, &b.admin_email, &b.admin_password).await;
+    let open = |host: &str, cookie: &str| {
+        Request::get("/api/catalog/events")
+            .header(header::HOST, host)
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let a_stream = app.router.clone().oneshot(open(&a.host, &a_cookie)).await.unwrap();
+    assert_eq!(a_stream.status(), StatusCode::OK);
+    let mut a_events = a_stream.into_body().into_data_stream();
+    let mut b_events =
+        app.router.clone().oneshot(open(&b.host, &b_cookie)).await.unwrap().into_body().into_data_stream();
+
+    // The listener connects in the background: write until A hears about it (bounded).
+    let mut heard = false;
+    for attempt in 0..20 {
+        let yaml = format!("apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata:\n  name: live-{attempt}\nspec: {{type: queue, owner: team-a}}\n");
+        let import = Request::post("/api/catalog/import")
+            .header(header::HOST, &a.host)
+            .header(header::COOKIE, &a_cookie)
+            .body(Body::from(yaml))
+            .unwrap();
+        assert_eq!(app.send(import).await.status, StatusCode::OK);
+        if next_update(&mut a_events, std::time::Duration::from_millis(500)).await {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "tenant A's stream announced A's change");
+    assert!(!next_update(&mut b_events, std::time::Duration::from_millis(500)).await, "tenant B hears nothing of A");
+
+    assert_eq!(app.get(&a.host, "/api/catalog/events", None).await.status, StatusCode::UNAUTHORIZED);
 }

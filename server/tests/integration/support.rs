@@ -69,7 +69,8 @@ impl TestApp {
         };
         let sessions = startup::connect_sessions(&config).await.expect("redis");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
-        let state = AppState { leptos_options, db: db.clone() };
+        let catalog_events = app::catalog::events::CatalogEvents::listen(db.url().to_owned());
+        let state = AppState { leptos_options, db: db.clone(), catalog_events };
         let edge = Edge { base_domain: "localhost".into(), metrics: Metrics::default() };
         Self { db, router: router::build(state, Arc::new(edge), sessions) }
     }
