@@ -39,6 +39,10 @@ test('an entity page shows its relations, which lead to their targets', async ({
   await relations.getByRole('link', { name: 'group:default/team-c' }).click();
   await expect(page).toHaveURL(/\/catalog\/default\/group\/team-c$/);
   await expect(page.getByTestId('relations')).toContainText('component:default/petstore');
+
+  // The graph's nodes are links too.
+  await page.getByTestId('relations-graph').locator('a[href="/catalog/default/component/petstore"]').click();
+  await expect(page).toHaveURL(/\/catalog\/default\/component\/petstore$/);
 });
 
 test('pasted YAML imports the good documents, reports the bad, and an entity can be deleted', async ({ page }) => {

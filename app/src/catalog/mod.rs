@@ -7,6 +7,7 @@ pub mod cache;
 pub mod events;
 #[cfg(feature = "ssr")]
 pub mod files;
+pub mod graph;
 #[cfg(feature = "ssr")]
 pub mod index;
 pub mod model;

@@ -291,7 +291,9 @@ fn EntityOverview(detail: EntityDetail) -> impl IntoView {
                 {if detail.relations.is_empty() {
                     view! { <p class="mt-2 text-sm text-slate-500">"This entity has no relations."</p> }.into_any()
                 } else {
+                    let graph = super::graph::relations_svg(&detail.entity_ref, &detail.relations);
                     view! {
+                        <div class="mt-2 rounded-xl border border-slate-200 bg-white p-2" data-testid="relations-graph" inner_html=graph></div>
                         <ul class="mt-2 divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white" data-testid="relations">
                             {detail.relations.clone().into_iter().map(|r| view! {
                                 <li class="flex items-center justify-between px-4 py-2 text-sm">
