@@ -95,6 +95,21 @@ test('queryEntities pages with cursors and counts the total', async () => {
   assert.ok(found.items.length > 0);
 });
 
+test('queryEntities with a predicate ($all, $any, $not, $in, $exists) pages like the rest', async () => {
+  const page = await client.queryEntities({
+    query: { $all: [{ kind: 'component' }, { 'spec.lifecycle': { $in: ['production'] } }, { $not: { 'spec.type': 'website' } }] },
+    limit: 3,
+  });
+  assert.ok(page.totalItems > 3);
+  assert.ok(page.items.every((e) => e.kind === 'Component' && e.spec.lifecycle === 'production' && e.spec.type !== 'website'));
+  const next = await client.queryEntities({ cursor: page.pageInfo.nextCursor, limit: 3 });
+  assert.ok(next.items.every((e) => e.kind === 'Component' && e.spec.lifecycle === 'production'));
+  const either = await client.queryEntities({ query: { $any: [{ kind: 'domain' }, { kind: 'system' }] }, limit: 50 });
+  assert.equal(either.totalItems, 6);
+  const noOwner = await client.queryEntities({ query: { $all: [{ kind: 'user' }, { 'spec.owner': { $exists: false } }] }, limit: 1 });
+  assert.equal(noOwner.totalItems, 17);
+});
+
 test('getEntityFacets counts values', async () => {
   const { facets } = await client.getEntityFacets({ facets: ['kind'], filter: { kind: 'Component' } });
   assert.deepEqual(facets.kind, [{ value: 'Component', count: 13 }]);

@@ -102,10 +102,79 @@ pub struct Sort {
     pub descending: bool,
 }
 
+/// Backstage's filter predicates (`POST /entities/by-query`): `{"kind": "component"}`,
+/// `{"metadata.tags": {"$in": ["java"]}}`, `{"spec.owner": {"$exists": true}}`, combined
+/// with `$all`, `$any` and `$not`. Keys and values compare case-insensitively.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Predicate {
+    All(Vec<Predicate>),
+    Any(Vec<Predicate>),
+    Not(Box<Predicate>),
+    Equals(String, String),
+    In(String, Vec<String>),
+    Exists(String, bool),
+}
+
+impl Predicate {
+    pub fn parse(value: &serde_json::Value) -> Result<Self, AppError> {
+        use serde_json::Value;
+        let invalid = |m: String| AppError::Invalid(format!("query: {m}"));
+        let Value::Object(map) = value else { return Err(invalid(format!("expected an object, got {value}"))) };
+        let mut all = Vec::new();
+        for (key, operand) in map {
+            all.push(match key.as_str() {
+                "$all" | "$any" => {
+                    let items = operand.as_array().ok_or_else(|| invalid(format!("{key} takes a list")))?;
+                    let parsed = items.iter().map(Self::parse).collect::<Result<Vec<_>, _>>()?;
+                    if key == "$all" {
+                        Predicate::All(parsed)
+                    } else {
+                        Predicate::Any(parsed)
+                    }
+                }
+                "$not" => Predicate::Not(Box::new(Self::parse(operand)?)),
+                other if other.starts_with('$') => return Err(invalid(format!("unsupported operator {other}"))),
+                field => {
+                    let field = field.to_lowercase();
+                    match operand {
+                        Value::Object(op) if op.len() == 1 && op.contains_key("$in") => {
+                            let values = op["$in"].as_array().ok_or_else(|| invalid("$in takes a list".into()))?;
+                            Predicate::In(field, values.iter().map(scalar).collect::<Result<_, _>>()?)
+                        }
+                        Value::Object(op) if op.len() == 1 && op.contains_key("$exists") => Predicate::Exists(
+                            field,
+                            op["$exists"].as_bool().ok_or_else(|| invalid("$exists takes true or false".into()))?,
+                        ),
+                        Value::Object(op) => {
+                            return Err(invalid(format!(
+                                "unsupported condition on {field}: {}",
+                                Value::Object(op.clone())
+                            )))
+                        }
+                        other => Predicate::Equals(field, scalar(other)?),
+                    }
+                }
+            });
+        }
+        Ok(if all.len() == 1 { all.pop().expect("one") } else { Predicate::All(all) })
+    }
+}
+
+fn scalar(value: &serde_json::Value) -> Result<String, AppError> {
+    match value {
+        serde_json::Value::String(s) => Ok(s.to_lowercase()),
+        serde_json::Value::Bool(b) => Ok(b.to_string()),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(AppError::Invalid(format!("query: values must be strings, numbers or booleans, got {other}"))),
+    }
+}
+
 /// One page of a catalog query.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityQuery {
     pub filter: Filter,
+    #[serde(default)]
+    pub predicate: Option<Predicate>,
     pub full_text: Option<String>,
     pub sort: Vec<Sort>,
     pub offset: i64,
@@ -139,6 +208,24 @@ mod tests {
         let exists = Filter::parse(["metadata.annotations.backstage.io/orphan"]).unwrap();
         assert_eq!(exists.0[0][0].value, None);
         assert!(Filter::parse(["=x"]).is_err());
+    }
+
+    #[test]
+    fn predicates_parse_into_a_tree() {
+        let p = Predicate::parse(&serde_json::json!({
+            "$all": [{ "kind": "Component" }, { "metadata.tags": { "$in": ["Java", "go"] } }, { "$not": { "spec.owner": { "$exists": true } } }]
+        }))
+        .unwrap();
+        assert_eq!(
+            p,
+            Predicate::All(vec![
+                Predicate::Equals("kind".into(), "component".into()),
+                Predicate::In("metadata.tags".into(), vec!["java".into(), "go".into()]),
+                Predicate::Not(Box::new(Predicate::Exists("spec.owner".into(), true))),
+            ])
+        );
+        assert!(Predicate::parse(&serde_json::json!({ "kind": { "$regex": "x" } })).is_err());
+        assert!(Predicate::parse(&serde_json::json!({ "$nor": [] })).is_err());
     }
 
     #[test]

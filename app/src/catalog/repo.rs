@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::query::{prefix_tsquery, Condition, EntityQuery, Filter, SortField};
+use super::query::{prefix_tsquery, Condition, EntityQuery, Filter, Predicate as QueryPredicate, SortField};
 use crate::db::schema::{catalog_state, entities, entity_relations, entity_search};
 use crate::db::Connection;
 
@@ -294,9 +294,35 @@ fn query_predicate(q: &EntityQuery) -> Option<Predicate> {
     let text = q.full_text.as_deref().and_then(prefix_tsquery).map(|tsquery| -> Predicate {
         Box::new(sql::<Bool>("search @@ to_tsquery('simple', ").bind::<Text, _>(tsquery).sql(")"))
     });
-    match (filter_predicate(&q.filter), text) {
-        (Some(f), Some(t)) => Some(Box::new(f.and(t))),
-        (f, t) => f.or(t),
+    [filter_predicate(&q.filter), q.predicate.as_ref().map(tree), text]
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| -> Predicate { Box::new(a.and(b)) })
+}
+
+/// A predicate tree as SQL, each leaf being a filter condition.
+fn tree(p: &QueryPredicate) -> Predicate {
+    let leaf = |key: &str, value: Option<&String>| condition(&Condition { key: key.to_owned(), value: value.cloned() });
+    let fold = |items: Vec<Predicate>, all: bool| -> Predicate {
+        items
+            .into_iter()
+            .reduce(|a, b| -> Predicate {
+                if all {
+                    Box::new(a.and(b))
+                } else {
+                    Box::new(a.or(b))
+                }
+            })
+            .unwrap_or_else(|| Box::new(sql::<Bool>(if all { "TRUE" } else { "FALSE" })))
+    };
+    match p {
+        QueryPredicate::All(items) => fold(items.iter().map(tree).collect(), true),
+        QueryPredicate::Any(items) => fold(items.iter().map(tree).collect(), false),
+        QueryPredicate::Not(inner) => Box::new(diesel::dsl::not(tree(inner))),
+        QueryPredicate::Equals(key, value) => leaf(key, Some(value)),
+        QueryPredicate::In(key, values) => fold(values.iter().map(|v| leaf(key, Some(v))).collect(), false),
+        QueryPredicate::Exists(key, true) => leaf(key, None),
+        QueryPredicate::Exists(key, false) => Box::new(diesel::dsl::not(leaf(key, None))),
     }
 }
 

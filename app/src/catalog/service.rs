@@ -371,7 +371,7 @@ pub async fn query(db: &Database, tenant: &Tenant, q: EntityQuery, with_total: b
 
 /// The number of entities a query matches, from the cache when the catalog has not changed.
 async fn cached_count(conn: &mut Connection, tenant: TenantId, version: i64, q: &EntityQuery) -> AppResult<i64> {
-    let key = format!("count:{:?}:{:?}", q.filter, q.full_text);
+    let key = format!("count:{:?}:{:?}:{:?}", q.filter, q.predicate, q.full_text);
     if let Some(Cached::Count(n)) = cache::get(tenant, version, &key) {
         return Ok(n);
     }
@@ -510,6 +510,7 @@ pub async fn list_page(db: &Database, tenant: &Tenant, view: &CatalogView) -> Ap
         _ => vec![Sort { field: SortField::Name, descending: false }],
     };
     let query = EntityQuery {
+        predicate: None,
         filter: filter.clone(),
         full_text: view.q.clone(),
         sort,

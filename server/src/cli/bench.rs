@@ -53,6 +53,7 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
 
     println!("{:<48} {:>9} {:>9} {:>9} {:>9}", "query", "cold ms", "p50 ms", "p95 ms", "max ms");
     let page = |filter: Filter, full_text: Option<&str>, sort: Vec<Sort>, offset: i64| EntityQuery {
+        predicate: None,
         filter,
         full_text: full_text.map(str::to_owned),
         sort,

@@ -32,7 +32,7 @@ const UNLIMITED_PAGE: i64 = 10_000;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/catalog/entities", get(get_entities))
-        .route("/api/catalog/entities/by-query", get(get_entities_by_query))
+        .route("/api/catalog/entities/by-query", get(get_entities_by_query).post(query_entities_by_predicate))
         .route("/api/catalog/entities/by-refs", post(get_entities_by_refs))
         .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(get_entity_by_name))
         .route("/api/catalog/entities/by-uid/{uid}", get(get_entity_by_uid).delete(delete_entity_by_uid))
@@ -187,6 +187,7 @@ async fn get_entities(
             }
             let query = EntityQuery {
                 filter: Filter::parse(params.all("filter"))?,
+                predicate: None,
                 full_text: None,
                 sort,
                 offset: params.number("offset")?.unwrap_or(0),
@@ -236,6 +237,7 @@ async fn get_entities_by_query(
             let term = params.one("fullTextFilterTerm").map(str::trim).filter(|t| !t.is_empty());
             let query = EntityQuery {
                 filter: Filter::parse(params.all("filter"))?,
+                predicate: None,
                 full_text: term.map(str::to_owned),
                 sort,
                 offset: params.number("offset")?.unwrap_or(0),
@@ -244,6 +246,80 @@ async fn get_entities_by_query(
             (query, params.fields())
         }
     };
+    by_query_page(&state, &ctx, query, fields).await
+}
+
+/// `POST /entities/by-query`: the same pages, selected by a filter predicate.
+async fn query_entities_by_predicate(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct OrderBy {
+        field: String,
+        order: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct FullText {
+        term: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body {
+        query: Option<Value>,
+        cursor: Option<String>,
+        limit: Option<i64>,
+        offset: Option<i64>,
+        #[serde(default)]
+        order_by: Vec<OrderBy>,
+        full_text_filter: Option<FullText>,
+        #[serde(default)]
+        fields: Vec<String>,
+    }
+    let body: Body = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    let limit = body.limit.unwrap_or(20).clamp(0, MAX_PAGE);
+    let (query, fields) = match body.cursor {
+        Some(raw) => {
+            let cursor = Cursor::decode(&raw)?;
+            (EntityQuery { limit, ..cursor.query }, cursor.fields)
+        }
+        None => {
+            let sort = body
+                .order_by
+                .iter()
+                .map(|o| {
+                    Ok(Sort { field: SortField::parse(&o.field)?, descending: o.order.eq_ignore_ascii_case("desc") })
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            let query = EntityQuery {
+                filter: Filter::default(),
+                predicate: body.query.as_ref().map(app::catalog::query::Predicate::parse).transpose()?,
+                full_text: body
+                    .full_text_filter
+                    .and_then(|f| f.term)
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty()),
+                sort,
+                offset: body.offset.unwrap_or(0),
+                limit,
+            };
+            (query, body.fields)
+        }
+    };
+    by_query_page(&state, &ctx, query, fields).await
+}
+
+/// `{items, totalItems, pageInfo}` for one page of a query; cursors carry the whole query.
+async fn by_query_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    query: EntityQuery,
+    fields: Vec<String>,
+) -> ApiResult<Json<Value>> {
     let page = service::query(&state.db, &ctx.tenant, query.clone(), true).await?;
     let mut page_info = serde_json::Map::new();
     if page.has_more {

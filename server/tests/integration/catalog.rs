@@ -397,3 +397,27 @@ async fn catalog_changes_are_pushed_live_to_the_same_tenant_only() {
 
     assert_eq!(app.get(&a.host, "/api/catalog/events", None).await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn predicates_select_like_backstage_and_bad_ones_are_input_errors() {
+    let (app, t, cookie) = loaded().await;
+    let query = json!({ "query": { "$all": [ { "kind": "Component" }, { "$not": { "metadata.tags": { "$in": ["java", "go"] } } } ] }, "limit": 100 });
+    let (status, page) = post_json(&app, &t, &cookie, "/api/catalog/entities/by-query", query).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = page["items"].as_array().unwrap();
+    assert!(!items.is_empty() && items.len() < 13);
+    for e in items {
+        let tags = e["metadata"]["tags"].as_array().cloned().unwrap_or_default();
+        assert!(!tags.iter().any(|t| t == "java" || t == "go"), "{e}");
+    }
+    let (status, body) = post_json(
+        &app,
+        &t,
+        &cookie,
+        "/api/catalog/entities/by-query",
+        json!({ "query": { "kind": { "$regex": "." } } }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["name"], "InputError");
+}
