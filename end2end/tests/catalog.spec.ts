@@ -27,6 +27,7 @@ test('the catalog filters by kind and facet, searches and pages, all in the URL'
   const rows = page.getByTestId('entity-row');
   await expect(rows.first()).toContainText('wayback');
   for (const row of await rows.all()) await expect(row).toContainText(/wayback/i);
+  await expect(rows.first().locator('mark').first()).toHaveText(/wayback/i);
 });
 
 test('an entity page shows its relations, which lead to their targets', async ({ page }) => {

@@ -15,6 +15,8 @@ pub struct EntitySummary {
     pub spec_type: Option<String>,
     pub lifecycle: Option<String>,
     pub tags: Vec<String>,
+    /// For a search: the best matching passage, HTML-escaped, matches wrapped in `<mark>`.
+    pub snippet: Option<String>,
 }
 
 /// What happened to one document of an import.

@@ -195,7 +195,11 @@ fn EntityTable(view: CatalogView, items: Vec<EntitySummary>) -> impl IntoView {
                                 <tr data-testid="entity-row">
                                     <td class="px-4 py-3">
                                         <A href=href attr:class="font-medium text-slate-900 hover:text-amber-700">{e.title.clone().unwrap_or_else(|| e.name.clone())}</A>
-                                        <p class="max-w-md truncate text-slate-500">{e.description.clone().unwrap_or_default()}</p>
+                                        {match e.snippet.clone() {
+                                            // Escaped on the server; only <mark> is markup.
+                                            Some(html) => view! { <p class="max-w-md truncate text-slate-500 [&_mark]:rounded [&_mark]:bg-amber-100 [&_mark]:px-0.5" data-testid="snippet" inner_html=html></p> }.into_any(),
+                                            None => view! { <p class="max-w-md truncate text-slate-500">{e.description.clone().unwrap_or_default()}</p> }.into_any(),
+                                        }}
                                     </td>
                                     <td class="px-4 py-3 text-slate-600">{e.kind.clone()}</td>
                                     <td class="px-4 py-3 text-slate-600">{e.spec_type.clone().unwrap_or_default()}</td>

@@ -145,6 +145,33 @@ pub async fn bump_version(conn: &mut Connection) -> QueryResult<()> {
     Ok(())
 }
 
+/// Markers PostgreSQL puts around matches in headlines: control characters that cannot occur
+/// in catalog text, so the text can be HTML-escaped before they become `<mark>`.
+pub const MATCH_START: &str = "\u{1}";
+pub const MATCH_END: &str = "\u{2}";
+
+/// For each entity, the passage of its description (else name and title) that best matches.
+pub async fn headlines(conn: &mut Connection, ids: &[Uuid], tsquery: &str) -> QueryResult<Vec<(Uuid, String)>> {
+    #[derive(QueryableByName)]
+    struct Headline {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+        #[diesel(sql_type = Text)]
+        headline: String,
+    }
+    let rows: Vec<Headline> = diesel::sql_query(
+        "SELECT id, ts_headline('simple', coalesce(nullif(description, ''), name || ' ' || coalesce(title, '')), \
+                to_tsquery('simple', $2), \
+                'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8, MaxFragments=1') AS headline \
+         FROM entities WHERE id = ANY($1)",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Text, _>(tsquery)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|h| (h.id, h.headline)).collect())
+}
+
 /// Refreshes the planner's statistics after a bulk load, so queries get good plans at once
 /// instead of after autovacuum's next visit.
 pub async fn analyze(conn: &mut Connection) -> QueryResult<()> {

@@ -11,7 +11,7 @@ use super::index::{search_pairs, search_text};
 use super::model::{
     DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, FacetCount, ImportReport, RelationView,
 };
-use super::query::{EntityQuery, Filter};
+use super::query::{prefix_tsquery, EntityQuery, Filter};
 use super::refs::EntityRef;
 use super::repo::{self, EntityRow, EntityWrite, RelationRow, SearchRow};
 use super::validate::{validate, ValidEntity};
@@ -392,7 +392,28 @@ pub fn summary(row: &EntityRow) -> EntitySummary {
         spec_type: row.spec_type.clone(),
         lifecycle: row.lifecycle.clone(),
         tags: row.tags.clone(),
+        snippet: None,
     }
+}
+
+/// Marks what matched the search in each entity's description (or name and title).
+fn with_snippets(mut items: Vec<EntitySummary>, snippets: Vec<(Uuid, String)>) -> Vec<EntitySummary> {
+    let by_id: HashMap<String, String> = snippets.into_iter().map(|(id, text)| (id.to_string(), text)).collect();
+    for item in &mut items {
+        item.snippet = by_id.get(&item.uid).filter(|s| s.contains(repo::MATCH_START)).map(|s| marked_html(s));
+    }
+    items
+}
+
+/// Escapes a headline and turns PostgreSQL's match markers into `<mark>` elements.
+fn marked_html(headline: &str) -> String {
+    headline
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace(repo::MATCH_START, "<mark>")
+        .replace(repo::MATCH_END, "</mark>")
 }
 
 pub async fn facets(
@@ -518,10 +539,16 @@ pub async fn list_page(db: &Database, tenant: &Tenant, view: &CatalogView) -> Ap
         limit: PAGE_SIZE,
     };
     let tenant_id = tenant.id;
-    let (rows, total, kinds, facet_counts) = db
+    let (rows, snippets, total, kinds, facet_counts) = db
         .with_tenant(tenant, move |conn| {
             Box::pin(async move {
                 let rows = repo::query(conn, &query).await?;
+                let snippets = match query.full_text.as_deref().and_then(prefix_tsquery) {
+                    Some(tsquery) => {
+                        repo::headlines(conn, &rows.iter().map(|r| r.id).collect::<Vec<_>>(), &tsquery).await?
+                    }
+                    None => Vec::new(),
+                };
                 let version = repo::version(conn).await?;
                 let total = cached_count(conn, tenant_id, version, &query).await?;
                 let key = format!("facets:{facet_filter:?}:{filter:?}");
@@ -534,11 +561,11 @@ pub async fn list_page(db: &Database, tenant: &Tenant, view: &CatalogView) -> Ap
                         (kinds, facets)
                     }
                 };
-                Ok::<_, AppError>((rows, total, kinds, facets))
+                Ok::<_, AppError>((rows, snippets, total, kinds, facets))
             })
         })
         .await?;
-    let items = rows.iter().map(summary).collect();
+    let items = with_snippets(rows.iter().map(summary).collect(), snippets);
     let counts =
         |pairs: Vec<(String, i64)>| pairs.into_iter().map(|(value, count)| FacetCount { value, count }).collect();
     let mut facet_counts: HashMap<&str, Vec<(String, i64)>> = facet_counts.into_iter().collect();
@@ -593,6 +620,12 @@ mod tests {
         assert!(docs[0].is_ok());
         assert!(docs[1].as_ref().unwrap_err().starts_with("YAML"));
         assert_eq!(docs[2].as_ref().unwrap()["kind"], "B");
+    }
+
+    #[test]
+    fn headlines_are_escaped_before_matches_are_marked() {
+        let raw = format!("a <b>{}pet{} store", repo::MATCH_START, repo::MATCH_END);
+        assert_eq!(marked_html(&raw), "a &lt;b&gt;<mark>pet</mark> store");
     }
 
     #[test]
