@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/catalog/entities/by-uid/{uid}", get(get_entity_by_uid).delete(delete_entity_by_uid))
         .route("/api/catalog/entity-facets", get(get_entity_facets))
         .route("/api/catalog/events", get(catalog_events))
+        .route("/api/catalog/export", get(export))
         .route("/api/catalog/validate-entity", post(validate_entity))
         .route("/api/catalog/import", post(import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
         .layer(axum::middleware::from_fn(backstage_errors))
@@ -504,4 +505,51 @@ async fn catalog_events(
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Entities per page while exporting.
+const EXPORT_PAGE: i64 = 500;
+
+/// `GET /api/catalog/export[?filter=…]`: every (matching) entity as multi-document YAML,
+/// streamed page by page, ready to import elsewhere.
+async fn export(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    reader(&ctx)?;
+    let filter = Filter::parse(Params::parse(raw)?.all("filter"))?;
+    let query = EntityQuery { filter, limit: EXPORT_PAGE, ..EntityQuery::default() };
+    let tenant = ctx.tenant.clone();
+    let pages = futures_util::stream::unfold(Some(query), move |next| {
+        let (db, tenant) = (state.db.clone(), tenant.clone());
+        async move {
+            let query = next?;
+            let page = match service::query(&db, &tenant, query.clone(), false).await {
+                Ok(page) => page,
+                // The status line is gone by now: end the body so the client sees a truncated
+                // download rather than a silently complete one.
+                Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
+            };
+            let mut chunk = String::new();
+            for entity in &page.entities {
+                let mut stored = entity.clone();
+                if let Some(root) = stored.as_object_mut() {
+                    root.remove("relations");
+                }
+                chunk.push_str("---\n");
+                chunk.push_str(&serde_norway::to_string(&stored).unwrap_or_default());
+            }
+            let following = page.has_more.then(|| EntityQuery { offset: query.offset + EXPORT_PAGE, ..query });
+            Some((Ok(Bytes::from(chunk)), following))
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/yaml; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"catalog.yaml\""),
+        ],
+        axum::body::Body::from_stream(pages),
+    )
+        .into_response())
 }

@@ -421,3 +421,30 @@ async fn predicates_select_like_backstage_and_bad_ones_are_input_errors() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["name"], "InputError");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_imports_unchanged_into_another_tenant() {
+    let (app, a, a_cookie) = loaded().await;
+    let export = app.get(&a.host, "/api/catalog/export", Some(&a_cookie)).await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert!(export.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/yaml"));
+    assert_eq!(export.body.matches("\n---\n").count() + 1, 67);
+    let components = app.get(&a.host, "/api/catalog/export?filter=kind=component", Some(&a_cookie)).await;
+    assert_eq!(components.body.matches("kind: Component").count(), 13);
+
+    let b = app.tenant().await;
+    let report = service::import(
+        &app.db,
+        &b.tenant,
+        &AuditSource::command_line(),
+        "export",
+        service::parse_documents(&export.body),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.count(|o| *o == DocumentOutcome::Created), 67, "{:?}", report.results);
+    let b_cookie = app.login(&b.host, &b.admin_email, &b.admin_password).await;
+    let (_, petstore, _) =
+        get_json(&app, &b, &b_cookie, "/api/catalog/entities/by-name/component/default/petstore").await;
+    assert!(petstore["relations"].as_array().unwrap().iter().any(|r| r["type"] == "ownedBy"));
+}
