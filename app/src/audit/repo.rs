@@ -27,43 +27,44 @@ pub async fn insert(conn: &mut Connection, event: NewAuditEvent<'_>) -> QueryRes
     Ok(())
 }
 
-type RecordRow =
-    (i64, chrono::DateTime<chrono::Utc>, String, String, String, String, String, Option<String>, Option<String>);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_events, check_for_backend(diesel::pg::Pg))]
+struct RecordRow {
+    id: i64,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    actor: String,
+    action: String,
+    target: String,
+    outcome: String,
+    severity: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
 
-const RECORD_COLUMNS: (
-    audit_events::id,
-    audit_events::occurred_at,
-    audit_events::actor,
-    audit_events::action,
-    audit_events::target,
-    audit_events::outcome,
-    audit_events::severity,
-    audit_events::ip,
-    audit_events::user_agent,
-) = (
-    audit_events::id,
-    audit_events::occurred_at,
-    audit_events::actor,
-    audit_events::action,
-    audit_events::target,
-    audit_events::outcome,
-    audit_events::severity,
-    audit_events::ip,
-    audit_events::user_agent,
-);
-
-fn record((id, occurred_at, actor, action, target, outcome, severity, ip, user_agent): RecordRow) -> AuditRecord {
-    AuditRecord { id, occurred_at, actor, action, target, outcome, severity, ip, user_agent }
+impl From<RecordRow> for AuditRecord {
+    fn from(r: RecordRow) -> Self {
+        AuditRecord {
+            id: r.id,
+            occurred_at: r.occurred_at,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            outcome: r.outcome,
+            severity: r.severity,
+            ip: r.ip,
+            user_agent: r.user_agent,
+        }
+    }
 }
 
 pub async fn recent(conn: &mut Connection, limit: i64) -> QueryResult<Vec<AuditRecord>> {
     audit_events::table
         .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
         .limit(limit)
-        .select(RECORD_COLUMNS)
-        .load::<RecordRow>(conn)
+        .select(RecordRow::as_select())
+        .load(conn)
         .await
-        .map(|rows| rows.into_iter().map(record).collect())
+        .map(|rows| rows.into_iter().map(AuditRecord::from).collect())
 }
 
 /// Events whose target is `target`, or that list it among the entities they wrote.
@@ -73,8 +74,8 @@ pub async fn about(conn: &mut Connection, target: &str, limit: i64) -> QueryResu
         .filter(audit_events::target.eq(target).or(audit_events::details.contains(listed)))
         .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
         .limit(limit)
-        .select(RECORD_COLUMNS)
-        .load::<RecordRow>(conn)
+        .select(RecordRow::as_select())
+        .load(conn)
         .await
-        .map(|rows| rows.into_iter().map(record).collect())
+        .map(|rows| rows.into_iter().map(AuditRecord::from).collect())
 }

@@ -227,8 +227,8 @@ fn short_ref(full: &str) -> String {
     }
 }
 
-#[component]
-pub fn EntityPage() -> impl IntoView {
+/// The entity named by the route (`/catalog/:namespace/:kind/:name[/edit]`).
+fn routed_entity() -> Resource<Result<EntityDetail, AppError>> {
     let params = use_params_map();
     let key = move || {
         params.with(|p| {
@@ -239,7 +239,12 @@ pub fn EntityPage() -> impl IntoView {
             )
         })
     };
-    let detail = Resource::new(key, |(namespace, kind, name)| load_entity(namespace, kind, name));
+    Resource::new(key, |(namespace, kind, name)| load_entity(namespace, kind, name))
+}
+
+#[component]
+pub fn EntityPage() -> impl IntoView {
+    let detail = routed_entity();
     on_catalog_updated(move || detail.refetch());
     view! {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
@@ -459,17 +464,7 @@ pub fn NewEntityPage() -> impl IntoView {
 /// Edit an entity: the editor seeded with its current YAML.
 #[component]
 pub fn EditEntityPage() -> impl IntoView {
-    let params = use_params_map();
-    let key = move || {
-        params.with(|p| {
-            (
-                p.get("namespace").unwrap_or_default(),
-                p.get("kind").unwrap_or_default(),
-                p.get("name").unwrap_or_default(),
-            )
-        })
-    };
-    let detail = Resource::new(key, |(namespace, kind, name)| load_entity(namespace, kind, name));
+    let detail = routed_entity();
     view! {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {

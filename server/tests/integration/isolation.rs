@@ -12,6 +12,21 @@ struct Count {
     n: i64,
 }
 
+/// Counts tenant audit rows marked by the test, through the tenant scope.
+async fn count_marked(app: &TestApp, tenant: &app::tenancy::model::Tenant) -> i64 {
+    app.db
+        .with_tenant(tenant, |conn| {
+            Box::pin(async move {
+                let c: Count = diesel::sql_query("SELECT count(*) AS n FROM audit_events WHERE target = 'only-in-a'")
+                    .get_result(conn)
+                    .await?;
+                Ok::<_, AppError>(c.n)
+            })
+        })
+        .await
+        .unwrap()
+}
+
 /// One pooled connection serves tenant A, then tenant B, then no tenant: B never sees A's
 /// rows, and outside `with_tenant` no tenant table resolves at all.
 #[tokio::test(flavor = "multi_thread")]
@@ -29,33 +44,8 @@ async fn a_connection_used_for_one_tenant_never_sees_another() {
         .await
         .unwrap();
 
-    let seen_by_b: i64 = app
-        .db
-        .with_tenant(&b.tenant, |conn| {
-            Box::pin(async move {
-                let c: Count = diesel::sql_query("SELECT count(*) AS n FROM audit_events WHERE target = 'only-in-a'")
-                    .get_result(conn)
-                    .await?;
-                Ok::<_, AppError>(c.n)
-            })
-        })
-        .await
-        .unwrap();
-    assert_eq!(seen_by_b, 0);
-
-    let seen_by_a: i64 = app
-        .db
-        .with_tenant(&a.tenant, |conn| {
-            Box::pin(async move {
-                let c: Count = diesel::sql_query("SELECT count(*) AS n FROM audit_events WHERE target = 'only-in-a'")
-                    .get_result(conn)
-                    .await?;
-                Ok::<_, AppError>(c.n)
-            })
-        })
-        .await
-        .unwrap();
-    assert_eq!(seen_by_a, 1);
+    assert_eq!(count_marked(&app, &b.tenant).await, 0, "tenant B sees none of A's rows");
+    assert_eq!(count_marked(&app, &a.tenant).await, 1);
 
     let unscoped = app
         .db
