@@ -318,9 +318,18 @@ pub async fn kind_counts(conn: &mut Connection, filter: &Filter) -> QueryResult<
 type Predicate = Box<dyn BoxableExpression<entities::table, Pg, SqlType = Bool>>;
 
 fn query_predicate(q: &EntityQuery) -> Option<Predicate> {
-    let text = q.full_text.as_deref().and_then(prefix_tsquery).map(|tsquery| -> Predicate {
-        Box::new(sql::<Bool>("search @@ to_tsquery('simple', ").bind::<Text, _>(tsquery).sql(")"))
-    });
+    // Words as prefixes, or — for typos — a name that is trigram-similar to the whole term.
+    let text = q.full_text.as_deref().and_then(|term| prefix_tsquery(term).map(|tsquery| (term, tsquery))).map(
+        |(term, tsquery)| -> Predicate {
+            Box::new(
+                sql::<Bool>("(search @@ to_tsquery('simple', ")
+                    .bind::<Text, _>(tsquery)
+                    .sql(") OR lower(name) OPERATOR(public.%) ")
+                    .bind::<Text, _>(term.trim().to_lowercase())
+                    .sql(")"),
+            )
+        },
+    );
     [filter_predicate(&q.filter), q.predicate.as_ref().map(tree), text]
         .into_iter()
         .flatten()

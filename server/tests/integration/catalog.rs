@@ -173,6 +173,8 @@ async fn pages_link_to_the_next_page_and_cursors_round_trip() {
 
     let (_, found, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-query?fullTextFilterTerm=petst").await;
     assert!(names(&found["items"]).contains(&"petstore".to_owned()));
+    let (_, typo, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-query?fullTextFilterTerm=pettstore").await;
+    assert!(names(&typo["items"]).contains(&"petstore".to_owned()), "a typo still finds it: {typo}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
