@@ -26,3 +26,15 @@ log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 locked_wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
 }
+
+# Every clone path builds its own copy of the workspace crates into the shared target dir;
+# on a small disk, drop old artefacts before a build rather than fail half-way.
+prune_build_cache() {
+  mkdir -p "$CARGO_TARGET_DIR"
+  local free_kb; free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }')
+  if [ "${free_kb:-0}" -lt $((15 * 1024 * 1024)) ]; then
+    log "less than 15 GB free: pruning build artefacts older than a day"
+    rm -rf "$CARGO_TARGET_DIR"/debug/incremental
+    find "$CARGO_TARGET_DIR" -type f -path '*/deps/*' -mtime +0 -delete
+  fi
+}

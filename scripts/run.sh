@@ -5,6 +5,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 bash scripts/setup.sh
+prune_build_cache
 bash scripts/services.sh start dev
 source "$STATE_DIR/dev/env"
 trap 'bash scripts/services.sh stop dev; log "services stopped"' EXIT

@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 bash scripts/setup.sh
+prune_build_cache
 external_db=${DATABASE_URL:-}
 bash scripts/services.sh start test
 source "$STATE_DIR/test/env"
