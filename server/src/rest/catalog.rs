@@ -31,7 +31,9 @@ const UNLIMITED_PAGE: i64 = 10_000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/catalog/entities", get(get_entities))
+        .route("/api/catalog/entities", get(get_entities).post(create_entity))
+        .route("/api/catalog/entities/{uid}", get(get_entity_by_uid).put(replace_entity).delete(delete_entity_by_uid))
+        .route("/api/catalog/search", get(search))
         .route("/api/catalog/entities/by-query", get(get_entities_by_query).post(query_entities_by_predicate))
         .route("/api/catalog/entities/by-refs", post(get_entities_by_refs))
         .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(get_entity_by_name))
@@ -552,4 +554,66 @@ async fn export(
         axum::body::Body::from_stream(pages),
     )
         .into_response())
+}
+
+/// `POST /api/catalog/entities`: create one entity (JSON or YAML body); 201 with the entity.
+async fn create_entity(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    ctx.require_role(Role::Developer)?;
+    let text = std::str::from_utf8(&body).map_err(|_| invalid("the body must be UTF-8 JSON or YAML".into()))?;
+    let saved = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), None, text).await?;
+    let entity = service::get_by_ref(&state.db, &ctx.tenant, &saved).await?;
+    Ok((StatusCode::CREATED, Json(entity)).into_response())
+}
+
+/// `PUT /api/catalog/entities/{uid}`: replace an entity; its kind, namespace and name stay.
+async fn replace_entity(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(uid): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    ctx.require_role(Role::Developer)?;
+    let missing = || ApiError(AppError::NotFound(format!("No entity with uid {uid}")));
+    let id = Uuid::parse_str(&uid).map_err(|_| missing())?;
+    let current = service::get_by_uid(&state.db, &ctx.tenant, id).await?.ok_or_else(missing)?;
+    let current_ref = EntityRef::new(
+        current["kind"].as_str().unwrap_or_default(),
+        current["metadata"]["namespace"].as_str().unwrap_or_default(),
+        current["metadata"]["name"].as_str().unwrap_or_default(),
+    );
+    let text = std::str::from_utf8(&body).map_err(|_| invalid("the body must be UTF-8 JSON or YAML".into()))?;
+    let saved = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), Some(&current_ref.key()), text).await?;
+    service::get_by_ref(&state.db, &ctx.tenant, &saved).await?.map(Json).ok_or_else(missing)
+}
+
+/// `GET /api/catalog/search?q=…&page=…`: ranked-by-name matches with highlighted snippets.
+async fn search(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let params = Params::parse(raw)?;
+    let q = params.one("q").map(str::trim).filter(|q| !q.is_empty()).ok_or_else(|| invalid("q is required".into()))?;
+    let view = app::catalog::view::CatalogView {
+        q: Some(q.to_owned()),
+        kind: params.one("kind").map(str::to_owned),
+        page: params.number("page")?.unwrap_or(1).max(1),
+        ..Default::default()
+    };
+    let page = service::list_page(&state.db, &ctx.tenant, &view).await?;
+    Ok(Json(json!({
+        "total": page.total,
+        "results": page.items.iter().map(|e| json!({
+            "entityRef": EntityRef::new(&e.kind, &e.namespace, &e.name).to_string(),
+            "uid": e.uid,
+            "title": e.title,
+            "description": e.description,
+            "snippet": e.snippet,
+        })).collect::<Vec<_>>(),
+    })))
 }

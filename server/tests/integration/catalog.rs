@@ -450,3 +450,45 @@ async fn an_export_imports_unchanged_into_another_tenant() {
         get_json(&app, &b, &b_cookie, "/api/catalog/entities/by-name/component/default/petstore").await;
     assert!(petstore["relations"].as_array().unwrap().iter().any(|r| r["type"] == "ownedBy"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn entities_can_be_created_replaced_read_and_deleted_by_uid_and_searched() {
+    let (app, t, cookie) = loaded().await;
+    let system = json!({ "apiVersion": "backstage.io/v1alpha1", "kind": "System",
+        "metadata": { "name": "checkout", "description": "Takes the money" }, "spec": { "owner": "team-a" } });
+    let (status, created) = post_json(&app, &t, &cookie, "/api/catalog/entities", system.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let uid = created["metadata"]["uid"].as_str().unwrap().to_owned();
+    assert_eq!(post_json(&app, &t, &cookie, "/api/catalog/entities", system.clone()).await.0, StatusCode::CONFLICT);
+
+    let mut changed = system.clone();
+    changed["metadata"]["description"] = json!("Takes the money, safely");
+    let put = |body: Value| {
+        Request::put(format!("/api/catalog/entities/{uid}"))
+            .header(header::HOST, &t.host)
+            .header(header::COOKIE, &cookie)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let replaced = app.send(put(changed)).await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+    let mut renamed = system.clone();
+    renamed["metadata"]["name"] = json!("payments");
+    assert_eq!(app.send(put(renamed)).await.status, StatusCode::BAD_REQUEST);
+
+    let (status, read, _) = get_json(&app, &t, &cookie, &format!("/api/catalog/entities/{uid}")).await;
+    assert_eq!((status, read["metadata"]["description"].as_str()), (StatusCode::OK, Some("Takes the money, safely")));
+
+    let (status, found, _) = get_json(&app, &t, &cookie, "/api/catalog/search?q=money").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["results"][0]["entityRef"], "system:default/checkout");
+    assert!(found["results"][0]["snippet"].as_str().unwrap().contains("<mark>money</mark>"));
+
+    let delete = Request::delete(format!("/api/catalog/entities/{uid}"))
+        .header(header::HOST, &t.host)
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(delete).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(get_json(&app, &t, &cookie, &format!("/api/catalog/entities/{uid}")).await.0, StatusCode::NOT_FOUND);
+}
