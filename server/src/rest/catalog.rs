@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/catalog/entities", get(get_entities).post(create_entity))
         .route("/api/catalog/entities/{uid}", get(get_entity_by_uid).put(replace_entity).delete(delete_entity_by_uid))
         .route("/api/catalog/search", get(search))
+        .route("/api/catalog/openapi.json", get(openapi))
         .route("/api/catalog/entities/by-query", get(get_entities_by_query).post(query_entities_by_predicate))
         .route("/api/catalog/entities/by-refs", post(get_entities_by_refs))
         .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(get_entity_by_name))
@@ -616,4 +617,11 @@ async fn search(
             "snippet": e.snippet,
         })).collect::<Vec<_>>(),
     })))
+}
+
+/// The OpenAPI document of this API, kept next to the handlers (YAML, served as JSON).
+const OPENAPI: &str = include_str!("catalog_openapi.yaml");
+
+async fn openapi() -> ApiResult<Json<Value>> {
+    serde_norway::from_str(OPENAPI).map(Json).map_err(|e| ApiError(AppError::internal(e)))
 }
