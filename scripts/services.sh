@@ -29,8 +29,11 @@ start_postgres() {
     port=$(cat "$dir/pg.port" 2>/dev/null || true)
     if [ -z "$port" ] || ! port_free "$port"; then port=$(free_port); fi
     echo "$port" >"$dir/pg.port"
+    # Durability only costs time for throwaway test data; dev and bench keep PostgreSQL's defaults.
+    local durability=""
+    if [ "$name" = test ]; then durability="-c fsync=off -c synchronous_commit=off"; fi
     as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 $durability" start >/dev/null
   fi
   as_pg psql -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='beacon'" | grep -q 1 \
     || as_pg psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE beacon" 
