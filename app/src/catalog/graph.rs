@@ -3,6 +3,7 @@
 //! link to their pages (so it works without JavaScript).
 
 use super::model::RelationView;
+use crate::ui::html::escape;
 
 const WIDTH: f64 = 760.0;
 const COLUMN_X: [f64; 2] = [130.0, 630.0];
@@ -63,10 +64,6 @@ fn node_box(x: f64, y: f64, label: &str, present: bool) -> String {
 /// `component:default/petstore` → `component:petstore`; other namespaces stay visible.
 fn short(entity_ref: &str) -> String {
     entity_ref.replacen(":default/", ":", 1)
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::api::{last_import, list_catalog, load_entity, DeleteEntity, ImportYaml, SaveEntity};
 use super::model::{DocumentOutcome, EntityDetail, EntitySummary, ImportReport};
+use super::refs::EntityRef;
 use super::view::{CatalogPage, CatalogView, PAGE_SIZE};
 use crate::error::AppError;
 use crate::ui::form::{ErrorNotice, SubmitButton};
@@ -190,7 +191,7 @@ fn EntityTable(view: CatalogView, items: Vec<EntitySummary>) -> impl IntoView {
                     {items
                         .into_iter()
                         .map(|e| {
-                            let href = format!("/catalog/{}/{}/{}", e.namespace, e.kind.to_lowercase(), e.name);
+                            let href = EntityRef::new(&e.kind, &e.namespace, &e.name).page_path();
                             view! {
                                 <tr data-testid="entity-row">
                                     <td class="px-4 py-3">
@@ -275,7 +276,7 @@ fn EntityOverview(detail: EntityDetail) -> impl IntoView {
             <p class="text-sm text-slate-500"><A href="/catalog" attr:class="hover:text-slate-900">"Catalog"</A>" / "{detail.entity_ref.clone()}</p>
             <div class="mt-1 flex items-center justify-between">
                 <h1 class="text-2xl font-semibold tracking-tight text-slate-900">{s.title.clone().unwrap_or_else(|| s.name.clone())}</h1>
-                <A href=format!("/catalog/{}/{}/{}/edit", s.namespace, s.kind.to_lowercase(), s.name)
+                <A href=format!("{}/edit", EntityRef::new(&s.kind, &s.namespace, &s.name).page_path())
                     attr:class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-50">"Edit"</A>
             </div>
             <p class="mt-1 text-sm text-slate-600">{s.description.clone().unwrap_or_default()}</p>

@@ -109,9 +109,8 @@ async fn write_batch(
 
     let mut results = Vec::new();
     let mut changed = Vec::new();
-    for (number, entity) in &valid {
-        let key = entity.entity_ref.key();
-        let (id, outcome) = match existing.get(&key) {
+    for ((number, entity), key) in valid.iter().zip(&keys) {
+        let (id, outcome) = match existing.get(key) {
             Some((_, body)) if *body == entity.body => (None, DocumentOutcome::Unchanged),
             Some((id, _)) => (Some(*id), DocumentOutcome::Updated),
             None => (Some(Uuid::new_v4()), DocumentOutcome::Created),
@@ -122,11 +121,15 @@ async fn write_batch(
         results.push(DocumentResult { document: *number, entity_ref: Some(entity.entity_ref.to_string()), outcome });
     }
 
-    let etags: Vec<String> = changed.iter().map(|_| Uuid::new_v4().simple().to_string()).collect();
-    let texts: Vec<String> = changed
+    if changed.is_empty() {
+        return Ok(results);
+    }
+
+    // The owned values the rows below borrow: key, etag and search text of each changed entity.
+    let owned: Vec<(String, String, String)> = changed
         .iter()
         .map(|(_, e, _)| {
-            search_text(&[
+            let text = search_text(&[
                 Some(e.entity_ref.name.as_str()),
                 Some(e.entity_ref.kind.as_str()),
                 e.title.as_deref(),
@@ -134,53 +137,43 @@ async fn write_batch(
                 e.owner.as_deref(),
                 e.spec_type.as_deref(),
                 Some(&e.tags.join(" ")),
-            ])
+            ]);
+            (e.entity_ref.key(), Uuid::new_v4().simple().to_string(), text)
         })
         .collect();
-    let writes: Vec<(bool, EntityWrite)> = changed
-        .iter()
-        .zip(&etags)
-        .zip(&texts)
-        .map(|(((id, e, created), etag), text)| {
-            (
-                *created,
-                EntityWrite {
-                    id: *id,
-                    entity_ref: "",
-                    kind: &e.entity_ref.kind,
-                    namespace: &e.entity_ref.namespace,
-                    name: &e.entity_ref.name,
-                    etag,
-                    body: &e.body,
-                    title: e.title.as_deref(),
-                    description: e.description.as_deref(),
-                    owner_ref: e.owner.as_deref(),
-                    spec_type: e.spec_type.as_deref(),
-                    lifecycle: e.lifecycle.as_deref(),
-                    tags: &e.tags,
-                    search_text: text,
-                    source: origin,
-                },
-            )
-        })
-        .collect();
-    let refs: Vec<String> = changed.iter().map(|(_, e, _)| e.entity_ref.key()).collect();
-    let writes: Vec<(bool, EntityWrite)> = writes
-        .into_iter()
-        .zip(&refs)
-        .map(|((created, w), key)| (created, EntityWrite { entity_ref: key, ..w }))
-        .collect();
-
-    let inserts: Vec<EntityWrite> = writes.iter().filter(|(c, _)| *c).map(|(_, w)| clone_write(w)).collect();
+    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
+    for ((id, e, created), (key, etag, text)) in changed.iter().zip(&owned) {
+        let write = EntityWrite {
+            id: *id,
+            entity_ref: key,
+            kind: &e.entity_ref.kind,
+            namespace: &e.entity_ref.namespace,
+            name: &e.entity_ref.name,
+            etag,
+            body: &e.body,
+            title: e.title.as_deref(),
+            description: e.description.as_deref(),
+            owner_ref: e.owner.as_deref(),
+            spec_type: e.spec_type.as_deref(),
+            lifecycle: e.lifecycle.as_deref(),
+            tags: &e.tags,
+            search_text: text,
+            source: origin,
+        };
+        if *created {
+            inserts.push(write);
+        } else {
+            updates.push(write);
+        }
+    }
     repo::insert(conn, &inserts).await?;
-    for (_, write) in writes.iter().filter(|(c, _)| !*c) {
+    for write in &updates {
         repo::update(conn, write).await?;
     }
 
     let mut relation_rows = Vec::new();
     let mut search_rows = Vec::new();
-    for (id, entity, _) in &changed {
-        let own = entity.entity_ref.key();
+    for ((id, entity, _), (own, _, _)) in changed.iter().zip(&owned) {
         for r in &entity.relations {
             let target = r.target.key();
             relation_rows.push(RelationRow {
@@ -208,27 +201,18 @@ async fn write_batch(
     }
     let ids: Vec<Uuid> = changed.iter().map(|(id, _, _)| *id).collect();
     repo::replace_index(conn, &ids, &relation_rows, &search_rows).await?;
-    if !ids.is_empty() {
-        repo::bump_version(conn).await?;
-    }
+    repo::bump_version(conn).await?;
 
     let count = |o: DocumentOutcome| results.iter().filter(|r| r.outcome == o).count();
-    if !ids.is_empty() {
-        let event =
-            AuditEvent::success("catalog.entities_imported", origin).severity(Severity::Notice).details(json!({
-                "created": count(DocumentOutcome::Created),
-                "updated": count(DocumentOutcome::Updated),
-                "unchanged": count(DocumentOutcome::Unchanged),
-                // Every written entity (a batch holds at most BATCH), for the entity's history.
-                "entities": refs,
-            }));
-        record(conn, source, event).await?;
-    }
+    let event = AuditEvent::success("catalog.entities_imported", origin).severity(Severity::Notice).details(json!({
+        "created": count(DocumentOutcome::Created),
+        "updated": count(DocumentOutcome::Updated),
+        "unchanged": count(DocumentOutcome::Unchanged),
+        // Every written entity (a batch holds at most BATCH), for the entity's history.
+        "entities": owned.iter().map(|(key, _, _)| key).collect::<Vec<_>>(),
+    }));
+    record(conn, source, event).await?;
     Ok(results)
-}
-
-fn clone_write<'a>(w: &EntityWrite<'a>) -> EntityWrite<'a> {
-    EntityWrite { ..*w }
 }
 
 /// Saves one entity typed into the editor. `original` is the ref of the entity being edited:
@@ -322,6 +306,16 @@ pub async fn get_by_uid(db: &Database, tenant: &Tenant, uid: Uuid) -> AppResult<
     .await
 }
 
+/// The kind, namespace and name of the entity with this uid.
+pub async fn ref_by_uid(db: &Database, tenant: &Tenant, uid: Uuid) -> AppResult<Option<EntityRef>> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            Ok(repo::find_by_uid(conn, uid).await?.map(|row| EntityRef::new(&row.kind, &row.namespace, &row.name)))
+        })
+    })
+    .await
+}
+
 /// Entities for each requested ref, in request order, `None` where there is none.
 pub async fn get_by_refs(
     db: &Database,
@@ -407,13 +401,7 @@ fn with_snippets(mut items: Vec<EntitySummary>, snippets: Vec<(Uuid, String)>) -
 
 /// Escapes a headline and turns PostgreSQL's match markers into `<mark>` elements.
 fn marked_html(headline: &str) -> String {
-    headline
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace(repo::MATCH_START, "<mark>")
-        .replace(repo::MATCH_END, "</mark>")
+    crate::ui::html::escape(headline).replace(repo::MATCH_START, "<mark>").replace(repo::MATCH_END, "</mark>")
 }
 
 pub async fn facets(

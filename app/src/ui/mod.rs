@@ -2,6 +2,7 @@
 
 pub mod form;
 pub mod home;
+pub mod html;
 pub mod layout;
 pub mod live;
 pub mod placeholder;

@@ -144,11 +144,7 @@ fn error_page(status: StatusCode, title: &str, text: String) -> Response {
 <div class="max-w-md text-center"><p class="text-sm font-semibold text-amber-600">{code}</p>
 <h1 class="mt-2 text-2xl font-semibold tracking-tight">{title}</h1><p class="mt-2 text-sm text-slate-600">{text}</p></div></main></body></html>"#,
         code = status.as_u16(),
-        text = escape(&text),
+        text = app::ui::html::escape(&text),
     );
     (status, Html(html)).into_response()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

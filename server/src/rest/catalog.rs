@@ -399,9 +399,17 @@ async fn get_entity_by_uid(
     Path(uid): Path<String>,
 ) -> ApiResult<Json<Value>> {
     reader(&ctx)?;
-    let missing = || ApiError(AppError::NotFound(format!("No entity with uid {uid}")));
-    let id = Uuid::parse_str(&uid).map_err(|_| missing())?;
-    service::get_by_uid(&state.db, &ctx.tenant, id).await?.map(Json).ok_or_else(missing)
+    let id = entity_uid(&uid)?;
+    service::get_by_uid(&state.db, &ctx.tenant, id).await?.map(Json).ok_or_else(|| no_entity(&uid))
+}
+
+/// The uid in a path; a malformed one names no entity (404, as Backstage answers).
+fn entity_uid(uid: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(uid).map_err(|_| no_entity(uid))
+}
+
+fn no_entity(uid: &str) -> ApiError {
+    ApiError(AppError::NotFound(format!("No entity with uid {uid}")))
 }
 
 async fn delete_entity_by_uid(
@@ -410,7 +418,7 @@ async fn delete_entity_by_uid(
     Path(uid): Path<String>,
 ) -> ApiResult<StatusCode> {
     ctx.require_role(Role::Developer)?;
-    let id = Uuid::parse_str(&uid).map_err(|_| ApiError(AppError::NotFound(format!("No entity with uid {uid}"))))?;
+    let id = entity_uid(&uid)?;
     service::delete_by_uid(&state.db, &ctx.tenant, ctx.audit_source(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -578,17 +586,11 @@ async fn replace_entity(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     ctx.require_role(Role::Developer)?;
-    let missing = || ApiError(AppError::NotFound(format!("No entity with uid {uid}")));
-    let id = Uuid::parse_str(&uid).map_err(|_| missing())?;
-    let current = service::get_by_uid(&state.db, &ctx.tenant, id).await?.ok_or_else(missing)?;
-    let current_ref = EntityRef::new(
-        current["kind"].as_str().unwrap_or_default(),
-        current["metadata"]["namespace"].as_str().unwrap_or_default(),
-        current["metadata"]["name"].as_str().unwrap_or_default(),
-    );
+    let id = entity_uid(&uid)?;
+    let current = service::ref_by_uid(&state.db, &ctx.tenant, id).await?.ok_or_else(|| no_entity(&uid))?;
     let text = std::str::from_utf8(&body).map_err(|_| invalid("the body must be UTF-8 JSON or YAML".into()))?;
-    let saved = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), Some(&current_ref.key()), text).await?;
-    service::get_by_ref(&state.db, &ctx.tenant, &saved).await?.map(Json).ok_or_else(missing)
+    let saved = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), Some(&current.key()), text).await?;
+    service::get_by_ref(&state.db, &ctx.tenant, &saved).await?.map(Json).ok_or_else(|| no_entity(&uid))
 }
 
 /// `GET /api/catalog/search?q=…&page=…`: ranked-by-name matches with highlighted snippets.
