@@ -44,7 +44,8 @@ export E2E_ADMIN_PASSWORD
 E2E_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export E2E_PORT
 
-LEPTOS_SITE_ADDR="127.0.0.1:$E2E_PORT" BEACON_COOKIE_SECURE=false "$SERVER" serve >"$STATE_DIR/test/server.log" 2>&1 &
+# Locations in the end-to-end tests are served from loopback.
+LEPTOS_SITE_ADDR="127.0.0.1:$E2E_PORT" BEACON_COOKIE_SECURE=false BEACON_FETCH_PRIVATE_NETWORKS=true "$SERVER" serve >"$STATE_DIR/test/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$E2E_PORT/api/health" >/dev/null && break

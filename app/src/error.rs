@@ -19,6 +19,8 @@ pub enum AppError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
     /// Details go to the log under this reference, never to the client.
     #[error("Something went wrong on our side (reference {0}).")]
     Internal(String),
@@ -36,6 +38,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Invalid(_) => 422,
             AppError::Conflict(_) => 409,
+            AppError::TooLarge(_) => 413,
             AppError::Internal(_) | AppError::Transport(_) => 500,
         }
     }

@@ -20,7 +20,9 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use auth::pages::{LoginPage, LogoutPage};
-use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, ImportPage, NewEntityPage};
+use catalog::import_pages::{ImportJobPage, ImportPage};
+use catalog::location_pages::LocationsPage;
+use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
 use settings::pages::UsersPage;
 use ui::home::HomePage;
 use ui::layout::PortalShell;
@@ -65,6 +67,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("logout") view=LogoutPage/>
                     <Route path=path!("catalog") view=CatalogListPage/>
                     <Route path=path!("catalog/import") view=ImportPage/>
+                    <Route path=path!("catalog/import/:id") view=ImportJobPage/>
+                    <Route path=path!("catalog/locations") view=LocationsPage/>
                     <Route path=path!("catalog/new") view=NewEntityPage/>
                     <Route path=path!("catalog/:namespace/:kind/:name/edit") view=EditEntityPage ssr=SsrMode::Async/>
                     <Route path=path!("catalog/:namespace/:kind/:name") view=EntityPage ssr=SsrMode::Async/>

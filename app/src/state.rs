@@ -6,6 +6,7 @@ use leptos::config::LeptosOptions;
 use crate::audit::service::AuditSource;
 use crate::auth::model::{Principal, Role};
 use crate::catalog::events::CatalogEvents;
+use crate::catalog::fetch::FetchPolicy;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::tenancy::model::Tenant;
@@ -15,6 +16,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Database,
     pub catalog_events: CatalogEvents,
+    pub fetch_policy: FetchPolicy,
 }
 
 impl AppState {

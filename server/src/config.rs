@@ -26,6 +26,10 @@ pub struct ServeConfig {
     /// Sessions end after this many minutes without a request.
     #[arg(long, env = "BEACON_SESSION_IDLE_MINUTES", default_value_t = 480)]
     pub session_idle_minutes: i64,
+    /// Let catalog Locations be read from loopback and private addresses. Development and
+    /// tests only: with it, tenants can make the server fetch from inside its network.
+    #[arg(long, env = "BEACON_FETCH_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub fetch_private_networks: bool,
     /// Runtime Leptos options (site root, address); LEPTOS_* variables override them.
     #[arg(long, env = "BEACON_LEPTOS_CONFIG", default_value = "Leptos.toml")]
     pub leptos_config: String,

@@ -14,6 +14,7 @@ use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 use crate::router::{self, Edge};
 use app::catalog::events::CatalogEvents;
+use app::catalog::fetch::FetchPolicy;
 use app::db::{migrate, Database};
 use app::error::AppError;
 use app::state::AppState;
@@ -58,7 +59,8 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
     let addr = leptos.site_addr;
     let sessions = connect_sessions(&config).await?;
     let catalog_events = CatalogEvents::listen(db.url().to_owned());
-    let state = AppState { leptos_options: leptos, db, catalog_events };
+    let fetch_policy = FetchPolicy { allow_private_networks: config.fetch_private_networks };
+    let state = AppState { leptos_options: leptos, db, catalog_events, fetch_policy };
     let edge = Edge { base_domain: config.base_domain.clone(), metrics: Metrics::default() };
     let app = router::build(state, Arc::new(edge), sessions);
 

@@ -12,9 +12,6 @@ pub const USER_KEY: &str = "beacon.user";
 /// A one-time password to show the admin once after an invitation, with or without JS.
 pub const INVITATION_FLASH_KEY: &str = "beacon.flash.invitation";
 
-/// The report of the last catalog import, shown once on the import page.
-pub const IMPORT_FLASH_KEY: &str = "beacon.flash.import";
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SessionUser {
     pub tenant_id: TenantId,

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::model::{EntityDetail, ImportReport};
+use super::model::{EntityDetail, ImportJob, LocationView};
 use super::view::{CatalogPage, CatalogView};
 use crate::error::AppError;
 
@@ -40,12 +40,11 @@ pub async fn load_entity(namespace: String, kind: String, name: String) -> Resul
     )
 }
 
-/// Imports pasted YAML (one or many documents); Developers and up. The report waits in the
-/// session until the import page shows it, so it appears with and without JavaScript.
+/// Starts importing pasted YAML (one or many documents) in the background and opens the
+/// job's progress page; Developers and up.
 #[server(endpoint = "ui/catalog/import")]
 pub async fn import_yaml(yaml: String) -> Result<(), AppError> {
     use crate::auth::model::Role;
-    use crate::auth::session::IMPORT_FLASH_KEY;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
@@ -53,34 +52,225 @@ pub async fn import_yaml(yaml: String) -> Result<(), AppError> {
         async {
             let ctx = RequestContext::current().await?;
             ctx.require_role(Role::Developer)?;
-            let documents = super::service::parse_documents(&yaml);
-            if documents.is_empty() {
-                return Err(AppError::Invalid("Paste at least one YAML document.".into()));
-            }
-            let report =
-                super::service::import(&AppState::current()?.db, &ctx.tenant, &ctx.audit_source(), "paste", documents)
-                    .await?;
-            let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
-            session.insert(IMPORT_FLASH_KEY, report).await?;
+            let documents = super::service::documents_of_upload(yaml.as_bytes()).await?;
+            let job = super::jobs::start(
+                &AppState::current()?.db,
+                &ctx.tenant,
+                ctx.audit_source(),
+                "paste".into(),
+                documents,
+            )
+            .await?;
+            leptos_axum::redirect(&format!("/catalog/import/{job}"));
             Ok(())
         }
         .await,
     )
 }
 
-/// The report of this user's last import, once.
-#[server(endpoint = "ui/catalog/last-import")]
-pub async fn last_import() -> Result<Option<ImportReport>, AppError> {
+/// Starts importing uploaded files (YAML, or .zip / .tar.gz repository archives) in the
+/// background and opens the job's progress page; Developers and up. A plain multipart form
+/// posts here, so it works without JavaScript.
+#[server(endpoint = "ui/catalog/upload", input = leptos::server_fn::codec::MultipartFormData)]
+pub async fn upload_catalog(data: leptos::server_fn::codec::MultipartData) -> Result<(), AppError> {
     use crate::auth::model::Role;
-    use crate::auth::session::IMPORT_FLASH_KEY;
     use crate::error::respond;
-    use crate::state::RequestContext;
+    use crate::state::{AppState, RequestContext};
 
     respond(
         async {
-            RequestContext::current().await?.require_role(Role::Viewer)?;
-            let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
-            Ok(session.remove::<ImportReport>(IMPORT_FLASH_KEY).await?)
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Developer)?;
+            let mut multipart = data.into_inner().ok_or_else(|| AppError::internal("multipart body missing"))?;
+            let (mut documents, mut names, mut size) = (Vec::new(), Vec::new(), 0usize);
+            while let Some(mut field) =
+                multipart.next_field().await.map_err(|e| AppError::Invalid(format!("upload: {e}")))?
+            {
+                let name = field.file_name().unwrap_or("upload").to_owned();
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(|e| AppError::Invalid(format!("upload: {e}")))? {
+                    size += chunk.len();
+                    if size > super::service::MAX_UPLOAD_BYTES {
+                        return Err(AppError::TooLarge(format!(
+                            "Uploads are limited to {} MiB.",
+                            super::service::MAX_UPLOAD_BYTES / 1024 / 1024
+                        )));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                if bytes.is_empty() {
+                    continue;
+                }
+                documents.extend(
+                    super::service::documents_of_upload(&bytes)
+                        .await
+                        .map_err(|e| AppError::Invalid(format!("{name}: {e}")))?,
+                );
+                names.push(name);
+            }
+            if documents.is_empty() {
+                return Err(AppError::Invalid("Choose at least one file.".into()));
+            }
+            let label = format!("upload:{}", names.join(","));
+            let job =
+                super::jobs::start(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), label, documents).await?;
+            leptos_axum::redirect(&format!("/catalog/import/{job}"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// An import job, for its progress page.
+#[server(endpoint = "ui/catalog/import-job")]
+pub async fn load_import_job(id: String) -> Result<ImportJob, AppError> {
+    use crate::auth::model::Role;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Developer)?;
+            let missing = || AppError::NotFound("No such import.".into());
+            let id = uuid::Uuid::parse_str(&id).map_err(|_| missing())?;
+            super::jobs::load(&AppState::current()?.db, &ctx.tenant, id).await?.ok_or_else(missing)
+        }
+        .await,
+    )
+}
+
+/// The Locations page: registered locations and the hosts they may be read from.
+#[server(endpoint = "ui/catalog/locations")]
+pub async fn list_locations() -> Result<(Vec<LocationView>, Vec<String>), AppError> {
+    use crate::auth::model::Role;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Viewer)?;
+            let db = &AppState::current()?.db;
+            Ok((super::locations::list(db, &ctx.tenant).await?, super::locations::allowlist(db, &ctx.tenant).await?))
+        }
+        .await,
+    )
+}
+
+/// Registers a URL location and imports what it emits; Developers and up.
+#[server(endpoint = "ui/catalog/register-location")]
+pub async fn register_location(target: String) -> Result<String, AppError> {
+    use crate::auth::model::Role;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Developer)?;
+            let state = AppState::current()?;
+            let registered = super::locations::register(
+                &state.db,
+                &ctx.tenant,
+                &ctx.audit_source(),
+                &state.fetch_policy,
+                &target,
+                false,
+            )
+            .await?;
+            Ok(format!("Registered {} with {} entities.", registered.location.target, registered.entities.len()))
+        }
+        .await,
+    )
+}
+
+/// Re-reads a location now; Developers and up.
+#[server(endpoint = "ui/catalog/refresh-location")]
+pub async fn refresh_location(id: String) -> Result<String, AppError> {
+    use crate::auth::model::Role;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Developer)?;
+            let state = AppState::current()?;
+            let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound("No such location.".into()))?;
+            let report =
+                super::locations::refresh(&state.db, &ctx.tenant, &ctx.audit_source(), &state.fetch_policy, id).await?;
+            Ok(format!(
+                "Refreshed: {} created, {} updated, {} unchanged, {} rejected, {} orphaned.",
+                report.count(|o| *o == super::model::DocumentOutcome::Created),
+                report.count(|o| *o == super::model::DocumentOutcome::Updated),
+                report.count(|o| *o == super::model::DocumentOutcome::Unchanged),
+                report.count(|o| matches!(o, super::model::DocumentOutcome::Rejected(_))),
+                report.orphaned.len(),
+            ))
+        }
+        .await,
+    )
+}
+
+/// Unregisters a location and deletes its entities (the box must be ticked); Developers and up.
+#[server(endpoint = "ui/catalog/delete-location")]
+pub async fn delete_location(id: String, confirm: Option<String>) -> Result<String, AppError> {
+    use crate::auth::model::Role;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Developer)?;
+            if confirm.as_deref() != Some("yes") {
+                return Err(AppError::Invalid(
+                    "Tick the box to confirm: the location's entities are deleted too.".into(),
+                ));
+            }
+            let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound("No such location.".into()))?;
+            super::locations::delete(&AppState::current()?.db, &ctx.tenant, &ctx.audit_source(), id).await?;
+            Ok("Location unregistered; its entities were deleted.".into())
+        }
+        .await,
+    )
+}
+
+/// Adds a host pattern to the tenant's fetch allowlist; Admins only.
+#[server(endpoint = "ui/catalog/allow-host")]
+pub async fn allow_host(pattern: String) -> Result<String, AppError> {
+    use crate::auth::model::Role;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Admin)?;
+            let added =
+                super::locations::allow_host(&AppState::current()?.db, &ctx.tenant, &ctx.audit_source(), &pattern)
+                    .await?;
+            Ok(format!("Locations may now be read from {added}."))
+        }
+        .await,
+    )
+}
+
+/// Removes a host pattern from the allowlist; Admins only.
+#[server(endpoint = "ui/catalog/remove-host")]
+pub async fn remove_host(pattern: String) -> Result<String, AppError> {
+    use crate::auth::model::Role;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.require_role(Role::Admin)?;
+            super::locations::disallow_host(&AppState::current()?.db, &ctx.tenant, &ctx.audit_source(), &pattern)
+                .await?;
+            Ok(format!("Removed {pattern}."))
         }
         .await,
     )

@@ -39,6 +39,9 @@ pub struct DocumentResult {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
     pub results: Vec<DocumentResult>,
+    /// Entities a Location refresh no longer emitted, now flagged `backstage.io/orphan`.
+    #[serde(default)]
+    pub orphaned: Vec<String>,
 }
 
 impl ImportReport {
@@ -74,4 +77,36 @@ pub struct EntityDetail {
 pub struct FacetCount {
     pub value: String,
     pub count: i64,
+}
+
+/// Where a background import stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobStatus {
+    Running,
+    Done,
+    Failed,
+    /// The server stopped while the job ran; what was written before stays written.
+    Interrupted,
+}
+
+/// An import running (or run) in the background, for the progress page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportJob {
+    pub id: String,
+    pub source: String,
+    pub status: JobStatus,
+    pub total: i32,
+    pub processed: i32,
+    pub report: Option<ImportReport>,
+    pub error: Option<String>,
+}
+
+/// A registered Location, as Backstage's `GET /locations/:id` shows it, plus its last refresh.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationView {
+    pub id: String,
+    pub target: String,
+    pub refreshed_at: Option<String>,
+    pub refresh_error: Option<String>,
+    pub entities: i64,
 }

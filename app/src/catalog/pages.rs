@@ -1,12 +1,12 @@
 //! Catalog pages: the list (kind tabs, search, facets, sorting, pages), the entity page and
-//! the import page. Every control is a link or a GET/POST form, so all of it works without JS.
+//! the entity editor. Every control is a link or a GET/POST form, so all of it works without JS.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::api::{last_import, list_catalog, load_entity, DeleteEntity, ImportYaml, SaveEntity};
-use super::model::{DocumentOutcome, EntityDetail, EntitySummary, ImportReport};
+use super::api::{list_catalog, load_entity, DeleteEntity, SaveEntity};
+use super::model::{EntityDetail, EntitySummary};
 use super::refs::EntityRef;
 use super::view::{CatalogPage, CatalogView, PAGE_SIZE};
 use crate::error::AppError;
@@ -26,6 +26,9 @@ pub fn CatalogListPage() -> impl IntoView {
                 <div class="flex gap-2">
                     <A href="/catalog/new" attr:class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-50">
                         "New entity"
+                    </A>
+                    <A href="/catalog/locations" attr:class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-50">
+                        "Locations"
                     </A>
                     <A href="/catalog/import" attr:class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-50">
                         "Import"
@@ -375,68 +378,7 @@ fn KeyValues(title: &'static str, rows: Vec<(String, String)>, links: bool) -> i
 }
 
 #[component]
-pub fn ImportPage() -> impl IntoView {
-    let import = ServerAction::<ImportYaml>::new();
-    let error = Signal::derive(move || import.value().get().and_then(Result::err));
-    let report = Resource::new(move || import.version().get(), |_| last_import());
-    view! {
-        <section>
-            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Import entities"</h1>
-            <p class="mt-1 text-sm text-slate-500">"Paste one or more catalog-info.yaml documents, separated by ---. Bad documents are reported and skipped; the others are saved."</p>
-            <ActionForm action=import>
-                <textarea name="yaml" rows="14" required aria-label="YAML documents"
-                    class="mt-4 block w-full rounded-xl border border-slate-300 p-3 font-mono text-xs shadow-sm focus:border-amber-500 focus:outline-none focus:ring-2 focus:ring-amber-500/30"></textarea>
-                <div class="mt-3 flex items-center gap-3">
-                    <SubmitButton label="Import" pending=import.pending()/>
-                    {move || import.pending().get().then(|| view! { <span class="text-sm text-slate-500" role="status">"Importing…"</span> })}
-                </div>
-            </ActionForm>
-            <div class="mt-4"><ErrorNotice error/></div>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    report.await.ok().flatten().map(|report| view! { <ImportResults report/> })
-                })}
-            </Transition>
-        </section>
-    }
-}
-
-#[component]
-fn ImportResults(report: ImportReport) -> impl IntoView {
-    let count = |f: fn(&DocumentOutcome) -> bool| report.count(f);
-    let summary = format!(
-        "{} created, {} updated, {} unchanged, {} rejected",
-        count(|o| *o == DocumentOutcome::Created),
-        count(|o| *o == DocumentOutcome::Updated),
-        count(|o| *o == DocumentOutcome::Unchanged),
-        count(|o| matches!(o, DocumentOutcome::Rejected(_))),
-    );
-    view! {
-        <div class="mt-6 rounded-xl border border-slate-200 bg-white" data-testid="import-results">
-            <p class="border-b border-slate-100 px-4 py-3 text-sm font-medium text-slate-900">{summary}</p>
-            <ul class="divide-y divide-slate-100 text-sm">
-                {report.results.into_iter().map(|r| {
-                    let (label, class, reasons) = match r.outcome {
-                        DocumentOutcome::Created => ("Created", "text-emerald-700", vec![]),
-                        DocumentOutcome::Updated => ("Updated", "text-sky-700", vec![]),
-                        DocumentOutcome::Unchanged => ("Unchanged", "text-slate-500", vec![]),
-                        DocumentOutcome::Rejected(reasons) => ("Rejected", "text-red-700", reasons),
-                    };
-                    view! {
-                        <li class="px-4 py-2" data-testid="import-result">
-                            <span class=format!("font-medium {class}")>{label}</span>
-                            <span class="ml-2 text-slate-600">{format!("document {}", r.document)}{r.entity_ref.map(|e| format!(" · {e}"))}</span>
-                            {reasons.into_iter().map(|reason| view! { <p class="mt-1 text-xs text-red-700">{reason}</p> }).collect_view()}
-                        </li>
-                    }
-                }).collect_view()}
-            </ul>
-        </div>
-    }
-}
-
-#[component]
-fn Problem(error: AppError) -> impl IntoView {
+pub(super) fn Problem(error: AppError) -> impl IntoView {
     view! {
         <div data-testid="access-problem" class="mt-6 rounded-xl border border-red-200 bg-red-50 p-6 text-sm text-red-800">
             {error.to_string()}

@@ -28,6 +28,8 @@ pub struct EntityRow {
     pub spec_type: Option<String>,
     pub lifecycle: Option<String>,
     pub tags: Vec<String>,
+    pub location_id: Option<Uuid>,
+    pub parent_ref: Option<String>,
 }
 
 #[derive(Insertable, AsChangeset)]
@@ -53,6 +55,10 @@ pub struct EntityWrite<'a> {
     pub tags: &'a [String],
     pub search_text: &'a str,
     pub source: &'a str,
+    #[diesel(treat_none_as_null = true)]
+    pub location_id: Option<Uuid>,
+    #[diesel(treat_none_as_null = true)]
+    pub parent_ref: Option<&'a str>,
 }
 
 pub struct RelationRow {
@@ -69,12 +75,19 @@ pub struct SearchRow {
     pub original_value: Option<String>,
 }
 
-pub async fn find_existing(conn: &mut Connection, refs: &[String]) -> QueryResult<Vec<(Uuid, String, Value)>> {
-    entities::table
-        .filter(entities::entity_ref.eq_any(refs))
-        .select((entities::id, entities::entity_ref, entities::body))
-        .load(conn)
-        .await
+/// What an import compares an incoming entity with.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = entities, check_for_backend(Pg))]
+pub struct ExistingEntity {
+    pub id: Uuid,
+    pub entity_ref: String,
+    pub body: Value,
+    pub location_id: Option<Uuid>,
+    pub parent_ref: Option<String>,
+}
+
+pub async fn find_existing(conn: &mut Connection, refs: &[String]) -> QueryResult<Vec<ExistingEntity>> {
+    entities::table.filter(entities::entity_ref.eq_any(refs)).select(ExistingEntity::as_select()).load(conn).await
 }
 
 pub async fn insert(conn: &mut Connection, rows: &[EntityWrite<'_>]) -> QueryResult<()> {
@@ -207,6 +220,16 @@ pub async fn relations_from(conn: &mut Connection, refs: &[String]) -> QueryResu
         .select((entity_relations::source_ref, entity_relations::relation, entity_relations::target_ref))
         .distinct()
         .order((entity_relations::relation, entity_relations::target_ref))
+        .load(conn)
+        .await
+}
+
+/// The entities a registered location provides, by ref.
+pub async fn provided_by(conn: &mut Connection, location: Uuid) -> QueryResult<Vec<EntityRow>> {
+    entities::table
+        .filter(entities::location_id.eq(location))
+        .select(EntityRow::as_select())
+        .order(entities::entity_ref)
         .load(conn)
         .await
 }

@@ -22,6 +22,8 @@ use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
 use crate::tenancy::model::{Tenant, TenantId};
 
+/// The most an upload (all files together) may hold.
+pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
 /// Documents written per transaction.
 const BATCH: usize = 500;
 /// Imports writing at least this many entities refresh the planner statistics.
@@ -48,21 +50,78 @@ pub fn parse_documents(text: &str) -> Vec<Result<Value, String>> {
         .collect()
 }
 
+/// Where imported documents come from.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// Shown in the audit log and kept with each entity (`paste`, `editor`, `url:…`).
+    pub label: String,
+    /// The registered Location whose refresh this is: its entities belong to it.
+    pub location: Option<Uuid>,
+    /// The import job whose progress advances with each batch.
+    pub job: Option<Uuid>,
+}
+
+impl Origin {
+    pub fn named(label: impl Into<String>) -> Self {
+        Self { label: label.into(), ..Self::default() }
+    }
+}
+
+/// One document to import and the Location entity that emitted it, if any.
+pub struct Incoming {
+    pub document: Result<Value, String>,
+    pub parent: Option<String>,
+}
+
+impl From<Result<Value, String>> for Incoming {
+    fn from(document: Result<Value, String>) -> Self {
+        Self { document, parent: None }
+    }
+}
+
+impl From<super::reader::LocatedDocument> for Incoming {
+    fn from(located: super::reader::LocatedDocument) -> Self {
+        Self { document: located.document, parent: located.parent }
+    }
+}
+
+/// The documents of an upload: multi-document YAML, or a .zip / .tar.gz of a repository whose
+/// YAML files are read as a tree (Locations and `$text` followed inside the archive).
+pub async fn documents_of_upload(bytes: &[u8]) -> AppResult<Vec<Incoming>> {
+    let documents: Vec<Incoming> = if super::archive::is_archive(bytes) {
+        let source = super::archive::unpack(bytes).map_err(AppError::Invalid)?;
+        let entries = source.entries();
+        super::reader::read_tree(&source, entries, true)
+            .await
+            .map_err(AppError::Invalid)?
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    } else {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| AppError::Invalid("upload YAML (UTF-8) or a .zip / .tar.gz archive".into()))?;
+        parse_documents(text).into_iter().map(Into::into).collect()
+    };
+    if documents.is_empty() {
+        return Err(AppError::Invalid("the upload holds no entity documents".into()));
+    }
+    Ok(documents)
+}
+
 pub async fn import(
     db: &Database,
     tenant: &Tenant,
     source: &AuditSource,
-    origin: &str,
-    documents: Vec<Result<Value, String>>,
+    origin: &Origin,
+    documents: Vec<Incoming>,
 ) -> AppResult<ImportReport> {
     let mut report = ImportReport::default();
     let mut seen = HashMap::new();
-    let numbered: Vec<(usize, Result<Value, String>)> =
-        documents.into_iter().enumerate().map(|(i, d)| (i + 1, d)).collect();
+    let numbered: Vec<(usize, Incoming)> = documents.into_iter().enumerate().map(|(i, d)| (i + 1, d)).collect();
     for batch in numbered.chunks(BATCH) {
         let mut valid = Vec::new();
-        for (number, document) in batch {
-            let checked = document.clone().map_err(|e| vec![e]).and_then(validate);
+        for (number, incoming) in batch {
+            let checked = incoming.document.clone().map_err(|e| vec![e]).and_then(validate);
             match checked {
                 Ok(entity) => {
                     let key = entity.entity_ref.key();
@@ -71,16 +130,24 @@ pub async fn import(
                             "metadata.name: duplicates document {first} (names are unique per kind and namespace, ignoring case)"
                         )]));
                     } else {
-                        valid.push((*number, entity));
+                        valid.push((*number, entity, incoming.parent.clone()));
                     }
                 }
                 Err(errors) => report.results.push(rejected(*number, None, errors)),
             }
         }
         let source = source.clone();
-        let origin = origin.to_owned();
+        let origin = origin.clone();
+        let processed = batch.len();
         let results = db
-            .with_tenant(tenant, move |conn| Box::pin(async move { write_batch(conn, &source, &origin, valid).await }))
+            .with_tenant(tenant, move |conn| {
+                Box::pin(async move {
+                    if let Some(job) = origin.job {
+                        super::jobs::advance(conn, job, processed).await?;
+                    }
+                    write_batch(conn, &source, &origin, valid).await
+                })
+            })
             .await?;
         report.results.extend(results);
     }
@@ -100,23 +167,31 @@ fn rejected(document: usize, entity_ref: Option<String>, reasons: Vec<String>) -
 async fn write_batch(
     conn: &mut Connection,
     source: &AuditSource,
-    origin: &str,
-    valid: Vec<(usize, ValidEntity)>,
+    origin: &Origin,
+    valid: Vec<(usize, ValidEntity, Option<String>)>,
 ) -> AppResult<Vec<DocumentResult>> {
-    let keys: Vec<String> = valid.iter().map(|(_, e)| e.entity_ref.key()).collect();
-    let existing: HashMap<String, (Uuid, Value)> =
-        repo::find_existing(conn, &keys).await?.into_iter().map(|(id, key, body)| (key, (id, body))).collect();
+    let keys: Vec<String> = valid.iter().map(|(_, e, _)| e.entity_ref.key()).collect();
+    let existing: HashMap<String, repo::ExistingEntity> =
+        repo::find_existing(conn, &keys).await?.into_iter().map(|e| (e.entity_ref.clone(), e)).collect();
 
     let mut results = Vec::new();
     let mut changed = Vec::new();
-    for ((number, entity), key) in valid.iter().zip(&keys) {
+    for ((number, entity, parent), key) in valid.iter().zip(&keys) {
         let (id, outcome) = match existing.get(key) {
-            Some((_, body)) if *body == entity.body => (None, DocumentOutcome::Unchanged),
-            Some((id, _)) => (Some(*id), DocumentOutcome::Updated),
+            // An entity a Location provides changes only through that Location's refresh.
+            Some(e) if e.location_id.is_some() && e.location_id != origin.location => (
+                None,
+                DocumentOutcome::Rejected(vec![format!(
+                    "{} is provided by a registered location; change it at its source or unregister the location",
+                    entity.entity_ref
+                )]),
+            ),
+            Some(e) if e.body == entity.body && e.parent_ref == *parent => (None, DocumentOutcome::Unchanged),
+            Some(e) => (Some(e.id), DocumentOutcome::Updated),
             None => (Some(Uuid::new_v4()), DocumentOutcome::Created),
         };
         if let Some(id) = id {
-            changed.push((id, entity, outcome == DocumentOutcome::Created));
+            changed.push((id, entity, parent.as_deref(), outcome == DocumentOutcome::Created));
         }
         results.push(DocumentResult { document: *number, entity_ref: Some(entity.entity_ref.to_string()), outcome });
     }
@@ -128,7 +203,7 @@ async fn write_batch(
     // The owned values the rows below borrow: key, etag and search text of each changed entity.
     let owned: Vec<(String, String, String)> = changed
         .iter()
-        .map(|(_, e, _)| {
+        .map(|(_, e, _, _)| {
             let text = search_text(&[
                 Some(e.entity_ref.name.as_str()),
                 Some(e.entity_ref.kind.as_str()),
@@ -142,7 +217,7 @@ async fn write_batch(
         })
         .collect();
     let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for ((id, e, created), (key, etag, text)) in changed.iter().zip(&owned) {
+    for ((id, e, parent, created), (key, etag, text)) in changed.iter().zip(&owned) {
         let write = EntityWrite {
             id: *id,
             entity_ref: key,
@@ -158,7 +233,9 @@ async fn write_batch(
             lifecycle: e.lifecycle.as_deref(),
             tags: &e.tags,
             search_text: text,
-            source: origin,
+            source: &origin.label,
+            location_id: origin.location,
+            parent_ref: *parent,
         };
         if *created {
             inserts.push(write);
@@ -173,7 +250,7 @@ async fn write_batch(
 
     let mut relation_rows = Vec::new();
     let mut search_rows = Vec::new();
-    for ((id, entity, _), (own, _, _)) in changed.iter().zip(&owned) {
+    for ((id, entity, _, _), (own, _, _)) in changed.iter().zip(&owned) {
         for r in &entity.relations {
             let target = r.target.key();
             relation_rows.push(RelationRow {
@@ -199,18 +276,19 @@ async fn write_batch(
             search_rows.push(SearchRow { entity_id: *id, key, value, original_value });
         }
     }
-    let ids: Vec<Uuid> = changed.iter().map(|(id, _, _)| *id).collect();
+    let ids: Vec<Uuid> = changed.iter().map(|(id, _, _, _)| *id).collect();
     repo::replace_index(conn, &ids, &relation_rows, &search_rows).await?;
     repo::bump_version(conn).await?;
 
     let count = |o: DocumentOutcome| results.iter().filter(|r| r.outcome == o).count();
-    let event = AuditEvent::success("catalog.entities_imported", origin).severity(Severity::Notice).details(json!({
-        "created": count(DocumentOutcome::Created),
-        "updated": count(DocumentOutcome::Updated),
-        "unchanged": count(DocumentOutcome::Unchanged),
-        // Every written entity (a batch holds at most BATCH), for the entity's history.
-        "entities": owned.iter().map(|(key, _, _)| key).collect::<Vec<_>>(),
-    }));
+    let event =
+        AuditEvent::success("catalog.entities_imported", &origin.label).severity(Severity::Notice).details(json!({
+            "created": count(DocumentOutcome::Created),
+            "updated": count(DocumentOutcome::Updated),
+            "unchanged": count(DocumentOutcome::Unchanged),
+            // Every written entity (a batch holds at most BATCH), for the entity's history.
+            "entities": owned.iter().map(|(key, _, _)| key).collect::<Vec<_>>(),
+        }));
     record(conn, source, event).await?;
     Ok(results)
 }
@@ -242,7 +320,7 @@ pub async fn save_one(
         }
         _ => {}
     }
-    let report = import(db, tenant, source, "editor", vec![Ok(document)]).await?;
+    let report = import(db, tenant, source, &Origin::named("editor"), vec![Ok(document).into()]).await?;
     match report.results.into_iter().next().map(|r| r.outcome) {
         Some(DocumentOutcome::Rejected(reasons)) => Err(AppError::Invalid(reasons.join("\n"))),
         _ => Ok(entity_ref),

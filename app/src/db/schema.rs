@@ -71,6 +71,8 @@ diesel::table! {
         search_text -> Text,
         source -> Text,
         updated_at -> Timestamptz,
+        location_id -> Nullable<Uuid>,
+        parent_ref -> Nullable<Text>,
     }
 }
 
@@ -92,7 +94,44 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(entities, entity_relations, entity_search);
+diesel::table! {
+    locations (id) {
+        id -> Uuid,
+        #[sql_name = "type"]
+        location_type -> Text,
+        target -> Text,
+        created_at -> Timestamptz,
+        created_by -> Text,
+        refreshed_at -> Nullable<Timestamptz>,
+        refresh_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    fetch_allowlist (pattern) {
+        pattern -> Text,
+        created_at -> Timestamptz,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    import_jobs (id) {
+        id -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        created_by -> Text,
+        source -> Text,
+        status -> Text,
+        total -> Int4,
+        processed -> Int4,
+        report -> Nullable<Jsonb>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(entities -> locations (location_id));
+diesel::allow_tables_to_appear_in_same_query!(entities, entity_relations, entity_search, locations);
 
 diesel::table! {
     catalog_state (singleton) {

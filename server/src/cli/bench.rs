@@ -34,10 +34,11 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
         tenancy::provision(db, &slug, "Benchmark", &format!("bench@{slug}.example.com"), "Bench").await?.tenant;
     let tenant = &tenant;
     println!("tenant {slug}: generating {} entities", args.entities);
-    let documents: Vec<Result<Value, String>> = synthetic(args.entities).into_iter().map(Ok).collect();
+    let documents: Vec<service::Incoming> = synthetic(args.entities).into_iter().map(|d| Ok(d).into()).collect();
 
     let started = Instant::now();
-    let report = service::import(db, tenant, &AuditSource::command_line(), "bench", documents).await?;
+    let report =
+        service::import(db, tenant, &AuditSource::command_line(), &service::Origin::named("bench"), documents).await?;
     let elapsed = started.elapsed();
     let rejected = report
         .results

@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use app::audit::service::AuditSource;
-use app::catalog::files::read_location;
 use app::catalog::model::DocumentOutcome;
+use app::catalog::reader::{read_tree, FolderSource};
 use app::catalog::service;
 use app::db::Database;
 use app::error::AppError;
@@ -29,14 +29,16 @@ impl CatalogCommand {
         let tenant =
             tenancy::find(db, &slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
         for file in files {
-            let documents = read_location(&file).map_err(|e| AppError::Invalid(format!("{}: {e}", file.display())))?;
-            let origin = format!("file:{}", file.display());
+            let (source, entry) =
+                FolderSource::for_entry(&file).map_err(|e| AppError::Invalid(format!("{}: {e}", file.display())))?;
+            let documents = read_tree(&source, vec![(entry, None)], false).await.map_err(AppError::Invalid)?;
+            let origin = service::Origin::named(format!("file:{}", file.display()));
             let report = service::import(
                 db,
                 &tenant,
                 &AuditSource::command_line(),
                 &origin,
-                documents.into_iter().map(|d| d.document).collect(),
+                documents.into_iter().map(Into::into).collect(),
             )
             .await?;
             for result in &report.results {

@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use app::auth::model::Role;
+use app::catalog::location_repo::LocationRow;
+use app::catalog::locations;
 use app::catalog::query::{EntityQuery, Filter, Sort, SortField, MAX_PAGE};
 use app::catalog::refs::EntityRef;
 use app::catalog::service;
@@ -25,7 +27,7 @@ use app::error::AppError;
 use app::state::{AppState, RequestContext};
 
 /// Imports larger than this are refused with 413 before they are read.
-pub const MAX_IMPORT_BYTES: usize = 20 * 1024 * 1024;
+pub const MAX_IMPORT_BYTES: usize = service::MAX_UPLOAD_BYTES;
 /// `GET /entities` without `limit` returns at most this many, with a `Link` to the rest.
 const UNLIMITED_PAGE: i64 = 10_000;
 
@@ -38,6 +40,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/catalog/entities/by-query", get(get_entities_by_query).post(query_entities_by_predicate))
         .route("/api/catalog/entities/by-refs", post(get_entities_by_refs))
         .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(get_entity_by_name))
+        .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}/ancestry", get(get_entity_ancestry))
+        .route("/api/catalog/locations", get(get_locations).post(create_location))
+        .route("/api/catalog/locations/{id}", get(get_location).delete(delete_location))
+        .route("/api/catalog/locations/by-entity/{kind}/{namespace}/{name}", get(get_location_by_entity))
+        .route("/api/catalog/refresh", post(refresh_entity))
+        .route("/api/catalog/analyze-location", post(analyze_location))
         .route("/api/catalog/entities/by-uid/{uid}", get(get_entity_by_uid).delete(delete_entity_by_uid))
         .route("/api/catalog/entity-facets", get(get_entity_facets))
         .route("/api/catalog/events", get(catalog_events))
@@ -77,6 +85,7 @@ async fn backstage_errors(request: Request, next: Next) -> Response {
         AppError::NotFound(_) => "NotFoundError",
         AppError::Invalid(_) => "InputError",
         AppError::Conflict(_) => "ConflictError",
+        AppError::TooLarge(_) => "PayloadTooLargeError",
         AppError::Unauthenticated | AppError::InvalidCredentials => "AuthenticationError",
         AppError::Forbidden => "NotAllowedError",
         AppError::Internal(_) | AppError::Transport(_) => "Error",
@@ -470,20 +479,158 @@ async fn validate_entity(Extension(ctx): Extension<RequestContext>, body: Bytes)
     })
 }
 
-/// `POST /api/catalog/import`: one or many YAML documents in the body; a report per document.
+/// `POST /api/catalog/import`: one or many YAML documents, or a .zip / .tar.gz of a repository
+/// (its Locations and `$text` placeholders followed inside the archive); a report per document.
 async fn import(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     ctx.require_role(Role::Developer)?;
-    let text = std::str::from_utf8(&body).map_err(|_| invalid("the body must be UTF-8 YAML".into()))?;
-    let documents = service::parse_documents(text);
-    if documents.is_empty() {
-        return Err(invalid("the body holds no YAML documents".into()));
-    }
-    let report = service::import(&state.db, &ctx.tenant, &ctx.audit_source(), "upload", documents).await?;
+    let documents = service::documents_of_upload(&body).await?;
+    let origin = service::Origin::named("upload");
+    let report = service::import(&state.db, &ctx.tenant, &ctx.audit_source(), &origin, documents).await?;
     Ok(Json(serde_json::to_value(report).map_err(AppError::internal)?))
+}
+
+/// A location as Backstage's API shows it.
+fn location_json(location: &LocationRow) -> Value {
+    json!({ "id": location.id, "type": location.location_type, "target": location.target })
+}
+
+fn location_id(raw: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| ApiError(AppError::NotFound(format!("Found no location with ID {raw}"))))
+}
+
+/// `GET /locations`: `[{data: {id, type, target}}]`.
+async fn get_locations(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let locations = locations::list(&state.db, &ctx.tenant).await?;
+    Ok(Json(Value::Array(
+        locations.into_iter().map(|l| json!({ "data": { "id": l.id, "type": "url", "target": l.target } })).collect(),
+    )))
+}
+
+async fn get_location(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    Ok(Json(location_json(&locations::find(&state.db, &ctx.tenant, location_id(&id)?).await?)))
+}
+
+#[derive(Deserialize)]
+struct LocationSpec {
+    #[serde(rename = "type")]
+    location_type: String,
+    target: String,
+}
+
+/// `POST /locations[?dryRun=true]` `{type: "url", target}`: 201 `{location, entities}`.
+async fn create_location(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    ctx.require_role(Role::Developer)?;
+    let dry_run = Params::parse(raw)?.one("dryRun") == Some("true");
+    let spec: LocationSpec = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    if spec.location_type != "url" {
+        return Err(invalid(format!("location type `{}` is not supported; use url", spec.location_type)));
+    }
+    let registered =
+        locations::register(&state.db, &ctx.tenant, &ctx.audit_source(), &state.fetch_policy, &spec.target, dry_run)
+            .await?;
+    let rejected: Vec<Value> = registered
+        .report
+        .results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            app::catalog::model::DocumentOutcome::Rejected(reasons) => {
+                Some(json!({ "document": r.document, "entityRef": r.entity_ref, "reasons": reasons }))
+            }
+            _ => None,
+        })
+        .collect();
+    let status = if dry_run { StatusCode::OK } else { StatusCode::CREATED };
+    let body = json!({
+        "location": location_json(&registered.location),
+        "entities": registered.entities,
+        "rejected": rejected,
+    });
+    Ok((status, Json(body)).into_response())
+}
+
+async fn delete_location(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    ctx.require_role(Role::Developer)?;
+    locations::delete(&state.db, &ctx.tenant, &ctx.audit_source(), location_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_location_by_entity(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let entity_ref = EntityRef::new(&kind, &namespace, &name);
+    Ok(Json(location_json(&locations::by_entity(&state.db, &ctx.tenant, &entity_ref).await?)))
+}
+
+async fn get_entity_ancestry(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let entity_ref = EntityRef::new(&kind, &namespace, &name);
+    Ok(Json(locations::ancestry(&state.db, &ctx.tenant, &entity_ref).await?))
+}
+
+/// `POST /refresh` `{entityRef}`: re-reads the location that provides the entity.
+async fn refresh_entity(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    ctx.require_role(Role::Developer)?;
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct RefreshRequest {
+        entity_ref: String,
+    }
+    let request: RefreshRequest = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    let entity_ref = EntityRef::parse(&request.entity_ref, None, "default").map_err(invalid)?;
+    locations::refresh_entity(&state.db, &ctx.tenant, &ctx.audit_source(), &state.fetch_policy, &entity_ref).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /analyze-location` `{location: {type, target}}`: what registering it would add.
+async fn analyze_location(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    ctx.require_role(Role::Developer)?;
+    #[derive(Deserialize)]
+    struct AnalyzeRequest {
+        location: LocationSpec,
+    }
+    let request: AnalyzeRequest = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    if request.location.location_type != "url" {
+        return Err(invalid(format!("location type `{}` is not supported; use url", request.location.location_type)));
+    }
+    let files = locations::analyze(&state.db, &ctx.tenant, &state.fetch_policy, &request.location.target).await?;
+    Ok(Json(json!({ "existingEntityFiles": files, "generateEntities": [] })))
 }
 
 /// `GET /api/catalog/events`: server-sent `catalog:updated` events for this tenant only.

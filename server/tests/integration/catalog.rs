@@ -5,24 +5,29 @@ use tower::ServiceExt;
 
 use crate::support::{TestApp, TestTenant};
 use app::audit::service::AuditSource;
-use app::catalog::files::read_location;
 use app::catalog::model::DocumentOutcome;
+use app::catalog::reader::{read_tree, FolderSource};
 use app::catalog::service;
 
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/backstage-examples");
+pub(crate) const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/backstage-examples");
+
+/// The documents of one of Backstage's example files and everything its Locations lead to.
+async fn example_documents(file: &str) -> Vec<service::Incoming> {
+    let (source, entry) = FolderSource::for_entry(&std::path::Path::new(EXAMPLES).join(file)).unwrap();
+    read_tree(&source, vec![(entry, None)], false).await.unwrap().into_iter().map(Into::into).collect()
+}
 
 /// A tenant loaded with Backstage's example catalog, and its admin's session.
 async fn loaded() -> (TestApp, TestTenant, String) {
     let app = TestApp::new().await;
     let t = app.tenant().await;
     for file in ["all.yaml", "acme-corp.yaml"] {
-        let documents = read_location(&std::path::Path::new(EXAMPLES).join(file)).unwrap();
         let report = service::import(
             &app.db,
             &t.tenant,
             &AuditSource::command_line(),
-            file,
-            documents.into_iter().map(|d| d.document).collect(),
+            &service::Origin::named(file),
+            example_documents(file).await,
         )
         .await
         .unwrap();
@@ -32,7 +37,7 @@ async fn loaded() -> (TestApp, TestTenant, String) {
     (app, t, cookie)
 }
 
-async fn get_json(
+pub(crate) async fn get_json(
     app: &TestApp,
     t: &TestTenant,
     cookie: &str,
@@ -43,7 +48,13 @@ async fn get_json(
     (response.status, body, response.headers)
 }
 
-async fn post_json(app: &TestApp, t: &TestTenant, cookie: &str, path: &str, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn post_json(
+    app: &TestApp,
+    t: &TestTenant,
+    cookie: &str,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
     let request = Request::post(path)
         .header(header::HOST, &t.host)
         .header(header::COOKIE, cookie)
@@ -92,13 +103,12 @@ async fn the_backstage_examples_import_with_relations_and_reimport_unchanged() {
     assert!(detail.history.iter().any(|e| e.action == "catalog.entities_imported"), "{:?}", detail.history);
     assert!(detail.relations.iter().all(|r| r.target_path.is_some()), "every example relation resolves");
 
-    let documents = read_location(&std::path::Path::new(EXAMPLES).join("all.yaml")).unwrap();
     let again = service::import(
         &app.db,
         &t.tenant,
         &AuditSource::command_line(),
-        "again",
-        documents.into_iter().map(|d| d.document).collect(),
+        &service::Origin::named("again"),
+        example_documents("all.yaml").await,
     )
     .await
     .unwrap();
@@ -439,8 +449,8 @@ async fn an_export_imports_unchanged_into_another_tenant() {
         &app.db,
         &b.tenant,
         &AuditSource::command_line(),
-        "export",
-        service::parse_documents(&export.body),
+        &service::Origin::named("export"),
+        service::parse_documents(&export.body).into_iter().map(Into::into).collect(),
     )
     .await
     .unwrap();

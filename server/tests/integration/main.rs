@@ -4,6 +4,7 @@
 mod auth;
 mod catalog;
 mod isolation;
+mod locations;
 mod ops;
 mod support;
 mod tenancy;

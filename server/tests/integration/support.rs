@@ -65,12 +65,16 @@ impl TestApp {
             base_domain: "localhost".into(),
             cookie_secure: false,
             session_idle_minutes: 30,
+            // Tests serve Locations from loopback; the refusal of private addresses is
+            // tested where the policy is built by hand.
+            fetch_private_networks: true,
             leptos_config: "Leptos.toml".into(),
         };
         let sessions = startup::connect_sessions(&config).await.expect("redis");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
         let catalog_events = app::catalog::events::CatalogEvents::listen(db.url().to_owned());
-        let state = AppState { leptos_options, db: db.clone(), catalog_events };
+        let fetch_policy = app::catalog::fetch::FetchPolicy { allow_private_networks: config.fetch_private_networks };
+        let state = AppState { leptos_options, db: db.clone(), catalog_events, fetch_policy };
         let edge = Edge { base_domain: "localhost".into(), metrics: Metrics::default() };
         Self { db, router: router::build(state, Arc::new(edge), sessions) }
     }

@@ -10,7 +10,7 @@ const ROLE: &str = "/api/settings/users/role";
 const DEACTIVATE: &str = "/api/settings/users/deactivate";
 
 /// Invites a member as the tenant admin and signs them in; returns (user id, session cookie).
-async fn member(app: &TestApp, t: &TestTenant, admin: &str, email: &str, role: Role) -> (String, String) {
+pub(crate) async fn member(app: &TestApp, t: &TestTenant, admin: &str, email: &str, role: Role) -> (String, String) {
     let invited = app
         .call(
             &t.host,

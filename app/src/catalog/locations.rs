@@ -1,0 +1,425 @@
+//! Registered Locations: URLs the catalog reads entities from and re-reads on refresh, as
+//! Backstage's location service does. Registering creates a `Location` entity
+//! (`generated-<sha1>`) that is the parent of everything its target emits; entities a refresh
+//! no longer emits are kept and flagged as orphans; unregistering deletes what it provided.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+use sha1::{Digest, Sha1};
+use uuid::Uuid;
+
+use super::fetch::{self, FetchPolicy, HostAllowlist};
+use super::location_repo::{self as repo, LocationRow};
+use super::model::{DocumentOutcome, ImportReport, LocationView};
+use super::reader::{read_tree, LocatedDocument, UrlSource};
+use super::refs::EntityRef;
+use super::service::{import, with_relations, Incoming, Origin};
+use super::validate::{validate, ValidEntity};
+use crate::audit::model::Severity;
+use crate::audit::service::{record, AuditEvent, AuditSource};
+use crate::db::Database;
+use crate::error::{AppError, AppResult};
+use crate::tenancy::model::Tenant;
+
+pub const MANAGED_BY: &str = "backstage.io/managed-by-location";
+pub const MANAGED_BY_ORIGIN: &str = "backstage.io/managed-by-origin-location";
+pub const ORPHAN: &str = "backstage.io/orphan";
+
+/// What registering (or a dry run) produced.
+pub struct Registered {
+    pub location: LocationRow,
+    pub entities: Vec<Value>,
+    pub report: ImportReport,
+}
+
+/// Registers `target` and imports what it emits. Fetch failures are refused with the reason
+/// (and audited); nothing is stored for a location that cannot be read.
+pub async fn register(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    policy: &FetchPolicy,
+    target: &str,
+    dry_run: bool,
+) -> AppResult<Registered> {
+    let target = fetch::parse(target).map_err(AppError::Invalid)?.to_string();
+    let lookup = target.clone();
+    if let Some(existing) = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move { Ok::<_, AppError>(repo::find_by_target(conn, &lookup).await?) })
+        })
+        .await?
+    {
+        return Err(AppError::Conflict(format!("Location url:{} already exists", existing.target)));
+    }
+    let id = Uuid::new_v4();
+    let documents = match read(db, tenant, policy, &target).await {
+        Ok(documents) => documents,
+        Err(reason) => {
+            audit_failure(db, tenant, source, "catalog.location_refused", &target, &reason).await?;
+            return Err(AppError::Invalid(reason));
+        }
+    };
+    let location = LocationRow {
+        id,
+        location_type: "url".into(),
+        target: target.clone(),
+        refreshed_at: None,
+        refresh_error: None,
+    };
+    if dry_run {
+        let entities = documents
+            .into_iter()
+            .filter_map(|d| d.document.ok())
+            .filter_map(|d| validate(d).ok())
+            .map(|v| v.body)
+            .collect();
+        return Ok(Registered { location, entities, report: ImportReport::default() });
+    }
+    let (actor, event_source, row_target) = (source.actor.clone(), source.clone(), target.clone());
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            repo::insert(conn, id, &row_target, &actor).await?;
+            record(
+                conn,
+                &event_source,
+                AuditEvent::success("catalog.location_registered", format!("url:{row_target}"))
+                    .severity(Severity::Notice),
+            )
+            .await
+        })
+    })
+    .await?;
+    let report = apply(db, tenant, source, id, &target, documents).await?;
+    let entities = provided_entities(db, tenant, id).await?;
+    let location = find(db, tenant, id).await?;
+    Ok(Registered { location, entities, report })
+}
+
+/// Re-reads a location: updates what changed, flags orphans, records the outcome.
+pub async fn refresh(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    policy: &FetchPolicy,
+    id: Uuid,
+) -> AppResult<ImportReport> {
+    let location = find(db, tenant, id).await?;
+    match read(db, tenant, policy, &location.target).await {
+        Ok(documents) => apply(db, tenant, source, id, &location.target, documents).await,
+        Err(reason) => {
+            let stored = reason.clone();
+            db.with_tenant(tenant, move |conn| {
+                Box::pin(async move { Ok::<_, AppError>(repo::set_refreshed(conn, id, Some(&stored)).await?) })
+            })
+            .await?;
+            audit_failure(db, tenant, source, "catalog.location_refresh_failed", &location.target, &reason).await?;
+            Err(AppError::Invalid(reason))
+        }
+    }
+}
+
+/// Refreshes the location that provides an entity; entities without one have nothing to
+/// re-read (Backstage answers those with success too).
+pub async fn refresh_entity(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    policy: &FetchPolicy,
+    entity_ref: &EntityRef,
+) -> AppResult<()> {
+    let row = entity_row(db, tenant, entity_ref).await?;
+    if let Some(location) = row.location_id {
+        refresh(db, tenant, source, policy, location).await?;
+    }
+    Ok(())
+}
+
+async fn read(
+    db: &Database,
+    tenant: &Tenant,
+    policy: &FetchPolicy,
+    target: &str,
+) -> Result<Vec<LocatedDocument>, String> {
+    let allowlist = match allowlist(db, tenant).await {
+        Ok(patterns) => HostAllowlist(patterns),
+        Err(e) => return Err(e.to_string()),
+    };
+    let source = UrlSource { policy: policy.clone(), allowlist };
+    read_tree(&source, vec![(target.to_owned(), Some(generated_key(target)))], false).await
+}
+
+/// The generated Location entity's name, as Backstage derives it.
+fn generated_name(target: &str) -> String {
+    let digest = Sha1::digest(format!("url:{target}").as_bytes());
+    format!("generated-{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+fn generated_key(target: &str) -> String {
+    format!("location:default/{}", generated_name(target))
+}
+
+/// Imports the generated Location entity and the documents (annotated with where they came
+/// from), then flags entities this location provided before but no longer emits.
+async fn apply(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    id: Uuid,
+    target: &str,
+    documents: Vec<LocatedDocument>,
+) -> AppResult<ImportReport> {
+    let origin_annotation = format!("url:{target}");
+    let generated = json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Location",
+        "metadata": {
+            "name": generated_name(target),
+            "namespace": "default",
+            "annotations": { MANAGED_BY: origin_annotation, MANAGED_BY_ORIGIN: origin_annotation },
+        },
+        "spec": { "type": "url", "target": target },
+    });
+    let mut incoming: Vec<Incoming> = vec![Ok(generated).into()];
+    for located in documents {
+        let address = format!("url:{}", located.address);
+        let document = located.document.map(|mut d| {
+            annotate(&mut d, &[(MANAGED_BY, &address), (MANAGED_BY_ORIGIN, &origin_annotation)]);
+            d
+        });
+        incoming.push(Incoming { document, parent: located.parent });
+    }
+    let origin = Origin { label: origin_annotation.clone(), location: Some(id), job: None };
+    let mut report = import(db, tenant, source, &origin, incoming).await?;
+
+    let emitted: HashSet<String> = report
+        .results
+        .iter()
+        .filter(|r| !matches!(r.outcome, DocumentOutcome::Rejected(_)))
+        .filter_map(|r| r.entity_ref.as_ref().map(|e| e.to_lowercase()))
+        .collect();
+    let provided = db
+        .with_tenant(tenant, move |conn| Box::pin(async move { Ok::<_, AppError>(repo::provided(conn, id).await?) }))
+        .await?;
+    let orphans: Vec<Incoming> = provided
+        .into_iter()
+        .filter(|(key, body)| !emitted.contains(key) && body["metadata"]["annotations"][ORPHAN] != "true")
+        .map(|(_, mut body)| {
+            annotate(&mut body, &[(ORPHAN, "true")]);
+            Ok(body).into()
+        })
+        .collect();
+    if !orphans.is_empty() {
+        let flagged = import(db, tenant, source, &origin, orphans).await?;
+        report.orphaned = flagged.results.iter().filter_map(|r| r.entity_ref.clone()).collect();
+    }
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move { Ok::<_, AppError>(repo::set_refreshed(conn, id, None).await?) })
+    })
+    .await?;
+    Ok(report)
+}
+
+fn annotate(document: &mut Value, pairs: &[(&str, &str)]) {
+    let Some(metadata) = document.get_mut("metadata").and_then(Value::as_object_mut) else { return };
+    let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+    if let Some(map) = annotations.as_object_mut() {
+        for (key, value) in pairs {
+            map.insert((*key).to_owned(), Value::String((*value).to_owned()));
+        }
+    }
+}
+
+async fn audit_failure(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    action: &'static str,
+    target: &str,
+    reason: &str,
+) -> AppResult<()> {
+    let (source, event) =
+        (source.clone(), AuditEvent::failure(action, format!("url:{target}")).details(json!({ "reason": reason })));
+    db.with_tenant(tenant, move |conn| Box::pin(async move { record(conn, &source, event).await })).await
+}
+
+pub async fn find(db: &Database, tenant: &Tenant, id: Uuid) -> AppResult<LocationRow> {
+    db.with_tenant(tenant, move |conn| Box::pin(async move { Ok::<_, AppError>(repo::find(conn, id).await?) }))
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("Found no location with ID {id}")))
+}
+
+pub async fn list(db: &Database, tenant: &Tenant) -> AppResult<Vec<LocationView>> {
+    let rows =
+        db.with_tenant(tenant, |conn| Box::pin(async move { Ok::<_, AppError>(repo::list(conn).await?) })).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, entities)| LocationView {
+            id: row.id.to_string(),
+            target: row.target,
+            refreshed_at: row.refreshed_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            refresh_error: row.refresh_error,
+            entities,
+        })
+        .collect())
+}
+
+/// Unregisters a location and deletes the entities it provided, in one transaction.
+pub async fn delete(db: &Database, tenant: &Tenant, source: &AuditSource, id: Uuid) -> AppResult<()> {
+    let source = source.clone();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let location = repo::find(conn, id)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("Found no location with ID {id}")))?;
+            let removed = repo::delete(conn, id).await?;
+            super::repo::bump_version(conn).await?;
+            let event = AuditEvent::success("catalog.location_deleted", format!("url:{}", location.target))
+                .severity(Severity::Notice)
+                .details(json!({ "entities": removed }));
+            record(conn, &source, event).await
+        })
+    })
+    .await
+}
+
+async fn entity_row(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -> AppResult<super::repo::EntityRow> {
+    let key = entity_ref.key();
+    let display = entity_ref.to_string();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move { Ok::<_, AppError>(super::repo::find_by_ref(conn, &key).await?) })
+    })
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("No entity {display}")))
+}
+
+/// The location that provides an entity.
+pub async fn by_entity(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -> AppResult<LocationRow> {
+    let row = entity_row(db, tenant, entity_ref).await?;
+    let id = row
+        .location_id
+        .ok_or_else(|| AppError::NotFound(format!("{entity_ref} is not provided by a registered location")))?;
+    find(db, tenant, id).await
+}
+
+async fn provided_entities(db: &Database, tenant: &Tenant, id: Uuid) -> AppResult<Vec<Value>> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let rows = super::repo::provided_by(conn, id).await?;
+            with_relations(conn, &rows).await
+        })
+    })
+    .await
+}
+
+/// The entity and the Location entities above it, nearest first (Backstage's ancestry).
+pub async fn ancestry(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -> AppResult<Value> {
+    let root = entity_ref.key();
+    let display = entity_ref.to_string();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let mut items = Vec::new();
+            let mut seen = HashSet::new();
+            let mut next = Some(root.clone());
+            while let Some(key) = next.take() {
+                if !seen.insert(key.clone()) {
+                    break;
+                }
+                let Some(row) = super::repo::find_by_ref(conn, &key).await? else {
+                    if items.is_empty() {
+                        return Err(AppError::NotFound(format!("No entity {display}")));
+                    }
+                    break;
+                };
+                next = row.parent_ref.clone();
+                let entity = with_relations(conn, std::slice::from_ref(&row)).await?.pop();
+                let parents: Vec<String> = row.parent_ref.iter().cloned().collect();
+                items.push(json!({ "entity": entity, "parentEntityRefs": parents }));
+            }
+            Ok(json!({ "rootEntityRef": root, "items": items }))
+        })
+    })
+    .await
+}
+
+/// What registering `target` would add, without writing anything (Backstage's
+/// analyze-location): each entity with whether it is already in the catalog.
+pub async fn analyze(db: &Database, tenant: &Tenant, policy: &FetchPolicy, target: &str) -> AppResult<Vec<Value>> {
+    let target = fetch::parse(target).map_err(AppError::Invalid)?.to_string();
+    let documents = read(db, tenant, policy, &target).await.map_err(AppError::Invalid)?;
+    let valid: Vec<(String, ValidEntity)> =
+        documents.into_iter().filter_map(|d| Some((d.address, validate(d.document.ok()?).ok()?))).collect();
+    let keys: Vec<String> = valid.iter().map(|(_, v)| v.entity_ref.key()).collect();
+    let existing: HashSet<String> = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move { Ok::<_, AppError>(super::repo::existing_refs(conn, &keys).await?) })
+        })
+        .await?
+        .into_iter()
+        .collect();
+    Ok(valid
+        .into_iter()
+        .map(|(address, entity)| {
+            json!({
+                "location": { "type": "url", "target": address },
+                "isRegistered": existing.contains(&entity.entity_ref.key()),
+                "entity": entity.body,
+            })
+        })
+        .collect())
+}
+
+/// The tenant's host patterns.
+pub async fn allowlist(db: &Database, tenant: &Tenant) -> AppResult<Vec<String>> {
+    db.with_tenant(tenant, |conn| Box::pin(async move { Ok::<_, AppError>(repo::allowlist(conn).await?) })).await
+}
+
+/// Adds a host pattern (validated and normalised); audited.
+pub async fn allow_host(db: &Database, tenant: &Tenant, source: &AuditSource, raw: &str) -> AppResult<String> {
+    let pattern = fetch::normalize_pattern(raw).map_err(AppError::Invalid)?;
+    let (source, stored) = (source.clone(), pattern.clone());
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            if repo::allow(conn, &stored, &source.actor).await? {
+                record(
+                    conn,
+                    &source,
+                    AuditEvent::success("catalog.fetch_host_allowed", stored).severity(Severity::Notice),
+                )
+                .await?;
+            }
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    Ok(pattern)
+}
+
+/// Removes a host pattern; audited.
+pub async fn disallow_host(db: &Database, tenant: &Tenant, source: &AuditSource, pattern: &str) -> AppResult<()> {
+    let (source, pattern) = (source.clone(), pattern.to_owned());
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            if !repo::disallow(conn, &pattern).await? {
+                return Err(AppError::NotFound(format!("`{pattern}` is not in the allowlist")));
+            }
+            record(conn, &source, AuditEvent::success("catalog.fetch_host_removed", pattern).severity(Severity::Notice))
+                .await
+        })
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_match_backstage() {
+        // sha1("url:https://example.com/catalog-info.yaml")
+        let name = generated_name("https://example.com/catalog-info.yaml");
+        assert!(name.starts_with("generated-") && name.len() == "generated-".len() + 40, "{name}");
+        assert_eq!(name, generated_name("https://example.com/catalog-info.yaml"));
+    }
+}
