@@ -35,6 +35,7 @@ function tenantFetch(cookie) {
 }
 
 let client;
+let sessionCookie;
 
 before(async () => {
   const login = await tenantFetch()(`http://${host}/api/auth/login`, {
@@ -44,6 +45,7 @@ before(async () => {
   });
   assert.equal(login.status, 200);
   const cookie = login.headers.get('set-cookie').split(';')[0];
+  sessionCookie = cookie;
   client = new CatalogClient({
     discoveryApi: { getBaseUrl: async () => `http://${host}/api/catalog` },
     fetchApi: { fetch: tenantFetch(cookie) },
@@ -134,4 +136,89 @@ test('removeEntityByUid deletes, and errors arrive as Backstage errors', async (
     client.getEntities({ order: { field: 'spec.definition', order: 'asc' } }),
     (e) => e.name === 'ResponseError' && e.response.status === 400 && e.body.error.name === 'InputError' && /cannot order by/.test(e.body.error.message),
   );
+});
+
+/** Serves `files` (path → text) on loopback, as a Git host would serve raw files. */
+async function fileServer(files) {
+  const server = http.createServer((request, response) => {
+    const body = files.get(request.url);
+    response.statusCode = body === undefined ? 404 : 200;
+    response.end(body ?? '');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+test('locations: add (dry run, real, on conflict), list, query, get, ancestors, analyze, refresh, update, remove', async () => {
+  const component = (description) =>
+    `apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: conf-svc, description: ${description}}\n` +
+    'spec: {type: service, lifecycle: production, owner: team-a, providesApis: [conf-api]}\n---\n' +
+    'apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata: {name: conf-api}\n' +
+    'spec: {type: openapi, lifecycle: production, owner: team-a, definition: {$text: ./api.yaml}}\n';
+  const files = new Map([
+    ['/repo/catalog-info.yaml', component('first')],
+    ['/repo/api.yaml', 'openapi: 3.0.0\n'],
+    ['/moved/catalog-info.yaml', component('moved')],
+    ['/moved/api.yaml', 'openapi: 3.0.0\n'],
+  ]);
+  const server = await fileServer(files);
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  try {
+    // The tenant admin allows the host (the Locations page's server function).
+    const allowed = await tenantFetch(sessionCookie)(`http://${host}/api/ui/catalog/allow-host`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({ pattern: origin.slice('http://'.length) }).toString(),
+    });
+    assert.equal(allowed.status, 200);
+
+    const target = `${origin}/repo/catalog-info.yaml`;
+    const dry = await client.addLocation({ target, dryRun: true });
+    assert.equal(dry.location.target, target);
+    assert.ok(dry.entities.some((e) => e.metadata.name === 'conf-svc'));
+    assert.equal(await client.getEntityByRef('component:default/conf-svc'), undefined, 'a dry run writes nothing');
+
+    const added = await client.addLocation({ target });
+    const id = added.location.id;
+    assert.ok(added.entities.some((e) => e.metadata.name === 'conf-api'));
+    await assert.rejects(client.addLocation({ target }), (e) => e.response.status === 409);
+    const again = await client.addLocation({ target, onConflict: 'refresh' });
+    assert.equal(again.location.id, id);
+    assert.equal(again.exists, true);
+
+    assert.ok((await client.getLocations()).items.some((l) => l.id === id && l.type === 'url' && l.target === target));
+    const queried = await client.queryLocations({ query: { type: 'url', target: { $hasPrefix: origin } }, limit: 1 });
+    assert.deepEqual(queried.items.map((l) => l.id), [id]);
+    assert.equal(queried.totalItems, 1);
+    assert.equal((await client.getLocationById(id)).target, target);
+    assert.equal(await client.getLocationById('00000000-0000-0000-0000-000000000000'), undefined);
+    assert.equal((await client.getLocationByRef(`url:${target}`)).id, id);
+    assert.equal((await client.getLocationByEntity('component:default/conf-svc')).id, id);
+
+    const ancestry = await client.getEntityAncestors({ entityRef: 'component:default/conf-svc' });
+    assert.equal(ancestry.rootEntityRef, 'component:default/conf-svc');
+    assert.match(ancestry.items[0].parentEntityRefs[0], /^location:default\/generated-[0-9a-f]{40}$/);
+    assert.equal(ancestry.items[1].entity.kind, 'Location');
+
+    const analysis = await client.analyzeLocation({ location: { type: 'url', target } });
+    assert.equal(analysis.existingEntityFiles.length, 2);
+    assert.ok(analysis.existingEntityFiles.every((f) => f.isRegistered));
+
+    files.set('/repo/catalog-info.yaml', component('second'));
+    await client.refreshEntity('component:default/conf-svc');
+    assert.equal((await client.getEntityByRef('component:default/conf-svc')).metadata.description, 'second');
+
+    const facets = await client.getEntityFacetsByPredicate({ facets: ['kind'], query: { 'metadata.name': { $in: ['conf-svc', 'conf-api'] } } });
+    assert.deepEqual(facets.facets.kind.map((f) => [f.value, f.count]).sort(), [['API', 1], ['Component', 1]]);
+
+    const moved = await client.updateLocation(id, { type: 'url', target: `${origin}/moved/catalog-info.yaml` });
+    assert.equal(moved.target, `${origin}/moved/catalog-info.yaml`);
+    assert.equal((await client.getEntityByRef('component:default/conf-svc')).metadata.description, 'moved');
+
+    await client.removeLocationById(id);
+    assert.equal(await client.getLocationById(id), undefined);
+    assert.equal(await client.getEntityByRef('component:default/conf-svc'), undefined, 'its entities go with it');
+  } finally {
+    server.close();
+  }
 });

@@ -176,7 +176,7 @@ pub async fn register_location(target: String) -> Result<String, AppError> {
                 &ctx.audit_source(),
                 &state.fetch_policy,
                 &target,
-                false,
+                super::locations::RegisterOptions::default(),
             )
             .await?;
             Ok(format!("Registered {} with {} entities.", registered.location.target, registered.entities.len()))

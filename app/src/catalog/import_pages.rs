@@ -40,7 +40,7 @@ pub fn ImportPage() -> impl IntoView {
                     <h2 class="font-medium text-slate-900">"Upload files"</h2>
                     <p class="text-sm text-slate-500">"YAML files, or a .zip / .tar.gz of a repository: its Locations and $text references are followed inside the archive. Up to 20 MiB."</p>
                     <form method="post" action="/api/ui/catalog/upload" enctype="multipart/form-data" class="mt-3">
-                        <input type="file" name="files" multiple required aria-label="Files to import"
+                        <input type="file" name="files" multiple required aria-label="Catalog files"
                             accept=".yaml,.yml,.zip,.tar.gz,.tgz,application/zip,application/gzip"
                             class="block w-full text-sm text-slate-600 file:mr-3 file:rounded-lg file:border-0 file:bg-slate-900 file:px-3 file:py-2 file:text-sm file:font-semibold file:text-white"/>
                         <button type="submit" class="mt-3 rounded-lg bg-slate-900 px-4 py-2 text-sm font-semibold text-white hover:bg-slate-700">"Upload"</button>

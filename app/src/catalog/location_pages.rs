@@ -90,7 +90,7 @@ fn LocationTable(
                             <span class="break-all text-slate-900">{l.target.clone()}</span>
                             {l.refresh_error.clone().map(|e| view! { <p class="mt-1 text-xs text-red-700">{e}</p> })}
                         </td>
-                        <td class="px-4 py-2 text-slate-700">{l.entities}</td>
+                        <td class="px-4 py-2 text-slate-700" data-testid="location-entities">{l.entities}</td>
                         <td class="px-4 py-2 text-slate-500">{l.refreshed_at.clone().unwrap_or_else(|| "never".into())}</td>
                         <td class="px-4 py-2">
                             <div class="flex items-center justify-end gap-3">

@@ -52,6 +52,11 @@ pub async fn list(conn: &mut Connection) -> QueryResult<Vec<(LocationRow, i64)>>
         .await
 }
 
+pub async fn set_target(conn: &mut Connection, id: Uuid, target: &str) -> QueryResult<()> {
+    diesel::update(locations::table.find(id)).set(locations::target.eq(target)).execute(conn).await?;
+    Ok(())
+}
+
 pub async fn set_refreshed(conn: &mut Connection, id: Uuid, error: Option<&str>) -> QueryResult<()> {
     let query = diesel::update(locations::table.find(id));
     match error {

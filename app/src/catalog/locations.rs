@@ -31,6 +31,16 @@ pub struct Registered {
     pub location: LocationRow,
     pub entities: Vec<Value>,
     pub report: ImportReport,
+    /// The target was registered already.
+    pub exists: bool,
+}
+
+/// How to register: only look (`dry_run`), and what to do when the target is registered
+/// already (`refresh_existing`: refresh it; otherwise a conflict).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RegisterOptions {
+    pub dry_run: bool,
+    pub refresh_existing: bool,
 }
 
 /// Registers `target` and imports what it emits. Fetch failures are refused with the reason
@@ -41,8 +51,9 @@ pub async fn register(
     source: &AuditSource,
     policy: &FetchPolicy,
     target: &str,
-    dry_run: bool,
+    options: RegisterOptions,
 ) -> AppResult<Registered> {
+    let dry_run = options.dry_run;
     let target = fetch::parse(target).map_err(AppError::Invalid)?.to_string();
     let lookup = target.clone();
     if let Some(existing) = db
@@ -51,7 +62,20 @@ pub async fn register(
         })
         .await?
     {
-        return Err(AppError::Conflict(format!("Location url:{} already exists", existing.target)));
+        if dry_run {
+            return Ok(Registered {
+                location: existing,
+                entities: Vec::new(),
+                report: ImportReport::default(),
+                exists: true,
+            });
+        }
+        if !options.refresh_existing {
+            return Err(AppError::Conflict(format!("Location url:{} already exists", existing.target)));
+        }
+        let report = refresh(db, tenant, source, policy, existing.id).await?;
+        let entities = provided_entities(db, tenant, existing.id).await?;
+        return Ok(Registered { location: find(db, tenant, existing.id).await?, entities, report, exists: true });
     }
     let id = Uuid::new_v4();
     let documents = match read(db, tenant, policy, &target).await {
@@ -75,7 +99,7 @@ pub async fn register(
             .filter_map(|d| validate(d).ok())
             .map(|v| v.body)
             .collect();
-        return Ok(Registered { location, entities, report: ImportReport::default() });
+        return Ok(Registered { location, entities, report: ImportReport::default(), exists: false });
     }
     let (actor, event_source, row_target) = (source.actor.clone(), source.clone(), target.clone());
     db.with_tenant(tenant, move |conn| {
@@ -94,7 +118,79 @@ pub async fn register(
     let report = apply(db, tenant, source, id, &target, documents).await?;
     let entities = provided_entities(db, tenant, id).await?;
     let location = find(db, tenant, id).await?;
-    Ok(Registered { location, entities, report })
+    Ok(Registered { location, entities, report, exists: false })
+}
+
+/// Points a location at another target and re-reads it; what the old target provided and the
+/// new one does not is flagged as orphaned.
+pub async fn retarget(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    policy: &FetchPolicy,
+    id: Uuid,
+    target: &str,
+) -> AppResult<LocationRow> {
+    let target = fetch::parse(target).map_err(AppError::Invalid)?.to_string();
+    let (event_source, new_target) = (source.clone(), target.clone());
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let current = repo::find(conn, id)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("Found no location with ID {id}")))?;
+            if let Some(other) = repo::find_by_target(conn, &new_target).await?.filter(|o| o.id != id) {
+                return Err(AppError::Conflict(format!("Location url:{} already exists", other.target)));
+            }
+            repo::set_target(conn, id, &new_target).await?;
+            let event = AuditEvent::success("catalog.location_updated", format!("url:{new_target}"))
+                .severity(Severity::Notice)
+                .details(json!({ "previous": current.target }));
+            record(conn, &event_source, event).await
+        })
+    })
+    .await?;
+    refresh(db, tenant, source, policy, id).await?;
+    find(db, tenant, id).await
+}
+
+/// Whether a location (`{id, type, target}`) matches a Backstage filter predicate: fields
+/// equal to a value (ignoring case), `{$in: […]}`, `{$exists: bool}`, `{$hasPrefix: "…"}`,
+/// combined with `$all`, `$any` and `$not`.
+pub fn matches(predicate: &Value, location: &Value) -> Result<bool, String> {
+    let object = predicate.as_object().ok_or("a predicate must be an object")?;
+    let mut all = true;
+    for (key, operand) in object {
+        let result = match key.as_str() {
+            "$all" => operand
+                .as_array()
+                .ok_or("$all takes an array")?
+                .iter()
+                .try_fold(true, |acc, p| Ok::<_, String>(acc && matches(p, location)?))?,
+            "$any" => operand
+                .as_array()
+                .ok_or("$any takes an array")?
+                .iter()
+                .try_fold(false, |acc, p| Ok::<_, String>(acc || matches(p, location)?))?,
+            "$not" => !matches(operand, location)?,
+            field => {
+                let value = location.get(field).and_then(Value::as_str);
+                let same = |v: &Value| v.as_str().zip(value).is_some_and(|(a, b)| a.eq_ignore_ascii_case(b));
+                match operand {
+                    Value::Object(op) if op.len() == 1 => match op.iter().next().expect("one entry") {
+                        (k, Value::Array(options)) if k == "$in" => options.iter().any(same),
+                        (k, Value::Bool(wanted)) if k == "$exists" => value.is_some() == *wanted,
+                        (k, Value::String(prefix)) if k == "$hasPrefix" => {
+                            value.is_some_and(|v| v.to_lowercase().starts_with(&prefix.to_lowercase()))
+                        }
+                        (k, _) => return Err(format!("unsupported operator `{k}` on `{field}`")),
+                    },
+                    other => same(other),
+                }
+            }
+        };
+        all &= result;
+    }
+    Ok(all)
 }
 
 /// Re-reads a location: updates what changed, flags orphans, records the outcome.
@@ -414,6 +510,19 @@ pub async fn disallow_host(db: &Database, tenant: &Tenant, source: &AuditSource,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn location_predicates_follow_backstage() {
+        let location = json!({ "id": "1", "type": "url", "target": "https://github.com/acme/repo/catalog-info.yaml" });
+        let yes = |p: Value| matches(&p, &location).unwrap();
+        assert!(yes(json!({ "type": "URL" })));
+        assert!(yes(json!({ "type": "url", "target": { "$hasPrefix": "https://github.com/acme" } })));
+        assert!(!yes(json!({ "type": "url", "target": { "$hasPrefix": "https://gitlab.com" } })));
+        assert!(yes(json!({ "$any": [{ "type": "file" }, { "id": { "$in": ["1", "2"] } }] })));
+        assert!(yes(json!({ "$not": { "missing": { "$exists": true } } })));
+        assert!(!yes(json!({ "$all": [{ "type": "url" }, { "type": "file" }] })));
+        assert!(matches(&json!({ "type": { "$regex": "x" } }), &location).is_err());
+    }
 
     #[test]
     fn generated_names_match_backstage() {

@@ -277,9 +277,10 @@ pub async fn count(conn: &mut Connection, q: &EntityQuery) -> QueryResult<i64> {
 }
 
 /// Value counts of one facet (a dotted path) over the entities matching `filter`.
-pub async fn facet(conn: &mut Connection, key: &str, filter: &Filter) -> QueryResult<Vec<(Option<String>, i64)>> {
+/// Value counts of one dotted path over the entities a query (filter and predicate) selects.
+pub async fn facet(conn: &mut Connection, key: &str, q: &EntityQuery) -> QueryResult<Vec<(Option<String>, i64)>> {
     let mut matching = entities::table.select(entities::id).into_boxed();
-    if let Some(predicate) = filter_predicate(filter) {
+    if let Some(predicate) = query_predicate(q) {
         matching = matching.filter(predicate);
     }
     entity_search::table

@@ -482,17 +482,20 @@ fn marked_html(headline: &str) -> String {
     crate::ui::html::escape(headline).replace(repo::MATCH_START, "<mark>").replace(repo::MATCH_END, "</mark>")
 }
 
+/// Facet counts for `keys` over the entities the filter and predicate select.
 pub async fn facets(
     db: &Database,
     tenant: &Tenant,
     keys: Vec<String>,
     filter: Filter,
+    predicate: Option<super::query::Predicate>,
 ) -> AppResult<Vec<(String, Vec<(String, i64)>)>> {
+    let query = EntityQuery { filter, predicate, ..EntityQuery::default() };
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let mut out = Vec::new();
             for key in keys {
-                let counts = repo::facet(conn, &key, &filter).await?;
+                let counts = repo::facet(conn, &key, &query).await?;
                 out.push((key, counts.into_iter().filter_map(|(v, c)| v.map(|v| (v, c))).collect()));
             }
             Ok(out)

@@ -112,7 +112,7 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
         print_row(label, &timings);
     }
     let facet_timings = sample(args.samples, || async {
-        service::facets(db, tenant, vec!["kind".into(), "spec.type".into(), "spec.lifecycle".into()], component())
+        service::facets(db, tenant, vec!["kind".into(), "spec.type".into(), "spec.lifecycle".into()], component(), None)
             .await
             .map(drop)
     })

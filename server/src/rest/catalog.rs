@@ -42,12 +42,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(get_entity_by_name))
         .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}/ancestry", get(get_entity_ancestry))
         .route("/api/catalog/locations", get(get_locations).post(create_location))
-        .route("/api/catalog/locations/{id}", get(get_location).delete(delete_location))
+        .route("/api/catalog/locations/{id}", get(get_location).put(update_location).delete(delete_location))
+        .route("/api/catalog/locations/by-query", post(query_locations))
         .route("/api/catalog/locations/by-entity/{kind}/{namespace}/{name}", get(get_location_by_entity))
         .route("/api/catalog/refresh", post(refresh_entity))
         .route("/api/catalog/analyze-location", post(analyze_location))
         .route("/api/catalog/entities/by-uid/{uid}", get(get_entity_by_uid).delete(delete_entity_by_uid))
-        .route("/api/catalog/entity-facets", get(get_entity_facets))
+        .route("/api/catalog/entity-facets", get(get_entity_facets).post(query_entity_facets))
         .route("/api/catalog/events", get(catalog_events))
         .route("/api/catalog/export", get(export))
         .route("/api/catalog/validate-entity", post(validate_entity))
@@ -444,7 +445,30 @@ async fn get_entity_facets(
         return Err(invalid("at least one facet is required".into()));
     }
     let filter = Filter::parse(params.all("filter"))?;
-    let facets = service::facets(&state.db, &ctx.tenant, keys, filter).await?;
+    facets_json(service::facets(&state.db, &ctx.tenant, keys, filter, None).await?)
+}
+
+/// `POST /entity-facets` `{facets, query?}`: facet counts over the entities a predicate selects.
+async fn query_entity_facets(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    #[derive(Deserialize)]
+    struct Body {
+        facets: Vec<String>,
+        query: Option<Value>,
+    }
+    let body: Body = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    if body.facets.is_empty() {
+        return Err(invalid("at least one facet is required".into()));
+    }
+    let predicate = body.query.as_ref().map(app::catalog::query::Predicate::parse).transpose()?;
+    facets_json(service::facets(&state.db, &ctx.tenant, body.facets, Filter::default(), predicate).await?)
+}
+
+fn facets_json(facets: Vec<(String, Vec<(String, i64)>)>) -> ApiResult<Json<Value>> {
     let facets: serde_json::Map<String, Value> = facets
         .into_iter()
         .map(|(key, counts)| {
@@ -538,13 +562,17 @@ async fn create_location(
     body: Bytes,
 ) -> ApiResult<Response> {
     ctx.require_role(Role::Developer)?;
-    let dry_run = Params::parse(raw)?.one("dryRun") == Some("true");
+    let params = Params::parse(raw)?;
+    let options = locations::RegisterOptions {
+        dry_run: params.one("dryRun") == Some("true"),
+        refresh_existing: params.one("onConflict") == Some("refresh"),
+    };
     let spec: LocationSpec = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
     if spec.location_type != "url" {
         return Err(invalid(format!("location type `{}` is not supported; use url", spec.location_type)));
     }
     let registered =
-        locations::register(&state.db, &ctx.tenant, &ctx.audit_source(), &state.fetch_policy, &spec.target, dry_run)
+        locations::register(&state.db, &ctx.tenant, &ctx.audit_source(), &state.fetch_policy, &spec.target, options)
             .await?;
     let rejected: Vec<Value> = registered
         .report
@@ -557,13 +585,89 @@ async fn create_location(
             _ => None,
         })
         .collect();
-    let status = if dry_run { StatusCode::OK } else { StatusCode::CREATED };
+    // Backstage answers 201 for dry runs too (catalog-client accepts nothing else).
     let body = json!({
         "location": location_json(&registered.location),
         "entities": registered.entities,
+        "exists": registered.exists,
         "rejected": rejected,
     });
-    Ok((status, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `PUT /locations/{id}` `{type, target}`: points the location elsewhere and re-reads it.
+async fn update_location(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    ctx.require_role(Role::Developer)?;
+    let spec: LocationSpec = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    if spec.location_type != "url" {
+        return Err(invalid(format!("location type `{}` is not supported; use url", spec.location_type)));
+    }
+    let location = locations::retarget(
+        &state.db,
+        &ctx.tenant,
+        &ctx.audit_source(),
+        &state.fetch_policy,
+        location_id(&id)?,
+        &spec.target,
+    )
+    .await?;
+    Ok(Json(location_json(&location)))
+}
+
+/// `POST /locations/by-query` `{query?, limit?}` or `{cursor}`: `{items, totalItems, pageInfo}`.
+async fn query_locations(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    #[derive(Deserialize, Serialize)]
+    struct LocationQuery {
+        query: Option<Value>,
+        limit: Option<usize>,
+        #[serde(default)]
+        offset: usize,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        cursor: Option<String>,
+        #[serde(flatten)]
+        initial: LocationQuery,
+    }
+    let body: Body = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    let request = match body.cursor {
+        Some(cursor) => URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<LocationQuery>(&bytes).ok())
+            .ok_or_else(|| invalid("malformed cursor".into()))?,
+        None => body.initial,
+    };
+    let all: Vec<Value> = locations::list(&state.db, &ctx.tenant)
+        .await?
+        .into_iter()
+        .map(|l| json!({ "id": l.id, "type": "url", "target": l.target }))
+        .collect();
+    let mut matching = Vec::new();
+    for location in all {
+        if request.query.as_ref().map_or(Ok(true), |q| locations::matches(q, &location)).map_err(invalid)? {
+            matching.push(location);
+        }
+    }
+    let limit = request.limit.unwrap_or(20).min(MAX_PAGE as usize);
+    let items: Vec<Value> = matching.iter().skip(request.offset).take(limit).cloned().collect();
+    let mut page_info = serde_json::Map::new();
+    if request.offset + limit < matching.len() {
+        let next = LocationQuery { offset: request.offset + limit, ..request };
+        let encoded = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&next).map_err(AppError::internal)?);
+        page_info.insert("nextCursor".into(), Value::String(encoded));
+    }
+    Ok(Json(json!({ "items": items, "totalItems": matching.len(), "pageInfo": page_info })))
 }
 
 async fn delete_location(

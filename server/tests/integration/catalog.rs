@@ -510,10 +510,11 @@ async fn the_openapi_document_describes_routes_that_exist() {
     let (status, doc, _) = get_json(&app, &t, &cookie, "/api/catalog/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
-    assert!(paths.len() >= 13);
+    assert!(paths.len() >= 19);
     for (path, operations) in paths {
         let concrete = path
             .replace("{uid}", "00000000-0000-0000-0000-000000000000")
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
             .replace("{kind}", "component")
             .replace("{namespace}", "default")
             .replace("{name}", "nope");
