@@ -235,7 +235,8 @@ async fn fetches_refuse_other_hosts_redirects_large_bodies_and_missing_files() {
     assert!(analyze(format!("http://localhost:{port}/x.yaml")).await.contains("allowlist"));
     assert!(analyze("file:///etc/passwd".into()).await.contains("only http and https"));
 
-    // Viewers may read locations but not register them.
+    // Anonymous callers get nothing; viewers may read locations but not register them.
+    assert_eq!(app.get(&t.host, "/api/catalog/locations", None).await.status, StatusCode::UNAUTHORIZED);
     let email = format!("viewer@{}.example.com", t.tenant.slug);
     let (_, viewer) = crate::users::member(&app, &t, &cookie, &email, app::auth::model::Role::Viewer).await;
     let (status, _) =
