@@ -13,6 +13,8 @@ const CAPACITY: usize = 2_000;
 #[derive(Clone)]
 pub enum Cached {
     Count(i64),
+    /// The value counts of one path (`GET|POST /entity-facets`).
+    FacetValues(Vec<(String, i64)>),
     Facets(Vec<(String, i64)>, Vec<(&'static str, Vec<(String, i64)>)>),
 }
 

@@ -482,7 +482,8 @@ fn marked_html(headline: &str) -> String {
     crate::ui::html::escape(headline).replace(repo::MATCH_START, "<mark>").replace(repo::MATCH_END, "</mark>")
 }
 
-/// Facet counts for `keys` over the entities the filter and predicate select.
+/// Facet counts for `keys` over the entities the filter and predicate select, from the cache
+/// while the catalog has not changed.
 pub async fn facets(
     db: &Database,
     tenant: &Tenant,
@@ -491,12 +492,24 @@ pub async fn facets(
     predicate: Option<super::query::Predicate>,
 ) -> AppResult<Vec<(String, Vec<(String, i64)>)>> {
     let query = EntityQuery { filter, predicate, ..EntityQuery::default() };
+    let tenant_id = tenant.id;
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
+            let version = repo::version(conn).await?;
             let mut out = Vec::new();
             for key in keys {
-                let counts = repo::facet(conn, &key, &query).await?;
-                out.push((key, counts.into_iter().filter_map(|(v, c)| v.map(|v| (v, c))).collect()));
+                let cache_key = format!("facet:{key}:{:?}:{:?}", query.filter, query.predicate);
+                let counts = match cache::get(tenant_id, version, &cache_key) {
+                    Some(Cached::FacetValues(counts)) => counts,
+                    _ => {
+                        let rows = repo::facet(conn, &key, &query).await?;
+                        let counts: Vec<(String, i64)> =
+                            rows.into_iter().filter_map(|(v, c)| v.map(|v| (v, c))).collect();
+                        cache::put(tenant_id, version, cache_key, Cached::FacetValues(counts.clone()));
+                        counts
+                    }
+                };
+                out.push((key, counts));
             }
             Ok(out)
         })
