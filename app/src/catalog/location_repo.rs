@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::schema::{entities, fetch_allowlist, locations};
@@ -79,11 +78,6 @@ pub async fn delete(conn: &mut Connection, id: Uuid) -> QueryResult<Vec<String>>
         .await?;
     diesel::delete(locations::table.find(id)).execute(conn).await?;
     Ok(refs)
-}
-
-/// The (lower-cased ref, body) of every entity the location provides.
-pub async fn provided(conn: &mut Connection, id: Uuid) -> QueryResult<Vec<(String, Value)>> {
-    entities::table.filter(entities::location_id.eq(id)).select((entities::entity_ref, entities::body)).load(conn).await
 }
 
 pub async fn allowlist(conn: &mut Connection) -> QueryResult<Vec<String>> {

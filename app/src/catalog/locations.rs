@@ -296,12 +296,15 @@ async fn apply(
         .filter_map(|r| r.entity_ref.as_ref().map(|e| e.to_lowercase()))
         .collect();
     let provided = db
-        .with_tenant(tenant, move |conn| Box::pin(async move { Ok::<_, AppError>(repo::provided(conn, id).await?) }))
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move { Ok::<_, AppError>(super::repo::provided_by(conn, id).await?) })
+        })
         .await?;
     let orphans: Vec<Incoming> = provided
         .into_iter()
-        .filter(|(key, body)| !emitted.contains(key) && body["metadata"]["annotations"][ORPHAN] != "true")
-        .map(|(_, mut body)| {
+        .filter(|row| !emitted.contains(&row.entity_ref) && row.body["metadata"]["annotations"][ORPHAN] != "true")
+        .map(|row| {
+            let mut body = row.body;
             annotate(&mut body, &[(ORPHAN, "true")]);
             Ok(body).into()
         })

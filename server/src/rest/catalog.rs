@@ -143,6 +143,11 @@ impl Params {
     }
 }
 
+/// A JSON request body; malformed ones are an InputError naming the problem.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| invalid(format!("request body: {e}")))
+}
+
 fn invalid(message: String) -> ApiError {
     ApiError(AppError::Invalid(message))
 }
@@ -294,7 +299,7 @@ async fn query_entities_by_predicate(
         #[serde(default)]
         fields: Vec<String>,
     }
-    let body: Body = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    let body: Body = json_body(&body)?;
     let limit = body.limit.unwrap_or(20).clamp(0, MAX_PAGE);
     let (query, fields) = match body.cursor {
         Some(raw) => {
@@ -373,7 +378,7 @@ async fn get_entities_by_refs(
 ) -> ApiResult<Json<Value>> {
     reader(&ctx)?;
     let params = Params::parse(raw)?;
-    let request: ByRefs = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    let request: ByRefs = json_body(&body)?;
     if request.entity_refs.len() > MAX_PAGE as usize {
         return Err(invalid(format!("at most {MAX_PAGE} entityRefs per request")));
     }
@@ -460,7 +465,7 @@ async fn query_entity_facets(
         facets: Vec<String>,
         query: Option<Value>,
     }
-    let body: Body = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    let body: Body = json_body(&body)?;
     if body.facets.is_empty() {
         return Err(invalid("at least one facet is required".into()));
     }
@@ -487,7 +492,7 @@ struct ValidateRequest {
 
 async fn validate_entity(Extension(ctx): Extension<RequestContext>, body: Bytes) -> ApiResult<Response> {
     reader(&ctx)?;
-    let request: ValidateRequest = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    let request: ValidateRequest = json_body(&body)?;
     if request.location.as_deref().is_some_and(|l| !l.starts_with("url:")) {
         return Err(invalid("location must be of type url, e.g. url:https://example.com/catalog-info.yaml".into()));
     }
@@ -554,6 +559,16 @@ struct LocationSpec {
     target: String,
 }
 
+impl LocationSpec {
+    /// The target of a `url` location, the only type read here (`file` would expose our disk).
+    fn url(&self) -> ApiResult<&str> {
+        match self.location_type.as_str() {
+            "url" => Ok(&self.target),
+            other => Err(invalid(format!("location type `{other}` is not supported; use url"))),
+        }
+    }
+}
+
 /// `POST /locations[?dryRun=true]` `{type: "url", target}`: 201 `{location, entities}`.
 async fn create_location(
     State(state): State<AppState>,
@@ -567,12 +582,9 @@ async fn create_location(
         dry_run: params.one("dryRun") == Some("true"),
         refresh_existing: params.one("onConflict") == Some("refresh"),
     };
-    let spec: LocationSpec = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
-    if spec.location_type != "url" {
-        return Err(invalid(format!("location type `{}` is not supported; use url", spec.location_type)));
-    }
+    let spec: LocationSpec = json_body(&body)?;
     let registered =
-        locations::register(&state.db, &ctx.tenant, &ctx.audit_source(), &state.fetch_policy, &spec.target, options)
+        locations::register(&state.db, &ctx.tenant, &ctx.audit_source(), &state.fetch_policy, spec.url()?, options)
             .await?;
     let rejected: Vec<Value> = registered
         .report
@@ -603,17 +615,14 @@ async fn update_location(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     ctx.require_role(Role::Developer)?;
-    let spec: LocationSpec = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
-    if spec.location_type != "url" {
-        return Err(invalid(format!("location type `{}` is not supported; use url", spec.location_type)));
-    }
+    let spec: LocationSpec = json_body(&body)?;
     let location = locations::retarget(
         &state.db,
         &ctx.tenant,
         &ctx.audit_source(),
         &state.fetch_policy,
         location_id(&id)?,
-        &spec.target,
+        spec.url()?,
     )
     .await?;
     Ok(Json(location_json(&location)))
@@ -639,7 +648,7 @@ async fn query_locations(
         #[serde(flatten)]
         initial: LocationQuery,
     }
-    let body: Body = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    let body: Body = json_body(&body)?;
     let request = match body.cursor {
         Some(cursor) => URL_SAFE_NO_PAD
             .decode(cursor)
@@ -712,7 +721,7 @@ async fn refresh_entity(
     struct RefreshRequest {
         entity_ref: String,
     }
-    let request: RefreshRequest = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
+    let request: RefreshRequest = json_body(&body)?;
     let entity_ref = EntityRef::parse(&request.entity_ref, None, "default").map_err(invalid)?;
     locations::refresh_entity(&state.db, &ctx.tenant, &ctx.audit_source(), &state.fetch_policy, &entity_ref).await?;
     Ok(StatusCode::OK)
@@ -729,11 +738,8 @@ async fn analyze_location(
     struct AnalyzeRequest {
         location: LocationSpec,
     }
-    let request: AnalyzeRequest = serde_json::from_slice(&body).map_err(|e| invalid(format!("request body: {e}")))?;
-    if request.location.location_type != "url" {
-        return Err(invalid(format!("location type `{}` is not supported; use url", request.location.location_type)));
-    }
-    let files = locations::analyze(&state.db, &ctx.tenant, &state.fetch_policy, &request.location.target).await?;
+    let request: AnalyzeRequest = json_body(&body)?;
+    let files = locations::analyze(&state.db, &ctx.tenant, &state.fetch_policy, request.location.url()?).await?;
     Ok(Json(json!({ "existingEntityFiles": files, "generateEntities": [] })))
 }
 
