@@ -58,8 +58,14 @@ case $action in
     {
       if [ -n "${DATABASE_URL:-}" ]; then echo "export DATABASE_URL=$DATABASE_URL"; else start_postgres; fi
       if [ -n "${REDIS_URL:-}" ]; then echo "export REDIS_URL=$REDIS_URL"; else start_redis; fi
+      # The server's secret key (token signing, field encryption): made once per environment
+      # and kept with its data, so sessions, tokens and encrypted secrets survive restarts.
+      if [ -n "${BEACON_SECRET_KEYS:-}" ]; then echo "export BEACON_SECRET_KEYS=$BEACON_SECRET_KEYS"; else
+        [ -s "$dir/secret-keys" ] || (umask 077; echo "k$(date +%Y%m%d):$(head -c 32 /dev/urandom | base64 -w0)" >"$dir/secret-keys")
+        echo "export BEACON_SECRET_KEYS=$(cat "$dir/secret-keys")"
+      fi
     } >"$dir/env"
-    log "services $name ready: $(tr '\n' ' ' <"$dir/env")"
+    log "services $name ready: $(grep -v SECRET "$dir/env" | tr '\n' ' ')"
     ;;
   stop)
     if [ -f "$dir/pg/PG_VERSION" ]; then as_pg "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast stop >/dev/null 2>&1 || true; fi

@@ -21,6 +21,9 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// Too many requests or sign-in attempts; the message says when to try again.
+    #[error("{0}")]
+    RateLimited(String),
     /// Details go to the log under this reference, never to the client.
     #[error("Something went wrong on our side (reference {0}).")]
     Internal(String),
@@ -39,6 +42,7 @@ impl AppError {
             AppError::Invalid(_) => 422,
             AppError::Conflict(_) => 409,
             AppError::TooLarge(_) => 413,
+            AppError::RateLimited(_) => 429,
             AppError::Internal(_) | AppError::Transport(_) => 500,
         }
     }

@@ -1,6 +1,7 @@
 //! Beacon: the portal's pages, server functions and (behind `ssr`) its services and
 //! repositories, one folder per area.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
@@ -12,6 +13,8 @@ pub mod ui;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
+pub mod keyring;
+#[cfg(feature = "ssr")]
 pub mod state;
 
 use leptos::prelude::*;
@@ -19,7 +22,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use auth::pages::{LoginPage, LogoutPage};
+use access::pages::ApiAccessPage;
+use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
 use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
@@ -79,6 +83,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings") view=|| view! { <Redirect path="/settings/users"/> }/>
                     // Async so a 403 status is set before the first byte is sent.
                     <Route path=path!("settings/users") view=UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("settings/api-access") view=ApiAccessPage/>
+                    <Route path=path!("account/password") view=ChangePasswordPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -4,11 +4,13 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::audit::service::AuditSource;
-use crate::auth::model::{Principal, Role};
+use crate::auth::model::Principal;
+use crate::auth::permission::{decide, Action, Scope};
 use crate::catalog::events::CatalogEvents;
 use crate::catalog::fetch::FetchPolicy;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
+use crate::keyring::Keyring;
 use crate::tenancy::model::Tenant;
 
 #[derive(Clone, FromRef)]
@@ -17,6 +19,31 @@ pub struct AppState {
     pub db: Database,
     pub catalog_events: CatalogEvents,
     pub fetch_policy: FetchPolicy,
+    pub keyring: Keyring,
+    /// Shared counters (login throttling, rate limits) and session bookkeeping.
+    pub redis: RedisPool,
+}
+
+pub type RedisPool = tower_sessions_redis_store::fred::prelude::Pool;
+
+/// How the caller proved who they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser session (or nobody yet): acts with the member's full role.
+    Session,
+    /// A personal API key, limited to its scopes.
+    ApiKey { id: uuid::Uuid, prefix: String, scopes: Vec<Scope> },
+    /// An OAuth client's access token, limited to its scopes.
+    AccessToken { client_id: String, scopes: Vec<Scope> },
+}
+
+impl Credential {
+    pub fn scopes(&self) -> Option<&[Scope]> {
+        match self {
+            Credential::Session => None,
+            Credential::ApiKey { scopes, .. } | Credential::AccessToken { scopes, .. } => Some(scopes),
+        }
+    }
 }
 
 impl AppState {
@@ -31,6 +58,7 @@ impl AppState {
 pub struct RequestContext {
     pub tenant: Tenant,
     pub principal: Option<Principal>,
+    pub credential: Credential,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: String,
@@ -49,11 +77,15 @@ impl RequestContext {
         self.principal.as_ref().ok_or(AppError::Unauthenticated)
     }
 
-    pub fn require_role(&self, role: Role) -> AppResult<&Principal> {
+    /// The one authorization check: the principal's role and, for keys and clients, their
+    /// scopes must allow `action` (see `auth::permission`).
+    pub fn authorize(&self, action: Action) -> AppResult<&Principal> {
         let principal = self.require_user()?;
-        if principal.role.grants(role) {
+        let decision = decide(principal.role, self.credential.scopes(), action);
+        if decision.allowed() {
             Ok(principal)
         } else {
+            tracing::warn!(action = action.as_str(), reason = decision.reason(), user = %principal.user_id, "forbidden");
             Err(AppError::Forbidden)
         }
     }
@@ -61,7 +93,11 @@ impl RequestContext {
     pub fn audit_source(&self) -> AuditSource {
         AuditSource {
             actor_user_id: self.principal.as_ref().map(|p| p.user_id),
-            actor: self.principal.as_ref().map_or_else(|| "anonymous".to_owned(), |p| p.email.clone()),
+            actor: match (&self.principal, &self.credential) {
+                (None, _) => "anonymous".to_owned(),
+                (Some(p), Credential::ApiKey { prefix, .. }) => format!("{} (key bcn_{prefix})", p.email),
+                (Some(p), _) => p.email.clone(),
+            },
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
             request_id: Some(self.request_id.clone()),

@@ -30,7 +30,24 @@ pub struct ServeConfig {
     /// tests only: with it, tenants can make the server fetch from inside its network.
     #[arg(long, env = "BEACON_FETCH_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
     pub fetch_private_networks: bool,
+    /// Secret keys as `id:base64(32 bytes)`, comma-separated; the first signs and encrypts,
+    /// all verify and decrypt (rotation). `make run` and `make test` generate one.
+    #[arg(long, env = "BEACON_SECRET_KEYS", hide_env_values = true)]
+    pub secret_keys: String,
+    #[command(flatten)]
+    pub rate_limits: RateLimits,
     /// Runtime Leptos options (site root, address); LEPTOS_* variables override them.
     #[arg(long, env = "BEACON_LEPTOS_CONFIG", default_value = "Leptos.toml")]
     pub leptos_config: String,
+}
+
+/// Requests per minute per caller, by tier (admins are counted but never limited).
+#[derive(Args, Clone, Copy, Debug)]
+pub struct RateLimits {
+    #[arg(long, env = "BEACON_RATE_LIMIT_ANONYMOUS", default_value_t = 100)]
+    pub anonymous_per_minute: u64,
+    #[arg(long, env = "BEACON_RATE_LIMIT_AUTHENTICATED", default_value_t = 1_000)]
+    pub authenticated_per_minute: u64,
+    #[arg(long, env = "BEACON_RATE_LIMIT_ENTERPRISE", default_value_t = 10_000)]
+    pub enterprise_per_minute: u64,
 }

@@ -8,6 +8,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
 
+use crate::config::RateLimits;
 use crate::metrics::Metrics;
 use crate::middleware::{observe, tenant};
 use crate::rest::health;
@@ -19,6 +20,7 @@ use app::{shell, App};
 pub struct Edge {
     pub base_domain: String,
     pub metrics: Metrics,
+    pub rate_limits: RateLimits,
 }
 
 pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {
@@ -37,6 +39,8 @@ pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {
             move || shell(options.clone()),
         )
         .merge(crate::rest::catalog::routes())
+        .merge(crate::rest::permissions::routes())
+        .merge(crate::rest::oauth::routes())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state((state.clone(), edge.clone()), tenant::resolve))
         .layer(sessions);

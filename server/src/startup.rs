@@ -17,6 +17,7 @@ use app::catalog::events::CatalogEvents;
 use app::catalog::fetch::FetchPolicy;
 use app::db::{migrate, Database};
 use app::error::AppError;
+use app::keyring::Keyring;
 use app::state::AppState;
 use app::tenancy::model::Tenant;
 use app::tenancy::service as tenancy;
@@ -38,17 +39,37 @@ pub async fn migrate(db: &Database) -> Result<Vec<(Tenant, usize)>, AppError> {
     Ok(tenants)
 }
 
-pub async fn connect_sessions(config: &ServeConfig) -> Result<Sessions, AppError> {
+/// Connects everything the portal shares between requests: Redis (sessions, counters) and the
+/// app state. Used by `serve` and by the integration tests, so both run the same wiring.
+pub async fn connect(
+    db: Database,
+    config: &ServeConfig,
+    leptos_options: leptos::config::LeptosOptions,
+) -> Result<(AppState, Sessions), AppError> {
+    let keyring = Keyring::parse(&config.secret_keys)?;
     let redis = RedisConfig::from_url(&config.redis_url).map_err(|e| AppError::Invalid(format!("REDIS_URL: {e}")))?;
     let pool = RedisPool::new(redis, None, None, None, 4).map_err(AppError::internal)?;
     pool.connect();
     pool.wait_for_connect().await.map_err(|e| AppError::internal(format!("connecting to Redis: {e}")))?;
-    Ok(SessionManagerLayer::new(RedisStore::new(pool))
-        .with_name("beacon_session")
+    // Over https the cookie is `__Host-` prefixed: Secure, Path=/, no Domain, so no sibling
+    // subdomain can set or shadow it (ASVS 3.3.1, 3.3.3).
+    let cookie_name = if config.cookie_secure { "__Host-beacon_session" } else { "beacon_session" };
+    let sessions = SessionManagerLayer::new(RedisStore::new(pool.clone()))
+        .with_name(cookie_name)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.cookie_secure)
-        .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes))))
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes)));
+    let state = AppState {
+        leptos_options,
+        catalog_events: CatalogEvents::listen(db.url().to_owned()),
+        db,
+        fetch_policy: FetchPolicy { allow_private_networks: config.fetch_private_networks },
+        keyring,
+        redis: pool,
+    };
+    Ok((state, sessions))
 }
 
 pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
@@ -57,11 +78,9 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         .map_err(|e| AppError::Invalid(format!("{}: {e}", config.leptos_config)))?
         .leptos_options;
     let addr = leptos.site_addr;
-    let sessions = connect_sessions(&config).await?;
-    let catalog_events = CatalogEvents::listen(db.url().to_owned());
-    let fetch_policy = FetchPolicy { allow_private_networks: config.fetch_private_networks };
-    let state = AppState { leptos_options: leptos, db, catalog_events, fetch_policy };
-    let edge = Edge { base_domain: config.base_domain.clone(), metrics: Metrics::default() };
+    let (state, sessions) = connect(db, &config, leptos).await?;
+    let edge =
+        Edge { base_domain: config.base_domain.clone(), metrics: Metrics::default(), rate_limits: config.rate_limits };
     let app = router::build(state, Arc::new(edge), sessions);
 
     let listener =

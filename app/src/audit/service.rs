@@ -58,6 +58,17 @@ impl AuditEvent {
     }
 }
 
+/// Records an event that has no change of its own to commit with (refusals at the edge,
+/// sign-outs), in its own tenant-scoped transaction.
+pub async fn record_alone(
+    db: &crate::db::Database,
+    tenant: &crate::tenancy::model::Tenant,
+    source: AuditSource,
+    event: AuditEvent,
+) -> Result<(), AppError> {
+    db.with_tenant(tenant, move |conn| Box::pin(async move { record(conn, &source, event).await })).await
+}
+
 /// Must run inside `Database::with_tenant` for the tenant the event belongs to.
 pub async fn record(conn: &mut Connection, source: &AuditSource, event: AuditEvent) -> Result<(), AppError> {
     repo::insert(

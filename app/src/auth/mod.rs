@@ -5,9 +5,12 @@ pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod password;
+pub mod permission;
 #[cfg(feature = "ssr")]
 pub mod repo;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod session;
+#[cfg(feature = "ssr")]
+pub mod throttle;

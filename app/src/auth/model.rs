@@ -76,6 +76,9 @@ pub struct Principal {
     pub email: String,
     pub display_name: String,
     pub role: Role,
+    /// Set by an admin's password reset: until the member picks a new password, the portal
+    /// shows nothing but the change-password page.
+    pub must_change_password: bool,
 }
 
 /// A row of Settings → Users.

@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use super::api::{Login, Logout};
+use super::api::{ChangePassword, Login, Logout};
+use crate::settings::pages::SettingsTabs;
 use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
 
 #[component]
@@ -50,5 +51,30 @@ pub fn LogoutPage() -> impl IntoView {
                 </div>
             </ActionForm>
         </div>
+    }
+}
+
+/// Account → Password. Also the only page a member sees after an admin reset their password.
+#[component]
+pub fn ChangePasswordPage() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    let error = Signal::derive(move || change.value().get().and_then(Result::err));
+    view! {
+        <section class="max-w-md">
+            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Change your password"</h1>
+            <SettingsTabs current="/account/password"/>
+            <p class="mt-4 text-sm text-slate-500">
+                "At least 12 characters. Long passphrases are best; common passwords are refused."
+            </p>
+            <ActionForm action=change>
+                <div class="mt-6 space-y-4">
+                    <ErrorNotice error=error/>
+                    <TextField label="Current password" name="current_password" kind="password" autocomplete="current-password"/>
+                    <TextField label="New password" name="new_password" kind="password" autocomplete="new-password"/>
+                    <TextField label="Repeat the new password" name="confirm_password" kind="password" autocomplete="new-password"/>
+                    <SubmitButton label="Change password" pending=change.pending()/>
+                </div>
+            </ActionForm>
+        </section>
     }
 }

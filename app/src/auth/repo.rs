@@ -21,6 +21,8 @@ pub struct MemberRow {
     pub display_name: String,
     #[diesel(select_expression = users::password_hash)]
     pub password_hash: Option<String>,
+    #[diesel(select_expression = users::must_change_password)]
+    pub must_change_password: bool,
     #[diesel(select_expression = memberships::role)]
     pub role: String,
     #[diesel(select_expression = memberships::status)]
@@ -47,6 +49,7 @@ impl MemberRow {
             email: self.email.clone(),
             display_name: self.display_name.clone(),
             role: Role::parse(&self.role)?,
+            must_change_password: self.must_change_password,
         })
     }
 
@@ -156,4 +159,21 @@ pub async fn lock_active_admins(conn: &mut Connection, tenant: TenantId) -> Quer
         .for_update()
         .load(conn)
         .await
+}
+
+pub async fn set_password(conn: &mut Connection, user: Uuid, hash: &str, must_change: bool) -> QueryResult<()> {
+    diesel::update(users::table.find(user))
+        .set((
+            users::password_hash.eq(hash),
+            users::must_change_password.eq(must_change),
+            users::password_changed_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// In how many tenants the account is a member (its password is shared by all of them).
+pub async fn membership_count(conn: &mut Connection, user: Uuid) -> QueryResult<i64> {
+    memberships::table.filter(memberships::user_id.eq(user)).count().get_result(conn).await
 }

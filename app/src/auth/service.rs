@@ -5,21 +5,39 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{normalize_email, Invitation, Member, MemberStatus, Principal, Role};
-use super::{password, repo};
+use super::{password, repo, throttle};
 use crate::audit::model::Severity;
-use crate::audit::service::{record, AuditEvent, AuditSource};
+use crate::audit::service::{record, record_alone, AuditEvent, AuditSource};
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
+use crate::state::RedisPool;
 use crate::tenancy::model::{Tenant, TenantId};
 
+/// Checks a password sign-in behind the brute-force throttle. Unknown accounts, wrong
+/// passwords and deactivated members all get the same answer in the same time; throttled and
+/// locked attempts are refused before the password is even checked, and all of it is audited.
 pub async fn sign_in(
     db: &Database,
+    redis: &RedisPool,
     tenant: &Tenant,
     email: &str,
     password: &str,
     source: AuditSource,
 ) -> AppResult<Principal> {
     let email = normalize_email(email).map_err(|_| AppError::InvalidCredentials)?;
+    let ip = source.ip.clone();
+    let audit = |event: AuditEvent, user: Option<Uuid>| {
+        let source = AuditSource { actor_user_id: user, actor: email.clone(), ..source.clone() };
+        record_alone(db, tenant, source, event)
+    };
+
+    let gate = throttle::gate(redis, tenant.id, &email, ip.as_deref()).await?;
+    if let Some(refusal) = gate.refusal() {
+        let event = AuditEvent::failure("auth.login", email.clone()).details(json!({ "reason": format!("{gate:?}") }));
+        audit(event, None).await?;
+        return Err(refusal);
+    }
+
     let tenant_id = tenant.id;
     let lookup = email.clone();
     let row = db
@@ -30,26 +48,33 @@ pub async fn sign_in(
     let stored_hash = row.as_ref().filter(|r| r.is_active()).and_then(|r| r.password_hash.clone());
     let verified = password::verify(password.to_owned(), stored_hash).await;
 
-    let outcome = match row.filter(|_| verified) {
-        Some(row) => Ok(row.principal()?),
-        None => Err(AppError::InvalidCredentials),
-    };
-    let source =
-        AuditSource { actor_user_id: outcome.as_ref().ok().map(|p| p.user_id), actor: email.clone(), ..source };
-    let event = match &outcome {
-        Ok(_) => AuditEvent::success("auth.login", email),
-        Err(_) => AuditEvent::failure("auth.login", email),
-    };
-    db.with_tenant(tenant, move |conn| Box::pin(async move { record(conn, &source, event).await })).await?;
-    outcome
+    match row.filter(|_| verified) {
+        Some(row) => {
+            throttle::record_success(redis, tenant.id, &email).await?;
+            let principal = row.principal()?;
+            audit(AuditEvent::success("auth.login", email.clone()), Some(principal.user_id)).await?;
+            Ok(principal)
+        }
+        None => {
+            let failure = throttle::record_failure(redis, tenant.id, &email, ip.as_deref()).await?;
+            let event = AuditEvent::failure("auth.login", email.clone())
+                .details(json!({ "reason": "invalid credentials", "failures": failure.account_failures }));
+            audit(event, None).await?;
+            if failure.account_locked || failure.address_locked {
+                let subject = if failure.account_locked { "account" } else { "address" };
+                let event = AuditEvent::failure("auth.locked", email.clone())
+                    .severity(Severity::Critical)
+                    .details(json!({ "locked": subject, "ip": ip, "minutes": 15 }));
+                audit(event, None).await?;
+            }
+            Err(AppError::InvalidCredentials)
+        }
+    }
 }
 
 pub async fn sign_out(db: &Database, tenant: &Tenant, source: AuditSource) -> AppResult<()> {
     let target = source.actor.clone();
-    db.with_tenant(tenant, move |conn| {
-        Box::pin(async move { record(conn, &source, AuditEvent::success("auth.logout", target)).await })
-    })
-    .await
+    record_alone(db, tenant, source, AuditEvent::success("auth.logout", target)).await
 }
 
 /// The active member behind a session, if the membership still exists and is active.
@@ -189,4 +214,102 @@ async fn ensure_another_admin(conn: &mut Connection, tenant_id: TenantId, leavin
     } else {
         Err(AppError::Conflict("The tenant needs at least one active admin.".into()))
     }
+}
+
+/// An active member named by user id or email, for permission questions about someone else.
+pub async fn find_principal(db: &Database, tenant: &Tenant, who: &str) -> AppResult<Option<Principal>> {
+    let tenant_id = tenant.id;
+    let who = who.trim().to_owned();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let row = match Uuid::parse_str(&who) {
+                Ok(id) => repo::find_by_id(conn, tenant_id, id).await?,
+                Err(_) => repo::find_by_email(conn, tenant_id, &who.to_ascii_lowercase()).await?,
+            };
+            row.filter(repo::MemberRow::is_active).map(|r| r.principal()).transpose()
+        })
+    })
+    .await
+}
+
+/// Validated input of the change-password form.
+pub struct PasswordChange {
+    pub current: String,
+    pub new: String,
+}
+
+impl PasswordChange {
+    pub fn parse(current: String, new: String, confirm: &str) -> AppResult<Self> {
+        if new != confirm {
+            return Err(AppError::Invalid("The new passwords do not match.".into()));
+        }
+        if new == current {
+            return Err(AppError::Invalid("Choose a new password, not the current one.".into()));
+        }
+        Ok(Self { current, new })
+    }
+}
+
+/// A member changes their own password; the current one is required (ASVS 6.2.3).
+pub async fn change_password(
+    db: &Database,
+    tenant: &Tenant,
+    source: AuditSource,
+    me: &Principal,
+    change: PasswordChange,
+) -> AppResult<()> {
+    password::check_policy(&change.new, &me.email)?;
+    let (tenant_id, user_id) = (tenant.id, me.user_id);
+    let stored = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                Ok::<_, AppError>(repo::find_by_id(conn, tenant_id, user_id).await?.and_then(|r| r.password_hash))
+            })
+        })
+        .await?;
+    if !password::verify(change.current, stored).await {
+        let event = AuditEvent::failure("auth.password_change", me.email.clone())
+            .details(json!({ "reason": "wrong current password" }));
+        record_alone(db, tenant, source, event).await?;
+        return Err(AppError::Invalid("Your current password is not correct.".into()));
+    }
+    let hash = password::hash(change.new).await?;
+    let target = me.email.clone();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            repo::set_password(conn, user_id, &hash, false).await?;
+            record(conn, &source, AuditEvent::success("auth.password_changed", target).severity(Severity::Notice)).await
+        })
+    })
+    .await
+}
+
+/// An admin resets a member's password: a one-time password to hand over, which must be
+/// changed at the next sign-in. Accounts that also belong to other tenants are refused: their
+/// password is not this tenant's to reset.
+pub async fn reset_password(
+    db: &Database,
+    tenant: &Tenant,
+    source: AuditSource,
+    user_id: Uuid,
+) -> AppResult<Invitation> {
+    let one_time_password = password::one_time();
+    let hash = password::hash(one_time_password.clone()).await?;
+    let tenant_id = tenant.id;
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let member = member_for_update(conn, tenant_id, user_id).await?;
+            if repo::membership_count(conn, user_id).await? > 1 {
+                return Err(AppError::Conflict(format!(
+                    "{} also belongs to other organisations, so only they can change their password.",
+                    member.email
+                )));
+            }
+            repo::set_password(conn, user_id, &hash, true).await?;
+            let event = AuditEvent::success("user.password_reset", member.email.clone()).severity(Severity::Notice);
+            record(conn, &source, event).await?;
+            Ok(Invitation { email: member.email, one_time_password: Some(one_time_password) })
+        })
+    })
+    .await
 }

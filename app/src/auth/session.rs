@@ -12,6 +12,9 @@ pub const USER_KEY: &str = "beacon.user";
 /// A one-time password to show the admin once after an invitation, with or without JS.
 pub const INVITATION_FLASH_KEY: &str = "beacon.flash.invitation";
 
+/// A one-time password from an admin's password reset, shown once.
+pub const RESET_FLASH_KEY: &str = "beacon.flash.reset";
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SessionUser {
     pub tenant_id: TenantId,

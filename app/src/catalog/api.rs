@@ -8,14 +8,14 @@ use crate::error::AppError;
 
 #[server(endpoint = "ui/catalog/list")]
 pub async fn list_catalog(view: CatalogView) -> Result<CatalogPage, AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Viewer)?;
+            ctx.authorize(Action::CatalogRead)?;
             super::service::list_page(&AppState::current()?.db, &ctx.tenant, &view).await
         }
         .await,
@@ -24,7 +24,7 @@ pub async fn list_catalog(view: CatalogView) -> Result<CatalogPage, AppError> {
 
 #[server(endpoint = "ui/catalog/entity")]
 pub async fn load_entity(namespace: String, kind: String, name: String) -> Result<EntityDetail, AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::catalog::refs::EntityRef;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
@@ -32,7 +32,7 @@ pub async fn load_entity(namespace: String, kind: String, name: String) -> Resul
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Viewer)?;
+            ctx.authorize(Action::CatalogRead)?;
             let entity_ref = EntityRef::new(&kind, &namespace, &name);
             super::service::detail(&AppState::current()?.db, &ctx.tenant, entity_ref).await
         }
@@ -44,14 +44,14 @@ pub async fn load_entity(namespace: String, kind: String, name: String) -> Resul
 /// job's progress page; Developers and up.
 #[server(endpoint = "ui/catalog/import")]
 pub async fn import_yaml(yaml: String) -> Result<(), AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Developer)?;
+            ctx.authorize(Action::CatalogWrite)?;
             let documents = super::service::documents_of_upload(yaml.as_bytes()).await?;
             let job = super::jobs::start(
                 &AppState::current()?.db,
@@ -73,14 +73,14 @@ pub async fn import_yaml(yaml: String) -> Result<(), AppError> {
 /// posts here, so it works without JavaScript.
 #[server(endpoint = "ui/catalog/upload", input = leptos::server_fn::codec::MultipartFormData)]
 pub async fn upload_catalog(data: leptos::server_fn::codec::MultipartData) -> Result<(), AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Developer)?;
+            ctx.authorize(Action::CatalogWrite)?;
             let mut multipart = data.into_inner().ok_or_else(|| AppError::internal("multipart body missing"))?;
             let (mut documents, mut names, mut size) = (Vec::new(), Vec::new(), 0usize);
             while let Some(mut field) =
@@ -124,14 +124,14 @@ pub async fn upload_catalog(data: leptos::server_fn::codec::MultipartData) -> Re
 /// An import job, for its progress page.
 #[server(endpoint = "ui/catalog/import-job")]
 pub async fn load_import_job(id: String) -> Result<ImportJob, AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Developer)?;
+            ctx.authorize(Action::CatalogWrite)?;
             let missing = || AppError::NotFound("No such import.".into());
             let id = uuid::Uuid::parse_str(&id).map_err(|_| missing())?;
             super::jobs::load(&AppState::current()?.db, &ctx.tenant, id).await?.ok_or_else(missing)
@@ -143,14 +143,14 @@ pub async fn load_import_job(id: String) -> Result<ImportJob, AppError> {
 /// The Locations page: registered locations and the hosts they may be read from.
 #[server(endpoint = "ui/catalog/locations")]
 pub async fn list_locations() -> Result<(Vec<LocationView>, Vec<String>), AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Viewer)?;
+            ctx.authorize(Action::CatalogRead)?;
             let db = &AppState::current()?.db;
             Ok((super::locations::list(db, &ctx.tenant).await?, super::locations::allowlist(db, &ctx.tenant).await?))
         }
@@ -161,14 +161,14 @@ pub async fn list_locations() -> Result<(Vec<LocationView>, Vec<String>), AppErr
 /// Registers a URL location and imports what it emits; Developers and up.
 #[server(endpoint = "ui/catalog/register-location")]
 pub async fn register_location(target: String) -> Result<String, AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Developer)?;
+            ctx.authorize(Action::CatalogWrite)?;
             let state = AppState::current()?;
             let registered = super::locations::register(
                 &state.db,
@@ -188,14 +188,14 @@ pub async fn register_location(target: String) -> Result<String, AppError> {
 /// Re-reads a location now; Developers and up.
 #[server(endpoint = "ui/catalog/refresh-location")]
 pub async fn refresh_location(id: String) -> Result<String, AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Developer)?;
+            ctx.authorize(Action::CatalogWrite)?;
             let state = AppState::current()?;
             let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound("No such location.".into()))?;
             let report =
@@ -216,14 +216,14 @@ pub async fn refresh_location(id: String) -> Result<String, AppError> {
 /// Unregisters a location and deletes its entities (the box must be ticked); Developers and up.
 #[server(endpoint = "ui/catalog/delete-location")]
 pub async fn delete_location(id: String, confirm: Option<String>) -> Result<String, AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Developer)?;
+            ctx.authorize(Action::CatalogWrite)?;
             if confirm.as_deref() != Some("yes") {
                 return Err(AppError::Invalid(
                     "Tick the box to confirm: the location's entities are deleted too.".into(),
@@ -240,14 +240,14 @@ pub async fn delete_location(id: String, confirm: Option<String>) -> Result<Stri
 /// Adds a host pattern to the tenant's fetch allowlist; Admins only.
 #[server(endpoint = "ui/catalog/allow-host")]
 pub async fn allow_host(pattern: String) -> Result<String, AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Admin)?;
+            ctx.authorize(Action::CatalogAdmin)?;
             let added =
                 super::locations::allow_host(&AppState::current()?.db, &ctx.tenant, &ctx.audit_source(), &pattern)
                     .await?;
@@ -260,14 +260,14 @@ pub async fn allow_host(pattern: String) -> Result<String, AppError> {
 /// Removes a host pattern from the allowlist; Admins only.
 #[server(endpoint = "ui/catalog/remove-host")]
 pub async fn remove_host(pattern: String) -> Result<String, AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Admin)?;
+            ctx.authorize(Action::CatalogAdmin)?;
             super::locations::disallow_host(&AppState::current()?.db, &ctx.tenant, &ctx.audit_source(), &pattern)
                 .await?;
             Ok(format!("Removed {pattern}."))
@@ -279,14 +279,14 @@ pub async fn remove_host(pattern: String) -> Result<String, AppError> {
 /// Deletes an entity (the confirmation box must be ticked); Developers and up.
 #[server(endpoint = "ui/catalog/delete")]
 pub async fn delete_entity(uid: String, confirm: Option<String>) -> Result<(), AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Developer)?;
+            ctx.authorize(Action::CatalogWrite)?;
             if confirm.as_deref() != Some("yes") {
                 return Err(AppError::Invalid("Tick the box to confirm the deletion.".into()));
             }
@@ -303,14 +303,14 @@ pub async fn delete_entity(uid: String, confirm: Option<String>) -> Result<(), A
 /// validated exactly like the API; Developers and up. Redirects to the entity's page.
 #[server(endpoint = "ui/catalog/save")]
 pub async fn save_entity(original: Option<String>, yaml: String) -> Result<(), AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Developer)?;
+            ctx.authorize(Action::CatalogWrite)?;
             let original = original.filter(|o| !o.trim().is_empty());
             let state = AppState::current()?;
             let saved =

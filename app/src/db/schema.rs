@@ -9,6 +9,7 @@ diesel::table! {
         schema_name -> Text,
         status -> Text,
         created_at -> Timestamptz,
+        plan -> Text,
     }
 }
 
@@ -19,6 +20,8 @@ diesel::table! {
         display_name -> Text,
         password_hash -> Nullable<Text>,
         created_at -> Timestamptz,
+        must_change_password -> Bool,
+        password_changed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -137,5 +140,36 @@ diesel::table! {
     catalog_state (singleton) {
         singleton -> Bool,
         version -> Int8,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Bytea,
+        scopes -> Array<Text>,
+        expires_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        last_used_ip -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    oauth_clients (id) {
+        id -> Uuid,
+        client_id -> Text,
+        name -> Text,
+        secret_hash -> Bytea,
+        scopes -> Array<Text>,
+        role -> Text,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        last_token_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }

@@ -13,24 +13,27 @@ pub struct UsersView {
     pub me: Uuid,
     /// The invitation just made by this admin, shown once.
     pub invitation: Option<Invitation>,
+    /// The password reset just made by this admin, shown once.
+    pub reset: Option<Invitation>,
 }
 
 #[server(endpoint = "settings/users/list")]
 pub async fn list_users() -> Result<UsersView, AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::auth::service;
-    use crate::auth::session::INVITATION_FLASH_KEY;
+    use crate::auth::session::{INVITATION_FLASH_KEY, RESET_FLASH_KEY};
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            let me = ctx.require_role(Role::Admin)?.user_id;
+            let me = ctx.authorize(Action::ManageUsers)?.user_id;
             let members = service::list_members(&AppState::current()?.db, &ctx.tenant).await?;
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             let invitation = session.remove::<Invitation>(INVITATION_FLASH_KEY).await?;
-            Ok(UsersView { members, me, invitation })
+            let reset = session.remove::<Invitation>(RESET_FLASH_KEY).await?;
+            Ok(UsersView { members, me, invitation, reset })
         }
         .await,
     )
@@ -38,7 +41,7 @@ pub async fn list_users() -> Result<UsersView, AppError> {
 
 #[server(endpoint = "settings/users/invite")]
 pub async fn invite_user(email: String, display_name: String, role: String) -> Result<(), AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::auth::service::{self, NewMember};
     use crate::auth::session::INVITATION_FLASH_KEY;
     use crate::error::respond;
@@ -47,7 +50,7 @@ pub async fn invite_user(email: String, display_name: String, role: String) -> R
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Admin)?;
+            ctx.authorize(Action::ManageUsers)?;
             let member = NewMember::parse(&email, &display_name, &role)?;
             let invitation = service::invite(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), member).await?;
             // Kept in the session until the users list shows it once: works with and without JS.
@@ -61,7 +64,7 @@ pub async fn invite_user(email: String, display_name: String, role: String) -> R
 
 #[server(endpoint = "settings/users/role")]
 pub async fn change_user_role(user_id: Uuid, role: String) -> Result<(), AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::auth::service;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
@@ -69,8 +72,8 @@ pub async fn change_user_role(user_id: Uuid, role: String) -> Result<(), AppErro
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Admin)?;
-            let role = Role::parse(&role)?;
+            ctx.authorize(Action::ManageUsers)?;
+            let role = crate::auth::model::Role::parse(&role)?;
             service::change_role(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), user_id, role).await
         }
         .await,
@@ -79,7 +82,7 @@ pub async fn change_user_role(user_id: Uuid, role: String) -> Result<(), AppErro
 
 #[server(endpoint = "settings/users/deactivate")]
 pub async fn deactivate_user(user_id: Uuid) -> Result<(), AppError> {
-    use crate::auth::model::Role;
+    use crate::auth::permission::Action;
     use crate::auth::service;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
@@ -87,8 +90,32 @@ pub async fn deactivate_user(user_id: Uuid) -> Result<(), AppError> {
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            ctx.require_role(Role::Admin)?;
+            ctx.authorize(Action::ManageUsers)?;
             service::deactivate(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), user_id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "settings/users/reset-password")]
+pub async fn reset_user_password(user_id: Uuid) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::auth::service;
+    use crate::auth::session::RESET_FLASH_KEY;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            if ctx.authorize(Action::ManageUsers)?.user_id == user_id {
+                return Err(AppError::Invalid("Change your own password under Account → Password.".into()));
+            }
+            let reset =
+                service::reset_password(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), user_id).await?;
+            let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
+            session.insert(RESET_FLASH_KEY, reset).await?;
+            Ok(())
         }
         .await,
     )

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::api::{list_users, ChangeUserRole, DeactivateUser, InviteUser, UsersView};
+use super::api::{list_users, ChangeUserRole, DeactivateUser, InviteUser, ResetUserPassword, UsersView};
 use crate::auth::model::{Invitation, Member, MemberStatus, Role};
 use crate::error::AppError;
 use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
@@ -12,12 +12,20 @@ pub fn UsersPage() -> impl IntoView {
     let invite = ServerAction::<InviteUser>::new();
     let change_role = ServerAction::<ChangeUserRole>::new();
     let deactivate = ServerAction::<DeactivateUser>::new();
+    let reset = ServerAction::<ResetUserPassword>::new();
     let users = Resource::new(
-        move || (invite.version().get(), change_role.version().get(), deactivate.version().get()),
+        move || {
+            (invite.version().get(), change_role.version().get(), deactivate.version().get(), reset.version().get())
+        },
         |_| list_users(),
     );
     let row_error = Signal::derive(move || {
-        change_role.value().get().and_then(Result::err).or_else(|| deactivate.value().get().and_then(Result::err))
+        change_role
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| deactivate.value().get().and_then(Result::err))
+            .or_else(|| reset.value().get().and_then(Result::err))
     });
     let invite_error = Signal::derive(move || invite.value().get().and_then(Result::err));
 
@@ -30,7 +38,7 @@ pub fn UsersPage() -> impl IntoView {
                     match users.await {
                         Ok(view) => {
                             view! {
-                                <UsersAdmin view invite change_role deactivate row_error invite_error/>
+                                <UsersAdmin view invite change_role deactivate reset row_error invite_error/>
                             }
                                 .into_any()
                         }
@@ -65,12 +73,23 @@ fn UsersAdmin(
     invite: ServerAction<InviteUser>,
     change_role: ServerAction<ChangeUserRole>,
     deactivate: ServerAction<DeactivateUser>,
+    reset: ServerAction<ResetUserPassword>,
     row_error: Signal<Option<AppError>>,
     invite_error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let me = view.me;
     view! {
+        <SettingsTabs current="/settings/users"/>
         {view.invitation.map(|invitation| view! { <InvitationNotice invitation/> })}
+        {view.reset.map(|reset| view! {
+            <div data-testid="password-reset" class="mt-6 rounded-xl border border-amber-200 bg-amber-50 p-4 text-sm text-amber-900">
+                <p class="font-medium">{format!("The password of {} was reset; they must choose a new one when they sign in.", reset.email)}</p>
+                <p class="mt-1">
+                    "One-time password (shown only now): "
+                    <code data-testid="reset-password" class="rounded bg-white px-1.5 py-0.5 font-mono">{reset.one_time_password}</code>
+                </p>
+            </div>
+        })}
         <div class="mt-6">
             <ErrorNotice error=row_error/>
         </div>
@@ -91,7 +110,7 @@ fn UsersAdmin(
                         .into_iter()
                         .map(|member| {
                             let is_me = member.user_id == me;
-                            view! { <MemberRow member is_me change_role deactivate/> }
+                            view! { <MemberRow member is_me change_role deactivate reset/> }
                         })
                         .collect_view()}
                 </tbody>
@@ -142,9 +161,12 @@ fn MemberRow(
     is_me: bool,
     change_role: ServerAction<ChangeUserRole>,
     deactivate: ServerAction<DeactivateUser>,
+    reset: ServerAction<ResetUserPassword>,
 ) -> impl IntoView {
     let user_id = member.user_id.to_string();
     let deactivate_id = user_id.clone();
+    let reset_id = user_id.clone();
+    let reset_label = format!("Reset password of {}", member.email);
     let active = member.status == MemberStatus::Active;
     view! {
         <tr data-testid="user-row" data-email=member.email.clone()>
@@ -174,10 +196,16 @@ fn MemberRow(
             <td class="px-4 py-3 text-slate-500">{member.joined_at.format("%Y-%m-%d").to_string()}</td>
             <td class="px-4 py-3 text-right">
                 {(active && !is_me).then(move || view! {
-                    <ActionForm action=deactivate>
-                        <input type="hidden" name="user_id" value=deactivate_id/>
-                        <button type="submit" class="text-xs font-medium text-red-600 hover:text-red-800">"Deactivate"</button>
-                    </ActionForm>
+                    <div class="flex justify-end gap-3">
+                        <ActionForm action=reset>
+                            <input type="hidden" name="user_id" value=reset_id/>
+                            <button type="submit" aria-label=reset_label class="text-xs font-medium text-slate-600 hover:text-slate-900">"Reset password"</button>
+                        </ActionForm>
+                        <ActionForm action=deactivate>
+                            <input type="hidden" name="user_id" value=deactivate_id/>
+                            <button type="submit" class="text-xs font-medium text-red-600 hover:text-red-800">"Deactivate"</button>
+                        </ActionForm>
+                    </div>
                 })}
             </td>
         </tr>
@@ -196,5 +224,27 @@ fn RoleSelect(name: &'static str, selected: Role) -> impl IntoView {
                     .collect_view()}
             </select>
         </label>
+    }
+}
+
+/// Links between the settings pages.
+#[component]
+pub fn SettingsTabs(current: &'static str) -> impl IntoView {
+    let tabs =
+        [("/settings/users", "Users"), ("/settings/api-access", "API access"), ("/account/password", "Password")];
+    view! {
+        <nav class="mt-4 flex gap-4 border-b border-slate-200 text-sm" aria-label="Settings">
+            {tabs
+                .into_iter()
+                .map(|(href, label)| {
+                    let class = if href == current {
+                        "-mb-px border-b-2 border-amber-500 pb-2 font-medium text-slate-900"
+                    } else {
+                        "pb-2 text-slate-500 hover:text-slate-900"
+                    };
+                    view! { <a href=href class=class>{label}</a> }
+                })
+                .collect_view()}
+        </nav>
     }
 }

@@ -32,6 +32,30 @@ impl TenantStatus {
     }
 }
 
+/// The tenant's plan; it sets the API rate-limit tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    Standard,
+    Enterprise,
+}
+
+impl Plan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Standard => "standard",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, AppError> {
+        match s {
+            "standard" => Ok(Plan::Standard),
+            "enterprise" => Ok(Plan::Enterprise),
+            other => Err(AppError::Invalid(format!("unknown plan `{other}`; use standard or enterprise"))),
+        }
+    }
+}
+
 /// A tenant slug: the first label of the tenant's host name (`acme` in `acme.example.com`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantSlug(String);
@@ -121,6 +145,7 @@ pub struct Tenant {
     pub name: String,
     pub schema: SchemaName,
     pub status: TenantStatus,
+    pub plan: Plan,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

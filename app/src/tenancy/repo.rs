@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::model::{SchemaName, Tenant, TenantId, TenantSlug, TenantStatus};
+use super::model::{Plan, SchemaName, Tenant, TenantId, TenantSlug, TenantStatus};
 use crate::db::schema::tenants;
 use crate::db::Connection;
 use crate::error::AppError;
@@ -16,6 +16,7 @@ struct TenantRow {
     name: String,
     schema_name: String,
     status: String,
+    plan: String,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -29,6 +30,7 @@ impl TryFrom<TenantRow> for Tenant {
             name: row.name,
             schema: SchemaName::parse(&row.schema_name)?,
             status: TenantStatus::parse(&row.status)?,
+            plan: Plan::parse(&row.plan)?,
             created_at: row.created_at,
         })
     }
@@ -86,6 +88,11 @@ pub async fn insert(conn: &mut Connection, id: TenantId, slug: &TenantSlug, name
 
 pub async fn set_status(conn: &mut Connection, id: TenantId, status: TenantStatus) -> Result<(), AppError> {
     diesel::update(tenants::table.find(id.0)).set(tenants::status.eq(status.as_str())).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn set_plan(conn: &mut Connection, id: TenantId, plan: Plan) -> Result<(), AppError> {
+    diesel::update(tenants::table.find(id.0)).set(tenants::plan.eq(plan.as_str())).execute(conn).await?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::model::{SchemaName, Tenant, TenantSlug, TenantStatus};
+use super::model::{Plan, SchemaName, Tenant, TenantSlug, TenantStatus};
 use super::repo;
 use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
@@ -61,6 +61,7 @@ pub async fn provision(
             name,
             schema: schema.clone(),
             status: TenantStatus::Active,
+            plan: Plan::Standard,
             created_at: chrono::Utc::now(),
         };
         let scoped = tenant.clone();
@@ -116,6 +117,25 @@ pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) 
     })
     .await?;
     Ok(Tenant { status, ..tenant })
+}
+
+/// Moves a tenant to another plan (its API rate-limit tier follows at once).
+pub async fn set_plan(db: &Database, slug: &TenantSlug, plan: Plan) -> AppResult<Tenant> {
+    let tenant = find(db, slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
+    let id = tenant.id;
+    db.with_control(move |conn| Box::pin(async move { repo::set_plan(conn, id, plan).await })).await?;
+    let target = tenant.slug.to_string();
+    let from = tenant.plan.as_str();
+    db.with_tenant(&tenant, move |conn| {
+        Box::pin(async move {
+            let event = AuditEvent::success("tenant.plan_changed", target)
+                .severity(Severity::Notice)
+                .details(json!({ "from": from, "to": plan.as_str() }));
+            record(conn, &AuditSource::command_line(), event).await
+        })
+    })
+    .await?;
+    Ok(Tenant { plan, ..tenant })
 }
 
 /// Brings every tenant schema up to date; the server runs this before serving traffic.

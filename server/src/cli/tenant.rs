@@ -2,7 +2,7 @@ use clap::Subcommand;
 
 use app::db::Database;
 use app::error::AppError;
-use app::tenancy::model::{TenantSlug, TenantStatus};
+use app::tenancy::model::{Plan, TenantSlug, TenantStatus};
 use app::tenancy::service;
 
 #[derive(Subcommand, Debug)]
@@ -30,6 +30,12 @@ pub enum TenantCommand {
         #[arg(long)]
         slug: String,
     },
+    /// Move a tenant to a plan (`standard` or `enterprise`); it sets the API rate-limit tier.
+    SetPlan {
+        #[arg(long)]
+        slug: String,
+        plan: String,
+    },
 }
 
 impl TenantCommand {
@@ -50,14 +56,15 @@ impl TenantCommand {
                 }
             }
             TenantCommand::List => {
-                println!("{:<24} {:<32} {:<14} {:<10} CREATED", "SLUG", "NAME", "SCHEMA", "STATUS");
+                println!("{:<24} {:<32} {:<14} {:<10} {:<11} CREATED", "SLUG", "NAME", "SCHEMA", "STATUS", "PLAN");
                 for t in service::list(db).await? {
                     println!(
-                        "{:<24} {:<32} {:<14} {:<10} {}",
+                        "{:<24} {:<32} {:<14} {:<10} {:<11} {}",
                         t.slug,
                         t.name,
                         t.schema.as_str(),
                         t.status.as_str(),
+                        t.plan.as_str(),
                         t.created_at.format("%Y-%m-%d %H:%M")
                     );
                 }
@@ -69,6 +76,10 @@ impl TenantCommand {
             TenantCommand::Resume { slug } => {
                 let t = service::set_status(db, &TenantSlug::parse(&slug)?, TenantStatus::Active).await?;
                 println!("resumed {}", t.slug);
+            }
+            TenantCommand::SetPlan { slug, plan } => {
+                let t = service::set_plan(db, &TenantSlug::parse(&slug)?, Plan::parse(&plan)?).await?;
+                println!("{} is on the {} plan", t.slug, t.plan.as_str());
             }
         }
         Ok(())

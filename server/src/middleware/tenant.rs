@@ -1,5 +1,6 @@
-//! Resolves the tenant from the Host header and the signed-in member from the session, and
-//! keeps anonymous visitors out of portal pages.
+//! Resolves the tenant from the Host header and the caller from an API key, an access token or
+//! the session; refuses cross-site form posts and callers over their rate limit; and keeps
+//! anonymous visitors out of portal pages.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,48 +11,87 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
+use super::csrf::{self, CrossSite};
 use super::observe::RequestId;
+use super::rate_limit;
+use crate::rest::oauth::TOKEN_PATH;
 use crate::router::Edge;
-use app::auth::api::is_public_server_fn;
+use app::access::service as access;
+use app::access::token::looks_like_api_key;
+use app::audit::service::{self as audit, AuditEvent};
+use app::auth::api::{is_allowed_before_password_change, is_public_server_fn};
 use app::auth::service as auth;
 use app::auth::session::{SessionUser, USER_KEY};
 use app::error::AppError;
-use app::state::{AppState, RequestContext};
+use app::state::{AppState, Credential, RequestContext};
 use app::tenancy::model::{TenantSlug, TenantStatus};
 use app::tenancy::service as tenancy;
 
 pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut request: Request, next: Next) -> Response {
+    let cross_site = csrf::check(request.method(), request.headers()).err();
     let facts = RequestFacts::of(&request);
-    match context_for(&state, &edge, facts).await {
-        Ok(ctx) => {
-            let span = tracing::Span::current();
-            span.record("tenant", ctx.tenant.slug.as_str());
-            if let Some(p) = &ctx.principal {
-                span.record("user", tracing::field::display(p.user_id));
-            }
-            let anonymous = ctx.principal.is_none();
-            request.extensions_mut().insert(ctx);
-            let path = request.uri().path();
-            if anonymous && is_portal_page(path) {
-                return Redirect::to("/login").into_response();
-            }
-            if anonymous && path.starts_with("/api/") && !is_public_server_fn(path) {
-                return (StatusCode::UNAUTHORIZED, axum::Json(AppError::Unauthenticated)).into_response();
-            }
-            next.run(request).await
+    let ip = facts.ip.clone();
+    let ctx = match context_for(&state, &edge, facts).await {
+        Ok(ctx) => ctx,
+        Err(Rejection::BadCredential) => {
+            // Failed credentials count against the caller's address like any anonymous call.
+            let limit = Some(edge.rate_limits.anonymous_per_minute);
+            let quota = rate_limit::count_key(&state.redis, limit, &rate_limit::anonymous_key(ip.as_deref())).await;
+            return if quota.exceeded() { quota.refusal() } else { Rejection::BadCredential.into_response() };
         }
-        Err(rejection) => rejection.into_response(),
+        Err(rejection) => return rejection.into_response(),
+    };
+    let span = tracing::Span::current();
+    span.record("tenant", ctx.tenant.slug.as_str());
+    if let Some(p) = &ctx.principal {
+        span.record("user", tracing::field::display(p.user_id));
     }
+    if let Some(CrossSite(reason)) = cross_site {
+        let event = AuditEvent::failure("csrf.refused", request.uri().path().to_owned())
+            .details(serde_json::json!({ "reason": reason, "method": request.method().as_str() }));
+        if let Err(e) = audit::record_alone(&state.db, &ctx.tenant, ctx.audit_source(), event).await {
+            return Rejection::Failed(e).into_response();
+        }
+        return (StatusCode::FORBIDDEN, axum::Json(AppError::Invalid("Cross-site request refused.".into())))
+            .into_response();
+    }
+    let quota = rate_limit::count(&state.redis, &edge.rate_limits, &ctx).await;
+    if quota.exceeded() {
+        return quota.refusal();
+    }
+
+    let anonymous = ctx.principal.is_none();
+    let must_change_password = ctx.principal.as_ref().is_some_and(|p| p.must_change_password);
+    request.extensions_mut().insert(ctx);
+    let path = request.uri().path();
+    let mut response = if anonymous && is_portal_page(path) {
+        Redirect::to("/login").into_response()
+    } else if anonymous && path.starts_with("/api/") && !is_public_server_fn(path) {
+        (StatusCode::UNAUTHORIZED, axum::Json(AppError::Unauthenticated)).into_response()
+    } else if must_change_password && is_portal_page(path) && path != CHANGE_PASSWORD_PAGE && path != "/logout" {
+        Redirect::to(CHANGE_PASSWORD_PAGE).into_response()
+    } else if must_change_password && path.starts_with("/api/") && !is_allowed_before_password_change(path) {
+        (StatusCode::FORBIDDEN, axum::Json(AppError::Invalid("Choose a new password first.".into()))).into_response()
+    } else {
+        next.run(request).await
+    };
+    quota.write_headers(response.headers_mut());
+    response
 }
 
+const CHANGE_PASSWORD_PAGE: &str = "/account/password";
+
 /// Pages need a signed-in member; anonymous calls to server functions get 401 instead of a
-/// redirect (roles are checked by each function).
+/// redirect (permissions are checked by each function). The token endpoint authenticates
+/// clients itself.
 fn is_portal_page(path: &str) -> bool {
-    path != "/login" && !path.starts_with("/api/")
+    path != "/login" && path != TOKEN_PATH && !path.starts_with("/api/")
 }
 
 enum Rejection {
     UnknownTenant,
+    /// A presented API key or access token did not check out.
+    BadCredential,
     Suspended(String),
     Failed(AppError),
 }
@@ -70,6 +110,14 @@ impl IntoResponse for Rejection {
                 "No portal here",
                 "There is no Beacon organisation at this address. Check the link you were given.".into(),
             ),
+            Rejection::BadCredential => {
+                let mut response = (StatusCode::UNAUTHORIZED, axum::Json(AppError::Unauthenticated)).into_response();
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+                response
+            }
             Rejection::Suspended(name) => error_page(
                 StatusCode::FORBIDDEN,
                 "This portal is suspended",
@@ -90,6 +138,8 @@ struct RequestFacts {
     ip: Option<String>,
     user_agent: Option<String>,
     request_id: String,
+    /// An API key or access token from `Authorization: Bearer` or `X-API-Key`.
+    bearer: Option<String>,
 }
 
 impl RequestFacts {
@@ -109,6 +159,7 @@ impl RequestFacts {
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.chars().take(512).collect()),
             request_id: request.extensions().get::<RequestId>().map_or_else(String::new, |r| r.0.clone()),
+            bearer: bearer(headers),
         }
     }
 }
@@ -120,19 +171,48 @@ async fn context_for(state: &AppState, edge: &Edge, facts: RequestFacts) -> Resu
         return Err(Rejection::Suspended(tenant.name));
     }
 
-    let mut principal = None;
+    let mut ctx = RequestContext {
+        tenant,
+        principal: None,
+        credential: Credential::Session,
+        ip: facts.ip,
+        user_agent: facts.user_agent,
+        request_id: facts.request_id,
+    };
+    if let Some(presented) = facts.bearer {
+        // A request that presents a credential is judged by it alone, never by a cookie.
+        let authenticated = if looks_like_api_key(&presented) {
+            access::authenticate_key(&state.db, &ctx.tenant, &presented, ctx.audit_source()).await
+        } else {
+            access::authenticate_token(&state.db, &ctx.tenant, &state.keyring, &presented).await
+        };
+        let authenticated = authenticated.map_err(|e| match e {
+            AppError::Unauthenticated => Rejection::BadCredential,
+            other => Rejection::Failed(other),
+        })?;
+        ctx.principal = Some(authenticated.principal);
+        ctx.credential = authenticated.credential;
+        return Ok(ctx);
+    }
     if let Some(session) = &facts.session {
         let signed_in = session.get::<SessionUser>(USER_KEY).await.map_err(AppError::from)?;
-        if let Some(user) = signed_in.filter(|u| u.tenant_id == tenant.id) {
-            principal = auth::active_principal(&state.db, &tenant, user.user_id).await?;
-            if principal.is_none() {
+        if let Some(user) = signed_in.filter(|u| u.tenant_id == ctx.tenant.id) {
+            ctx.principal = auth::active_principal(&state.db, &ctx.tenant, user.user_id).await?;
+            if ctx.principal.is_none() {
                 // The membership was deactivated or removed: end the session now.
                 session.flush().await.map_err(AppError::from)?;
             }
         }
     }
+    Ok(ctx)
+}
 
-    Ok(RequestContext { tenant, principal, ip: facts.ip, user_agent: facts.user_agent, request_id: facts.request_id })
+fn bearer(headers: &header::HeaderMap) -> Option<String> {
+    let from_authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (scheme, value) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| value.trim().to_owned())
+    });
+    from_authorization.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned()))
 }
 
 /// A full page for requests that never reach the app (no tenant, suspended tenant).

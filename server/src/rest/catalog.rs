@@ -3,9 +3,8 @@
 //! the catalog service does the work.
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use app::auth::model::Role;
+use super::{backstage_errors, invalid, json_body, ApiError, ApiResult};
+use app::auth::permission::Action;
 use app::catalog::location_repo::LocationRow;
 use app::catalog::locations;
 use app::catalog::query::{EntityQuery, Filter, Sort, SortField, MAX_PAGE};
@@ -54,54 +54,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/catalog/validate-entity", post(validate_entity))
         .route("/api/catalog/import", post(import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
         .layer(axum::middleware::from_fn(backstage_errors))
-}
-
-/// An error a catalog handler returns; `backstage_errors` turns it into the envelope.
-pub struct ApiError(AppError);
-
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        Self(e)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = status.into_response();
-        response.extensions_mut().insert(self.0);
-        response
-    }
-}
-
-type ApiResult<T> = Result<T, ApiError>;
-
-/// Wraps errors in Backstage's envelope `{error:{name,message},request:{method,url},response:{statusCode}}`.
-async fn backstage_errors(request: Request, next: Next) -> Response {
-    let method = request.method().to_string();
-    let url = request.uri().to_string();
-    let mut response = next.run(request).await;
-    let Some(error) = response.extensions_mut().remove::<AppError>() else { return response };
-    let name = match error {
-        AppError::NotFound(_) => "NotFoundError",
-        AppError::Invalid(_) => "InputError",
-        AppError::Conflict(_) => "ConflictError",
-        AppError::TooLarge(_) => "PayloadTooLargeError",
-        AppError::Unauthenticated | AppError::InvalidCredentials => "AuthenticationError",
-        AppError::Forbidden => "NotAllowedError",
-        AppError::Internal(_) | AppError::Transport(_) => "Error",
-    };
-    // Backstage answers InputError with 400; clients such as catalog-client rely on it.
-    if name == "InputError" {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    let status = response.status();
-    let body = json!({
-        "error": { "name": name, "message": error.to_string() },
-        "request": { "method": method, "url": url },
-        "response": { "statusCode": status.as_u16() },
-    });
-    (status, Json(body)).into_response()
 }
 
 /// The query string as repeated `key=value` pairs (`filter` may appear many times).
@@ -143,17 +95,8 @@ impl Params {
     }
 }
 
-/// A JSON request body; malformed ones are an InputError naming the problem.
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| invalid(format!("request body: {e}")))
-}
-
-fn invalid(message: String) -> ApiError {
-    ApiError(AppError::Invalid(message))
-}
-
 fn reader(ctx: &RequestContext) -> ApiResult<()> {
-    ctx.require_role(Role::Viewer)?;
+    ctx.authorize(Action::CatalogRead)?;
     Ok(())
 }
 
@@ -432,7 +375,7 @@ async fn delete_entity_by_uid(
     Extension(ctx): Extension<RequestContext>,
     Path(uid): Path<String>,
 ) -> ApiResult<StatusCode> {
-    ctx.require_role(Role::Developer)?;
+    ctx.authorize(Action::CatalogWrite)?;
     let id = entity_uid(&uid)?;
     service::delete_by_uid(&state.db, &ctx.tenant, ctx.audit_source(), id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -515,7 +458,7 @@ async fn import(
     Extension(ctx): Extension<RequestContext>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    ctx.require_role(Role::Developer)?;
+    ctx.authorize(Action::CatalogWrite)?;
     let documents = service::documents_of_upload(&body).await?;
     let origin = service::Origin::named("upload");
     let report = service::import(&state.db, &ctx.tenant, &ctx.audit_source(), &origin, documents).await?;
@@ -576,7 +519,7 @@ async fn create_location(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    ctx.require_role(Role::Developer)?;
+    ctx.authorize(Action::CatalogWrite)?;
     let params = Params::parse(raw)?;
     let options = locations::RegisterOptions {
         dry_run: params.one("dryRun") == Some("true"),
@@ -614,7 +557,7 @@ async fn update_location(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    ctx.require_role(Role::Developer)?;
+    ctx.authorize(Action::CatalogWrite)?;
     let spec: LocationSpec = json_body(&body)?;
     let location = locations::retarget(
         &state.db,
@@ -684,7 +627,7 @@ async fn delete_location(
     Extension(ctx): Extension<RequestContext>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    ctx.require_role(Role::Developer)?;
+    ctx.authorize(Action::CatalogWrite)?;
     locations::delete(&state.db, &ctx.tenant, &ctx.audit_source(), location_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -715,7 +658,7 @@ async fn refresh_entity(
     Extension(ctx): Extension<RequestContext>,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    ctx.require_role(Role::Developer)?;
+    ctx.authorize(Action::CatalogWrite)?;
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct RefreshRequest {
@@ -733,7 +676,7 @@ async fn analyze_location(
     Extension(ctx): Extension<RequestContext>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    ctx.require_role(Role::Developer)?;
+    ctx.authorize(Action::CatalogWrite)?;
     #[derive(Deserialize)]
     struct AnalyzeRequest {
         location: LocationSpec,
@@ -828,7 +771,7 @@ async fn create_entity(
     Extension(ctx): Extension<RequestContext>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    ctx.require_role(Role::Developer)?;
+    ctx.authorize(Action::CatalogWrite)?;
     let text = std::str::from_utf8(&body).map_err(|_| invalid("the body must be UTF-8 JSON or YAML".into()))?;
     let saved = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), None, text).await?;
     let entity = service::get_by_ref(&state.db, &ctx.tenant, &saved).await?;
@@ -842,7 +785,7 @@ async fn replace_entity(
     Path(uid): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    ctx.require_role(Role::Developer)?;
+    ctx.authorize(Action::CatalogWrite)?;
     let id = entity_uid(&uid)?;
     let current = service::ref_by_uid(&state.db, &ctx.tenant, id).await?.ok_or_else(|| no_entity(&uid))?;
     let text = std::str::from_utf8(&body).map_err(|_| invalid("the body must be UTF-8 JSON or YAML".into()))?;

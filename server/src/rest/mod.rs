@@ -1,4 +1,73 @@
-//! REST handlers: thin adapters over the app's services.
+//! REST handlers: thin adapters over the app's services, with Backstage's error envelope.
 
 pub mod catalog;
 pub mod health;
+pub mod oauth;
+pub mod permissions;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use app::error::AppError;
+
+/// An error a REST handler returns; `backstage_errors` turns it into the envelope.
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = status.into_response();
+        response.extensions_mut().insert(self.0);
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Wraps errors in Backstage's envelope `{error:{name,message},request:{method,url},response:{statusCode}}`.
+pub async fn backstage_errors(request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let url = request.uri().to_string();
+    let mut response = next.run(request).await;
+    let Some(error) = response.extensions_mut().remove::<AppError>() else { return response };
+    let name = match error {
+        AppError::NotFound(_) => "NotFoundError",
+        AppError::Invalid(_) => "InputError",
+        AppError::Conflict(_) => "ConflictError",
+        AppError::TooLarge(_) => "PayloadTooLargeError",
+        AppError::Unauthenticated | AppError::InvalidCredentials => "AuthenticationError",
+        AppError::Forbidden => "NotAllowedError",
+        AppError::RateLimited(_) => "TooManyRequestsError",
+        AppError::Internal(_) | AppError::Transport(_) => "Error",
+    };
+    // Backstage answers InputError with 400; clients such as catalog-client rely on it.
+    if name == "InputError" {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    let status = response.status();
+    let body = json!({
+        "error": { "name": name, "message": error.to_string() },
+        "request": { "method": method, "url": url },
+        "response": { "statusCode": status.as_u16() },
+    });
+    (status, Json(body)).into_response()
+}
+
+/// A JSON request body; malformed ones are an InputError naming the problem.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| invalid(format!("request body: {e}")))
+}
+
+pub fn invalid(message: String) -> ApiError {
+    ApiError(AppError::Invalid(message))
+}

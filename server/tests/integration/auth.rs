@@ -1,6 +1,7 @@
 use axum::http::{header, StatusCode};
 
 use crate::support::TestApp;
+use tower_sessions_redis_store::fred::interfaces::KeysInterface;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signing_in_opens_the_portal_and_cycles_the_session_id() {
@@ -99,4 +100,127 @@ async fn a_form_post_without_javascript_redirects_instead_of_showing_json() {
     let failed = app.send(request).await;
     assert_eq!(failed.status, StatusCode::FOUND, "errors go back to the form, not to a bare 401");
     assert!(failed.headers[header::LOCATION].to_str().unwrap().contains("__err="));
+}
+
+fn count(audit: &[(String, String, String)], action: &str, outcome: &str) -> usize {
+    audit.iter().filter(|(a, _, o)| a == action && o == outcome).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_failures_slow_down_then_lock_even_the_right_password() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let redis = app.redis();
+    let attempt = |password: &'static str| {
+        let (app, t) = (&app, &t);
+        async move { app.call(&t.host, "/api/auth/login", &[("email", &t.admin_email), ("password", password)], None).await }
+    };
+    let wrong = attempt("wrong password!").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    attempt("wrong password!").await;
+    attempt("wrong password!").await;
+    // From the third failure on, the next attempt must wait (1 s, 2 s, 4 s …).
+    let throttled = attempt("wrong password!").await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS, "{}", throttled.body);
+    assert!(throttled.body.contains("Try again in"), "{}", throttled.body);
+
+    // Skip the waits (their length is covered above) and fail until the 10th failure.
+    for _ in 3..10 {
+        let _: () = redis.del(format!("login:wait:acct:{}:{}", t.tenant.id.0, t.admin_email)).await.unwrap();
+        let failed = attempt("wrong password!").await;
+        assert_eq!(failed.status, StatusCode::UNAUTHORIZED, "{}", failed.body);
+    }
+    // Locked: the right password is refused too, with the same answer for unknown accounts.
+    let locked =
+        app.call(&t.host, "/api/auth/login", &[("email", &t.admin_email), ("password", &t.admin_password)], None).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.body.contains("locked for 15 minutes"), "{}", locked.body);
+
+    let audit = app.audit_actions(&t.tenant).await;
+    assert_eq!(count(&audit, "auth.locked", "failure"), 1);
+    assert_eq!(count(&audit, "auth.login", "failure"), 12, "10 failures, 1 throttled, 1 locked: {audit:?}");
+    assert_eq!(count(&audit, "auth.login", "success"), 0);
+
+    // When the lock ends, the right password works and clears the count.
+    let _: () = redis.del(format!("login:lock:acct:{}:{}", t.tenant.id.0, t.admin_email)).await.unwrap();
+    app.login(&t.host, &t.admin_email, &t.admin_password).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn members_change_their_password_under_the_policy_and_resets_force_a_change() {
+    use app::auth::model::Role;
+    use app::settings::api::UsersView;
+
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let change = |cookie: String, current: String, new: &'static str, confirm: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            app.call(
+                &t.host,
+                "/api/auth/password",
+                &[("current_password", &current), ("new_password", new), ("confirm_password", confirm)],
+                Some(&cookie),
+            )
+            .await
+        }
+    };
+    for (new, confirm, message) in [
+        ("short", "short", "at least 12"),
+        ("Password123456!", "Password123456!", "too common"),
+        ("a long new passphrase", "a different one entirely", "do not match"),
+    ] {
+        let refused = change(admin.clone(), t.admin_password.clone(), new, confirm).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.body.contains(message), "{message}: {}", refused.body);
+    }
+    let wrong_current =
+        change(admin.clone(), "not my password".into(), "a long new passphrase", "a long new passphrase").await;
+    assert!(wrong_current.body.contains("current password is not correct"), "{}", wrong_current.body);
+    let changed =
+        change(admin.clone(), t.admin_password.clone(), "a long new passphrase", "a long new passphrase").await;
+    assert!(changed.status.is_success(), "{}", changed.body);
+    // The change gave the session a new id; sign in again with the new password.
+    let admin = app.login(&t.host, &t.admin_email, "a long new passphrase").await;
+
+    // An admin reset hands out a one-time password and confines the member to the
+    // change-password page until they pick a new one.
+    let email = format!("rey@{}.example.com", t.tenant.slug);
+    let (user_id, _) = crate::users::member(&app, &t, &admin, &email, Role::Developer).await;
+    let reset = app.call(&t.host, "/api/settings/users/reset-password", &[("user_id", &user_id)], Some(&admin)).await;
+    assert!(reset.status.is_success(), "{}", reset.body);
+    let view: UsersView = app.call(&t.host, "/api/settings/users/list", &[], Some(&admin)).await.json();
+    let one_time = view.reset.expect("shown once").one_time_password.unwrap();
+    let member = app.login(&t.host, &email, &one_time).await;
+    let page = app.get(&t.host, "/catalog", Some(&member)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[header::LOCATION], "/account/password");
+    let api = app.get(&t.host, "/api/catalog/entities", Some(&member)).await;
+    assert_eq!(api.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get(&t.host, "/account/password", Some(&member)).await.status, StatusCode::OK);
+    let changed = change(member.clone(), one_time, "rey's own passphrase", "rey's own passphrase").await;
+    assert!(changed.status.is_success(), "{}", changed.body);
+    let member = app.login(&t.host, &email, "rey's own passphrase").await;
+    assert_eq!(app.get(&t.host, "/catalog", Some(&member)).await.status, StatusCode::OK);
+
+    // Admins cannot reset an account that other tenants share.
+    let other = app.tenant().await;
+    let other_admin = app.login(&other.host, &other.admin_email, &other.admin_password).await;
+    let invited = app
+        .call(
+            &other.host,
+            "/api/settings/users/invite",
+            &[("email", &email), ("display_name", "Rey"), ("role", "viewer")],
+            Some(&other_admin),
+        )
+        .await;
+    assert!(invited.status.is_success());
+    let shared = app.call(&t.host, "/api/settings/users/reset-password", &[("user_id", &user_id)], Some(&admin)).await;
+    assert_eq!(shared.status, StatusCode::CONFLICT, "{}", shared.body);
+
+    let audit = app.audit_actions(&t.tenant).await;
+    assert_eq!(count(&audit, "auth.password_changed", "success"), 2);
+    assert_eq!(count(&audit, "auth.password_change", "failure"), 1);
+    assert_eq!(count(&audit, "user.password_reset", "success"), 1);
 }

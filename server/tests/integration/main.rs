@@ -1,6 +1,7 @@
 //! Integration tests against the real PostgreSQL and Redis that `make test` starts
 //! (DATABASE_URL, REDIS_URL). One binary, as in crates.io, to keep link time down.
 
+mod access;
 mod auth;
 mod catalog;
 mod isolation;

@@ -10,14 +10,18 @@ use app::db::{migrate, Database};
 use app::state::AppState;
 use app::tenancy::model::Tenant;
 use app::tenancy::service as tenancy;
-use server::config::ServeConfig;
+use server::config::{RateLimits, ServeConfig};
 use server::metrics::Metrics;
 use server::router::{self, Edge};
 use server::startup;
 
 pub struct TestApp {
     pub db: Database,
+    pub state: AppState,
     pub router: Router,
+    /// The client address of this test's requests: its own, so per-address limits and
+    /// counters of one test never touch another's.
+    pub client_ip: std::net::SocketAddr,
 }
 
 pub struct TestTenant {
@@ -48,11 +52,19 @@ impl TestResponse {
     }
 }
 
+fn rand_octet() -> u8 {
+    uuid::Uuid::new_v4().as_bytes()[0].max(1)
+}
+
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
 }
 
 impl TestApp {
+    /// The production defaults: tests that need a limit hit use their own tenant and caller.
+    pub const RATE_LIMITS: RateLimits =
+        RateLimits { anonymous_per_minute: 100, authenticated_per_minute: 1_000, enterprise_per_minute: 10_000 };
+
     pub async fn new() -> Self {
         Self::with_pool_size(4).await
     }
@@ -68,15 +80,21 @@ impl TestApp {
             // Tests serve Locations from loopback; the refusal of private addresses is
             // tested where the policy is built by hand.
             fetch_private_networks: true,
+            secret_keys: env("BEACON_SECRET_KEYS"),
+            rate_limits: Self::RATE_LIMITS,
             leptos_config: "Leptos.toml".into(),
         };
-        let sessions = startup::connect_sessions(&config).await.expect("redis");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
-        let catalog_events = app::catalog::events::CatalogEvents::listen(db.url().to_owned());
-        let fetch_policy = app::catalog::fetch::FetchPolicy { allow_private_networks: config.fetch_private_networks };
-        let state = AppState { leptos_options, db: db.clone(), catalog_events, fetch_policy };
-        let edge = Edge { base_domain: "localhost".into(), metrics: Metrics::default() };
-        Self { db, router: router::build(state, Arc::new(edge), sessions) }
+        let (state, sessions) = startup::connect(db.clone(), &config, leptos_options).await.expect("redis");
+        let edge =
+            Edge { base_domain: "localhost".into(), metrics: Metrics::default(), rate_limits: config.rate_limits };
+        let client_ip = std::net::SocketAddr::from(([127, rand_octet(), rand_octet(), rand_octet()], 40_000));
+        Self { db, router: router::build(state.clone(), Arc::new(edge), sessions), state, client_ip }
+    }
+
+    /// The Redis pool the app uses, for tests that inspect or clear counters.
+    pub fn redis(&self) -> app::state::RedisPool {
+        self.state.redis.clone()
     }
 
     /// A freshly provisioned tenant with a unique slug.
@@ -94,7 +112,10 @@ impl TestApp {
         }
     }
 
-    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+    pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
+        if request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().is_none() {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(self.client_ip));
+        }
         let response = self.router.clone().oneshot(request).await.expect("router never fails");
         let status = response.status();
         let headers = response.headers().clone();

@@ -1,0 +1,202 @@
+//! What each role and each API scope may do: the one table every check reads, whether it
+//! comes from a page, a server function, a REST handler or `POST /api/permissions/check`.
+
+use serde::{Deserialize, Serialize};
+
+use super::model::Role;
+use crate::error::AppError;
+
+/// A scope an API key or OAuth client is limited to. Sessions carry no scopes: a signed-in
+/// person acts with their full role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    CatalogRead,
+    CatalogWrite,
+    CatalogAdmin,
+    AuditRead,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::CatalogRead, Scope::CatalogWrite, Scope::CatalogAdmin, Scope::AuditRead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::CatalogRead => "catalog:read",
+            Scope::CatalogWrite => "catalog:write",
+            Scope::CatalogAdmin => "catalog:admin",
+            Scope::AuditRead => "audit:read",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scope::CatalogRead => "Read entities, locations and facets",
+            Scope::CatalogWrite => "Create, change and delete entities and locations",
+            Scope::CatalogAdmin => "Manage the hosts locations may be read from",
+            Scope::AuditRead => "Read audit events",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == raw.trim()).ok_or_else(|| {
+            let known: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+            AppError::Invalid(format!("`{}` is not a scope; use {}", raw.trim(), known.join(", ")))
+        })
+    }
+
+    /// Parses a list of scopes; duplicates collapse and at least one is required.
+    pub fn parse_all<'a>(raw: impl IntoIterator<Item = &'a str>) -> Result<Vec<Self>, AppError> {
+        let mut scopes =
+            raw.into_iter().filter(|s| !s.trim().is_empty()).map(Scope::parse).collect::<Result<Vec<_>, _>>()?;
+        scopes.sort();
+        scopes.dedup();
+        if scopes.is_empty() {
+            return Err(AppError::Invalid("Choose at least one scope.".into()));
+        }
+        Ok(scopes)
+    }
+}
+
+/// Something a principal may attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    CatalogRead,
+    CatalogWrite,
+    CatalogAdmin,
+    AuditRead,
+    /// One's own password, sessions and API keys.
+    ManageOwnAccount,
+    /// Members, roles, password resets.
+    ManageUsers,
+    /// API keys of others, OAuth clients.
+    ManageAccess,
+}
+
+impl Action {
+    pub const ALL: [Action; 7] = [
+        Action::CatalogRead,
+        Action::CatalogWrite,
+        Action::CatalogAdmin,
+        Action::AuditRead,
+        Action::ManageOwnAccount,
+        Action::ManageUsers,
+        Action::ManageAccess,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::CatalogRead => "catalog.read",
+            Action::CatalogWrite => "catalog.write",
+            Action::CatalogAdmin => "catalog.admin",
+            Action::AuditRead => "audit.read",
+            Action::ManageOwnAccount => "account.manage_own",
+            Action::ManageUsers => "users.manage",
+            Action::ManageAccess => "access.manage",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        Action::ALL.into_iter().find(|a| a.as_str() == raw.trim()).ok_or_else(|| {
+            let known: Vec<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
+            AppError::Invalid(format!("`{}` is not an action; use {}", raw.trim(), known.join(", ")))
+        })
+    }
+
+    /// The least role that may do this.
+    pub fn min_role(self) -> Role {
+        match self {
+            Action::CatalogRead | Action::ManageOwnAccount => Role::Viewer,
+            Action::CatalogWrite => Role::Developer,
+            Action::CatalogAdmin | Action::AuditRead | Action::ManageUsers | Action::ManageAccess => Role::Admin,
+        }
+    }
+
+    /// The scope a key or client needs for this; `None` means people only (never machines):
+    /// a leaked key must not be able to mint more keys or manage members.
+    pub fn scope(self) -> Option<Scope> {
+        match self {
+            Action::CatalogRead => Some(Scope::CatalogRead),
+            Action::CatalogWrite => Some(Scope::CatalogWrite),
+            Action::CatalogAdmin => Some(Scope::CatalogAdmin),
+            Action::AuditRead => Some(Scope::AuditRead),
+            Action::ManageOwnAccount | Action::ManageUsers | Action::ManageAccess => None,
+        }
+    }
+
+    /// The actions a role grants, for `GET /api/permissions/roles` and the UI.
+    pub fn granted_to(role: Role) -> Vec<Action> {
+        Action::ALL.into_iter().filter(|a| role.grants(a.min_role())).collect()
+    }
+}
+
+/// Why a check came out as it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    Allowed,
+    RoleTooLow,
+    ScopeMissing,
+    PeopleOnly,
+}
+
+impl Decision {
+    pub fn allowed(self) -> bool {
+        self == Decision::Allowed
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::RoleTooLow => "the principal's role does not grant this action",
+            Decision::ScopeMissing => "the credential lacks the scope this action needs",
+            Decision::PeopleOnly => "this action is not available to API keys or OAuth clients",
+        }
+    }
+}
+
+/// Decides whether `role`, limited to `scopes` when the caller is a machine credential, may
+/// perform `action`.
+pub fn decide(role: Role, scopes: Option<&[Scope]>, action: Action) -> Decision {
+    if !role.grants(action.min_role()) {
+        return Decision::RoleTooLow;
+    }
+    match (scopes, action.scope()) {
+        (None, _) => Decision::Allowed,
+        (Some(_), None) => Decision::PeopleOnly,
+        (Some(granted), Some(needed)) if granted.contains(&needed) => Decision::Allowed,
+        (Some(_), Some(_)) => Decision::ScopeMissing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_act_with_their_full_role() {
+        assert!(decide(Role::Developer, None, Action::CatalogWrite).allowed());
+        assert_eq!(decide(Role::Viewer, None, Action::CatalogWrite), Decision::RoleTooLow);
+        assert_eq!(decide(Role::Maintainer, None, Action::ManageUsers), Decision::RoleTooLow);
+    }
+
+    #[test]
+    fn machine_credentials_need_the_scope_and_the_role() {
+        let read = [Scope::CatalogRead];
+        assert!(decide(Role::Admin, Some(&read), Action::CatalogRead).allowed());
+        assert_eq!(decide(Role::Admin, Some(&read), Action::CatalogWrite), Decision::ScopeMissing);
+        // A scope never lifts a role: a viewer's key with catalog:write still cannot write.
+        assert_eq!(decide(Role::Viewer, Some(&[Scope::CatalogWrite]), Action::CatalogWrite), Decision::RoleTooLow);
+        assert_eq!(decide(Role::Admin, Some(&Scope::ALL), Action::ManageOwnAccount), Decision::PeopleOnly);
+    }
+
+    #[test]
+    fn scopes_and_actions_parse_from_their_names_only() {
+        assert_eq!(
+            Scope::parse_all(["catalog:write", "catalog:read", "catalog:read"]).unwrap(),
+            vec![Scope::CatalogRead, Scope::CatalogWrite]
+        );
+        assert!(Scope::parse_all([""]).is_err());
+        assert!(Scope::parse("catalog:*").is_err());
+        assert_eq!(Action::parse("catalog.write").unwrap(), Action::CatalogWrite);
+        assert!(Action::parse("everything").is_err());
+    }
+}

@@ -1,0 +1,105 @@
+//! The server's secret keys, from configuration (`BEACON_SECRET_KEYS`). Each key has an id so
+//! keys can rotate: the first key signs and encrypts new data, every listed key still verifies
+//! and decrypts what it produced earlier. A purpose-specific subkey is derived for each use, so
+//! a token signature can never be confused with anything else the key protects.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::error::AppError;
+
+/// What a derived key is for; part of the derivation input.
+#[derive(Clone, Copy, Debug)]
+pub enum Purpose {
+    AccessToken,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::AccessToken => b"beacon access-token v1",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Keyring {
+    keys: Arc<Vec<(String, [u8; 32])>>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("Keyring").field("ids", &self.keys.iter().map(|(id, _)| id).collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Keyring {
+    /// Parses `id:base64,id:base64,…`; each key must be exactly 32 random bytes.
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let mut keys = Vec::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (id, encoded) = entry
+                .split_once(':')
+                .ok_or_else(|| AppError::Invalid("BEACON_SECRET_KEYS: each key is `id:base64`".into()))?;
+            if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(AppError::Invalid(format!("BEACON_SECRET_KEYS: `{id}` is not a valid key id")));
+            }
+            let bytes = STANDARD.decode(encoded).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| {
+                AppError::Invalid(format!("BEACON_SECRET_KEYS: key `{id}` must be 32 bytes in base64"))
+            })?;
+            if keys.iter().any(|(existing, _)| existing == id) {
+                return Err(AppError::Invalid(format!("BEACON_SECRET_KEYS: key id `{id}` is listed twice")));
+            }
+            keys.push((id.to_owned(), bytes));
+        }
+        if keys.is_empty() {
+            return Err(AppError::Invalid("BEACON_SECRET_KEYS: at least one key is required".into()));
+        }
+        Ok(Self { keys: Arc::new(keys) })
+    }
+
+    /// The id and derived key that protect new data.
+    pub fn current(&self, purpose: Purpose) -> (&str, [u8; 32]) {
+        let (id, key) = &self.keys[0];
+        (id, derive(key, purpose))
+    }
+
+    /// The derived key with this id, if it is still configured.
+    pub fn get(&self, id: &str, purpose: Purpose) -> Option<[u8; 32]> {
+        self.keys.iter().find(|(known, _)| known == id).map(|(_, key)| derive(key, purpose))
+    }
+}
+
+fn derive(key: &[u8; 32], purpose: Purpose) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(purpose.label());
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn keys_parse_with_ids_and_the_first_is_current() {
+        let ring = Keyring::parse(&format!("k2:{KEY_A}, k1:{KEY_A}")).unwrap();
+        assert_eq!(ring.current(Purpose::AccessToken).0, "k2");
+        assert!(ring.get("k1", Purpose::AccessToken).is_some());
+        assert!(ring.get("k3", Purpose::AccessToken).is_none());
+        assert!(!format!("{ring:?}").contains(KEY_A));
+    }
+
+    #[test]
+    fn malformed_key_lists_are_refused() {
+        for bad in ["", "k1", "k1:short", &format!("k1:{KEY_A},k1:{KEY_A}"), &format!("bad id:{KEY_A}")] {
+            assert!(Keyring::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

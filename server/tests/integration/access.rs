@@ -1,0 +1,424 @@
+//! Machine access end to end through the router: API keys, OAuth client credentials, the
+//! permission API, CSRF refusals and rate limits.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::support::{TestApp, TestResponse, TestTenant};
+use crate::users::member;
+use app::access::model::AccessOverview;
+use app::auth::model::Role;
+
+const OVERVIEW: &str = "/api/access/overview";
+const CREATE_KEY: &str = "/api/access/keys/create";
+const REVOKE_KEY: &str = "/api/access/keys/revoke";
+const CREATE_CLIENT: &str = "/api/access/clients/create";
+const REVOKE_CLIENT: &str = "/api/access/clients/revoke";
+
+/// Creates a key through Settings → API access and returns (key id, secret).
+async fn create_key(app: &TestApp, t: &TestTenant, cookie: &str, name: &str, scopes: &[&str]) -> (String, String) {
+    let mut form = vec![("name", name), ("expires_in_days", "30")];
+    let fields: Vec<String> = (0..scopes.len()).map(|i| format!("scopes[{i}]")).collect();
+    form.extend(fields.iter().map(String::as_str).zip(scopes.iter().copied()));
+    let created = app.call(&t.host, CREATE_KEY, &form, Some(cookie)).await;
+    assert!(created.status.is_success(), "{} {}", created.status, created.body);
+    let overview: AccessOverview = app.call(&t.host, OVERVIEW, &[], Some(cookie)).await.json();
+    let secret = overview.revealed.expect("the secret is shown once").secret;
+    let id = overview.keys.iter().find(|k| k.name == name).expect("listed").id.to_string();
+    (id, secret)
+}
+
+/// A request authenticated by a header credential instead of a cookie.
+async fn with_credential(
+    app: &TestApp,
+    host: &str,
+    method: &str,
+    path: &str,
+    header_name: &str,
+    value: &str,
+    body: Option<Value>,
+) -> TestResponse {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, host)
+        .header(header_name, value)
+        .header(
+            header::CONTENT_TYPE,
+            if body.is_some() { "application/json" } else { "application/x-www-form-urlencoded" },
+        )
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    app.send(request).await
+}
+
+fn entity(name: &str) -> Value {
+    json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Resource",
+        "metadata": { "name": name },
+        "spec": { "type": "database", "owner": "team-a" }
+    })
+}
+
+fn actions(audit: &[(String, String, String)], action: &str) -> Vec<(String, String)> {
+    audit.iter().filter(|(a, _, _)| a == action).map(|(_, target, outcome)| (target.clone(), outcome.clone())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_keys_act_as_their_owner_within_their_scopes_until_revoked_or_expired() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let other = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (key_id, key) = create_key(&app, &t, &admin, "ci reader", &["catalog:read"]).await;
+    assert!(key.starts_with("bcn_"));
+
+    // Shown once: the next load has no secret, and the listing never carries it.
+    let overview: AccessOverview = app.call(&t.host, OVERVIEW, &[], Some(&admin)).await.json();
+    assert!(overview.revealed.is_none());
+    assert!(!serde_json::to_string(&overview).unwrap().contains(&key[17..]));
+
+    let bearer = format!("Bearer {key}");
+    let read = with_credential(&app, &t.host, "GET", "/api/catalog/entities", "authorization", &bearer, None).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    let read = with_credential(&app, &t.host, "GET", "/api/catalog/entities", "x-api-key", &key, None).await;
+    assert_eq!(read.status, StatusCode::OK);
+
+    // Scope enforcement: catalog:read cannot write, and keys never manage access.
+    let write =
+        with_credential(&app, &t.host, "POST", "/api/catalog/entities", "x-api-key", &key, Some(entity("db-1"))).await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN, "{}", write.body);
+    let manage = with_credential(&app, &t.host, "POST", OVERVIEW, "x-api-key", &key, None).await;
+    assert_eq!(manage.status, StatusCode::FORBIDDEN);
+
+    // The key belongs to its tenant: on another tenant's host it does not exist.
+    let foreign = with_credential(&app, &other.host, "GET", "/api/catalog/entities", "x-api-key", &key, None).await;
+    assert_eq!(foreign.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(foreign.headers[header::WWW_AUTHENTICATE], "Bearer error=\"invalid_token\"");
+
+    // A wrong secret with a real prefix is refused and audited.
+    let mut tampered = key.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'a' { 'b' } else { 'a' });
+    let refused = with_credential(&app, &t.host, "GET", "/api/catalog/entities", "x-api-key", &tampered, None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+
+    // A write key of a developer writes as that developer.
+    let dev_email = format!("dev@{}.example.com", t.tenant.slug);
+    let (_, developer) = member(&app, &t, &admin, &dev_email, Role::Developer).await;
+    let (_, writer) = create_key(&app, &t, &developer, "ci writer", &["catalog:read", "catalog:write"]).await;
+    let write =
+        with_credential(&app, &t.host, "POST", "/api/catalog/entities", "x-api-key", &writer, Some(entity("db-1")))
+            .await;
+    assert_eq!(write.status, StatusCode::CREATED, "{}", write.body);
+    // A developer cannot mint a key with a scope their role cannot use.
+    let refused = app
+        .call(
+            &t.host,
+            CREATE_KEY,
+            &[("name", "too much"), ("expires_in_days", "30"), ("scopes[0]", "catalog:admin")],
+            Some(&developer),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    // ... and cannot see or revoke the admin's key.
+    let listed: AccessOverview = app.call(&t.host, OVERVIEW, &[], Some(&developer)).await.json();
+    assert!(listed.keys.iter().all(|k| k.owner_email == dev_email));
+    assert!(listed.clients.is_none());
+    let revoke = app.call(&t.host, REVOKE_KEY, &[("id", &key_id)], Some(&developer)).await;
+    assert_eq!(revoke.status, StatusCode::NOT_FOUND);
+
+    // Last use is recorded with the caller's address.
+    let overview: AccessOverview = app.call(&t.host, OVERVIEW, &[], Some(&admin)).await.json();
+    let listed = overview.keys.iter().find(|k| k.name == "ci reader").unwrap();
+    assert!(listed.last_used_at.is_some());
+    assert_eq!(listed.last_used_ip.as_deref(), Some(app.client_ip.ip().to_string().as_str()));
+
+    // Revoked keys stop working at once.
+    let revoke = app.call(&t.host, REVOKE_KEY, &[("id", &key_id)], Some(&admin)).await;
+    assert!(revoke.status.is_success(), "{}", revoke.body);
+    let after = with_credential(&app, &t.host, "GET", "/api/catalog/entities", "x-api-key", &key, None).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+
+    // Expired keys too.
+    let (_, expiring) = create_key(&app, &t, &admin, "short lived", &["catalog:read"]).await;
+    app.db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move {
+                use diesel_async::RunQueryDsl;
+                diesel::sql_query(
+                    "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE name = 'short lived'",
+                )
+                .execute(conn)
+                .await
+                .map_err(app::error::AppError::from)
+            })
+        })
+        .await
+        .unwrap();
+    let expired = with_credential(&app, &t.host, "GET", "/api/catalog/entities", "x-api-key", &expiring, None).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+
+    let audit = app.audit_actions(&t.tenant).await;
+    assert_eq!(actions(&audit, "apikey.created").len(), 3);
+    assert_eq!(actions(&audit, "apikey.first_used").len(), 2, "{audit:?}");
+    assert_eq!(actions(&audit, "apikey.revoked").len(), 1);
+    assert_eq!(actions(&audit, "apikey.rejected").len(), 3, "wrong secret, revoked, expired: {audit:?}");
+    assert!(app.audit_actions(&other.tenant).await.iter().all(|(a, _, _)| !a.starts_with("apikey")));
+}
+
+async fn token_request(app: &TestApp, host: &str, basic: Option<(&str, &str)>, form: &str) -> TestResponse {
+    let mut request = Request::post("/oauth/token")
+        .header(header::HOST, host)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some((id, secret)) = basic {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        request = request.header(header::AUTHORIZATION, format!("Basic {encoded}"));
+    }
+    app.send(request.body(Body::from(form.to_owned())).unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_credentials_issue_short_lived_scoped_tokens_for_one_tenant() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let other = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let created = app
+        .call(
+            &t.host,
+            CREATE_CLIENT,
+            &[
+                ("name", "deployer"),
+                ("role", "developer"),
+                ("scopes[0]", "catalog:read"),
+                ("scopes[1]", "catalog:write"),
+            ],
+            Some(&admin),
+        )
+        .await;
+    assert!(created.status.is_success(), "{}", created.body);
+    let overview: AccessOverview = app.call(&t.host, OVERVIEW, &[], Some(&admin)).await.json();
+    let revealed = overview.revealed.unwrap();
+    let (client_id, secret) = (revealed.label, revealed.secret);
+    let row_id = overview.clients.unwrap()[0].id.to_string();
+
+    // Standard errors (RFC 6749 §5.2).
+    let wrong =
+        token_request(&app, &t.host, Some((&client_id, "not-the-secret")), "grant_type=client_credentials").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.json::<Value>()["error"], "invalid_client");
+    let grant = token_request(&app, &t.host, Some((&client_id, &secret)), "grant_type=password").await;
+    assert_eq!(grant.json::<Value>()["error"], "unsupported_grant_type");
+    let scope =
+        token_request(&app, &t.host, Some((&client_id, &secret)), "grant_type=client_credentials&scope=audit%3Aread")
+            .await;
+    assert_eq!(scope.status, StatusCode::BAD_REQUEST);
+    assert_eq!(scope.json::<Value>()["error"], "invalid_scope");
+    let nobody = token_request(&app, &t.host, None, "grant_type=client_credentials").await;
+    assert_eq!(nobody.json::<Value>()["error"], "invalid_client");
+    // The client exists only in its tenant.
+    let elsewhere =
+        token_request(&app, &other.host, Some((&client_id, &secret)), "grant_type=client_credentials").await;
+    assert_eq!(elsewhere.json::<Value>()["error"], "invalid_client");
+
+    // Secret in the form body works as well as Basic.
+    let form = format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}");
+    let issued = token_request(&app, &t.host, None, &form).await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.body);
+    assert_eq!(issued.headers[header::CACHE_CONTROL], "no-store");
+    let body: Value = issued.json();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["scope"], "catalog:read catalog:write");
+    let token = format!("Bearer {}", body["access_token"].as_str().unwrap());
+
+    let write =
+        with_credential(&app, &t.host, "POST", "/api/catalog/entities", "authorization", &token, Some(entity("db-2")))
+            .await;
+    assert_eq!(write.status, StatusCode::CREATED, "{}", write.body);
+    // The token's audience is its tenant.
+    let foreign =
+        with_credential(&app, &other.host, "GET", "/api/catalog/entities", "authorization", &token, None).await;
+    assert_eq!(foreign.status, StatusCode::UNAUTHORIZED);
+
+    // A narrower token cannot write.
+    let narrow =
+        token_request(&app, &t.host, Some((&client_id, &secret)), "grant_type=client_credentials&scope=catalog%3Aread")
+            .await;
+    let narrow = format!("Bearer {}", narrow.json::<Value>()["access_token"].as_str().unwrap());
+    let write =
+        with_credential(&app, &t.host, "POST", "/api/catalog/entities", "authorization", &narrow, Some(entity("db-3")))
+            .await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN);
+
+    // Revoking the client invalidates its outstanding tokens at once.
+    let revoke = app.call(&t.host, REVOKE_CLIENT, &[("id", &row_id)], Some(&admin)).await;
+    assert!(revoke.status.is_success());
+    let after = with_credential(&app, &t.host, "GET", "/api/catalog/entities", "authorization", &token, None).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    let again = token_request(&app, &t.host, Some((&client_id, &secret)), "grant_type=client_credentials").await;
+    assert_eq!(again.json::<Value>()["error"], "invalid_client");
+
+    let audit = app.audit_actions(&t.tenant).await;
+    assert_eq!(actions(&audit, "oauth_client.created").len(), 1);
+    assert_eq!(actions(&audit, "oauth.token_issued").len(), 2);
+    assert_eq!(actions(&audit, "oauth.token_refused").len(), 3, "wrong secret, scope, revoked: {audit:?}");
+    assert_eq!(actions(&audit, "oauth_client.revoked").len(), 1);
+    // The write made with the token is audited like any other.
+    assert_eq!(actions(&audit, "catalog.entities_imported"), vec![("editor".to_owned(), "success".to_owned())]);
+
+    // Clients are for admins to manage.
+    let dev_email = format!("dev@{}.example.com", t.tenant.slug);
+    let (_, developer) = member(&app, &t, &admin, &dev_email, Role::Developer).await;
+    let refused = app
+        .call(
+            &t.host,
+            CREATE_CLIENT,
+            &[("name", "x"), ("role", "viewer"), ("scopes[0]", "catalog:read")],
+            Some(&developer),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_permission_api_answers_with_the_enforced_rules() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let viewer_email = format!("val@{}.example.com", t.tenant.slug);
+    let (viewer_id, viewer) = member(&app, &t, &admin, &viewer_email, Role::Viewer).await;
+    let check = |cookie: String, body: Value| {
+        let app = &app;
+        let t = &t;
+        async move { crate::catalog::post_json(app, t, &cookie, "/api/permissions/check", body).await }
+    };
+
+    let (status, roles, _) = crate::catalog::get_json(&app, &t, &viewer, "/api/permissions/roles").await;
+    assert_eq!(status, StatusCode::OK);
+    let viewer_actions = roles["roles"].as_array().unwrap().iter().find(|r| r["role"] == "viewer").unwrap();
+    assert_eq!(viewer_actions["actions"], json!(["catalog.read", "account.manage_own"]));
+
+    let (status, answer) = check(viewer.clone(), json!({ "action": "catalog.write" })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["result"], "DENY");
+    assert_eq!(answer["principal"]["role"], "viewer");
+    let (_, answer) = check(admin.clone(), json!({ "action": "catalog.write", "principal": viewer_id })).await;
+    assert_eq!(answer["result"], "DENY");
+    let (_, answer) = check(admin.clone(), json!({ "action": "catalog.read", "principal": viewer_email })).await;
+    assert_eq!(answer["result"], "ALLOW");
+
+    // Only admins ask about others; unknown actions, members and resources are clear errors.
+    let (status, _) = check(viewer.clone(), json!({ "action": "catalog.read", "principal": t.admin_email })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = check(admin.clone(), json!({ "action": "everything" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) =
+        check(admin.clone(), json!({ "action": "catalog.read", "principal": "nobody@example.com" })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) =
+        check(admin.clone(), json!({ "action": "catalog.read", "resource": "component:default/none" })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A key answers for itself with its scopes.
+    let (_, key) = create_key(&app, &t, &admin, "reader", &["catalog:read"]).await;
+    let asked = with_credential(
+        &app,
+        &t.host,
+        "POST",
+        "/api/permissions/check",
+        "x-api-key",
+        &key,
+        Some(json!({ "action": "catalog.write" })),
+    )
+    .await;
+    let answer: Value = asked.json();
+    assert_eq!(answer["result"], "DENY");
+    assert_eq!(answer["reason"], "the credential lacks the scope this action needs");
+    assert_eq!(answer["principal"]["credential"], "api_key");
+
+    let anonymous = app
+        .send(Request::post("/api/permissions/check").header(header::HOST, &t.host).body(Body::from("{}")).unwrap())
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cross_site_state_changes_are_refused_and_audited() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let post = |extra: Vec<(&'static str, String)>| {
+        let mut request = Request::post("/api/settings/users/invite")
+            .header(header::HOST, &t.host)
+            .header(header::COOKIE, &admin)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        for (name, value) in extra {
+            request = request.header(name, value);
+        }
+        request.body(Body::from("email=eve%40evil.example&display_name=Eve&role=admin")).unwrap()
+    };
+    let cross_site = app.send(post(vec![("sec-fetch-site", "cross-site".into())])).await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    let other_origin = app.send(post(vec![("origin", "http://evil.example".into())])).await;
+    assert_eq!(other_origin.status, StatusCode::FORBIDDEN);
+    let other_port = app.send(post(vec![("origin", format!("http://{}:4000", t.host))])).await;
+    assert_eq!(other_port.status, StatusCode::FORBIDDEN);
+    let same_origin =
+        app.send(post(vec![("sec-fetch-site", "same-origin".into()), ("origin", format!("http://{}", t.host))])).await;
+    assert!(same_origin.status.is_success(), "{}", same_origin.body);
+
+    let audit = app.audit_actions(&t.tenant).await;
+    assert_eq!(actions(&audit, "csrf.refused").len(), 3);
+    let invited: Vec<_> =
+        actions(&audit, "user.invited").into_iter().filter(|(target, _)| target.starts_with("eve@")).collect();
+    assert_eq!(invited.len(), 1, "only the same-origin post went through");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limits_follow_the_tier_and_answer_429_with_headers() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+
+    // Anonymous: 100 a minute per address. If the one-minute window rolls over during a
+    // burst, the burst is repeated in the fresh window.
+    let mut limited = None;
+    for _burst in 0..2 {
+        for _ in 0..101 {
+            let response = app.get(&t.host, "/login", None).await;
+            if response.status == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some(response);
+                break;
+            }
+            assert_eq!(response.headers["ratelimit-limit"], "100");
+        }
+        if limited.is_some() {
+            break;
+        }
+    }
+    let limited = limited.expect("the 101st anonymous request in a minute is refused");
+    assert_eq!(limited.headers["ratelimit-remaining"], "0");
+    let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(limited.json::<Value>()["RateLimited"].as_str().map(|m| m.starts_with("Too many requests")), Some(true));
+
+    // Another client address has its own budget; signed-in admins are counted, not limited.
+    let elsewhere = TestApp::new().await;
+    let admin = elsewhere.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let page = elsewhere.get(&t.host, "/catalog", Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.headers.contains_key("ratelimit-limit"));
+
+    // Keys get the authenticated tier, enterprise tenants the enterprise one.
+    let (_, key) = create_key(&elsewhere, &t, &admin, "limits", &["catalog:read"]).await;
+    let read = with_credential(&elsewhere, &t.host, "GET", "/api/permissions/roles", "x-api-key", &key, None).await;
+    assert_eq!(read.headers["ratelimit-limit"], "1000");
+    app::tenancy::service::set_plan(&app.db, &t.tenant.slug, app::tenancy::model::Plan::Enterprise).await.unwrap();
+    let read = with_credential(&elsewhere, &t.host, "GET", "/api/permissions/roles", "x-api-key", &key, None).await;
+    assert_eq!(read.headers["ratelimit-limit"], "10000");
+}
