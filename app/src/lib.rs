@@ -83,7 +83,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings") view=|| view! { <Redirect path="/settings/users"/> }/>
                     // Async so a 403 status is set before the first byte is sent.
                     <Route path=path!("settings/users") view=UsersPage ssr=SsrMode::Async/>
-                    <Route path=path!("settings/api-access") view=ApiAccessPage/>
+                    // Async: the shown-once secret is removed from the session while rendering,
+                    // which must happen before the response (and its session save) starts.
+                    <Route path=path!("settings/api-access") view=ApiAccessPage ssr=SsrMode::Async/>
                     <Route path=path!("account/password") view=ChangePasswordPage/>
                 </ParentRoute>
             </Routes>
