@@ -224,3 +224,21 @@ async fn members_change_their_password_under_the_policy_and_resets_force_a_chang
     assert_eq!(count(&audit, "auth.password_change", "failure"), 1);
     assert_eq!(count(&audit, "user.password_reset", "success"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_https_the_session_cookie_is_host_prefixed_secure_and_http_only() {
+    let app = TestApp::with_secure_cookies().await;
+    let t = app.tenant().await;
+    let response =
+        app.call(&t.host, "/api/auth/login", &[("email", &t.admin_email), ("password", &t.admin_password)], None).await;
+    assert!(response.status.is_success(), "{}", response.body);
+    let cookie = response.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-beacon_session="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.split("; ").any(|a| a == attribute), "{attribute} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Domain="), "{cookie}");
+    // The prefixed cookie is the session.
+    let session = cookie.split(';').next().unwrap();
+    assert_eq!(app.get(&t.host, "/catalog", Some(session)).await.status, StatusCode::OK);
+}

@@ -70,12 +70,21 @@ impl TestApp {
     }
 
     pub async fn with_pool_size(size: usize) -> Self {
+        Self::build(size, false).await
+    }
+
+    /// Served as over https: Secure, `__Host-` prefixed session cookies.
+    pub async fn with_secure_cookies() -> Self {
+        Self::build(4, true).await
+    }
+
+    async fn build(size: usize, cookie_secure: bool) -> Self {
         let db = Database::connect(&env("DATABASE_URL"), size).expect("pool");
         migrate::migrate_control(db.url()).await.expect("control migrations");
         let config = ServeConfig {
             redis_url: env("REDIS_URL"),
             base_domain: "localhost".into(),
-            cookie_secure: false,
+            cookie_secure,
             session_idle_minutes: 30,
             // Tests serve Locations from loopback; the refusal of private addresses is
             // tested where the policy is built by hand.
