@@ -120,14 +120,16 @@ pub async fn list_keys(db: &Database, tenant: &Tenant, viewer: &Principal) -> Ap
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let rows = repo::list_keys(conn, owner).await?;
-            let mut views = Vec::with_capacity(rows.len());
-            for row in rows {
-                let owner_email = members::find_by_id(conn, tenant_id, row.user_id)
-                    .await?
-                    .map_or_else(|| "former member".to_owned(), |m| m.email);
-                views.push(key_view(row, owner_email));
-            }
-            Ok(views)
+            // One read of the tenant's members for all owners, not one per key.
+            let emails: std::collections::HashMap<Uuid, String> =
+                members::list(conn, tenant_id).await?.into_iter().map(|m| (m.user_id, m.email)).collect();
+            Ok(rows
+                .into_iter()
+                .map(|row| {
+                    let owner_email = emails.get(&row.user_id).cloned().unwrap_or_else(|| "former member".to_owned());
+                    key_view(row, owner_email)
+                })
+                .collect())
         })
     })
     .await
