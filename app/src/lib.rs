@@ -23,7 +23,7 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use access::pages::ApiAccessPage;
-use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage};
+use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage, SessionsPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
 use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
@@ -87,6 +87,7 @@ pub fn App() -> impl IntoView {
                     // which must happen before the response (and its session save) starts.
                     <Route path=path!("settings/api-access") view=ApiAccessPage ssr=SsrMode::Async/>
                     <Route path=path!("account/password") view=ChangePasswordPage/>
+                    <Route path=path!("account/sessions") view=SessionsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -6,6 +6,7 @@ use leptos::config::LeptosOptions;
 use crate::audit::service::AuditSource;
 use crate::auth::model::Principal;
 use crate::auth::permission::{decide, Action, Scope};
+use crate::auth::session_registry::SessionPolicy;
 use crate::catalog::events::CatalogEvents;
 use crate::catalog::fetch::FetchPolicy;
 use crate::db::Database;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub keyring: Keyring,
     /// Shared counters (login throttling, rate limits) and session bookkeeping.
     pub redis: RedisPool,
+    pub session_policy: SessionPolicy,
 }
 
 pub type RedisPool = tower_sessions_redis_store::fred::prelude::Pool;

@@ -26,6 +26,9 @@ pub struct ServeConfig {
     /// Sessions end after this many minutes without a request.
     #[arg(long, env = "BEACON_SESSION_IDLE_MINUTES", default_value_t = 480)]
     pub session_idle_minutes: i64,
+    /// Sessions end this many hours after sign-in, however active they are.
+    #[arg(long, env = "BEACON_SESSION_ABSOLUTE_HOURS", default_value_t = 12)]
+    pub session_absolute_hours: i64,
     /// Let catalog Locations be read from loopback and private addresses. Development and
     /// tests only: with it, tenants can make the server fetch from inside its network.
     #[arg(long, env = "BEACON_FETCH_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]

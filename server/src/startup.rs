@@ -17,6 +17,7 @@ use app::catalog::events::CatalogEvents;
 use app::catalog::fetch::FetchPolicy;
 use app::db::{migrate, Database};
 use app::error::AppError;
+use app::auth::session_registry::SessionPolicy;
 use app::keyring::Keyring;
 use app::state::AppState;
 use app::tenancy::model::Tenant;
@@ -68,6 +69,10 @@ pub async fn connect(
         fetch_policy: FetchPolicy { allow_private_networks: config.fetch_private_networks },
         keyring,
         redis: pool,
+        session_policy: SessionPolicy {
+            idle: chrono::Duration::minutes(config.session_idle_minutes),
+            absolute: chrono::Duration::hours(config.session_absolute_hours),
+        },
     };
     Ok((state, sessions))
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use super::model::PortalContext;
+use super::model::{ActiveSession, PortalContext};
 use crate::error::AppError;
 
 /// The only server functions anonymous visitors may call. Every other one is refused with 401
@@ -20,8 +20,7 @@ pub fn is_allowed_before_password_change(path: &str) -> bool {
 /// Signs in with email and password; cycles the session id against fixation.
 #[server(endpoint = "auth/login")]
 pub async fn login(email: String, password: String) -> Result<(), AppError> {
-    use crate::auth::service;
-    use crate::auth::session::{SessionUser, USER_KEY};
+    use crate::auth::{service, session};
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
@@ -31,9 +30,8 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
             let state = AppState::current()?;
             let principal =
                 service::sign_in(&state.db, &state.redis, &ctx.tenant, &email, &password, ctx.audit_source()).await?;
-            let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
-            session.cycle_id().await?;
-            session.insert(USER_KEY, SessionUser { tenant_id: ctx.tenant.id, user_id: principal.user_id }).await?;
+            let (current, _) = session::current().await?;
+            session::establish(&current, &ctx, principal.user_id).await?;
             leptos_axum::redirect("/");
             Ok(())
         }
@@ -43,18 +41,20 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
 
 #[server(endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
-    use crate::auth::service;
+    use crate::auth::{service, session, session_registry};
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
-            if ctx.principal.is_some() {
-                service::sign_out(&AppState::current()?.db, &ctx.tenant, ctx.audit_source()).await?;
+            let state = AppState::current()?;
+            let (current, user) = session::current().await?;
+            if let (Some(_), Some(user)) = (&ctx.principal, user) {
+                session_registry::end(&state.redis, user.tenant_id, user.user_id, &user.handle).await?;
+                service::sign_out(&state.db, &ctx.tenant, ctx.audit_source()).await?;
             }
-            session.flush().await?;
+            current.flush().await?;
             leptos_axum::redirect("/login");
             Ok(())
         }
@@ -80,6 +80,7 @@ pub async fn change_password(
     confirm_password: String,
 ) -> Result<(), AppError> {
     use crate::auth::service::{self, PasswordChange};
+    use crate::auth::session;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
@@ -89,11 +90,82 @@ pub async fn change_password(
             // People only: a key must never change its owner's password.
             let me = ctx.authorize(crate::auth::permission::Action::ManageOwnAccount)?;
             let change = PasswordChange::parse(current_password, new_password, &confirm_password)?;
-            service::change_password(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), me, change).await?;
+            let (current, user) = session::current().await?;
+            let handle = user.map(|u| u.handle).unwrap_or_default();
+            let state = AppState::current()?;
+            service::change_password(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), me, &handle, change)
+                .await?;
             // A new session id for the new credential (ASVS 7.2.4).
-            let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
-            session.cycle_id().await?;
+            current.cycle_id().await?;
             leptos_axum::redirect("/");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The member's own signed-in sessions in this tenant (Account → Sessions).
+#[server(endpoint = "auth/sessions")]
+pub async fn list_sessions() -> Result<Vec<ActiveSession>, AppError> {
+    use crate::auth::{session, session_registry};
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            let me = ctx.authorize(crate::auth::permission::Action::ManageOwnAccount)?;
+            let (_, user) = session::current().await?;
+            let handle = user.map(|u| u.handle).unwrap_or_default();
+            let state = AppState::current()?;
+            session_registry::list(&state.redis, &state.session_policy, ctx.tenant.id, me.user_id, &handle).await
+        }
+        .await,
+    )
+}
+
+/// Ends one of the member's sessions; ending the current one signs out here.
+#[server(endpoint = "auth/sessions/end")]
+pub async fn end_session(handle: String) -> Result<(), AppError> {
+    use crate::auth::{service, session};
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            let me = ctx.authorize(crate::auth::permission::Action::ManageOwnAccount)?;
+            let state = AppState::current()?;
+            service::end_session(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), me, &handle).await?;
+            let (current, user) = session::current().await?;
+            if user.is_some_and(|u| u.handle == handle) {
+                current.flush().await?;
+                leptos_axum::redirect("/login");
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Ends every session of the member in this tenant, this one included.
+#[server(endpoint = "auth/sessions/end-all")]
+pub async fn sign_out_everywhere() -> Result<(), AppError> {
+    use crate::auth::{service, session};
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            let me = ctx.authorize(crate::auth::permission::Action::ManageOwnAccount)?;
+            let state = AppState::current()?;
+            let whom = (me.user_id, me.email.clone());
+            service::end_sessions(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), whom, None, "signed out everywhere")
+                .await?;
+            let (current, _) = session::current().await?;
+            current.flush().await?;
+            leptos_axum::redirect("/login");
             Ok(())
         }
         .await,

@@ -13,4 +13,6 @@ pub mod service;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
+pub mod session_registry;
+#[cfg(feature = "ssr")]
 pub mod throttle;

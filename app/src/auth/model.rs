@@ -107,6 +107,20 @@ pub struct PortalContext {
     pub user: Option<Principal>,
 }
 
+/// A row of Account → Sessions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveSession {
+    /// Names the session in a revoke request; useless without the member's own session.
+    pub handle: String,
+    pub device: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub signed_in_at: chrono::DateTime<chrono::Utc>,
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
+    /// The session this page is viewed in.
+    pub current: bool,
+}
+
 /// Trims and lower-cases an email address and checks its shape.
 pub fn normalize_email(raw: &str) -> Result<String, AppError> {
     let email = raw.trim().to_ascii_lowercase();

@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use super::api::{ChangePassword, Login, Logout};
+use super::api::{list_sessions, ChangePassword, EndSession, Login, Logout, SignOutEverywhere};
+use super::model::ActiveSession;
 use crate::settings::pages::SettingsTabs;
 use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
 
@@ -76,5 +77,68 @@ pub fn ChangePasswordPage() -> impl IntoView {
                 </div>
             </ActionForm>
         </section>
+    }
+}
+
+/// Account → Sessions: where the member is signed in, with revoke and "sign out everywhere".
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    let end = ServerAction::<EndSession>::new();
+    let end_all = ServerAction::<SignOutEverywhere>::new();
+    let sessions = Resource::new(move || end.version().get(), |_| list_sessions());
+    let error = Signal::derive(move || {
+        end.value().get().and_then(Result::err).or_else(|| end_all.value().get().and_then(Result::err))
+    });
+    view! {
+        <section class="max-w-3xl">
+            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Your sessions"</h1>
+            <SettingsTabs current="/account/sessions"/>
+            <p class="mt-4 text-sm text-slate-500">
+                "Everywhere you are signed in to this organisation. End any session you do not recognise."
+            </p>
+            <div class="mt-4"><ErrorNotice error=error/></div>
+            <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(sessions) => view! {
+                            <ul class="mt-4 divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white" data-testid="sessions">
+                                {sessions.into_iter().map(|s| view! { <SessionRow session=s end/> }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorNotice error=Signal::derive(move || Some(error.clone()))/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <ActionForm action=end_all>
+                <div class="mt-6">
+                    <SubmitButton label="Sign out everywhere" pending=end_all.pending()/>
+                </div>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn SessionRow(session: ActiveSession, end: ServerAction<EndSession>) -> impl IntoView {
+    let label = if session.current { "Sign out here".to_owned() } else { format!("End session on {}", session.device) };
+    let seen = session.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let since = session.signed_in_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    view! {
+        <li class="flex items-center justify-between gap-4 px-4 py-3 text-sm" data-testid="session-row" data-current=session.current.to_string()>
+            <div>
+                <p class="font-medium text-slate-900" title=session.user_agent.clone().unwrap_or_default()>
+                    {session.device.clone()}
+                    {session.current.then(|| view! { <span class="ml-2 rounded bg-emerald-100 px-1.5 py-0.5 text-xs text-emerald-800">"this browser"</span> })}
+                </p>
+                <p class="text-xs text-slate-500">
+                    {session.ip.clone().unwrap_or_else(|| "unknown address".into())}
+                    " · last seen "{seen}" · signed in "{since}
+                </p>
+            </div>
+            <ActionForm action=end>
+                <input type="hidden" name="handle" value=session.handle.clone()/>
+                <button type="submit" aria-label=label.clone() class="text-xs font-medium text-red-600 hover:text-red-800">{label.clone()}</button>
+            </ActionForm>
+        </li>
     }
 }

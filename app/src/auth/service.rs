@@ -5,7 +5,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{normalize_email, Invitation, Member, MemberStatus, Principal, Role};
-use super::{password, repo, throttle};
+use super::{password, repo, session_registry, throttle};
 use crate::audit::model::Severity;
 use crate::audit::service::{record, record_alone, AuditEvent, AuditSource};
 use crate::db::{Connection, Database};
@@ -153,50 +153,114 @@ pub async fn add_member(
     Ok(Invitation { email: member.email, one_time_password: created.then_some(one_time_password) })
 }
 
+/// Changes a member's role and ends their sessions, so the new role starts with a new sign-in.
 pub async fn change_role(
     db: &Database,
+    redis: &RedisPool,
     tenant: &Tenant,
     source: AuditSource,
     user_id: Uuid,
     role: Role,
 ) -> AppResult<()> {
     let tenant_id = tenant.id;
-    db.with_tenant(tenant, move |conn| {
-        Box::pin(async move {
-            let current = member_for_update(conn, tenant_id, user_id).await?;
-            if current.role == role {
-                return Ok(());
+    let changed: Option<String> = db
+        .with_tenant(tenant, {
+            let source = source.clone();
+            move |conn| {
+                Box::pin(async move {
+                    let current = member_for_update(conn, tenant_id, user_id).await?;
+                    if current.role == role {
+                        return Ok::<_, AppError>(None);
+                    }
+                    if current.role == Role::Admin {
+                        ensure_another_admin(conn, tenant_id, user_id).await?;
+                    }
+                    repo::update_role(conn, tenant_id, user_id, role).await?;
+                    let event = AuditEvent::success("user.role_changed", current.email.clone())
+                        .severity(Severity::Notice)
+                        .details(json!({ "from": current.role.as_str(), "to": role.as_str() }));
+                    record(conn, &source, event).await?;
+                    Ok(Some(current.email))
+                })
             }
-            if current.role == Role::Admin {
-                ensure_another_admin(conn, tenant_id, user_id).await?;
-            }
-            repo::update_role(conn, tenant_id, user_id, role).await?;
-            let event = AuditEvent::success("user.role_changed", current.email)
-                .severity(Severity::Notice)
-                .details(json!({ "from": current.role.as_str(), "to": role.as_str() }));
-            record(conn, &source, event).await
         })
-    })
-    .await
+        .await?;
+    match changed {
+        Some(email) => end_sessions(db, redis, tenant, source, (user_id, email), None, "role changed").await.map(drop),
+        None => Ok(()),
+    }
 }
 
-pub async fn deactivate(db: &Database, tenant: &Tenant, source: AuditSource, user_id: Uuid) -> AppResult<()> {
+/// Deactivates a member and ends their sessions at once.
+pub async fn deactivate(
+    db: &Database,
+    redis: &RedisPool,
+    tenant: &Tenant,
+    source: AuditSource,
+    user_id: Uuid,
+) -> AppResult<()> {
     let tenant_id = tenant.id;
-    db.with_tenant(tenant, move |conn| {
-        Box::pin(async move {
-            let current = member_for_update(conn, tenant_id, user_id).await?;
-            if current.status == MemberStatus::Deactivated {
-                return Ok(());
+    let deactivated: Option<String> = db
+        .with_tenant(tenant, {
+            let source = source.clone();
+            move |conn| {
+                Box::pin(async move {
+                    let current = member_for_update(conn, tenant_id, user_id).await?;
+                    if current.status == MemberStatus::Deactivated {
+                        return Ok::<_, AppError>(None);
+                    }
+                    if current.role == Role::Admin {
+                        ensure_another_admin(conn, tenant_id, user_id).await?;
+                    }
+                    repo::update_status(conn, tenant_id, user_id, MemberStatus::Deactivated).await?;
+                    let event =
+                        AuditEvent::success("user.deactivated", current.email.clone()).severity(Severity::Notice);
+                    record(conn, &source, event).await?;
+                    Ok(Some(current.email))
+                })
             }
-            if current.role == Role::Admin {
-                ensure_another_admin(conn, tenant_id, user_id).await?;
-            }
-            repo::update_status(conn, tenant_id, user_id, MemberStatus::Deactivated).await?;
-            let event = AuditEvent::success("user.deactivated", current.email).severity(Severity::Notice);
-            record(conn, &source, event).await
         })
-    })
-    .await
+        .await?;
+    match deactivated {
+        Some(email) => end_sessions(db, redis, tenant, source, (user_id, email), None, "deactivated").await.map(drop),
+        None => Ok(()),
+    }
+}
+
+/// Ends one of the member's own sessions (Account → Sessions).
+pub async fn end_session(
+    db: &Database,
+    redis: &RedisPool,
+    tenant: &Tenant,
+    source: AuditSource,
+    me: &Principal,
+    handle: &str,
+) -> AppResult<()> {
+    if !session_registry::end(redis, tenant.id, me.user_id, handle).await? {
+        return Err(AppError::NotFound("That session has already ended.".into()));
+    }
+    let event = AuditEvent::success("session.revoked", me.email.clone()).severity(Severity::Notice);
+    record_alone(db, tenant, source, event).await
+}
+
+/// Ends every session of a member in this tenant but `keep`, and audits why.
+pub async fn end_sessions(
+    db: &Database,
+    redis: &RedisPool,
+    tenant: &Tenant,
+    source: AuditSource,
+    (user_id, email): (Uuid, String),
+    keep: Option<&str>,
+    reason: &'static str,
+) -> AppResult<usize> {
+    let ended = session_registry::end_all(redis, tenant.id, user_id, keep).await?;
+    if ended > 0 {
+        let event = AuditEvent::success("session.revoked_all", email)
+            .severity(Severity::Notice)
+            .details(json!({ "sessions": ended, "reason": reason }));
+        record_alone(db, tenant, source, event).await?;
+    }
+    Ok(ended)
 }
 
 async fn member_for_update(conn: &mut Connection, tenant_id: TenantId, user_id: Uuid) -> AppResult<Member> {
@@ -251,11 +315,15 @@ impl PasswordChange {
 }
 
 /// A member changes their own password; the current one is required (ASVS 6.2.3).
+/// Every other session of the member ends; `current` (the handle of the session making the
+/// change) stays signed in (ASVS 7.4.3).
 pub async fn change_password(
     db: &Database,
+    redis: &RedisPool,
     tenant: &Tenant,
     source: AuditSource,
     me: &Principal,
+    current_session: &str,
     change: PasswordChange,
 ) -> AppResult<()> {
     password::check_policy(&change.new, &me.email)?;
@@ -275,13 +343,17 @@ pub async fn change_password(
     }
     let hash = password::hash(change.new).await?;
     let target = me.email.clone();
+    let audit_source = source.clone();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             repo::set_password(conn, user_id, &hash, false).await?;
             record(conn, &source, AuditEvent::success("auth.password_changed", target).severity(Severity::Notice)).await
         })
     })
-    .await
+    .await?;
+    end_sessions(db, redis, tenant, audit_source, (user_id, me.email.clone()), Some(current_session), "password changed")
+        .await
+        .map(drop)
 }
 
 /// An admin resets a member's password: a one-time password to hand over, which must be
@@ -289,6 +361,7 @@ pub async fn change_password(
 /// password is not this tenant's to reset.
 pub async fn reset_password(
     db: &Database,
+    redis: &RedisPool,
     tenant: &Tenant,
     source: AuditSource,
     user_id: Uuid,
@@ -296,7 +369,9 @@ pub async fn reset_password(
     let one_time_password = password::one_time();
     let hash = password::hash(one_time_password.clone()).await?;
     let tenant_id = tenant.id;
-    db.with_tenant(tenant, move |conn| {
+    let audit_source = source.clone();
+    let invitation = db
+        .with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let member = member_for_update(conn, tenant_id, user_id).await?;
             if repo::membership_count(conn, user_id).await? > 1 {
@@ -311,5 +386,8 @@ pub async fn reset_password(
             Ok(Invitation { email: member.email, one_time_password: Some(one_time_password) })
         })
     })
-    .await
+    .await?;
+    // Whoever holds a session with the old password loses it (ASVS 7.4.3).
+    end_sessions(db, redis, tenant, audit_source, (user_id, invitation.email.clone()), None, "password reset").await?;
+    Ok(invitation)
 }

@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::session_registry;
+use crate::error::{AppError, AppResult};
+use crate::state::{AppState, RequestContext};
 use crate::tenancy::model::TenantId;
 
 /// Key of the signed-in user. The tenant is stored too, and checked on every request, so a
@@ -15,8 +18,37 @@ pub const INVITATION_FLASH_KEY: &str = "beacon.flash.invitation";
 /// A one-time password from an admin's password reset, shown once.
 pub const RESET_FLASH_KEY: &str = "beacon.flash.reset";
 
+/// A signed-in session: whose, since when, and its handle in the session registry (which the
+/// edge checks on every request, so a session can be ended from elsewhere).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SessionUser {
     pub tenant_id: TenantId,
     pub user_id: Uuid,
+    pub handle: String,
+    pub signed_in_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Starts a signed-in session for `user_id`: a new session id against fixation (ASVS 7.2.4)
+/// and a fresh entry in the session registry.
+pub async fn establish(session: &tower_sessions::Session, ctx: &RequestContext, user_id: Uuid) -> AppResult<()> {
+    let state = AppState::current()?;
+    session.cycle_id().await?;
+    let user = session_registry::open(
+        &state.redis,
+        &state.session_policy,
+        ctx.tenant.id,
+        user_id,
+        ctx.ip.clone(),
+        ctx.user_agent.clone(),
+    )
+    .await?;
+    session.insert(USER_KEY, user).await?;
+    Ok(())
+}
+
+/// The session of the request being served, and its signed-in user if any.
+pub async fn current() -> AppResult<(tower_sessions::Session, Option<SessionUser>)> {
+    let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
+    let user = session.get::<SessionUser>(USER_KEY).await.ok().flatten();
+    Ok((session, user))
 }

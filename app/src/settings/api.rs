@@ -74,7 +74,8 @@ pub async fn change_user_role(user_id: Uuid, role: String) -> Result<(), AppErro
             let ctx = RequestContext::current().await?;
             ctx.authorize(Action::ManageUsers)?;
             let role = crate::auth::model::Role::parse(&role)?;
-            service::change_role(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), user_id, role).await
+            let state = AppState::current()?;
+            service::change_role(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id, role).await
         }
         .await,
     )
@@ -91,7 +92,8 @@ pub async fn deactivate_user(user_id: Uuid) -> Result<(), AppError> {
         async {
             let ctx = RequestContext::current().await?;
             ctx.authorize(Action::ManageUsers)?;
-            service::deactivate(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), user_id).await
+            let state = AppState::current()?;
+            service::deactivate(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id).await
         }
         .await,
     )
@@ -111,8 +113,8 @@ pub async fn reset_user_password(user_id: Uuid) -> Result<(), AppError> {
             if ctx.authorize(Action::ManageUsers)?.user_id == user_id {
                 return Err(AppError::Invalid("Change your own password under Account → Password.".into()));
             }
-            let reset =
-                service::reset_password(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), user_id).await?;
+            let state = AppState::current()?;
+            let reset = service::reset_password(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id).await?;
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             session.insert(RESET_FLASH_KEY, reset).await?;
             Ok(())

@@ -230,8 +230,12 @@ fn RoleSelect(name: &'static str, selected: Role) -> impl IntoView {
 /// Links between the settings pages.
 #[component]
 pub fn SettingsTabs(current: &'static str) -> impl IntoView {
-    let tabs =
-        [("/settings/users", "Users"), ("/settings/api-access", "API access"), ("/account/password", "Password")];
+    let tabs = [
+        ("/settings/users", "Users"),
+        ("/settings/api-access", "API access"),
+        ("/account/password", "Password"),
+        ("/account/sessions", "Sessions"),
+    ];
     view! {
         <nav class="mt-4 flex gap-4 border-b border-slate-200 text-sm" aria-label="Settings">
             {tabs

@@ -22,6 +22,7 @@ use app::audit::service::{self as audit, AuditEvent};
 use app::auth::api::{is_allowed_before_password_change, is_public_server_fn};
 use app::auth::service as auth;
 use app::auth::session::{SessionUser, USER_KEY};
+use app::auth::session_registry;
 use app::error::AppError;
 use app::state::{AppState, Credential, RequestContext};
 use app::tenancy::model::{TenantSlug, TenantStatus};
@@ -195,11 +196,15 @@ async fn context_for(state: &AppState, edge: &Edge, facts: RequestFacts) -> Resu
         return Ok(ctx);
     }
     if let Some(session) = &facts.session {
-        let signed_in = session.get::<SessionUser>(USER_KEY).await.map_err(AppError::from)?;
+        // A session written by an older release does not parse: it is simply signed out.
+        let signed_in = session.get::<SessionUser>(USER_KEY).await.ok().flatten();
         if let Some(user) = signed_in.filter(|u| u.tenant_id == ctx.tenant.id) {
-            ctx.principal = auth::active_principal(&state.db, &ctx.tenant, user.user_id).await?;
+            if session_registry::check(&state.redis, &state.session_policy, &user, ctx.ip.as_deref()).await? {
+                ctx.principal = auth::active_principal(&state.db, &ctx.tenant, user.user_id).await?;
+            }
             if ctx.principal.is_none() {
-                // The membership was deactivated or removed: end the session now.
+                // Revoked, past its lifetime, or the membership was deactivated or removed:
+                // end the session now.
                 session.flush().await.map_err(AppError::from)?;
             }
         }

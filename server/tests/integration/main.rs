@@ -7,6 +7,7 @@ mod catalog;
 mod isolation;
 mod locations;
 mod ops;
+mod sessions;
 mod support;
 mod tenancy;
 mod users;

@@ -86,6 +86,7 @@ impl TestApp {
             base_domain: "localhost".into(),
             cookie_secure,
             session_idle_minutes: 30,
+            session_absolute_hours: 12,
             // Tests serve Locations from loopback; the refusal of private addresses is
             // tested where the policy is built by hand.
             fetch_private_networks: true,
