@@ -126,7 +126,7 @@ pub async fn list(
     if !dead.is_empty() {
         let () = redis.hdel(&key, dead).await.map_err(internal)?;
     }
-    live.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
+    live.sort_by_key(|s| std::cmp::Reverse(s.last_seen_at));
     Ok(live)
 }
 
