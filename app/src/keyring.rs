@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use aes_gcm::KeyInit as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -16,12 +17,14 @@ use crate::error::AppError;
 #[derive(Clone, Copy, Debug)]
 pub enum Purpose {
     AccessToken,
+    TotpSecret,
 }
 
 impl Purpose {
     fn label(self) -> &'static [u8] {
         match self {
             Purpose::AccessToken => b"beacon access-token v1",
+            Purpose::TotpSecret => b"beacon totp-secret v1",
         }
     }
 }
@@ -75,6 +78,48 @@ impl Keyring {
     }
 }
 
+/// Data encrypted with AES-256-GCM under a configured key: the key id, then nonce ‖ ciphertext.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sealed {
+    pub key_id: String,
+    pub bytes: Vec<u8>,
+}
+
+const NONCE_LEN: usize = 12;
+
+impl Keyring {
+    /// Encrypts with the current key. `context` (for example the owning user's id) is
+    /// authenticated but not stored: a ciphertext copied to another row does not open.
+    pub fn seal(&self, purpose: Purpose, plaintext: &[u8], context: &[u8]) -> Result<Sealed, AppError> {
+        use aes_gcm::aead::{Aead, Payload};
+        let (key_id, key) = self.current(purpose);
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::Rng::fill(&mut rand::rng(), &mut nonce);
+        let cipher = aes_gcm::Aes256Gcm::new(&key.into());
+        let ciphertext = cipher
+            .encrypt(&nonce.into(), Payload { msg: plaintext, aad: context })
+            .map_err(|_| AppError::internal("encryption failed"))?;
+        Ok(Sealed { key_id: key_id.to_owned(), bytes: [nonce.as_slice(), &ciphertext].concat() })
+    }
+
+    /// Decrypts with the key the data names; fails if that key is no longer configured or the
+    /// data or context was altered.
+    pub fn open(&self, purpose: Purpose, sealed: &Sealed, context: &[u8]) -> Result<Vec<u8>, AppError> {
+        use aes_gcm::aead::{Aead, Payload};
+        let key = self.get(&sealed.key_id, purpose).ok_or_else(|| {
+            AppError::internal(format!("secret key `{}` is no longer in BEACON_SECRET_KEYS", sealed.key_id))
+        })?;
+        if sealed.bytes.len() <= NONCE_LEN {
+            return Err(AppError::internal("sealed data too short"));
+        }
+        let (nonce, ciphertext) = sealed.bytes.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().expect("split at the nonce length");
+        aes_gcm::Aes256Gcm::new(&key.into())
+            .decrypt(&nonce.into(), Payload { msg: ciphertext, aad: context })
+            .map_err(|_| AppError::internal(format!("sealed data does not open with key `{}`", sealed.key_id)))
+    }
+}
+
 fn derive(key: &[u8; 32], purpose: Purpose) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(purpose.label());
@@ -94,6 +139,29 @@ mod tests {
         assert!(ring.get("k1", Purpose::AccessToken).is_some());
         assert!(ring.get("k3", Purpose::AccessToken).is_none());
         assert!(!format!("{ring:?}").contains(KEY_A));
+    }
+
+    #[test]
+    fn sealed_data_opens_only_unchanged_with_its_key_and_context() {
+        const KEY_B: &str = "HxwdHhsZGBcWFRQTEhEQDw4NDAsKCQgHBgUEAwIBAAA=";
+        let old = Keyring::parse(&format!("k1:{KEY_A}")).unwrap();
+        let sealed = old.seal(Purpose::TotpSecret, b"twenty byte secret!!", b"user-1").unwrap();
+        assert_eq!(sealed.key_id, "k1");
+        assert!(!sealed.bytes.windows(6).any(|w| w == b"secret"), "ciphertext, not plaintext");
+        assert_ne!(sealed, old.seal(Purpose::TotpSecret, b"twenty byte secret!!", b"user-1").unwrap(), "fresh nonce");
+
+        // After rotation the old key still opens what it sealed; new data uses the new key.
+        let rotated = Keyring::parse(&format!("k2:{KEY_B},k1:{KEY_A}")).unwrap();
+        assert_eq!(rotated.open(Purpose::TotpSecret, &sealed, b"user-1").unwrap(), b"twenty byte secret!!");
+        assert_eq!(rotated.seal(Purpose::TotpSecret, b"x", b"user-1").unwrap().key_id, "k2");
+
+        assert!(rotated.open(Purpose::TotpSecret, &sealed, b"user-2").is_err(), "bound to its row");
+        assert!(rotated.open(Purpose::AccessToken, &sealed, b"user-1").is_err(), "bound to its purpose");
+        let mut tampered = sealed.clone();
+        *tampered.bytes.last_mut().unwrap() ^= 1;
+        assert!(rotated.open(Purpose::TotpSecret, &tampered, b"user-1").is_err());
+        let retired = Keyring::parse(&format!("k2:{KEY_B}")).unwrap();
+        assert!(retired.open(Purpose::TotpSecret, &sealed, b"user-1").is_err(), "retired keys open nothing");
     }
 
     #[test]

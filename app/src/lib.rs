@@ -23,11 +23,13 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use access::pages::ApiAccessPage;
+use auth::mfa_pages::{MfaChallengePage, MfaPage};
 use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage, SessionsPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
 use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
 use settings::pages::UsersPage;
+use settings::security_pages::SecurityPage;
 use ui::home::HomePage;
 use ui::layout::PortalShell;
 use ui::placeholder::{NotYetAvailable, PageNotFound};
@@ -65,6 +67,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=PageNotFound>
                 <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/login/mfa") view=MfaChallengePage/>
                 // In order, so every Suspense resolves in the HTML itself: pages work without JS.
                 <ParentRoute path=path!("") view=PortalShell ssr=SsrMode::InOrder>
                     <Route path=path!("") view=HomePage/>
@@ -86,8 +89,11 @@ pub fn App() -> impl IntoView {
                     // Async: the shown-once secret is removed from the session while rendering,
                     // which must happen before the response (and its session save) starts.
                     <Route path=path!("settings/api-access") view=ApiAccessPage ssr=SsrMode::Async/>
+                    <Route path=path!("settings/security") view=SecurityPage ssr=SsrMode::Async/>
                     <Route path=path!("account/password") view=ChangePasswordPage/>
                     <Route path=path!("account/sessions") view=SessionsPage/>
+                    // Async: recovery codes are shown once, removed from the session while rendering.
+                    <Route path=path!("account/mfa") view=MfaPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -37,6 +37,10 @@ pub struct ServeConfig {
     /// all verify and decrypt (rotation). `make run` and `make test` generate one.
     #[arg(long, env = "BEACON_SECRET_KEYS", hide_env_values = true)]
     pub secret_keys: String,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (CIDRs, comma-separated). Empty:
+    /// the connection's own address is the client's.
+    #[arg(long, env = "BEACON_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
     #[command(flatten)]
     pub rate_limits: RateLimits,
     /// Runtime Leptos options (site root, address); LEPTOS_* variables override them.

@@ -13,6 +13,7 @@ use crate::metrics::Metrics;
 use crate::middleware::{observe, tenant};
 use crate::rest::health;
 use crate::startup::Sessions;
+use app::access::network::TrustedProxies;
 use app::state::AppState;
 use app::{shell, App};
 
@@ -21,6 +22,7 @@ pub struct Edge {
     pub base_domain: String,
     pub metrics: Metrics,
     pub rate_limits: RateLimits,
+    pub trusted_proxies: TrustedProxies,
 }
 
 pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {

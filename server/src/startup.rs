@@ -17,6 +17,7 @@ use app::catalog::events::CatalogEvents;
 use app::catalog::fetch::FetchPolicy;
 use app::db::{migrate, Database};
 use app::error::AppError;
+use app::access::network::TrustedProxies;
 use app::auth::session_registry::SessionPolicy;
 use app::keyring::Keyring;
 use app::state::AppState;
@@ -84,8 +85,12 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         .leptos_options;
     let addr = leptos.site_addr;
     let (state, sessions) = connect(db, &config, leptos).await?;
-    let edge =
-        Edge { base_domain: config.base_domain.clone(), metrics: Metrics::default(), rate_limits: config.rate_limits };
+    let edge = Edge {
+        base_domain: config.base_domain.clone(),
+        metrics: Metrics::default(),
+        rate_limits: config.rate_limits,
+        trusted_proxies: TrustedProxies::parse(&config.trusted_proxies)?,
+    };
     let app = router::build(state, Arc::new(edge), sessions);
 
     let listener =

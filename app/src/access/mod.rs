@@ -1,8 +1,11 @@
-//! Machine access to the API: personal API keys, OAuth 2.0 clients (client-credentials grant)
-//! and the permission-check API, all under Settings → API access.
+//! Who may reach a tenant and how: personal API keys, OAuth 2.0 clients (client-credentials
+//! grant) and the permission-check API under Settings → API access; IP allowlists under
+//! Settings → Security.
 
 pub mod api;
 pub mod model;
+#[cfg(feature = "ssr")]
+pub mod network;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod repo;

@@ -440,6 +440,7 @@ async fn client_principal(conn: &mut Connection, claims: AccessClaims) -> AppRes
             display_name: client.name,
             role: Role::parse(&client.role)?,
             must_change_password: false,
+            mfa_enabled: false,
         },
         credential: Credential::AccessToken { client_id: client.client_id, scopes },
     })

@@ -3,18 +3,62 @@
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use super::model::{ActiveSession, PortalContext};
+use super::mfa_api::{ConfirmMfa, LoadMfa, VerifyMfa};
+use super::model::{ActiveSession, PortalContext, Principal};
+use crate::tenancy::model::MfaPolicy;
 use crate::error::AppError;
 
 /// The only server functions anonymous visitors may call. Every other one is refused with 401
 /// at the edge before its arguments are even read: new endpoints are private by default.
 pub fn is_public_server_fn(path: &str) -> bool {
-    [Login::PATH, Logout::PATH, ShellContext::PATH].contains(&path)
+    [Login::PATH, VerifyMfa::PATH, Logout::PATH, ShellContext::PATH].contains(&path)
 }
 
-/// What a member who must change their password may still call.
-pub fn is_allowed_before_password_change(path: &str) -> bool {
-    [ChangePassword::PATH, Logout::PATH, ShellContext::PATH].contains(&path)
+/// Something a signed-in member must do before using the portal; until then the edge sends
+/// their pages to `page()` and refuses every other server function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequiredStep {
+    /// An admin reset their password.
+    ChangePassword,
+    /// The tenant requires a second factor and they have none yet.
+    EnrolMfa,
+}
+
+impl RequiredStep {
+    /// A reset password stops the member's keys too; the MFA policy concerns people signing
+    /// in, so it confines browser sessions only.
+    pub fn of(principal: &Principal, mfa_policy: MfaPolicy, by_session: bool) -> Option<Self> {
+        if principal.must_change_password {
+            Some(RequiredStep::ChangePassword)
+        } else if by_session && mfa_policy.requires(principal.role) && !principal.mfa_enabled {
+            Some(RequiredStep::EnrolMfa)
+        } else {
+            None
+        }
+    }
+
+    pub fn page(self) -> &'static str {
+        match self {
+            RequiredStep::ChangePassword => "/account/password",
+            RequiredStep::EnrolMfa => "/account/mfa",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            RequiredStep::ChangePassword => "Choose a new password first.",
+            RequiredStep::EnrolMfa => "Set up two-factor authentication first.",
+        }
+    }
+
+    pub fn allows(self, path: &str) -> bool {
+        let always = [Logout::PATH, ShellContext::PATH];
+        let step: &[&str] = match self {
+            RequiredStep::ChangePassword => &[ChangePassword::PATH],
+            RequiredStep::EnrolMfa => &[LoadMfa::PATH, ConfirmMfa::PATH],
+        };
+        always.contains(&path) || step.contains(&path)
+    }
 }
 
 /// Signs in with email and password; cycles the session id against fixation.
@@ -31,6 +75,19 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
             let principal =
                 service::sign_in(&state.db, &state.redis, &ctx.tenant, &email, &password, ctx.audit_source()).await?;
             let (current, _) = session::current().await?;
+            if principal.mfa_enabled {
+                // Not signed in yet: the code comes next, at /login/mfa.
+                current.cycle_id().await?;
+                let pending = session::PendingSignIn {
+                    tenant_id: ctx.tenant.id,
+                    user_id: principal.user_id,
+                    email: principal.email,
+                    started_at: chrono::Utc::now(),
+                };
+                current.insert(session::PENDING_SIGN_IN_KEY, pending).await?;
+                leptos_axum::redirect("/login/mfa");
+                return Ok(());
+            }
             session::establish(&current, &ctx, principal.user_id).await?;
             leptos_axum::redirect("/");
             Ok(())

@@ -1,6 +1,10 @@
 //! Authentication and membership: local accounts, sign-in, sessions, roles.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod mfa;
+pub mod mfa_api;
+pub mod mfa_pages;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
@@ -16,3 +20,5 @@ pub mod session;
 pub mod session_registry;
 #[cfg(feature = "ssr")]
 pub mod throttle;
+#[cfg(feature = "ssr")]
+pub mod totp;

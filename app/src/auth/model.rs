@@ -79,6 +79,8 @@ pub struct Principal {
     /// Set by an admin's password reset: until the member picks a new password, the portal
     /// shows nothing but the change-password page.
     pub must_change_password: bool,
+    /// Signs in with a TOTP code after the password.
+    pub mfa_enabled: bool,
 }
 
 /// A row of Settings → Users.
@@ -119,6 +121,27 @@ pub struct ActiveSession {
     pub last_seen_at: chrono::DateTime<chrono::Utc>,
     /// The session this page is viewed in.
     pub current: bool,
+}
+
+/// Account → Two-factor authentication.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaOverview {
+    pub enabled_since: Option<chrono::DateTime<chrono::Utc>>,
+    pub recovery_codes_left: i64,
+    /// The tenant's policy requires a second factor of this member.
+    pub required: bool,
+    /// An enrolment started in this session and not yet confirmed.
+    pub enrolment: Option<MfaEnrolment>,
+    /// Recovery codes created by the previous request: shown once.
+    pub new_recovery_codes: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaEnrolment {
+    /// The `otpauth://` URI as a QR code, rendered on the server.
+    pub qr_svg: String,
+    /// The same secret in base32, for typing into an app by hand.
+    pub secret: String,
 }
 
 /// Trims and lower-cases an email address and checks its shape.

@@ -13,6 +13,23 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let error = Signal::derive(move || login.value().get().and_then(Result::err));
     view! {
+        <SignInCard title="Sign in" hint="Use the account your administrator gave you.">
+            <ActionForm action=login>
+                <div class="mt-6 space-y-4">
+                    <ErrorNotice error=error/>
+                    <TextField label="Email" name="email" kind="email" autocomplete="username"/>
+                    <TextField label="Password" name="password" kind="password" autocomplete="current-password"/>
+                    <SubmitButton label="Sign in" pending=login.pending()/>
+                </div>
+            </ActionForm>
+        </SignInCard>
+    }
+}
+
+/// The frame of the sign-in steps, outside the portal shell.
+#[component]
+pub fn SignInCard(title: &'static str, hint: &'static str, children: Children) -> impl IntoView {
+    view! {
         <main class="min-h-screen bg-slate-950 flex items-center justify-center px-4">
             <div class="w-full max-w-sm">
                 <div class="flex items-center gap-2 mb-8 justify-center">
@@ -20,16 +37,9 @@ pub fn LoginPage() -> impl IntoView {
                     <span class="text-xl font-semibold tracking-tight text-white">"Beacon"</span>
                 </div>
                 <div class="rounded-2xl bg-white p-8 shadow-xl">
-                    <h1 class="text-lg font-semibold text-slate-900">"Sign in"</h1>
-                    <p class="mt-1 text-sm text-slate-500">"Use the account your administrator gave you."</p>
-                    <ActionForm action=login>
-                        <div class="mt-6 space-y-4">
-                            <ErrorNotice error=error/>
-                            <TextField label="Email" name="email" kind="email" autocomplete="username"/>
-                            <TextField label="Password" name="password" kind="password" autocomplete="current-password"/>
-                            <SubmitButton label="Sign in" pending=login.pending()/>
-                        </div>
-                    </ActionForm>
+                    <h1 class="text-lg font-semibold text-slate-900">{title}</h1>
+                    <p class="mt-1 text-sm text-slate-500">{hint}</p>
+                    {children()}
                 </div>
             </div>
         </main>

@@ -5,7 +5,8 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::model::{Member, MemberStatus, Principal, Role};
-use crate::db::schema::{memberships, users};
+use crate::db::schema::{memberships, recovery_codes, users};
+use crate::keyring::Sealed;
 use crate::db::Connection;
 use crate::error::AppError;
 use crate::tenancy::model::TenantId;
@@ -23,6 +24,8 @@ pub struct MemberRow {
     pub password_hash: Option<String>,
     #[diesel(select_expression = users::must_change_password)]
     pub must_change_password: bool,
+    #[diesel(select_expression = users::totp_enabled_at)]
+    pub totp_enabled_at: Option<chrono::DateTime<chrono::Utc>>,
     #[diesel(select_expression = memberships::role)]
     pub role: String,
     #[diesel(select_expression = memberships::status)]
@@ -50,6 +53,7 @@ impl MemberRow {
             display_name: self.display_name.clone(),
             role: Role::parse(&self.role)?,
             must_change_password: self.must_change_password,
+            mfa_enabled: self.totp_enabled_at.is_some(),
         })
     }
 
@@ -176,4 +180,88 @@ pub async fn set_password(conn: &mut Connection, user: Uuid, hash: &str, must_ch
 /// In how many tenants the account is a member (its password is shared by all of them).
 pub async fn membership_count(conn: &mut Connection, user: Uuid) -> QueryResult<i64> {
     memberships::table.filter(memberships::user_id.eq(user)).count().get_result(conn).await
+}
+
+/// The member's sealed TOTP secret and the last time step a code was accepted for.
+pub async fn totp_secret(conn: &mut Connection, user: Uuid) -> QueryResult<Option<(Sealed, Option<i64>)>> {
+    let row: Option<(Option<Vec<u8>>, Option<String>, Option<i64>)> = users::table
+        .find(user)
+        .select((users::totp_secret, users::totp_key_id, users::totp_last_step))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.and_then(|(bytes, key_id, last)| Some((Sealed { key_id: key_id?, bytes: bytes? }, last))))
+}
+
+/// Turns TOTP on; `step` is the step of the confirmation code, which is thereby used up.
+pub async fn enable_totp(conn: &mut Connection, user: Uuid, sealed: &Sealed, step: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(user))
+        .set((
+            users::totp_secret.eq(&sealed.bytes),
+            users::totp_key_id.eq(&sealed.key_id),
+            users::totp_enabled_at.eq(diesel::dsl::now),
+            users::totp_last_step.eq(step),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records `step` as used unless it (or a later one) already was: one atomic update, so two
+/// requests racing with the same code cannot both pass.
+pub async fn consume_totp_step(conn: &mut Connection, user: Uuid, step: i64) -> QueryResult<bool> {
+    let updated = diesel::update(
+        users::table
+            .find(user)
+            .filter(users::totp_last_step.is_null().or(users::totp_last_step.lt(step))),
+    )
+    .set(users::totp_last_step.eq(step))
+    .execute(conn)
+    .await?;
+    Ok(updated == 1)
+}
+
+pub async fn disable_totp(conn: &mut Connection, user: Uuid) -> QueryResult<()> {
+    diesel::update(users::table.find(user))
+        .set((
+            users::totp_secret.eq(None::<Vec<u8>>),
+            users::totp_key_id.eq(None::<String>),
+            users::totp_enabled_at.eq(None::<chrono::DateTime<chrono::Utc>>),
+            users::totp_last_step.eq(None::<i64>),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user))).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn replace_recovery_codes(conn: &mut Connection, user: Uuid, hashes: Vec<Vec<u8>>) -> QueryResult<()> {
+    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user))).execute(conn).await?;
+    let rows: Vec<_> =
+        hashes.into_iter().map(|h| (recovery_codes::user_id.eq(user), recovery_codes::code_hash.eq(h))).collect();
+    diesel::insert_into(recovery_codes::table).values(rows).execute(conn).await?;
+    Ok(())
+}
+
+/// Marks an unused recovery code used; false when there is no such unused code.
+pub async fn use_recovery_code(conn: &mut Connection, user: Uuid, hash: &[u8]) -> QueryResult<bool> {
+    let updated = diesel::update(
+        recovery_codes::table
+            .filter(recovery_codes::user_id.eq(user))
+            .filter(recovery_codes::code_hash.eq(hash))
+            .filter(recovery_codes::used_at.is_null()),
+    )
+    .set(recovery_codes::used_at.eq(diesel::dsl::now))
+    .execute(conn)
+    .await?;
+    Ok(updated == 1)
+}
+
+pub async fn unused_recovery_codes(conn: &mut Connection, user: Uuid) -> QueryResult<i64> {
+    recovery_codes::table
+        .filter(recovery_codes::user_id.eq(user))
+        .filter(recovery_codes::used_at.is_null())
+        .count()
+        .get_result(conn)
+        .await
 }

@@ -52,3 +52,24 @@ pub async fn current() -> AppResult<(tower_sessions::Session, Option<SessionUser
     let user = session.get::<SessionUser>(USER_KEY).await.ok().flatten();
     Ok((session, user))
 }
+
+/// A sign-in whose password checked out and whose second factor is still to come. It is not
+/// a signed-in session: the edge treats its holder as anonymous.
+pub const PENDING_SIGN_IN_KEY: &str = "beacon.mfa.pending";
+
+/// How long the code may take after the password.
+pub const PENDING_SIGN_IN_MINUTES: i64 = 5;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingSignIn {
+    pub tenant_id: TenantId,
+    pub user_id: Uuid,
+    pub email: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A TOTP secret shown for enrolment and not confirmed yet (kept server-side, in the session).
+pub const ENROLMENT_KEY: &str = "beacon.mfa.enrolment";
+
+/// Recovery codes created by the previous request, shown once.
+pub const RECOVERY_CODES_FLASH_KEY: &str = "beacon.flash.recovery_codes";

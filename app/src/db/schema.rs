@@ -10,6 +10,8 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         plan -> Text,
+        mfa_policy -> Text,
+        ip_allowlist -> Jsonb,
     }
 }
 
@@ -22,6 +24,18 @@ diesel::table! {
         created_at -> Timestamptz,
         must_change_password -> Bool,
         password_changed_at -> Nullable<Timestamptz>,
+        totp_secret -> Nullable<Bytea>,
+        totp_key_id -> Nullable<Text>,
+        totp_enabled_at -> Nullable<Timestamptz>,
+        totp_last_step -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    control.recovery_codes (user_id, code_hash) {
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -233,7 +233,9 @@ pub fn SettingsTabs(current: &'static str) -> impl IntoView {
     let tabs = [
         ("/settings/users", "Users"),
         ("/settings/api-access", "API access"),
+        ("/settings/security", "Security"),
         ("/account/password", "Password"),
+        ("/account/mfa", "Two-factor"),
         ("/account/sessions", "Sessions"),
     ];
     view! {

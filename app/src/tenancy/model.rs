@@ -56,6 +56,92 @@ impl Plan {
     }
 }
 
+/// Who must use a second factor to sign in to the tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MfaPolicy {
+    Off,
+    Admins,
+    All,
+}
+
+impl MfaPolicy {
+    pub const ALL: [MfaPolicy; 3] = [MfaPolicy::Off, MfaPolicy::Admins, MfaPolicy::All];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaPolicy::Off => "off",
+            MfaPolicy::Admins => "admins",
+            MfaPolicy::All => "all",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MfaPolicy::Off => "Optional for everyone",
+            MfaPolicy::Admins => "Required for admins",
+            MfaPolicy::All => "Required for everyone",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, AppError> {
+        MfaPolicy::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| AppError::Invalid(format!("unknown MFA policy `{s}`; use off, admins or all")))
+    }
+
+    pub fn requires(self, role: crate::auth::model::Role) -> bool {
+        match self {
+            MfaPolicy::Off => false,
+            MfaPolicy::Admins => role == crate::auth::model::Role::Admin,
+            MfaPolicy::All => true,
+        }
+    }
+}
+
+/// Which requests an allowlist entry admits: the portal (browser sessions), the API (keys
+/// and tokens), or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllowFor {
+    Portal,
+    Api,
+    Both,
+}
+
+impl AllowFor {
+    pub const ALL: [AllowFor; 3] = [AllowFor::Both, AllowFor::Portal, AllowFor::Api];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AllowFor::Portal => "portal",
+            AllowFor::Api => "api",
+            AllowFor::Both => "both",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, AppError> {
+        AllowFor::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| AppError::Invalid(format!("`{s}` must be portal, api or both")))
+    }
+
+    pub fn covers(self, channel: AllowFor) -> bool {
+        self == AllowFor::Both || self == channel
+    }
+}
+
+/// One entry of a tenant's IP allowlist. With no entry for a channel, every address may use
+/// it; with at least one, only the listed networks may.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowRule {
+    /// A network in CIDR notation (`203.0.113.0/24`, `2001:db8::/32`), normalised.
+    pub cidr: String,
+    pub applies_to: AllowFor,
+    pub note: String,
+}
+
 /// A tenant slug: the first label of the tenant's host name (`acme` in `acme.example.com`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantSlug(String);
@@ -146,6 +232,8 @@ pub struct Tenant {
     pub schema: SchemaName,
     pub status: TenantStatus,
     pub plan: Plan,
+    pub mfa_policy: MfaPolicy,
+    pub allowlist: Vec<AllowRule>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::model::{Plan, SchemaName, Tenant, TenantId, TenantSlug, TenantStatus};
+use super::model::{AllowRule, MfaPolicy, Plan, SchemaName, Tenant, TenantId, TenantSlug, TenantStatus};
 use crate::db::schema::tenants;
 use crate::db::Connection;
 use crate::error::AppError;
@@ -17,6 +17,8 @@ struct TenantRow {
     schema_name: String,
     status: String,
     plan: String,
+    mfa_policy: String,
+    ip_allowlist: serde_json::Value,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -31,6 +33,8 @@ impl TryFrom<TenantRow> for Tenant {
             schema: SchemaName::parse(&row.schema_name)?,
             status: TenantStatus::parse(&row.status)?,
             plan: Plan::parse(&row.plan)?,
+            mfa_policy: MfaPolicy::parse(&row.mfa_policy)?,
+            allowlist: serde_json::from_value(row.ip_allowlist).map_err(AppError::internal)?,
             created_at: row.created_at,
         })
     }
@@ -93,6 +97,24 @@ pub async fn set_status(conn: &mut Connection, id: TenantId, status: TenantStatu
 
 pub async fn set_plan(conn: &mut Connection, id: TenantId, plan: Plan) -> Result<(), AppError> {
     diesel::update(tenants::table.find(id.0)).set(tenants::plan.eq(plan.as_str())).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn set_mfa_policy(conn: &mut Connection, id: TenantId, policy: MfaPolicy) -> Result<(), AppError> {
+    diesel::update(tenants::table.find(id.0)).set(tenants::mfa_policy.eq(policy.as_str())).execute(conn).await?;
+    Ok(())
+}
+
+/// The tenant's allowlist, locked until the transaction ends.
+pub async fn lock_allowlist(conn: &mut Connection, id: TenantId) -> Result<Vec<AllowRule>, AppError> {
+    let raw: serde_json::Value =
+        tenants::table.find(id.0).select(tenants::ip_allowlist).for_update().first(conn).await?;
+    serde_json::from_value(raw).map_err(AppError::internal)
+}
+
+pub async fn set_allowlist(conn: &mut Connection, id: TenantId, rules: &[AllowRule]) -> Result<(), AppError> {
+    let rules = serde_json::to_value(rules).map_err(AppError::internal)?;
+    diesel::update(tenants::table.find(id.0)).set(tenants::ip_allowlist.eq(rules)).execute(conn).await?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::model::{Plan, SchemaName, Tenant, TenantSlug, TenantStatus};
+use super::model::{MfaPolicy, Plan, SchemaName, Tenant, TenantSlug, TenantStatus};
 use super::repo;
 use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
@@ -62,6 +62,8 @@ pub async fn provision(
             schema: schema.clone(),
             status: TenantStatus::Active,
             plan: Plan::Standard,
+            mfa_policy: MfaPolicy::Off,
+            allowlist: Vec::new(),
             created_at: chrono::Utc::now(),
         };
         let scoped = tenant.clone();
@@ -146,4 +148,43 @@ pub async fn migrate_all(db: &Database) -> AppResult<Vec<(Tenant, usize)>> {
         applied.push((tenant, count));
     }
     Ok(applied)
+}
+
+/// An admin sets who must use a second factor; members it now covers are asked to enrol at
+/// their next request.
+pub async fn set_mfa_policy(db: &Database, tenant: &Tenant, source: AuditSource, policy: MfaPolicy) -> AppResult<()> {
+    if tenant.mfa_policy == policy {
+        return Ok(());
+    }
+    let (id, from) = (tenant.id, tenant.mfa_policy.as_str());
+    let target = tenant.slug.to_string();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            repo::set_mfa_policy(conn, id, policy).await?;
+            let event = AuditEvent::success("tenant.mfa_policy_changed", target)
+                .severity(Severity::Warning)
+                .details(json!({ "from": from, "to": policy.as_str() }));
+            record(conn, &source, event).await
+        })
+    })
+    .await
+}
+
+/// Operator escape hatch (`server tenant clear-allowlist`) for a tenant whose admins shut
+/// themselves out; audited in the tenant's log.
+pub async fn clear_allowlist(db: &Database, slug: &TenantSlug) -> AppResult<usize> {
+    let tenant = find(db, slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
+    let (id, removed) = (tenant.id, tenant.allowlist.len());
+    let target = tenant.slug.to_string();
+    db.with_tenant(&tenant, move |conn| {
+        Box::pin(async move {
+            repo::set_allowlist(conn, id, &[]).await?;
+            let event = AuditEvent::success("allowlist.cleared", target)
+                .severity(Severity::Warning)
+                .details(json!({ "removed": removed }));
+            record(conn, &AuditSource::command_line(), event).await
+        })
+    })
+    .await?;
+    Ok(removed)
 }

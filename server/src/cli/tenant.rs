@@ -36,6 +36,11 @@ pub enum TenantCommand {
         slug: String,
         plan: String,
     },
+    /// Empty a tenant's IP allowlist: the way back in for admins who locked themselves out.
+    ClearAllowlist {
+        #[arg(long)]
+        slug: String,
+    },
 }
 
 impl TenantCommand {
@@ -80,6 +85,10 @@ impl TenantCommand {
             TenantCommand::SetPlan { slug, plan } => {
                 let t = service::set_plan(db, &TenantSlug::parse(&slug)?, Plan::parse(&plan)?).await?;
                 println!("{} is on the {} plan", t.slug, t.plan.as_str());
+            }
+            TenantCommand::ClearAllowlist { slug } => {
+                let removed = service::clear_allowlist(db, &TenantSlug::parse(&slug)?).await?;
+                println!("removed {removed} allowlist entries of {slug}: every address may connect again");
             }
         }
         Ok(())

@@ -2,7 +2,7 @@
 //! the session; refuses cross-site form posts and callers over their rate limit; and keeps
 //! anonymous visitors out of portal pages.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -16,22 +16,26 @@ use super::observe::RequestId;
 use super::rate_limit;
 use crate::rest::oauth::TOKEN_PATH;
 use crate::router::Edge;
+use app::access::network::{self, TrustedProxies};
 use app::access::service as access;
 use app::access::token::looks_like_api_key;
-use app::audit::service::{self as audit, AuditEvent};
-use app::auth::api::{is_allowed_before_password_change, is_public_server_fn};
+use app::audit::model::Severity;
+use app::audit::service::{self as audit, AuditEvent, AuditSource};
+use app::auth::api::{is_public_server_fn, RequiredStep};
 use app::auth::service as auth;
 use app::auth::session::{SessionUser, USER_KEY};
 use app::auth::session_registry;
 use app::error::AppError;
 use app::state::{AppState, Credential, RequestContext};
-use app::tenancy::model::{TenantSlug, TenantStatus};
+use app::tenancy::model::{AllowFor, Tenant, TenantSlug, TenantStatus};
+use tower_sessions_redis_store::fred::interfaces::KeysInterface;
+use tower_sessions_redis_store::fred::types::{Expiration, SetOptions};
 use app::tenancy::service as tenancy;
 
 pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut request: Request, next: Next) -> Response {
     let cross_site = csrf::check(request.method(), request.headers()).err();
-    let facts = RequestFacts::of(&request);
-    let ip = facts.ip.clone();
+    let facts = RequestFacts::of(&request, &edge.trusted_proxies);
+    let ip = facts.ip.map(|ip| ip.to_string());
     let ctx = match context_for(&state, &edge, facts).await {
         Ok(ctx) => ctx,
         Err(Rejection::BadCredential) => {
@@ -62,35 +66,40 @@ pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut req
     }
 
     let anonymous = ctx.principal.is_none();
-    let must_change_password = ctx.principal.as_ref().is_some_and(|p| p.must_change_password);
+    let required_step = ctx
+        .principal
+        .as_ref()
+        .and_then(|p| RequiredStep::of(p, ctx.tenant.mfa_policy, ctx.credential == Credential::Session));
     request.extensions_mut().insert(ctx);
     let path = request.uri().path();
-    let mut response = if anonymous && is_portal_page(path) {
-        Redirect::to("/login").into_response()
-    } else if anonymous && path.starts_with("/api/") && !is_public_server_fn(path) {
-        (StatusCode::UNAUTHORIZED, axum::Json(AppError::Unauthenticated)).into_response()
-    } else if must_change_password && is_portal_page(path) && path != CHANGE_PASSWORD_PAGE && path != "/logout" {
-        Redirect::to(CHANGE_PASSWORD_PAGE).into_response()
-    } else if must_change_password && path.starts_with("/api/") && !is_allowed_before_password_change(path) {
-        (StatusCode::FORBIDDEN, axum::Json(AppError::Invalid("Choose a new password first.".into()))).into_response()
-    } else {
-        next.run(request).await
+    let mut response = match required_step {
+        _ if anonymous && is_portal_page(path) => Redirect::to("/login").into_response(),
+        _ if anonymous && path.starts_with("/api/") && !is_public_server_fn(path) => {
+            (StatusCode::UNAUTHORIZED, axum::Json(AppError::Unauthenticated)).into_response()
+        }
+        Some(step) if is_portal_page(path) && path != step.page() && path != "/logout" => {
+            Redirect::to(step.page()).into_response()
+        }
+        Some(step) if path.starts_with("/api/") && !step.allows(path) => {
+            (StatusCode::FORBIDDEN, axum::Json(AppError::Invalid(step.message().into()))).into_response()
+        }
+        _ => next.run(request).await,
     };
     quota.write_headers(response.headers_mut());
     response
 }
 
-const CHANGE_PASSWORD_PAGE: &str = "/account/password";
-
 /// Pages need a signed-in member; anonymous calls to server functions get 401 instead of a
 /// redirect (permissions are checked by each function). The token endpoint authenticates
 /// clients itself.
 fn is_portal_page(path: &str) -> bool {
-    path != "/login" && path != TOKEN_PATH && !path.starts_with("/api/")
+    !matches!(path, "/login" | "/login/mfa") && path != TOKEN_PATH && !path.starts_with("/api/")
 }
 
 enum Rejection {
     UnknownTenant,
+    /// The tenant's IP allowlist does not list the caller's address for this channel.
+    AddressNotAllowed(AllowFor),
     /// A presented API key or access token did not check out.
     BadCredential,
     Suspended(String),
@@ -110,6 +119,16 @@ impl IntoResponse for Rejection {
                 StatusCode::NOT_FOUND,
                 "No portal here",
                 "There is no Beacon organisation at this address. Check the link you were given.".into(),
+            ),
+            Rejection::AddressNotAllowed(AllowFor::Api) => (
+                StatusCode::FORBIDDEN,
+                axum::Json(AppError::Invalid("Your network address may not use this organisation's API.".into())),
+            )
+                .into_response(),
+            Rejection::AddressNotAllowed(_) => error_page(
+                StatusCode::FORBIDDEN,
+                "Not available from your network",
+                "This organisation only allows its portal from approved networks. Connect through your company network or VPN, or ask your administrator.".into(),
             ),
             Rejection::BadCredential => {
                 let mut response = (StatusCode::UNAUTHORIZED, axum::Json(AppError::Unauthenticated)).into_response();
@@ -135,8 +154,10 @@ impl IntoResponse for Rejection {
 /// request is not `Send`).
 struct RequestFacts {
     host: String,
+    path: String,
     session: Option<Session>,
-    ip: Option<String>,
+    /// The client's address (behind trusted proxies, from `X-Forwarded-For`).
+    ip: Option<IpAddr>,
     user_agent: Option<String>,
     request_id: String,
     /// An API key or access token from `Authorization: Bearer` or `X-API-Key`.
@@ -144,9 +165,11 @@ struct RequestFacts {
 }
 
 impl RequestFacts {
-    fn of(request: &Request) -> Self {
+    fn of(request: &Request, proxies: &TrustedProxies) -> Self {
         let headers = request.headers();
+        let forwarded_for = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
         Self {
+            path: request.uri().path().to_owned(),
             host: headers
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
@@ -154,7 +177,10 @@ impl RequestFacts {
                 .unwrap_or_default()
                 .to_owned(),
             session: request.extensions().get::<Session>().cloned(),
-            ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+            ip: request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| proxies.client_address(c.0.ip(), forwarded_for)),
             user_agent: headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
@@ -171,12 +197,19 @@ async fn context_for(state: &AppState, edge: &Edge, facts: RequestFacts) -> Resu
     if tenant.status == TenantStatus::Suspended {
         return Err(Rejection::Suspended(tenant.name));
     }
+    // Before any credential is looked at: a listed-out address learns nothing, not even
+    // whether its key is valid.
+    let channel = if facts.bearer.is_some() || facts.path == TOKEN_PATH { AllowFor::Api } else { AllowFor::Portal };
+    if !network::admits(&tenant.allowlist, facts.ip, channel) {
+        audit_refused_address(state, &tenant, &facts, channel).await?;
+        return Err(Rejection::AddressNotAllowed(channel));
+    }
 
     let mut ctx = RequestContext {
         tenant,
         principal: None,
         credential: Credential::Session,
-        ip: facts.ip,
+        ip: facts.ip.map(|ip| ip.to_string()),
         user_agent: facts.user_agent,
         request_id: facts.request_id,
     };
@@ -210,6 +243,37 @@ async fn context_for(state: &AppState, edge: &Edge, facts: RequestFacts) -> Resu
         }
     }
     Ok(ctx)
+}
+
+/// One audit event per address, tenant and channel per minute: a blocked script retrying in
+/// a loop must not flood the audit log.
+async fn audit_refused_address(
+    state: &AppState,
+    tenant: &Tenant,
+    facts: &RequestFacts,
+    channel: AllowFor,
+) -> Result<(), AppError> {
+    let ip = facts.ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let key = format!("allowlist:refused:{}:{ip}:{}", tenant.id.0, channel.as_str());
+    let first: Option<String> = state
+        .redis
+        .set(key, 1, Some(Expiration::EX(60)), Some(SetOptions::NX), false)
+        .await
+        .map_err(AppError::internal)?;
+    if first.is_none() {
+        return Ok(());
+    }
+    let source = AuditSource {
+        actor: "anonymous".into(),
+        ip: Some(ip),
+        user_agent: facts.user_agent.clone(),
+        request_id: Some(facts.request_id.clone()),
+        ..AuditSource::default()
+    };
+    let event = AuditEvent::failure("allowlist.refused", facts.path.clone())
+        .severity(Severity::Warning)
+        .details(serde_json::json!({ "channel": channel.as_str(), "repeats_muted_for_seconds": 60 }));
+    audit::record_alone(&state.db, tenant, source, event).await
 }
 
 fn bearer(headers: &header::HeaderMap) -> Option<String> {

@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 mod isolation;
 mod locations;
+mod mfa;
 mod ops;
 mod sessions;
 mod support;

@@ -6,6 +6,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+use app::access::network::TrustedProxies;
 use app::db::{migrate, Database};
 use app::state::AppState;
 use app::tenancy::model::Tenant;
@@ -87,6 +88,9 @@ impl TestApp {
             cookie_secure,
             session_idle_minutes: 30,
             session_absolute_hours: 12,
+            // Test clients connect from 127.x; trusting loopback lets a test speak for another
+            // address through X-Forwarded-For, as a load balancer would.
+            trusted_proxies: "127.0.0.0/8".into(),
             // Tests serve Locations from loopback; the refusal of private addresses is
             // tested where the policy is built by hand.
             fetch_private_networks: true,
@@ -96,8 +100,12 @@ impl TestApp {
         };
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
         let (state, sessions) = startup::connect(db.clone(), &config, leptos_options).await.expect("redis");
-        let edge =
-            Edge { base_domain: "localhost".into(), metrics: Metrics::default(), rate_limits: config.rate_limits };
+        let edge = Edge {
+            base_domain: "localhost".into(),
+            metrics: Metrics::default(),
+            rate_limits: config.rate_limits,
+            trusted_proxies: TrustedProxies::parse(&config.trusted_proxies).expect("proxies"),
+        };
         let client_ip = std::net::SocketAddr::from(([127, rand_octet(), rand_octet(), rand_octet()], 40_000));
         Self { db, router: router::build(state.clone(), Arc::new(edge), sessions), state, client_ip }
     }

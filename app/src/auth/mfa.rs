@@ -1,0 +1,241 @@
+//! Second factor use cases (ASVS 6.5.x): enrolment with a confirmation code, the sign-in
+//! challenge, recovery codes and turning it off. Every outcome is audited; wrong codes count
+//! towards the same sign-in throttle as wrong passwords.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::{MfaEnrolment, MfaOverview, Principal};
+use super::{repo, throttle, totp};
+use crate::audit::model::Severity;
+use crate::audit::service::{record, record_alone, AuditEvent, AuditSource};
+use crate::db::{Connection, Database};
+use crate::error::{AppError, AppResult};
+use crate::keyring::{Keyring, Purpose};
+use crate::state::AppState;
+use crate::tenancy::model::Tenant;
+
+const WRONG_CODE: &str = "That code is not valid. Use the current code from your app, or a recovery code.";
+
+/// What the enrolment page shows for a secret that is not confirmed yet.
+pub fn enrolment(tenant: &Tenant, me: &Principal, secret: &[u8]) -> AppResult<MfaEnrolment> {
+    let issuer = format!("Beacon ({})", tenant.name);
+    let uri = totp::provisioning_uri(&issuer, &me.email, secret);
+    let encoded = totp::base32(secret);
+    let grouped: Vec<&str> = encoded.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+    Ok(MfaEnrolment { qr_svg: totp::qr_svg(&uri)?, secret: grouped.join(" ") })
+}
+
+pub async fn overview(db: &Database, tenant: &Tenant, me: &Principal) -> AppResult<MfaOverview> {
+    let (tenant_id, user_id) = (tenant.id, me.user_id);
+    let (enabled_since, left) = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                let row = repo::find_by_id(conn, tenant_id, user_id).await?.ok_or(AppError::Unauthenticated)?;
+                Ok::<_, AppError>((row.totp_enabled_at, repo::unused_recovery_codes(conn, user_id).await?))
+            })
+        })
+        .await?;
+    Ok(MfaOverview {
+        enabled_since,
+        recovery_codes_left: left,
+        required: tenant.mfa_policy.requires(me.role),
+        enrolment: None,
+        new_recovery_codes: None,
+    })
+}
+
+fn context(user_id: Uuid) -> [u8; 16] {
+    // Binds the ciphertext to its account: copied to another row it does not decrypt.
+    *user_id.as_bytes()
+}
+
+/// Confirms an enrolment with a code from the app; returns the recovery codes to show once.
+pub async fn confirm(
+    db: &Database,
+    keyring: &Keyring,
+    tenant: &Tenant,
+    source: AuditSource,
+    me: &Principal,
+    secret: Vec<u8>,
+    code: &str,
+) -> AppResult<Vec<String>> {
+    let now_step = totp::step_at(chrono::Utc::now().timestamp());
+    let Some(step) = totp::matching_step(&secret, code, now_step, None) else {
+        let event = AuditEvent::failure("mfa.enrol", me.email.clone()).details(json!({ "reason": "wrong code" }));
+        record_alone(db, tenant, source, event).await?;
+        return Err(AppError::Invalid("That code does not match. Check the time on your device and try again.".into()));
+    };
+    let sealed = keyring.seal(Purpose::TotpSecret, &secret, &context(me.user_id))?;
+    let codes = totp::new_recovery_codes();
+    let hashes = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
+    let (tenant_id, user_id, email) = (tenant.id, me.user_id, me.email.clone());
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let row = repo::find_by_id(conn, tenant_id, user_id).await?.ok_or(AppError::Unauthenticated)?;
+            if row.totp_enabled_at.is_some() {
+                return Err(AppError::Conflict("Two-factor authentication is already on.".into()));
+            }
+            repo::enable_totp(conn, user_id, &sealed, step).await?;
+            repo::replace_recovery_codes(conn, user_id, hashes).await?;
+            let event = AuditEvent::success("mfa.enrolled", email).severity(Severity::Notice);
+            record(conn, &source, event).await
+        })
+    })
+    .await?;
+    Ok(codes)
+}
+
+/// How a code checked out.
+#[derive(Debug, PartialEq, Eq)]
+enum Accepted {
+    Totp,
+    RecoveryCode { left: i64 },
+}
+
+/// Checks a TOTP or recovery code and uses it up, inside the caller's transaction.
+async fn accept_code(
+    conn: &mut Connection,
+    keyring: &Keyring,
+    user_id: Uuid,
+    input: &str,
+) -> AppResult<Option<Accepted>> {
+    if totp::is_recovery_code(input) {
+        if !repo::use_recovery_code(conn, user_id, &totp::recovery_code_hash(input)).await? {
+            return Ok(None);
+        }
+        return Ok(Some(Accepted::RecoveryCode { left: repo::unused_recovery_codes(conn, user_id).await? }));
+    }
+    let Some((sealed, last_step)) = repo::totp_secret(conn, user_id).await? else {
+        return Ok(None);
+    };
+    let secret = keyring.open(Purpose::TotpSecret, &sealed, &context(user_id))?;
+    let now_step = totp::step_at(chrono::Utc::now().timestamp());
+    match totp::matching_step(&secret, input, now_step, last_step) {
+        Some(step) if repo::consume_totp_step(conn, user_id, step).await? => Ok(Some(Accepted::Totp)),
+        _ => Ok(None),
+    }
+}
+
+/// Refuses while the account or address is throttled (wrong codes count like wrong passwords).
+async fn gate(state: &AppState, tenant: &Tenant, source: &AuditSource, action: &'static str) -> AppResult<()> {
+    let gate = throttle::gate(&state.redis, tenant.id, &source.actor, source.ip.as_deref()).await?;
+    match gate.refusal() {
+        None => Ok(()),
+        Some(refusal) => {
+            let event = AuditEvent::failure(action, source.actor.clone()).details(json!({ "reason": format!("{gate:?}") }));
+            record_alone(&state.db, tenant, source.clone(), event).await?;
+            Err(refusal)
+        }
+    }
+}
+
+/// Counts a wrong code towards the throttle, audits it (and any lock it caused), and refuses.
+async fn wrong_code(state: &AppState, tenant: &Tenant, source: AuditSource, action: &'static str) -> AppError {
+    let refused = async {
+        let email = source.actor.clone();
+        let failure = throttle::record_failure(&state.redis, tenant.id, &email, source.ip.as_deref()).await?;
+        let event = AuditEvent::failure(action, email.clone())
+            .details(json!({ "reason": "wrong code", "failures": failure.account_failures }));
+        record_alone(&state.db, tenant, source.clone(), event).await?;
+        if failure.account_locked || failure.address_locked {
+            let locked = if failure.account_locked { "account" } else { "address" };
+            let event = AuditEvent::failure("auth.locked", email)
+                .severity(Severity::Critical)
+                .details(json!({ "locked": locked, "minutes": 15 }));
+            record_alone(&state.db, tenant, source, event).await?;
+        }
+        Ok::<_, AppError>(())
+    };
+    match refused.await {
+        Ok(()) => AppError::Invalid(WRONG_CODE.into()),
+        Err(e) => e,
+    }
+}
+
+/// The second step of signing in, for the member the password step identified.
+pub async fn verify(
+    state: &AppState,
+    tenant: &Tenant,
+    source: AuditSource,
+    (user_id, email): (Uuid, &str),
+    input: &str,
+) -> AppResult<()> {
+    let source = AuditSource { actor_user_id: Some(user_id), actor: email.to_owned(), ..source };
+    gate(state, tenant, &source, "mfa.verify").await?;
+    let (keyring, input, audit) = (state.keyring.clone(), input.to_owned(), source.clone());
+    let accepted = state
+        .db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                let accepted = accept_code(conn, &keyring, user_id, &input).await?;
+                let event = match &accepted {
+                    Some(Accepted::Totp) => AuditEvent::success("mfa.verify", audit.actor.clone()),
+                    Some(Accepted::RecoveryCode { left }) => {
+                        AuditEvent::success("mfa.recovery_code_used", audit.actor.clone())
+                            .severity(Severity::Notice)
+                            .details(json!({ "left": left }))
+                    }
+                    None => return Ok::<_, AppError>(false),
+                };
+                record(conn, &audit, event).await?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if !accepted {
+        return Err(wrong_code(state, tenant, source, "mfa.verify").await);
+    }
+    throttle::record_success(&state.redis, tenant.id, email).await
+}
+
+/// What a member does with their second factor, each confirmed with a current code.
+#[derive(Clone, Copy, Debug)]
+pub enum Change {
+    RegenerateRecoveryCodes,
+    Disable,
+}
+
+/// Replaces the recovery codes (returned, to show once) or turns TOTP off.
+pub async fn change(
+    state: &AppState,
+    tenant: &Tenant,
+    source: AuditSource,
+    me: &Principal,
+    change: Change,
+    code: &str,
+) -> AppResult<Option<Vec<String>>> {
+    if matches!(change, Change::Disable) && tenant.mfa_policy.requires(me.role) {
+        return Err(AppError::Invalid("Your organisation requires two-factor authentication for you.".into()));
+    }
+    gate(state, tenant, &source, "mfa.change").await?;
+    let codes = matches!(change, Change::RegenerateRecoveryCodes).then(totp::new_recovery_codes);
+    let hashes: Option<Vec<Vec<u8>>> = codes.as_ref().map(|c| c.iter().map(|c| totp::recovery_code_hash(c)).collect());
+    let (keyring, user_id, input, audit) = (state.keyring.clone(), me.user_id, code.to_owned(), source.clone());
+    let accepted = state
+        .db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                if accept_code(conn, &keyring, user_id, &input).await?.is_none() {
+                    return Ok::<_, AppError>(false);
+                }
+                let event = match hashes {
+                    Some(hashes) => {
+                        repo::replace_recovery_codes(conn, user_id, hashes).await?;
+                        AuditEvent::success("mfa.recovery_codes_replaced", audit.actor.clone()).severity(Severity::Notice)
+                    }
+                    None => {
+                        repo::disable_totp(conn, user_id).await?;
+                        AuditEvent::success("mfa.disabled", audit.actor.clone()).severity(Severity::Warning)
+                    }
+                };
+                record(conn, &audit, event).await?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if !accepted {
+        return Err(wrong_code(state, tenant, source, "mfa.change").await);
+    }
+    Ok(codes)
+}
