@@ -7,6 +7,7 @@ mod catalog;
 mod isolation;
 mod locations;
 mod mfa;
+mod network;
 mod ops;
 mod sessions;
 mod support;
