@@ -184,7 +184,8 @@ pub async fn membership_count(conn: &mut Connection, user: Uuid) -> QueryResult<
 
 /// The member's sealed TOTP secret and the last time step a code was accepted for.
 pub async fn totp_secret(conn: &mut Connection, user: Uuid) -> QueryResult<Option<(Sealed, Option<i64>)>> {
-    let row: Option<(Option<Vec<u8>>, Option<String>, Option<i64>)> = users::table
+    type Columns = (Option<Vec<u8>>, Option<String>, Option<i64>);
+    let row: Option<Columns> = users::table
         .find(user)
         .select((users::totp_secret, users::totp_key_id, users::totp_last_step))
         .first(conn)
