@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { test, expect, APIRequestContext } from '@playwright/test';
-import { admin, signIn, unique } from './helpers';
+import { admin, invite, signIn, unique } from './helpers';
 
 test.beforeEach(async ({ page }) => {
   await signIn(page, admin.email, admin.password);
@@ -75,13 +75,8 @@ test('a form on another origin cannot make a signed-in admin act (CSRF)', async 
 });
 
 test('after an admin reset, the member must choose a new password before anything else', async ({ page, browser }) => {
-  await page.goto('/settings/users');
   const email = unique('reset');
-  const invite = page.locator('form', { has: page.getByRole('button', { name: 'Invite' }) });
-  await invite.getByLabel('Email').fill(email);
-  await invite.getByLabel('Name').fill('Reese Reset');
-  await invite.getByRole('button', { name: 'Invite' }).click();
-  await expect(page.getByTestId('one-time-password')).toBeVisible();
+  await invite(page, email, 'Reese Reset');
   await page.getByRole('button', { name: `Reset password of ${email}` }).click();
   const oneTime = (await page.getByTestId('reset-password').textContent())!.trim();
 
