@@ -11,7 +11,7 @@ use tower_http::services::ServeDir;
 use crate::config::RateLimits;
 use crate::metrics::Metrics;
 use crate::middleware::{observe, tenant};
-use crate::rest::health;
+use crate::rest;
 use crate::startup::Sessions;
 use app::access::network::TrustedProxies;
 use app::state::AppState;
@@ -40,16 +40,13 @@ pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {
             },
             move || shell(options.clone()),
         )
-        .merge(crate::rest::catalog::routes())
-        .merge(crate::rest::permissions::routes())
-        .merge(crate::rest::oauth::routes())
+        .merge(rest::tenant_routes())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state((state.clone(), edge.clone()), tenant::resolve))
         .layer(sessions);
 
     Router::new()
-        .route("/api/health", get(health::live))
-        .route("/api/health/database", get(health::database))
+        .merge(rest::health_routes())
         .route(
             "/metrics",
             get({

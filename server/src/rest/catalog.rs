@@ -7,15 +7,15 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::http::Method;
+use axum::{Extension, Json};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{backstage_errors, invalid, json_body, ApiError, ApiResult};
+use super::{invalid, json_body, ApiError, ApiResult, Endpoint};
 use app::auth::permission::Action;
 use app::catalog::location_repo::LocationRow;
 use app::catalog::locations;
@@ -31,29 +31,39 @@ pub const MAX_IMPORT_BYTES: usize = service::MAX_UPLOAD_BYTES;
 /// `GET /entities` without `limit` returns at most this many, with a `Link` to the rest.
 const UNLIMITED_PAGE: i64 = 10_000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/catalog/entities", get(get_entities).post(create_entity))
-        .route("/api/catalog/entities/{uid}", get(get_entity_by_uid).put(replace_entity).delete(delete_entity_by_uid))
-        .route("/api/catalog/search", get(search))
-        .route("/api/catalog/openapi.json", get(openapi))
-        .route("/api/catalog/entities/by-query", get(get_entities_by_query).post(query_entities_by_predicate))
-        .route("/api/catalog/entities/by-refs", post(get_entities_by_refs))
-        .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(get_entity_by_name))
-        .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}/ancestry", get(get_entity_ancestry))
-        .route("/api/catalog/locations", get(get_locations).post(create_location))
-        .route("/api/catalog/locations/{id}", get(get_location).put(update_location).delete(delete_location))
-        .route("/api/catalog/locations/by-query", post(query_locations))
-        .route("/api/catalog/locations/by-entity/{kind}/{namespace}/{name}", get(get_location_by_entity))
-        .route("/api/catalog/refresh", post(refresh_entity))
-        .route("/api/catalog/analyze-location", post(analyze_location))
-        .route("/api/catalog/entities/by-uid/{uid}", get(get_entity_by_uid).delete(delete_entity_by_uid))
-        .route("/api/catalog/entity-facets", get(get_entity_facets).post(query_entity_facets))
-        .route("/api/catalog/events", get(catalog_events))
-        .route("/api/catalog/export", get(export))
-        .route("/api/catalog/validate-entity", post(validate_entity))
-        .route("/api/catalog/import", post(import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
-        .layer(axum::middleware::from_fn(backstage_errors))
+/// Backstage's catalog API; served with its error envelope by `rest::tenant_routes`.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/api/catalog/entities", get_entities),
+        Endpoint::new(Method::POST, "/api/catalog/entities", create_entity),
+        Endpoint::new(Method::GET, "/api/catalog/entities/{uid}", get_entity_by_uid),
+        Endpoint::new(Method::PUT, "/api/catalog/entities/{uid}", replace_entity),
+        Endpoint::new(Method::DELETE, "/api/catalog/entities/{uid}", delete_entity_by_uid),
+        Endpoint::new(Method::GET, "/api/catalog/search", search),
+        Endpoint::new(Method::GET, "/api/catalog/openapi.json", openapi),
+        Endpoint::new(Method::GET, "/api/catalog/entities/by-query", get_entities_by_query),
+        Endpoint::new(Method::POST, "/api/catalog/entities/by-query", query_entities_by_predicate),
+        Endpoint::new(Method::POST, "/api/catalog/entities/by-refs", get_entities_by_refs),
+        Endpoint::new(Method::GET, "/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get_entity_by_name),
+        Endpoint::new(Method::GET, "/api/catalog/entities/by-name/{kind}/{namespace}/{name}/ancestry", get_entity_ancestry),
+        Endpoint::new(Method::GET, "/api/catalog/locations", get_locations),
+        Endpoint::new(Method::POST, "/api/catalog/locations", create_location),
+        Endpoint::new(Method::GET, "/api/catalog/locations/{id}", get_location),
+        Endpoint::new(Method::PUT, "/api/catalog/locations/{id}", update_location),
+        Endpoint::new(Method::DELETE, "/api/catalog/locations/{id}", delete_location),
+        Endpoint::new(Method::POST, "/api/catalog/locations/by-query", query_locations),
+        Endpoint::new(Method::GET, "/api/catalog/locations/by-entity/{kind}/{namespace}/{name}", get_location_by_entity),
+        Endpoint::new(Method::POST, "/api/catalog/refresh", refresh_entity),
+        Endpoint::new(Method::POST, "/api/catalog/analyze-location", analyze_location),
+        Endpoint::new(Method::GET, "/api/catalog/entities/by-uid/{uid}", get_entity_by_uid),
+        Endpoint::new(Method::DELETE, "/api/catalog/entities/by-uid/{uid}", delete_entity_by_uid),
+        Endpoint::new(Method::GET, "/api/catalog/entity-facets", get_entity_facets),
+        Endpoint::new(Method::POST, "/api/catalog/entity-facets", query_entity_facets),
+        Endpoint::new(Method::GET, "/api/catalog/events", catalog_events),
+        Endpoint::new(Method::GET, "/api/catalog/export", export),
+        Endpoint::new(Method::POST, "/api/catalog/validate-entity", validate_entity),
+        Endpoint::new(Method::POST, "/api/catalog/import", import).body_limit(MAX_IMPORT_BYTES),
+    ]
 }
 
 /// The query string as repeated `key=value` pairs (`filter` may appear many times).

@@ -1,9 +1,18 @@
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::Endpoint;
 use app::state::AppState;
+
+/// Liveness and readiness, answered on every host without authentication.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/api/health", live),
+        Endpoint::new(Method::GET, "/api/health/database", database),
+    ]
+}
 
 /// The process is up and serving.
 pub async fn live() -> Json<Value> {

@@ -6,13 +6,65 @@ pub mod oauth;
 pub mod permissions;
 
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::{Json, Router};
 use serde_json::json;
 
 use app::error::AppError;
+use app::state::AppState;
+
+/// One REST endpoint. Each module lists its endpoints in a table, the router is built from
+/// those tables, and the authorization matrix test walks the same tables: an endpoint cannot
+/// be served without being in the matrix.
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    route: MethodRouter<AppState>,
+}
+
+impl Endpoint {
+    pub fn new<H, T>(method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
+        Self { method, path, route: on(filter, handler) }
+    }
+
+    /// Limits the request body of this endpoint to `bytes` (413 beyond).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.route = self.route.layer(axum::extract::DefaultBodyLimit::max(bytes));
+        self
+    }
+}
+
+/// A router serving `endpoints`; methods of one path are merged.
+fn router(endpoints: Vec<Endpoint>) -> Router<AppState> {
+    endpoints.into_iter().fold(Router::new(), |router, e| router.route(e.path, e.route))
+}
+
+/// Every REST endpoint of a tenant host.
+pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
+    catalog::endpoints().into_iter().chain(permissions::endpoints()).chain(oauth::endpoints())
+}
+
+/// The tenant hosts' REST API: the catalog and permission APIs answer errors in Backstage's
+/// envelope, the token endpoint in OAuth's own.
+pub fn tenant_routes() -> Router<AppState> {
+    let backstage = router(catalog::endpoints().into_iter().chain(permissions::endpoints()).collect())
+        .layer(axum::middleware::from_fn(backstage_errors));
+    backstage.merge(router(oauth::endpoints()))
+}
+
+/// Health checks, served on every host.
+pub fn health_routes() -> Router<AppState> {
+    router(health::endpoints())
+}
 
 /// An error a REST handler returns; `backstage_errors` turns it into the envelope.
 pub struct ApiError(pub AppError);

@@ -4,10 +4,9 @@
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Extension, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Form, Json, Router};
+use axum::{Form, Json};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
@@ -18,8 +17,8 @@ use app::state::{AppState, RequestContext};
 
 pub const TOKEN_PATH: &str = "/oauth/token";
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(TOKEN_PATH, post(token))
+pub fn endpoints() -> Vec<super::Endpoint> {
+    vec![super::Endpoint::new(Method::POST, TOKEN_PATH, token)]
 }
 
 #[derive(Deserialize)]

@@ -3,12 +3,12 @@
 
 use axum::body::Bytes;
 use axum::extract::{Extension, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::http::Method;
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{backstage_errors, json_body, ApiResult};
+use super::{json_body, ApiResult, Endpoint};
 use app::auth::model::Role;
 use app::auth::permission::{decide, Action, Scope};
 use app::auth::service as auth;
@@ -17,11 +17,11 @@ use app::catalog::service as catalog;
 use app::error::AppError;
 use app::state::{AppState, Credential, RequestContext};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/permissions/roles", get(roles))
-        .route("/api/permissions/check", post(check))
-        .layer(axum::middleware::from_fn(backstage_errors))
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/api/permissions/roles", roles),
+        Endpoint::new(Method::POST, "/api/permissions/check", check),
+    ]
 }
 
 /// Every role with the actions it grants, and every scope.
