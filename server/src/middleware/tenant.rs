@@ -66,6 +66,7 @@ pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut req
     }
 
     let anonymous = ctx.principal.is_none();
+    let machine = ctx.credential != Credential::Session;
     let required_step = ctx
         .principal
         .as_ref()
@@ -77,6 +78,12 @@ pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut req
         _ if anonymous && path.starts_with("/api/") && !is_public_server_fn(path) => {
             (StatusCode::UNAUTHORIZED, axum::Json(AppError::Unauthenticated)).into_response()
         }
+        // Pages are for people in a browser; keys and tokens are for the API.
+        _ if machine && is_portal_page(path) => (
+            StatusCode::FORBIDDEN,
+            axum::Json(AppError::Invalid("API keys and access tokens work on the API only.".into())),
+        )
+            .into_response(),
         Some(step) if is_portal_page(path) && path != step.page() && path != "/logout" => {
             Redirect::to(step.page()).into_response()
         }

@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 mod isolation;
 mod locations;
+mod matrix;
 mod mfa;
 mod network;
 mod ops;
