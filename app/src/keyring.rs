@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
+use aes_gcm::KeyInit as _;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use aes_gcm::KeyInit as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 

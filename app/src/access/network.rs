@@ -206,7 +206,10 @@ mod tests {
         // Behind the proxy: the right-most untrusted hop, not a forged left-most one.
         let header = ["203.0.113.66, 198.51.100.20, 10.1.1.1"];
         assert_eq!(proxies.client_address(peer("10.0.0.2"), header.into_iter()), ip("198.51.100.20"));
-        assert_eq!(proxies.client_address(peer("10.0.0.2"), ["198.51.100.20", "10.1.1.1"].into_iter()), ip("198.51.100.20"));
+        assert_eq!(
+            proxies.client_address(peer("10.0.0.2"), ["198.51.100.20", "10.1.1.1"].into_iter()),
+            ip("198.51.100.20")
+        );
         assert_eq!(proxies.client_address(peer("10.0.0.2"), std::iter::empty()), ip("10.0.0.2"));
         assert_eq!(proxies.client_address(peer("10.0.0.2"), ["garbage, 10.1.1.1"].into_iter()), ip("10.1.1.1"));
         assert!(TrustedProxies::parse("").unwrap().0.is_empty());

@@ -5,8 +5,8 @@ use leptos::server_fn::ServerFn;
 
 use super::mfa_api::{ConfirmMfa, LoadMfa, VerifyMfa};
 use super::model::{ActiveSession, PortalContext, Principal};
-use crate::tenancy::model::MfaPolicy;
 use crate::error::AppError;
+use crate::tenancy::model::MfaPolicy;
 
 /// The only server functions anonymous visitors may call. Every other one is refused with 401
 /// at the edge before its arguments are even read: new endpoints are private by default.
@@ -218,8 +218,16 @@ pub async fn sign_out_everywhere() -> Result<(), AppError> {
             let me = ctx.authorize(crate::auth::permission::Action::ManageOwnAccount)?;
             let state = AppState::current()?;
             let whom = (me.user_id, me.email.clone());
-            service::end_sessions(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), whom, None, "signed out everywhere")
-                .await?;
+            service::end_sessions(
+                &state.db,
+                &state.redis,
+                &ctx.tenant,
+                ctx.audit_source(),
+                whom,
+                None,
+                "signed out everywhere",
+            )
+            .await?;
             let (current, _) = session::current().await?;
             current.flush().await?;
             leptos_axum::redirect("/login");

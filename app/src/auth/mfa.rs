@@ -123,7 +123,8 @@ async fn gate(state: &AppState, tenant: &Tenant, source: &AuditSource, action: &
     match gate.refusal() {
         None => Ok(()),
         Some(refusal) => {
-            let event = AuditEvent::failure(action, source.actor.clone()).details(json!({ "reason": format!("{gate:?}") }));
+            let event =
+                AuditEvent::failure(action, source.actor.clone()).details(json!({ "reason": format!("{gate:?}") }));
             record_alone(&state.db, tenant, source.clone(), event).await?;
             Err(refusal)
         }
@@ -222,7 +223,8 @@ pub async fn change(
                 let event = match hashes {
                     Some(hashes) => {
                         repo::replace_recovery_codes(conn, user_id, hashes).await?;
-                        AuditEvent::success("mfa.recovery_codes_replaced", audit.actor.clone()).severity(Severity::Notice)
+                        AuditEvent::success("mfa.recovery_codes_replaced", audit.actor.clone())
+                            .severity(Severity::Notice)
                     }
                     None => {
                         repo::disable_totp(conn, user_id).await?;

@@ -9,8 +9,8 @@ use crate::error::AppError;
 /// The second sign-in step. Public: its caller holds only a pending sign-in, not a session.
 #[server(endpoint = "auth/mfa/verify")]
 pub async fn verify_mfa(code: String) -> Result<(), AppError> {
-    use crate::auth::session::{self, PendingSignIn, PENDING_SIGN_IN_KEY, PENDING_SIGN_IN_MINUTES};
     use crate::auth::mfa;
+    use crate::auth::session::{self, PendingSignIn, PENDING_SIGN_IN_KEY, PENDING_SIGN_IN_MINUTES};
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
 
@@ -25,9 +25,17 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
                 .flatten()
                 .filter(|p| p.tenant_id == ctx.tenant.id)
                 .filter(|p| chrono::Utc::now() - p.started_at < chrono::Duration::minutes(PENDING_SIGN_IN_MINUTES))
-                .ok_or_else(|| AppError::Invalid("Your sign-in has expired. Sign in with your password again.".into()))?;
-            mfa::verify(&AppState::current()?, &ctx.tenant, ctx.audit_source(), (pending.user_id, &pending.email), &code)
-                .await?;
+                .ok_or_else(|| {
+                    AppError::Invalid("Your sign-in has expired. Sign in with your password again.".into())
+                })?;
+            mfa::verify(
+                &AppState::current()?,
+                &ctx.tenant,
+                ctx.audit_source(),
+                (pending.user_id, &pending.email),
+                &code,
+            )
+            .await?;
             current.remove::<PendingSignIn>(PENDING_SIGN_IN_KEY).await?;
             session::establish(&current, &ctx, pending.user_id).await?;
             leptos_axum::redirect("/");
@@ -89,7 +97,8 @@ pub async fn confirm_mfa(code: String) -> Result<(), AppError> {
                 .await?
                 .ok_or_else(|| AppError::Invalid("Open the two-factor page again to get a QR code.".into()))?;
             let state = AppState::current()?;
-            let codes = mfa::confirm(&state.db, &state.keyring, &ctx.tenant, ctx.audit_source(), me, secret, &code).await?;
+            let codes =
+                mfa::confirm(&state.db, &state.keyring, &ctx.tenant, ctx.audit_source(), me, secret, &code).await?;
             current.remove::<Vec<u8>>(ENROLMENT_KEY).await?;
             current.insert(RECOVERY_CODES_FLASH_KEY, codes).await?;
             Ok(())
@@ -112,7 +121,8 @@ pub async fn replace_recovery_codes(code: String) -> Result<(), AppError> {
             let me = ctx.authorize(Action::ManageOwnAccount)?;
             let state = AppState::current()?;
             let codes =
-                mfa::change(&state, &ctx.tenant, ctx.audit_source(), me, Change::RegenerateRecoveryCodes, &code).await?;
+                mfa::change(&state, &ctx.tenant, ctx.audit_source(), me, Change::RegenerateRecoveryCodes, &code)
+                    .await?;
             let (current, _) = session::current().await?;
             current.insert(RECOVERY_CODES_FLASH_KEY, codes).await?;
             Ok(())

@@ -6,9 +6,9 @@ use uuid::Uuid;
 
 use super::model::{Member, MemberStatus, Principal, Role};
 use crate::db::schema::{memberships, recovery_codes, users};
-use crate::keyring::Sealed;
 use crate::db::Connection;
 use crate::error::AppError;
+use crate::keyring::Sealed;
 use crate::tenancy::model::TenantId;
 
 #[derive(Queryable, Selectable)]
@@ -212,9 +212,7 @@ pub async fn enable_totp(conn: &mut Connection, user: Uuid, sealed: &Sealed, ste
 /// requests racing with the same code cannot both pass.
 pub async fn consume_totp_step(conn: &mut Connection, user: Uuid, step: i64) -> QueryResult<bool> {
     let updated = diesel::update(
-        users::table
-            .find(user)
-            .filter(users::totp_last_step.is_null().or(users::totp_last_step.lt(step))),
+        users::table.find(user).filter(users::totp_last_step.is_null().or(users::totp_last_step.lt(step))),
     )
     .set(users::totp_last_step.eq(step))
     .execute(conn)

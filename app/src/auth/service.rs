@@ -351,9 +351,17 @@ pub async fn change_password(
         })
     })
     .await?;
-    end_sessions(db, redis, tenant, audit_source, (user_id, me.email.clone()), Some(current_session), "password changed")
-        .await
-        .map(drop)
+    end_sessions(
+        db,
+        redis,
+        tenant,
+        audit_source,
+        (user_id, me.email.clone()),
+        Some(current_session),
+        "password changed",
+    )
+    .await
+    .map(drop)
 }
 
 /// An admin resets a member's password: a one-time password to hand over, which must be
@@ -372,21 +380,21 @@ pub async fn reset_password(
     let audit_source = source.clone();
     let invitation = db
         .with_tenant(tenant, move |conn| {
-        Box::pin(async move {
-            let member = member_for_update(conn, tenant_id, user_id).await?;
-            if repo::membership_count(conn, user_id).await? > 1 {
-                return Err(AppError::Conflict(format!(
-                    "{} also belongs to other organisations, so only they can change their password.",
-                    member.email
-                )));
-            }
-            repo::set_password(conn, user_id, &hash, true).await?;
-            let event = AuditEvent::success("user.password_reset", member.email.clone()).severity(Severity::Notice);
-            record(conn, &source, event).await?;
-            Ok(Invitation { email: member.email, one_time_password: Some(one_time_password) })
+            Box::pin(async move {
+                let member = member_for_update(conn, tenant_id, user_id).await?;
+                if repo::membership_count(conn, user_id).await? > 1 {
+                    return Err(AppError::Conflict(format!(
+                        "{} also belongs to other organisations, so only they can change their password.",
+                        member.email
+                    )));
+                }
+                repo::set_password(conn, user_id, &hash, true).await?;
+                let event = AuditEvent::success("user.password_reset", member.email.clone()).severity(Severity::Notice);
+                record(conn, &source, event).await?;
+                Ok(Invitation { email: member.email, one_time_password: Some(one_time_password) })
+            })
         })
-    })
-    .await?;
+        .await?;
     // Whoever holds a session with the old password loses it (ASVS 7.4.3).
     end_sessions(db, redis, tenant, audit_source, (user_id, invitation.email.clone()), None, "password reset").await?;
     Ok(invitation)

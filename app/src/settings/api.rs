@@ -114,7 +114,8 @@ pub async fn reset_user_password(user_id: Uuid) -> Result<(), AppError> {
                 return Err(AppError::Invalid("Change your own password under Account → Password.".into()));
             }
             let state = AppState::current()?;
-            let reset = service::reset_password(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id).await?;
+            let reset =
+                service::reset_password(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id).await?;
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             session.insert(RESET_FLASH_KEY, reset).await?;
             Ok(())

@@ -20,16 +20,18 @@ pub async fn load_security() -> Result<SecurityView, AppError> {
     use crate::error::respond;
     use crate::state::RequestContext;
 
-    respond(async {
-        let ctx = RequestContext::current().await?;
-        ctx.authorize(Action::ManageAccess)?;
-        Ok(SecurityView {
-            mfa_policy: ctx.tenant.mfa_policy,
-            allowlist: ctx.tenant.allowlist.clone(),
-            your_address: ctx.ip.clone(),
-        })
-    }
-    .await)
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.authorize(Action::ManageAccess)?;
+            Ok(SecurityView {
+                mfa_policy: ctx.tenant.mfa_policy,
+                allowlist: ctx.tenant.allowlist.clone(),
+                your_address: ctx.ip.clone(),
+            })
+        }
+        .await,
+    )
 }
 
 #[server(endpoint = "settings/security/mfa-policy")]

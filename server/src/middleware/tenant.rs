@@ -28,9 +28,9 @@ use app::auth::session_registry;
 use app::error::AppError;
 use app::state::{AppState, Credential, RequestContext};
 use app::tenancy::model::{AllowFor, Tenant, TenantSlug, TenantStatus};
+use app::tenancy::service as tenancy;
 use tower_sessions_redis_store::fred::interfaces::KeysInterface;
 use tower_sessions_redis_store::fred::types::{Expiration, SetOptions};
-use app::tenancy::service as tenancy;
 
 pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut request: Request, next: Next) -> Response {
     let cross_site = csrf::check(request.method(), request.headers()).err();

@@ -4,10 +4,10 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::Method;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::http::Method;
 use axum::{Extension, Json};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -45,14 +45,22 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::POST, "/api/catalog/entities/by-query", query_entities_by_predicate),
         Endpoint::new(Method::POST, "/api/catalog/entities/by-refs", get_entities_by_refs),
         Endpoint::new(Method::GET, "/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get_entity_by_name),
-        Endpoint::new(Method::GET, "/api/catalog/entities/by-name/{kind}/{namespace}/{name}/ancestry", get_entity_ancestry),
+        Endpoint::new(
+            Method::GET,
+            "/api/catalog/entities/by-name/{kind}/{namespace}/{name}/ancestry",
+            get_entity_ancestry,
+        ),
         Endpoint::new(Method::GET, "/api/catalog/locations", get_locations),
         Endpoint::new(Method::POST, "/api/catalog/locations", create_location),
         Endpoint::new(Method::GET, "/api/catalog/locations/{id}", get_location),
         Endpoint::new(Method::PUT, "/api/catalog/locations/{id}", update_location),
         Endpoint::new(Method::DELETE, "/api/catalog/locations/{id}", delete_location),
         Endpoint::new(Method::POST, "/api/catalog/locations/by-query", query_locations),
-        Endpoint::new(Method::GET, "/api/catalog/locations/by-entity/{kind}/{namespace}/{name}", get_location_by_entity),
+        Endpoint::new(
+            Method::GET,
+            "/api/catalog/locations/by-entity/{kind}/{namespace}/{name}",
+            get_location_by_entity,
+        ),
         Endpoint::new(Method::POST, "/api/catalog/refresh", refresh_entity),
         Endpoint::new(Method::POST, "/api/catalog/analyze-location", analyze_location),
         Endpoint::new(Method::GET, "/api/catalog/entities/by-uid/{uid}", get_entity_by_uid),

@@ -8,10 +8,7 @@ use app::state::AppState;
 
 /// Liveness and readiness, answered on every host without authentication.
 pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/api/health", live),
-        Endpoint::new(Method::GET, "/api/health/database", database),
-    ]
+    vec![Endpoint::new(Method::GET, "/api/health", live), Endpoint::new(Method::GET, "/api/health/database", database)]
 }
 
 /// The process is up and serving.

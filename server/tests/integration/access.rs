@@ -18,7 +18,13 @@ const CREATE_CLIENT: &str = "/api/access/clients/create";
 const REVOKE_CLIENT: &str = "/api/access/clients/revoke";
 
 /// Creates a key through Settings → API access and returns (key id, secret).
-pub(crate) async fn create_key(app: &TestApp, t: &TestTenant, cookie: &str, name: &str, scopes: &[&str]) -> (String, String) {
+pub(crate) async fn create_key(
+    app: &TestApp,
+    t: &TestTenant,
+    cookie: &str,
+    name: &str,
+    scopes: &[&str],
+) -> (String, String) {
     let mut form = vec![("name", name), ("expires_in_days", "30")];
     let fields: Vec<String> = (0..scopes.len()).map(|i| format!("scopes[{i}]")).collect();
     form.extend(fields.iter().map(String::as_str).zip(scopes.iter().copied()));

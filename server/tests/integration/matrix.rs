@@ -37,7 +37,11 @@ struct Sample {
 const NO_SUCH_ID: &str = "00000000-0000-4000-8000-000000000000";
 
 fn form(path: &str, body: &str) -> Sample {
-    Sample { path: path.into(), body: Body::from(body.to_owned()), content_type: Some("application/x-www-form-urlencoded") }
+    Sample {
+        path: path.into(),
+        body: Body::from(body.to_owned()),
+        content_type: Some("application/x-www-form-urlencoded"),
+    }
 }
 
 fn json(path: &str, body: &str) -> Sample {
@@ -306,9 +310,7 @@ async fn call(
 fn verdict(expected: &Expect, outcome: &Outcome, is_page: bool) -> bool {
     let status = outcome.status;
     match expected {
-        Expect::SignIn if is_page => {
-            status == StatusCode::SEE_OTHER && outcome.location.as_deref() == Some("/login")
-        }
+        Expect::SignIn if is_page => status == StatusCode::SEE_OTHER && outcome.location.as_deref() == Some("/login"),
         Expect::SignIn | Expect::BadCredential => status == StatusCode::UNAUTHORIZED,
         Expect::Forbidden => status == StatusCode::FORBIDDEN,
         Expect::Through => {
@@ -406,7 +408,10 @@ async fn every_endpoint_answers_every_caller_as_designed_and_never_leaks_another
             }
             for leak in [&secret_name, &other.admin_email, &other.tenant.slug.to_string()] {
                 if outcome.body.contains(leak.as_str()) {
-                    wrong.push(format!("{method} {path} as {}: the body contains `{leak}` of another tenant", caller.name()));
+                    wrong.push(format!(
+                        "{method} {path} as {}: the body contains `{leak}` of another tenant",
+                        caller.name()
+                    ));
                 }
             }
         }

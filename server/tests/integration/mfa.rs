@@ -73,10 +73,13 @@ async fn totp_enrolment_then_sign_in_with_a_code_once_and_recovery_codes_once() 
     let (secret, codes, confirm_step) = enrol(&app, &t.host, &admin).await;
 
     // The secret is stored sealed under the current key, bound to the account.
-    let user_id = app::auth::service::find_principal(&app.db, &t.tenant, &t.admin_email).await.unwrap().unwrap().user_id;
+    let user_id =
+        app::auth::service::find_principal(&app.db, &t.tenant, &t.admin_email).await.unwrap().unwrap().user_id;
     let (sealed, last_step) = app
         .db
-        .with_control(move |conn| Box::pin(async move { Ok::<_, app::error::AppError>(app::auth::repo::totp_secret(conn, user_id).await?) }))
+        .with_control(move |conn| {
+            Box::pin(async move { Ok::<_, app::error::AppError>(app::auth::repo::totp_secret(conn, user_id).await?) })
+        })
         .await
         .unwrap()
         .expect("stored");
@@ -157,7 +160,8 @@ async fn a_tenant_policy_makes_members_enrol_before_anything_else() {
     let email = format!("dev@{}.example.com", t.tenant.slug);
     let (_, developer) = member(&app, &t, &admin, &email, Role::Developer).await;
 
-    let by_developer = app.call(&t.host, "/api/settings/security/mfa-policy", &[("policy", "all")], Some(&developer)).await;
+    let by_developer =
+        app.call(&t.host, "/api/settings/security/mfa-policy", &[("policy", "all")], Some(&developer)).await;
     assert_eq!(by_developer.status, StatusCode::FORBIDDEN);
     let bad = app.call(&t.host, "/api/settings/security/mfa-policy", &[("policy", "sometimes")], Some(&admin)).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -21,7 +21,8 @@ async fn send_as(
     cookie: Option<&str>,
     bearer: Option<&str>,
 ) -> TestResponse {
-    let body = form.map(|form| form.iter().map(|(k, v)| format!("{k}={}", v.replace('/', "%2F"))).collect::<Vec<_>>().join("&"));
+    let body = form
+        .map(|form| form.iter().map(|(k, v)| format!("{k}={}", v.replace('/', "%2F"))).collect::<Vec<_>>().join("&"));
     let mut request = Request::builder()
         .method(if body.is_some() { "POST" } else { "GET" })
         .uri(path)
@@ -68,7 +69,8 @@ async fn allowlists_admit_listed_networks_only_before_any_credential_is_checked(
     let cafe = send_as(&app, &t.host, (None, "198.51.100.23"), "/", None, Some(&admin), None).await;
     assert_eq!(cafe.status, StatusCode::FORBIDDEN);
     assert!(cafe.body.contains("approved networks"));
-    let key = send_as(&app, &t.host, (None, "198.51.100.23"), "/api/catalog/entities", None, None, Some("bcn_bogus")).await;
+    let key =
+        send_as(&app, &t.host, (None, "198.51.100.23"), "/api/catalog/entities", None, None, Some("bcn_bogus")).await;
     assert_eq!(key.status, StatusCode::FORBIDDEN, "403, not 401: nothing is learnt about the key");
     let again = send_as(&app, &t.host, (None, "198.51.100.23"), "/", None, Some(&admin), None).await;
     assert_eq!(again.status, StatusCode::FORBIDDEN);
@@ -85,11 +87,8 @@ async fn allowlists_admit_listed_networks_only_before_any_credential_is_checked(
     assert!(removing_office.body.contains(office));
     let view: SecurityView = as_office(LOAD, Some(&[])).await.json();
     assert_eq!(view.allowlist.len(), 2, "nothing changed");
-    let confirmed = as_office(
-        REMOVE,
-        Some(&[("cidr", "203.0.113.0/24"), ("applies_to", "both"), ("lock_me_out", "true")]),
-    )
-    .await;
+    let confirmed =
+        as_office(REMOVE, Some(&[("cidr", "203.0.113.0/24"), ("applies_to", "both"), ("lock_me_out", "true")])).await;
     assert!(confirmed.status.is_success(), "{} {}", confirmed.status, confirmed.body);
     assert_eq!(as_office("/", None).await.status, StatusCode::FORBIDDEN, "locked out, as confirmed");
 
