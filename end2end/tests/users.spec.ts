@@ -41,6 +41,8 @@ test('an admin changes a role and deactivates a user', async ({ page }) => {
   await row.getByRole('button', { name: 'Save' }).click();
   await expect(page.locator(`[data-testid=user-row][data-email="${email}"]`).getByLabel('Role')).toHaveValue('maintainer');
 
+  await page.getByRole('button', { name: `Sign out ${email} everywhere` }).click();
+  await expect(page.getByRole('alert')).toHaveCount(0);
   await page.locator(`[data-testid=user-row][data-email="${email}"]`).getByRole('button', { name: 'Deactivate' }).click();
   await expect(page.locator(`[data-testid=user-row][data-email="${email}"]`).getByTestId('user-status')).toHaveText('Deactivated');
 });

@@ -241,3 +241,38 @@ pub async fn change(
     }
     Ok(codes)
 }
+
+/// An admin removes a member's second factor after they lost it (and their recovery codes):
+/// they sign in with their password alone and, if the policy requires it, enrol again at
+/// once. Refused for accounts shared with other tenants, whose factor is not this tenant's to
+/// remove. The member's sessions end.
+pub async fn reset_for_member(state: &AppState, tenant: &Tenant, source: AuditSource, user_id: Uuid) -> AppResult<()> {
+    let tenant_id = tenant.id;
+    let audit = source.clone();
+    let email = state
+        .db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                let row = repo::find_by_id(conn, tenant_id, user_id)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound("User not found.".into()))?;
+                if row.totp_enabled_at.is_none() {
+                    return Err(AppError::Conflict(format!("{} has no second factor to reset.", row.email)));
+                }
+                if repo::membership_count(conn, user_id).await? > 1 {
+                    return Err(AppError::Conflict(format!(
+                        "{} also belongs to other organisations, so only they can change their second factor.",
+                        row.email
+                    )));
+                }
+                repo::disable_totp(conn, user_id).await?;
+                let event = AuditEvent::success("mfa.reset", row.email.clone()).severity(Severity::Warning);
+                record(conn, &audit, event).await?;
+                Ok(row.email)
+            })
+        })
+        .await?;
+    super::service::end_sessions(&state.db, &state.redis, tenant, source, (user_id, email), None, "second factor reset")
+        .await
+        .map(drop)
+}

@@ -92,6 +92,8 @@ pub struct Member {
     pub role: Role,
     pub status: MemberStatus,
     pub joined_at: chrono::DateTime<chrono::Utc>,
+    /// Signs in with a second factor.
+    pub mfa_enabled: bool,
 }
 
 /// The result of adding someone to a tenant.

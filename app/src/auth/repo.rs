@@ -43,6 +43,7 @@ impl MemberRow {
             role: Role::parse(&self.role)?,
             status: MemberStatus::parse(&self.status)?,
             joined_at: self.joined_at,
+            mfa_enabled: self.totp_enabled_at.is_some(),
         })
     }
 

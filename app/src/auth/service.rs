@@ -243,6 +243,21 @@ pub async fn end_session(
     record_alone(db, tenant, source, event).await
 }
 
+/// An admin signs a member out everywhere in this tenant (ASVS 7.4.5).
+pub async fn end_member_sessions(
+    db: &Database,
+    redis: &RedisPool,
+    tenant: &Tenant,
+    source: AuditSource,
+    user_id: Uuid,
+) -> AppResult<usize> {
+    let tenant_id = tenant.id;
+    let member = db
+        .with_tenant(tenant, move |conn| Box::pin(async move { member_for_update(conn, tenant_id, user_id).await }))
+        .await?;
+    end_sessions(db, redis, tenant, source, (user_id, member.email), None, "ended by an admin").await
+}
+
 /// Ends every session of a member in this tenant but `keep`, and audits why.
 pub async fn end_sessions(
     db: &Database,

@@ -123,3 +123,45 @@ pub async fn reset_user_password(user_id: Uuid) -> Result<(), AppError> {
         .await,
     )
 }
+
+/// Signs a member out of every browser in this tenant.
+#[server(endpoint = "settings/users/end-sessions")]
+pub async fn end_user_sessions(user_id: Uuid) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::auth::service;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            if ctx.authorize(Action::ManageUsers)?.user_id == user_id {
+                return Err(AppError::Invalid("End your own sessions under Account → Sessions.".into()));
+            }
+            let state = AppState::current()?;
+            service::end_member_sessions(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id).await?;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Removes a member's second factor after they lost it.
+#[server(endpoint = "settings/users/reset-mfa")]
+pub async fn reset_user_mfa(user_id: Uuid) -> Result<(), AppError> {
+    use crate::auth::mfa;
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            if ctx.authorize(Action::ManageUsers)?.user_id == user_id {
+                return Err(AppError::Invalid("Manage your own second factor under Account → Two-factor.".into()));
+            }
+            mfa::reset_for_member(&AppState::current()?, &ctx.tenant, ctx.audit_source(), user_id).await
+        }
+        .await,
+    )
+}

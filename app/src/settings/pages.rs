@@ -2,31 +2,63 @@
 
 use leptos::prelude::*;
 
-use super::api::{list_users, ChangeUserRole, DeactivateUser, InviteUser, ResetUserPassword, UsersView};
+use super::api::{
+    list_users, ChangeUserRole, DeactivateUser, EndUserSessions, InviteUser, ResetUserMfa, ResetUserPassword, UsersView,
+};
 use crate::auth::model::{Invitation, Member, MemberStatus, Role};
 use crate::error::AppError;
 use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
 
-#[component]
-pub fn UsersPage() -> impl IntoView {
-    let invite = ServerAction::<InviteUser>::new();
-    let change_role = ServerAction::<ChangeUserRole>::new();
-    let deactivate = ServerAction::<DeactivateUser>::new();
-    let reset = ServerAction::<ResetUserPassword>::new();
-    let users = Resource::new(
-        move || {
-            (invite.version().get(), change_role.version().get(), deactivate.version().get(), reset.version().get())
-        },
-        |_| list_users(),
-    );
-    let row_error = Signal::derive(move || {
-        change_role
+/// What an admin can do to a member, one server action each (all `Copy`).
+#[derive(Clone, Copy)]
+struct RowActions {
+    change_role: ServerAction<ChangeUserRole>,
+    deactivate: ServerAction<DeactivateUser>,
+    reset_password: ServerAction<ResetUserPassword>,
+    end_sessions: ServerAction<EndUserSessions>,
+    reset_mfa: ServerAction<ResetUserMfa>,
+}
+
+impl RowActions {
+    fn new() -> Self {
+        Self {
+            change_role: ServerAction::new(),
+            deactivate: ServerAction::new(),
+            reset_password: ServerAction::new(),
+            end_sessions: ServerAction::new(),
+            reset_mfa: ServerAction::new(),
+        }
+    }
+
+    /// Changes whenever any of them completes, to reload the list.
+    fn versions(self) -> [usize; 5] {
+        [
+            self.change_role.version().get(),
+            self.deactivate.version().get(),
+            self.reset_password.version().get(),
+            self.end_sessions.version().get(),
+            self.reset_mfa.version().get(),
+        ]
+    }
+
+    fn error(self) -> Option<AppError> {
+        self.change_role
             .value()
             .get()
             .and_then(Result::err)
-            .or_else(|| deactivate.value().get().and_then(Result::err))
-            .or_else(|| reset.value().get().and_then(Result::err))
-    });
+            .or_else(|| self.deactivate.value().get().and_then(Result::err))
+            .or_else(|| self.reset_password.value().get().and_then(Result::err))
+            .or_else(|| self.end_sessions.value().get().and_then(Result::err))
+            .or_else(|| self.reset_mfa.value().get().and_then(Result::err))
+    }
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let invite = ServerAction::<InviteUser>::new();
+    let actions = RowActions::new();
+    let users = Resource::new(move || (invite.version().get(), actions.versions()), |_| list_users());
+    let row_error = Signal::derive(move || actions.error());
     let invite_error = Signal::derive(move || invite.value().get().and_then(Result::err));
 
     view! {
@@ -36,12 +68,7 @@ pub fn UsersPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading users…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
-                        Ok(view) => {
-                            view! {
-                                <UsersAdmin view invite change_role deactivate reset row_error invite_error/>
-                            }
-                                .into_any()
-                        }
+                        Ok(view) => view! { <UsersAdmin view invite actions row_error invite_error/> }.into_any(),
                         Err(error) => view! { <AccessProblem error/> }.into_any(),
                     }
                 })}
@@ -71,9 +98,7 @@ fn AccessProblem(error: AppError) -> impl IntoView {
 fn UsersAdmin(
     view: UsersView,
     invite: ServerAction<InviteUser>,
-    change_role: ServerAction<ChangeUserRole>,
-    deactivate: ServerAction<DeactivateUser>,
-    reset: ServerAction<ResetUserPassword>,
+    actions: RowActions,
     row_error: Signal<Option<AppError>>,
     invite_error: Signal<Option<AppError>>,
 ) -> impl IntoView {
@@ -110,7 +135,7 @@ fn UsersAdmin(
                         .into_iter()
                         .map(|member| {
                             let is_me = member.user_id == me;
-                            view! { <MemberRow member is_me change_role deactivate reset/> }
+                            view! { <MemberRow member is_me actions/> }
                         })
                         .collect_view()}
                 </tbody>
@@ -156,28 +181,27 @@ fn InvitationNotice(invitation: Invitation) -> impl IntoView {
 }
 
 #[component]
-fn MemberRow(
-    member: Member,
-    is_me: bool,
-    change_role: ServerAction<ChangeUserRole>,
-    deactivate: ServerAction<DeactivateUser>,
-    reset: ServerAction<ResetUserPassword>,
-) -> impl IntoView {
+fn MemberRow(member: Member, is_me: bool, actions: RowActions) -> impl IntoView {
     let user_id = member.user_id.to_string();
-    let deactivate_id = user_id.clone();
-    let reset_id = user_id.clone();
-    let reset_label = format!("Reset password of {}", member.email);
     let active = member.status == MemberStatus::Active;
+    // (user id, accessible label) per form: each form's children own what they show.
+    let email = &member.email;
+    let reset_password = (user_id.clone(), format!("Reset password of {email}"));
+    let reset_mfa = (user_id.clone(), format!("Reset two-factor of {email}"));
+    let sign_out = (user_id.clone(), format!("Sign out {email} everywhere"));
+    let deactivate = (user_id.clone(), format!("Deactivate {email}"));
+    let mfa_enabled = member.mfa_enabled;
     view! {
         <tr data-testid="user-row" data-email=member.email.clone()>
             <td class="px-4 py-3">
                 <p class="font-medium text-slate-900">{member.display_name.clone()}</p>
                 <p class="text-slate-500">{member.email.clone()}{is_me.then_some(" (you)")}</p>
+                {mfa_enabled.then(|| view! { <p class="text-xs text-emerald-700">"Two-factor on"</p> })}
             </td>
             <td class="px-4 py-3">
-                <ActionForm action=change_role>
+                <ActionForm action=actions.change_role>
                     <div class="flex items-center gap-2">
-                        <input type="hidden" name="user_id" value=user_id/>
+                        <input type="hidden" name="user_id" value=user_id.clone()/>
                         <RoleSelect name="role" selected=member.role/>
                         <button type="submit" class="rounded-lg border border-slate-300 px-2.5 py-1 text-xs font-medium hover:bg-slate-50">
                             "Save"
@@ -196,19 +220,39 @@ fn MemberRow(
             <td class="px-4 py-3 text-slate-500">{member.joined_at.format("%Y-%m-%d").to_string()}</td>
             <td class="px-4 py-3 text-right">
                 {(active && !is_me).then(move || view! {
-                    <div class="flex justify-end gap-3">
-                        <ActionForm action=reset>
-                            <input type="hidden" name="user_id" value=reset_id/>
-                            <button type="submit" aria-label=reset_label class="text-xs font-medium text-slate-600 hover:text-slate-900">"Reset password"</button>
+                    <div class="flex flex-wrap justify-end gap-3">
+                        <ActionForm action=actions.reset_password>
+                            <MemberButton user_id=reset_password.0 label="Reset password" aria=reset_password.1/>
                         </ActionForm>
-                        <ActionForm action=deactivate>
-                            <input type="hidden" name="user_id" value=deactivate_id/>
-                            <button type="submit" class="text-xs font-medium text-red-600 hover:text-red-800">"Deactivate"</button>
+                        {mfa_enabled.then(move || view! {
+                            <ActionForm action=actions.reset_mfa>
+                                <MemberButton user_id=reset_mfa.0 label="Reset two-factor" aria=reset_mfa.1/>
+                            </ActionForm>
+                        })}
+                        <ActionForm action=actions.end_sessions>
+                            <MemberButton user_id=sign_out.0 label="Sign out" aria=sign_out.1/>
+                        </ActionForm>
+                        <ActionForm action=actions.deactivate>
+                            <MemberButton user_id=deactivate.0 label="Deactivate" aria=deactivate.1 danger=true/>
                         </ActionForm>
                     </div>
                 })}
             </td>
         </tr>
+    }
+}
+
+/// The inside of a one-button form acting on one member.
+#[component]
+fn MemberButton(user_id: String, label: &'static str, aria: String, #[prop(optional)] danger: bool) -> impl IntoView {
+    let class = if danger {
+        "text-xs font-medium text-red-600 hover:text-red-800"
+    } else {
+        "text-xs font-medium text-slate-600 hover:text-slate-900"
+    };
+    view! {
+        <input type="hidden" name="user_id" value=user_id/>
+        <button type="submit" aria-label=aria class=class>{label}</button>
     }
 }
 

@@ -82,6 +82,8 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "settings/users/role" => (Rule::Allowed(ManageUsers), form(path, &format!("user_{id}&role=viewer"))),
         "settings/users/deactivate" => (Rule::Allowed(ManageUsers), form(path, &format!("user_{id}"))),
         "settings/users/reset-password" => (Rule::Allowed(ManageUsers), form(path, &format!("user_{id}"))),
+        "settings/users/end-sessions" => (Rule::Allowed(ManageUsers), form(path, &format!("user_{id}"))),
+        "settings/users/reset-mfa" => (Rule::Allowed(ManageUsers), form(path, &format!("user_{id}"))),
         "settings/security" => (Rule::Allowed(ManageAccess), form(path, "")),
         "settings/security/mfa-policy" => (Rule::Allowed(ManageAccess), form(path, "policy=sometimes")),
         "settings/security/allowlist/add" => (Rule::Allowed(ManageAccess), form(path, "cidr=bogus&applies_to=both")),

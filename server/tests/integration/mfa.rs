@@ -187,3 +187,27 @@ async fn a_tenant_policy_makes_members_enrol_before_anything_else() {
     let actions = app.audit_actions(&t.tenant).await;
     assert!(actions.contains(&("tenant.mfa_policy_changed".into(), t.tenant.slug.to_string(), "success".into())));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_resets_the_second_factor_of_a_member_who_lost_it() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let email = format!("lost@{}.example.com", t.tenant.slug);
+    let (id, developer) = member(&app, &t, &admin, &email, Role::Developer).await;
+    enrol(&app, &t.host, &developer).await;
+
+    let by_member = app.call(&t.host, "/api/settings/users/reset-mfa", &[("user_id", &id)], Some(&developer)).await;
+    assert_eq!(by_member.status, StatusCode::FORBIDDEN);
+    let reset = app.call(&t.host, "/api/settings/users/reset-mfa", &[("user_id", &id)], Some(&admin)).await;
+    assert!(reset.status.is_success(), "{} {}", reset.status, reset.body);
+    assert_eq!(app.get(&t.host, "/", Some(&developer)).await.headers[header::LOCATION], "/login", "signed out");
+    let again = app.call(&t.host, "/api/settings/users/reset-mfa", &[("user_id", &id)], Some(&admin)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "nothing left to reset");
+
+    let view: app::settings::api::UsersView =
+        app.call(&t.host, "/api/settings/users/list", &[], Some(&admin)).await.json();
+    assert!(!view.members.iter().find(|m| m.email == email).unwrap().mfa_enabled);
+    let actions = app.audit_actions(&t.tenant).await;
+    assert!(actions.contains(&("mfa.reset".into(), email, "success".into())));
+}

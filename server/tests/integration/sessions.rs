@@ -78,6 +78,17 @@ async fn role_changes_deactivation_and_password_resets_end_the_members_sessions(
         assert!(actions.contains(&("session.revoked_all".into(), email.clone(), "success".into())), "{change}");
     }
     assert_eq!(app.get(&t.host, "/", Some(&admin)).await.status, StatusCode::OK, "the admin stays signed in");
+
+    // And an admin can simply sign a member out everywhere.
+    let email = format!("signout@{}.example.com", t.tenant.slug);
+    let (id, cookie) = member(&app, &t, &admin, &email, Role::Viewer).await;
+    let ended = app.call(&t.host, "/api/settings/users/end-sessions", &[("user_id", &id)], Some(&admin)).await;
+    assert!(ended.status.is_success(), "{} {}", ended.status, ended.body);
+    assert!(signed_out(&app.get(&t.host, "/", Some(&cookie)).await));
+    let by_viewer = app.call(&t.host, "/api/settings/users/end-sessions", &[("user_id", &id)], Some(&cookie)).await;
+    assert_eq!(by_viewer.status, StatusCode::UNAUTHORIZED, "signed out already");
+    let actions = app.audit_actions(&t.tenant).await;
+    assert!(actions.contains(&("session.revoked_all".into(), email, "success".into())));
 }
 
 #[tokio::test(flavor = "multi_thread")]
