@@ -30,9 +30,10 @@ pub struct BenchArgs {
 
 pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
     let slug = format!("bench{}", chrono::Utc::now().timestamp());
-    let tenant =
-        tenancy::provision(db, &slug, "Benchmark", &format!("bench@{slug}.example.com"), "Bench").await?.tenant;
-    let tenant = &tenant;
+    let admin_email = format!("bench@{slug}.example.com");
+    let provisioned = tenancy::provision(db, &slug, "Benchmark", &admin_email, "Bench").await?;
+    let admin_password = provisioned.admin.one_time_password.unwrap_or_default();
+    let tenant = &provisioned.tenant;
     println!("tenant {slug}: generating {} entities", args.entities);
     let documents: Vec<service::Incoming> = synthetic(args.entities).into_iter().map(|d| Ok(d).into()).collect();
 
@@ -122,6 +123,12 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
     let by_ref = sample(args.samples, || async { service::get_by_ref(db, tenant, &target).await.map(drop) }).await?;
     print_row("by-name (one entity with relations)", &by_ref);
 
+    println!(
+        "{:<48} {:>9} {:>9} {:>9} {:>9}",
+        "through the router (edge + API)", "cold ms", "p50 ms", "p95 ms", "max ms"
+    );
+    super::bench_edge::run(db, tenant, (&admin_email, &admin_password), args.samples).await?;
+
     if !args.keep {
         tenancy::remove(db, tenant).await?;
         println!("scratch tenant {slug} removed");
@@ -131,7 +138,7 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
 
 /// The first run (cold: nothing cached, statement not prepared) and the sorted timings of
 /// the runs after it.
-async fn sample<F, Fut>(samples: usize, mut run: F) -> Result<(Duration, Vec<Duration>), AppError>
+pub(super) async fn sample<F, Fut>(samples: usize, mut run: F) -> Result<(Duration, Vec<Duration>), AppError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), AppError>>,
@@ -149,7 +156,7 @@ where
     Ok((cold, timings))
 }
 
-fn print_row(label: &str, (cold, sorted): &(Duration, Vec<Duration>)) {
+pub(super) fn print_row(label: &str, (cold, sorted): &(Duration, Vec<Duration>)) {
     let at = |p: f64| sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0;
     println!("{label:<48} {:>9.2} {:>9.2} {:>9.2} {:>9.2}", cold.as_secs_f64() * 1000.0, at(0.5), at(0.95), at(1.0));
 }

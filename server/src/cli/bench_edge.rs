@@ -1,0 +1,142 @@
+//! The identity part of `server bench`: whole requests through the real router (edge
+//! middleware, Redis, PostgreSQL), in process, so the cost of each way of signing in — the
+//! session registry check, the API key lookup, the access token check — can be read against
+//! the same catalog query without the network in the way.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use tower::ServiceExt;
+
+use super::bench::{print_row, sample};
+use crate::config::ServeConfig;
+use crate::metrics::Metrics;
+use crate::router::{self, Edge};
+use crate::startup;
+use app::access::network::TrustedProxies;
+use app::access::service::{self as access, NewClientInput, NewKey};
+use app::audit::service::AuditSource;
+use app::auth::service as auth;
+use app::db::Database;
+use app::error::AppError;
+use app::tenancy::model::Tenant;
+
+const CATALOG_PAGE: &str = "/api/catalog/entities?limit=25&filter=kind=component";
+
+struct Client {
+    router: Router,
+    host: String,
+}
+
+impl Client {
+    /// Sends a request from loopback and reads the whole answer.
+    async fn send(&self, request: Request<Body>) -> Result<(StatusCode, axum::http::HeaderMap, Vec<u8>), AppError> {
+        let mut request = request;
+        request.extensions_mut().insert(axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+        let response = self.router.clone().oneshot(request).await.map_err(AppError::internal)?;
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(AppError::internal)?;
+        Ok((parts.status, parts.headers, bytes.to_vec()))
+    }
+
+    async fn get(&self, path: &str, credential: (header::HeaderName, &str)) -> Result<(), AppError> {
+        let request = Request::get(path)
+            .header(header::HOST, &self.host)
+            .header(credential.0, credential.1)
+            .body(Body::empty())
+            .map_err(AppError::internal)?;
+        match self.send(request).await? {
+            (StatusCode::OK, _, _) => Ok(()),
+            (status, _, body) => {
+                Err(AppError::internal(format!("GET {path}: {status} {}", String::from_utf8_lossy(&body))))
+            }
+        }
+    }
+
+    async fn post_form(&self, path: &str, form: String) -> Result<(axum::http::HeaderMap, Vec<u8>), AppError> {
+        let request = Request::post(path)
+            .header(header::HOST, &self.host)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(Body::from(form))
+            .map_err(AppError::internal)?;
+        match self.send(request).await? {
+            (status, headers, body) if status.is_success() => Ok((headers, body)),
+            (status, _, body) => {
+                Err(AppError::internal(format!("POST {path}: {status} {}", String::from_utf8_lossy(&body))))
+            }
+        }
+    }
+}
+
+/// Prints one row per way of calling the catalog API, plus signing in itself.
+pub async fn run(db: &Database, tenant: &Tenant, admin: (&str, &str), samples: usize) -> Result<(), AppError> {
+    let config = ServeConfig::from_env()?;
+    let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
+    let (state, sessions) = startup::connect(db.clone(), &config, leptos_options).await?;
+    let edge = Edge {
+        base_domain: config.base_domain.clone(),
+        metrics: Metrics::default(),
+        rate_limits: config.rate_limits,
+        trusted_proxies: TrustedProxies::default(),
+    };
+    let client = Client {
+        router: router::build(state, Arc::new(edge), sessions),
+        host: format!("{}.{}", tenant.slug, config.base_domain),
+    };
+    let (email, password) = admin;
+    let login = format!("email={}&password={password}", email.replace('@', "%40"));
+
+    let sign_in =
+        sample(samples.min(10), || async { client.post_form("/api/auth/login", login.clone()).await.map(drop) })
+            .await?;
+    print_row("sign-in (argon2id, throttle, registry)", &sign_in);
+
+    let (headers, _) = client.post_form("/api/auth/login", login.clone()).await?;
+    let cookie = headers
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .ok_or_else(|| AppError::internal("sign-in set no cookie"))?
+        .to_owned();
+    let by_session =
+        sample(samples, || async { client.get(CATALOG_PAGE, (header::COOKIE, cookie.as_str())).await }).await?;
+    print_row("GET entities page, session cookie", &by_session);
+
+    let me = auth::find_principal(db, tenant, email).await?.ok_or_else(|| AppError::internal("admin not found"))?;
+    let key = access::create_key(
+        db,
+        tenant,
+        AuditSource::command_line(),
+        &me,
+        NewKey::parse("bench", &["catalog:read".into()], "30")?,
+    )
+    .await?
+    .secret;
+    let by_key = sample(samples, || async {
+        client.get(CATALOG_PAGE, (header::HeaderName::from_static("x-api-key"), key.as_str())).await
+    })
+    .await?;
+    print_row("GET entities page, API key", &by_key);
+
+    let registered = access::create_client(
+        db,
+        tenant,
+        AuditSource::command_line(),
+        &me,
+        NewClientInput::parse("bench", &["catalog:read".into()], "viewer")?,
+    )
+    .await?;
+    let grant =
+        format!("grant_type=client_credentials&client_id={}&client_secret={}", registered.label, registered.secret);
+    let (_, body) = client.post_form("/oauth/token", grant).await?;
+    let token: serde_json::Value = serde_json::from_slice(&body).map_err(AppError::internal)?;
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap_or_default());
+    let by_token =
+        sample(samples, || async { client.get(CATALOG_PAGE, (header::AUTHORIZATION, bearer.as_str())).await }).await?;
+    print_row("GET entities page, OAuth access token", &by_token);
+    Ok(())
+}
