@@ -9,4 +9,5 @@ bash scripts/services.sh start bench
 source "$STATE_DIR/bench/env"
 trap 'bash scripts/services.sh stop bench' EXIT
 cargo build --release -p server
-"$CARGO_TARGET_DIR/release/server" bench "$@"
+# Warnings only: the request log of the in-process router rows would bury the table.
+RUST_LOG="${RUST_LOG:-warn}" "$CARGO_TARGET_DIR/release/server" bench "$@"
