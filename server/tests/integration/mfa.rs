@@ -197,11 +197,28 @@ async fn an_admin_resets_the_second_factor_of_a_member_who_lost_it() {
     let (id, developer) = member(&app, &t, &admin, &email, Role::Developer).await;
     enrol(&app, &t.host, &developer).await;
 
+    // A password reset does not get around the second factor (ASVS 6.4.3).
+    let reset: app::settings::api::UsersView = {
+        let done = app.call(&t.host, "/api/settings/users/reset-password", &[("user_id", &id)], Some(&admin)).await;
+        assert!(done.status.is_success(), "{} {}", done.status, done.body);
+        app.call(&t.host, "/api/settings/users/list", &[], Some(&admin)).await.json()
+    };
+    let one_time = reset.reset.and_then(|r| r.one_time_password).expect("a one-time password");
+    let signed = app.call(&t.host, LOGIN, &[("email", &email), ("password", &one_time)], None).await;
+    assert_eq!(signed.headers[header::LOCATION], "/login/mfa", "the code is still asked for");
+    let developer = {
+        let pending = signed.session_cookie().unwrap();
+        assert_eq!(app.get(&t.host, "/", Some(&pending)).await.headers[header::LOCATION], "/login");
+        pending
+    };
+
     let by_member = app.call(&t.host, "/api/settings/users/reset-mfa", &[("user_id", &id)], Some(&developer)).await;
-    assert_eq!(by_member.status, StatusCode::FORBIDDEN);
+    assert_eq!(by_member.status, StatusCode::UNAUTHORIZED, "half signed in is not signed in");
     let reset = app.call(&t.host, "/api/settings/users/reset-mfa", &[("user_id", &id)], Some(&admin)).await;
     assert!(reset.status.is_success(), "{} {}", reset.status, reset.body);
-    assert_eq!(app.get(&t.host, "/", Some(&developer)).await.headers[header::LOCATION], "/login", "signed out");
+    // Without a second factor, the one-time password signs in and must be changed first.
+    let signed_in = app.login(&t.host, &email, &one_time).await;
+    assert_eq!(app.get(&t.host, "/", Some(&signed_in)).await.headers[header::LOCATION], "/account/password");
     let again = app.call(&t.host, "/api/settings/users/reset-mfa", &[("user_id", &id)], Some(&admin)).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "nothing left to reset");
 
