@@ -18,6 +18,7 @@ use crate::error::AppError;
 pub enum Purpose {
     AccessToken,
     TotpSecret,
+    SsoClientSecret,
 }
 
 impl Purpose {
@@ -25,6 +26,7 @@ impl Purpose {
         match self {
             Purpose::AccessToken => b"beacon access-token v1",
             Purpose::TotpSecret => b"beacon totp-secret v1",
+            Purpose::SsoClientSecret => b"beacon sso-client-secret v1",
         }
     }
 }

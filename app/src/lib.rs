@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod settings;
+pub mod sso;
 pub mod tenancy;
 pub mod ui;
 
@@ -30,6 +31,7 @@ use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
 use settings::pages::UsersPage;
 use settings::security_pages::SecurityPage;
+use sso::pages::SsoSettingsPage;
 use ui::home::HomePage;
 use ui::layout::PortalShell;
 use ui::placeholder::{NotYetAvailable, PageNotFound};
@@ -66,7 +68,8 @@ pub fn App() -> impl IntoView {
         <Title text="Beacon"/>
         <Router>
             <Routes fallback=PageNotFound>
-                <Route path=path!("/login") view=LoginPage/>
+                // In order: the "Sign in with …" buttons must be in the HTML without JS.
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
                 <Route path=path!("/login/mfa") view=MfaChallengePage/>
                 // In order, so every Suspense resolves in the HTML itself: pages work without JS.
                 <ParentRoute path=path!("") view=PortalShell ssr=SsrMode::InOrder>
@@ -90,6 +93,7 @@ pub fn App() -> impl IntoView {
                     // which must happen before the response (and its session save) starts.
                     <Route path=path!("settings/api-access") view=ApiAccessPage ssr=SsrMode::Async/>
                     <Route path=path!("settings/security") view=SecurityPage ssr=SsrMode::Async/>
+                    <Route path=path!("settings/sso") view=SsoSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("account/password") view=ChangePasswordPage/>
                     <Route path=path!("account/sessions") view=SessionsPage/>
                     // Async: recovery codes are shown once, removed from the session while rendering.

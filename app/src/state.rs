@@ -24,6 +24,9 @@ pub struct AppState {
     /// Shared counters (login throttling, rate limits) and session bookkeeping.
     pub redis: RedisPool,
     pub session_policy: SessionPolicy,
+    /// `https` unless cookies are sent without `Secure` (plain-http development): how the
+    /// portal's own URLs are written for others (the SSO redirect URI).
+    pub public_scheme: &'static str,
 }
 
 pub type RedisPool = tower_sessions_redis_store::fred::prelude::Pool;

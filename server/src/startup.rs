@@ -70,6 +70,7 @@ pub async fn connect(
         fetch_policy: FetchPolicy { allow_private_networks: config.fetch_private_networks },
         keyring,
         redis: pool,
+        public_scheme: if config.cookie_secure { "https" } else { "http" },
         session_policy: SessionPolicy {
             idle: chrono::Duration::minutes(config.session_idle_minutes),
             absolute: chrono::Duration::hours(config.session_absolute_hours),

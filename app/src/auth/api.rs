@@ -6,12 +6,13 @@ use leptos::server_fn::ServerFn;
 use super::mfa_api::{ConfirmMfa, LoadMfa, VerifyMfa};
 use super::model::{ActiveSession, PortalContext, Principal};
 use crate::error::AppError;
+use crate::sso::api::LoginProviders;
 use crate::tenancy::model::MfaPolicy;
 
 /// The only server functions anonymous visitors may call. Every other one is refused with 401
 /// at the edge before its arguments are even read: new endpoints are private by default.
 pub fn is_public_server_fn(path: &str) -> bool {
-    [Login::PATH, VerifyMfa::PATH, Logout::PATH, ShellContext::PATH].contains(&path)
+    [Login::PATH, VerifyMfa::PATH, Logout::PATH, ShellContext::PATH, LoginProviders::PATH].contains(&path)
 }
 
 /// Something a signed-in member must do before using the portal; until then the edge sends
@@ -88,7 +89,7 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
                 leptos_axum::redirect("/login/mfa");
                 return Ok(());
             }
-            session::establish(&current, &ctx, principal.user_id).await?;
+            session::establish(&state, &current, &ctx, principal.user_id).await?;
             leptos_axum::redirect("/");
             Ok(())
         }

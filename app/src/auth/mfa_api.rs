@@ -28,16 +28,10 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
                 .ok_or_else(|| {
                     AppError::Invalid("Your sign-in has expired. Sign in with your password again.".into())
                 })?;
-            mfa::verify(
-                &AppState::current()?,
-                &ctx.tenant,
-                ctx.audit_source(),
-                (pending.user_id, &pending.email),
-                &code,
-            )
-            .await?;
+            let state = AppState::current()?;
+            mfa::verify(&state, &ctx.tenant, ctx.audit_source(), (pending.user_id, &pending.email), &code).await?;
             current.remove::<PendingSignIn>(PENDING_SIGN_IN_KEY).await?;
-            session::establish(&current, &ctx, pending.user_id).await?;
+            session::establish(&state, &current, &ctx, pending.user_id).await?;
             leptos_axum::redirect("/");
             Ok(())
         }

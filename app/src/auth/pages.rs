@@ -6,6 +6,7 @@ use leptos_router::components::A;
 use super::api::{list_sessions, ChangePassword, EndSession, Login, Logout, SignOutEverywhere};
 use super::model::ActiveSession;
 use crate::settings::pages::SettingsTabs;
+use crate::sso::pages::SsoButtons;
 use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
 
 #[component]
@@ -22,6 +23,7 @@ pub fn LoginPage() -> impl IntoView {
                     <SubmitButton label="Sign in" pending=login.pending()/>
                 </div>
             </ActionForm>
+            <SsoButtons/>
         </SignInCard>
     }
 }

@@ -104,7 +104,7 @@ pub async fn insert_user(
     id: Uuid,
     email: &str,
     display_name: &str,
-    password_hash: &str,
+    password_hash: Option<&str>,
 ) -> QueryResult<()> {
     diesel::insert_into(users::table)
         .values((

@@ -139,7 +139,7 @@ pub async fn add_member(
         Some(id) => (id, false),
         None => {
             let id = Uuid::new_v4();
-            repo::insert_user(conn, id, &member.email, &member.display_name, password_hash).await?;
+            repo::insert_user(conn, id, &member.email, &member.display_name, Some(password_hash)).await?;
             (id, true)
         }
     };

@@ -30,8 +30,12 @@ pub struct SessionUser {
 
 /// Starts a signed-in session for `user_id`: a new session id against fixation (ASVS 7.2.4)
 /// and a fresh entry in the session registry.
-pub async fn establish(session: &tower_sessions::Session, ctx: &RequestContext, user_id: Uuid) -> AppResult<()> {
-    let state = AppState::current()?;
+pub async fn establish(
+    state: &AppState,
+    session: &tower_sessions::Session,
+    ctx: &RequestContext,
+    user_id: Uuid,
+) -> AppResult<()> {
     session.cycle_id().await?;
     let user = session_registry::open(
         &state.redis,

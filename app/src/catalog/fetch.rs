@@ -85,16 +85,7 @@ pub async fn fetch_text(policy: &FetchPolicy, allowlist: &HostAllowlist, address
                 url.host_str().unwrap_or_default()
             ));
         }
-        let addresses = resolve(policy, &url).await?;
-        let client = reqwest::Client::builder()
-            .redirect(Policy::none())
-            .no_proxy()
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .resolve_to_addrs(url.host_str().unwrap_or_default(), &addresses)
-            .user_agent("Beacon catalog")
-            .build()
-            .map_err(|e| format!("{url}: {e}"))?;
+        let client = pinned_client(policy, &url, "Beacon catalog").await?;
         let mut response = client.get(url.clone()).send().await.map_err(|e| format!("{url}: {}", describe(&e)))?;
         if response.status().is_redirection() {
             let next = response
@@ -125,6 +116,22 @@ pub async fn fetch_text(policy: &FetchPolicy, allowlist: &HostAllowlist, address
         return String::from_utf8(body).map_err(|_| format!("{url}: not UTF-8 text"));
     }
     Err(format!("{original}: more than {MAX_REDIRECTS} redirects"))
+}
+
+/// A client for one URL's host: its addresses resolved and checked now and pinned for the
+/// request (no DNS rebinding in between), no redirects, no proxy, a deadline. Also used for
+/// identity providers' discovery, key and token endpoints.
+pub async fn pinned_client(policy: &FetchPolicy, url: &Url, user_agent: &str) -> Result<reqwest::Client, String> {
+    let addresses = resolve(policy, url).await?;
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .no_proxy()
+        .timeout(TIMEOUT)
+        .connect_timeout(TIMEOUT)
+        .resolve_to_addrs(url.host_str().unwrap_or_default(), &addresses)
+        .user_agent(user_agent)
+        .build()
+        .map_err(|e| format!("{url}: {e}"))
 }
 
 /// An absolute http(s) URL without credentials.

@@ -187,3 +187,32 @@ diesel::table! {
         revoked_at -> Nullable<Timestamptz>,
     }
 }
+
+diesel::table! {
+    sso_providers (id) {
+        id -> Uuid,
+        kind -> Text,
+        name -> Text,
+        issuer -> Text,
+        client_id -> Text,
+        client_secret -> Bytea,
+        secret_key_id -> Text,
+        default_role -> Text,
+        allowed_domains -> Array<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sso_identities (provider_id, subject) {
+        provider_id -> Uuid,
+        subject -> Text,
+        user_id -> Uuid,
+        email -> Text,
+        linked_at -> Timestamptz,
+        last_login_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(sso_identities -> sso_providers (provider_id));
+diesel::allow_tables_to_appear_in_same_query!(sso_providers, sso_identities);

@@ -278,6 +278,7 @@ pub fn SettingsTabs(current: &'static str) -> impl IntoView {
         ("/settings/users", "Users"),
         ("/settings/api-access", "API access"),
         ("/settings/security", "Security"),
+        ("/settings/sso", "Single sign-on"),
         ("/account/password", "Password"),
         ("/account/mfa", "Two-factor"),
         ("/account/sessions", "Sessions"),

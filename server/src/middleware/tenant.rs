@@ -98,9 +98,12 @@ pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut req
 
 /// Pages need a signed-in member; anonymous calls to server functions get 401 instead of a
 /// redirect (permissions are checked by each function). The token endpoint authenticates
-/// clients itself.
+/// clients itself; `/sso/` is how anonymous visitors sign in through their provider.
 fn is_portal_page(path: &str) -> bool {
-    !matches!(path, "/login" | "/login/mfa") && path != TOKEN_PATH && !path.starts_with("/api/")
+    !matches!(path, "/login" | "/login/mfa")
+        && path != TOKEN_PATH
+        && !path.starts_with("/api/")
+        && !path.starts_with("/sso/")
 }
 
 enum Rejection {

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod health;
 pub mod oauth;
 pub mod permissions;
+pub mod sso;
 
 use axum::extract::Request;
 use axum::handler::Handler;
@@ -50,15 +51,15 @@ fn router(endpoints: Vec<Endpoint>) -> Router<AppState> {
 
 /// Every REST endpoint of a tenant host.
 pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
-    catalog::endpoints().into_iter().chain(permissions::endpoints()).chain(oauth::endpoints())
+    catalog::endpoints().into_iter().chain(permissions::endpoints()).chain(oauth::endpoints()).chain(sso::endpoints())
 }
 
 /// The tenant hosts' REST API: the catalog and permission APIs answer errors in Backstage's
-/// envelope, the token endpoint in OAuth's own.
+/// envelope, the token endpoint in OAuth's own, the SSO round trip with pages.
 pub fn tenant_routes() -> Router<AppState> {
     let backstage = router(catalog::endpoints().into_iter().chain(permissions::endpoints()).collect())
         .layer(axum::middleware::from_fn(backstage_errors));
-    backstage.merge(router(oauth::endpoints()))
+    backstage.merge(router(oauth::endpoints())).merge(router(sso::endpoints()))
 }
 
 /// Health checks, served on every host.

@@ -11,6 +11,7 @@ mod mfa;
 mod network;
 mod ops;
 mod sessions;
+mod sso;
 mod support;
 mod tenancy;
 mod users;

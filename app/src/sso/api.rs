@@ -1,0 +1,92 @@
+//! Server functions of single sign-on: the sign-in page's buttons (public) and Settings →
+//! Single sign-on (admins).
+
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use super::model::{LoginProvider, SsoOverview};
+use crate::error::AppError;
+
+/// The path the provider sends the browser back to.
+pub const CALLBACK_PATH: &str = "/sso/callback";
+
+/// The "Sign in with …" options of this tenant. Public: shown before anyone signs in.
+#[server(endpoint = "sso/providers")]
+pub async fn login_providers() -> Result<Vec<LoginProvider>, AppError> {
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            super::service::login_providers(&AppState::current()?.db, &ctx.tenant).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "settings/sso")]
+pub async fn load_sso() -> Result<SsoOverview, AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.authorize(Action::ManageAccess)?;
+            let state = AppState::current()?;
+            let host = leptos_axum::extract::<http::HeaderMap>()
+                .await
+                .ok()
+                .and_then(|h| h.get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
+                .unwrap_or_default();
+            Ok(SsoOverview {
+                providers: super::service::list_providers(&state.db, &ctx.tenant).await?,
+                redirect_uri: format!("{}://{host}{CALLBACK_PATH}", state.public_scheme),
+            })
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "settings/sso/add")]
+pub async fn add_sso_provider(
+    name: String,
+    issuer: String,
+    client_id: String,
+    client_secret: String,
+    default_role: String,
+    #[server(default)] allowed_domains: String,
+) -> Result<(), AppError> {
+    use super::service::{self, NewProvider};
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.authorize(Action::ManageAccess)?;
+            let new = NewProvider::parse(&name, &issuer, &client_id, &client_secret, &default_role, &allowed_domains)?;
+            service::add_provider(&AppState::current()?, &ctx.tenant, ctx.audit_source(), new).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "settings/sso/remove")]
+pub async fn remove_sso_provider(id: Uuid) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.authorize(Action::ManageAccess)?;
+            super::service::remove_provider(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), id).await
+        }
+        .await,
+    )
+}

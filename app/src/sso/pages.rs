@@ -1,0 +1,121 @@
+//! Settings → Single sign-on, and the "Sign in with …" buttons of the sign-in page.
+
+use leptos::prelude::*;
+
+use super::api::{load_sso, login_providers, AddSsoProvider, RemoveSsoProvider};
+use super::model::{ProviderView, SsoOverview};
+use crate::auth::model::Role;
+use crate::settings::pages::SettingsTabs;
+use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
+
+/// Plain links (`/sso/<id>/start`): the round trip through the provider needs no JavaScript.
+#[component]
+pub fn SsoButtons() -> impl IntoView {
+    let providers = Resource::new(|| (), |_| login_providers());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let providers = providers.await.unwrap_or_default();
+                (!providers.is_empty()).then(|| view! {
+                    <div class="mt-6 space-y-2" data-testid="sso-buttons">
+                        <p class="text-center text-xs uppercase tracking-wide text-slate-400">"or"</p>
+                        {providers.into_iter().map(|p| view! {
+                            <a href=format!("/sso/{}/start", p.id) rel="external"
+                                class="block rounded-lg border border-slate-300 px-4 py-2 text-center text-sm font-medium text-slate-700 hover:bg-slate-50">
+                                {format!("Sign in with {}", p.name)}
+                            </a>
+                        }).collect_view()}
+                    </div>
+                })
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn SsoSettingsPage() -> impl IntoView {
+    let add = ServerAction::<AddSsoProvider>::new();
+    let remove = ServerAction::<RemoveSsoProvider>::new();
+    let overview = Resource::new(move || (add.version().get(), remove.version().get()), |_| load_sso());
+    view! {
+        <section class="max-w-3xl">
+            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Single sign-on"</h1>
+            <SettingsTabs current="/settings/sso"/>
+            <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match overview.await {
+                        Ok(overview) => view! { <Providers overview add remove/> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error=Signal::derive(move || Some(error.clone()))/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Providers(
+    overview: SsoOverview,
+    add: ServerAction<AddSsoProvider>,
+    remove: ServerAction<RemoveSsoProvider>,
+) -> impl IntoView {
+    let add_error = Signal::derive(move || add.value().get().and_then(Result::err));
+    let remove_error = Signal::derive(move || remove.value().get().and_then(Result::err));
+    view! {
+        <p class="mt-4 text-sm text-slate-600">
+            "Register Beacon at your OpenID Connect provider (Okta, Entra ID, Google Workspace, Auth0, …) with this redirect URI: "
+            <code data-testid="redirect-uri" class="font-mono text-slate-900">{overview.redirect_uri}</code>
+        </p>
+        <div class="mt-3"><ErrorNotice error=remove_error/></div>
+        <ul class="mt-4 divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white" data-testid="sso-providers">
+            {overview.providers.into_iter().map(|p| view! { <ProviderRow provider=p remove/> }).collect_view()}
+        </ul>
+        <div class="mt-6 rounded-xl border border-slate-200 bg-white p-6">
+            <h2 class="font-medium text-slate-900">"Add an OpenID Connect provider"</h2>
+            <ActionForm action=add>
+                <div class="mt-4 grid gap-4 sm:grid-cols-2">
+                    <TextField label="Button name" name="name"/>
+                    <TextField label="Issuer URL" name="issuer"/>
+                    <TextField label="Client ID" name="client_id"/>
+                    <TextField label="Client secret" name="client_secret" kind="password" autocomplete="off"/>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Role of new members"</span>
+                        <select name="default_role" aria-label="Role of new members" class="mt-1 block w-full rounded-lg border border-slate-300 bg-white px-2 py-2 text-sm">
+                            {[Role::Viewer, Role::Developer, Role::Maintainer]
+                                .into_iter()
+                                .map(|role| view! { <option value=role.as_str()>{role.label()}</option> })
+                                .collect_view()}
+                        </select>
+                    </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Allowed email domains (optional)"</span>
+                        <input name="allowed_domains" aria-label="Allowed email domains" placeholder="example.com" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm"/>
+                    </label>
+                </div>
+                <div class="mt-4 flex items-center gap-3">
+                    <SubmitButton label="Add provider" pending=add.pending()/>
+                    <ErrorNotice error=add_error/>
+                </div>
+            </ActionForm>
+        </div>
+    }
+}
+
+#[component]
+fn ProviderRow(provider: ProviderView, remove: ServerAction<RemoveSsoProvider>) -> impl IntoView {
+    let label = format!("Remove {}", provider.name);
+    let domains =
+        if provider.allowed_domains.is_empty() { "any domain".to_owned() } else { provider.allowed_domains.join(", ") };
+    view! {
+        <li class="flex items-center justify-between gap-4 px-4 py-3 text-sm" data-testid="sso-provider" data-name=provider.name.clone()>
+            <div>
+                <p class="font-medium text-slate-900">{provider.name.clone()}</p>
+                <p class="text-xs text-slate-500">{format!("{} · client {} · new members: {} · {domains}", provider.issuer, provider.client_id, provider.default_role)}</p>
+            </div>
+            <ActionForm action=remove>
+                <input type="hidden" name="id" value=provider.id.to_string()/>
+                <button type="submit" aria-label=label class="text-xs font-medium text-red-600 hover:text-red-800">"Remove"</button>
+            </ActionForm>
+        </li>
+    }
+}

@@ -1,0 +1,401 @@
+//! Single sign-on use cases: configuring a tenant's OpenID Connect providers, and the sign-in
+//! round trip — authorization code with PKCE, `state` kept server-side in Redis (single use,
+//! ten minutes), `nonce` bound to the ID token — ending in a member of this tenant: the linked
+//! identity, else the member with that verified email, else a new member (JIT).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tower_sessions_redis_store::fred::interfaces::KeysInterface;
+use tower_sessions_redis_store::fred::types::Expiration;
+use uuid::Uuid;
+
+use super::model::{LoginProvider, ProviderView};
+use super::oidc::{self, Discovery, Expected, JwkSet};
+use super::repo::{self, NewProviderRow};
+use crate::audit::model::Severity;
+use crate::audit::service::{record, record_alone, AuditEvent, AuditSource};
+use crate::auth::model::{normalize_email, Role};
+use crate::auth::repo as accounts;
+use crate::catalog::fetch::{self, FetchPolicy};
+use crate::db::Database;
+use crate::error::{AppError, AppResult};
+use crate::keyring::Purpose;
+use crate::state::AppState;
+use crate::tenancy::model::Tenant;
+
+/// How long a started sign-in may take at the provider.
+const PENDING_SECONDS: i64 = 600;
+/// The largest discovery, key set or token response read.
+const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// Validated input of the "add provider" form.
+pub struct NewProvider {
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub default_role: Role,
+    pub allowed_domains: Vec<String>,
+}
+
+impl NewProvider {
+    pub fn parse(
+        name: &str,
+        issuer: &str,
+        client_id: &str,
+        client_secret: &str,
+        default_role: &str,
+        allowed_domains: &str,
+    ) -> AppResult<Self> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 60 {
+            return Err(AppError::Invalid("Give the provider a name of 1 to 60 characters.".into()));
+        }
+        let issuer = fetch::parse(issuer).map_err(AppError::Invalid)?.to_string().trim_end_matches('/').to_owned();
+        let (client_id, client_secret) = (client_id.trim(), client_secret.trim());
+        if client_id.is_empty() || client_secret.is_empty() || client_id.len() > 255 || client_secret.len() > 1024 {
+            return Err(AppError::Invalid("The client id and client secret from the provider are required.".into()));
+        }
+        let default_role = Role::parse(default_role)?;
+        if default_role == Role::Admin {
+            return Err(AppError::Invalid("New members from single sign-on cannot start as admins.".into()));
+        }
+        let allowed_domains = allowed_domains
+            .split([',', ' ', '\n'])
+            .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                if d.contains('.') && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+                    Ok(d)
+                } else {
+                    Err(AppError::Invalid(format!("`{d}` is not an email domain")))
+                }
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        Ok(Self {
+            name: name.to_owned(),
+            issuer,
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            default_role,
+            allowed_domains,
+        })
+    }
+}
+
+async fn get_json<T: DeserializeOwned>(policy: &FetchPolicy, address: &str) -> Result<T, String> {
+    let url = fetch::parse(address)?;
+    let client = fetch::pinned_client(policy, &url, "Beacon SSO").await?;
+    let response = client.get(url.clone()).send().await.map_err(|e| format!("{url}: {e}"))?;
+    read_json(response).await
+}
+
+async fn read_json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, String> {
+    let url = response.url().clone();
+    let status = response.status();
+    if response.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+        return Err(format!("{url}: response too large"));
+    }
+    let body = response.bytes().await.map_err(|e| format!("{url}: {e}"))?;
+    if body.len() > MAX_RESPONSE_BYTES {
+        return Err(format!("{url}: response too large"));
+    }
+    if !status.is_success() {
+        return Err(format!(
+            "{url}: {status} {}",
+            String::from_utf8_lossy(&body).chars().take(200).collect::<String>()
+        ));
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("{url}: not the expected JSON: {e}"))
+}
+
+/// The provider's discovery document; its `issuer` must be exactly the configured one.
+async fn discover(policy: &FetchPolicy, issuer: &str) -> Result<Discovery, String> {
+    let discovery: Discovery = get_json(policy, &format!("{issuer}/.well-known/openid-configuration")).await?;
+    if discovery.issuer.trim_end_matches('/') != issuer {
+        return Err(format!("the discovery document names issuer `{}`, not `{issuer}`", discovery.issuer));
+    }
+    Ok(discovery)
+}
+
+/// Adds a provider after checking that its discovery document answers for that issuer.
+pub async fn add_provider(state: &AppState, tenant: &Tenant, source: AuditSource, new: NewProvider) -> AppResult<()> {
+    discover(&state.fetch_policy, &new.issuer)
+        .await
+        .map_err(|e| AppError::Invalid(format!("Cannot use this issuer: {e}")))?;
+    let id = Uuid::new_v4();
+    let secret = state.keyring.seal(Purpose::SsoClientSecret, new.client_secret.as_bytes(), id.as_bytes())?;
+    state
+        .db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                repo::insert_provider(
+                    conn,
+                    NewProviderRow {
+                        id,
+                        name: &new.name,
+                        issuer: &new.issuer,
+                        client_id: &new.client_id,
+                        secret: &secret,
+                        default_role: new.default_role.as_str(),
+                        allowed_domains: &new.allowed_domains,
+                    },
+                )
+                .await?;
+                let event = AuditEvent::success("sso.provider_added", new.name.clone()).severity(Severity::Warning).details(
+                    json!({ "issuer": new.issuer, "default_role": new.default_role.as_str(), "allowed_domains": new.allowed_domains }),
+                );
+                record(conn, &source, event).await
+            })
+        })
+        .await
+}
+
+pub async fn remove_provider(db: &Database, tenant: &Tenant, source: AuditSource, id: Uuid) -> AppResult<()> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let name = repo::delete_provider(conn, id)
+                .await?
+                .ok_or_else(|| AppError::NotFound("No such identity provider.".into()))?;
+            record(conn, &source, AuditEvent::success("sso.provider_removed", name).severity(Severity::Warning)).await
+        })
+    })
+    .await
+}
+
+pub async fn list_providers(db: &Database, tenant: &Tenant) -> AppResult<Vec<ProviderView>> {
+    db.with_tenant(tenant, |conn| {
+        Box::pin(async move { Ok(repo::list_providers(conn).await?.iter().map(repo::ProviderRow::view).collect()) })
+    })
+    .await
+}
+
+pub async fn login_providers(db: &Database, tenant: &Tenant) -> AppResult<Vec<LoginProvider>> {
+    Ok(list_providers(db, tenant).await?.into_iter().map(|p| LoginProvider { id: p.id, name: p.name }).collect())
+}
+
+/// A started sign-in, kept in Redis under its `state` until the provider sends the browser back.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    tenant_id: i64,
+    provider_id: Uuid,
+    nonce: String,
+    verifier: String,
+}
+
+fn pending_key(state: &str) -> String {
+    format!("sso:pending:{state}")
+}
+
+async fn provider(db: &Database, tenant: &Tenant, id: Uuid) -> AppResult<repo::ProviderRow> {
+    db.with_tenant(tenant, move |conn| Box::pin(async move { Ok::<_, AppError>(repo::find_provider(conn, id).await?) }))
+        .await?
+        .ok_or_else(|| AppError::NotFound("This sign-in option no longer exists.".into()))
+}
+
+/// Starts a sign-in: returns the provider's authorization URL to send the browser to.
+pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, redirect_uri: &str) -> AppResult<String> {
+    let provider = provider(&state.db, tenant, provider_id).await?;
+    let discovery = discover(&state.fetch_policy, &provider.issuer).await.map_err(|e| {
+        tracing::warn!(issuer = %provider.issuer, error = %e, "SSO discovery failed");
+        AppError::Invalid(format!("{} cannot be reached right now. Try again later.", provider.name))
+    })?;
+    let (state_token, nonce, verifier) = (oidc::random_token(), oidc::random_token(), oidc::pkce_verifier());
+    let pending = Pending { tenant_id: tenant.id.0, provider_id, nonce: nonce.clone(), verifier: verifier.clone() };
+    let value = serde_json::to_string(&pending).map_err(AppError::internal)?;
+    let () = state
+        .redis
+        .set(pending_key(&state_token), value, Some(Expiration::EX(PENDING_SECONDS)), None, false)
+        .await
+        .map_err(AppError::internal)?;
+    let mut url = reqwest::Url::parse(&discovery.authorization_endpoint)
+        .map_err(|e| AppError::internal(format!("authorization_endpoint: {e}")))?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &provider.client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", "openid email profile")
+        .append_pair("state", &state_token)
+        .append_pair("nonce", &nonce)
+        .append_pair("code_challenge", &oidc::pkce_challenge(&verifier))
+        .append_pair("code_challenge_method", "S256");
+    Ok(url.to_string())
+}
+
+/// What the provider sent the browser back with.
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A failed sign-in: the reason is audited under `reference`, the browser sees only the
+/// reference.
+#[derive(Debug)]
+pub struct Failure {
+    pub reference: String,
+    pub reason: String,
+}
+
+/// Completes a sign-in; returns the member to start a session for. Every outcome is audited.
+pub async fn complete(
+    state: &AppState,
+    tenant: &Tenant,
+    source: AuditSource,
+    callback: Callback,
+    redirect_uri: &str,
+) -> Result<Uuid, Failure> {
+    let outcome = finish(state, tenant, callback, redirect_uri).await;
+    let (event, result) = match outcome {
+        Ok((user_id, email, provider)) => {
+            (AuditEvent::success("sso.login", email).details(json!({ "provider": provider })), Ok(user_id))
+        }
+        Err(reason) => {
+            let reference = Uuid::new_v4().simple().to_string()[..12].to_owned();
+            let event = AuditEvent::failure("sso.login", "single sign-on")
+                .details(json!({ "reason": reason, "reference": reference }));
+            (event, Err(Failure { reference, reason }))
+        }
+    };
+    if let Err(e) = record_alone(&state.db, tenant, source, event).await {
+        tracing::error!(error = %e, "could not audit a single sign-on");
+    }
+    result
+}
+
+/// The round trip's checks, in order; any failure is a reason string for the audit log.
+async fn finish(
+    state: &AppState,
+    tenant: &Tenant,
+    callback: Callback,
+    redirect_uri: &str,
+) -> Result<(Uuid, String, String), String> {
+    if let Some(error) = callback.error {
+        return Err(format!("the provider answered `{error}`"));
+    }
+    let state_token = callback.state.filter(|s| !s.is_empty()).ok_or("no state")?;
+    let code = callback.code.filter(|c| !c.is_empty()).ok_or("no authorization code")?;
+    // GETDEL: a state works once, whatever happens next.
+    let stored: Option<String> =
+        state.redis.getdel(pending_key(&state_token)).await.map_err(|e| format!("redis: {e}"))?;
+    let pending: Pending = serde_json::from_str(&stored.ok_or("unknown or already used state")?)
+        .map_err(|_| "unreadable pending sign-in".to_owned())?;
+    if pending.tenant_id != tenant.id.0 {
+        return Err("state from another tenant".into());
+    }
+    let provider = provider(&state.db, tenant, pending.provider_id).await.map_err(|e| e.to_string())?;
+    let discovery = discover(&state.fetch_policy, &provider.issuer).await?;
+    let secret = state
+        .keyring
+        .open(Purpose::SsoClientSecret, &provider.sealed_secret(), provider.id.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let secret = String::from_utf8(secret).map_err(|_| "client secret is not text".to_owned())?;
+
+    let token_url = fetch::parse(&discovery.token_endpoint)?;
+    let client = fetch::pinned_client(&state.fetch_policy, &token_url, "Beacon SSO").await?;
+    let encode = |s: &str| url_encode(s);
+    let response = client
+        .post(token_url.clone())
+        .basic_auth(encode(&provider.client_id), Some(encode(&secret)))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", pending.verifier.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(|e| format!("{token_url}: {e}"))?;
+    #[derive(Deserialize)]
+    struct Tokens {
+        id_token: String,
+    }
+    let tokens: Tokens = read_json(response).await.map_err(|e| format!("token request: {e}"))?;
+    let keys: JwkSet = get_json(&state.fetch_policy, &discovery.jwks_uri).await?;
+    let expected = Expected { issuer: &discovery.issuer, client_id: &provider.client_id, nonce: &pending.nonce };
+    let claims = oidc::verify_id_token(&tokens.id_token, &keys, &expected, chrono::Utc::now().timestamp())
+        .map_err(|r| format!("ID token refused: {r}"))?;
+
+    let (user_id, email) = member_for(state, tenant, &provider, &claims).await?;
+    Ok((user_id, email, provider.name))
+}
+
+/// The member behind verified claims: linked identity, else the verified email within this
+/// tenant, else a new member with the provider's default role.
+async fn member_for(
+    state: &AppState,
+    tenant: &Tenant,
+    provider: &repo::ProviderRow,
+    claims: &oidc::IdClaims,
+) -> Result<(Uuid, String), String> {
+    let verified_email =
+        claims.email.as_deref().filter(|_| claims.email_is_verified()).and_then(|e| normalize_email(e).ok());
+    let (tenant_id, provider_id, default_role) = (tenant.id, provider.id, provider.default_role.clone());
+    let allowed = provider.allowed_domains.clone();
+    let subject = claims.sub.clone();
+    let display_name = claims.name.clone();
+    let source = AuditSource { actor: format!("sso:{}", provider.name), ..AuditSource::default() };
+    state
+        .db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                let refuse = |reason: String| Ok::<_, AppError>(Err(reason));
+                if let Some(user_id) = repo::linked_user(conn, provider_id, &subject).await? {
+                    let Some(row) = accounts::find_by_id(conn, tenant_id, user_id).await?.filter(|r| r.is_active())
+                    else {
+                        return refuse("the linked member is deactivated or removed".into());
+                    };
+                    repo::touch(conn, provider_id, &subject).await?;
+                    return Ok(Ok((user_id, row.email)));
+                }
+                let Some(email) = verified_email else {
+                    return refuse("no verified email in the ID token, so it cannot be linked".into());
+                };
+                let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+                if !allowed.is_empty() && !allowed.contains(&domain) {
+                    return refuse(format!("email domain `{domain}` is not allowed for this provider"));
+                }
+                let user_id = match accounts::find_by_email(conn, tenant_id, &email).await? {
+                    Some(row) if row.is_active() => row.user_id,
+                    Some(_) => return refuse("the member with this email is deactivated".into()),
+                    None => {
+                        let role = Role::parse(&default_role)?;
+                        let user_id = match accounts::find_user_id(conn, &email).await? {
+                            Some(id) => id,
+                            None => {
+                                let id = Uuid::new_v4();
+                                let name = display_name.clone().unwrap_or_else(|| email.clone());
+                                // No password: this account signs in through its provider.
+                                accounts::insert_user(conn, id, &email, &name, None).await?;
+                                id
+                            }
+                        };
+                        accounts::insert_membership(conn, tenant_id, user_id, role).await?;
+                        let event = AuditEvent::success("sso.provisioned", email.clone())
+                            .severity(Severity::Notice)
+                            .details(json!({ "role": role.as_str() }));
+                        record(conn, &source, event).await?;
+                        user_id
+                    }
+                };
+                repo::link(conn, provider_id, &subject, user_id, &email).await?;
+                repo::touch(conn, provider_id, &subject).await?;
+                Ok(Ok((user_id, email)))
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// `application/x-www-form-urlencoded` encoding for HTTP Basic client credentials
+/// (RFC 6749 §2.3.1).
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

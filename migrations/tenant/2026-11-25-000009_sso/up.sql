@@ -1,0 +1,28 @@
+-- Single sign-on: the tenant's identity providers and the external identities linked to its
+-- members. An identity is keyed by (provider, subject), never by email alone (ASVS 6.8.1).
+CREATE TABLE sso_providers (
+    id             UUID PRIMARY KEY,
+    kind           TEXT NOT NULL CHECK (kind IN ('oidc')),
+    name           TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 60),
+    issuer         TEXT NOT NULL CHECK (issuer ~ '^https?://'),
+    client_id      TEXT NOT NULL CHECK (length(client_id) BETWEEN 1 AND 255),
+    -- AES-256-GCM ciphertext (keyring purpose "sso-secret"), bound to the provider id.
+    client_secret  BYTEA NOT NULL,
+    secret_key_id  TEXT NOT NULL,
+    -- The role of members this provider creates on their first sign-in.
+    default_role   TEXT NOT NULL CHECK (default_role IN ('maintainer', 'developer', 'viewer')),
+    -- When not empty, only verified emails in these domains may sign in.
+    allowed_domains TEXT[] NOT NULL DEFAULT '{}',
+    created_at     TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE TABLE sso_identities (
+    provider_id   UUID NOT NULL REFERENCES sso_providers (id) ON DELETE CASCADE,
+    subject       TEXT NOT NULL,
+    user_id       UUID NOT NULL,
+    email         TEXT NOT NULL,
+    linked_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_login_at TIMESTAMPTZ,
+    PRIMARY KEY (provider_id, subject)
+);
+CREATE INDEX sso_identities_user ON sso_identities (user_id);
