@@ -11,8 +11,10 @@ external_db=${DATABASE_URL:-}
 bash scripts/services.sh start test
 source "$STATE_DIR/test/env"
 server_pid=
+oidc_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$oidc_pid" ] && kill "$oidc_pid" 2>/dev/null && wait "$oidc_pid" 2>/dev/null
   bash scripts/services.sh stop test
 }
 trap cleanup EXIT
@@ -50,6 +52,18 @@ server_pid=$!
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$E2E_PORT/api/health" >/dev/null && break
   kill -0 "$server_pid" 2>/dev/null || { cat "$STATE_DIR/test/server.log"; exit 1; }
+  sleep 0.2
+done
+
+# A real OpenID Connect provider for the single sign-on journey.
+OIDC_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+OIDC_PORT=$OIDC_PORT OIDC_REDIRECT_URI="http://$slug.localhost:$E2E_PORT/sso/callback" \
+  node end2end/oidc/provider.mjs >"$STATE_DIR/test/oidc.log" 2>&1 &
+oidc_pid=$!
+export E2E_OIDC_ISSUER="http://127.0.0.1:$OIDC_PORT"
+for _ in $(seq 100); do
+  curl -fs "$E2E_OIDC_ISSUER/.well-known/openid-configuration" >/dev/null && break
+  kill -0 "$oidc_pid" 2>/dev/null || { cat "$STATE_DIR/test/oidc.log"; exit 1; }
   sleep 0.2
 done
 
