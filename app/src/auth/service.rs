@@ -50,8 +50,16 @@ pub async fn sign_in(
 
     match row.filter(|_| verified) {
         Some(row) => {
-            throttle::record_success(redis, tenant.id, &email).await?;
             let principal = row.principal()?;
+            if tenant.sso_required && principal.role != Role::Admin {
+                let event = AuditEvent::failure("auth.login", email.clone())
+                    .details(json!({ "reason": "single sign-on required" }));
+                audit(event, Some(principal.user_id)).await?;
+                return Err(AppError::Invalid(
+                    "Your organisation signs in with single sign-on: use the “Sign in with …” button.".into(),
+                ));
+            }
+            throttle::record_success(redis, tenant.id, &email).await?;
             audit(AuditEvent::success("auth.login", email.clone()), Some(principal.user_id)).await?;
             Ok(principal)
         }

@@ -12,6 +12,7 @@ diesel::table! {
         plan -> Text,
         mfa_policy -> Text,
         ip_allowlist -> Jsonb,
+        sso_required -> Bool,
     }
 }
 
@@ -200,6 +201,8 @@ diesel::table! {
         default_role -> Text,
         allowed_domains -> Array<Text>,
         created_at -> Timestamptz,
+        role_claim -> Nullable<Text>,
+        role_mapping -> Jsonb,
     }
 }
 

@@ -44,12 +44,15 @@ pub async fn load_sso() -> Result<SsoOverview, AppError> {
             Ok(SsoOverview {
                 providers: super::service::list_providers(&state.db, &ctx.tenant).await?,
                 redirect_uri: format!("{}://{host}{CALLBACK_PATH}", state.public_scheme),
+                required: ctx.tenant.sso_required,
             })
         }
         .await,
     )
 }
 
+// One argument per field of the plain HTML form (it must work without JavaScript).
+#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "settings/sso/add")]
 pub async fn add_sso_provider(
     name: String,
@@ -58,8 +61,10 @@ pub async fn add_sso_provider(
     client_secret: String,
     default_role: String,
     #[server(default)] allowed_domains: String,
+    #[server(default)] role_claim: String,
+    #[server(default)] role_mapping: String,
 ) -> Result<(), AppError> {
-    use super::service::{self, NewProvider};
+    use super::service::{self, NewProvider, RoleMappingInput};
     use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
@@ -68,7 +73,14 @@ pub async fn add_sso_provider(
         async {
             let ctx = RequestContext::current().await?;
             ctx.authorize(Action::ManageAccess)?;
-            let new = NewProvider::parse(&name, &issuer, &client_id, &client_secret, &default_role, &allowed_domains)?;
+            let mapping = RoleMappingInput { claim: &role_claim, lines: &role_mapping };
+            let new = NewProvider::parse(
+                (&name, &issuer),
+                (&client_id, &client_secret),
+                &default_role,
+                &allowed_domains,
+                mapping,
+            )?;
             service::add_provider(&AppState::current()?, &ctx.tenant, ctx.audit_source(), new).await
         }
         .await,
@@ -86,6 +98,23 @@ pub async fn remove_sso_provider(id: Uuid) -> Result<(), AppError> {
             let ctx = RequestContext::current().await?;
             ctx.authorize(Action::ManageAccess)?;
             super::service::remove_provider(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), id).await
+        }
+        .await,
+    )
+}
+
+/// `required` is a checkbox: absent means off.
+#[server(endpoint = "settings/sso/required")]
+pub async fn set_sso_required(#[server(default)] required: bool) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.authorize(Action::ManageAccess)?;
+            super::service::set_required(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), required).await
         }
         .await,
     )

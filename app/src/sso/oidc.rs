@@ -53,9 +53,21 @@ pub struct IdClaims {
     exp: i64,
     iat: Option<i64>,
     nonce: Option<String>,
+    /// Everything else the provider sent (groups, roles, …) for role mapping.
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl IdClaims {
+    /// The string values of a claim that is a string or an array of strings.
+    pub fn values(&self, claim: &str) -> Vec<String> {
+        match self.other.get(claim) {
+            Some(serde_json::Value::String(one)) => vec![one.clone()],
+            Some(serde_json::Value::Array(many)) => many.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// `email_verified` is a boolean, but some providers send the string "true".
     pub fn email_is_verified(&self) -> bool {
         matches!(&self.email_verified, Some(serde_json::Value::Bool(true)))

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::api::{load_sso, login_providers, AddSsoProvider, RemoveSsoProvider};
+use super::api::{load_sso, login_providers, AddSsoProvider, RemoveSsoProvider, SetSsoRequired};
 use super::model::{ProviderView, SsoOverview};
 use crate::auth::model::Role;
 use crate::settings::pages::SettingsTabs;
@@ -36,7 +36,9 @@ pub fn SsoButtons() -> impl IntoView {
 pub fn SsoSettingsPage() -> impl IntoView {
     let add = ServerAction::<AddSsoProvider>::new();
     let remove = ServerAction::<RemoveSsoProvider>::new();
-    let overview = Resource::new(move || (add.version().get(), remove.version().get()), |_| load_sso());
+    let required = ServerAction::<SetSsoRequired>::new();
+    let overview =
+        Resource::new(move || (add.version().get(), remove.version().get(), required.version().get()), |_| load_sso());
     view! {
         <section class="max-w-3xl">
             <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Single sign-on"</h1>
@@ -44,7 +46,7 @@ pub fn SsoSettingsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
-                        Ok(overview) => view! { <Providers overview add remove/> }.into_any(),
+                        Ok(overview) => view! { <Providers overview add remove required/> }.into_any(),
                         Err(error) => view! { <ErrorNotice error=Signal::derive(move || Some(error.clone()))/> }.into_any(),
                     }
                 })}
@@ -58,15 +60,28 @@ fn Providers(
     overview: SsoOverview,
     add: ServerAction<AddSsoProvider>,
     remove: ServerAction<RemoveSsoProvider>,
+    required: ServerAction<SetSsoRequired>,
 ) -> impl IntoView {
     let add_error = Signal::derive(move || add.value().get().and_then(Result::err));
-    let remove_error = Signal::derive(move || remove.value().get().and_then(Result::err));
+    let remove_error = Signal::derive(move || {
+        remove.value().get().and_then(Result::err).or_else(|| required.value().get().and_then(Result::err))
+    });
+    let is_required = overview.required;
     view! {
         <p class="mt-4 text-sm text-slate-600">
             "Register Beacon at your OpenID Connect provider (Okta, Entra ID, Google Workspace, Auth0, …) with this redirect URI: "
             <code data-testid="redirect-uri" class="font-mono text-slate-900">{overview.redirect_uri}</code>
         </p>
         <div class="mt-3"><ErrorNotice error=remove_error/></div>
+        <ActionForm action=required>
+            <div class="mt-4 flex items-center gap-3 text-sm">
+                <label class="flex items-center gap-2">
+                    <input type="checkbox" name="required" value="true" checked=is_required/>
+                    "Require single sign-on (members other than admins cannot use passwords)"
+                </label>
+                <SubmitButton label="Save" pending=required.pending()/>
+            </div>
+        </ActionForm>
         <ul class="mt-4 divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white" data-testid="sso-providers">
             {overview.providers.into_iter().map(|p| view! { <ProviderRow provider=p remove/> }).collect_view()}
         </ul>
@@ -91,6 +106,14 @@ fn Providers(
                         <span class="font-medium text-slate-700">"Allowed email domains (optional)"</span>
                         <input name="allowed_domains" aria-label="Allowed email domains" placeholder="example.com" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm"/>
                     </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Role claim (optional)"</span>
+                        <input name="role_claim" aria-label="Role claim" placeholder="groups" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm"/>
+                    </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Role mapping, one per line"</span>
+                        <textarea name="role_mapping" aria-label="Role mapping" rows="3" placeholder="beacon-admins = admin" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 font-mono text-sm"></textarea>
+                    </label>
                 </div>
                 <div class="mt-4 flex items-center gap-3">
                     <SubmitButton label="Add provider" pending=add.pending()/>
@@ -106,11 +129,16 @@ fn ProviderRow(provider: ProviderView, remove: ServerAction<RemoveSsoProvider>) 
     let label = format!("Remove {}", provider.name);
     let domains =
         if provider.allowed_domains.is_empty() { "any domain".to_owned() } else { provider.allowed_domains.join(", ") };
+    let mapping = provider.role_claim.as_ref().map(|claim| {
+        let pairs: Vec<String> = provider.role_mapping.iter().map(|m| format!("{} → {}", m.value, m.role)).collect();
+        format!("roles from `{claim}`: {}", pairs.join(", "))
+    });
     view! {
         <li class="flex items-center justify-between gap-4 px-4 py-3 text-sm" data-testid="sso-provider" data-name=provider.name.clone()>
             <div>
                 <p class="font-medium text-slate-900">{provider.name.clone()}</p>
                 <p class="text-xs text-slate-500">{format!("{} · client {} · new members: {} · {domains}", provider.issuer, provider.client_id, provider.default_role)}</p>
+                {mapping.map(|m| view! { <p class="text-xs text-slate-500" data-testid="role-mapping">{m}</p> })}
             </div>
             <ActionForm action=remove>
                 <input type="hidden" name="id" value=provider.id.to_string()/>

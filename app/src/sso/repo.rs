@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::model::ProviderView;
+use super::model::{ProviderView, RoleMapping};
 use crate::db::schema::{sso_identities, sso_providers};
 use crate::db::Connection;
 use crate::keyring::Sealed;
@@ -21,9 +21,15 @@ pub struct ProviderRow {
     pub default_role: String,
     pub allowed_domains: Vec<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    pub role_claim: Option<String>,
+    pub role_mapping: serde_json::Value,
 }
 
 impl ProviderRow {
+    pub fn role_mapping(&self) -> Vec<RoleMapping> {
+        serde_json::from_value(self.role_mapping.clone()).unwrap_or_default()
+    }
+
     pub fn view(&self) -> ProviderView {
         ProviderView {
             id: self.id,
@@ -32,6 +38,8 @@ impl ProviderRow {
             client_id: self.client_id.clone(),
             default_role: self.default_role.clone(),
             allowed_domains: self.allowed_domains.clone(),
+            role_claim: self.role_claim.clone(),
+            role_mapping: self.role_mapping(),
             created_at: self.created_at,
         }
     }
@@ -49,6 +57,8 @@ pub struct NewProviderRow<'a> {
     pub secret: &'a Sealed,
     pub default_role: &'a str,
     pub allowed_domains: &'a [String],
+    pub role_claim: Option<&'a str>,
+    pub role_mapping: &'a [RoleMapping],
 }
 
 pub async fn insert_provider(conn: &mut Connection, new: NewProviderRow<'_>) -> QueryResult<()> {
@@ -63,6 +73,8 @@ pub async fn insert_provider(conn: &mut Connection, new: NewProviderRow<'_>) -> 
             sso_providers::secret_key_id.eq(&new.secret.key_id),
             sso_providers::default_role.eq(new.default_role),
             sso_providers::allowed_domains.eq(new.allowed_domains),
+            sso_providers::role_claim.eq(new.role_claim),
+            sso_providers::role_mapping.eq(serde_json::to_value(new.role_mapping).unwrap_or_default()),
         ))
         .execute(conn)
         .await?;

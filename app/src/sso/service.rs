@@ -10,7 +10,7 @@ use tower_sessions_redis_store::fred::interfaces::KeysInterface;
 use tower_sessions_redis_store::fred::types::Expiration;
 use uuid::Uuid;
 
-use super::model::{LoginProvider, ProviderView};
+use super::model::{LoginProvider, ProviderView, RoleMapping};
 use super::oidc::{self, Discovery, Expected, JwkSet};
 use super::repo::{self, NewProviderRow};
 use crate::audit::model::Severity;
@@ -37,16 +37,49 @@ pub struct NewProvider {
     pub client_secret: String,
     pub default_role: Role,
     pub allowed_domains: Vec<String>,
+    pub role_claim: Option<String>,
+    pub role_mapping: Vec<RoleMapping>,
+}
+
+/// The optional role mapping of the "add provider" form: the claim, and lines `value = role`.
+pub struct RoleMappingInput<'a> {
+    pub claim: &'a str,
+    pub lines: &'a str,
+}
+
+impl RoleMappingInput<'_> {
+    fn parse(&self) -> AppResult<(Option<String>, Vec<RoleMapping>)> {
+        let claim = self.claim.trim();
+        let mappings = self
+            .lines
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|line| {
+                let (value, role) = line
+                    .split_once('=')
+                    .ok_or_else(|| AppError::Invalid(format!("`{line}`: write each mapping as `group = role`")))?;
+                let role = Role::parse(role)?;
+                Ok(RoleMapping { value: value.trim().to_owned(), role: role.as_str().to_owned() })
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        match (claim.is_empty(), mappings.is_empty()) {
+            (true, true) => Ok((None, mappings)),
+            (false, false) if claim.len() <= 100 => Ok((Some(claim.to_owned()), mappings)),
+            _ => Err(AppError::Invalid(
+                "A role mapping needs both the claim name and at least one `value = role` line.".into(),
+            )),
+        }
+    }
 }
 
 impl NewProvider {
     pub fn parse(
-        name: &str,
-        issuer: &str,
-        client_id: &str,
-        client_secret: &str,
+        (name, issuer): (&str, &str),
+        (client_id, client_secret): (&str, &str),
         default_role: &str,
         allowed_domains: &str,
+        mapping: RoleMappingInput,
     ) -> AppResult<Self> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 60 {
@@ -73,6 +106,7 @@ impl NewProvider {
                 }
             })
             .collect::<AppResult<Vec<_>>>()?;
+        let (role_claim, role_mapping) = mapping.parse()?;
         Ok(Self {
             name: name.to_owned(),
             issuer,
@@ -80,6 +114,8 @@ impl NewProvider {
             client_secret: client_secret.to_owned(),
             default_role,
             allowed_domains,
+            role_claim,
+            role_mapping,
         })
     }
 }
@@ -140,11 +176,14 @@ pub async fn add_provider(state: &AppState, tenant: &Tenant, source: AuditSource
                         secret: &secret,
                         default_role: new.default_role.as_str(),
                         allowed_domains: &new.allowed_domains,
+                        role_claim: new.role_claim.as_deref(),
+                        role_mapping: &new.role_mapping,
                     },
                 )
                 .await?;
                 let event = AuditEvent::success("sso.provider_added", new.name.clone()).severity(Severity::Warning).details(
-                    json!({ "issuer": new.issuer, "default_role": new.default_role.as_str(), "allowed_domains": new.allowed_domains }),
+                    json!({ "issuer": new.issuer, "default_role": new.default_role.as_str(),
+                            "allowed_domains": new.allowed_domains, "role_claim": new.role_claim, "role_mapping": new.role_mapping }),
                 );
                 record(conn, &source, event).await
             })
@@ -333,6 +372,7 @@ async fn member_for(
     let verified_email =
         claims.email.as_deref().filter(|_| claims.email_is_verified()).and_then(|e| normalize_email(e).ok());
     let (tenant_id, provider_id, default_role) = (tenant.id, provider.id, provider.default_role.clone());
+    let mapped_role = mapped_role(provider, claims);
     let allowed = provider.allowed_domains.clone();
     let subject = claims.sub.clone();
     let display_name = claims.name.clone();
@@ -347,6 +387,7 @@ async fn member_for(
                     else {
                         return refuse("the linked member is deactivated or removed".into());
                     };
+                    apply_mapped_role(conn, tenant_id, &source, &row, mapped_role).await?;
                     repo::touch(conn, provider_id, &subject).await?;
                     return Ok(Ok((user_id, row.email)));
                 }
@@ -358,10 +399,16 @@ async fn member_for(
                     return refuse(format!("email domain `{domain}` is not allowed for this provider"));
                 }
                 let user_id = match accounts::find_by_email(conn, tenant_id, &email).await? {
-                    Some(row) if row.is_active() => row.user_id,
+                    Some(row) if row.is_active() => {
+                        apply_mapped_role(conn, tenant_id, &source, &row, mapped_role).await?;
+                        row.user_id
+                    }
                     Some(_) => return refuse("the member with this email is deactivated".into()),
                     None => {
-                        let role = Role::parse(&default_role)?;
+                        let role = match mapped_role {
+                            Some(role) => role,
+                            None => Role::parse(&default_role)?,
+                        };
                         let user_id = match accounts::find_user_id(conn, &email).await? {
                             Some(id) => id,
                             None => {
@@ -387,6 +434,65 @@ async fn member_for(
         })
         .await
         .map_err(|e| e.to_string())?
+}
+
+/// The highest role the provider's mapping grants for the claims, if any mapping matches.
+fn mapped_role(provider: &repo::ProviderRow, claims: &oidc::IdClaims) -> Option<Role> {
+    let claim = provider.role_claim.as_deref()?;
+    let values = claims.values(claim);
+    provider
+        .role_mapping()
+        .into_iter()
+        .filter(|m| values.contains(&m.value))
+        .filter_map(|m| Role::parse(&m.role).ok())
+        .max()
+}
+
+/// Brings an existing member's role in line with the provider's mapping at sign-in. The
+/// tenant's last active admin is never demoted this way.
+async fn apply_mapped_role(
+    conn: &mut crate::db::Connection,
+    tenant_id: crate::tenancy::model::TenantId,
+    source: &AuditSource,
+    member: &accounts::MemberRow,
+    mapped: Option<Role>,
+) -> AppResult<()> {
+    let current = Role::parse(&member.role)?;
+    let Some(role) = mapped.filter(|r| *r != current) else { return Ok(()) };
+    if current == Role::Admin {
+        let admins = accounts::lock_active_admins(conn, tenant_id).await?;
+        if !admins.iter().any(|id| *id != member.user_id) {
+            tracing::warn!(member = %member.email, "SSO role mapping would demote the last admin; kept");
+            return Ok(());
+        }
+    }
+    accounts::update_role(conn, tenant_id, member.user_id, role).await?;
+    let event = AuditEvent::success("user.role_changed", member.email.clone())
+        .severity(Severity::Notice)
+        .details(json!({ "from": current.as_str(), "to": role.as_str(), "by": "identity provider role mapping" }));
+    record(conn, source, event).await
+}
+
+/// Turns "single sign-on required" on or off; on needs at least one provider, so nobody is
+/// left without a way to sign in (admins keep their passwords either way).
+pub async fn set_required(db: &Database, tenant: &Tenant, source: AuditSource, required: bool) -> AppResult<()> {
+    if tenant.sso_required == required {
+        return Ok(());
+    }
+    let (id, target) = (tenant.id, tenant.slug.to_string());
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            if required && repo::list_providers(conn).await?.is_empty() {
+                return Err(AppError::Invalid("Add an identity provider before requiring single sign-on.".into()));
+            }
+            crate::tenancy::repo::set_sso_required(conn, id, required).await?;
+            let event = AuditEvent::success("tenant.sso_required_changed", target)
+                .severity(Severity::Warning)
+                .details(json!({ "required": required }));
+            record(conn, &source, event).await
+        })
+    })
+    .await
 }
 
 /// `application/x-www-form-urlencoded` encoding for HTTP Basic client credentials

@@ -234,6 +234,8 @@ pub struct Tenant {
     pub plan: Plan,
     pub mfa_policy: MfaPolicy,
     pub allowlist: Vec<AllowRule>,
+    /// Members other than admins sign in through single sign-on only.
+    pub sso_required: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -19,6 +19,7 @@ struct TenantRow {
     plan: String,
     mfa_policy: String,
     ip_allowlist: serde_json::Value,
+    sso_required: bool,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -35,6 +36,7 @@ impl TryFrom<TenantRow> for Tenant {
             plan: Plan::parse(&row.plan)?,
             mfa_policy: MfaPolicy::parse(&row.mfa_policy)?,
             allowlist: serde_json::from_value(row.ip_allowlist).map_err(AppError::internal)?,
+            sso_required: row.sso_required,
             created_at: row.created_at,
         })
     }
@@ -102,6 +104,11 @@ pub async fn set_plan(conn: &mut Connection, id: TenantId, plan: Plan) -> Result
 
 pub async fn set_mfa_policy(conn: &mut Connection, id: TenantId, policy: MfaPolicy) -> Result<(), AppError> {
     diesel::update(tenants::table.find(id.0)).set(tenants::mfa_policy.eq(policy.as_str())).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn set_sso_required(conn: &mut Connection, id: TenantId, required: bool) -> Result<(), AppError> {
+    diesel::update(tenants::table.find(id.0)).set(tenants::sso_required.eq(required)).execute(conn).await?;
     Ok(())
 }
 

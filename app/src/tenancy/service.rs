@@ -64,6 +64,7 @@ pub async fn provision(
             plan: Plan::Standard,
             mfa_policy: MfaPolicy::Off,
             allowlist: Vec::new(),
+            sso_required: false,
             created_at: chrono::Utc::now(),
         };
         let scoped = tenant.clone();

@@ -13,6 +13,10 @@ CREATE TABLE sso_providers (
     default_role   TEXT NOT NULL CHECK (default_role IN ('maintainer', 'developer', 'viewer')),
     -- When not empty, only verified emails in these domains may sign in.
     allowed_domains TEXT[] NOT NULL DEFAULT '{}',
+    -- Optional: the ID token claim (e.g. "groups") whose values map to roles at every sign-in,
+    -- as [{"value": "beacon-admins", "role": "admin"}, …]; the highest matching role wins.
+    role_claim     TEXT,
+    role_mapping   JSONB NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(role_mapping) = 'array'),
     created_at     TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 

@@ -67,6 +67,8 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
             (Rule::Allowed(ManageAccess), form(path, "name=&issuer=x&client_id=&client_secret=&default_role=viewer"))
         }
         "settings/sso/remove" => (Rule::Allowed(ManageAccess), form(path, &id)),
+        // Turning it on needs a provider, which the matrix tenant has none of: harmless.
+        "settings/sso/required" => (Rule::Allowed(ManageAccess), form(path, "required=true")),
         "auth/password" => (
             Rule::Allowed(ManageOwnAccount),
             form(path, "current_password=x&new_password=a-long-new-passphrase&confirm_password=different"),

@@ -191,6 +191,8 @@ async fn oidc_sign_in_provisions_links_and_refuses_every_forged_answer() {
             ("client_secret".to_owned(), CLIENT_SECRET.to_owned()),
             ("default_role".to_owned(), "developer".to_owned()),
             ("allowed_domains".to_owned(), format!("{}.example.com", t.tenant.slug)),
+            ("role_claim".to_owned(), "groups".to_owned()),
+            ("role_mapping".to_owned(), "beacon-admins = admin\nbeacon-maintainers = maintainer".to_owned()),
         ];
         let admin = admin.clone();
         let app = &app;
@@ -209,6 +211,7 @@ async fn oidc_sign_in_provisions_links_and_refuses_every_forged_answer() {
     let provider_id = overview.providers[0].id.to_string();
     assert!(app.get(&t.host, "/login", None).await.body.contains(&format!("/sso/{provider_id}/start")));
     let sso = Sso { app: &app, t: &t, provider: provider.clone(), provider_id };
+    assert_eq!(overview.providers[0].role_mapping.len(), 2);
 
     // A first sign-in creates the member with the provider's default role.
     let signed = sso.sign_in(|_, _| {}).await;
@@ -226,6 +229,12 @@ async fn oidc_sign_in_provisions_links_and_refuses_every_forged_answer() {
     assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
     let replayed = app.get(&t.host, &callback, None).await;
     assert_eq!(replayed.status, StatusCode::BAD_REQUEST, "a state works once");
+
+    // The provider's groups set the role at every sign-in.
+    let promoted = sso.sign_in(|c, _| c["groups"] = json!(["staff", "beacon-maintainers"])).await;
+    assert_eq!(promoted.status, StatusCode::SEE_OTHER, "{}", promoted.body);
+    let users: UsersView = app.call(&t.host, "/api/settings/users/list", &[], Some(&admin)).await.json();
+    assert_eq!(users.members.iter().find(|m| m.email.starts_with("sam@")).unwrap().role, Role::Maintainer);
 
     // An existing member is linked by verified email, keeping their role.
     let email = format!("val@{}.example.com", t.tenant.slug);
@@ -279,6 +288,30 @@ async fn oidc_sign_in_provisions_links_and_refuses_every_forged_answer() {
     }
     assert_eq!(failure_reasons(&app.audit_actions(&t.tenant).await) - before, 9);
 
+    // "Single sign-on required": members other than admins can no longer use passwords.
+    let invited = app
+        .call(
+            &t.host,
+            "/api/settings/users/invite",
+            &[("email", &format!("pw@{}.example.com", t.tenant.slug)), ("display_name", "Pat"), ("role", "viewer")],
+            Some(&admin),
+        )
+        .await;
+    assert!(invited.status.is_success());
+    let view: UsersView = app.call(&t.host, "/api/settings/users/list", &[], Some(&admin)).await.json();
+    let password = view.invitation.and_then(|i| i.one_time_password).unwrap();
+    let required = app.call(&t.host, "/api/settings/sso/required", &[("required", "true")], Some(&admin)).await;
+    assert!(required.status.is_success(), "{} {}", required.status, required.body);
+    let pat = [("email", format!("pw@{}.example.com", t.tenant.slug)), ("password", password)];
+    let pat: Vec<(&str, &str)> = pat.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = app.call(&t.host, "/api/auth/login", &pat, None).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("single sign-on"));
+    app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let off = app.call(&t.host, "/api/settings/sso/required", &[], Some(&admin)).await;
+    assert!(off.status.is_success());
+    app.login(&t.host, pat[0].1, pat[1].1).await;
+
     // An unknown state gets nowhere, nor does a provider's refusal.
     let unknown = app.get(&t.host, "/sso/callback?code=x&state=made-up", None).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
@@ -286,7 +319,7 @@ async fn oidc_sign_in_provisions_links_and_refuses_every_forged_answer() {
     assert_eq!(denied.status, StatusCode::BAD_REQUEST);
 
     let actions = app.audit_actions(&t.tenant).await;
-    for action in ["sso.provider_added", "sso.provisioned"] {
+    for action in ["sso.provider_added", "sso.provisioned", "tenant.sso_required_changed", "user.role_changed"] {
         assert!(actions.iter().any(|(a, _, o)| a == action && o == "success"), "{action}");
     }
     assert!(actions.iter().filter(|(a, _, o)| a == "sso.login" && o == "success").count() >= 3);

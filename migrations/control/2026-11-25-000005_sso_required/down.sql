@@ -1,0 +1,1 @@
+ALTER TABLE control.tenants DROP COLUMN sso_required;
