@@ -203,6 +203,7 @@ diesel::table! {
         created_at -> Timestamptz,
         role_claim -> Nullable<Text>,
         role_mapping -> Jsonb,
+        organization -> Nullable<Text>,
     }
 }
 

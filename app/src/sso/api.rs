@@ -1,6 +1,10 @@
 //! Server functions of single sign-on: the sign-in page's buttons (public) and Settings →
 //! Single sign-on (admins).
 
+// Adding a provider takes one argument per field of its plain HTML form (it must work without
+// JavaScript); the `server` macro repeats them in the code it generates for the browser.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -51,10 +55,10 @@ pub async fn load_sso() -> Result<SsoOverview, AppError> {
     )
 }
 
-// One argument per field of the plain HTML form (it must work without JavaScript).
-#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "settings/sso/add")]
 pub async fn add_sso_provider(
+    kind: String,
+    #[server(default)] organization: String,
     name: String,
     issuer: String,
     client_id: String,
@@ -75,6 +79,7 @@ pub async fn add_sso_provider(
             ctx.authorize(Action::ManageAccess)?;
             let mapping = RoleMappingInput { claim: &role_claim, lines: &role_mapping };
             let new = NewProvider::parse(
+                (&kind, &organization),
                 (&name, &issuer),
                 (&client_id, &client_secret),
                 &default_role,

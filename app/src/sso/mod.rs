@@ -1,7 +1,9 @@
-//! Single sign-on: each tenant's OpenID Connect providers (Settings → Single sign-on), the
+//! Single sign-on: each tenant's OpenID Connect (and GitHub) providers (Settings → Single sign-on), the
 //! sign-in round trip through them, and the identities they link to members.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod github;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod oidc;

@@ -5,6 +5,8 @@ use uuid::Uuid;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderView {
     pub id: Uuid,
+    /// `oidc` or `github`.
+    pub kind: String,
     pub name: String,
     pub issuer: String,
     pub client_id: String,
@@ -13,6 +15,8 @@ pub struct ProviderView {
     /// The claim whose values map to roles at every sign-in, if any.
     pub role_claim: Option<String>,
     pub role_mapping: Vec<RoleMapping>,
+    /// GitHub: only members of this organisation may sign in.
+    pub organization: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

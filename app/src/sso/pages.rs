@@ -86,11 +86,26 @@ fn Providers(
             {overview.providers.into_iter().map(|p| view! { <ProviderRow provider=p remove/> }).collect_view()}
         </ul>
         <div class="mt-6 rounded-xl border border-slate-200 bg-white p-6">
-            <h2 class="font-medium text-slate-900">"Add an OpenID Connect provider"</h2>
+            <h2 class="font-medium text-slate-900">"Add a provider"</h2>
+            <p class="mt-1 text-xs text-slate-500">"For GitHub, leave the issuer URL empty for github.com or give your Enterprise Server's address."</p>
             <ActionForm action=add>
                 <div class="mt-4 grid gap-4 sm:grid-cols-2">
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Kind"</span>
+                        <select name="kind" aria-label="Kind" class="mt-1 block w-full rounded-lg border border-slate-300 bg-white px-2 py-2 text-sm">
+                            <option value="oidc">"OpenID Connect"</option>
+                            <option value="github">"GitHub (OAuth)"</option>
+                        </select>
+                    </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"GitHub organisation (optional)"</span>
+                        <input name="organization" aria-label="GitHub organisation" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm"/>
+                    </label>
                     <TextField label="Button name" name="name"/>
-                    <TextField label="Issuer URL" name="issuer"/>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Issuer URL"</span>
+                        <input name="issuer" aria-label="Issuer URL" placeholder="https://example.okta.com" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm"/>
+                    </label>
                     <TextField label="Client ID" name="client_id"/>
                     <TextField label="Client secret" name="client_secret" kind="password" autocomplete="off"/>
                     <label class="block text-sm">

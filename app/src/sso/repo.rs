@@ -13,6 +13,7 @@ use crate::keyring::Sealed;
 #[diesel(table_name = sso_providers, check_for_backend(diesel::pg::Pg))]
 pub struct ProviderRow {
     pub id: Uuid,
+    pub kind: String,
     pub name: String,
     pub issuer: String,
     pub client_id: String,
@@ -23,6 +24,7 @@ pub struct ProviderRow {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub role_claim: Option<String>,
     pub role_mapping: serde_json::Value,
+    pub organization: Option<String>,
 }
 
 impl ProviderRow {
@@ -33,6 +35,7 @@ impl ProviderRow {
     pub fn view(&self) -> ProviderView {
         ProviderView {
             id: self.id,
+            kind: self.kind.clone(),
             name: self.name.clone(),
             issuer: self.issuer.clone(),
             client_id: self.client_id.clone(),
@@ -40,6 +43,7 @@ impl ProviderRow {
             allowed_domains: self.allowed_domains.clone(),
             role_claim: self.role_claim.clone(),
             role_mapping: self.role_mapping(),
+            organization: self.organization.clone(),
             created_at: self.created_at,
         }
     }
@@ -51,6 +55,7 @@ impl ProviderRow {
 
 pub struct NewProviderRow<'a> {
     pub id: Uuid,
+    pub kind: &'a str,
     pub name: &'a str,
     pub issuer: &'a str,
     pub client_id: &'a str,
@@ -59,13 +64,14 @@ pub struct NewProviderRow<'a> {
     pub allowed_domains: &'a [String],
     pub role_claim: Option<&'a str>,
     pub role_mapping: &'a [RoleMapping],
+    pub organization: Option<&'a str>,
 }
 
 pub async fn insert_provider(conn: &mut Connection, new: NewProviderRow<'_>) -> QueryResult<()> {
     diesel::insert_into(sso_providers::table)
         .values((
             sso_providers::id.eq(new.id),
-            sso_providers::kind.eq("oidc"),
+            sso_providers::kind.eq(new.kind),
             sso_providers::name.eq(new.name),
             sso_providers::issuer.eq(new.issuer),
             sso_providers::client_id.eq(new.client_id),
@@ -75,6 +81,7 @@ pub async fn insert_provider(conn: &mut Connection, new: NewProviderRow<'_>) -> 
             sso_providers::allowed_domains.eq(new.allowed_domains),
             sso_providers::role_claim.eq(new.role_claim),
             sso_providers::role_mapping.eq(serde_json::to_value(new.role_mapping).unwrap_or_default()),
+            sso_providers::organization.eq(new.organization),
         ))
         .execute(conn)
         .await?;

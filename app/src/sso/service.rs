@@ -10,6 +10,7 @@ use tower_sessions_redis_store::fred::interfaces::KeysInterface;
 use tower_sessions_redis_store::fred::types::Expiration;
 use uuid::Uuid;
 
+use super::github;
 use super::model::{LoginProvider, ProviderView, RoleMapping};
 use super::oidc::{self, Discovery, Expected, JwkSet};
 use super::repo::{self, NewProviderRow};
@@ -29,8 +30,44 @@ const PENDING_SECONDS: i64 = 600;
 /// The largest discovery, key set or token response read.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
+/// Who signed in at the provider, as sign-in needs it, whatever the protocol.
+pub struct ExternalUser {
+    /// The provider's stable id for the person (`sub`, GitHub's numeric id).
+    pub subject: String,
+    /// Only an address the provider says it verified.
+    pub verified_email: Option<String>,
+    pub name: Option<String>,
+    /// Values the role mapping matches: the mapped claim's values (OIDC), organisations (GitHub).
+    pub groups: Vec<String>,
+}
+
+/// The two kinds of provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Oidc,
+    GitHub,
+}
+
+impl Kind {
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        match raw {
+            "oidc" => Ok(Kind::Oidc),
+            "github" => Ok(Kind::GitHub),
+            other => Err(AppError::Invalid(format!("`{other}` is not a kind of provider; use oidc or github"))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Oidc => "oidc",
+            Kind::GitHub => "github",
+        }
+    }
+}
+
 /// Validated input of the "add provider" form.
 pub struct NewProvider {
+    pub kind: Kind,
     pub name: String,
     pub issuer: String,
     pub client_id: String,
@@ -39,6 +76,7 @@ pub struct NewProvider {
     pub allowed_domains: Vec<String>,
     pub role_claim: Option<String>,
     pub role_mapping: Vec<RoleMapping>,
+    pub organization: Option<String>,
 }
 
 /// The optional role mapping of the "add provider" form: the claim, and lines `value = role`.
@@ -74,7 +112,9 @@ impl RoleMappingInput<'_> {
 }
 
 impl NewProvider {
+    /// `issuer` may be blank for GitHub (github.com); `organization` is GitHub's only.
     pub fn parse(
+        (kind, organization): (&str, &str),
         (name, issuer): (&str, &str),
         (client_id, client_secret): (&str, &str),
         default_role: &str,
@@ -85,7 +125,16 @@ impl NewProvider {
         if name.is_empty() || name.chars().count() > 60 {
             return Err(AppError::Invalid("Give the provider a name of 1 to 60 characters.".into()));
         }
+        let kind = Kind::parse(kind)?;
+        let issuer = match (kind, issuer.trim()) {
+            (Kind::GitHub, "") => "https://github.com",
+            (_, issuer) => issuer,
+        };
         let issuer = fetch::parse(issuer).map_err(AppError::Invalid)?.to_string().trim_end_matches('/').to_owned();
+        let organization = Some(organization.trim()).filter(|o| !o.is_empty()).map(str::to_owned);
+        if organization.is_some() && kind != Kind::GitHub {
+            return Err(AppError::Invalid("An organisation restriction is for GitHub providers.".into()));
+        }
         let (client_id, client_secret) = (client_id.trim(), client_secret.trim());
         if client_id.is_empty() || client_secret.is_empty() || client_id.len() > 255 || client_secret.len() > 1024 {
             return Err(AppError::Invalid("The client id and client secret from the provider are required.".into()));
@@ -108,6 +157,8 @@ impl NewProvider {
             .collect::<AppResult<Vec<_>>>()?;
         let (role_claim, role_mapping) = mapping.parse()?;
         Ok(Self {
+            kind,
+            organization,
             name: name.to_owned(),
             issuer,
             client_id: client_id.to_owned(),
@@ -127,7 +178,7 @@ async fn get_json<T: DeserializeOwned>(policy: &FetchPolicy, address: &str) -> R
     read_json(response).await
 }
 
-async fn read_json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, String> {
+pub(super) async fn read_json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, String> {
     let url = response.url().clone();
     let status = response.status();
     if response.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
@@ -157,9 +208,11 @@ async fn discover(policy: &FetchPolicy, issuer: &str) -> Result<Discovery, Strin
 
 /// Adds a provider after checking that its discovery document answers for that issuer.
 pub async fn add_provider(state: &AppState, tenant: &Tenant, source: AuditSource, new: NewProvider) -> AppResult<()> {
-    discover(&state.fetch_policy, &new.issuer)
-        .await
-        .map_err(|e| AppError::Invalid(format!("Cannot use this issuer: {e}")))?;
+    if new.kind == Kind::Oidc {
+        discover(&state.fetch_policy, &new.issuer)
+            .await
+            .map_err(|e| AppError::Invalid(format!("Cannot use this issuer: {e}")))?;
+    }
     let id = Uuid::new_v4();
     let secret = state.keyring.seal(Purpose::SsoClientSecret, new.client_secret.as_bytes(), id.as_bytes())?;
     state
@@ -170,6 +223,7 @@ pub async fn add_provider(state: &AppState, tenant: &Tenant, source: AuditSource
                     conn,
                     NewProviderRow {
                         id,
+                        kind: new.kind.as_str(),
                         name: &new.name,
                         issuer: &new.issuer,
                         client_id: &new.client_id,
@@ -178,11 +232,12 @@ pub async fn add_provider(state: &AppState, tenant: &Tenant, source: AuditSource
                         allowed_domains: &new.allowed_domains,
                         role_claim: new.role_claim.as_deref(),
                         role_mapping: &new.role_mapping,
+                        organization: new.organization.as_deref(),
                     },
                 )
                 .await?;
                 let event = AuditEvent::success("sso.provider_added", new.name.clone()).severity(Severity::Warning).details(
-                    json!({ "issuer": new.issuer, "default_role": new.default_role.as_str(),
+                    json!({ "kind": new.kind.as_str(), "issuer": new.issuer, "organization": new.organization, "default_role": new.default_role.as_str(),
                             "allowed_domains": new.allowed_domains, "role_claim": new.role_claim, "role_mapping": new.role_mapping }),
                 );
                 record(conn, &source, event).await
@@ -236,10 +291,19 @@ async fn provider(db: &Database, tenant: &Tenant, id: Uuid) -> AppResult<repo::P
 /// Starts a sign-in: returns the provider's authorization URL to send the browser to.
 pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, redirect_uri: &str) -> AppResult<String> {
     let provider = provider(&state.db, tenant, provider_id).await?;
-    let discovery = discover(&state.fetch_policy, &provider.issuer).await.map_err(|e| {
-        tracing::warn!(issuer = %provider.issuer, error = %e, "SSO discovery failed");
-        AppError::Invalid(format!("{} cannot be reached right now. Try again later.", provider.name))
-    })?;
+    let kind = Kind::parse(&provider.kind)?;
+    let authorization_endpoint = match kind {
+        Kind::Oidc => {
+            discover(&state.fetch_policy, &provider.issuer)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(issuer = %provider.issuer, error = %e, "SSO discovery failed");
+                    AppError::Invalid(format!("{} cannot be reached right now. Try again later.", provider.name))
+                })?
+                .authorization_endpoint
+        }
+        Kind::GitHub => github::authorize_url(&provider.issuer),
+    };
     let (state_token, nonce, verifier) = (oidc::random_token(), oidc::random_token(), oidc::pkce_verifier());
     let pending = Pending { tenant_id: tenant.id.0, provider_id, nonce: nonce.clone(), verifier: verifier.clone() };
     let value = serde_json::to_string(&pending).map_err(AppError::internal)?;
@@ -248,17 +312,22 @@ pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, redirec
         .set(pending_key(&state_token), value, Some(Expiration::EX(PENDING_SECONDS)), None, false)
         .await
         .map_err(AppError::internal)?;
-    let mut url = reqwest::Url::parse(&discovery.authorization_endpoint)
-        .map_err(|e| AppError::internal(format!("authorization_endpoint: {e}")))?;
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &provider.client_id)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("scope", "openid email profile")
-        .append_pair("state", &state_token)
-        .append_pair("nonce", &nonce)
-        .append_pair("code_challenge", &oidc::pkce_challenge(&verifier))
-        .append_pair("code_challenge_method", "S256");
+    let mut url = reqwest::Url::parse(&authorization_endpoint)
+        .map_err(|e| AppError::internal(format!("authorization endpoint: {e}")))?;
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &provider.client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("state", &state_token)
+            .append_pair("code_challenge", &oidc::pkce_challenge(&verifier))
+            .append_pair("code_challenge_method", "S256");
+        match kind {
+            Kind::Oidc => query.append_pair("scope", "openid email profile").append_pair("nonce", &nonce),
+            Kind::GitHub => query.append_pair("scope", github::scopes(provider.organization.as_deref())),
+        };
+    }
     Ok(url.to_string())
 }
 
@@ -324,23 +393,46 @@ async fn finish(
         return Err("state from another tenant".into());
     }
     let provider = provider(&state.db, tenant, pending.provider_id).await.map_err(|e| e.to_string())?;
-    let discovery = discover(&state.fetch_policy, &provider.issuer).await?;
     let secret = state
         .keyring
         .open(Purpose::SsoClientSecret, &provider.sealed_secret(), provider.id.as_bytes())
         .map_err(|e| e.to_string())?;
     let secret = String::from_utf8(secret).map_err(|_| "client secret is not text".to_owned())?;
+    let user = match Kind::parse(&provider.kind).map_err(|e| e.to_string())? {
+        Kind::Oidc => oidc_user(&state.fetch_policy, &provider, (&secret, &code), redirect_uri, &pending).await?,
+        Kind::GitHub => {
+            let exchange = github::Exchange {
+                client_id: &provider.client_id,
+                client_secret: &secret,
+                code: &code,
+                redirect_uri,
+                verifier: &pending.verifier,
+            };
+            github::user(&state.fetch_policy, &provider.issuer, provider.organization.as_deref(), exchange).await?
+        }
+    };
+    let (user_id, email) = member_for(state, tenant, &provider, user).await?;
+    Ok((user_id, email, provider.name))
+}
 
+/// OpenID Connect: the code for tokens, and the ID token verified against the provider's keys.
+async fn oidc_user(
+    policy: &FetchPolicy,
+    provider: &repo::ProviderRow,
+    (secret, code): (&str, &str),
+    redirect_uri: &str,
+    pending: &Pending,
+) -> Result<ExternalUser, String> {
+    let discovery = discover(policy, &provider.issuer).await?;
     let token_url = fetch::parse(&discovery.token_endpoint)?;
-    let client = fetch::pinned_client(&state.fetch_policy, &token_url, "Beacon SSO").await?;
-    let encode = |s: &str| url_encode(s);
+    let client = fetch::pinned_client(policy, &token_url, "Beacon SSO").await?;
     let response = client
         .post(token_url.clone())
-        .basic_auth(encode(&provider.client_id), Some(encode(&secret)))
+        .basic_auth(url_encode(&provider.client_id), Some(url_encode(secret)))
         .header(reqwest::header::ACCEPT, "application/json")
         .form(&[
             ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
+            ("code", code),
             ("redirect_uri", redirect_uri),
             ("code_verifier", pending.verifier.as_str()),
         ])
@@ -352,13 +444,16 @@ async fn finish(
         id_token: String,
     }
     let tokens: Tokens = read_json(response).await.map_err(|e| format!("token request: {e}"))?;
-    let keys: JwkSet = get_json(&state.fetch_policy, &discovery.jwks_uri).await?;
+    let keys: JwkSet = get_json(policy, &discovery.jwks_uri).await?;
     let expected = Expected { issuer: &discovery.issuer, client_id: &provider.client_id, nonce: &pending.nonce };
     let claims = oidc::verify_id_token(&tokens.id_token, &keys, &expected, chrono::Utc::now().timestamp())
         .map_err(|r| format!("ID token refused: {r}"))?;
-
-    let (user_id, email) = member_for(state, tenant, &provider, &claims).await?;
-    Ok((user_id, email, provider.name))
+    Ok(ExternalUser {
+        groups: provider.role_claim.as_deref().map(|c| claims.values(c)).unwrap_or_default(),
+        verified_email: claims.email.clone().filter(|_| claims.email_is_verified()),
+        name: claims.name.clone(),
+        subject: claims.sub,
+    })
 }
 
 /// The member behind verified claims: linked identity, else the verified email within this
@@ -367,15 +462,13 @@ async fn member_for(
     state: &AppState,
     tenant: &Tenant,
     provider: &repo::ProviderRow,
-    claims: &oidc::IdClaims,
+    user: ExternalUser,
 ) -> Result<(Uuid, String), String> {
-    let verified_email =
-        claims.email.as_deref().filter(|_| claims.email_is_verified()).and_then(|e| normalize_email(e).ok());
+    let verified_email = user.verified_email.as_deref().and_then(|e| normalize_email(e).ok());
     let (tenant_id, provider_id, default_role) = (tenant.id, provider.id, provider.default_role.clone());
-    let mapped_role = mapped_role(provider, claims);
+    let mapped_role = mapped_role(provider, &user.groups);
     let allowed = provider.allowed_domains.clone();
-    let subject = claims.sub.clone();
-    let display_name = claims.name.clone();
+    let (subject, display_name) = (user.subject, user.name);
     let source = AuditSource { actor: format!("sso:{}", provider.name), ..AuditSource::default() };
     state
         .db
@@ -436,14 +529,13 @@ async fn member_for(
         .map_err(|e| e.to_string())?
 }
 
-/// The highest role the provider's mapping grants for the claims, if any mapping matches.
-fn mapped_role(provider: &repo::ProviderRow, claims: &oidc::IdClaims) -> Option<Role> {
-    let claim = provider.role_claim.as_deref()?;
-    let values = claims.values(claim);
+/// The highest role the provider's mapping grants for these groups, if any mapping matches.
+fn mapped_role(provider: &repo::ProviderRow, groups: &[String]) -> Option<Role> {
+    provider.role_claim.as_deref()?;
     provider
         .role_mapping()
         .into_iter()
-        .filter(|m| values.contains(&m.value))
+        .filter(|m| groups.contains(&m.value))
         .filter_map(|m| Role::parse(&m.role).ok())
         .max()
 }

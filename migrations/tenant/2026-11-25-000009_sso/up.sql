@@ -2,8 +2,10 @@
 -- members. An identity is keyed by (provider, subject), never by email alone (ASVS 6.8.1).
 CREATE TABLE sso_providers (
     id             UUID PRIMARY KEY,
-    kind           TEXT NOT NULL CHECK (kind IN ('oidc')),
+    -- OpenID Connect, or GitHub (plain OAuth 2.0 read through its API).
+    kind           TEXT NOT NULL CHECK (kind IN ('oidc', 'github')),
     name           TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 60),
+    -- The OIDC issuer, or GitHub's web base URL (https://github.com or an Enterprise Server).
     issuer         TEXT NOT NULL CHECK (issuer ~ '^https?://'),
     client_id      TEXT NOT NULL CHECK (length(client_id) BETWEEN 1 AND 255),
     -- AES-256-GCM ciphertext (keyring purpose "sso-secret"), bound to the provider id.
@@ -17,6 +19,8 @@ CREATE TABLE sso_providers (
     -- as [{"value": "beacon-admins", "role": "admin"}, …]; the highest matching role wins.
     role_claim     TEXT,
     role_mapping   JSONB NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(role_mapping) = 'array'),
+    -- GitHub only: members of this organisation only.
+    organization   TEXT,
     created_at     TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 

@@ -63,9 +63,10 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "portal/context" => (Rule::Public, form(path, "")),
         "sso/providers" => (Rule::Public, form(path, "")),
         "settings/sso" => (Rule::Allowed(ManageAccess), form(path, "")),
-        "settings/sso/add" => {
-            (Rule::Allowed(ManageAccess), form(path, "name=&issuer=x&client_id=&client_secret=&default_role=viewer"))
-        }
+        "settings/sso/add" => (
+            Rule::Allowed(ManageAccess),
+            form(path, "kind=oidc&name=&issuer=x&client_id=&client_secret=&default_role=viewer"),
+        ),
         "settings/sso/remove" => (Rule::Allowed(ManageAccess), form(path, &id)),
         // Turning it on needs a provider, which the matrix tenant has none of: harmless.
         "settings/sso/required" => (Rule::Allowed(ManageAccess), form(path, "required=true")),

@@ -185,6 +185,7 @@ async fn oidc_sign_in_provisions_links_and_refuses_every_forged_answer() {
     // Settings → Single sign-on: a wrong issuer is refused before anything is saved.
     let add = |issuer: String| {
         let form = [
+            ("kind".to_owned(), "oidc".to_owned()),
             ("name".to_owned(), "Okta".to_owned()),
             ("issuer".to_owned(), issuer),
             ("client_id".to_owned(), CLIENT_ID.to_owned()),
@@ -323,4 +324,128 @@ async fn oidc_sign_in_provisions_links_and_refuses_every_forged_answer() {
         assert!(actions.iter().any(|(a, _, o)| a == action && o == "success"), "{action}");
     }
     assert!(actions.iter().filter(|(a, _, o)| a == "sso.login" && o == "success").count() >= 3);
+}
+
+/// A GitHub-style OAuth server: token endpoint, `/user`, `/user/emails`, `/user/orgs` under
+/// `/api/v3` as on GitHub Enterprise Server.
+struct GitHub {
+    base: String,
+    /// code → (PKCE challenge, person)
+    codes: Mutex<HashMap<String, (String, Person)>>,
+    tokens: Mutex<HashMap<String, Person>>,
+}
+
+#[derive(Clone)]
+struct Person {
+    id: u64,
+    email: String,
+    verified: bool,
+    orgs: Vec<&'static str>,
+}
+
+async fn github_token(State(g): State<Arc<GitHub>>, Form(form): Form<HashMap<String, String>>) -> Json<Value> {
+    let issued = g.codes.lock().unwrap().remove(form.get("code").map(String::as_str).unwrap_or_default());
+    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+    let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()));
+    match issued {
+        Some((expected, person))
+            if expected == challenge && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET) =>
+        {
+            let token = format!("gho_{}", uuid::Uuid::new_v4().simple());
+            g.tokens.lock().unwrap().insert(token.clone(), person);
+            Json(json!({ "access_token": token, "token_type": "bearer", "scope": "read:user,user:email,read:org" }))
+        }
+        // GitHub answers token errors with 200 and an `error` field.
+        _ => Json(json!({ "error": "bad_verification_code" })),
+    }
+}
+
+fn person(g: &GitHub, headers: &HeaderMap) -> Result<Person, StatusCode> {
+    let token =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    token.and_then(|t| g.tokens.lock().unwrap().get(t).cloned()).ok_or(StatusCode::UNAUTHORIZED)
+}
+
+async fn github_user(State(g): State<Arc<GitHub>>, headers: HeaderMap) -> Result<Json<Value>, StatusCode> {
+    let p = person(&g, &headers)?;
+    Ok(Json(json!({ "id": p.id, "login": format!("user{}", p.id), "name": null })))
+}
+
+async fn github_emails(State(g): State<Arc<GitHub>>, headers: HeaderMap) -> Result<Json<Value>, StatusCode> {
+    let p = person(&g, &headers)?;
+    Ok(Json(json!([
+        { "email": format!("{}@users.noreply.github.com", p.id), "primary": false, "verified": true },
+        { "email": p.email, "primary": true, "verified": p.verified },
+    ])))
+}
+
+async fn github_orgs(State(g): State<Arc<GitHub>>, headers: HeaderMap) -> Result<Json<Value>, StatusCode> {
+    let p = person(&g, &headers)?;
+    Ok(Json(Value::Array(p.orgs.iter().map(|o| json!({ "login": o })).collect())))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_sign_in_uses_the_primary_verified_email_and_the_organisation() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let github = Arc::new(GitHub { base, codes: Mutex::new(HashMap::new()), tokens: Mutex::new(HashMap::new()) });
+    let stub = Router::new()
+        .route("/login/oauth/access_token", post(github_token))
+        .route("/api/v3/user", get(github_user))
+        .route("/api/v3/user/emails", get(github_emails))
+        .route("/api/v3/user/orgs", get(github_orgs))
+        .with_state(github.clone());
+    tokio::spawn(async move { axum::serve(listener, stub).await.unwrap() });
+
+    let form = [
+        ("kind", "github"),
+        ("organization", "acme"),
+        ("name", "GitHub"),
+        ("issuer", github.base.as_str()),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+        ("default_role", "viewer"),
+    ];
+    let added = app.call(&t.host, "/api/settings/sso/add", &form, Some(&admin)).await;
+    assert!(added.status.is_success(), "{} {}", added.status, added.body);
+    let overview: SsoOverview = app.call(&t.host, "/api/settings/sso", &[], Some(&admin)).await.json();
+    let id = overview.providers[0].id;
+    assert_eq!(overview.providers[0].organization.as_deref(), Some("acme"));
+
+    let round_trip = |who: Person| {
+        let (app, host, github) = (&app, t.host.clone(), github.clone());
+        async move {
+            let started = app.get(&host, &format!("/sso/{id}/start"), None).await;
+            let authorize = started.headers[header::LOCATION].to_str().unwrap().to_owned();
+            assert!(authorize.starts_with(&format!("{}/login/oauth/authorize?", github.base)), "{authorize}");
+            assert!(query_param(&authorize, "scope").contains("read:org"));
+            assert_eq!(query_param(&authorize, "nonce"), "", "no nonce: GitHub has no ID token");
+            let code = uuid::Uuid::new_v4().to_string();
+            github.codes.lock().unwrap().insert(code.clone(), (query_param(&authorize, "code_challenge"), who));
+            let callback = format!("/sso/callback?code={code}&state={}", query_param(&authorize, "state"));
+            (app.get(&host, &callback, None).await, callback)
+        }
+    };
+    let octo =
+        Person { id: 4242, email: format!("octo@{}.example.com", t.tenant.slug), verified: true, orgs: vec!["acme"] };
+    let (signed, callback) = round_trip(octo.clone()).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    assert_eq!(signed.headers[header::LOCATION], "/");
+    let users: UsersView = app.call(&t.host, "/api/settings/users/list", &[], Some(&admin)).await.json();
+    let member = users.members.iter().find(|m| m.email == octo.email).expect("provisioned from the primary email");
+    assert_eq!(member.role, Role::Viewer);
+    assert_eq!(app.get(&t.host, &callback, None).await.status, StatusCode::BAD_REQUEST, "no replay");
+
+    let outsider =
+        Person { id: 7, email: format!("out@{}.example.com", t.tenant.slug), verified: true, orgs: vec!["other"] };
+    assert_eq!(round_trip(outsider).await.0.status, StatusCode::BAD_REQUEST, "not in the organisation");
+    let unverified =
+        Person { id: 8, email: format!("unv@{}.example.com", t.tenant.slug), verified: false, orgs: vec!["acme"] };
+    assert_eq!(round_trip(unverified).await.0.status, StatusCode::BAD_REQUEST, "primary email not verified");
+    let users: UsersView = app.call(&t.host, "/api/settings/users/list", &[], Some(&admin)).await.json();
+    assert!(!users.members.iter().any(|m| m.email.starts_with("out@") || m.email.starts_with("unv@")));
+    assert_eq!(failure_reasons(&app.audit_actions(&t.tenant).await), 3);
 }
