@@ -74,14 +74,7 @@ pub fn base32(bytes: &[u8]) -> String {
 
 /// The `otpauth://` URI that the QR code carries (Key Uri Format).
 pub fn provisioning_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
-    let encode = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
+    let encode = |s: &str| crate::ui::html::percent_encode(s, b"@");
     format!(
         "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECONDS}",
         encode(issuer),

@@ -124,14 +124,9 @@ impl CatalogView {
     }
 }
 
+/// Entity refs keep their `:` readable in the address bar.
 fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    crate::ui::html::percent_encode(value, b":")
 }
 
 /// One page of the catalog list with its kind tabs and facet counts.

@@ -587,13 +587,7 @@ pub async fn set_required(db: &Database, tenant: &Tenant, source: AuditSource, r
     .await
 }
 
-/// `application/x-www-form-urlencoded` encoding for HTTP Basic client credentials
-/// (RFC 6749 §2.3.1).
+/// HTTP Basic client credentials are form-encoded first (RFC 6749 §2.3.1).
 fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    crate::ui::html::percent_encode(s, b"")
 }
