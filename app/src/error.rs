@@ -52,7 +52,14 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            // The request's fields did not fit the function: the caller's mistake (422 at the
+            // edge), not ours.
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
+                AppError::Invalid(format!("Some fields of the request are missing or malformed: {detail}"))
+            }
+            other => AppError::Transport(other.to_string()),
+        }
     }
 }
 

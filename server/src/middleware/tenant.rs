@@ -90,7 +90,7 @@ pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut req
         Some(step) if path.starts_with("/api/") && !step.allows(path) => {
             (StatusCode::FORBIDDEN, axum::Json(AppError::Invalid(step.message().into()))).into_response()
         }
-        _ => next.run(request).await,
+        _ => with_error_status(next.run(request).await).await,
     };
     quota.write_headers(response.headers_mut());
     response
@@ -253,6 +253,22 @@ async fn context_for(state: &AppState, edge: &Edge, facts: RequestFacts) -> Resu
         }
     }
     Ok(ctx)
+}
+
+/// Server-function errors that never reached the function body (its arguments did not
+/// decode) come out of Leptos as 500; give them the status of the error they carry.
+async fn with_error_status(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror") {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "error body too large").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// One audit event per address, tenant and channel per minute: a blocked script retrying in

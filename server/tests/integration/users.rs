@@ -123,3 +123,15 @@ async fn bad_input_is_refused_with_a_clear_message_and_nothing_written() {
         app.call(&t.host, DEACTIVATE, &[("user_id", "00000000-0000-0000-0000-000000000000")], Some(&admin)).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_function_calls_with_missing_fields_are_the_callers_mistake() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let missing = app.call(&t.host, INVITE, &[("email", "someone@example.com")], Some(&admin)).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", missing.body);
+    assert!(missing.body.contains("missing or malformed"), "{}", missing.body);
+    let malformed = app.call(&t.host, ROLE, &[("user_id", "not-a-uuid"), ("role", "viewer")], Some(&admin)).await;
+    assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", malformed.body);
+}
