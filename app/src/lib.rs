@@ -68,8 +68,8 @@ pub fn App() -> impl IntoView {
         <Title text="Beacon"/>
         <Router>
             <Routes fallback=PageNotFound>
-                // In order: the "Sign in with …" buttons must be in the HTML without JS.
-                <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
+                // Async: the "Sign in with …" buttons must be in the HTML without JS.
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/login/mfa") view=MfaChallengePage/>
                 // In order, so every Suspense resolves in the HTML itself: pages work without JS.
                 <ParentRoute path=path!("") view=PortalShell ssr=SsrMode::InOrder>
