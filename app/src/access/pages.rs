@@ -4,10 +4,9 @@ use leptos::prelude::*;
 
 use super::api::{load_access, CreateApiKey, CreateOauthClient, RevokeApiKey, RevokeOauthClient};
 use super::model::{AccessOverview, ApiKeyView, ClientView, Revealed};
-use crate::auth::model::Role;
 use crate::auth::permission::Scope;
 use crate::error::AppError;
-use crate::settings::pages::SettingsTabs;
+use crate::settings::pages::{NonAdminRoleSelect, SettingsTabs};
 use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
 
 #[component]
@@ -202,15 +201,7 @@ fn Clients(
             <ActionForm action=create_client>
                 <div class="mt-4 grid gap-4 sm:grid-cols-3">
                     <TextField label="Client name" name="name"/>
-                    <label class="block text-sm">
-                        <span class="font-medium text-slate-700">"Acts as"</span>
-                        <select name="role" aria-label="Acts as" class="mt-1 block w-full rounded-lg border border-slate-300 bg-white px-2 py-2 text-sm">
-                            {[Role::Viewer, Role::Developer, Role::Maintainer]
-                                .into_iter()
-                                .map(|role| view! { <option value=role.as_str()>{role.label()}</option> })
-                                .collect_view()}
-                        </select>
-                    </label>
+                    <NonAdminRoleSelect name="role" label="Acts as"/>
                 </div>
                 <ScopeChoices/>
                 <div class="mt-4 flex items-center gap-3">

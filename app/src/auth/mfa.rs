@@ -6,6 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{MfaEnrolment, MfaOverview, Principal};
+use super::service::record_failed_attempt;
 use super::{repo, throttle, totp};
 use crate::audit::model::Severity;
 use crate::audit::service::{record, record_alone, AuditEvent, AuditSource};
@@ -133,22 +134,7 @@ async fn gate(state: &AppState, tenant: &Tenant, source: &AuditSource, action: &
 
 /// Counts a wrong code towards the throttle, audits it (and any lock it caused), and refuses.
 async fn wrong_code(state: &AppState, tenant: &Tenant, source: AuditSource, action: &'static str) -> AppError {
-    let refused = async {
-        let email = source.actor.clone();
-        let failure = throttle::record_failure(&state.redis, tenant.id, &email, source.ip.as_deref()).await?;
-        let event = AuditEvent::failure(action, email.clone())
-            .details(json!({ "reason": "wrong code", "failures": failure.account_failures }));
-        record_alone(&state.db, tenant, source.clone(), event).await?;
-        if failure.account_locked || failure.address_locked {
-            let locked = if failure.account_locked { "account" } else { "address" };
-            let event = AuditEvent::failure("auth.locked", email)
-                .severity(Severity::Critical)
-                .details(json!({ "locked": locked, "minutes": 15 }));
-            record_alone(&state.db, tenant, source, event).await?;
-        }
-        Ok::<_, AppError>(())
-    };
-    match refused.await {
+    match record_failed_attempt(&state.db, &state.redis, tenant, source, action, "wrong code").await {
         Ok(()) => AppError::Invalid(WRONG_CODE.into()),
         Err(e) => e,
     }

@@ -64,20 +64,36 @@ pub async fn sign_in(
             Ok(principal)
         }
         None => {
-            let failure = throttle::record_failure(redis, tenant.id, &email, ip.as_deref()).await?;
-            let event = AuditEvent::failure("auth.login", email.clone())
-                .details(json!({ "reason": "invalid credentials", "failures": failure.account_failures }));
-            audit(event, None).await?;
-            if failure.account_locked || failure.address_locked {
-                let subject = if failure.account_locked { "account" } else { "address" };
-                let event = AuditEvent::failure("auth.locked", email.clone())
-                    .severity(Severity::Critical)
-                    .details(json!({ "locked": subject, "ip": ip, "minutes": 15 }));
-                audit(event, None).await?;
-            }
+            let source = AuditSource { actor_user_id: None, actor: email.clone(), ..source };
+            record_failed_attempt(db, redis, tenant, source, "auth.login", "invalid credentials").await?;
             Err(AppError::InvalidCredentials)
         }
     }
+}
+
+/// Counts a failed sign-in step (a wrong password or code) against the throttle of the
+/// account named by `source.actor` and of its address, and audits it with the lock it caused.
+pub(crate) async fn record_failed_attempt(
+    db: &Database,
+    redis: &RedisPool,
+    tenant: &Tenant,
+    source: AuditSource,
+    action: &'static str,
+    reason: &str,
+) -> AppResult<()> {
+    let email = source.actor.clone();
+    let failure = throttle::record_failure(redis, tenant.id, &email, source.ip.as_deref()).await?;
+    let event = AuditEvent::failure(action, email.clone())
+        .details(json!({ "reason": reason, "failures": failure.account_failures }));
+    record_alone(db, tenant, source.clone(), event).await?;
+    if failure.account_locked || failure.address_locked {
+        let subject = if failure.account_locked { "account" } else { "address" };
+        let event = AuditEvent::failure("auth.locked", email)
+            .severity(Severity::Critical)
+            .details(json!({ "locked": subject, "ip": source.ip, "minutes": 15 }));
+        record_alone(db, tenant, source, event).await?;
+    }
+    Ok(())
 }
 
 pub async fn sign_out(db: &Database, tenant: &Tenant, source: AuditSource) -> AppResult<()> {

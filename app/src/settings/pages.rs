@@ -271,6 +271,23 @@ fn RoleSelect(name: &'static str, selected: Role) -> impl IntoView {
     }
 }
 
+/// The roles something other than an admin's own choice may be given (OAuth clients, members
+/// created by single sign-on): never admin.
+#[component]
+pub fn NonAdminRoleSelect(name: &'static str, label: &'static str) -> impl IntoView {
+    view! {
+        <label class="block text-sm">
+            <span class="font-medium text-slate-700">{label}</span>
+            <select name=name aria-label=label class="mt-1 block w-full rounded-lg border border-slate-300 bg-white px-2 py-2 text-sm">
+                {[Role::Viewer, Role::Developer, Role::Maintainer]
+                    .into_iter()
+                    .map(|role| view! { <option value=role.as_str()>{role.label()}</option> })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
 /// Links between the settings pages.
 #[component]
 pub fn SettingsTabs(current: &'static str) -> impl IntoView {

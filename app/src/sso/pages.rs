@@ -4,8 +4,7 @@ use leptos::prelude::*;
 
 use super::api::{load_sso, login_providers, AddSsoProvider, RemoveSsoProvider, SetSsoRequired};
 use super::model::{ProviderView, SsoOverview};
-use crate::auth::model::Role;
-use crate::settings::pages::SettingsTabs;
+use crate::settings::pages::{NonAdminRoleSelect, SettingsTabs};
 use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
 
 /// Plain links (`/sso/<id>/start`): the round trip through the provider needs no JavaScript.
@@ -108,15 +107,7 @@ fn Providers(
                     </label>
                     <TextField label="Client ID" name="client_id"/>
                     <TextField label="Client secret" name="client_secret" kind="password" autocomplete="off"/>
-                    <label class="block text-sm">
-                        <span class="font-medium text-slate-700">"Role of new members"</span>
-                        <select name="default_role" aria-label="Role of new members" class="mt-1 block w-full rounded-lg border border-slate-300 bg-white px-2 py-2 text-sm">
-                            {[Role::Viewer, Role::Developer, Role::Maintainer]
-                                .into_iter()
-                                .map(|role| view! { <option value=role.as_str()>{role.label()}</option> })
-                                .collect_view()}
-                        </select>
-                    </label>
+                    <NonAdminRoleSelect name="default_role" label="Role of new members"/>
                     <label class="block text-sm">
                         <span class="font-medium text-slate-700">"Allowed email domains (optional)"</span>
                         <input name="allowed_domains" aria-label="Allowed email domains" placeholder="example.com" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm"/>

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::csrf::{self, CrossSite};
 use super::observe::RequestId;
 use super::rate_limit;
+use crate::rest::error_page;
 use crate::rest::oauth::TOKEN_PATH;
 use crate::router::Edge;
 use app::access::network::{self, TrustedProxies};
@@ -125,21 +126,13 @@ impl From<AppError> for Rejection {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         match self {
-            Rejection::UnknownTenant => error_page(
-                StatusCode::NOT_FOUND,
-                "No portal here",
-                "There is no Beacon organisation at this address. Check the link you were given.".into(),
-            ),
+            Rejection::UnknownTenant => error_page(StatusCode::NOT_FOUND, "No portal here", "There is no Beacon organisation at this address. Check the link you were given.".into(), None),
             Rejection::AddressNotAllowed(AllowFor::Api) => (
                 StatusCode::FORBIDDEN,
                 axum::Json(AppError::Invalid("Your network address may not use this organisation's API.".into())),
             )
                 .into_response(),
-            Rejection::AddressNotAllowed(_) => error_page(
-                StatusCode::FORBIDDEN,
-                "Not available from your network",
-                "This organisation only allows its portal from approved networks. Connect through your company network or VPN, or ask your administrator.".into(),
-            ),
+            Rejection::AddressNotAllowed(_) => error_page(StatusCode::FORBIDDEN, "Not available from your network", "This organisation only allows its portal from approved networks. Connect through your company network or VPN, or ask your administrator.".into(), None),
             Rejection::BadCredential => {
                 let mut response = (StatusCode::UNAUTHORIZED, axum::Json(AppError::Unauthenticated)).into_response();
                 response.headers_mut().insert(
@@ -148,13 +141,9 @@ impl IntoResponse for Rejection {
                 );
                 response
             }
-            Rejection::Suspended(name) => error_page(
-                StatusCode::FORBIDDEN,
-                "This portal is suspended",
-                format!("{name}'s portal is suspended. Contact your administrator or Beacon support."),
-            ),
+            Rejection::Suspended(name) => error_page(StatusCode::FORBIDDEN, "This portal is suspended", format!("{name}'s portal is suspended. Contact your administrator or Beacon support."), None),
             Rejection::Failed(e) => {
-                error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", e.to_string())
+                error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", e.to_string(), None)
             }
         }
     }
@@ -308,18 +297,4 @@ fn bearer(headers: &header::HeaderMap) -> Option<String> {
         scheme.eq_ignore_ascii_case("bearer").then(|| value.trim().to_owned())
     });
     from_authorization.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned()))
-}
-
-/// A full page for requests that never reach the app (no tenant, suspended tenant).
-fn error_page(status: StatusCode, title: &str, text: String) -> Response {
-    let html = format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Beacon</title><link rel="stylesheet" href="/pkg/beacon.css"></head>
-<body class="bg-slate-50 text-slate-900 antialiased"><main class="min-h-screen flex items-center justify-center px-4">
-<div class="max-w-md text-center"><p class="text-sm font-semibold text-amber-600">{code}</p>
-<h1 class="mt-2 text-2xl font-semibold tracking-tight">{title}</h1><p class="mt-2 text-sm text-slate-600">{text}</p></div></main></body></html>"#,
-        code = status.as_u16(),
-        text = app::ui::html::escape(&text),
-    );
-    (status, Html(html)).into_response()
 }

@@ -49,6 +49,27 @@ fn router(endpoints: Vec<Endpoint>) -> Router<AppState> {
     endpoints.into_iter().fold(Router::new(), |router, e| router.route(e.path, e.route))
 }
 
+/// A whole page for answers that never reach the app's pages (no tenant, suspended tenant,
+/// refused address, failed single sign-on), optionally with a link onwards.
+pub fn error_page(status: StatusCode, title: &str, text: String, onwards: Option<(&str, &str)>) -> Response {
+    let link = onwards.map_or_else(String::new, |(href, label)| {
+        format!(
+            r#"<p class="mt-4"><a class="text-sm text-amber-700" href="{href}">{}</a></p>"#,
+            app::ui::html::escape(label)
+        )
+    });
+    let html = format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Beacon</title><link rel="stylesheet" href="/pkg/beacon.css"></head>
+<body class="bg-slate-50 text-slate-900 antialiased"><main class="min-h-screen flex items-center justify-center px-4">
+<div class="max-w-md text-center"><p class="text-sm font-semibold text-amber-600">{code}</p>
+<h1 class="mt-2 text-2xl font-semibold tracking-tight">{title}</h1><p class="mt-2 text-sm text-slate-600">{text}</p>{link}</div></main></body></html>"#,
+        code = status.as_u16(),
+        text = app::ui::html::escape(&text),
+    );
+    (status, axum::response::Html(html)).into_response()
+}
+
 /// Every REST endpoint of a tenant host.
 pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
     catalog::endpoints().into_iter().chain(permissions::endpoints()).chain(oauth::endpoints()).chain(sso::endpoints())

@@ -4,13 +4,13 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::Endpoint;
+use super::{error_page, Endpoint};
 use app::auth::session;
 use app::sso::api::CALLBACK_PATH;
 use app::sso::service::{self, Callback};
@@ -69,13 +69,5 @@ async fn callback(
 }
 
 fn problem(status: StatusCode, text: &str) -> Response {
-    let html = format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign-in failed · Beacon</title><link rel="stylesheet" href="/pkg/beacon.css"></head>
-<body class="bg-slate-50 text-slate-900 antialiased"><main class="min-h-screen flex items-center justify-center px-4">
-<div class="max-w-md text-center"><h1 class="text-2xl font-semibold tracking-tight">Sign-in failed</h1>
-<p class="mt-2 text-sm text-slate-600" data-testid="sso-problem">{}</p><p class="mt-4"><a class="text-sm text-amber-700" href="/login">Back to sign-in</a></p></div></main></body></html>"#,
-        app::ui::html::escape(text)
-    );
-    (status, Html(html)).into_response()
+    error_page(status, "Sign-in failed", text.to_owned(), Some(("/login", "Back to sign-in")))
 }
