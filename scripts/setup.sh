@@ -2,7 +2,7 @@
 # Idempotent machine setup: installs only what is missing, so a second run takes seconds.
 source "$(dirname "$0")/lib.sh"
 
-APT_PACKAGES=(pkg-config libssl-dev libpq-dev libxml2-dev libxmlsec1-dev libclang-dev clang
+APT_PACKAGES=(pkg-config libssl-dev libpq-dev libxml2-dev libxmlsec1-dev libxslt1-dev libclang-dev clang
   xmlsec1 postgresql redis-server chromium brotli nodejs npm curl)
 WASM_FALLBACK_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 rust-web-clippy rustfmt-web)
 CARGO_LEPTOS_VERSION=0.3.11

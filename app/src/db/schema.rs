@@ -218,5 +218,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    saml_providers (provider_id) {
+        provider_id -> Uuid,
+        sso_url -> Text,
+        signing_certificates -> Array<Bytea>,
+        sp_certificate -> Bytea,
+        preset -> Text,
+        email_attribute -> Nullable<Text>,
+        first_name_attribute -> Nullable<Text>,
+        last_name_attribute -> Nullable<Text>,
+        allow_sha1 -> Bool,
+        allow_idp_initiated -> Bool,
+        clock_skew_seconds -> Integer,
+    }
+}
+
 diesel::joinable!(sso_identities -> sso_providers (provider_id));
-diesel::allow_tables_to_appear_in_same_query!(sso_providers, sso_identities);
+diesel::joinable!(saml_providers -> sso_providers (provider_id));
+diesel::allow_tables_to_appear_in_same_query!(sso_providers, sso_identities, saml_providers);

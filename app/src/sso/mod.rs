@@ -1,4 +1,4 @@
-//! Single sign-on: each tenant's OpenID Connect (and GitHub) providers (Settings → Single sign-on), the
+//! Single sign-on: each tenant's SAML 2.0, OpenID Connect and GitHub providers (Settings → Single sign-on), the
 //! sign-in round trip through them, and the identities they link to members.
 
 pub mod api;
@@ -10,5 +10,7 @@ pub mod oidc;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod repo;
+#[cfg(feature = "ssr")]
+pub mod saml;
 #[cfg(feature = "ssr")]
 pub mod service;

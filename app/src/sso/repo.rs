@@ -5,7 +5,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::model::{ProviderView, RoleMapping};
-use crate::db::schema::{sso_identities, sso_providers};
+use crate::db::schema::{saml_providers, sso_identities, sso_providers};
 use crate::db::Connection;
 use crate::keyring::Sealed;
 
@@ -86,6 +86,36 @@ pub async fn insert_provider(conn: &mut Connection, new: NewProviderRow<'_>) -> 
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A SAML provider's own settings (the common ones are its `ProviderRow`).
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = saml_providers, check_for_backend(diesel::pg::Pg))]
+pub struct SamlRow {
+    pub provider_id: Uuid,
+    pub sso_url: String,
+    pub signing_certificates: Vec<Vec<u8>>,
+    pub sp_certificate: Vec<u8>,
+    pub preset: String,
+    pub email_attribute: Option<String>,
+    pub first_name_attribute: Option<String>,
+    pub last_name_attribute: Option<String>,
+    pub allow_sha1: bool,
+    pub allow_idp_initiated: bool,
+    pub clock_skew_seconds: i32,
+}
+
+pub async fn insert_saml(conn: &mut Connection, row: &SamlRow) -> QueryResult<()> {
+    diesel::insert_into(saml_providers::table).values(row.clone()).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn find_saml(conn: &mut Connection, provider: Uuid) -> QueryResult<Option<SamlRow>> {
+    saml_providers::table.find(provider).select(SamlRow::as_select()).first(conn).await.optional()
+}
+
+pub async fn list_saml(conn: &mut Connection) -> QueryResult<Vec<SamlRow>> {
+    saml_providers::table.select(SamlRow::as_select()).load(conn).await
 }
 
 pub async fn list_providers(conn: &mut Connection) -> QueryResult<Vec<ProviderRow>> {
