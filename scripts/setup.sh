@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 
 APT_PACKAGES=(pkg-config libssl-dev libpq-dev libxml2-dev libxmlsec1-dev libxslt1-dev libclang-dev clang
-  xmlsec1 postgresql redis-server chromium brotli nodejs npm curl)
+  xmlsec1 python3-venv postgresql redis-server chromium brotli nodejs npm curl)
 WASM_FALLBACK_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 rust-web-clippy rustfmt-web)
 CARGO_LEPTOS_VERSION=0.3.11
 
@@ -80,9 +80,22 @@ ensure_npm_packages() {
   cp "$ROOT/package-lock.json" "$stamp"
 }
 
+# The end-to-end tests' SAML IdP (pysaml2) in its own virtualenv, rebuilt when its pinned
+# requirements change. Debian's python3: its venv module is the python3-venv package.
+ensure_saml_idp() {
+  local venv="$STATE_DIR/saml-venv" requirements="$ROOT/end2end/saml/requirements.txt"
+  if [ -f "$venv/requirements.txt" ] && cmp -s "$requirements" "$venv/requirements.txt"; then return; fi
+  log "pip: pysaml2 for the end-to-end SAML IdP"
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv/requirements.txt"
+}
+
 install_apt_packages "${APT_PACKAGES[@]}"
 ensure_wasm_target
 ensure_cargo_tool cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-leptos --locked
 # --locked fails for wasm-bindgen-cli (a locked dependency is gone from the registry).
 ensure_cargo_tool wasm-bindgen-cli "$(locked_wasm_bindgen_version)" wasm-bindgen
 ensure_npm_packages
+ensure_saml_idp

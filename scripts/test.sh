@@ -12,10 +12,12 @@ bash scripts/services.sh start test
 source "$STATE_DIR/test/env"
 server_pid=
 oidc_pid=
+saml_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  # Node exits on SIGTERM with status 143: expected here, not a failure.
+  # Node and Python exit on SIGTERM with a non-zero status: expected here, not a failure.
   [ -n "$oidc_pid" ] && kill "$oidc_pid" 2>/dev/null && { wait "$oidc_pid" 2>/dev/null || true; }
+  [ -n "$saml_pid" ] && kill "$saml_pid" 2>/dev/null && { wait "$saml_pid" 2>/dev/null || true; }
   bash scripts/services.sh stop test
 }
 trap cleanup EXIT
@@ -65,6 +67,17 @@ export E2E_OIDC_ISSUER="http://127.0.0.1:$OIDC_PORT"
 for _ in $(seq 100); do
   curl -fs "$E2E_OIDC_ISSUER/.well-known/openid-configuration" >/dev/null && break
   kill -0 "$oidc_pid" 2>/dev/null || { cat "$STATE_DIR/test/oidc.log"; exit 1; }
+  sleep 0.2
+done
+
+# A real SAML 2.0 IdP (pysaml2, signing with xmlsec1) for the SAML journey.
+SAML_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$STATE_DIR/saml-venv/bin/python" end2end/saml/idp.py --port "$SAML_PORT" >"$STATE_DIR/test/saml.log" 2>&1 &
+saml_pid=$!
+export E2E_SAML_IDP="http://127.0.0.1:$SAML_PORT"
+for _ in $(seq 100); do
+  curl -fs "$E2E_SAML_IDP/metadata" >/dev/null && break
+  kill -0 "$saml_pid" 2>/dev/null || { cat "$STATE_DIR/test/saml.log"; exit 1; }
   sleep 0.2
 done
 

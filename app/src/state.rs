@@ -56,6 +56,13 @@ impl AppState {
     pub fn current() -> AppResult<Self> {
         leptos::prelude::use_context::<Self>().ok_or_else(|| AppError::internal("AppState missing from context"))
     }
+
+    /// Scheme and host of the tenant a request came to (`https://acme.example.com`): the base of
+    /// the URLs identity providers send browsers back to.
+    pub fn public_base(&self, headers: &http::HeaderMap) -> String {
+        let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+        format!("{}://{host}", self.public_scheme)
+    }
 }
 
 /// What the HTTP edge resolved about a tenant request before any page or server function runs.

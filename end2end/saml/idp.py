@@ -54,8 +54,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 class OktaStyleAttributes(AttributeConverter):
     """Emit attributes under their own names with NameFormat unspecified, as Okta does.
 
-    pysaml2's stock converters either map names to OIDs/URNs or (for unknown formats) drop the
-    attribute statement altogether, and its fallback lowercases names (firstName -> firstname).
+    pysaml2's stock converters rename the attributes they know (mail -> urn:oid:...) and tag the
+    others NameFormat "uri"; this one keeps every name as is.
     """
 
     def to_(self, attrvals):
@@ -126,9 +126,14 @@ class IdP:
         the URL of its metadata: fetch it now, replacing whatever was loaded for it before (an SP that
         restarted may have a new certificate or ACS URL). Only loopback URLs are fetched."""
         url = urllib.parse.urlsplit(entity_id)
-        if url.scheme not in ("http", "https") or url.hostname not in LOOPBACK:
+        host = url.hostname or ""
+        if url.scheme != "http" or not (host in LOOPBACK or host.endswith(".localhost")):
             raise ValueError(f"SP entity id is not a loopback metadata URL: {entity_id!r}")
-        with urllib.request.urlopen(entity_id, timeout=10) as resp:
+        # Tenants live on <slug>.localhost, loopback by definition (RFC 6761) but unknown to many
+        # resolvers: connect to 127.0.0.1 and name the host in the request.
+        port = url.port or 80
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{url.path}", headers={"Host": url.netloc})
+        with urllib.request.urlopen(request, timeout=10) as resp:
             xml = resp.read().decode()
         store = self.server.metadata
         for key in [k for k, md in store.metadata.items() if entity_id in md]:
@@ -154,8 +159,8 @@ class IdP:
         user = self.users[username]
         # Destination (ACS URL, checked against the SP metadata), InResponseTo and SP entity id.
         args = self.server.response_args(request, [BINDING_HTTP_POST])
-        identity = {"email": [username], "firstName": [user["firstName"]], "lastName": [user["lastName"]],
-                    "groups": list(user.get("groups", []))}
+        identity = {"email": [username], "firstName": [user.get("firstName", "")],
+                    "lastName": [user.get("lastName", "")], "groups": list(user.get("groups", []))}
         resp = self.server.create_authn_response(
             identity, args["in_response_to"], args["destination"], args["sp_entity_id"],
             name_id=saml.NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=username),

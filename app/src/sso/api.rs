@@ -40,14 +40,10 @@ pub async fn load_sso() -> Result<SsoOverview, AppError> {
             let ctx = RequestContext::current().await?;
             ctx.authorize(Action::ManageAccess)?;
             let state = AppState::current()?;
-            let host = leptos_axum::extract::<http::HeaderMap>()
-                .await
-                .ok()
-                .and_then(|h| h.get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
-                .unwrap_or_default();
+            let base = state.public_base(&leptos_axum::extract::<http::HeaderMap>().await.unwrap_or_default());
             Ok(SsoOverview {
-                providers: super::service::list_providers(&state.db, &ctx.tenant).await?,
-                redirect_uri: format!("{}://{host}{CALLBACK_PATH}", state.public_scheme),
+                providers: super::service::list_providers(&state.db, &ctx.tenant, &base).await?,
+                redirect_uri: format!("{base}{CALLBACK_PATH}"),
                 required: ctx.tenant.sso_required,
             })
         }
@@ -87,6 +83,63 @@ pub async fn add_sso_provider(
                 mapping,
             )?;
             service::add_provider(&AppState::current()?, &ctx.tenant, ctx.audit_source(), new).await
+        }
+        .await,
+    )
+}
+
+/// Adds a SAML IdP from its metadata XML (`metadata`) or from its entity id, SSO URL and signing
+/// certificate. Attribute names left empty take the preset's.
+#[server(endpoint = "settings/sso/add-saml")]
+pub async fn add_saml_provider(
+    name: String,
+    #[server(default)] metadata: String,
+    #[server(default)] entity_id: String,
+    #[server(default)] sso_url: String,
+    #[server(default)] certificate: String,
+    preset: String,
+    #[server(default)] email_attribute: String,
+    #[server(default)] first_name_attribute: String,
+    #[server(default)] last_name_attribute: String,
+    #[server(default)] groups_attribute: String,
+    #[server(default)] role_mapping: String,
+    default_role: String,
+    #[server(default)] allowed_domains: String,
+    #[server(default)] allow_sha1: bool,
+    #[server(default)] allow_idp_initiated: bool,
+    #[server(default)] clock_skew_seconds: String,
+) -> Result<(), AppError> {
+    use super::saml_service::{self, SamlInput};
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{AppState, RequestContext};
+
+    respond(
+        async {
+            let ctx = RequestContext::current().await?;
+            ctx.authorize(Action::ManageAccess)?;
+            let new = SamlInput {
+                name,
+                metadata,
+                entity_id,
+                sso_url,
+                certificate,
+                preset,
+                email_attribute,
+                first_name_attribute,
+                last_name_attribute,
+                groups_attribute,
+                role_mapping,
+                default_role,
+                allowed_domains,
+                allow_sha1,
+                allow_idp_initiated,
+                clock_skew_seconds,
+            }
+            .parse()?;
+            let state = AppState::current()?;
+            let base = state.public_base(&leptos_axum::extract::<http::HeaderMap>().await.unwrap_or_default());
+            saml_service::add_provider(&state, &ctx.tenant, ctx.audit_source(), new, &base).await.map(|_| ())
         }
         .await,
     )

@@ -114,5 +114,11 @@ pub async fn user(
             return Err(format!("GitHub user `{}` is not a member of the `{required}` organisation", user.login));
         }
     }
-    Ok(ExternalUser { subject: user.id.to_string(), verified_email, name: user.name.or(Some(user.login)), groups })
+    Ok(ExternalUser {
+        subject: user.id.to_string(),
+        verified_email,
+        name: user.name.or(Some(user.login)),
+        groups,
+        attributes: Vec::new(),
+    })
 }

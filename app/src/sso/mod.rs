@@ -13,4 +13,6 @@ pub mod repo;
 #[cfg(feature = "ssr")]
 pub mod saml;
 #[cfg(feature = "ssr")]
+pub mod saml_service;
+#[cfg(feature = "ssr")]
 pub mod service;

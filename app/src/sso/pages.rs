@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use super::api::{load_sso, login_providers, AddSsoProvider, RemoveSsoProvider, SetSsoRequired};
-use super::model::{ProviderView, SsoOverview};
+use super::api::{load_sso, login_providers, AddSamlProvider, AddSsoProvider, RemoveSsoProvider, SetSsoRequired};
+use super::model::{ProviderView, SamlView, SsoOverview, ATTRIBUTE_PRESETS};
 use crate::settings::pages::{NonAdminRoleSelect, SettingsTabs};
 use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
 
@@ -34,10 +34,13 @@ pub fn SsoButtons() -> impl IntoView {
 #[component]
 pub fn SsoSettingsPage() -> impl IntoView {
     let add = ServerAction::<AddSsoProvider>::new();
+    let add_saml = ServerAction::<AddSamlProvider>::new();
     let remove = ServerAction::<RemoveSsoProvider>::new();
     let required = ServerAction::<SetSsoRequired>::new();
-    let overview =
-        Resource::new(move || (add.version().get(), remove.version().get(), required.version().get()), |_| load_sso());
+    let overview = Resource::new(
+        move || (add.version().get(), add_saml.version().get(), remove.version().get(), required.version().get()),
+        |_| load_sso(),
+    );
     view! {
         <section class="max-w-3xl">
             <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Single sign-on"</h1>
@@ -45,7 +48,7 @@ pub fn SsoSettingsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
-                        Ok(overview) => view! { <Providers overview add remove required/> }.into_any(),
+                        Ok(overview) => view! { <Providers overview add remove required/> <AddSamlForm add=add_saml/> }.into_any(),
                         Err(error) => view! { <ErrorNotice error=Signal::derive(move || Some(error.clone()))/> }.into_any(),
                     }
                 })}
@@ -85,7 +88,7 @@ fn Providers(
             {overview.providers.into_iter().map(|p| view! { <ProviderRow provider=p remove/> }).collect_view()}
         </ul>
         <div class="mt-6 rounded-xl border border-slate-200 bg-white p-6">
-            <h2 class="font-medium text-slate-900">"Add a provider"</h2>
+            <h2 class="font-medium text-slate-900">"Add an OpenID Connect or GitHub provider"</h2>
             <p class="mt-1 text-xs text-slate-500">"For GitHub, leave the issuer URL empty for github.com or give your Enterprise Server's address."</p>
             <ActionForm action=add>
                 <div class="mt-4 grid gap-4 sm:grid-cols-2">
@@ -140,16 +143,139 @@ fn ProviderRow(provider: ProviderView, remove: ServerAction<RemoveSsoProvider>) 
         format!("roles from `{claim}`: {}", pairs.join(", "))
     });
     view! {
-        <li class="flex items-center justify-between gap-4 px-4 py-3 text-sm" data-testid="sso-provider" data-name=provider.name.clone()>
+        <li class="flex items-start justify-between gap-4 px-4 py-3 text-sm" data-testid="sso-provider" data-name=provider.name.clone()>
             <div>
                 <p class="font-medium text-slate-900">{provider.name.clone()}</p>
                 <p class="text-xs text-slate-500">{format!("{} · client {} · new members: {} · {domains}", provider.issuer, provider.client_id, provider.default_role)}</p>
                 {mapping.map(|m| view! { <p class="text-xs text-slate-500" data-testid="role-mapping">{m}</p> })}
+                {provider.saml.clone().map(|saml| view! { <SamlDetails saml/> })}
+                <a href=format!("/sso/{}/start?test=1", provider.id) rel="external" class="mt-1 inline-block text-xs font-medium text-amber-700 hover:text-amber-900">
+                    {format!("Test sign-in with {}", provider.name)}
+                </a>
             </div>
             <ActionForm action=remove>
                 <input type="hidden" name="id" value=provider.id.to_string()/>
                 <button type="submit" aria-label=label class="text-xs font-medium text-red-600 hover:text-red-800">"Remove"</button>
             </ActionForm>
         </li>
+    }
+}
+
+/// What the admin copies into the IdP (our entity id, ACS URL, metadata), and what we trust of it.
+#[component]
+fn SamlDetails(saml: SamlView) -> impl IntoView {
+    let attributes = format!(
+        "attributes ({}): email {}, name {} {}",
+        saml.preset,
+        saml.email_attribute.as_deref().unwrap_or("= NameID"),
+        saml.first_name_attribute.as_deref().unwrap_or("–"),
+        saml.last_name_attribute.as_deref().unwrap_or("–"),
+    );
+    let flags = format!(
+        "IdP-initiated sign-in {} · SHA-1 signatures {} · clock skew {} s",
+        if saml.allow_idp_initiated { "allowed" } else { "off" },
+        if saml.allow_sha1 { "allowed" } else { "refused" },
+        saml.clock_skew_seconds,
+    );
+    view! {
+        <dl class="mt-2 grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-xs" data-testid="saml-details">
+            <dt class="text-slate-500">"SP entity ID"</dt><dd class="break-all font-mono" data-testid="sp-entity-id">{saml.sp_entity_id}</dd>
+            <dt class="text-slate-500">"ACS URL"</dt><dd class="break-all font-mono" data-testid="acs-url">{saml.acs_url}</dd>
+            <dt class="text-slate-500">"SP metadata"</dt>
+            <dd><a class="break-all font-mono text-amber-700" rel="external" href=saml.metadata_url.clone()>{saml.metadata_url.clone()}</a></dd>
+            <dt class="text-slate-500">"IdP SSO URL"</dt><dd class="break-all font-mono">{saml.sso_url}</dd>
+            {saml.certificates.into_iter().map(|c| view! {
+                <dt class="text-slate-500">"IdP certificate"</dt>
+                <dd class="break-all font-mono" data-testid="idp-certificate">{format!("SHA-256 {} · expires {}", c.fingerprint, c.expires)}</dd>
+            }).collect_view()}
+        </dl>
+        <p class="mt-1 text-xs text-slate-500">{attributes}</p>
+        <p class="text-xs text-slate-500">{flags}</p>
+    }
+}
+
+const INPUT: &str = "mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm";
+
+/// Add a SAML IdP: paste its metadata, or give entity id, SSO URL and certificate by hand.
+#[component]
+fn AddSamlForm(add: ServerAction<AddSamlProvider>) -> impl IntoView {
+    let error = Signal::derive(move || add.value().get().and_then(Result::err));
+    view! {
+        <div class="mt-6 rounded-xl border border-slate-200 bg-white p-6" data-testid="add-saml">
+            <h2 class="font-medium text-slate-900">"Add a SAML provider"</h2>
+            <p class="mt-1 text-xs text-slate-500">
+                "Paste the IdP's metadata XML, or fill in its entity ID, SSO URL and signing certificate. "
+                "Beacon then shows its own entity ID, ACS URL and metadata for you to enter at the IdP. "
+                "Attribute names left empty take the preset's."
+            </p>
+            <ActionForm action=add>
+                <div class="mt-4 grid gap-4 sm:grid-cols-2">
+                    <TextField label="SAML button name" name="name"/>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Attribute preset"</span>
+                        <select name="preset" aria-label="Attribute preset" class="mt-1 block w-full rounded-lg border border-slate-300 bg-white px-2 py-2 text-sm">
+                            {ATTRIBUTE_PRESETS.iter().map(|p| view! { <option value=p.key>{p.label}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <label class="block text-sm sm:col-span-2">
+                        <span class="font-medium text-slate-700">"IdP metadata XML"</span>
+                        <textarea name="metadata" aria-label="IdP metadata XML" rows="4" placeholder="<md:EntityDescriptor …>" class=format!("{INPUT} font-mono")></textarea>
+                    </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"IdP entity ID"</span>
+                        <input name="entity_id" aria-label="IdP entity ID" class=INPUT/>
+                    </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"IdP SSO URL"</span>
+                        <input name="sso_url" aria-label="IdP SSO URL" placeholder="https://example.okta.com/app/…/sso/saml" class=INPUT/>
+                    </label>
+                    <label class="block text-sm sm:col-span-2">
+                        <span class="font-medium text-slate-700">"IdP signing certificate (PEM)"</span>
+                        <textarea name="certificate" aria-label="IdP signing certificate" rows="3" placeholder="-----BEGIN CERTIFICATE-----" class=format!("{INPUT} font-mono")></textarea>
+                    </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Email attribute"</span>
+                        <input name="email_attribute" aria-label="Email attribute" placeholder="from the preset" class=INPUT/>
+                    </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Groups attribute"</span>
+                        <input name="groups_attribute" aria-label="Groups attribute" placeholder="from the preset" class=INPUT/>
+                    </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"First name attribute"</span>
+                        <input name="first_name_attribute" aria-label="First name attribute" placeholder="from the preset" class=INPUT/>
+                    </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Last name attribute"</span>
+                        <input name="last_name_attribute" aria-label="Last name attribute" placeholder="from the preset" class=INPUT/>
+                    </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Group to role mapping, one per line"</span>
+                        <textarea name="role_mapping" aria-label="Group to role mapping" rows="3" placeholder="beacon-admins = admin" class=format!("{INPUT} font-mono")></textarea>
+                    </label>
+                    <NonAdminRoleSelect name="default_role" label="Role of new SAML members"/>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Allowed email domains (optional)"</span>
+                        <input name="allowed_domains" aria-label="SAML allowed email domains" placeholder="example.com" class=INPUT/>
+                    </label>
+                    <label class="block text-sm">
+                        <span class="font-medium text-slate-700">"Clock skew (seconds)"</span>
+                        <input name="clock_skew_seconds" aria-label="Clock skew" type="number" min="0" max="300" value="60" class=INPUT/>
+                    </label>
+                    <label class="flex items-center gap-2 text-sm">
+                        <input type="checkbox" name="allow_idp_initiated" value="true"/>
+                        "Allow IdP-initiated sign-in"
+                    </label>
+                    <label class="flex items-center gap-2 text-sm">
+                        <input type="checkbox" name="allow_sha1" value="true"/>
+                        "Accept SHA-1 signatures (legacy IdPs only)"
+                    </label>
+                </div>
+                <div class="mt-4 flex items-center gap-3">
+                    <SubmitButton label="Add SAML provider" pending=add.pending()/>
+                    <ErrorNotice error=error/>
+                </div>
+            </ActionForm>
+        </div>
     }
 }

@@ -44,6 +44,7 @@ impl ProviderRow {
             role_claim: self.role_claim.clone(),
             role_mapping: self.role_mapping(),
             organization: self.organization.clone(),
+            saml: None,
             created_at: self.created_at,
         }
     }

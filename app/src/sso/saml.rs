@@ -270,6 +270,14 @@ impl SpSettings<'_> {
         if !element_names(&xml).any(|n| n == "Signature") {
             return Err("the response is not signed".into());
         }
+        // samael checks the Destination only of a signed Response; it must be ours either way.
+        let shell: samael::schema::Response = xml.parse().map_err(|_| "the message is not a SAML Response".to_owned())?;
+        if shell.destination.as_deref() != Some(self.acs_url) {
+            return Err(format!(
+                "the response's Destination `{}` is not this provider's ACS URL",
+                shell.destination.as_deref().unwrap_or("(none)")
+            ));
+        }
         let (request_ids, idp_initiated) = match solicitation {
             Solicitation::Request(id) => (Some(vec![id]), false),
             Solicitation::Unsolicited => (None, true),

@@ -10,6 +10,7 @@ use tower_sessions_redis_store::fred::interfaces::KeysInterface;
 use tower_sessions_redis_store::fred::types::Expiration;
 use uuid::Uuid;
 
+use super::api::CALLBACK_PATH;
 use super::github;
 use super::model::{LoginProvider, ProviderView, RoleMapping};
 use super::oidc::{self, Discovery, Expected, JwkSet};
@@ -39,13 +40,16 @@ pub struct ExternalUser {
     pub name: Option<String>,
     /// Values the role mapping matches: the mapped claim's values (OIDC), organisations (GitHub).
     pub groups: Vec<String>,
+    /// Every attribute the provider sent (SAML), shown by test sign-ins.
+    pub attributes: Vec<(String, Vec<String>)>,
 }
 
-/// The two kinds of provider.
+/// The kinds of provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Oidc,
     GitHub,
+    Saml,
 }
 
 impl Kind {
@@ -53,7 +57,8 @@ impl Kind {
         match raw {
             "oidc" => Ok(Kind::Oidc),
             "github" => Ok(Kind::GitHub),
-            other => Err(AppError::Invalid(format!("`{other}` is not a kind of provider; use oidc or github"))),
+            "saml" => Ok(Kind::Saml),
+            other => Err(AppError::Invalid(format!("`{other}` is not a kind of provider; use oidc, github or saml"))),
         }
     }
 
@@ -61,6 +66,7 @@ impl Kind {
         match self {
             Kind::Oidc => "oidc",
             Kind::GitHub => "github",
+            Kind::Saml => "saml",
         }
     }
 }
@@ -86,7 +92,7 @@ pub struct RoleMappingInput<'a> {
 }
 
 impl RoleMappingInput<'_> {
-    fn parse(&self) -> AppResult<(Option<String>, Vec<RoleMapping>)> {
+    pub(super) fn parse(&self) -> AppResult<(Option<String>, Vec<RoleMapping>)> {
         let claim = self.claim.trim();
         let mappings = self
             .lines
@@ -121,11 +127,11 @@ impl NewProvider {
         allowed_domains: &str,
         mapping: RoleMappingInput,
     ) -> AppResult<Self> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 60 {
-            return Err(AppError::Invalid("Give the provider a name of 1 to 60 characters.".into()));
-        }
+        let name = parse_name(name)?;
         let kind = Kind::parse(kind)?;
+        if kind == Kind::Saml {
+            return Err(AppError::Invalid("SAML providers are added with their own form.".into()));
+        }
         let issuer = match (kind, issuer.trim()) {
             (Kind::GitHub, "") => "https://github.com",
             (_, issuer) => issuer,
@@ -139,27 +145,13 @@ impl NewProvider {
         if client_id.is_empty() || client_secret.is_empty() || client_id.len() > 255 || client_secret.len() > 1024 {
             return Err(AppError::Invalid("The client id and client secret from the provider are required.".into()));
         }
-        let default_role = Role::parse(default_role)?;
-        if default_role == Role::Admin {
-            return Err(AppError::Invalid("New members from single sign-on cannot start as admins.".into()));
-        }
-        let allowed_domains = allowed_domains
-            .split([',', ' ', '\n'])
-            .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
-            .filter(|d| !d.is_empty())
-            .map(|d| {
-                if d.contains('.') && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
-                    Ok(d)
-                } else {
-                    Err(AppError::Invalid(format!("`{d}` is not an email domain")))
-                }
-            })
-            .collect::<AppResult<Vec<_>>>()?;
+        let default_role = parse_default_role(default_role)?;
+        let allowed_domains = parse_domains(allowed_domains)?;
         let (role_claim, role_mapping) = mapping.parse()?;
         Ok(Self {
             kind,
             organization,
-            name: name.to_owned(),
+            name,
             issuer,
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
@@ -169,6 +161,38 @@ impl NewProvider {
             role_mapping,
         })
     }
+}
+
+pub(super) fn parse_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 60 {
+        return Err(AppError::Invalid("Give the provider a name of 1 to 60 characters.".into()));
+    }
+    Ok(name.to_owned())
+}
+
+pub(super) fn parse_default_role(role: &str) -> AppResult<Role> {
+    let role = Role::parse(role)?;
+    if role == Role::Admin {
+        return Err(AppError::Invalid("New members from single sign-on cannot start as admins.".into()));
+    }
+    Ok(role)
+}
+
+/// "Allowed email domains": separated by commas, spaces or lines; `@` optional.
+pub(super) fn parse_domains(domains: &str) -> AppResult<Vec<String>> {
+    domains
+        .split([',', ' ', '\n'])
+        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            if d.contains('.') && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+                Ok(d)
+            } else {
+                Err(AppError::Invalid(format!("`{d}` is not an email domain")))
+            }
+        })
+        .collect()
 }
 
 async fn get_json<T: DeserializeOwned>(policy: &FetchPolicy, address: &str) -> Result<T, String> {
@@ -258,15 +282,27 @@ pub async fn remove_provider(db: &Database, tenant: &Tenant, source: AuditSource
     .await
 }
 
-pub async fn list_providers(db: &Database, tenant: &Tenant) -> AppResult<Vec<ProviderView>> {
-    db.with_tenant(tenant, |conn| {
-        Box::pin(async move { Ok(repo::list_providers(conn).await?.iter().map(repo::ProviderRow::view).collect()) })
-    })
-    .await
+/// The tenant's providers; `base` (scheme and host) makes SAML providers' URLs absolute.
+pub async fn list_providers(db: &Database, tenant: &Tenant, base: &str) -> AppResult<Vec<ProviderView>> {
+    let (providers, saml) = db
+        .with_tenant(tenant, |conn| {
+            Box::pin(async move { Ok::<_, AppError>((repo::list_providers(conn).await?, repo::list_saml(conn).await?)) })
+        })
+        .await?;
+    Ok(providers
+        .iter()
+        .map(|provider| ProviderView {
+            saml: saml.iter().find(|s| s.provider_id == provider.id).map(|s| super::saml_service::view(provider, s, base)),
+            ..provider.view()
+        })
+        .collect())
 }
 
 pub async fn login_providers(db: &Database, tenant: &Tenant) -> AppResult<Vec<LoginProvider>> {
-    Ok(list_providers(db, tenant).await?.into_iter().map(|p| LoginProvider { id: p.id, name: p.name }).collect())
+    let providers = db
+        .with_tenant(tenant, |conn| Box::pin(async move { Ok::<_, AppError>(repo::list_providers(conn).await?) }))
+        .await?;
+    Ok(providers.into_iter().map(|p| LoginProvider { id: p.id, name: p.name }).collect())
 }
 
 /// A started sign-in, kept in Redis under its `state` until the provider sends the browser back.
@@ -276,36 +312,37 @@ struct Pending {
     provider_id: Uuid,
     nonce: String,
     verifier: String,
+    /// An admin's test sign-in: report what the provider sent, sign nobody in.
+    test: bool,
 }
 
 fn pending_key(state: &str) -> String {
     format!("sso:pending:{state}")
 }
 
-async fn provider(db: &Database, tenant: &Tenant, id: Uuid) -> AppResult<repo::ProviderRow> {
+pub(super) async fn provider(db: &Database, tenant: &Tenant, id: Uuid) -> AppResult<repo::ProviderRow> {
     db.with_tenant(tenant, move |conn| Box::pin(async move { Ok::<_, AppError>(repo::find_provider(conn, id).await?) }))
         .await?
         .ok_or_else(|| AppError::NotFound("This sign-in option no longer exists.".into()))
 }
 
-/// Starts a sign-in: returns the provider's authorization URL to send the browser to.
-pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, redirect_uri: &str) -> AppResult<String> {
+/// Starts a sign-in (or an admin's test of the provider): returns the URL to send the browser
+/// to. `base` is this tenant's scheme and host.
+pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, base: &str, test: bool) -> AppResult<String> {
     let provider = provider(&state.db, tenant, provider_id).await?;
-    let kind = Kind::parse(&provider.kind)?;
-    let authorization_endpoint = match kind {
-        Kind::Oidc => {
-            discover(&state.fetch_policy, &provider.issuer)
-                .await
-                .map_err(|e| {
-                    tracing::warn!(issuer = %provider.issuer, error = %e, "SSO discovery failed");
-                    AppError::Invalid(format!("{} cannot be reached right now. Try again later.", provider.name))
-                })?
-                .authorization_endpoint
-        }
-        Kind::GitHub => github::authorize_url(&provider.issuer),
-    };
     let (state_token, nonce, verifier) = (oidc::random_token(), oidc::random_token(), oidc::pkce_verifier());
-    let pending = Pending { tenant_id: tenant.id.0, provider_id, nonce: nonce.clone(), verifier: verifier.clone() };
+    let (authorization_endpoint, scope) = match Kind::parse(&provider.kind)? {
+        Kind::Saml => return super::saml_service::begin(state, tenant, &provider, base, test).await,
+        Kind::Oidc => {
+            let discovery = discover(&state.fetch_policy, &provider.issuer).await.map_err(|e| {
+                tracing::warn!(issuer = %provider.issuer, error = %e, "SSO discovery failed");
+                AppError::Invalid(format!("{} cannot be reached right now. Try again later.", provider.name))
+            })?;
+            (discovery.authorization_endpoint, "openid email profile")
+        }
+        Kind::GitHub => (github::authorize_url(&provider.issuer), github::scopes(provider.organization.as_deref())),
+    };
+    let pending = Pending { tenant_id: tenant.id.0, provider_id, nonce: nonce.clone(), verifier: verifier.clone(), test };
     let value = serde_json::to_string(&pending).map_err(AppError::internal)?;
     let () = state
         .redis
@@ -314,19 +351,17 @@ pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, redirec
         .map_err(AppError::internal)?;
     let mut url = reqwest::Url::parse(&authorization_endpoint)
         .map_err(|e| AppError::internal(format!("authorization endpoint: {e}")))?;
-    {
-        let mut query = url.query_pairs_mut();
-        query
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &provider.client_id)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("state", &state_token)
-            .append_pair("code_challenge", &oidc::pkce_challenge(&verifier))
-            .append_pair("code_challenge_method", "S256");
-        match kind {
-            Kind::Oidc => query.append_pair("scope", "openid email profile").append_pair("nonce", &nonce),
-            Kind::GitHub => query.append_pair("scope", github::scopes(provider.organization.as_deref())),
-        };
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &provider.client_id)
+        .append_pair("redirect_uri", &format!("{base}{CALLBACK_PATH}"))
+        .append_pair("state", &state_token)
+        .append_pair("code_challenge", &oidc::pkce_challenge(&verifier))
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("scope", scope);
+    // A nonce binds the ID token to this sign-in; GitHub issues none.
+    if provider.kind == Kind::Oidc.as_str() {
+        url.query_pairs_mut().append_pair("nonce", &nonce);
     }
     Ok(url.to_string())
 }
@@ -346,19 +381,83 @@ pub struct Failure {
     pub reason: String,
 }
 
-/// Completes a sign-in; returns the member to start a session for. Every outcome is audited.
+/// A provider's verified answer, before it becomes a member.
+pub(super) struct Verified {
+    pub provider: repo::ProviderRow,
+    pub user: ExternalUser,
+    /// Started as an admin's test: report, sign nobody in.
+    pub test: bool,
+}
+
+/// How a completed round trip ends.
+pub enum Completed {
+    /// The member to start a session for.
+    SignedIn(Uuid),
+    Tested(TestReport),
+}
+
+/// An admin's test sign-in: what the provider sent and what sign-in would make of it.
+pub struct TestReport {
+    pub provider: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    /// Every attribute a SAML assertion carried (empty for OAuth providers).
+    pub attributes: Vec<(String, Vec<String>)>,
+    /// The role the mapping grants for these groups, if any mapping matches.
+    pub mapped_role: Option<String>,
+    /// The role a new member gets when no mapping matches.
+    pub default_role: String,
+}
+
+/// Completes an OpenID Connect or GitHub sign-in. Every outcome is audited.
 pub async fn complete(
     state: &AppState,
     tenant: &Tenant,
     source: AuditSource,
     callback: Callback,
-    redirect_uri: &str,
-) -> Result<Uuid, Failure> {
-    let outcome = finish(state, tenant, callback, redirect_uri).await;
-    let (event, result) = match outcome {
-        Ok((user_id, email, provider)) => {
-            (AuditEvent::success("sso.login", email).details(json!({ "provider": provider })), Ok(user_id))
+    base: &str,
+) -> Result<Completed, Failure> {
+    let verified = finish(state, tenant, callback, &format!("{base}{CALLBACK_PATH}")).await;
+    conclude(state, tenant, source, verified).await
+}
+
+/// The end of every protocol's round trip: a verified answer becomes a member (or a test
+/// report); a failure gets a reference. Every outcome is audited.
+pub(super) async fn conclude(
+    state: &AppState,
+    tenant: &Tenant,
+    source: AuditSource,
+    verified: Result<Verified, String>,
+) -> Result<Completed, Failure> {
+    let outcome = match verified {
+        Ok(Verified { provider, user, test: true }) => {
+            let report = TestReport {
+                provider: provider.name.clone(),
+                mapped_role: mapped_role(&provider, &user.groups).map(|r| r.as_str().to_owned()),
+                default_role: provider.default_role.clone(),
+                subject: user.subject,
+                email: user.verified_email,
+                name: user.name,
+                groups: user.groups,
+                attributes: user.attributes,
+            };
+            let event = AuditEvent::success("sso.test_login", provider.name).details(
+                json!({ "subject": report.subject, "email": report.email, "mapped_role": report.mapped_role }),
+            );
+            Ok((Completed::Tested(report), event))
         }
+        Ok(Verified { provider, user, test: false }) => member_for(state, tenant, &provider, user).await.map(
+            |(user_id, email)| {
+                let event = AuditEvent::success("sso.login", email).details(json!({ "provider": provider.name }));
+                (Completed::SignedIn(user_id), event)
+            },
+        ),
+        Err(reason) => Err(reason),
+    };
+    let (event, result) = match outcome {
+        Ok((completed, event)) => (event, Ok(completed)),
         Err(reason) => {
             let reference = Uuid::new_v4().simple().to_string()[..12].to_owned();
             let event = AuditEvent::failure("sso.login", "single sign-on")
@@ -373,12 +472,7 @@ pub async fn complete(
 }
 
 /// The round trip's checks, in order; any failure is a reason string for the audit log.
-async fn finish(
-    state: &AppState,
-    tenant: &Tenant,
-    callback: Callback,
-    redirect_uri: &str,
-) -> Result<(Uuid, String, String), String> {
+async fn finish(state: &AppState, tenant: &Tenant, callback: Callback, redirect_uri: &str) -> Result<Verified, String> {
     if let Some(error) = callback.error {
         return Err(format!("the provider answered `{error}`"));
     }
@@ -410,9 +504,9 @@ async fn finish(
             };
             github::user(&state.fetch_policy, &provider.issuer, provider.organization.as_deref(), exchange).await?
         }
+        Kind::Saml => return Err("a SAML provider answered on the OAuth callback".into()),
     };
-    let (user_id, email) = member_for(state, tenant, &provider, user).await?;
-    Ok((user_id, email, provider.name))
+    Ok(Verified { provider, user, test: pending.test })
 }
 
 /// OpenID Connect: the code for tokens, and the ID token verified against the provider's keys.
@@ -453,6 +547,7 @@ async fn oidc_user(
         verified_email: claims.email.clone().filter(|_| claims.email_is_verified()),
         name: claims.name.clone(),
         subject: claims.sub,
+        attributes: Vec::new(),
     })
 }
 

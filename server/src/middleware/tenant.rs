@@ -34,7 +34,7 @@ use tower_sessions_redis_store::fred::interfaces::KeysInterface;
 use tower_sessions_redis_store::fred::types::{Expiration, SetOptions};
 
 pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut request: Request, next: Next) -> Response {
-    let cross_site = csrf::check(request.method(), request.headers()).err();
+    let cross_site = csrf::check(request.method(), request.uri().path(), request.headers()).err();
     let facts = RequestFacts::of(&request, &edge.trusted_proxies);
     let ip = facts.ip.map(|ip| ip.to_string());
     let ctx = match context_for(&state, &edge, facts).await {

@@ -58,14 +58,21 @@ pub fn error_page(status: StatusCode, title: &str, text: String, onwards: Option
             app::ui::html::escape(label)
         )
     });
+    let body = format!(
+        r#"<div class="max-w-md text-center"><p class="text-sm font-semibold text-amber-600">{code}</p>
+<h1 class="mt-2 text-2xl font-semibold tracking-tight">{title}</h1><p class="mt-2 text-sm text-slate-600">{text}</p>{link}</div>"#,
+        code = status.as_u16(),
+        text = app::ui::html::escape(&text),
+    );
+    standalone_page(status, title, &body)
+}
+
+/// A page outside the app's shell; `body` is trusted HTML (callers escape what they insert).
+pub fn standalone_page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · Beacon</title><link rel="stylesheet" href="/pkg/beacon.css"></head>
-<body class="bg-slate-50 text-slate-900 antialiased"><main class="min-h-screen flex items-center justify-center px-4">
-<div class="max-w-md text-center"><p class="text-sm font-semibold text-amber-600">{code}</p>
-<h1 class="mt-2 text-2xl font-semibold tracking-tight">{title}</h1><p class="mt-2 text-sm text-slate-600">{text}</p>{link}</div></main></body></html>"#,
-        code = status.as_u16(),
-        text = app::ui::html::escape(&text),
+<body class="bg-slate-50 text-slate-900 antialiased"><main class="min-h-screen flex items-center justify-center px-4">{body}</main></body></html>"#
     );
     (status, axum::response::Html(html)).into_response()
 }

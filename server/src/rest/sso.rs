@@ -1,37 +1,60 @@
 //! The browser's round trip through a tenant's identity provider: `/sso/{id}/start` sends it
-//! there, `/sso/callback` receives it back, starts the session, and on any failure shows a
-//! page with a reference id (the reason is in the audit log, not on the page).
+//! there; `/sso/callback` (OpenID Connect, GitHub) or the provider's SAML assertion consumer
+//! service receives it back, starts the session, and on any failure shows a page with a
+//! reference id (the reason is in the audit log, not on the page). An admin's test sign-in ends
+//! on a report instead of a session.
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
+use axum::{Extension, Form};
 use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::{error_page, Endpoint};
+use super::{error_page, standalone_page, Endpoint};
+use app::auth::permission::Action;
 use app::auth::session;
 use app::sso::api::CALLBACK_PATH;
-use app::sso::service::{self, Callback};
+use app::sso::saml_service::{self, Posted};
+use app::sso::service::{self, Callback, Completed, Failure, TestReport};
 use app::state::{AppState, RequestContext};
+use app::ui::html::escape;
+
+/// Base64 of the largest response we read (256 KiB), form-encoded, with room for RelayState.
+const ACS_BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn endpoints() -> Vec<Endpoint> {
-    vec![Endpoint::new(Method::GET, "/sso/{id}/start", start), Endpoint::new(Method::GET, CALLBACK_PATH, callback)]
+    vec![
+        Endpoint::new(Method::GET, "/sso/{id}/start", start),
+        Endpoint::new(Method::GET, CALLBACK_PATH, callback),
+        Endpoint::new(Method::GET, "/sso/saml/{id}/metadata", saml_metadata),
+        Endpoint::new(Method::POST, "/sso/saml/{id}/acs", saml_acs).body_limit(ACS_BODY_LIMIT),
+    ]
 }
 
-fn redirect_uri(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    format!("{}://{host}{CALLBACK_PATH}", state.public_scheme)
+#[derive(Deserialize)]
+struct StartQuery {
+    #[serde(default)]
+    test: Option<String>,
 }
 
 async fn start(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     Path(id): Path<Uuid>,
+    Query(query): Query<StartQuery>,
     headers: HeaderMap,
 ) -> Response {
-    match service::begin(&state, &ctx.tenant, id, &redirect_uri(&state, &headers)).await {
+    // A test sign-in reports what the provider sends: only for the admins who configure it.
+    let test = query.test.is_some_and(|t| t == "1");
+    if test {
+        if let Err(e) = ctx.authorize(Action::ManageAccess) {
+            return problem(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::FORBIDDEN), &e.to_string());
+        }
+    }
+    match service::begin(&state, &ctx.tenant, id, &state.public_base(&headers), test).await {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => problem(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::BAD_REQUEST), &e.to_string()),
     }
@@ -52,12 +75,76 @@ async fn callback(
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     let callback = Callback { code: query.code, state: query.state, error: query.error };
-    let redirect_uri = redirect_uri(&state, &headers);
-    match service::complete(&state, &ctx.tenant, ctx.audit_source(), callback, &redirect_uri).await {
-        Ok(user_id) => match session::establish(&state, &session, &ctx, user_id).await {
+    let completed = service::complete(&state, &ctx.tenant, ctx.audit_source(), callback, &state.public_base(&headers)).await;
+    conclude(&state, &ctx, &session, completed).await
+}
+
+async fn saml_metadata(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Response {
+    match saml_service::metadata(&state, &ctx.tenant, id, &state.public_base(&headers)).await {
+        Ok(xml) => ([(header::CONTENT_TYPE, "application/samlmetadata+xml")], xml).into_response(),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::NOT_FOUND);
+            (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e.to_string()).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// The assertion consumer service (HTTP-POST binding). The IdP's page posts here cross-site, so
+/// the CSRF check exempts this path: the signed assertion and the one-time RelayState
+/// authenticate the request, not a cookie.
+async fn saml_acs(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    form: Result<Form<AcsForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => {
+            let status = rejection.status();
+            let text = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "The identity provider's response is too large.".to_owned()
+            } else {
+                "The identity provider's response could not be read.".to_owned()
+            };
+            return problem(status, &text);
+        }
+    };
+    let posted = Posted { saml_response: form.saml_response, relay_state: form.relay_state };
+    let base = state.public_base(&headers);
+    let completed = saml_service::complete(&state, &ctx.tenant, ctx.audit_source(), id, posted, &base).await;
+    conclude(&state, &ctx, &session, completed).await
+}
+
+/// Signs the member in (a new session id), shows a test report, or shows the failure's
+/// reference.
+async fn conclude(
+    state: &AppState,
+    ctx: &RequestContext,
+    session: &Session,
+    completed: Result<Completed, Failure>,
+) -> Response {
+    match completed {
+        Ok(Completed::SignedIn(user_id)) => match session::establish(state, session, ctx, user_id).await {
             Ok(()) => Redirect::to("/").into_response(),
             Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         },
+        Ok(Completed::Tested(report)) => test_report(&report),
         Err(failure) => problem(
             StatusCode::BAD_REQUEST,
             &format!(
@@ -70,4 +157,37 @@ async fn callback(
 
 fn problem(status: StatusCode, text: &str) -> Response {
     error_page(status, "Sign-in failed", text.to_owned(), Some(("/login", "Back to sign-in")))
+}
+
+/// What an admin's test sign-in received, and what a real sign-in would do with it.
+fn test_report(report: &TestReport) -> Response {
+    let row = |label: &str, value: &str| {
+        format!(
+            r#"<tr><th class="py-1 pr-4 text-left align-top font-medium text-slate-500">{}</th><td class="py-1 break-all">{}</td></tr>"#,
+            escape(label),
+            escape(value)
+        )
+    };
+    let role = match &report.mapped_role {
+        Some(role) => format!("{role} (from the role mapping)"),
+        None => format!("no mapping matches: new members get {}", report.default_role),
+    };
+    let mut rows = vec![
+        row("Subject", &report.subject),
+        row("Email", report.email.as_deref().unwrap_or("none")),
+        row("Name", report.name.as_deref().unwrap_or("none")),
+        row("Groups", &report.groups.join(", ")),
+        row("Role", &role),
+    ];
+    rows.extend(report.attributes.iter().map(|(name, values)| row(&format!("Attribute {name}"), &values.join(", "))));
+    let body = format!(
+        r#"<div class="max-w-2xl"><p class="text-sm font-semibold text-emerald-700">Test sign-in succeeded</p>
+<h1 class="mt-2 text-2xl font-semibold tracking-tight">{provider} answered</h1>
+<p class="mt-2 text-sm text-slate-600">Nobody was signed in. This is what the provider sent and what a sign-in would do with it.</p>
+<table class="mt-4 text-sm">{rows}</table>
+<p class="mt-4"><a class="text-sm text-amber-700" href="/settings/sso">Back to single sign-on settings</a></p></div>"#,
+        provider = escape(&report.provider),
+        rows = rows.concat(),
+    );
+    standalone_page(StatusCode::OK, "Test sign-in", &body)
 }

@@ -10,6 +10,7 @@ mod matrix;
 mod mfa;
 mod network;
 mod ops;
+mod saml;
 mod sessions;
 mod sso;
 mod support;

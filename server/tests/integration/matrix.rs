@@ -67,6 +67,8 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
             Rule::Allowed(ManageAccess),
             form(path, "kind=oidc&name=&issuer=x&client_id=&client_secret=&default_role=viewer"),
         ),
+        // No metadata and no certificate: refused after the role check, nothing saved.
+        "settings/sso/add-saml" => (Rule::Allowed(ManageAccess), form(path, "name=x&preset=custom&default_role=viewer")),
         "settings/sso/remove" => (Rule::Allowed(ManageAccess), form(path, &id)),
         // Turning it on needs a provider, which the matrix tenant has none of: harmless.
         "settings/sso/required" => (Rule::Allowed(ManageAccess), form(path, "required=true")),
@@ -139,6 +141,9 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
         ("POST", "/oauth/token") => Some((Rule::Public, form(&path, "grant_type=client_credentials"))),
         ("GET", "/sso/{id}/start") => Some((Rule::Public, get(&path))),
         ("GET", "/sso/callback") => Some((Rule::Public, get(&format!("{path}?code=x&state=y")))),
+        // Public by design: IdPs fetch our metadata and post assertions without our cookies.
+        ("GET", "/sso/saml/{id}/metadata") => Some((Rule::Public, get(&path))),
+        ("POST", "/sso/saml/{id}/acs") => Some((Rule::Public, form(&path, "SAMLResponse=eA%3D%3D&RelayState=y"))),
         ("GET", "/api/permissions/roles") => Some((Rule::Authenticated, get(&path))),
         ("POST", "/api/permissions/check") => Some((Rule::Authenticated, json(&path, r#"{"action":"catalog.read"}"#))),
         ("GET", "/api/catalog/openapi.json") => Some((Rule::Authenticated, get(&path))),

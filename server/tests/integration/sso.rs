@@ -122,7 +122,7 @@ async fn start_provider() -> Arc<Provider> {
     provider
 }
 
-fn query_param(url: &str, name: &str) -> String {
+pub fn query_param(url: &str, name: &str) -> String {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
     pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap_or_default()
