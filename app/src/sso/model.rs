@@ -61,7 +61,14 @@ pub struct AttributePreset {
 }
 
 pub const ATTRIBUTE_PRESETS: [AttributePreset; 6] = [
-    AttributePreset { key: "okta", label: "Okta", email: "email", first_name: "firstName", last_name: "lastName", groups: "groups" },
+    AttributePreset {
+        key: "okta",
+        label: "Okta",
+        email: "email",
+        first_name: "firstName",
+        last_name: "lastName",
+        groups: "groups",
+    },
     AttributePreset {
         key: "entra",
         label: "Microsoft Entra ID (Azure AD)",
@@ -70,8 +77,22 @@ pub const ATTRIBUTE_PRESETS: [AttributePreset; 6] = [
         last_name: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
         groups: "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
     },
-    AttributePreset { key: "google", label: "Google Workspace", email: "", first_name: "firstName", last_name: "lastName", groups: "groups" },
-    AttributePreset { key: "onelogin", label: "OneLogin", email: "User.email", first_name: "User.FirstName", last_name: "User.LastName", groups: "memberOf" },
+    AttributePreset {
+        key: "google",
+        label: "Google Workspace",
+        email: "",
+        first_name: "firstName",
+        last_name: "lastName",
+        groups: "groups",
+    },
+    AttributePreset {
+        key: "onelogin",
+        label: "OneLogin",
+        email: "User.email",
+        first_name: "User.FirstName",
+        last_name: "User.LastName",
+        groups: "memberOf",
+    },
     AttributePreset {
         key: "auth0",
         label: "Auth0",
@@ -80,9 +101,15 @@ pub const ATTRIBUTE_PRESETS: [AttributePreset; 6] = [
         last_name: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
         groups: "http://schemas.xmlsoap.org/claims/Group",
     },
-    AttributePreset { key: "custom", label: "Other (NameID is the email)", email: "", first_name: "", last_name: "", groups: "" },
+    AttributePreset {
+        key: "custom",
+        label: "Other (NameID is the email)",
+        email: "",
+        first_name: "",
+        last_name: "",
+        groups: "",
+    },
 ];
-
 
 /// "Members whose `role_claim` contains `value` get `role`."
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -271,7 +271,8 @@ impl SpSettings<'_> {
             return Err("the response is not signed".into());
         }
         // samael checks the Destination only of a signed Response; it must be ours either way.
-        let shell: samael::schema::Response = xml.parse().map_err(|_| "the message is not a SAML Response".to_owned())?;
+        let shell: samael::schema::Response =
+            xml.parse().map_err(|_| "the message is not a SAML Response".to_owned())?;
         if shell.destination.as_deref() != Some(self.acs_url) {
             return Err(format!(
                 "the response's Destination `{}` is not this provider's ACS URL",

@@ -140,10 +140,12 @@ pub async fn add_provider(
 ) -> AppResult<Uuid> {
     let id = Uuid::new_v4();
     let sp_entity_id = format!("{base}{}", metadata_path(id));
-    let keys = tokio::task::spawn_blocking(saml::new_sp_keys).await.map_err(AppError::internal)?.map_err(AppError::internal)?;
+    let keys = tokio::task::spawn_blocking(saml::new_sp_keys)
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
     let sealed_key = state.keyring.seal(Purpose::SsoClientSecret, &keys.private_key, id.as_bytes())?;
-    let fingerprints: Vec<String> =
-        new.idp.certificates.iter().map(|der| saml::describe_certificate(der).0).collect();
+    let fingerprints: Vec<String> = new.idp.certificates.iter().map(|der| saml::describe_certificate(der).0).collect();
     state
         .db
         .with_tenant(tenant, move |conn| {
@@ -179,14 +181,14 @@ pub async fn add_provider(
                     clock_skew_seconds: new.clock_skew_seconds,
                 };
                 repo::insert_saml(conn, &row).await?;
-                let event = AuditEvent::success("sso.provider_added", new.name.clone()).severity(Severity::Warning).details(
-                    json!({ "kind": "saml", "issuer": new.idp.entity_id, "sso_url": new.idp.sso_url,
+                let event = AuditEvent::success("sso.provider_added", new.name.clone())
+                    .severity(Severity::Warning)
+                    .details(json!({ "kind": "saml", "issuer": new.idp.entity_id, "sso_url": new.idp.sso_url,
                             "certificates": fingerprints, "email_attribute": new.email_attribute,
                             "default_role": new.default_role.as_str(), "allowed_domains": new.allowed_domains,
                             "role_claim": new.groups_attribute, "role_mapping": new.role_mapping,
                             "allow_sha1": new.allow_sha1, "allow_idp_initiated": new.allow_idp_initiated,
-                            "clock_skew_seconds": new.clock_skew_seconds }),
-                );
+                            "clock_skew_seconds": new.clock_skew_seconds }));
                 record(conn, &source, event).await
             })
         })
@@ -230,7 +232,9 @@ impl Provider {
         let common = service::provider(&state.db, tenant, id).await?;
         let saml = state
             .db
-            .with_tenant(tenant, move |conn| Box::pin(async move { Ok::<_, AppError>(repo::find_saml(conn, id).await?) }))
+            .with_tenant(tenant, move |conn| {
+                Box::pin(async move { Ok::<_, AppError>(repo::find_saml(conn, id).await?) })
+            })
             .await?
             .ok_or_else(|| AppError::NotFound("This sign-in option is not a SAML provider.".into()))?;
         Ok(Self { common, saml })
@@ -276,12 +280,23 @@ fn pending_key(relay_state: &str) -> String {
 }
 
 /// Starts a sign-in: returns the IdP URL carrying our signed AuthnRequest.
-pub(super) async fn begin(state: &AppState, tenant: &Tenant, provider: &ProviderRow, base: &str, test: bool) -> AppResult<String> {
+pub(super) async fn begin(
+    state: &AppState,
+    tenant: &Tenant,
+    provider: &ProviderRow,
+    base: &str,
+    test: bool,
+) -> AppResult<String> {
     let provider = Provider::load(state, tenant, provider.id).await?;
-    let key = state.keyring.open(Purpose::SsoClientSecret, &provider.common.sealed_secret(), provider.common.id.as_bytes())?;
+    let key = state.keyring.open(
+        Purpose::SsoClientSecret,
+        &provider.common.sealed_secret(),
+        provider.common.id.as_bytes(),
+    )?;
     let (idp, acs_url) = (provider.idp(), format!("{base}{}", acs_path(provider.common.id)));
     let relay_state = super::oidc::random_token();
-    let (request_id, url) = provider.sp(&idp, &acs_url).authn_request(&key, &relay_state).map_err(AppError::internal)?;
+    let (request_id, url) =
+        provider.sp(&idp, &acs_url).authn_request(&key, &relay_state).map_err(AppError::internal)?;
     let pending = Pending { tenant_id: tenant.id.0, provider_id: provider.common.id, request_id, test };
     let value = serde_json::to_string(&pending).map_err(AppError::internal)?;
     let () = state
@@ -327,9 +342,9 @@ async fn verify(
             let stored: Option<String> =
                 state.redis.getdel(pending_key(&relay)).await.map_err(|e| format!("redis: {e}"))?;
             match stored {
-                Some(stored) => {
-                    Some(serde_json::from_str::<Pending>(&stored).map_err(|_| "unreadable pending sign-in".to_owned())?)
-                }
+                Some(stored) => Some(
+                    serde_json::from_str::<Pending>(&stored).map_err(|_| "unreadable pending sign-in".to_owned())?,
+                ),
                 None => None,
             }
         }
@@ -361,7 +376,12 @@ async fn verify(
 }
 
 /// Remembers the assertion id until the assertion expires; a second use is a replay.
-async fn refuse_replay(state: &AppState, tenant: &Tenant, provider: Uuid, assertion: &VerifiedAssertion) -> Result<(), String> {
+async fn refuse_replay(
+    state: &AppState,
+    tenant: &Tenant,
+    provider: Uuid,
+    assertion: &VerifiedAssertion,
+) -> Result<(), String> {
     let key = format!("sso:saml:assertion:{}:{provider}:{}", tenant.id.0, assertion.id);
     let seconds = (assertion.valid_until - chrono::Utc::now()).num_seconds().max(MIN_REPLAY_SECONDS);
     let fresh: Option<String> = state

@@ -286,13 +286,18 @@ pub async fn remove_provider(db: &Database, tenant: &Tenant, source: AuditSource
 pub async fn list_providers(db: &Database, tenant: &Tenant, base: &str) -> AppResult<Vec<ProviderView>> {
     let (providers, saml) = db
         .with_tenant(tenant, |conn| {
-            Box::pin(async move { Ok::<_, AppError>((repo::list_providers(conn).await?, repo::list_saml(conn).await?)) })
+            Box::pin(
+                async move { Ok::<_, AppError>((repo::list_providers(conn).await?, repo::list_saml(conn).await?)) },
+            )
         })
         .await?;
     Ok(providers
         .iter()
         .map(|provider| ProviderView {
-            saml: saml.iter().find(|s| s.provider_id == provider.id).map(|s| super::saml_service::view(provider, s, base)),
+            saml: saml
+                .iter()
+                .find(|s| s.provider_id == provider.id)
+                .map(|s| super::saml_service::view(provider, s, base)),
             ..provider.view()
         })
         .collect())
@@ -342,7 +347,8 @@ pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, base: &
         }
         Kind::GitHub => (github::authorize_url(&provider.issuer), github::scopes(provider.organization.as_deref())),
     };
-    let pending = Pending { tenant_id: tenant.id.0, provider_id, nonce: nonce.clone(), verifier: verifier.clone(), test };
+    let pending =
+        Pending { tenant_id: tenant.id.0, provider_id, nonce: nonce.clone(), verifier: verifier.clone(), test };
     let value = serde_json::to_string(&pending).map_err(AppError::internal)?;
     let () = state
         .redis
@@ -448,12 +454,12 @@ pub(super) async fn conclude(
             );
             Ok((Completed::Tested(report), event))
         }
-        Ok(Verified { provider, user, test: false }) => member_for(state, tenant, &provider, user).await.map(
-            |(user_id, email)| {
+        Ok(Verified { provider, user, test: false }) => {
+            member_for(state, tenant, &provider, user).await.map(|(user_id, email)| {
                 let event = AuditEvent::success("sso.login", email).details(json!({ "provider": provider.name }));
                 (Completed::SignedIn(user_id), event)
-            },
-        ),
+            })
+        }
         Err(reason) => Err(reason),
     };
     let (event, result) = match outcome {

@@ -55,8 +55,12 @@ mod tests {
     fn same_origin_and_non_browser_requests_pass() {
         let post = Method::POST;
         assert!(check(&post, "/api/x", &headers(&[("sec-fetch-site", "same-origin")])).is_ok());
-        assert!(check(&post, "/api/x", &headers(&[("host", "acme.localhost:3000"), ("origin", "http://acme.localhost:3000")]))
-            .is_ok());
+        assert!(check(
+            &post,
+            "/api/x",
+            &headers(&[("host", "acme.localhost:3000"), ("origin", "http://acme.localhost:3000")])
+        )
+        .is_ok());
         assert!(check(&post, "/api/x", &headers(&[])).is_ok());
         assert!(check(&Method::GET, "/api/x", &headers(&[("sec-fetch-site", "cross-site")])).is_ok());
         assert!(check(&post, "/api/x", &headers(&[("sec-fetch-site", "cross-site"), ("x-api-key", "bcn_x")])).is_ok());
@@ -78,7 +82,9 @@ mod tests {
     fn only_assertion_consumer_services_take_cross_site_posts() {
         let cross = headers(&[("sec-fetch-site", "cross-site")]);
         assert!(check(&Method::POST, "/sso/saml/0b7e0a36-5c6f-4f39-9a3c-5d1c8f7a2e10/acs", &cross).is_ok());
-        for path in ["/sso/saml/not-a-uuid/acs", "/sso/saml/0b7e0a36-5c6f-4f39-9a3c-5d1c8f7a2e10/metadata", "/api/sso/acs"] {
+        for path in
+            ["/sso/saml/not-a-uuid/acs", "/sso/saml/0b7e0a36-5c6f-4f39-9a3c-5d1c8f7a2e10/metadata", "/api/sso/acs"]
+        {
             assert!(check(&Method::POST, path, &cross).is_err(), "{path}");
         }
     }

@@ -75,7 +75,8 @@ async fn callback(
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     let callback = Callback { code: query.code, state: query.state, error: query.error };
-    let completed = service::complete(&state, &ctx.tenant, ctx.audit_source(), callback, &state.public_base(&headers)).await;
+    let completed =
+        service::complete(&state, &ctx.tenant, ctx.audit_source(), callback, &state.public_base(&headers)).await;
     conclude(&state, &ctx, &session, completed).await
 }
 

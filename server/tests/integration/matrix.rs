@@ -68,7 +68,9 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
             form(path, "kind=oidc&name=&issuer=x&client_id=&client_secret=&default_role=viewer"),
         ),
         // No metadata and no certificate: refused after the role check, nothing saved.
-        "settings/sso/add-saml" => (Rule::Allowed(ManageAccess), form(path, "name=x&preset=custom&default_role=viewer")),
+        "settings/sso/add-saml" => {
+            (Rule::Allowed(ManageAccess), form(path, "name=x&preset=custom&default_role=viewer"))
+        }
         "settings/sso/remove" => (Rule::Allowed(ManageAccess), form(path, &id)),
         // Turning it on needs a provider, which the matrix tenant has none of: harmless.
         "settings/sso/required" => (Rule::Allowed(ManageAccess), form(path, "required=true")),

@@ -138,7 +138,8 @@ impl Claims {
     /// The assertion, with a signature template if `signed`.
     fn assertion(&self, signed: bool) -> String {
         let now = instant(Utc::now());
-        let signature = if signed { signature_template(&self.assertion_id, self.algorithms, "") } else { String::new() };
+        let signature =
+            if signed { signature_template(&self.assertion_id, self.algorithms, "") } else { String::new() };
         let groups: String =
             self.groups.iter().map(|g| format!("<saml:AttributeValue>{g}</saml:AttributeValue>")).collect();
         let authn = if self.authn_statement {
@@ -290,7 +291,10 @@ async fn add_provider(app: &TestApp, t: &TestTenant, admin: &str, idp: &Idp, ext
         ("role_mapping", "beacon-admins = admin\nengineering = maintainer"),
         ("default_role", "viewer"),
     ];
-    form.extend_from_slice(extra);
+    for (key, value) in extra {
+        form.retain(|(k, _)| k != key);
+        form.push((key, value));
+    }
     let added = app.call(&t.host, "/api/settings/sso/add-saml", &form, Some(admin)).await;
     assert!(added.status.is_success(), "{} {}", added.status, added.body);
     let overview: SsoOverview = app.call(&t.host, "/api/settings/sso", &[], Some(admin)).await.json();
@@ -303,6 +307,8 @@ async fn assert_refused(app: &TestApp, t: &TestTenant, case: &str, response: Tes
     assert!(response.body.contains("reference"), "{case}: {}", response.body);
     assert!(response.session_cookie().is_none(), "{case}: no session");
     let audited = last_failure(app, t).await;
+    // Shown with --nocapture: the verdict of each case, as the closing note lists them.
+    println!("refused {case}: {audited}");
     assert!(audited.contains(reason), "{case}: audited `{audited}`, expected `{reason}`");
 }
 
@@ -313,7 +319,13 @@ async fn saml_settings_refuse_an_idp_without_a_signing_certificate_and_publish_o
     let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
     let idp = Idp::new();
 
-    let unsigned = [("name", "No cert"), ("entity_id", IDP_ENTITY_ID), ("sso_url", IDP_SSO_URL), ("preset", "okta"), ("default_role", "viewer")];
+    let unsigned = [
+        ("name", "No cert"),
+        ("entity_id", IDP_ENTITY_ID),
+        ("sso_url", IDP_SSO_URL),
+        ("preset", "okta"),
+        ("default_role", "viewer"),
+    ];
     let refused = app.call(&t.host, "/api/settings/sso/add-saml", &unsigned, Some(&admin)).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     assert!(refused.body.contains("certificate"), "{}", refused.body);
@@ -393,22 +405,35 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
     for (case, key_info) in key_info_cases {
         let (relay, request_id) = sp.start().await;
         let claims = sp.claims(Some(&request_id), &email);
-        let template = claims.assertion(true).replace("</ds:SignatureValue>", &format!("</ds:SignatureValue>{key_info}"));
+        let template =
+            claims.assertion(true).replace("</ds:SignatureValue>", &format!("</ds:SignatureValue>{key_info}"));
         let forged = claims.response(&idp.sign(&template, &idp.other), false);
         assert_refused(&app, &t, case, sp.post(&forged, &relay).await, WRONG_KEY).await;
     }
 
     let (relay, request_id) = sp.start().await;
     let claims = sp.claims(Some(&request_id), &email);
-    assert_refused(&app, &t, "unsigned", sp.post(&claims.response(&claims.assertion(false), false), &relay).await, "not signed")
-        .await;
+    assert_refused(
+        &app,
+        &t,
+        "unsigned",
+        sp.post(&claims.response(&claims.assertion(false), false), &relay).await,
+        "not signed",
+    )
+    .await;
 
     // Altered after signing: the signed content changed.
     let (relay, request_id) = sp.start().await;
     let claims = sp.claims(Some(&request_id), &email);
     let altered = idp.sign(&claims.assertion(true), &idp.key).replace("engineering", "beacon-admins");
-    assert_refused(&app, &t, "altered after signing", sp.post(&claims.response(&altered, false), &relay).await, WRONG_KEY)
-        .await;
+    assert_refused(
+        &app,
+        &t,
+        "altered after signing",
+        sp.post(&claims.response(&altered, false), &relay).await,
+        WRONG_KEY,
+    )
+    .await;
 
     // XML signature wrapping: the eight classic permutations (Somorovsky et al., 2012). The
     // attacker holds a genuinely signed response for themselves (Sam) and wraps an evil
@@ -436,12 +461,18 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
     let claims = sp.claims(Some(&request_id), &format!("{admin_email}.evil.test"));
     let signed = idp.sign(&claims.assertion(true), &idp.key);
     let injected = signed.replace(&format!("{admin_email}.evil.test"), &format!("{admin_email}<!---->.evil.test"));
-    assert_refused(&app, &t, "comment in NameID", sp.post(&claims.response(&injected, false), &relay).await, "comments")
-        .await;
+    assert_refused(
+        &app,
+        &t,
+        "comment in NameID",
+        sp.post(&claims.response(&injected, false), &relay).await,
+        "comments",
+    )
+    .await;
 
     type Case = (&'static str, Box<dyn FnOnce(&mut Claims)>, &'static str);
     let cases: Vec<Case> = vec![
-        ("wrong Audience", Box::new(|c| c.audience = "http://other-sp.example/metadata".into()), "audience"),
+        ("wrong Audience", Box::new(|c| c.audience = "http://other-sp.example/metadata".into()), "Audience"),
         ("wrong Destination", Box::new(|c| c.destination = "http://evil.example/acs".into()), "Destination"),
         ("wrong Recipient", Box::new(|c| c.recipient = "http://evil.example/acs".into()), "Recipient"),
         ("wrong Issuer", Box::new(|c| c.issuer = "http://evil.example/idp".into()), "Issuer"),
@@ -485,7 +516,8 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
     // A RelayState nobody issued, with IdP-initiated sign-in off.
     let claims = sp.claims(None, &email);
     let unsolicited = claims.response(&idp.sign(&claims.assertion(true), &idp.key), false);
-    assert_refused(&app, &t, "unsolicited", sp.post(&unsolicited, "made-up").await, "IdP-initiated sign-in is off").await;
+    assert_refused(&app, &t, "unsolicited", sp.post(&unsolicited, "made-up").await, "IdP-initiated sign-in is off")
+        .await;
 
     // Oversized: refused before it is read (413), not base64 (400).
     let huge = format!("SAMLResponse={}&RelayState=x", "A".repeat(2 * 1024 * 1024));
@@ -519,14 +551,21 @@ fn xsw_variants() -> Vec<(&'static str, Wrap)> {
             let original = idp.sign(&genuine.response(&genuine.assertion(false), true), &idp.key);
             let signature = extract(&original, "<ds:Signature", "</ds:Signature>");
             let moved = signature.replace("</ds:Signature>", &format!("{original}</ds:Signature>"));
-            evil.response(&evil.assertion(false), false).replacen("<samlp:Status>", &format!("{moved}<samlp:Status>"), 1)
+            evil.response(&evil.assertion(false), false).replacen(
+                "<samlp:Status>",
+                &format!("{moved}<samlp:Status>"),
+                1,
+            )
         }),
         // 2: as 1, the signed Response placed before the evil content as a sibling.
         ("XSW2", |idp, genuine, evil| {
             let original = idp.sign(&genuine.response(&genuine.assertion(false), true), &idp.key);
             let signature = extract(&original, "<ds:Signature", "</ds:Signature>");
-            evil.response(&evil.assertion(false), false)
-                .replacen("<samlp:Status>", &format!("{signature}{original}<samlp:Status>"), 1)
+            evil.response(&evil.assertion(false), false).replacen(
+                "<samlp:Status>",
+                &format!("{signature}{original}<samlp:Status>"),
+                1,
+            )
         }),
         // 3: the evil assertion inserted before the signed one.
         ("XSW3", |idp, genuine, evil| {
@@ -561,7 +600,11 @@ fn xsw_variants() -> Vec<(&'static str, Wrap)> {
         ("XSW7", |idp, genuine, evil| {
             let signed = idp.sign(&genuine.assertion(true), &idp.key);
             let hidden = format!("<samlp:Extensions>{signed}</samlp:Extensions>");
-            genuine.response(&evil.assertion(false), false).replacen("<samlp:Status>", &format!("{hidden}<samlp:Status>"), 1)
+            genuine.response(&evil.assertion(false), false).replacen(
+                "<samlp:Status>",
+                &format!("{hidden}<samlp:Status>"),
+                1,
+            )
         }),
         // 8: the evil assertion carries the signature; the signed assertion (unsigned copy) in
         // a ds:Object inside it.
