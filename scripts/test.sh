@@ -22,6 +22,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Waits until `url` answers; if the process behind it dies first, shows its log and fails.
+wait_for() { # url pid log
+  for _ in $(seq 100); do
+    curl -fs "$1" >/dev/null && return
+    kill -0 "$2" 2>/dev/null || { cat "$3"; exit 1; }
+    sleep 0.2
+  done
+  echo "$1 did not answer within 20 s" >&2; cat "$3"; exit 1
+}
+
 if [ -z "$external_db" ]; then
   # Our own cluster: start every run from an empty database.
   admin_url="${DATABASE_URL%/*}/postgres"
@@ -46,40 +57,28 @@ export E2E_TENANT=$slug E2E_ADMIN_EMAIL="admin@$slug.example.com"
 E2E_ADMIN_PASSWORD=$(sed -n 's/^one-time password: //p' <<<"$output")
 "$SERVER" catalog import --tenant "$slug" server/demo/backstage-examples/all.yaml server/demo/backstage-examples/acme-corp.yaml
 export E2E_ADMIN_PASSWORD
-E2E_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+E2E_PORT=$(free_port)
 export E2E_PORT
 
 # Locations in the end-to-end tests are served from loopback.
 LEPTOS_SITE_ADDR="127.0.0.1:$E2E_PORT" BEACON_COOKIE_SECURE=false BEACON_FETCH_PRIVATE_NETWORKS=true "$SERVER" serve >"$STATE_DIR/test/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$E2E_PORT/api/health" >/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$STATE_DIR/test/server.log"; exit 1; }
-  sleep 0.2
-done
+wait_for "http://127.0.0.1:$E2E_PORT/api/health" "$server_pid" "$STATE_DIR/test/server.log"
 
 # A real OpenID Connect provider for the single sign-on journey.
-OIDC_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+OIDC_PORT=$(free_port)
 OIDC_PORT=$OIDC_PORT OIDC_REDIRECT_URI="http://$slug.localhost:$E2E_PORT/sso/callback" \
   node end2end/oidc/provider.mjs >"$STATE_DIR/test/oidc.log" 2>&1 &
 oidc_pid=$!
 export E2E_OIDC_ISSUER="http://127.0.0.1:$OIDC_PORT"
-for _ in $(seq 100); do
-  curl -fs "$E2E_OIDC_ISSUER/.well-known/openid-configuration" >/dev/null && break
-  kill -0 "$oidc_pid" 2>/dev/null || { cat "$STATE_DIR/test/oidc.log"; exit 1; }
-  sleep 0.2
-done
+wait_for "$E2E_OIDC_ISSUER/.well-known/openid-configuration" "$oidc_pid" "$STATE_DIR/test/oidc.log"
 
 # A real SAML 2.0 IdP (pysaml2, signing with xmlsec1) for the SAML journey.
-SAML_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+SAML_PORT=$(free_port)
 "$STATE_DIR/saml-venv/bin/python" end2end/saml/idp.py --port "$SAML_PORT" >"$STATE_DIR/test/saml.log" 2>&1 &
 saml_pid=$!
 export E2E_SAML_IDP="http://127.0.0.1:$SAML_PORT"
-for _ in $(seq 100); do
-  curl -fs "$E2E_SAML_IDP/metadata" >/dev/null && break
-  kill -0 "$saml_pid" 2>/dev/null || { cat "$STATE_DIR/test/saml.log"; exit 1; }
-  sleep 0.2
-done
+wait_for "$E2E_SAML_IDP/metadata" "$saml_pid" "$STATE_DIR/test/saml.log"
 
 log "Backstage catalog-client conformance"
 node --test end2end/conformance/
