@@ -317,7 +317,9 @@ struct Pending {
     provider_id: Uuid,
     nonce: String,
     verifier: String,
-    /// An admin's test sign-in: report what the provider sent, sign nobody in.
+    /// An admin's test sign-in: report what the provider sent, sign nobody in. (Default: a
+    /// sign-in started before this field existed.)
+    #[serde(default)]
     test: bool,
 }
 
