@@ -9,11 +9,11 @@ test('an admin adds an OpenID Connect provider and a new member signs in through
   const name = `Test IdP ${test.info().project.name}`;
   await expect(page.getByTestId('redirect-uri')).toHaveText(/\/sso\/callback$/);
   const fill = async (issuerUrl: string) => {
-    await page.getByLabel('Button name').fill(name);
+    await page.getByLabel('Button name', { exact: true }).fill(name);
     await page.getByLabel('Issuer URL').fill(issuerUrl);
     await page.getByLabel('Client ID').fill('beacon-e2e');
     await page.getByLabel('Client secret').fill('e2e-client-secret');
-    await page.getByLabel('Role of new members').selectOption('developer');
+    await page.getByLabel('Role of new members', { exact: true }).selectOption('developer');
     await page.getByRole('button', { name: 'Add provider' }).click();
   };
   await fill(`${issuer}/nowhere`);

@@ -633,9 +633,12 @@ async fn idp_initiated_sign_in_is_opt_in_and_its_assertions_cannot_be_replayed()
     let t = app.tenant().await;
     let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
     let idp = Idp::new();
-    let extra = [("allow_idp_initiated", "true"), ("allowed_domains", "example.com")];
+    // People are global (one account, many tenants): addresses unique to this tenant keep the
+    // end-to-end IdP's people (ada@, grace@example.com) untouched.
+    let domain = format!("{}.example.com", t.tenant.slug);
+    let extra = [("allow_idp_initiated", "true"), ("allowed_domains", domain.as_str())];
     let sp = Sp { app: &app, t: &t, idp: &idp, provider: add_provider(&app, &t, &admin, &idp, &extra).await };
-    let email = "grace@example.com";
+    let email = &format!("grace@{domain}");
 
     let claims = sp.claims(None, email);
     let unsolicited = claims.response(&idp.sign(&claims.assertion(true), &idp.key), false);
@@ -661,14 +664,14 @@ async fn idp_initiated_sign_in_is_opt_in_and_its_assertions_cannot_be_replayed()
     let relay = query_param(&location, "RelayState");
     let pending: Option<String> = app.redis().get(format!("sso:saml:pending:{relay}")).await.unwrap();
     let pending: serde_json::Value = serde_json::from_str(&pending.unwrap()).unwrap();
-    let claims = sp.claims(pending["request_id"].as_str(), "new.person@example.com");
+    let claims = sp.claims(pending["request_id"].as_str(), &format!("new.person@{domain}"));
     let tested = sp.post(&claims.response(&idp.sign(&claims.assertion(true), &idp.key), false), &relay).await;
     assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
-    assert!(tested.body.contains("Test sign-in succeeded") && tested.body.contains("new.person@example.com"));
+    assert!(tested.body.contains("Test sign-in succeeded") && tested.body.contains(&format!("new.person@{domain}")));
     assert!(tested.body.contains("maintainer (from the role mapping)"), "{}", tested.body);
     assert!(tested.session_cookie().is_none());
     let users: UsersView = app.call(&t.host, "/api/settings/users/list", &[], Some(&admin)).await.json();
-    assert!(users.members.iter().all(|m| m.email != "new.person@example.com"), "nobody provisioned");
+    assert!(users.members.iter().all(|m| !m.email.starts_with("new.person@")), "nobody provisioned");
     let anonymous = app.get(&t.host, &format!("/sso/{}/start?test=1", sp.id()), None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{}", anonymous.body);
     let actions = app.audit_actions(&t.tenant).await;
