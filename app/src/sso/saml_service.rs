@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::model::{AttributePreset, CertificateView, SamlView};
 use super::repo::{self, NewProviderRow, ProviderRow, SamlRow};
 use super::saml::{self, IdpSettings, Solicitation, SpSettings, VerifiedAssertion};
-use super::service::{self, Completed, ExternalUser, Failure, Kind, RoleMappingInput, Verified};
+use super::service::{self, Completed, ExternalUser, Failure, Kind, RoleMappingInput, Started, Verified};
 use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::auth::model::{normalize_email, Role};
@@ -24,6 +24,8 @@ use crate::tenancy::model::Tenant;
 
 /// How long a started sign-in may take at the IdP.
 const PENDING_SECONDS: i64 = 600;
+/// How long a verified assertion waits for its browser to come back (one redirect).
+const VERIFIED_SECONDS: i64 = 60;
 /// A replayed assertion is refused for at least this long, even if it claims to expire sooner.
 const MIN_REPLAY_SECONDS: i64 = 60;
 
@@ -34,6 +36,12 @@ pub fn metadata_path(provider: Uuid) -> String {
 
 pub fn acs_path(provider: Uuid) -> String {
     format!("/sso/saml/{provider}/acs")
+}
+
+/// Where the ACS sends the browser once the assertion is verified: a same-site GET, which
+/// carries the session cookie the IdP's cross-site POST could not.
+pub fn finish_path(provider: Uuid) -> String {
+    format!("/sso/saml/{provider}/finish")
 }
 
 /// Whether `path` is an assertion consumer service, which IdPs post to from their own origin.
@@ -286,7 +294,7 @@ pub(super) async fn begin(
     provider: &ProviderRow,
     base: &str,
     test: bool,
-) -> AppResult<String> {
+) -> AppResult<Started> {
     let provider = Provider::load(state, tenant, provider.id).await?;
     let key = state.keyring.open(
         Purpose::SsoClientSecret,
@@ -304,7 +312,7 @@ pub(super) async fn begin(
         .set(pending_key(&relay_state), value, Some(Expiration::EX(PENDING_SECONDS)), None, false)
         .await
         .map_err(AppError::internal)?;
-    Ok(url)
+    Ok(Started { url, flow: relay_state })
 }
 
 /// What the IdP posted to our assertion consumer service.
@@ -313,17 +321,79 @@ pub struct Posted {
     pub relay_state: Option<String>,
 }
 
-/// The assertion consumer service: verifies the posted response and concludes the sign-in.
-/// Every outcome is audited.
-pub async fn complete(
+/// A verified assertion waiting for the browser that started its sign-in.
+#[derive(Serialize, Deserialize)]
+struct Accepted {
+    tenant_id: i64,
+    provider_id: Uuid,
+    /// The RelayState of our request; `None` for an IdP-initiated sign-in.
+    relay_state: Option<String>,
+    test: bool,
+    user: ExternalUser,
+}
+
+fn accepted_key(token: &str) -> String {
+    format!("sso:saml:accepted:{token}")
+}
+
+/// The assertion consumer service: verifies the posted response and returns where to send the
+/// browser to finish (a one-time token, 60 s). Failures are audited.
+pub async fn accept(
     state: &AppState,
     tenant: &Tenant,
     source: AuditSource,
     provider_id: Uuid,
     posted: Posted,
     base: &str,
+) -> Result<String, Failure> {
+    let refuse = |reason: String| service::refuse(state, tenant, source.clone(), format!("SAML: {reason}"));
+    let (relay_state, verified) = match verify(state, tenant, provider_id, posted, base).await {
+        Ok(accepted) => accepted,
+        Err(reason) => return Err(refuse(reason).await),
+    };
+    let token = super::oidc::random_token();
+    let accepted =
+        Accepted { tenant_id: tenant.id.0, provider_id, relay_state, test: verified.test, user: verified.user };
+    let stored = match serde_json::to_string(&accepted) {
+        Ok(value) => {
+            state
+                .redis
+                .set::<(), _, _>(accepted_key(&token), value, Some(Expiration::EX(VERIFIED_SECONDS)), None, false)
+                .await
+        }
+        Err(e) => return Err(refuse(format!("unserialisable assertion: {e}")).await),
+    };
+    match stored {
+        Ok(()) => Ok(format!("{}?token={token}", finish_path(provider_id))),
+        Err(e) => Err(refuse(format!("redis: {e}")).await),
+    }
+}
+
+/// Ends a SAML sign-in in the browser that started it (`started_here`: the flow token in its
+/// session); IdP-initiated sign-ins, which no browser started, end in any. Audited.
+pub async fn finish(
+    state: &AppState,
+    tenant: &Tenant,
+    source: AuditSource,
+    provider_id: Uuid,
+    token: &str,
+    started_here: Option<String>,
 ) -> Result<Completed, Failure> {
-    let verified = verify(state, tenant, provider_id, posted, base).await.map_err(|reason| format!("SAML: {reason}"));
+    let verified = async {
+        let stored: Option<String> =
+            state.redis.getdel(accepted_key(token)).await.map_err(|e| format!("redis: {e}"))?;
+        let accepted: Accepted = serde_json::from_str(&stored.ok_or("SAML: unknown or already used finish token")?)
+            .map_err(|_| "SAML: unreadable accepted assertion".to_owned())?;
+        if accepted.tenant_id != tenant.id.0 || accepted.provider_id != provider_id {
+            return Err("SAML: finish token of another tenant or provider".to_owned());
+        }
+        if accepted.relay_state.is_some() && accepted.relay_state != started_here {
+            return Err(format!("SAML: {}", service::STARTED_ELSEWHERE));
+        }
+        let provider = service::provider(&state.db, tenant, provider_id).await.map_err(|e| e.to_string())?;
+        Ok(Verified { provider, user: accepted.user, test: accepted.test })
+    }
+    .await;
     service::conclude(state, tenant, source, verified).await
 }
 
@@ -333,14 +403,15 @@ async fn verify(
     provider_id: Uuid,
     posted: Posted,
     base: &str,
-) -> Result<Verified, String> {
+) -> Result<(Option<String>, Verified), String> {
     let response = posted.saml_response.filter(|r| !r.is_empty()).ok_or("no SAMLResponse")?;
     let provider = Provider::load(state, tenant, provider_id).await.map_err(|e| e.to_string())?;
     // GETDEL: a RelayState answers once, whatever happens next.
-    let pending = match posted.relay_state.filter(|r| !r.is_empty()) {
+    let posted_relay = posted.relay_state.filter(|r| !r.is_empty());
+    let pending = match &posted_relay {
         Some(relay) => {
             let stored: Option<String> =
-                state.redis.getdel(pending_key(&relay)).await.map_err(|e| format!("redis: {e}"))?;
+                state.redis.getdel(pending_key(relay)).await.map_err(|e| format!("redis: {e}"))?;
             match stored {
                 Some(stored) => Some(
                     serde_json::from_str::<Pending>(&stored).map_err(|_| "unreadable pending sign-in".to_owned())?,
@@ -350,6 +421,7 @@ async fn verify(
         }
         None => None,
     };
+    let relay_state = pending.as_ref().and(posted_relay);
     let (request_id, test) = match pending {
         Some(p) if p.tenant_id != tenant.id.0 || p.provider_id != provider_id => {
             return Err("the RelayState belongs to another tenant or provider".into())
@@ -372,7 +444,7 @@ async fn verify(
     let assertion = assertion?;
     refuse_replay(state, tenant, provider_id, &assertion).await?;
     let user = external_user(&provider, assertion)?;
-    Ok(Verified { provider: provider.common, user, test })
+    Ok((relay_state, Verified { provider: provider.common, user, test }))
 }
 
 /// Remembers the assertion id until the assertion expires; a second use is a replay.

@@ -28,10 +28,22 @@ use crate::tenancy::model::Tenant;
 
 /// How long a started sign-in may take at the provider.
 const PENDING_SECONDS: i64 = 600;
+
+/// The session key of the sign-in this browser started (its OAuth `state` or SAML RelayState):
+/// a round trip must end in the browser that began it, or a forged one could sign a victim in
+/// as the attacker (login CSRF, RFC 6749 §10.12).
+pub const FLOW_KEY: &str = "beacon.sso.flow";
+
+/// A started sign-in: where to send the browser, and the token to bind to its session.
+pub struct Started {
+    pub url: String,
+    pub flow: String,
+}
 /// The largest discovery, key set or token response read.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// Who signed in at the provider, as sign-in needs it, whatever the protocol.
+#[derive(Serialize, Deserialize)]
 pub struct ExternalUser {
     /// The provider's stable id for the person (`sub`, GitHub's numeric id).
     pub subject: String,
@@ -333,9 +345,9 @@ pub(super) async fn provider(db: &Database, tenant: &Tenant, id: Uuid) -> AppRes
         .ok_or_else(|| AppError::NotFound("This sign-in option no longer exists.".into()))
 }
 
-/// Starts a sign-in (or an admin's test of the provider): returns the URL to send the browser
-/// to. `base` is this tenant's scheme and host.
-pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, base: &str, test: bool) -> AppResult<String> {
+/// Starts a sign-in (or an admin's test of the provider). `base` is this tenant's scheme and
+/// host.
+pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, base: &str, test: bool) -> AppResult<Started> {
     let provider = provider(&state.db, tenant, provider_id).await?;
     let (state_token, nonce, verifier) = (oidc::random_token(), oidc::random_token(), oidc::pkce_verifier());
     let (authorization_endpoint, scope) = match Kind::parse(&provider.kind)? {
@@ -371,7 +383,7 @@ pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, base: &
     if provider.kind == Kind::Oidc.as_str() {
         url.query_pairs_mut().append_pair("nonce", &nonce);
     }
-    Ok(url.to_string())
+    Ok(Started { url: url.to_string(), flow: state_token })
 }
 
 /// What the provider sent the browser back with.
@@ -379,6 +391,8 @@ pub struct Callback {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
+    /// The flow token this browser's session holds (`FLOW_KEY`), if any.
+    pub started_here: Option<String>,
 }
 
 /// A failed sign-in: the reason is audited under `reference`, the browser sees only the
@@ -464,20 +478,29 @@ pub(super) async fn conclude(
         }
         Err(reason) => Err(reason),
     };
-    let (event, result) = match outcome {
-        Ok((completed, event)) => (event, Ok(completed)),
-        Err(reason) => {
-            let reference = Uuid::new_v4().simple().to_string()[..12].to_owned();
-            let event = AuditEvent::failure("sso.login", "single sign-on")
-                .details(json!({ "reason": reason, "reference": reference }));
-            (event, Err(Failure { reference, reason }))
+    match outcome {
+        Ok((completed, event)) => {
+            if let Err(e) = record_alone(&state.db, tenant, source, event).await {
+                tracing::error!(error = %e, "could not audit a single sign-on");
+            }
+            Ok(completed)
         }
-    };
+        Err(reason) => Err(refuse(state, tenant, source, reason).await),
+    }
+}
+
+/// A failed sign-in: audited with its reason under a new reference, which alone is shown.
+pub(super) async fn refuse(state: &AppState, tenant: &Tenant, source: AuditSource, reason: String) -> Failure {
+    let reference = Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let event =
+        AuditEvent::failure("sso.login", "single sign-on").details(json!({ "reason": reason, "reference": reference }));
     if let Err(e) = record_alone(&state.db, tenant, source, event).await {
         tracing::error!(error = %e, "could not audit a single sign-on");
     }
-    result
+    Failure { reference, reason }
 }
+
+pub(super) const STARTED_ELSEWHERE: &str = "the sign-in was started in another browser (or its session ended)";
 
 /// The round trip's checks, in order; any failure is a reason string for the audit log.
 async fn finish(state: &AppState, tenant: &Tenant, callback: Callback, redirect_uri: &str) -> Result<Verified, String> {
@@ -493,6 +516,9 @@ async fn finish(state: &AppState, tenant: &Tenant, callback: Callback, redirect_
         .map_err(|_| "unreadable pending sign-in".to_owned())?;
     if pending.tenant_id != tenant.id.0 {
         return Err("state from another tenant".into());
+    }
+    if callback.started_here.as_deref() != Some(state_token.as_str()) {
+        return Err(STARTED_ELSEWHERE.into());
     }
     let provider = provider(&state.db, tenant, pending.provider_id).await.map_err(|e| e.to_string())?;
     let secret = state

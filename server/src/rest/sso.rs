@@ -1,6 +1,7 @@
 //! The browser's round trip through a tenant's identity provider: `/sso/{id}/start` sends it
-//! there; `/sso/callback` (OpenID Connect, GitHub) or the provider's SAML assertion consumer
-//! service receives it back, starts the session, and on any failure shows a page with a
+//! there and binds the round trip to its session; `/sso/callback` (OpenID Connect, GitHub) or
+//! the provider's SAML assertion consumer service (then `/sso/saml/{id}/finish`) receives it
+//! back, checks it is the same browser, starts the session, and on any failure shows a page with a
 //! reference id (the reason is in the audit log, not on the page). An admin's test sign-in ends
 //! on a report instead of a session.
 
@@ -18,7 +19,7 @@ use app::auth::permission::Action;
 use app::auth::session;
 use app::sso::api::CALLBACK_PATH;
 use app::sso::saml_service::{self, Posted};
-use app::sso::service::{self, Callback, Completed, Failure, TestReport};
+use app::sso::service::{self, Callback, Completed, Failure, TestReport, FLOW_KEY};
 use app::state::{AppState, RequestContext};
 use app::ui::html::escape;
 
@@ -31,6 +32,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::GET, CALLBACK_PATH, callback),
         Endpoint::new(Method::GET, "/sso/saml/{id}/metadata", saml_metadata),
         Endpoint::new(Method::POST, "/sso/saml/{id}/acs", saml_acs).body_limit(ACS_BODY_LIMIT),
+        Endpoint::new(Method::GET, "/sso/saml/{id}/finish", saml_finish),
     ]
 }
 
@@ -43,6 +45,7 @@ struct StartQuery {
 async fn start(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    session: Session,
     Path(id): Path<Uuid>,
     Query(query): Query<StartQuery>,
     headers: HeaderMap,
@@ -54,10 +57,22 @@ async fn start(
             return problem(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::FORBIDDEN), &e.to_string());
         }
     }
-    match service::begin(&state, &ctx.tenant, id, &state.public_base(&headers), test).await {
-        Ok(url) => Redirect::to(&url).into_response(),
-        Err(e) => problem(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::BAD_REQUEST), &e.to_string()),
+    let started = match service::begin(&state, &ctx.tenant, id, &state.public_base(&headers), test).await {
+        Ok(started) => started,
+        Err(e) => {
+            return problem(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::BAD_REQUEST), &e.to_string())
+        }
+    };
+    // The round trip must come back to this browser: the callback compares its token.
+    match session.insert(FLOW_KEY, &started.flow).await {
+        Ok(()) => Redirect::to(&started.url).into_response(),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
+}
+
+/// The flow token this browser's session holds, used up by the sign-in that reads it.
+async fn started_here(session: &Session) -> Option<String> {
+    session.remove::<String>(FLOW_KEY).await.ok().flatten()
 }
 
 #[derive(Deserialize)]
@@ -74,7 +89,8 @@ async fn callback(
     headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    let callback = Callback { code: query.code, state: query.state, error: query.error };
+    let started_here = started_here(&session).await;
+    let callback = Callback { code: query.code, state: query.state, error: query.error, started_here };
     let completed =
         service::complete(&state, &ctx.tenant, ctx.audit_source(), callback, &state.public_base(&headers)).await;
     conclude(&state, &ctx, &session, completed).await
@@ -104,12 +120,12 @@ struct AcsForm {
 }
 
 /// The assertion consumer service (HTTP-POST binding). The IdP's page posts here cross-site, so
-/// the CSRF check exempts this path: the signed assertion and the one-time RelayState
-/// authenticate the request, not a cookie.
+/// the CSRF check exempts this path (the signed assertion and the one-time RelayState
+/// authenticate the request), and the session cookie does not come with it: a verified
+/// assertion is finished by a same-site redirect that brings the cookie.
 async fn saml_acs(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
-    session: Session,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
     form: Result<Form<AcsForm>, FormRejection>,
@@ -128,7 +144,27 @@ async fn saml_acs(
     };
     let posted = Posted { saml_response: form.saml_response, relay_state: form.relay_state };
     let base = state.public_base(&headers);
-    let completed = saml_service::complete(&state, &ctx.tenant, ctx.audit_source(), id, posted, &base).await;
+    match saml_service::accept(&state, &ctx.tenant, ctx.audit_source(), id, posted, &base).await {
+        Ok(finish) => Redirect::to(&finish).into_response(),
+        Err(failure) => failed(&failure),
+    }
+}
+
+#[derive(Deserialize)]
+struct FinishQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn saml_finish(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    session: Session,
+    Path(id): Path<Uuid>,
+    Query(query): Query<FinishQuery>,
+) -> Response {
+    let started_here = started_here(&session).await;
+    let completed = saml_service::finish(&state, &ctx.tenant, ctx.audit_source(), id, &query.token, started_here).await;
     conclude(&state, &ctx, &session, completed).await
 }
 
@@ -146,14 +182,18 @@ async fn conclude(
             Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         },
         Ok(Completed::Tested(report)) => test_report(&report),
-        Err(failure) => problem(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "Single sign-on did not complete. Try again from the sign-in page; if it keeps failing, give your administrator this reference: {}.",
-                failure.reference
-            ),
-        ),
+        Err(failure) => failed(&failure),
     }
+}
+
+fn failed(failure: &Failure) -> Response {
+    problem(
+        StatusCode::BAD_REQUEST,
+        &format!(
+            "Single sign-on did not complete. Try again from the sign-in page; if it keeps failing, give your administrator this reference: {}.",
+            failure.reference
+        ),
+    )
 }
 
 fn problem(status: StatusCode, text: &str) -> Response {

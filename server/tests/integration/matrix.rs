@@ -146,6 +146,7 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
         // Public by design: IdPs fetch our metadata and post assertions without our cookies.
         ("GET", "/sso/saml/{id}/metadata") => Some((Rule::Public, get(&path))),
         ("POST", "/sso/saml/{id}/acs") => Some((Rule::Public, form(&path, "SAMLResponse=eA%3D%3D&RelayState=y"))),
+        ("GET", "/sso/saml/{id}/finish") => Some((Rule::Public, get(&format!("{path}?token=x")))),
         ("GET", "/api/permissions/roles") => Some((Rule::Authenticated, get(&path))),
         ("POST", "/api/permissions/check") => Some((Rule::Authenticated, json(&path, r#"{"action":"catalog.read"}"#))),
         ("GET", "/api/catalog/openapi.json") => Some((Rule::Authenticated, get(&path))),

@@ -190,8 +190,9 @@ impl Sp<'_> {
         self.provider.id
     }
 
-    /// Starts a sign-in at `/sso/{id}/start`: the RelayState and the AuthnRequest id.
-    async fn start(&self) -> (String, String) {
+    /// Starts a sign-in at `/sso/{id}/start` in a new browser: the RelayState, the AuthnRequest
+    /// id and the browser's session cookie.
+    async fn start(&self) -> (String, String, String) {
         let started = self.app.get(&self.t.host, &format!("/sso/{}/start", self.id()), None).await;
         assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
         let location = started.headers[header::LOCATION].to_str().unwrap().to_owned();
@@ -201,7 +202,16 @@ impl Sp<'_> {
         let relay = query_param(&location, "RelayState");
         let pending: Option<String> = self.app.redis().get(format!("sso:saml:pending:{relay}")).await.unwrap();
         let pending: serde_json::Value = serde_json::from_str(&pending.expect("pending request")).unwrap();
-        (relay, pending["request_id"].as_str().unwrap().to_owned())
+        let cookie = started.session_cookie().expect("the start binds the sign-in to this browser");
+        (relay, pending["request_id"].as_str().unwrap().to_owned(), cookie)
+    }
+
+    /// Follows the ACS's redirect to the finish step, in the browser holding `cookie`.
+    async fn finish(&self, accepted: TestResponse, cookie: Option<&str>) -> TestResponse {
+        assert_eq!(accepted.status, StatusCode::SEE_OTHER, "{}", accepted.body);
+        let location = accepted.headers[header::LOCATION].to_str().unwrap().to_owned();
+        assert!(location.starts_with(&format!("/sso/saml/{}/finish?token=", self.id())), "{location}");
+        self.app.get(&self.t.host, &location, cookie).await
     }
 
     /// A valid answer to the request `request_id`.
@@ -245,7 +255,7 @@ impl Sp<'_> {
 
     /// A signed response to a fresh request, shaped by `edit`; returns the ACS answer.
     async fn attempt(&self, edit: impl FnOnce(&mut Claims)) -> TestResponse {
-        let (relay, request_id) = self.start().await;
+        let (relay, request_id, _) = self.start().await;
         let mut claims = self.claims(Some(&request_id), &format!("sam@{}.example.com", self.t.tenant.slug));
         edit(&mut claims);
         let signed = self.idp.sign(&claims.assertion(true), &self.idp.key);
@@ -305,7 +315,10 @@ async fn add_provider(app: &TestApp, t: &TestTenant, admin: &str, idp: &Idp, ext
 async fn assert_refused(app: &TestApp, t: &TestTenant, case: &str, response: TestResponse, reason: &str) {
     assert_eq!(response.status, StatusCode::BAD_REQUEST, "{case}: {}", response.body);
     assert!(response.body.contains("reference"), "{case}: {}", response.body);
-    assert!(response.session_cookie().is_none(), "{case}: no session");
+    if let Some(cookie) = response.session_cookie() {
+        let home = app.get(&t.host, "/", Some(&cookie)).await;
+        assert_eq!(home.status, StatusCode::SEE_OTHER, "{case}: nobody signed in");
+    }
     let audited = last_failure(app, t).await;
     // Shown with --nocapture: the verdict of each case, as the closing note lists them.
     println!("refused {case}: {audited}");
@@ -371,11 +384,13 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
 
     // Valid: a signed assertion answering our request signs Sam in, provisioned as maintainer
     // through the `engineering` group; the session is new.
-    let (relay, request_id) = sp.start().await;
+    let (relay, request_id, browser) = sp.start().await;
     let email = format!("sam@{}.example.com", t.tenant.slug);
     let claims = sp.claims(Some(&request_id), &email);
     let valid = claims.response(&idp.sign(&claims.assertion(true), &idp.key), false);
-    let signed_in = sp.post(&valid, &relay).await;
+    let accepted = sp.post(&valid, &relay).await;
+    let finish = accepted.headers.get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
+    let signed_in = sp.finish(accepted, Some(&browser)).await;
     assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
     assert_eq!(signed_in.headers[header::LOCATION], "/");
     let cookie = signed_in.session_cookie().expect("a session");
@@ -385,15 +400,27 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
     assert_eq!(sam.role, Role::Maintainer);
     assert_eq!(sam.display_name, "Sam Saml");
 
-    // The same POST again: the RelayState has been used.
+    // The same POST again: the RelayState has been used; so has the finish token.
     assert_refused(&app, &t, "replayed POST", sp.post(&valid, &relay).await, "already used RelayState").await;
+    let again = app.get(&t.host, &finish.unwrap(), Some(&browser)).await;
+    assert_refused(&app, &t, "replayed finish", again, "already used finish token").await;
+
+    // A genuine response finished in a browser that did not start the sign-in (login CSRF:
+    // an attacker's own assertion pushed into a victim's browser) signs nobody in.
+    let (relay, request_id, _) = sp.start().await;
+    let claims = sp.claims(Some(&request_id), &email);
+    let pushed = sp.post(&claims.response(&idp.sign(&claims.assertion(true), &idp.key), false), &relay).await;
+    let (_, _, victim) = sp.start().await;
+    assert_refused(&app, &t, "finished in another browser", sp.finish(pushed, Some(&victim)).await, "another browser")
+        .await;
 
     // A signed Response around an unsigned assertion is accepted too.
-    let (relay, request_id) = sp.start().await;
+    let (relay, request_id, browser) = sp.start().await;
     let claims = sp.claims(Some(&request_id), &email);
     let signed_response = idp.sign(&claims.response(&claims.assertion(false), true), &idp.key);
-    let accepted = sp.post(&signed_response, &relay).await;
-    assert_eq!(accepted.status, StatusCode::SEE_OTHER, "signed Response: {}", accepted.body);
+    let finished = sp.finish(sp.post(&signed_response, &relay).await, Some(&browser)).await;
+    assert_eq!(finished.status, StatusCode::SEE_OTHER, "signed Response: {}", finished.body);
+    assert!(finished.session_cookie().is_some());
 
     const WRONG_KEY: &str = "no signature from the provider's certificate";
     let now = Utc::now();
@@ -403,7 +430,7 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
         ("inline X509 certificate of another key", "<ds:KeyInfo><ds:X509Data/></ds:KeyInfo>"),
     ];
     for (case, key_info) in key_info_cases {
-        let (relay, request_id) = sp.start().await;
+        let (relay, request_id, _) = sp.start().await;
         let claims = sp.claims(Some(&request_id), &email);
         let template =
             claims.assertion(true).replace("</ds:SignatureValue>", &format!("</ds:SignatureValue>{key_info}"));
@@ -411,7 +438,7 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
         assert_refused(&app, &t, case, sp.post(&forged, &relay).await, WRONG_KEY).await;
     }
 
-    let (relay, request_id) = sp.start().await;
+    let (relay, request_id, _) = sp.start().await;
     let claims = sp.claims(Some(&request_id), &email);
     assert_refused(
         &app,
@@ -423,7 +450,7 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
     .await;
 
     // Altered after signing: the signed content changed.
-    let (relay, request_id) = sp.start().await;
+    let (relay, request_id, _) = sp.start().await;
     let claims = sp.claims(Some(&request_id), &email);
     let altered = idp.sign(&claims.assertion(true), &idp.key).replace("engineering", "beacon-admins");
     assert_refused(
@@ -440,7 +467,7 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
     // assertion (the tenant's admin) around, before or after it.
     let admin_email = t.admin_email.clone();
     for (case, wrap) in xsw_variants() {
-        let (relay, request_id) = sp.start().await;
+        let (relay, request_id, _) = sp.start().await;
         let genuine = sp.claims(Some(&request_id), &email);
         let mut evil = genuine.clone();
         evil.name_id = admin_email.clone();
@@ -457,7 +484,7 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
     // XML comment inside the NameID (CVE-2018-7340): the IdP signed
     // `admin@…example.com.evil.test` for the attacker; with a comment inserted the signature
     // still holds, and a careless reader would see the tenant's admin.
-    let (relay, request_id) = sp.start().await;
+    let (relay, request_id, _) = sp.start().await;
     let claims = sp.claims(Some(&request_id), &format!("{admin_email}.evil.test"));
     let signed = idp.sign(&claims.assertion(true), &idp.key);
     let injected = signed.replace(&format!("{admin_email}.evil.test"), &format!("{admin_email}<!---->.evil.test"));
@@ -495,7 +522,7 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
     }
 
     // Two assertions: the genuine signed one and an unsigned one naming the admin.
-    let (relay, request_id) = sp.start().await;
+    let (relay, request_id, _) = sp.start().await;
     let genuine = sp.claims(Some(&request_id), &email);
     let mut evil = genuine.clone();
     evil.name_id = admin_email.clone();
@@ -505,7 +532,7 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
         .await;
 
     // DOCTYPE with entity expansion.
-    let (relay, request_id) = sp.start().await;
+    let (relay, request_id, _) = sp.start().await;
     let claims = sp.claims(Some(&request_id), &email);
     let bomb = format!(
         r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>{}"#,
@@ -522,13 +549,13 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
     // Oversized: refused before it is read (413), not base64 (400).
     let huge = format!("SAMLResponse={}&RelayState=x", "A".repeat(2 * 1024 * 1024));
     assert_eq!(sp.post_body(huge).await.status, StatusCode::PAYLOAD_TOO_LARGE);
-    let (relay, _) = sp.start().await;
+    let (relay, _, _) = sp.start().await;
     let large = format!("SAMLResponse={}&RelayState={relay}", "A".repeat(600 * 1024));
     assert_refused(&app, &t, "larger than 256 KiB", sp.post_body(large).await, "larger than 256 KiB").await;
 
     // A response for this tenant's provider posted to another tenant: no such provider there.
     let other = app.tenant().await;
-    let (relay, request_id) = sp.start().await;
+    let (relay, request_id, _) = sp.start().await;
     let claims = sp.claims(Some(&request_id), &email);
     let elsewhere = Sp { app: &app, t: &other, idp: &idp, provider: sp.provider.clone() };
     let posted = elsewhere.post(&claims.response(&idp.sign(&claims.assertion(true), &idp.key), false), &relay).await;
@@ -642,8 +669,10 @@ async fn idp_initiated_sign_in_is_opt_in_and_its_assertions_cannot_be_replayed()
 
     let claims = sp.claims(None, email);
     let unsolicited = claims.response(&idp.sign(&claims.assertion(true), &idp.key), false);
-    let first = sp.post(&unsolicited, "").await;
+    // No browser started it, so any browser may finish it: the reason this is opt-in.
+    let first = sp.finish(sp.post(&unsolicited, "").await, None).await;
     assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    assert_eq!(first.headers[header::LOCATION], "/");
     assert_refused(&app, &t, "replayed assertion", sp.post(&unsolicited, "").await, "replay").await;
 
     // An unsolicited response that claims to answer a request.
@@ -655,7 +684,8 @@ async fn idp_initiated_sign_in_is_opt_in_and_its_assertions_cannot_be_replayed()
     // The domain allowlist still applies.
     let claims = sp.claims(None, "eve@evil.test");
     let outsider = claims.response(&idp.sign(&claims.assertion(true), &idp.key), false);
-    assert_refused(&app, &t, "domain not allowed", sp.post(&outsider, "").await, "not allowed").await;
+    let refused = sp.finish(sp.post(&outsider, "").await, None).await;
+    assert_refused(&app, &t, "domain not allowed", refused, "not allowed").await;
 
     // An admin's test sign-in reports and signs nobody in; others may not start one.
     let started = app.get(&t.host, &format!("/sso/{}/start?test=1", sp.id()), Some(&admin)).await;
@@ -665,11 +695,12 @@ async fn idp_initiated_sign_in_is_opt_in_and_its_assertions_cannot_be_replayed()
     let pending: Option<String> = app.redis().get(format!("sso:saml:pending:{relay}")).await.unwrap();
     let pending: serde_json::Value = serde_json::from_str(&pending.unwrap()).unwrap();
     let claims = sp.claims(pending["request_id"].as_str(), &format!("new.person@{domain}"));
-    let tested = sp.post(&claims.response(&idp.sign(&claims.assertion(true), &idp.key), false), &relay).await;
+    let accepted = sp.post(&claims.response(&idp.sign(&claims.assertion(true), &idp.key), false), &relay).await;
+    let tested = sp.finish(accepted, Some(&admin)).await;
     assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
     assert!(tested.body.contains("Test sign-in succeeded") && tested.body.contains(&format!("new.person@{domain}")));
     assert!(tested.body.contains("maintainer (from the role mapping)"), "{}", tested.body);
-    assert!(tested.session_cookie().is_none());
+    assert!(tested.session_cookie().is_none_or(|c| c == admin), "the admin's session, not a new one");
     let users: UsersView = app.call(&t.host, "/api/settings/users/list", &[], Some(&admin)).await.json();
     assert!(users.members.iter().all(|m| !m.email.starts_with("new.person@")), "nobody provisioned");
     let anonymous = app.get(&t.host, &format!("/sso/{}/start?test=1", sp.id()), None).await;

@@ -133,6 +133,8 @@ struct Sso<'a> {
     t: &'a TestTenant,
     provider: Arc<Provider>,
     provider_id: String,
+    /// Whether the callback comes back to the browser that started the sign-in.
+    same_browser: std::cell::Cell<bool>,
 }
 
 impl Sso<'_> {
@@ -167,7 +169,8 @@ impl Sso<'_> {
         let issued = Issued { claims, challenge: query_param(&authorize, "code_challenge"), forge };
         self.provider.codes.lock().unwrap().insert(code.clone(), issued);
         let callback = format!("/sso/callback?code={code}&state={}", query_param(&authorize, "state"));
-        (self.app.get(&self.t.host, &callback, None).await, callback)
+        let browser = if self.same_browser.get() { started.session_cookie() } else { None };
+        (self.app.get(&self.t.host, &callback, browser.as_deref()).await, callback)
     }
 }
 
@@ -211,7 +214,7 @@ async fn oidc_sign_in_provisions_links_and_refuses_every_forged_answer() {
     assert_eq!(overview.redirect_uri, format!("http://{}/sso/callback", t.host));
     let provider_id = overview.providers[0].id.to_string();
     assert!(app.get(&t.host, "/login", None).await.body.contains(&format!("/sso/{provider_id}/start")));
-    let sso = Sso { app: &app, t: &t, provider: provider.clone(), provider_id };
+    let sso = Sso { app: &app, t: &t, provider: provider.clone(), provider_id, same_browser: true.into() };
     assert_eq!(overview.providers[0].role_mapping.len(), 2);
 
     // A first sign-in creates the member with the provider's default role.
@@ -288,6 +291,11 @@ async fn oidc_sign_in_provisions_links_and_refuses_every_forged_answer() {
         );
     }
     assert_eq!(failure_reasons(&app.audit_actions(&t.tenant).await) - before, 9);
+
+    // A genuine callback in a browser that did not start the sign-in (login CSRF) is refused.
+    sso.same_browser.set(false);
+    assert_eq!(sso.sign_in(|_, _| {}).await.status, StatusCode::BAD_REQUEST, "callback in another browser");
+    sso.same_browser.set(true);
 
     // "Single sign-on required": members other than admins can no longer use passwords.
     let invited = app
@@ -426,7 +434,7 @@ async fn github_sign_in_uses_the_primary_verified_email_and_the_organisation() {
             let code = uuid::Uuid::new_v4().to_string();
             github.codes.lock().unwrap().insert(code.clone(), (query_param(&authorize, "code_challenge"), who));
             let callback = format!("/sso/callback?code={code}&state={}", query_param(&authorize, "state"));
-            (app.get(&host, &callback, None).await, callback)
+            (app.get(&host, &callback, started.session_cookie().as_deref()).await, callback)
         }
     };
     let octo =
