@@ -687,6 +687,16 @@ async fn idp_initiated_sign_in_is_opt_in_and_its_assertions_cannot_be_replayed()
     let refused = sp.finish(sp.post(&outsider, "").await, None).await;
     assert_refused(&app, &t, "domain not allowed", refused, "not allowed").await;
 
+    // SHA-1, refused by default, is accepted from a legacy IdP the admin allowed it for.
+    let legacy = add_provider(&app, &t, &admin, &idp, &[("allow_sha1", "true")]).await;
+    let legacy = Sp { app: &app, t: &t, idp: &idp, provider: legacy };
+    let (relay, request_id, browser) = legacy.start().await;
+    let mut claims = legacy.claims(Some(&request_id), &format!("legacy@{domain}"));
+    claims.algorithms = SHA1;
+    let accepted = legacy.post(&claims.response(&idp.sign(&claims.assertion(true), &idp.key), false), &relay).await;
+    let finished = legacy.finish(accepted, Some(&browser)).await;
+    assert_eq!(finished.status, StatusCode::SEE_OTHER, "SHA-1 where allowed: {}", finished.body);
+
     // An admin's test sign-in reports and signs nobody in; others may not start one.
     let started = app.get(&t.host, &format!("/sso/{}/start?test=1", sp.id()), Some(&admin)).await;
     assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
