@@ -229,6 +229,10 @@ pub fn view(provider: &ProviderRow, row: &SamlRow, base: &str) -> SamlView {
     }
 }
 
+fn not_saml() -> AppError {
+    AppError::NotFound("This sign-in option is not a SAML provider.".into())
+}
+
 /// A SAML provider with its own settings.
 struct Provider {
     common: ProviderRow,
@@ -236,16 +240,30 @@ struct Provider {
 }
 
 impl Provider {
+    /// The provider and its SAML settings, read together.
     async fn load(state: &AppState, tenant: &Tenant, id: Uuid) -> AppResult<Self> {
-        let common = service::provider(&state.db, tenant, id).await?;
+        let (common, saml) = state
+            .db
+            .with_tenant(tenant, move |conn| {
+                Box::pin(async move {
+                    Ok::<_, AppError>((repo::find_provider(conn, id).await?, repo::find_saml(conn, id).await?))
+                })
+            })
+            .await?;
+        let common = common.ok_or_else(|| AppError::NotFound("This sign-in option no longer exists.".into()))?;
+        Ok(Self { saml: saml.ok_or_else(not_saml)?, common })
+    }
+
+    /// The SAML settings of a provider already read.
+    async fn of(state: &AppState, tenant: &Tenant, common: ProviderRow) -> AppResult<Self> {
+        let id = common.id;
         let saml = state
             .db
             .with_tenant(tenant, move |conn| {
                 Box::pin(async move { Ok::<_, AppError>(repo::find_saml(conn, id).await?) })
             })
-            .await?
-            .ok_or_else(|| AppError::NotFound("This sign-in option is not a SAML provider.".into()))?;
-        Ok(Self { common, saml })
+            .await?;
+        Ok(Self { saml: saml.ok_or_else(not_saml)?, common })
     }
 
     fn idp(&self) -> IdpSettings {
@@ -291,11 +309,11 @@ fn pending_key(relay_state: &str) -> String {
 pub(super) async fn begin(
     state: &AppState,
     tenant: &Tenant,
-    provider: &ProviderRow,
+    provider: ProviderRow,
     base: &str,
     test: bool,
 ) -> AppResult<Started> {
-    let provider = Provider::load(state, tenant, provider.id).await?;
+    let provider = Provider::of(state, tenant, provider).await?;
     let key = state.keyring.open(
         Purpose::SsoClientSecret,
         &provider.common.sealed_secret(),
@@ -306,10 +324,7 @@ pub(super) async fn begin(
     let (request_id, url) =
         provider.sp(&idp, &acs_url).authn_request(&key, &relay_state).map_err(AppError::internal)?;
     let pending = Pending { tenant_id: tenant.id.0, provider_id: provider.common.id, request_id, test };
-    let value = serde_json::to_string(&pending).map_err(AppError::internal)?;
-    let () = state
-        .redis
-        .set(pending_key(&relay_state), value, Some(Expiration::EX(PENDING_SECONDS)), None, false)
+    service::put_once(&state.redis, pending_key(&relay_state), &pending, PENDING_SECONDS)
         .await
         .map_err(AppError::internal)?;
     Ok(Started { url, flow: relay_state })
@@ -354,18 +369,9 @@ pub async fn accept(
     let token = super::oidc::random_token();
     let accepted =
         Accepted { tenant_id: tenant.id.0, provider_id, relay_state, test: verified.test, user: verified.user };
-    let stored = match serde_json::to_string(&accepted) {
-        Ok(value) => {
-            state
-                .redis
-                .set::<(), _, _>(accepted_key(&token), value, Some(Expiration::EX(VERIFIED_SECONDS)), None, false)
-                .await
-        }
-        Err(e) => return Err(refuse(format!("unserialisable assertion: {e}")).await),
-    };
-    match stored {
+    match service::put_once(&state.redis, accepted_key(&token), &accepted, VERIFIED_SECONDS).await {
         Ok(()) => Ok(format!("{}?token={token}", finish_path(provider_id))),
-        Err(e) => Err(refuse(format!("redis: {e}")).await),
+        Err(reason) => Err(refuse(reason).await),
     }
 }
 
@@ -380,10 +386,9 @@ pub async fn finish(
     started_here: Option<String>,
 ) -> Result<Completed, Failure> {
     let verified = async {
-        let stored: Option<String> =
-            state.redis.getdel(accepted_key(token)).await.map_err(|e| format!("redis: {e}"))?;
-        let accepted: Accepted = serde_json::from_str(&stored.ok_or("SAML: unknown or already used finish token")?)
-            .map_err(|_| "SAML: unreadable accepted assertion".to_owned())?;
+        let accepted: Accepted = service::take_once(&state.redis, accepted_key(token))
+            .await?
+            .ok_or("SAML: unknown or already used finish token")?;
         if accepted.tenant_id != tenant.id.0 || accepted.provider_id != provider_id {
             return Err("SAML: finish token of another tenant or provider".to_owned());
         }
@@ -406,19 +411,10 @@ async fn verify(
 ) -> Result<(Option<String>, Verified), String> {
     let response = posted.saml_response.filter(|r| !r.is_empty()).ok_or("no SAMLResponse")?;
     let provider = Provider::load(state, tenant, provider_id).await.map_err(|e| e.to_string())?;
-    // GETDEL: a RelayState answers once, whatever happens next.
+    // A RelayState answers once, whatever happens next.
     let posted_relay = posted.relay_state.filter(|r| !r.is_empty());
-    let pending = match &posted_relay {
-        Some(relay) => {
-            let stored: Option<String> =
-                state.redis.getdel(pending_key(relay)).await.map_err(|e| format!("redis: {e}"))?;
-            match stored {
-                Some(stored) => Some(
-                    serde_json::from_str::<Pending>(&stored).map_err(|_| "unreadable pending sign-in".to_owned())?,
-                ),
-                None => None,
-            }
-        }
+    let pending: Option<Pending> = match &posted_relay {
+        Some(relay) => service::take_once(&state.redis, pending_key(relay)).await?,
         None => None,
     };
     let relay_state = pending.as_ref().and(posted_relay);

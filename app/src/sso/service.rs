@@ -23,11 +23,14 @@ use crate::catalog::fetch::{self, FetchPolicy};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::keyring::Purpose;
-use crate::state::AppState;
+use crate::state::{AppState, RedisPool};
 use crate::tenancy::model::Tenant;
 
 /// How long a started sign-in may take at the provider.
 const PENDING_SECONDS: i64 = 600;
+
+/// The largest discovery, key set or token response read.
+const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// The session key of the sign-in this browser started (its OAuth `state` or SAML RelayState):
 /// a round trip must end in the browser that began it, or a forged one could sign a victim in
@@ -39,8 +42,6 @@ pub struct Started {
     pub url: String,
     pub flow: String,
 }
-/// The largest discovery, key set or token response read.
-const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// Who signed in at the provider, as sign-in needs it, whatever the protocol.
 #[derive(Serialize, Deserialize)]
@@ -339,6 +340,24 @@ fn pending_key(state: &str) -> String {
     format!("sso:pending:{state}")
 }
 
+/// Keeps `value` in Redis as JSON for `seconds`, to be taken back once (a started sign-in, a
+/// verified assertion on its way to its browser).
+pub(super) async fn put_once<T: Serialize>(
+    redis: &RedisPool,
+    key: String,
+    value: &T,
+    seconds: i64,
+) -> Result<(), String> {
+    let json = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    redis.set(key, json, Some(Expiration::EX(seconds)), None, false).await.map_err(|e| format!("redis: {e}"))
+}
+
+/// Takes back what `put_once` kept. GETDEL: it works once, whatever happens next.
+pub(super) async fn take_once<T: DeserializeOwned>(redis: &RedisPool, key: String) -> Result<Option<T>, String> {
+    let stored: Option<String> = redis.getdel(key).await.map_err(|e| format!("redis: {e}"))?;
+    stored.map(|json| serde_json::from_str(&json).map_err(|_| "unreadable pending sign-in".to_owned())).transpose()
+}
+
 pub(super) async fn provider(db: &Database, tenant: &Tenant, id: Uuid) -> AppResult<repo::ProviderRow> {
     db.with_tenant(tenant, move |conn| Box::pin(async move { Ok::<_, AppError>(repo::find_provider(conn, id).await?) }))
         .await?
@@ -349,9 +368,8 @@ pub(super) async fn provider(db: &Database, tenant: &Tenant, id: Uuid) -> AppRes
 /// host.
 pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, base: &str, test: bool) -> AppResult<Started> {
     let provider = provider(&state.db, tenant, provider_id).await?;
-    let (state_token, nonce, verifier) = (oidc::random_token(), oidc::random_token(), oidc::pkce_verifier());
     let (authorization_endpoint, scope) = match Kind::parse(&provider.kind)? {
-        Kind::Saml => return super::saml_service::begin(state, tenant, &provider, base, test).await,
+        Kind::Saml => return super::saml_service::begin(state, tenant, provider, base, test).await,
         Kind::Oidc => {
             let discovery = discover(&state.fetch_policy, &provider.issuer).await.map_err(|e| {
                 tracing::warn!(issuer = %provider.issuer, error = %e, "SSO discovery failed");
@@ -361,14 +379,10 @@ pub async fn begin(state: &AppState, tenant: &Tenant, provider_id: Uuid, base: &
         }
         Kind::GitHub => (github::authorize_url(&provider.issuer), github::scopes(provider.organization.as_deref())),
     };
+    let (state_token, nonce, verifier) = (oidc::random_token(), oidc::random_token(), oidc::pkce_verifier());
     let pending =
         Pending { tenant_id: tenant.id.0, provider_id, nonce: nonce.clone(), verifier: verifier.clone(), test };
-    let value = serde_json::to_string(&pending).map_err(AppError::internal)?;
-    let () = state
-        .redis
-        .set(pending_key(&state_token), value, Some(Expiration::EX(PENDING_SECONDS)), None, false)
-        .await
-        .map_err(AppError::internal)?;
+    put_once(&state.redis, pending_key(&state_token), &pending, PENDING_SECONDS).await.map_err(AppError::internal)?;
     let mut url = reqwest::Url::parse(&authorization_endpoint)
         .map_err(|e| AppError::internal(format!("authorization endpoint: {e}")))?;
     url.query_pairs_mut()
@@ -509,11 +523,8 @@ async fn finish(state: &AppState, tenant: &Tenant, callback: Callback, redirect_
     }
     let state_token = callback.state.filter(|s| !s.is_empty()).ok_or("no state")?;
     let code = callback.code.filter(|c| !c.is_empty()).ok_or("no authorization code")?;
-    // GETDEL: a state works once, whatever happens next.
-    let stored: Option<String> =
-        state.redis.getdel(pending_key(&state_token)).await.map_err(|e| format!("redis: {e}"))?;
-    let pending: Pending = serde_json::from_str(&stored.ok_or("unknown or already used state")?)
-        .map_err(|_| "unreadable pending sign-in".to_owned())?;
+    let pending: Pending =
+        take_once(&state.redis, pending_key(&state_token)).await?.ok_or("unknown or already used state")?;
     if pending.tenant_id != tenant.id.0 {
         return Err("state from another tenant".into());
     }

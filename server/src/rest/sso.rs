@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::{error_page, standalone_page, Endpoint};
 use app::auth::permission::Action;
 use app::auth::session;
+use app::error::AppError;
 use app::sso::api::CALLBACK_PATH;
 use app::sso::saml_service::{self, Posted};
 use app::sso::service::{self, Callback, Completed, Failure, TestReport, FLOW_KEY};
@@ -54,14 +55,12 @@ async fn start(
     let test = query.test.is_some_and(|t| t == "1");
     if test {
         if let Err(e) = ctx.authorize(Action::ManageAccess) {
-            return problem(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::FORBIDDEN), &e.to_string());
+            return refused(&e);
         }
     }
     let started = match service::begin(&state, &ctx.tenant, id, &state.public_base(&headers), test).await {
         Ok(started) => started,
-        Err(e) => {
-            return problem(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::BAD_REQUEST), &e.to_string())
-        }
+        Err(e) => return refused(&e),
     };
     // The round trip must come back to this browser: the callback compares its token.
     match session.insert(FLOW_KEY, &started.flow).await {
@@ -198,6 +197,11 @@ fn failed(failure: &Failure) -> Response {
 
 fn problem(status: StatusCode, text: &str) -> Response {
     error_page(status, "Sign-in failed", text.to_owned(), Some(("/login", "Back to sign-in")))
+}
+
+/// A start the app refused (unknown provider, not an admin, provider unreachable), with its status.
+fn refused(e: &AppError) -> Response {
+    problem(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::BAD_REQUEST), &e.to_string())
 }
 
 /// What an admin's test sign-in received, and what a real sign-in would do with it.
