@@ -221,43 +221,22 @@ fn AddSamlForm(add: ServerAction<AddSamlProvider>) -> impl IntoView {
                         <span class="font-medium text-slate-700">"IdP metadata XML"</span>
                         <textarea name="metadata" aria-label="IdP metadata XML" rows="4" placeholder="<md:EntityDescriptor …>" class=format!("{INPUT} font-mono")></textarea>
                     </label>
-                    <label class="block text-sm">
-                        <span class="font-medium text-slate-700">"IdP entity ID"</span>
-                        <input name="entity_id" aria-label="IdP entity ID" class=INPUT/>
-                    </label>
-                    <label class="block text-sm">
-                        <span class="font-medium text-slate-700">"IdP SSO URL"</span>
-                        <input name="sso_url" aria-label="IdP SSO URL" placeholder="https://example.okta.com/app/…/sso/saml" class=INPUT/>
-                    </label>
+                    <TextField label="IdP entity ID" name="entity_id" optional=true/>
+                    <TextField label="IdP SSO URL" name="sso_url" optional=true placeholder="https://example.okta.com/app/…/sso/saml"/>
                     <label class="block text-sm sm:col-span-2">
                         <span class="font-medium text-slate-700">"IdP signing certificate (PEM)"</span>
                         <textarea name="certificate" aria-label="IdP signing certificate" rows="3" placeholder="-----BEGIN CERTIFICATE-----" class=format!("{INPUT} font-mono")></textarea>
                     </label>
-                    <label class="block text-sm">
-                        <span class="font-medium text-slate-700">"Email attribute"</span>
-                        <input name="email_attribute" aria-label="Email attribute" placeholder="from the preset" class=INPUT/>
-                    </label>
-                    <label class="block text-sm">
-                        <span class="font-medium text-slate-700">"Groups attribute"</span>
-                        <input name="groups_attribute" aria-label="Groups attribute" placeholder="from the preset" class=INPUT/>
-                    </label>
-                    <label class="block text-sm">
-                        <span class="font-medium text-slate-700">"First name attribute"</span>
-                        <input name="first_name_attribute" aria-label="First name attribute" placeholder="from the preset" class=INPUT/>
-                    </label>
-                    <label class="block text-sm">
-                        <span class="font-medium text-slate-700">"Last name attribute"</span>
-                        <input name="last_name_attribute" aria-label="Last name attribute" placeholder="from the preset" class=INPUT/>
-                    </label>
+                    <TextField label="Email attribute" name="email_attribute" optional=true placeholder="from the preset"/>
+                    <TextField label="Groups attribute" name="groups_attribute" optional=true placeholder="from the preset"/>
+                    <TextField label="First name attribute" name="first_name_attribute" optional=true placeholder="from the preset"/>
+                    <TextField label="Last name attribute" name="last_name_attribute" optional=true placeholder="from the preset"/>
                     <label class="block text-sm">
                         <span class="font-medium text-slate-700">"Group to role mapping, one per line"</span>
                         <textarea name="role_mapping" aria-label="Group to role mapping" rows="3" placeholder="beacon-admins = admin" class=format!("{INPUT} font-mono")></textarea>
                     </label>
                     <NonAdminRoleSelect name="default_role" label="Role of new SAML members"/>
-                    <label class="block text-sm">
-                        <span class="font-medium text-slate-700">"Allowed email domains (optional)"</span>
-                        <input name="allowed_domains" aria-label="SAML allowed email domains" placeholder="example.com" class=INPUT/>
-                    </label>
+                    <TextField label="Allowed email domains for SAML (optional)" name="allowed_domains" optional=true placeholder="example.com"/>
                     <label class="block text-sm">
                         <span class="font-medium text-slate-700">"Clock skew (seconds)"</span>
                         <input name="clock_skew_seconds" aria-label="Clock skew" type="number" min="0" max="300" value="60" class=INPUT/>

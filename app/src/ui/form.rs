@@ -8,6 +8,10 @@ pub fn TextField(
     name: &'static str,
     #[prop(default = "text")] kind: &'static str,
     #[prop(optional)] autocomplete: &'static str,
+    /// May be left empty.
+    #[prop(optional)]
+    optional: bool,
+    #[prop(optional)] placeholder: Option<&'static str>,
 ) -> impl IntoView {
     view! {
         <label class="block">
@@ -15,7 +19,8 @@ pub fn TextField(
             <input
                 type=kind
                 name=name
-                required
+                required=!optional
+                placeholder=placeholder
                 autocomplete=autocomplete
                 class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm shadow-sm focus:border-amber-500 focus:outline-none focus:ring-2 focus:ring-amber-500/30"
             />
