@@ -38,3 +38,10 @@ prune_build_cache() {
     find "$CARGO_TARGET_DIR" -type f -path '*/deps/*' -mtime +0 -delete
   fi
 }
+
+# The size of the WASM the browser downloads, raw and as brotli would send it.
+report_site_size() {
+  local wasm="$ROOT/target/site/pkg/beacon.wasm"
+  [ -f "$wasm" ] || return 0
+  log "site WASM: $(stat -c %s "$wasm") bytes, $(brotli -c -q 11 "$wasm" | wc -c) bytes with brotli"
+}

@@ -10,9 +10,9 @@ bash scripts/services.sh start dev
 source "$STATE_DIR/dev/env"
 trap 'bash scripts/services.sh stop dev; log "services stopped"' EXIT
 
-log "building (first build takes several minutes)"
-cargo leptos build
-SERVER="$CARGO_TARGET_DIR/debug/server"
+log "building the optimised site (the first build takes a while; later ones only what changed)"
+cargo leptos build --release
+SERVER="$CARGO_TARGET_DIR/release/server"
 "$SERVER" migrate >/dev/null
 
 CREDENTIALS="$STATE_DIR/dev/demo-credentials"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: set up, start private services, run every Rust test against them, build the
-# site, serve it, run Backstage's npm catalog client against it, and run the Playwright
-# suite in Debian's Chromium with JS on and off.
+# debug and the optimised site, serve the optimised one, run Backstage's npm catalog client
+# against it, and run the Playwright suite in Debian's Chromium with JS on and off.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -47,9 +47,11 @@ cargo clippy -q -p frontend --target wasm32-unknown-unknown -- -D warnings
 log "Rust tests"
 cargo test -p app -p server
 
-log "building the site"
+log "building the site: debug, then the optimised one that users run and the browsers test"
 cargo leptos build
-SERVER="$CARGO_TARGET_DIR/debug/server"
+cargo leptos build --release
+report_site_size
+SERVER="$CARGO_TARGET_DIR/release/server"
 
 slug="e2e$(date +%s)"
 output=$("$SERVER" tenant create --slug "$slug" --name "E2E Corp" --admin-email "admin@$slug.example.com")
