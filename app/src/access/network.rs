@@ -2,6 +2,7 @@
 //! before any credential is looked at; changed by admins under Settings → Security, with a
 //! confirmation step when the change would shut out the admin's own address.
 
+use crate::audit::model::AuditAction;
 use std::net::IpAddr;
 use std::str::FromStr;
 
@@ -149,7 +150,7 @@ pub async fn edit(
     .await
 }
 
-fn apply(rules: &mut Vec<AllowRule>, edit: Edit) -> AppResult<(&'static str, AllowRule)> {
+fn apply(rules: &mut Vec<AllowRule>, edit: Edit) -> AppResult<(AuditAction, AllowRule)> {
     match edit {
         Edit::Add(rule) => {
             if rules.iter().any(|r| r.cidr == rule.cidr && r.applies_to == rule.applies_to) {
@@ -159,14 +160,14 @@ fn apply(rules: &mut Vec<AllowRule>, edit: Edit) -> AppResult<(&'static str, All
                 return Err(AppError::Invalid(format!("An allowlist holds at most {MAX_RULES} entries.")));
             }
             rules.push(rule.clone());
-            Ok(("allowlist.added", rule))
+            Ok((AuditAction::AllowlistAdded, rule))
         }
         Edit::Remove { cidr, applies_to } => {
             let position = rules
                 .iter()
                 .position(|r| r.cidr == cidr && r.applies_to == applies_to)
                 .ok_or_else(|| AppError::NotFound(format!("{cidr} is not on the list.")))?;
-            Ok(("allowlist.removed", rules.remove(position)))
+            Ok((AuditAction::AllowlistRemoved, rules.remove(position)))
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The one way to write an audit event. It takes the caller's connection so the event commits
 //! or rolls back together with the change it describes.
 
-use super::model::{Outcome, Severity};
+use super::model::{AuditAction, Outcome, Severity};
 use super::repo::{self, NewAuditEvent};
 use crate::db::Connection;
 use crate::error::AppError;
@@ -25,7 +25,7 @@ impl AuditSource {
 
 #[derive(Clone, Debug)]
 pub struct AuditEvent {
-    pub action: &'static str,
+    pub action: AuditAction,
     pub target: String,
     pub outcome: Outcome,
     pub severity: Severity,
@@ -33,7 +33,7 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    pub fn success(action: &'static str, target: impl Into<String>) -> Self {
+    pub fn success(action: AuditAction, target: impl Into<String>) -> Self {
         Self {
             action,
             target: target.into(),
@@ -43,7 +43,7 @@ impl AuditEvent {
         }
     }
 
-    pub fn failure(action: &'static str, target: impl Into<String>) -> Self {
+    pub fn failure(action: AuditAction, target: impl Into<String>) -> Self {
         Self { outcome: Outcome::Failure, severity: Severity::Warning, ..Self::success(action, target) }
     }
 
@@ -76,7 +76,7 @@ pub async fn record(conn: &mut Connection, source: &AuditSource, event: AuditEve
         NewAuditEvent {
             actor_user_id: source.actor_user_id,
             actor: &source.actor,
-            action: event.action,
+            action: event.action.as_str(),
             target: &event.target,
             outcome: event.outcome.as_str(),
             severity: event.severity.as_str(),

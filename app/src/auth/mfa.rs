@@ -2,6 +2,7 @@
 //! challenge, recovery codes and turning it off. Every outcome is audited; wrong codes count
 //! towards the same sign-in throttle as wrong passwords.
 
+use crate::audit::model::AuditAction;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -63,7 +64,8 @@ pub async fn confirm(
 ) -> AppResult<Vec<String>> {
     let now_step = totp::step_at(chrono::Utc::now().timestamp());
     let Some(step) = totp::matching_step(&secret, code, now_step, None) else {
-        let event = AuditEvent::failure("mfa.enrol", me.email.clone()).details(json!({ "reason": "wrong code" }));
+        let event =
+            AuditEvent::failure(AuditAction::MfaEnrol, me.email.clone()).details(json!({ "reason": "wrong code" }));
         record_alone(db, tenant, source, event).await?;
         return Err(AppError::Invalid("That code does not match. Check the time on your device and try again.".into()));
     };
@@ -79,7 +81,7 @@ pub async fn confirm(
             }
             repo::enable_totp(conn, user_id, &sealed, step).await?;
             repo::replace_recovery_codes(conn, user_id, hashes).await?;
-            let event = AuditEvent::success("mfa.enrolled", email).severity(Severity::Notice);
+            let event = AuditEvent::success(AuditAction::MfaEnrol, email).severity(Severity::Notice);
             record(conn, &source, event).await
         })
     })
@@ -119,7 +121,7 @@ async fn accept_code(
 }
 
 /// Refuses while the account or address is throttled (wrong codes count like wrong passwords).
-async fn gate(state: &AppState, tenant: &Tenant, source: &AuditSource, action: &'static str) -> AppResult<()> {
+async fn gate(state: &AppState, tenant: &Tenant, source: &AuditSource, action: AuditAction) -> AppResult<()> {
     let gate = throttle::gate(&state.redis, tenant.id, &source.actor, source.ip.as_deref()).await?;
     match gate.refusal() {
         None => Ok(()),
@@ -133,7 +135,7 @@ async fn gate(state: &AppState, tenant: &Tenant, source: &AuditSource, action: &
 }
 
 /// Counts a wrong code towards the throttle, audits it (and any lock it caused), and refuses.
-async fn wrong_code(state: &AppState, tenant: &Tenant, source: AuditSource, action: &'static str) -> AppError {
+async fn wrong_code(state: &AppState, tenant: &Tenant, source: AuditSource, action: AuditAction) -> AppError {
     match record_failed_attempt(&state.db, &state.redis, tenant, source, action, "wrong code").await {
         Ok(()) => AppError::Invalid(WRONG_CODE.into()),
         Err(e) => e,
@@ -149,7 +151,7 @@ pub async fn verify(
     input: &str,
 ) -> AppResult<()> {
     let source = AuditSource { actor_user_id: Some(user_id), actor: email.to_owned(), ..source };
-    gate(state, tenant, &source, "mfa.verify").await?;
+    gate(state, tenant, &source, AuditAction::MfaVerify).await?;
     let (keyring, input, audit) = (state.keyring.clone(), input.to_owned(), source.clone());
     let accepted = state
         .db
@@ -157,9 +159,9 @@ pub async fn verify(
             Box::pin(async move {
                 let accepted = accept_code(conn, &keyring, user_id, &input).await?;
                 let event = match &accepted {
-                    Some(Accepted::Totp) => AuditEvent::success("mfa.verify", audit.actor.clone()),
+                    Some(Accepted::Totp) => AuditEvent::success(AuditAction::MfaVerify, audit.actor.clone()),
                     Some(Accepted::RecoveryCode { left }) => {
-                        AuditEvent::success("mfa.recovery_code_used", audit.actor.clone())
+                        AuditEvent::success(AuditAction::MfaRecoveryCodeUsed, audit.actor.clone())
                             .severity(Severity::Notice)
                             .details(json!({ "left": left }))
                     }
@@ -171,7 +173,7 @@ pub async fn verify(
         })
         .await?;
     if !accepted {
-        return Err(wrong_code(state, tenant, source, "mfa.verify").await);
+        return Err(wrong_code(state, tenant, source, AuditAction::MfaVerify).await);
     }
     throttle::record_success(&state.redis, tenant.id, email).await
 }
@@ -195,7 +197,7 @@ pub async fn change(
     if matches!(change, Change::Disable) && tenant.mfa_policy.requires(me.role) {
         return Err(AppError::Invalid("Your organisation requires two-factor authentication for you.".into()));
     }
-    gate(state, tenant, &source, "mfa.change").await?;
+    gate(state, tenant, &source, AuditAction::MfaChange).await?;
     let codes = matches!(change, Change::RegenerateRecoveryCodes).then(totp::new_recovery_codes);
     let hashes: Option<Vec<Vec<u8>>> = codes.as_ref().map(|c| c.iter().map(|c| totp::recovery_code_hash(c)).collect());
     let (keyring, user_id, input, audit) = (state.keyring.clone(), me.user_id, code.to_owned(), source.clone());
@@ -209,12 +211,12 @@ pub async fn change(
                 let event = match hashes {
                     Some(hashes) => {
                         repo::replace_recovery_codes(conn, user_id, hashes).await?;
-                        AuditEvent::success("mfa.recovery_codes_replaced", audit.actor.clone())
+                        AuditEvent::success(AuditAction::MfaRecoveryCodesReplaced, audit.actor.clone())
                             .severity(Severity::Notice)
                     }
                     None => {
                         repo::disable_totp(conn, user_id).await?;
-                        AuditEvent::success("mfa.disabled", audit.actor.clone()).severity(Severity::Warning)
+                        AuditEvent::success(AuditAction::MfaDisabled, audit.actor.clone()).severity(Severity::Warning)
                     }
                 };
                 record(conn, &audit, event).await?;
@@ -223,7 +225,7 @@ pub async fn change(
         })
         .await?;
     if !accepted {
-        return Err(wrong_code(state, tenant, source, "mfa.change").await);
+        return Err(wrong_code(state, tenant, source, AuditAction::MfaChange).await);
     }
     Ok(codes)
 }
@@ -252,7 +254,7 @@ pub async fn reset_for_member(state: &AppState, tenant: &Tenant, source: AuditSo
                     )));
                 }
                 repo::disable_totp(conn, user_id).await?;
-                let event = AuditEvent::success("mfa.reset", row.email.clone()).severity(Severity::Warning);
+                let event = AuditEvent::success(AuditAction::MfaReset, row.email.clone()).severity(Severity::Warning);
                 record(conn, &audit, event).await?;
                 Ok(row.email)
             })

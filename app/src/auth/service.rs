@@ -1,6 +1,7 @@
 //! Use cases of accounts and memberships. Each runs in one tenant-scoped transaction that
 //! also writes its audit event.
 
+use crate::audit::model::AuditAction;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -33,7 +34,8 @@ pub async fn sign_in(
 
     let gate = throttle::gate(redis, tenant.id, &email, ip.as_deref()).await?;
     if let Some(refusal) = gate.refusal() {
-        let event = AuditEvent::failure("auth.login", email.clone()).details(json!({ "reason": format!("{gate:?}") }));
+        let event = AuditEvent::failure(AuditAction::AuthLogin, email.clone())
+            .details(json!({ "reason": format!("{gate:?}") }));
         audit(event, None).await?;
         return Err(refusal);
     }
@@ -52,7 +54,7 @@ pub async fn sign_in(
         Some(row) => {
             let principal = row.principal()?;
             if tenant.sso_required && principal.role != Role::Admin {
-                let event = AuditEvent::failure("auth.login", email.clone())
+                let event = AuditEvent::failure(AuditAction::AuthLogin, email.clone())
                     .details(json!({ "reason": "single sign-on required" }));
                 audit(event, Some(principal.user_id)).await?;
                 return Err(AppError::Invalid(
@@ -60,12 +62,12 @@ pub async fn sign_in(
                 ));
             }
             throttle::record_success(redis, tenant.id, &email).await?;
-            audit(AuditEvent::success("auth.login", email.clone()), Some(principal.user_id)).await?;
+            audit(AuditEvent::success(AuditAction::AuthLogin, email.clone()), Some(principal.user_id)).await?;
             Ok(principal)
         }
         None => {
             let source = AuditSource { actor_user_id: None, actor: email.clone(), ..source };
-            record_failed_attempt(db, redis, tenant, source, "auth.login", "invalid credentials").await?;
+            record_failed_attempt(db, redis, tenant, source, AuditAction::AuthLogin, "invalid credentials").await?;
             Err(AppError::InvalidCredentials)
         }
     }
@@ -78,7 +80,7 @@ pub(crate) async fn record_failed_attempt(
     redis: &RedisPool,
     tenant: &Tenant,
     source: AuditSource,
-    action: &'static str,
+    action: AuditAction,
     reason: &str,
 ) -> AppResult<()> {
     let email = source.actor.clone();
@@ -88,7 +90,7 @@ pub(crate) async fn record_failed_attempt(
     record_alone(db, tenant, source.clone(), event).await?;
     if failure.account_locked || failure.address_locked {
         let subject = if failure.account_locked { "account" } else { "address" };
-        let event = AuditEvent::failure("auth.locked", email)
+        let event = AuditEvent::failure(AuditAction::AuthLocked, email)
             .severity(Severity::Critical)
             .details(json!({ "locked": subject, "ip": source.ip, "minutes": 15 }));
         record_alone(db, tenant, source, event).await?;
@@ -98,7 +100,7 @@ pub(crate) async fn record_failed_attempt(
 
 pub async fn sign_out(db: &Database, tenant: &Tenant, source: AuditSource) -> AppResult<()> {
     let target = source.actor.clone();
-    record_alone(db, tenant, source, AuditEvent::success("auth.logout", target)).await
+    record_alone(db, tenant, source, AuditEvent::success(AuditAction::AuthLogout, target)).await
 }
 
 /// The active member behind a session, if the membership still exists and is active.
@@ -170,7 +172,7 @@ pub async fn add_member(
     if !repo::insert_membership(conn, tenant_id, user_id, member.role).await? {
         return Err(AppError::Conflict(format!("{} is already a member.", member.email)));
     }
-    let event = AuditEvent::success("user.invited", member.email.clone())
+    let event = AuditEvent::success(AuditAction::UserInvited, member.email.clone())
         .severity(Severity::Notice)
         .details(json!({ "role": member.role.as_str(), "new_account": created }));
     record(conn, source, event).await?;
@@ -200,7 +202,7 @@ pub async fn change_role(
                         ensure_another_admin(conn, tenant_id, user_id).await?;
                     }
                     repo::update_role(conn, tenant_id, user_id, role).await?;
-                    let event = AuditEvent::success("user.role_changed", current.email.clone())
+                    let event = AuditEvent::success(AuditAction::UserRoleChanged, current.email.clone())
                         .severity(Severity::Notice)
                         .details(json!({ "from": current.role.as_str(), "to": role.as_str() }));
                     record(conn, &source, event).await?;
@@ -237,8 +239,8 @@ pub async fn deactivate(
                         ensure_another_admin(conn, tenant_id, user_id).await?;
                     }
                     repo::update_status(conn, tenant_id, user_id, MemberStatus::Deactivated).await?;
-                    let event =
-                        AuditEvent::success("user.deactivated", current.email.clone()).severity(Severity::Notice);
+                    let event = AuditEvent::success(AuditAction::UserDeactivated, current.email.clone())
+                        .severity(Severity::Notice);
                     record(conn, &source, event).await?;
                     Ok(Some(current.email))
                 })
@@ -263,7 +265,7 @@ pub async fn end_session(
     if !session_registry::end(redis, tenant.id, me.user_id, handle).await? {
         return Err(AppError::NotFound("That session has already ended.".into()));
     }
-    let event = AuditEvent::success("session.revoked", me.email.clone()).severity(Severity::Notice);
+    let event = AuditEvent::success(AuditAction::SessionRevoked, me.email.clone()).severity(Severity::Notice);
     record_alone(db, tenant, source, event).await
 }
 
@@ -294,7 +296,7 @@ pub async fn end_sessions(
 ) -> AppResult<usize> {
     let ended = session_registry::end_all(redis, tenant.id, user_id, keep).await?;
     if ended > 0 {
-        let event = AuditEvent::success("session.revoked_all", email)
+        let event = AuditEvent::success(AuditAction::SessionRevokedAll, email)
             .severity(Severity::Notice)
             .details(json!({ "sessions": ended, "reason": reason }));
         record_alone(db, tenant, source, event).await?;
@@ -375,7 +377,7 @@ pub async fn change_password(
         })
         .await?;
     if !password::verify(change.current, stored).await {
-        let event = AuditEvent::failure("auth.password_change", me.email.clone())
+        let event = AuditEvent::failure(AuditAction::AuthPasswordChange, me.email.clone())
             .details(json!({ "reason": "wrong current password" }));
         record_alone(db, tenant, source, event).await?;
         return Err(AppError::Invalid("Your current password is not correct.".into()));
@@ -386,7 +388,12 @@ pub async fn change_password(
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             repo::set_password(conn, user_id, &hash, false).await?;
-            record(conn, &source, AuditEvent::success("auth.password_changed", target).severity(Severity::Notice)).await
+            record(
+                conn,
+                &source,
+                AuditEvent::success(AuditAction::AuthPasswordChange, target).severity(Severity::Notice),
+            )
+            .await
         })
     })
     .await?;
@@ -428,7 +435,8 @@ pub async fn reset_password(
                     )));
                 }
                 repo::set_password(conn, user_id, &hash, true).await?;
-                let event = AuditEvent::success("user.password_reset", member.email.clone()).severity(Severity::Notice);
+                let event = AuditEvent::success(AuditAction::UserPasswordReset, member.email.clone())
+                    .severity(Severity::Notice);
                 record(conn, &source, event).await?;
                 Ok(Invitation { email: member.email, one_time_password: Some(one_time_password) })
             })

@@ -3,6 +3,7 @@
 //! (`generated-<sha1>`) that is the parent of everything its target emits; entities a refresh
 //! no longer emits are kept and flagged as orphans; unregistering deletes what it provided.
 
+use crate::audit::model::AuditAction;
 use std::collections::HashSet;
 
 use serde_json::{json, Value};
@@ -81,7 +82,7 @@ pub async fn register(
     let documents = match read(db, tenant, policy, &target).await {
         Ok(documents) => documents,
         Err(reason) => {
-            audit_failure(db, tenant, source, "catalog.location_refused", &target, &reason).await?;
+            audit_failure(db, tenant, source, AuditAction::CatalogLocationRefused, &target, &reason).await?;
             return Err(AppError::Invalid(reason));
         }
     };
@@ -108,7 +109,7 @@ pub async fn register(
             record(
                 conn,
                 &event_source,
-                AuditEvent::success("catalog.location_registered", format!("url:{row_target}"))
+                AuditEvent::success(AuditAction::CatalogLocationRegistered, format!("url:{row_target}"))
                     .severity(Severity::Notice),
             )
             .await
@@ -142,7 +143,7 @@ pub async fn retarget(
                 return Err(AppError::Conflict(format!("Location url:{} already exists", other.target)));
             }
             repo::set_target(conn, id, &new_target).await?;
-            let event = AuditEvent::success("catalog.location_updated", format!("url:{new_target}"))
+            let event = AuditEvent::success(AuditAction::CatalogLocationUpdated, format!("url:{new_target}"))
                 .severity(Severity::Notice)
                 .details(json!({ "previous": current.target }));
             record(conn, &event_source, event).await
@@ -210,7 +211,8 @@ pub async fn refresh(
                 Box::pin(async move { Ok::<_, AppError>(repo::set_refreshed(conn, id, Some(&stored)).await?) })
             })
             .await?;
-            audit_failure(db, tenant, source, "catalog.location_refresh_failed", &location.target, &reason).await?;
+            audit_failure(db, tenant, source, AuditAction::CatalogLocationRefreshFailed, &location.target, &reason)
+                .await?;
             Err(AppError::Invalid(reason))
         }
     }
@@ -334,7 +336,7 @@ async fn audit_failure(
     db: &Database,
     tenant: &Tenant,
     source: &AuditSource,
-    action: &'static str,
+    action: AuditAction,
     target: &str,
     reason: &str,
 ) -> AppResult<()> {
@@ -374,7 +376,7 @@ pub async fn delete(db: &Database, tenant: &Tenant, source: &AuditSource, id: Uu
                 .ok_or_else(|| AppError::NotFound(format!("Found no location with ID {id}")))?;
             let removed = repo::delete(conn, id).await?;
             super::repo::bump_version(conn).await?;
-            let event = AuditEvent::success("catalog.location_deleted", format!("url:{}", location.target))
+            let event = AuditEvent::success(AuditAction::CatalogLocationDeleted, format!("url:{}", location.target))
                 .severity(Severity::Notice)
                 .details(json!({ "entities": removed }));
             record(conn, &source, event).await
@@ -484,7 +486,7 @@ pub async fn allow_host(db: &Database, tenant: &Tenant, source: &AuditSource, ra
                 record(
                     conn,
                     &source,
-                    AuditEvent::success("catalog.fetch_host_allowed", stored).severity(Severity::Notice),
+                    AuditEvent::success(AuditAction::CatalogFetchHostAllowed, stored).severity(Severity::Notice),
                 )
                 .await?;
             }
@@ -503,8 +505,12 @@ pub async fn disallow_host(db: &Database, tenant: &Tenant, source: &AuditSource,
             if !repo::disallow(conn, &pattern).await? {
                 return Err(AppError::NotFound(format!("`{pattern}` is not in the allowlist")));
             }
-            record(conn, &source, AuditEvent::success("catalog.fetch_host_removed", pattern).severity(Severity::Notice))
-                .await
+            record(
+                conn,
+                &source,
+                AuditEvent::success(AuditAction::CatalogFetchHostRemoved, pattern).severity(Severity::Notice),
+            )
+            .await
         })
     })
     .await

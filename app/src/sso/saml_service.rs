@@ -4,6 +4,7 @@
 //! cross-site POST), and the assertion consumer: verify, refuse replays, map attributes, and hand
 //! the person to the sign-in every protocol shares (`service::conclude`).
 
+use crate::audit::model::AuditAction;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_sessions_redis_store::fred::interfaces::KeysInterface;
@@ -189,7 +190,7 @@ pub async fn add_provider(
                     clock_skew_seconds: new.clock_skew_seconds,
                 };
                 repo::insert_saml(conn, &row).await?;
-                let event = AuditEvent::success("sso.provider_added", new.name.clone())
+                let event = AuditEvent::success(AuditAction::SsoProviderAdded, new.name.clone())
                     .severity(Severity::Warning)
                     .details(json!({ "kind": "saml", "issuer": new.idp.entity_id, "sso_url": new.idp.sso_url,
                             "certificates": fingerprints, "email_attribute": new.email_attribute,

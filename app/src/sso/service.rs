@@ -3,6 +3,7 @@
 //! ten minutes), `nonce` bound to the ID token — ending in a member of this tenant: the linked
 //! identity, else the member with that verified email, else a new member (JIT).
 
+use crate::audit::model::AuditAction;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -273,7 +274,7 @@ pub async fn add_provider(state: &AppState, tenant: &Tenant, source: AuditSource
                     },
                 )
                 .await?;
-                let event = AuditEvent::success("sso.provider_added", new.name.clone()).severity(Severity::Warning).details(
+                let event = AuditEvent::success(AuditAction::SsoProviderAdded, new.name.clone()).severity(Severity::Warning).details(
                     json!({ "kind": new.kind.as_str(), "issuer": new.issuer, "organization": new.organization, "default_role": new.default_role.as_str(),
                             "allowed_domains": new.allowed_domains, "role_claim": new.role_claim, "role_mapping": new.role_mapping }),
                 );
@@ -289,7 +290,12 @@ pub async fn remove_provider(db: &Database, tenant: &Tenant, source: AuditSource
             let name = repo::delete_provider(conn, id)
                 .await?
                 .ok_or_else(|| AppError::NotFound("No such identity provider.".into()))?;
-            record(conn, &source, AuditEvent::success("sso.provider_removed", name).severity(Severity::Warning)).await
+            record(
+                conn,
+                &source,
+                AuditEvent::success(AuditAction::SsoProviderRemoved, name).severity(Severity::Warning),
+            )
+            .await
         })
     })
     .await
@@ -479,14 +485,15 @@ pub(super) async fn conclude(
                 groups: user.groups,
                 attributes: user.attributes,
             };
-            let event = AuditEvent::success("sso.test_login", provider.name).details(
+            let event = AuditEvent::success(AuditAction::SsoTestLogin, provider.name).details(
                 json!({ "subject": report.subject, "email": report.email, "mapped_role": report.mapped_role }),
             );
             Ok((Completed::Tested(report), event))
         }
         Ok(Verified { provider, user, test: false }) => {
             member_for(state, tenant, &provider, user).await.map(|(user_id, email)| {
-                let event = AuditEvent::success("sso.login", email).details(json!({ "provider": provider.name }));
+                let event =
+                    AuditEvent::success(AuditAction::SsoLogin, email).details(json!({ "provider": provider.name }));
                 (Completed::SignedIn(user_id), event)
             })
         }
@@ -506,8 +513,8 @@ pub(super) async fn conclude(
 /// A failed sign-in: audited with its reason under a new reference, which alone is shown.
 pub(super) async fn refuse(state: &AppState, tenant: &Tenant, source: AuditSource, reason: String) -> Failure {
     let reference = Uuid::new_v4().simple().to_string()[..12].to_owned();
-    let event =
-        AuditEvent::failure("sso.login", "single sign-on").details(json!({ "reason": reason, "reference": reference }));
+    let event = AuditEvent::failure(AuditAction::SsoLogin, "single sign-on")
+        .details(json!({ "reason": reason, "reference": reference }));
     if let Err(e) = record_alone(&state.db, tenant, source, event).await {
         tracing::error!(error = %e, "could not audit a single sign-on");
     }
@@ -653,7 +660,7 @@ async fn member_for(
                             }
                         };
                         accounts::insert_membership(conn, tenant_id, user_id, role).await?;
-                        let event = AuditEvent::success("sso.provisioned", email.clone())
+                        let event = AuditEvent::success(AuditAction::SsoProvisioned, email.clone())
                             .severity(Severity::Notice)
                             .details(json!({ "role": role.as_str() }));
                         record(conn, &source, event).await?;
@@ -699,7 +706,7 @@ async fn apply_mapped_role(
         }
     }
     accounts::update_role(conn, tenant_id, member.user_id, role).await?;
-    let event = AuditEvent::success("user.role_changed", member.email.clone())
+    let event = AuditEvent::success(AuditAction::UserRoleChanged, member.email.clone())
         .severity(Severity::Notice)
         .details(json!({ "from": current.as_str(), "to": role.as_str(), "by": "identity provider role mapping" }));
     record(conn, source, event).await
@@ -718,7 +725,7 @@ pub async fn set_required(db: &Database, tenant: &Tenant, source: AuditSource, r
                 return Err(AppError::Invalid("Add an identity provider before requiring single sign-on.".into()));
             }
             crate::tenancy::repo::set_sso_required(conn, id, required).await?;
-            let event = AuditEvent::success("tenant.sso_required_changed", target)
+            let event = AuditEvent::success(AuditAction::TenantSsoRequiredChanged, target)
                 .severity(Severity::Warning)
                 .details(json!({ "required": required }));
             record(conn, &source, event).await

@@ -1,5 +1,6 @@
 //! Tenant use cases: resolve a request's tenant, provision a new one, suspend or resume it.
 
+use crate::audit::model::AuditAction;
 use serde_json::json;
 
 use super::model::{MfaPolicy, Plan, SchemaName, Tenant, TenantSlug, TenantStatus};
@@ -72,7 +73,7 @@ pub async fn provision(
             Box::pin(async move {
                 let tenant = repo::insert(conn, scoped.id, &scoped.slug, &scoped.name).await?;
                 let source = AuditSource::command_line();
-                let event = AuditEvent::success("tenant.provisioned", tenant.slug.to_string())
+                let event = AuditEvent::success(AuditAction::TenantProvisioned, tenant.slug.to_string())
                     .severity(Severity::Notice)
                     .details(json!({ "name": tenant.name, "schema": tenant.schema.as_str() }));
                 record(conn, &source, event).await?;
@@ -108,8 +109,8 @@ pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) 
     let id = tenant.id;
     db.with_control(move |conn| Box::pin(async move { repo::set_status(conn, id, status).await })).await?;
     let action = match status {
-        TenantStatus::Active => "tenant.resumed",
-        TenantStatus::Suspended => "tenant.suspended",
+        TenantStatus::Active => AuditAction::TenantResumed,
+        TenantStatus::Suspended => AuditAction::TenantSuspended,
     };
     let target = tenant.slug.to_string();
     db.with_tenant(&tenant, move |conn| {
@@ -131,7 +132,7 @@ pub async fn set_plan(db: &Database, slug: &TenantSlug, plan: Plan) -> AppResult
     let from = tenant.plan.as_str();
     db.with_tenant(&tenant, move |conn| {
         Box::pin(async move {
-            let event = AuditEvent::success("tenant.plan_changed", target)
+            let event = AuditEvent::success(AuditAction::TenantPlanChanged, target)
                 .severity(Severity::Notice)
                 .details(json!({ "from": from, "to": plan.as_str() }));
             record(conn, &AuditSource::command_line(), event).await
@@ -162,7 +163,7 @@ pub async fn set_mfa_policy(db: &Database, tenant: &Tenant, source: AuditSource,
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             repo::set_mfa_policy(conn, id, policy).await?;
-            let event = AuditEvent::success("tenant.mfa_policy_changed", target)
+            let event = AuditEvent::success(AuditAction::TenantMfaPolicyChanged, target)
                 .severity(Severity::Warning)
                 .details(json!({ "from": from, "to": policy.as_str() }));
             record(conn, &source, event).await
@@ -180,7 +181,7 @@ pub async fn clear_allowlist(db: &Database, slug: &TenantSlug) -> AppResult<usiz
     db.with_tenant(&tenant, move |conn| {
         Box::pin(async move {
             repo::set_allowlist(conn, id, &[]).await?;
-            let event = AuditEvent::success("allowlist.cleared", target)
+            let event = AuditEvent::success(AuditAction::AllowlistCleared, target)
                 .severity(Severity::Warning)
                 .details(json!({ "removed": removed }));
             record(conn, &AuditSource::command_line(), event).await

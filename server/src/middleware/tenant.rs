@@ -2,6 +2,7 @@
 //! the session; refuses cross-site form posts and callers over their rate limit; and keeps
 //! anonymous visitors out of portal pages.
 
+use app::audit::model::AuditAction;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -53,7 +54,7 @@ pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut req
         span.record("user", tracing::field::display(p.user_id));
     }
     if let Some(CrossSite(reason)) = cross_site {
-        let event = AuditEvent::failure("csrf.refused", request.uri().path().to_owned())
+        let event = AuditEvent::failure(AuditAction::CsrfRefused, request.uri().path().to_owned())
             .details(serde_json::json!({ "reason": reason, "method": request.method().as_str() }));
         if let Err(e) = audit::record_alone(&state.db, &ctx.tenant, ctx.audit_source(), event).await {
             return Rejection::Failed(e).into_response();
@@ -245,7 +246,8 @@ async fn context_for(state: &AppState, edge: &Edge, facts: RequestFacts) -> Resu
 }
 
 /// Server-function errors that never reached the function body (its arguments did not
-/// decode) come out of Leptos as 500; give them the status of the error they carry.
+/// decode) come out of Leptos as 500; give them the status of the error they carry. Errors
+/// the body returns already have theirs (`app::error::respond`, which also serves pages).
 async fn with_error_status(response: Response) -> Response {
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror") {
         return response;
@@ -255,7 +257,7 @@ async fn with_error_status(response: Response) -> Response {
         return (StatusCode::INTERNAL_SERVER_ERROR, "error body too large").into_response();
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        parts.status = error.status();
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
@@ -285,7 +287,7 @@ async fn audit_refused_address(
         request_id: Some(facts.request_id.clone()),
         ..AuditSource::default()
     };
-    let event = AuditEvent::failure("allowlist.refused", facts.path.clone())
+    let event = AuditEvent::failure(AuditAction::AllowlistRefused, facts.path.clone())
         .severity(Severity::Warning)
         .details(serde_json::json!({ "channel": channel.as_str(), "repeats_muted_for_seconds": 60 }));
     audit::record_alone(&state.db, tenant, source, event).await

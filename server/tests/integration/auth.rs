@@ -220,7 +220,7 @@ async fn members_change_their_password_under_the_policy_and_resets_force_a_chang
     assert_eq!(shared.status, StatusCode::CONFLICT, "{}", shared.body);
 
     let audit = app.audit_actions(&t.tenant).await;
-    assert_eq!(count(&audit, "auth.password_changed", "success"), 2);
+    assert_eq!(count(&audit, "auth.password_change", "success"), 2);
     assert_eq!(count(&audit, "auth.password_change", "failure"), 1);
     assert_eq!(count(&audit, "user.password_reset", "success"), 1);
 }

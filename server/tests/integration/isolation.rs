@@ -3,6 +3,7 @@ use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 
 use crate::support::TestApp;
+use app::audit::model::AuditAction;
 use app::audit::service::{record, AuditEvent, AuditSource};
 use app::error::AppError;
 
@@ -38,7 +39,8 @@ async fn a_connection_used_for_one_tenant_never_sees_another() {
     app.db
         .with_tenant(&a.tenant, |conn| {
             Box::pin(async move {
-                record(conn, &AuditSource::command_line(), AuditEvent::success("test.marker", "only-in-a")).await
+                record(conn, &AuditSource::command_line(), AuditEvent::success(AuditAction::UserInvited, "only-in-a"))
+                    .await
             })
         })
         .await

@@ -120,7 +120,7 @@ async fn totp_enrolment_then_sign_in_with_a_code_once_and_recovery_codes_once() 
     let actions = app.audit_actions(&t.tenant).await;
     for (action, outcome) in [
         ("mfa.enrol", "failure"),
-        ("mfa.enrolled", "success"),
+        ("mfa.enrol", "success"),
         ("mfa.verify", "success"),
         ("mfa.verify", "failure"),
         ("mfa.recovery_code_used", "success"),
