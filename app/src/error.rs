@@ -33,21 +33,6 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
-impl AppError {
-    pub fn status_code(&self) -> u16 {
-        match self {
-            AppError::Unauthenticated | AppError::InvalidCredentials => 401,
-            AppError::Forbidden => 403,
-            AppError::NotFound(_) => 404,
-            AppError::Invalid(_) => 422,
-            AppError::Conflict(_) => 409,
-            AppError::TooLarge(_) => 413,
-            AppError::RateLimited(_) => 429,
-            AppError::Internal(_) | AppError::Transport(_) => 500,
-        }
-    }
-}
-
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
@@ -68,6 +53,35 @@ mod ssr {
     use super::AppError;
 
     impl AppError {
+        /// The HTTP status of this error: the one mapping that server functions, SSR pages,
+        /// REST handlers and the edge all use.
+        pub fn status(&self) -> http::StatusCode {
+            use http::StatusCode;
+            match self {
+                AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+                AppError::Forbidden => StatusCode::FORBIDDEN,
+                AppError::NotFound(_) => StatusCode::NOT_FOUND,
+                AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                AppError::Conflict(_) => StatusCode::CONFLICT,
+                AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+                AppError::Internal(_) | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            }
+        }
+
+        /// Input the caller can fix (422; REST endpoints answer 400).
+        pub fn invalid(message: impl Into<String>) -> Self {
+            AppError::Invalid(message.into())
+        }
+
+        pub fn not_found(message: impl Into<String>) -> Self {
+            AppError::NotFound(message.into())
+        }
+
+        pub fn conflict(message: impl Into<String>) -> Self {
+            AppError::Conflict(message.into())
+        }
+
         /// Logs the cause with a fresh reference id that the user can quote to support.
         pub fn internal(cause: impl std::fmt::Display) -> Self {
             let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
@@ -100,6 +114,11 @@ mod ssr {
     /// Sets the HTTP status of the current server-function response (or SSR page) from the
     /// error, so fetch callers, REST clients and tests see the right code. A plain HTML form
     /// post is left alone: it must stay a redirect back to the form, which shows the error.
+    ///
+    /// The edge (`server::middleware::tenant::with_error_status`) sets a status too, for the
+    /// one case this cannot see: a server function whose arguments did not decode never runs
+    /// its body, and Leptos answers 500. Pages need this function (the edge cannot tell a
+    /// page's error from its HTML), so the two stay, each for its own case.
     pub fn respond<T>(result: super::AppResult<T>) -> super::AppResult<T> {
         use leptos::prelude::use_context;
         let is_form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
@@ -112,9 +131,7 @@ mod ssr {
         });
         if let (Err(e), false) = (&result, is_form_post) {
             if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
-                options.set_status(
-                    http::StatusCode::from_u16(e.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-                );
+                options.set_status(e.status());
             }
         }
         result

@@ -106,7 +106,7 @@ impl From<AppError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = self.0.status();
         let mut response = status.into_response();
         response.extensions_mut().insert(self.0);
         response

@@ -69,8 +69,7 @@ async fn token(
             response
         }
         Ok(Err(error)) => oauth_error(error, "the client could not be authorised"),
-        Err(e) => (StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), Json(e))
-            .into_response(),
+        Err(e) => (e.status(), Json(e)).into_response(),
     }
 }
 

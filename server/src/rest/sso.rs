@@ -104,7 +104,7 @@ async fn saml_metadata(
     match saml_service::metadata(&state, &ctx.tenant, id, &state.public_base(&headers)).await {
         Ok(xml) => ([(header::CONTENT_TYPE, "application/samlmetadata+xml")], xml).into_response(),
         Err(e) => {
-            let status = StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::NOT_FOUND);
+            let status = e.status();
             (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e.to_string()).into_response()
         }
     }
@@ -201,7 +201,7 @@ fn problem(status: StatusCode, text: &str) -> Response {
 
 /// A start the app refused (unknown provider, not an admin, provider unreachable), with its status.
 fn refused(e: &AppError) -> Response {
-    problem(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::BAD_REQUEST), &e.to_string())
+    problem(e.status(), &e.to_string())
 }
 
 /// What an admin's test sign-in received, and what a real sign-in would do with it.
