@@ -65,6 +65,23 @@ impl AppState {
     }
 }
 
+/// A caller checked for one action, with what a server function needs to act for them.
+pub struct Authorized {
+    pub ctx: RequestContext,
+    pub me: Principal,
+    pub state: AppState,
+}
+
+/// The prologue of every server function that acts for someone: the request's context,
+/// authorized for `action` (401 when signed out, 403 when the role or the key's scopes do not
+/// allow it), and the app state. A server function that skips it stands out: it calls
+/// `RequestContext::current()` itself, which only sign-in and public functions do.
+pub async fn authorized(action: Action) -> AppResult<Authorized> {
+    let ctx = RequestContext::current().await?;
+    let me = ctx.authorize(action)?.clone();
+    Ok(Authorized { ctx, me, state: AppState::current()? })
+}
+
 /// What the HTTP edge resolved about a tenant request before any page or server function runs.
 #[derive(Clone, Debug)]
 pub struct RequestContext {

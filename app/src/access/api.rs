@@ -16,14 +16,13 @@ pub async fn load_access() -> Result<AccessOverview, AppError> {
     use super::service;
     use crate::auth::permission::{decide, Action};
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(Action::ManageOwnAccount)?;
-            let db = &AppState::current()?.db;
-            let keys = service::list_keys(db, &ctx.tenant, me).await?;
+            let Authorized { ctx, me, state } = authorized(Action::ManageOwnAccount).await?;
+            let db = &state.db;
+            let keys = service::list_keys(db, &ctx.tenant, &me).await?;
             let clients = if decide(me.role, ctx.credential.scopes(), Action::ManageAccess).allowed() {
                 Some(service::list_clients(db, &ctx.tenant).await?)
             } else {
@@ -47,15 +46,13 @@ pub async fn create_api_key(
     use super::service::{self, NewKey};
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(Action::ManageOwnAccount)?;
+            let Authorized { ctx, me, state } = authorized(Action::ManageOwnAccount).await?;
             let new = NewKey::parse(&name, &scopes, &expires_in_days)?;
-            let revealed =
-                service::create_key(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), me, new).await?;
+            let revealed = service::create_key(&state.db, &ctx.tenant, ctx.audit_source(), &me, new).await?;
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             session.insert(REVEALED_KEY, revealed).await?;
             Ok(())
@@ -69,13 +66,12 @@ pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
     use super::service;
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(Action::ManageOwnAccount)?;
-            service::revoke_key(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), me, id).await
+            let Authorized { ctx, me, state } = authorized(Action::ManageOwnAccount).await?;
+            service::revoke_key(&state.db, &ctx.tenant, ctx.audit_source(), &me, id).await
         }
         .await,
     )
@@ -90,15 +86,13 @@ pub async fn create_oauth_client(
     use super::service::{self, NewClientInput};
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(Action::ManageAccess)?;
+            let Authorized { ctx, me, state } = authorized(Action::ManageAccess).await?;
             let new = NewClientInput::parse(&name, &scopes, &role)?;
-            let revealed =
-                service::create_client(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), me, new).await?;
+            let revealed = service::create_client(&state.db, &ctx.tenant, ctx.audit_source(), &me, new).await?;
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             session.insert(REVEALED_KEY, revealed).await?;
             Ok(())
@@ -112,13 +106,12 @@ pub async fn revoke_oauth_client(id: Uuid) -> Result<(), AppError> {
     use super::service;
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageAccess)?;
-            service::revoke_client(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), id).await
+            let Authorized { ctx, state, .. } = authorized(Action::ManageAccess).await?;
+            service::revoke_client(&state.db, &ctx.tenant, ctx.audit_source(), id).await
         }
         .await,
     )

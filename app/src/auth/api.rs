@@ -140,18 +140,16 @@ pub async fn change_password(
     use crate::auth::service::{self, PasswordChange};
     use crate::auth::session;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
             // People only: a key must never change its owner's password.
-            let me = ctx.authorize(crate::auth::permission::Action::ManageOwnAccount)?;
+            let Authorized { ctx, me, state } = authorized(crate::auth::permission::Action::ManageOwnAccount).await?;
             let change = PasswordChange::parse(current_password, new_password, &confirm_password)?;
             let (current, user) = session::current().await?;
             let handle = user.map(|u| u.handle).unwrap_or_default();
-            let state = AppState::current()?;
-            service::change_password(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), me, &handle, change)
+            service::change_password(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), &me, &handle, change)
                 .await?;
             // A new session id for the new credential (ASVS 7.2.4).
             current.cycle_id().await?;
@@ -167,15 +165,13 @@ pub async fn change_password(
 pub async fn list_sessions() -> Result<Vec<ActiveSession>, AppError> {
     use crate::auth::{session, session_registry};
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(crate::auth::permission::Action::ManageOwnAccount)?;
+            let Authorized { ctx, me, state } = authorized(crate::auth::permission::Action::ManageOwnAccount).await?;
             let (_, user) = session::current().await?;
             let handle = user.map(|u| u.handle).unwrap_or_default();
-            let state = AppState::current()?;
             session_registry::list(&state.redis, &state.session_policy, ctx.tenant.id, me.user_id, &handle).await
         }
         .await,
@@ -187,14 +183,12 @@ pub async fn list_sessions() -> Result<Vec<ActiveSession>, AppError> {
 pub async fn end_session(handle: String) -> Result<(), AppError> {
     use crate::auth::{service, session};
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(crate::auth::permission::Action::ManageOwnAccount)?;
-            let state = AppState::current()?;
-            service::end_session(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), me, &handle).await?;
+            let Authorized { ctx, me, state } = authorized(crate::auth::permission::Action::ManageOwnAccount).await?;
+            service::end_session(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), &me, &handle).await?;
             let (current, user) = session::current().await?;
             if user.is_some_and(|u| u.handle == handle) {
                 current.flush().await?;
@@ -211,13 +205,11 @@ pub async fn end_session(handle: String) -> Result<(), AppError> {
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
     use crate::auth::{service, session};
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(crate::auth::permission::Action::ManageOwnAccount)?;
-            let state = AppState::current()?;
+            let Authorized { ctx, me, state } = authorized(crate::auth::permission::Action::ManageOwnAccount).await?;
             let whom = (me.user_id, me.email.clone());
             service::end_sessions(
                 &state.db,

@@ -47,13 +47,12 @@ pub async fn load_mfa() -> Result<MfaOverview, AppError> {
     use crate::auth::session::{self, ENROLMENT_KEY, RECOVERY_CODES_FLASH_KEY};
     use crate::auth::{mfa, totp};
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(Action::ManageOwnAccount)?;
-            let mut overview = mfa::overview(&AppState::current()?.db, &ctx.tenant, me).await?;
+            let Authorized { ctx, me, state } = authorized(Action::ManageOwnAccount).await?;
+            let mut overview = mfa::overview(&state.db, &ctx.tenant, &me).await?;
             let (current, _) = session::current().await?;
             if overview.enabled_since.is_none() {
                 let secret = match current.get::<Vec<u8>>(ENROLMENT_KEY).await? {
@@ -64,7 +63,7 @@ pub async fn load_mfa() -> Result<MfaOverview, AppError> {
                         secret
                     }
                 };
-                overview.enrolment = Some(mfa::enrolment(&ctx.tenant, me, &secret)?);
+                overview.enrolment = Some(mfa::enrolment(&ctx.tenant, &me, &secret)?);
             }
             overview.new_recovery_codes = current.remove::<Vec<String>>(RECOVERY_CODES_FLASH_KEY).await?;
             Ok(overview)
@@ -79,20 +78,18 @@ pub async fn confirm_mfa(code: String) -> Result<(), AppError> {
     use crate::auth::permission::Action;
     use crate::auth::session::{self, ENROLMENT_KEY, RECOVERY_CODES_FLASH_KEY};
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(Action::ManageOwnAccount)?;
+            let Authorized { ctx, me, state } = authorized(Action::ManageOwnAccount).await?;
             let (current, _) = session::current().await?;
             let secret = current
                 .get::<Vec<u8>>(ENROLMENT_KEY)
                 .await?
                 .ok_or_else(|| AppError::Invalid("Open the two-factor page again to get a QR code.".into()))?;
-            let state = AppState::current()?;
             let codes =
-                mfa::confirm(&state.db, &state.keyring, &ctx.tenant, ctx.audit_source(), me, secret, &code).await?;
+                mfa::confirm(&state.db, &state.keyring, &ctx.tenant, ctx.audit_source(), &me, secret, &code).await?;
             current.remove::<Vec<u8>>(ENROLMENT_KEY).await?;
             current.insert(RECOVERY_CODES_FLASH_KEY, codes).await?;
             Ok(())
@@ -107,15 +104,13 @@ pub async fn replace_recovery_codes(code: String) -> Result<(), AppError> {
     use crate::auth::permission::Action;
     use crate::auth::session::{self, RECOVERY_CODES_FLASH_KEY};
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(Action::ManageOwnAccount)?;
-            let state = AppState::current()?;
+            let Authorized { ctx, me, state } = authorized(Action::ManageOwnAccount).await?;
             let codes =
-                mfa::change(&state, &ctx.tenant, ctx.audit_source(), me, Change::RegenerateRecoveryCodes, &code)
+                mfa::change(&state, &ctx.tenant, ctx.audit_source(), &me, Change::RegenerateRecoveryCodes, &code)
                     .await?;
             let (current, _) = session::current().await?;
             current.insert(RECOVERY_CODES_FLASH_KEY, codes).await?;
@@ -130,13 +125,12 @@ pub async fn disable_mfa(code: String) -> Result<(), AppError> {
     use crate::auth::mfa::{self, Change};
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(Action::ManageOwnAccount)?;
-            mfa::change(&AppState::current()?, &ctx.tenant, ctx.audit_source(), me, Change::Disable, &code).await?;
+            let Authorized { ctx, me, state } = authorized(Action::ManageOwnAccount).await?;
+            mfa::change(&state, &ctx.tenant, ctx.audit_source(), &me, Change::Disable, &code).await?;
             Ok(())
         }
         .await,

@@ -23,13 +23,13 @@ pub async fn list_users() -> Result<UsersView, AppError> {
     use crate::auth::service;
     use crate::auth::session::{INVITATION_FLASH_KEY, RESET_FLASH_KEY};
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            let me = ctx.authorize(Action::ManageUsers)?.user_id;
-            let members = service::list_members(&AppState::current()?.db, &ctx.tenant).await?;
+            let Authorized { ctx, me, state } = authorized(Action::ManageUsers).await?;
+            let me = me.user_id;
+            let members = service::list_members(&state.db, &ctx.tenant).await?;
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             let invitation = session.remove::<Invitation>(INVITATION_FLASH_KEY).await?;
             let reset = session.remove::<Invitation>(RESET_FLASH_KEY).await?;
@@ -45,14 +45,13 @@ pub async fn invite_user(email: String, display_name: String, role: String) -> R
     use crate::auth::service::{self, NewMember};
     use crate::auth::session::INVITATION_FLASH_KEY;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageUsers)?;
+            let Authorized { ctx, state, .. } = authorized(Action::ManageUsers).await?;
             let member = NewMember::parse(&email, &display_name, &role)?;
-            let invitation = service::invite(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), member).await?;
+            let invitation = service::invite(&state.db, &ctx.tenant, ctx.audit_source(), member).await?;
             // Kept in the session until the users list shows it once: works with and without JS.
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             session.insert(INVITATION_FLASH_KEY, invitation).await?;
@@ -67,14 +66,12 @@ pub async fn change_user_role(user_id: Uuid, role: String) -> Result<(), AppErro
     use crate::auth::permission::Action;
     use crate::auth::service;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageUsers)?;
+            let Authorized { ctx, state, .. } = authorized(Action::ManageUsers).await?;
             let role = crate::auth::model::Role::parse(&role)?;
-            let state = AppState::current()?;
             service::change_role(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id, role).await
         }
         .await,
@@ -86,13 +83,11 @@ pub async fn deactivate_user(user_id: Uuid) -> Result<(), AppError> {
     use crate::auth::permission::Action;
     use crate::auth::service;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageUsers)?;
-            let state = AppState::current()?;
+            let Authorized { ctx, state, .. } = authorized(Action::ManageUsers).await?;
             service::deactivate(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id).await
         }
         .await,
@@ -105,15 +100,14 @@ pub async fn reset_user_password(user_id: Uuid) -> Result<(), AppError> {
     use crate::auth::service;
     use crate::auth::session::RESET_FLASH_KEY;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            if ctx.authorize(Action::ManageUsers)?.user_id == user_id {
+            let Authorized { ctx, me, state } = authorized(Action::ManageUsers).await?;
+            if me.user_id == user_id {
                 return Err(AppError::Invalid("Change your own password under Account → Password.".into()));
             }
-            let state = AppState::current()?;
             let reset =
                 service::reset_password(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id).await?;
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
@@ -130,15 +124,14 @@ pub async fn end_user_sessions(user_id: Uuid) -> Result<(), AppError> {
     use crate::auth::permission::Action;
     use crate::auth::service;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            if ctx.authorize(Action::ManageUsers)?.user_id == user_id {
+            let Authorized { ctx, me, state } = authorized(Action::ManageUsers).await?;
+            if me.user_id == user_id {
                 return Err(AppError::Invalid("End your own sessions under Account → Sessions.".into()));
             }
-            let state = AppState::current()?;
             service::end_member_sessions(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id).await?;
             Ok(())
         }
@@ -152,15 +145,15 @@ pub async fn reset_user_mfa(user_id: Uuid) -> Result<(), AppError> {
     use crate::auth::mfa;
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            if ctx.authorize(Action::ManageUsers)?.user_id == user_id {
+            let Authorized { ctx, me, state } = authorized(Action::ManageUsers).await?;
+            if me.user_id == user_id {
                 return Err(AppError::Invalid("Manage your own second factor under Account → Two-factor.".into()));
             }
-            mfa::reset_for_member(&AppState::current()?, &ctx.tenant, ctx.audit_source(), user_id).await
+            mfa::reset_for_member(&state, &ctx.tenant, ctx.audit_source(), user_id).await
         }
         .await,
     )

@@ -18,12 +18,11 @@ pub struct SecurityView {
 pub async fn load_security() -> Result<SecurityView, AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::RequestContext;
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageAccess)?;
+            let Authorized { ctx, .. } = authorized(Action::ManageAccess).await?;
             Ok(SecurityView {
                 mfa_policy: ctx.tenant.mfa_policy,
                 allowlist: ctx.tenant.allowlist.clone(),
@@ -38,15 +37,14 @@ pub async fn load_security() -> Result<SecurityView, AppError> {
 pub async fn set_mfa_policy(policy: String) -> Result<(), AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
     use crate::tenancy::service;
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageAccess)?;
+            let Authorized { ctx, state, .. } = authorized(Action::ManageAccess).await?;
             let policy = MfaPolicy::parse(&policy)?;
-            service::set_mfa_policy(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), policy).await
+            service::set_mfa_policy(&state.db, &ctx.tenant, ctx.audit_source(), policy).await
         }
         .await,
     )
@@ -63,14 +61,13 @@ pub async fn add_allowed_network(
     use crate::access::network::{self, Edit};
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageAccess)?;
+            let Authorized { ctx, state, .. } = authorized(Action::ManageAccess).await?;
             let edit = Edit::add(&cidr, &applies_to, &note)?;
-            network::edit(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), edit, lock_me_out).await?;
+            network::edit(&state.db, &ctx.tenant, ctx.audit_source(), edit, lock_me_out).await?;
             Ok(())
         }
         .await,
@@ -86,15 +83,14 @@ pub async fn remove_allowed_network(
     use crate::access::network::{self, Edit};
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
     use crate::tenancy::model::AllowFor;
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageAccess)?;
+            let Authorized { ctx, state, .. } = authorized(Action::ManageAccess).await?;
             let edit = Edit::Remove { cidr, applies_to: AllowFor::parse(&applies_to)? };
-            network::edit(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), edit, lock_me_out).await?;
+            network::edit(&state.db, &ctx.tenant, ctx.audit_source(), edit, lock_me_out).await?;
             Ok(())
         }
         .await,
