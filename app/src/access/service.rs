@@ -2,6 +2,7 @@
 //! presented credential into a principal with scopes. Every change writes its audit event in
 //! the same transaction.
 
+use crate::audit::model::AuditAction;
 use chrono::{Duration, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -103,7 +104,7 @@ pub async fn create_key(
                 },
             )
             .await?;
-            let event = AuditEvent::success("apikey.created", format!("bcn_{}", issued.lookup))
+            let event = AuditEvent::success(AuditAction::ApiKeyCreated, format!("bcn_{}", issued.lookup))
                 .severity(Severity::Notice)
                 .details(json!({ "name": new.name, "scopes": scopes, "expires_at": expires_at }));
             record(conn, &source, event).await?;
@@ -111,6 +112,42 @@ pub async fn create_key(
         })
     })
     .await
+}
+
+/// An API key made by an operator on the command line (bootstrapping a pipeline or a test
+/// without the browser). It acts as `owner` (an email), or else as the tenant's longest-standing
+/// active admin, and is audited as the command line's doing.
+pub async fn create_key_as_operator(
+    db: &Database,
+    tenant: &Tenant,
+    owner: Option<&str>,
+    new: NewKey,
+) -> AppResult<(Principal, Revealed)> {
+    let tenant_id = tenant.id;
+    let owner_email = owner.map(|o| o.trim().to_ascii_lowercase());
+    let principal = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                let candidates = match &owner_email {
+                    Some(email) => members::find_by_email(conn, tenant_id, email).await?.into_iter().collect(),
+                    None => {
+                        let mut all = members::list(conn, tenant_id).await?;
+                        all.sort_by_key(|m| m.joined_at);
+                        all.into_iter().filter(|m| m.role == Role::Admin.as_str()).collect::<Vec<_>>()
+                    }
+                };
+                match candidates.into_iter().find(members::MemberRow::is_active) {
+                    Some(row) => row.principal(),
+                    None => Err(AppError::NotFound(match owner_email {
+                        Some(email) => format!("No active member {email} in this tenant."),
+                        None => "The tenant has no active admin to own the key.".into(),
+                    })),
+                }
+            })
+        })
+        .await?;
+    let revealed = create_key(db, tenant, AuditSource::command_line(), &principal, new).await?;
+    Ok((principal, revealed))
 }
 
 /// Admins see every key of the tenant; everyone else sees their own.
@@ -167,7 +204,7 @@ pub async fn revoke_key(
                 return Err(AppError::NotFound("API key not found.".into()));
             }
             if repo::revoke_key(conn, id).await? {
-                let event = AuditEvent::success("apikey.revoked", format!("bcn_{}", key.prefix))
+                let event = AuditEvent::success(AuditAction::ApiKeyRevoked, format!("bcn_{}", key.prefix))
                     .severity(Severity::Notice)
                     .details(json!({ "name": key.name }));
                 record(conn, &source, event).await?;
@@ -209,13 +246,15 @@ pub async fn authenticate_key(
             };
             let target = format!("bcn_{}", key.prefix);
             if let Some(reason) = refusal {
-                let event = AuditEvent::failure("apikey.rejected", target).details(json!({ "reason": reason }));
+                let event =
+                    AuditEvent::failure(AuditAction::ApiKeyRejected, target).details(json!({ "reason": reason }));
                 record(conn, &source, event).await?;
                 return Ok(Err(AppError::Unauthenticated));
             }
             let owner = owner.expect("checked above").principal()?;
             if key.last_used_at.is_none() {
-                let event = AuditEvent::success("apikey.first_used", target).details(json!({ "name": key.name }));
+                let event =
+                    AuditEvent::success(AuditAction::ApiKeyFirstUsed, target).details(json!({ "name": key.name }));
                 record(
                     conn,
                     &AuditSource { actor_user_id: Some(owner.user_id), actor: owner.email.clone(), ..source.clone() },
@@ -277,7 +316,7 @@ pub async fn create_client(
                 },
             )
             .await?;
-            let event = AuditEvent::success("oauth_client.created", issued.lookup.clone())
+            let event = AuditEvent::success(AuditAction::OauthClientCreated, issued.lookup.clone())
                 .severity(Severity::Notice)
                 .details(json!({ "name": new.name, "scopes": scopes, "role": new.role.as_str() }));
             record(conn, &source, event).await?;
@@ -311,7 +350,7 @@ pub async fn revoke_client(db: &Database, tenant: &Tenant, source: AuditSource, 
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             if let Some(client_id) = repo::revoke_client(conn, id).await? {
-                let event = AuditEvent::success("oauth_client.revoked", client_id).severity(Severity::Notice);
+                let event = AuditEvent::success(AuditAction::OauthClientRevoked, client_id).severity(Severity::Notice);
                 record(conn, &source, event).await?;
             }
             Ok(())
@@ -370,7 +409,7 @@ pub async fn issue_token(
             };
             let source = AuditSource { actor: format!("client:{}", client.client_id), ..source };
             let refused = |reason: &'static str| {
-                AuditEvent::failure("oauth.token_refused", client.client_id.clone())
+                AuditEvent::failure(AuditAction::OauthToken, client.client_id.clone())
                     .details(json!({ "reason": reason }))
             };
             if !token::hashes_match(&client.secret_hash, &presented) || client.revoked_at.is_some() {
@@ -402,7 +441,7 @@ pub async fn issue_token(
             };
             let access_token = token::sign(&claims, &keys);
             repo::touch_client(conn, client.id).await?;
-            let event = AuditEvent::success("oauth.token_issued", client.client_id.clone())
+            let event = AuditEvent::success(AuditAction::OauthToken, client.client_id.clone())
                 .details(json!({ "scope": claims.scope, "jti": claims.jti, "expires_in": TOKEN_LIFETIME_SECONDS }));
             record(conn, &source, event).await?;
             Ok(Ok(Grant { access_token, scope: claims.scope, expires_in: TOKEN_LIFETIME_SECONDS }))

@@ -1,5 +1,6 @@
 use clap::Subcommand;
 
+use app::access::service::{self as access, NewKey};
 use app::db::Database;
 use app::error::AppError;
 use app::tenancy::model::{Plan, TenantSlug, TenantStatus};
@@ -40,6 +41,23 @@ pub enum TenantCommand {
     ClearAllowlist {
         #[arg(long)]
         slug: String,
+    },
+    /// Make an API key (printed once) for a pipeline or a test, without the browser. It acts as
+    /// `--owner`, by default the tenant's longest-standing admin; the audit log records it.
+    CreateKey {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated, e.g. `catalog:read,catalog:write`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Days until the key stops working; without it the key never expires.
+        #[arg(long)]
+        expires_days: Option<u32>,
+        /// Email of the member the key acts as.
+        #[arg(long)]
+        owner: Option<String>,
     },
 }
 
@@ -89,6 +107,22 @@ impl TenantCommand {
             TenantCommand::ClearAllowlist { slug } => {
                 let removed = service::clear_allowlist(db, &TenantSlug::parse(&slug)?).await?;
                 println!("removed {removed} allowlist entries of {slug}: every address may connect again");
+            }
+            TenantCommand::CreateKey { slug, name, scopes, expires_days, owner } => {
+                let tenant = service::find(db, &TenantSlug::parse(&slug)?)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
+                let expiry = expires_days.map_or_else(|| "never".to_owned(), |d| d.to_string());
+                let new = NewKey::parse(&name, &scopes, &expiry)?;
+                let (owner, key) = access::create_key_as_operator(db, &tenant, owner.as_deref(), new).await?;
+                println!(
+                    "API key {} for {} acting as {} ({})",
+                    key.label,
+                    tenant.slug,
+                    owner.email,
+                    owner.role.label()
+                );
+                println!("key (shown once): {}", key.secret);
             }
         }
         Ok(())
