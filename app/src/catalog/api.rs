@@ -10,13 +10,12 @@ use crate::error::AppError;
 pub async fn list_catalog(view: CatalogView) -> Result<CatalogPage, AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogRead)?;
-            super::service::list_page(&AppState::current()?.db, &ctx.tenant, &view).await
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogRead).await?;
+            super::service::list_page(&state.db, &ctx.tenant, &view).await
         }
         .await,
     )
@@ -27,14 +26,13 @@ pub async fn load_entity(namespace: String, kind: String, name: String) -> Resul
     use crate::auth::permission::Action;
     use crate::catalog::refs::EntityRef;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogRead)?;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogRead).await?;
             let entity_ref = EntityRef::new(&kind, &namespace, &name);
-            super::service::detail(&AppState::current()?.db, &ctx.tenant, entity_ref).await
+            super::service::detail(&state.db, &ctx.tenant, entity_ref).await
         }
         .await,
     )
@@ -46,21 +44,13 @@ pub async fn load_entity(namespace: String, kind: String, name: String) -> Resul
 pub async fn import_yaml(yaml: String) -> Result<(), AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogWrite)?;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogWrite).await?;
             let documents = super::service::documents_of_upload(yaml.as_bytes()).await?;
-            let job = super::jobs::start(
-                &AppState::current()?.db,
-                &ctx.tenant,
-                ctx.audit_source(),
-                "paste".into(),
-                documents,
-            )
-            .await?;
+            let job = super::jobs::start(&state.db, &ctx.tenant, ctx.audit_source(), "paste".into(), documents).await?;
             leptos_axum::redirect(&format!("/catalog/import/{job}"));
             Ok(())
         }
@@ -75,12 +65,11 @@ pub async fn import_yaml(yaml: String) -> Result<(), AppError> {
 pub async fn upload_catalog(data: leptos::server_fn::codec::MultipartData) -> Result<(), AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogWrite)?;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogWrite).await?;
             let mut multipart = data.into_inner().ok_or_else(|| AppError::internal("multipart body missing"))?;
             let (mut documents, mut names, mut size) = (Vec::new(), Vec::new(), 0usize);
             while let Some(mut field) =
@@ -112,8 +101,7 @@ pub async fn upload_catalog(data: leptos::server_fn::codec::MultipartData) -> Re
                 return Err(AppError::Invalid("Choose at least one file.".into()));
             }
             let label = format!("upload:{}", names.join(","));
-            let job =
-                super::jobs::start(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), label, documents).await?;
+            let job = super::jobs::start(&state.db, &ctx.tenant, ctx.audit_source(), label, documents).await?;
             leptos_axum::redirect(&format!("/catalog/import/{job}"));
             Ok(())
         }
@@ -126,15 +114,14 @@ pub async fn upload_catalog(data: leptos::server_fn::codec::MultipartData) -> Re
 pub async fn load_import_job(id: String) -> Result<ImportJob, AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogWrite)?;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogWrite).await?;
             let missing = || AppError::NotFound("No such import.".into());
             let id = uuid::Uuid::parse_str(&id).map_err(|_| missing())?;
-            super::jobs::load(&AppState::current()?.db, &ctx.tenant, id).await?.ok_or_else(missing)
+            super::jobs::load(&state.db, &ctx.tenant, id).await?.ok_or_else(missing)
         }
         .await,
     )
@@ -145,13 +132,12 @@ pub async fn load_import_job(id: String) -> Result<ImportJob, AppError> {
 pub async fn list_locations() -> Result<(Vec<LocationView>, Vec<String>), AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogRead)?;
-            let db = &AppState::current()?.db;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogRead).await?;
+            let db = &state.db;
             Ok((super::locations::list(db, &ctx.tenant).await?, super::locations::allowlist(db, &ctx.tenant).await?))
         }
         .await,
@@ -163,13 +149,11 @@ pub async fn list_locations() -> Result<(Vec<LocationView>, Vec<String>), AppErr
 pub async fn register_location(target: String) -> Result<String, AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogWrite)?;
-            let state = AppState::current()?;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogWrite).await?;
             let registered = super::locations::register(
                 &state.db,
                 &ctx.tenant,
@@ -190,13 +174,11 @@ pub async fn register_location(target: String) -> Result<String, AppError> {
 pub async fn refresh_location(id: String) -> Result<String, AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogWrite)?;
-            let state = AppState::current()?;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogWrite).await?;
             let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound("No such location.".into()))?;
             let report =
                 super::locations::refresh(&state.db, &ctx.tenant, &ctx.audit_source(), &state.fetch_policy, id).await?;
@@ -218,19 +200,18 @@ pub async fn refresh_location(id: String) -> Result<String, AppError> {
 pub async fn delete_location(id: String, confirm: Option<String>) -> Result<String, AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogWrite)?;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogWrite).await?;
             if confirm.as_deref() != Some("yes") {
                 return Err(AppError::Invalid(
                     "Tick the box to confirm: the location's entities are deleted too.".into(),
                 ));
             }
             let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound("No such location.".into()))?;
-            super::locations::delete(&AppState::current()?.db, &ctx.tenant, &ctx.audit_source(), id).await?;
+            super::locations::delete(&state.db, &ctx.tenant, &ctx.audit_source(), id).await?;
             Ok("Location unregistered; its entities were deleted.".into())
         }
         .await,
@@ -242,15 +223,12 @@ pub async fn delete_location(id: String, confirm: Option<String>) -> Result<Stri
 pub async fn allow_host(pattern: String) -> Result<String, AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogAdmin)?;
-            let added =
-                super::locations::allow_host(&AppState::current()?.db, &ctx.tenant, &ctx.audit_source(), &pattern)
-                    .await?;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogAdmin).await?;
+            let added = super::locations::allow_host(&state.db, &ctx.tenant, &ctx.audit_source(), &pattern).await?;
             Ok(format!("Locations may now be read from {added}."))
         }
         .await,
@@ -262,14 +240,12 @@ pub async fn allow_host(pattern: String) -> Result<String, AppError> {
 pub async fn remove_host(pattern: String) -> Result<String, AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogAdmin)?;
-            super::locations::disallow_host(&AppState::current()?.db, &ctx.tenant, &ctx.audit_source(), &pattern)
-                .await?;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogAdmin).await?;
+            super::locations::disallow_host(&state.db, &ctx.tenant, &ctx.audit_source(), &pattern).await?;
             Ok(format!("Removed {pattern}."))
         }
         .await,
@@ -281,17 +257,16 @@ pub async fn remove_host(pattern: String) -> Result<String, AppError> {
 pub async fn delete_entity(uid: String, confirm: Option<String>) -> Result<(), AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogWrite)?;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogWrite).await?;
             if confirm.as_deref() != Some("yes") {
                 return Err(AppError::Invalid("Tick the box to confirm the deletion.".into()));
             }
             let uid = uuid::Uuid::parse_str(&uid).map_err(|_| AppError::NotFound("No such entity.".into()))?;
-            super::service::delete_by_uid(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), uid).await?;
+            super::service::delete_by_uid(&state.db, &ctx.tenant, ctx.audit_source(), uid).await?;
             leptos_axum::redirect("/catalog");
             Ok(())
         }
@@ -303,19 +278,19 @@ pub async fn delete_entity(uid: String, confirm: Option<String>) -> Result<(), A
 /// validated exactly like the API; Developers and up. Redirects to the entity's page.
 #[server(endpoint = "ui/catalog/save")]
 pub async fn save_entity(original: Option<String>, yaml: String) -> Result<(), AppError> {
+    use super::service::{save_one, SaveTarget};
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::CatalogWrite)?;
-            let original = original.filter(|o| !o.trim().is_empty());
-            let state = AppState::current()?;
-            let saved =
-                super::service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), original.as_deref(), &yaml)
-                    .await?;
+            let Authorized { ctx, state, .. } = authorized(Action::CatalogWrite).await?;
+            let target = match original.filter(|o| !o.trim().is_empty()) {
+                Some(original) => SaveTarget::Ref(original),
+                None => SaveTarget::New,
+            };
+            let (saved, _) = save_one(&state.db, &ctx.tenant, &ctx.audit_source(), target, &yaml).await?;
             leptos_axum::redirect(&saved.page_path());
             Ok(())
         }

@@ -63,6 +63,8 @@ pub struct RelationView {
 pub struct EntityDetail {
     pub summary: EntitySummary,
     pub entity_ref: String,
+    /// The entity as it was written, which the editor saves back as it is: the server-managed
+    /// `metadata.uid` is not in it (the summary carries it).
     pub yaml: String,
     pub labels: Vec<(String, String)>,
     pub annotations: Vec<(String, String)>,

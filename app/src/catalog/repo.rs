@@ -192,6 +192,16 @@ pub async fn analyze(conn: &mut Connection) -> QueryResult<()> {
     Ok(())
 }
 
+/// Holds, until the transaction ends, the right to write the entity `entity_ref` of this
+/// tenant: concurrent writers of one entity take turns, so the second sees what the first did.
+pub async fn lock_entity(conn: &mut Connection, entity_ref: &str) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/' || $1, 0))")
+        .bind::<Text, _>(entity_ref)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn find_by_ref(conn: &mut Connection, entity_ref: &str) -> QueryResult<Option<EntityRow>> {
     entities::table
         .filter(entities::entity_ref.eq(entity_ref))

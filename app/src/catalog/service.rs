@@ -1,6 +1,7 @@
 //! Catalog use cases: import, read, query, facet, delete. Imports run in batches, each batch
 //! one transaction with its audit event; a bad document is reported, never written.
 
+use crate::audit::model::AuditAction;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
@@ -281,8 +282,9 @@ async fn write_batch(
     repo::bump_version(conn).await?;
 
     let count = |o: DocumentOutcome| results.iter().filter(|r| r.outcome == o).count();
-    let event =
-        AuditEvent::success("catalog.entities_imported", &origin.label).severity(Severity::Notice).details(json!({
+    let event = AuditEvent::success(AuditAction::CatalogEntitiesImported, &origin.label)
+        .severity(Severity::Notice)
+        .details(json!({
             "created": count(DocumentOutcome::Created),
             "updated": count(DocumentOutcome::Updated),
             "unchanged": count(DocumentOutcome::Unchanged),
@@ -293,38 +295,77 @@ async fn write_batch(
     Ok(results)
 }
 
-/// Saves one entity typed into the editor. `original` is the ref of the entity being edited:
-/// its kind, namespace and name cannot change (that would be another entity).
+/// Which entity a save may write.
+#[derive(Clone, Debug)]
+pub enum SaveTarget {
+    /// A new entity: refused when one with its kind, namespace and name exists.
+    New,
+    /// The entity with this ref (the editor's): the document must keep its kind, namespace
+    /// and name (changing them would make another entity).
+    Ref(String),
+    /// The entity with this uid (`PUT /entities/{uid}`), under the same rule.
+    Uid(Uuid),
+}
+
+/// Saves one entity typed into the editor or sent to the API, and returns it as served.
+/// The checks and the write are one transaction that holds the entity's lock, so of two
+/// concurrent creates of one entity exactly one succeeds and the other is a conflict.
 pub async fn save_one(
     db: &Database,
     tenant: &Tenant,
     source: &AuditSource,
-    original: Option<&str>,
+    target: SaveTarget,
     yaml: &str,
-) -> AppResult<EntityRef> {
+) -> AppResult<(EntityRef, Value)> {
     let mut documents = parse_documents(yaml);
     if documents.len() != 1 {
         return Err(AppError::Invalid("Enter exactly one entity (no --- separators).".into()));
     }
     let document = documents.pop().expect("one document").map_err(AppError::Invalid)?;
-    let valid = validate(document.clone()).map_err(|errors| AppError::Invalid(errors.join("\n")))?;
+    let valid = validate(document).map_err(|errors| AppError::Invalid(errors.join("\n")))?;
     let entity_ref = valid.entity_ref.clone();
-    match original {
-        Some(original) if !original.eq_ignore_ascii_case(&entity_ref.key()) => {
-            return Err(AppError::Invalid(format!(
-                "kind, metadata.namespace and metadata.name identify {original} and cannot change; create a new entity instead"
-            )))
+    let key = entity_ref.key();
+    let renamed = |original: &str| {
+        AppError::Invalid(format!(
+            "kind, metadata.namespace and metadata.name identify {original} and cannot change; create a new entity instead"
+        ))
+    };
+    if let SaveTarget::Ref(original) = &target {
+        if !original.eq_ignore_ascii_case(&key) {
+            return Err(renamed(original));
         }
-        None if get_by_ref(db, tenant, &entity_ref).await?.is_some() => {
-            return Err(AppError::Conflict(format!("{entity_ref} already exists; edit it instead")))
-        }
-        _ => {}
     }
-    let report = import(db, tenant, source, &Origin::named("editor"), vec![Ok(document).into()]).await?;
-    match report.results.into_iter().next().map(|r| r.outcome) {
-        Some(DocumentOutcome::Rejected(reasons)) => Err(AppError::Invalid(reasons.join("\n"))),
-        _ => Ok(entity_ref),
-    }
+    let source = source.clone();
+    let saved = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                repo::lock_entity(conn, &key).await?;
+                match target {
+                    SaveTarget::New if repo::find_by_ref(conn, &key).await?.is_some() => {
+                        return Err(AppError::Conflict(format!("{entity_ref} already exists; edit it instead")))
+                    }
+                    SaveTarget::Uid(uid) => {
+                        let current = repo::find_by_uid(conn, uid)
+                            .await?
+                            .ok_or_else(|| AppError::NotFound(format!("No entity with uid {uid}")))?;
+                        if current.entity_ref != key {
+                            return Err(renamed(&current.entity_ref));
+                        }
+                    }
+                    _ => {}
+                }
+                let results = write_batch(conn, &source, &Origin::named("editor"), vec![(1, valid, None)]).await?;
+                if let Some(DocumentOutcome::Rejected(reasons)) = results.into_iter().next().map(|r| r.outcome) {
+                    return Err(AppError::Invalid(reasons.join("\n")));
+                }
+                let row =
+                    repo::find_by_ref(conn, &key).await?.ok_or_else(|| AppError::internal("saved entity is gone"))?;
+                let entity = with_relations(conn, &[row]).await?.pop().expect("one row, one entity");
+                Ok((entity_ref, entity))
+            })
+        })
+        .await?;
+    Ok(saved)
 }
 
 /// The entity as Backstage serves it: metadata.uid/etag and relations filled in.
@@ -379,16 +420,6 @@ pub async fn get_by_uid(db: &Database, tenant: &Tenant, uid: Uuid) -> AppResult<
                 Some(row) => Ok(with_relations(conn, &[row]).await?.pop()),
                 None => Ok(None),
             }
-        })
-    })
-    .await
-}
-
-/// The kind, namespace and name of the entity with this uid.
-pub async fn ref_by_uid(db: &Database, tenant: &Tenant, uid: Uuid) -> AppResult<Option<EntityRef>> {
-    db.with_tenant(tenant, move |conn| {
-        Box::pin(async move {
-            Ok(repo::find_by_uid(conn, uid).await?.map(|row| EntityRef::new(&row.kind, &row.namespace, &row.name)))
         })
     })
     .await
@@ -523,8 +554,12 @@ pub async fn delete_by_uid(db: &Database, tenant: &Tenant, source: AuditSource, 
             let entity_ref = repo::delete(conn, uid)
                 .await?
                 .ok_or_else(|| AppError::NotFound(format!("No entity with uid {uid}")))?;
-            record(conn, &source, AuditEvent::success("catalog.entity_deleted", entity_ref).severity(Severity::Notice))
-                .await
+            record(
+                conn,
+                &source,
+                AuditEvent::success(AuditAction::CatalogEntityDeleted, entity_ref).severity(Severity::Notice),
+            )
+            .await
         })
     })
     .await
@@ -561,14 +596,10 @@ pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> Ap
                 })
                 .unwrap_or_default();
             let history = crate::audit::repo::about(conn, &row.entity_ref, 20).await?;
-            let mut stored = row.body.clone();
-            if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
-                m.insert("uid".into(), Value::String(row.id.to_string()));
-            }
             Ok(EntityDetail {
                 summary: summary(&row),
                 entity_ref: EntityRef::new(&row.kind, &row.namespace, &row.name).to_string(),
-                yaml: serde_norway::to_string(&stored).map_err(AppError::internal)?,
+                yaml: serde_norway::to_string(&row.body).map_err(AppError::internal)?,
                 labels: pairs("labels"),
                 annotations: pairs("annotations"),
                 links,

@@ -21,7 +21,7 @@ use app::catalog::location_repo::LocationRow;
 use app::catalog::locations;
 use app::catalog::query::{EntityQuery, Filter, Sort, SortField, MAX_PAGE};
 use app::catalog::refs::EntityRef;
-use app::catalog::service;
+use app::catalog::service::{self, SaveTarget};
 use app::catalog::validate::validate;
 use app::error::AppError;
 use app::state::{AppState, RequestContext};
@@ -791,8 +791,7 @@ async fn create_entity(
 ) -> ApiResult<Response> {
     ctx.authorize(Action::CatalogWrite)?;
     let text = std::str::from_utf8(&body).map_err(|_| invalid("the body must be UTF-8 JSON or YAML".into()))?;
-    let saved = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), None, text).await?;
-    let entity = service::get_by_ref(&state.db, &ctx.tenant, &saved).await?;
+    let (_, entity) = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), SaveTarget::New, text).await?;
     Ok((StatusCode::CREATED, Json(entity)).into_response())
 }
 
@@ -805,10 +804,9 @@ async fn replace_entity(
 ) -> ApiResult<Json<Value>> {
     ctx.authorize(Action::CatalogWrite)?;
     let id = entity_uid(&uid)?;
-    let current = service::ref_by_uid(&state.db, &ctx.tenant, id).await?.ok_or_else(|| no_entity(&uid))?;
     let text = std::str::from_utf8(&body).map_err(|_| invalid("the body must be UTF-8 JSON or YAML".into()))?;
-    let saved = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), Some(&current.key()), text).await?;
-    service::get_by_ref(&state.db, &ctx.tenant, &saved).await?.map(Json).ok_or_else(|| no_entity(&uid))
+    let (_, entity) = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), SaveTarget::Uid(id), text).await?;
+    Ok(Json(entity))
 }
 
 /// `GET /api/catalog/search?q=…&page=…`: ranked-by-name matches with highlighted snippets.

@@ -4,6 +4,7 @@
 mod access;
 mod auth;
 mod catalog;
+mod catalog_writes;
 mod isolation;
 mod locations;
 mod matrix;
