@@ -30,6 +30,19 @@ test('the catalog filters by kind and facet, searches and pages, all in the URL'
   await expect(rows.first().locator('mark').first()).toHaveText(/wayback/i);
 });
 
+test('the list fits a 1400 px window and shows Markdown descriptions with their links', async ({ page }) => {
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.goto('/catalog?kind=component');
+  const table = page.getByTestId('entity-table');
+  await expect(table.locator('th').last()).toHaveText(/Lifecycle/);
+  // Every column is inside the table's box: nothing cut off, nothing to scroll to.
+  const overflow = await table.evaluate((t) => t.parentElement!.scrollWidth - t.parentElement!.clientWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  const link = page.getByTestId('description').getByRole('link', { name: 'The Petstore' });
+  await expect(link).toHaveAttribute('href', 'http://petstore.example.com');
+  await expect(table).not.toContainText('[The Petstore]');
+});
+
 test('an entity page shows its relations, which lead to their targets', async ({ page }) => {
   await page.goto('/catalog/default/component/petstore');
   await expect(page.getByRole('heading', { name: 'petstore' })).toBeVisible();

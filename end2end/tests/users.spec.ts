@@ -21,7 +21,7 @@ test('an admin invites a viewer, who is refused the users page with a 403', asyn
   await signIn(viewer, email, password);
   const response = await viewer.goto('/settings/users');
   expect(response!.status()).toBe(403);
-  await expect(viewer.getByTestId('access-problem')).toContainText('Admins only');
+  await expect(viewer.getByTestId('page-problem')).toContainText('Admins only');
   await expect(viewer.getByTestId('users-table')).toHaveCount(0);
   await viewerContext.close();
 });

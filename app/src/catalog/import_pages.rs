@@ -8,8 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::api::{load_import_job, ImportYaml};
 use super::model::{DocumentOutcome, ImportJob, ImportReport, JobStatus};
-use super::pages::Problem;
-use crate::ui::form::{ErrorNotice, SubmitButton};
+use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
 
 /// Report rows shown on the page; the rest are summarised (rejections are listed first).
 const SHOWN_RESULTS: usize = 200;
@@ -65,7 +64,7 @@ pub fn ImportJobPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match job.await {
                         Ok(job) => view! { <JobView job/> }.into_any(),
-                        Err(error) => view! { <Problem error/> }.into_any(),
+                        Err(error) => view! { <PageProblem error/> }.into_any(),
                     }
                 })}
             </Transition>

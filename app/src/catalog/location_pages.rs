@@ -5,8 +5,7 @@ use leptos::prelude::*;
 
 use super::api::{list_locations, AllowHost, DeleteLocation, RefreshLocation, RegisterLocation, RemoveHost};
 use super::model::LocationView;
-use super::pages::Problem;
-use crate::ui::form::{ErrorNotice, SubmitButton};
+use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
 use crate::ui::live::on_catalog_updated;
 
 const INPUT: &str = "block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm shadow-sm focus:border-amber-500 focus:outline-none focus:ring-2 focus:ring-amber-500/30";
@@ -59,7 +58,7 @@ pub fn LocationsPage() -> impl IntoView {
                             <LocationTable locations refresh delete/>
                             <AllowedHosts hosts allow remove/>
                         }.into_any(),
-                        Err(error) => view! { <Problem error/> }.into_any(),
+                        Err(error) => view! { <PageProblem error/> }.into_any(),
                     }
                 })}
             </Transition>

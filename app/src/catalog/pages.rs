@@ -10,8 +10,9 @@ use super::model::{EntityDetail, EntitySummary};
 use super::refs::EntityRef;
 use super::view::{CatalogPage, CatalogView, PAGE_SIZE};
 use crate::error::AppError;
-use crate::ui::form::{ErrorNotice, SubmitButton};
+use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
 use crate::ui::live::on_catalog_updated;
+use crate::ui::markdown::inline_html;
 
 #[component]
 pub fn CatalogListPage() -> impl IntoView {
@@ -40,7 +41,7 @@ pub fn CatalogListPage() -> impl IntoView {
                     let current = view.get_untracked();
                     match page.await {
                         Ok(page) => view! { <CatalogResults view=current page/> }.into_any(),
-                        Err(error) => view! { <Problem error/> }.into_any(),
+                        Err(error) => view! { <PageProblem error/> }.into_any(),
                     }
                 })}
             </Transition>
@@ -173,14 +174,23 @@ fn EntityTable(view: CatalogView, items: Vec<EntitySummary>) -> impl IntoView {
             _ => "",
         };
         view! {
-            <th class="px-4 py-3">
+            <th class="truncate px-4 py-3">
                 <a href=view.sorted_by(column).href() class="hover:text-slate-900">{format!("{label}{arrow}")}</a>
             </th>
         }
     };
     view! {
-        <div class="mt-3 overflow-hidden rounded-xl border border-slate-200 bg-white">
-            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="entity-table">
+        // Fixed layout: the columns share the width they have and long values are cut with an
+        // ellipsis, instead of the name column pushing the last ones out of view.
+        <div class="mt-3 overflow-x-auto rounded-xl border border-slate-200 bg-white">
+            <table class="w-full table-fixed divide-y divide-slate-200 text-sm" data-testid="entity-table">
+                <colgroup>
+                    <col class="w-[40%]"/>
+                    <col class="w-[13%]"/>
+                    <col class="w-[13%]"/>
+                    <col class="w-[19%]"/>
+                    <col class="w-[15%]"/>
+                </colgroup>
                 <thead class="bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500">
                     <tr>
                         {header("Name", "name")}
@@ -197,18 +207,19 @@ fn EntityTable(view: CatalogView, items: Vec<EntitySummary>) -> impl IntoView {
                             let href = EntityRef::new(&e.kind, &e.namespace, &e.name).page_path();
                             view! {
                                 <tr data-testid="entity-row">
-                                    <td class="px-4 py-3">
+                                    <td class="truncate px-4 py-3">
                                         <A href=href attr:class="font-medium text-slate-900 hover:text-amber-700">{e.title.clone().unwrap_or_else(|| e.name.clone())}</A>
                                         {match e.snippet.clone() {
                                             // Escaped on the server; only <mark> is markup.
-                                            Some(html) => view! { <p class="max-w-md truncate text-slate-500 [&_mark]:rounded [&_mark]:bg-amber-100 [&_mark]:px-0.5" data-testid="snippet" inner_html=html></p> }.into_any(),
-                                            None => view! { <p class="max-w-md truncate text-slate-500">{e.description.clone().unwrap_or_default()}</p> }.into_any(),
+                                            Some(html) => view! { <p class="truncate text-slate-500 [&_mark]:rounded [&_mark]:bg-amber-100 [&_mark]:px-0.5" data-testid="snippet" inner_html=html></p> }.into_any(),
+                                            // Descriptions are Markdown; the list shows their inline part, escaped.
+                                            None => view! { <p class="truncate text-slate-500" data-testid="description" inner_html=inline_html(e.description.as_deref().unwrap_or_default())></p> }.into_any(),
                                         }}
                                     </td>
-                                    <td class="px-4 py-3 text-slate-600">{e.kind.clone()}</td>
-                                    <td class="px-4 py-3 text-slate-600">{e.spec_type.clone().unwrap_or_default()}</td>
-                                    <td class="px-4 py-3 text-slate-600">{e.owner.as_deref().map(short_ref).unwrap_or_default()}</td>
-                                    <td class="px-4 py-3 text-slate-600">{e.lifecycle.clone().unwrap_or_default()}</td>
+                                    <td class="truncate px-4 py-3 text-slate-600">{e.kind.clone()}</td>
+                                    <td class="truncate px-4 py-3 text-slate-600">{e.spec_type.clone().unwrap_or_default()}</td>
+                                    <td class="truncate px-4 py-3 text-slate-600">{e.owner.as_deref().map(short_ref).unwrap_or_default()}</td>
+                                    <td class="truncate px-4 py-3 text-slate-600">{e.lifecycle.clone().unwrap_or_default()}</td>
                                 </tr>
                             }
                         })
@@ -255,7 +266,7 @@ pub fn EntityPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(detail) => view! { <EntityOverview detail/> }.into_any(),
-                    Err(error) => view! { <Problem error/> }.into_any(),
+                    Err(error) => view! { <PageProblem error/> }.into_any(),
                 }
             })}
         </Transition>
@@ -338,6 +349,7 @@ fn EntityOverview(detail: EntityDetail) -> impl IntoView {
             </section>
             <section class="mt-8">
                 <h2 class="font-medium text-slate-900">"YAML"</h2>
+                <p class="mt-1 text-xs text-slate-500">"metadata.uid: "<span class="font-mono" data-testid="entity-uid">{s.uid.clone()}</span></p>
                 <pre data-testid="entity-yaml" class="mt-2 max-h-96 overflow-auto rounded-xl bg-slate-950 p-4 text-xs text-slate-100">{detail.yaml.clone()}</pre>
             </section>
             <section class="mt-8 rounded-xl border border-red-200 bg-white p-5">
@@ -377,15 +389,6 @@ fn KeyValues(title: &'static str, rows: Vec<(String, String)>, links: bool) -> i
     })
 }
 
-#[component]
-pub(super) fn Problem(error: AppError) -> impl IntoView {
-    view! {
-        <div data-testid="access-problem" class="mt-6 rounded-xl border border-red-200 bg-red-50 p-6 text-sm text-red-800">
-            {error.to_string()}
-        </div>
-    }
-}
-
 const NEW_ENTITY: &str = "apiVersion: backstage.io/v1alpha1
 kind: Component
 metadata:
@@ -413,10 +416,9 @@ pub fn EditEntityPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(detail) => {
-                        let yaml = detail.yaml.lines().filter(|l| !l.trim_start().starts_with("uid:")).collect::<Vec<_>>().join("\n");
-                        view! { <EntityEditor title=format!("Edit {}", detail.entity_ref) original=Some(detail.entity_ref.clone()) yaml/> }.into_any()
+                        view! { <EntityEditor title=format!("Edit {}", detail.entity_ref) original=Some(detail.entity_ref.clone()) yaml=detail.yaml/> }.into_any()
                     }
-                    Err(error) => view! { <Problem error/> }.into_any(),
+                    Err(error) => view! { <PageProblem error/> }.into_any(),
                 }
             })}
         </Transition>

@@ -7,7 +7,7 @@ use super::api::{
 };
 use crate::auth::model::{Invitation, Member, MemberStatus, Role};
 use crate::error::AppError;
-use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
+use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton, TextField};
 
 /// What an admin can do to a member, one server action each (all `Copy`).
 #[derive(Clone, Copy)]
@@ -69,28 +69,11 @@ pub fn UsersPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match users.await {
                         Ok(view) => view! { <UsersAdmin view invite actions row_error invite_error/> }.into_any(),
-                        Err(error) => view! { <AccessProblem error/> }.into_any(),
+                        Err(error) => view! { <PageProblem error allowed="Admins only"/> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
-    }
-}
-
-#[component]
-fn AccessProblem(error: AppError) -> impl IntoView {
-    let (title, text) = match &error {
-        AppError::Forbidden => {
-            ("403 · Admins only", "Only tenant admins can manage users. Ask an admin if you need access.".to_owned())
-        }
-        AppError::Unauthenticated => ("Signed out", "Sign in again to manage users.".to_owned()),
-        other => ("Could not load users", other.to_string()),
-    };
-    view! {
-        <div data-testid="access-problem" class="mt-6 rounded-xl border border-red-200 bg-red-50 p-6">
-            <p class="font-medium text-red-800">{title}</p>
-            <p class="mt-1 text-sm text-red-700">{text}</p>
-        </div>
     }
 }
 

@@ -54,3 +54,28 @@ pub fn ErrorNotice(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoVi
         })
     }
 }
+
+/// Why a page cannot show its content: signed out, not allowed, not found, or failed. The one
+/// panel every page uses for that, so people (and tests) find it in one shape.
+#[component]
+pub fn PageProblem(
+    error: AppError,
+    /// Who may see the page, for the 403 title (e.g. "Admins only").
+    #[prop(optional)]
+    allowed: Option<&'static str>,
+) -> impl IntoView {
+    let (title, text) = match &error {
+        AppError::Forbidden => {
+            (format!("403 · {}", allowed.unwrap_or("Not allowed")), format!("{error} Ask an admin if you need access."))
+        }
+        AppError::Unauthenticated => ("Signed out".to_owned(), "Sign in again to continue.".to_owned()),
+        AppError::NotFound(_) => ("Not found".to_owned(), error.to_string()),
+        other => ("Could not load this page".to_owned(), other.to_string()),
+    };
+    view! {
+        <div data-testid="page-problem" class="mt-6 rounded-xl border border-red-200 bg-red-50 p-6">
+            <p class="font-medium text-red-800">{title}</p>
+            <p class="mt-1 text-sm text-red-700">{text}</p>
+        </div>
+    }
+}

@@ -5,4 +5,5 @@ pub mod home;
 pub mod html;
 pub mod layout;
 pub mod live;
+pub mod markdown;
 pub mod placeholder;
