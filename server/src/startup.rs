@@ -65,7 +65,7 @@ pub async fn connect(
         .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes)));
     let state = AppState {
         leptos_options,
-        catalog_events: CatalogEvents::listen(db.url().to_owned()),
+        catalog_events: CatalogEvents::listen(db.url().to_owned(), db.tenants().clone()),
         db,
         fetch_policy: FetchPolicy { allow_private_networks: config.fetch_private_networks },
         keyring,

@@ -124,30 +124,33 @@ pub async fn edit(
     confirmed: bool,
 ) -> AppResult<Vec<AllowRule>> {
     let id = tenant.id;
-    db.with_tenant(tenant, move |conn| {
-        Box::pin(async move {
-            let mut rules = tenants::lock_allowlist(conn, id).await?;
-            let (action, rule) = apply(&mut rules, edit)?;
-            let own_address = source.ip.as_deref().and_then(|ip| IpAddr::from_str(ip).ok());
-            if !confirmed && !admits(&rules, own_address, AllowFor::Portal) {
-                return Err(AppError::Conflict(format!(
-                    "Your address ({}) would no longer reach the portal: you would be signed out with no way \
+    let rules = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                let mut rules = tenants::lock_allowlist(conn, id).await?;
+                let (action, rule) = apply(&mut rules, edit)?;
+                let own_address = source.ip.as_deref().and_then(|ip| IpAddr::from_str(ip).ok());
+                if !confirmed && !admits(&rules, own_address, AllowFor::Portal) {
+                    return Err(AppError::Conflict(format!(
+                        "Your address ({}) would no longer reach the portal: you would be signed out with no way \
                      back in. Tick “Lock me out” to save anyway.",
-                    source.ip.as_deref().unwrap_or("unknown")
-                )));
-            }
-            tenants::set_allowlist(conn, id, &rules).await?;
-            let event = AuditEvent::success(action, rule.cidr.clone()).severity(Severity::Warning).details(json!({
-                "applies_to": rule.applies_to.as_str(),
-                "note": rule.note,
-                "entries": rules.len(),
-                "self_lockout_confirmed": confirmed,
-            }));
-            record(conn, &source, event).await?;
-            Ok(rules)
+                        source.ip.as_deref().unwrap_or("unknown")
+                    )));
+                }
+                tenants::set_allowlist(conn, id, &rules).await?;
+                let event = AuditEvent::success(action, rule.cidr.clone()).severity(Severity::Warning).details(json!({
+                    "applies_to": rule.applies_to.as_str(),
+                    "note": rule.note,
+                    "entries": rules.len(),
+                    "self_lockout_confirmed": confirmed,
+                }));
+                record(conn, &source, event).await?;
+                Ok(rules)
+            })
         })
-    })
-    .await
+        .await?;
+    db.tenants().forget(id);
+    Ok(rules)
 }
 
 fn apply(rules: &mut Vec<AllowRule>, edit: Edit) -> AppResult<(AuditAction, AllowRule)> {

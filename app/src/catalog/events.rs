@@ -1,6 +1,8 @@
 //! Live catalog updates: every committed catalog write is announced by PostgreSQL (NOTIFY in
 //! the writing transaction), heard on one LISTEN connection per server, and fanned out to the
-//! browsers of the tenant it belongs to. Several server instances all hear every write.
+//! browsers of the tenant it belongs to. Several server instances all hear every write. The
+//! same channel announces changed tenant rows (`tenant:<id>`, from a trigger), which the
+//! listener drops from this server's tenant cache.
 
 use std::time::Duration;
 
@@ -8,7 +10,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
-use crate::tenancy::model::SchemaName;
+use crate::tenancy::cache::TenantCache;
+use crate::tenancy::model::{SchemaName, TenantId};
 
 pub const CHANNEL: &str = "beacon_catalog";
 
@@ -27,12 +30,12 @@ pub struct CatalogEvents {
 
 impl CatalogEvents {
     /// Starts listening (and keeps reconnecting) in the background.
-    pub fn listen(database_url: String) -> Self {
+    pub fn listen(database_url: String, tenants: TenantCache) -> Self {
         let (sender, _) = broadcast::channel(256);
         let events = Self { sender: sender.clone() };
         tokio::spawn(async move {
             loop {
-                if let Err(e) = forward(&database_url, &sender).await {
+                if let Err(e) = forward(&database_url, &sender, &tenants).await {
                     tracing::warn!(error = %e, "catalog event listener lost its connection; reconnecting");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -52,14 +55,25 @@ impl CatalogChanged {
     }
 }
 
-async fn forward(database_url: &str, sender: &broadcast::Sender<CatalogChanged>) -> Result<(), String> {
+async fn forward(
+    database_url: &str,
+    sender: &broadcast::Sender<CatalogChanged>,
+    tenants: &TenantCache,
+) -> Result<(), String> {
     let mut conn = AsyncPgConnection::establish(database_url).await.map_err(|e| e.to_string())?;
     conn.batch_execute(&format!("LISTEN {CHANNEL}")).await.map_err(|e| e.to_string())?;
+    // Changes made while no one was listening were not heard: start the cache afresh.
+    tenants.clear();
     let mut notifications = std::pin::pin!(conn.notifications_stream());
     while let Some(notification) = notifications.next().await {
         let notification = notification.map_err(|e| e.to_string())?;
-        let Some((schema, version)) = notification.payload.rsplit_once(':') else { continue };
-        if let Ok(version) = version.parse() {
+        let Some((subject, value)) = notification.payload.rsplit_once(':') else { continue };
+        if subject == "tenant" {
+            if let Ok(id) = value.parse() {
+                tenants.forget(TenantId(id));
+            }
+        } else if let Ok(version) = value.parse() {
+            let schema = subject;
             // No receivers is fine: nobody is watching right now.
             let _ = sender.send(CatalogChanged { schema: schema.to_owned(), version });
         }

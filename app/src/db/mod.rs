@@ -17,6 +17,7 @@ use diesel_async::{
 };
 
 use crate::error::AppError;
+use crate::tenancy::cache::TenantCache;
 use crate::tenancy::model::{SchemaName, Tenant};
 
 /// The search path of a connection outside `with_tenant`: no schema holds tenant tables.
@@ -31,6 +32,8 @@ pub type Work<'c, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>
 pub struct Database {
     pool: Pool<AsyncPgConnection>,
     url: String,
+    /// The control plane's hottest rows, read by every request (see `tenancy::cache`).
+    tenants: TenantCache,
 }
 
 impl Database {
@@ -49,11 +52,15 @@ impl Database {
         config.recycling_method = RecyclingMethod::CustomQuery(NEUTRAL_SEARCH_PATH.into());
         let manager = AsyncDieselConnectionManager::new_with_config(url, config);
         let pool = Pool::builder(manager).max_size(max_connections).build().map_err(AppError::internal)?;
-        Ok(Self { pool, url: url.to_owned() })
+        Ok(Self { pool, url: url.to_owned(), tenants: TenantCache::default() })
     }
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    pub fn tenants(&self) -> &TenantCache {
+        &self.tenants
     }
 
     /// Runs `work` in one transaction whose search path is the tenant's schema only.

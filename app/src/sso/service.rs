@@ -731,7 +731,9 @@ pub async fn set_required(db: &Database, tenant: &Tenant, source: AuditSource, r
             record(conn, &source, event).await
         })
     })
-    .await
+    .await?;
+    db.tenants().forget(id);
+    Ok(())
 }
 
 /// HTTP Basic client credentials are form-encoded first (RFC 6749 §2.3.1).

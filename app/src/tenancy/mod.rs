@@ -1,5 +1,7 @@
 //! Tenancy: which organisation a request belongs to, and provisioning new ones.
 
+#[cfg(feature = "ssr")]
+pub mod cache;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod repo;

@@ -14,9 +14,18 @@ use crate::auth::service::{add_member, NewMember};
 use crate::db::{migrate, Database};
 use crate::error::{AppError, AppResult};
 
+/// The tenant with this slug, from the cache when it holds it (every request starts here).
 pub async fn find(db: &Database, slug: &TenantSlug) -> AppResult<Option<Tenant>> {
+    if let Some(tenant) = db.tenants().get(slug.as_str()) {
+        return Ok(Some(tenant));
+    }
+    let generation = db.tenants().generation();
     let slug = slug.clone();
-    db.with_control(move |conn| Box::pin(async move { repo::find_by_slug(conn, &slug).await })).await
+    let found = db.with_control(move |conn| Box::pin(async move { repo::find_by_slug(conn, &slug).await })).await?;
+    if let Some(tenant) = &found {
+        db.tenants().put(generation, tenant.clone());
+    }
+    Ok(found)
 }
 
 pub async fn list(db: &Database) -> AppResult<Vec<Tenant>> {
@@ -108,6 +117,7 @@ pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) 
     let tenant = find(db, slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
     let id = tenant.id;
     db.with_control(move |conn| Box::pin(async move { repo::set_status(conn, id, status).await })).await?;
+    db.tenants().forget(id);
     let action = match status {
         TenantStatus::Active => AuditAction::TenantResumed,
         TenantStatus::Suspended => AuditAction::TenantSuspended,
@@ -128,6 +138,7 @@ pub async fn set_plan(db: &Database, slug: &TenantSlug, plan: Plan) -> AppResult
     let tenant = find(db, slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
     let id = tenant.id;
     db.with_control(move |conn| Box::pin(async move { repo::set_plan(conn, id, plan).await })).await?;
+    db.tenants().forget(id);
     let target = tenant.slug.to_string();
     let from = tenant.plan.as_str();
     db.with_tenant(&tenant, move |conn| {
@@ -169,7 +180,9 @@ pub async fn set_mfa_policy(db: &Database, tenant: &Tenant, source: AuditSource,
             record(conn, &source, event).await
         })
     })
-    .await
+    .await?;
+    db.tenants().forget(id);
+    Ok(())
 }
 
 /// Operator escape hatch (`server tenant clear-allowlist`) for a tenant whose admins shut
@@ -188,5 +201,6 @@ pub async fn clear_allowlist(db: &Database, slug: &TenantSlug) -> AppResult<usiz
         })
     })
     .await?;
+    db.tenants().forget(id);
     Ok(removed)
 }

@@ -1,6 +1,8 @@
 use axum::http::StatusCode;
 
 use crate::support::TestApp;
+use app::audit::service::AuditSource;
+use app::catalog::service::{save_one, SaveTarget};
 use app::tenancy::model::{TenantSlug, TenantStatus};
 use app::tenancy::service as tenancy;
 
@@ -67,4 +69,34 @@ async fn a_suspended_tenant_gets_a_403_page_until_resumed() {
     let actions = app.audit_actions(&t.tenant).await;
     assert!(actions.iter().any(|(a, _, _)| a == "tenant.suspended"));
     assert!(actions.iter().any(|(a, _, _)| a == "tenant.resumed"));
+}
+
+/// Each server keeps the tenant rows it serves in memory; a change made through another
+/// server (or the CLI) reaches it through PostgreSQL's announcement, not after a timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_change_on_one_server_reaches_the_cache_of_another() {
+    let serving = TestApp::new().await;
+    let operator = TestApp::new().await;
+    let t = serving.tenant().await;
+    // Wait until the serving instance listens: a catalog write it hears proves it.
+    let mut heard = serving.state.catalog_events.subscribe();
+    for attempt in 0.. {
+        assert!(attempt < 100, "the serving instance never started listening");
+        let yaml = format!("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: probe-{attempt}\nspec:\n  type: team\n  children: []\n");
+        let (source, target) = (AuditSource::command_line(), SaveTarget::New);
+        save_one(&operator.db, &t.tenant, &source, target, &yaml).await.unwrap();
+        if tokio::time::timeout(std::time::Duration::from_millis(100), heard.recv()).await.is_ok() {
+            break;
+        }
+    }
+    assert_eq!(serving.get(&t.host, "/login", None).await.status, StatusCode::OK, "the row is now cached");
+    assert!(serving.db.tenants().get(t.tenant.slug.as_str()).is_some());
+
+    tenancy::set_status(&operator.db, &t.tenant.slug, TenantStatus::Suspended).await.unwrap();
+    // Well within the cache's own lifetime: only the announcement can make this pass.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while serving.get(&t.host, "/login", None).await.status != StatusCode::FORBIDDEN {
+        assert!(std::time::Instant::now() < deadline, "the announcement never reached the other server");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
