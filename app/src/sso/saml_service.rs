@@ -108,7 +108,12 @@ impl SamlInput {
             }
             Ok((!name.is_empty()).then(|| name.to_owned()))
         };
-        let groups_attribute = attribute(&self.groups_attribute, preset.groups)?;
+        // The mapping is optional: a groups attribute only the preset named maps nothing
+        // without lines; one the admin typed needs them, as an OIDC role claim does.
+        let groups_attribute = match (self.groups_attribute.trim(), self.role_mapping.trim()) {
+            ("", "") => None,
+            (typed, _) => attribute(typed, preset.groups)?,
+        };
         let mapping = RoleMappingInput { claim: groups_attribute.as_deref().unwrap_or(""), lines: &self.role_mapping };
         let (groups_attribute, role_mapping) = mapping.parse()?;
         let clock_skew_seconds = match self.clock_skew_seconds.trim() {

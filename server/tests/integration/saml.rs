@@ -377,6 +377,11 @@ async fn saml_settings_refuse_an_idp_without_a_signing_certificate_and_publish_o
     assert_eq!(okta.saml.unwrap().email_attribute.as_deref(), Some("email"));
     let actions = app.audit_actions(&t.tenant).await;
     assert_eq!(actions.iter().filter(|(a, _, o)| a == "sso.provider_added" && o == "success").count(), 2);
+    // The group → role mapping is optional, also with a preset that names a groups attribute.
+    let unmapped = [("preset", "okta"), ("groups_attribute", ""), ("role_mapping", "")];
+    let unmapped = add_provider(&app, &t, &admin, &idp, &unmapped).await;
+    assert_eq!((unmapped.role_claim, unmapped.role_mapping), (None, vec![]));
+    assert_eq!(unmapped.saml.unwrap().email_attribute.as_deref(), Some("email"), "the preset still applies");
 }
 
 #[tokio::test(flavor = "multi_thread")]
