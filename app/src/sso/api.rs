@@ -11,9 +11,6 @@ use uuid::Uuid;
 use super::model::{LoginProvider, SsoOverview};
 use crate::error::AppError;
 
-/// The path the provider sends the browser back to.
-pub const CALLBACK_PATH: &str = "/sso/callback";
-
 /// The "Sign in with …" options of this tenant. Public: shown before anyone signs in.
 #[server(endpoint = "sso/providers")]
 pub async fn login_providers() -> Result<Vec<LoginProvider>, AppError> {
@@ -23,7 +20,7 @@ pub async fn login_providers() -> Result<Vec<LoginProvider>, AppError> {
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            super::service::login_providers(&AppState::current()?.db, &ctx.tenant).await
+            super::providers::login_providers(&AppState::current()?.db, &ctx.tenant).await
         }
         .await,
     )
@@ -42,8 +39,8 @@ pub async fn load_sso() -> Result<SsoOverview, AppError> {
             let state = AppState::current()?;
             let base = state.public_base(&leptos_axum::extract::<http::HeaderMap>().await.unwrap_or_default());
             Ok(SsoOverview {
-                providers: super::service::list_providers(&state.db, &ctx.tenant, &base).await?,
-                redirect_uri: format!("{base}{CALLBACK_PATH}"),
+                providers: super::providers::list_providers(&state.db, &ctx.tenant, &base).await?,
+                redirect_uri: format!("{base}{}", super::paths::CALLBACK),
                 required: ctx.tenant.sso_required,
             })
         }
@@ -64,7 +61,7 @@ pub async fn add_sso_provider(
     #[server(default)] role_claim: String,
     #[server(default)] role_mapping: String,
 ) -> Result<(), AppError> {
-    use super::service::{self, NewProvider, RoleMappingInput};
+    use super::providers::{self, NewProvider, RoleMappingInput};
     use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
@@ -82,7 +79,7 @@ pub async fn add_sso_provider(
                 &allowed_domains,
                 mapping,
             )?;
-            service::add_provider(&AppState::current()?, &ctx.tenant, ctx.audit_source(), new).await
+            providers::add_provider(&AppState::current()?, &ctx.tenant, ctx.audit_source(), new).await
         }
         .await,
     )
@@ -155,7 +152,7 @@ pub async fn remove_sso_provider(id: Uuid) -> Result<(), AppError> {
         async {
             let ctx = RequestContext::current().await?;
             ctx.authorize(Action::ManageAccess)?;
-            super::service::remove_provider(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), id).await
+            super::providers::remove_provider(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), id).await
         }
         .await,
     )
@@ -172,7 +169,7 @@ pub async fn set_sso_required(#[server(default)] required: bool) -> Result<(), A
         async {
             let ctx = RequestContext::current().await?;
             ctx.authorize(Action::ManageAccess)?;
-            super::service::set_required(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), required).await
+            super::providers::set_required(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), required).await
         }
         .await,
     )
