@@ -1,14 +1,15 @@
 //! Server functions of single sign-on: the sign-in page's buttons (public) and Settings →
 //! Single sign-on (admins).
 
-// Adding a provider takes one argument per field of its plain HTML form (it must work without
-// JavaScript); the `server` macro repeats them in the code it generates for the browser.
+// Adding a SAML provider takes one argument per field of its plain HTML form (it must work
+// without JavaScript; its checkboxes are booleans, which a flattened form struct cannot read);
+// the `server` macro repeats them in the code it generates for the browser.
 #![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use super::model::{LoginProvider, SsoOverview};
+use super::model::{LoginProvider, ProviderForm, SsoOverview};
 use crate::error::AppError;
 
 /// The "Sign in with …" options of this tenant. Public: shown before anyone signs in.
@@ -48,20 +49,10 @@ pub async fn load_sso() -> Result<SsoOverview, AppError> {
     )
 }
 
+/// Adds an OpenID Connect or GitHub provider; the form's fields are `ProviderForm`'s.
 #[server(endpoint = "settings/sso/add")]
-pub async fn add_sso_provider(
-    kind: String,
-    #[server(default)] organization: String,
-    name: String,
-    issuer: String,
-    client_id: String,
-    client_secret: String,
-    default_role: String,
-    #[server(default)] allowed_domains: String,
-    #[server(default)] role_claim: String,
-    #[server(default)] role_mapping: String,
-) -> Result<(), AppError> {
-    use super::providers::{self, NewProvider, RoleMappingInput};
+pub async fn add_sso_provider(#[server(flatten)] form: ProviderForm) -> Result<(), AppError> {
+    use super::providers::{self, NewProvider};
     use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{AppState, RequestContext};
@@ -70,15 +61,7 @@ pub async fn add_sso_provider(
         async {
             let ctx = RequestContext::current().await?;
             ctx.authorize(Action::ManageAccess)?;
-            let mapping = RoleMappingInput { claim: &role_claim, lines: &role_mapping };
-            let new = NewProvider::parse(
-                (&kind, &organization),
-                (&name, &issuer),
-                (&client_id, &client_secret),
-                &default_role,
-                &allowed_domains,
-                mapping,
-            )?;
+            let new = NewProvider::parse(form)?;
             providers::add_provider(&AppState::current()?, &ctx.tenant, ctx.audit_source(), new).await
         }
         .await,

@@ -5,7 +5,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::model::{CertificateView, LoginProvider, ProviderView, RoleMapping, SamlView};
+use super::model::{CertificateView, LoginProvider, ProviderForm, ProviderView, RoleMapping, SamlView};
 use super::repo::{self, NewProviderRow, ProviderRow, SamlRow};
 use super::{http, paths, saml};
 use crate::audit::model::Severity;
@@ -93,34 +93,28 @@ impl RoleMappingInput<'_> {
 
 impl NewProvider {
     /// `issuer` may be blank for GitHub (github.com); `organization` is GitHub's only.
-    pub fn parse(
-        (kind, organization): (&str, &str),
-        (name, issuer): (&str, &str),
-        (client_id, client_secret): (&str, &str),
-        default_role: &str,
-        allowed_domains: &str,
-        mapping: RoleMappingInput,
-    ) -> AppResult<Self> {
-        let name = parse_name(name)?;
-        let kind = Kind::parse(kind)?;
+    pub fn parse(form: ProviderForm) -> AppResult<Self> {
+        let name = parse_name(&form.name)?;
+        let kind = Kind::parse(&form.kind)?;
         if kind == Kind::Saml {
             return Err(AppError::Invalid("SAML providers are added with their own form.".into()));
         }
-        let issuer = match (kind, issuer.trim()) {
+        let issuer = match (kind, form.issuer.trim()) {
             (Kind::GitHub, "") => "https://github.com",
             (_, issuer) => issuer,
         };
         let issuer = fetch::parse(issuer).map_err(AppError::Invalid)?.to_string().trim_end_matches('/').to_owned();
-        let organization = Some(organization.trim()).filter(|o| !o.is_empty()).map(str::to_owned);
+        let organization = Some(form.organization.trim()).filter(|o| !o.is_empty()).map(str::to_owned);
         if organization.is_some() && kind != Kind::GitHub {
             return Err(AppError::Invalid("An organisation restriction is for GitHub providers.".into()));
         }
-        let (client_id, client_secret) = (client_id.trim(), client_secret.trim());
+        let (client_id, client_secret) = (form.client_id.trim(), form.client_secret.trim());
         if client_id.is_empty() || client_secret.is_empty() || client_id.len() > 255 || client_secret.len() > 1024 {
             return Err(AppError::Invalid("The client id and client secret from the provider are required.".into()));
         }
-        let default_role = parse_default_role(default_role)?;
-        let allowed_domains = parse_domains(allowed_domains)?;
+        let default_role = parse_default_role(&form.default_role)?;
+        let allowed_domains = parse_domains(&form.allowed_domains)?;
+        let mapping = RoleMappingInput { claim: &form.role_claim, lines: &form.role_mapping };
         let (role_claim, role_mapping) = mapping.parse()?;
         Ok(Self {
             kind,
@@ -296,5 +290,58 @@ fn saml_view(provider: &ProviderRow, row: &SamlRow, base: &str) -> SamlView {
         allow_sha1: row.allow_sha1,
         allow_idp_initiated: row.allow_idp_initiated,
         clock_skew_seconds: row.clock_skew_seconds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(kind: &str) -> ProviderForm {
+        ProviderForm {
+            kind: kind.into(),
+            name: " Acme login ".into(),
+            issuer: "https://login.acme.example/".into(),
+            client_id: "beacon".into(),
+            client_secret: "s3cret".into(),
+            default_role: "viewer".into(),
+            ..ProviderForm::default()
+        }
+    }
+
+    #[test]
+    fn the_add_provider_form_is_checked_as_one() {
+        let oidc = NewProvider::parse(form("oidc")).unwrap();
+        assert_eq!(
+            (oidc.kind, oidc.name.as_str(), oidc.issuer.as_str()),
+            (Kind::Oidc, "Acme login", "https://login.acme.example")
+        );
+        assert_eq!((oidc.role_claim, oidc.role_mapping), (None, vec![]));
+
+        let github = NewProvider::parse(ProviderForm {
+            issuer: String::new(),
+            organization: "acme".into(),
+            allowed_domains: "@acme.example, acme.test".into(),
+            role_claim: "groups".into(),
+            role_mapping: "admins = admin\n".into(),
+            ..form("github")
+        })
+        .unwrap();
+        assert_eq!(github.issuer, "https://github.com", "blank means github.com");
+        assert_eq!(github.organization.as_deref(), Some("acme"));
+        assert_eq!(github.allowed_domains, ["acme.example", "acme.test"]);
+        assert_eq!(github.role_mapping, [RoleMapping { value: "admins".into(), role: "admin".into() }]);
+
+        let refused = [
+            ProviderForm { organization: "acme".into(), ..form("oidc") },
+            ProviderForm { client_secret: " ".into(), ..form("oidc") },
+            ProviderForm { default_role: "admin".into(), ..form("oidc") },
+            ProviderForm { role_claim: "groups".into(), ..form("oidc") },
+            form("saml"),
+            form("ldap"),
+        ];
+        for bad in refused {
+            assert!(NewProvider::parse(bad.clone()).is_err(), "{bad:?}");
+        }
     }
 }
