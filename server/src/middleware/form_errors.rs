@@ -22,20 +22,21 @@ const FORM_ERROR_FLASH_KEY: &str = "beacon.flash.form_error";
 const PATH_PARAM: &str = "__path";
 const ERROR_PARAM: &str = "__err";
 
-/// The error of a form redirect: the server function's path and its encoded error.
+/// The error of a form redirect: the server function's path and its encoded error. Every
+/// occurrence counts: leptos appends to the form's URL, which may still carry an earlier error.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct FormError {
-    path: Option<String>,
-    err: Option<String>,
+    paths: Vec<String>,
+    errors: Vec<String>,
 }
 
 impl FormError {
     /// The error parameters of a query string, if it has any.
     fn in_query(query: &str) -> Option<Self> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-        let find = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let error = Self { path: find(PATH_PARAM), err: find(ERROR_PARAM) };
-        (error.path.is_some() || error.err.is_some()).then_some(error)
+        let all = |name: &str| pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+        let error = Self { paths: all(PATH_PARAM), errors: all(ERROR_PARAM) };
+        (!error.paths.is_empty() || !error.errors.is_empty()).then_some(error)
     }
 }
 
@@ -89,8 +90,10 @@ mod tests {
     fn error_parameters_are_found_and_removed_keeping_the_rest() {
         assert_eq!(FormError::in_query("tab=keys"), None);
         let found = FormError::in_query("tab=keys&__path=%2Fapi%2Fx&__err=e30%3D").unwrap();
-        assert_eq!(found, FormError { path: Some("/api/x".into()), err: Some("e30=".into()) });
-        assert_eq!(FormError::in_query("__err=x").unwrap().path, None);
+        assert_eq!(found, FormError { paths: vec!["/api/x".into()], errors: vec!["e30=".into()] });
+        assert_eq!(FormError::in_query("__err=x").unwrap().paths, Vec::<String>::new());
+        let twice = FormError::in_query("__path=a&__err=x&__path=a&__err=y").unwrap();
+        assert_eq!(twice.errors, ["x", "y"], "an earlier error is still compared");
         let uri: Uri = "/settings/access?tab=keys&__path=%2Fapi%2Fx&__err=e30%3D".parse().unwrap();
         assert_eq!(without_error(&uri), "/settings/access?tab=keys");
         assert_eq!(without_error(&"/login?__err=x".parse().unwrap()), "/login");
