@@ -84,10 +84,16 @@ mod ssr {
 
         /// Logs the cause with a fresh reference id that the user can quote to support.
         pub fn internal(cause: impl std::fmt::Display) -> Self {
-            let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+            let reference = new_reference();
             tracing::error!(%reference, %cause, "internal error");
             AppError::Internal(reference)
         }
+    }
+
+    /// A short id that ties what a person is shown to the log line or audit row with the
+    /// details: the one way references are made.
+    pub fn new_reference() -> String {
+        uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
     }
 
     impl From<diesel::result::Error> for AppError {
@@ -139,4 +145,4 @@ mod ssr {
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::respond;
+pub use ssr::{new_reference, respond};

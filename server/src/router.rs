@@ -10,7 +10,7 @@ use tower_http::services::ServeDir;
 
 use crate::config::RateLimits;
 use crate::metrics::Metrics;
-use crate::middleware::{observe, tenant};
+use crate::middleware::{form_errors, observe, tenant};
 use crate::rest;
 use crate::startup::Sessions;
 use app::access::network::TrustedProxies;
@@ -42,6 +42,7 @@ pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {
         )
         .merge(rest::tenant_routes())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(form_errors::trusted))
         .layer(axum::middleware::from_fn_with_state((state.clone(), edge.clone()), tenant::resolve))
         .layer(sessions);
 

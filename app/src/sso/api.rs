@@ -1,18 +1,16 @@
 //! Server functions of single sign-on: the sign-in page's buttons (public) and Settings →
 //! Single sign-on (admins).
 
-// Adding a provider takes one argument per field of its plain HTML form (it must work without
-// JavaScript); the `server` macro repeats them in the code it generates for the browser.
+// Adding a SAML provider takes one argument per field of its plain HTML form (it must work
+// without JavaScript; its checkboxes are booleans, which a flattened form struct cannot read);
+// the `server` macro repeats them in the code it generates for the browser.
 #![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use super::model::{LoginProvider, SsoOverview};
+use super::model::{LoginProvider, ProviderForm, SsoOverview};
 use crate::error::AppError;
-
-/// The path the provider sends the browser back to.
-pub const CALLBACK_PATH: &str = "/sso/callback";
 
 /// The "Sign in with …" options of this tenant. Public: shown before anyone signs in.
 #[server(endpoint = "sso/providers")]
@@ -23,7 +21,7 @@ pub async fn login_providers() -> Result<Vec<LoginProvider>, AppError> {
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            super::service::login_providers(&AppState::current()?.db, &ctx.tenant).await
+            super::providers::login_providers(&AppState::current()?.db, &ctx.tenant).await
         }
         .await,
     )
@@ -33,17 +31,15 @@ pub async fn login_providers() -> Result<Vec<LoginProvider>, AppError> {
 pub async fn load_sso() -> Result<SsoOverview, AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageAccess)?;
-            let state = AppState::current()?;
+            let Authorized { ctx, state, .. } = authorized(Action::ManageAccess).await?;
             let base = state.public_base(&leptos_axum::extract::<http::HeaderMap>().await.unwrap_or_default());
             Ok(SsoOverview {
-                providers: super::service::list_providers(&state.db, &ctx.tenant, &base).await?,
-                redirect_uri: format!("{base}{CALLBACK_PATH}"),
+                providers: super::providers::list_providers(&state.db, &ctx.tenant, &base).await?,
+                redirect_uri: format!("{base}{}", super::paths::CALLBACK),
                 required: ctx.tenant.sso_required,
             })
         }
@@ -51,38 +47,19 @@ pub async fn load_sso() -> Result<SsoOverview, AppError> {
     )
 }
 
+/// Adds an OpenID Connect or GitHub provider; the form's fields are `ProviderForm`'s.
 #[server(endpoint = "settings/sso/add")]
-pub async fn add_sso_provider(
-    kind: String,
-    #[server(default)] organization: String,
-    name: String,
-    issuer: String,
-    client_id: String,
-    client_secret: String,
-    default_role: String,
-    #[server(default)] allowed_domains: String,
-    #[server(default)] role_claim: String,
-    #[server(default)] role_mapping: String,
-) -> Result<(), AppError> {
-    use super::service::{self, NewProvider, RoleMappingInput};
+pub async fn add_sso_provider(#[server(flatten)] form: ProviderForm) -> Result<(), AppError> {
+    use super::providers::{self, NewProvider};
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageAccess)?;
-            let mapping = RoleMappingInput { claim: &role_claim, lines: &role_mapping };
-            let new = NewProvider::parse(
-                (&kind, &organization),
-                (&name, &issuer),
-                (&client_id, &client_secret),
-                &default_role,
-                &allowed_domains,
-                mapping,
-            )?;
-            service::add_provider(&AppState::current()?, &ctx.tenant, ctx.audit_source(), new).await
+            let Authorized { ctx, state, .. } = authorized(Action::ManageAccess).await?;
+            let new = NewProvider::parse(form)?;
+            providers::add_provider(&state, &ctx.tenant, ctx.audit_source(), new).await
         }
         .await,
     )
@@ -112,12 +89,11 @@ pub async fn add_saml_provider(
     use super::saml_service::{self, SamlInput};
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageAccess)?;
+            let Authorized { ctx, state, .. } = authorized(Action::ManageAccess).await?;
             let new = SamlInput {
                 name,
                 metadata,
@@ -137,7 +113,6 @@ pub async fn add_saml_provider(
                 clock_skew_seconds,
             }
             .parse()?;
-            let state = AppState::current()?;
             let base = state.public_base(&leptos_axum::extract::<http::HeaderMap>().await.unwrap_or_default());
             saml_service::add_provider(&state, &ctx.tenant, ctx.audit_source(), new, &base).await.map(|_| ())
         }
@@ -149,13 +124,12 @@ pub async fn add_saml_provider(
 pub async fn remove_sso_provider(id: Uuid) -> Result<(), AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageAccess)?;
-            super::service::remove_provider(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), id).await
+            let Authorized { ctx, state, .. } = authorized(Action::ManageAccess).await?;
+            super::providers::remove_provider(&state.db, &ctx.tenant, ctx.audit_source(), id).await
         }
         .await,
     )
@@ -166,13 +140,12 @@ pub async fn remove_sso_provider(id: Uuid) -> Result<(), AppError> {
 pub async fn set_sso_required(#[server(default)] required: bool) -> Result<(), AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
-    use crate::state::{AppState, RequestContext};
+    use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let ctx = RequestContext::current().await?;
-            ctx.authorize(Action::ManageAccess)?;
-            super::service::set_required(&AppState::current()?.db, &ctx.tenant, ctx.audit_source(), required).await
+            let Authorized { ctx, state, .. } = authorized(Action::ManageAccess).await?;
+            super::providers::set_required(&state.db, &ctx.tenant, ctx.audit_source(), required).await
         }
         .await,
     )

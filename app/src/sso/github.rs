@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use super::service::ExternalUser;
+use super::sign_in::ExternalUser;
 use crate::catalog::fetch::{self, FetchPolicy};
 
 /// The API root for a GitHub web base URL.
@@ -50,7 +50,7 @@ async fn api<T: serde::de::DeserializeOwned>(policy: &FetchPolicy, url: &str, to
         .send()
         .await
         .map_err(|e| format!("{url}: {e}"))?;
-    super::service::read_json(response).await
+    super::http::read_json(response).await
 }
 
 /// Exchanges the code and reads who signed in.
@@ -80,7 +80,7 @@ pub async fn user(
         access_token: Option<String>,
         error: Option<String>,
     }
-    let token: Token = super::service::read_json(response).await?;
+    let token: Token = super::http::read_json(response).await?;
     let token = match (token.access_token, token.error) {
         (Some(token), None) => token,
         (_, error) => return Err(format!("token request refused: {}", error.unwrap_or_default())),

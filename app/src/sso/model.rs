@@ -111,6 +111,30 @@ pub const ATTRIBUTE_PRESETS: [AttributePreset; 6] = [
     },
 ];
 
+/// The "add provider" form of OpenID Connect and GitHub providers, as typed; checked by
+/// `providers::NewProvider::parse`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderForm {
+    /// `oidc` or `github`.
+    pub kind: String,
+    /// GitHub: only members of this organisation may sign in.
+    #[serde(default)]
+    pub organization: String,
+    pub name: String,
+    /// May be blank for GitHub (github.com).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub default_role: String,
+    #[serde(default)]
+    pub allowed_domains: String,
+    /// The optional role mapping: the claim, and lines `value = role`.
+    #[serde(default)]
+    pub role_claim: String,
+    #[serde(default)]
+    pub role_mapping: String,
+}
+
 /// "Members whose `role_claim` contains `value` get `role`."
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleMapping {

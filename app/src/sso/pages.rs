@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use super::api::{load_sso, login_providers, AddSamlProvider, AddSsoProvider, RemoveSsoProvider, SetSsoRequired};
 use super::model::{ProviderView, SamlView, SsoOverview, ATTRIBUTE_PRESETS};
+use super::paths;
 use crate::settings::pages::{NonAdminRoleSelect, SettingsTabs};
 use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
 
@@ -19,7 +20,7 @@ pub fn SsoButtons() -> impl IntoView {
                     <div class="mt-6 space-y-2" data-testid="sso-buttons">
                         <p class="text-center text-xs uppercase tracking-wide text-slate-400">"or"</p>
                         {providers.into_iter().map(|p| view! {
-                            <a href=format!("/sso/{}/start", p.id) rel="external"
+                            <a href=paths::start(p.id) rel="external"
                                 class="block rounded-lg border border-slate-300 px-4 py-2 text-center text-sm font-medium text-slate-700 hover:bg-slate-50">
                                 {format!("Sign in with {}", p.name)}
                             </a>
@@ -149,7 +150,7 @@ fn ProviderRow(provider: ProviderView, remove: ServerAction<RemoveSsoProvider>) 
                 <p class="text-xs text-slate-500">{format!("{} · client {} · new members: {} · {domains}", provider.issuer, provider.client_id, provider.default_role)}</p>
                 {mapping.map(|m| view! { <p class="text-xs text-slate-500" data-testid="role-mapping">{m}</p> })}
                 {provider.saml.clone().map(|saml| view! { <SamlDetails saml/> })}
-                <a href=format!("/sso/{}/start?test=1", provider.id) rel="external" class="mt-1 inline-block text-xs font-medium text-amber-700 hover:text-amber-900">
+                <a href=format!("{}?test=1", paths::start(provider.id)) rel="external" class="mt-1 inline-block text-xs font-medium text-amber-700 hover:text-amber-900">
                     {format!("Test sign-in with {}", provider.name)}
                 </a>
             </div>

@@ -5,8 +5,16 @@
 //! samael verifies the XML signatures against the configured certificates only, keeps only
 //! what they cover, and checks Destination, InResponseTo, Issuer, the time conditions,
 //! Audience (when present) and Recipient. What it leaves to its callers is checked here, before
-//! and after it: the size, DOCTYPE and comments, SHA-1, exactly one assertion, a required
-//! audience restriction and an AuthnStatement.
+//! and after it: the size, the encoding, DOCTYPE and comments, SHA-1, exactly one assertion, a
+//! required audience restriction and an AuthnStatement.
+//!
+//! samael parses with libxml2's default options (`libxml::parser::ParserOptions::default()`:
+//! recovery on, network allowed, the document's own `encoding=` honoured), and it offers no way
+//! to change them. So a response is first read the way samael's libxml2 will read it, and
+//! refused unless both readings agree and are strict: UTF-8 only (`utf8_document`), then a
+//! parse of our own with recovery and network off that refuses any DTD, any reference outside
+//! the document and any transform but canonicalisation (`parse_strictly`). On top, no external
+//! entity, DTD or URL is ever loaded by libxml2 in this process (`refuse_external_entities`).
 
 use std::sync::Mutex;
 
@@ -255,19 +263,24 @@ impl SpSettings<'_> {
             return Err("the response is larger than 256 KiB".into());
         }
         let bytes = STANDARD.decode(compact).map_err(|_| "SAMLResponse is not base64".to_owned())?;
-        let xml = String::from_utf8(bytes).map_err(|_| "the response is not UTF-8 text".to_owned())?;
-        refuse_declarations(&xml)?;
+        // First of all: every check below reads the text as UTF-8, and so must libxml2.
+        let xml = utf8_document(&bytes)?;
+        refuse_declarations(xml)?;
         // Comments are ignored by canonicalisation but split text nodes: a signed
         // `ada@example.com<!---->.evil.test` must never read as `ada@example.com`.
         if xml.contains("<!--") {
             return Err("the response contains XML comments, which are not accepted".into());
         }
-        self.check_algorithms(&xml)?;
-        let assertions = element_names(&xml).filter(|n| matches!(*n, "Assertion" | "EncryptedAssertion")).count();
+        self.check_algorithms(xml)?;
+        let assertions = element_names(xml).filter(|n| matches!(*n, "Assertion" | "EncryptedAssertion")).count();
         if assertions != 1 {
             return Err(format!("the response holds {assertions} assertions; exactly one is accepted"));
         }
-        if !element_names(&xml).any(|n| n == "Signature") {
+        {
+            let _xmlsec = XMLSEC.lock().unwrap_or_else(|e| e.into_inner());
+            parse_strictly(xml)?;
+        }
+        if !element_names(xml).any(|n| n == "Signature") {
             return Err("the response is not signed".into());
         }
         // samael checks the Destination only of a signed Response; it must be ours either way.
@@ -286,7 +299,8 @@ impl SpSettings<'_> {
         let sp = self.service_provider(idp_initiated)?;
         let assertion = {
             let _xmlsec = XMLSEC.lock().unwrap_or_else(|e| e.into_inner());
-            sp.parse_xml_response(&xml, request_ids.as_deref())
+            refuse_external_entities();
+            sp.parse_xml_response(xml, request_ids.as_deref())
         }
         .map_err(|e| match e {
             samael::service_provider::Error::FailedToValidateSignature => {
@@ -401,6 +415,139 @@ impl VerifiedAssertion {
     pub fn first(&self, attribute: &str) -> Option<String> {
         self.values(attribute).into_iter().find(|v| !v.is_empty())
     }
+}
+
+/// The response as text, if libxml2 will decode its bytes as UTF-8 too.
+///
+/// libxml2 picks the encoding from a byte order mark, from the first bytes (`<\0?\0` is UTF-16,
+/// `<\0\0\0` UCS-4, `Lo\xa7\x94` EBCDIC) or from the `encoding=` of the XML declaration; every
+/// text check here reads UTF-8. A response declared as UTF-7 spells `<!DOCTYPE` as
+/// `+ADw-!DOCTYPE`, and a second assertion as `+ADw-saml:Assertion`: invisible to a byte
+/// search, real to libxml2. So: valid UTF-8 (other BOMs and EBCDIC are not), no NUL or other
+/// control character (UTF-16 and UCS-4 without a BOM are), and an XML declaration, if any, at
+/// the very start, declaring UTF-8 or no encoding.
+fn utf8_document(bytes: &[u8]) -> Result<&str, String> {
+    const FOREIGN: &str = "the response is not UTF-8 text (only UTF-8 is accepted)";
+    let text = std::str::from_utf8(bytes).map_err(|_| FOREIGN.to_owned())?;
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        return Err(FOREIGN.into());
+    }
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lower = body.to_ascii_lowercase();
+    let Some(declaration) = body.strip_prefix("<?xml") else {
+        return match lower.contains("<?xml") {
+            true => Err("an XML declaration is accepted only at the start of the response".into()),
+            false => Ok(text),
+        };
+    };
+    if lower[5..].contains("<?xml") {
+        return Err("an XML declaration is accepted only at the start of the response".into());
+    }
+    let end = declaration.find("?>").ok_or("the XML declaration is not closed")?;
+    let mut rest = &declaration[..end];
+    if !rest.starts_with(is_xml_space) {
+        return Err("the response starts with a processing instruction, not an XML declaration".into());
+    }
+    // Pseudo-attributes: `version`, `encoding` and `standalone`, nothing else.
+    while !rest.trim_start_matches(is_xml_space).is_empty() {
+        let (name, after) = rest.split_once('=').ok_or("the XML declaration is malformed")?;
+        let after = after.trim_start_matches(is_xml_space);
+        let quote =
+            after.chars().next().filter(|q| matches!(q, '"' | '\'')).ok_or("the XML declaration is malformed")?;
+        let (value, tail) = after[1..].split_once(quote).ok_or("the XML declaration is malformed")?;
+        match name.trim_matches(is_xml_space) {
+            "version" | "standalone" => {}
+            "encoding" if value.eq_ignore_ascii_case("UTF-8") => {}
+            "encoding" => return Err(format!("the response declares the encoding `{value}`; only UTF-8 is accepted")),
+            _ => return Err("the XML declaration is malformed".into()),
+        }
+        rest = tail;
+    }
+    Ok(text)
+}
+
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// The transforms a signature may apply: the enveloped signature and canonicalisation. XSLT,
+/// XPath, XPointer and base64 transforms run inside xmlsec before the signature is checked.
+const TRANSFORMS: [&str; 6] = [
+    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+    "http://www.w3.org/2001/10/xml-exc-c14n#",
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+    "http://www.w3.org/2006/12/xml-c14n11",
+];
+
+/// Parses the response with libxml2 as samael will, but strictly: no recovery from errors
+/// (samael's parse recovers, so it may read a broken document differently), no network, and
+/// then refuses a DTD (internal or external subset), a declared encoding other than UTF-8, any
+/// `URI` that points outside the document (xmlsec would fetch it while checking the signature)
+/// and any transform but canonicalisation. Also counts the assertions libxml2 sees. Callers
+/// hold `XMLSEC`.
+fn parse_strictly(xml: &str) -> Result<(), String> {
+    use libxml::parser::{Parser, ParserOptions};
+    refuse_external_entities();
+    let options = ParserOptions { recover: false, no_net: true, ..ParserOptions::default() };
+    let document = Parser::default()
+        .parse_string_with_options(xml, options)
+        .map_err(|_| "the response is not well-formed XML".to_owned())?;
+    let doc = document.doc_ptr();
+    // SAFETY: `doc` is the live document `document` owns; only its fields are read, while
+    // `document` is alive and under the XMLSEC lock.
+    let (has_dtd, encoding) = unsafe {
+        let encoding = (*doc).encoding;
+        let encoding =
+            (!encoding.is_null()).then(|| std::ffi::CStr::from_ptr(encoding.cast()).to_string_lossy().into_owned());
+        (!(*doc).intSubset.is_null() || !(*doc).extSubset.is_null(), encoding)
+    };
+    if has_dtd {
+        return Err("DOCTYPE and entity declarations are not accepted".into());
+    }
+    let root = document.get_root_element().ok_or("the response has no root element")?;
+    let (mut pending, mut assertions) = (vec![root], 0);
+    while let Some(element) = pending.pop() {
+        let name = element.get_name();
+        if matches!(name.as_str(), "Assertion" | "EncryptedAssertion") {
+            assertions += 1;
+        }
+        if let Some(uri) = element.get_attribute("URI") {
+            if !(uri.is_empty() || uri.starts_with('#')) {
+                return Err(format!("the reference `{uri}` points outside the response"));
+            }
+        }
+        if name == "Transform" {
+            let algorithm = element.get_attribute("Algorithm").unwrap_or_default();
+            if !TRANSFORMS.contains(&algorithm.as_str()) {
+                return Err(format!("the transform `{algorithm}` is not accepted"));
+            }
+        }
+        pending.extend(element.get_child_elements());
+    }
+    if assertions != 1 {
+        return Err(format!("the response holds {assertions} assertions; exactly one is accepted"));
+    }
+    if encoding.is_some_and(|e| !e.eq_ignore_ascii_case("UTF-8")) {
+        return Err("only UTF-8 is accepted".into());
+    }
+    Ok(())
+}
+
+/// Makes libxml2 refuse every external entity, external DTD and URL it would otherwise load,
+/// for every parse in the process (samael's included): its loader is process-wide, and our
+/// SAML code is the only user of libxml2.
+fn refuse_external_entities() {
+    use libxml::bindings::{xmlParserCtxtPtr, xmlParserInputPtr, xmlSetExternalEntityLoader};
+    use std::os::raw::c_char;
+    unsafe extern "C" fn refuse(_url: *const c_char, _id: *const c_char, _ctxt: xmlParserCtxtPtr) -> xmlParserInputPtr {
+        std::ptr::null_mut()
+    }
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    // SAFETY: sets a global function pointer once, under the XMLSEC lock (held by callers), to
+    // a function with the signature libxml2 expects; returning NULL means "not loaded".
+    INSTALLED.call_once(|| unsafe { xmlSetExternalEntityLoader(Some(refuse)) });
 }
 
 /// DOCTYPEs carry entity declarations (expansion bombs, external entities): never accepted.
@@ -518,6 +665,124 @@ mod tests {
     fn algorithms_are_read_from_signature_and_digest_methods_only() {
         let xml = r#"<ds:SignedInfo><ds:SignatureMethod Algorithm="http://www.w3.org/2000/09/xmldsig#rsa-sha1"/><ds:Transform Algorithm="t"/><DigestMethod Algorithm='d'></DigestMethod></ds:SignedInfo>"#;
         assert_eq!(method_algorithms(xml).collect::<Vec<_>>(), ["http://www.w3.org/2000/09/xmldsig#rsa-sha1", "d"]);
+    }
+
+    /// `text` in UTF-7 the way an attacker hides markup: `<`, `>`, `[`, `]` and `!` shifted to
+    /// base64, `+` written as `+-`.
+    fn utf7(text: &str) -> String {
+        text.replace('+', "+-")
+            .replace('<', "+ADw-")
+            .replace('>', "+AD4-")
+            .replace('[', "+AFs-")
+            .replace(']', "+AF0-")
+            .replace('!', "+ACE-")
+    }
+
+    const RESPONSE: &str = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r"><saml:Assertion ID="_a"><saml:Subject/></saml:Assertion></samlp:Response>"#;
+
+    #[test]
+    fn only_utf8_is_read_whatever_the_document_declares() {
+        for accepted in [
+            RESPONSE.to_owned(),
+            format!("<?xml version=\"1.0\"?>{RESPONSE}"),
+            format!("<?xml version='1.0' encoding='utf-8' standalone='yes'?>\n{RESPONSE}"),
+            format!("\u{feff}<?xml version=\"1.0\" encoding=\"UTF-8\"?>{RESPONSE}"),
+        ] {
+            assert!(utf8_document(accepted.as_bytes()).is_ok(), "{accepted}");
+        }
+        let utf16le: Vec<u8> = RESPONSE.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let refused: Vec<(&str, Vec<u8>)> = vec![
+            ("UTF-7", format!("<?xml version=\"1.0\" encoding=\"UTF-7\"?>{RESPONSE}").into_bytes()),
+            ("utf-7", format!("<?xml version='1.0' encoding = 'utf-7' ?>{RESPONSE}").into_bytes()),
+            ("UTF-16", format!("<?xml version=\"1.0\" encoding=\"UTF-16\"?>{RESPONSE}").into_bytes()),
+            ("ISO-8859-1", format!("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>{RESPONSE}").into_bytes()),
+            ("UTF8", format!("<?xml version=\"1.0\" encoding=\"UTF8\"?>{RESPONSE}").into_bytes()),
+            ("Encoding", format!("<?xml version=\"1.0\" Encoding=\"UTF-7\"?>{RESPONSE}").into_bytes()),
+            ("late declaration", format!(" <?xml version=\"1.0\" encoding=\"UTF-7\"?>{RESPONSE}").into_bytes()),
+            ("second declaration", format!("<?xml version=\"1.0\"?><?xml encoding=\"UTF-7\"?>{RESPONSE}").into_bytes()),
+            ("UTF-16LE BOM", [[0xFF, 0xFE].as_slice(), &utf16le].concat()),
+            (
+                "UTF-16BE BOM",
+                [[0xFE, 0xFF].as_slice(), &RESPONSE.encode_utf16().flat_map(u16::to_be_bytes).collect::<Vec<_>>()]
+                    .concat(),
+            ),
+            ("UTF-16 without BOM", utf16le.clone()),
+            ("UCS-4", RESPONSE.chars().flat_map(|c| (c as u32).to_le_bytes()).collect()),
+            ("EBCDIC", vec![0x4C, 0x6F, 0xA7, 0x94]),
+            ("not UTF-8", b"<a>\xff</a>".to_vec()),
+        ];
+        for (case, bytes) in refused {
+            assert!(utf8_document(&bytes).is_err(), "{case} was accepted");
+        }
+    }
+
+    #[test]
+    fn libxml2_would_see_what_utf7_hides_from_the_text_checks() {
+        let hidden_doctype = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-7\"?>{}{RESPONSE}",
+            utf7("<!DOCTYPE r [<!ENTITY % p SYSTEM \"http://127.0.0.1:9/x.dtd\"> %p;]>")
+        );
+        let second = RESPONSE.replace("</samlp:Response>", &utf7(r#"<saml:Assertion ID="_evil"/></samlp:Response>"#));
+        let hidden_assertion = format!("<?xml version=\"1.0\" encoding=\"UTF-7\"?>{second}");
+        for (case, xml, seen) in
+            [("DOCTYPE", hidden_doctype, "DOCTYPE"), ("second assertion", hidden_assertion, "2 assertions")]
+        {
+            // What the text checks see: no DOCTYPE, one assertion.
+            assert!(refuse_declarations(&xml).is_ok(), "{case}");
+            assert_eq!(element_names(&xml).filter(|n| *n == "Assertion").count(), 1, "{case}");
+            // Refused first for its encoding, and by the strict parse on its own.
+            let err = utf8_document(xml.as_bytes()).unwrap_err();
+            assert!(err.contains("`UTF-7`"), "{case}: {err}");
+            let _xmlsec = XMLSEC.lock().unwrap_or_else(|e| e.into_inner());
+            // What libxml2 sees, decoding UTF-7 as declared: the hidden markup.
+            let err = parse_strictly(&xml).unwrap_err();
+            assert!(err.contains(seen), "{case}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_strict_parse_refuses_dtds_broken_xml_outside_references_and_transforms() {
+        let _xmlsec = XMLSEC.lock().unwrap_or_else(|e| e.into_inner());
+        assert_eq!(parse_strictly(RESPONSE), Ok(()));
+        let refused = [
+            ("DOCTYPE", format!("<!DOCTYPE r SYSTEM \"http://127.0.0.1:9/r.dtd\">{RESPONSE}"), "DOCTYPE"),
+            ("not well-formed", RESPONSE.replace("</samlp:Response>", ""), "well-formed"),
+            ("two assertions", RESPONSE.replace("<saml:Subject/>", "<saml:Assertion/>"), "2 assertions"),
+            (
+                "remote reference",
+                RESPONSE.replace("<saml:Subject/>", r#"<ds:Reference xmlns:ds="d" URI="http://127.0.0.1:9/"/>"#),
+                "outside",
+            ),
+            (
+                "XSLT transform",
+                RESPONSE.replace(
+                    "<saml:Subject/>",
+                    r#"<ds:Transform xmlns:ds="d" Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"/>"#,
+                ),
+                "transform",
+            ),
+        ];
+        for (case, xml, reason) in refused {
+            let err = parse_strictly(&xml).unwrap_err();
+            assert!(err.contains(reason), "{case}: {err}");
+        }
+    }
+
+    #[test]
+    fn verify_refuses_a_foreign_encoding_before_anything_else() {
+        let keys = new_sp_keys().unwrap();
+        let idp = IdpSettings::from_fields("urn:idp", "https://idp.example/sso", &STANDARD.encode(&keys.certificate))
+            .unwrap();
+        let sp = SpSettings {
+            entity_id: "https://t.example/sso/saml/1/metadata",
+            acs_url: "https://t.example/sso/saml/1/acs",
+            idp: &idp,
+            allow_sha1: false,
+            clock_skew_seconds: 60,
+        };
+        let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-7\"?>{RESPONSE}");
+        let err = sp.verify(&STANDARD.encode(xml), Solicitation::Unsolicited).unwrap_err();
+        assert!(err.contains("only UTF-8"), "{err}");
     }
 
     #[test]

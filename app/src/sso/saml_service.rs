@@ -2,7 +2,7 @@
 //! signing requests), the SP-initiated round trip (signed HTTP-Redirect AuthnRequest, its id kept
 //! in Redis under the RelayState because the session cookie does not come back on the IdP's
 //! cross-site POST), and the assertion consumer: verify, refuse replays, map attributes, and hand
-//! the person to the sign-in every protocol shares (`service::conclude`).
+//! the person to the sign-in every protocol shares (`sign_in::conclude`).
 
 use crate::audit::model::AuditAction;
 use serde::{Deserialize, Serialize};
@@ -11,10 +11,12 @@ use tower_sessions_redis_store::fred::interfaces::KeysInterface;
 use tower_sessions_redis_store::fred::types::{Expiration, SetOptions};
 use uuid::Uuid;
 
-use super::model::{AttributePreset, CertificateView, SamlView};
+use super::model::AttributePreset;
+use super::paths;
+use super::providers::{self, Kind, RoleMappingInput};
 use super::repo::{self, NewProviderRow, ProviderRow, SamlRow};
 use super::saml::{self, IdpSettings, Solicitation, SpSettings, VerifiedAssertion};
-use super::service::{self, Completed, ExternalUser, Failure, Kind, RoleMappingInput, Started, Verified};
+use super::sign_in::{self, Completed, ExternalUser, Failure, Started, Verified};
 use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::auth::model::{normalize_email, Role};
@@ -29,28 +31,6 @@ const PENDING_SECONDS: i64 = 600;
 const VERIFIED_SECONDS: i64 = 60;
 /// A replayed assertion is refused for at least this long, even if it claims to expire sooner.
 const MIN_REPLAY_SECONDS: i64 = 60;
-
-/// Our URLs for one provider, under the tenant's own host.
-pub fn metadata_path(provider: Uuid) -> String {
-    format!("/sso/saml/{provider}/metadata")
-}
-
-pub fn acs_path(provider: Uuid) -> String {
-    format!("/sso/saml/{provider}/acs")
-}
-
-/// Where the ACS sends the browser once the assertion is verified: a same-site GET, which
-/// carries the session cookie the IdP's cross-site POST could not.
-pub fn finish_path(provider: Uuid) -> String {
-    format!("/sso/saml/{provider}/finish")
-}
-
-/// Whether `path` is an assertion consumer service, which IdPs post to from their own origin.
-pub fn is_acs_path(path: &str) -> bool {
-    path.strip_prefix("/sso/saml/")
-        .and_then(|rest| rest.strip_suffix("/acs"))
-        .is_some_and(|id| Uuid::try_parse(id).is_ok())
-}
 
 /// Settings → Single sign-on → Add SAML provider, as typed.
 pub struct SamlInput {
@@ -93,7 +73,7 @@ pub struct NewSamlProvider {
 
 impl SamlInput {
     pub fn parse(self) -> AppResult<NewSamlProvider> {
-        let name = service::parse_name(&self.name)?;
+        let name = providers::parse_name(&self.name)?;
         let idp = if self.metadata.trim().is_empty() {
             IdpSettings::from_fields(&self.entity_id, &self.sso_url, &self.certificate)
         } else {
@@ -109,7 +89,12 @@ impl SamlInput {
             }
             Ok((!name.is_empty()).then(|| name.to_owned()))
         };
-        let groups_attribute = attribute(&self.groups_attribute, preset.groups)?;
+        // The mapping is optional: a groups attribute only the preset named maps nothing
+        // without lines; one the admin typed needs them, as an OIDC role claim does.
+        let groups_attribute = match (self.groups_attribute.trim(), self.role_mapping.trim()) {
+            ("", "") => None,
+            (typed, _) => attribute(typed, preset.groups)?,
+        };
         let mapping = RoleMappingInput { claim: groups_attribute.as_deref().unwrap_or(""), lines: &self.role_mapping };
         let (groups_attribute, role_mapping) = mapping.parse()?;
         let clock_skew_seconds = match self.clock_skew_seconds.trim() {
@@ -129,8 +114,8 @@ impl SamlInput {
             last_name_attribute: attribute(&self.last_name_attribute, preset.last_name)?,
             groups_attribute,
             role_mapping,
-            default_role: service::parse_default_role(&self.default_role)?,
-            allowed_domains: service::parse_domains(&self.allowed_domains)?,
+            default_role: providers::parse_default_role(&self.default_role)?,
+            allowed_domains: providers::parse_domains(&self.allowed_domains)?,
             allow_sha1: self.allow_sha1,
             allow_idp_initiated: self.allow_idp_initiated,
             clock_skew_seconds,
@@ -148,7 +133,7 @@ pub async fn add_provider(
     base: &str,
 ) -> AppResult<Uuid> {
     let id = Uuid::new_v4();
-    let sp_entity_id = format!("{base}{}", metadata_path(id));
+    let sp_entity_id = format!("{base}{}", paths::saml_metadata(id));
     let keys = tokio::task::spawn_blocking(saml::new_sp_keys)
         .await
         .map_err(AppError::internal)?
@@ -203,31 +188,6 @@ pub async fn add_provider(
         })
         .await?;
     Ok(id)
-}
-
-/// What Settings shows of a SAML provider.
-pub fn view(provider: &ProviderRow, row: &SamlRow, base: &str) -> SamlView {
-    SamlView {
-        sp_entity_id: provider.client_id.clone(),
-        acs_url: format!("{base}{}", acs_path(provider.id)),
-        metadata_url: format!("{base}{}", metadata_path(provider.id)),
-        sso_url: row.sso_url.clone(),
-        preset: row.preset.clone(),
-        email_attribute: row.email_attribute.clone(),
-        first_name_attribute: row.first_name_attribute.clone(),
-        last_name_attribute: row.last_name_attribute.clone(),
-        certificates: row
-            .signing_certificates
-            .iter()
-            .map(|der| {
-                let (fingerprint, expires) = saml::describe_certificate(der);
-                CertificateView { fingerprint, expires }
-            })
-            .collect(),
-        allow_sha1: row.allow_sha1,
-        allow_idp_initiated: row.allow_idp_initiated,
-        clock_skew_seconds: row.clock_skew_seconds,
-    }
 }
 
 fn not_saml() -> AppError {
@@ -289,7 +249,7 @@ impl Provider {
 /// Our SP metadata for one provider (public: IdPs fetch it).
 pub async fn metadata(state: &AppState, tenant: &Tenant, id: Uuid, base: &str) -> AppResult<String> {
     let provider = Provider::load(state, tenant, id).await?;
-    let (idp, acs_url) = (provider.idp(), format!("{base}{}", acs_path(id)));
+    let (idp, acs_url) = (provider.idp(), format!("{base}{}", paths::saml_acs(id)));
     Ok(provider.sp(&idp, &acs_url).metadata(&provider.saml.sp_certificate))
 }
 
@@ -307,7 +267,7 @@ fn pending_key(relay_state: &str) -> String {
 }
 
 /// Starts a sign-in: returns the IdP URL carrying our signed AuthnRequest.
-pub(super) async fn begin(
+pub async fn begin(
     state: &AppState,
     tenant: &Tenant,
     provider: ProviderRow,
@@ -320,12 +280,12 @@ pub(super) async fn begin(
         &provider.common.sealed_secret(),
         provider.common.id.as_bytes(),
     )?;
-    let (idp, acs_url) = (provider.idp(), format!("{base}{}", acs_path(provider.common.id)));
+    let (idp, acs_url) = (provider.idp(), format!("{base}{}", paths::saml_acs(provider.common.id)));
     let relay_state = super::oidc::random_token();
     let (request_id, url) =
         provider.sp(&idp, &acs_url).authn_request(&key, &relay_state).map_err(AppError::internal)?;
     let pending = Pending { tenant_id: tenant.id.0, provider_id: provider.common.id, request_id, test };
-    service::put_once(&state.redis, pending_key(&relay_state), &pending, PENDING_SECONDS)
+    sign_in::put_once(&state.redis, pending_key(&relay_state), &pending, PENDING_SECONDS)
         .await
         .map_err(AppError::internal)?;
     Ok(Started { url, flow: relay_state })
@@ -362,7 +322,7 @@ pub async fn accept(
     posted: Posted,
     base: &str,
 ) -> Result<String, Failure> {
-    let refuse = |reason: String| service::refuse(state, tenant, source.clone(), format!("SAML: {reason}"));
+    let refuse = |reason: String| sign_in::refuse(state, tenant, source.clone(), format!("SAML: {reason}"));
     let (relay_state, verified) = match verify(state, tenant, provider_id, posted, base).await {
         Ok(accepted) => accepted,
         Err(reason) => return Err(refuse(reason).await),
@@ -370,8 +330,8 @@ pub async fn accept(
     let token = super::oidc::random_token();
     let accepted =
         Accepted { tenant_id: tenant.id.0, provider_id, relay_state, test: verified.test, user: verified.user };
-    match service::put_once(&state.redis, accepted_key(&token), &accepted, VERIFIED_SECONDS).await {
-        Ok(()) => Ok(format!("{}?token={token}", finish_path(provider_id))),
+    match sign_in::put_once(&state.redis, accepted_key(&token), &accepted, VERIFIED_SECONDS).await {
+        Ok(()) => Ok(format!("{}?token={token}", paths::saml_finish(provider_id))),
         Err(reason) => Err(refuse(reason).await),
     }
 }
@@ -387,20 +347,20 @@ pub async fn finish(
     started_here: Option<String>,
 ) -> Result<Completed, Failure> {
     let verified = async {
-        let accepted: Accepted = service::take_once(&state.redis, accepted_key(token))
+        let accepted: Accepted = sign_in::take_once(&state.redis, accepted_key(token))
             .await?
             .ok_or("SAML: unknown or already used finish token")?;
         if accepted.tenant_id != tenant.id.0 || accepted.provider_id != provider_id {
             return Err("SAML: finish token of another tenant or provider".to_owned());
         }
         if accepted.relay_state.is_some() && accepted.relay_state != started_here {
-            return Err(format!("SAML: {}", service::STARTED_ELSEWHERE));
+            return Err(format!("SAML: {}", sign_in::STARTED_ELSEWHERE));
         }
-        let provider = service::provider(&state.db, tenant, provider_id).await.map_err(|e| e.to_string())?;
+        let provider = providers::provider(&state.db, tenant, provider_id).await.map_err(|e| e.to_string())?;
         Ok(Verified { provider, user: accepted.user, test: accepted.test })
     }
     .await;
-    service::conclude(state, tenant, source, verified).await
+    sign_in::conclude(state, tenant, source, verified).await
 }
 
 async fn verify(
@@ -415,7 +375,7 @@ async fn verify(
     // A RelayState answers once, whatever happens next.
     let posted_relay = posted.relay_state.filter(|r| !r.is_empty());
     let pending: Option<Pending> = match &posted_relay {
-        Some(relay) => service::take_once(&state.redis, pending_key(relay)).await?,
+        Some(relay) => sign_in::take_once(&state.redis, pending_key(relay)).await?,
         None => None,
     };
     let relay_state = pending.as_ref().and(posted_relay);
@@ -428,7 +388,7 @@ async fn verify(
         None if provider.saml.allow_idp_initiated => (None, false),
         None => return Err("unknown or already used RelayState, and IdP-initiated sign-in is off".into()),
     };
-    let acs_url = format!("{base}{}", acs_path(provider_id));
+    let acs_url = format!("{base}{}", paths::saml_acs(provider_id));
     // xmlsec is synchronous and serialised: keep it off the async workers.
     let (provider, assertion) = tokio::task::spawn_blocking(move || {
         let idp = provider.idp();

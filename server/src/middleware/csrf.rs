@@ -6,7 +6,7 @@
 //! as are SAML assertion consumer services: IdPs post there from their own origin by design, and
 //! the signed assertion with its one-time RelayState authenticates the request.
 
-use app::sso::saml_service::is_acs_path;
+use app::sso::paths::is_saml_acs;
 use axum::http::{header, HeaderMap, Method};
 
 /// Why a request was refused, for the audit log.
@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, Method};
 pub struct CrossSite(pub String);
 
 pub fn check(method: &Method, path: &str, headers: &HeaderMap) -> Result<(), CrossSite> {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || is_acs_path(path) {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || is_saml_acs(path) {
         return Ok(());
     }
     if headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key") {

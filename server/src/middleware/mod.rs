@@ -1,7 +1,9 @@
 //! Request middleware: observation (tracing, metrics, request ids), tenancy and who is calling,
-//! and the protections that run before any handler (CSRF, rate limits).
+//! the protections that run before any handler (CSRF, rate limits), and form errors shown only
+//! when this server issued them.
 
 pub mod csrf;
+pub mod form_errors;
 pub mod observe;
 pub mod rate_limit;
 pub mod tenant;

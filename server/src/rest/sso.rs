@@ -18,9 +18,11 @@ use super::{error_page, standalone_page, Endpoint};
 use app::auth::permission::Action;
 use app::auth::session;
 use app::error::AppError;
-use app::sso::api::CALLBACK_PATH;
+use app::sso::oauth_service::{self, Callback};
+use app::sso::paths;
+use app::sso::providers::{self, Kind};
 use app::sso::saml_service::{self, Posted};
-use app::sso::service::{self, Callback, Completed, Failure, TestReport, FLOW_KEY};
+use app::sso::sign_in::{Completed, Failure, Started, TestReport, FLOW_KEY};
 use app::state::{AppState, RequestContext};
 use app::ui::html::escape;
 
@@ -29,11 +31,11 @@ const ACS_BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint::new(Method::GET, "/sso/{id}/start", start),
-        Endpoint::new(Method::GET, CALLBACK_PATH, callback),
-        Endpoint::new(Method::GET, "/sso/saml/{id}/metadata", saml_metadata),
-        Endpoint::new(Method::POST, "/sso/saml/{id}/acs", saml_acs).body_limit(ACS_BODY_LIMIT),
-        Endpoint::new(Method::GET, "/sso/saml/{id}/finish", saml_finish),
+        Endpoint::new(Method::GET, paths::START, start),
+        Endpoint::new(Method::GET, paths::CALLBACK, callback),
+        Endpoint::new(Method::GET, paths::SAML_METADATA, saml_metadata),
+        Endpoint::new(Method::POST, paths::SAML_ACS, saml_acs).body_limit(ACS_BODY_LIMIT),
+        Endpoint::new(Method::GET, paths::SAML_FINISH, saml_finish),
     ]
 }
 
@@ -58,7 +60,7 @@ async fn start(
             return refused(&e);
         }
     }
-    let started = match service::begin(&state, &ctx.tenant, id, &state.public_base(&headers), test).await {
+    let started = match begin(&state, &ctx, id, &state.public_base(&headers), test).await {
         Ok(started) => started,
         Err(e) => return refused(&e),
     };
@@ -66,6 +68,15 @@ async fn start(
     match session.insert(FLOW_KEY, &started.flow).await {
         Ok(()) => Redirect::to(&started.url).into_response(),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// Starts the round trip of the provider's protocol.
+async fn begin(state: &AppState, ctx: &RequestContext, id: Uuid, base: &str, test: bool) -> Result<Started, AppError> {
+    let provider = providers::provider(&state.db, &ctx.tenant, id).await?;
+    match Kind::parse(&provider.kind)? {
+        Kind::Saml => saml_service::begin(state, &ctx.tenant, provider, base, test).await,
+        Kind::Oidc | Kind::GitHub => oauth_service::begin(state, &ctx.tenant, provider, base, test).await,
     }
 }
 
@@ -91,7 +102,7 @@ async fn callback(
     let started_here = started_here(&session).await;
     let callback = Callback { code: query.code, state: query.state, error: query.error, started_here };
     let completed =
-        service::complete(&state, &ctx.tenant, ctx.audit_source(), callback, &state.public_base(&headers)).await;
+        oauth_service::complete(&state, &ctx.tenant, ctx.audit_source(), callback, &state.public_base(&headers)).await;
     conclude(&state, &ctx, &session, completed).await
 }
 

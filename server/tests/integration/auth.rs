@@ -99,7 +99,40 @@ async fn a_form_post_without_javascript_redirects_instead_of_showing_json() {
         .unwrap();
     let failed = app.send(request).await;
     assert_eq!(failed.status, StatusCode::FOUND, "errors go back to the form, not to a bare 401");
-    assert!(failed.headers[header::LOCATION].to_str().unwrap().contains("__err="));
+    let location = failed.headers[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(location.contains("__err="));
+
+    // The form shows the error in the browser it was given to, once.
+    let browser = failed.session_cookie().expect("the error is kept in this browser's session");
+    let back = location.strip_prefix(&format!("http://{}", t.host)).expect("back to the form");
+    let shown = app.get(&t.host, back, Some(&browser)).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    assert!(shown.body.contains(r#"role="alert""#) && shown.body.contains("Invalid email or password."));
+    let reloaded = app.get(&t.host, back, Some(&browser)).await;
+    assert_eq!(reloaded.status, StatusCode::SEE_OTHER);
+    assert_eq!(reloaded.headers[header::LOCATION], "/login");
+}
+
+/// Content spoofing: a link carrying a made-up form error (leptos' no-JavaScript error redirect
+/// format) must not make a trusted page show its text.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_form_error_in_a_link_is_not_shown() {
+    use base64::engine::general_purpose::URL_SAFE;
+    use base64::Engine;
+
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let spoof = "Your account is locked. Call +1 555 0100 to unlock it.";
+    let forged = URL_SAFE.encode(serde_json::to_string(&app::error::AppError::Invalid(spoof.into())).unwrap());
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let pages = [("/login", "auth/login", None), ("/settings/sso", "settings/sso/add", Some(admin.as_str()))];
+    for (page, function, cookie) in pages {
+        let link = format!("{page}?__path=%2Fapi%2F{}&__err={forged}", function.replace('/', "%2F"));
+        let opened = app.get(&t.host, &link, cookie).await;
+        assert!(!opened.body.contains("Call +1 555"), "{page} shows the forged error: {}", opened.body);
+        assert_eq!(opened.status, StatusCode::SEE_OTHER, "{page}: {}", opened.body);
+        assert_eq!(opened.headers[header::LOCATION], page, "the same page without the error");
+    }
 }
 
 fn count(audit: &[(String, String, String)], action: &str, outcome: &str) -> usize {

@@ -237,6 +237,11 @@ impl Sp<'_> {
 
     /// Posts a response the way the IdP's page makes the browser do it.
     async fn post(&self, xml: &str, relay: &str) -> TestResponse {
+        self.post_bytes(xml.as_bytes(), relay).await
+    }
+
+    /// Posts a response in whatever bytes (another encoding) the attack needs.
+    async fn post_bytes(&self, xml: &[u8], relay: &str) -> TestResponse {
         let body = serde_urlencoded::to_string([("SAMLResponse", STANDARD.encode(xml)), ("RelayState", relay.into())])
             .unwrap();
         self.post_body(body).await
@@ -372,6 +377,11 @@ async fn saml_settings_refuse_an_idp_without_a_signing_certificate_and_publish_o
     assert_eq!(okta.saml.unwrap().email_attribute.as_deref(), Some("email"));
     let actions = app.audit_actions(&t.tenant).await;
     assert_eq!(actions.iter().filter(|(a, _, o)| a == "sso.provider_added" && o == "success").count(), 2);
+    // The group → role mapping is optional, also with a preset that names a groups attribute.
+    let unmapped = [("preset", "okta"), ("groups_attribute", ""), ("role_mapping", "")];
+    let unmapped = add_provider(&app, &t, &admin, &idp, &unmapped).await;
+    assert_eq!((unmapped.role_claim, unmapped.role_mapping), (None, vec![]));
+    assert_eq!(unmapped.saml.unwrap().email_attribute.as_deref(), Some("email"), "the preset still applies");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -539,6 +549,45 @@ async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack()
         claims.response(&idp.sign(&claims.assertion(true), &idp.key), false).replace("Sam", "&b;")
     );
     assert_refused(&app, &t, "DOCTYPE", sp.post(&bomb, &relay).await, "DOCTYPE").await;
+
+    // Another encoding: libxml2 decodes by the document's own declaration or byte order mark,
+    // where a byte search for `<!DOCTYPE` or `<…Assertion` finds nothing. UTF-7 spells `<` as
+    // `+ADw-` (and `+` as `+-`, so the signature values survive the decoding).
+    let utf7 = |xml: &str| {
+        xml.replace('+', "+-").replace('<', "+ADw-").replace('>', "+AD4-").replace('[', "+AFs-").replace(']', "+AF0-")
+    };
+    let (relay, request_id, _) = sp.start().await;
+    let claims = sp.claims(Some(&request_id), &email);
+    let response = claims.response(&idp.sign(&claims.assertion(true), &idp.key), false);
+    let hidden_doctype = format!(
+        r#"<?xml version="1.0" encoding="UTF-7"?>{}{}"#,
+        utf7(r#"<!DOCTYPE r [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>"#),
+        response.replace('+', "+-")
+    );
+    assert_refused(&app, &t, "UTF-7 hiding a DOCTYPE", sp.post(&hidden_doctype, &relay).await, "`UTF-7`").await;
+
+    let (relay, request_id, _) = sp.start().await;
+    let genuine = sp.claims(Some(&request_id), &email);
+    let mut evil = genuine.clone();
+    evil.name_id = admin_email.clone();
+    evil.assertion_id = new_id();
+    let signed = idp.sign(&genuine.assertion(true), &idp.key).replace('+', "+-");
+    let both = genuine.response(&format!("{}{signed}", utf7(&evil.assertion(false))), false);
+    let hidden_assertion = format!(r#"<?xml version="1.0" encoding="UTF-7"?>{both}"#);
+    assert_refused(&app, &t, "UTF-7 hiding a second assertion", sp.post(&hidden_assertion, &relay).await, "`UTF-7`")
+        .await;
+
+    let (relay, request_id, _) = sp.start().await;
+    let claims = sp.claims(Some(&request_id), &email);
+    let response = claims.response(&idp.sign(&claims.assertion(true), &idp.key), false);
+    let utf16_declared = format!(r#"<?xml version="1.0" encoding="UTF-16"?>{response}"#);
+    assert_refused(&app, &t, "UTF-16 declaration", sp.post(&utf16_declared, &relay).await, "`UTF-16`").await;
+
+    let (relay, request_id, _) = sp.start().await;
+    let claims = sp.claims(Some(&request_id), &email);
+    let response = claims.response(&idp.sign(&claims.assertion(true), &idp.key), false);
+    let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain(response.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    assert_refused(&app, &t, "UTF-16 byte order mark", sp.post_bytes(&utf16, &relay).await, "not UTF-8").await;
 
     // A RelayState nobody issued, with IdP-initiated sign-in off.
     let claims = sp.claims(None, &email);
