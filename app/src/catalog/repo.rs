@@ -90,10 +90,13 @@ pub async fn find_existing(conn: &mut Connection, refs: &[String]) -> QueryResul
     entities::table.filter(entities::entity_ref.eq_any(refs)).select(ExistingEntity::as_select()).load(conn).await
 }
 
+/// One statement for a batch (the service writes at most `BATCH` rows per transaction, far
+/// below PostgreSQL's 65,535 bind parameters).
 pub async fn insert(conn: &mut Connection, rows: &[EntityWrite<'_>]) -> QueryResult<()> {
-    for chunk in rows.chunks(500) {
-        diesel::insert_into(entities::table).values(chunk).execute(conn).await?;
+    if rows.is_empty() {
+        return Ok(());
     }
+    diesel::insert_into(entities::table).values(rows).execute(conn).await?;
     Ok(())
 }
 

@@ -20,9 +20,6 @@ use crate::keyring::Purpose;
 use crate::state::AppState;
 use crate::tenancy::model::Tenant;
 
-/// How long a started sign-in may take at the provider.
-const PENDING_SECONDS: i64 = 600;
-
 /// A started sign-in, kept in Redis under its `state` until the provider sends the browser back.
 #[derive(Serialize, Deserialize)]
 struct Pending {
@@ -64,7 +61,7 @@ pub async fn begin(
     let (state_token, nonce, verifier) = (oidc::random_token(), oidc::random_token(), oidc::pkce_verifier());
     let pending =
         Pending { tenant_id: tenant.id.0, provider_id, nonce: nonce.clone(), verifier: verifier.clone(), test };
-    sign_in::put_once(&state.redis, pending_key(&state_token), &pending, PENDING_SECONDS)
+    sign_in::put_once(&state.redis, pending_key(&state_token), &pending, sign_in::PENDING_SECONDS)
         .await
         .map_err(AppError::internal)?;
     let mut url = reqwest::Url::parse(&authorization_endpoint)

@@ -25,8 +25,6 @@ use crate::keyring::Purpose;
 use crate::state::AppState;
 use crate::tenancy::model::Tenant;
 
-/// How long a started sign-in may take at the IdP.
-const PENDING_SECONDS: i64 = 600;
 /// How long a verified assertion waits for its browser to come back (one redirect).
 const VERIFIED_SECONDS: i64 = 60;
 /// A replayed assertion is refused for at least this long, even if it claims to expire sooner.
@@ -285,7 +283,7 @@ pub async fn begin(
     let (request_id, url) =
         provider.sp(&idp, &acs_url).authn_request(&key, &relay_state).map_err(AppError::internal)?;
     let pending = Pending { tenant_id: tenant.id.0, provider_id: provider.common.id, request_id, test };
-    sign_in::put_once(&state.redis, pending_key(&relay_state), &pending, PENDING_SECONDS)
+    sign_in::put_once(&state.redis, pending_key(&relay_state), &pending, sign_in::PENDING_SECONDS)
         .await
         .map_err(AppError::internal)?;
     Ok(Started { url, flow: relay_state })

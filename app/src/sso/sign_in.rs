@@ -46,6 +46,9 @@ pub struct ExternalUser {
     pub attributes: Vec<(String, Vec<String>)>,
 }
 
+/// How long a started sign-in (OIDC, GitHub or SAML) may take at the provider.
+pub const PENDING_SECONDS: i64 = 600;
+
 /// Keeps `value` in Redis as JSON for `seconds`, to be taken back once (a started sign-in, a
 /// verified assertion on its way to its browser).
 pub async fn put_once<T: Serialize>(redis: &RedisPool, key: String, value: &T, seconds: i64) -> Result<(), String> {
