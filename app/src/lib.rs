@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod escape;
 pub mod settings;
 pub mod sso;
 pub mod tenancy;
@@ -13,6 +14,8 @@ pub mod ui;
 
 #[cfg(feature = "ssr")]
 pub mod db;
+#[cfg(feature = "ssr")]
+pub mod fetch;
 #[cfg(feature = "ssr")]
 pub mod keyring;
 #[cfg(feature = "ssr")]

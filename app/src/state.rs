@@ -8,9 +8,9 @@ use crate::auth::model::Principal;
 use crate::auth::permission::{decide, Action, Scope};
 use crate::auth::session_registry::SessionPolicy;
 use crate::catalog::events::CatalogEvents;
-use crate::catalog::fetch::FetchPolicy;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
+use crate::fetch::FetchPolicy;
 use crate::keyring::Keyring;
 use crate::tenancy::model::Tenant;
 

@@ -74,7 +74,7 @@ pub fn base32(bytes: &[u8]) -> String {
 
 /// The `otpauth://` URI that the QR code carries (Key Uri Format).
 pub fn provisioning_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
-    let encode = |s: &str| crate::ui::html::percent_encode(s, b"@");
+    let encode = |s: &str| crate::escape::percent(s, b"@");
     format!(
         "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECONDS}",
         encode(issuer),

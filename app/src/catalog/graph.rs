@@ -3,7 +3,7 @@
 //! link to their pages (so it works without JavaScript).
 
 use super::model::RelationView;
-use crate::ui::html::escape;
+use crate::escape;
 
 const WIDTH: f64 = 760.0;
 const COLUMN_X: [f64; 2] = [130.0, 630.0];
@@ -27,24 +27,27 @@ pub fn relations_svg(center: &str, relations: &[RelationView]) -> String {
         let (mx, my) = ((cx + x) / 2.0, (cy + y) / 2.0);
         edges.push_str(&format!(
             r##"<line x1="{cx:.0}" y1="{cy:.0}" x2="{x:.0}" y2="{y:.0}" stroke="#cbd5e1" stroke-width="1.5"/><text x="{mx:.0}" y="{my:.0}" font-size="10" fill="#64748b" text-anchor="middle" dy="-3">{}</text>"##,
-            escape(&relation.relation)
+            escape::html(&relation.relation)
         ));
-        let label = escape(&short(&relation.target_ref));
+        let label = escape::html(&short(&relation.target_ref));
         let box_ = node_box(x, y, &label, relation.target_path.is_some());
         nodes.push_str(&match &relation.target_path {
             Some(path) => format!(
                 r#"<a href="{}" data-testid="graph-node"><title>{}</title>{box_}</a>"#,
-                escape(path),
-                escape(&relation.target_ref)
+                escape::html(path),
+                escape::html(&relation.target_ref)
             ),
-            None => format!(r#"<g><title>{} (not in the catalog)</title>{box_}</g>"#, escape(&relation.target_ref)),
+            None => {
+                format!(r#"<g><title>{} (not in the catalog)</title>{box_}</g>"#, escape::html(&relation.target_ref))
+            }
         });
     }
-    let center_box =
-        node_box(cx, cy, &escape(&short(center)), true).replace("#ffffff", "#fef3c7").replace("#94a3b8", "#f59e0b");
+    let center_box = node_box(cx, cy, &escape::html(&short(center)), true)
+        .replace("#ffffff", "#fef3c7")
+        .replace("#94a3b8", "#f59e0b");
     format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="Relations of {}" class="w-full">{edges}{nodes}{center_box}</svg>"#,
-        escape(center)
+        escape::html(center)
     )
 }
 

@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 use uuid::Uuid;
 
-use super::fetch::{self, FetchPolicy, HostAllowlist};
 use super::location_repo::{self as repo, LocationRow};
 use super::model::{DocumentOutcome, ImportReport, LocationView};
 use super::reader::{read_tree, LocatedDocument, UrlSource};
@@ -21,6 +20,7 @@ use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
+use crate::fetch::{self, FetchPolicy, HostAllowlist};
 use crate::tenancy::model::Tenant;
 
 pub const MANAGED_BY: &str = "backstage.io/managed-by-location";

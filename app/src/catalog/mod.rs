@@ -7,8 +7,6 @@ pub mod archive;
 pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod events;
-#[cfg(feature = "ssr")]
-pub mod fetch;
 pub mod graph;
 pub mod import_pages;
 #[cfg(feature = "ssr")]

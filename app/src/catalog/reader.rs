@@ -9,8 +9,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
-use super::fetch::{self, FetchPolicy, HostAllowlist};
 use super::service::parse_documents;
+use crate::fetch::{self, FetchPolicy, HostAllowlist};
 
 /// Files one tree may read, so a Location cycle or fan-out cannot run away.
 const MAX_FILES: usize = 500;

@@ -510,7 +510,7 @@ fn with_snippets(mut items: Vec<EntitySummary>, snippets: Vec<(Uuid, String)>) -
 
 /// Escapes a headline and turns PostgreSQL's match markers into `<mark>` elements.
 fn marked_html(headline: &str) -> String {
-    crate::ui::html::escape(headline).replace(repo::MATCH_START, "<mark>").replace(repo::MATCH_END, "</mark>")
+    crate::escape::html(headline).replace(repo::MATCH_START, "<mark>").replace(repo::MATCH_END, "</mark>")
 }
 
 /// Facet counts for `keys` over the entities the filter and predicate select, from the cache

@@ -126,7 +126,7 @@ impl CatalogView {
 
 /// Entity refs keep their `:` readable in the address bar.
 fn encode(value: &str) -> String {
-    crate::ui::html::percent_encode(value, b":")
+    crate::escape::percent(value, b":")
 }
 
 /// One page of the catalog list with its kind tabs and facet counts.

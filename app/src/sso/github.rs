@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use super::sign_in::ExternalUser;
-use crate::catalog::fetch::{self, FetchPolicy};
+use crate::fetch::{self, FetchPolicy};
 
 /// The API root for a GitHub web base URL.
 pub fn api_base(web_base: &str) -> String {

@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 
 use super::oidc::Discovery;
-use crate::catalog::fetch::{self, FetchPolicy};
+use crate::fetch::{self, FetchPolicy};
 
 /// The largest discovery, key set or token response read.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;

@@ -14,8 +14,8 @@ use super::providers::{self, Kind};
 use super::repo::ProviderRow;
 use super::sign_in::{self, Completed, ExternalUser, Failure, Started, Verified};
 use crate::audit::service::AuditSource;
-use crate::catalog::fetch::{self, FetchPolicy};
 use crate::error::{AppError, AppResult};
+use crate::fetch::{self, FetchPolicy};
 use crate::keyring::Purpose;
 use crate::state::AppState;
 use crate::tenancy::model::Tenant;
@@ -184,5 +184,5 @@ async fn oidc_user(
 
 /// HTTP Basic client credentials are form-encoded first (RFC 6749 §2.3.1).
 fn url_encode(s: &str) -> String {
-    crate::ui::html::percent_encode(s, b"")
+    crate::escape::percent(s, b"")
 }

@@ -29,7 +29,7 @@ use samael::metadata::EntityDescriptor;
 use samael::schema::Assertion;
 use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};
 
-use crate::ui::html::escape;
+use crate::escape;
 
 /// The largest decoded SAML message or metadata document read.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -138,8 +138,8 @@ impl IdpSettings {
             .collect();
         format!(
             r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}<md:SingleSignOnService Binding="{HTTP_REDIRECT}" Location="{}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
-            escape(&self.entity_id),
-            escape(&self.sso_url)
+            escape::html(&self.entity_id),
+            escape::html(&self.sso_url)
         )
         .parse()
         .map_err(|e| format!("identity provider settings: {e}"))
@@ -234,8 +234,8 @@ impl SpSettings<'_> {
   </md:SPSSODescriptor>
 </md:EntityDescriptor>
 "#,
-            entity_id = escape(self.entity_id),
-            acs_url = escape(self.acs_url),
+            entity_id = escape::html(self.entity_id),
+            acs_url = escape::html(self.acs_url),
             certificate = STANDARD.encode(certificate),
         )
     }

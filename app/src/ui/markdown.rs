@@ -3,7 +3,7 @@
 //! result is escaped HTML whose only markup is what this module writes, so it is safe for
 //! `inner_html`. Line breaks become spaces (a list row has one line).
 
-use super::html::escape;
+use crate::escape;
 
 pub fn inline_html(markdown: &str) -> String {
     let text = markdown.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -16,7 +16,7 @@ pub fn inline_html(markdown: &str) -> String {
             out.push_str(&html);
             rest = &rest[used..];
         } else {
-            out.push_str(&escape(&c.to_string()));
+            out.push_str(&escape::html(&c.to_string()));
             rest = &rest[c.len_utf8()..];
         }
     }
@@ -32,7 +32,7 @@ fn delimited<'a>(rest: &'a str, marker: &str) -> Option<(&'a str, usize)> {
 }
 
 fn code(rest: &str) -> Option<(String, usize)> {
-    delimited(rest, "`").map(|(content, used)| (format!("<code>{}</code>", escape(content)), used))
+    delimited(rest, "`").map(|(content, used)| (format!("<code>{}</code>", escape::html(content)), used))
 }
 
 /// Like Markdown, `* text *` (spaces inside the markers) is not emphasis: `2 * 3 * 4` stays.
@@ -43,7 +43,7 @@ fn flanked(content: &str) -> bool {
 fn strong(rest: &str) -> Option<(String, usize)> {
     delimited(rest, "**")
         .filter(|(content, _)| flanked(content))
-        .map(|(content, used)| (format!("<strong>{}</strong>", escape(content)), used))
+        .map(|(content, used)| (format!("<strong>{}</strong>", escape::html(content)), used))
 }
 
 fn emphasis(rest: &str) -> Option<(String, usize)> {
@@ -52,7 +52,7 @@ fn emphasis(rest: &str) -> Option<(String, usize)> {
     }
     delimited(rest, "*")
         .filter(|(content, _)| flanked(content))
-        .map(|(content, used)| (format!("<em>{}</em>", escape(content)), used))
+        .map(|(content, used)| (format!("<em>{}</em>", escape::html(content)), used))
 }
 
 /// `[label](url)`; a URL that is not http(s), mailto or a path on this site leaves the label
@@ -73,11 +73,11 @@ fn link(rest: &str) -> Option<(String, usize)> {
     let html = if safe {
         format!(
             r#"<a href="{}" rel="noopener noreferrer nofollow" class="underline hover:text-amber-700">{}</a>"#,
-            escape(url),
-            escape(label)
+            escape::html(url),
+            escape::html(label)
         )
     } else {
-        escape(label)
+        escape::html(label)
     };
     Some((html, used))
 }

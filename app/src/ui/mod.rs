@@ -2,7 +2,6 @@
 
 pub mod form;
 pub mod home;
-pub mod html;
 pub mod layout;
 pub mod live;
 pub mod markdown;

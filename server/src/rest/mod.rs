@@ -55,14 +55,14 @@ pub fn error_page(status: StatusCode, title: &str, text: String, onwards: Option
     let link = onwards.map_or_else(String::new, |(href, label)| {
         format!(
             r#"<p class="mt-4"><a class="text-sm text-amber-700" href="{href}">{}</a></p>"#,
-            app::ui::html::escape(label)
+            app::escape::html(label)
         )
     });
     let body = format!(
         r#"<div class="max-w-md text-center"><p class="text-sm font-semibold text-amber-600">{code}</p>
 <h1 class="mt-2 text-2xl font-semibold tracking-tight">{title}</h1><p class="mt-2 text-sm text-slate-600">{text}</p>{link}</div>"#,
         code = status.as_u16(),
-        text = app::ui::html::escape(&text),
+        text = app::escape::html(&text),
     );
     standalone_page(status, title, &body)
 }

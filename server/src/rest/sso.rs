@@ -18,13 +18,13 @@ use super::{error_page, standalone_page, Endpoint};
 use app::auth::permission::Action;
 use app::auth::session;
 use app::error::AppError;
+use app::escape;
 use app::sso::oauth_service::{self, Callback};
 use app::sso::paths;
 use app::sso::providers::{self, Kind};
 use app::sso::saml_service::{self, Posted};
 use app::sso::sign_in::{Completed, Failure, Started, TestReport, FLOW_KEY};
 use app::state::{AppState, RequestContext};
-use app::ui::html::escape;
 
 /// Base64 of the largest response we read (256 KiB), form-encoded, with room for RelayState.
 const ACS_BODY_LIMIT: usize = 1024 * 1024;
@@ -220,8 +220,8 @@ fn test_report(report: &TestReport) -> Response {
     let row = |label: &str, value: &str| {
         format!(
             r#"<tr><th class="py-1 pr-4 text-left align-top font-medium text-slate-500">{}</th><td class="py-1 break-all">{}</td></tr>"#,
-            escape(label),
-            escape(value)
+            escape::html(label),
+            escape::html(value)
         )
     };
     let role = match &report.mapped_role {
@@ -242,7 +242,7 @@ fn test_report(report: &TestReport) -> Response {
 <p class="mt-2 text-sm text-slate-600">Nobody was signed in. This is what the provider sent and what a sign-in would do with it.</p>
 <table class="mt-4 text-sm">{rows}</table>
 <p class="mt-4"><a class="text-sm text-amber-700" href="/settings/sso">Back to single sign-on settings</a></p></div>"#,
-        provider = escape(&report.provider),
+        provider = escape::html(&report.provider),
         rows = rows.concat(),
     );
     standalone_page(StatusCode::OK, "Test sign-in", &body)

@@ -183,5 +183,5 @@ impl TestApp {
 }
 
 fn urlencode(s: &str) -> String {
-    app::ui::html::percent_encode(s, b"")
+    app::escape::percent(s, b"")
 }

@@ -1,5 +1,6 @@
-//! Reading Location URLs without turning the catalog into a proxy into our own network (SSRF):
-//! http(s) only, hosts from the tenant's allowlist, addresses checked after DNS resolution
+//! The one way the server reads URLs that tenants choose (catalog Locations, identity
+//! providers; next, the plugin registry and webhooks) without becoming a proxy into our own
+//! network (SSRF): http(s) only, hosts from the tenant's allowlist, addresses checked after DNS resolution
 //! and pinned for the request (no rebinding between check and connect), redirects only to
 //! the same host, a size cap and a deadline.
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 use reqwest::redirect::Policy;
 use reqwest::Url;
 
-/// The largest document a Location may serve.
+/// The largest document a URL may serve.
 pub const MAX_BYTES: usize = 5 * 1024 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_REDIRECTS: usize = 3;

@@ -1,14 +1,15 @@
-//! Escaping for the few places that build HTML, SVG or URLs as text (error pages outside the
-//! app, the relations graph, search snippets, query strings, `otpauth://` URIs, HTTP Basic
-//! client credentials).
+//! Escaping for the places that build HTML, SVG or URLs as text (error pages outside the app,
+//! the relations graph, search snippets, Markdown in lists, SAML documents, query strings,
+//! `otpauth://` URIs, HTTP Basic client credentials). Used by services and pages alike, so it
+//! lives at the top of the crate, not under `ui`.
 
 /// Makes text safe inside HTML/SVG elements and double-quoted attributes.
-pub fn escape(text: &str) -> String {
+pub fn html(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters and the bytes in `keep`.
-pub fn percent_encode(text: &str, keep: &[u8]) -> String {
+pub fn percent(text: &str, keep: &[u8]) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
@@ -22,11 +23,11 @@ pub fn percent_encode(text: &str, keep: &[u8]) -> String {
 mod tests {
     #[test]
     fn urls_keep_only_unreserved_and_chosen_bytes() {
-        assert_eq!(super::percent_encode("a b&c:d@é", b":"), "a%20b%26c:d%40%C3%A9");
+        assert_eq!(super::percent("a b&c:d@é", b":"), "a%20b%26c:d%40%C3%A9");
     }
 
     #[test]
     fn markup_and_quotes_are_neutralised() {
-        assert_eq!(super::escape(r#"<a href="x">&</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;");
+        assert_eq!(super::html(r#"<a href="x">&</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;");
     }
 }
