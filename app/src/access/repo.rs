@@ -99,7 +99,7 @@ pub struct ClientRow {
     pub name: String,
     pub secret_hash: Vec<u8>,
     pub scopes: Vec<String>,
-    pub role: String,
+    pub role: crate::auth::model::Role,
     pub created_at: DateTime<Utc>,
     pub last_token_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,

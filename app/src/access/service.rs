@@ -133,7 +133,7 @@ pub async fn create_key_as_operator(
                     None => {
                         let mut all = members::list(conn, tenant_id).await?;
                         all.sort_by_key(|m| m.joined_at);
-                        all.into_iter().filter(|m| m.role == Role::Admin.as_str()).collect::<Vec<_>>()
+                        all.into_iter().filter(|m| m.role == Role::Admin).collect::<Vec<_>>()
                     }
                 };
                 match candidates.into_iter().find(members::MemberRow::is_active) {
@@ -338,7 +338,7 @@ fn client_view(row: ClientRow) -> ClientView {
         id: row.id,
         client_id: row.client_id,
         name: row.name,
-        role: row.role,
+        role: row.role.as_str().to_owned(),
         scopes: row.scopes,
         created_at: row.created_at,
         last_token_at: row.last_token_at,
@@ -477,7 +477,7 @@ async fn client_principal(conn: &mut Connection, claims: AccessClaims) -> AppRes
             user_id: client.id,
             email: format!("client:{}", client.client_id),
             display_name: client.name,
-            role: Role::parse(&client.role)?,
+            role: client.role,
             must_change_password: false,
             mfa_enabled: false,
         },

@@ -6,6 +6,7 @@ use crate::tenancy::model::TenantSummary;
 
 /// A member's role in a tenant, ordered by privilege.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(diesel::deserialize::FromSqlRow))]
 pub enum Role {
     Viewer,
     Developer,

@@ -27,7 +27,7 @@ pub struct MemberRow {
     #[diesel(select_expression = users::totp_enabled_at)]
     pub totp_enabled_at: Option<chrono::DateTime<chrono::Utc>>,
     #[diesel(select_expression = memberships::role)]
-    pub role: String,
+    pub role: Role,
     #[diesel(select_expression = memberships::status)]
     pub status: String,
     #[diesel(select_expression = memberships::created_at)]
@@ -40,7 +40,7 @@ impl MemberRow {
             user_id: self.user_id,
             email: self.email.clone(),
             display_name: self.display_name.clone(),
-            role: Role::parse(&self.role)?,
+            role: self.role,
             status: MemberStatus::parse(&self.status)?,
             joined_at: self.joined_at,
             mfa_enabled: self.totp_enabled_at.is_some(),
@@ -52,7 +52,7 @@ impl MemberRow {
             user_id: self.user_id,
             email: self.email.clone(),
             display_name: self.display_name.clone(),
-            role: Role::parse(&self.role)?,
+            role: self.role,
             must_change_password: self.must_change_password,
             mfa_enabled: self.totp_enabled_at.is_some(),
         })

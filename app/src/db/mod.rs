@@ -25,6 +25,24 @@ const NEUTRAL_SEARCH_PATH: &str = "SET search_path TO pg_catalog";
 
 pub type Connection = AsyncPgConnection;
 
+/// Reads a text column holding one of a closed set of names (roles, provider kinds) straight
+/// into its enum: a row is parsed once, where it is read, and services compare enums, never
+/// strings. The type also derives `FromSqlRow` and has `parse(&str) -> AppResult<Self>`.
+macro_rules! text_enum_column {
+    ($type:ty) => {
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $type {
+            fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                let raw =
+                    <String as diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg>>::from_sql(value)?;
+                <$type>::parse(&raw).map_err(|e| e.to_string().into())
+            }
+        }
+    };
+}
+pub(crate) use text_enum_column;
+
+text_enum_column!(crate::auth::model::Role);
+
 /// The future a unit of work inside a transaction returns; it may borrow the connection.
 pub type Work<'c, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>;
 

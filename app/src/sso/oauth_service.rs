@@ -47,7 +47,7 @@ pub async fn begin(
     test: bool,
 ) -> AppResult<Started> {
     let provider_id = provider.id;
-    let (authorization_endpoint, scope) = match Kind::parse(&provider.kind)? {
+    let (authorization_endpoint, scope) = match provider.kind {
         Kind::Saml => return Err(AppError::internal("a SAML provider started an OAuth sign-in")),
         Kind::Oidc => {
             let discovery = http::discover(&state.fetch_policy, &provider.issuer).await.map_err(|e| {
@@ -75,7 +75,7 @@ pub async fn begin(
         .append_pair("code_challenge_method", "S256")
         .append_pair("scope", scope);
     // A nonce binds the ID token to this sign-in; GitHub issues none.
-    if provider.kind == Kind::Oidc.as_str() {
+    if provider.kind == Kind::Oidc {
         url.query_pairs_mut().append_pair("nonce", &nonce);
     }
     Ok(Started { url: url.to_string(), flow: state_token })
@@ -123,7 +123,7 @@ async fn finish(state: &AppState, tenant: &Tenant, callback: Callback, redirect_
         .open(Purpose::SsoClientSecret, &provider.sealed_secret(), provider.id.as_bytes())
         .map_err(|e| e.to_string())?;
     let secret = String::from_utf8(secret).map_err(|_| "client secret is not text".to_owned())?;
-    let user = match Kind::parse(&provider.kind).map_err(|e| e.to_string())? {
+    let user = match provider.kind {
         Kind::Oidc => oidc_user(&state.fetch_policy, &provider, (&secret, &code), redirect_uri, &pending).await?,
         Kind::GitHub => {
             let exchange = github::Exchange {

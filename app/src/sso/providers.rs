@@ -20,12 +20,14 @@ use crate::state::AppState;
 use crate::tenancy::model::Tenant;
 
 /// The kinds of provider.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
 pub enum Kind {
     Oidc,
     GitHub,
     Saml,
 }
+
+crate::db::text_enum_column!(Kind);
 
 impl Kind {
     pub fn parse(raw: &str) -> AppResult<Self> {

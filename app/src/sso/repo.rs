@@ -13,13 +13,13 @@ use crate::keyring::Sealed;
 #[diesel(table_name = sso_providers, check_for_backend(diesel::pg::Pg))]
 pub struct ProviderRow {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: super::providers::Kind,
     pub name: String,
     pub issuer: String,
     pub client_id: String,
     pub client_secret: Vec<u8>,
     pub secret_key_id: String,
-    pub default_role: String,
+    pub default_role: crate::auth::model::Role,
     pub allowed_domains: Vec<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub role_claim: Option<String>,
@@ -35,11 +35,11 @@ impl ProviderRow {
     pub fn view(&self) -> ProviderView {
         ProviderView {
             id: self.id,
-            kind: self.kind.clone(),
+            kind: self.kind.as_str().to_owned(),
             name: self.name.clone(),
             issuer: self.issuer.clone(),
             client_id: self.client_id.clone(),
-            default_role: self.default_role.clone(),
+            default_role: self.default_role.as_str().to_owned(),
             allowed_domains: self.allowed_domains.clone(),
             role_claim: self.role_claim.clone(),
             role_mapping: self.role_mapping(),

@@ -113,7 +113,7 @@ pub async fn conclude(
             let report = TestReport {
                 provider: provider.name.clone(),
                 mapped_role: mapped_role(&provider, &user.groups).map(|r| r.as_str().to_owned()),
-                default_role: provider.default_role.clone(),
+                default_role: provider.default_role.as_str().to_owned(),
                 subject: user.subject,
                 email: user.verified_email,
                 name: user.name,
@@ -167,7 +167,7 @@ async fn member_for(
     user: ExternalUser,
 ) -> Result<(Uuid, String), String> {
     let verified_email = user.verified_email.as_deref().and_then(|e| normalize_email(e).ok());
-    let (tenant_id, provider_id, default_role) = (tenant.id, provider.id, provider.default_role.clone());
+    let (tenant_id, provider_id, default_role) = (tenant.id, provider.id, provider.default_role);
     let mapped_role = mapped_role(provider, &user.groups);
     let allowed = provider.allowed_domains.clone();
     let (subject, display_name) = (user.subject, user.name);
@@ -202,7 +202,7 @@ async fn member_for(
                     None => {
                         let role = match mapped_role {
                             Some(role) => role,
-                            None => Role::parse(&default_role)?,
+                            None => default_role,
                         };
                         let user_id = match accounts::find_user_id(conn, &email).await? {
                             Some(id) => id,
@@ -251,7 +251,7 @@ async fn apply_mapped_role(
     member: &accounts::MemberRow,
     mapped: Option<Role>,
 ) -> AppResult<()> {
-    let current = Role::parse(&member.role)?;
+    let current = member.role;
     let Some(role) = mapped.filter(|r| *r != current) else { return Ok(()) };
     if current == Role::Admin {
         let admins = accounts::lock_active_admins(conn, tenant_id).await?;

@@ -74,7 +74,7 @@ async fn start(
 /// Starts the round trip of the provider's protocol.
 async fn begin(state: &AppState, ctx: &RequestContext, id: Uuid, base: &str, test: bool) -> Result<Started, AppError> {
     let provider = providers::provider(&state.db, &ctx.tenant, id).await?;
-    match Kind::parse(&provider.kind)? {
+    match provider.kind {
         Kind::Saml => saml_service::begin(state, &ctx.tenant, provider, base, test).await,
         Kind::Oidc | Kind::GitHub => oauth_service::begin(state, &ctx.tenant, provider, base, test).await,
     }
