@@ -51,10 +51,16 @@ pub struct ServeConfig {
 /// Requests per minute per caller, by tier (admins are counted but never limited).
 #[derive(Args, Clone, Copy, Debug)]
 pub struct RateLimits {
-    #[arg(long, env = "BEACON_RATE_LIMIT_ANONYMOUS", default_value_t = 100)]
+    #[arg(long, env = "BEACON_RATE_LIMIT_ANONYMOUS", default_value_t = RateLimits::DEFAULT.anonymous_per_minute)]
     pub anonymous_per_minute: u64,
-    #[arg(long, env = "BEACON_RATE_LIMIT_AUTHENTICATED", default_value_t = 1_000)]
+    #[arg(long, env = "BEACON_RATE_LIMIT_AUTHENTICATED", default_value_t = RateLimits::DEFAULT.authenticated_per_minute)]
     pub authenticated_per_minute: u64,
-    #[arg(long, env = "BEACON_RATE_LIMIT_ENTERPRISE", default_value_t = 10_000)]
+    #[arg(long, env = "BEACON_RATE_LIMIT_ENTERPRISE", default_value_t = RateLimits::DEFAULT.enterprise_per_minute)]
     pub enterprise_per_minute: u64,
+}
+
+impl RateLimits {
+    /// What production runs with unless configured otherwise (tests use the same).
+    pub const DEFAULT: Self =
+        Self { anonymous_per_minute: 100, authenticated_per_minute: 1_000, enterprise_per_minute: 10_000 };
 }

@@ -8,12 +8,13 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
 
-use crate::config::RateLimits;
+use crate::config::{RateLimits, ServeConfig};
 use crate::metrics::Metrics;
 use crate::middleware::{form_errors, observe, tenant};
 use crate::rest;
 use crate::startup::Sessions;
 use app::access::network::TrustedProxies;
+use app::error::AppError;
 use app::state::AppState;
 use app::{shell, App};
 
@@ -23,6 +24,18 @@ pub struct Edge {
     pub metrics: Metrics,
     pub rate_limits: RateLimits,
     pub trusted_proxies: TrustedProxies,
+}
+
+impl Edge {
+    /// The edge as configured; `serve` and the integration tests build it the same way.
+    pub fn from_config(config: &ServeConfig) -> Result<Self, AppError> {
+        Ok(Self {
+            base_domain: config.base_domain.clone(),
+            metrics: Metrics::default(),
+            rate_limits: config.rate_limits,
+            trusted_proxies: TrustedProxies::parse(&config.trusted_proxies)?,
+        })
+    }
 }
 
 pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {

@@ -11,9 +11,7 @@ use tower_sessions_redis_store::RedisStore;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::ServeConfig;
-use crate::metrics::Metrics;
 use crate::router::{self, Edge};
-use app::access::network::TrustedProxies;
 use app::auth::session_registry::SessionPolicy;
 use app::catalog::events::CatalogEvents;
 use app::db::{migrate, Database};
@@ -86,13 +84,7 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         .leptos_options;
     let addr = leptos.site_addr;
     let (state, sessions) = connect(db, &config, leptos).await?;
-    let edge = Edge {
-        base_domain: config.base_domain.clone(),
-        metrics: Metrics::default(),
-        rate_limits: config.rate_limits,
-        trusted_proxies: TrustedProxies::parse(&config.trusted_proxies)?,
-    };
-    let app = router::build(state, Arc::new(edge), sessions);
+    let app = router::build(state, Arc::new(Edge::from_config(&config)?), sessions);
 
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| AppError::internal(format!("binding {addr}: {e}")))?;

@@ -6,13 +6,11 @@ use axum::Router;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use app::access::network::TrustedProxies;
 use app::db::{migrate, Database};
 use app::state::AppState;
 use app::tenancy::model::Tenant;
 use app::tenancy::service as tenancy;
 use server::config::{RateLimits, ServeConfig};
-use server::metrics::Metrics;
 use server::router::{self, Edge};
 use server::startup;
 
@@ -48,8 +46,14 @@ impl TestResponse {
             .map(|c| c.split(';').next().unwrap_or_default().to_owned())
     }
 
+    /// The body as `T`; a body that is not one fails the test at the caller's line, with the
+    /// status and the body.
+    #[track_caller]
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+        match serde_json::from_str(&self.body) {
+            Ok(value) => value,
+            Err(e) => panic!("expected JSON ({e}), got {}: {}", self.status, self.body),
+        }
     }
 }
 
@@ -62,10 +66,6 @@ fn env(name: &str) -> String {
 }
 
 impl TestApp {
-    /// The production defaults: tests that need a limit hit use their own tenant and caller.
-    pub const RATE_LIMITS: RateLimits =
-        RateLimits { anonymous_per_minute: 100, authenticated_per_minute: 1_000, enterprise_per_minute: 10_000 };
-
     pub async fn new() -> Self {
         Self::with_pool_size(4).await
     }
@@ -95,17 +95,13 @@ impl TestApp {
             // tested where the policy is built by hand.
             fetch_private_networks: true,
             secret_keys: env("BEACON_SECRET_KEYS"),
-            rate_limits: Self::RATE_LIMITS,
+            // The production defaults: tests that need a limit hit use their own tenant and caller.
+            rate_limits: RateLimits::DEFAULT,
             leptos_config: "Leptos.toml".into(),
         };
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
         let (state, sessions) = startup::connect(db.clone(), &config, leptos_options).await.expect("redis");
-        let edge = Edge {
-            base_domain: "localhost".into(),
-            metrics: Metrics::default(),
-            rate_limits: config.rate_limits,
-            trusted_proxies: TrustedProxies::parse(&config.trusted_proxies).expect("proxies"),
-        };
+        let edge = Edge::from_config(&config).expect("edge");
         let client_ip = std::net::SocketAddr::from(([127, rand_octet(), rand_octet(), rand_octet()], 40_000));
         Self { db, router: router::build(state.clone(), Arc::new(edge), sessions), state, client_ip }
     }
