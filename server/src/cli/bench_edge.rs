@@ -13,10 +13,8 @@ use tower::ServiceExt;
 
 use super::bench::{print_row, sample};
 use crate::config::ServeConfig;
-use crate::metrics::Metrics;
 use crate::router::{self, Edge};
 use crate::startup;
-use app::access::network::TrustedProxies;
 use app::access::service::{self as access, NewClientInput, NewKey};
 use app::audit::service::AuditSource;
 use app::auth::service as auth;
@@ -77,14 +75,8 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: (&str, &str), samples: u
     let config = ServeConfig::from_env()?;
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
     let (state, sessions) = startup::connect(db.clone(), &config, leptos_options).await?;
-    let edge = Edge {
-        base_domain: config.base_domain.clone(),
-        metrics: Metrics::default(),
-        rate_limits: config.rate_limits,
-        trusted_proxies: TrustedProxies::default(),
-    };
     let client = Client {
-        router: router::build(state, Arc::new(edge), sessions),
+        router: router::build(state, Arc::new(Edge::from_config(&config)?), sessions),
         host: format!("{}.{}", tenant.slug, config.base_domain),
     };
     let (email, password) = admin;
@@ -121,6 +113,12 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: (&str, &str), samples: u
     })
     .await?;
     print_row("GET entities page, API key", &by_key);
+    // The edge alone: tenant, allowlist, key, rate limit, and a handler that reads nothing.
+    let edge_only = sample(samples, || async {
+        client.get("/api/permissions/roles", (header::HeaderName::from_static("x-api-key"), key.as_str())).await
+    })
+    .await?;
+    print_row("GET permissions/roles, API key (edge only)", &edge_only);
 
     let registered = access::create_client(
         db,
