@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{reader, Cursor, Params};
+use super::{decode_cursor, encode_cursor, reader, EntityCursor, Params};
 use crate::rest::{invalid, json_body, ApiError, ApiResult};
 use app::auth::permission::Action;
 use app::catalog::query::{EntityQuery, Filter, Sort, SortField, MAX_PAGE};
@@ -32,7 +32,7 @@ pub(super) async fn list(
     let params = Params::parse(raw)?;
     let (query, fields) = match params.one("after") {
         Some(after) => {
-            let cursor = Cursor::decode(after)?;
+            let cursor: EntityCursor = decode_cursor(after)?;
             (cursor.query, cursor.fields)
         }
         None => {
@@ -61,8 +61,8 @@ pub(super) async fn list(
     let items: Vec<Value> = page.entities.iter().map(|e| service::project(e, &fields)).collect();
     let mut response = Json(items).into_response();
     if page.has_more {
-        let next = Cursor { query: EntityQuery { offset: query.offset + query.limit, ..query }, fields };
-        let link = format!("</api/catalog/entities?after={}>; rel=\"next\"", next.encode());
+        let next = EntityCursor { query: EntityQuery { offset: query.offset + query.limit, ..query }, fields };
+        let link = format!("</api/catalog/entities?after={}>; rel=\"next\"", encode_cursor(&next));
         if let Ok(value) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, value);
         }

@@ -7,13 +7,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{reader, Params};
+use super::{decode_cursor, encode_cursor, reader, Params};
 use crate::rest::{invalid, json_body, ApiError, ApiResult};
 use app::auth::permission::Action;
 use app::catalog::location_repo::LocationRow;
@@ -153,11 +151,7 @@ pub(super) async fn by_query(
     }
     let body: Body = json_body(&body)?;
     let request = match body.cursor {
-        Some(cursor) => URL_SAFE_NO_PAD
-            .decode(cursor)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<LocationQuery>(&bytes).ok())
-            .ok_or_else(|| invalid("malformed cursor".into()))?,
+        Some(cursor) => decode_cursor(&cursor)?,
         None => body.initial,
     };
     let all: Vec<Value> = locations::list(&state.db, &ctx.tenant)
@@ -176,8 +170,7 @@ pub(super) async fn by_query(
     let mut page_info = serde_json::Map::new();
     if request.offset + limit < matching.len() {
         let next = LocationQuery { offset: request.offset + limit, ..request };
-        let encoded = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&next).map_err(AppError::internal)?);
-        page_info.insert("nextCursor".into(), Value::String(encoded));
+        page_info.insert("nextCursor".into(), Value::String(encode_cursor(&next)));
     }
     Ok(Json(json!({ "items": items, "totalItems": matching.len(), "pageInfo": page_info })))
 }

@@ -16,6 +16,7 @@ mod search;
 use axum::http::Method;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{invalid, ApiError, ApiResult, Endpoint};
@@ -107,26 +108,28 @@ fn reader(ctx: &RequestContext) -> ApiResult<()> {
     Ok(())
 }
 
-/// What a cursor carries: the whole query, so that a page request needs nothing else.
+/// What an entity cursor carries: the whole query, so that a page request needs nothing else.
 /// (Not named `query`: catalog-client reads a cursor with a `query` key as a predicate
 /// cursor and switches to `POST /entities/by-query`.)
 #[derive(Serialize, Deserialize)]
-struct Cursor {
+struct EntityCursor {
     #[serde(rename = "request")]
     query: EntityQuery,
     fields: Vec<String>,
 }
 
-impl Cursor {
-    fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("cursor serialises"))
-    }
+/// The one cursor codec of this API: the state of the next request as URL-safe base64 of its
+/// JSON, opaque to clients. Every paged route encodes and decodes its cursors here, so all of
+/// them look alike and a malformed one is refused the same way everywhere.
+fn encode_cursor<T: Serialize>(state: &T) -> String {
+    // Cursor states are plain structs with string keys: serialising them cannot fail.
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(state).expect("cursor state serialises"))
+}
 
-    fn decode(raw: &str) -> ApiResult<Self> {
-        URL_SAFE_NO_PAD
-            .decode(raw)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| invalid("malformed cursor".into()))
-    }
+fn decode_cursor<T: DeserializeOwned>(raw: &str) -> ApiResult<T> {
+    URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| invalid("malformed cursor".into()))
 }

@@ -7,7 +7,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{reader, Cursor, Params};
+use super::{decode_cursor, encode_cursor, reader, EntityCursor, Params};
 use crate::rest::{invalid, json_body, ApiResult};
 use app::catalog::query::{EntityQuery, Filter, Predicate, Sort, SortField, MAX_PAGE};
 use app::catalog::service;
@@ -26,7 +26,7 @@ pub(super) async fn by_query_string(
     let (query, fields) = match params.one("cursor") {
         // A cursor stands for the whole query: other parameters (except limit) are ignored.
         Some(raw) => {
-            let cursor = Cursor::decode(raw)?;
+            let cursor: EntityCursor = decode_cursor(raw)?;
             (EntityQuery { limit, ..cursor.query }, cursor.fields)
         }
         None => {
@@ -90,7 +90,7 @@ pub(super) async fn by_predicate(
     let limit = body.limit.unwrap_or(20).clamp(0, MAX_PAGE);
     let (query, fields) = match body.cursor {
         Some(raw) => {
-            let cursor = Cursor::decode(&raw)?;
+            let cursor: EntityCursor = decode_cursor(&raw)?;
             (EntityQuery { limit, ..cursor.query }, cursor.fields)
         }
         None => {
@@ -129,18 +129,18 @@ async fn page(
     let page = service::query(&state.db, &ctx.tenant, query.clone(), true).await?;
     let mut page_info = serde_json::Map::new();
     if page.has_more {
-        let next = Cursor {
+        let next = EntityCursor {
             query: EntityQuery { offset: query.offset + query.limit, ..query.clone() },
             fields: fields.clone(),
         };
-        page_info.insert("nextCursor".into(), Value::String(next.encode()));
+        page_info.insert("nextCursor".into(), Value::String(encode_cursor(&next)));
     }
     if query.offset > 0 {
-        let previous = Cursor {
+        let previous = EntityCursor {
             query: EntityQuery { offset: (query.offset - query.limit).max(0), ..query.clone() },
             fields: fields.clone(),
         };
-        page_info.insert("prevCursor".into(), Value::String(previous.encode()));
+        page_info.insert("prevCursor".into(), Value::String(encode_cursor(&previous)));
     }
     Ok(Json(json!({
         "items": page.entities.iter().map(|e| service::project(e, &fields)).collect::<Vec<_>>(),
