@@ -22,7 +22,8 @@ use app::catalog::refs::EntityRef;
 use app::error::AppError;
 use app::state::{AppState, RequestContext};
 
-/// A location as Backstage's API shows it.
+/// A location as Backstage's API shows it, everywhere it shows one (alone, listed, in a
+/// registration's answer, matched by a query): `{id, type, target}`, the type as stored.
 fn location_json(location: &LocationRow) -> Value {
     json!({ "id": location.id, "type": location.location_type, "target": location.target })
 }
@@ -55,10 +56,8 @@ pub(super) async fn list(
     Extension(ctx): Extension<RequestContext>,
 ) -> ApiResult<Json<Value>> {
     reader(&ctx)?;
-    let locations = locations::list(&state.db, &ctx.tenant).await?;
-    Ok(Json(Value::Array(
-        locations.into_iter().map(|l| json!({ "data": { "id": l.id, "type": "url", "target": l.target } })).collect(),
-    )))
+    let locations = locations::registered(&state.db, &ctx.tenant).await?;
+    Ok(Json(locations.iter().map(|(l, _)| json!({ "data": location_json(l) })).collect()))
 }
 
 pub(super) async fn get(
@@ -154,11 +153,8 @@ pub(super) async fn by_query(
         Some(cursor) => decode_cursor(&cursor)?,
         None => body.initial,
     };
-    let all: Vec<Value> = locations::list(&state.db, &ctx.tenant)
-        .await?
-        .into_iter()
-        .map(|l| json!({ "id": l.id, "type": "url", "target": l.target }))
-        .collect();
+    let all: Vec<Value> =
+        locations::registered(&state.db, &ctx.tenant).await?.iter().map(|(l, _)| location_json(l)).collect();
     let mut matching = Vec::new();
     for location in all {
         if request.query.as_ref().map_or(Ok(true), |q| locations::matches(q, &location)).map_err(invalid)? {
