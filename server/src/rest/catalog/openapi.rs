@@ -1,5 +1,6 @@
 //! `GET /openapi.json`: the OpenAPI document of this API, kept next to the handlers (YAML,
-//! served as JSON).
+//! served as JSON). Integration tests hold it to the endpoint table both ways: every
+//! operation it describes is routed, every route is described.
 
 use axum::Json;
 use serde_json::Value;
