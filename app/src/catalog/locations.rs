@@ -351,10 +351,14 @@ pub async fn find(db: &Database, tenant: &Tenant, id: Uuid) -> AppResult<Locatio
         .ok_or_else(|| AppError::NotFound(format!("Found no location with ID {id}")))
 }
 
+/// Every registered location, ordered by target, with the number of entities it provides.
+pub async fn registered(db: &Database, tenant: &Tenant) -> AppResult<Vec<(LocationRow, i64)>> {
+    db.with_tenant(tenant, |conn| Box::pin(async move { Ok::<_, AppError>(repo::list(conn).await?) })).await
+}
+
 pub async fn list(db: &Database, tenant: &Tenant) -> AppResult<Vec<LocationView>> {
-    let rows =
-        db.with_tenant(tenant, |conn| Box::pin(async move { Ok::<_, AppError>(repo::list(conn).await?) })).await?;
-    Ok(rows
+    Ok(registered(db, tenant)
+        .await?
         .into_iter()
         .map(|(row, entities)| LocationView {
             id: row.id.to_string(),

@@ -82,18 +82,6 @@ impl SortField {
             }
         })
     }
-
-    pub fn path(self) -> &'static str {
-        match self {
-            SortField::Name => "metadata.name",
-            SortField::Kind => "kind",
-            SortField::Namespace => "metadata.namespace",
-            SortField::Title => "metadata.title",
-            SortField::Type => "spec.type",
-            SortField::Lifecycle => "spec.lifecycle",
-            SortField::Owner => "spec.owner",
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

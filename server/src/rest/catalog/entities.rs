@@ -1,0 +1,180 @@
+//! Entities one by one or as a plain list: `GET /entities` (paged by `Link`), lookups by uid,
+//! name and refs, and the writes that create, replace or delete one entity.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{decode_cursor, encode_cursor, reader, EntityCursor, Params};
+use crate::rest::{invalid, json_body, ApiError, ApiResult};
+use app::auth::permission::Action;
+use app::catalog::query::{EntityQuery, Filter, Sort, SortField, MAX_PAGE};
+use app::catalog::refs::EntityRef;
+use app::catalog::service::{self, SaveTarget};
+use app::error::AppError;
+use app::state::{AppState, RequestContext};
+
+/// `GET /entities` without `limit` returns at most this many, with a `Link` to the rest.
+const UNLIMITED_PAGE: i64 = 10_000;
+
+/// `GET /entities[?filter=…&order=…&fields=…&after=…]`: a JSON array, the next page in `Link`.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    reader(&ctx)?;
+    let params = Params::parse(raw)?;
+    let (query, fields) = match params.one("after") {
+        Some(after) => {
+            let cursor: EntityCursor = decode_cursor(after)?;
+            (cursor.query, cursor.fields)
+        }
+        None => {
+            let mut sort = Vec::new();
+            for order in params.all("order") {
+                let (direction, field) = order.split_once(':').unwrap_or(("asc", order));
+                let descending = match direction {
+                    "asc" => false,
+                    "desc" => true,
+                    other => return Err(invalid(format!("order direction `{other}` must be asc or desc"))),
+                };
+                sort.push(Sort { field: SortField::parse(field)?, descending });
+            }
+            let query = EntityQuery {
+                filter: Filter::parse(params.all("filter"))?,
+                predicate: None,
+                full_text: None,
+                sort,
+                offset: params.number("offset")?.unwrap_or(0),
+                limit: params.number("limit")?.unwrap_or(UNLIMITED_PAGE).min(UNLIMITED_PAGE),
+            };
+            (query, params.fields())
+        }
+    };
+    let page = service::query(&state.db, &ctx.tenant, query.clone(), false).await?;
+    let items: Vec<Value> = page.entities.iter().map(|e| service::project(e, &fields)).collect();
+    let mut response = Json(items).into_response();
+    if page.has_more {
+        let next = EntityCursor { query: EntityQuery { offset: query.offset + query.limit, ..query }, fields };
+        let link = format!("</api/catalog/entities?after={}>; rel=\"next\"", encode_cursor(&next));
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ByRefs {
+    entity_refs: Vec<String>,
+    #[serde(default)]
+    fields: Vec<String>,
+}
+
+/// `POST /entities/by-refs` `{entityRefs, fields?}`: `{items}` in the order asked, `null` for
+/// refs that name nothing.
+pub(super) async fn by_refs(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let params = Params::parse(raw)?;
+    let request: ByRefs = json_body(&body)?;
+    if request.entity_refs.len() > MAX_PAGE as usize {
+        return Err(invalid(format!("at most {MAX_PAGE} entityRefs per request")));
+    }
+    let refs = request
+        .entity_refs
+        .iter()
+        .map(|r| EntityRef::parse(r, None, "default").map_err(invalid))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let filter = Filter::parse(params.all("filter"))?;
+    let items = service::get_by_refs(&state.db, &ctx.tenant, refs, filter).await?;
+    let items: Vec<Value> =
+        items.into_iter().map(|e| e.map_or(Value::Null, |e| service::project(&e, &request.fields))).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+pub(super) async fn by_name(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let entity_ref = EntityRef::new(&kind, &namespace, &name);
+    service::get_by_ref(&state.db, &ctx.tenant, &entity_ref).await?.map(Json).ok_or_else(|| {
+        ApiError(AppError::NotFound(format!(
+            "No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
+        )))
+    })
+}
+
+pub(super) async fn by_uid(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(uid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let id = entity_uid(&uid)?;
+    service::get_by_uid(&state.db, &ctx.tenant, id).await?.map(Json).ok_or_else(|| no_entity(&uid))
+}
+
+/// The uid in a path; a malformed one names no entity (404, as Backstage answers).
+fn entity_uid(uid: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(uid).map_err(|_| no_entity(uid))
+}
+
+fn no_entity(uid: &str) -> ApiError {
+    ApiError(AppError::NotFound(format!("No entity with uid {uid}")))
+}
+
+pub(super) async fn delete_by_uid(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(uid): Path<String>,
+) -> ApiResult<StatusCode> {
+    ctx.authorize(Action::CatalogWrite)?;
+    let id = entity_uid(&uid)?;
+    service::delete_by_uid(&state.db, &ctx.tenant, ctx.audit_source(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/catalog/entities`: create one entity (JSON or YAML body); 201 with the entity.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    ctx.authorize(Action::CatalogWrite)?;
+    let text = document(&body)?;
+    let (_, entity) = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), SaveTarget::New, text).await?;
+    Ok((StatusCode::CREATED, Json(entity)).into_response())
+}
+
+/// `PUT /api/catalog/entities/{uid}`: replace an entity; its kind, namespace and name stay.
+pub(super) async fn replace(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(uid): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    ctx.authorize(Action::CatalogWrite)?;
+    let id = entity_uid(&uid)?;
+    let text = document(&body)?;
+    let (_, entity) = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), SaveTarget::Uid(id), text).await?;
+    Ok(Json(entity))
+}
+
+/// The one entity a create or replace sends, as text for the service to parse.
+fn document(body: &[u8]) -> ApiResult<&str> {
+    std::str::from_utf8(body).map_err(|_| invalid("the body must be UTF-8 JSON or YAML".into()))
+}

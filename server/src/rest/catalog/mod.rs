@@ -1,0 +1,135 @@
+//! `/api/catalog`: Backstage's catalog REST API (the routes `@backstage/catalog-client`
+//! calls), answering in Backstage's shapes and error envelope. Handlers only translate HTTP;
+//! the catalog service does the work. One module per group of routes; what they share (query
+//! parameters, the cursor codec) lives here.
+
+mod entities;
+mod events;
+mod export;
+mod facets;
+mod import;
+mod locations;
+mod openapi;
+mod query;
+mod search;
+
+use axum::http::Method;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{invalid, ApiError, ApiResult, Endpoint};
+use app::auth::permission::Action;
+use app::catalog::query::EntityQuery;
+use app::error::AppError;
+use app::state::RequestContext;
+
+/// Backstage's catalog API; served with its error envelope by `rest::tenant_routes`.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/api/catalog/entities", entities::list),
+        Endpoint::new(Method::POST, "/api/catalog/entities", entities::create),
+        Endpoint::new(Method::GET, "/api/catalog/entities/{uid}", entities::by_uid),
+        Endpoint::new(Method::PUT, "/api/catalog/entities/{uid}", entities::replace),
+        Endpoint::new(Method::DELETE, "/api/catalog/entities/{uid}", entities::delete_by_uid),
+        Endpoint::new(Method::GET, "/api/catalog/search", search::search),
+        Endpoint::new(Method::GET, "/api/catalog/openapi.json", openapi::document),
+        Endpoint::new(Method::GET, "/api/catalog/entities/by-query", query::by_query_string),
+        Endpoint::new(Method::POST, "/api/catalog/entities/by-query", query::by_predicate),
+        Endpoint::new(Method::POST, "/api/catalog/entities/by-refs", entities::by_refs),
+        Endpoint::new(Method::GET, "/api/catalog/entities/by-name/{kind}/{namespace}/{name}", entities::by_name),
+        Endpoint::new(
+            Method::GET,
+            "/api/catalog/entities/by-name/{kind}/{namespace}/{name}/ancestry",
+            locations::ancestry,
+        ),
+        Endpoint::new(Method::GET, "/api/catalog/locations", locations::list),
+        Endpoint::new(Method::POST, "/api/catalog/locations", locations::create),
+        Endpoint::new(Method::GET, "/api/catalog/locations/{id}", locations::get),
+        Endpoint::new(Method::PUT, "/api/catalog/locations/{id}", locations::update),
+        Endpoint::new(Method::DELETE, "/api/catalog/locations/{id}", locations::delete),
+        Endpoint::new(Method::POST, "/api/catalog/locations/by-query", locations::by_query),
+        Endpoint::new(Method::GET, "/api/catalog/locations/by-entity/{kind}/{namespace}/{name}", locations::by_entity),
+        Endpoint::new(Method::POST, "/api/catalog/refresh", locations::refresh_entity),
+        Endpoint::new(Method::POST, "/api/catalog/analyze-location", locations::analyze),
+        Endpoint::new(Method::GET, "/api/catalog/entities/by-uid/{uid}", entities::by_uid),
+        Endpoint::new(Method::DELETE, "/api/catalog/entities/by-uid/{uid}", entities::delete_by_uid),
+        Endpoint::new(Method::GET, "/api/catalog/entity-facets", facets::by_query_string),
+        Endpoint::new(Method::POST, "/api/catalog/entity-facets", facets::by_predicate),
+        Endpoint::new(Method::GET, "/api/catalog/events", events::stream),
+        Endpoint::new(Method::GET, "/api/catalog/export", export::export),
+        Endpoint::new(Method::POST, "/api/catalog/validate-entity", import::validate_entity),
+        Endpoint::new(Method::POST, "/api/catalog/import", import::import).body_limit(import::MAX_IMPORT_BYTES),
+    ]
+}
+
+/// The query string as repeated `key=value` pairs (`filter` may appear many times).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(raw: Option<String>) -> ApiResult<Self> {
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+            .map(Self)
+            .map_err(|e| ApiError(AppError::Invalid(format!("malformed query string: {e}"))))
+    }
+
+    fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
+        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn one<'a>(&'a self, key: &'a str) -> Option<&'a str> {
+        self.all(key).last()
+    }
+
+    fn number(&self, key: &str) -> ApiResult<Option<i64>> {
+        self.one(key)
+            .map(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| invalid(format!("{key} must be a non-negative integer")))
+            })
+            .transpose()
+    }
+
+    fn fields(&self) -> Vec<String> {
+        self.all("fields")
+            .flat_map(|f| f.split(','))
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn reader(ctx: &RequestContext) -> ApiResult<()> {
+    ctx.authorize(Action::CatalogRead)?;
+    Ok(())
+}
+
+/// What an entity cursor carries: the whole query, so that a page request needs nothing else.
+/// (Not named `query`: catalog-client reads a cursor with a `query` key as a predicate
+/// cursor and switches to `POST /entities/by-query`.)
+#[derive(Serialize, Deserialize)]
+struct EntityCursor {
+    #[serde(rename = "request")]
+    query: EntityQuery,
+    fields: Vec<String>,
+}
+
+/// The one cursor codec of this API: the state of the next request as URL-safe base64 of its
+/// JSON, opaque to clients. Every paged route encodes and decodes its cursors here, so all of
+/// them look alike and a malformed one is refused the same way everywhere.
+fn encode_cursor<T: Serialize>(state: &T) -> String {
+    // Cursor states are plain structs with string keys: serialising them cannot fail.
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(state).expect("cursor state serialises"))
+}
+
+fn decode_cursor<T: DeserializeOwned>(raw: &str) -> ApiResult<T> {
+    URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| invalid("malformed cursor".into()))
+}

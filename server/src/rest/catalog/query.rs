@@ -1,0 +1,150 @@
+//! `/entities/by-query`: pages of `{items, totalItems, pageInfo}` selected by query-string
+//! filters (GET) or by a filter predicate (POST), with cursors in both directions.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{decode_cursor, encode_cursor, reader, EntityCursor, Params};
+use crate::rest::{invalid, json_body, ApiResult};
+use app::catalog::query::{EntityQuery, Filter, Predicate, Sort, SortField, MAX_PAGE};
+use app::catalog::service;
+use app::error::AppError;
+use app::state::{AppState, RequestContext};
+
+/// `GET /entities/by-query[?filter=…&orderField=…&fullTextFilterTerm=…&cursor=…]`.
+pub(super) async fn by_query_string(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let params = Params::parse(raw)?;
+    let limit = params.number("limit")?.unwrap_or(20).min(MAX_PAGE);
+    let (query, fields) = match params.one("cursor") {
+        // A cursor stands for the whole query: other parameters (except limit) are ignored.
+        Some(raw) => {
+            let cursor: EntityCursor = decode_cursor(raw)?;
+            (EntityQuery { limit, ..cursor.query }, cursor.fields)
+        }
+        None => {
+            let mut sort = Vec::new();
+            for order in params.all("orderField") {
+                let (field, direction) = order.split_once(',').unwrap_or((order, "asc"));
+                let descending = match direction.trim() {
+                    "asc" => false,
+                    "desc" => true,
+                    other => return Err(invalid(format!("orderField direction `{other}` must be asc or desc"))),
+                };
+                sort.push(Sort { field: SortField::parse(field)?, descending });
+            }
+            let term = params.one("fullTextFilterTerm").map(str::trim).filter(|t| !t.is_empty());
+            let query = EntityQuery {
+                filter: Filter::parse(params.all("filter"))?,
+                predicate: None,
+                full_text: term.map(str::to_owned),
+                sort,
+                offset: params.number("offset")?.unwrap_or(0),
+                limit,
+            };
+            (query, params.fields())
+        }
+    };
+    page(&state, &ctx, query, fields).await
+}
+
+/// `POST /entities/by-query`: the same pages, selected by a filter predicate.
+pub(super) async fn by_predicate(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct OrderBy {
+        field: String,
+        order: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct FullText {
+        term: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body {
+        query: Option<Value>,
+        cursor: Option<String>,
+        limit: Option<i64>,
+        offset: Option<i64>,
+        #[serde(default)]
+        order_by: Vec<OrderBy>,
+        full_text_filter: Option<FullText>,
+        #[serde(default)]
+        fields: Vec<String>,
+    }
+    let body: Body = json_body(&body)?;
+    let limit = body.limit.unwrap_or(20).clamp(0, MAX_PAGE);
+    let (query, fields) = match body.cursor {
+        Some(raw) => {
+            let cursor: EntityCursor = decode_cursor(&raw)?;
+            (EntityQuery { limit, ..cursor.query }, cursor.fields)
+        }
+        None => {
+            let sort = body
+                .order_by
+                .iter()
+                .map(|o| {
+                    Ok(Sort { field: SortField::parse(&o.field)?, descending: o.order.eq_ignore_ascii_case("desc") })
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            let query = EntityQuery {
+                filter: Filter::default(),
+                predicate: body.query.as_ref().map(Predicate::parse).transpose()?,
+                full_text: body
+                    .full_text_filter
+                    .and_then(|f| f.term)
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty()),
+                sort,
+                offset: body.offset.unwrap_or(0),
+                limit,
+            };
+            (query, body.fields)
+        }
+    };
+    page(&state, &ctx, query, fields).await
+}
+
+/// `{items, totalItems, pageInfo}` for one page of a query; cursors carry the whole query.
+async fn page(
+    state: &AppState,
+    ctx: &RequestContext,
+    query: EntityQuery,
+    fields: Vec<String>,
+) -> ApiResult<Json<Value>> {
+    let page = service::query(&state.db, &ctx.tenant, query.clone(), true).await?;
+    let mut page_info = serde_json::Map::new();
+    if page.has_more {
+        let next = EntityCursor {
+            query: EntityQuery { offset: query.offset + query.limit, ..query.clone() },
+            fields: fields.clone(),
+        };
+        page_info.insert("nextCursor".into(), Value::String(encode_cursor(&next)));
+    }
+    if query.offset > 0 {
+        let previous = EntityCursor {
+            query: EntityQuery { offset: (query.offset - query.limit).max(0), ..query.clone() },
+            fields: fields.clone(),
+        };
+        page_info.insert("prevCursor".into(), Value::String(encode_cursor(&previous)));
+    }
+    Ok(Json(json!({
+        "items": page.entities.iter().map(|e| service::project(e, &fields)).collect::<Vec<_>>(),
+        "totalItems": page.total.unwrap_or_default(),
+        "pageInfo": page_info,
+    })))
+}

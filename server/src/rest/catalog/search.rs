@@ -1,0 +1,41 @@
+//! `GET /search`: Beacon's own search over the catalog, for tools that want matches rather
+//! than Backstage's filters.
+
+use axum::extract::{RawQuery, State};
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+
+use super::{reader, Params};
+use crate::rest::{invalid, ApiResult};
+use app::catalog::refs::EntityRef;
+use app::catalog::service;
+use app::catalog::view::CatalogView;
+use app::state::{AppState, RequestContext};
+
+/// `GET /api/catalog/search?q=…&page=…`: ranked-by-name matches with highlighted snippets.
+pub(super) async fn search(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    reader(&ctx)?;
+    let params = Params::parse(raw)?;
+    let q = params.one("q").map(str::trim).filter(|q| !q.is_empty()).ok_or_else(|| invalid("q is required".into()))?;
+    let view = CatalogView {
+        q: Some(q.to_owned()),
+        kind: params.one("kind").map(str::to_owned),
+        page: params.number("page")?.unwrap_or(1).max(1),
+        ..Default::default()
+    };
+    let page = service::list_page(&state.db, &ctx.tenant, &view).await?;
+    Ok(Json(json!({
+        "total": page.total,
+        "results": page.items.iter().map(|e| json!({
+            "entityRef": EntityRef::new(&e.kind, &e.namespace, &e.name).to_string(),
+            "uid": e.uid,
+            "title": e.title,
+            "description": e.description,
+            "snippet": e.snippet,
+        })).collect::<Vec<_>>(),
+    })))
+}
