@@ -7,6 +7,7 @@ use crate::audit::service::AuditSource;
 use crate::auth::model::Principal;
 use crate::auth::permission::{decide, Action, Scope};
 use crate::auth::session_registry::SessionPolicy;
+use crate::catalog::cache::CatalogCache;
 use crate::catalog::events::CatalogEvents;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
@@ -19,6 +20,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Database,
     pub catalog_events: CatalogEvents,
+    /// Counts and facets of catalog views, per app (see `catalog::cache`).
+    pub catalog_cache: CatalogCache,
     pub fetch_policy: FetchPolicy,
     pub keyring: Keyring,
     /// Shared counters (login throttling, rate limits) and session bookkeeping.

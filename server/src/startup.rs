@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::ServeConfig;
 use crate::router::{self, Edge};
 use app::auth::session_registry::SessionPolicy;
+use app::catalog::cache::CatalogCache;
 use app::catalog::events::CatalogEvents;
 use app::db::{migrate, Database};
 use app::error::AppError;
@@ -64,6 +65,7 @@ pub async fn connect(
     let state = AppState {
         leptos_options,
         catalog_events: CatalogEvents::listen(db.url().to_owned(), db.tenants().clone()),
+        catalog_cache: CatalogCache::default(),
         db,
         fetch_policy: FetchPolicy { allow_private_networks: config.fetch_private_networks },
         keyring,

@@ -15,7 +15,7 @@ pub async fn list_catalog(view: CatalogView) -> Result<CatalogPage, AppError> {
     respond(
         async {
             let Authorized { ctx, state, .. } = authorized(Action::CatalogRead).await?;
-            super::service::list_page(&state.db, &ctx.tenant, &view).await
+            super::service::list_page(&state.db, &state.catalog_cache, &ctx.tenant, &view).await
         }
         .await,
     )

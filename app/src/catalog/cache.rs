@@ -1,9 +1,10 @@
 //! Counts and facets of catalog views, cached per tenant and catalog version. Every write
 //! bumps the version in the database, so an entry is never served after a change, on any
-//! server instance.
+//! server instance. One cache per app (it lives in `AppState`): two apps in one process, as in
+//! the tests, never share entries.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::tenancy::model::TenantId;
 
@@ -20,17 +21,26 @@ pub enum Cached {
 
 type Key = (TenantId, i64, String);
 
-static CACHE: LazyLock<Mutex<HashMap<Key, Cached>>> = LazyLock::new(Default::default);
-
-pub fn get(tenant: TenantId, version: i64, key: &str) -> Option<Cached> {
-    CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&(tenant, version, key.to_owned())).cloned()
+#[derive(Clone, Default)]
+pub struct CatalogCache {
+    entries: Arc<Mutex<HashMap<Key, Cached>>>,
 }
 
-pub fn put(tenant: TenantId, version: i64, key: String, value: Cached) {
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    if cache.len() >= CAPACITY {
-        // Old versions are dead weight; dropping everything is simple and rare.
-        cache.clear();
+impl CatalogCache {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Cached>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-    cache.insert((tenant, version, key), value);
+
+    pub fn get(&self, tenant: TenantId, version: i64, key: &str) -> Option<Cached> {
+        self.lock().get(&(tenant, version, key.to_owned())).cloned()
+    }
+
+    pub fn put(&self, tenant: TenantId, version: i64, key: String, value: Cached) {
+        let mut entries = self.lock();
+        if entries.len() >= CAPACITY {
+            // Old versions are dead weight; dropping everything is simple and rare.
+            entries.clear();
+        }
+        entries.insert((tenant, version, key), value);
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::cache::{self, Cached};
+use super::cache::{Cached, CatalogCache};
 use super::index::{search_pairs, search_text};
 use super::model::{
     DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, FacetCount, ImportReport, RelationView,
@@ -451,8 +451,15 @@ pub struct QueryPage {
     pub has_more: bool,
 }
 
-pub async fn query(db: &Database, tenant: &Tenant, q: EntityQuery, with_total: bool) -> AppResult<QueryPage> {
+pub async fn query(
+    db: &Database,
+    cache: &CatalogCache,
+    tenant: &Tenant,
+    q: EntityQuery,
+    with_total: bool,
+) -> AppResult<QueryPage> {
     let tenant_id = tenant.id;
+    let cache = cache.clone();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let limit = q.limit;
@@ -462,7 +469,7 @@ pub async fn query(db: &Database, tenant: &Tenant, q: EntityQuery, with_total: b
             let total = match with_total {
                 true => {
                     let version = repo::version(conn).await?;
-                    Some(cached_count(conn, tenant_id, version, &q).await?)
+                    Some(cached_count(conn, &cache, tenant_id, version, &q).await?)
                 }
                 false => None,
             };
@@ -473,13 +480,19 @@ pub async fn query(db: &Database, tenant: &Tenant, q: EntityQuery, with_total: b
 }
 
 /// The number of entities a query matches, from the cache when the catalog has not changed.
-async fn cached_count(conn: &mut Connection, tenant: TenantId, version: i64, q: &EntityQuery) -> AppResult<i64> {
+async fn cached_count(
+    conn: &mut Connection,
+    cache: &CatalogCache,
+    tenant: TenantId,
+    version: i64,
+    q: &EntityQuery,
+) -> AppResult<i64> {
     let key = format!("count:{:?}:{:?}:{:?}", q.filter, q.predicate, q.full_text);
-    if let Some(Cached::Count(n)) = cache::get(tenant, version, &key) {
+    if let Some(Cached::Count(n)) = cache.get(tenant, version, &key) {
         return Ok(n);
     }
     let n = repo::count(conn, q).await?;
-    cache::put(tenant, version, key, Cached::Count(n));
+    cache.put(tenant, version, key, Cached::Count(n));
     Ok(n)
 }
 
@@ -517,6 +530,7 @@ fn marked_html(headline: &str) -> String {
 /// while the catalog has not changed.
 pub async fn facets(
     db: &Database,
+    cache: &CatalogCache,
     tenant: &Tenant,
     keys: Vec<String>,
     filter: Filter,
@@ -524,19 +538,20 @@ pub async fn facets(
 ) -> AppResult<Vec<(String, Vec<(String, i64)>)>> {
     let query = EntityQuery { filter, predicate, ..EntityQuery::default() };
     let tenant_id = tenant.id;
+    let cache = cache.clone();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let version = repo::version(conn).await?;
             let mut out = Vec::new();
             for key in keys {
                 let cache_key = format!("facet:{key}:{:?}:{:?}", query.filter, query.predicate);
-                let counts = match cache::get(tenant_id, version, &cache_key) {
+                let counts = match cache.get(tenant_id, version, &cache_key) {
                     Some(Cached::FacetValues(counts)) => counts,
                     _ => {
                         let rows = repo::facet(conn, &key, &query).await?;
                         let counts: Vec<(String, i64)> =
                             rows.into_iter().filter_map(|(v, c)| v.map(|v| (v, c))).collect();
-                        cache::put(tenant_id, version, cache_key, Cached::FacetValues(counts.clone()));
+                        cache.put(tenant_id, version, cache_key, Cached::FacetValues(counts.clone()));
                         counts
                     }
                 };
@@ -622,7 +637,12 @@ pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> Ap
 }
 
 /// The catalog list page: a page of summaries, kind tabs and facet counts for a URL view.
-pub async fn list_page(db: &Database, tenant: &Tenant, view: &CatalogView) -> AppResult<CatalogPage> {
+pub async fn list_page(
+    db: &Database,
+    cache: &CatalogCache,
+    tenant: &Tenant,
+    view: &CatalogView,
+) -> AppResult<CatalogPage> {
     use super::query::{Condition, Sort, SortField};
 
     let mut facet_filter = Filter::default();
@@ -652,6 +672,7 @@ pub async fn list_page(db: &Database, tenant: &Tenant, view: &CatalogView) -> Ap
         limit: PAGE_SIZE,
     };
     let tenant_id = tenant.id;
+    let cache = cache.clone();
     let (rows, snippets, total, kinds, facet_counts) = db
         .with_tenant(tenant, move |conn| {
             Box::pin(async move {
@@ -663,14 +684,14 @@ pub async fn list_page(db: &Database, tenant: &Tenant, view: &CatalogView) -> Ap
                     None => Vec::new(),
                 };
                 let version = repo::version(conn).await?;
-                let total = cached_count(conn, tenant_id, version, &query).await?;
+                let total = cached_count(conn, &cache, tenant_id, version, &query).await?;
                 let key = format!("facets:{facet_filter:?}:{filter:?}");
-                let (kinds, facets) = match cache::get(tenant_id, version, &key) {
+                let (kinds, facets) = match cache.get(tenant_id, version, &key) {
                     Some(Cached::Facets(kinds, facets)) => (kinds, facets),
                     _ => {
                         let kinds = repo::kind_counts(conn, &facet_filter).await?;
                         let facets = repo::column_facets(conn, &filter).await?;
-                        cache::put(tenant_id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
+                        cache.put(tenant_id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
                         (kinds, facets)
                     }
                 };

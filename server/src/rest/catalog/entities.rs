@@ -57,7 +57,7 @@ pub(super) async fn list(
             (query, params.fields())
         }
     };
-    let page = service::query(&state.db, &ctx.tenant, query.clone(), false).await?;
+    let page = service::query(&state.db, &state.catalog_cache, &ctx.tenant, query.clone(), false).await?;
     let items: Vec<Value> = page.entities.iter().map(|e| service::project(e, &fields)).collect();
     let mut response = Json(items).into_response();
     if page.has_more {

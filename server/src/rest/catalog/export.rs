@@ -27,10 +27,10 @@ pub(super) async fn export(
     let query = EntityQuery { filter, limit: EXPORT_PAGE, ..EntityQuery::default() };
     let tenant = ctx.tenant.clone();
     let pages = futures_util::stream::unfold(Some(query), move |next| {
-        let (db, tenant) = (state.db.clone(), tenant.clone());
+        let (db, cache, tenant) = (state.db.clone(), state.catalog_cache.clone(), tenant.clone());
         async move {
             let query = next?;
-            let page = match service::query(&db, &tenant, query.clone(), false).await {
+            let page = match service::query(&db, &cache, &tenant, query.clone(), false).await {
                 Ok(page) => page,
                 // The status line is gone by now: end the body so the client sees a truncated
                 // download rather than a silently complete one.

@@ -26,7 +26,7 @@ pub(super) async fn by_query_string(
         return Err(invalid("at least one facet is required".into()));
     }
     let filter = Filter::parse(params.all("filter"))?;
-    Ok(facets_json(service::facets(&state.db, &ctx.tenant, keys, filter, None).await?))
+    Ok(facets_json(service::facets(&state.db, &state.catalog_cache, &ctx.tenant, keys, filter, None).await?))
 }
 
 /// `POST /entity-facets` `{facets, query?}`: facet counts over the entities a predicate selects.
@@ -46,7 +46,10 @@ pub(super) async fn by_predicate(
         return Err(invalid("at least one facet is required".into()));
     }
     let predicate = body.query.as_ref().map(Predicate::parse).transpose()?;
-    Ok(facets_json(service::facets(&state.db, &ctx.tenant, body.facets, Filter::default(), predicate).await?))
+    Ok(facets_json(
+        service::facets(&state.db, &state.catalog_cache, &ctx.tenant, body.facets, Filter::default(), predicate)
+            .await?,
+    ))
 }
 
 /// `{facets: {key: [{value, count}]}}`, Backstage's shape.

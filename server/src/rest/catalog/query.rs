@@ -126,7 +126,7 @@ async fn page(
     query: EntityQuery,
     fields: Vec<String>,
 ) -> ApiResult<Json<Value>> {
-    let page = service::query(&state.db, &ctx.tenant, query.clone(), true).await?;
+    let page = service::query(&state.db, &state.catalog_cache, &ctx.tenant, query.clone(), true).await?;
     let mut page_info = serde_json::Map::new();
     if page.has_more {
         let next = EntityCursor {

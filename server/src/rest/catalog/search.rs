@@ -27,7 +27,7 @@ pub(super) async fn search(
         page: params.number("page")?.unwrap_or(1).max(1),
         ..Default::default()
     };
-    let page = service::list_page(&state.db, &ctx.tenant, &view).await?;
+    let page = service::list_page(&state.db, &state.catalog_cache, &ctx.tenant, &view).await?;
     Ok(Json(json!({
         "total": page.total,
         "results": page.items.iter().map(|e| json!({
