@@ -6,8 +6,7 @@ use axum::http::{header, Request, StatusCode};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::support::{TestApp, TestResponse, TestTenant};
-use crate::users::member;
+use crate::support::{TestApp, TestResponse};
 use app::access::model::AccessOverview;
 use app::auth::model::Role;
 
@@ -16,25 +15,6 @@ const CREATE_KEY: &str = "/api/access/keys/create";
 const REVOKE_KEY: &str = "/api/access/keys/revoke";
 const CREATE_CLIENT: &str = "/api/access/clients/create";
 const REVOKE_CLIENT: &str = "/api/access/clients/revoke";
-
-/// Creates a key through Settings → API access and returns (key id, secret).
-pub(crate) async fn create_key(
-    app: &TestApp,
-    t: &TestTenant,
-    cookie: &str,
-    name: &str,
-    scopes: &[&str],
-) -> (String, String) {
-    let mut form = vec![("name", name), ("expires_in_days", "30")];
-    let fields: Vec<String> = (0..scopes.len()).map(|i| format!("scopes[{i}]")).collect();
-    form.extend(fields.iter().map(String::as_str).zip(scopes.iter().copied()));
-    let created = app.call(&t.host, CREATE_KEY, &form, Some(cookie)).await;
-    assert!(created.status.is_success(), "{} {}", created.status, created.body);
-    let overview: AccessOverview = app.call(&t.host, OVERVIEW, &[], Some(cookie)).await.json();
-    let secret = overview.revealed.expect("the secret is shown once").secret;
-    let id = overview.keys.iter().find(|k| k.name == name).expect("listed").id.to_string();
-    (id, secret)
-}
 
 /// A request authenticated by a header credential instead of a cookie.
 async fn with_credential(
@@ -79,7 +59,7 @@ async fn api_keys_act_as_their_owner_within_their_scopes_until_revoked_or_expire
     let t = app.tenant().await;
     let other = app.tenant().await;
     let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
-    let (key_id, key) = create_key(&app, &t, &admin, "ci reader", &["catalog:read"]).await;
+    let (key_id, key) = app.create_key(&t, &admin, "ci reader", &["catalog:read"]).await;
     assert!(key.starts_with("bcn_"));
 
     // Shown once: the next load has no secret, and the listing never carries it.
@@ -114,8 +94,8 @@ async fn api_keys_act_as_their_owner_within_their_scopes_until_revoked_or_expire
 
     // A write key of a developer writes as that developer.
     let dev_email = format!("dev@{}.example.com", t.tenant.slug);
-    let (_, developer) = member(&app, &t, &admin, &dev_email, Role::Developer).await;
-    let (_, writer) = create_key(&app, &t, &developer, "ci writer", &["catalog:read", "catalog:write"]).await;
+    let (_, developer) = app.member(&t, &admin, &dev_email, Role::Developer).await;
+    let (_, writer) = app.create_key(&t, &developer, "ci writer", &["catalog:read", "catalog:write"]).await;
     let write =
         with_credential(&app, &t.host, "POST", "/api/catalog/entities", "x-api-key", &writer, Some(entity("db-1")))
             .await;
@@ -150,7 +130,7 @@ async fn api_keys_act_as_their_owner_within_their_scopes_until_revoked_or_expire
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
 
     // Expired keys too.
-    let (_, expiring) = create_key(&app, &t, &admin, "short lived", &["catalog:read"]).await;
+    let (_, expiring) = app.create_key(&t, &admin, "short lived", &["catalog:read"]).await;
     app.db
         .with_tenant(&t.tenant, |conn| {
             Box::pin(async move {
@@ -281,7 +261,7 @@ async fn client_credentials_issue_short_lived_scoped_tokens_for_one_tenant() {
 
     // Clients are for admins to manage.
     let dev_email = format!("dev@{}.example.com", t.tenant.slug);
-    let (_, developer) = member(&app, &t, &admin, &dev_email, Role::Developer).await;
+    let (_, developer) = app.member(&t, &admin, &dev_email, Role::Developer).await;
     let refused = app
         .call(
             &t.host,
@@ -296,10 +276,9 @@ async fn client_credentials_issue_short_lived_scoped_tokens_for_one_tenant() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_permission_api_answers_with_the_enforced_rules() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let viewer_email = format!("val@{}.example.com", t.tenant.slug);
-    let (viewer_id, viewer) = member(&app, &t, &admin, &viewer_email, Role::Viewer).await;
+    let (viewer_id, viewer) = app.member(&t, &admin, &viewer_email, Role::Viewer).await;
     let check = |cookie: String, body: Value| {
         let app = &app;
         let t = &t;
@@ -333,7 +312,7 @@ async fn the_permission_api_answers_with_the_enforced_rules() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A key answers for itself with its scopes.
-    let (_, key) = create_key(&app, &t, &admin, "reader", &["catalog:read"]).await;
+    let (_, key) = app.create_key(&t, &admin, "reader", &["catalog:read"]).await;
     let asked = with_credential(
         &app,
         &t.host,
@@ -358,8 +337,7 @@ async fn the_permission_api_answers_with_the_enforced_rules() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cross_site_state_changes_are_refused_and_audited() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let post = |extra: Vec<(&'static str, String)>| {
         let mut request = Request::post("/api/settings/users/invite")
             .header(header::HOST, &t.host)
@@ -423,7 +401,7 @@ async fn rate_limits_follow_the_tier_and_answer_429_with_headers() {
     assert!(!page.headers.contains_key("ratelimit-limit"));
 
     // Keys get the authenticated tier, enterprise tenants the enterprise one.
-    let (_, key) = create_key(&elsewhere, &t, &admin, "limits", &["catalog:read"]).await;
+    let (_, key) = elsewhere.create_key(&t, &admin, "limits", &["catalog:read"]).await;
     let read = with_credential(&elsewhere, &t.host, "GET", "/api/permissions/roles", "x-api-key", &key, None).await;
     assert_eq!(read.headers["ratelimit-limit"], "1000");
     app::tenancy::service::set_plan(&app.db, &t.tenant.slug, app::tenancy::model::Plan::Enterprise).await.unwrap();

@@ -66,8 +66,7 @@ async fn credentials_and_sessions_of_one_tenant_do_not_work_on_another() {
 #[tokio::test(flavor = "multi_thread")]
 async fn signing_out_ends_the_session() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, cookie) = app.signed_in_tenant().await;
     let out = app.call(&t.host, "/api/auth/logout", &[], Some(&cookie)).await;
     assert!(out.status.is_success(), "{}", out.status);
     assert_eq!(app.get(&t.host, "/", Some(&cookie)).await.status, StatusCode::SEE_OTHER);
@@ -185,8 +184,7 @@ async fn members_change_their_password_under_the_policy_and_resets_force_a_chang
     use app::settings::api::UsersView;
 
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let change = |cookie: String, current: String, new: &'static str, confirm: &'static str| {
         let (app, t) = (&app, &t);
         async move {
@@ -220,7 +218,7 @@ async fn members_change_their_password_under_the_policy_and_resets_force_a_chang
     // An admin reset hands out a one-time password and confines the member to the
     // change-password page until they pick a new one.
     let email = format!("rey@{}.example.com", t.tenant.slug);
-    let (user_id, _) = crate::users::member(&app, &t, &admin, &email, Role::Developer).await;
+    let (user_id, _) = app.member(&t, &admin, &email, Role::Developer).await;
     let reset = app.call(&t.host, "/api/settings/users/reset-password", &[("user_id", &user_id)], Some(&admin)).await;
     assert!(reset.status.is_success(), "{}", reset.body);
     let view: UsersView = app.call(&t.host, "/api/settings/users/list", &[], Some(&admin)).await.json();
@@ -260,7 +258,7 @@ async fn members_change_their_password_under_the_policy_and_resets_force_a_chang
 
 #[tokio::test(flavor = "multi_thread")]
 async fn over_https_the_session_cookie_is_host_prefixed_secure_and_http_only() {
-    let app = TestApp::with_secure_cookies().await;
+    let app = TestApp::init().secure_cookies().start().await;
     let t = app.tenant().await;
     let response =
         app.call(&t.host, "/api/auth/login", &[("email", &t.admin_email), ("password", &t.admin_password)], None).await;

@@ -547,8 +547,7 @@ async fn the_openapi_document_describes_routes_that_exist() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_served_catalog_route_is_in_the_openapi_document() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, cookie) = app.signed_in_tenant().await;
     let (status, doc, _) = get_json(&app, &t, &cookie, "/api/catalog/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     let base = doc["servers"][0]["url"].as_str().expect("the document names its base path");

@@ -12,8 +12,7 @@ use crate::support::TestApp;
 #[tokio::test(flavor = "multi_thread")]
 async fn the_editor_keeps_user_fields_called_uid() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, cookie) = app.signed_in_tenant().await;
     let yaml = "apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata:\n  name: orders-db\nspec:\n  type: database\n  owner: team-a\n  replica:\n    uid: replica-7\n";
     let saved = app.call(&t.host, "/api/ui/catalog/save", &[("original", ""), ("yaml", yaml)], Some(&cookie)).await;
     assert!(saved.status.is_success(), "{}", saved.body);
@@ -48,8 +47,7 @@ async fn the_editor_keeps_user_fields_called_uid() {
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_creates_of_one_entity_give_one_success_and_one_conflict() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, cookie) = app.signed_in_tenant().await;
     for round in 0..5 {
         let name = format!("race-{round}");
         let body = |owner: &str| {

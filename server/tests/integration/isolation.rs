@@ -32,7 +32,7 @@ async fn count_marked(app: &TestApp, tenant: &app::tenancy::model::Tenant) -> i6
 /// rows, and outside `with_tenant` no tenant table resolves at all.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connection_used_for_one_tenant_never_sees_another() {
-    let app = TestApp::with_pool_size(1).await;
+    let app = TestApp::init().pool_size(1).start().await;
     let a = app.tenant().await;
     let b = app.tenant().await;
 
@@ -64,7 +64,7 @@ async fn a_connection_used_for_one_tenant_never_sees_another() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_level_search_path_does_not_survive_a_checkout() {
-    let app = TestApp::with_pool_size(1).await;
+    let app = TestApp::init().pool_size(1).start().await;
     let a = app.tenant().await;
     let sql = format!("SET search_path TO {}", a.tenant.schema.as_str());
     app.db

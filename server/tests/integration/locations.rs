@@ -83,8 +83,7 @@ async fn a_location_is_registered_refreshed_orphaned_and_unregistered() {
     let port = file_server(files.clone()).await;
     let target = format!("http://127.0.0.1:{port}/repo/catalog-info.yaml");
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, cookie) = app.signed_in_tenant().await;
 
     // Not on the allowlist yet: refused with the reason, audited, nothing stored.
     let (status, refused) =
@@ -217,8 +216,7 @@ async fn a_location_is_registered_refreshed_orphaned_and_unregistered() {
 async fn fetches_refuse_other_hosts_redirects_large_bodies_and_missing_files() {
     let port = file_server(Arc::new(Mutex::new(HashMap::new()))).await;
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, cookie) = app.signed_in_tenant().await;
     allow(&app, &t, &format!("127.0.0.1:{port}")).await;
     let analyze = |path: String| {
         let (app, t, cookie) = (&app, &t, &cookie);
@@ -238,7 +236,7 @@ async fn fetches_refuse_other_hosts_redirects_large_bodies_and_missing_files() {
     // Anonymous callers get nothing; viewers may read locations but not register them.
     assert_eq!(app.get(&t.host, "/api/catalog/locations", None).await.status, StatusCode::UNAUTHORIZED);
     let email = format!("viewer@{}.example.com", t.tenant.slug);
-    let (_, viewer) = crate::users::member(&app, &t, &cookie, &email, app::auth::model::Role::Viewer).await;
+    let (_, viewer) = app.member(&t, &cookie, &email, app::auth::model::Role::Viewer).await;
     let (status, _) =
         post_json(&app, &t, &viewer, "/api/catalog/locations", json!({ "type": "url", "target": "http://x/y" })).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -251,8 +249,7 @@ async fn fetches_refuse_other_hosts_redirects_large_bodies_and_missing_files() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_repository_archive_imports_through_the_rest_api() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, cookie) = app.signed_in_tenant().await;
     let mut archive = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     archive.append_dir_all("examples-main", EXAMPLES).unwrap();
     let bytes = archive.into_inner().unwrap().finish().unwrap();
@@ -286,8 +283,7 @@ async fn a_repository_archive_imports_through_the_rest_api() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pasted_import_runs_as_a_job_with_progress() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, cookie) = app.signed_in_tenant().await;
     let yaml: String = (0..1200)
         .map(|i| format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: c{i}}}\nspec: {{type: service, lifecycle: production, owner: team-a}}\n---\n"))
         .chain(["kind: [broken\n".to_owned()])

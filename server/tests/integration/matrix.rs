@@ -9,9 +9,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use crate::access::create_key;
 use crate::support::{TestApp, TestTenant};
-use crate::users::member;
 use app::auth::model::Role;
 use app::auth::permission::{decide, Action, Scope};
 
@@ -353,8 +351,7 @@ fn ends_sessions(path: &str) -> u8 {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_endpoint_answers_every_caller_as_designed_and_never_leaks_another_tenant() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
 
     // Another tenant with data that must never show up in this tenant's answers.
     let other: TestTenant = app.tenant().await;
@@ -365,9 +362,9 @@ async fn every_endpoint_answers_every_caller_as_designed_and_never_leaks_another
     );
     let imported = app.call(&other.host, "/api/ui/catalog/import", &[("yaml", &yaml)], Some(&other_admin)).await;
     assert!(imported.status.is_success(), "{} {}", imported.status, imported.body);
-    let (_, other_key) = create_key(&app, &other, &other_admin, "other", &["catalog:read", "catalog:write"]).await;
+    let (_, other_key) = app.create_key(&other, &other_admin, "other", &["catalog:read", "catalog:write"]).await;
     // audit:read grants nothing any endpoint here needs: the key lacks every scope in play.
-    let (_, unscoped_key) = create_key(&app, &t, &admin, "unscoped", &["audit:read"]).await;
+    let (_, unscoped_key) = app.create_key(&t, &admin, "unscoped", &["audit:read"]).await;
 
     let mut callers = vec![
         Caller::Anonymous,
@@ -377,7 +374,7 @@ async fn every_endpoint_answers_every_caller_as_designed_and_never_leaks_another
     ];
     for role in [Role::Viewer, Role::Developer, Role::Maintainer] {
         let email = format!("{}@{}.example.com", role.as_str(), t.tenant.slug);
-        callers.push(Caller::Member(role, member(&app, &t, &admin, &email, role).await.1));
+        callers.push(Caller::Member(role, app.member(&t, &admin, &email, role).await.1));
     }
     callers.push(Caller::Member(Role::Admin, admin));
 

@@ -1,7 +1,6 @@
 use axum::http::{header, StatusCode};
 
 use crate::support::{TestApp, TestTenant};
-use crate::users::member;
 use app::auth::model::{MfaOverview, Role};
 use app::auth::totp;
 
@@ -68,8 +67,7 @@ async fn password_step(app: &TestApp, t: &TestTenant) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn totp_enrolment_then_sign_in_with_a_code_once_and_recovery_codes_once() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let (secret, codes, confirm_step) = enrol(&app, &t.host, &admin).await;
 
     // The secret is stored sealed under the current key, bound to the account.
@@ -132,8 +130,7 @@ async fn totp_enrolment_then_sign_in_with_a_code_once_and_recovery_codes_once() 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_codes_count_towards_the_sign_in_lock() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let (secret, _, step) = enrol(&app, &t.host, &admin).await;
     let pending = password_step(&app, &t).await;
     let mut last = StatusCode::OK;
@@ -155,10 +152,9 @@ async fn wrong_codes_count_towards_the_sign_in_lock() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_policy_makes_members_enrol_before_anything_else() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let email = format!("dev@{}.example.com", t.tenant.slug);
-    let (_, developer) = member(&app, &t, &admin, &email, Role::Developer).await;
+    let (_, developer) = app.member(&t, &admin, &email, Role::Developer).await;
 
     let by_developer =
         app.call(&t.host, "/api/settings/security/mfa-policy", &[("policy", "all")], Some(&developer)).await;
@@ -191,10 +187,9 @@ async fn a_tenant_policy_makes_members_enrol_before_anything_else() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_resets_the_second_factor_of_a_member_who_lost_it() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let email = format!("lost@{}.example.com", t.tenant.slug);
-    let (id, developer) = member(&app, &t, &admin, &email, Role::Developer).await;
+    let (id, developer) = app.member(&t, &admin, &email, Role::Developer).await;
     enrol(&app, &t.host, &developer).await;
 
     // A password reset does not get around the second factor (ASVS 6.4.3).

@@ -2,7 +2,6 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 
 use crate::support::{TestApp, TestResponse};
-use crate::users::member;
 use app::auth::model::Role;
 use app::settings::security_api::SecurityView;
 
@@ -109,10 +108,9 @@ async fn allowlists_admit_listed_networks_only_before_any_credential_is_checked(
 #[tokio::test(flavor = "multi_thread")]
 async fn only_admins_edit_the_allowlist_and_bad_networks_are_refused() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let email = format!("m@{}.example.com", t.tenant.slug);
-    let (_, maintainer) = member(&app, &t, &admin, &email, Role::Maintainer).await;
+    let (_, maintainer) = app.member(&t, &admin, &email, Role::Maintainer).await;
 
     let form = [("cidr", "10.0.0.0/8"), ("applies_to", "api")];
     assert_eq!(app.call(&t.host, ADD, &form, None).await.status, StatusCode::UNAUTHORIZED);

@@ -333,8 +333,7 @@ async fn assert_refused(app: &TestApp, t: &TestTenant, case: &str, response: Tes
 #[tokio::test(flavor = "multi_thread")]
 async fn saml_settings_refuse_an_idp_without_a_signing_certificate_and_publish_our_metadata() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let idp = Idp::new();
 
     let unsigned = [
@@ -387,8 +386,7 @@ async fn saml_settings_refuse_an_idp_without_a_signing_certificate_and_publish_o
 #[tokio::test(flavor = "multi_thread")]
 async fn saml_sign_in_provisions_with_the_mapped_role_and_refuses_every_attack() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let idp = Idp::new();
     let sp = Sp { app: &app, t: &t, idp: &idp, provider: add_provider(&app, &t, &admin, &idp, &[]).await };
 
@@ -706,8 +704,7 @@ fn extract(xml: &str, start: &str, end: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn idp_initiated_sign_in_is_opt_in_and_its_assertions_cannot_be_replayed() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let idp = Idp::new();
     // People are global (one account, many tenants): addresses unique to this tenant keep the
     // end-to-end IdP's people (ada@, grace@example.com) untouched.

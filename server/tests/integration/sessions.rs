@@ -2,7 +2,6 @@ use axum::http::{header, StatusCode};
 use tower_sessions_redis_store::fred::interfaces::HashesInterface;
 
 use crate::support::TestApp;
-use crate::users::member;
 use app::auth::model::{ActiveSession, Role};
 
 const SESSIONS: &str = "/api/auth/sessions";
@@ -16,8 +15,7 @@ fn signed_out(response: &crate::support::TestResponse) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn members_see_their_sessions_and_end_one_or_all() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let laptop = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, laptop) = app.signed_in_tenant().await;
     let phone = app.login(&t.host, &t.admin_email, &t.admin_password).await;
     let tablet = app.login(&t.host, &t.admin_email, &t.admin_password).await;
 
@@ -40,7 +38,7 @@ async fn members_see_their_sessions_and_end_one_or_all() {
 
     // Handles of someone else's sessions mean nothing in my registry.
     let email = format!("dev@{}.example.com", t.tenant.slug);
-    let (_, developer) = member(&app, &t, &laptop, &email, Role::Developer).await;
+    let (_, developer) = app.member(&t, &laptop, &email, Role::Developer).await;
     let laptop_handle = listed.iter().find(|s| s.current).unwrap().handle.clone();
     let foreign = app.call(&t.host, END, &[("handle", &laptop_handle)], Some(&developer)).await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
@@ -60,11 +58,10 @@ async fn members_see_their_sessions_and_end_one_or_all() {
 #[tokio::test(flavor = "multi_thread")]
 async fn role_changes_deactivation_and_password_resets_end_the_members_sessions() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     for (i, change) in ["role", "reset", "deactivate"].into_iter().enumerate() {
         let email = format!("m{i}@{}.example.com", t.tenant.slug);
-        let (id, cookie) = member(&app, &t, &admin, &email, Role::Developer).await;
+        let (id, cookie) = app.member(&t, &admin, &email, Role::Developer).await;
         assert_eq!(app.get(&t.host, "/", Some(&cookie)).await.status, StatusCode::OK);
         let (path, form): (&str, Vec<(&str, &str)>) = match change {
             "role" => ("/api/settings/users/role", vec![("user_id", &id), ("role", "viewer")]),
@@ -81,7 +78,7 @@ async fn role_changes_deactivation_and_password_resets_end_the_members_sessions(
 
     // And an admin can simply sign a member out everywhere.
     let email = format!("signout@{}.example.com", t.tenant.slug);
-    let (id, cookie) = member(&app, &t, &admin, &email, Role::Viewer).await;
+    let (id, cookie) = app.member(&t, &admin, &email, Role::Viewer).await;
     let ended = app.call(&t.host, "/api/settings/users/end-sessions", &[("user_id", &id)], Some(&admin)).await;
     assert!(ended.status.is_success(), "{} {}", ended.status, ended.body);
     assert!(signed_out(&app.get(&t.host, "/", Some(&cookie)).await));
@@ -94,8 +91,7 @@ async fn role_changes_deactivation_and_password_resets_end_the_members_sessions(
 #[tokio::test(flavor = "multi_thread")]
 async fn changing_the_password_ends_the_other_sessions_only() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let here = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, here) = app.signed_in_tenant().await;
     let elsewhere = app.login(&t.host, &t.admin_email, &t.admin_password).await;
     let new_password = "a long and quiet harbour at dawn";
     let changed = app
@@ -118,8 +114,7 @@ async fn changing_the_password_ends_the_other_sessions_only() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_end_after_their_absolute_lifetime_however_active() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, cookie) = app.signed_in_tenant().await;
     assert_eq!(app.get(&t.host, "/", Some(&cookie)).await.status, StatusCode::OK);
 
     // Age the registry entry past the configured 12 hours, as if signed in yesterday.

@@ -16,7 +16,6 @@ use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 
 use crate::support::{TestApp, TestTenant};
-use crate::users::member;
 use app::auth::model::Role;
 use app::settings::api::UsersView;
 use app::sso::model::SsoOverview;
@@ -181,8 +180,7 @@ fn failure_reasons(app_audit: &[(String, String, String)]) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn oidc_sign_in_provisions_links_and_refuses_every_forged_answer() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let provider = start_provider().await;
 
     // Settings → Single sign-on: a wrong issuer is refused before anything is saved.
@@ -242,7 +240,7 @@ async fn oidc_sign_in_provisions_links_and_refuses_every_forged_answer() {
 
     // An existing member is linked by verified email, keeping their role.
     let email = format!("val@{}.example.com", t.tenant.slug);
-    let (val_id, _) = member(&app, &t, &admin, &email, Role::Maintainer).await;
+    let (val_id, _) = app.member(&t, &admin, &email, Role::Maintainer).await;
     let linked = sso
         .sign_in(|c, _| {
             c["sub"] = json!("subject-val");
@@ -395,8 +393,7 @@ async fn github_orgs(State(g): State<Arc<GitHub>>, headers: HeaderMap) -> Result
 #[tokio::test(flavor = "multi_thread")]
 async fn github_sign_in_uses_the_primary_verified_email_and_the_organisation() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let github = Arc::new(GitHub { base, codes: Mutex::new(HashMap::new()), tokens: Mutex::new(HashMap::new()) });

@@ -6,7 +6,10 @@ use axum::Router;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+use app::access::model::AccessOverview;
+use app::auth::model::Role;
 use app::db::{migrate, Database};
+use app::settings::api::UsersView;
 use app::state::AppState;
 use app::tenancy::model::Tenant;
 use app::tenancy::service as tenancy;
@@ -21,6 +24,26 @@ pub struct TestApp {
     /// The client address of this test's requests: its own, so per-address limits and
     /// counters of one test never touch another's.
     pub client_ip: std::net::SocketAddr,
+}
+
+pub struct TestAppBuilder {
+    pool_size: usize,
+    cookie_secure: bool,
+}
+
+impl TestAppBuilder {
+    pub fn pool_size(self, pool_size: usize) -> Self {
+        Self { pool_size, ..self }
+    }
+
+    /// Served as over https: Secure, `__Host-` prefixed session cookies.
+    pub fn secure_cookies(self) -> Self {
+        Self { cookie_secure: true, ..self }
+    }
+
+    pub async fn start(self) -> TestApp {
+        TestApp::start(self.pool_size, self.cookie_secure).await
+    }
 }
 
 pub struct TestTenant {
@@ -66,20 +89,24 @@ fn env(name: &str) -> String {
 }
 
 impl TestApp {
+    /// An app with the defaults; `TestApp::init()` for others.
     pub async fn new() -> Self {
-        Self::with_pool_size(4).await
+        Self::init().start().await
     }
 
-    pub async fn with_pool_size(size: usize) -> Self {
-        Self::build(size, false).await
+    /// A builder: `TestApp::init().pool_size(2).secure_cookies().start().await`.
+    pub fn init() -> TestAppBuilder {
+        TestAppBuilder { pool_size: 4, cookie_secure: false }
     }
 
-    /// Served as over https: Secure, `__Host-` prefixed session cookies.
-    pub async fn with_secure_cookies() -> Self {
-        Self::build(4, true).await
+    /// A fresh tenant and its admin's session cookie: what most tests start from.
+    pub async fn signed_in_tenant(&self) -> (TestTenant, String) {
+        let t = self.tenant().await;
+        let cookie = self.login(&t.host, &t.admin_email, &t.admin_password).await;
+        (t, cookie)
     }
 
-    async fn build(size: usize, cookie_secure: bool) -> Self {
+    async fn start(size: usize, cookie_secure: bool) -> Self {
         let db = Database::connect(&env("DATABASE_URL"), size).expect("pool");
         migrate::migrate_control(db.url()).await.expect("control migrations");
         let config = ServeConfig {
@@ -163,6 +190,39 @@ impl TestApp {
         let response = self.call(host, "/api/auth/login", &[("email", email), ("password", password)], None).await;
         assert!(response.status.is_success(), "login failed: {} {}", response.status, response.body);
         response.session_cookie().expect("login sets a session cookie")
+    }
+
+    /// Invites a member as the tenant admin (`admin` is the admin's session cookie) and signs
+    /// them in; returns (user id, session cookie).
+    pub async fn member(&self, t: &TestTenant, admin: &str, email: &str, role: Role) -> (String, String) {
+        let invited = self
+            .call(
+                &t.host,
+                "/api/settings/users/invite",
+                &[("email", email), ("display_name", "Val Viewer"), ("role", role.as_str())],
+                Some(admin),
+            )
+            .await;
+        assert!(invited.status.is_success(), "{} {}", invited.status, invited.body);
+        let view: UsersView = self.call(&t.host, "/api/settings/users/list", &[], Some(admin)).await.json();
+        let invitation = view.invitation.expect("the invitation is shown once");
+        let password = invitation.one_time_password.expect("new account");
+        let id = view.members.iter().find(|m| m.email == email).expect("listed").user_id.to_string();
+        (id, self.login(&t.host, email, &password).await)
+    }
+
+    /// Creates a key through Settings → API access as the member signed in with `cookie`;
+    /// returns (key id, secret).
+    pub async fn create_key(&self, t: &TestTenant, cookie: &str, name: &str, scopes: &[&str]) -> (String, String) {
+        let mut form = vec![("name", name), ("expires_in_days", "30")];
+        let fields: Vec<String> = (0..scopes.len()).map(|i| format!("scopes[{i}]")).collect();
+        form.extend(fields.iter().map(String::as_str).zip(scopes.iter().copied()));
+        let created = self.call(&t.host, "/api/access/keys/create", &form, Some(cookie)).await;
+        assert!(created.status.is_success(), "{} {}", created.status, created.body);
+        let overview: AccessOverview = self.call(&t.host, "/api/access/overview", &[], Some(cookie)).await.json();
+        let secret = overview.revealed.expect("the secret is shown once").secret;
+        let id = overview.keys.iter().find(|k| k.name == name).expect("listed").id.to_string();
+        (id, secret)
     }
 
     pub async fn audit_actions(&self, tenant: &Tenant) -> Vec<(String, String, String)> {

@@ -1,6 +1,6 @@
 use axum::http::StatusCode;
 
-use crate::support::{TestApp, TestTenant};
+use crate::support::TestApp;
 use app::auth::model::{MemberStatus, Role};
 use app::settings::api::UsersView;
 
@@ -9,31 +9,12 @@ const INVITE: &str = "/api/settings/users/invite";
 const ROLE: &str = "/api/settings/users/role";
 const DEACTIVATE: &str = "/api/settings/users/deactivate";
 
-/// Invites a member as the tenant admin and signs them in; returns (user id, session cookie).
-pub(crate) async fn member(app: &TestApp, t: &TestTenant, admin: &str, email: &str, role: Role) -> (String, String) {
-    let invited = app
-        .call(
-            &t.host,
-            INVITE,
-            &[("email", email), ("display_name", "Val Viewer"), ("role", role.as_str())],
-            Some(admin),
-        )
-        .await;
-    assert!(invited.status.is_success(), "{} {}", invited.status, invited.body);
-    let view: UsersView = app.call(&t.host, LIST, &[], Some(admin)).await.json();
-    let invitation = view.invitation.expect("the invitation is shown once");
-    let password = invitation.one_time_password.expect("new account");
-    let id = view.members.iter().find(|m| m.email == email).expect("listed").user_id.to_string();
-    (id, app.login(&t.host, email, &password).await)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn admins_manage_users_and_every_change_is_audited() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let email = format!("val@{}.example.com", t.tenant.slug);
-    let (viewer_id, viewer) = member(&app, &t, &admin, &email, Role::Viewer).await;
+    let (viewer_id, viewer) = app.member(&t, &admin, &email, Role::Viewer).await;
 
     // The one-time password is shown once only.
     let view: UsersView = app.call(&t.host, LIST, &[], Some(&admin)).await.json();
@@ -61,15 +42,14 @@ async fn admins_manage_users_and_every_change_is_audited() {
 #[tokio::test(flavor = "multi_thread")]
 async fn only_admins_reach_the_users_page_and_its_functions() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let page = app.get(&t.host, "/settings/users", Some(&admin)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(&t.admin_email));
 
     for role in [Role::Viewer, Role::Developer, Role::Maintainer] {
         let email = format!("{}@{}.example.com", role.as_str(), t.tenant.slug);
-        let (admin_id, cookie) = member(&app, &t, &admin, &email, role).await;
+        let (admin_id, cookie) = app.member(&t, &admin, &email, role).await;
         let page = app.get(&t.host, "/settings/users", Some(&cookie)).await;
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{role:?}");
         assert!(page.body.contains("Admins only"));
@@ -92,8 +72,7 @@ async fn only_admins_reach_the_users_page_and_its_functions() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_is_refused_with_a_clear_message_and_nothing_written() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let bad_email = app
         .call(&t.host, INVITE, &[("email", "not an email"), ("display_name", "X"), ("role", "viewer")], Some(&admin))
         .await;
@@ -127,8 +106,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_nothing_written() {
 #[tokio::test(flavor = "multi_thread")]
 async fn server_function_calls_with_missing_fields_are_the_callers_mistake() {
     let app = TestApp::new().await;
-    let t = app.tenant().await;
-    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (t, admin) = app.signed_in_tenant().await;
     let missing = app.call(&t.host, INVITE, &[("email", "someone@example.com")], Some(&admin)).await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", missing.body);
     assert!(missing.body.contains("missing or malformed"), "{}", missing.body);
