@@ -4,10 +4,11 @@
 //! limit gets 429 with `Retry-After`.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower_sessions_redis_store::fred::interfaces::KeysInterface;
 
 use crate::config::RateLimits;
+use crate::rest::refusal;
 use app::auth::model::Role;
 use app::error::AppError;
 use app::state::{Credential, RedisPool, RequestContext};
@@ -39,11 +40,8 @@ impl Quota {
     }
 
     pub fn refusal(&self) -> Response {
-        let mut response = (
-            StatusCode::TOO_MANY_REQUESTS,
-            axum::Json(AppError::RateLimited(format!("Too many requests. Try again in {} seconds.", self.reset_in))),
-        )
-            .into_response();
+        let message = format!("Too many requests. Try again in {} seconds.", self.reset_in);
+        let mut response = refusal(StatusCode::TOO_MANY_REQUESTS, AppError::RateLimited(message));
         self.write_headers(response.headers_mut());
         response.headers_mut().insert("retry-after", HeaderValue::from(self.reset_in));
         response

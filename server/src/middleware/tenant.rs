@@ -15,8 +15,8 @@ use tower_sessions::Session;
 use super::csrf::{self, CrossSite};
 use super::observe::RequestId;
 use super::rate_limit;
-use crate::rest::error_page;
 use crate::rest::oauth::TOKEN_PATH;
+use crate::rest::{self, carrying, error_page, refusal};
 use crate::router::Edge;
 use app::access::network::{self, TrustedProxies};
 use app::access::service as access;
@@ -34,7 +34,21 @@ use app::tenancy::service as tenancy;
 use tower_sessions_redis_store::fred::interfaces::KeysInterface;
 use tower_sessions_redis_store::fred::types::{Expiration, SetOptions};
 
-pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut request: Request, next: Next) -> Response {
+pub async fn resolve(State(shared): State<(AppState, Arc<Edge>)>, request: Request, next: Next) -> Response {
+    // Backstage's clients read every error of the catalog API in its envelope, refusals
+    // made here included; other paths keep the app's own error shapes.
+    let envelope =
+        rest::catalog::serves(request.uri().path()).then(|| (request.method().clone(), request.uri().clone()));
+    let response = admit(shared, request, next).await;
+    match envelope {
+        Some((method, uri)) => rest::in_envelope(&method, &uri, response),
+        None => response,
+    }
+}
+
+/// The request handled, or refused before any handler sees it. Every refusal carries its
+/// error (`rest::refusal`, `rest::carrying`), for `resolve` to put in the envelope.
+async fn admit((state, edge): (AppState, Arc<Edge>), mut request: Request, next: Next) -> Response {
     let cross_site = csrf::check(request.method(), request.uri().path(), request.headers()).err();
     let facts = RequestFacts::of(&request, &edge.trusted_proxies);
     let ip = facts.ip.map(|ip| ip.to_string());
@@ -59,8 +73,7 @@ pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut req
         if let Err(e) = audit::record_alone(&state.db, &ctx.tenant, ctx.audit_source(), event).await {
             return Rejection::Failed(e).into_response();
         }
-        return (StatusCode::FORBIDDEN, axum::Json(AppError::Invalid("Cross-site request refused.".into())))
-            .into_response();
+        return refusal(StatusCode::FORBIDDEN, AppError::Invalid("Cross-site request refused.".into()));
     }
     let quota = rate_limit::count(&state.redis, &edge.rate_limits, &ctx).await;
     if quota.exceeded() {
@@ -78,19 +91,17 @@ pub async fn resolve(State((state, edge)): State<(AppState, Arc<Edge>)>, mut req
     let mut response = match required_step {
         _ if anonymous && is_portal_page(path) => Redirect::to("/login").into_response(),
         _ if anonymous && path.starts_with("/api/") && !is_public_server_fn(path) => {
-            (StatusCode::UNAUTHORIZED, axum::Json(AppError::Unauthenticated)).into_response()
+            refusal(StatusCode::UNAUTHORIZED, AppError::Unauthenticated)
         }
         // Pages are for people in a browser; keys and tokens are for the API.
-        _ if machine && is_portal_page(path) => (
-            StatusCode::FORBIDDEN,
-            axum::Json(AppError::Invalid("API keys and access tokens work on the API only.".into())),
-        )
-            .into_response(),
+        _ if machine && is_portal_page(path) => {
+            refusal(StatusCode::FORBIDDEN, AppError::Invalid("API keys and access tokens work on the API only.".into()))
+        }
         Some(step) if is_portal_page(path) && path != step.page() && path != "/logout" => {
             Redirect::to(step.page()).into_response()
         }
         Some(step) if path.starts_with("/api/") && !step.allows(path) => {
-            (StatusCode::FORBIDDEN, axum::Json(AppError::Invalid(step.message().into()))).into_response()
+            refusal(StatusCode::FORBIDDEN, AppError::Invalid(step.message().into()))
         }
         _ => with_error_status(next.run(request).await).await,
     };
@@ -125,28 +136,42 @@ impl From<AppError> for Rejection {
 }
 
 impl IntoResponse for Rejection {
+    /// A page for people in a browser, or the app's JSON error for API callers; either carries
+    /// its error for the catalog API's envelope.
     fn into_response(self) -> Response {
-        match self {
-            Rejection::UnknownTenant => error_page(StatusCode::NOT_FOUND, "No portal here", "There is no Beacon organisation at this address. Check the link you were given.".into(), None),
-            Rejection::AddressNotAllowed(AllowFor::Api) => (
+        let (status, title, error) = match self {
+            Rejection::UnknownTenant => (
+                StatusCode::NOT_FOUND,
+                "No portal here",
+                AppError::NotFound("There is no Beacon organisation at this address. Check the link you were given.".into()),
+            ),
+            Rejection::AddressNotAllowed(AllowFor::Api) => {
+                return refusal(
+                    StatusCode::FORBIDDEN,
+                    AppError::Invalid("Your network address may not use this organisation's API.".into()),
+                )
+            }
+            Rejection::AddressNotAllowed(_) => (
                 StatusCode::FORBIDDEN,
-                axum::Json(AppError::Invalid("Your network address may not use this organisation's API.".into())),
-            )
-                .into_response(),
-            Rejection::AddressNotAllowed(_) => error_page(StatusCode::FORBIDDEN, "Not available from your network", "This organisation only allows its portal from approved networks. Connect through your company network or VPN, or ask your administrator.".into(), None),
+                "Not available from your network",
+                AppError::Invalid("This organisation only allows its portal from approved networks. Connect through your company network or VPN, or ask your administrator.".into()),
+            ),
             Rejection::BadCredential => {
-                let mut response = (StatusCode::UNAUTHORIZED, axum::Json(AppError::Unauthenticated)).into_response();
+                let mut response = refusal(StatusCode::UNAUTHORIZED, AppError::Unauthenticated);
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     header::HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
-                response
+                return response;
             }
-            Rejection::Suspended(name) => error_page(StatusCode::FORBIDDEN, "This portal is suspended", format!("{name}'s portal is suspended. Contact your administrator or Beacon support."), None),
-            Rejection::Failed(e) => {
-                error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", e.to_string(), None)
-            }
-        }
+            Rejection::Suspended(name) => (
+                StatusCode::FORBIDDEN,
+                "This portal is suspended",
+                AppError::Invalid(format!("{name}'s portal is suspended. Contact your administrator or Beacon support.")),
+            ),
+            Rejection::Failed(e) => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", e),
+        };
+        carrying(error_page(status, title, error.to_string(), None), error)
     }
 }
 

@@ -6,9 +6,10 @@ pub mod oauth;
 pub mod permissions;
 pub mod sso;
 
+use axum::body::Body;
 use axum::extract::Request;
 use axum::handler::Handler;
-use axum::http::{Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
@@ -106,42 +107,64 @@ impl From<AppError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
-        let mut response = status.into_response();
-        response.extensions_mut().insert(self.0);
-        response
+        carrying(self.0.status().into_response(), self.0)
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// Wraps errors in Backstage's envelope `{error:{name,message},request:{method,url},response:{statusCode}}`.
+/// A request refused at the edge, before any handler: the app's JSON error, which
+/// `in_envelope` turns into Backstage's envelope where the path asks for it.
+pub fn refusal(status: StatusCode, error: AppError) -> Response {
+    carrying((status, Json(&error)).into_response(), error)
+}
+
+/// `response`, remembering the error it answers, for `in_envelope`.
+pub fn carrying(mut response: Response, error: AppError) -> Response {
+    response.extensions_mut().insert(error);
+    response
+}
+
+/// Wraps handlers' errors in Backstage's envelope.
 pub async fn backstage_errors(request: Request, next: Next) -> Response {
-    let method = request.method().to_string();
-    let url = request.uri().to_string();
-    let mut response = next.run(request).await;
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    in_envelope(&method, &uri, next.run(request).await)
+}
+
+/// A response that carries an error, answered in Backstage's envelope
+/// `{error:{name,message},request:{method,url},response:{statusCode}}` with its headers kept
+/// (`Retry-After`, `WWW-Authenticate`); other responses as they are.
+pub fn in_envelope(method: &Method, uri: &Uri, mut response: Response) -> Response {
     let Some(error) = response.extensions_mut().remove::<AppError>() else { return response };
-    let name = match error {
-        AppError::NotFound(_) => "NotFoundError",
-        AppError::Invalid(_) => "InputError",
-        AppError::Conflict(_) => "ConflictError",
-        AppError::TooLarge(_) => "PayloadTooLargeError",
-        AppError::Unauthenticated | AppError::InvalidCredentials => "AuthenticationError",
-        AppError::Forbidden => "NotAllowedError",
-        AppError::RateLimited(_) => "TooManyRequestsError",
-        AppError::Internal(_) | AppError::Transport(_) => "Error",
-    };
-    // Backstage answers InputError with 400; clients such as catalog-client rely on it.
-    if name == "InputError" {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
+    let (mut parts, _) = response.into_parts();
+    // Backstage answers InputError with 400 where we answer 422; clients such as
+    // catalog-client rely on it.
+    if parts.status == StatusCode::UNPROCESSABLE_ENTITY {
+        parts.status = StatusCode::BAD_REQUEST;
     }
-    let status = response.status();
     let body = json!({
-        "error": { "name": name, "message": error.to_string() },
-        "request": { "method": method, "url": url },
-        "response": { "statusCode": status.as_u16() },
+        "error": { "name": error_name(parts.status), "message": error.to_string() },
+        "request": { "method": method.as_str(), "url": uri.to_string() },
+        "response": { "statusCode": parts.status.as_u16() },
     });
-    (status, Json(body)).into_response()
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body.to_string()))
+}
+
+/// Backstage's error name for a status: the status, not the error's kind, decides, so a
+/// refusal (403) is a NotAllowedError whatever it carries.
+fn error_name(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "InputError",
+        StatusCode::UNAUTHORIZED => "AuthenticationError",
+        StatusCode::FORBIDDEN => "NotAllowedError",
+        StatusCode::NOT_FOUND => "NotFoundError",
+        StatusCode::CONFLICT => "ConflictError",
+        StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLargeError",
+        StatusCode::TOO_MANY_REQUESTS => "TooManyRequestsError",
+        _ => "Error",
+    }
 }
 
 /// A JSON request body; malformed ones are an InputError naming the problem.

@@ -3,7 +3,7 @@ use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::support::{TestApp, TestTenant};
+use crate::support::{TestApp, TestResponse, TestTenant};
 use app::audit::service::AuditSource;
 use app::catalog::model::DocumentOutcome;
 use app::catalog::reader::{read_tree, FolderSource};
@@ -562,4 +562,82 @@ async fn every_served_catalog_route_is_in_the_openapi_document() {
         .map(|e| format!("{} {}", e.method, e.path))
         .collect();
     assert!(undocumented.is_empty(), "served but missing from the OpenAPI document: {undocumented:#?}");
+}
+
+/// `response` is Backstage's error envelope for `GET url`, and nothing but it.
+fn assert_envelope(response: &TestResponse, url: &str, status: StatusCode, name: &str) {
+    assert_eq!(response.status, status, "{}", response.body);
+    assert_eq!(response.headers[header::CONTENT_TYPE], "application/json");
+    let body: Value = response.json();
+    let message = body["error"]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(!message.is_empty(), "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "error": { "name": name, "message": message },
+            "request": { "method": "GET", "url": url },
+            "response": { "statusCode": status.as_u16() },
+        })
+    );
+}
+
+/// Requests refused before any catalog handler runs (no sign-in, another tenant's
+/// credentials, no such tenant, over the rate limit, outside the allowlist) answer in the
+/// envelope the handlers answer in: Backstage's clients know one shape.
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_on_the_catalog_api_answer_in_backstages_envelope() {
+    const PATH: &str = "/api/catalog/entities";
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let other = app.tenant().await;
+    let other_admin = app.login(&other.host, &other.admin_email, &other.admin_password).await;
+    let (_, other_key) = app.create_key(&other, &other_admin, "elsewhere", &["catalog:read"]).await;
+    let with_key = |key: &str| {
+        let request =
+            Request::get(PATH).header(header::HOST, &t.host).header(header::AUTHORIZATION, format!("Bearer {key}"));
+        app.send(request.body(Body::empty()).unwrap())
+    };
+
+    let missing = "/api/catalog/entities/by-name/component/default/nope";
+    assert_envelope(&app.get(&t.host, missing, Some(&admin)).await, missing, StatusCode::NOT_FOUND, "NotFoundError");
+
+    let anonymous = app.get(&t.host, PATH, None).await;
+    assert_envelope(&anonymous, PATH, StatusCode::UNAUTHORIZED, "AuthenticationError");
+    let other_session = app.get(&t.host, PATH, Some(&other_admin)).await;
+    assert_envelope(&other_session, PATH, StatusCode::UNAUTHORIZED, "AuthenticationError");
+    let foreign_key = with_key(&other_key).await;
+    assert_envelope(&foreign_key, PATH, StatusCode::UNAUTHORIZED, "AuthenticationError");
+    assert!(foreign_key.headers.contains_key(header::WWW_AUTHENTICATE), "the challenge is kept");
+    let no_tenant = app.get("nobody.localhost", PATH, None).await;
+    assert_envelope(&no_tenant, PATH, StatusCode::NOT_FOUND, "NotFoundError");
+
+    // Paths outside the catalog API keep the app's own error, which server functions decode.
+    let server_fn = app.call(&t.host, "/api/settings/security", &[], None).await;
+    assert_eq!((server_fn.status, server_fn.json::<Value>()), (StatusCode::UNAUTHORIZED, json!("Unauthenticated")));
+
+    // Anonymous callers get 100 requests a minute per address; this test's address has used
+    // some already. If the window rolls over during a burst, the burst is repeated.
+    let mut limited = None;
+    for _burst in 0..2 {
+        for _ in 0..101 {
+            let response = app.get(&t.host, PATH, None).await;
+            if response.status == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some(response);
+                break;
+            }
+        }
+        if limited.is_some() {
+            break;
+        }
+    }
+    let limited = limited.expect("the 101st anonymous request in a minute is refused");
+    assert_envelope(&limited, PATH, StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsError");
+    assert!(limited.headers.contains_key("retry-after"), "the retry hint is kept");
+
+    // The API only from a network the test client is not on: refused before the key is read.
+    let allowlist = [("cidr", "203.0.113.0/24"), ("applies_to", "api")];
+    let added = app.call(&t.host, "/api/settings/security/allowlist/add", &allowlist, Some(&admin)).await;
+    assert!(added.status.is_success(), "{} {}", added.status, added.body);
+    assert_envelope(&with_key("bcn_bogus").await, PATH, StatusCode::FORBIDDEN, "NotAllowedError");
 }

@@ -25,6 +25,12 @@ use app::catalog::query::EntityQuery;
 use app::error::AppError;
 use app::state::RequestContext;
 
+/// Whether `path` is on the catalog API, where even refusals at the edge (sign-in, tenant,
+/// network, rate limit) answer in Backstage's error envelope: its clients know no other shape.
+pub fn serves(path: &str) -> bool {
+    path.strip_prefix("/api/catalog").is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Backstage's catalog API; served with its error envelope by `rest::tenant_routes`.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
