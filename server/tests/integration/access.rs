@@ -282,10 +282,10 @@ async fn the_permission_api_answers_with_the_enforced_rules() {
     let check = |cookie: String, body: Value| {
         let app = &app;
         let t = &t;
-        async move { crate::catalog::post_json(app, t, &cookie, "/api/permissions/check", body).await }
+        async move { app.post_json(t, &cookie, "/api/permissions/check", body).await }
     };
 
-    let (status, roles, _) = crate::catalog::get_json(&app, &t, &viewer, "/api/permissions/roles").await;
+    let (status, roles, _) = app.get_json(&t, &viewer, "/api/permissions/roles").await;
     assert_eq!(status, StatusCode::OK);
     let viewer_actions = roles["roles"].as_array().unwrap().iter().find(|r| r["role"] == "viewer").unwrap();
     assert_eq!(viewer_actions["actions"], json!(["catalog.read", "account.manage_own"]));

@@ -3,67 +3,10 @@ use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::support::{TestApp, TestResponse, TestTenant};
+use crate::support::{example_documents, TestApp, TestResponse};
 use app::audit::service::AuditSource;
 use app::catalog::model::DocumentOutcome;
-use app::catalog::reader::{read_tree, FolderSource};
 use app::catalog::service;
-
-pub(crate) const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/backstage-examples");
-
-/// The documents of one of Backstage's example files and everything its Locations lead to.
-async fn example_documents(file: &str) -> Vec<service::Incoming> {
-    let (source, entry) = FolderSource::for_entry(&std::path::Path::new(EXAMPLES).join(file)).unwrap();
-    read_tree(&source, vec![(entry, None)], false).await.unwrap().into_iter().map(Into::into).collect()
-}
-
-/// A tenant loaded with Backstage's example catalog, and its admin's session.
-async fn loaded() -> (TestApp, TestTenant, String) {
-    let app = TestApp::new().await;
-    let t = app.tenant().await;
-    for file in ["all.yaml", "acme-corp.yaml"] {
-        let report = service::import(
-            &app.db,
-            &t.tenant,
-            &AuditSource::command_line(),
-            &service::Origin::named(file),
-            example_documents(file).await,
-        )
-        .await
-        .unwrap();
-        assert_eq!(report.count(|o| matches!(o, DocumentOutcome::Rejected(_))), 0, "{:?}", report.results);
-    }
-    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
-    (app, t, cookie)
-}
-
-pub(crate) async fn get_json(
-    app: &TestApp,
-    t: &TestTenant,
-    cookie: &str,
-    path: &str,
-) -> (StatusCode, Value, axum::http::HeaderMap) {
-    let response = app.get(&t.host, path, Some(cookie)).await;
-    let body = serde_json::from_str(&response.body).unwrap_or(Value::Null);
-    (response.status, body, response.headers)
-}
-
-pub(crate) async fn post_json(
-    app: &TestApp,
-    t: &TestTenant,
-    cookie: &str,
-    path: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let request = Request::post(path)
-        .header(header::HOST, &t.host)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = app.send(request).await;
-    (response.status, serde_json::from_str(&response.body).unwrap_or(Value::Null))
-}
 
 fn names(items: &Value) -> Vec<String> {
     items.as_array().unwrap().iter().map(|e| e["metadata"]["name"].as_str().unwrap().to_owned()).collect()
@@ -71,13 +14,12 @@ fn names(items: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_backstage_examples_import_with_relations_and_reimport_unchanged() {
-    let (app, t, cookie) = loaded().await;
-    let (status, all, _) = get_json(&app, &t, &cookie, "/api/catalog/entities").await;
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let (status, all, _) = app.get_json(&t, &cookie, "/api/catalog/entities").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(all.as_array().unwrap().len(), 67);
 
-    let (_, petstore, _) =
-        get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/component/default/petstore").await;
+    let (_, petstore, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/component/default/petstore").await;
     let relations: Vec<(String, String)> = petstore["relations"]
         .as_array()
         .unwrap()
@@ -89,7 +31,7 @@ async fn the_backstage_examples_import_with_relations_and_reimport_unchanged() {
     assert!(petstore["metadata"]["uid"].is_string() && petstore["metadata"]["etag"].is_string());
 
     // The reverse side is visible from the group.
-    let (_, team, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/group/default/team-c").await;
+    let (_, team, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/group/default/team-c").await;
     assert!(team["relations"]
         .as_array()
         .unwrap()
@@ -117,12 +59,12 @@ async fn the_backstage_examples_import_with_relations_and_reimport_unchanged() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn filters_follow_backstage_semantics() {
-    let (app, t, cookie) = loaded().await;
+    let (app, t, cookie) = TestApp::with_examples().await;
     let get = |q: &'static str| {
         let app = &app;
         let t = &t;
         let cookie = &cookie;
-        async move { get_json(app, t, cookie, &format!("/api/catalog/entities?{q}")).await.1 }
+        async move { app.get_json(t, cookie, &format!("/api/catalog/entities?{q}")).await.1 }
     };
     let services = get("filter=kind=COMPONENT,spec.type=service&fields=metadata.name,kind").await;
     assert!(!services.as_array().unwrap().is_empty());
@@ -146,19 +88,19 @@ async fn filters_follow_backstage_semantics() {
     expected.reverse();
     assert_eq!(names(&ordered), expected);
 
-    let (status, body, _) = get_json(&app, &t, &cookie, "/api/catalog/entities?order=asc:spec.definition").await;
+    let (status, body, _) = app.get_json(&t, &cookie, "/api/catalog/entities?order=asc:spec.definition").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["name"], "InputError");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_link_to_the_next_page_and_cursors_round_trip() {
-    let (app, t, cookie) = loaded().await;
-    let (_, first, headers) = get_json(&app, &t, &cookie, "/api/catalog/entities?limit=30").await;
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let (_, first, headers) = app.get_json(&t, &cookie, "/api/catalog/entities?limit=30").await;
     let link = headers[header::LINK].to_str().unwrap().to_owned();
     let next = link.trim_start_matches('<').split('>').next().unwrap().to_owned();
-    let (_, second, _) = get_json(&app, &t, &cookie, &next).await;
-    let (_, _, third_headers) = get_json(&app, &t, &cookie, "/api/catalog/entities?limit=30&offset=60").await;
+    let (_, second, _) = app.get_json(&t, &cookie, &next).await;
+    let (_, _, third_headers) = app.get_json(&t, &cookie, "/api/catalog/entities?limit=30&offset=60").await;
     assert_eq!(first.as_array().unwrap().len(), 30);
     assert_eq!(second.as_array().unwrap().len(), 30);
     let uids = |v: &Value| -> Vec<String> {
@@ -167,35 +109,29 @@ async fn pages_link_to_the_next_page_and_cursors_round_trip() {
     assert!(uids(&first).iter().all(|u| !uids(&second).contains(u)), "pages do not overlap");
     assert!(third_headers.get(header::LINK).is_none(), "no next link on the last page");
 
-    let (_, page, _) = get_json(
-        &app,
-        &t,
-        &cookie,
-        "/api/catalog/entities/by-query?filter=kind=user&limit=10&orderField=metadata.name,asc",
-    )
-    .await;
+    let (_, page, _) = app
+        .get_json(&t, &cookie, "/api/catalog/entities/by-query?filter=kind=user&limit=10&orderField=metadata.name,asc")
+        .await;
     assert_eq!(page["totalItems"], 17);
     assert_eq!(page["items"].as_array().unwrap().len(), 10);
     assert!(page["pageInfo"].get("prevCursor").is_none());
     let cursor = page["pageInfo"]["nextCursor"].as_str().unwrap();
     let (_, rest, _) =
-        get_json(&app, &t, &cookie, &format!("/api/catalog/entities/by-query?cursor={cursor}&limit=10")).await;
+        app.get_json(&t, &cookie, &format!("/api/catalog/entities/by-query?cursor={cursor}&limit=10")).await;
     assert_eq!(rest["items"].as_array().unwrap().len(), 7);
     assert!(rest["pageInfo"].get("nextCursor").is_none());
     assert!(rest["pageInfo"]["prevCursor"].is_string());
 
-    let (_, found, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-query?fullTextFilterTerm=petst").await;
+    let (_, found, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-query?fullTextFilterTerm=petst").await;
     assert!(names(&found["items"]).contains(&"petstore".to_owned()));
-    let (_, typo, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-query?fullTextFilterTerm=pettstore").await;
+    let (_, typo, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-query?fullTextFilterTerm=pettstore").await;
     assert!(names(&typo["items"]).contains(&"petstore".to_owned()), "a typo still finds it: {typo}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lookups_by_refs_name_and_uid_and_deletion() {
-    let (app, t, cookie) = loaded().await;
-    let (status, body) = post_json(
-        &app,
-        &t,
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let (status, body) = app.post_json(&t,
         &cookie,
         "/api/catalog/entities/by-refs",
         json!({ "entityRefs": ["component:default/petstore", "component:default/nope", "group:default/team-a"], "fields": ["metadata.name"] }),
@@ -207,17 +143,15 @@ async fn lookups_by_refs_name_and_uid_and_deletion() {
         json!([{ "metadata": { "name": "petstore" } }, null, { "metadata": { "name": "team-a" } }])
     );
 
-    let (status, missing, _) =
-        get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/component/default/nope").await;
+    let (status, missing, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/component/default/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(missing["error"]["name"], "NotFoundError");
     assert_eq!(missing["response"]["statusCode"], 404);
     assert_eq!(missing["request"]["method"], "GET");
 
-    let (_, petstore, _) =
-        get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/Component/default/PETSTORE").await;
+    let (_, petstore, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/Component/default/PETSTORE").await;
     let uid = petstore["metadata"]["uid"].as_str().unwrap().to_owned();
-    let (status, by_uid, _) = get_json(&app, &t, &cookie, &format!("/api/catalog/entities/by-uid/{uid}")).await;
+    let (status, by_uid, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entities/by-uid/{uid}")).await;
     assert_eq!((status, by_uid["metadata"]["name"].as_str()), (StatusCode::OK, Some("petstore")));
     let delete = Request::delete(format!("/api/catalog/entities/by-uid/{uid}"))
         .header(header::HOST, &t.host)
@@ -226,7 +160,7 @@ async fn lookups_by_refs_name_and_uid_and_deletion() {
         .unwrap();
     assert_eq!(app.send(delete).await.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        get_json(&app, &t, &cookie, &format!("/api/catalog/entities/by-uid/{uid}")).await.0,
+        app.get_json(&t, &cookie, &format!("/api/catalog/entities/by-uid/{uid}")).await.0,
         StatusCode::NOT_FOUND
     );
     assert!(app
@@ -238,39 +172,39 @@ async fn lookups_by_refs_name_and_uid_and_deletion() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn facets_count_values_under_a_filter() {
-    let (app, t, cookie) = loaded().await;
-    let (status, body, _) =
-        get_json(&app, &t, &cookie, "/api/catalog/entity-facets?facet=kind&facet=spec.lifecycle&filter=kind=component")
-            .await;
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let (status, body, _) = app
+        .get_json(&t, &cookie, "/api/catalog/entity-facets?facet=kind&facet=spec.lifecycle&filter=kind=component")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["facets"]["kind"], json!([{ "value": "Component", "count": 13 }]));
     let lifecycles = body["facets"]["spec.lifecycle"].as_array().unwrap();
     assert_eq!(lifecycles.iter().map(|v| v["count"].as_i64().unwrap()).sum::<i64>(), 13);
-    assert_eq!(get_json(&app, &t, &cookie, "/api/catalog/entity-facets").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.get_json(&t, &cookie, "/api/catalog/entity-facets").await.0, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn validation_and_imports_report_per_document_and_write_only_good_ones() {
-    let (app, t, cookie) = loaded().await;
+    let (app, t, cookie) = TestApp::with_examples().await;
     let good = json!({ "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
         "metadata": { "name": "x" }, "spec": { "type": "service", "lifecycle": "production", "owner": "team-a" } });
-    let (status, _) = post_json(
-        &app,
-        &t,
-        &cookie,
-        "/api/catalog/validate-entity",
-        json!({ "entity": good, "location": "url:https://example.com/x.yaml" }),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            &t,
+            &cookie,
+            "/api/catalog/validate-entity",
+            json!({ "entity": good, "location": "url:https://example.com/x.yaml" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = post_json(
-        &app,
-        &t,
-        &cookie,
-        "/api/catalog/validate-entity",
-        json!({ "entity": { "kind": "Component" }, "location": "url:x" }),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            &t,
+            &cookie,
+            "/api/catalog/validate-entity",
+            json!({ "entity": { "kind": "Component" }, "location": "url:x" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["errors"].as_array().unwrap().len() >= 2);
 
@@ -289,29 +223,29 @@ async fn validation_and_imports_report_per_document_and_write_only_good_ones() {
     assert!(matches!(outcomes[1], DocumentOutcome::Rejected(r) if r[0].starts_with("YAML")));
     assert!(matches!(outcomes[2], DocumentOutcome::Rejected(r) if r[0].contains("duplicates document 1")));
     assert_eq!(outcomes[3], &DocumentOutcome::Updated);
-    let (_, fresh, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/component/default/fresh").await;
+    let (_, fresh, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/component/default/fresh").await;
     assert_eq!(fresh["metadata"]["name"], "fresh");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_tenant_and_lesser_roles_get_what_they_should() {
-    let (app, a, _) = loaded().await;
+    let (app, a, _) = TestApp::with_examples().await;
     let b = app.tenant().await;
     let b_admin = app.login(&b.host, &b.admin_email, &b.admin_password).await;
-    let (_, list, _) = get_json(&app, &b, &b_admin, "/api/catalog/entities").await;
+    let (_, list, _) = app.get_json(&b, &b_admin, "/api/catalog/entities").await;
     assert_eq!(list, json!([]));
     assert_eq!(
-        get_json(&app, &b, &b_admin, "/api/catalog/entities/by-name/component/default/petstore").await.0,
+        app.get_json(&b, &b_admin, "/api/catalog/entities/by-name/component/default/petstore").await.0,
         StatusCode::NOT_FOUND
     );
-    let (_, refs) = post_json(
-        &app,
-        &b,
-        &b_admin,
-        "/api/catalog/entities/by-refs",
-        json!({ "entityRefs": ["component:default/petstore"] }),
-    )
-    .await;
+    let (_, refs) = app
+        .post_json(
+            &b,
+            &b_admin,
+            "/api/catalog/entities/by-refs",
+            json!({ "entityRefs": ["component:default/petstore"] }),
+        )
+        .await;
     assert_eq!(refs["items"], json!([null]));
 
     assert_eq!(app.get(&a.host, "/api/catalog/entities", None).await.status, StatusCode::UNAUTHORIZED);
@@ -327,7 +261,7 @@ async fn another_tenant_and_lesser_roles_get_what_they_should() {
     let view: app::settings::api::UsersView =
         app.call(&a.host, "/api/settings/users/list", &[], Some(&a_admin)).await.json();
     let viewer = app.login(&a.host, &email, &view.invitation.unwrap().one_time_password.unwrap()).await;
-    assert_eq!(get_json(&app, &a, &viewer, "/api/catalog/entities?limit=1").await.0, StatusCode::OK);
+    assert_eq!(app.get_json(&a, &viewer, "/api/catalog/entities?limit=1").await.0, StatusCode::OK);
     let import = Request::post("/api/catalog/import")
         .header(header::HOST, &a.host)
         .header(header::COOKIE, &viewer)
@@ -338,7 +272,7 @@ async fn another_tenant_and_lesser_roles_get_what_they_should() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_editor_creates_and_replaces_but_never_renames_or_overwrites() {
-    let (app, t, cookie) = loaded().await;
+    let (app, t, cookie) = TestApp::with_examples().await;
     let save = "/api/ui/catalog/save";
     let yaml = |name: &str| {
         format!("apiVersion: backstage.io/v1alpha1\nkind: System\nmetadata:\n  name: {name}\nspec:\n  owner: team-a\n")
@@ -354,10 +288,10 @@ async fn the_editor_creates_and_replaces_but_never_renames_or_overwrites() {
         .call(&t.host, save, &[("original", ""), ("yaml", &format!("{}---\n{}", yaml("a"), yaml("b")))], Some(&cookie))
         .await;
     assert_eq!(two.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (_, shop, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/system/default/shop").await;
+    let (_, shop, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/system/default/shop").await;
     assert_eq!(shop["spec"]["owner"], "team-a");
     assert!(
-        get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/system/default/shop2").await.0
+        app.get_json(&t, &cookie, "/api/catalog/entities/by-name/system/default/shop2").await.0
             == StatusCode::NOT_FOUND
     );
 }
@@ -376,7 +310,7 @@ async fn next_update(body: &mut axum::body::BodyDataStream, wait: std::time::Dur
 
 #[tokio::test(flavor = "multi_thread")]
 async fn catalog_changes_are_pushed_live_to_the_same_tenant_only() {
-    let (app, a, a_cookie) = loaded().await;
+    let (app, a, a_cookie) = TestApp::with_examples().await;
     let b = app.tenant().await;
     let b_cookie = app.login(&b.host, &b.admin_email, &b.admin_password).await;
     let open = |host: &str, cookie: &str| {
@@ -415,9 +349,9 @@ async fn catalog_changes_are_pushed_live_to_the_same_tenant_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn predicates_select_like_backstage_and_bad_ones_are_input_errors() {
-    let (app, t, cookie) = loaded().await;
+    let (app, t, cookie) = TestApp::with_examples().await;
     let query = json!({ "query": { "$all": [ { "kind": "Component" }, { "$not": { "metadata.tags": { "$in": ["java", "go"] } } } ] }, "limit": 100 });
-    let (status, page) = post_json(&app, &t, &cookie, "/api/catalog/entities/by-query", query).await;
+    let (status, page) = app.post_json(&t, &cookie, "/api/catalog/entities/by-query", query).await;
     assert_eq!(status, StatusCode::OK);
     let items = page["items"].as_array().unwrap();
     assert!(!items.is_empty() && items.len() < 13);
@@ -425,21 +359,16 @@ async fn predicates_select_like_backstage_and_bad_ones_are_input_errors() {
         let tags = e["metadata"]["tags"].as_array().cloned().unwrap_or_default();
         assert!(!tags.iter().any(|t| t == "java" || t == "go"), "{e}");
     }
-    let (status, body) = post_json(
-        &app,
-        &t,
-        &cookie,
-        "/api/catalog/entities/by-query",
-        json!({ "query": { "kind": { "$regex": "." } } }),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(&t, &cookie, "/api/catalog/entities/by-query", json!({ "query": { "kind": { "$regex": "." } } }))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["name"], "InputError");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_export_imports_unchanged_into_another_tenant() {
-    let (app, a, a_cookie) = loaded().await;
+    let (app, a, a_cookie) = TestApp::with_examples().await;
     let export = app.get(&a.host, "/api/catalog/export", Some(&a_cookie)).await;
     assert_eq!(export.status, StatusCode::OK);
     assert!(export.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/yaml"));
@@ -460,19 +389,19 @@ async fn an_export_imports_unchanged_into_another_tenant() {
     assert_eq!(report.count(|o| *o == DocumentOutcome::Created), 67, "{:?}", report.results);
     let b_cookie = app.login(&b.host, &b.admin_email, &b.admin_password).await;
     let (_, petstore, _) =
-        get_json(&app, &b, &b_cookie, "/api/catalog/entities/by-name/component/default/petstore").await;
+        app.get_json(&b, &b_cookie, "/api/catalog/entities/by-name/component/default/petstore").await;
     assert!(petstore["relations"].as_array().unwrap().iter().any(|r| r["type"] == "ownedBy"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn entities_can_be_created_replaced_read_and_deleted_by_uid_and_searched() {
-    let (app, t, cookie) = loaded().await;
+    let (app, t, cookie) = TestApp::with_examples().await;
     let system = json!({ "apiVersion": "backstage.io/v1alpha1", "kind": "System",
         "metadata": { "name": "checkout", "description": "Takes the money" }, "spec": { "owner": "team-a" } });
-    let (status, created) = post_json(&app, &t, &cookie, "/api/catalog/entities", system.clone()).await;
+    let (status, created) = app.post_json(&t, &cookie, "/api/catalog/entities", system.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let uid = created["metadata"]["uid"].as_str().unwrap().to_owned();
-    assert_eq!(post_json(&app, &t, &cookie, "/api/catalog/entities", system.clone()).await.0, StatusCode::CONFLICT);
+    assert_eq!(app.post_json(&t, &cookie, "/api/catalog/entities", system.clone()).await.0, StatusCode::CONFLICT);
 
     let mut changed = system.clone();
     changed["metadata"]["description"] = json!("Takes the money, safely");
@@ -489,10 +418,10 @@ async fn entities_can_be_created_replaced_read_and_deleted_by_uid_and_searched()
     renamed["metadata"]["name"] = json!("payments");
     assert_eq!(app.send(put(renamed)).await.status, StatusCode::BAD_REQUEST);
 
-    let (status, read, _) = get_json(&app, &t, &cookie, &format!("/api/catalog/entities/{uid}")).await;
+    let (status, read, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entities/{uid}")).await;
     assert_eq!((status, read["metadata"]["description"].as_str()), (StatusCode::OK, Some("Takes the money, safely")));
 
-    let (status, found, _) = get_json(&app, &t, &cookie, "/api/catalog/search?q=money").await;
+    let (status, found, _) = app.get_json(&t, &cookie, "/api/catalog/search?q=money").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(found["results"][0]["entityRef"], "system:default/checkout");
     assert!(found["results"][0]["snippet"].as_str().unwrap().contains("<mark>money</mark>"));
@@ -503,14 +432,14 @@ async fn entities_can_be_created_replaced_read_and_deleted_by_uid_and_searched()
         .body(Body::empty())
         .unwrap();
     assert_eq!(app.send(delete).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(get_json(&app, &t, &cookie, &format!("/api/catalog/entities/{uid}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get_json(&t, &cookie, &format!("/api/catalog/entities/{uid}")).await.0, StatusCode::NOT_FOUND);
 }
 
 /// Every operation the OpenAPI document describes is routed (no 404/405 from the router).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_openapi_document_describes_routes_that_exist() {
-    let (app, t, cookie) = loaded().await;
-    let (status, doc, _) = get_json(&app, &t, &cookie, "/api/catalog/openapi.json").await;
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let (status, doc, _) = app.get_json(&t, &cookie, "/api/catalog/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 19);
@@ -548,7 +477,7 @@ async fn the_openapi_document_describes_routes_that_exist() {
 async fn every_served_catalog_route_is_in_the_openapi_document() {
     let app = TestApp::new().await;
     let (t, cookie) = app.signed_in_tenant().await;
-    let (status, doc, _) = get_json(&app, &t, &cookie, "/api/catalog/openapi.json").await;
+    let (status, doc, _) = app.get_json(&t, &cookie, "/api/catalog/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     let base = doc["servers"][0]["url"].as_str().expect("the document names its base path");
     let served = server::rest::catalog::endpoints();

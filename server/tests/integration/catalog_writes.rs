@@ -4,7 +4,6 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::catalog::{get_json, post_json};
 use crate::support::TestApp;
 
 /// A field called `uid` anywhere in an entity is the user's: only the server-managed
@@ -16,7 +15,7 @@ async fn the_editor_keeps_user_fields_called_uid() {
     let yaml = "apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata:\n  name: orders-db\nspec:\n  type: database\n  owner: team-a\n  replica:\n    uid: replica-7\n";
     let saved = app.call(&t.host, "/api/ui/catalog/save", &[("original", ""), ("yaml", yaml)], Some(&cookie)).await;
     assert!(saved.status.is_success(), "{}", saved.body);
-    let (_, entity, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/resource/default/orders-db").await;
+    let (_, entity, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/resource/default/orders-db").await;
     let uid = entity["metadata"]["uid"].as_str().expect("served with its uid").to_owned();
 
     let editor = app.get(&t.host, "/catalog/default/resource/orders-db/edit", Some(&cookie)).await;
@@ -37,7 +36,7 @@ async fn the_editor_keeps_user_fields_called_uid() {
         )
         .await;
     assert!(again.status.is_success(), "{}", again.body);
-    let (_, entity, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/resource/default/orders-db").await;
+    let (_, entity, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/resource/default/orders-db").await;
     assert_eq!(entity["spec"]["replica"]["uid"], "replica-7");
     assert_eq!(entity["metadata"]["uid"], uid.as_str(), "an edit keeps the entity's identity");
 }
@@ -56,15 +55,15 @@ async fn concurrent_creates_of_one_entity_give_one_success_and_one_conflict() {
         };
         let path = "/api/catalog/entities";
         let (first, second) = tokio::join!(
-            post_json(&app, &t, &cookie, path, body("team-a")),
-            post_json(&app, &t, &cookie, path, body("team-b"))
+            app.post_json(&t, &cookie, path, body("team-a")),
+            app.post_json(&t, &cookie, path, body("team-b"))
         );
         let mut statuses = [first.0, second.0];
         statuses.sort();
         assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT], "{} / {}", first.1, second.1);
         let winner = if first.0 == StatusCode::CREATED { &first.1 } else { &second.1 };
         let (status, stored, _) =
-            get_json(&app, &t, &cookie, &format!("/api/catalog/entities/by-name/system/default/{name}")).await;
+            app.get_json(&t, &cookie, &format!("/api/catalog/entities/by-name/system/default/{name}")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(stored["spec"]["owner"], winner["spec"]["owner"], "the stored entity is the one that won");
     }

@@ -10,7 +10,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{json, Value};
 
-use crate::catalog::{get_json, post_json, EXAMPLES};
+use crate::support::EXAMPLES;
 use crate::support::{TestApp, TestTenant};
 use app::audit::service::AuditSource;
 use app::catalog::locations;
@@ -87,7 +87,7 @@ async fn a_location_is_registered_refreshed_orphaned_and_unregistered() {
 
     // Not on the allowlist yet: refused with the reason, audited, nothing stored.
     let (status, refused) =
-        post_json(&app, &t, &cookie, "/api/catalog/locations", json!({ "type": "url", "target": target })).await;
+        app.post_json(&t, &cookie, "/api/catalog/locations", json!({ "type": "url", "target": target })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
     assert!(refused["error"]["message"].as_str().unwrap().contains("allowlist"), "{refused}");
     assert!(app
@@ -98,7 +98,7 @@ async fn a_location_is_registered_refreshed_orphaned_and_unregistered() {
 
     allow(&app, &t, &format!("127.0.0.1:{port}")).await;
     let (status, created) =
-        post_json(&app, &t, &cookie, "/api/catalog/locations", json!({ "type": "url", "target": target })).await;
+        app.post_json(&t, &cookie, "/api/catalog/locations", json!({ "type": "url", "target": target })).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["location"]["id"].as_str().unwrap().to_owned();
     assert_eq!(created["location"]["target"], target);
@@ -109,7 +109,7 @@ async fn a_location_is_registered_refreshed_orphaned_and_unregistered() {
     assert_eq!(&names[1..], ["nested", "svc-a", "svc-api", "svc-b"]);
     assert!(names[0].starts_with("generated-"));
 
-    let (_, api, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/api/default/svc-api").await;
+    let (_, api, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/api/default/svc-api").await;
     assert_eq!(api["spec"]["definition"], "openapi: 3.0.0\n", "$text is read relative to its file");
     assert_eq!(
         annotation(&api, "backstage.io/managed-by-location"),
@@ -118,21 +118,20 @@ async fn a_location_is_registered_refreshed_orphaned_and_unregistered() {
     assert_eq!(annotation(&api, "backstage.io/managed-by-origin-location"), Some(format!("url:{target}").as_str()));
 
     let (status, again) =
-        post_json(&app, &t, &cookie, "/api/catalog/locations", json!({ "type": "url", "target": target })).await;
+        app.post_json(&t, &cookie, "/api/catalog/locations", json!({ "type": "url", "target": target })).await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
     assert_eq!(again["error"]["name"], "ConflictError");
 
-    let (_, list, _) = get_json(&app, &t, &cookie, "/api/catalog/locations").await;
+    let (_, list, _) = app.get_json(&t, &cookie, "/api/catalog/locations").await;
     assert_eq!(list, json!([{ "data": { "id": id, "type": "url", "target": target } }]));
-    let (status, one, _) = get_json(&app, &t, &cookie, &format!("/api/catalog/locations/{id}")).await;
+    let (status, one, _) = app.get_json(&t, &cookie, &format!("/api/catalog/locations/{id}")).await;
     assert_eq!((status, one["target"].as_str()), (StatusCode::OK, Some(target.as_str())));
-    let (_, by_entity, _) =
-        get_json(&app, &t, &cookie, "/api/catalog/locations/by-entity/component/default/svc-b").await;
+    let (_, by_entity, _) = app.get_json(&t, &cookie, "/api/catalog/locations/by-entity/component/default/svc-b").await;
     assert_eq!(by_entity["id"], id);
 
     // Ancestry: svc-b ← the nested Location ← the generated Location of the registration.
     let (_, ancestry, _) =
-        get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/component/default/svc-b/ancestry").await;
+        app.get_json(&t, &cookie, "/api/catalog/entities/by-name/component/default/svc-b/ancestry").await;
     let chain: Vec<(String, Value)> = ancestry["items"]
         .as_array()
         .unwrap()
@@ -159,26 +158,26 @@ async fn a_location_is_registered_refreshed_orphaned_and_unregistered() {
     files.lock().unwrap().insert("repo/catalog-info.yaml".into(), ROOT.replace("first", "second"));
     files.lock().unwrap().insert("repo/more/entities.yaml".into(), MORE.split("---").nth(1).unwrap().to_owned());
     let (status, _) =
-        post_json(&app, &t, &cookie, "/api/catalog/refresh", json!({ "entityRef": "component:default/svc-a" })).await;
+        app.post_json(&t, &cookie, "/api/catalog/refresh", json!({ "entityRef": "component:default/svc-a" })).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, svc_a, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/component/default/svc-a").await;
+    let (_, svc_a, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/component/default/svc-a").await;
     assert_eq!(svc_a["metadata"]["description"], "second");
     assert_eq!(annotation(&svc_a, "backstage.io/orphan"), None);
-    let (_, svc_b, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/component/default/svc-b").await;
+    let (_, svc_b, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/component/default/svc-b").await;
     assert_eq!(annotation(&svc_b, "backstage.io/orphan"), Some("true"), "kept, flagged as an orphan");
     let (_, orphans, _) =
-        get_json(&app, &t, &cookie, "/api/catalog/entities?filter=metadata.annotations.backstage.io/orphan=true").await;
+        app.get_json(&t, &cookie, "/api/catalog/entities?filter=metadata.annotations.backstage.io/orphan=true").await;
     assert_eq!(orphans.as_array().unwrap().len(), 1);
 
     // analyze-location writes nothing and knows what is registered.
-    let (status, analysis) = post_json(
-        &app,
-        &t,
-        &cookie,
-        "/api/catalog/analyze-location",
-        json!({ "location": { "type": "url", "target": target } }),
-    )
-    .await;
+    let (status, analysis) = app
+        .post_json(
+            &t,
+            &cookie,
+            "/api/catalog/analyze-location",
+            json!({ "location": { "type": "url", "target": target } }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{analysis}");
     let files_found = analysis["existingEntityFiles"].as_array().unwrap();
     assert_eq!(files_found.len(), 3, "{analysis}");
@@ -188,7 +187,7 @@ async fn a_location_is_registered_refreshed_orphaned_and_unregistered() {
     // Another tenant sees none of it.
     let other = app.tenant().await;
     let other_cookie = app.login(&other.host, &other.admin_email, &other.admin_password).await;
-    let (status, _, _) = get_json(&app, &other, &other_cookie, &format!("/api/catalog/locations/{id}")).await;
+    let (status, _, _) = app.get_json(&other, &other_cookie, &format!("/api/catalog/locations/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
         delete(&app, &other, &other_cookie, &format!("/api/catalog/locations/{id}")).await,
@@ -197,9 +196,9 @@ async fn a_location_is_registered_refreshed_orphaned_and_unregistered() {
 
     // Unregistering deletes the location's entities, in one audited step.
     assert_eq!(delete(&app, &t, &cookie, &format!("/api/catalog/locations/{id}")).await, StatusCode::NO_CONTENT);
-    let (status, _, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/component/default/svc-a").await;
+    let (status, _, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/component/default/svc-a").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, list, _) = get_json(&app, &t, &cookie, "/api/catalog/locations").await;
+    let (_, list, _) = app.get_json(&t, &cookie, "/api/catalog/locations").await;
     assert_eq!(list, json!([]));
     let actions = app.audit_actions(&t.tenant).await;
     for action in [
@@ -222,7 +221,7 @@ async fn fetches_refuse_other_hosts_redirects_large_bodies_and_missing_files() {
         let (app, t, cookie) = (&app, &t, &cookie);
         async move {
             let body = json!({ "location": { "type": "url", "target": path } });
-            let (status, body) = post_json(app, t, cookie, "/api/catalog/analyze-location", body).await;
+            let (status, body) = app.post_json(t, cookie, "/api/catalog/analyze-location", body).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
             body["error"]["message"].as_str().unwrap().to_owned()
         }
@@ -238,9 +237,9 @@ async fn fetches_refuse_other_hosts_redirects_large_bodies_and_missing_files() {
     let email = format!("viewer@{}.example.com", t.tenant.slug);
     let (_, viewer) = app.member(&t, &cookie, &email, app::auth::model::Role::Viewer).await;
     let (status, _) =
-        post_json(&app, &t, &viewer, "/api/catalog/locations", json!({ "type": "url", "target": "http://x/y" })).await;
+        app.post_json(&t, &viewer, "/api/catalog/locations", json!({ "type": "url", "target": "http://x/y" })).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = get_json(&app, &t, &viewer, "/api/catalog/locations").await;
+    let (status, _, _) = app.get_json(&t, &viewer, "/api/catalog/locations").await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -266,7 +265,7 @@ async fn a_repository_archive_imports_through_the_rest_api() {
     let rejected: Vec<&Value> = results.iter().filter(|r| r["outcome"].get("Rejected").is_some()).collect();
     assert!(rejected.is_empty(), "{rejected:?}");
     assert_eq!(results.iter().filter(|r| r["outcome"] == "Created").count(), 67);
-    let (_, petstore, _) = get_json(&app, &t, &cookie, "/api/catalog/entities/by-name/api/default/petstore").await;
+    let (_, petstore, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-name/api/default/petstore").await;
     assert!(petstore["spec"]["definition"].as_str().unwrap().contains("openapi"), "$text read from the archive");
 
     let request = Request::post("/api/catalog/import")

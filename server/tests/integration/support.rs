@@ -6,8 +6,14 @@ use axum::Router;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+use serde_json::Value;
+
 use app::access::model::AccessOverview;
+use app::audit::service::AuditSource;
 use app::auth::model::Role;
+use app::catalog::model::DocumentOutcome;
+use app::catalog::reader::{read_tree, FolderSource};
+use app::catalog::service as catalog;
 use app::db::{migrate, Database};
 use app::settings::api::UsersView;
 use app::state::AppState;
@@ -16,6 +22,9 @@ use app::tenancy::service as tenancy;
 use server::config::{RateLimits, ServeConfig};
 use server::router::{self, Edge};
 use server::startup;
+
+/// Backstage's own example catalog, as the demo tenant gets it.
+pub const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/backstage-examples");
 
 pub struct TestApp {
     pub db: Database,
@@ -80,6 +89,29 @@ impl TestResponse {
     }
 }
 
+impl TestResponse {
+    /// The JSON body, `Null` for an answer that is not JSON (an empty body, an HTML page).
+    fn json_or_null(&self, caller: &std::panic::Location<'_>) -> Value {
+        let is_json = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Value::Null;
+        }
+        serde_json::from_str(&self.body).unwrap_or_else(|e| {
+            panic!("{caller}: a JSON answer that does not parse ({e}), {}: {}", self.status, self.body)
+        })
+    }
+}
+
+/// The documents of one of Backstage's example files and everything its Locations lead to.
+pub async fn example_documents(file: &str) -> Vec<catalog::Incoming> {
+    let (source, entry) = FolderSource::for_entry(&std::path::Path::new(EXAMPLES).join(file)).unwrap();
+    read_tree(&source, vec![(entry, None)], false).await.unwrap().into_iter().map(Into::into).collect()
+}
+
 fn rand_octet() -> u8 {
     uuid::Uuid::new_v4().as_bytes()[0].max(1)
 }
@@ -97,6 +129,64 @@ impl TestApp {
     /// A builder: `TestApp::init().pool_size(2).secure_cookies().start().await`.
     pub fn init() -> TestAppBuilder {
         TestAppBuilder { pool_size: 4, cookie_secure: false }
+    }
+
+    /// An app with a tenant loaded with Backstage's example catalog, and its admin's session.
+    pub async fn with_examples() -> (TestApp, TestTenant, String) {
+        let app = TestApp::new().await;
+        let (t, cookie) = app.signed_in_tenant().await;
+        for file in ["all.yaml", "acme-corp.yaml"] {
+            let report = catalog::import(
+                &app.db,
+                &t.tenant,
+                &AuditSource::command_line(),
+                &catalog::Origin::named(file),
+                example_documents(file).await,
+            )
+            .await
+            .unwrap();
+            assert_eq!(report.count(|o| matches!(o, DocumentOutcome::Rejected(_))), 0, "{:?}", report.results);
+        }
+        (app, t, cookie)
+    }
+
+    /// A GET as the member signed in with `cookie`: status, the JSON body (`Null` when the
+    /// answer is not JSON; a JSON answer that does not parse fails the test), headers.
+    #[track_caller]
+    pub fn get_json<'a>(
+        &'a self,
+        t: &'a TestTenant,
+        cookie: &'a str,
+        path: &'a str,
+    ) -> impl std::future::Future<Output = (StatusCode, Value, axum::http::HeaderMap)> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            let response = self.get(&t.host, path, Some(cookie)).await;
+            let body = response.json_or_null(caller);
+            (response.status, body, response.headers)
+        }
+    }
+
+    /// A JSON POST as the member signed in with `cookie`: status and JSON body (as `get_json`).
+    #[track_caller]
+    pub fn post_json<'a>(
+        &'a self,
+        t: &'a TestTenant,
+        cookie: &'a str,
+        path: &'a str,
+        body: Value,
+    ) -> impl std::future::Future<Output = (StatusCode, Value)> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            let request = Request::post(path)
+                .header(header::HOST, &t.host)
+                .header(header::COOKIE, cookie)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let response = self.send(request).await;
+            (response.status, response.json_or_null(caller))
+        }
     }
 
     /// A fresh tenant and its admin's session cookie: what most tests start from.
