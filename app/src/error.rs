@@ -33,6 +33,26 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// Constructors in the crates.io style, so call sites read `AppError::invalid("…")`.
+impl AppError {
+    /// Input the caller can fix (422; REST endpoints answer 400).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        AppError::Invalid(message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        AppError::NotFound(message.into())
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        AppError::Conflict(message.into())
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Self {
+        AppError::TooLarge(message.into())
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
@@ -67,19 +87,6 @@ mod ssr {
                 AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
                 AppError::Internal(_) | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
             }
-        }
-
-        /// Input the caller can fix (422; REST endpoints answer 400).
-        pub fn invalid(message: impl Into<String>) -> Self {
-            AppError::Invalid(message.into())
-        }
-
-        pub fn not_found(message: impl Into<String>) -> Self {
-            AppError::NotFound(message.into())
-        }
-
-        pub fn conflict(message: impl Into<String>) -> Self {
-            AppError::Conflict(message.into())
         }
 
         /// Logs the cause with a fresh reference id that the user can quote to support.

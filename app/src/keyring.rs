@@ -50,20 +50,20 @@ impl Keyring {
         for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (id, encoded) = entry
                 .split_once(':')
-                .ok_or_else(|| AppError::Invalid("BEACON_SECRET_KEYS: each key is `id:base64`".into()))?;
+                .ok_or_else(|| AppError::invalid("BEACON_SECRET_KEYS: each key is `id:base64`"))?;
             if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                return Err(AppError::Invalid(format!("BEACON_SECRET_KEYS: `{id}` is not a valid key id")));
+                return Err(AppError::invalid(format!("BEACON_SECRET_KEYS: `{id}` is not a valid key id")));
             }
             let bytes = STANDARD.decode(encoded).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| {
-                AppError::Invalid(format!("BEACON_SECRET_KEYS: key `{id}` must be 32 bytes in base64"))
+                AppError::invalid(format!("BEACON_SECRET_KEYS: key `{id}` must be 32 bytes in base64"))
             })?;
             if keys.iter().any(|(existing, _)| existing == id) {
-                return Err(AppError::Invalid(format!("BEACON_SECRET_KEYS: key id `{id}` is listed twice")));
+                return Err(AppError::invalid(format!("BEACON_SECRET_KEYS: key id `{id}` is listed twice")));
             }
             keys.push((id.to_owned(), bytes));
         }
         if keys.is_empty() {
-            return Err(AppError::Invalid("BEACON_SECRET_KEYS: at least one key is required".into()));
+            return Err(AppError::invalid("BEACON_SECRET_KEYS: at least one key is required"));
         }
         Ok(Self { keys: Arc::new(keys) })
     }

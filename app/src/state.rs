@@ -102,7 +102,7 @@ impl RequestContext {
         leptos_axum::extract::<axum::Extension<Self>>()
             .await
             .map(|axum::Extension(ctx)| ctx)
-            .map_err(|_| AppError::NotFound("Tenant not found.".into()))
+            .map_err(|_| AppError::not_found("Tenant not found."))
     }
 
     pub fn require_user(&self) -> AppResult<&Principal> {

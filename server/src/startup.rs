@@ -48,7 +48,7 @@ pub async fn connect(
     leptos_options: leptos::config::LeptosOptions,
 ) -> Result<(AppState, Sessions), AppError> {
     let keyring = Keyring::parse(&config.secret_keys)?;
-    let redis = RedisConfig::from_url(&config.redis_url).map_err(|e| AppError::Invalid(format!("REDIS_URL: {e}")))?;
+    let redis = RedisConfig::from_url(&config.redis_url).map_err(|e| AppError::invalid(format!("REDIS_URL: {e}")))?;
     let pool = RedisPool::new(redis, None, None, None, 4).map_err(AppError::internal)?;
     pool.connect();
     pool.wait_for_connect().await.map_err(|e| AppError::internal(format!("connecting to Redis: {e}")))?;
@@ -82,7 +82,7 @@ pub async fn connect(
 pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
     migrate(&db).await?;
     let leptos = leptos::config::get_configuration(Some(&config.leptos_config))
-        .map_err(|e| AppError::Invalid(format!("{}: {e}", config.leptos_config)))?
+        .map_err(|e| AppError::invalid(format!("{}: {e}", config.leptos_config)))?
         .leptos_options;
     let addr = leptos.site_addr;
     let (state, sessions) = connect(db, &config, leptos).await?;

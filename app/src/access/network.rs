@@ -53,7 +53,7 @@ impl TrustedProxies {
             .map(|s| {
                 parse_network(s)
                     .and_then(|n| IpNet::from_str(&n).map_err(AppError::internal))
-                    .map_err(|_| AppError::Invalid(format!("BEACON_TRUSTED_PROXIES: `{s}` is not an IP network")))
+                    .map_err(|_| AppError::invalid(format!("BEACON_TRUSTED_PROXIES: `{s}` is not an IP network")))
             })
             .collect::<AppResult<Vec<_>>>()
             .map(TrustedProxies)
@@ -89,7 +89,7 @@ pub fn parse_network(raw: &str) -> AppResult<String> {
     let raw = raw.trim();
     let net = IpNet::from_str(raw)
         .or_else(|_| IpAddr::from_str(raw).map(IpNet::from))
-        .map_err(|_| AppError::Invalid(format!("`{raw}` is not an IP network; write it like 203.0.113.0/24")))?;
+        .map_err(|_| AppError::invalid(format!("`{raw}` is not an IP network; write it like 203.0.113.0/24")))?;
     Ok(net.trunc().to_string())
 }
 
@@ -103,7 +103,7 @@ impl Edit {
     pub fn add(cidr: &str, applies_to: &str, note: &str) -> AppResult<Self> {
         let note = note.trim();
         if note.chars().count() > 200 {
-            return Err(AppError::Invalid("Keep the note under 200 characters.".into()));
+            return Err(AppError::invalid("Keep the note under 200 characters."));
         }
         Ok(Edit::Add(AllowRule {
             cidr: parse_network(cidr)?,
@@ -131,7 +131,7 @@ pub async fn edit(
                 let (action, rule) = apply(&mut rules, edit)?;
                 let own_address = source.ip.as_deref().and_then(|ip| IpAddr::from_str(ip).ok());
                 if !confirmed && !admits(&rules, own_address, AllowFor::Portal) {
-                    return Err(AppError::Conflict(format!(
+                    return Err(AppError::conflict(format!(
                         "Your address ({}) would no longer reach the portal: you would be signed out with no way \
                      back in. Tick “Lock me out” to save anyway.",
                         source.ip.as_deref().unwrap_or("unknown")
@@ -157,10 +157,10 @@ fn apply(rules: &mut Vec<AllowRule>, edit: Edit) -> AppResult<(AuditAction, Allo
     match edit {
         Edit::Add(rule) => {
             if rules.iter().any(|r| r.cidr == rule.cidr && r.applies_to == rule.applies_to) {
-                return Err(AppError::Conflict(format!("{} is already on the list.", rule.cidr)));
+                return Err(AppError::conflict(format!("{} is already on the list.", rule.cidr)));
             }
             if rules.len() >= MAX_RULES {
-                return Err(AppError::Invalid(format!("An allowlist holds at most {MAX_RULES} entries.")));
+                return Err(AppError::invalid(format!("An allowlist holds at most {MAX_RULES} entries.")));
             }
             rules.push(rule.clone());
             Ok((AuditAction::AllowlistAdded, rule))
@@ -169,7 +169,7 @@ fn apply(rules: &mut Vec<AllowRule>, edit: Edit) -> AppResult<(AuditAction, Allo
             let position = rules
                 .iter()
                 .position(|r| r.cidr == cidr && r.applies_to == applies_to)
-                .ok_or_else(|| AppError::NotFound(format!("{cidr} is not on the list.")))?;
+                .ok_or_else(|| AppError::not_found(format!("{cidr} is not on the list.")))?;
             Ok((AuditAction::AllowlistRemoved, rules.remove(position)))
         }
     }

@@ -46,7 +46,7 @@ impl NewKey {
             "" | "never" => None,
             days => match days.parse::<u32>() {
                 Ok(d) if (1..=MAX_KEY_DAYS).contains(&d) => Some(d),
-                _ => return Err(AppError::Invalid(format!("Expiry must be 1 to {MAX_KEY_DAYS} days, or never."))),
+                _ => return Err(AppError::invalid(format!("Expiry must be 1 to {MAX_KEY_DAYS} days, or never."))),
             },
         };
         Ok(Self { name, scopes, expires_in_days })
@@ -56,7 +56,7 @@ impl NewKey {
 fn parse_name(raw: &str) -> AppResult<String> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::Invalid("Name must be 1 to 100 characters.".into()));
+        return Err(AppError::invalid("Name must be 1 to 100 characters."));
     }
     Ok(name.to_owned())
 }
@@ -66,7 +66,7 @@ fn ensure_role_can_use(role: Role, scopes: &[Scope]) -> AppResult<()> {
     for scope in scopes {
         let usable = Action::ALL.iter().any(|a| a.scope() == Some(*scope) && role.grants(a.min_role()));
         if !usable {
-            return Err(AppError::Invalid(format!(
+            return Err(AppError::invalid(format!(
                 "The {} role cannot use the {} scope.",
                 role.label(),
                 scope.as_str()
@@ -199,9 +199,9 @@ pub async fn revoke_key(
     let actor = actor.clone();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            let key = repo::find_key(conn, id).await?.ok_or_else(|| AppError::NotFound("API key not found.".into()))?;
+            let key = repo::find_key(conn, id).await?.ok_or_else(|| AppError::not_found("API key not found."))?;
             if key.user_id != actor.user_id && !actor.role.grants(Action::ManageAccess.min_role()) {
-                return Err(AppError::NotFound("API key not found.".into()));
+                return Err(AppError::not_found("API key not found."));
             }
             if repo::revoke_key(conn, id).await? {
                 let event = AuditEvent::success(AuditAction::ApiKeyRevoked, format!("bcn_{}", key.prefix))
@@ -284,7 +284,7 @@ impl NewClientInput {
     pub fn parse(name: &str, scopes: &[String], role: &str) -> AppResult<Self> {
         let role = Role::parse(role)?;
         if role == Role::Admin {
-            return Err(AppError::Invalid("OAuth clients cannot act as admins.".into()));
+            return Err(AppError::invalid("OAuth clients cannot act as admins."));
         }
         Ok(Self { name: parse_name(name)?, scopes: Scope::parse_all(scopes.iter().map(String::as_str))?, role })
     }

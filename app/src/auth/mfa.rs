@@ -67,7 +67,7 @@ pub async fn confirm(
         let event =
             AuditEvent::failure(AuditAction::MfaEnrol, me.email.clone()).details(json!({ "reason": "wrong code" }));
         record_alone(db, tenant, source, event).await?;
-        return Err(AppError::Invalid("That code does not match. Check the time on your device and try again.".into()));
+        return Err(AppError::invalid("That code does not match. Check the time on your device and try again."));
     };
     let sealed = keyring.seal(Purpose::TotpSecret, &secret, &context(me.user_id))?;
     let codes = totp::new_recovery_codes();
@@ -77,7 +77,7 @@ pub async fn confirm(
         Box::pin(async move {
             let row = repo::find_by_id(conn, tenant_id, user_id).await?.ok_or(AppError::Unauthenticated)?;
             if row.totp_enabled_at.is_some() {
-                return Err(AppError::Conflict("Two-factor authentication is already on.".into()));
+                return Err(AppError::conflict("Two-factor authentication is already on."));
             }
             repo::enable_totp(conn, user_id, &sealed, step).await?;
             repo::replace_recovery_codes(conn, user_id, hashes).await?;
@@ -195,7 +195,7 @@ pub async fn change(
     code: &str,
 ) -> AppResult<Option<Vec<String>>> {
     if matches!(change, Change::Disable) && tenant.mfa_policy.requires(me.role) {
-        return Err(AppError::Invalid("Your organisation requires two-factor authentication for you.".into()));
+        return Err(AppError::invalid("Your organisation requires two-factor authentication for you."));
     }
     gate(state, tenant, &source, AuditAction::MfaChange).await?;
     let codes = matches!(change, Change::RegenerateRecoveryCodes).then(totp::new_recovery_codes);
@@ -243,12 +243,12 @@ pub async fn reset_for_member(state: &AppState, tenant: &Tenant, source: AuditSo
             Box::pin(async move {
                 let row = repo::find_by_id(conn, tenant_id, user_id)
                     .await?
-                    .ok_or_else(|| AppError::NotFound("User not found.".into()))?;
+                    .ok_or_else(|| AppError::not_found("User not found."))?;
                 if row.totp_enabled_at.is_none() {
-                    return Err(AppError::Conflict(format!("{} has no second factor to reset.", row.email)));
+                    return Err(AppError::conflict(format!("{} has no second factor to reset.", row.email)));
                 }
                 if repo::membership_count(conn, user_id).await? > 1 {
-                    return Err(AppError::Conflict(format!(
+                    return Err(AppError::conflict(format!(
                         "{} also belongs to other organisations, so only they can change their second factor.",
                         row.email
                     )));

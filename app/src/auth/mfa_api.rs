@@ -25,9 +25,7 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
                 .flatten()
                 .filter(|p| p.tenant_id == ctx.tenant.id)
                 .filter(|p| chrono::Utc::now() - p.started_at < chrono::Duration::minutes(PENDING_SIGN_IN_MINUTES))
-                .ok_or_else(|| {
-                    AppError::Invalid("Your sign-in has expired. Sign in with your password again.".into())
-                })?;
+                .ok_or_else(|| AppError::invalid("Your sign-in has expired. Sign in with your password again."))?;
             let state = AppState::current()?;
             mfa::verify(&state, &ctx.tenant, ctx.audit_source(), (pending.user_id, &pending.email), &code).await?;
             current.remove::<PendingSignIn>(PENDING_SIGN_IN_KEY).await?;
@@ -87,7 +85,7 @@ pub async fn confirm_mfa(code: String) -> Result<(), AppError> {
             let secret = current
                 .get::<Vec<u8>>(ENROLMENT_KEY)
                 .await?
-                .ok_or_else(|| AppError::Invalid("Open the two-factor page again to get a QR code.".into()))?;
+                .ok_or_else(|| AppError::invalid("Open the two-factor page again to get a QR code."))?;
             let codes =
                 mfa::confirm(&state.db, &state.keyring, &ctx.tenant, ctx.audit_source(), &me, secret, &code).await?;
             current.remove::<Vec<u8>>(ENROLMENT_KEY).await?;

@@ -37,7 +37,7 @@ impl Role {
 
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         Role::ALL.into_iter().find(|r| r.as_str() == raw.trim().to_ascii_lowercase()).ok_or_else(|| {
-            AppError::Invalid(format!("`{raw}` is not a role; use admin, maintainer, developer or viewer"))
+            AppError::invalid(format!("`{raw}` is not a role; use admin, maintainer, developer or viewer"))
         })
     }
 
@@ -65,7 +65,7 @@ impl MemberStatus {
         match raw {
             "active" => Ok(MemberStatus::Active),
             "deactivated" => Ok(MemberStatus::Deactivated),
-            other => Err(AppError::Invalid(format!("unknown member status `{other}`"))),
+            other => Err(AppError::invalid(format!("unknown member status `{other}`"))),
         }
     }
 }
@@ -158,7 +158,7 @@ pub fn normalize_email(raw: &str) -> Result<String, AppError> {
     if valid {
         Ok(email)
     } else {
-        Err(AppError::Invalid(format!("`{}` is not an email address", raw.trim())))
+        Err(AppError::invalid(format!("`{}` is not an email address", raw.trim())))
     }
 }
 

@@ -61,20 +61,20 @@ static COMMON: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new
 pub fn check_policy(password: &str, email: &str) -> Result<(), AppError> {
     let length = password.chars().count();
     if length < MIN_LENGTH {
-        return Err(AppError::Invalid(format!("Use at least {MIN_LENGTH} characters.")));
+        return Err(AppError::invalid(format!("Use at least {MIN_LENGTH} characters.")));
     }
     if length > MAX_LENGTH {
-        return Err(AppError::Invalid(format!("Use at most {MAX_LENGTH} characters.")));
+        return Err(AppError::invalid(format!("Use at most {MAX_LENGTH} characters.")));
     }
     let lower = password.to_lowercase();
     let stem = lower.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation());
     if COMMON.contains(lower.as_str()) || (stem.chars().count() >= 4 && COMMON.contains(stem)) || is_repetition(&lower)
     {
-        return Err(AppError::Invalid("This password is too common. Choose a less predictable one.".into()));
+        return Err(AppError::invalid("This password is too common. Choose a less predictable one."));
     }
     let local = email.split('@').next().unwrap_or_default().to_lowercase();
     if local.chars().count() >= 4 && lower.contains(&local) {
-        return Err(AppError::Invalid("Do not use your email address in your password.".into()));
+        return Err(AppError::invalid("Do not use your email address in your password."));
     }
     Ok(())
 }

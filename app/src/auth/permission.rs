@@ -40,7 +40,7 @@ impl Scope {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         Scope::ALL.into_iter().find(|s| s.as_str() == raw.trim()).ok_or_else(|| {
             let known: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
-            AppError::Invalid(format!("`{}` is not a scope; use {}", raw.trim(), known.join(", ")))
+            AppError::invalid(format!("`{}` is not a scope; use {}", raw.trim(), known.join(", ")))
         })
     }
 
@@ -51,7 +51,7 @@ impl Scope {
         scopes.sort();
         scopes.dedup();
         if scopes.is_empty() {
-            return Err(AppError::Invalid("Choose at least one scope.".into()));
+            return Err(AppError::invalid("Choose at least one scope."));
         }
         Ok(scopes)
     }
@@ -98,7 +98,7 @@ impl Action {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         Action::ALL.into_iter().find(|a| a.as_str() == raw.trim()).ok_or_else(|| {
             let known: Vec<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
-            AppError::Invalid(format!("`{}` is not an action; use {}", raw.trim(), known.join(", ")))
+            AppError::invalid(format!("`{}` is not an action; use {}", raw.trim(), known.join(", ")))
         })
     }
 

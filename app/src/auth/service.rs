@@ -136,7 +136,7 @@ impl NewMember {
     pub fn parse(email: &str, display_name: &str, role: &str) -> AppResult<Self> {
         let display_name = display_name.trim();
         if display_name.is_empty() || display_name.chars().count() > 200 {
-            return Err(AppError::Invalid("Name must be 1 to 200 characters.".into()));
+            return Err(AppError::invalid("Name must be 1 to 200 characters."));
         }
         Ok(Self { email: normalize_email(email)?, display_name: display_name.to_owned(), role: Role::parse(role)? })
     }
@@ -170,7 +170,7 @@ pub async fn add_member(
         }
     };
     if !repo::insert_membership(conn, tenant_id, user_id, member.role).await? {
-        return Err(AppError::Conflict(format!("{} is already a member.", member.email)));
+        return Err(AppError::conflict(format!("{} is already a member.", member.email)));
     }
     let event = AuditEvent::success(AuditAction::UserInvited, member.email.clone())
         .severity(Severity::Notice)
@@ -263,7 +263,7 @@ pub async fn end_session(
     handle: &str,
 ) -> AppResult<()> {
     if !session_registry::end(redis, tenant.id, me.user_id, handle).await? {
-        return Err(AppError::NotFound("That session has already ended.".into()));
+        return Err(AppError::not_found("That session has already ended."));
     }
     let event = AuditEvent::success(AuditAction::SessionRevoked, me.email.clone()).severity(Severity::Notice);
     record_alone(db, tenant, source, event).await
@@ -305,10 +305,7 @@ pub async fn end_sessions(
 }
 
 async fn member_for_update(conn: &mut Connection, tenant_id: TenantId, user_id: Uuid) -> AppResult<Member> {
-    repo::find_by_id(conn, tenant_id, user_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("User not found.".into()))?
-        .member()
+    repo::find_by_id(conn, tenant_id, user_id).await?.ok_or_else(|| AppError::not_found("User not found."))?.member()
 }
 
 /// A tenant must keep at least one active admin, or nobody could manage it.
@@ -317,7 +314,7 @@ async fn ensure_another_admin(conn: &mut Connection, tenant_id: TenantId, leavin
     if admins.iter().any(|id| *id != leaving) {
         Ok(())
     } else {
-        Err(AppError::Conflict("The tenant needs at least one active admin.".into()))
+        Err(AppError::conflict("The tenant needs at least one active admin."))
     }
 }
 
@@ -346,10 +343,10 @@ pub struct PasswordChange {
 impl PasswordChange {
     pub fn parse(current: String, new: String, confirm: &str) -> AppResult<Self> {
         if new != confirm {
-            return Err(AppError::Invalid("The new passwords do not match.".into()));
+            return Err(AppError::invalid("The new passwords do not match."));
         }
         if new == current {
-            return Err(AppError::Invalid("Choose a new password, not the current one.".into()));
+            return Err(AppError::invalid("Choose a new password, not the current one."));
         }
         Ok(Self { current, new })
     }
@@ -380,7 +377,7 @@ pub async fn change_password(
         let event = AuditEvent::failure(AuditAction::AuthPasswordChange, me.email.clone())
             .details(json!({ "reason": "wrong current password" }));
         record_alone(db, tenant, source, event).await?;
-        return Err(AppError::Invalid("Your current password is not correct.".into()));
+        return Err(AppError::invalid("Your current password is not correct."));
     }
     let hash = password::hash(change.new).await?;
     let target = me.email.clone();
@@ -429,7 +426,7 @@ pub async fn reset_password(
             Box::pin(async move {
                 let member = member_for_update(conn, tenant_id, user_id).await?;
                 if repo::membership_count(conn, user_id).await? > 1 {
-                    return Err(AppError::Conflict(format!(
+                    return Err(AppError::conflict(format!(
                         "{} also belongs to other organisations, so only they can change their password.",
                         member.email
                     )));

@@ -73,14 +73,14 @@ pub async fn upload_catalog(data: leptos::server_fn::codec::MultipartData) -> Re
             let mut multipart = data.into_inner().ok_or_else(|| AppError::internal("multipart body missing"))?;
             let (mut documents, mut names, mut size) = (Vec::new(), Vec::new(), 0usize);
             while let Some(mut field) =
-                multipart.next_field().await.map_err(|e| AppError::Invalid(format!("upload: {e}")))?
+                multipart.next_field().await.map_err(|e| AppError::invalid(format!("upload: {e}")))?
             {
                 let name = field.file_name().unwrap_or("upload").to_owned();
                 let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(|e| AppError::Invalid(format!("upload: {e}")))? {
+                while let Some(chunk) = field.chunk().await.map_err(|e| AppError::invalid(format!("upload: {e}")))? {
                     size += chunk.len();
                     if size > super::service::MAX_UPLOAD_BYTES {
-                        return Err(AppError::TooLarge(format!(
+                        return Err(AppError::too_large(format!(
                             "Uploads are limited to {} MiB.",
                             super::service::MAX_UPLOAD_BYTES / 1024 / 1024
                         )));
@@ -93,12 +93,12 @@ pub async fn upload_catalog(data: leptos::server_fn::codec::MultipartData) -> Re
                 documents.extend(
                     super::service::documents_of_upload(&bytes)
                         .await
-                        .map_err(|e| AppError::Invalid(format!("{name}: {e}")))?,
+                        .map_err(|e| AppError::invalid(format!("{name}: {e}")))?,
                 );
                 names.push(name);
             }
             if documents.is_empty() {
-                return Err(AppError::Invalid("Choose at least one file.".into()));
+                return Err(AppError::invalid("Choose at least one file."));
             }
             let label = format!("upload:{}", names.join(","));
             let job = super::jobs::start(&state.db, &ctx.tenant, ctx.audit_source(), label, documents).await?;
@@ -119,7 +119,7 @@ pub async fn load_import_job(id: String) -> Result<ImportJob, AppError> {
     respond(
         async {
             let Authorized { ctx, state, .. } = authorized(Action::CatalogWrite).await?;
-            let missing = || AppError::NotFound("No such import.".into());
+            let missing = || AppError::not_found("No such import.");
             let id = uuid::Uuid::parse_str(&id).map_err(|_| missing())?;
             super::jobs::load(&state.db, &ctx.tenant, id).await?.ok_or_else(missing)
         }
@@ -179,7 +179,7 @@ pub async fn refresh_location(id: String) -> Result<String, AppError> {
     respond(
         async {
             let Authorized { ctx, state, .. } = authorized(Action::CatalogWrite).await?;
-            let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound("No such location.".into()))?;
+            let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::not_found("No such location."))?;
             let report =
                 super::locations::refresh(&state.db, &ctx.tenant, &ctx.audit_source(), &state.fetch_policy, id).await?;
             Ok(format!(
@@ -210,7 +210,7 @@ pub async fn delete_location(id: String, confirm: Option<String>) -> Result<Stri
                     "Tick the box to confirm: the location's entities are deleted too.".into(),
                 ));
             }
-            let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound("No such location.".into()))?;
+            let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::not_found("No such location."))?;
             super::locations::delete(&state.db, &ctx.tenant, &ctx.audit_source(), id).await?;
             Ok("Location unregistered; its entities were deleted.".into())
         }
@@ -263,9 +263,9 @@ pub async fn delete_entity(uid: String, confirm: Option<String>) -> Result<(), A
         async {
             let Authorized { ctx, state, .. } = authorized(Action::CatalogWrite).await?;
             if confirm.as_deref() != Some("yes") {
-                return Err(AppError::Invalid("Tick the box to confirm the deletion.".into()));
+                return Err(AppError::invalid("Tick the box to confirm the deletion."));
             }
-            let uid = uuid::Uuid::parse_str(&uid).map_err(|_| AppError::NotFound("No such entity.".into()))?;
+            let uid = uuid::Uuid::parse_str(&uid).map_err(|_| AppError::not_found("No such entity."))?;
             super::service::delete_by_uid(&state.db, &ctx.tenant, ctx.audit_source(), uid).await?;
             leptos_axum::redirect("/catalog");
             Ok(())

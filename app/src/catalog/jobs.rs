@@ -26,7 +26,7 @@ pub async fn start(
     documents: Vec<Incoming>,
 ) -> AppResult<Uuid> {
     let id = Uuid::new_v4();
-    let total = i32::try_from(documents.len()).map_err(|_| AppError::Invalid("too many documents".into()))?;
+    let total = i32::try_from(documents.len()).map_err(|_| AppError::invalid("too many documents"))?;
     let (created_by, job_source) = (source.actor.clone(), label.clone());
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {

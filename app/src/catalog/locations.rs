@@ -72,7 +72,7 @@ pub async fn register(
             });
         }
         if !options.refresh_existing {
-            return Err(AppError::Conflict(format!("Location url:{} already exists", existing.target)));
+            return Err(AppError::conflict(format!("Location url:{} already exists", existing.target)));
         }
         let report = refresh(db, tenant, source, policy, existing.id).await?;
         let entities = provided_entities(db, tenant, existing.id).await?;
@@ -138,9 +138,9 @@ pub async fn retarget(
         Box::pin(async move {
             let current = repo::find(conn, id)
                 .await?
-                .ok_or_else(|| AppError::NotFound(format!("Found no location with ID {id}")))?;
+                .ok_or_else(|| AppError::not_found(format!("Found no location with ID {id}")))?;
             if let Some(other) = repo::find_by_target(conn, &new_target).await?.filter(|o| o.id != id) {
-                return Err(AppError::Conflict(format!("Location url:{} already exists", other.target)));
+                return Err(AppError::conflict(format!("Location url:{} already exists", other.target)));
             }
             repo::set_target(conn, id, &new_target).await?;
             let event = AuditEvent::success(AuditAction::CatalogLocationUpdated, format!("url:{new_target}"))
@@ -348,7 +348,7 @@ async fn audit_failure(
 pub async fn find(db: &Database, tenant: &Tenant, id: Uuid) -> AppResult<LocationRow> {
     db.with_tenant(tenant, move |conn| Box::pin(async move { Ok::<_, AppError>(repo::find(conn, id).await?) }))
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("Found no location with ID {id}")))
+        .ok_or_else(|| AppError::not_found(format!("Found no location with ID {id}")))
 }
 
 /// Every registered location, ordered by target, with the number of entities it provides.
@@ -377,7 +377,7 @@ pub async fn delete(db: &Database, tenant: &Tenant, source: &AuditSource, id: Uu
         Box::pin(async move {
             let location = repo::find(conn, id)
                 .await?
-                .ok_or_else(|| AppError::NotFound(format!("Found no location with ID {id}")))?;
+                .ok_or_else(|| AppError::not_found(format!("Found no location with ID {id}")))?;
             let removed = repo::delete(conn, id).await?;
             super::repo::bump_version(conn).await?;
             let event = AuditEvent::success(AuditAction::CatalogLocationDeleted, format!("url:{}", location.target))
@@ -396,7 +396,7 @@ async fn entity_row(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -> A
         Box::pin(async move { Ok::<_, AppError>(super::repo::find_by_ref(conn, &key).await?) })
     })
     .await?
-    .ok_or_else(|| AppError::NotFound(format!("No entity {display}")))
+    .ok_or_else(|| AppError::not_found(format!("No entity {display}")))
 }
 
 /// The location that provides an entity.
@@ -404,7 +404,7 @@ pub async fn by_entity(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -
     let row = entity_row(db, tenant, entity_ref).await?;
     let id = row
         .location_id
-        .ok_or_else(|| AppError::NotFound(format!("{entity_ref} is not provided by a registered location")))?;
+        .ok_or_else(|| AppError::not_found(format!("{entity_ref} is not provided by a registered location")))?;
     find(db, tenant, id).await
 }
 
@@ -433,7 +433,7 @@ pub async fn ancestry(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) ->
                 }
                 let Some(row) = super::repo::find_by_ref(conn, &key).await? else {
                     if items.is_empty() {
-                        return Err(AppError::NotFound(format!("No entity {display}")));
+                        return Err(AppError::not_found(format!("No entity {display}")));
                     }
                     break;
                 };
@@ -507,7 +507,7 @@ pub async fn disallow_host(db: &Database, tenant: &Tenant, source: &AuditSource,
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             if !repo::disallow(conn, &pattern).await? {
-                return Err(AppError::NotFound(format!("`{pattern}` is not in the allowlist")));
+                return Err(AppError::not_found(format!("`{pattern}` is not in the allowlist")));
             }
             record(
                 conn,

@@ -30,7 +30,7 @@ impl Filter {
                     None => (part, None),
                 };
                 if key.is_empty() {
-                    return Err(AppError::Invalid(format!("filter condition `{part}` has no key")));
+                    return Err(AppError::invalid(format!("filter condition `{part}` has no key")));
                 }
                 all.push(Condition { key: key.to_lowercase(), value });
             }
@@ -76,7 +76,7 @@ impl SortField {
             "spec.lifecycle" | "lifecycle" => SortField::Lifecycle,
             "spec.owner" | "owner" => SortField::Owner,
             other => {
-                return Err(AppError::Invalid(format!(
+                return Err(AppError::invalid(format!(
                     "cannot order by `{other}`; use metadata.name, metadata.namespace, metadata.title, kind, spec.type, spec.lifecycle or spec.owner"
                 )))
             }
@@ -106,7 +106,7 @@ pub enum Predicate {
 impl Predicate {
     pub fn parse(value: &serde_json::Value) -> Result<Self, AppError> {
         use serde_json::Value;
-        let invalid = |m: String| AppError::Invalid(format!("query: {m}"));
+        let invalid = |m: String| AppError::invalid(format!("query: {m}"));
         let Value::Object(map) = value else { return Err(invalid(format!("expected an object, got {value}"))) };
         let mut all = Vec::new();
         for (key, operand) in map {
@@ -153,7 +153,7 @@ fn scalar(value: &serde_json::Value) -> Result<String, AppError> {
         serde_json::Value::String(s) => Ok(s.to_lowercase()),
         serde_json::Value::Bool(b) => Ok(b.to_string()),
         serde_json::Value::Number(n) => Ok(n.to_string()),
-        other => Err(AppError::Invalid(format!("query: values must be strings, numbers or booleans, got {other}"))),
+        other => Err(AppError::invalid(format!("query: values must be strings, numbers or booleans, got {other}"))),
     }
 }
 

@@ -100,11 +100,11 @@ pub async fn documents_of_upload(bytes: &[u8]) -> AppResult<Vec<Incoming>> {
             .collect()
     } else {
         let text = std::str::from_utf8(bytes)
-            .map_err(|_| AppError::Invalid("upload YAML (UTF-8) or a .zip / .tar.gz archive".into()))?;
+            .map_err(|_| AppError::invalid("upload YAML (UTF-8) or a .zip / .tar.gz archive"))?;
         parse_documents(text).into_iter().map(Into::into).collect()
     };
     if documents.is_empty() {
-        return Err(AppError::Invalid("the upload holds no entity documents".into()));
+        return Err(AppError::invalid("the upload holds no entity documents"));
     }
     Ok(documents)
 }
@@ -319,14 +319,14 @@ pub async fn save_one(
 ) -> AppResult<(EntityRef, Value)> {
     let mut documents = parse_documents(yaml);
     if documents.len() != 1 {
-        return Err(AppError::Invalid("Enter exactly one entity (no --- separators).".into()));
+        return Err(AppError::invalid("Enter exactly one entity (no --- separators)."));
     }
     let document = documents.pop().expect("one document").map_err(AppError::Invalid)?;
     let valid = validate(document).map_err(|errors| AppError::Invalid(errors.join("\n")))?;
     let entity_ref = valid.entity_ref.clone();
     let key = entity_ref.key();
     let renamed = |original: &str| {
-        AppError::Invalid(format!(
+        AppError::invalid(format!(
             "kind, metadata.namespace and metadata.name identify {original} and cannot change; create a new entity instead"
         ))
     };
@@ -342,12 +342,12 @@ pub async fn save_one(
                 repo::lock_entity(conn, &key).await?;
                 match target {
                     SaveTarget::New if repo::find_by_ref(conn, &key).await?.is_some() => {
-                        return Err(AppError::Conflict(format!("{entity_ref} already exists; edit it instead")))
+                        return Err(AppError::conflict(format!("{entity_ref} already exists; edit it instead")))
                     }
                     SaveTarget::Uid(uid) => {
                         let current = repo::find_by_uid(conn, uid)
                             .await?
-                            .ok_or_else(|| AppError::NotFound(format!("No entity with uid {uid}")))?;
+                            .ok_or_else(|| AppError::not_found(format!("No entity with uid {uid}")))?;
                         if current.entity_ref != key {
                             return Err(renamed(&current.entity_ref));
                         }
@@ -568,7 +568,7 @@ pub async fn delete_by_uid(db: &Database, tenant: &Tenant, source: AuditSource, 
         Box::pin(async move {
             let entity_ref = repo::delete(conn, uid)
                 .await?
-                .ok_or_else(|| AppError::NotFound(format!("No entity with uid {uid}")))?;
+                .ok_or_else(|| AppError::not_found(format!("No entity with uid {uid}")))?;
             record(
                 conn,
                 &source,
@@ -587,7 +587,7 @@ pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> Ap
         Box::pin(async move {
             let row = repo::find_by_ref(conn, &key)
                 .await?
-                .ok_or_else(|| AppError::NotFound(format!("No entity {entity_ref}")))?;
+                .ok_or_else(|| AppError::not_found(format!("No entity {entity_ref}")))?;
             let relations = repo::relations_from(conn, std::slice::from_ref(&row.entity_ref)).await?;
             let targets: Vec<String> = relations.iter().map(|(_, _, t)| t.clone()).collect();
             let present: HashSet<String> = repo::existing_refs(conn, &targets).await?.into_iter().collect();

@@ -106,7 +106,7 @@ pub async fn reset_user_password(user_id: Uuid) -> Result<(), AppError> {
         async {
             let Authorized { ctx, me, state } = authorized(Action::ManageUsers).await?;
             if me.user_id == user_id {
-                return Err(AppError::Invalid("Change your own password under Account → Password.".into()));
+                return Err(AppError::invalid("Change your own password under Account → Password."));
             }
             let reset =
                 service::reset_password(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id).await?;
@@ -130,7 +130,7 @@ pub async fn end_user_sessions(user_id: Uuid) -> Result<(), AppError> {
         async {
             let Authorized { ctx, me, state } = authorized(Action::ManageUsers).await?;
             if me.user_id == user_id {
-                return Err(AppError::Invalid("End your own sessions under Account → Sessions.".into()));
+                return Err(AppError::invalid("End your own sessions under Account → Sessions."));
             }
             service::end_member_sessions(&state.db, &state.redis, &ctx.tenant, ctx.audit_source(), user_id).await?;
             Ok(())
@@ -151,7 +151,7 @@ pub async fn reset_user_mfa(user_id: Uuid) -> Result<(), AppError> {
         async {
             let Authorized { ctx, me, state } = authorized(Action::ManageUsers).await?;
             if me.user_id == user_id {
-                return Err(AppError::Invalid("Manage your own second factor under Account → Two-factor.".into()));
+                return Err(AppError::invalid("Manage your own second factor under Account → Two-factor."));
             }
             mfa::reset_for_member(&state, &ctx.tenant, ctx.audit_source(), user_id).await
         }

@@ -52,7 +52,7 @@ pub async fn begin(
         Kind::Oidc => {
             let discovery = http::discover(&state.fetch_policy, &provider.issuer).await.map_err(|e| {
                 tracing::warn!(issuer = %provider.issuer, error = %e, "SSO discovery failed");
-                AppError::Invalid(format!("{} cannot be reached right now. Try again later.", provider.name))
+                AppError::invalid(format!("{} cannot be reached right now. Try again later.", provider.name))
             })?;
             (discovery.authorization_endpoint, "openid email profile")
         }

@@ -35,7 +35,7 @@ impl Kind {
             "oidc" => Ok(Kind::Oidc),
             "github" => Ok(Kind::GitHub),
             "saml" => Ok(Kind::Saml),
-            other => Err(AppError::Invalid(format!("`{other}` is not a kind of provider; use oidc, github or saml"))),
+            other => Err(AppError::invalid(format!("`{other}` is not a kind of provider; use oidc, github or saml"))),
         }
     }
 
@@ -79,7 +79,7 @@ impl RoleMappingInput<'_> {
             .map(|line| {
                 let (value, role) = line
                     .split_once('=')
-                    .ok_or_else(|| AppError::Invalid(format!("`{line}`: write each mapping as `group = role`")))?;
+                    .ok_or_else(|| AppError::invalid(format!("`{line}`: write each mapping as `group = role`")))?;
                 let role = Role::parse(role)?;
                 Ok(RoleMapping { value: value.trim().to_owned(), role: role.as_str().to_owned() })
             })
@@ -100,7 +100,7 @@ impl NewProvider {
         let name = parse_name(&form.name)?;
         let kind = Kind::parse(&form.kind)?;
         if kind == Kind::Saml {
-            return Err(AppError::Invalid("SAML providers are added with their own form.".into()));
+            return Err(AppError::invalid("SAML providers are added with their own form."));
         }
         let issuer = match (kind, form.issuer.trim()) {
             (Kind::GitHub, "") => "https://github.com",
@@ -109,11 +109,11 @@ impl NewProvider {
         let issuer = fetch::parse(issuer).map_err(AppError::Invalid)?.to_string().trim_end_matches('/').to_owned();
         let organization = Some(form.organization.trim()).filter(|o| !o.is_empty()).map(str::to_owned);
         if organization.is_some() && kind != Kind::GitHub {
-            return Err(AppError::Invalid("An organisation restriction is for GitHub providers.".into()));
+            return Err(AppError::invalid("An organisation restriction is for GitHub providers."));
         }
         let (client_id, client_secret) = (form.client_id.trim(), form.client_secret.trim());
         if client_id.is_empty() || client_secret.is_empty() || client_id.len() > 255 || client_secret.len() > 1024 {
-            return Err(AppError::Invalid("The client id and client secret from the provider are required.".into()));
+            return Err(AppError::invalid("The client id and client secret from the provider are required."));
         }
         let default_role = parse_default_role(&form.default_role)?;
         let allowed_domains = parse_domains(&form.allowed_domains)?;
@@ -137,7 +137,7 @@ impl NewProvider {
 pub fn parse_name(name: &str) -> AppResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 60 {
-        return Err(AppError::Invalid("Give the provider a name of 1 to 60 characters.".into()));
+        return Err(AppError::invalid("Give the provider a name of 1 to 60 characters."));
     }
     Ok(name.to_owned())
 }
@@ -145,7 +145,7 @@ pub fn parse_name(name: &str) -> AppResult<String> {
 pub fn parse_default_role(role: &str) -> AppResult<Role> {
     let role = Role::parse(role)?;
     if role == Role::Admin {
-        return Err(AppError::Invalid("New members from single sign-on cannot start as admins.".into()));
+        return Err(AppError::invalid("New members from single sign-on cannot start as admins."));
     }
     Ok(role)
 }
@@ -160,7 +160,7 @@ pub fn parse_domains(domains: &str) -> AppResult<Vec<String>> {
             if d.contains('.') && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
                 Ok(d)
             } else {
-                Err(AppError::Invalid(format!("`{d}` is not an email domain")))
+                Err(AppError::invalid(format!("`{d}` is not an email domain")))
             }
         })
         .collect()
@@ -171,7 +171,7 @@ pub async fn add_provider(state: &AppState, tenant: &Tenant, source: AuditSource
     if new.kind == Kind::Oidc {
         http::discover(&state.fetch_policy, &new.issuer)
             .await
-            .map_err(|e| AppError::Invalid(format!("Cannot use this issuer: {e}")))?;
+            .map_err(|e| AppError::invalid(format!("Cannot use this issuer: {e}")))?;
     }
     let id = Uuid::new_v4();
     let secret = state.keyring.seal(Purpose::SsoClientSecret, new.client_secret.as_bytes(), id.as_bytes())?;
@@ -211,7 +211,7 @@ pub async fn remove_provider(db: &Database, tenant: &Tenant, source: AuditSource
         Box::pin(async move {
             let name = repo::delete_provider(conn, id)
                 .await?
-                .ok_or_else(|| AppError::NotFound("No such identity provider.".into()))?;
+                .ok_or_else(|| AppError::not_found("No such identity provider."))?;
             record(
                 conn,
                 &source,
@@ -251,7 +251,7 @@ pub async fn login_providers(db: &Database, tenant: &Tenant) -> AppResult<Vec<Lo
 pub async fn provider(db: &Database, tenant: &Tenant, id: Uuid) -> AppResult<ProviderRow> {
     db.with_tenant(tenant, move |conn| Box::pin(async move { Ok::<_, AppError>(repo::find_provider(conn, id).await?) }))
         .await?
-        .ok_or_else(|| AppError::NotFound("This sign-in option no longer exists.".into()))
+        .ok_or_else(|| AppError::not_found("This sign-in option no longer exists."))
 }
 
 /// Turns "single sign-on required" on or off; on needs at least one provider, so nobody is
@@ -264,7 +264,7 @@ pub async fn set_required(db: &Database, tenant: &Tenant, source: AuditSource, r
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             if required && repo::list_providers(conn).await?.is_empty() {
-                return Err(AppError::Invalid("Add an identity provider before requiring single sign-on.".into()));
+                return Err(AppError::invalid("Add an identity provider before requiring single sign-on."));
             }
             crate::tenancy::repo::set_sso_required(conn, id, required).await?;
             let event = AuditEvent::success(AuditAction::TenantSsoRequiredChanged, target)

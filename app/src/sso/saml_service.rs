@@ -77,13 +77,13 @@ impl SamlInput {
         } else {
             IdpSettings::from_metadata(&self.metadata)
         }
-        .map_err(|e| AppError::Invalid(format!("Cannot use this identity provider: {e}")))?;
+        .map_err(|e| AppError::invalid(format!("Cannot use this identity provider: {e}")))?;
         let preset = AttributePreset::find(&self.preset)
-            .ok_or_else(|| AppError::Invalid(format!("`{}` is not an attribute preset", self.preset)))?;
+            .ok_or_else(|| AppError::invalid(format!("`{}` is not an attribute preset", self.preset)))?;
         let attribute = |typed: &str, preset: &str| -> AppResult<Option<String>> {
             let name = if typed.trim().is_empty() { preset } else { typed.trim() };
             if name.len() > 255 {
-                return Err(AppError::Invalid("Attribute names are at most 255 characters.".into()));
+                return Err(AppError::invalid("Attribute names are at most 255 characters."));
             }
             Ok((!name.is_empty()).then(|| name.to_owned()))
         };
@@ -101,7 +101,7 @@ impl SamlInput {
                 .parse()
                 .ok()
                 .filter(|s| (0..=300).contains(s))
-                .ok_or_else(|| AppError::Invalid("Clock skew is 0 to 300 seconds.".into()))?,
+                .ok_or_else(|| AppError::invalid("Clock skew is 0 to 300 seconds."))?,
         };
         Ok(NewSamlProvider {
             name,
@@ -189,7 +189,7 @@ pub async fn add_provider(
 }
 
 fn not_saml() -> AppError {
-    AppError::NotFound("This sign-in option is not a SAML provider.".into())
+    AppError::not_found("This sign-in option is not a SAML provider.")
 }
 
 /// A SAML provider with its own settings.
@@ -209,7 +209,7 @@ impl Provider {
                 })
             })
             .await?;
-        let common = common.ok_or_else(|| AppError::NotFound("This sign-in option no longer exists.".into()))?;
+        let common = common.ok_or_else(|| AppError::not_found("This sign-in option no longer exists."))?;
         Ok(Self { saml: saml.ok_or_else(not_saml)?, common })
     }
 

@@ -27,7 +27,7 @@ impl TenantStatus {
         match s {
             "active" => Ok(TenantStatus::Active),
             "suspended" => Ok(TenantStatus::Suspended),
-            other => Err(AppError::Invalid(format!("unknown tenant status `{other}`"))),
+            other => Err(AppError::invalid(format!("unknown tenant status `{other}`"))),
         }
     }
 }
@@ -51,7 +51,7 @@ impl Plan {
         match s {
             "standard" => Ok(Plan::Standard),
             "enterprise" => Ok(Plan::Enterprise),
-            other => Err(AppError::Invalid(format!("unknown plan `{other}`; use standard or enterprise"))),
+            other => Err(AppError::invalid(format!("unknown plan `{other}`; use standard or enterprise"))),
         }
     }
 }
@@ -87,7 +87,7 @@ impl MfaPolicy {
         MfaPolicy::ALL
             .into_iter()
             .find(|p| p.as_str() == s)
-            .ok_or_else(|| AppError::Invalid(format!("unknown MFA policy `{s}`; use off, admins or all")))
+            .ok_or_else(|| AppError::invalid(format!("unknown MFA policy `{s}`; use off, admins or all")))
     }
 
     pub fn requires(self, role: crate::auth::model::Role) -> bool {
@@ -124,7 +124,7 @@ impl AllowFor {
         AllowFor::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| AppError::Invalid(format!("`{s}` must be portal, api or both")))
+            .ok_or_else(|| AppError::invalid(format!("`{s}` must be portal, api or both")))
     }
 
     pub fn covers(self, channel: AllowFor) -> bool {
@@ -155,7 +155,7 @@ impl TenantSlug {
         if valid {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(AppError::Invalid(format!(
+            Err(AppError::invalid(format!(
                 "`{raw}` is not a valid tenant slug: use 2-63 lowercase letters, digits or dashes, starting with a letter"
             )))
         }
@@ -214,7 +214,7 @@ impl SchemaName {
             Some(digits) if !digits.is_empty() && digits.len() <= 19 && digits.bytes().all(|b| b.is_ascii_digit()) => {
                 Ok(Self(raw.to_owned()))
             }
-            _ => Err(AppError::Invalid(format!("`{raw}` is not a tenant schema name"))),
+            _ => Err(AppError::invalid(format!("`{raw}` is not a tenant schema name"))),
         }
     }
 

@@ -51,11 +51,11 @@ pub async fn provision(
     let slug = TenantSlug::parse(slug)?;
     let name = name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::Invalid("Tenant name must be 1 to 200 characters.".into()));
+        return Err(AppError::invalid("Tenant name must be 1 to 200 characters."));
     }
     let admin = NewMember::parse(admin_email, admin_name, Role::Admin.as_str())?;
     if find(db, &slug).await?.is_some() {
-        return Err(AppError::Conflict(format!("Tenant `{slug}` already exists.")));
+        return Err(AppError::conflict(format!("Tenant `{slug}` already exists.")));
     }
 
     let id = db.with_control(|conn| Box::pin(async move { repo::reserve_id(conn).await })).await?;
@@ -114,7 +114,7 @@ pub async fn remove(db: &Database, tenant: &Tenant) -> AppResult<()> {
 
 /// Suspends or resumes a tenant; suspended tenants get a 403 page on every request.
 pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) -> AppResult<Tenant> {
-    let tenant = find(db, slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
+    let tenant = find(db, slug).await?.ok_or_else(|| AppError::not_found(format!("Tenant `{slug}` not found.")))?;
     let id = tenant.id;
     db.with_control(move |conn| Box::pin(async move { repo::set_status(conn, id, status).await })).await?;
     db.tenants().forget(id);
@@ -135,7 +135,7 @@ pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) 
 
 /// Moves a tenant to another plan (its API rate-limit tier follows at once).
 pub async fn set_plan(db: &Database, slug: &TenantSlug, plan: Plan) -> AppResult<Tenant> {
-    let tenant = find(db, slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
+    let tenant = find(db, slug).await?.ok_or_else(|| AppError::not_found(format!("Tenant `{slug}` not found.")))?;
     let id = tenant.id;
     db.with_control(move |conn| Box::pin(async move { repo::set_plan(conn, id, plan).await })).await?;
     db.tenants().forget(id);
@@ -188,7 +188,7 @@ pub async fn set_mfa_policy(db: &Database, tenant: &Tenant, source: AuditSource,
 /// Operator escape hatch (`server tenant clear-allowlist`) for a tenant whose admins shut
 /// themselves out; audited in the tenant's log.
 pub async fn clear_allowlist(db: &Database, slug: &TenantSlug) -> AppResult<usize> {
-    let tenant = find(db, slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
+    let tenant = find(db, slug).await?.ok_or_else(|| AppError::not_found(format!("Tenant `{slug}` not found.")))?;
     let (id, removed) = (tenant.id, tenant.allowlist.len());
     let target = tenant.slug.to_string();
     db.with_tenant(&tenant, move |conn| {

@@ -26,11 +26,12 @@ impl CatalogCommand {
     pub async fn run(self, db: &Database) -> Result<(), AppError> {
         let CatalogCommand::Import { tenant, files } = self;
         let slug = TenantSlug::parse(&tenant)?;
-        let tenant =
-            tenancy::find(db, &slug).await?.ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
+        let tenant = tenancy::find(db, &slug)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("Tenant `{slug}` not found.")))?;
         for file in files {
             let (source, entry) =
-                FolderSource::for_entry(&file).map_err(|e| AppError::Invalid(format!("{}: {e}", file.display())))?;
+                FolderSource::for_entry(&file).map_err(|e| AppError::invalid(format!("{}: {e}", file.display())))?;
             let documents = read_tree(&source, vec![(entry, None)], false).await.map_err(AppError::Invalid)?;
             let origin = service::Origin::named(format!("file:{}", file.display()));
             let report = service::import(

@@ -111,7 +111,7 @@ impl TenantCommand {
             TenantCommand::CreateKey { slug, name, scopes, expires_days, owner } => {
                 let tenant = service::find(db, &TenantSlug::parse(&slug)?)
                     .await?
-                    .ok_or_else(|| AppError::NotFound(format!("Tenant `{slug}` not found.")))?;
+                    .ok_or_else(|| AppError::not_found(format!("Tenant `{slug}` not found.")))?;
                 let expiry = expires_days.map_or_else(|| "never".to_owned(), |d| d.to_string());
                 let new = NewKey::parse(&name, &scopes, &expiry)?;
                 let (owner, key) = access::create_key_as_operator(db, &tenant, owner.as_deref(), new).await?;

@@ -73,7 +73,7 @@ async fn admit((state, edge): (AppState, Arc<Edge>), mut request: Request, next:
         if let Err(e) = audit::record_alone(&state.db, &ctx.tenant, ctx.audit_source(), event).await {
             return Rejection::Failed(e).into_response();
         }
-        return refusal(StatusCode::FORBIDDEN, AppError::Invalid("Cross-site request refused.".into()));
+        return refusal(StatusCode::FORBIDDEN, AppError::invalid("Cross-site request refused."));
     }
     let quota = rate_limit::count(&state.redis, &edge.rate_limits, &ctx).await;
     if quota.exceeded() {
@@ -95,7 +95,7 @@ async fn admit((state, edge): (AppState, Arc<Edge>), mut request: Request, next:
         }
         // Pages are for people in a browser; keys and tokens are for the API.
         _ if machine && is_portal_page(path) => {
-            refusal(StatusCode::FORBIDDEN, AppError::Invalid("API keys and access tokens work on the API only.".into()))
+            refusal(StatusCode::FORBIDDEN, AppError::invalid("API keys and access tokens work on the API only."))
         }
         Some(step) if is_portal_page(path) && path != step.page() && path != "/logout" => {
             Redirect::to(step.page()).into_response()
@@ -143,18 +143,18 @@ impl IntoResponse for Rejection {
             Rejection::UnknownTenant => (
                 StatusCode::NOT_FOUND,
                 "No portal here",
-                AppError::NotFound("There is no Beacon organisation at this address. Check the link you were given.".into()),
+                AppError::not_found("There is no Beacon organisation at this address. Check the link you were given."),
             ),
             Rejection::AddressNotAllowed(AllowFor::Api) => {
                 return refusal(
                     StatusCode::FORBIDDEN,
-                    AppError::Invalid("Your network address may not use this organisation's API.".into()),
+                    AppError::invalid("Your network address may not use this organisation's API."),
                 )
             }
             Rejection::AddressNotAllowed(_) => (
                 StatusCode::FORBIDDEN,
                 "Not available from your network",
-                AppError::Invalid("This organisation only allows its portal from approved networks. Connect through your company network or VPN, or ask your administrator.".into()),
+                AppError::invalid("This organisation only allows its portal from approved networks. Connect through your company network or VPN, or ask your administrator."),
             ),
             Rejection::BadCredential => {
                 let mut response = refusal(StatusCode::UNAUTHORIZED, AppError::Unauthenticated);
@@ -167,7 +167,7 @@ impl IntoResponse for Rejection {
             Rejection::Suspended(name) => (
                 StatusCode::FORBIDDEN,
                 "This portal is suspended",
-                AppError::Invalid(format!("{name}'s portal is suspended. Contact your administrator or Beacon support.")),
+                AppError::invalid(format!("{name}'s portal is suspended. Contact your administrator or Beacon support.")),
             ),
             Rejection::Failed(e) => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", e),
         };

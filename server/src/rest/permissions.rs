@@ -69,7 +69,7 @@ async fn check(
             ctx.authorize(Action::ManageUsers)?;
             let member = auth::find_principal(&state.db, &ctx.tenant, who)
                 .await?
-                .ok_or_else(|| AppError::NotFound(format!("No active member `{who}` in this tenant.")))?;
+                .ok_or_else(|| AppError::not_found(format!("No active member `{who}` in this tenant.")))?;
             (member, None)
         }
     };
@@ -78,7 +78,7 @@ async fn check(
         ctx.authorize(Action::CatalogRead)?;
         let entity_ref = EntityRef::parse(raw, None, "default").map_err(AppError::Invalid)?;
         if catalog::get_by_ref(&state.db, &ctx.tenant, &entity_ref).await?.is_none() {
-            return Err(AppError::NotFound(format!("No entity `{raw}` in this tenant.")).into());
+            return Err(AppError::not_found(format!("No entity `{raw}` in this tenant.")).into());
         }
     }
     let decision = decide(subject.role, scopes.as_deref(), action);

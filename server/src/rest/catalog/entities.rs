@@ -112,7 +112,7 @@ pub(super) async fn by_name(
     reader(&ctx)?;
     let entity_ref = EntityRef::new(&kind, &namespace, &name);
     service::get_by_ref(&state.db, &ctx.tenant, &entity_ref).await?.map(Json).ok_or_else(|| {
-        ApiError(AppError::NotFound(format!(
+        ApiError(AppError::not_found(format!(
             "No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
         )))
     })
@@ -134,7 +134,7 @@ fn entity_uid(uid: &str) -> ApiResult<Uuid> {
 }
 
 fn no_entity(uid: &str) -> ApiError {
-    ApiError(AppError::NotFound(format!("No entity with uid {uid}")))
+    ApiError(AppError::not_found(format!("No entity with uid {uid}")))
 }
 
 pub(super) async fn delete_by_uid(

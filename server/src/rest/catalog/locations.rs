@@ -29,7 +29,7 @@ fn location_json(location: &LocationRow) -> Value {
 }
 
 fn location_id(raw: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| ApiError(AppError::NotFound(format!("Found no location with ID {raw}"))))
+    Uuid::parse_str(raw).map_err(|_| ApiError(AppError::not_found(format!("Found no location with ID {raw}"))))
 }
 
 /// `{type, target}` in a request body.

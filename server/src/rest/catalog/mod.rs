@@ -77,7 +77,7 @@ impl Params {
     fn parse(raw: Option<String>) -> ApiResult<Self> {
         serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
             .map(Self)
-            .map_err(|e| ApiError(AppError::Invalid(format!("malformed query string: {e}"))))
+            .map_err(|e| ApiError(AppError::invalid(format!("malformed query string: {e}"))))
     }
 
     fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
