@@ -105,8 +105,17 @@ mod ssr {
 
     impl From<diesel::result::Error> for AppError {
         fn from(e: diesel::result::Error) -> Self {
+            use diesel::result::{DatabaseErrorKind, Error};
             match e {
-                diesel::result::Error::NotFound => AppError::NotFound("Record not found.".into()),
+                Error::NotFound => AppError::NotFound("Record not found.".into()),
+                // Another request wrote the same thing first (a unique name, a key): the
+                // caller's conflict to resolve, not our failure.
+                Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                    tracing::info!(constraint = info.constraint_name(), "unique violation answered as a conflict");
+                    AppError::Conflict(
+                        "This was changed at the same time by someone else; reload and try again.".into(),
+                    )
+                }
                 other => AppError::internal(other),
             }
         }

@@ -8,7 +8,8 @@ macro_rules! audit_actions {
         /// one name per action: an attempt that can succeed or fail (a sign-in, a code check, a
         /// token request, an enrolment, a password change) keeps its name and the `outcome`
         /// column says which; an event that only records a change done is named for it in the
-        /// past tense (`user.invited`). The audit views filter by these names.
+        /// past tense (`user.invited`). The audit views are to filter by these names (with
+        /// [`AuditAction::parse`] for the names older rows carry).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum AuditAction {
             $(#[doc = $meaning] $variant,)*
@@ -31,8 +32,16 @@ macro_rules! audit_actions {
                 }
             }
 
+            /// The action a stored name records, including the names rows written before the
+            /// registry still carry (the log is append-only: old rows are never rewritten).
             pub fn parse(name: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|a| a.as_str() == name)
+                let current = match name {
+                    "auth.password_changed" => "auth.password_change",
+                    "mfa.enrolled" => "mfa.enrol",
+                    "oauth.token_issued" | "oauth.token_refused" => "oauth.token",
+                    other => other,
+                };
+                Self::ALL.iter().copied().find(|a| a.as_str() == current)
             }
         }
     };
@@ -153,5 +162,7 @@ mod tests {
             assert!(snake(area) && snake(verb), "{name} is not lower snake case");
             assert_eq!(AuditAction::parse(name), Some(*action));
         }
+        assert_eq!(AuditAction::parse("oauth.token_refused"), Some(AuditAction::OauthToken), "older rows");
+        assert_eq!(AuditAction::parse("test.marker"), None);
     }
 }

@@ -195,8 +195,10 @@ pub async fn analyze(conn: &mut Connection) -> QueryResult<()> {
     Ok(())
 }
 
-/// Holds, until the transaction ends, the right to write the entity `entity_ref` of this
-/// tenant: concurrent writers of one entity take turns, so the second sees what the first did.
+/// Holds, until the transaction ends, the right to save the entity `entity_ref` of this tenant
+/// one at a time (the editor, `POST` and `PUT /entities`): the second saver sees what the first
+/// did. Imports do not take it (a batch would need hundreds of locks); an import racing a save
+/// of the same new entity meets the unique index instead, which answers 409.
 pub async fn lock_entity(conn: &mut Connection, entity_ref: &str) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/' || $1, 0))")
         .bind::<Text, _>(entity_ref)

@@ -14,6 +14,13 @@ use crate::auth::service::{add_member, NewMember};
 use crate::db::{migrate, Database};
 use crate::error::{AppError, AppResult};
 
+/// The tenant row as stored now, for services about to change it (never from the cache).
+async fn find_current(db: &Database, slug: &TenantSlug) -> AppResult<Tenant> {
+    let wanted = slug.clone();
+    let found = db.with_control(move |conn| Box::pin(async move { repo::find_by_slug(conn, &wanted).await })).await?;
+    found.ok_or_else(|| AppError::not_found(format!("Tenant `{slug}` not found.")))
+}
+
 /// The tenant with this slug, from the cache when it holds it (every request starts here).
 pub async fn find(db: &Database, slug: &TenantSlug) -> AppResult<Option<Tenant>> {
     if let Some(tenant) = db.tenants().get(slug.as_str()) {
@@ -109,12 +116,13 @@ async fn drop_schema(db: &Database, schema: &SchemaName) -> AppResult<()> {
 pub async fn remove(db: &Database, tenant: &Tenant) -> AppResult<()> {
     let id = tenant.id;
     db.with_control(move |conn| Box::pin(async move { repo::delete(conn, id).await })).await?;
+    db.tenants().forget(id);
     drop_schema(db, &tenant.schema).await
 }
 
 /// Suspends or resumes a tenant; suspended tenants get a 403 page on every request.
 pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) -> AppResult<Tenant> {
-    let tenant = find(db, slug).await?.ok_or_else(|| AppError::not_found(format!("Tenant `{slug}` not found.")))?;
+    let tenant = find_current(db, slug).await?;
     let id = tenant.id;
     db.with_control(move |conn| Box::pin(async move { repo::set_status(conn, id, status).await })).await?;
     db.tenants().forget(id);
@@ -135,7 +143,7 @@ pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) 
 
 /// Moves a tenant to another plan (its API rate-limit tier follows at once).
 pub async fn set_plan(db: &Database, slug: &TenantSlug, plan: Plan) -> AppResult<Tenant> {
-    let tenant = find(db, slug).await?.ok_or_else(|| AppError::not_found(format!("Tenant `{slug}` not found.")))?;
+    let tenant = find_current(db, slug).await?;
     let id = tenant.id;
     db.with_control(move |conn| Box::pin(async move { repo::set_plan(conn, id, plan).await })).await?;
     db.tenants().forget(id);
@@ -188,7 +196,7 @@ pub async fn set_mfa_policy(db: &Database, tenant: &Tenant, source: AuditSource,
 /// Operator escape hatch (`server tenant clear-allowlist`) for a tenant whose admins shut
 /// themselves out; audited in the tenant's log.
 pub async fn clear_allowlist(db: &Database, slug: &TenantSlug) -> AppResult<usize> {
-    let tenant = find(db, slug).await?.ok_or_else(|| AppError::not_found(format!("Tenant `{slug}` not found.")))?;
+    let tenant = find_current(db, slug).await?;
     let (id, removed) = (tenant.id, tenant.allowlist.len());
     let target = tenant.slug.to_string();
     db.with_tenant(&tenant, move |conn| {

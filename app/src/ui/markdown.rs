@@ -1,12 +1,18 @@
 //! The inline subset of Markdown that entity descriptions use in one-line places (the catalog
 //! list): links, `**strong**`, `*emphasis*` and `` `code` ``. Everything else is text: the
 //! result is escaped HTML whose only markup is what this module writes, so it is safe for
-//! `inner_html`. Line breaks become spaces (a list row has one line).
+//! `inner_html`. Line breaks become spaces (a list row has one line). Only the first
+//! [`SHOWN_CHARS`] characters are rendered: the cell shows one truncated line anyway, and the
+//! work per description stays small whatever an entity holds.
 
 use crate::escape;
 
+/// More than a list cell can show; bounds the (per character) link search.
+pub const SHOWN_CHARS: usize = 400;
+
 pub fn inline_html(markdown: &str) -> String {
-    let text = markdown.split_whitespace().collect::<Vec<_>>().join(" ");
+    let shown: String = markdown.chars().take(SHOWN_CHARS).collect();
+    let text = shown.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
     while let Some(c) = rest.chars().next() {
@@ -69,7 +75,7 @@ fn link(rest: &str) -> Option<(String, usize)> {
     }
     let used = 1 + label_end + 2 + url_end + 1;
     let safe = ["https://", "http://", "mailto:"].iter().any(|scheme| url.to_ascii_lowercase().starts_with(scheme))
-        || (url.starts_with('/') && !url.starts_with("//"));
+        || (url.starts_with('/') && !url.starts_with("//") && !url.contains('\\'));
     let html = if safe {
         format!(
             r#"<a href="{}" rel="noopener noreferrer nofollow" class="underline hover:text-amber-700">{}</a>"#,
@@ -95,6 +101,11 @@ mod tests {
         assert_eq!(inline_html("[click](javascript:alert(1))"), "click)");
         assert_eq!(inline_html("[x](data:text/html,hi) y"), "x y");
         assert_eq!(inline_html("[x](//evil.example) y"), "x y");
+        assert_eq!(inline_html(r"[x](/\evil.example) y"), "x y", "browsers read /\\ as //");
+        assert_eq!(
+            inline_html("[x](/catalog?kind=api) y"),
+            r#"<a href="/catalog?kind=api" rel="noopener noreferrer nofollow" class="underline hover:text-amber-700">x</a> y"#
+        );
     }
 
     #[test]
@@ -107,6 +118,13 @@ mod tests {
             inline_html("[<b>](https://x.example/\"onmouseover=)"),
             r#"<a href="https://x.example/&quot;onmouseover=" rel="noopener noreferrer nofollow" class="underline hover:text-amber-700">&lt;b&gt;</a>"#
         );
+    }
+
+    #[test]
+    fn only_what_a_row_shows_is_rendered() {
+        // Unclosed links make the search look ahead: the input is cut before it starts.
+        let hostile = "[a](".repeat(200_000);
+        assert_eq!(inline_html(&hostile), "[a](".repeat(100));
     }
 
     #[test]
