@@ -171,6 +171,90 @@ pub struct EntityQuery {
 
 pub const MAX_PAGE: i64 = 1000;
 
+/// Bounds on one query, whatever way it arrives (parameters, a JSON body or a cursor anyone can
+/// write). Far above what Backstage's frontend and catalog-client send (a catalog page uses a
+/// handful of conditions and one or two sort keys); they keep the work of building, planning and
+/// running one query small. `GET /entities` without paging answers up to `MAX_LIMIT` entities.
+pub const MAX_CONDITIONS: usize = 50;
+pub const MAX_PREDICATE_NODES: usize = 100;
+pub const MAX_PREDICATE_DEPTH: usize = 8;
+pub const MAX_LIMIT: i64 = 10_000;
+pub const MAX_OFFSET: i64 = 1_000_000;
+
+impl EntityQuery {
+    /// The query as it may run, or why it may not. Sort keys after a field's first mention are
+    /// dropped (they cannot change the order, and each one used to double the cost of building
+    /// the query), so at most one key per sortable column remains.
+    pub fn checked(mut self) -> Result<Self, AppError> {
+        let invalid = |m: String| Err(AppError::invalid(m));
+        let mut seen = Vec::new();
+        self.sort.retain(|s| {
+            let first = !seen.contains(&s.field);
+            seen.push(s.field);
+            first
+        });
+        if !(0..=MAX_OFFSET).contains(&self.offset) {
+            return invalid(format!("offset must be between 0 and {MAX_OFFSET}"));
+        }
+        if !(0..=MAX_LIMIT).contains(&self.limit) {
+            return invalid(format!("limit must be between 0 and {MAX_LIMIT}"));
+        }
+        let conditions: Vec<&Condition> = self.filter.0.iter().flatten().collect();
+        if conditions.len() > MAX_CONDITIONS {
+            return invalid(format!("a query may hold at most {MAX_CONDITIONS} filter conditions"));
+        }
+        let mut texts: Vec<&str> = self.full_text.iter().map(String::as_str).collect();
+        for c in &conditions {
+            texts.push(&c.key);
+            texts.extend(c.value.as_deref());
+        }
+        if let Some(predicate) = &self.predicate {
+            let (nodes, depth) = predicate.size();
+            if nodes > MAX_PREDICATE_NODES || depth > MAX_PREDICATE_DEPTH {
+                return invalid(format!(
+                    "a query may hold at most {MAX_PREDICATE_NODES} conditions nested at most {MAX_PREDICATE_DEPTH} deep"
+                ));
+            }
+            predicate.texts(&mut texts);
+        }
+        // PostgreSQL cannot store or compare text with NUL bytes: an input error, said so.
+        if texts.iter().any(|t| t.contains('\0')) {
+            return invalid("filters, queries and search terms may not contain NUL bytes".into());
+        }
+        Ok(self)
+    }
+}
+
+impl Predicate {
+    /// (nodes, depth); an `$in` counts each of its values.
+    fn size(&self) -> (usize, usize) {
+        match self {
+            Predicate::All(items) | Predicate::Any(items) => {
+                items.iter().map(Self::size).fold((1, 1), |(n, d), (cn, cd)| (n + cn, d.max(cd + 1)))
+            }
+            Predicate::Not(inner) => {
+                let (n, d) = inner.size();
+                (n + 1, d + 1)
+            }
+            Predicate::In(_, values) => (1 + values.len(), 1),
+            Predicate::Equals(..) | Predicate::Exists(..) => (1, 1),
+        }
+    }
+
+    fn texts<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Predicate::All(items) | Predicate::Any(items) => items.iter().for_each(|p| p.texts(out)),
+            Predicate::Not(inner) => inner.texts(out),
+            Predicate::Equals(key, value) => out.extend([key.as_str(), value.as_str()]),
+            Predicate::In(key, values) => {
+                out.push(key);
+                out.extend(values.iter().map(String::as_str));
+            }
+            Predicate::Exists(key, _) => out.push(key),
+        }
+    }
+}
+
 /// Turns free text into a prefix-matching tsquery (`pet sto` → `pet:* & sto:*`), keeping only
 /// letters and digits so user input can never be tsquery syntax.
 pub fn prefix_tsquery(text: &str) -> Option<String> {
@@ -196,6 +280,55 @@ mod tests {
         let exists = Filter::parse(["metadata.annotations.backstage.io/orphan"]).unwrap();
         assert_eq!(exists.0[0][0].value, None);
         assert!(Filter::parse(["=x"]).is_err());
+    }
+
+    #[test]
+    fn repeated_sort_keys_collapse_to_one_per_column() {
+        let name = Sort { field: SortField::Name, descending: false };
+        let kind = Sort { field: SortField::Kind, descending: true };
+        let mut sort = vec![name; 200];
+        sort.insert(1, kind);
+        sort.push(Sort { field: SortField::Name, descending: true });
+        let q = EntityQuery { sort, limit: 20, ..EntityQuery::default() }.checked().unwrap();
+        assert_eq!(q.sort, vec![name, kind]);
+    }
+
+    #[test]
+    fn bounds_hold_at_the_limit_and_refuse_past_it() {
+        let at = |conditions: usize| EntityQuery {
+            filter: Filter(vec![vec![Condition { key: "metadata.name".into(), value: Some("x".into()) }; conditions]]),
+            limit: 20,
+            ..EntityQuery::default()
+        };
+        assert!(at(MAX_CONDITIONS).checked().is_ok());
+        assert!(at(MAX_CONDITIONS + 1).checked().is_err());
+        let paged = |offset, limit| EntityQuery { offset, limit, ..EntityQuery::default() }.checked();
+        assert!(paged(MAX_OFFSET, MAX_LIMIT).is_ok());
+        assert!(paged(-1, 20).is_err());
+        assert!(paged(0, -1).is_err());
+        assert!(paged(0, MAX_LIMIT + 1).is_err());
+        assert!(paged(MAX_OFFSET + 1, 20).is_err());
+        let nested = |depth: usize| {
+            let mut p = Predicate::Equals("kind".into(), "api".into());
+            for _ in 1..depth {
+                p = Predicate::Not(Box::new(p));
+            }
+            EntityQuery { predicate: Some(p), limit: 20, ..EntityQuery::default() }.checked()
+        };
+        assert!(nested(MAX_PREDICATE_DEPTH).is_ok());
+        assert!(nested(MAX_PREDICATE_DEPTH + 1).is_err());
+        let values = |n: usize| Predicate::In("kind".into(), vec!["api".into(); n]);
+        let wide = |n| EntityQuery { predicate: Some(values(n)), limit: 20, ..EntityQuery::default() }.checked();
+        assert!(wide(MAX_PREDICATE_NODES - 1).is_ok());
+        assert!(wide(MAX_PREDICATE_NODES).is_err());
+    }
+
+    #[test]
+    fn nul_bytes_are_input_errors() {
+        let filter = Filter::parse(["kind=\0"]).unwrap();
+        assert!(EntityQuery { filter, limit: 20, ..EntityQuery::default() }.checked().is_err());
+        let text = EntityQuery { full_text: Some("a\0b".into()), limit: 20, ..EntityQuery::default() };
+        assert!(text.checked().is_err());
     }
 
     #[test]

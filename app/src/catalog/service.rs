@@ -458,6 +458,7 @@ pub async fn query(
     q: EntityQuery,
     with_total: bool,
 ) -> AppResult<QueryPage> {
+    let q = q.checked()?;
     let tenant_id = tenant.id;
     let cache = cache.clone();
     db.with_tenant(tenant, move |conn| {

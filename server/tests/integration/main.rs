@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 mod catalog_writes;
 mod isolation;
+mod limits;
 mod locations;
 mod matrix;
 mod mfa;

@@ -13,14 +13,11 @@ use uuid::Uuid;
 use super::{decode_cursor, encode_cursor, reader, EntityCursor, Params};
 use crate::rest::{invalid, json_body, ApiError, ApiResult};
 use app::auth::permission::Action;
-use app::catalog::query::{EntityQuery, Filter, Sort, SortField, MAX_PAGE};
+use app::catalog::query::{EntityQuery, Filter, Sort, SortField, MAX_LIMIT, MAX_PAGE};
 use app::catalog::refs::EntityRef;
 use app::catalog::service::{self, SaveTarget};
 use app::error::AppError;
 use app::state::{AppState, RequestContext};
-
-/// `GET /entities` without `limit` returns at most this many, with a `Link` to the rest.
-const UNLIMITED_PAGE: i64 = 10_000;
 
 /// `GET /entities[?filter=…&order=…&fields=…&after=…]`: a JSON array, the next page in `Link`.
 pub(super) async fn list(
@@ -52,7 +49,7 @@ pub(super) async fn list(
                 full_text: None,
                 sort,
                 offset: params.number("offset")?.unwrap_or(0),
-                limit: params.number("limit")?.unwrap_or(UNLIMITED_PAGE).min(UNLIMITED_PAGE),
+                limit: params.number("limit")?.unwrap_or(MAX_LIMIT).min(MAX_LIMIT),
             };
             (query, params.fields())
         }

@@ -1,0 +1,75 @@
+//! Bounds on the work one catalog request can ask for: just under a limit is served, just over
+//! is a 400 in Backstage's envelope; bytes PostgreSQL cannot hold are input errors.
+
+use axum::http::StatusCode;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::support::TestApp;
+use app::catalog::query::MAX_CONDITIONS;
+
+fn input_error(status: StatusCode, body: &Value) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["name"], "InputError", "{body}");
+}
+
+/// The same sort key sent many times used to double the cost of building the query with each
+/// copy; repeats of a column are dropped, so the request is cheap and served.
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_sort_keys_are_served_not_multiplied() {
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let order: Vec<Value> = (0..200).map(|_| json!({ "field": "metadata.name", "order": "asc" })).collect();
+    let (status, body) =
+        app.post_json(&t, &cookie, "/api/catalog/entities/by-query", json!({ "orderBy": order, "limit": 5 })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(5));
+    let repeated = "&orderField=metadata.name,asc".repeat(200);
+    let (status, _, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entities/by-query?limit=5{repeated}")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filter_conditions_up_to_the_limit_are_served() {
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let filter = |n: usize| {
+        let conditions: Vec<String> = (0..n).map(|i| format!("metadata.annotations.example.com/k{i}")).collect();
+        format!("/api/catalog/entities/by-query?filter={}", conditions.join(","))
+    };
+    let (status, _, _) = app.get_json(&t, &cookie, &filter(MAX_CONDITIONS)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = app.get_json(&t, &cookie, &filter(MAX_CONDITIONS + 1)).await;
+    input_error(status, &body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn negative_offsets_nul_bytes_and_forged_cursors_are_input_errors() {
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let by_query = "/api/catalog/entities/by-query";
+    let (status, body) = app.post_json(&t, &cookie, by_query, json!({ "offset": -1 })).await;
+    input_error(status, &body);
+
+    for path in ["/api/catalog/entities?filter=kind%3D%00", "/api/catalog/entities/by-name/component/default/%00"] {
+        let (status, body, _) = app.get_json(&t, &cookie, path).await;
+        input_error(status, &body);
+    }
+    let (status, body) = app.post_json(&t, &cookie, by_query, json!({ "query": { "kind": "a\u{0}b" } })).await;
+    input_error(status, &body);
+
+    // A cursor is base64 JSON anyone can write: its fields are checked like parameters.
+    let (_, page, _) = app.get_json(&t, &cookie, &format!("{by_query}?limit=2")).await;
+    let cursor = page["pageInfo"]["nextCursor"].as_str().expect("a next page");
+    let mut decoded: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).unwrap()).unwrap();
+    assert!(decoded["request"]["offset"].is_i64(), "the cursor holds the query: {decoded}");
+    for (field, value) in [("offset", json!(-1)), ("limit", json!(1_000_000))] {
+        let mut forged = decoded.clone();
+        forged["request"][field] = value;
+        let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
+        let (status, body, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entities?after={forged}")).await;
+        input_error(status, &body);
+    }
+    decoded["request"]["offset"] = json!(2);
+    let honest = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&decoded).unwrap());
+    let (status, _, _) = app.get_json(&t, &cookie, &format!("{by_query}?cursor={honest}")).await;
+    assert_eq!(status, StatusCode::OK);
+}
