@@ -570,6 +570,8 @@ pub async fn delete_by_uid(db: &Database, tenant: &Tenant, source: AuditSource, 
             let entity_ref = repo::delete(conn, uid)
                 .await?
                 .ok_or_else(|| AppError::not_found(format!("No entity with uid {uid}")))?;
+            // Like every write: cached counts and facets expire, open pages hear of it.
+            repo::bump_version(conn).await?;
             record(
                 conn,
                 &source,

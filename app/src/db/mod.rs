@@ -23,6 +23,12 @@ use crate::tenancy::model::{SchemaName, Tenant};
 /// The search path of a connection outside `with_tenant`: no schema holds tenant tables.
 const NEUTRAL_SEARCH_PATH: &str = "SET search_path TO pg_catalog";
 
+/// Budgets of every pooled connection, set once when it is opened: no statement runs longer,
+/// and a transaction left open by a request that went away is ended by PostgreSQL instead of
+/// holding its connection and locks. Far above any statement the portal makes (a catalog page
+/// takes milliseconds, an import batch well under a second).
+const BUDGETS: &str = "SET statement_timeout = '30s'; SET idle_in_transaction_session_timeout = '30s'";
+
 pub type Connection = AsyncPgConnection;
 
 /// Reads a text column holding one of a closed set of names (roles, provider kinds) straight
@@ -60,7 +66,7 @@ impl Database {
         config.custom_setup = Box::new(|url| {
             Box::pin(async move {
                 let mut conn = AsyncPgConnection::establish(url).await?;
-                conn.batch_execute(NEUTRAL_SEARCH_PATH)
+                conn.batch_execute(&format!("{NEUTRAL_SEARCH_PATH}; {BUDGETS}"))
                     .await
                     .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 Ok(conn)

@@ -68,3 +68,26 @@ async fn concurrent_creates_of_one_entity_give_one_success_and_one_conflict() {
         assert_eq!(stored["spec"]["owner"], winner["spec"]["owner"], "the stored entity is the one that won");
     }
 }
+
+/// A delete is a catalog write like the others: the cached count of a query moves with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_an_entity_updates_cached_counts() {
+    let app = TestApp::new().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    let system = json!({ "apiVersion": "backstage.io/v1alpha1", "kind": "System",
+        "metadata": { "name": "doomed" }, "spec": { "owner": "team-a" } });
+    let (status, created) = app.post_json(&t, &cookie, "/api/catalog/entities", system).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let count = "/api/catalog/entities/by-query?filter=kind=system";
+    assert_eq!(app.get_json(&t, &cookie, count).await.1["totalItems"], 1);
+
+    let uid = created["metadata"]["uid"].as_str().unwrap();
+    let delete = axum::http::Request::delete(format!("/api/catalog/entities/by-uid/{uid}"))
+        .header(axum::http::header::HOST, &t.host)
+        .header(axum::http::header::COOKIE, &cookie)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(app.send(delete).await.status, StatusCode::NO_CONTENT);
+    let (_, after, _) = app.get_json(&t, &cookie, count).await;
+    assert_eq!((after["totalItems"].clone(), after["items"].clone()), (json!(0), json!([])));
+}

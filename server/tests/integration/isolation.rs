@@ -104,3 +104,34 @@ async fn audit_events_are_append_only() {
     assert!(tampered.is_err());
     assert!(!app.audit_actions(&a.tenant).await.is_empty());
 }
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    value: String,
+}
+
+/// Every pooled connection carries the time budgets: a runaway statement or a transaction left
+/// open by a request that went away cannot hold a connection for long.
+#[tokio::test(flavor = "multi_thread")]
+async fn pooled_connections_carry_statement_and_idle_transaction_budgets() {
+    let app = TestApp::init().pool_size(1).start().await;
+    let t = app.tenant().await;
+    let settings = app
+        .db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move {
+                let mut values = Vec::new();
+                for name in ["statement_timeout", "idle_in_transaction_session_timeout"] {
+                    let s: Setting = diesel::sql_query(format!("SELECT current_setting('{name}') AS value"))
+                        .get_result(conn)
+                        .await?;
+                    values.push(s.value);
+                }
+                Ok::<_, AppError>(values)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(settings, ["30s", "30s"]);
+}
