@@ -200,10 +200,13 @@ impl RequestFacts {
         let forwarded_for = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
         Self {
             path: request.uri().path().to_owned(),
-            host: headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .or_else(|| request.uri().host())
+            // An absolute-form request line (or HTTP/2's :authority) names the host itself, and
+            // then the Host header is ignored (RFC 9112 §3.2.2); otherwise the Host header.
+            host: request
+                .uri()
+                .authority()
+                .map(|a| a.as_str())
+                .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
                 .unwrap_or_default()
                 .to_owned(),
             session: request.extensions().get::<Session>().cloned(),

@@ -100,3 +100,19 @@ async fn a_tenant_change_on_one_server_reaches_the_cache_of_another() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// In an absolute-form request line the authority names the tenant, whatever `Host` says
+/// (RFC 9112 §3.2.2): one request cannot be about two tenants.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_absolute_request_line_names_the_tenant_not_the_host_header() {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let request = |uri: String| Request::get(uri).header(header::HOST, &t.host).body(Body::empty()).unwrap();
+    let elsewhere = app.send(request("http://no-such-tenant.localhost/login".into())).await;
+    assert_eq!(elsewhere.status, StatusCode::NOT_FOUND, "the request line's host decides");
+    let here = app.send(request(format!("http://{}/login", t.host))).await;
+    assert_eq!(here.status, StatusCode::OK);
+}
