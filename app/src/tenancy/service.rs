@@ -14,11 +14,15 @@ use crate::auth::service::{add_member, NewMember};
 use crate::db::{migrate, Database};
 use crate::error::{AppError, AppResult};
 
-/// The tenant row as stored now, for services about to change it (never from the cache).
+/// The tenant row as stored now, skipping the cache.
+async fn load(db: &Database, slug: &TenantSlug) -> AppResult<Option<Tenant>> {
+    let slug = slug.clone();
+    db.with_control(move |conn| Box::pin(async move { repo::find_by_slug(conn, &slug).await })).await
+}
+
+/// The stored row, for services about to change it (never a cached copy).
 async fn find_current(db: &Database, slug: &TenantSlug) -> AppResult<Tenant> {
-    let wanted = slug.clone();
-    let found = db.with_control(move |conn| Box::pin(async move { repo::find_by_slug(conn, &wanted).await })).await?;
-    found.ok_or_else(|| AppError::not_found(format!("Tenant `{slug}` not found.")))
+    load(db, slug).await?.ok_or_else(|| AppError::not_found(format!("Tenant `{slug}` not found.")))
 }
 
 /// The tenant with this slug, from the cache when it holds it (every request starts here).
@@ -27,8 +31,7 @@ pub async fn find(db: &Database, slug: &TenantSlug) -> AppResult<Option<Tenant>>
         return Ok(Some(tenant));
     }
     let generation = db.tenants().generation();
-    let slug = slug.clone();
-    let found = db.with_control(move |conn| Box::pin(async move { repo::find_by_slug(conn, &slug).await })).await?;
+    let found = load(db, slug).await?;
     if let Some(tenant) = &found {
         db.tenants().put(generation, tenant.clone());
     }
