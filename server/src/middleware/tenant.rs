@@ -51,7 +51,8 @@ pub async fn resolve(State(shared): State<(AppState, Arc<Edge>)>, request: Reque
 async fn admit((state, edge): (AppState, Arc<Edge>), mut request: Request, next: Next) -> Response {
     // No path or parameter of ours can hold a NUL byte (PostgreSQL refuses them in text):
     // an input error here, rather than a database error deep in a handler.
-    if request.uri().to_string().contains("%00") {
+    let uri = request.uri();
+    if uri.path().contains("%00") || uri.query().is_some_and(|q| q.contains("%00")) {
         return rest::refusal(StatusCode::BAD_REQUEST, AppError::invalid("URLs may not contain NUL bytes (%00)."));
     }
     let cross_site = csrf::check(request.method(), request.uri().path(), request.headers()).err();
