@@ -7,7 +7,7 @@
 
 use crate::escape;
 
-/// More than a list cell can show; bounds the (per character) link search.
+/// More than a list cell can show; bounds the link search, which looks ahead from each `[`.
 pub const SHOWN_CHARS: usize = 400;
 
 pub fn inline_html(markdown: &str) -> String {
@@ -22,8 +22,10 @@ pub fn inline_html(markdown: &str) -> String {
             out.push_str(&html);
             rest = &rest[used..];
         } else {
-            out.push_str(&escape::html(&c.to_string()));
-            rest = &rest[c.len_utf8()..];
+            // Plain text up to the next character that may start markup, escaped in one go.
+            let end = rest[c.len_utf8()..].find(['`', '[', '*']).map_or(rest.len(), |i| i + c.len_utf8());
+            out.push_str(&escape::html(&rest[..end]));
+            rest = &rest[end..];
         }
     }
     out
