@@ -25,13 +25,6 @@ macro_rules! audit_actions {
                 }
             }
 
-            /// What the action records, for people reading the log.
-            pub fn meaning(self) -> &'static str {
-                match self {
-                    $(AuditAction::$variant => $meaning,)*
-                }
-            }
-
             /// The action a stored name records, including the names rows written before the
             /// registry still carry (the log is append-only: old rows are never rewritten).
             pub fn parse(name: &str) -> Option<Self> {
