@@ -768,18 +768,23 @@ mod tests {
         }
     }
 
+    /// Our side of a test provider, as the tenant `t.example` serves it.
+    fn test_sp(idp: &IdpSettings) -> SpSettings<'_> {
+        SpSettings {
+            entity_id: "https://t.example/sso/saml/1/metadata",
+            acs_url: "https://t.example/sso/saml/1/acs",
+            idp,
+            allow_sha1: false,
+            clock_skew_seconds: 60,
+        }
+    }
+
     #[test]
     fn verify_refuses_a_foreign_encoding_before_anything_else() {
         let keys = new_sp_keys().unwrap();
         let idp = IdpSettings::from_fields("urn:idp", "https://idp.example/sso", &STANDARD.encode(&keys.certificate))
             .unwrap();
-        let sp = SpSettings {
-            entity_id: "https://t.example/sso/saml/1/metadata",
-            acs_url: "https://t.example/sso/saml/1/acs",
-            idp: &idp,
-            allow_sha1: false,
-            clock_skew_seconds: 60,
-        };
+        let sp = test_sp(&idp);
         let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-7\"?>{RESPONSE}");
         let err = sp.verify(&STANDARD.encode(xml), Solicitation::Unsolicited).unwrap_err();
         assert!(err.contains("only UTF-8"), "{err}");
@@ -794,13 +799,7 @@ mod tests {
             &STANDARD.encode(&keys.certificate),
         )
         .unwrap();
-        let sp = SpSettings {
-            entity_id: "https://t.example/sso/saml/1/metadata",
-            acs_url: "https://t.example/sso/saml/1/acs",
-            idp: &idp,
-            allow_sha1: false,
-            clock_skew_seconds: 60,
-        };
+        let sp = test_sp(&idp);
         let (id, url) = sp.authn_request(&keys.private_key, "relay").unwrap();
         assert!(id.len() > 40, "{id}");
         let url = reqwest::Url::parse(&url).unwrap();
