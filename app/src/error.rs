@@ -24,6 +24,10 @@ pub enum AppError {
     /// Too many requests or sign-in attempts; the message says when to try again.
     #[error("{0}")]
     RateLimited(String),
+    /// The work did not fit its time budget, or the database had no connection to spare
+    /// within it: nothing was changed, and the same request may succeed later (503).
+    #[error("{0}")]
+    Unavailable(String),
     /// Details go to the log under this reference, never to the client.
     #[error("Something went wrong on our side (reference {0}).")]
     Internal(String),
@@ -50,6 +54,10 @@ impl AppError {
 
     pub fn too_large(message: impl Into<String>) -> Self {
         AppError::TooLarge(message.into())
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        AppError::Unavailable(message.into())
     }
 }
 
@@ -85,6 +93,7 @@ mod ssr {
                 AppError::Conflict(_) => StatusCode::CONFLICT,
                 AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
                 AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+                AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 AppError::Internal(_) | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
             }
         }
@@ -115,6 +124,11 @@ mod ssr {
                     AppError::Conflict(
                         "This was changed at the same time by someone else; reload and try again.".into(),
                     )
+                }
+                // Our statement_timeout (the request's budget) or an operator cancelled the
+                // statement: the transaction rolled back whole, and a retry may fit.
+                Error::DatabaseError(_, info) if info.message().starts_with("canceling statement due to") => {
+                    AppError::unavailable("The request ran past its time budget and its unfinished work was rolled back. Try again, or narrow it.")
                 }
                 other => AppError::internal(other),
             }

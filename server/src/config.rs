@@ -43,6 +43,13 @@ pub struct ServeConfig {
     pub trusted_proxies: String,
     #[command(flatten)]
     pub rate_limits: RateLimits,
+    /// Milliseconds any request may take: past it the answer is 503 with Retry-After, and its
+    /// database work is cancelled.
+    #[arg(long, env = "BEACON_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+    /// Milliseconds a synchronous `POST /api/catalog/import` may take (up to 20 MiB of YAML).
+    #[arg(long, env = "BEACON_IMPORT_TIMEOUT_MS", default_value_t = 300_000)]
+    pub import_timeout_ms: u64,
     /// Runtime Leptos options (site root, address); LEPTOS_* variables override them.
     #[arg(long, env = "BEACON_LEPTOS_CONFIG", default_value = "Leptos.toml")]
     pub leptos_config: String,

@@ -1,6 +1,7 @@
 //! The one router: health and metrics on any host, the portal on tenant hosts.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
@@ -10,7 +11,7 @@ use tower_http::services::ServeDir;
 
 use crate::config::{RateLimits, ServeConfig};
 use crate::metrics::Metrics;
-use crate::middleware::{form_errors, observe, tenant};
+use crate::middleware::{budget, form_errors, observe, tenant};
 use crate::rest;
 use crate::startup::Sessions;
 use app::access::network::TrustedProxies;
@@ -24,6 +25,10 @@ pub struct Edge {
     pub metrics: Metrics,
     pub rate_limits: RateLimits,
     pub trusted_proxies: TrustedProxies,
+    /// Time any request may take (`middleware::budget`).
+    pub request_budget: Duration,
+    /// Time a synchronous catalog import may take: large uploads write for longer.
+    pub import_budget: Duration,
 }
 
 impl Edge {
@@ -34,11 +39,27 @@ impl Edge {
             metrics: Metrics::default(),
             rate_limits: config.rate_limits,
             trusted_proxies: TrustedProxies::parse(&config.trusted_proxies)?,
+            request_budget: Duration::from_millis(config.request_timeout_ms),
+            import_budget: Duration::from_millis(config.import_timeout_ms),
         })
+    }
+
+    /// The time budget of a request to `path`.
+    pub fn budget_for(&self, path: &str) -> Duration {
+        match path == rest::catalog::IMPORT_PATH {
+            true => self.import_budget,
+            false => self.request_budget,
+        }
     }
 }
 
 pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {
+    build_with(state, edge, sessions, rest::tenant_routes())
+}
+
+/// The router with `tenant_api` as the tenant hosts' REST routes, behind the same middleware as
+/// the portal; the integration tests add routes of their own here (a deliberately slow one).
+pub fn build_with(state: AppState, edge: Arc<Edge>, sessions: Sessions, tenant_api: Router<AppState>) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let pkg_dir = format!("{}/{}", options.site_root, options.site_pkg_dir);
@@ -53,7 +74,7 @@ pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {
             },
             move || shell(options.clone()),
         )
-        .merge(rest::tenant_routes())
+        .merge(tenant_api)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(form_errors::trusted))
         .layer(axum::middleware::from_fn_with_state((state.clone(), edge.clone()), tenant::resolve))
@@ -71,6 +92,7 @@ pub fn build(state: AppState, edge: Arc<Edge>, sessions: Sessions) -> Router {
         .nest_service("/pkg", ServeDir::new(pkg_dir))
         .merge(portal)
         .route_layer(axum::middleware::from_fn(observe::remember_route))
+        .layer(axum::middleware::from_fn_with_state(edge.clone(), budget::enforce))
         .layer(axum::middleware::from_fn_with_state(edge, observe::observe))
         .with_state(state)
 }

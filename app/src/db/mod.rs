@@ -4,16 +4,19 @@
 //! `SET LOCAL search_path`. Connections otherwise see only `pg_catalog`, so a query that
 //! forgets the scope fails with "relation does not exist" instead of reading another tenant.
 
+pub mod deadline;
 pub mod migrate;
 pub mod schema;
 
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
+use std::time::Duration;
 
 use diesel_async::{
-    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager,
+    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
 };
 
 use crate::error::AppError;
@@ -24,10 +27,13 @@ use crate::tenancy::model::{SchemaName, Tenant};
 const NEUTRAL_SEARCH_PATH: &str = "SET search_path TO pg_catalog";
 
 /// Budgets of every pooled connection, set once when it is opened: no statement runs longer,
-/// and a transaction left open by a request that went away is ended by PostgreSQL instead of
-/// holding its connection and locks. Far above any statement the portal makes (a catalog page
-/// takes milliseconds, an import batch well under a second).
-const BUDGETS: &str = "SET statement_timeout = '30s'; SET idle_in_transaction_session_timeout = '30s'";
+/// a transaction left open by a request that went away is ended by PostgreSQL instead of
+/// holding its connection and locks, and a statement whose client has hung up stops within a
+/// second. Far above any statement the portal makes (a catalog page takes milliseconds, an
+/// import batch well under a second); requests narrow the statement timeout to their deadline.
+const BUDGETS: &str = "SET statement_timeout = '30s'; SET idle_in_transaction_session_timeout = '30s'; \
+                       SET client_connection_check_interval = '1s'";
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub type Connection = AsyncPgConnection;
 
@@ -106,18 +112,23 @@ impl Database {
         self.transaction(None, work).await
     }
 
-    /// Commits when `work` succeeds, rolls back when it fails. If the future is dropped
-    /// half-way, the pool sees the open transaction and discards the connection.
+    /// Commits when `work` succeeds, rolls back when it fails. Under a request's deadline the
+    /// wait for a connection and every statement end with it; if the future is dropped half-way
+    /// (the edge gave up on the request), the connection is closed rather than pooled.
     async fn transaction<T, E, F>(&self, scope: Option<String>, work: F) -> Result<T, E>
     where
         F: for<'c> FnOnce(&'c mut Connection) -> Work<'c, T, E> + Send,
         E: From<diesel::result::Error> + From<AppError>,
     {
-        let mut conn = self.checkout().await?;
-        AnsiTransactionManager::begin_transaction(&mut *conn).await?;
-        let result = match scope {
-            Some(sql) => diesel::sql_query(sql).execute(&mut *conn).await.map(drop).map_err(E::from),
-            None => Ok(()),
+        let left = deadline::remaining();
+        let mut conn = InTransaction::begin(self.checkout(left).await?).await?;
+        let timeout = left
+            .filter(|left| *left < STATEMENT_TIMEOUT)
+            .map(|left| format!("SET LOCAL statement_timeout = {}", left.as_millis().max(1)));
+        let setup: Vec<String> = scope.into_iter().chain(timeout).collect();
+        let result = match setup.is_empty() {
+            true => Ok(()),
+            false => conn.batch_execute(&setup.join("; ")).await.map_err(E::from),
         };
         let result = match result {
             Ok(()) => work(&mut conn).await,
@@ -125,24 +136,82 @@ impl Database {
         };
         match result {
             Ok(value) => {
-                AnsiTransactionManager::commit_transaction(&mut *conn).await?;
+                conn.commit().await?;
                 Ok(value)
             }
             Err(e) => {
-                AnsiTransactionManager::rollback_transaction(&mut *conn).await?;
+                conn.rollback().await?;
                 Err(e)
             }
         }
     }
 
-    async fn checkout(&self) -> Result<Object<AsyncPgConnection>, AppError> {
-        self.pool.get().await.map_err(AppError::from)
+    /// A pooled connection, waiting at most `left` for one to be free.
+    async fn checkout(&self, left: Option<Duration>) -> Result<Object<AsyncPgConnection>, AppError> {
+        match left {
+            None => self.pool.get().await.map_err(AppError::from),
+            Some(left) => match tokio::time::timeout(left, self.pool.get()).await {
+                Ok(conn) => conn.map_err(AppError::from),
+                Err(_) => Err(AppError::unavailable(
+                    "The server is busy: no database connection came free in time. Try again.",
+                )),
+            },
+        }
     }
 
     /// Liveness of the database for the health endpoint.
     pub async fn ping(&self) -> Result<(), AppError> {
-        let mut conn = self.checkout().await?;
+        let mut conn = self.checkout(deadline::remaining()).await?;
         conn.batch_execute("SELECT 1").await.map_err(AppError::internal)
+    }
+}
+
+/// A pooled connection inside a transaction. Dropped before the transaction ended (the
+/// request's future was cancelled), it is closed instead of going back to the pool: PostgreSQL
+/// then stops the statement (`client_connection_check_interval`) and rolls back, and no later
+/// request is handed a connection in the middle of someone else's transaction.
+struct InTransaction {
+    conn: Option<Object<AsyncPgConnection>>,
+}
+
+impl InTransaction {
+    async fn begin(mut conn: Object<AsyncPgConnection>) -> diesel::QueryResult<Self> {
+        AnsiTransactionManager::begin_transaction(&mut *conn).await?;
+        Ok(Self { conn: Some(conn) })
+    }
+
+    async fn commit(mut self) -> diesel::QueryResult<()> {
+        AnsiTransactionManager::commit_transaction(&mut **self).await?;
+        drop(self.conn.take());
+        Ok(())
+    }
+
+    async fn rollback(mut self) -> diesel::QueryResult<()> {
+        AnsiTransactionManager::rollback_transaction(&mut **self).await?;
+        drop(self.conn.take());
+        Ok(())
+    }
+}
+
+impl Deref for InTransaction {
+    type Target = Object<AsyncPgConnection>;
+
+    fn deref(&self) -> &Self::Target {
+        self.conn.as_ref().expect("a connection until the transaction ends")
+    }
+}
+
+impl DerefMut for InTransaction {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.conn.as_mut().expect("a connection until the transaction ends")
+    }
+}
+
+impl Drop for InTransaction {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(Object::take(conn));
+        }
     }
 }
 

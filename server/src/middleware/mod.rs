@@ -1,7 +1,8 @@
-//! Request middleware: observation (tracing, metrics, request ids), tenancy and who is calling,
+//! Request middleware: observation (tracing, metrics, request ids), time budgets, tenancy and who is calling,
 //! the protections that run before any handler (CSRF, rate limits), and form errors shown only
 //! when this server issued them.
 
+pub mod budget;
 pub mod csrf;
 pub mod form_errors;
 pub mod observe;

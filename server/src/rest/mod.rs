@@ -107,7 +107,12 @@ impl From<AppError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        carrying(self.0.status().into_response(), self.0)
+        let status = self.0.status();
+        let response = carrying(status.into_response(), self.0);
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => crate::middleware::budget::retry_later(response),
+            _ => response,
+        }
     }
 }
 
@@ -163,6 +168,7 @@ fn error_name(status: StatusCode) -> &'static str {
         StatusCode::CONFLICT => "ConflictError",
         StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLargeError",
         StatusCode::TOO_MANY_REQUESTS => "TooManyRequestsError",
+        StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailableError",
         _ => "Error",
     }
 }

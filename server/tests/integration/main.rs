@@ -3,6 +3,7 @@
 
 mod access;
 mod auth;
+mod budgets;
 mod catalog;
 mod catalog_writes;
 mod isolation;

@@ -38,6 +38,8 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     pool_size: usize,
     cookie_secure: bool,
+    request_timeout_ms: u64,
+    extra_routes: Router<AppState>,
 }
 
 impl TestAppBuilder {
@@ -50,8 +52,18 @@ impl TestAppBuilder {
         Self { cookie_secure: true, ..self }
     }
 
+    /// Requests past this budget are answered 503 (production: 30 s).
+    pub fn request_timeout(self, budget: std::time::Duration) -> Self {
+        Self { request_timeout_ms: budget.as_millis() as u64, ..self }
+    }
+
+    /// Routes of the test's own, served on tenant hosts behind the real middleware.
+    pub fn tenant_routes(self, extra_routes: Router<AppState>) -> Self {
+        Self { extra_routes, ..self }
+    }
+
     pub async fn start(self) -> TestApp {
-        TestApp::start(self.pool_size, self.cookie_secure).await
+        TestApp::start(self).await
     }
 }
 
@@ -128,7 +140,7 @@ impl TestApp {
 
     /// A builder: `TestApp::init().pool_size(2).secure_cookies().start().await`.
     pub fn init() -> TestAppBuilder {
-        TestAppBuilder { pool_size: 4, cookie_secure: false }
+        TestAppBuilder { pool_size: 4, cookie_secure: false, request_timeout_ms: 30_000, extra_routes: Router::new() }
     }
 
     /// An app with a tenant loaded with Backstage's example catalog, and its admin's session.
@@ -196,8 +208,9 @@ impl TestApp {
         (t, cookie)
     }
 
-    async fn start(size: usize, cookie_secure: bool) -> Self {
-        let db = Database::connect(&env("DATABASE_URL"), size).expect("pool");
+    async fn start(options: TestAppBuilder) -> Self {
+        let TestAppBuilder { pool_size, cookie_secure, request_timeout_ms, extra_routes } = options;
+        let db = Database::connect(&env("DATABASE_URL"), pool_size).expect("pool");
         migrate::migrate_control(db.url()).await.expect("control migrations");
         let config = ServeConfig {
             redis_url: env("REDIS_URL"),
@@ -214,13 +227,17 @@ impl TestApp {
             secret_keys: env("BEACON_SECRET_KEYS"),
             // The production defaults: tests that need a limit hit use their own tenant and caller.
             rate_limits: RateLimits::DEFAULT,
+            request_timeout_ms,
+            import_timeout_ms: 300_000,
             leptos_config: "Leptos.toml".into(),
         };
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
         let (state, sessions) = startup::connect(db.clone(), &config, leptos_options).await.expect("redis");
         let edge = Edge::from_config(&config).expect("edge");
         let client_ip = std::net::SocketAddr::from(([127, rand_octet(), rand_octet(), rand_octet()], 40_000));
-        Self { db, router: router::build(state.clone(), Arc::new(edge), sessions), state, client_ip }
+        let tenant_api = server::rest::tenant_routes().merge(extra_routes);
+        let router = router::build_with(state.clone(), Arc::new(edge), sessions, tenant_api);
+        Self { db, router, state, client_ip }
     }
 
     /// The Redis pool the app uses, for tests that inspect or clear counters.

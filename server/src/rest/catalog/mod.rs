@@ -31,6 +31,9 @@ pub fn serves(path: &str) -> bool {
     path.strip_prefix("/api/catalog").is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// Synchronous imports: the one catalog route with a longer time budget than other requests.
+pub const IMPORT_PATH: &str = "/api/catalog/import";
+
 /// Backstage's catalog API; served with its error envelope by `rest::tenant_routes`.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -66,7 +69,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::GET, "/api/catalog/events", events::stream),
         Endpoint::new(Method::GET, "/api/catalog/export", export::export),
         Endpoint::new(Method::POST, "/api/catalog/validate-entity", import::validate_entity),
-        Endpoint::new(Method::POST, "/api/catalog/import", import::import).body_limit(import::MAX_IMPORT_BYTES),
+        Endpoint::new(Method::POST, IMPORT_PATH, import::import).body_limit(import::MAX_IMPORT_BYTES),
     ]
 }
 
