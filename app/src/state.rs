@@ -122,6 +122,17 @@ impl RequestContext {
         }
     }
 
+    /// Who is calling, as a key for per-caller counters and queues: the member of a session,
+    /// the API key, the OAuth client, or an anonymous caller's address.
+    pub fn caller(&self) -> String {
+        match (&self.principal, &self.credential) {
+            (None, _) => format!("ip:{}", self.ip.as_deref().unwrap_or("unknown")),
+            (Some(p), Credential::Session) => format!("user:{}", p.user_id),
+            (Some(_), Credential::ApiKey { id, .. }) => format!("key:{id}"),
+            (Some(_), Credential::AccessToken { client_id, .. }) => format!("client:{client_id}"),
+        }
+    }
+
     pub fn audit_source(&self) -> AuditSource {
         AuditSource {
             actor_user_id: self.principal.as_ref().map(|p| p.user_id),

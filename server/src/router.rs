@@ -11,6 +11,7 @@ use tower_http::services::ServeDir;
 
 use crate::config::{RateLimits, ServeConfig};
 use crate::metrics::Metrics;
+use crate::middleware::fairness::{self, Fairness};
 use crate::middleware::{budget, form_errors, observe, tenant};
 use crate::rest;
 use crate::startup::Sessions;
@@ -29,6 +30,8 @@ pub struct Edge {
     pub request_budget: Duration,
     /// Time a synchronous catalog import may take: large uploads write for longer.
     pub import_budget: Duration,
+    /// Each tenant's and caller's share of the expensive routes.
+    pub fairness: Fairness,
 }
 
 impl Edge {
@@ -41,6 +44,7 @@ impl Edge {
             trusted_proxies: TrustedProxies::parse(&config.trusted_proxies)?,
             request_budget: Duration::from_millis(config.request_timeout_ms),
             import_budget: Duration::from_millis(config.import_timeout_ms),
+            fairness: Fairness::default(),
         })
     }
 
@@ -77,6 +81,7 @@ pub fn build_with(state: AppState, edge: Arc<Edge>, sessions: Sessions, tenant_a
         .merge(tenant_api)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(form_errors::trusted))
+        .layer(axum::middleware::from_fn_with_state(edge.clone(), fairness::queue))
         .layer(axum::middleware::from_fn_with_state((state.clone(), edge.clone()), tenant::resolve))
         .layer(sessions);
 

@@ -59,11 +59,6 @@ fn tier(limits: &RateLimits, ctx: &RequestContext) -> (Option<u64>, String) {
     let Some(principal) = &ctx.principal else {
         return (Some(limits.anonymous_per_minute), anonymous_key(ctx.ip.as_deref()));
     };
-    let caller = match &ctx.credential {
-        Credential::Session => format!("user:{}", principal.user_id),
-        Credential::ApiKey { id, .. } => format!("key:{id}"),
-        Credential::AccessToken { client_id, .. } => format!("client:{client_id}"),
-    };
     let limit = if principal.role == Role::Admin && ctx.credential == Credential::Session {
         None
     } else if ctx.tenant.plan == Plan::Enterprise {
@@ -71,7 +66,7 @@ fn tier(limits: &RateLimits, ctx: &RequestContext) -> (Option<u64>, String) {
     } else {
         Some(limits.authenticated_per_minute)
     };
-    (limit, format!("rl:{tenant}:{caller}"))
+    (limit, format!("rl:{tenant}:{}", ctx.caller()))
 }
 
 /// Counts this request. If Redis is unreachable the request is let through (and logged): a
