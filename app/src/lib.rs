@@ -13,6 +13,8 @@ pub mod tenancy;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
+pub mod cpu;
+#[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod fetch;

@@ -180,6 +180,43 @@ pub const MAX_PREDICATE_NODES: usize = 100;
 pub const MAX_PREDICATE_DEPTH: usize = 8;
 pub const MAX_LIMIT: i64 = 10_000;
 pub const MAX_OFFSET: i64 = 1_000_000;
+/// Characters of a full-text term (only its first 8 words are searched).
+pub const MAX_TERM_CHARS: usize = 200;
+/// Entries of `fields` (projections), each at most `MAX_FIELD_CHARS` long.
+pub const MAX_FIELDS: usize = 100;
+pub const MAX_FIELD_CHARS: usize = 200;
+/// Entity refs of one `by-refs` request.
+pub const MAX_REFS: usize = 1_000;
+/// Facets asked in one `entity-facets` request.
+pub const MAX_FACETS: usize = 20;
+
+/// The `fields` of a request (a projection of each entity), or why they cannot be served.
+pub fn check_fields(fields: &[String]) -> Result<(), AppError> {
+    if fields.len() > MAX_FIELDS {
+        return Err(AppError::invalid(format!("at most {MAX_FIELDS} fields per request")));
+    }
+    check_paths("fields", fields)
+}
+
+/// The facets of an `entity-facets` request, or why they cannot be served.
+pub fn check_facets(facets: &[String]) -> Result<(), AppError> {
+    if facets.is_empty() {
+        return Err(AppError::invalid("at least one facet is required"));
+    }
+    if facets.len() > MAX_FACETS {
+        return Err(AppError::invalid(format!("at most {MAX_FACETS} facets per request")));
+    }
+    check_paths("facets", facets)
+}
+
+fn check_paths(what: &str, paths: &[String]) -> Result<(), AppError> {
+    match paths.iter().find(|p| p.chars().count() > MAX_FIELD_CHARS || p.contains('\0')) {
+        Some(_) => Err(AppError::invalid(format!(
+            "{what} are entity paths of at most {MAX_FIELD_CHARS} characters, without NUL bytes"
+        ))),
+        None => Ok(()),
+    }
+}
 
 impl EntityQuery {
     /// The query as it may run, or why it may not. Sort keys after a field's first mention are
@@ -198,6 +235,9 @@ impl EntityQuery {
         }
         if !(0..=MAX_LIMIT).contains(&self.limit) {
             return invalid(format!("limit must be between 0 and {MAX_LIMIT}"));
+        }
+        if self.full_text.as_ref().is_some_and(|t| t.chars().count() > MAX_TERM_CHARS) {
+            return invalid(format!("full-text terms may be at most {MAX_TERM_CHARS} characters"));
         }
         let conditions: Vec<&Condition> = self.filter.0.iter().flatten().collect();
         if conditions.len() > MAX_CONDITIONS {
@@ -321,6 +361,21 @@ mod tests {
         let wide = |n| EntityQuery { predicate: Some(values(n)), limit: 20, ..EntityQuery::default() }.checked();
         assert!(wide(MAX_PREDICATE_NODES - 1).is_ok());
         assert!(wide(MAX_PREDICATE_NODES).is_err());
+    }
+
+    #[test]
+    fn fields_facets_and_terms_are_bounded() {
+        let paths = |n: usize, len: usize| vec!["m".repeat(len); n];
+        assert!(check_fields(&paths(MAX_FIELDS, MAX_FIELD_CHARS)).is_ok());
+        assert!(check_fields(&paths(MAX_FIELDS + 1, 4)).is_err());
+        assert!(check_fields(&paths(1, MAX_FIELD_CHARS + 1)).is_err());
+        assert!(check_facets(&paths(MAX_FACETS, 4)).is_ok());
+        assert!(check_facets(&paths(MAX_FACETS + 1, 4)).is_err());
+        assert!(check_facets(&[]).is_err());
+        assert!(check_facets(&["kind\0".into()]).is_err());
+        let term = |n: usize| EntityQuery { full_text: Some("é".repeat(n)), limit: 20, ..EntityQuery::default() };
+        assert!(term(MAX_TERM_CHARS).checked().is_ok());
+        assert!(term(MAX_TERM_CHARS + 1).checked().is_err());
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub async fn read_tree<S: Source>(
                 continue;
             }
         };
-        let documents = parse_documents(&text);
+        let documents = crate::cpu::run(move || parse_documents(&text)).await.map_err(|e| e.to_string())?;
         if is_entry && skip_non_entity_files && !documents.iter().any(|d| d.as_ref().is_ok_and(is_entity_like)) {
             continue;
         }

@@ -90,7 +90,8 @@ impl From<super::reader::LocatedDocument> for Incoming {
 /// YAML files are read as a tree (Locations and `$text` followed inside the archive).
 pub async fn documents_of_upload(bytes: &[u8]) -> AppResult<Vec<Incoming>> {
     let documents: Vec<Incoming> = if super::archive::is_archive(bytes) {
-        let source = super::archive::unpack(bytes).map_err(AppError::Invalid)?;
+        let bytes = bytes.to_vec();
+        let source = crate::cpu::run(move || super::archive::unpack(&bytes)).await?.map_err(AppError::Invalid)?;
         let entries = source.entries();
         super::reader::read_tree(&source, entries, true)
             .await
@@ -99,9 +100,9 @@ pub async fn documents_of_upload(bytes: &[u8]) -> AppResult<Vec<Incoming>> {
             .map(Into::into)
             .collect()
     } else {
-        let text = std::str::from_utf8(bytes)
+        let text = String::from_utf8(bytes.to_vec())
             .map_err(|_| AppError::invalid("upload YAML (UTF-8) or a .zip / .tar.gz archive"))?;
-        parse_documents(text).into_iter().map(Into::into).collect()
+        crate::cpu::run(move || parse_documents(&text)).await?.into_iter().map(Into::into).collect()
     };
     if documents.is_empty() {
         return Err(AppError::invalid("the upload holds no entity documents"));
@@ -537,7 +538,8 @@ pub async fn facets(
     filter: Filter,
     predicate: Option<super::query::Predicate>,
 ) -> AppResult<Vec<(String, Vec<(String, i64)>)>> {
-    let query = EntityQuery { filter, predicate, ..EntityQuery::default() };
+    super::query::check_facets(&keys)?;
+    let query = EntityQuery { filter, predicate, ..EntityQuery::default() }.checked()?;
     let tenant_id = tenant.id;
     let cache = cache.clone();
     db.with_tenant(tenant, move |conn| {
@@ -671,9 +673,10 @@ pub async fn list_page(
         filter: filter.clone(),
         full_text: view.q.clone(),
         sort,
-        offset: (view.page - 1) * PAGE_SIZE,
+        offset: (view.page - 1).saturating_mul(PAGE_SIZE),
         limit: PAGE_SIZE,
-    };
+    }
+    .checked()?;
     let tenant_id = tenant.id;
     let cache = cache.clone();
     let (rows, snippets, total, kinds, facet_counts) = db

@@ -23,8 +23,22 @@ pub struct ValidEntity {
 }
 
 /// Checks one entity; on failure lists each problem as `field: message`.
+/// Whether a string or key anywhere in `value` holds NUL, which PostgreSQL cannot store in
+/// text or JSONB: such input is refused as invalid before it reaches the database.
+pub fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
 pub fn validate(mut entity: Value) -> Result<ValidEntity, Vec<String>> {
     let mut errors = Vec::new();
+    if holds_nul(&entity) {
+        return Err(vec!["entity: strings may not contain NUL characters".into()]);
+    }
     let Some(root) = entity.as_object_mut() else {
         return Err(vec!["entity: must be a mapping with apiVersion, kind and metadata".into()]);
     };

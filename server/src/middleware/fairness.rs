@@ -7,9 +7,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::router::Edge;
@@ -57,11 +59,15 @@ impl Fairness {
 
 pub async fn queue(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
     let ctx = request.extensions().get::<RequestContext>().filter(|_| EXPENSIVE.contains(&request.uri().path()));
-    let _slots = match ctx {
-        Some(ctx) => Some(edge.fairness.enter(ctx.tenant.id.0, &ctx.caller()).await),
-        None => None,
-    };
-    next.run(request).await
+    let Some(ctx) = ctx else { return next.run(request).await };
+    let slots = edge.fairness.enter(ctx.tenant.id.0, &ctx.caller()).await;
+    // A streamed answer (an export) keeps its slots until its last byte is sent.
+    next.run(request).await.map(|body| {
+        Body::from_stream(body.into_data_stream().map(move |chunk| {
+            let _held = &slots;
+            chunk
+        }))
+    })
 }
 
 #[cfg(test)]

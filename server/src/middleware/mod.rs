@@ -2,6 +2,7 @@
 //! the protections that run before any handler (CSRF, rate limits, fair shares of expensive routes), and form errors shown only
 //! when this server issued them.
 
+pub mod bad_bytes;
 pub mod budget;
 pub mod csrf;
 pub mod fairness;

@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
+use super::bad_bytes;
 use super::csrf::{self, CrossSite};
 use super::observe::RequestId;
 use super::rate_limit;
@@ -48,13 +49,11 @@ pub async fn resolve(State(shared): State<(AppState, Arc<Edge>)>, request: Reque
 
 /// The request handled, or refused before any handler sees it. Every refusal carries its
 /// error (`rest::refusal`, `rest::carrying`), for `resolve` to put in the envelope.
-async fn admit((state, edge): (AppState, Arc<Edge>), mut request: Request, next: Next) -> Response {
-    // No path or parameter of ours can hold a NUL byte (PostgreSQL refuses them in text):
-    // an input error here, rather than a database error deep in a handler.
-    let uri = request.uri();
-    if uri.path().contains("%00") || uri.query().is_some_and(|q| q.contains("%00")) {
-        return rest::refusal(StatusCode::BAD_REQUEST, AppError::invalid("URLs may not contain NUL bytes (%00)."));
-    }
+async fn admit((state, edge): (AppState, Arc<Edge>), request: Request, next: Next) -> Response {
+    let mut request = match bad_bytes::refuse(request).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
     let cross_site = csrf::check(request.method(), request.uri().path(), request.headers()).err();
     let facts = RequestFacts::of(&request, &edge.trusted_proxies);
     let ip = facts.ip.map(|ip| ip.to_string());

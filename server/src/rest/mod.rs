@@ -78,6 +78,10 @@ pub fn standalone_page(status: StatusCode, title: &str, body: &str) -> Response 
     (status, axum::response::Html(html)).into_response()
 }
 
+/// Request bodies of the JSON endpoints (an entity, a query, a thousand refs fit many times
+/// over); larger ones are refused with 413 before they are read. Imports set their own limit.
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
 /// Every REST endpoint of a tenant host.
 pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
     catalog::endpoints().into_iter().chain(permissions::endpoints()).chain(oauth::endpoints()).chain(sso::endpoints())
@@ -87,6 +91,7 @@ pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
 /// envelope, the token endpoint in OAuth's own, the SSO round trip with pages.
 pub fn tenant_routes() -> Router<AppState> {
     let backstage = router(catalog::endpoints().into_iter().chain(permissions::endpoints()).collect())
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(axum::middleware::from_fn(backstage_errors));
     backstage.merge(router(oauth::endpoints())).merge(router(sso::endpoints()))
 }
@@ -130,10 +135,30 @@ pub fn carrying(mut response: Response, error: AppError) -> Response {
     response
 }
 
-/// Wraps handlers' errors in Backstage's envelope.
+/// Wraps handlers' errors in Backstage's envelope, and so axum's own refusals (a body over its
+/// limit, a malformed path parameter), which come as plain text.
 pub async fn backstage_errors(request: Request, next: Next) -> Response {
     let (method, uri) = (request.method().clone(), request.uri().clone());
-    in_envelope(&method, &uri, next.run(request).await)
+    let response = next.run(request).await;
+    let plain_refusal = response.status().is_client_error() && response.extensions().get::<AppError>().is_none();
+    let response = if plain_refusal { as_error(response).await } else { response };
+    in_envelope(&method, &uri, response)
+}
+
+/// A plain-text refusal made before any handler ran, carrying its text as the error.
+async fn as_error(response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let text = text.unwrap_or_default();
+    let error = match parts.status {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::too_large(format!(
+            "{text}: JSON request bodies are limited to {} KiB.",
+            MAX_JSON_BYTES / 1024
+        )),
+        StatusCode::NOT_FOUND => AppError::not_found(text),
+        _ => AppError::invalid(text),
+    };
+    carrying(Response::from_parts(parts, Body::empty()), error)
 }
 
 /// A response that carries an error, answered in Backstage's envelope
@@ -173,9 +198,14 @@ fn error_name(status: StatusCode) -> &'static str {
     }
 }
 
-/// A JSON request body; malformed ones are an InputError naming the problem.
+/// A JSON request body; malformed ones are an InputError naming the problem, and so are
+/// strings or keys holding NUL (`\u0000`), which PostgreSQL cannot store or compare.
 pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| invalid(format!("request body: {e}")))
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| invalid(format!("request body: {e}")))?;
+    if app::catalog::validate::holds_nul(&value) {
+        return Err(invalid("request body: strings may not contain NUL (\\u0000)".into()));
+    }
+    serde_json::from_value(value).map_err(|e| invalid(format!("request body: {e}")))
 }
 
 pub fn invalid(message: String) -> ApiError {

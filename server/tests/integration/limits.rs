@@ -7,7 +7,8 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::TestApp;
-use app::catalog::query::MAX_CONDITIONS;
+use app::catalog::query::{MAX_CONDITIONS, MAX_FACETS, MAX_FIELDS, MAX_REFS, MAX_TERM_CHARS};
+use server::rest::MAX_JSON_BYTES;
 
 fn input_error(status: StatusCode, body: &Value) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -72,4 +73,64 @@ async fn negative_offsets_nul_bytes_and_forged_cursors_are_input_errors() {
     let honest = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&decoded).unwrap());
     let (status, _, _) = app.get_json(&t, &cookie, &format!("{by_query}?cursor={honest}")).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fields_facets_refs_and_terms_are_bounded() {
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let fields = |n: usize| (0..n).map(|i| format!("metadata.annotations.f{i}")).collect::<Vec<_>>().join(",");
+    let (status, _, _) =
+        app.get_json(&t, &cookie, &format!("/api/catalog/entities?limit=1&fields={}", fields(MAX_FIELDS))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) =
+        app.get_json(&t, &cookie, &format!("/api/catalog/entities?limit=1&fields={}", fields(MAX_FIELDS + 1))).await;
+    input_error(status, &body);
+
+    let facets = |n: usize| (0..n).map(|i| format!("facet=metadata.annotations.f{i}")).collect::<Vec<_>>().join("&");
+    let (status, _, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entity-facets?{}", facets(MAX_FACETS))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) =
+        app.get_json(&t, &cookie, &format!("/api/catalog/entity-facets?{}", facets(MAX_FACETS + 1))).await;
+    input_error(status, &body);
+
+    let refs =
+        |n: usize| json!({ "entityRefs": (0..n).map(|i| format!("component:default/c{i}")).collect::<Vec<_>>() });
+    let (status, body) = app.post_json(&t, &cookie, "/api/catalog/entities/by-refs", refs(MAX_REFS)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(MAX_REFS));
+    let (status, body) = app.post_json(&t, &cookie, "/api/catalog/entities/by-refs", refs(MAX_REFS + 1)).await;
+    input_error(status, &body);
+
+    let term = |n: usize| format!("/api/catalog/entities/by-query?fullTextFilterTerm={}", "a".repeat(n));
+    let (status, _, _) = app.get_json(&t, &cookie, &term(MAX_TERM_CHARS)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = app.get_json(&t, &cookie, &term(MAX_TERM_CHARS + 1)).await;
+    input_error(status, &body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_bodies_and_nul_in_bodies_and_forms_are_refused() {
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let huge = json!({ "entityRefs": ["component:default/x"], "padding": "x".repeat(MAX_JSON_BYTES) });
+    let (status, body) = app.post_json(&t, &cookie, "/api/catalog/entities/by-refs", huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["name"], "PayloadTooLargeError");
+
+    let (status, body) = app
+        .post_json(&t, &cookie, "/api/catalog/entities/by-refs", json!({ "entityRefs": ["component:default/a\u{0}"] }))
+        .await;
+    input_error(status, &body);
+    let entity = json!({
+        "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": { "name": "nul", "description": "a\u{0}b" }, "spec": { "type": "service", "owner": "x", "lifecycle": "y" },
+    });
+    let (status, body) = app.post_json(&t, &cookie, "/api/catalog/entities", entity).await;
+    input_error(status, &body);
+
+    // Server functions read forms: a NUL in any field is refused before the function runs.
+    let response = app.call(&t.host, "/api/ui/catalog/save", &[("yaml", "kind: a\0b")], Some(&cookie)).await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST, "{}", response.body);
+    // An absurd page number of the catalog list is clamped or refused, never a failure.
+    let response = app.get(&t.host, "/catalog?page=9223372036854775807", Some(&cookie)).await;
+    assert!(response.status.is_success() || response.status.is_client_error(), "{}", response.status);
 }

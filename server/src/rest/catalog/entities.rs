@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{decode_cursor, encode_cursor, reader, EntityCursor, Params};
 use crate::rest::{invalid, json_body, ApiError, ApiResult};
 use app::auth::permission::Action;
-use app::catalog::query::{EntityQuery, Filter, Sort, SortField, MAX_LIMIT, MAX_PAGE};
+use app::catalog::query::{check_fields, EntityQuery, Filter, Sort, SortField, MAX_LIMIT, MAX_REFS};
 use app::catalog::refs::EntityRef;
 use app::catalog::service::{self, SaveTarget};
 use app::error::AppError;
@@ -54,6 +54,7 @@ pub(super) async fn list(
             (query, params.fields())
         }
     };
+    check_fields(&fields)?;
     let page = service::query(&state.db, &state.catalog_cache, &ctx.tenant, query.clone(), false).await?;
     let items: Vec<Value> = page.entities.iter().map(|e| service::project(e, &fields)).collect();
     let mut response = Json(items).into_response();
@@ -86,9 +87,10 @@ pub(super) async fn by_refs(
     reader(&ctx)?;
     let params = Params::parse(raw)?;
     let request: ByRefs = json_body(&body)?;
-    if request.entity_refs.len() > MAX_PAGE as usize {
-        return Err(invalid(format!("at most {MAX_PAGE} entityRefs per request")));
+    if request.entity_refs.len() > MAX_REFS {
+        return Err(invalid(format!("at most {MAX_REFS} entityRefs per request")));
     }
+    check_fields(&request.fields)?;
     let refs = request
         .entity_refs
         .iter()

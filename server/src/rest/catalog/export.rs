@@ -24,7 +24,8 @@ pub(super) async fn export(
 ) -> ApiResult<Response> {
     reader(&ctx)?;
     let filter = Filter::parse(Params::parse(raw)?.all("filter"))?;
-    let query = EntityQuery { filter, limit: EXPORT_PAGE, ..EntityQuery::default() };
+    // Checked before the status line is sent: a bad filter is a 400, not a truncated download.
+    let query = EntityQuery { filter, limit: EXPORT_PAGE, ..EntityQuery::default() }.checked()?;
     let tenant = ctx.tenant.clone();
     let pages = futures_util::stream::unfold(Some(query), move |next| {
         let (db, cache, tenant) = (state.db.clone(), state.catalog_cache.clone(), tenant.clone());

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{reader, Params};
-use crate::rest::{invalid, json_body, ApiResult};
+use crate::rest::{json_body, ApiResult};
 use app::catalog::query::{Filter, Predicate};
 use app::catalog::service;
 use app::state::{AppState, RequestContext};
@@ -22,9 +22,6 @@ pub(super) async fn by_query_string(
     reader(&ctx)?;
     let params = Params::parse(raw)?;
     let keys: Vec<String> = params.all("facet").map(str::to_owned).collect();
-    if keys.is_empty() {
-        return Err(invalid("at least one facet is required".into()));
-    }
     let filter = Filter::parse(params.all("filter"))?;
     Ok(facets_json(service::facets(&state.db, &state.catalog_cache, &ctx.tenant, keys, filter, None).await?))
 }
@@ -42,9 +39,6 @@ pub(super) async fn by_predicate(
         query: Option<Value>,
     }
     let body: Body = json_body(&body)?;
-    if body.facets.is_empty() {
-        return Err(invalid("at least one facet is required".into()));
-    }
     let predicate = body.query.as_ref().map(Predicate::parse).transpose()?;
     Ok(facets_json(
         service::facets(&state.db, &state.catalog_cache, &ctx.tenant, body.facets, Filter::default(), predicate)

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{decode_cursor, encode_cursor, reader, EntityCursor, Params};
 use crate::rest::{invalid, json_body, ApiResult};
-use app::catalog::query::{EntityQuery, Filter, Predicate, Sort, SortField, MAX_PAGE};
+use app::catalog::query::{check_fields, EntityQuery, Filter, Predicate, Sort, SortField, MAX_PAGE};
 use app::catalog::service;
 use app::error::AppError;
 use app::state::{AppState, RequestContext};
@@ -126,6 +126,7 @@ async fn page(
     query: EntityQuery,
     fields: Vec<String>,
 ) -> ApiResult<Json<Value>> {
+    check_fields(&fields)?;
     let page = service::query(&state.db, &state.catalog_cache, &ctx.tenant, query.clone(), true).await?;
     let mut page_info = serde_json::Map::new();
     if page.has_more {
