@@ -64,8 +64,13 @@ case $action in
         [ -s "$dir/secret-keys" ] || (umask 077; echo "k$(date +%Y%m%d):$(head -c 32 /dev/urandom | base64 -w0)" >"$dir/secret-keys")
         echo "export BEACON_SECRET_KEYS=$(cat "$dir/secret-keys")"
       fi
+      # The bearer token Prometheus presents to /metrics (cat $dir/metrics-token).
+      if [ -n "${BEACON_METRICS_TOKEN:-}" ]; then echo "export BEACON_METRICS_TOKEN=$BEACON_METRICS_TOKEN"; else
+        [ -s "$dir/metrics-token" ] || (umask 077; head -c 24 /dev/urandom | base64 -w0 | tr '+/' '-_' >"$dir/metrics-token")
+        echo "export BEACON_METRICS_TOKEN=$(cat "$dir/metrics-token")"
+      fi
     } >"$dir/env"
-    log "services $name ready: $(grep -v SECRET "$dir/env" | tr '\n' ' ')"
+    log "services $name ready: $(grep -v -e SECRET -e TOKEN "$dir/env" | tr '\n' ' ')"
     ;;
   stop)
     if [ -f "$dir/pg/PG_VERSION" ]; then as_pg "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast stop >/dev/null 2>&1 || true; fi

@@ -41,6 +41,10 @@ pub struct ServeConfig {
     /// the connection's own address is the client's.
     #[arg(long, env = "BEACON_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// Bearer token that `/metrics` requires (`Authorization: Bearer …`); without one the
+    /// metrics are not served. `make run` and `make test` generate one.
+    #[arg(long, env = "BEACON_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     #[command(flatten)]
     pub rate_limits: RateLimits,
     /// Milliseconds any request may take: past it the answer is 503 with Retry-After, and its

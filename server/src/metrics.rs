@@ -7,8 +7,9 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
 
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
@@ -74,7 +75,19 @@ fn label(value: &str) -> String {
 }
 
 impl Metrics {
-    pub fn render_response(&self) -> axum::response::Response {
+    /// The metrics for the operator's scraper. They count every tenant's traffic, so they are
+    /// served only to a caller presenting `token`, and not at all when none is configured
+    /// (404, as if there were no such page: tenants' members have no business here).
+    pub fn answer(&self, token: Option<&str>, headers: &HeaderMap) -> Response {
+        let Some(token) = token else { return StatusCode::NOT_FOUND.into_response() };
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")]).into_response();
+        }
         ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], self.render()).into_response()
     }
 }

@@ -1,8 +1,10 @@
-//! The one router: health and metrics on any host, the portal on tenant hosts.
+//! The one router: health and (with the operator's token) metrics on any host, the portal on
+//! tenant hosts.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
@@ -24,6 +26,8 @@ use app::{shell, App};
 pub struct Edge {
     pub base_domain: String,
     pub metrics: Metrics,
+    /// What `/metrics` asks of its callers; `None`: not served.
+    pub metrics_token: Option<String>,
     pub rate_limits: RateLimits,
     pub trusted_proxies: TrustedProxies,
     /// Time any request may take (`middleware::budget`).
@@ -40,6 +44,7 @@ impl Edge {
         Ok(Self {
             base_domain: config.base_domain.clone(),
             metrics: Metrics::default(),
+            metrics_token: config.metrics_token.clone().filter(|t| !t.is_empty()),
             rate_limits: config.rate_limits,
             trusted_proxies: TrustedProxies::parse(&config.trusted_proxies)?,
             request_budget: Duration::from_millis(config.request_timeout_ms),
@@ -91,7 +96,7 @@ pub fn build_with(state: AppState, edge: Arc<Edge>, sessions: Sessions, tenant_a
             "/metrics",
             get({
                 let edge = edge.clone();
-                move || async move { edge.metrics.render_response() }
+                move |headers: HeaderMap| async move { edge.metrics.answer(edge.metrics_token.as_deref(), &headers) }
             }),
         )
         .nest_service("/pkg", ServeDir::new(pkg_dir))

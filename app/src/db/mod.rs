@@ -10,14 +10,10 @@ pub mod schema;
 
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use std::collections::HashMap;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use tokio::sync::Semaphore;
 
 use diesel_async::{
     AnsiTransactionManager, AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
@@ -68,30 +64,6 @@ pub struct Database {
     url: String,
     /// The control plane's hottest rows, read by every request (see `tenancy::cache`).
     tenants: TenantCache,
-    /// How many pooled connections one tenant may hold at once.
-    shares: Arc<TenantShares>,
-}
-
-/// Each tenant may hold up to three quarters of the pool: however many requests one tenant
-/// sends, a quarter of the connections stays free for the others. A tenant's transactions past
-/// its share wait (within their deadline) for one of its own to finish.
-struct TenantShares {
-    slots: usize,
-    by_tenant: Mutex<HashMap<i64, Arc<Semaphore>>>,
-}
-
-impl TenantShares {
-    fn new(pool_size: usize) -> Self {
-        Self { slots: (pool_size * 3).div_ceil(4).max(1), by_tenant: Mutex::default() }
-    }
-
-    fn of(&self, tenant: &Tenant) -> Arc<Semaphore> {
-        let mut shares = self.by_tenant.lock().expect("tenant shares");
-        if shares.len() > 1_000 {
-            shares.retain(|_, share| Arc::strong_count(share) > 1);
-        }
-        shares.entry(tenant.id.0).or_insert_with(|| Arc::new(Semaphore::new(self.slots))).clone()
-    }
 }
 
 impl Database {
@@ -110,8 +82,7 @@ impl Database {
         config.recycling_method = RecyclingMethod::CustomQuery(NEUTRAL_SEARCH_PATH.into());
         let manager = AsyncDieselConnectionManager::new_with_config(url, config);
         let pool = Pool::builder(manager).max_size(max_connections).build().map_err(AppError::internal)?;
-        let shares = Arc::new(TenantShares::new(max_connections));
-        Ok(Self { pool, url: url.to_owned(), tenants: TenantCache::default(), shares })
+        Ok(Self { pool, url: url.to_owned(), tenants: TenantCache::default() })
     }
 
     pub fn url(&self) -> &str {
@@ -129,13 +100,6 @@ impl Database {
         F: for<'c> FnOnce(&'c mut Connection) -> Work<'c, T, E> + Send,
         E: From<diesel::result::Error> + From<AppError>,
     {
-        let left = deadline::remaining();
-        let share = self.shares.of(tenant);
-        let _slot = match left {
-            None => share.acquire_owned().await,
-            Some(left) => tokio::time::timeout(left, share.acquire_owned()).await.map_err(|_| busy())?,
-        }
-        .expect("shares are never closed");
         self.transaction(Some(tenant.schema.set_local_search_path()), work).await
     }
 
@@ -188,9 +152,7 @@ impl Database {
             None => self.pool.get().await.map_err(AppError::from),
             Some(left) => match tokio::time::timeout(left, self.pool.get()).await {
                 Ok(conn) => conn.map_err(AppError::from),
-                Err(_) => Err(AppError::unavailable(
-                    "The server is busy: no database connection came free in time. Try again.",
-                )),
+                Err(_) => Err(busy()),
             },
         }
     }

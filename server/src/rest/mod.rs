@@ -140,7 +140,9 @@ pub fn carrying(mut response: Response, error: AppError) -> Response {
 pub async fn backstage_errors(request: Request, next: Next) -> Response {
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let response = next.run(request).await;
-    let plain_refusal = response.status().is_client_error() && response.extensions().get::<AppError>().is_none();
+    let plain_refusal = response.status().is_client_error()
+        && response.extensions().get::<AppError>().is_none()
+        && response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
     let response = if plain_refusal { as_error(response).await } else { response };
     in_envelope(&method, &uri, response)
 }
@@ -151,10 +153,9 @@ async fn as_error(response: Response) -> Response {
     let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).into_owned());
     let text = text.unwrap_or_default();
     let error = match parts.status {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::too_large(format!(
-            "{text}: JSON request bodies are limited to {} KiB.",
-            MAX_JSON_BYTES / 1024
-        )),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::too_large(format!("{text}: JSON request bodies are limited to {} KiB.", MAX_JSON_BYTES / 1024))
+        }
         StatusCode::NOT_FOUND => AppError::not_found(text),
         _ => AppError::invalid(text),
     };

@@ -1,6 +1,7 @@
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
 
-use crate::support::TestApp;
+use crate::support::{TestApp, METRICS_TOKEN};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_endpoints_answer_on_any_host() {
@@ -17,7 +18,17 @@ async fn metrics_count_requests_by_route_template() {
     let app = TestApp::new().await;
     let t = app.tenant().await;
     app.get(&t.host, "/login", None).await;
-    let response = app.get("localhost", "/metrics", None).await;
+    let scrape = |token: &str| {
+        Request::get("/metrics")
+            .header(header::HOST, &t.host)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    // Every tenant's traffic is in there: only the operator's scraper may read it.
+    assert_eq!(app.get(&t.host, "/metrics", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.send(scrape("guess")).await.status, StatusCode::UNAUTHORIZED);
+    let response = app.send(scrape(METRICS_TOKEN)).await;
     assert_eq!(response.status, StatusCode::OK);
     assert!(
         response.body.contains(r#"http_requests_total{method="GET",route="/login",status_code="200"}"#),

@@ -26,6 +26,9 @@ use server::startup;
 /// Backstage's own example catalog, as the demo tenant gets it.
 pub const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/backstage-examples");
 
+/// What the tests' scraper presents to `/metrics`.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
+
 pub struct TestApp {
     pub db: Database,
     pub state: AppState,
@@ -227,6 +230,7 @@ impl TestApp {
             secret_keys: env("BEACON_SECRET_KEYS"),
             // The production defaults: tests that need a limit hit use their own tenant and caller.
             rate_limits: RateLimits::DEFAULT,
+            metrics_token: Some(METRICS_TOKEN.into()),
             request_timeout_ms,
             import_timeout_ms: 300_000,
             leptos_config: "Leptos.toml".into(),

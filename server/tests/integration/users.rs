@@ -51,7 +51,7 @@ async fn only_admins_reach_the_users_page_and_its_functions() {
         let email = format!("{}@{}.example.com", role.as_str(), t.tenant.slug);
         let (admin_id, cookie) = app.member(&t, &admin, &email, role).await;
         let page = app.get(&t.host, "/settings/users", Some(&cookie)).await;
-        assert_eq!(page.status, StatusCode::FORBIDDEN, "{role:?}");
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{role:?} {}", page.body);
         assert!(page.body.contains("Admins only"));
         assert!(!page.body.contains(&t.admin_email), "no user data for {role:?}");
         for (path, form) in [
