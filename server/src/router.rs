@@ -55,7 +55,7 @@ impl Edge {
 
     /// The time budget of a request to `path`.
     pub fn budget_for(&self, path: &str) -> Duration {
-        match path == rest::catalog::IMPORT_PATH {
+        match rest::catalog::IMPORT_PATHS.contains(&path) {
             true => self.import_budget,
             false => self.request_budget,
         }

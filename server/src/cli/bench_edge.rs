@@ -1,7 +1,7 @@
-//! The identity part of `server bench`: whole requests through the real router (edge
-//! middleware, Redis, PostgreSQL), in process, so the cost of each way of signing in — the
-//! session registry check, the API key lookup, the access token check — can be read against
-//! the same catalog query without the network in the way.
+//! Whole requests through the real router (edge middleware, Redis, PostgreSQL), in process:
+//! the cost of each way of signing in — the session registry check, the API key lookup, the
+//! access token check — read against the same catalog query without the network in the way,
+//! and the most expensive catalog queries the limits allow.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
+use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::bench::{print_row, sample};
@@ -18,6 +19,7 @@ use crate::startup;
 use app::access::service::{self as access, NewClientInput, NewKey};
 use app::audit::service::AuditSource;
 use app::auth::service as auth;
+use app::catalog::query::{MAX_CONDITIONS, MAX_PAGE, MAX_PREDICATE_DEPTH, MAX_PREDICATE_NODES};
 use app::db::Database;
 use app::error::AppError;
 use app::tenancy::model::Tenant;
@@ -50,6 +52,21 @@ impl Client {
             (StatusCode::OK, _, _) => Ok(()),
             (status, _, body) => {
                 Err(AppError::internal(format!("GET {path}: {status} {}", String::from_utf8_lossy(&body))))
+            }
+        }
+    }
+
+    async fn post_json(&self, path: &str, body: &Value, key: &str) -> Result<(), AppError> {
+        let request = Request::post(path)
+            .header(header::HOST, &self.host)
+            .header("x-api-key", key)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .map_err(AppError::internal)?;
+        match self.send(request).await? {
+            (StatusCode::OK, _, _) => Ok(()),
+            (status, _, body) => {
+                Err(AppError::internal(format!("POST {path}: {status} {}", String::from_utf8_lossy(&body))))
             }
         }
     }
@@ -120,6 +137,18 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: (&str, &str), samples: u
     .await?;
     print_row("GET permissions/roles, API key (edge only)", &edge_only);
 
+    let largest = largest_predicate_query();
+    let by_predicate =
+        sample(samples, || async { client.post_json("/api/catalog/entities/by-query", &largest, key.as_str()).await })
+            .await?;
+    print_row("largest legal POST by-query (1,000 rows)", &by_predicate);
+    let by_filters = largest_filter_query();
+    let by_filters = sample(samples, || async {
+        client.get(&by_filters, (header::HeaderName::from_static("x-api-key"), key.as_str())).await
+    })
+    .await?;
+    print_row("largest legal GET by-query (1,000 rows)", &by_filters);
+
     let registered = access::create_client(
         db,
         tenant,
@@ -137,4 +166,41 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: (&str, &str), samples: u
         sample(samples, || async { client.get(CATALOG_PAGE, (header::AUTHORIZATION, bearer.as_str())).await }).await?;
     print_row("GET entities page, OAuth access token", &by_token);
     Ok(())
+}
+
+/// Every sort column, each once (repeats are dropped, so more keys cost nothing more).
+const SORT_COLUMNS: [&str; 7] =
+    ["kind", "metadata.namespace", "spec.type", "spec.lifecycle", "spec.owner", "metadata.title", "metadata.name"];
+
+/// The most a by-query body may ask: a predicate of exactly the node and depth limits that
+/// matches every component, every sort column, a full page.
+fn largest_predicate_query() -> Value {
+    // A chain of `$any`, each holding one cheap leaf and the next level: depth - 1 levels.
+    let mut chain = json!({ "spec.lifecycle": { "$in": ["production", "experimental"] } });
+    let mut nodes = 3;
+    for _ in 2..MAX_PREDICATE_DEPTH {
+        chain = json!({ "$any": [{ "metadata.name": { "$exists": true } }, chain] });
+        nodes += 2;
+    }
+    let mut all = vec![json!({ "kind": "component" }), chain];
+    nodes += 2;
+    all.extend(
+        (nodes..MAX_PREDICATE_NODES)
+            .map(|i| json!({ format!("metadata.annotations.bench/k{i}"): { "$exists": false } })),
+    );
+    let order: Vec<Value> = SORT_COLUMNS.iter().map(|field| json!({ "field": field, "order": "desc" })).collect();
+    json!({ "query": { "$all": all }, "orderBy": order, "limit": MAX_PAGE })
+}
+
+/// The most the query parameters may ask: the condition limit spread over two filter sets
+/// whose conditions every component meets, every sort column, a full page.
+fn largest_filter_query() -> String {
+    const MET: [&str; 5] = ["metadata.namespace=default", "spec.owner", "spec.lifecycle", "spec.type", "metadata.name"];
+    let set = |n: usize| -> String {
+        let conditions = std::iter::once("kind=component").chain(MET.iter().copied().cycle().take(n - 1));
+        conditions.collect::<Vec<_>>().join(",")
+    };
+    let order: String = SORT_COLUMNS.iter().map(|field| format!("&orderField={field},asc")).collect();
+    let half = MAX_CONDITIONS / 2;
+    format!("/api/catalog/entities/by-query?filter={}&filter={}{order}&limit={MAX_PAGE}", set(half), set(half))
 }

@@ -27,8 +27,8 @@ const EXPENSIVE: &[&str] = &[
     "/api/catalog/export",
     "/api/catalog/search",
     "/api/catalog/entity-facets",
-    crate::rest::catalog::IMPORT_PATH,
-    "/api/ui/catalog/upload",
+    crate::rest::catalog::IMPORT_PATHS[0],
+    crate::rest::catalog::IMPORT_PATHS[1],
 ];
 
 /// Queues are made when first used and dropped when nobody holds or waits for them.

@@ -91,9 +91,16 @@ pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
 /// envelope, the token endpoint in OAuth's own, the SSO round trip with pages.
 pub fn tenant_routes() -> Router<AppState> {
     let backstage = router(catalog::endpoints().into_iter().chain(permissions::endpoints()).collect())
+        .route("/api/catalog/{*unknown}", axum::routing::any(no_such_route))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(axum::middleware::from_fn(backstage_errors));
     backstage.merge(router(oauth::endpoints())).merge(router(sso::endpoints()))
+}
+
+/// A path under the catalog API that names no route (an empty ref segment, a typo): Backstage's
+/// 404, not the portal's page.
+async fn no_such_route(uri: Uri) -> ApiError {
+    ApiError(AppError::not_found(format!("No catalog route {}", uri.path())))
 }
 
 /// Health checks, served on every host.

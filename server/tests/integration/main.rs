@@ -6,6 +6,7 @@ mod auth;
 mod budgets;
 mod catalog;
 mod catalog_writes;
+mod fuzz;
 mod isolation;
 mod limits;
 mod locations;

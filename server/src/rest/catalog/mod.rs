@@ -31,8 +31,11 @@ pub fn serves(path: &str) -> bool {
     path.strip_prefix("/api/catalog").is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// Synchronous imports: the one catalog route with a longer time budget than other requests.
+/// Synchronous imports of a catalog file.
 pub const IMPORT_PATH: &str = "/api/catalog/import";
+/// Both ways in for a catalog file (the REST import and the portal's upload form): the only
+/// routes with a longer time budget than other requests.
+pub const IMPORT_PATHS: [&str; 2] = [IMPORT_PATH, "/api/ui/catalog/upload"];
 
 /// Backstage's catalog API; served with its error envelope by `rest::tenant_routes`.
 pub fn endpoints() -> Vec<Endpoint> {
