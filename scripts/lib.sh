@@ -20,7 +20,8 @@ if [ -z "${RUSTUP_TOOLCHAIN:-}" ] && command -v rustup >/dev/null \
   export RUSTUP_TOOLCHAIN=system
 fi
 
-log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+# Each step says when it started (wall-clock and minutes into the run): CI logs show where time goes.
+log() { printf '\033[1;34m==>\033[0m [%s +%dm%02ds] %s\n' "$(date -u +%H:%M:%S)" $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 # The wasm-bindgen version Cargo.lock resolved; the CLI must match it exactly.
 locked_wasm_bindgen_version() {

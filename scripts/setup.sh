@@ -68,8 +68,11 @@ ensure_cargo_tool() { # crate version binary [extra cargo install args]
   if command -v "$bin" >/dev/null && "$bin" --version 2>/dev/null | grep -q "$version"; then return; fi
   log "cargo install $crate $version (slow, once per machine)"
   local toolchain; toolchain=$(tool_toolchain)
+  # The tools' own release profiles ask for fat LTO in one codegen unit: minutes of
+  # single-core linking on a fresh machine for a program that only orchestrates builds.
   ( if [ -n "$toolchain" ]; then export RUSTUP_TOOLCHAIN="$toolchain"; fi
-    CARGO_TARGET_DIR="$HOME/.cache/beacon/tools-target" cargo install -q "$crate" --version "$version" "$@" )
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      CARGO_TARGET_DIR="$HOME/.cache/beacon/tools-target" cargo install -q "$crate" --version "$version" "$@" )
 }
 
 ensure_npm_packages() {
@@ -97,5 +100,7 @@ ensure_wasm_target
 ensure_cargo_tool cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-leptos --locked
 # --locked fails for wasm-bindgen-cli (a locked dependency is gone from the registry).
 ensure_cargo_tool wasm-bindgen-cli "$(locked_wasm_bindgen_version)" wasm-bindgen
+# The test runner (on the machine image; installed only where it is missing).
+command -v cargo-nextest >/dev/null || ensure_cargo_tool cargo-nextest 0.9.143 cargo-nextest --locked
 ensure_npm_packages
 ensure_saml_idp

@@ -45,7 +45,7 @@ cargo clippy -q -p app -p server --tests -- -D warnings
 cargo clippy -q -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 log "Rust tests"
-cargo test -p app -p server
+cargo nextest run -p app -p server
 
 log "building the site: debug, then the optimised one that users run and the browsers test"
 cargo leptos build

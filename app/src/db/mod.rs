@@ -33,7 +33,7 @@ const NEUTRAL_SEARCH_PATH: &str = "SET search_path TO pg_catalog";
 /// import batch well under a second); requests narrow the statement timeout to their deadline.
 const BUDGETS: &str = "SET statement_timeout = '30s'; SET idle_in_transaction_session_timeout = '30s'; \
                        SET client_connection_check_interval = '1s'";
-const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub type Connection = AsyncPgConnection;
 

@@ -173,8 +173,9 @@ const SORT_COLUMNS: [&str; 7] =
     ["kind", "metadata.namespace", "spec.type", "spec.lifecycle", "spec.owner", "metadata.title", "metadata.name"];
 
 /// The most a by-query body may ask: a predicate of exactly the node and depth limits that
-/// matches every component, every sort column, a full page.
-fn largest_predicate_query() -> Value {
+/// matches every component, every sort column, a full page. (The integration tests check that
+/// both largest queries are served; the bench measures them.)
+pub fn largest_predicate_query() -> Value {
     // A chain of `$any`, each holding one cheap leaf and the next level: depth - 1 levels.
     let mut chain = json!({ "spec.lifecycle": { "$in": ["production", "experimental"] } });
     let mut nodes = 3;
@@ -194,7 +195,7 @@ fn largest_predicate_query() -> Value {
 
 /// The most the query parameters may ask: the condition limit spread over two filter sets
 /// whose conditions every component meets, every sort column, a full page.
-fn largest_filter_query() -> String {
+pub fn largest_filter_query() -> String {
     const MET: [&str; 5] = ["metadata.namespace=default", "spec.owner", "spec.lifecycle", "spec.type", "metadata.name"];
     let set = |n: usize| -> String {
         let conditions = std::iter::once("kind=component").chain(MET.iter().copied().cycle().take(n - 1));

@@ -1,7 +1,7 @@
 //! `server [serve]`, `server migrate`, `server tenant …`: one binary for every operation.
 
 mod bench;
-mod bench_edge;
+pub mod bench_edge;
 mod catalog;
 mod tenant;
 

@@ -7,7 +7,11 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::TestApp;
-use app::catalog::query::{MAX_CONDITIONS, MAX_FACETS, MAX_FIELDS, MAX_REFS, MAX_TERM_CHARS};
+use app::catalog::query::{
+    MAX_CONDITIONS, MAX_FACETS, MAX_FIELDS, MAX_LIMIT, MAX_OFFSET, MAX_PAGE, MAX_PREDICATE_DEPTH, MAX_PREDICATE_NODES,
+    MAX_REFS, MAX_TERM_CHARS,
+};
+use server::cli::bench_edge::{largest_filter_query, largest_predicate_query};
 use server::rest::MAX_JSON_BYTES;
 
 fn input_error(status: StatusCode, body: &Value) {
@@ -43,6 +47,52 @@ async fn filter_conditions_up_to_the_limit_are_served() {
     input_error(status, &body);
 }
 
+/// The most expensive queries the limits allow are served (their cost is measured by
+/// `make bench`, not timed here); one step past each bound is a 400.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_largest_legal_queries_are_served_and_one_more_is_refused() {
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let by_query = "/api/catalog/entities/by-query";
+    let largest = largest_predicate_query();
+    let (status, body) = app.post_json(&t, &cookie, by_query, largest.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["items"].as_array().is_some_and(|items| !items.is_empty()), "every component matches: {body}");
+    let (status, body, _) = app.get_json(&t, &cookie, &largest_filter_query()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["items"].as_array().is_some_and(|items| !items.is_empty()), "every component matches: {body}");
+
+    // One node more: another leaf in the top-level `$all`.
+    let mut wider = largest.clone();
+    wider["query"]["$all"].as_array_mut().unwrap().push(json!({ "kind": "component" }));
+    let (status, body) = app.post_json(&t, &cookie, by_query, wider).await;
+    input_error(status, &body);
+    // One level deeper, with fewer nodes than the limit.
+    let mut deep = json!({ "kind": "component" });
+    for _ in 1..=MAX_PREDICATE_DEPTH {
+        deep = json!({ "$not": deep });
+    }
+    let (status, body) = app.post_json(&t, &cookie, by_query, json!({ "query": deep })).await;
+    input_error(status, &body);
+    const { assert!(MAX_PREDICATE_DEPTH + 1 < MAX_PREDICATE_NODES) };
+
+    for (body, served) in [
+        (json!({ "offset": MAX_OFFSET }), true),
+        (json!({ "offset": MAX_OFFSET + 1 }), false),
+        (json!({ "limit": MAX_PAGE }), true),
+        (json!({ "limit": MAX_PAGE + 1 }), false),
+    ] {
+        let (status, answer) = app.post_json(&t, &cookie, by_query, body.clone()).await;
+        match served {
+            true => assert_eq!(status, StatusCode::OK, "{body}: {answer}"),
+            false => input_error(status, &answer),
+        }
+    }
+    let (status, _, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entities?limit={MAX_LIMIT}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entities?limit={}", MAX_LIMIT + 1)).await;
+    input_error(status, &body);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn negative_offsets_nul_bytes_and_forged_cursors_are_input_errors() {
     let (app, t, cookie) = TestApp::with_examples().await;
@@ -57,18 +107,24 @@ async fn negative_offsets_nul_bytes_and_forged_cursors_are_input_errors() {
     let (status, body) = app.post_json(&t, &cookie, by_query, json!({ "query": { "kind": "a\u{0}b" } })).await;
     input_error(status, &body);
 
-    // A cursor is base64 JSON anyone can write: its fields are checked like parameters.
-    let (_, page, _) = app.get_json(&t, &cookie, &format!("{by_query}?limit=2")).await;
+    // A cursor is base64 JSON anyone can write: what it holds is checked like parameters, and
+    // the limit is never taken from it.
+    let (_, page, _) = app.get_json(&t, &cookie, &format!("{by_query}?limit=2&fields=metadata.name")).await;
     let cursor = page["pageInfo"]["nextCursor"].as_str().expect("a next page");
     let mut decoded: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).unwrap()).unwrap();
     assert!(decoded["request"]["offset"].is_i64(), "the cursor holds the query: {decoded}");
-    for (field, value) in [("offset", json!(-1)), ("limit", json!(1_000_000))] {
-        let mut forged = decoded.clone();
-        forged["request"][field] = value;
-        let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
-        let (status, body, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entities?after={forged}")).await;
-        input_error(status, &body);
-    }
+    assert!(decoded["request"]["limit"].is_null() && decoded["fields"].is_null(), "{decoded}");
+    let mut forged = decoded.clone();
+    forged["request"]["offset"] = json!(-1);
+    let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
+    let (status, body, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entities?after={forged}")).await;
+    input_error(status, &body);
+    let mut oversized = decoded.clone();
+    oversized["request"]["limit"] = json!(1_000_000);
+    let oversized = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&oversized).unwrap());
+    let (status, body, _) = app.get_json(&t, &cookie, &format!("{by_query}?cursor={oversized}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(20), "a limit inside a cursor is ignored: {body}");
     decoded["request"]["offset"] = json!(2);
     let honest = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&decoded).unwrap());
     let (status, _, _) = app.get_json(&t, &cookie, &format!("{by_query}?cursor={honest}")).await;

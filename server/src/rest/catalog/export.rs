@@ -10,6 +10,7 @@ use super::{reader, Params};
 use crate::rest::ApiResult;
 use app::catalog::query::{EntityQuery, Filter};
 use app::catalog::service;
+use app::db::deadline;
 use app::state::{AppState, RequestContext};
 
 /// Entities per page while exporting.
@@ -27,11 +28,17 @@ pub(super) async fn export(
     // Checked before the status line is sent: a bad filter is a 400, not a truncated download.
     let query = EntityQuery { filter, limit: EXPORT_PAGE, ..EntityQuery::default() }.checked()?;
     let tenant = ctx.tenant.clone();
+    // The body streams after this handler has returned, outside the request's deadline: each
+    // page gets the time the request had left here, so no page waits for a connection or runs
+    // a statement longer than a request may.
+    let page_budget = deadline::remaining().unwrap_or(app::db::STATEMENT_TIMEOUT);
     let pages = futures_util::stream::unfold(Some(query), move |next| {
         let (db, cache, tenant) = (state.db.clone(), state.catalog_cache.clone(), tenant.clone());
         async move {
             let query = next?;
-            let page = match service::query(&db, &cache, &tenant, query.clone(), false).await {
+            let page_deadline = tokio::time::Instant::now() + page_budget;
+            let read = service::query(&db, &cache, &tenant, query.clone(), false);
+            let page = match deadline::within(page_deadline, read).await {
                 Ok(page) => page,
                 // The status line is gone by now: end the body so the client sees a truncated
                 // download rather than a silently complete one.
