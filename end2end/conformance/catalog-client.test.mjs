@@ -66,6 +66,11 @@ test('getEntities filters (OR of ANDs), projects fields and orders', async () =>
   assert.ok(services.length > 0 && services.every((e) => e.spec.type === 'service'));
   const { items: owned } = await client.getEntities({ filter: { 'relations.ownedBy': 'group:default/team-c' } });
   assert.ok(owned.some((e) => e.metadata.name === 'petstore'));
+  // Several values of one key are alternatives: the client sends `kind=Domain,kind=System`.
+  const { items: either } = await client.getEntities({ filter: { kind: ['Domain', 'System'] }, fields: ['kind'] });
+  assert.equal(either.length, 6);
+  const { items: services2 } = await client.getEntities({ filter: { kind: ['Component', 'API'], 'spec.type': 'service' } });
+  assert.deepEqual(services2.map((e) => e.metadata.name).sort(), services.map((e) => e.metadata.name).sort());
 });
 
 test('getEntitiesByRefs keeps request order and answers undefined for missing refs', async () => {
@@ -93,6 +98,12 @@ test('queryEntities pages with cursors and counts the total', async () => {
   assert.equal(rest.pageInfo.nextCursor, undefined);
   const uids = new Set([...first.items, ...rest.items].map((e) => e.metadata.uid));
   assert.equal(uids.size, 17, 'the two pages do not overlap');
+  // fields and limit come with each request; the cursor carries the query only.
+  const projected = await client.queryEntities({ filter: { kind: 'user' }, limit: 5, fields: ['metadata.name'] });
+  assert.equal(projected.items[0].spec, undefined);
+  const whole = await client.queryEntities({ cursor: projected.pageInfo.nextCursor, limit: 12 });
+  assert.equal(whole.items.length, 12);
+  assert.ok(whole.items.every((e) => e.kind === 'User' && e.spec !== undefined));
   const found = await client.queryEntities({ fullTextFilter: { term: 'wayback' } });
   assert.ok(found.items.length > 0);
 });
@@ -132,6 +143,8 @@ test('removeEntityByUid deletes, and errors arrive as Backstage errors', async (
   const entity = await client.getEntityByRef('resource:default/artists-db');
   await client.removeEntityByUid(entity.metadata.uid);
   assert.equal(await client.getEntityByRef('resource:default/artists-db'), undefined);
+  // Removing what is not there is a no-op, not an error.
+  await client.removeEntityByUid(entity.metadata.uid);
   await assert.rejects(
     client.getEntities({ order: { field: 'spec.definition', order: 'asc' } }),
     (e) => e.name === 'ResponseError' && e.response.status === 400 && e.body.error.name === 'InputError' && /cannot order by/.test(e.body.error.message),

@@ -166,6 +166,9 @@ pub struct EntityQuery {
     pub full_text: Option<String>,
     pub sort: Vec<Sort>,
     pub offset: i64,
+    /// Never in a cursor (the one serialised form of a query): as in Backstage, every page
+    /// request gives its own limit.
+    #[serde(skip)]
     pub limit: i64,
 }
 

@@ -406,11 +406,31 @@ fn filter_or_all(filter: &Filter) -> Predicate {
 }
 
 fn filter_predicate(filter: &Filter) -> Option<Predicate> {
-    filter
-        .0
-        .iter()
-        .filter_map(|all| all.iter().map(condition).reduce(|a, b| -> Predicate { Box::new(a.and(b)) }))
-        .reduce(|a, b| -> Predicate { Box::new(a.or(b)) })
+    filter.0.iter().filter_map(|all| filter_set(all)).reduce(|a, b| -> Predicate { Box::new(a.or(b)) })
+}
+
+/// One filter set, as Backstage reads it: different keys must all hold, and the values of a key
+/// repeated in the set are alternatives (`kind=group,kind=domain` is either kind, which is what
+/// `@backstage/catalog-client` sends for `{ kind: ['Group', 'Domain'] }`). A key given both bare
+/// and with values means the values.
+fn filter_set(all: &[Condition]) -> Option<Predicate> {
+    let mut keys: Vec<&str> = Vec::new();
+    for c in all {
+        // A set holds at most MAX_CONDITIONS conditions, so this scan stays small.
+        if !keys.contains(&c.key.as_str()) {
+            keys.push(&c.key);
+        }
+    }
+    keys.into_iter()
+        .filter_map(|key| {
+            let same = all.iter().filter(|c| c.key == key);
+            let valued: Vec<&Condition> = same.clone().filter(|c| c.value.is_some()).collect();
+            match valued.is_empty() {
+                true => same.take(1).map(condition).next(),
+                false => valued.into_iter().map(condition).reduce(|a, b| -> Predicate { Box::new(a.or(b)) }),
+            }
+        })
+        .reduce(|a, b| -> Predicate { Box::new(a.and(b)) })
 }
 
 /// Columns that hold a well-known path, compared case-insensitively.

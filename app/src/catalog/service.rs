@@ -566,12 +566,13 @@ pub async fn facets(
     .await
 }
 
+/// Deletes the entity with `uid`. An entity that is not there is already deleted: nothing
+/// changes and nothing is recorded (Backstage answers such a delete 204 too, and its client
+/// relies on it).
 pub async fn delete_by_uid(db: &Database, tenant: &Tenant, source: AuditSource, uid: Uuid) -> AppResult<()> {
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            let entity_ref = repo::delete(conn, uid)
-                .await?
-                .ok_or_else(|| AppError::not_found(format!("No entity with uid {uid}")))?;
+            let Some(entity_ref) = repo::delete(conn, uid).await? else { return Ok(()) };
             // Like every write: cached counts and facets expire, open pages hear of it.
             repo::bump_version(conn).await?;
             record(

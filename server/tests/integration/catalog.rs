@@ -122,6 +122,21 @@ async fn pages_link_to_the_next_page_and_cursors_round_trip() {
     assert!(rest["pageInfo"].get("nextCursor").is_none());
     assert!(rest["pageInfo"]["prevCursor"].is_string());
 
+    // As in Backstage, `fields` and `limit` come with each request, never from the cursor.
+    let (_, projected, _) =
+        app.get_json(&t, &cookie, "/api/catalog/entities/by-query?filter=kind=user&limit=5&fields=metadata.name").await;
+    assert!(projected["items"][0].get("spec").is_none(), "{projected}");
+    let cursor = projected["pageInfo"]["nextCursor"].as_str().unwrap();
+    let (_, whole, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entities/by-query?cursor={cursor}")).await;
+    assert_eq!(whole["items"].as_array().unwrap().len(), 12, "the default limit, not the first request's");
+    assert!(whole["items"][0]["spec"].is_object(), "no projection unless this request asks: {whole}");
+    let (_, _, headers) = app.get_json(&t, &cookie, "/api/catalog/entities?filter=kind=user&limit=5&fields=kind").await;
+    let link = headers[header::LINK].to_str().unwrap();
+    let next = link.trim_start_matches('<').split('>').next().unwrap();
+    let (_, second, _) = app.get_json(&t, &cookie, next).await;
+    assert_eq!(second.as_array().unwrap().len(), 5, "the next link asks for the same limit: {link}");
+    assert!(second[0].get("metadata").is_none(), "and the same fields: {second}");
+
     let (_, found, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-query?fullTextFilterTerm=petst").await;
     assert!(names(&found["items"]).contains(&"petstore".to_owned()));
     let (_, typo, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-query?fullTextFilterTerm=pettstore").await;
@@ -153,21 +168,26 @@ async fn lookups_by_refs_name_and_uid_and_deletion() {
     let uid = petstore["metadata"]["uid"].as_str().unwrap().to_owned();
     let (status, by_uid, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entities/by-uid/{uid}")).await;
     assert_eq!((status, by_uid["metadata"]["name"].as_str()), (StatusCode::OK, Some("petstore")));
-    let delete = Request::delete(format!("/api/catalog/entities/by-uid/{uid}"))
-        .header(header::HOST, &t.host)
-        .header(header::COOKIE, &cookie)
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(app.send(delete).await.status, StatusCode::NO_CONTENT);
+    let delete = |uid: &str| {
+        Request::delete(format!("/api/catalog/entities/by-uid/{uid}"))
+            .header(header::HOST, &t.host)
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(app.send(delete(&uid)).await.status, StatusCode::NO_CONTENT);
     assert_eq!(
         app.get_json(&t, &cookie, &format!("/api/catalog/entities/by-uid/{uid}")).await.0,
         StatusCode::NOT_FOUND
     );
-    assert!(app
-        .audit_actions(&t.tenant)
-        .await
-        .iter()
-        .any(|(a, target, _)| a == "catalog.entity_deleted" && target == "component:default/petstore"));
+    // Deleting what is not there is a no-op, 204 as in Backstage (its client throws on a 404).
+    for absent in [uid.as_str(), "not-a-uuid"] {
+        assert_eq!(app.send(delete(absent)).await.status, StatusCode::NO_CONTENT);
+    }
+    let audit = app.audit_actions(&t.tenant).await;
+    let deletions: Vec<_> = audit.iter().filter(|(a, _, _)| a == "catalog.entity_deleted").collect();
+    assert_eq!(deletions.len(), 1, "only the real deletion is recorded: {deletions:?}");
+    assert_eq!(deletions[0].1, "component:default/petstore");
 }
 
 #[tokio::test(flavor = "multi_thread")]

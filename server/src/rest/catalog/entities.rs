@@ -27,10 +27,13 @@ pub(super) async fn list(
 ) -> ApiResult<Response> {
     reader(&ctx)?;
     let params = Params::parse(raw)?;
-    let (query, fields) = match params.one("after") {
+    // Past MAX_LIMIT is refused by the query's own check, not clipped.
+    let limit = params.number("limit")?.unwrap_or(MAX_LIMIT);
+    let query = match params.one("after") {
+        // As on by-query, the cursor stands for the query; limit and fields come with each request.
         Some(after) => {
             let cursor: EntityCursor = decode_cursor(after)?;
-            (cursor.query, cursor.fields)
+            EntityQuery { limit, ..cursor.query }
         }
         None => {
             let mut sort = Vec::new();
@@ -43,24 +46,29 @@ pub(super) async fn list(
                 };
                 sort.push(Sort { field: SortField::parse(field)?, descending });
             }
-            let query = EntityQuery {
+            EntityQuery {
                 filter: Filter::parse(params.all("filter"))?,
                 predicate: None,
                 full_text: None,
                 sort,
                 offset: params.number("offset")?.unwrap_or(0),
-                limit: params.number("limit")?.unwrap_or(MAX_LIMIT).min(MAX_LIMIT),
-            };
-            (query, params.fields())
+                limit,
+            }
         }
     };
+    let fields = params.fields();
     check_fields(&fields)?;
     let page = service::query(&state.db, &state.catalog_cache, &ctx.tenant, query.clone(), false).await?;
     let items: Vec<Value> = page.entities.iter().map(|e| service::project(e, &fields)).collect();
     let mut response = Json(items).into_response();
     if page.has_more {
-        let next = EntityCursor { query: EntityQuery { offset: query.offset + query.limit, ..query }, fields };
-        let link = format!("</api/catalog/entities?after={}>; rel=\"next\"", encode_cursor(&next));
+        let next = EntityCursor { query: EntityQuery { offset: query.offset + query.limit, ..query } };
+        // The next page asks for the same limit and fields as this one.
+        let mut next_params = vec![("after", encode_cursor(&next))];
+        next_params.extend(params.one("limit").map(|limit| ("limit", limit.to_owned())));
+        next_params.extend((!fields.is_empty()).then(|| ("fields", fields.join(","))));
+        let next_query = serde_urlencoded::to_string(next_params).expect("strings encode");
+        let link = format!("</api/catalog/entities?{next_query}>; rel=\"next\"");
         if let Ok(value) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, value);
         }
@@ -142,8 +150,11 @@ pub(super) async fn delete_by_uid(
     Path(uid): Path<String>,
 ) -> ApiResult<StatusCode> {
     ctx.authorize(Action::CatalogWrite)?;
-    let id = entity_uid(&uid)?;
-    service::delete_by_uid(&state.db, &ctx.tenant, ctx.audit_source(), id).await?;
+    // No entity has a uid that is not a UUID: deleting it, like deleting any absent entity, is a
+    // no-op that answers 204, as in Backstage.
+    if let Ok(id) = Uuid::parse_str(&uid) {
+        service::delete_by_uid(&state.db, &ctx.tenant, ctx.audit_source(), id).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

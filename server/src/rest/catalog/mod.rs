@@ -120,14 +120,14 @@ fn reader(ctx: &RequestContext) -> ApiResult<()> {
     Ok(())
 }
 
-/// What an entity cursor carries: the whole query, so that a page request needs nothing else.
+/// What an entity cursor carries: the query (filter, predicate, full text, order, offset) but,
+/// as in Backstage, not `fields` or `limit`, which every page request gives itself.
 /// (Not named `query`: catalog-client reads a cursor with a `query` key as a predicate
 /// cursor and switches to `POST /entities/by-query`.)
 #[derive(Serialize, Deserialize)]
 struct EntityCursor {
     #[serde(rename = "request")]
     query: EntityQuery,
-    fields: Vec<String>,
 }
 
 /// The one cursor codec of this API: the state of the next request as URL-safe base64 of its

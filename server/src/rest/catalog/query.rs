@@ -22,12 +22,12 @@ pub(super) async fn by_query_string(
 ) -> ApiResult<Json<Value>> {
     reader(&ctx)?;
     let params = Params::parse(raw)?;
-    let limit = params.number("limit")?.unwrap_or(20).min(MAX_PAGE);
-    let (query, fields) = match params.one("cursor") {
-        // A cursor stands for the whole query: other parameters (except limit) are ignored.
+    let limit = page_size(params.number("limit")?)?;
+    let query = match params.one("cursor") {
+        // A cursor stands for the query: other parameters except limit and fields are ignored.
         Some(raw) => {
             let cursor: EntityCursor = decode_cursor(raw)?;
-            (EntityQuery { limit, ..cursor.query }, cursor.fields)
+            EntityQuery { limit, ..cursor.query }
         }
         None => {
             let mut sort = Vec::new();
@@ -41,18 +41,17 @@ pub(super) async fn by_query_string(
                 sort.push(Sort { field: SortField::parse(field)?, descending });
             }
             let term = params.one("fullTextFilterTerm").map(str::trim).filter(|t| !t.is_empty());
-            let query = EntityQuery {
+            EntityQuery {
                 filter: Filter::parse(params.all("filter"))?,
                 predicate: None,
                 full_text: term.map(str::to_owned),
                 sort,
                 offset: params.number("offset")?.unwrap_or(0),
                 limit,
-            };
-            (query, params.fields())
+            }
         }
     };
-    page(&state, &ctx, query, fields).await
+    page(&state, &ctx, query, params.fields()).await
 }
 
 /// `POST /entities/by-query`: the same pages, selected by a filter predicate.
@@ -87,11 +86,11 @@ pub(super) async fn by_predicate(
         fields: Vec<String>,
     }
     let body: Body = json_body(&body)?;
-    let limit = body.limit.unwrap_or(20).clamp(0, MAX_PAGE);
-    let (query, fields) = match body.cursor {
+    let limit = page_size(body.limit)?;
+    let query = match body.cursor {
         Some(raw) => {
             let cursor: EntityCursor = decode_cursor(&raw)?;
-            (EntityQuery { limit, ..cursor.query }, cursor.fields)
+            EntityQuery { limit, ..cursor.query }
         }
         None => {
             let sort = body
@@ -101,7 +100,7 @@ pub(super) async fn by_predicate(
                     Ok(Sort { field: SortField::parse(&o.field)?, descending: o.order.eq_ignore_ascii_case("desc") })
                 })
                 .collect::<Result<Vec<_>, AppError>>()?;
-            let query = EntityQuery {
+            EntityQuery {
                 filter: Filter::default(),
                 predicate: body.query.as_ref().map(Predicate::parse).transpose()?,
                 full_text: body
@@ -112,14 +111,22 @@ pub(super) async fn by_predicate(
                 sort,
                 offset: body.offset.unwrap_or(0),
                 limit,
-            };
-            (query, body.fields)
+            }
         }
     };
-    page(&state, &ctx, query, fields).await
+    page(&state, &ctx, query, body.fields).await
 }
 
-/// `{items, totalItems, pageInfo}` for one page of a query; cursors carry the whole query.
+/// The page size a request asks for: 20 unless it says, at most `MAX_PAGE` (more is a 400,
+/// not silently fewer items).
+fn page_size(asked: Option<i64>) -> ApiResult<i64> {
+    match asked.unwrap_or(20) {
+        limit @ 0..=MAX_PAGE => Ok(limit),
+        _ => Err(invalid(format!("limit must be between 0 and {MAX_PAGE}"))),
+    }
+}
+
+/// `{items, totalItems, pageInfo}` for one page of a query; cursors carry the query.
 async fn page(
     state: &AppState,
     ctx: &RequestContext,
@@ -130,17 +137,12 @@ async fn page(
     let page = service::query(&state.db, &state.catalog_cache, &ctx.tenant, query.clone(), true).await?;
     let mut page_info = serde_json::Map::new();
     if page.has_more {
-        let next = EntityCursor {
-            query: EntityQuery { offset: query.offset + query.limit, ..query.clone() },
-            fields: fields.clone(),
-        };
+        let next = EntityCursor { query: EntityQuery { offset: query.offset + query.limit, ..query.clone() } };
         page_info.insert("nextCursor".into(), Value::String(encode_cursor(&next)));
     }
     if query.offset > 0 {
-        let previous = EntityCursor {
-            query: EntityQuery { offset: (query.offset - query.limit).max(0), ..query.clone() },
-            fields: fields.clone(),
-        };
+        let previous =
+            EntityCursor { query: EntityQuery { offset: (query.offset - query.limit).max(0), ..query.clone() } };
         page_info.insert("prevCursor".into(), Value::String(encode_cursor(&previous)));
     }
     Ok(Json(json!({
