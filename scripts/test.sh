@@ -34,9 +34,11 @@ wait_for() { # url pid log
 }
 
 if [ -z "$external_db" ]; then
-  # Our own cluster: start every run from an empty database.
+  # Our own cluster: start every run from an empty database, and an empty Redis (tenant ids
+  # start again at 1, so last run's counters and de-duplication keys would apply to new tenants).
   admin_url="${DATABASE_URL%/*}/postgres"
   psql -q "$admin_url" -c "DROP DATABASE IF EXISTS beacon WITH (FORCE)" -c "CREATE DATABASE beacon"
+  redis-cli -u "$REDIS_URL" FLUSHALL >/dev/null
 fi
 
 log "format and lints"
