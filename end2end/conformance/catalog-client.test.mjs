@@ -69,8 +69,8 @@ test('getEntities filters (OR of ANDs), projects fields and orders', async () =>
   // Several values of one key are alternatives: the client sends `kind=Domain,kind=System`.
   const { items: either } = await client.getEntities({ filter: { kind: ['Domain', 'System'] }, fields: ['kind'] });
   assert.equal(either.length, 6);
-  const { items: services2 } = await client.getEntities({ filter: { kind: ['Component', 'API'], 'spec.type': 'service' } });
-  assert.deepEqual(services2.map((e) => e.metadata.name).sort(), services.map((e) => e.metadata.name).sort());
+  const { items: eitherKindServices } = await client.getEntities({ filter: { kind: ['Component', 'API'], 'spec.type': 'service' } });
+  assert.deepEqual(eitherKindServices.map((e) => e.metadata.name).sort(), services.map((e) => e.metadata.name).sort());
 });
 
 test('getEntitiesByRefs keeps request order and answers undefined for missing refs', async () => {

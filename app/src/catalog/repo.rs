@@ -426,7 +426,7 @@ fn filter_set(all: &[Condition]) -> Option<Predicate> {
             let same = all.iter().filter(|c| c.key == key);
             let valued: Vec<&Condition> = same.clone().filter(|c| c.value.is_some()).collect();
             match valued.is_empty() {
-                true => same.take(1).map(condition).next(),
+                true => same.map(condition).next(),
                 false => valued.into_iter().map(condition).reduce(|a, b| -> Predicate { Box::new(a.or(b)) }),
             }
         })
