@@ -19,6 +19,7 @@ pub enum Purpose {
     AccessToken,
     TotpSecret,
     SsoClientSecret,
+    AuditCheckpoint,
 }
 
 impl Purpose {
@@ -27,6 +28,7 @@ impl Purpose {
             Purpose::AccessToken => b"beacon access-token v1",
             Purpose::TotpSecret => b"beacon totp-secret v1",
             Purpose::SsoClientSecret => b"beacon sso-client-secret v1",
+            Purpose::AuditCheckpoint => b"beacon audit-checkpoint v1",
         }
     }
 }

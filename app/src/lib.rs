@@ -29,6 +29,7 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use access::pages::ApiAccessPage;
+use audit::pages::{AuditEventPage, AuditLogPage};
 use auth::mfa_pages::{MfaChallengePage, MfaPage};
 use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage, SessionsPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
@@ -90,7 +91,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("plugins") view=|| view! { <NotYetAvailable area="Plugins" purpose="The plugin marketplace is not available yet."/> }/>
                     <Route path=path!("briefs") view=|| view! { <NotYetAvailable area="Briefs" purpose="Competitive-intelligence briefs are not available yet."/> }/>
                     <Route path=path!("finops") view=|| view! { <NotYetAvailable area="FinOps" purpose="Cost views arrive once cost data can be imported."/> }/>
-                    <Route path=path!("audit") view=|| view! { <NotYetAvailable area="Audit" purpose="Events are already recorded; their views are not available yet."/> }/>
+                    // Async so a 403 status is set before the first byte is sent.
+                    <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async/>
+                    <Route path=path!("audit/:id") view=AuditEventPage ssr=SsrMode::Async/>
                     <Route path=path!("settings") view=|| view! { <Redirect path="/settings/users"/> }/>
                     // Async so a 403 status is set before the first byte is sent.
                     <Route path=path!("settings/users") view=UsersPage ssr=SsrMode::Async/>

@@ -54,6 +54,10 @@ pub struct ServeConfig {
     /// Milliseconds a synchronous `POST /api/catalog/import` may take (up to 20 MiB of YAML).
     #[arg(long, env = "BEACON_IMPORT_TIMEOUT_MS", default_value_t = 300_000)]
     pub import_timeout_ms: u64,
+    /// Seconds between signed checkpoints of every tenant's audit chain (only tenants with new
+    /// events get one).
+    #[arg(long, env = "BEACON_AUDIT_CHECKPOINT_SECONDS", default_value_t = 60)]
+    pub audit_checkpoint_seconds: u64,
     /// Runtime Leptos options (site root, address); LEPTOS_* variables override them.
     #[arg(long, env = "BEACON_LEPTOS_CONFIG", default_value = "Leptos.toml")]
     pub leptos_config: String,

@@ -86,6 +86,11 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         .leptos_options;
     let addr = leptos.site_addr;
     let (state, sessions) = connect(db, &config, leptos).await?;
+    tokio::spawn(sign_audit_chains(
+        state.db.clone(),
+        state.keyring.clone(),
+        std::time::Duration::from_secs(config.audit_checkpoint_seconds.max(1)),
+    ));
     let app = router::build(state, Arc::new(Edge::from_config(&config)?), sessions);
 
     let listener =
@@ -95,6 +100,28 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(AppError::internal)
+}
+
+/// Signs every tenant's audit chain head at each tick, so tampering with the log directly in
+/// the database is detectable up to at most one interval ago (see `app::audit::chain`).
+async fn sign_audit_chains(db: Database, keyring: Keyring, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let tenants = match tenancy::list(&db).await {
+            Ok(tenants) => tenants,
+            Err(e) => {
+                tracing::warn!(error = %e, "audit checkpoints: could not list tenants");
+                continue;
+            }
+        };
+        for tenant in tenants {
+            if let Err(e) = app::audit::service::checkpoint(&db, &tenant, &keyring).await {
+                tracing::warn!(tenant = %tenant.slug, error = %e, "audit checkpoint failed");
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

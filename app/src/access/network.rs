@@ -9,7 +9,6 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use serde_json::json;
 
-use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
@@ -138,7 +137,7 @@ pub async fn edit(
                     )));
                 }
                 tenants::set_allowlist(conn, id, &rules).await?;
-                let event = AuditEvent::success(action, rule.cidr.clone()).severity(Severity::Warning).details(json!({
+                let event = AuditEvent::success(action, rule.cidr.clone()).details(json!({
                     "applies_to": rule.applies_to.as_str(),
                     "note": rule.note,
                     "entries": rules.len(),

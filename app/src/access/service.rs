@@ -10,7 +10,6 @@ use uuid::Uuid;
 use super::model::{ApiKeyView, ClientView, Revealed};
 use super::repo::{self, ApiKeyRow, ClientRow, NewApiKey, NewClient};
 use super::token::{self, AccessClaims, TokenError};
-use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::auth::model::{Principal, Role};
 use crate::auth::permission::{Action, Scope};
@@ -105,7 +104,6 @@ pub async fn create_key(
             )
             .await?;
             let event = AuditEvent::success(AuditAction::ApiKeyCreated, format!("bcn_{}", issued.lookup))
-                .severity(Severity::Notice)
                 .details(json!({ "name": new.name, "scopes": scopes, "expires_at": expires_at }));
             record(conn, &source, event).await?;
             Ok(Revealed { label: new.name, secret: issued.shown })
@@ -205,7 +203,6 @@ pub async fn revoke_key(
             }
             if repo::revoke_key(conn, id).await? {
                 let event = AuditEvent::success(AuditAction::ApiKeyRevoked, format!("bcn_{}", key.prefix))
-                    .severity(Severity::Notice)
                     .details(json!({ "name": key.name }));
                 record(conn, &source, event).await?;
             }
@@ -317,7 +314,6 @@ pub async fn create_client(
             )
             .await?;
             let event = AuditEvent::success(AuditAction::OauthClientCreated, issued.lookup.clone())
-                .severity(Severity::Notice)
                 .details(json!({ "name": new.name, "scopes": scopes, "role": new.role.as_str() }));
             record(conn, &source, event).await?;
             Ok(Revealed { label: issued.lookup, secret: issued.shown })
@@ -350,7 +346,7 @@ pub async fn revoke_client(db: &Database, tenant: &Tenant, source: AuditSource, 
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             if let Some(client_id) = repo::revoke_client(conn, id).await? {
-                let event = AuditEvent::success(AuditAction::OauthClientRevoked, client_id).severity(Severity::Notice);
+                let event = AuditEvent::success(AuditAction::OauthClientRevoked, client_id);
                 record(conn, &source, event).await?;
             }
             Ok(())

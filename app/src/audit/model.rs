@@ -1,9 +1,9 @@
 use serde::{Deserialize, Serialize};
 
-/// Declares the closed set of audit actions: each variant with its stored name and what it
-/// records, in one place.
+/// Declares the closed set of audit actions: each variant with its stored name, its severity
+/// and what it records, in one place.
 macro_rules! audit_actions {
-    ($($variant:ident => $name:literal, $meaning:literal;)*) => {
+    ($($variant:ident => $name:literal, $severity:ident, $meaning:literal;)*) => {
         /// Every action the audit log records. Names are `<area>.<action>` in lower snake case,
         /// one name per action: an attempt that can succeed or fail (a sign-in, a code check, a
         /// token request, an enrolment, a password change) keeps its name and the `outcome`
@@ -25,89 +25,130 @@ macro_rules! audit_actions {
                 }
             }
 
+            /// How much the action matters, by Backstage's auditor rule (see [`Severity`]). A
+            /// property of the action, so rows of every age filter alike.
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(AuditAction::$variant => Severity::$severity,)*
+                }
+            }
+
+            /// What the action records, for people reading the log.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $meaning,)*
+                }
+            }
+
             /// The action a stored name records, including the names rows written before the
             /// registry still carry (the log is append-only: old rows are never rewritten).
             pub fn parse(name: &str) -> Option<Self> {
-                let current = match name {
-                    "auth.password_changed" => "auth.password_change",
-                    "mfa.enrolled" => "mfa.enrol",
-                    "oauth.token_issued" | "oauth.token_refused" => "oauth.token",
-                    other => other,
-                };
-                Self::ALL.iter().copied().find(|a| a.as_str() == current)
+                let legacy = LEGACY_NAMES.iter().find(|(old, _)| *old == name).map(|(_, action)| *action);
+                legacy.or_else(|| Self::ALL.iter().copied().find(|a| a.as_str() == name))
+            }
+
+            /// Every name rows of this action carry: the current one and any older ones. What an
+            /// action or severity filter matches.
+            pub fn stored_names(self) -> impl Iterator<Item = &'static str> {
+                let older = LEGACY_NAMES.iter().filter(move |(_, action)| *action == self).map(|(old, _)| *old);
+                std::iter::once(self.as_str()).chain(older)
             }
         }
     };
 }
 
+/// Names rows written before the registry carry, with the action they record.
+const LEGACY_NAMES: &[(&str, AuditAction)] = &[
+    ("auth.password_changed", AuditAction::AuthPasswordChange),
+    ("mfa.enrolled", AuditAction::MfaEnrol),
+    ("oauth.token_issued", AuditAction::OauthToken),
+    ("oauth.token_refused", AuditAction::OauthToken),
+];
+
 audit_actions! {
-    AllowlistAdded => "allowlist.added", "An IP allowlist entry was added.";
-    AllowlistRemoved => "allowlist.removed", "An IP allowlist entry was removed.";
-    AllowlistCleared => "allowlist.cleared", "An operator emptied the IP allowlist from the command line.";
-    AllowlistRefused => "allowlist.refused", "A request from an address outside the allowlist was refused (once a minute per address).";
-    ApiKeyCreated => "apikey.created", "An API key was made.";
-    ApiKeyFirstUsed => "apikey.first_used", "An API key was used for the first time.";
-    ApiKeyRejected => "apikey.rejected", "A presented API key was unknown, revoked or expired.";
-    ApiKeyRevoked => "apikey.revoked", "An API key was revoked.";
-    AuthLocked => "auth.locked", "Too many failures locked an account or an address for 15 minutes.";
-    AuthLogin => "auth.login", "A password sign-in.";
-    AuthLogout => "auth.logout", "A sign-out.";
-    AuthPasswordChange => "auth.password_change", "A member changed their own password.";
-    CatalogEntitiesImported => "catalog.entities_imported", "Entities were created or updated (a batch of an import, a refresh or the editor).";
-    CatalogEntityDeleted => "catalog.entity_deleted", "An entity was deleted.";
-    CatalogFetchHostAllowed => "catalog.fetch_host_allowed", "A host was added to the Locations fetch allowlist.";
-    CatalogFetchHostRemoved => "catalog.fetch_host_removed", "A host was removed from the Locations fetch allowlist.";
-    CatalogLocationDeleted => "catalog.location_deleted", "A Location was unregistered with its entities.";
-    CatalogLocationRefreshFailed => "catalog.location_refresh_failed", "A Location could not be read at a refresh.";
-    CatalogLocationRefused => "catalog.location_refused", "A Location URL was refused (scheme, host allowlist or address).";
-    CatalogLocationRegistered => "catalog.location_registered", "A Location was registered.";
-    CatalogLocationUpdated => "catalog.location_updated", "A Location was changed.";
-    CsrfRefused => "csrf.refused", "A state-changing request from another site was refused.";
-    MfaChange => "mfa.change", "A code check to change two-factor settings (disable, new recovery codes).";
-    MfaDisabled => "mfa.disabled", "A member turned two-factor authentication off.";
-    MfaEnrol => "mfa.enrol", "A member confirmed (or failed to confirm) a new authenticator.";
-    MfaRecoveryCodeUsed => "mfa.recovery_code_used", "A recovery code was used to sign in.";
-    MfaRecoveryCodesReplaced => "mfa.recovery_codes_replaced", "A member replaced their recovery codes.";
-    MfaReset => "mfa.reset", "An admin reset a member's second factor.";
-    MfaVerify => "mfa.verify", "A second-factor check at sign-in.";
-    OauthClientCreated => "oauth_client.created", "An OAuth client was made.";
-    OauthClientRevoked => "oauth_client.revoked", "An OAuth client was revoked.";
-    OauthToken => "oauth.token", "A client-credentials token request.";
-    SessionRevoked => "session.revoked", "A session was ended.";
-    SessionRevokedAll => "session.revoked_all", "Every session of a member was ended.";
-    SsoLogin => "sso.login", "A single sign-on through a provider.";
-    SsoProviderAdded => "sso.provider_added", "A single sign-on provider was added.";
-    SsoProviderRemoved => "sso.provider_removed", "A single sign-on provider was removed.";
-    SsoProvisioned => "sso.provisioned", "A member was created at their first single sign-on.";
-    SsoTestLogin => "sso.test_login", "An admin's test sign-in through a provider.";
-    TenantMfaPolicyChanged => "tenant.mfa_policy_changed", "The tenant's two-factor policy changed.";
-    TenantPlanChanged => "tenant.plan_changed", "The tenant moved to another plan.";
-    TenantProvisioned => "tenant.provisioned", "The tenant was created.";
-    TenantResumed => "tenant.resumed", "A suspended tenant was resumed.";
-    TenantSsoRequiredChanged => "tenant.sso_required_changed", "'Single sign-on required' was turned on or off.";
-    TenantSuspended => "tenant.suspended", "The tenant was suspended.";
-    UserDeactivated => "user.deactivated", "An admin deactivated a member.";
-    UserInvited => "user.invited", "An admin invited a member.";
-    UserPasswordReset => "user.password_reset", "An admin reset a member's password.";
-    UserRoleChanged => "user.role_changed", "A member's role changed.";
+    AllowlistAdded => "allowlist.added", Critical, "An IP allowlist entry was added.";
+    AllowlistRemoved => "allowlist.removed", Critical, "An IP allowlist entry was removed.";
+    AllowlistCleared => "allowlist.cleared", Critical, "An operator emptied the IP allowlist from the command line.";
+    AllowlistRefused => "allowlist.refused", Medium, "A request from an address outside the allowlist was refused (once a minute per address).";
+    ApiKeyCreated => "apikey.created", High, "An API key was made.";
+    ApiKeyFirstUsed => "apikey.first_used", Low, "An API key was used for the first time.";
+    ApiKeyRejected => "apikey.rejected", Medium, "A presented API key was unknown, revoked or expired.";
+    ApiKeyRevoked => "apikey.revoked", High, "An API key was revoked.";
+    AuditExported => "audit.exported", Low, "Audit events were downloaded (the filter is in the details).";
+    AuditVerified => "audit.verified", Low, "The audit log's integrity was checked (the result is in the details).";
+    AuthLocked => "auth.locked", High, "Too many failures locked an account or an address for 15 minutes.";
+    AuthLogin => "auth.login", Low, "A password sign-in.";
+    AuthLogout => "auth.logout", Low, "A sign-out.";
+    AuthPasswordChange => "auth.password_change", High, "A member changed their own password.";
+    CatalogEntitiesImported => "catalog.entities_imported", Medium, "Entities were created or updated (a batch of an import, a refresh or the editor).";
+    CatalogEntityDeleted => "catalog.entity_deleted", Medium, "An entity was deleted.";
+    CatalogFetchHostAllowed => "catalog.fetch_host_allowed", Critical, "A host was added to the Locations fetch allowlist.";
+    CatalogFetchHostRemoved => "catalog.fetch_host_removed", Critical, "A host was removed from the Locations fetch allowlist.";
+    CatalogLocationDeleted => "catalog.location_deleted", Medium, "A Location was unregistered with its entities.";
+    CatalogLocationRefreshFailed => "catalog.location_refresh_failed", Low, "A Location could not be read at a refresh.";
+    CatalogLocationRefused => "catalog.location_refused", Medium, "A Location URL was refused (scheme, host allowlist or address).";
+    CatalogLocationRegistered => "catalog.location_registered", Medium, "A Location was registered.";
+    CatalogLocationUpdated => "catalog.location_updated", Medium, "A Location was changed.";
+    CsrfRefused => "csrf.refused", Medium, "A state-changing request from another site was refused.";
+    MfaChange => "mfa.change", High, "A code check to change two-factor settings (disable, new recovery codes).";
+    MfaDisabled => "mfa.disabled", High, "A member turned two-factor authentication off.";
+    MfaEnrol => "mfa.enrol", High, "A member confirmed (or failed to confirm) a new authenticator.";
+    MfaRecoveryCodeUsed => "mfa.recovery_code_used", High, "A recovery code was used to sign in.";
+    MfaRecoveryCodesReplaced => "mfa.recovery_codes_replaced", High, "A member replaced their recovery codes.";
+    MfaReset => "mfa.reset", Critical, "An admin reset a member's second factor.";
+    MfaVerify => "mfa.verify", Low, "A second-factor check at sign-in.";
+    OauthClientCreated => "oauth_client.created", High, "An OAuth client was made.";
+    OauthClientRevoked => "oauth_client.revoked", High, "An OAuth client was revoked.";
+    OauthToken => "oauth.token", Low, "A client-credentials token request.";
+    SessionRevoked => "session.revoked", Medium, "A session was ended.";
+    SessionRevokedAll => "session.revoked_all", Medium, "Every session of a member was ended.";
+    SsoLogin => "sso.login", Low, "A single sign-on through a provider.";
+    SsoProviderAdded => "sso.provider_added", Critical, "A single sign-on provider was added.";
+    SsoProviderRemoved => "sso.provider_removed", Critical, "A single sign-on provider was removed.";
+    SsoProvisioned => "sso.provisioned", High, "A member was created at their first single sign-on.";
+    SsoTestLogin => "sso.test_login", Low, "An admin's test sign-in through a provider.";
+    TenantMfaPolicyChanged => "tenant.mfa_policy_changed", Critical, "The tenant's two-factor policy changed.";
+    TenantPlanChanged => "tenant.plan_changed", High, "The tenant moved to another plan.";
+    TenantProvisioned => "tenant.provisioned", Critical, "The tenant was created.";
+    TenantResumed => "tenant.resumed", Critical, "A suspended tenant was resumed.";
+    TenantSsoRequiredChanged => "tenant.sso_required_changed", Critical, "'Single sign-on required' was turned on or off.";
+    TenantSuspended => "tenant.suspended", Critical, "The tenant was suspended.";
+    UserDeactivated => "user.deactivated", High, "An admin deactivated a member.";
+    UserInvited => "user.invited", High, "An admin invited a member.";
+    UserPasswordReset => "user.password_reset", High, "An admin reset a member's password.";
+    UserRoleChanged => "user.role_changed", High, "A member's role changed.";
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Backstage's auditor severities: `low` for reads, `medium` for writes, `high` for changes to
+/// who may do what (roles, keys, credentials), `critical` for the tenant's root and security
+/// settings (allowlists, single sign-on, policies, the tenant itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Severity {
-    Info,
-    Notice,
-    Warning,
+    Low,
+    Medium,
+    High,
     Critical,
 }
 
 impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            Severity::Info => "info",
-            Severity::Notice => "notice",
-            Severity::Warning => "warning",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
             Severity::Critical => "critical",
         }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// Every action of this severity: what a severity filter matches.
+    pub fn actions(self) -> impl Iterator<Item = AuditAction> {
+        AuditAction::ALL.iter().copied().filter(move |a| a.severity() == self)
     }
 }
 
@@ -124,9 +165,13 @@ impl Outcome {
             Outcome::Failure => "failure",
         }
     }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Outcome::Success, Outcome::Failure].into_iter().find(|o| o.as_str() == raw)
+    }
 }
 
-/// One stored audit event, as listed to admins.
+/// One stored audit event, as listed to auditors.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub id: i64,
@@ -135,14 +180,97 @@ pub struct AuditRecord {
     pub action: String,
     pub target: String,
     pub outcome: String,
-    pub severity: String,
+    /// From the action (see [`Severity`]); `None` for a name outside the registry.
+    pub severity: Option<Severity>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// An event with everything stored about it, for its detail panel and for exports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditDetail {
+    #[serde(flatten)]
+    pub record: AuditRecord,
+    pub actor_user_id: Option<uuid::Uuid>,
+    /// What changed (before/after values, counts, reasons), as the writing service recorded it.
+    pub details: serde_json::Value,
+    /// The event's place in the tenant's hash chain; `None` for events older than the chain.
+    pub chain_seq: Option<i64>,
+}
+
+/// What a verification of the tenant's log found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// Chained events walked, in chain order.
+    pub events_checked: i64,
+    /// The last event (by id) of the unbroken stretch from the start; `None` when the problem
+    /// is at the very first event, or the chain is empty.
+    pub intact_through: Option<i64>,
+    /// Signed checkpoints checked, and the latest one's position and time.
+    pub checkpoints: i64,
+    pub latest_checkpoint: Option<(i64, chrono::DateTime<chrono::Utc>)>,
+    /// Events written before the chain existed: kept, but not covered.
+    pub before_chain: i64,
+    /// Events whose personal data was erased: their place in the chain verifies, their
+    /// personal fields no longer can.
+    pub erased: i64,
+    pub problem: Option<Tampering>,
+}
+
+impl Verification {
+    pub fn intact(&self) -> bool {
+        self.problem.is_none()
+    }
+
+    /// One line for people: what was proven, or what broke.
+    pub fn summary(&self) -> String {
+        match (&self.problem, self.intact_through) {
+            (Some(problem), _) => problem.message.clone(),
+            (None, Some(last)) => format!("Intact through event #{last} ({} events checked).", self.events_checked),
+            (None, None) => "Intact: no events have been chained yet.".to_owned(),
+        }
+    }
+}
+
+/// The first sign of tampering the verifier met.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tampering {
+    pub kind: TamperKind,
+    /// The event concerned, where one can be named.
+    pub event_id: Option<i64>,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TamperKind {
+    /// An event's stored fields no longer match its hashes.
+    Changed,
+    /// An event, or a stretch of the chain, is gone.
+    Removed,
+    /// An event is in the table but not in the chain.
+    Inserted,
+    /// The chain ends before a signed checkpoint's position.
+    Truncated,
+    /// The chain was rewritten up to a checkpoint, or a checkpoint's signature is wrong.
+    Checkpoint,
+}
+
+impl TamperKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TamperKind::Changed => "changed",
+            TamperKind::Removed => "removed",
+            TamperKind::Inserted => "inserted",
+            TamperKind::Truncated => "truncated",
+            TamperKind::Checkpoint => "checkpoint",
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::AuditAction;
+    use super::{AuditAction, Severity};
 
     #[test]
     fn action_names_are_unique_and_follow_the_rule() {
@@ -157,5 +285,9 @@ mod tests {
         }
         assert_eq!(AuditAction::parse("oauth.token_refused"), Some(AuditAction::OauthToken), "older rows");
         assert_eq!(AuditAction::parse("test.marker"), None);
+        for severity in Severity::ALL {
+            assert_eq!(Severity::parse(severity.as_str()), Some(severity));
+            assert!(severity.actions().next().is_some(), "{severity:?} has actions");
+        }
     }
 }

@@ -1,15 +1,21 @@
-//! Diesel queries on the tenant's `audit_events`.
+//! Diesel queries on the tenant's `audit_events`, its hash chain and its checkpoints.
 
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 use diesel_async::RunQueryDsl;
 
-use super::model::AuditRecord;
-use crate::db::schema::audit_events;
+use super::model::{AuditAction, AuditDetail, AuditRecord};
+use super::view::{AuditFilter, Direction, IpMatch};
+use crate::db::schema::{audit_chain, audit_chain_head, audit_checkpoints, audit_events};
 use crate::db::Connection;
 
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
 pub struct NewAuditEvent<'a> {
+    pub occurred_at: DateTime<Utc>,
     pub actor_user_id: Option<uuid::Uuid>,
     pub actor: &'a str,
     pub action: &'a str,
@@ -20,25 +26,27 @@ pub struct NewAuditEvent<'a> {
     pub user_agent: Option<&'a str>,
     pub request_id: Option<&'a str>,
     pub details: &'a serde_json::Value,
+    pub personal_salt: &'a [u8],
+    pub personal_digest: &'a [u8],
+    pub content_hash: &'a [u8],
 }
 
-pub async fn insert(conn: &mut Connection, event: NewAuditEvent<'_>) -> QueryResult<()> {
-    diesel::insert_into(audit_events::table).values(event).execute(conn).await?;
-    Ok(())
+pub async fn insert(conn: &mut Connection, event: NewAuditEvent<'_>) -> QueryResult<i64> {
+    diesel::insert_into(audit_events::table).values(event).returning(audit_events::id).get_result(conn).await
 }
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = audit_events, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = audit_events, check_for_backend(Pg))]
 struct RecordRow {
     id: i64,
-    occurred_at: chrono::DateTime<chrono::Utc>,
+    occurred_at: DateTime<Utc>,
     actor: String,
     action: String,
     target: String,
     outcome: String,
-    severity: String,
     ip: Option<String>,
     user_agent: Option<String>,
+    request_id: Option<String>,
 }
 
 impl From<RecordRow> for AuditRecord {
@@ -46,25 +54,33 @@ impl From<RecordRow> for AuditRecord {
         AuditRecord {
             id: r.id,
             occurred_at: r.occurred_at,
+            severity: AuditAction::parse(&r.action).map(AuditAction::severity),
             actor: r.actor,
             action: r.action,
             target: r.target,
             outcome: r.outcome,
-            severity: r.severity,
             ip: r.ip,
             user_agent: r.user_agent,
+            request_id: r.request_id,
         }
     }
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_events, check_for_backend(Pg))]
+struct DetailRow {
+    #[diesel(embed)]
+    record: RecordRow,
+    actor_user_id: Option<uuid::Uuid>,
+    details: serde_json::Value,
+}
+
+fn detail((row, chain_seq): (DetailRow, Option<i64>)) -> AuditDetail {
+    AuditDetail { record: row.record.into(), actor_user_id: row.actor_user_id, details: row.details, chain_seq }
+}
+
 pub async fn recent(conn: &mut Connection, limit: i64) -> QueryResult<Vec<AuditRecord>> {
-    audit_events::table
-        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
-        .limit(limit)
-        .select(RecordRow::as_select())
-        .load(conn)
-        .await
-        .map(|rows| rows.into_iter().map(AuditRecord::from).collect())
+    page(conn, &AuditFilter::default(), None, limit).await
 }
 
 /// Events whose target is `target`, or that list it among the entities they wrote.
@@ -78,4 +94,214 @@ pub async fn about(conn: &mut Connection, target: &str, limit: i64) -> QueryResu
         .load(conn)
         .await
         .map(|rows| rows.into_iter().map(AuditRecord::from).collect())
+}
+
+type Filtered<'a> = audit_events::BoxedQuery<'a, Pg>;
+
+/// `LIKE` pattern text matching `raw` literally.
+fn literal(raw: &str) -> String {
+    raw.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The events `filter` selects, positioned after `direction`'s cursor and ordered for it
+/// (newest first; oldest first when paging towards newer events).
+fn filtered(filter: &AuditFilter, direction: Option<Direction>) -> Filtered<'static> {
+    use audit_events::dsl as e;
+    let mut query = audit_events::table.into_boxed();
+    if let Some(actor) = &filter.actor {
+        // A person's own events and those made with their API keys (`email (key bcn_…)`).
+        query = query.filter(e::actor.eq(actor.clone()).or(e::actor.like(format!("{} (key %", literal(actor)))));
+    }
+    if let Some(actions) = &filter.actions {
+        query = query.filter(e::action.eq_any(actions.clone()));
+    }
+    if let Some(target) = &filter.target {
+        query = query.filter(e::target.eq(target.clone()));
+    }
+    if let Some(outcome) = filter.outcome {
+        query = query.filter(e::outcome.eq(outcome.as_str()));
+    }
+    match &filter.ip {
+        None => {}
+        Some(IpMatch::Address(ip)) => query = query.filter(e::ip.eq(ip.clone())),
+        Some(IpMatch::Network(net)) => {
+            query = query.filter(sql::<Bool>("audit_inet(ip) <<= ").bind::<Text, _>(net.clone()).sql("::inet"))
+        }
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(e::occurred_at.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(e::occurred_at.lt(to));
+    }
+    for word in &filter.words {
+        // The expression of the `audit_events_text` trigram index.
+        query = query.filter(
+            sql::<Bool>("lower(actor || ' ' || target || ' ' || coalesce(request_id, '')) LIKE ")
+                .bind::<Text, _>(format!("%{}%", literal(word))),
+        );
+    }
+    match direction {
+        None => query.order((e::occurred_at.desc(), e::id.desc())),
+        Some(Direction::Older(c)) => query
+            .filter(e::occurred_at.lt(c.occurred_at).or(e::occurred_at.eq(c.occurred_at).and(e::id.lt(c.id))))
+            .order((e::occurred_at.desc(), e::id.desc())),
+        Some(Direction::Newer(c)) => query
+            .filter(e::occurred_at.gt(c.occurred_at).or(e::occurred_at.eq(c.occurred_at).and(e::id.gt(c.id))))
+            .order((e::occurred_at.asc(), e::id.asc())),
+    }
+}
+
+/// Up to `limit` events of the list, newest first whichever way it was read.
+pub async fn page(
+    conn: &mut Connection,
+    filter: &AuditFilter,
+    direction: Option<Direction>,
+    limit: i64,
+) -> QueryResult<Vec<AuditRecord>> {
+    let rows: Vec<RecordRow> =
+        filtered(filter, direction).limit(limit).select(RecordRow::as_select()).load(conn).await?;
+    let mut records: Vec<AuditRecord> = rows.into_iter().map(AuditRecord::from).collect();
+    if matches!(direction, Some(Direction::Newer(_))) {
+        records.reverse();
+    }
+    Ok(records)
+}
+
+/// Like [`page`], with everything stored about each event (API and exports), newest first.
+pub async fn detail_page(
+    conn: &mut Connection,
+    filter: &AuditFilter,
+    direction: Option<Direction>,
+    limit: i64,
+) -> QueryResult<Vec<AuditDetail>> {
+    let rows: Vec<DetailRow> =
+        filtered(filter, direction).limit(limit).select(DetailRow::as_select()).load(conn).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.record.id).collect();
+    let positions: Vec<(i64, i64)> = audit_chain::table
+        .filter(audit_chain::event_id.eq_any(ids))
+        .select((audit_chain::event_id, audit_chain::seq))
+        .load(conn)
+        .await?;
+    let position = |id: i64| positions.iter().find(|(event, _)| *event == id).map(|(_, seq)| *seq);
+    let mut details: Vec<AuditDetail> = rows
+        .into_iter()
+        .map(|row| {
+            let seq = position(row.record.id);
+            detail((row, seq))
+        })
+        .collect();
+    if matches!(direction, Some(Direction::Newer(_))) {
+        details.reverse();
+    }
+    Ok(details)
+}
+
+pub async fn find(conn: &mut Connection, id: i64) -> QueryResult<Option<AuditDetail>> {
+    audit_events::table
+        .left_join(audit_chain::table)
+        .filter(audit_events::id.eq(id))
+        .select((DetailRow::as_select(), audit_chain::seq.nullable()))
+        .first(conn)
+        .await
+        .optional()
+        .map(|row| row.map(detail))
+}
+
+/// An event as the verifier reads it: its chain entry and, unless it was removed, its row.
+#[derive(Queryable)]
+pub struct ChainedEvent {
+    pub seq: i64,
+    pub event_id: i64,
+    pub chain_hash: Vec<u8>,
+    pub event: Option<StoredEvent>,
+}
+
+/// Every stored field the hashes cover.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_events, check_for_backend(Pg))]
+pub struct StoredEvent {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_user_id: Option<uuid::Uuid>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub severity: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub details: serde_json::Value,
+    pub personal_salt: Option<Vec<u8>>,
+    pub personal_digest: Option<Vec<u8>>,
+    pub content_hash: Option<Vec<u8>>,
+}
+
+/// The chain from position `after + 1`, at most `limit` entries, in order.
+pub async fn chain_from(conn: &mut Connection, after: i64, through: i64, limit: i64) -> QueryResult<Vec<ChainedEvent>> {
+    audit_chain::table
+        .left_join(audit_events::table)
+        .filter(audit_chain::seq.gt(after).and(audit_chain::seq.le(through)))
+        .order(audit_chain::seq.asc())
+        .limit(limit)
+        .select((audit_chain::seq, audit_chain::event_id, audit_chain::chain_hash, Option::<StoredEvent>::as_select()))
+        .load(conn)
+        .await
+}
+
+/// The chain's last position and hash, as committed.
+pub async fn head(conn: &mut Connection) -> QueryResult<(i64, Vec<u8>)> {
+    audit_chain_head::table.select((audit_chain_head::seq, audit_chain_head::hash)).first(conn).await
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_checkpoints, check_for_backend(Pg))]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub chain_hash: Vec<u8>,
+    pub signed_at: DateTime<Utc>,
+    pub key_id: String,
+    pub signature: Vec<u8>,
+}
+
+pub async fn checkpoints(conn: &mut Connection) -> QueryResult<Vec<Checkpoint>> {
+    audit_checkpoints::table.order(audit_checkpoints::seq.asc()).select(Checkpoint::as_select()).load(conn).await
+}
+
+pub async fn latest_checkpoint_seq(conn: &mut Connection) -> QueryResult<Option<i64>> {
+    audit_checkpoints::table.select(diesel::dsl::max(audit_checkpoints::seq)).first(conn).await
+}
+
+pub async fn insert_checkpoint(conn: &mut Connection, checkpoint: &Checkpoint) -> QueryResult<()> {
+    diesel::insert_into(audit_checkpoints::table).values(checkpoint).on_conflict_do_nothing().execute(conn).await?;
+    Ok(())
+}
+
+/// Events with no place in the chain, split by whether they come before the first chained
+/// event (written before the chain existed) or after it (inserted around the app): the count
+/// of the first kind, and the first few ids of the second.
+pub async fn unchained(conn: &mut Connection) -> QueryResult<(i64, Vec<i64>)> {
+    let first_chained: Option<i64> =
+        audit_chain::table.order(audit_chain::seq.asc()).select(audit_chain::event_id).first(conn).await.optional()?;
+    let outside = audit_events::table.left_join(audit_chain::table).filter(audit_chain::seq.is_null());
+    let Some(first) = first_chained else {
+        let legacy: i64 = outside.count().get_result(conn).await?;
+        return Ok((legacy, Vec::new()));
+    };
+    let legacy: i64 = outside
+        .filter(audit_events::id.lt(first).and(audit_events::content_hash.is_null()))
+        .count()
+        .get_result(conn)
+        .await?;
+    let inserted: Vec<i64> = audit_events::table
+        .left_join(audit_chain::table)
+        .filter(audit_chain::seq.is_null())
+        .filter(audit_events::id.gt(first).or(audit_events::content_hash.is_not_null()))
+        .order(audit_events::id.asc())
+        .limit(10)
+        .select(audit_events::id)
+        .load(conn)
+        .await?;
+    Ok((legacy, inserted))
 }

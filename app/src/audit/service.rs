@@ -1,10 +1,16 @@
-//! The one way to write an audit event. It takes the caller's connection so the event commits
-//! or rolls back together with the change it describes.
+//! The one way to write an audit event, and the reads of the audit views. `record` takes the
+//! caller's connection so the event commits or rolls back together with the change it describes.
 
-use super::model::{AuditAction, Outcome, Severity};
-use super::repo::{self, NewAuditEvent};
-use crate::db::Connection;
-use crate::error::AppError;
+use chrono::{SubsecRound, Utc};
+
+use super::chain::{self, Facts, Personal};
+use super::model::{AuditAction, AuditDetail, Outcome};
+use super::repo::{self, Checkpoint, NewAuditEvent};
+use super::view::{AuditPage, AuditView, Cursor, Direction};
+use crate::db::{Connection, Database};
+use crate::error::{AppError, AppResult};
+use crate::keyring::{Keyring, Purpose};
+use crate::tenancy::model::Tenant;
 
 /// Who caused an event and where the request came from.
 #[derive(Clone, Debug, Default)]
@@ -28,7 +34,6 @@ pub struct AuditEvent {
     pub action: AuditAction,
     pub target: String,
     pub outcome: Outcome,
-    pub severity: Severity,
     pub details: serde_json::Value,
 }
 
@@ -38,18 +43,12 @@ impl AuditEvent {
             action,
             target: target.into(),
             outcome: Outcome::Success,
-            severity: Severity::Info,
             details: serde_json::Value::Object(Default::default()),
         }
     }
 
     pub fn failure(action: AuditAction, target: impl Into<String>) -> Self {
-        Self { outcome: Outcome::Failure, severity: Severity::Warning, ..Self::success(action, target) }
-    }
-
-    pub fn severity(mut self, severity: Severity) -> Self {
-        self.severity = severity;
-        self
+        Self { outcome: Outcome::Failure, ..Self::success(action, target) }
     }
 
     pub fn details(mut self, details: serde_json::Value) -> Self {
@@ -60,32 +59,169 @@ impl AuditEvent {
 
 /// Records an event that has no change of its own to commit with (refusals at the edge,
 /// sign-outs), in its own tenant-scoped transaction.
-pub async fn record_alone(
-    db: &crate::db::Database,
-    tenant: &crate::tenancy::model::Tenant,
-    source: AuditSource,
-    event: AuditEvent,
-) -> Result<(), AppError> {
+pub async fn record_alone(db: &Database, tenant: &Tenant, source: AuditSource, event: AuditEvent) -> AppResult<()> {
     db.with_tenant(tenant, move |conn| Box::pin(async move { record(conn, &source, event).await })).await
 }
 
-/// Must run inside `Database::with_tenant` for the tenant the event belongs to.
-pub async fn record(conn: &mut Connection, source: &AuditSource, event: AuditEvent) -> Result<(), AppError> {
+/// Must run inside `Database::with_tenant` for the tenant the event belongs to. Writes the
+/// event with its hashes (see `chain`); the database links it into the chain at commit.
+pub async fn record(conn: &mut Connection, source: &AuditSource, event: AuditEvent) -> AppResult<()> {
+    write(conn, source, event).await.map(|_| ())
+}
+
+/// [`record`], returning the new event's id.
+async fn write(conn: &mut Connection, source: &AuditSource, event: AuditEvent) -> AppResult<i64> {
+    // Stored with microsecond precision: hash what will be read back.
+    let occurred_at = Utc::now().trunc_subsecs(6);
+    let severity = event.action.severity().as_str();
+    let mut salt = [0u8; 16];
+    rand::Rng::fill(&mut rand::rng(), &mut salt);
+    let personal = Personal {
+        actor_user_id: source.actor_user_id,
+        actor: &source.actor,
+        target: &event.target,
+        ip: source.ip.as_deref(),
+        user_agent: source.user_agent.as_deref(),
+        details: &event.details,
+    };
+    let personal_digest = chain::personal_digest(&salt, &personal);
+    let facts = Facts {
+        occurred_at,
+        action: event.action.as_str(),
+        outcome: event.outcome.as_str(),
+        severity,
+        request_id: source.request_id.as_deref(),
+    };
+    let content_hash = chain::content_hash(&facts, &personal_digest);
     repo::insert(
         conn,
         NewAuditEvent {
+            occurred_at,
             actor_user_id: source.actor_user_id,
             actor: &source.actor,
             action: event.action.as_str(),
             target: &event.target,
             outcome: event.outcome.as_str(),
-            severity: event.severity.as_str(),
+            severity,
             ip: source.ip.as_deref(),
             user_agent: source.user_agent.as_deref(),
             request_id: source.request_id.as_deref(),
             details: &event.details,
+            personal_salt: &salt,
+            personal_digest: &personal_digest,
+            content_hash: &content_hash,
         },
     )
-    .await?;
-    Ok(())
+    .await
+    .map_err(AppError::from)
+}
+
+/// One page of the audit list for `view` (its filters and position).
+pub async fn list(db: &Database, tenant: &Tenant, view: &AuditView, limit: i64) -> AppResult<AuditPage> {
+    let filter = view.filter()?;
+    let direction = view.direction()?;
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            // One more than shown tells whether another page follows in the reading direction.
+            let mut items = repo::page(conn, &filter, direction, limit + 1).await?;
+            let more = items.len() as i64 > limit;
+            if more {
+                match direction {
+                    Some(Direction::Newer(_)) => drop(items.remove(0)),
+                    _ => items.truncate(limit as usize),
+                }
+            }
+            let (first, last) = (items.first().map(Cursor::of), items.last().map(Cursor::of));
+            let (older, newer) = match direction {
+                None => (last.filter(|_| more), None),
+                Some(Direction::Older(_)) => (last.filter(|_| more), first),
+                Some(Direction::Newer(_)) => (last, first.filter(|_| more)),
+            };
+            Ok(AuditPage { items, older, newer })
+        })
+    })
+    .await
+}
+
+/// Up to `limit` events with everything stored about them, for the API and exports, newest
+/// first; the cursor of the next older page when there is one.
+pub async fn detail_page(
+    db: &Database,
+    tenant: &Tenant,
+    filter: &super::view::AuditFilter,
+    direction: Option<Direction>,
+    limit: i64,
+) -> AppResult<(Vec<AuditDetail>, Option<Cursor>)> {
+    let filter = filter.clone();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            // One more than asked tells whether another page follows.
+            let mut items = repo::detail_page(conn, &filter, direction, limit + 1).await?;
+            let more = items.len() as i64 > limit;
+            if more {
+                match direction {
+                    Some(Direction::Newer(_)) => drop(items.remove(0)),
+                    _ => items.truncate(limit as usize),
+                }
+            }
+            let next = items.last().map(|d| Cursor::of(&d.record)).filter(|_| more);
+            Ok((items, next))
+        })
+    })
+    .await
+}
+
+pub async fn find(db: &Database, tenant: &Tenant, id: i64) -> AppResult<AuditDetail> {
+    db.with_tenant(tenant, move |conn| Box::pin(async move { repo::find(conn, id).await.map_err(AppError::from) }))
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("No audit event #{id} in this tenant.")))
+}
+
+/// Signs the chain's current head, unless the latest checkpoint already covers it. Returns the
+/// position signed, if any. The server runs it for every tenant every minute.
+pub async fn checkpoint(db: &Database, tenant: &Tenant, keyring: &Keyring) -> AppResult<Option<i64>> {
+    let (key_id, key) = keyring.current(Purpose::AuditCheckpoint);
+    let key_id = key_id.to_owned();
+    let tenant_id = tenant.id.0;
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let (seq, hash) = repo::head(conn).await?;
+            let latest = repo::latest_checkpoint_seq(conn).await?;
+            if seq == 0 || latest.is_some_and(|latest| latest >= seq) {
+                return Ok(None);
+            }
+            let chain_hash: chain::Hash =
+                hash.as_slice().try_into().map_err(|_| AppError::internal("chain head is not 32 bytes"))?;
+            let signed_at = Utc::now().trunc_subsecs(6);
+            let signature = chain::checkpoint_signature(&key, tenant_id, seq, &chain_hash, signed_at);
+            let checkpoint = Checkpoint { seq, chain_hash: hash, signed_at, key_id, signature: signature.to_vec() };
+            repo::insert_checkpoint(conn, &checkpoint).await?;
+            Ok(Some(seq))
+        })
+    })
+    .await
+}
+
+/// Verifies the log (see `verify`) and records who checked it and what they found; returns the
+/// report and the id of the event that records it.
+pub async fn verify_and_record(
+    db: &Database,
+    tenant: &Tenant,
+    keyring: &Keyring,
+    source: AuditSource,
+) -> AppResult<(super::model::Verification, i64)> {
+    let report = super::verify::verify(db, tenant, keyring).await?;
+    let event = match report.intact() {
+        true => AuditEvent::success(AuditAction::AuditVerified, "audit log"),
+        false => AuditEvent::failure(AuditAction::AuditVerified, "audit log"),
+    };
+    let details = serde_json::json!({
+        "summary": report.summary(),
+        "events_checked": report.events_checked,
+        "problem": report.problem.as_ref().map(|p| p.kind.as_str()),
+        "event_id": report.problem.as_ref().and_then(|p| p.event_id),
+    });
+    let event = event.details(details);
+    let id = db.with_tenant(tenant, move |conn| Box::pin(async move { write(conn, &source, event).await })).await?;
+    Ok((report, id))
 }

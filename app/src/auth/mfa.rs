@@ -9,7 +9,6 @@ use uuid::Uuid;
 use super::model::{MfaEnrolment, MfaOverview, Principal};
 use super::service::record_failed_attempt;
 use super::{repo, throttle, totp};
-use crate::audit::model::Severity;
 use crate::audit::service::{record, record_alone, AuditEvent, AuditSource};
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
@@ -81,7 +80,7 @@ pub async fn confirm(
             }
             repo::enable_totp(conn, user_id, &sealed, step).await?;
             repo::replace_recovery_codes(conn, user_id, hashes).await?;
-            let event = AuditEvent::success(AuditAction::MfaEnrol, email).severity(Severity::Notice);
+            let event = AuditEvent::success(AuditAction::MfaEnrol, email);
             record(conn, &source, event).await
         })
     })
@@ -162,7 +161,6 @@ pub async fn verify(
                     Some(Accepted::Totp) => AuditEvent::success(AuditAction::MfaVerify, audit.actor.clone()),
                     Some(Accepted::RecoveryCode { left }) => {
                         AuditEvent::success(AuditAction::MfaRecoveryCodeUsed, audit.actor.clone())
-                            .severity(Severity::Notice)
                             .details(json!({ "left": left }))
                     }
                     None => return Ok::<_, AppError>(false),
@@ -212,11 +210,10 @@ pub async fn change(
                     Some(hashes) => {
                         repo::replace_recovery_codes(conn, user_id, hashes).await?;
                         AuditEvent::success(AuditAction::MfaRecoveryCodesReplaced, audit.actor.clone())
-                            .severity(Severity::Notice)
                     }
                     None => {
                         repo::disable_totp(conn, user_id).await?;
-                        AuditEvent::success(AuditAction::MfaDisabled, audit.actor.clone()).severity(Severity::Warning)
+                        AuditEvent::success(AuditAction::MfaDisabled, audit.actor.clone())
                     }
                 };
                 record(conn, &audit, event).await?;
@@ -254,7 +251,7 @@ pub async fn reset_for_member(state: &AppState, tenant: &Tenant, source: AuditSo
                     )));
                 }
                 repo::disable_totp(conn, user_id).await?;
-                let event = AuditEvent::success(AuditAction::MfaReset, row.email.clone()).severity(Severity::Warning);
+                let event = AuditEvent::success(AuditAction::MfaReset, row.email.clone());
                 record(conn, &audit, event).await?;
                 Ok(row.email)
             })

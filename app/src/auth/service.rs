@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::model::{normalize_email, Invitation, Member, MemberStatus, Principal, Role};
 use super::{password, repo, session_registry, throttle};
-use crate::audit::model::Severity;
 use crate::audit::service::{record, record_alone, AuditEvent, AuditSource};
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
@@ -91,7 +90,6 @@ pub(crate) async fn record_failed_attempt(
     if failure.account_locked || failure.address_locked {
         let subject = if failure.account_locked { "account" } else { "address" };
         let event = AuditEvent::failure(AuditAction::AuthLocked, email)
-            .severity(Severity::Critical)
             .details(json!({ "locked": subject, "ip": source.ip, "minutes": 15 }));
         record_alone(db, tenant, source, event).await?;
     }
@@ -173,7 +171,6 @@ pub async fn add_member(
         return Err(AppError::conflict(format!("{} is already a member.", member.email)));
     }
     let event = AuditEvent::success(AuditAction::UserInvited, member.email.clone())
-        .severity(Severity::Notice)
         .details(json!({ "role": member.role.as_str(), "new_account": created }));
     record(conn, source, event).await?;
     Ok(Invitation { email: member.email, one_time_password: created.then_some(one_time_password) })
@@ -203,7 +200,6 @@ pub async fn change_role(
                     }
                     repo::update_role(conn, tenant_id, user_id, role).await?;
                     let event = AuditEvent::success(AuditAction::UserRoleChanged, current.email.clone())
-                        .severity(Severity::Notice)
                         .details(json!({ "from": current.role.as_str(), "to": role.as_str() }));
                     record(conn, &source, event).await?;
                     Ok(Some(current.email))
@@ -239,8 +235,7 @@ pub async fn deactivate(
                         ensure_another_admin(conn, tenant_id, user_id).await?;
                     }
                     repo::update_status(conn, tenant_id, user_id, MemberStatus::Deactivated).await?;
-                    let event = AuditEvent::success(AuditAction::UserDeactivated, current.email.clone())
-                        .severity(Severity::Notice);
+                    let event = AuditEvent::success(AuditAction::UserDeactivated, current.email.clone());
                     record(conn, &source, event).await?;
                     Ok(Some(current.email))
                 })
@@ -265,7 +260,7 @@ pub async fn end_session(
     if !session_registry::end(redis, tenant.id, me.user_id, handle).await? {
         return Err(AppError::not_found("That session has already ended."));
     }
-    let event = AuditEvent::success(AuditAction::SessionRevoked, me.email.clone()).severity(Severity::Notice);
+    let event = AuditEvent::success(AuditAction::SessionRevoked, me.email.clone());
     record_alone(db, tenant, source, event).await
 }
 
@@ -297,7 +292,6 @@ pub async fn end_sessions(
     let ended = session_registry::end_all(redis, tenant.id, user_id, keep).await?;
     if ended > 0 {
         let event = AuditEvent::success(AuditAction::SessionRevokedAll, email)
-            .severity(Severity::Notice)
             .details(json!({ "sessions": ended, "reason": reason }));
         record_alone(db, tenant, source, event).await?;
     }
@@ -385,12 +379,7 @@ pub async fn change_password(
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             repo::set_password(conn, user_id, &hash, false).await?;
-            record(
-                conn,
-                &source,
-                AuditEvent::success(AuditAction::AuthPasswordChange, target).severity(Severity::Notice),
-            )
-            .await
+            record(conn, &source, AuditEvent::success(AuditAction::AuthPasswordChange, target)).await
         })
     })
     .await?;
@@ -432,8 +421,7 @@ pub async fn reset_password(
                     )));
                 }
                 repo::set_password(conn, user_id, &hash, true).await?;
-                let event = AuditEvent::success(AuditAction::UserPasswordReset, member.email.clone())
-                    .severity(Severity::Notice);
+                let event = AuditEvent::success(AuditAction::UserPasswordReset, member.email.clone());
                 record(conn, &source, event).await?;
                 Ok(Invitation { email: member.email, one_time_password: Some(one_time_password) })
             })

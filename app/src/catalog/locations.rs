@@ -16,7 +16,6 @@ use super::reader::{read_tree, LocatedDocument, UrlSource};
 use super::refs::EntityRef;
 use super::service::{import, with_relations, Incoming, Origin};
 use super::validate::{validate, ValidEntity};
-use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
@@ -109,8 +108,7 @@ pub async fn register(
             record(
                 conn,
                 &event_source,
-                AuditEvent::success(AuditAction::CatalogLocationRegistered, format!("url:{row_target}"))
-                    .severity(Severity::Notice),
+                AuditEvent::success(AuditAction::CatalogLocationRegistered, format!("url:{row_target}")),
             )
             .await
         })
@@ -144,7 +142,6 @@ pub async fn retarget(
             }
             repo::set_target(conn, id, &new_target).await?;
             let event = AuditEvent::success(AuditAction::CatalogLocationUpdated, format!("url:{new_target}"))
-                .severity(Severity::Notice)
                 .details(json!({ "previous": current.target }));
             record(conn, &event_source, event).await
         })
@@ -381,7 +378,6 @@ pub async fn delete(db: &Database, tenant: &Tenant, source: &AuditSource, id: Uu
             let removed = repo::delete(conn, id).await?;
             super::repo::bump_version(conn).await?;
             let event = AuditEvent::success(AuditAction::CatalogLocationDeleted, format!("url:{}", location.target))
-                .severity(Severity::Notice)
                 .details(json!({ "entities": removed }));
             record(conn, &source, event).await
         })
@@ -487,12 +483,7 @@ pub async fn allow_host(db: &Database, tenant: &Tenant, source: &AuditSource, ra
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             if repo::allow(conn, &stored, &source.actor).await? {
-                record(
-                    conn,
-                    &source,
-                    AuditEvent::success(AuditAction::CatalogFetchHostAllowed, stored).severity(Severity::Notice),
-                )
-                .await?;
+                record(conn, &source, AuditEvent::success(AuditAction::CatalogFetchHostAllowed, stored)).await?;
             }
             Ok::<_, AppError>(())
         })
@@ -509,12 +500,7 @@ pub async fn disallow_host(db: &Database, tenant: &Tenant, source: &AuditSource,
             if !repo::disallow(conn, &pattern).await? {
                 return Err(AppError::not_found(format!("`{pattern}` is not in the allowlist")));
             }
-            record(
-                conn,
-                &source,
-                AuditEvent::success(AuditAction::CatalogFetchHostRemoved, pattern).severity(Severity::Notice),
-            )
-            .await
+            record(conn, &source, AuditEvent::success(AuditAction::CatalogFetchHostRemoved, pattern)).await
         })
     })
     .await

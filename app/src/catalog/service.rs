@@ -17,7 +17,6 @@ use super::refs::EntityRef;
 use super::repo::{self, EntityRow, EntityWrite, RelationRow, SearchRow};
 use super::validate::{validate, ValidEntity};
 use super::view::{CatalogPage, CatalogView, FACETS, PAGE_SIZE};
-use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
@@ -283,15 +282,13 @@ async fn write_batch(
     repo::bump_version(conn).await?;
 
     let count = |o: DocumentOutcome| results.iter().filter(|r| r.outcome == o).count();
-    let event = AuditEvent::success(AuditAction::CatalogEntitiesImported, &origin.label)
-        .severity(Severity::Notice)
-        .details(json!({
-            "created": count(DocumentOutcome::Created),
-            "updated": count(DocumentOutcome::Updated),
-            "unchanged": count(DocumentOutcome::Unchanged),
-            // Every written entity (a batch holds at most BATCH), for the entity's history.
-            "entities": owned.iter().map(|(key, _, _)| key).collect::<Vec<_>>(),
-        }));
+    let event = AuditEvent::success(AuditAction::CatalogEntitiesImported, &origin.label).details(json!({
+        "created": count(DocumentOutcome::Created),
+        "updated": count(DocumentOutcome::Updated),
+        "unchanged": count(DocumentOutcome::Unchanged),
+        // Every written entity (a batch holds at most BATCH), for the entity's history.
+        "entities": owned.iter().map(|(key, _, _)| key).collect::<Vec<_>>(),
+    }));
     record(conn, source, event).await?;
     Ok(results)
 }
@@ -575,12 +572,7 @@ pub async fn delete_by_uid(db: &Database, tenant: &Tenant, source: AuditSource, 
             let Some(entity_ref) = repo::delete(conn, uid).await? else { return Ok(()) };
             // Like every write: cached counts and facets expire, open pages hear of it.
             repo::bump_version(conn).await?;
-            record(
-                conn,
-                &source,
-                AuditEvent::success(AuditAction::CatalogEntityDeleted, entity_ref).severity(Severity::Notice),
-            )
-            .await
+            record(conn, &source, AuditEvent::success(AuditAction::CatalogEntityDeleted, entity_ref)).await
         })
     })
     .await

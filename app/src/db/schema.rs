@@ -68,8 +68,40 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         request_id -> Nullable<Text>,
         details -> Jsonb,
+        personal_salt -> Nullable<Bytea>,
+        personal_digest -> Nullable<Bytea>,
+        content_hash -> Nullable<Bytea>,
     }
 }
+
+diesel::table! {
+    audit_chain (seq) {
+        seq -> Int8,
+        event_id -> Int8,
+        chain_hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit_chain_head (singleton) {
+        singleton -> Bool,
+        seq -> Int8,
+        hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (seq) {
+        seq -> Int8,
+        chain_hash -> Bytea,
+        signed_at -> Timestamptz,
+        key_id -> Text,
+        signature -> Bytea,
+    }
+}
+
+diesel::joinable!(audit_chain -> audit_events (event_id));
+diesel::allow_tables_to_appear_in_same_query!(audit_events, audit_chain);
 
 diesel::table! {
     entities (id) {

@@ -9,7 +9,6 @@ use uuid::Uuid;
 use super::model::{CertificateView, LoginProvider, ProviderForm, ProviderView, RoleMapping, SamlView};
 use super::repo::{self, NewProviderRow, ProviderRow, SamlRow};
 use super::{http, paths, saml};
-use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::auth::model::Role;
 use crate::db::Database;
@@ -196,7 +195,7 @@ pub async fn add_provider(state: &AppState, tenant: &Tenant, source: AuditSource
                     },
                 )
                 .await?;
-                let event = AuditEvent::success(AuditAction::SsoProviderAdded, new.name.clone()).severity(Severity::Warning).details(
+                let event = AuditEvent::success(AuditAction::SsoProviderAdded, new.name.clone()).details(
                     json!({ "kind": new.kind.as_str(), "issuer": new.issuer, "organization": new.organization, "default_role": new.default_role.as_str(),
                             "allowed_domains": new.allowed_domains, "role_claim": new.role_claim, "role_mapping": new.role_mapping }),
                 );
@@ -212,12 +211,7 @@ pub async fn remove_provider(db: &Database, tenant: &Tenant, source: AuditSource
             let name = repo::delete_provider(conn, id)
                 .await?
                 .ok_or_else(|| AppError::not_found("No such identity provider."))?;
-            record(
-                conn,
-                &source,
-                AuditEvent::success(AuditAction::SsoProviderRemoved, name).severity(Severity::Warning),
-            )
-            .await
+            record(conn, &source, AuditEvent::success(AuditAction::SsoProviderRemoved, name)).await
         })
     })
     .await
@@ -268,7 +262,6 @@ pub async fn set_required(db: &Database, tenant: &Tenant, source: AuditSource, r
             }
             crate::tenancy::repo::set_sso_required(conn, id, required).await?;
             let event = AuditEvent::success(AuditAction::TenantSsoRequiredChanged, target)
-                .severity(Severity::Warning)
                 .details(json!({ "required": required }));
             record(conn, &source, event).await
         })

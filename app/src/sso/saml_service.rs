@@ -17,7 +17,6 @@ use super::providers::{self, Kind, RoleMappingInput};
 use super::repo::{self, NewProviderRow, ProviderRow, SamlRow};
 use super::saml::{self, IdpSettings, Solicitation, SpSettings, VerifiedAssertion};
 use super::sign_in::{self, Completed, ExternalUser, Failure, Started, Verified};
-use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::auth::model::{normalize_email, Role};
 use crate::error::{AppError, AppResult};
@@ -173,14 +172,14 @@ pub async fn add_provider(
                     clock_skew_seconds: new.clock_skew_seconds,
                 };
                 repo::insert_saml(conn, &row).await?;
-                let event = AuditEvent::success(AuditAction::SsoProviderAdded, new.name.clone())
-                    .severity(Severity::Warning)
-                    .details(json!({ "kind": "saml", "issuer": new.idp.entity_id, "sso_url": new.idp.sso_url,
+                let event = AuditEvent::success(AuditAction::SsoProviderAdded, new.name.clone()).details(
+                    json!({ "kind": "saml", "issuer": new.idp.entity_id, "sso_url": new.idp.sso_url,
                             "certificates": fingerprints, "email_attribute": new.email_attribute,
                             "default_role": new.default_role.as_str(), "allowed_domains": new.allowed_domains,
                             "role_claim": new.groups_attribute, "role_mapping": new.role_mapping,
                             "allow_sha1": new.allow_sha1, "allow_idp_initiated": new.allow_idp_initiated,
-                            "clock_skew_seconds": new.clock_skew_seconds }));
+                            "clock_skew_seconds": new.clock_skew_seconds }),
+                );
                 record(conn, &source, event).await
             })
         })

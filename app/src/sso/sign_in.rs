@@ -13,7 +13,6 @@ use tower_sessions_redis_store::fred::types::Expiration;
 use uuid::Uuid;
 
 use super::repo;
-use crate::audit::model::Severity;
 use crate::audit::service::{record, record_alone, AuditEvent, AuditSource};
 use crate::auth::model::{normalize_email, Role};
 use crate::auth::repo as accounts;
@@ -216,7 +215,6 @@ async fn member_for(
                         };
                         accounts::insert_membership(conn, tenant_id, user_id, role).await?;
                         let event = AuditEvent::success(AuditAction::SsoProvisioned, email.clone())
-                            .severity(Severity::Notice)
                             .details(json!({ "role": role.as_str() }));
                         record(conn, &source, event).await?;
                         user_id
@@ -262,7 +260,6 @@ async fn apply_mapped_role(
     }
     accounts::update_role(conn, tenant_id, member.user_id, role).await?;
     let event = AuditEvent::success(AuditAction::UserRoleChanged, member.email.clone())
-        .severity(Severity::Notice)
         .details(json!({ "from": current.as_str(), "to": role.as_str(), "by": "identity provider role mapping" }));
     record(conn, source, event).await
 }

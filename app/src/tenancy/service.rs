@@ -5,7 +5,6 @@ use serde_json::json;
 
 use super::model::{MfaPolicy, Plan, SchemaName, Tenant, TenantSlug, TenantStatus};
 use super::repo;
-use crate::audit::model::Severity;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::auth::model::Invitation;
 use crate::auth::model::Role;
@@ -93,7 +92,6 @@ pub async fn provision(
                 let tenant = repo::insert(conn, scoped.id, &scoped.slug, &scoped.name).await?;
                 let source = AuditSource::command_line();
                 let event = AuditEvent::success(AuditAction::TenantProvisioned, tenant.slug.to_string())
-                    .severity(Severity::Notice)
                     .details(json!({ "name": tenant.name, "schema": tenant.schema.as_str() }));
                 record(conn, &source, event).await?;
                 let admin = add_member(conn, tenant.id, &source, admin, one_time_password, &hash).await?;
@@ -136,7 +134,7 @@ pub async fn set_status(db: &Database, slug: &TenantSlug, status: TenantStatus) 
     let target = tenant.slug.to_string();
     db.with_tenant(&tenant, move |conn| {
         Box::pin(async move {
-            let event = AuditEvent::success(action, target).severity(Severity::Warning);
+            let event = AuditEvent::success(action, target);
             record(conn, &AuditSource::command_line(), event).await
         })
     })
@@ -155,7 +153,6 @@ pub async fn set_plan(db: &Database, slug: &TenantSlug, plan: Plan) -> AppResult
     db.with_tenant(&tenant, move |conn| {
         Box::pin(async move {
             let event = AuditEvent::success(AuditAction::TenantPlanChanged, target)
-                .severity(Severity::Notice)
                 .details(json!({ "from": from, "to": plan.as_str() }));
             record(conn, &AuditSource::command_line(), event).await
         })
@@ -186,7 +183,6 @@ pub async fn set_mfa_policy(db: &Database, tenant: &Tenant, source: AuditSource,
         Box::pin(async move {
             repo::set_mfa_policy(conn, id, policy).await?;
             let event = AuditEvent::success(AuditAction::TenantMfaPolicyChanged, target)
-                .severity(Severity::Warning)
                 .details(json!({ "from": from, "to": policy.as_str() }));
             record(conn, &source, event).await
         })
@@ -205,9 +201,8 @@ pub async fn clear_allowlist(db: &Database, slug: &TenantSlug) -> AppResult<usiz
     db.with_tenant(&tenant, move |conn| {
         Box::pin(async move {
             repo::set_allowlist(conn, id, &[]).await?;
-            let event = AuditEvent::success(AuditAction::AllowlistCleared, target)
-                .severity(Severity::Warning)
-                .details(json!({ "removed": removed }));
+            let event =
+                AuditEvent::success(AuditAction::AllowlistCleared, target).details(json!({ "removed": removed }));
             record(conn, &AuditSource::command_line(), event).await
         })
     })

@@ -1,5 +1,6 @@
 //! `server [serve]`, `server migrate`, `server tenant …`: one binary for every operation.
 
+mod audit;
 mod bench;
 pub mod bench_edge;
 mod catalog;
@@ -30,6 +31,9 @@ enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Verify and sign a tenant's audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Manage a tenant's software catalog.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -56,6 +60,10 @@ impl Cli {
             Some(Command::Bench(args)) => {
                 startup::migrate(&db).await?;
                 bench::run(&db, args).await
+            }
+            Some(Command::Audit(command)) => {
+                startup::migrate(&db).await?;
+                command.run(&db).await
             }
             Some(Command::Catalog(command)) => {
                 startup::migrate(&db).await?;

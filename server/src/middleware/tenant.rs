@@ -22,7 +22,6 @@ use crate::router::Edge;
 use app::access::network::{self, TrustedProxies};
 use app::access::service as access;
 use app::access::token::looks_like_api_key;
-use app::audit::model::Severity;
 use app::audit::service::{self as audit, AuditEvent, AuditSource};
 use app::auth::api::{is_public_server_fn, RequiredStep};
 use app::auth::service as auth;
@@ -321,7 +320,6 @@ async fn audit_refused_address(
         ..AuditSource::default()
     };
     let event = AuditEvent::failure(AuditAction::AllowlistRefused, facts.path.clone())
-        .severity(Severity::Warning)
         .details(serde_json::json!({ "channel": channel.as_str(), "repeats_muted_for_seconds": 60 }));
     audit::record_alone(&state.db, tenant, source, event).await
 }

@@ -121,6 +121,9 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/catalog/save" => (Rule::Allowed(CatalogWrite), form(path, "yaml=%3A")),
         "ui/catalog/allow-host" => (Rule::Allowed(CatalogAdmin), form(path, "pattern=")),
         "ui/catalog/remove-host" => (Rule::Allowed(CatalogAdmin), form(path, "pattern=nope.example.com")),
+        "ui/audit/list" => (Rule::Allowed(AuditRead), form(path, "view[q]=nothing-matches")),
+        "ui/audit/event" => (Rule::Allowed(AuditRead), form(path, "id=1")),
+        "ui/audit/verify" => (Rule::Allowed(AuditRead), form(path, "")),
         _ => return None,
     })
 }
@@ -146,6 +149,10 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
         ("POST", "/sso/saml/{id}/acs") => Some((Rule::Public, form(&path, "SAMLResponse=eA%3D%3D&RelayState=y"))),
         ("GET", "/sso/saml/{id}/finish") => Some((Rule::Public, get(&format!("{path}?token=x")))),
         ("GET", "/api/permissions/roles") => Some((Rule::Authenticated, get(&path))),
+        ("GET", "/api/audit" | "/api/audit/export") => {
+            Some((Rule::Allowed(AuditRead), get(&format!("{path}?q=nothing-matches"))))
+        }
+        ("POST", "/api/audit/verify") => Some((Rule::Allowed(AuditRead), json(&path, ""))),
         ("POST", "/api/permissions/check") => Some((Rule::Authenticated, json(&path, r#"{"action":"catalog.read"}"#))),
         ("GET", "/api/catalog/openapi.json") => Some((Rule::Authenticated, get(&path))),
         ("GET", "/api/catalog/entity-facets") => read(get(&format!("{path}?facet=kind"))),
@@ -197,7 +204,8 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
     use Action::*;
     let rule = match path {
         "/login" | "/login/mfa" => Rule::Public,
-        "/" | "/logout" | "/plugins" | "/briefs" | "/finops" | "/audit" | "/settings" => Rule::Authenticated,
+        "/" | "/logout" | "/plugins" | "/briefs" | "/finops" | "/settings" => Rule::Authenticated,
+        "/audit" | "/audit/{id}" => Rule::Allowed(AuditRead),
         "/account/password" | "/account/sessions" | "/account/mfa" | "/settings/api-access" => {
             Rule::Allowed(ManageOwnAccount)
         }
@@ -222,7 +230,7 @@ enum Caller {
     Anonymous,
     OtherTenantMember(String),
     Member(Role, String),
-    /// An admin's API key with only `audit:read`, which no endpoint here needs.
+    /// An admin's API key with only `audit:read`: through on the audit API, refused elsewhere.
     KeyWithoutScopes(String),
     OtherTenantKey(String),
 }
@@ -363,7 +371,7 @@ async fn every_endpoint_answers_every_caller_as_designed_and_never_leaks_another
     let imported = app.call(&other.host, "/api/ui/catalog/import", &[("yaml", &yaml)], Some(&other_admin)).await;
     assert!(imported.status.is_success(), "{} {}", imported.status, imported.body);
     let (_, other_key) = app.create_key(&other, &other_admin, "other", &["catalog:read", "catalog:write"]).await;
-    // audit:read grants nothing any endpoint here needs: the key lacks every scope in play.
+    // audit:read alone: the audit API lets it through, every other endpoint lacks its scope.
     let (_, unscoped_key) = app.create_key(&t, &admin, "unscoped", &["audit:read"]).await;
 
     let mut callers = vec![

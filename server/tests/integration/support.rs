@@ -233,6 +233,7 @@ impl TestApp {
             metrics_token: Some(METRICS_TOKEN.into()),
             request_timeout_ms,
             import_timeout_ms: 300_000,
+            audit_checkpoint_seconds: 60,
             leptos_config: "Leptos.toml".into(),
         };
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();

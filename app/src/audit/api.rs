@@ -1,0 +1,57 @@
+//! Server functions of the audit pages (admins; keys need `audit:read`). Thin: check, call the service.
+
+use leptos::prelude::*;
+
+use super::model::{AuditDetail, Verification};
+use super::view::{AuditPage, AuditView};
+use crate::error::AppError;
+
+#[server(endpoint = "ui/audit/list")]
+pub async fn list_audit(view: AuditView) -> Result<AuditPage, AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::AuditRead).await?;
+            super::service::list(&state.db, &ctx.tenant, &view, super::view::PAGE_SIZE).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/audit/event")]
+pub async fn load_audit_event(id: i64) -> Result<AuditDetail, AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::AuditRead).await?;
+            super::service::find(&state.db, &ctx.tenant, id).await
+        }
+        .await,
+    )
+}
+
+/// Checks the whole log, records that it was checked with the result, and opens that record:
+/// the result stays in the log for the next auditor, and the page works without JS.
+#[server(endpoint = "ui/audit/verify")]
+pub async fn verify_audit_log() -> Result<Verification, AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::AuditRead).await?;
+            let (report, id) =
+                super::service::verify_and_record(&state.db, &ctx.tenant, &state.keyring, ctx.audit_source()).await?;
+            leptos_axum::redirect(&format!("/audit/{id}"));
+            Ok(report)
+        }
+        .await,
+    )
+}
