@@ -9,7 +9,7 @@ use super::model::{AuditAction, AuditDetail, AuditRecord, Outcome, Severity};
 use super::view::{AuditPage, AuditView};
 use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
 
-const ADMINS_ONLY: &str = "Admins and auditors only";
+const ADMINS_ONLY: &str = "Admins only";
 
 #[component]
 pub fn AuditLogPage() -> impl IntoView {

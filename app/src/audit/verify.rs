@@ -129,7 +129,7 @@ impl Walk<'_> {
         let changed = |what: &str| {
             problem(TamperKind::Changed, Some(event.id), format!("Event #{} was changed: {what}.", event.id))
         };
-        let content = content_of(event, report).map_err(|what| changed(what))?;
+        let content = content_of(event, report).map_err(&changed)?;
         if event.content_hash.as_deref() != Some(content.as_slice()) {
             return Err(changed("its time, action, outcome, severity or request id no longer match its hash"));
         }

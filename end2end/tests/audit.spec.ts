@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import { test, expect } from '@playwright/test';
+import { admin, invite, otherBrowser, signIn, unique } from './helpers';
+
+test('an admin filters the audit log down to one event, opens it and exports it', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  const email = unique('audited');
+  await invite(page, email, 'Audrey Audited');
+
+  await page.goto('/audit');
+  await expect(page.getByTestId('audit-table')).toBeVisible();
+  const filters = page.getByRole('search', { name: 'Filter events' });
+  await filters.getByLabel('Target').fill(email);
+  await filters.getByLabel('Action').selectOption('user.invited');
+  await filters.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/action=user\.invited/);
+  const rows = page.getByTestId('audit-row');
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText(email);
+  await expect(rows.first()).toContainText('high');
+
+  await rows.first().getByRole('link', { name: /Details of event/ }).click();
+  await expect(page).toHaveURL(/\/audit\/\d+\?/);
+  const detail = page.getByTestId('audit-detail');
+  await expect(detail).toContainText(email);
+  await expect(detail).toContainText('user.invited');
+  await expect(detail).toContainText(admin.email);
+  await expect(page.getByTestId('audit-details')).toContainText('"role": "developer"');
+
+  // Back to the filtered list, which is still filtered, and its export.
+  await page.getByRole('link', { name: '← Audit log' }).click();
+  await expect(page.getByTestId('audit-row')).toHaveCount(1);
+  const download = page.waitForEvent('download');
+  await page.getByTestId('export-csv').click();
+  const csv = await readFile((await (await download).path())!, 'utf8');
+  const lines = csv.trim().split('\r\n');
+  expect(lines[0]).toMatch(/^id,occurred_at,actor,/);
+  expect(lines).toHaveLength(2);
+  expect(lines[1]).toContain(email);
+});
+
+test('verifying integrity reports the log intact and records the check', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await page.goto('/audit');
+  await page.getByRole('button', { name: 'Verify integrity' }).click();
+  await expect(page).toHaveURL(/\/audit\/\d+$/);
+  await expect(page.getByTestId('verification')).toContainText(/Intact through event #\d+/);
+  await expect(page.getByTestId('audit-detail')).toContainText('audit.verified');
+
+  await page.goto('/audit?action=audit.verified');
+  await expect(page.getByTestId('audit-row').first()).toContainText(admin.email);
+});
+
+test('a viewer is refused the audit log with a 403', async ({ page, browser }) => {
+  await signIn(page, admin.email, admin.password);
+  const email = unique('viewer');
+  const password = await invite(page, email, 'Vic Viewer');
+  const row = page.locator(`[data-testid=user-row][data-email="${email}"]`);
+  await row.getByLabel('Role').selectOption('viewer');
+  await row.getByRole('button', { name: 'Save' }).click();
+  await expect(page.locator(`[data-testid=user-row][data-email="${email}"]`).getByLabel('Role')).toHaveValue('viewer');
+
+  const { context, page: viewer } = await otherBrowser(browser);
+  await signIn(viewer, email, password);
+  const response = await viewer.goto('/audit');
+  expect(response!.status()).toBe(403);
+  await expect(viewer.getByTestId('page-problem')).toContainText('Admins only');
+  await expect(viewer.getByTestId('audit-table')).toHaveCount(0);
+  await context.close();
+});
