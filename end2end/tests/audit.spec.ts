@@ -67,4 +67,10 @@ test('a viewer is refused the audit log with a 403', async ({ page, browser }) =
   await expect(viewer.getByTestId('page-problem')).toContainText('Admins only');
   await expect(viewer.getByTestId('audit-table')).toHaveCount(0);
   await context.close();
+
+  // What this person did, from their row in Settings → Users.
+  await page.goto('/settings/users');
+  await page.getByRole('link', { name: `Activity of ${email}` }).click();
+  await expect(page).toHaveURL(/\/audit\?actor=/);
+  await expect(page.locator('[data-testid=audit-row][data-action="auth.login"]').first()).toContainText(email);
 });

@@ -180,6 +180,10 @@ fn MemberRow(member: Member, is_me: bool, actions: RowActions) -> impl IntoView 
                 <p class="font-medium text-slate-900">{member.display_name.clone()}</p>
                 <p class="text-slate-500">{member.email.clone()}{is_me.then_some(" (you)")}</p>
                 {mfa_enabled.then(|| view! { <p class="text-xs text-emerald-700">"Two-factor on"</p> })}
+                <a href=format!("/audit?actor={}", crate::escape::percent(email, b"")) class="text-xs text-amber-700 hover:text-amber-900"
+                    aria-label=format!("Activity of {email}")>
+                    "Activity"
+                </a>
             </td>
             <td class="px-4 py-3">
                 <ActionForm action=actions.change_role>

@@ -1,3 +1,4 @@
+DROP INDEX audit_events_by_network;
 DROP FUNCTION audit_inet(TEXT);
 DROP INDEX audit_events_text;
 DROP INDEX audit_events_failures;

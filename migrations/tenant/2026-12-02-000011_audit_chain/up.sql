@@ -87,6 +87,7 @@ EXCEPTION WHEN others THEN
     RETURN NULL;
 END
 $$;
+CREATE INDEX audit_events_by_network ON audit_events USING gist (audit_inet(ip) inet_ops);
 -- Free text: actor, target and request id, matched by trigram.
 CREATE INDEX audit_events_text ON audit_events
     USING gin ((lower(actor || ' ' || target || ' ' || coalesce(request_id, ''))) public.gin_trgm_ops);

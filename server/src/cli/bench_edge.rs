@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use axum::response::Response;
 use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -26,12 +27,24 @@ use app::tenancy::model::Tenant;
 
 const CATALOG_PAGE: &str = "/api/catalog/entities?limit=25&filter=kind=component";
 
-struct Client {
+pub(super) struct Client {
     router: Router,
     host: String,
 }
 
 impl Client {
+    /// The real router over `db`, configured from the environment as `serve` is, addressed to
+    /// `tenant`'s host.
+    pub(super) async fn connect(db: &Database, tenant: &Tenant) -> Result<Self, AppError> {
+        let config = ServeConfig::from_env()?;
+        let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
+        let (state, sessions) = startup::connect(db.clone(), &config, leptos_options).await?;
+        Ok(Client {
+            router: router::build(state, Arc::new(Edge::from_config(&config)?), sessions),
+            host: format!("{}.{}", tenant.slug, config.base_domain),
+        })
+    }
+
     /// Sends a request from loopback and reads the whole answer.
     async fn send(&self, request: Request<Body>) -> Result<(StatusCode, axum::http::HeaderMap, Vec<u8>), AppError> {
         let mut request = request;
@@ -42,18 +55,42 @@ impl Client {
         Ok((parts.status, parts.headers, bytes.to_vec()))
     }
 
-    async fn get(&self, path: &str, credential: (header::HeaderName, &str)) -> Result<(), AppError> {
+    pub(super) async fn get(&self, path: &str, credential: (header::HeaderName, &str)) -> Result<(), AppError> {
+        self.get_bytes(path, credential).await.map(drop)
+    }
+
+    /// The body of a 200 answer to a GET; any other status is an error.
+    pub(super) async fn get_bytes(
+        &self,
+        path: &str,
+        credential: (header::HeaderName, &str),
+    ) -> Result<Vec<u8>, AppError> {
         let request = Request::get(path)
             .header(header::HOST, &self.host)
             .header(credential.0, credential.1)
             .body(Body::empty())
             .map_err(AppError::internal)?;
         match self.send(request).await? {
-            (StatusCode::OK, _, _) => Ok(()),
+            (StatusCode::OK, _, body) => Ok(body),
             (status, _, body) => {
                 Err(AppError::internal(format!("GET {path}: {status} {}", String::from_utf8_lossy(&body))))
             }
         }
+    }
+
+    /// A GET whose answer is handed over unread, to be streamed.
+    pub(super) async fn stream(
+        &self,
+        path: &str,
+        credential: (header::HeaderName, &str),
+    ) -> Result<Response, AppError> {
+        let mut request = Request::get(path)
+            .header(header::HOST, &self.host)
+            .header(credential.0, credential.1)
+            .body(Body::empty())
+            .map_err(AppError::internal)?;
+        request.extensions_mut().insert(axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+        self.router.clone().oneshot(request).await.map_err(AppError::internal)
     }
 
     async fn post_json(&self, path: &str, body: &Value, key: &str) -> Result<(), AppError> {
@@ -71,7 +108,11 @@ impl Client {
         }
     }
 
-    async fn post_form(&self, path: &str, form: String) -> Result<(axum::http::HeaderMap, Vec<u8>), AppError> {
+    pub(super) async fn post_form(
+        &self,
+        path: &str,
+        form: String,
+    ) -> Result<(axum::http::HeaderMap, Vec<u8>), AppError> {
         let request = Request::post(path)
             .header(header::HOST, &self.host)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -89,13 +130,7 @@ impl Client {
 
 /// Prints one row per way of calling the catalog API, plus signing in itself.
 pub async fn run(db: &Database, tenant: &Tenant, admin: (&str, &str), samples: usize) -> Result<(), AppError> {
-    let config = ServeConfig::from_env()?;
-    let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
-    let (state, sessions) = startup::connect(db.clone(), &config, leptos_options).await?;
-    let client = Client {
-        router: router::build(state, Arc::new(Edge::from_config(&config)?), sessions),
-        host: format!("{}.{}", tenant.slug, config.base_domain),
-    };
+    let client = Client::connect(db, tenant).await?;
     let (email, password) = admin;
     let login = format!("email={}&password={password}", email.replace('@', "%40"));
 

@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod bench_audit;
 pub mod bench_edge;
 mod catalog;
 mod tenant;

@@ -27,6 +27,9 @@ const EXPENSIVE: &[&str] = &[
     "/api/catalog/export",
     "/api/catalog/search",
     "/api/catalog/entity-facets",
+    "/api/audit/export",
+    "/api/audit/verify",
+    "/api/ui/audit/verify",
     crate::rest::catalog::IMPORT_PATHS[0],
     crate::rest::catalog::IMPORT_PATHS[1],
 ];
