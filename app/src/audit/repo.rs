@@ -98,6 +98,21 @@ pub async fn about(conn: &mut Connection, target: &str, limit: i64) -> QueryResu
 
 type Filtered<'a> = audit_events::BoxedQuery<'a, Pg>;
 
+/// Who an actor filter means: a member of the tenant (found by email), or a name that is no
+/// member's (`cli`, `anonymous`, someone since removed), matched as written.
+enum Actor {
+    Member(uuid::Uuid),
+    Named(String),
+}
+
+async fn resolve_actor(conn: &mut Connection, filter: &AuditFilter) -> QueryResult<Option<Actor>> {
+    use crate::db::schema::users;
+    let Some(actor) = &filter.actor else { return Ok(None) };
+    let member: Option<uuid::Uuid> =
+        users::table.filter(users::email.eq(actor.to_lowercase())).select(users::id).first(conn).await.optional()?;
+    Ok(Some(member.map_or_else(|| Actor::Named(actor.clone()), Actor::Member)))
+}
+
 /// `LIKE` pattern text matching `raw` literally.
 fn literal(raw: &str) -> String {
     raw.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
@@ -105,12 +120,14 @@ fn literal(raw: &str) -> String {
 
 /// The events `filter` selects, positioned after `direction`'s cursor and ordered for it
 /// (newest first; oldest first when paging towards newer events).
-fn filtered(filter: &AuditFilter, direction: Option<Direction>) -> Filtered<'static> {
+fn filtered(filter: &AuditFilter, actor: Option<Actor>, direction: Option<Direction>) -> Filtered<'static> {
     use audit_events::dsl as e;
     let mut query = audit_events::table.into_boxed();
-    if let Some(actor) = &filter.actor {
-        // A person's own events and those made with their API keys (`email (key bcn_…)`).
-        query = query.filter(e::actor.eq(actor.clone()).or(e::actor.like(format!("{} (key %", literal(actor)))));
+    match actor {
+        None => {}
+        // A member's own events and those of their API keys, by id: one ordered index range.
+        Some(Actor::Member(id)) => query = query.filter(e::actor_user_id.eq(id)),
+        Some(Actor::Named(name)) => query = query.filter(e::actor.eq(name)),
     }
     if let Some(actions) = &filter.actions {
         query = query.filter(e::action.eq_any(actions.clone()));
@@ -159,8 +176,9 @@ pub async fn page(
     direction: Option<Direction>,
     limit: i64,
 ) -> QueryResult<Vec<AuditRecord>> {
+    let actor = resolve_actor(conn, filter).await?;
     let rows: Vec<RecordRow> =
-        filtered(filter, direction).limit(limit).select(RecordRow::as_select()).load(conn).await?;
+        filtered(filter, actor, direction).limit(limit).select(RecordRow::as_select()).load(conn).await?;
     let mut records: Vec<AuditRecord> = rows.into_iter().map(AuditRecord::from).collect();
     if matches!(direction, Some(Direction::Newer(_))) {
         records.reverse();
@@ -175,8 +193,9 @@ pub async fn detail_page(
     direction: Option<Direction>,
     limit: i64,
 ) -> QueryResult<Vec<AuditDetail>> {
+    let actor = resolve_actor(conn, filter).await?;
     let rows: Vec<DetailRow> =
-        filtered(filter, direction).limit(limit).select(DetailRow::as_select()).load(conn).await?;
+        filtered(filter, actor, direction).limit(limit).select(DetailRow::as_select()).load(conn).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.record.id).collect();
     let positions: Vec<(i64, i64)> = audit_chain::table
         .filter(audit_chain::event_id.eq_any(ids))

@@ -18,7 +18,7 @@ pub const MAX_FILTER_LEN: usize = 200;
 /// The filters as typed (strings, so a form can show them back); checked by [`AuditView::filter`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditView {
-    /// Who acted: an email (their API keys' events included), `cli` or `anonymous`.
+    /// Who acted: a member's email (their API keys' events included), `cli` or `anonymous`.
     pub actor: Option<String>,
     pub action: Option<String>,
     pub target: Option<String>,

@@ -2,6 +2,7 @@ DROP INDEX audit_events_by_network;
 DROP FUNCTION audit_inet(TEXT);
 DROP INDEX audit_events_text;
 DROP INDEX audit_events_failures;
+DROP INDEX audit_events_by_member;
 DROP INDEX audit_events_by_actor;
 DROP INDEX audit_events_by_action;
 DROP INDEX audit_events_by_target;

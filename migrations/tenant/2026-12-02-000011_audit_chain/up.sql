@@ -77,6 +77,7 @@ DROP INDEX audit_events_target;
 CREATE INDEX audit_events_by_target ON audit_events (target, occurred_at DESC, id DESC);
 CREATE INDEX audit_events_by_action ON audit_events (action, occurred_at DESC, id DESC);
 CREATE INDEX audit_events_by_actor ON audit_events (actor, occurred_at DESC, id DESC);
+CREATE INDEX audit_events_by_member ON audit_events (actor_user_id, occurred_at DESC, id DESC);
 CREATE INDEX audit_events_failures ON audit_events (occurred_at DESC, id DESC) WHERE outcome = 'failure';
 -- The address column as inet for network filters, NULL where it holds anything else: one odd
 -- row must never turn a filter into an error.

@@ -135,11 +135,10 @@ pub async fn run(
 
     let rss_before = rss_kib();
     let begun = Instant::now();
-    let (rows, bytes, peak) =
-        export(&client, "/api/audit/export?format=ndjson&severity=medium", api_key.clone()).await?;
+    let (rows, bytes, peak) = export(&client, "/api/audit/export?format=ndjson&severity=high", api_key.clone()).await?;
     let took = begun.elapsed().as_secs_f64();
     println!(
-        "export NDJSON severity=medium: {rows} events, {:.0} MiB in {took:.1} s ({:.0} events/s); RSS {} MiB before, {} MiB at most while streaming",
+        "export NDJSON severity=high: {rows} events, {:.0} MiB in {took:.1} s ({:.0} events/s); RSS {} MiB before, {} MiB at most while streaming",
         bytes as f64 / 1_048_576.0,
         rows as f64 / took,
         rss_before / 1024,
@@ -158,10 +157,11 @@ pub async fn run(
     let report = verify::verify(db, tenant, &keyring).await?;
     let took = begun.elapsed().as_secs_f64();
     println!(
-        "verify: {} in {took:.1} s ({:.0} chained events/s; {} synthetic events before the chain counted)",
-        report.summary(),
+        "verify: walked {} chained events in {took:.1} s ({:.0}/s); it reports: {} (the synthetic events were \
+         bulk-loaded around the app, so they are rightly not in the chain)",
+        report.events_checked,
         report.events_checked as f64 / took,
-        report.before_chain
+        report.summary(),
     );
     Ok(())
 }
@@ -188,7 +188,7 @@ async fn load(db: &Database, tenant: &Tenant, events: i64) -> Result<(), AppErro
                     CASE WHEN h % {RARE} = 0 THEN 'high' WHEN h % {ten_rare} = 1 THEN 'critical' ELSE (ARRAY[{severities}])[1 + h % {n}] END,
                     '10.' || (h2 % 4) || '.' || (h3 % 256) || '.' || (h % 200), 'Mozilla/5.0 (X11; Linux x86_64) bench',
                     substr(md5(g::text), 1, 12), jsonb_build_object('batch', g % 97)
-               FROM generate_series({from}, {to}) AS g,
+               FROM generate_series({from}::bigint, {to}::bigint) AS g,
                     LATERAL (SELECT abs(hashint8(g)::bigint) AS h, abs(hashint8(g + 7919)::bigint) AS h2, abs(hashint8(g + 104729)::bigint) AS h3) AS r,
                     LATERAL (SELECT 'member' || (r.h3 % {ACTORS}) || '@bench.example.com' AS actor) AS a,
                     (SELECT now() - interval '90 days' AS start) AS s",
