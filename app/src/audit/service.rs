@@ -116,21 +116,28 @@ async fn write(conn: &mut Connection, source: &AuditSource, event: AuditEvent) -
     .map_err(AppError::from)
 }
 
+/// Pages are read one event past `limit`: whether it came tells if another page follows in the
+/// reading direction. Drops it (the newest when reading towards newer events, which come newest
+/// first like every page) and says whether it was there.
+fn beyond_limit<T>(items: &mut Vec<T>, limit: i64, direction: Option<Direction>) -> bool {
+    let more = items.len() as i64 > limit;
+    if more {
+        match direction {
+            Some(Direction::Newer(_)) => drop(items.remove(0)),
+            _ => items.truncate(limit as usize),
+        }
+    }
+    more
+}
+
 /// One page of the audit list for `view` (its filters and position).
 pub async fn list(db: &Database, tenant: &Tenant, view: &AuditView, limit: i64) -> AppResult<AuditPage> {
     let filter = view.filter()?;
     let direction = view.direction()?;
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            // One more than shown tells whether another page follows in the reading direction.
             let mut items = repo::page(conn, &filter, direction, limit + 1).await?;
-            let more = items.len() as i64 > limit;
-            if more {
-                match direction {
-                    Some(Direction::Newer(_)) => drop(items.remove(0)),
-                    _ => items.truncate(limit as usize),
-                }
-            }
+            let more = beyond_limit(&mut items, limit, direction);
             let (first, last) = (items.first().map(Cursor::of), items.last().map(Cursor::of));
             let (older, newer) = match direction {
                 None => (last.filter(|_| more), None),
@@ -155,15 +162,8 @@ pub async fn detail_page(
     let filter = filter.clone();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            // One more than asked tells whether another page follows.
             let mut items = repo::detail_page(conn, &filter, direction, limit + 1).await?;
-            let more = items.len() as i64 > limit;
-            if more {
-                match direction {
-                    Some(Direction::Newer(_)) => drop(items.remove(0)),
-                    _ => items.truncate(limit as usize),
-                }
-            }
+            let more = beyond_limit(&mut items, limit, direction);
             let next = items.last().map(|d| Cursor::of(&d.record)).filter(|_| more);
             Ok((items, next))
         })

@@ -116,14 +116,7 @@ pub async fn run(
     deep.sort();
     print_row("cursor pages 2–10 of action=auth.login", &(first, deep));
 
-    let login = format!("email={}&password={}", admin.0.replace('@', "%40"), admin.1);
-    let (headers, _) = client.post_form("/api/auth/login", login).await?;
-    let cookie = headers
-        .get(header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .ok_or_else(|| AppError::internal("sign-in set no cookie"))?
-        .to_owned();
+    let cookie = client.sign_in(admin.0, admin.1).await?;
     let session = (header::COOKIE, cookie.as_str());
     for (label, path) in [
         ("SSR /audit page (HTML), no filter", "/audit".to_owned()),

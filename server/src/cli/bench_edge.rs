@@ -108,11 +108,19 @@ impl Client {
         }
     }
 
-    pub(super) async fn post_form(
-        &self,
-        path: &str,
-        form: String,
-    ) -> Result<(axum::http::HeaderMap, Vec<u8>), AppError> {
+    /// Signs in with a password; the session cookie (`name=value`).
+    pub(super) async fn sign_in(&self, email: &str, password: &str) -> Result<String, AppError> {
+        let form = format!("email={}&password={password}", email.replace('@', "%40"));
+        let (headers, _) = self.post_form("/api/auth/login", form).await?;
+        headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned)
+            .ok_or_else(|| AppError::internal("sign-in set no cookie"))
+    }
+
+    async fn post_form(&self, path: &str, form: String) -> Result<(axum::http::HeaderMap, Vec<u8>), AppError> {
         let request = Request::post(path)
             .header(header::HOST, &self.host)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -139,13 +147,7 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: (&str, &str), samples: u
             .await?;
     print_row("sign-in (argon2id, throttle, registry)", &sign_in);
 
-    let (headers, _) = client.post_form("/api/auth/login", login.clone()).await?;
-    let cookie = headers
-        .get(header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .ok_or_else(|| AppError::internal("sign-in set no cookie"))?
-        .to_owned();
+    let cookie = client.sign_in(email, password).await?;
     let by_session =
         sample(samples, || async { client.get(CATALOG_PAGE, (header::COOKIE, cookie.as_str())).await }).await?;
     print_row("GET entities page, session cookie", &by_session);
