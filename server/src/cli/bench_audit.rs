@@ -38,7 +38,7 @@ const MIX: [(AuditAction, usize); 10] = [
 /// One in this many events is a role change, one in ten times as many an SSO provider added.
 const RARE: i64 = 1_000;
 const ACTORS: i64 = 500;
-const BATCH: i64 = 250_000;
+const BATCH: i64 = 50_000;
 
 pub async fn run(
     db: &Database,
