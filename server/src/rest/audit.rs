@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
-use super::{invalid, ApiResult, Endpoint};
+use super::{invalid, ApiResult, Endpoint, Params};
 use app::audit::model::{AuditAction, AuditDetail};
 use app::audit::service::{self, AuditEvent};
 use app::audit::view::{AuditView, Cursor, Direction, MAX_PAGE_SIZE};
@@ -24,17 +24,15 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-/// The request's query string as the audit view it describes, plus the other parameters.
-fn parse(raw: Option<String>) -> ApiResult<(AuditView, Vec<(String, String)>)> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
-        .map_err(|e| invalid(format!("malformed query string: {e}")))?;
-    let get = |key: &str| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-    let mut view = AuditView::from_query(get);
+/// The request's query string as the audit view it describes, and the other parameters.
+fn parse(raw: Option<String>) -> ApiResult<(AuditView, Params)> {
+    let params = Params::parse(raw)?;
+    let mut view = AuditView::from_query(|key| params.one(key).map(str::to_owned));
     // The API's one cursor parameter reads towards older events, like the page's `before`.
-    if let Some(cursor) = get("cursor") {
-        view.before = Some(cursor);
+    if let Some(cursor) = params.one("cursor") {
+        view.before = Some(cursor.to_owned());
     }
-    Ok((view, pairs))
+    Ok((view, params))
 }
 
 const DEFAULT_PAGE: i64 = 100;
@@ -47,10 +45,10 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     ctx.authorize(Action::AuditRead)?;
-    let (view, pairs) = parse(raw)?;
-    let limit = match pairs.iter().rev().find(|(k, _)| k == "limit") {
+    let (view, params) = parse(raw)?;
+    let limit = match params.one("limit") {
         None => DEFAULT_PAGE,
-        Some((_, raw)) => raw
+        Some(raw) => raw
             .parse::<i64>()
             .ok()
             .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
@@ -79,8 +77,8 @@ async fn export(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     ctx.authorize(Action::AuditRead)?;
-    let (view, pairs) = parse(raw)?;
-    let format = match pairs.iter().rev().find(|(k, _)| k == "format").map(|(_, v)| v.as_str()) {
+    let (view, params) = parse(raw)?;
+    let format = match params.one("format") {
         None | Some("ndjson") => Format::Ndjson,
         Some("csv") => Format::Csv,
         Some(other) => return Err(invalid(format!("format `{other}` is not csv or ndjson"))),

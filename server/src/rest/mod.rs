@@ -226,3 +226,42 @@ pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 pub fn invalid(message: String) -> ApiError {
     ApiError(AppError::Invalid(message))
 }
+
+/// The query string as repeated `key=value` pairs (`filter` may appear many times).
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub(crate) fn parse(raw: Option<String>) -> ApiResult<Self> {
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+            .map(Self)
+            .map_err(|e| ApiError(AppError::invalid(format!("malformed query string: {e}"))))
+    }
+
+    pub(crate) fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
+        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn one<'a>(&'a self, key: &'a str) -> Option<&'a str> {
+        self.all(key).last()
+    }
+
+    pub(crate) fn number(&self, key: &str) -> ApiResult<Option<i64>> {
+        self.one(key)
+            .map(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| invalid(format!("{key} must be a non-negative integer")))
+            })
+            .transpose()
+    }
+
+    pub(crate) fn fields(&self) -> Vec<String> {
+        self.all("fields")
+            .flat_map(|f| f.split(','))
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}

@@ -19,10 +19,9 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{invalid, ApiError, ApiResult, Endpoint};
+use super::{invalid, ApiResult, Endpoint, Params};
 use app::auth::permission::Action;
 use app::catalog::query::EntityQuery;
-use app::error::AppError;
 use app::state::RequestContext;
 
 /// Whether `path` is on the catalog API, where even refusals at the edge (sign-in, tenant,
@@ -74,45 +73,6 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::POST, "/api/catalog/validate-entity", import::validate_entity),
         Endpoint::new(Method::POST, IMPORT_PATH, import::import).body_limit(import::MAX_IMPORT_BYTES),
     ]
-}
-
-/// The query string as repeated `key=value` pairs (`filter` may appear many times).
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn parse(raw: Option<String>) -> ApiResult<Self> {
-        serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
-            .map(Self)
-            .map_err(|e| ApiError(AppError::invalid(format!("malformed query string: {e}"))))
-    }
-
-    fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
-        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-
-    fn one<'a>(&'a self, key: &'a str) -> Option<&'a str> {
-        self.all(key).last()
-    }
-
-    fn number(&self, key: &str) -> ApiResult<Option<i64>> {
-        self.one(key)
-            .map(|v| {
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| invalid(format!("{key} must be a non-negative integer")))
-            })
-            .transpose()
-    }
-
-    fn fields(&self) -> Vec<String> {
-        self.all("fields")
-            .flat_map(|f| f.split(','))
-            .map(str::trim)
-            .filter(|f| !f.is_empty())
-            .map(str::to_owned)
-            .collect()
-    }
 }
 
 fn reader(ctx: &RequestContext) -> ApiResult<()> {
