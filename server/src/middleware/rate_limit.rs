@@ -8,7 +8,7 @@ use axum::response::Response;
 use tower_sessions_redis_store::fred::interfaces::KeysInterface;
 
 use crate::config::RateLimits;
-use crate::rest::refusal;
+use crate::rest::{carrying, error_page, refusal};
 use app::auth::model::Role;
 use app::error::AppError;
 use app::state::{Credential, RedisPool, RequestContext};
@@ -39,13 +39,26 @@ impl Quota {
             .insert("ratelimit-policy", HeaderValue::from_str(&format!("{limit};w={WINDOW_SECONDS}")).expect("ascii"));
     }
 
-    pub fn refusal(&self) -> Response {
+    /// The 429; a browser navigating (a link, or a form posted without JavaScript) gets it as
+    /// a page it can show, every other caller as JSON.
+    pub fn refusal(&self, as_page: bool) -> Response {
         let message = format!("Too many requests. Try again in {} seconds.", self.reset_in);
-        let mut response = refusal(StatusCode::TOO_MANY_REQUESTS, AppError::RateLimited(message));
+        let mut response = match as_page {
+            true => carrying(
+                error_page(StatusCode::TOO_MANY_REQUESTS, "Too many requests", message.clone(), None),
+                AppError::RateLimited(message),
+            ),
+            false => refusal(StatusCode::TOO_MANY_REQUESTS, AppError::RateLimited(message)),
+        };
         self.write_headers(response.headers_mut());
         response.headers_mut().insert("retry-after", HeaderValue::from(self.reset_in));
         response
     }
+}
+
+/// Whether the caller is a browser navigating (it asks for HTML), not a script or an API client.
+pub fn wants_page(headers: &HeaderMap) -> bool {
+    headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 
 /// Anonymous callers are counted per address, across tenants.

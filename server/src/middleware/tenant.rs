@@ -54,6 +54,7 @@ async fn admit((state, edge): (AppState, Arc<Edge>), request: Request, next: Nex
         Err(refusal) => return refusal,
     };
     let cross_site = csrf::check(request.method(), request.uri().path(), request.headers()).err();
+    let as_page = rate_limit::wants_page(request.headers());
     let facts = RequestFacts::of(&request, &edge.trusted_proxies);
     let ip = facts.ip.map(|ip| ip.to_string());
     let ctx = match context_for(&state, &edge, facts).await {
@@ -62,7 +63,7 @@ async fn admit((state, edge): (AppState, Arc<Edge>), request: Request, next: Nex
             // Failed credentials count against the caller's address like any anonymous call.
             let limit = Some(edge.rate_limits.anonymous_per_minute);
             let quota = rate_limit::count_key(&state.redis, limit, &rate_limit::anonymous_key(ip.as_deref())).await;
-            return if quota.exceeded() { quota.refusal() } else { Rejection::BadCredential.into_response() };
+            return if quota.exceeded() { quota.refusal(as_page) } else { Rejection::BadCredential.into_response() };
         }
         Err(rejection) => return rejection.into_response(),
     };
@@ -81,7 +82,7 @@ async fn admit((state, edge): (AppState, Arc<Edge>), request: Request, next: Nex
     }
     let quota = rate_limit::count(&state.redis, &edge.rate_limits, &ctx).await;
     if quota.exceeded() {
-        return quota.refusal();
+        return quota.refusal(as_page);
     }
 
     let anonymous = ctx.principal.is_none();

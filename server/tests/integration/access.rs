@@ -391,7 +391,16 @@ async fn rate_limits_follow_the_tier_and_answer_429_with_headers() {
     assert_eq!(limited.headers["ratelimit-remaining"], "0");
     let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry));
-    assert_eq!(limited.json::<Value>()["RateLimited"].as_str().map(|m| m.starts_with("Too many requests")), Some(true));
+    // A browser gets a page it can show (a form posted without JavaScript lands there), a
+    // script the error as JSON.
+    assert!(limited.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(limited.body.contains("Too many requests. Try again in"), "{}", limited.body);
+    let scripted = app.call(&t.host, "/api/auth/login", &[("email", "a@b.example"), ("password", "x")], None).await;
+    assert_eq!(scripted.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        scripted.json::<Value>()["RateLimited"].as_str().map(|m| m.starts_with("Too many requests")),
+        Some(true)
+    );
 
     // Another client address has its own budget; signed-in admins are counted, not limited.
     let elsewhere = TestApp::new().await;
