@@ -63,6 +63,17 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
+/// Whether the values of `key` (a lower-cased path) are counted as they are written, in
+/// `entity_facet_counts`. Paths whose values are (nearly) unique per entity are not: counting
+/// them would double an import's writes, and their facets are computed from the search rows.
+/// (Migration 2026-12-02-000012 backfilled existing rows with this rule.)
+pub fn is_faceted(key: &str) -> bool {
+    const UNIQUE: [&str; 6] =
+        ["metadata.uid", "metadata.name", "metadata.title", "metadata.description", "metadata.etag", "spec.definition"];
+    const UNIQUE_UNDER: [&str; 3] = ["metadata.annotations.", "metadata.links.", "spec.profile."];
+    !UNIQUE.contains(&key) && !UNIQUE_UNDER.iter().any(|prefix| key.starts_with(prefix))
+}
+
 /// The words full-text search looks at: name, title, description, tags, owner, kind, type.
 pub fn search_text(parts: &[Option<&str>]) -> String {
     parts.iter().flatten().copied().collect::<Vec<_>>().join(" ")
@@ -90,5 +101,17 @@ mod tests {
         assert!(has("spec.owner", None));
         assert!(!pairs.iter().any(|(k, _, _)| k == "spec.definition" || k.starts_with("relations")));
         assert!(pairs.iter().any(|(k, _, original)| k == "metadata.name" && original.as_deref() == Some("Petstore")));
+    }
+
+    #[test]
+    fn per_entity_values_are_not_counted() {
+        for key in
+            ["kind", "spec.type", "metadata.tags", "metadata.tags.java", "relations.ownedby", "metadata.namespace"]
+        {
+            assert!(is_faceted(key), "{key}");
+        }
+        for key in ["metadata.uid", "metadata.name", "metadata.annotations.backstage.io/x", "spec.profile.email"] {
+            assert!(!is_faceted(key), "{key}");
+        }
     }
 }

@@ -53,6 +53,62 @@ impl Filter {
     }
 }
 
+/// The entities a query selects when it selects by kind alone (or not at all): its counts and
+/// facets are then read from the counts the writes keep (`entity_facet_counts`), not computed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KindScope {
+    Every,
+    /// Lower-cased kinds.
+    Kinds(Vec<String>),
+}
+
+impl KindScope {
+    fn union(self, other: Self) -> Self {
+        match (self, other) {
+            (KindScope::Kinds(mut a), KindScope::Kinds(b)) => {
+                a.extend(b);
+                KindScope::Kinds(a)
+            }
+            _ => KindScope::Every,
+        }
+    }
+}
+
+impl Filter {
+    /// `Some` when every condition is on `kind`: a set's kind values are alternatives (a bare
+    /// `kind` alone holds for every entity), and so are the sets.
+    pub fn kind_scope(&self) -> Option<KindScope> {
+        let mut scope: Option<KindScope> = None;
+        for all in &self.0 {
+            if all.iter().any(|c| c.key != "kind") {
+                return None;
+            }
+            let kinds: Vec<String> = all.iter().filter_map(|c| c.value.clone()).collect();
+            let set = if kinds.is_empty() { KindScope::Every } else { KindScope::Kinds(kinds) };
+            scope = Some(match scope {
+                Some(scope) => scope.union(set),
+                None => set,
+            });
+        }
+        Some(scope.unwrap_or(KindScope::Every))
+    }
+}
+
+impl Predicate {
+    fn kind_scope(&self) -> Option<KindScope> {
+        match self {
+            Predicate::Equals(key, value) if key == "kind" => Some(KindScope::Kinds(vec![value.clone()])),
+            Predicate::In(key, values) if key == "kind" => Some(KindScope::Kinds(values.clone())),
+            Predicate::Exists(key, true) if key == "kind" => Some(KindScope::Every),
+            Predicate::Any(items) | Predicate::All(items) if items.len() == 1 => items[0].kind_scope(),
+            Predicate::Any(items) if !items.is_empty() => {
+                items.iter().map(Self::kind_scope).reduce(|a, b| Some(a?.union(b?)))?
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Columns the catalog can sort by (dotted Backstage paths mapped to indexed columns).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SortField {
@@ -268,6 +324,21 @@ impl EntityQuery {
     }
 }
 
+impl EntityQuery {
+    /// The kinds the query selects, when kinds are all it selects by (no other condition, no
+    /// full-text term).
+    pub fn kind_scope(&self) -> Option<KindScope> {
+        if self.full_text.is_some() {
+            return None;
+        }
+        match (self.filter.kind_scope()?, &self.predicate) {
+            (scope, None) => Some(scope),
+            (KindScope::Every, Some(predicate)) => predicate.kind_scope(),
+            (KindScope::Kinds(_), Some(_)) => None,
+        }
+    }
+}
+
 impl Predicate {
     /// (nodes, depth); an `$in` counts each of its values.
     fn size(&self) -> (usize, usize) {
@@ -323,6 +394,32 @@ mod tests {
         let exists = Filter::parse(["metadata.annotations.backstage.io/orphan"]).unwrap();
         assert_eq!(exists.0[0][0].value, None);
         assert!(Filter::parse(["=x"]).is_err());
+    }
+
+    #[test]
+    fn queries_by_kind_alone_have_a_kind_scope() {
+        let scope = |filters: &[&str], predicate: Option<serde_json::Value>, text: Option<&str>| {
+            EntityQuery {
+                filter: Filter::parse(filters.iter().copied()).unwrap(),
+                predicate: predicate.map(|p| Predicate::parse(&p).unwrap()),
+                full_text: text.map(str::to_owned),
+                ..EntityQuery::default()
+            }
+            .kind_scope()
+        };
+        let kinds = |k: &[&str]| Some(KindScope::Kinds(k.iter().map(|s| s.to_string()).collect()));
+        assert_eq!(scope(&[], None, None), Some(KindScope::Every));
+        assert_eq!(scope(&["kind=Group,kind=Domain"], None, None), kinds(&["group", "domain"]));
+        assert_eq!(scope(&["kind=group", "kind=api"], None, None), kinds(&["group", "api"]));
+        assert_eq!(scope(&["kind=group", "kind"], None, None), Some(KindScope::Every));
+        assert_eq!(scope(&["kind=component,spec.type=service"], None, None), None);
+        assert_eq!(scope(&["kind=component"], None, Some("pay")), None);
+        let predicate = serde_json::json!({ "kind": { "$in": ["API", "Component"] } });
+        assert_eq!(scope(&[], Some(predicate), None), kinds(&["api", "component"]));
+        let any = serde_json::json!({ "$any": [{ "kind": "api" }, { "kind": "group" }] });
+        assert_eq!(scope(&[], Some(any), None), kinds(&["api", "group"]));
+        assert_eq!(scope(&[], Some(serde_json::json!({ "$not": { "kind": "api" } })), None), None);
+        assert_eq!(scope(&["kind=api"], Some(serde_json::json!({ "kind": "api" })), None), None);
     }
 
     #[test]

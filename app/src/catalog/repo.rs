@@ -8,8 +8,8 @@ use diesel_async::RunQueryDsl;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::query::{prefix_tsquery, Condition, EntityQuery, Filter, Predicate as QueryPredicate, SortField};
-use crate::db::schema::{catalog_state, entities, entity_relations, entity_search};
+use super::query::{prefix_tsquery, Condition, EntityQuery, Filter, KindScope, Predicate as QueryPredicate, SortField};
+use crate::db::schema::{catalog_state, entities, entity_facet_counts, entity_relations, entity_search};
 use crate::db::Connection;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -69,10 +69,26 @@ pub struct RelationRow {
 }
 
 pub struct SearchRow {
-    pub entity_id: Uuid,
-    pub key: String,
-    pub value: Option<String>,
-    pub original_value: Option<String>,
+    entity_id: Uuid,
+    /// The entity's kind, lower-cased (facet counts are kept per kind).
+    kind: String,
+    key: String,
+    value: Option<String>,
+    original_value: Option<String>,
+    faceted: bool,
+}
+
+impl SearchRow {
+    pub fn new(
+        entity_id: Uuid,
+        kind: &str,
+        key: String,
+        value: Option<String>,
+        original_value: Option<String>,
+    ) -> Self {
+        let faceted = super::index::is_faceted(&key);
+        Self { entity_id, kind: kind.to_lowercase(), key, value, original_value, faceted }
+    }
 }
 
 /// What an import compares an incoming entity with.
@@ -132,13 +148,15 @@ pub async fn replace_index(
     .execute(conn)
     .await?;
     diesel::sql_query(
-        "INSERT INTO entity_search (entity_id, key, value, original_value) \
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])",
+        "INSERT INTO entity_search (entity_id, key, value, original_value, kind, faceted) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])",
     )
     .bind::<Array<SqlUuid>, _>(search.iter().map(|r| r.entity_id).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(search.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
     .bind::<Array<Nullable<Text>>, _>(search.iter().map(|r| r.value.as_deref()).collect::<Vec<_>>())
     .bind::<Array<Nullable<Text>>, _>(search.iter().map(|r| r.original_value.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(search.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Bool>, _>(search.iter().map(|r| r.faceted).collect::<Vec<_>>())
     .execute(conn)
     .await?;
     Ok(())
@@ -308,6 +326,43 @@ pub async fn facet(conn: &mut Connection, key: &str, q: &EntityQuery) -> QueryRe
         .await
 }
 
+/// The kept counts of `key`'s values over the entities of `scope`, most frequent first (at
+/// most `limit` values): a few rows, however large the catalog and whatever changed last.
+pub async fn counted_facet(
+    conn: &mut Connection,
+    key: &str,
+    scope: &KindScope,
+    limit: i64,
+) -> QueryResult<Vec<(String, i64)>> {
+    let total = sql::<diesel::sql_types::BigInt>("sum(entities)::int8");
+    let mut query = entity_facet_counts::table
+        .filter(entity_facet_counts::key.eq(key.to_lowercase()))
+        .group_by(entity_facet_counts::value)
+        .select((entity_facet_counts::value, total.clone()))
+        .order((total.desc(), entity_facet_counts::value.asc()))
+        .limit(limit)
+        .into_boxed();
+    if let KindScope::Kinds(kinds) = scope {
+        query = query.filter(entity_facet_counts::kind.eq_any(kinds.clone()));
+    }
+    query.load(conn).await
+}
+
+/// How many entities `scope` holds, from the kept counts of `kind`.
+pub async fn counted_entities(conn: &mut Connection, scope: &KindScope) -> QueryResult<i64> {
+    let mut query = entity_facet_counts::table
+        .filter(entity_facet_counts::key.eq("kind"))
+        .select(sql::<diesel::sql_types::BigInt>("coalesce(sum(entities), 0)::int8"))
+        .into_boxed();
+    if let KindScope::Kinds(kinds) = scope {
+        query = query.filter(entity_facet_counts::kind.eq_any(kinds.clone()));
+    }
+    query.get_result(conn).await
+}
+
+/// Values the list page shows per facet, the most frequent first.
+pub const FACET_VALUES: i64 = 50;
+
 /// Facet counts of the list page, straight from the denormalised columns.
 pub async fn column_facets(
     conn: &mut Connection,
@@ -321,7 +376,7 @@ pub async fn column_facets(
                 .group_by($column)
                 .select(($column, count_star()))
                 .order(count_star().desc())
-                .limit(50)
+                .limit(FACET_VALUES)
                 .load(conn)
                 .await?;
             out.push(($key, rows.into_iter().filter_map(|(v, c)| Option::from(v).map(|v: String| (v, c))).collect()));
@@ -336,7 +391,7 @@ pub async fn column_facets(
         .group_by(sql::<Text>("tag"))
         .select((sql::<Text>("unnest(tags) AS tag"), sql::<diesel::sql_types::BigInt>("count(*)")))
         .order(sql::<diesel::sql_types::BigInt>("count(*) DESC"))
-        .limit(50)
+        .limit(FACET_VALUES)
         .load(conn)
         .await?;
     out.push(("metadata.tags", rows));

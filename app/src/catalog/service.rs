@@ -8,13 +8,13 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::cache::{Cached, CatalogCache};
-use super::index::{search_pairs, search_text};
+use super::index::{is_faceted, search_pairs, search_text};
 use super::model::{
     DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, FacetCount, ImportReport, RelationView,
 };
 use super::query::{prefix_tsquery, EntityQuery, Filter};
 use super::refs::EntityRef;
-use super::repo::{self, EntityRow, EntityWrite, RelationRow, SearchRow};
+use super::repo::{self, EntityRow, EntityWrite, RelationRow, SearchRow, FACET_VALUES};
 use super::validate::{validate, ValidEntity};
 use super::view::{CatalogPage, CatalogView, FACETS, PAGE_SIZE};
 use crate::audit::service::{record, AuditEvent, AuditSource};
@@ -252,8 +252,13 @@ async fn write_batch(
     let mut relation_rows = Vec::new();
     let mut search_rows = Vec::new();
     for ((id, entity, _, _), (own, _, _)) in changed.iter().zip(&owned) {
+        let kind = entity.entity_ref.kind.as_str();
         for r in &entity.relations {
             let target = r.target.key();
+            // The entity's own relations are search rows too, as Backstage indexes them (the
+            // owner picker asks facets of relations.ownedBy).
+            let (key, value) = (format!("relations.{}", r.relation.to_lowercase()), Some(target.clone()));
+            search_rows.push(SearchRow::new(*id, kind, key, value.clone(), value));
             relation_rows.push(RelationRow {
                 originating_entity_id: *id,
                 source_ref: own.clone(),
@@ -267,14 +272,10 @@ async fn write_batch(
                 target_ref: own.clone(),
             });
         }
-        search_rows.push(SearchRow {
-            entity_id: *id,
-            key: "metadata.uid".into(),
-            value: Some(id.to_string()),
-            original_value: Some(id.to_string()),
-        });
+        let uid = Some(id.to_string());
+        search_rows.push(SearchRow::new(*id, kind, "metadata.uid".into(), uid.clone(), uid));
         for (key, value, original_value) in search_pairs(&entity.body) {
-            search_rows.push(SearchRow { entity_id: *id, key, value, original_value });
+            search_rows.push(SearchRow::new(*id, kind, key, value, original_value));
         }
     }
     let ids: Vec<Uuid> = changed.iter().map(|(id, _, _, _)| *id).collect();
@@ -466,10 +467,7 @@ pub async fn query(
             let has_more = rows.len() as i64 > limit;
             rows.truncate(limit as usize);
             let total = match with_total {
-                true => {
-                    let version = repo::version(conn).await?;
-                    Some(cached_count(conn, &cache, tenant_id, version, &q).await?)
-                }
+                true => Some(count_matching(conn, &cache, tenant_id, &q).await?),
                 false => None,
             };
             Ok(QueryPage { entities: with_relations(conn, &rows).await?, total, has_more })
@@ -478,14 +476,18 @@ pub async fn query(
     .await
 }
 
-/// The number of entities a query matches, from the cache when the catalog has not changed.
-async fn cached_count(
+/// The number of entities a query matches: kept by the writes for a query by kind alone,
+/// otherwise counted once per catalog version.
+async fn count_matching(
     conn: &mut Connection,
     cache: &CatalogCache,
     tenant: TenantId,
-    version: i64,
     q: &EntityQuery,
 ) -> AppResult<i64> {
+    if let Some(scope) = q.kind_scope() {
+        return Ok(repo::counted_entities(conn, &scope).await?);
+    }
+    let version = repo::version(conn).await?;
     let key = format!("count:{:?}:{:?}:{:?}", q.filter, q.predicate, q.full_text);
     if let Some(Cached::Count(n)) = cache.get(tenant, version, &key) {
         return Ok(n);
@@ -542,8 +544,13 @@ pub async fn facets(
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let version = repo::version(conn).await?;
+            let scope = query.kind_scope();
             let mut out = Vec::new();
             for key in keys {
+                if let Some(scope) = scope.as_ref().filter(|_| is_faceted(&key.to_lowercase())) {
+                    out.push((key.clone(), repo::counted_facet(conn, &key, scope, i64::MAX).await?));
+                    continue;
+                }
                 let cache_key = format!("facet:{key}:{:?}:{:?}", query.filter, query.predicate);
                 let counts = match cache.get(tenant_id, version, &cache_key) {
                     Some(Cached::FacetValues(counts)) => counts,
@@ -682,16 +689,28 @@ pub async fn list_page(
                     }
                     None => Vec::new(),
                 };
-                let version = repo::version(conn).await?;
-                let total = cached_count(conn, &cache, tenant_id, version, &query).await?;
-                let key = format!("facets:{facet_filter:?}:{filter:?}");
-                let (kinds, facets) = match cache.get(tenant_id, version, &key) {
-                    Some(Cached::Facets(kinds, facets)) => (kinds, facets),
+                let total = count_matching(conn, &cache, tenant_id, &query).await?;
+                let (kinds, facets) = match (facet_filter.kind_scope(), filter.kind_scope()) {
+                    // No facet chosen: both come from the kept counts.
+                    (Some(every), Some(kinds)) => {
+                        let mut facets = Vec::new();
+                        for (_, path, _) in FACETS {
+                            facets.push((path, repo::counted_facet(conn, path, &kinds, FACET_VALUES).await?));
+                        }
+                        (repo::counted_facet(conn, "kind", &every, i64::MAX).await?, facets)
+                    }
                     _ => {
-                        let kinds = repo::kind_counts(conn, &facet_filter).await?;
-                        let facets = repo::column_facets(conn, &filter).await?;
-                        cache.put(tenant_id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
-                        (kinds, facets)
+                        let version = repo::version(conn).await?;
+                        let key = format!("facets:{facet_filter:?}:{filter:?}");
+                        match cache.get(tenant_id, version, &key) {
+                            Some(Cached::Facets(kinds, facets)) => (kinds, facets),
+                            _ => {
+                                let kinds = repo::kind_counts(conn, &facet_filter).await?;
+                                let facets = repo::column_facets(conn, &filter).await?;
+                                cache.put(tenant_id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
+                                (kinds, facets)
+                            }
+                        }
                     }
                 };
                 Ok::<_, AppError>((rows, snippets, total, kinds, facets))

@@ -141,6 +141,17 @@ diesel::table! {
         key -> Text,
         value -> Nullable<Text>,
         original_value -> Nullable<Text>,
+        kind -> Text,
+        faceted -> Bool,
+    }
+}
+
+diesel::table! {
+    entity_facet_counts (key, kind, value) {
+        key -> Text,
+        kind -> Text,
+        value -> Text,
+        entities -> Int8,
     }
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod budgets;
 mod catalog;
 mod catalog_writes;
+mod facet_counts;
 mod fuzz;
 mod isolation;
 mod limits;
