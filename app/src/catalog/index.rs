@@ -64,14 +64,24 @@ fn scalar_text(value: &Value) -> Option<String> {
 }
 
 /// Whether the values of `key` (a lower-cased path) are counted as they are written, in
-/// `entity_facet_counts`. Paths whose values are (nearly) unique per entity are not: counting
-/// them would double an import's writes, and their facets are computed from the search rows.
-/// (Migration 2026-12-02-000012 backfilled existing rows with this rule.)
+/// `entity_facet_counts`: the paths facet views ask for, whose values are shared by many
+/// entities. Others (names, references to single entities, annotations) are not: counting them
+/// would double an import's writes for facets nobody shows, so theirs are computed from the
+/// search rows. (Migration 2026-12-02-000012 backfilled existing rows with this rule.)
 pub fn is_faceted(key: &str) -> bool {
-    const UNIQUE: [&str; 6] =
-        ["metadata.uid", "metadata.name", "metadata.title", "metadata.description", "metadata.etag", "spec.definition"];
-    const UNIQUE_UNDER: [&str; 3] = ["metadata.annotations.", "metadata.links.", "spec.profile."];
-    !UNIQUE.contains(&key) && !UNIQUE_UNDER.iter().any(|prefix| key.starts_with(prefix))
+    const COUNTED: [&str; 10] = [
+        "kind",
+        "metadata.namespace",
+        "metadata.tags",
+        "spec.type",
+        "spec.lifecycle",
+        "spec.owner",
+        "spec.system",
+        "spec.domain",
+        "relations.ownedby",
+        "relations.partof",
+    ];
+    COUNTED.contains(&key) || key.starts_with("metadata.labels.")
 }
 
 /// The words full-text search looks at: name, title, description, tags, owner, kind, type.
@@ -104,13 +114,19 @@ mod tests {
     }
 
     #[test]
-    fn per_entity_values_are_not_counted() {
-        for key in
-            ["kind", "spec.type", "metadata.tags", "metadata.tags.java", "relations.ownedby", "metadata.namespace"]
-        {
+    fn only_shared_values_are_counted() {
+        let counted =
+            ["kind", "spec.type", "metadata.tags", "relations.ownedby", "metadata.namespace", "metadata.labels.tier"];
+        for key in counted {
             assert!(is_faceted(key), "{key}");
         }
-        for key in ["metadata.uid", "metadata.name", "metadata.annotations.backstage.io/x", "spec.profile.email"] {
+        for key in [
+            "metadata.uid",
+            "metadata.name",
+            "metadata.annotations.backstage.io/x",
+            "spec.providesapis",
+            "metadata.tags.java",
+        ] {
             assert!(!is_faceted(key), "{key}");
         }
     }

@@ -547,17 +547,18 @@ pub async fn facets(
             let scope = query.kind_scope();
             let mut out = Vec::new();
             for key in keys {
-                if let Some(scope) = scope.as_ref().filter(|_| is_faceted(&key.to_lowercase())) {
-                    out.push((key.clone(), repo::counted_facet(conn, &key, scope, i64::MAX).await?));
-                    continue;
-                }
                 let cache_key = format!("facet:{key}:{:?}:{:?}", query.filter, query.predicate);
                 let counts = match cache.get(tenant_id, version, &cache_key) {
                     Some(Cached::FacetValues(counts)) => counts,
                     _ => {
-                        let rows = repo::facet(conn, &key, &query).await?;
-                        let counts: Vec<(String, i64)> =
-                            rows.into_iter().filter_map(|(v, c)| v.map(|v| (v, c))).collect();
+                        let counts = match scope.as_ref().filter(|_| is_faceted(&key.to_lowercase())) {
+                            // A few rows of kept counts, whatever the catalog's size.
+                            Some(scope) => repo::counted_facet(conn, &key, scope, i64::MAX).await?,
+                            None => {
+                                let rows = repo::facet(conn, &key, &query).await?;
+                                rows.into_iter().filter_map(|(v, c)| v.map(|v| (v, c))).collect()
+                            }
+                        };
                         cache.put(tenant_id, version, cache_key, Cached::FacetValues(counts.clone()));
                         counts
                     }
@@ -690,27 +691,27 @@ pub async fn list_page(
                     None => Vec::new(),
                 };
                 let total = count_matching(conn, &cache, tenant_id, &query).await?;
-                let (kinds, facets) = match (facet_filter.kind_scope(), filter.kind_scope()) {
-                    // No facet chosen: both come from the kept counts.
-                    (Some(every), Some(kinds)) => {
-                        let mut facets = Vec::new();
-                        for (_, path, _) in FACETS {
-                            facets.push((path, repo::counted_facet(conn, path, &kinds, FACET_VALUES).await?));
-                        }
-                        (repo::counted_facet(conn, "kind", &every, i64::MAX).await?, facets)
-                    }
+                let version = repo::version(conn).await?;
+                let key = format!("facets:{facet_filter:?}:{filter:?}");
+                let (kinds, facets) = match cache.get(tenant_id, version, &key) {
+                    Some(Cached::Facets(kinds, facets)) => (kinds, facets),
                     _ => {
-                        let version = repo::version(conn).await?;
-                        let key = format!("facets:{facet_filter:?}:{filter:?}");
-                        match cache.get(tenant_id, version, &key) {
-                            Some(Cached::Facets(kinds, facets)) => (kinds, facets),
-                            _ => {
-                                let kinds = repo::kind_counts(conn, &facet_filter).await?;
-                                let facets = repo::column_facets(conn, &filter).await?;
-                                cache.put(tenant_id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
-                                (kinds, facets)
+                        let (kinds, facets) = match (facet_filter.kind_scope(), filter.kind_scope()) {
+                            // No facet chosen: both from the kept counts.
+                            (Some(every), Some(kinds)) => {
+                                let mut facets = Vec::new();
+                                for (_, path, _) in FACETS {
+                                    facets.push((path, repo::counted_facet(conn, path, &kinds, FACET_VALUES).await?));
+                                }
+                                (repo::counted_facet(conn, "kind", &every, i64::MAX).await?, facets)
                             }
-                        }
+                            _ => (
+                                repo::kind_counts(conn, &facet_filter).await?,
+                                repo::column_facets(conn, &filter).await?,
+                            ),
+                        };
+                        cache.put(tenant_id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
+                        (kinds, facets)
                     }
                 };
                 Ok::<_, AppError>((rows, snippets, total, kinds, facets))

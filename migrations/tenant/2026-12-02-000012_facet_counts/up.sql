@@ -2,20 +2,18 @@
 -- a change reads a few rows instead of grouping every matching entity's search rows.
 --
 -- Each entity_search row now carries its entity's kind (lower-cased), so a row removed by the
--- cascade of an entity's deletion can still be counted out, and whether it is `faceted`: paths
--- whose values are (nearly) unique per entity — uid, name, title, description, annotations,
--- links, API definitions — are not counted (they would double the write volume of an import
--- and no facet view asks for them); facets of those paths are computed from the rows instead.
--- The rule lives in `app::catalog::index::is_faceted`; the backfill below applies it as it
--- stood when this migration was written.
+-- cascade of an entity's deletion can still be counted out, and whether it is `faceted`: only
+-- the paths facet views ask for, whose values many entities share, are counted (counting names,
+-- references to single entities or annotations would double the writes of an import for facets
+-- nobody shows); facets of other paths are computed from the rows. The rule lives in
+-- `app::catalog::index::is_faceted`; the backfill below applies it as it stood when this
+-- migration was written.
 ALTER TABLE entity_search ADD COLUMN kind TEXT, ADD COLUMN faceted BOOLEAN;
 UPDATE entity_search s
    SET kind = lower(e.kind),
-       faceted = s.key NOT IN ('metadata.uid', 'metadata.name', 'metadata.title', 'metadata.description',
-                               'metadata.etag', 'spec.definition')
-                 AND s.key NOT LIKE 'metadata.annotations.%'
-                 AND s.key NOT LIKE 'metadata.links.%'
-                 AND s.key NOT LIKE 'spec.profile.%'
+       faceted = s.key IN ('kind', 'metadata.namespace', 'metadata.tags', 'spec.type', 'spec.lifecycle',
+                           'spec.owner', 'spec.system', 'spec.domain')
+                 OR s.key LIKE 'metadata.labels.%'
   FROM entities e
  WHERE e.id = s.entity_id;
 ALTER TABLE entity_search ALTER COLUMN kind SET NOT NULL, ALTER COLUMN faceted SET NOT NULL;
@@ -23,7 +21,8 @@ ALTER TABLE entity_search ALTER COLUMN kind SET NOT NULL, ALTER COLUMN faceted S
 -- Search rows of each entity's own relations (`relations.ownedby` = `group:default/team-a`),
 -- as Backstage indexes them: the owner picker asks facets of relations.ownedBy.
 INSERT INTO entity_search (entity_id, key, value, original_value, kind, faceted)
-SELECT r.originating_entity_id, 'relations.' || lower(r.relation), r.target_ref, r.target_ref, lower(e.kind), TRUE
+SELECT r.originating_entity_id, 'relations.' || lower(r.relation), r.target_ref, r.target_ref, lower(e.kind),
+       lower(r.relation) IN ('ownedby', 'partof')
   FROM entity_relations r
   JOIN entities e ON e.id = r.originating_entity_id AND e.entity_ref = r.source_ref;
 

@@ -213,6 +213,12 @@ impl TestApp {
 
     async fn start(options: TestAppBuilder) -> Self {
         let TestAppBuilder { pool_size, cookie_secure, request_timeout_ms, extra_routes } = options;
+        // The server's warnings (a request out of time, a lost listener) go to the test's
+        // output, which nextest shows for a test that fails or hangs.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .try_init();
         let db = Database::connect(&env("DATABASE_URL"), pool_size).expect("pool");
         migrate::migrate_control(db.url()).await.expect("control migrations");
         let config = ServeConfig {
