@@ -64,7 +64,7 @@ pub async fn connect(
         .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes)));
     let state = AppState {
         leptos_options,
-        catalog_events: CatalogEvents::listen(db.url().to_owned(), db.tenants().clone()),
+        catalog_events: CatalogEvents::listen(db.url().to_owned(), db.tenants().clone(), db.verified_keys().clone()),
         catalog_cache: CatalogCache::default(),
         db,
         fetch_policy: FetchPolicy { allow_private_networks: config.fetch_private_networks },

@@ -13,3 +13,5 @@ pub mod repo;
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod token;
+#[cfg(feature = "ssr")]
+pub mod verified;

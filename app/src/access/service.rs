@@ -25,6 +25,7 @@ pub const TOKEN_LIFETIME_SECONDS: i64 = 900;
 const MAX_KEY_DAYS: u32 = 366;
 
 /// A credential that checked out: who it acts as, and what it is limited to.
+#[derive(Clone)]
 pub struct Authenticated {
     pub principal: Principal,
     pub credential: Credential,
@@ -209,7 +210,10 @@ pub async fn revoke_key(
             Ok(())
         })
     })
-    .await
+    .await?;
+    // At once on this server; the others hear it from PostgreSQL.
+    db.verified_keys().forget_key(id);
+    Ok(())
 }
 
 /// Checks a presented `bcn_…` key. Any failure is `Unauthenticated`; failures of a key that
@@ -224,50 +228,64 @@ pub async fn authenticate_key(
     let (lookup, hash) = token::parse_api_key(presented).ok_or(AppError::Unauthenticated)?;
     let lookup = lookup.to_owned();
     let tenant_id = tenant.id;
-    db.with_tenant(tenant, move |conn| {
-        Box::pin(async move {
-            let Some(key) = repo::find_key_by_prefix(conn, &lookup).await? else {
-                return Ok::<_, AppError>(Err(AppError::Unauthenticated));
-            };
-            let owner = members::find_by_id(conn, tenant_id, key.user_id).await?.filter(|m| m.is_active());
-            let refusal = if !token::hashes_match(&key.secret_hash, &hash) {
-                Some("wrong secret")
-            } else if key.revoked_at.is_some() {
-                Some("revoked")
-            } else if key.expires_at.is_some_and(|at| at <= Utc::now()) {
-                Some("expired")
-            } else if owner.is_none() {
-                Some("owner is no longer an active member")
-            } else {
-                None
-            };
-            let target = format!("bcn_{}", key.prefix);
-            if let Some(reason) = refusal {
-                let event =
-                    AuditEvent::failure(AuditAction::ApiKeyRejected, target).details(json!({ "reason": reason }));
-                record(conn, &source, event).await?;
-                return Ok(Err(AppError::Unauthenticated));
-            }
-            let owner = owner.expect("checked above").principal()?;
-            if key.last_used_at.is_none() {
-                let event =
-                    AuditEvent::success(AuditAction::ApiKeyFirstUsed, target).details(json!({ "name": key.name }));
-                record(
-                    conn,
-                    &AuditSource { actor_user_id: Some(owner.user_id), actor: owner.email.clone(), ..source.clone() },
-                    event,
-                )
-                .await?;
-            }
-            repo::touch_key(conn, key.id, source.ip.as_deref()).await?;
-            let scopes = Scope::parse_all(key.scopes.iter().map(String::as_str))?;
-            Ok(Ok(Authenticated {
-                principal: owner,
-                credential: Credential::ApiKey { id: key.id, prefix: key.prefix, scopes },
-            }))
+    let presented = (tenant_id, lookup.clone(), hash, source.ip.clone());
+    if let Some(authenticated) = db.verified_keys().get(&presented) {
+        return Ok(authenticated);
+    }
+    let generation = db.verified_keys().generation();
+    let verified = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                let Some(key) = repo::find_key_by_prefix(conn, &lookup).await? else {
+                    return Ok::<_, AppError>(Err(AppError::Unauthenticated));
+                };
+                let owner = members::find_by_id(conn, tenant_id, key.user_id).await?.filter(|m| m.is_active());
+                let refusal = if !token::hashes_match(&key.secret_hash, &hash) {
+                    Some("wrong secret")
+                } else if key.revoked_at.is_some() {
+                    Some("revoked")
+                } else if key.expires_at.is_some_and(|at| at <= Utc::now()) {
+                    Some("expired")
+                } else if owner.is_none() {
+                    Some("owner is no longer an active member")
+                } else {
+                    None
+                };
+                let target = format!("bcn_{}", key.prefix);
+                if let Some(reason) = refusal {
+                    let event =
+                        AuditEvent::failure(AuditAction::ApiKeyRejected, target).details(json!({ "reason": reason }));
+                    record(conn, &source, event).await?;
+                    return Ok(Err(AppError::Unauthenticated));
+                }
+                let owner = owner.expect("checked above").principal()?;
+                if key.last_used_at.is_none() {
+                    let event =
+                        AuditEvent::success(AuditAction::ApiKeyFirstUsed, target).details(json!({ "name": key.name }));
+                    record(
+                        conn,
+                        &AuditSource {
+                            actor_user_id: Some(owner.user_id),
+                            actor: owner.email.clone(),
+                            ..source.clone()
+                        },
+                        event,
+                    )
+                    .await?;
+                }
+                repo::touch_key(conn, key.id, source.ip.as_deref()).await?;
+                let scopes = Scope::parse_all(key.scopes.iter().map(String::as_str))?;
+                let authenticated = Authenticated {
+                    principal: owner,
+                    credential: Credential::ApiKey { id: key.id, prefix: key.prefix, scopes },
+                };
+                Ok(Ok((authenticated, key.id, key.expires_at)))
+            })
         })
-    })
-    .await?
+        .await??;
+    let (authenticated, key_id, expires_at) = verified;
+    db.verified_keys().put(generation, presented, authenticated.clone(), key_id, expires_at);
+    Ok(authenticated)
 }
 
 /// Validated input for a new OAuth client.

@@ -279,7 +279,9 @@ pub async fn end_member_sessions(
     end_sessions(db, redis, tenant, source, (user_id, member.email), None, "ended by an admin").await
 }
 
-/// Ends every session of a member in this tenant but `keep`, and audits why.
+/// Ends every session of a member in this tenant but `keep`, and audits why. The member's
+/// access changed, so this server's verified copies of their API keys go too (other servers
+/// hear of the change from PostgreSQL, see `access::verified`).
 pub async fn end_sessions(
     db: &Database,
     redis: &RedisPool,
@@ -289,6 +291,7 @@ pub async fn end_sessions(
     keep: Option<&str>,
     reason: &'static str,
 ) -> AppResult<usize> {
+    db.verified_keys().forget_user(user_id);
     let ended = session_registry::end_all(redis, tenant.id, user_id, keep).await?;
     if ended > 0 {
         let event = AuditEvent::success(AuditAction::SessionRevokedAll, email)

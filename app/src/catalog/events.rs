@@ -1,8 +1,9 @@
 //! Live catalog updates: every committed catalog write is announced by PostgreSQL (NOTIFY in
 //! the writing transaction), heard on one LISTEN connection per server, and fanned out to the
 //! browsers of the tenant it belongs to. Several server instances all hear every write. The
-//! same channel announces changed tenant rows (`tenant:<id>`, from a trigger), which the
-//! listener drops from this server's tenant cache.
+//! same channel announces changed tenant rows (`tenant:<id>`), API keys (`key:<id>`) and user
+//! accounts or memberships (`user:<id>`), all from triggers, which the listener drops from this
+//! server's tenant cache and verified keys.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
+use crate::access::verified::VerifiedKeys;
 use crate::tenancy::cache::TenantCache;
 use crate::tenancy::model::{SchemaName, TenantId};
 
@@ -30,12 +32,12 @@ pub struct CatalogEvents {
 
 impl CatalogEvents {
     /// Starts listening (and keeps reconnecting) in the background.
-    pub fn listen(database_url: String, tenants: TenantCache) -> Self {
+    pub fn listen(database_url: String, tenants: TenantCache, keys: VerifiedKeys) -> Self {
         let (sender, _) = broadcast::channel(256);
         let events = Self { sender: sender.clone() };
         tokio::spawn(async move {
             loop {
-                if let Err(e) = forward(&database_url, &sender, &tenants).await {
+                if let Err(e) = forward(&database_url, &sender, &tenants, &keys).await {
                     tracing::warn!(error = %e, "catalog event listener lost its connection; reconnecting");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -59,23 +61,27 @@ async fn forward(
     database_url: &str,
     sender: &broadcast::Sender<CatalogChanged>,
     tenants: &TenantCache,
+    keys: &VerifiedKeys,
 ) -> Result<(), String> {
     let mut conn = AsyncPgConnection::establish(database_url).await.map_err(|e| e.to_string())?;
     conn.batch_execute(&format!("LISTEN {CHANNEL}")).await.map_err(|e| e.to_string())?;
     // Changes made while no one was listening were not heard: start the cache afresh.
     tenants.clear();
+    keys.clear();
     let mut notifications = std::pin::pin!(conn.notifications_stream());
     while let Some(notification) = notifications.next().await {
         let notification = notification.map_err(|e| e.to_string())?;
         let Some((subject, value)) = notification.payload.rsplit_once(':') else { continue };
-        if subject == "tenant" {
-            if let Ok(id) = value.parse() {
-                tenants.forget(TenantId(id));
+        match subject {
+            "tenant" => value.parse().into_iter().for_each(|id| tenants.forget(TenantId(id))),
+            "key" => uuid::Uuid::parse_str(value).into_iter().for_each(|id| keys.forget_key(id)),
+            "user" => uuid::Uuid::parse_str(value).into_iter().for_each(|id| keys.forget_user(id)),
+            schema => {
+                if let Ok(version) = value.parse() {
+                    // No receivers is fine: nobody is watching right now.
+                    let _ = sender.send(CatalogChanged { schema: schema.to_owned(), version });
+                }
             }
-        } else if let Ok(version) = value.parse() {
-            let schema = subject;
-            // No receivers is fine: nobody is watching right now.
-            let _ = sender.send(CatalogChanged { schema: schema.to_owned(), version });
         }
     }
     Err("notification stream ended".into())

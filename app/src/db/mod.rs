@@ -19,6 +19,7 @@ use diesel_async::{
     AnsiTransactionManager, AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
 };
 
+use crate::access::verified::VerifiedKeys;
 use crate::error::AppError;
 use crate::tenancy::cache::TenantCache;
 use crate::tenancy::model::{SchemaName, Tenant};
@@ -64,6 +65,8 @@ pub struct Database {
     url: String,
     /// The control plane's hottest rows, read by every request (see `tenancy::cache`).
     tenants: TenantCache,
+    /// API keys verified in the last seconds (see `access::verified`).
+    verified_keys: VerifiedKeys,
 }
 
 impl Database {
@@ -82,7 +85,7 @@ impl Database {
         config.recycling_method = RecyclingMethod::CustomQuery(NEUTRAL_SEARCH_PATH.into());
         let manager = AsyncDieselConnectionManager::new_with_config(url, config);
         let pool = Pool::builder(manager).max_size(max_connections).build().map_err(AppError::internal)?;
-        Ok(Self { pool, url: url.to_owned(), tenants: TenantCache::default() })
+        Ok(Self { pool, url: url.to_owned(), tenants: TenantCache::default(), verified_keys: VerifiedKeys::default() })
     }
 
     pub fn url(&self) -> &str {
@@ -91,6 +94,10 @@ impl Database {
 
     pub fn tenants(&self) -> &TenantCache {
         &self.tenants
+    }
+
+    pub fn verified_keys(&self) -> &VerifiedKeys {
+        &self.verified_keys
     }
 
     /// Runs `work` in one transaction whose search path is the tenant's schema only.

@@ -446,3 +446,51 @@ async fn an_operator_makes_a_key_on_the_command_line() {
     let refused = create_key_as_operator(&app.db, &t.tenant, Some("nobody@example.com"), nobody).await;
     assert!(matches!(refused, Err(app::error::AppError::NotFound(_))), "an unknown owner is refused");
 }
+
+async fn reads_catalog(app: &TestApp, host: &str, key: &str) -> StatusCode {
+    with_credential(app, host, "GET", "/api/catalog/entities", "x-api-key", key, None).await.status
+}
+
+/// The status once it stops being 200, or 200 after 5 s (another server hears of a change
+/// when PostgreSQL's announcement reaches its listener, within milliseconds).
+async fn refused_soon(app: &TestApp, host: &str, key: &str) -> StatusCode {
+    for _ in 0..100 {
+        let status = reads_catalog(app, host, key).await;
+        if status != StatusCode::OK {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    StatusCode::OK
+}
+
+/// Verified keys are remembered per server for seconds, but never past a change: revoking a
+/// key or deactivating its owner refuses it on the next request, on this server at once and on
+/// another server (its own app and memory, same database) once PostgreSQL announces it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remembered_key_stops_working_everywhere_when_revoked_or_its_owner_deactivated() {
+    let app = TestApp::new().await;
+    let other_server = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (key_id, key) = app.create_key(&t, &admin, "remembered", &["catalog:read"]).await;
+    for server in [&app, &other_server, &app, &other_server] {
+        assert_eq!(reads_catalog(server, &t.host, &key).await, StatusCode::OK);
+    }
+    let revoked = app.call(&t.host, REVOKE_KEY, &[("id", &key_id)], Some(&admin)).await;
+    assert!(revoked.status.is_success(), "{}", revoked.body);
+    assert_eq!(reads_catalog(&app, &t.host, &key).await, StatusCode::UNAUTHORIZED, "at once where it was revoked");
+    assert_eq!(refused_soon(&other_server, &t.host, &key).await, StatusCode::UNAUTHORIZED);
+
+    let email = format!("ci@{}.example.com", t.tenant.slug);
+    let (member_id, member) = app.member(&t, &admin, &email, Role::Developer).await;
+    let (_, key) = app.create_key(&t, &member, "owner leaves", &["catalog:read"]).await;
+    for server in [&app, &other_server] {
+        assert_eq!(reads_catalog(server, &t.host, &key).await, StatusCode::OK);
+    }
+    let deactivated =
+        app.call(&t.host, "/api/settings/users/deactivate", &[("user_id", &member_id)], Some(&admin)).await;
+    assert!(deactivated.status.is_success(), "{}", deactivated.body);
+    assert_eq!(reads_catalog(&app, &t.host, &key).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused_soon(&other_server, &t.host, &key).await, StatusCode::UNAUTHORIZED);
+}
