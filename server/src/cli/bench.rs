@@ -34,6 +34,13 @@ pub struct BenchArgs {
     /// With --audit-events: real events written through the audit call (and verified).
     #[arg(long, default_value_t = 100_000)]
     audit_chained: i64,
+    /// Also measure over HTTP against a server running on the same database at this address
+    /// (`make bench` starts one), e.g. http://127.0.0.1:3000.
+    #[arg(long)]
+    http: Option<String>,
+    /// With --http: concurrent clients, each with its own API key.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
 }
 
 pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
@@ -155,6 +162,9 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
         "through the router (edge + API)", "cold ms", "p50 ms", "p95 ms", "max ms"
     );
     super::bench_edge::run(db, tenant, (&admin_email, &admin_password), args.samples).await?;
+    if let Some(base) = &args.http {
+        super::bench_http::run(db, tenant, &admin_email, base, args.samples, args.clients).await?;
+    }
 
     if !args.keep {
         tenancy::remove(db, tenant).await?;
@@ -183,9 +193,14 @@ where
     Ok((cold, timings))
 }
 
-pub(super) fn print_row(label: &str, (cold, sorted): &(Duration, Vec<Duration>)) {
+pub(super) fn print_row(label: &str, timings: &(Duration, Vec<Duration>)) {
+    println!("{}", row(label, timings));
+}
+
+/// `label`, then the cold, p50, p95 and max milliseconds of `timings`.
+pub(super) fn row(label: &str, (cold, sorted): &(Duration, Vec<Duration>)) -> String {
     let at = |p: f64| sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0;
-    println!("{label:<48} {:>9.2} {:>9.2} {:>9.2} {:>9.2}", cold.as_secs_f64() * 1000.0, at(0.5), at(0.95), at(1.0));
+    format!("{label:<48} {:>9.2} {:>9.2} {:>9.2} {:>9.2}", cold.as_secs_f64() * 1000.0, at(0.5), at(0.95), at(1.0))
 }
 
 const WORDS: [&str; 16] = [
