@@ -368,7 +368,7 @@ pub async fn save_one(
 }
 
 /// The entity as Backstage serves it: metadata.uid/etag and relations filled in.
-pub fn entity_json(row: &EntityRow, relations: &[(String, String, String)]) -> Value {
+pub fn entity_json(row: &EntityRow, relations: &[&(String, String, String)]) -> Value {
     let mut body = row.body.clone();
     if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.insert("uid".into(), Value::String(row.id.to_string()));
@@ -376,7 +376,6 @@ pub fn entity_json(row: &EntityRow, relations: &[(String, String, String)]) -> V
     }
     let relations: Vec<Value> = relations
         .iter()
-        .filter(|(source, _, _)| *source == row.entity_ref)
         .map(|(_, relation, target)| {
             let parsed = EntityRef::parse(target, None, "default").ok();
             json!({
@@ -396,7 +395,12 @@ pub fn entity_json(row: &EntityRow, relations: &[(String, String, String)]) -> V
 pub async fn with_relations(conn: &mut Connection, rows: &[EntityRow]) -> AppResult<Vec<Value>> {
     let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
     let relations = repo::relations_from(conn, &refs).await?;
-    Ok(rows.iter().map(|row| entity_json(row, &relations)).collect())
+    let mut by_source: HashMap<&str, Vec<&(String, String, String)>> = HashMap::new();
+    for relation in &relations {
+        by_source.entry(relation.0.as_str()).or_default().push(relation);
+    }
+    let none = Vec::new();
+    Ok(rows.iter().map(|row| entity_json(row, by_source.get(row.entity_ref.as_str()).unwrap_or(&none))).collect())
 }
 
 pub async fn get_by_ref(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -> AppResult<Option<Value>> {
@@ -736,14 +740,14 @@ pub async fn list_page(
 }
 
 /// Keeps only the given dotted paths of an entity (`fields=kind,metadata.name`).
-pub fn project(entity: &Value, fields: &[String]) -> Value {
+pub fn project(entity: Value, fields: &[String]) -> Value {
     if fields.is_empty() {
-        return entity.clone();
+        return entity;
     }
     let mut out = Value::Object(Default::default());
     for field in fields {
         let path: Vec<&str> = field.split('.').collect();
-        if let Some(value) = path.iter().try_fold(entity, |v, key| v.get(key)) {
+        if let Some(value) = path.iter().try_fold(&entity, |v, key| v.get(key)) {
             let mut target = &mut out;
             for key in &path[..path.len() - 1] {
                 target = target
@@ -786,6 +790,6 @@ mod tests {
         let entity =
             json!({ "kind": "Component", "metadata": { "name": "a", "tags": ["x"] }, "spec": { "type": "service" } });
         let fields = vec!["kind".to_owned(), "metadata.name".to_owned(), "missing.path".to_owned()];
-        assert_eq!(project(&entity, &fields), json!({ "kind": "Component", "metadata": { "name": "a" } }));
+        assert_eq!(project(entity, &fields), json!({ "kind": "Component", "metadata": { "name": "a" } }));
     }
 }

@@ -59,7 +59,7 @@ pub(super) async fn list(
     let fields = params.fields();
     check_fields(&fields)?;
     let page = service::query(&state.db, &state.catalog_cache, &ctx.tenant, query.clone(), false).await?;
-    let items: Vec<Value> = page.entities.iter().map(|e| service::project(e, &fields)).collect();
+    let items: Vec<Value> = page.entities.into_iter().map(|e| service::project(e, &fields)).collect();
     let mut response = Json(items).into_response();
     if page.has_more {
         let next = EntityCursor { query: EntityQuery { offset: query.offset + query.limit, ..query } };
@@ -107,7 +107,7 @@ pub(super) async fn by_refs(
     let filter = Filter::parse(params.all("filter"))?;
     let items = service::get_by_refs(&state.db, &ctx.tenant, refs, filter).await?;
     let items: Vec<Value> =
-        items.into_iter().map(|e| e.map_or(Value::Null, |e| service::project(&e, &request.fields))).collect();
+        items.into_iter().map(|e| e.map_or(Value::Null, |e| service::project(e, &request.fields))).collect();
     Ok(Json(json!({ "items": items })))
 }
 

@@ -146,7 +146,7 @@ async fn page(
         page_info.insert("prevCursor".into(), Value::String(encode_cursor(&previous)));
     }
     Ok(Json(json!({
-        "items": page.entities.iter().map(|e| service::project(e, &fields)).collect::<Vec<_>>(),
+        "items": page.entities.into_iter().map(|e| service::project(e, &fields)).collect::<Vec<_>>(),
         "totalItems": page.total.unwrap_or_default(),
         "pageInfo": page_info,
     })))
