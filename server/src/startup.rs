@@ -40,6 +40,9 @@ pub async fn migrate(db: &Database) -> Result<Vec<(Tenant, usize)>, AppError> {
     Ok(tenants)
 }
 
+/// How long start-up waits for Redis before giving up with an error.
+const REDIS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Connects everything the portal shares between requests: Redis (sessions, counters) and the
 /// app state. Used by `serve` and by the integration tests, so both run the same wiring.
 pub async fn connect(
@@ -50,8 +53,14 @@ pub async fn connect(
     let keyring = Keyring::parse(&config.secret_keys)?;
     let redis = RedisConfig::from_url(&config.redis_url).map_err(|e| AppError::invalid(format!("REDIS_URL: {e}")))?;
     let pool = RedisPool::new(redis, None, None, None, 4).map_err(AppError::internal)?;
-    pool.connect();
-    pool.wait_for_connect().await.map_err(|e| AppError::internal(format!("connecting to Redis: {e}")))?;
+    // `init` listens for the connections before starting them. (`connect` then
+    // `wait_for_connect` misses a connection made in between and waits forever: the hang of a
+    // test process at its start, with Redis connected and nothing else.)
+    match tokio::time::timeout(REDIS_CONNECT_TIMEOUT, pool.init()).await {
+        Ok(Ok(_driver)) => {}
+        Ok(Err(e)) => return Err(AppError::internal(format!("connecting to Redis: {e}"))),
+        Err(_) => return Err(AppError::internal("connecting to Redis: no answer within 10 s")),
+    }
     // Over https the cookie is `__Host-` prefixed: Secure, Path=/, no Domain, so no sibling
     // subdomain can set or shadow it (ASVS 3.3.1, 3.3.3).
     let cookie_name = if config.cookie_secure { "__Host-beacon_session" } else { "beacon_session" };
