@@ -32,8 +32,12 @@ start_postgres() {
     # Durability only costs time for throwaway test data; dev and bench keep PostgreSQL's defaults.
     local durability=""
     if [ "$name" = test ]; then durability="-c fsync=off -c synchronous_commit=off"; fi
+    # PostgreSQL's stock memory settings (128 MB of buffers, a checkpoint every 1 GB of WAL)
+    # are for tiny machines: at 100k entities the catalog's indexes no longer fit, and an
+    # import spends its time evicting pages and writing whole pages after each checkpoint.
+    local memory="-c shared_buffers=1GB -c max_wal_size=4GB"
     as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 $durability" start >/dev/null
+      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 $memory $durability" start >/dev/null
   fi
   as_pg psql -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='beacon'" | grep -q 1 \
     || as_pg psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE beacon" 

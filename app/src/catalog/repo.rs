@@ -59,6 +59,7 @@ pub struct EntityWrite<'a> {
     pub location_id: Option<Uuid>,
     #[diesel(treat_none_as_null = true)]
     pub parent_ref: Option<&'a str>,
+    pub content_hash: Option<&'a [u8]>,
 }
 
 pub struct RelationRow {
@@ -97,13 +98,18 @@ impl SearchRow {
 pub struct ExistingEntity {
     pub id: Uuid,
     pub entity_ref: String,
-    pub body: Value,
+    pub content_hash: Option<Vec<u8>>,
     pub location_id: Option<Uuid>,
     pub parent_ref: Option<String>,
 }
 
 pub async fn find_existing(conn: &mut Connection, refs: &[String]) -> QueryResult<Vec<ExistingEntity>> {
     entities::table.filter(entities::entity_ref.eq_any(refs)).select(ExistingEntity::as_select()).load(conn).await
+}
+
+/// The stored documents of `ids` (an import compares them when a row has no content hash).
+pub async fn bodies(conn: &mut Connection, ids: &[Uuid]) -> QueryResult<Vec<(Uuid, Value)>> {
+    entities::table.filter(entities::id.eq_any(ids)).select((entities::id, entities::body)).load(conn).await
 }
 
 /// One statement for a batch (the service writes at most `BATCH` rows per transaction, far
@@ -116,25 +122,29 @@ pub async fn insert(conn: &mut Connection, rows: &[EntityWrite<'_>]) -> QueryRes
     Ok(())
 }
 
-pub async fn update(conn: &mut Connection, row: &EntityWrite<'_>) -> QueryResult<()> {
-    diesel::update(entities::table.find(row.id))
+/// Whether the entity was there to update.
+pub async fn update(conn: &mut Connection, row: &EntityWrite<'_>) -> QueryResult<bool> {
+    let updated = diesel::update(entities::table.find(row.id))
         .set((row, entities::updated_at.eq(diesel::dsl::now)))
         .execute(conn)
         .await?;
-    Ok(())
+    Ok(updated == 1)
 }
 
-/// Replaces the relation and search rows that the given entities own.
+/// Writes the relation and search rows of a batch of entities, replacing those of `updated`
+/// (entities that had rows before). Search rows go last: their facet-count trigger serialises
+/// the tenant's writers from there to commit, so everything before it runs concurrently.
 pub async fn replace_index(
     conn: &mut Connection,
-    ids: &[Uuid],
+    updated: &[Uuid],
     relations: &[RelationRow],
     search: &[SearchRow],
 ) -> QueryResult<()> {
-    diesel::delete(entity_relations::table.filter(entity_relations::originating_entity_id.eq_any(ids)))
-        .execute(conn)
-        .await?;
-    diesel::delete(entity_search::table.filter(entity_search::entity_id.eq_any(ids))).execute(conn).await?;
+    if !updated.is_empty() {
+        diesel::delete(entity_relations::table.filter(entity_relations::originating_entity_id.eq_any(updated)))
+            .execute(conn)
+            .await?;
+    }
     // One statement per table with array parameters: far fewer binds and round trips than
     // multi-row VALUES lists.
     diesel::sql_query(
@@ -147,6 +157,9 @@ pub async fn replace_index(
     .bind::<Array<Text>, _>(relations.iter().map(|r| r.target_ref.as_str()).collect::<Vec<_>>())
     .execute(conn)
     .await?;
+    if !updated.is_empty() {
+        diesel::delete(entity_search::table.filter(entity_search::entity_id.eq_any(updated))).execute(conn).await?;
+    }
     diesel::sql_query(
         "INSERT INTO entity_search (entity_id, key, value, original_value, kind, faceted) \
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])",
@@ -238,26 +251,48 @@ pub async fn find_by_uid(conn: &mut Connection, uid: Uuid) -> QueryResult<Option
     entities::table.find(uid).select(EntityRow::as_select()).first(conn).await.optional()
 }
 
-pub async fn find_by_refs(conn: &mut Connection, refs: &[String], filter: &Filter) -> QueryResult<Vec<EntityRow>> {
+/// Every relation whose source is one of `refs`, without duplicates.
+pub async fn relations_from(conn: &mut Connection, refs: &[String]) -> QueryResult<Vec<(String, String, String)>> {
+    Ok(ordered(relations_query(refs).load(conn).await?))
+}
+
+/// The entities with `refs` (those `filter` admits) and their relations, asked together: the
+/// relations are found by the same refs, so both queries go in one round trip (pipelined).
+pub async fn find_by_refs_with_relations(
+    conn: &mut Connection,
+    refs: &[String],
+    filter: &Filter,
+) -> QueryResult<(Vec<EntityRow>, Vec<(String, String, String)>)> {
+    let shared: &Connection = conn;
     let mut query = entities::table.filter(entities::entity_ref.eq_any(refs)).into_boxed();
     if let Some(predicate) = filter_predicate(filter) {
         query = query.filter(predicate);
     }
-    query.select(EntityRow::as_select()).load(conn).await
+    let rows = query.select(EntityRow::as_select()).load(&mut &*shared);
+    let relations = relations_query(refs).load(&mut &*shared);
+    let (rows, relations) = futures_util::try_join!(rows, relations)?;
+    Ok((rows, ordered(relations)))
 }
 
-/// Every relation whose source is one of `refs`, without duplicates.
-pub async fn relations_from(conn: &mut Connection, refs: &[String]) -> QueryResult<Vec<(String, String, String)>> {
-    let mut relations: Vec<(String, String, String)> = entity_relations::table
-        .filter(entity_relations::source_ref.eq_any(refs))
-        .select((entity_relations::source_ref, entity_relations::relation, entity_relations::target_ref))
-        .load(conn)
-        .await?;
-    // Ordered and made unique here, by bytes: sorting in PostgreSQL's collation cost more than
-    // reading the rows (a relation two entities both declare is stored twice).
+type RelationsQuery<'a> = diesel::dsl::Select<
+    diesel::dsl::Filter<entity_relations::table, diesel::dsl::EqAny<entity_relations::source_ref, &'a [String]>>,
+    (entity_relations::source_ref, entity_relations::relation, entity_relations::target_ref),
+>;
+
+fn relations_query(refs: &[String]) -> RelationsQuery<'_> {
+    entity_relations::table.filter(entity_relations::source_ref.eq_any(refs)).select((
+        entity_relations::source_ref,
+        entity_relations::relation,
+        entity_relations::target_ref,
+    ))
+}
+
+/// Ordered and made unique here, by bytes: sorting in PostgreSQL's collation cost more than
+/// reading the rows (a relation two entities both declare is stored twice).
+fn ordered(mut relations: Vec<(String, String, String)>) -> Vec<(String, String, String)> {
     relations.sort_unstable_by(|a, b| (&a.1, &a.2, &a.0).cmp(&(&b.1, &b.2, &b.0)));
     relations.dedup();
-    Ok(relations)
+    relations
 }
 
 /// The entities a registered location provides, by ref.
@@ -325,6 +360,24 @@ pub async fn facet(conn: &mut Connection, key: &str, q: &EntityQuery) -> QueryRe
         .group_by(entity_search::original_value)
         .select((entity_search::original_value, count_star()))
         .order((count_star().desc(), entity_search::original_value.asc()))
+        .load(conn)
+        .await
+}
+
+/// Value counts of a relation (`dependsOn`) over the entities a query selects: how many of
+/// them have each target.
+pub async fn relation_facet(conn: &mut Connection, relation: &str, q: &EntityQuery) -> QueryResult<Vec<(String, i64)>> {
+    let mut matching = entities::table.select(entities::entity_ref).into_boxed();
+    if let Some(predicate) = query_predicate(q) {
+        matching = matching.filter(predicate);
+    }
+    let entities = sql::<diesel::sql_types::BigInt>("count(DISTINCT source_ref)");
+    entity_relations::table
+        .filter(entity_relations::relation.eq(super::relations::canonical_relation(relation)))
+        .filter(entity_relations::source_ref.eq_any(matching))
+        .group_by(entity_relations::target_ref)
+        .select((entity_relations::target_ref, entities.clone()))
+        .order((entities.desc(), entity_relations::target_ref.asc()))
         .load(conn)
         .await
 }

@@ -4,6 +4,7 @@
 use crate::audit::model::AuditAction;
 use std::collections::{HashMap, HashSet};
 
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -26,6 +27,8 @@ use crate::tenancy::model::{Tenant, TenantId};
 pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
 /// Documents written per transaction.
 const BATCH: usize = 500;
+/// Batches of one import written at the same time.
+const WRITERS: usize = 3;
 /// Imports writing at least this many entities refresh the planner statistics.
 const ANALYZE_AFTER: usize = 5_000;
 
@@ -118,38 +121,49 @@ pub async fn import(
 ) -> AppResult<ImportReport> {
     let mut report = ImportReport::default();
     let mut seen = HashMap::new();
-    let numbered: Vec<(usize, Incoming)> = documents.into_iter().enumerate().map(|(i, d)| (i + 1, d)).collect();
-    for batch in numbered.chunks(BATCH) {
-        let mut valid = Vec::new();
-        for (number, incoming) in batch {
-            let checked = incoming.document.clone().map_err(|e| vec![e]).and_then(validate);
-            match checked {
-                Ok(entity) => {
-                    let key = entity.entity_ref.key();
-                    if let Some(first) = seen.insert(key.clone(), *number) {
-                        report.results.push(rejected(*number, Some(key), vec![format!(
-                            "metadata.name: duplicates document {first} (names are unique per kind and namespace, ignoring case)"
-                        )]));
-                    } else {
-                        valid.push((*number, entity, incoming.parent.clone()));
+    let mut numbered = documents.into_iter().enumerate().map(|(i, d)| (i + 1, d)).peekable();
+    let batches = std::iter::from_fn(move || {
+        numbered.peek()?;
+        Some(numbered.by_ref().take(BATCH).collect::<Vec<_>>())
+    });
+    // WRITERS batches in flight, each its own transaction on its own connection: while one
+    // waits for its turn at the facet counts (see write_batch), the next one's entity and
+    // relation rows are written, so PostgreSQL works on both cores; the batch after them is
+    // validated meanwhile.
+    let writes = futures_util::stream::iter(batches)
+        .map(|batch| {
+            let processed = batch.len();
+            let mut results = Vec::new();
+            let mut valid = Vec::new();
+            for (number, incoming) in batch {
+                match incoming.document.map_err(|e| vec![e]).and_then(validate) {
+                    Ok(entity) => {
+                        let key = entity.entity_ref.key();
+                        if let Some(first) = seen.insert(key.clone(), number) {
+                            results.push(rejected(number, Some(key), vec![format!(
+                                "metadata.name: duplicates document {first} (names are unique per kind and namespace, ignoring case)"
+                            )]));
+                        } else {
+                            valid.push((number, entity, incoming.parent));
+                        }
                     }
+                    Err(errors) => results.push(rejected(number, None, errors)),
                 }
-                Err(errors) => report.results.push(rejected(*number, None, errors)),
             }
-        }
-        let source = source.clone();
-        let origin = origin.clone();
-        let processed = batch.len();
-        let results = db
-            .with_tenant(tenant, move |conn| {
+            let (source, origin) = (source.clone(), origin.clone());
+            db.with_tenant(tenant, move |conn| {
                 Box::pin(async move {
+                    results.extend(write_batch(conn, &source, &origin, valid).await?);
                     if let Some(job) = origin.job {
                         super::jobs::advance(conn, job, processed).await?;
                     }
-                    write_batch(conn, &source, &origin, valid).await
+                    Ok::<_, AppError>(results)
                 })
             })
-            .await?;
+        })
+        .buffered(WRITERS);
+    let mut writes = std::pin::pin!(writes);
+    while let Some(results) = writes.try_next().await? {
         report.results.extend(results);
     }
     report.results.sort_by_key(|r| r.document);
@@ -172,12 +186,25 @@ async fn write_batch(
     valid: Vec<(usize, ValidEntity, Option<String>)>,
 ) -> AppResult<Vec<DocumentResult>> {
     let keys: Vec<String> = valid.iter().map(|(_, e, _)| e.entity_ref.key()).collect();
+    let hashes: Vec<Vec<u8>> = valid.iter().map(|(_, e, _)| content_hash(&e.body)).collect();
     let existing: HashMap<String, repo::ExistingEntity> =
         repo::find_existing(conn, &keys).await?.into_iter().map(|e| (e.entity_ref.clone(), e)).collect();
+    let unhashed: Vec<Uuid> = existing.values().filter(|e| e.content_hash.is_none()).map(|e| e.id).collect();
+    let old_bodies: HashMap<Uuid, Value> = match unhashed.is_empty() {
+        true => HashMap::new(),
+        false => repo::bodies(conn, &unhashed).await?.into_iter().collect(),
+    };
+    let unchanged = |e: &repo::ExistingEntity, entity: &ValidEntity, hash: &[u8], parent: &Option<String>| {
+        let same = match &e.content_hash {
+            Some(stored) => stored.as_slice() == hash,
+            None => old_bodies.get(&e.id) == Some(&entity.body),
+        };
+        same && e.parent_ref == *parent
+    };
 
     let mut results = Vec::new();
     let mut changed = Vec::new();
-    for ((number, entity, parent), key) in valid.iter().zip(&keys) {
+    for (((number, entity, parent), key), hash) in valid.iter().zip(&keys).zip(&hashes) {
         let (id, outcome) = match existing.get(key) {
             // An entity a Location provides changes only through that Location's refresh.
             Some(e) if e.location_id.is_some() && e.location_id != origin.location => (
@@ -187,12 +214,14 @@ async fn write_batch(
                     entity.entity_ref
                 )]),
             ),
-            Some(e) if e.body == entity.body && e.parent_ref == *parent => (None, DocumentOutcome::Unchanged),
+            Some(e) if unchanged(e, entity, hash, parent) => (None, DocumentOutcome::Unchanged),
             Some(e) => (Some(e.id), DocumentOutcome::Updated),
-            None => (Some(Uuid::new_v4()), DocumentOutcome::Created),
+            // Time-ordered ids: the indexes keyed by entity id (entities, search and relation
+            // rows) grow at their right edge instead of being written all over.
+            None => (Some(Uuid::now_v7()), DocumentOutcome::Created),
         };
         if let Some(id) = id {
-            changed.push((id, entity, parent.as_deref(), outcome == DocumentOutcome::Created));
+            changed.push((id, entity, parent.as_deref(), outcome == DocumentOutcome::Created, hash));
         }
         results.push(DocumentResult { document: *number, entity_ref: Some(entity.entity_ref.to_string()), outcome });
     }
@@ -204,7 +233,7 @@ async fn write_batch(
     // The owned values the rows below borrow: key, etag and search text of each changed entity.
     let owned: Vec<(String, String, String)> = changed
         .iter()
-        .map(|(_, e, _, _)| {
+        .map(|(_, e, _, _, _)| {
             let text = search_text(&[
                 Some(e.entity_ref.name.as_str()),
                 Some(e.entity_ref.kind.as_str()),
@@ -218,7 +247,7 @@ async fn write_batch(
         })
         .collect();
     let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for ((id, e, parent, created), (key, etag, text)) in changed.iter().zip(&owned) {
+    for ((id, e, parent, created, hash), (key, etag, text)) in changed.iter().zip(&owned) {
         let write = EntityWrite {
             id: *id,
             entity_ref: key,
@@ -237,6 +266,7 @@ async fn write_batch(
             source: &origin.label,
             location_id: origin.location,
             parent_ref: *parent,
+            content_hash: Some(hash),
         };
         if *created {
             inserts.push(write);
@@ -246,19 +276,28 @@ async fn write_batch(
     }
     repo::insert(conn, &inserts).await?;
     for write in &updates {
-        repo::update(conn, write).await?;
+        if !repo::update(conn, write).await? {
+            // Deleted since find_existing read it: writing its index rows would leave them orphaned.
+            return Err(AppError::conflict(format!(
+                "{} was deleted while it was being imported; import again",
+                write.entity_ref
+            )));
+        }
     }
 
     let mut relation_rows = Vec::new();
     let mut search_rows = Vec::new();
-    for ((id, entity, _, _), (own, _, _)) in changed.iter().zip(&owned) {
+    for ((id, entity, _, _, _), (own, _, _)) in changed.iter().zip(&owned) {
         let kind = entity.entity_ref.kind.as_str();
         for r in &entity.relations {
             let target = r.target.key();
-            // The entity's own relations are search rows too, as Backstage indexes them (the
-            // owner picker asks facets of relations.ownedBy).
-            let (key, value) = (format!("relations.{}", r.relation.to_lowercase()), Some(target.clone()));
-            search_rows.push(SearchRow::new(*id, kind, key, value.clone(), value));
+            // Relations are filtered and faceted from entity_relations; search rows are kept
+            // for those whose values are counted (the owner picker's relations.ownedBy).
+            let key = format!("relations.{}", r.relation.to_lowercase());
+            if is_faceted(&key) {
+                let value = Some(target.clone());
+                search_rows.push(SearchRow::new(*id, kind, key, value.clone(), value));
+            }
             relation_rows.push(RelationRow {
                 originating_entity_id: *id,
                 source_ref: own.clone(),
@@ -278,8 +317,9 @@ async fn write_batch(
             search_rows.push(SearchRow::new(*id, kind, key, value, original_value));
         }
     }
-    let ids: Vec<Uuid> = changed.iter().map(|(id, _, _, _)| *id).collect();
-    repo::replace_index(conn, &ids, &relation_rows, &search_rows).await?;
+    let updated: Vec<Uuid> =
+        changed.iter().filter(|(_, _, _, created, _)| !created).map(|(id, _, _, _, _)| *id).collect();
+    repo::replace_index(conn, &updated, &relation_rows, &search_rows).await?;
     repo::bump_version(conn).await?;
 
     let count = |o: DocumentOutcome| results.iter().filter(|r| r.outcome == o).count();
@@ -292,6 +332,12 @@ async fn write_batch(
     }));
     record(conn, source, event).await?;
     Ok(results)
+}
+
+/// What an import compares to know an entity is unchanged: SHA-256 of the document as stored.
+fn content_hash(body: &Value) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(body.to_string().as_bytes()).to_vec()
 }
 
 /// Which entity a save may write.
@@ -395,22 +441,25 @@ pub fn entity_json(row: &EntityRow, relations: &[&(String, String, String)]) -> 
 pub async fn with_relations(conn: &mut Connection, rows: &[EntityRow]) -> AppResult<Vec<Value>> {
     let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
     let relations = repo::relations_from(conn, &refs).await?;
+    Ok(entities_of(rows, &relations))
+}
+
+/// Full entities of rows, given (at least) their relations.
+fn entities_of(rows: &[EntityRow], relations: &[(String, String, String)]) -> Vec<Value> {
     let mut by_source: HashMap<&str, Vec<&(String, String, String)>> = HashMap::new();
-    for relation in &relations {
+    for relation in relations {
         by_source.entry(relation.0.as_str()).or_default().push(relation);
     }
     let none = Vec::new();
-    Ok(rows.iter().map(|row| entity_json(row, by_source.get(row.entity_ref.as_str()).unwrap_or(&none))).collect())
+    rows.iter().map(|row| entity_json(row, by_source.get(row.entity_ref.as_str()).unwrap_or(&none))).collect()
 }
 
 pub async fn get_by_ref(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -> AppResult<Option<Value>> {
     let key = entity_ref.key();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            match repo::find_by_ref(conn, &key).await? {
-                Some(row) => Ok(with_relations(conn, &[row]).await?.pop()),
-                None => Ok(None),
-            }
+            let (rows, relations) = repo::find_by_refs_with_relations(conn, &[key], &Filter::default()).await?;
+            Ok(entities_of(&rows, &relations).pop())
         })
     })
     .await
@@ -438,8 +487,8 @@ pub async fn get_by_refs(
     let keys: Vec<String> = refs.iter().map(EntityRef::key).collect();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            let rows = repo::find_by_refs(conn, &keys, &filter).await?;
-            let entities = with_relations(conn, &rows).await?;
+            let (rows, relations) = repo::find_by_refs_with_relations(conn, &keys, &filter).await?;
+            let entities = entities_of(&rows, &relations);
             let by_key: HashMap<&str, &Value> = rows.iter().map(|r| r.entity_ref.as_str()).zip(&entities).collect();
             Ok(keys.iter().map(|k| by_key.get(k.as_str()).map(|v| (*v).clone())).collect())
         })
@@ -555,10 +604,13 @@ pub async fn facets(
                 let counts = match cache.get(tenant_id, version, &cache_key) {
                     Some(Cached::FacetValues(counts)) => counts,
                     _ => {
-                        let counts = match scope.as_ref().filter(|_| is_faceted(&key.to_lowercase())) {
+                        let lowered = key.to_lowercase();
+                        let counted = is_faceted(&lowered);
+                        let counts = match (scope.as_ref().filter(|_| counted), lowered.strip_prefix("relations.")) {
                             // A few rows of kept counts, whatever the catalog's size.
-                            Some(scope) => repo::counted_facet(conn, &key, scope, i64::MAX).await?,
-                            None => {
+                            (Some(scope), _) => repo::counted_facet(conn, &key, scope, i64::MAX).await?,
+                            (None, Some(relation)) if !counted => repo::relation_facet(conn, relation, &query).await?,
+                            (None, _) => {
                                 let rows = repo::facet(conn, &key, &query).await?;
                                 rows.into_iter().filter_map(|(v, c)| v.map(|v| (v, c))).collect()
                             }

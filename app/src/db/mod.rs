@@ -25,7 +25,7 @@ use crate::tenancy::cache::TenantCache;
 use crate::tenancy::model::{SchemaName, Tenant};
 
 /// The search path of a connection outside `with_tenant`: no schema holds tenant tables.
-const NEUTRAL_SEARCH_PATH: &str = "SET search_path TO pg_catalog";
+const NEUTRAL_SEARCH_PATH: &str = "search_path TO pg_catalog";
 
 /// Budgets of every pooled connection, set once when it is opened: no statement runs longer,
 /// a transaction left open by a request that went away is ended by PostgreSQL instead of
@@ -75,14 +75,15 @@ impl Database {
         config.custom_setup = Box::new(|url| {
             Box::pin(async move {
                 let mut conn = AsyncPgConnection::establish(url).await?;
-                conn.batch_execute(&format!("{NEUTRAL_SEARCH_PATH}; {BUDGETS}"))
+                conn.batch_execute(&format!("SET {NEUTRAL_SEARCH_PATH}; {BUDGETS}"))
                     .await
                     .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 Ok(conn)
             })
         });
-        // Runs on every checkout: undoes any session-level search_path a caller might have set.
-        config.recycling_method = RecyclingMethod::CustomQuery(NEUTRAL_SEARCH_PATH.into());
+        // No query at checkout: every transaction sets its own search path as it begins (see
+        // `transaction`), so a checkout costs no round trip.
+        config.recycling_method = RecyclingMethod::Fast;
         let manager = AsyncDieselConnectionManager::new_with_config(url, config);
         let pool = Pool::builder(manager).max_size(max_connections).build().map_err(AppError::internal)?;
         Ok(Self { pool, url: url.to_owned(), tenants: TenantCache::default(), verified_keys: VerifiedKeys::default() })
@@ -128,19 +129,13 @@ impl Database {
         E: From<diesel::result::Error> + From<AppError>,
     {
         let left = deadline::remaining();
-        let mut conn = InTransaction::begin(self.checkout(left).await?).await?;
-        let timeout = left
-            .filter(|left| *left < STATEMENT_TIMEOUT)
-            .map(|left| format!("SET LOCAL statement_timeout = {}", left.as_millis().max(1)));
-        let setup: Vec<String> = scope.into_iter().chain(timeout).collect();
-        let result = match setup.is_empty() {
-            true => Ok(()),
-            false => conn.batch_execute(&setup.join("; ")).await.map_err(E::from),
-        };
-        let result = match result {
-            Ok(()) => work(&mut conn).await,
-            Err(e) => Err(e),
-        };
+        // BEGIN and the transaction's settings go in one round trip.
+        let mut begin = vec!["BEGIN".to_owned(), scope.unwrap_or_else(|| format!("SET LOCAL {NEUTRAL_SEARCH_PATH}"))];
+        if let Some(left) = left.filter(|left| *left < STATEMENT_TIMEOUT) {
+            begin.push(format!("SET LOCAL statement_timeout = {}", left.as_millis().max(1)));
+        }
+        let mut conn = InTransaction::begin(self.checkout(left).await?, &begin.join("; ")).await?;
+        let result = work(&mut conn).await;
         match result {
             Ok(value) => {
                 conn.commit().await?;
@@ -184,9 +179,12 @@ struct InTransaction {
 }
 
 impl InTransaction {
-    async fn begin(mut conn: Object<AsyncPgConnection>) -> diesel::QueryResult<Self> {
-        AnsiTransactionManager::begin_transaction(&mut *conn).await?;
-        Ok(Self { conn: Some(conn) })
+    /// `sql` starts with BEGIN and may set what the transaction needs.
+    /// If it fails, the connection is closed with the half-begun transaction.
+    async fn begin(conn: Object<AsyncPgConnection>, sql: &str) -> diesel::QueryResult<Self> {
+        let mut begun = Self { conn: Some(conn) };
+        AnsiTransactionManager::begin_transaction_sql(&mut **begun, sql).await?;
+        Ok(begun)
     }
 
     async fn commit(mut self) -> diesel::QueryResult<()> {

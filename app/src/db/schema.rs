@@ -123,6 +123,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         location_id -> Nullable<Uuid>,
         parent_ref -> Nullable<Text>,
+        content_hash -> Nullable<Bytea>,
     }
 }
 

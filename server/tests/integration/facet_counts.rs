@@ -20,17 +20,24 @@ const DIFFERENCES: &str = "\
     SELECT count(*) AS n FROM ((SELECT * FROM recount EXCEPT SELECT * FROM entity_facet_counts) \
                      UNION ALL (SELECT * FROM entity_facet_counts EXCEPT SELECT * FROM recount)) differences";
 
+/// Search and relation rows whose entity is gone (deletes remove them by trigger, not by a
+/// foreign key's cascade).
+const ORPHANS: &str = "\
+    SELECT (SELECT count(*) FROM entity_search s WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = s.entity_id)) \
+         + (SELECT count(*) FROM entity_relations r \
+             WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = r.originating_entity_id)) AS n";
+
 #[derive(diesel::QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
 
-async fn differences(app: &TestApp, t: &TestTenant) -> i64 {
+async fn count(app: &TestApp, t: &TestTenant, sql: &'static str) -> i64 {
     let count: Count = app
         .db
         .with_tenant(&t.tenant, |conn| {
-            Box::pin(async move { diesel::sql_query(DIFFERENCES).get_result(conn).await.map_err(AppError::from) })
+            Box::pin(async move { diesel::sql_query(sql).get_result(conn).await.map_err(AppError::from) })
         })
         .await
         .unwrap();
@@ -52,7 +59,8 @@ async fn both_facets(app: &TestApp, t: &TestTenant, cookie: &str) -> (Value, Val
 }
 
 async fn assert_exact(app: &TestApp, t: &TestTenant, cookie: &str, after: &str) {
-    assert_eq!(differences(app, t).await, 0, "kept counts differ from a recount after {after}");
+    assert_eq!(count(app, t, DIFFERENCES).await, 0, "kept counts differ from a recount after {after}");
+    assert_eq!(count(app, t, ORPHANS).await, 0, "index rows of deleted entities remain after {after}");
     let (kept, computed) = both_facets(app, t, cookie).await;
     assert_eq!(kept, computed, "after {after}");
 }
@@ -115,4 +123,42 @@ async fn facet_counts_stay_exact_across_every_kind_of_write() {
     let computed = app.post_json(&t, &cookie, "/api/catalog/entities/by-query", body).await.1;
     assert_eq!(kept["totalItems"], computed["totalItems"]);
     assert!(kept["totalItems"].as_i64().unwrap() > 5, "{kept}");
+}
+
+/// Facets of relations come from the relation rows, both directions included (a group's
+/// `hasMember` comes from its users' `memberOf`), and count each entity once per target: the
+/// same as counting the relations of the entities as served.
+#[tokio::test(flavor = "multi_thread")]
+async fn relation_facets_count_the_relations_entities_are_served_with() {
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let (status, all, _) = app.get_json(&t, &cookie, "/api/catalog/entities").await;
+    assert_eq!(status, StatusCode::OK);
+    for (relation, kind) in [("dependsOn", "component"), ("hasMember", "group"), ("providesApi", "component")] {
+        let mut expected: std::collections::BTreeMap<String, i64> = Default::default();
+        for entity in all.as_array().unwrap().iter().filter(|e| e["kind"].as_str().unwrap().eq_ignore_ascii_case(kind))
+        {
+            let targets: std::collections::BTreeSet<&str> = entity["relations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["type"] == relation)
+                .map(|r| r["targetRef"].as_str().unwrap())
+                .collect();
+            for target in targets {
+                *expected.entry(target.to_owned()).or_default() += 1;
+            }
+        }
+        assert!(!expected.is_empty(), "the examples have {relation} relations on {kind}s");
+        let (status, body, _) = app
+            .get_json(&t, &cookie, &format!("/api/catalog/entity-facets?facet=relations.{relation}&filter=kind={kind}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let served: std::collections::BTreeMap<String, i64> = body["facets"][format!("relations.{relation}")]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["value"].as_str().unwrap().to_owned(), f["count"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(served, expected, "relations.{relation} over {kind}s");
+    }
 }
