@@ -606,11 +606,11 @@ pub async fn facets(
                     _ => {
                         let lowered = key.to_lowercase();
                         let counted = is_faceted(&lowered);
-                        let counts = match (scope.as_ref().filter(|_| counted), lowered.strip_prefix("relations.")) {
+                        let counts = match (counted, scope.as_ref(), lowered.strip_prefix("relations.")) {
                             // A few rows of kept counts, whatever the catalog's size.
-                            (Some(scope), _) => repo::counted_facet(conn, &key, scope, i64::MAX).await?,
-                            (None, Some(relation)) if !counted => repo::relation_facet(conn, relation, &query).await?,
-                            (None, _) => {
+                            (true, Some(scope), _) => repo::counted_facet(conn, &key, scope, i64::MAX).await?,
+                            (false, _, Some(relation)) => repo::relation_facet(conn, relation, &query).await?,
+                            _ => {
                                 let rows = repo::facet(conn, &key, &query).await?;
                                 rows.into_iter().filter_map(|(v, c)| v.map(|v| (v, c))).collect()
                             }

@@ -62,38 +62,9 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
     // The bench's own cache: its rows show cold (first call after a change) and warm calls.
     let cache = &CatalogCache::default();
     println!("tenant {slug}: generating {} entities", args.entities);
-    let documents: Vec<service::Incoming> = synthetic(args.entities).into_iter().map(|d| Ok(d).into()).collect();
-
-    let started = Instant::now();
-    let report =
-        service::import(db, tenant, &AuditSource::command_line(), &service::Origin::named("bench"), documents).await?;
-    let elapsed = started.elapsed();
-    let rejected = report
-        .results
-        .iter()
-        .filter(|r| matches!(r.outcome, app::catalog::model::DocumentOutcome::Rejected(_)))
-        .count();
-    println!(
-        "ingest: {} entities in {:.1} s = {:.0} entities/s ({rejected} rejected)",
-        report.results.len(),
-        elapsed.as_secs_f64(),
-        report.results.len() as f64 / elapsed.as_secs_f64()
-    );
-
+    timed_import(db, tenant, args.entities, "ingest").await?;
     // The same catalog again, as a periodic refresh sends it: every entity unchanged.
-    let documents: Vec<service::Incoming> = synthetic(args.entities).into_iter().map(|d| Ok(d).into()).collect();
-    let started = Instant::now();
-    let report =
-        service::import(db, tenant, &AuditSource::command_line(), &service::Origin::named("bench"), documents).await?;
-    let elapsed = started.elapsed();
-    let unchanged =
-        report.results.iter().filter(|r| r.outcome == app::catalog::model::DocumentOutcome::Unchanged).count();
-    println!(
-        "re-import, unchanged: {} entities in {:.1} s = {:.0} entities/s ({unchanged} unchanged)",
-        report.results.len(),
-        elapsed.as_secs_f64(),
-        report.results.len() as f64 / elapsed.as_secs_f64()
-    );
+    timed_import(db, tenant, args.entities, "re-import, unchanged").await?;
 
     println!("{:<48} {:>9} {:>9} {:>9} {:>9}", "query", "cold ms", "p50 ms", "p95 ms", "max ms");
     let page = |filter: Filter, full_text: Option<&str>, sort: Vec<Sort>, offset: i64| EntityQuery {
@@ -236,6 +207,32 @@ const WORDS: [&str; 16] = [
     "recommendation",
     "media",
 ];
+
+/// Imports the synthetic catalog of `entities` and prints the rate and the outcomes (the
+/// documents are made before the clock starts).
+async fn timed_import(
+    db: &Database,
+    tenant: &app::tenancy::model::Tenant,
+    entities: usize,
+    label: &str,
+) -> Result<(), AppError> {
+    use app::catalog::model::DocumentOutcome;
+    let documents: Vec<service::Incoming> = synthetic(entities).into_iter().map(|d| Ok(d).into()).collect();
+    let started = Instant::now();
+    let report =
+        service::import(db, tenant, &AuditSource::command_line(), &service::Origin::named("bench"), documents).await?;
+    let elapsed = started.elapsed();
+    let count = |wanted: fn(&DocumentOutcome) -> bool| report.results.iter().filter(|r| wanted(&r.outcome)).count();
+    println!(
+        "{label}: {} entities in {:.1} s = {:.0} entities/s ({} unchanged, {} rejected)",
+        report.results.len(),
+        elapsed.as_secs_f64(),
+        report.results.len() as f64 / elapsed.as_secs_f64(),
+        count(|o| *o == DocumentOutcome::Unchanged),
+        count(|o| matches!(o, DocumentOutcome::Rejected(_))),
+    );
+    Ok(())
+}
 
 /// Groups, users, domains, systems, APIs, resources and components in the proportions of a
 /// real organisation, all cross-referenced (owners, systems, APIs, dependencies).
