@@ -3,6 +3,7 @@
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::access::usage::AccessLog;
 use crate::audit::service::AuditSource;
 use crate::auth::model::Principal;
 use crate::auth::permission::{decide, Action, Scope};
@@ -27,6 +28,8 @@ pub struct AppState {
     /// Shared counters (login throttling, rate limits) and session bookkeeping.
     pub redis: RedisPool,
     pub session_policy: SessionPolicy,
+    /// What API keys and OAuth clients called, written in the background (`access::usage`).
+    pub access_log: AccessLog,
     /// `https` unless cookies are sent without `Secure` (plain-http development): how the
     /// portal's own URLs are written for others (the SSO redirect URI).
     pub public_scheme: &'static str,

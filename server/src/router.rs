@@ -103,6 +103,6 @@ pub fn build_with(state: AppState, edge: Arc<Edge>, sessions: Sessions, tenant_a
         .merge(portal)
         .route_layer(axum::middleware::from_fn(observe::remember_route))
         .layer(axum::middleware::from_fn_with_state(edge.clone(), budget::enforce))
-        .layer(axum::middleware::from_fn_with_state(edge, observe::observe))
+        .layer(axum::middleware::from_fn_with_state((state.clone(), edge), observe::observe))
         .with_state(state)
 }

@@ -12,6 +12,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::ServeConfig;
 use crate::router::{self, Edge};
+use app::access::usage::AccessLog;
 use app::auth::session_registry::SessionPolicy;
 use app::catalog::cache::CatalogCache;
 use app::catalog::events::CatalogEvents;
@@ -73,6 +74,7 @@ pub async fn connect(
         .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes)));
     let state = AppState {
         leptos_options,
+        access_log: AccessLog::start(db.clone()),
         catalog_events: CatalogEvents::listen(db.url().to_owned(), db.tenants().clone(), db.verified_keys().clone()),
         catalog_cache: CatalogCache::default(),
         db,
@@ -100,6 +102,7 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         state.keyring.clone(),
         std::time::Duration::from_secs(config.audit_checkpoint_seconds.max(1)),
     ));
+    let access_log = state.access_log.clone();
     let app = router::build(state, Arc::new(Edge::from_config(&config)?), sessions);
 
     let listener =
@@ -108,7 +111,10 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(AppError::internal)
+        .map_err(AppError::internal)?;
+    // Requests have drained: what they logged is written before the process exits.
+    access_log.close().await;
+    Ok(())
 }
 
 /// Signs every tenant's audit chain head at each tick, so tampering with the log directly in

@@ -1,4 +1,4 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -16,6 +16,7 @@ pub struct ApiKeyView {
     pub last_used_at: Option<DateTime<Utc>>,
     pub last_used_ip: Option<String>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub usage: Usage,
 }
 
 impl ApiKeyView {
@@ -41,6 +42,35 @@ pub struct ClientView {
     pub created_at: DateTime<Utc>,
     pub last_token_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub usage: Usage,
+}
+
+/// How many days of traffic Settings → API access charts per key and client.
+pub const USAGE_DAYS: u32 = 14;
+
+/// A key's or a client's requests over the last [`USAGE_DAYS`] days, oldest day first, every
+/// day present (a quiet day is a zero, not a gap in the chart).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub days: Vec<DayUsage>,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.days.iter().map(|d| d.requests).sum()
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.days.iter().map(|d| d.failed).sum()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayUsage {
+    pub day: NaiveDate,
+    pub requests: u64,
+    /// Answered with a status of 400 or above.
+    pub failed: u64,
 }
 
 /// A secret just created, shown once.

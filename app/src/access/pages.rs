@@ -3,10 +3,11 @@
 use leptos::prelude::*;
 
 use super::api::{load_access, CreateApiKey, CreateOauthClient, RevokeApiKey, RevokeOauthClient};
-use super::model::{AccessOverview, ApiKeyView, ClientView, Revealed};
+use super::model::{AccessOverview, ApiKeyView, ClientView, Revealed, Usage, USAGE_DAYS};
 use crate::auth::permission::Scope;
 use crate::error::AppError;
 use crate::settings::pages::{NonAdminRoleSelect, SettingsTabs};
+use crate::ui::chart::{Bar, BarChart};
 use crate::ui::form::{ErrorNotice, SubmitButton, TextField};
 
 #[component]
@@ -96,6 +97,7 @@ fn Overview(
                         <th class="px-4 py-3">"Scopes"</th>
                         <th class="px-4 py-3">"Expires"</th>
                         <th class="px-4 py-3">"Last used"</th>
+                        <th class="px-4 py-3">{format!("Requests, {USAGE_DAYS} days")}</th>
                         <th class="px-4 py-3">"Status"</th>
                         <th class="px-4 py-3"></th>
                     </tr>
@@ -171,6 +173,7 @@ fn KeyRow(
             <td class="px-4 py-3 font-mono text-xs">{key.scopes.join(" ")}</td>
             <td class="px-4 py-3 text-slate-500">{when(key.expires_at, "never")}</td>
             <td class="px-4 py-3 text-slate-500">{used}</td>
+            <td class="px-4 py-3"><UsageChart of=key.name.clone() usage=key.usage.clone()/></td>
             <td class="px-4 py-3" data-testid="api-key-status">{status}</td>
             <td class="px-4 py-3 text-right">
                 {(status == "active").then(move || view! {
@@ -181,6 +184,29 @@ fn KeyRow(
                 })}
             </td>
         </tr>
+    }
+}
+
+/// A key's or a client's daily requests as bars (days with failures in amber), with the totals.
+#[component]
+fn UsageChart(of: String, usage: Usage) -> impl IntoView {
+    let (total, failed) = (usage.total(), usage.failed());
+    let bars = usage
+        .days
+        .iter()
+        .map(|d| Bar {
+            title: format!("{}: {} requests, {} failed", d.day.format("%b %-d"), d.requests, d.failed),
+            value: d.requests,
+            marked: d.failed > 0,
+        })
+        .collect();
+    view! {
+        <div data-testid="usage" class="flex items-center gap-3">
+            <BarChart name=format!("Requests by {of}, last {USAGE_DAYS} days") bars/>
+            <span data-testid="usage-total" class="whitespace-nowrap text-xs text-slate-500">
+                {format!("{total} ({failed} failed)")}
+            </span>
+        </div>
     }
 }
 
@@ -216,6 +242,7 @@ fn Clients(
                         <th class="py-2">"Role"</th>
                         <th class="py-2">"Scopes"</th>
                         <th class="py-2">"Last token"</th>
+                        <th class="py-2">{format!("Requests, {USAGE_DAYS} days")}</th>
                         <th class="py-2"></th>
                     </tr>
                 </thead>
@@ -235,6 +262,7 @@ fn Clients(
                                     <td class="py-2">{client.role.clone()}</td>
                                     <td class="py-2 font-mono text-xs">{client.scopes.join(" ")}</td>
                                     <td class="py-2 text-slate-500">{when(client.last_token_at, "never")}</td>
+                                    <td class="py-2"><UsageChart of=client.name.clone() usage=client.usage.clone()/></td>
                                     <td class="py-2 text-right">
                                         {if revoked {
                                             view! { <span class="text-xs text-slate-500">"revoked"</span> }.into_any()

@@ -1,11 +1,12 @@
-//! Diesel queries on `api_keys` and `oauth_clients` (tenant schema).
+//! Diesel queries on `api_keys`, `oauth_clients` and their request log `api_requests` (tenant
+//! schema).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use crate::db::schema::{api_keys, oauth_clients};
+use crate::db::schema::{api_keys, api_requests, oauth_clients};
 use crate::db::Connection;
 
 #[derive(Queryable, Selectable)]
@@ -159,4 +160,58 @@ pub async fn touch_client(conn: &mut Connection, id: Uuid) -> QueryResult<()> {
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A logged request, as the access-log writer inserts it.
+#[derive(Insertable)]
+#[diesel(table_name = api_requests)]
+pub struct NewApiRequest {
+    pub at: DateTime<Utc>,
+    pub api_key_id: Option<Uuid>,
+    pub oauth_client_id: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub method: String,
+    pub route: String,
+    pub path: String,
+    pub status: i16,
+    pub latency_us: i32,
+    pub ip: Option<String>,
+}
+
+/// One multi-row insert: a batch of at most a thousand rows stays far below PostgreSQL's
+/// limit of 65,535 bind parameters.
+pub async fn insert_requests(conn: &mut Connection, rows: &[NewApiRequest]) -> QueryResult<usize> {
+    diesel::insert_into(api_requests::table).values(rows).execute(conn).await
+}
+
+/// Deletes what is older than `before`; returns how many rows went.
+pub async fn prune_requests(conn: &mut Connection, before: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(api_requests::table.filter(api_requests::at.lt(before))).execute(conn).await
+}
+
+/// A caller's requests on one day (UTC).
+#[derive(QueryableByName)]
+pub struct DailyRequests {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    pub api_key_id: Option<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub oauth_client_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    pub day: chrono::NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub requests: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub failed: i64,
+}
+
+/// Requests per caller and day since `since`, with how many of them failed (status 400 and up).
+pub async fn daily_requests(conn: &mut Connection, since: DateTime<Utc>) -> QueryResult<Vec<DailyRequests>> {
+    diesel::sql_query(
+        "SELECT api_key_id, oauth_client_id, (at AT TIME ZONE 'UTC')::date AS day, \
+                count(*) AS requests, count(*) FILTER (WHERE status >= 400) AS failed \
+         FROM api_requests WHERE at >= $1 GROUP BY 1, 2, 3",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(since)
+    .load(conn)
+    .await
 }

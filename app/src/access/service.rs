@@ -7,9 +7,10 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::model::{ApiKeyView, ClientView, Revealed};
+use super::model::{ApiKeyView, ClientView, Revealed, Usage};
 use super::repo::{self, ApiKeyRow, ClientRow, NewApiKey, NewClient};
 use super::token::{self, AccessClaims, TokenError};
+use super::usage::{Caller, UsageByCaller};
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::auth::model::{Principal, Role};
 use crate::auth::permission::{Action, Scope};
@@ -156,6 +157,7 @@ pub async fn list_keys(db: &Database, tenant: &Tenant, viewer: &Principal) -> Ap
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let rows = repo::list_keys(conn, owner).await?;
+            let usage = UsageByCaller::read(conn).await?;
             // One read of the tenant's members for all owners, not one per key.
             let emails: std::collections::HashMap<Uuid, String> =
                 members::list(conn, tenant_id).await?.into_iter().map(|m| (m.user_id, m.email)).collect();
@@ -163,7 +165,8 @@ pub async fn list_keys(db: &Database, tenant: &Tenant, viewer: &Principal) -> Ap
                 .into_iter()
                 .map(|row| {
                     let owner_email = emails.get(&row.user_id).cloned().unwrap_or_else(|| "former member".to_owned());
-                    key_view(row, owner_email)
+                    let usage = usage.of(&Caller::ApiKey(row.id));
+                    key_view(row, owner_email, usage)
                 })
                 .collect())
         })
@@ -171,7 +174,7 @@ pub async fn list_keys(db: &Database, tenant: &Tenant, viewer: &Principal) -> Ap
     .await
 }
 
-fn key_view(row: ApiKeyRow, owner_email: String) -> ApiKeyView {
+fn key_view(row: ApiKeyRow, owner_email: String, usage: Usage) -> ApiKeyView {
     ApiKeyView {
         id: row.id,
         name: row.name,
@@ -183,6 +186,7 @@ fn key_view(row: ApiKeyRow, owner_email: String) -> ApiKeyView {
         last_used_at: row.last_used_at,
         last_used_ip: row.last_used_ip,
         revoked_at: row.revoked_at,
+        usage,
     }
 }
 
@@ -342,12 +346,22 @@ pub async fn create_client(
 
 pub async fn list_clients(db: &Database, tenant: &Tenant) -> AppResult<Vec<ClientView>> {
     db.with_tenant(tenant, move |conn| {
-        Box::pin(async move { Ok(repo::list_clients(conn).await?.into_iter().map(client_view).collect()) })
+        Box::pin(async move {
+            let usage = UsageByCaller::read(conn).await?;
+            Ok(repo::list_clients(conn)
+                .await?
+                .into_iter()
+                .map(|row| {
+                    let usage = usage.of(&Caller::OAuthClient(row.client_id.clone()));
+                    client_view(row, usage)
+                })
+                .collect())
+        })
     })
     .await
 }
 
-fn client_view(row: ClientRow) -> ClientView {
+fn client_view(row: ClientRow, usage: Usage) -> ClientView {
     ClientView {
         id: row.id,
         client_id: row.client_id,
@@ -357,6 +371,7 @@ fn client_view(row: ClientRow) -> ClientView {
         created_at: row.created_at,
         last_token_at: row.last_token_at,
         revoked_at: row.revoked_at,
+        usage,
     }
 }
 

@@ -219,6 +219,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    api_requests (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        api_key_id -> Nullable<Uuid>,
+        oauth_client_id -> Nullable<Text>,
+        user_id -> Nullable<Uuid>,
+        method -> Text,
+        route -> Text,
+        path -> Text,
+        status -> Int2,
+        latency_us -> Int4,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     oauth_clients (id) {
         id -> Uuid,
         client_id -> Text,

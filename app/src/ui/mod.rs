@@ -1,5 +1,6 @@
-//! Shared components: the portal shell, form fields, notices.
+//! Shared components: the portal shell, form fields, notices, charts.
 
+pub mod chart;
 pub mod form;
 pub mod home;
 pub mod layout;

@@ -1,6 +1,7 @@
-//! A tracing span and Prometheus metrics for every request, tagged with a request id.
+//! A tracing span and Prometheus metrics for every request, tagged with a request id; and the
+//! API access log entry of every request made with a key or an access token.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -10,6 +11,8 @@ use axum::response::Response;
 use tracing::Instrument;
 
 use crate::router::Edge;
+use app::access::usage::{ApiCall, ApiCaller};
+use app::state::AppState;
 
 /// The request's id, for logs, audit rows and the `x-request-id` response header.
 #[derive(Clone, Debug)]
@@ -29,8 +32,25 @@ pub async fn remember_route(request: Request, next: Next) -> Response {
     response
 }
 
-pub async fn observe(State(edge): State<Arc<Edge>>, mut request: Request, next: Next) -> Response {
+/// Where the tenant middleware leaves the machine caller it resolved. A slot shared with the
+/// request rather than a response extension, so a request the budget cut short (whose
+/// response the inner layers never produced) is logged too.
+#[derive(Clone, Default)]
+pub struct ApiCallerSlot(Arc<OnceLock<ApiCaller>>);
+
+impl ApiCallerSlot {
+    pub fn fill(&self, caller: ApiCaller) {
+        let _ = self.0.set(caller);
+    }
+}
+
+pub async fn observe(
+    State((state, edge)): State<(AppState, Arc<Edge>)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
+    let at = chrono::Utc::now();
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let method = request.method().clone();
     let span = tracing::info_span!(
@@ -45,6 +65,9 @@ pub async fn observe(State(edge): State<Arc<Edge>>, mut request: Request, next: 
         latency_ms = tracing::field::Empty,
     );
     request.extensions_mut().insert(RequestId(request_id.clone()));
+    let caller = ApiCallerSlot::default();
+    request.extensions_mut().insert(caller.clone());
+    let path = request.uri().path().to_owned();
 
     let mut response = next.run(request).instrument(span.clone()).await;
 
@@ -56,6 +79,9 @@ pub async fn observe(State(edge): State<Arc<Edge>>, mut request: Request, next: 
     span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
     span.in_scope(|| tracing::info!("request completed"));
     edge.metrics.observe(method.as_str(), &route, status, elapsed);
+    if let Some(by) = caller.0.get().cloned() {
+        state.access_log.record(ApiCall { by, at, method: method.to_string(), route, path, status, latency: elapsed });
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }

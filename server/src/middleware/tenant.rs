@@ -14,7 +14,7 @@ use tower_sessions::Session;
 
 use super::bad_bytes;
 use super::csrf::{self, CrossSite};
-use super::observe::RequestId;
+use super::observe::{ApiCallerSlot, RequestId};
 use super::rate_limit;
 use crate::rest::oauth::TOKEN_PATH;
 use crate::rest::{self, carrying, error_page, refusal};
@@ -22,6 +22,7 @@ use crate::router::Edge;
 use app::access::network::{self, TrustedProxies};
 use app::access::service as access;
 use app::access::token::looks_like_api_key;
+use app::access::usage::ApiCaller;
 use app::audit::service::{self as audit, AuditEvent, AuditSource};
 use app::auth::api::{is_public_server_fn, RequiredStep};
 use app::auth::service as auth;
@@ -67,6 +68,9 @@ async fn admit((state, edge): (AppState, Arc<Edge>), request: Request, next: Nex
         }
         Err(rejection) => return rejection.into_response(),
     };
+    if let (Some(slot), Some(caller)) = (request.extensions().get::<ApiCallerSlot>(), ApiCaller::of(&ctx)) {
+        slot.fill(caller);
+    }
     let span = tracing::Span::current();
     span.record("tenant", ctx.tenant.slug.as_str());
     if let Some(p) = &ctx.principal {

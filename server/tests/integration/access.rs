@@ -241,6 +241,12 @@ async fn client_credentials_issue_short_lived_scoped_tokens_for_one_tenant() {
             .await;
     assert_eq!(write.status, StatusCode::FORBIDDEN);
 
+    // The token's calls are logged under the client: the write, and the narrow token's refusal.
+    app.state.access_log.flush().await;
+    let overview: AccessOverview = app.call(&t.host, OVERVIEW, &[], Some(&admin)).await.json();
+    let usage = &overview.clients.unwrap()[0].usage;
+    assert_eq!((usage.total(), usage.failed()), (2, 1), "{usage:?}");
+
     // Revoking the client invalidates its outstanding tokens at once.
     let revoke = app.call(&t.host, REVOKE_CLIENT, &[("id", &row_id)], Some(&admin)).await;
     assert!(revoke.status.is_success());
@@ -493,4 +499,109 @@ async fn a_remembered_key_stops_working_everywhere_when_revoked_or_its_owner_dea
     assert!(deactivated.status.is_success(), "{}", deactivated.body);
     assert_eq!(reads_catalog(&app, &t.host, &key).await, StatusCode::UNAUTHORIZED);
     assert_eq!(refused_soon(&other_server, &t.host, &key).await, StatusCode::UNAUTHORIZED);
+}
+
+/// The tenant's API access log: (caller, method, route, path, status), oldest first.
+async fn logged_requests(app: &TestApp, tenant: &app::tenancy::model::Tenant) -> Vec<(String, String, String, String, i16)> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    app.state.access_log.flush().await;
+    app.db
+        .with_tenant(tenant, |conn| {
+            Box::pin(async move {
+                use app::db::schema::api_requests::dsl::*;
+                let rows: Vec<(Option<uuid::Uuid>, Option<String>, String, String, String, i16)> = api_requests
+                    .order(id)
+                    .select((api_key_id, oauth_client_id, method, route, path, status))
+                    .load(conn)
+                    .await?;
+                Ok::<_, app::error::AppError>(
+                    rows.into_iter()
+                        .map(|(key, client, m, r, p, s)| {
+                            (key.map_or_else(|| client.unwrap_or_default(), |k| k.to_string()), m, r, p, s)
+                        })
+                        .collect(),
+                )
+            })
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_requests_are_logged_by_the_writer_and_charted_per_key() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let other = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (key_id, key) = app.create_key(&t, &admin, "dashboards", &["catalog:read"]).await;
+    let (_, quiet) = app.create_key(&t, &admin, "unused", &["catalog:read"]).await;
+    assert!(!quiet.is_empty());
+
+    for _ in 0..20 {
+        let read = with_credential(&app, &t.host, "GET", "/api/catalog/entities", "x-api-key", &key, None).await;
+        assert_eq!(read.status, StatusCode::OK);
+    }
+    for i in 0..5 {
+        let path = format!("/api/catalog/entities/by-name/component/default/missing-{i}");
+        let missing = with_credential(&app, &t.host, "GET", &path, "x-api-key", &key, None).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    }
+    let write =
+        with_credential(&app, &t.host, "POST", "/api/catalog/entities", "x-api-key", &key, Some(entity("db-9"))).await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN);
+    // Neither a browser session's requests nor the key presented to another tenant are in the log.
+    app.get(&t.host, "/api/catalog/entities", Some(&admin)).await;
+    let foreign = with_credential(&app, &other.host, "GET", "/api/catalog/entities", "x-api-key", &key, None).await;
+    assert_eq!(foreign.status, StatusCode::UNAUTHORIZED);
+
+    let logged = logged_requests(&app, &t.tenant).await;
+    assert_eq!(logged.len(), 26, "{logged:?}");
+    assert!(logged.iter().all(|(caller, ..)| *caller == key_id));
+    let by_route = |route: &str, status: i16| logged.iter().filter(|r| r.2 == route && r.4 == status).count();
+    assert_eq!(by_route("/api/catalog/entities", 200), 20);
+    assert_eq!(by_route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", 404), 5);
+    assert_eq!(by_route("/api/catalog/entities", 403), 1);
+    assert!(logged.iter().any(|r| r.3 == "/api/catalog/entities/by-name/component/default/missing-4"));
+    assert!(logged_requests(&app, &other.tenant).await.is_empty());
+
+    // Settings → API access shows each key's last 14 days, today last.
+    let overview: AccessOverview = app.call(&t.host, OVERVIEW, &[], Some(&admin)).await.json();
+    let used = overview.keys.iter().find(|k| k.name == "dashboards").unwrap();
+    assert_eq!(used.usage.days.len(), 14);
+    let today = used.usage.days.last().unwrap();
+    assert_eq!(today.day, chrono::Utc::now().date_naive());
+    assert_eq!((today.requests, today.failed), (26, 6));
+    assert_eq!((used.usage.total(), used.usage.failed()), (26, 6));
+    let unused = overview.keys.iter().find(|k| k.name == "unused").unwrap();
+    assert_eq!(unused.usage.total(), 0);
+    assert_eq!(unused.usage.days.len(), 14, "quiet days are zeros, not gaps");
+    assert_eq!(app.state.access_log.dropped(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closing_the_access_log_writes_what_is_still_queued() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let admin = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let (_, key) = app.create_key(&t, &admin, "burst", &["catalog:read"]).await;
+    for _ in 0..50 {
+        let read = with_credential(&app, &t.host, "GET", "/api/catalog/entities", "x-api-key", &key, None).await;
+        assert_eq!(read.status, StatusCode::OK);
+    }
+    // What a graceful shutdown does once requests have drained: no call is lost.
+    app.state.access_log.close().await;
+    let written = app
+        .db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move {
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                app::db::schema::api_requests::table.count().get_result::<i64>(conn).await.map_err(app::error::AppError::from)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(written, 50);
+    assert_eq!(app.state.access_log.dropped(), 0);
 }
