@@ -37,6 +37,13 @@ test('an API key is shown once, reads the catalog within its scope, and stops wo
     { apiVersion: 'backstage.io/v1alpha1', kind: 'Resource', metadata: { name: 'nope' }, spec: { type: 'x', owner: 'y' } });
   expect(write.status()).toBe(403);
 
+  // Both calls reach the key's usage chart once the access log has written them (about a second).
+  await expect(async () => {
+    await page.reload();
+    await expect(row.getByTestId('usage-total')).toHaveText('2 (1 failed)', { timeout: 1000 });
+  }).toPass({ timeout: 15_000 });
+  await expect(row.getByRole('img', { name: `Requests by ${name}, last 14 days` })).toBeVisible();
+
   // Reloading never shows the secret again.
   await page.reload();
   await expect(page.getByTestId('secret')).toHaveCount(0);
