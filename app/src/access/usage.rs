@@ -143,7 +143,7 @@ impl AccessLog {
         let (calls, queue) = mpsc::channel(QUEUE);
         let (control, commands) = mpsc::channel(4);
         let dropped = Arc::new(AtomicU64::new(0));
-        tokio::spawn(Writer { db, queue, commands, pending: HashMap::new(), dropped: dropped.clone() }.run());
+        tokio::spawn(Writer { db, queue, commands, pending: HashMap::new(), dropped: dropped.clone(), reported: 0 }.run());
         Self { calls, control, dropped }
     }
 
@@ -189,6 +189,8 @@ struct Writer {
     commands: mpsc::Receiver<Control>,
     pending: HashMap<TenantId, Pending>,
     dropped: Arc<AtomicU64>,
+    /// The drop count the log last reported, so each loss is logged once.
+    reported: u64,
 }
 
 impl Writer {
@@ -253,6 +255,11 @@ impl Writer {
     /// Writes every tenant's rows, each tenant in its own transactions: one tenant's failure
     /// (its schema gone, say) leaves the others' rows written.
     async fn write(&mut self) {
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > self.reported {
+            tracing::warn!(calls = dropped - self.reported, "API access log: calls dropped, the queue was full");
+            self.reported = dropped;
+        }
         let mut pending = std::mem::take(&mut self.pending);
         for (id, mut waiting) in pending.drain() {
             match insert(&self.db, &waiting.tenant, &waiting.rows).await {
