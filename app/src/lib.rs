@@ -29,7 +29,7 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use access::pages::ApiAccessPage;
-use audit::pages::{AuditEventPage, AuditLogPage};
+use audit::pages::{AuditEventPage, AuditLogPage, PermissionChangesPage};
 use auth::mfa_pages::{MfaChallengePage, MfaPage};
 use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage, SessionsPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
@@ -93,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("finops") view=|| view! { <NotYetAvailable area="FinOps" purpose="Cost views arrive once cost data can be imported."/> }/>
                     // Async so a 403 status is set before the first byte is sent.
                     <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async/>
+                    <Route path=path!("audit/permissions") view=PermissionChangesPage ssr=SsrMode::Async/>
                     <Route path=path!("audit/:id") view=AuditEventPage ssr=SsrMode::Async/>
                     <Route path=path!("settings") view=|| view! { <Redirect path="/settings/users"/> }/>
                     // Async so a 403 status is set before the first byte is sent.

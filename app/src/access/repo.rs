@@ -69,6 +69,11 @@ pub async fn list_keys(conn: &mut Connection, owner: Option<Uuid>) -> QueryResul
     query.load(conn).await
 }
 
+/// Scopes of the keys with these prefixes (without `bcn_`): what revoking them took away.
+pub async fn key_scopes(conn: &mut Connection, prefixes: Vec<String>) -> QueryResult<Vec<(String, Vec<String>)>> {
+    api_keys::table.filter(api_keys::prefix.eq_any(prefixes)).select((api_keys::prefix, api_keys::scopes)).load(conn).await
+}
+
 pub async fn revoke_key(conn: &mut Connection, id: Uuid) -> QueryResult<bool> {
     let changed = diesel::update(api_keys::table.find(id).filter(api_keys::revoked_at.is_null()))
         .set(api_keys::revoked_at.eq(diesel::dsl::now))
@@ -143,6 +148,10 @@ pub async fn find_client(conn: &mut Connection, client_id: &str) -> QueryResult<
 
 pub async fn list_clients(conn: &mut Connection) -> QueryResult<Vec<ClientRow>> {
     oauth_clients::table.select(ClientRow::as_select()).order(oauth_clients::created_at.desc()).load(conn).await
+}
+
+pub async fn find_clients(conn: &mut Connection, client_ids: Vec<String>) -> QueryResult<Vec<ClientRow>> {
+    oauth_clients::table.filter(oauth_clients::client_id.eq_any(client_ids)).select(ClientRow::as_select()).load(conn).await
 }
 
 pub async fn revoke_client(conn: &mut Connection, id: Uuid) -> QueryResult<Option<String>> {

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use super::model::{AuditDetail, Verification};
+use super::permissions::PermissionReport;
 use super::view::{AuditPage, AuditView};
 use crate::error::AppError;
 
@@ -51,6 +52,24 @@ pub async fn verify_audit_log() -> Result<Verification, AppError> {
                 super::service::verify_and_record(&state.db, &ctx.tenant, &state.keyring, ctx.audit_source()).await?;
             leptos_axum::redirect(&format!("/audit/{id}"));
             Ok(report)
+        }
+        .await,
+    )
+}
+
+/// The permission-change report for a period (`permissions::period`: dates or times, both
+/// optional).
+#[server(endpoint = "ui/audit/permissions")]
+pub async fn load_permission_report(from: Option<String>, to: Option<String>) -> Result<PermissionReport, AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::AuditRead).await?;
+            let (from, to) = super::permissions::period(from.as_deref(), to.as_deref(), chrono::Utc::now())?;
+            super::service::permission_report(&state.db, &ctx.tenant, from, to).await
         }
         .await,
     )

@@ -1,9 +1,10 @@
 //! Audit: an append-only, tamper-evident record of every security and data event, per tenant,
-//! and its views (list, detail, export, verification).
+//! and its views (list, detail, export, verification, the permission-change report).
 
 pub mod api;
 pub mod model;
 pub mod pages;
+pub mod permissions;
 pub mod view;
 
 #[cfg(feature = "ssr")]

@@ -4,8 +4,9 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::api::{list_audit, load_audit_event, VerifyAuditLog};
+use super::api::{list_audit, load_audit_event, load_permission_report, VerifyAuditLog};
 use super::model::{AuditAction, AuditDetail, AuditRecord, Outcome, Severity};
+use super::permissions::{Change, PermissionReport, DEFAULT_DAYS};
 use super::view::{AuditPage, AuditView};
 use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
 
@@ -20,7 +21,10 @@ pub fn AuditLogPage() -> impl IntoView {
         <section>
             <div class="flex items-center justify-between">
                 <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Audit log"</h1>
-                <VerifyButton/>
+                <div class="flex items-center gap-4">
+                    <a href="/audit/permissions" class="text-sm font-medium text-amber-700 hover:text-amber-900">"Permission changes"</a>
+                    <VerifyButton/>
+                </div>
             </div>
             <p class="mt-1 text-sm text-slate-500">"Every security and data event of this tenant, newest first. Times are UTC."</p>
             <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading events…"</p> }>
@@ -258,5 +262,98 @@ fn EventDetail(detail: AuditDetail) -> impl IntoView {
         </dl>
         <h2 class="mt-6 font-medium text-slate-900">"Details"</h2>
         <pre data-testid="audit-details" class="mt-2 max-h-96 overflow-auto rounded-xl bg-slate-950 p-4 text-xs text-slate-100">{details}</pre>
+    }
+}
+
+/// Who gained or lost which role, scope, allowlist entry or SSO mapping in a period: a GET
+/// form, so the period is in the URL and the page works without JS.
+#[component]
+pub fn PermissionChangesPage() -> impl IntoView {
+    let query = use_query_map();
+    let period = Memo::new(move |_| query.with(|q| (q.get("from"), q.get("to"))));
+    let report = Resource::new(move || period.get(), |(from, to)| load_permission_report(from, to));
+    view! {
+        <section>
+            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Permission changes"</h1>
+            <p class="mt-1 text-sm text-slate-500">
+                {format!("Who gained or lost a role, a scope, an IP allowlist entry or a single sign-on role mapping; the last {DEFAULT_DAYS} days unless you choose a period. Times are UTC. ")}
+                <a href="/audit" class="font-medium text-amber-700 hover:text-amber-900">"Audit log"</a>
+            </p>
+            <form method="get" action="/audit/permissions" aria-label="Period" class="mt-6 flex flex-wrap items-end gap-3 rounded-xl border border-slate-200 bg-white p-4">
+                <label class="block text-sm">
+                    <span class="font-medium text-slate-700">"From"</span>
+                    <input type="date" name="from" aria-label="From" value=move || period.get().0.unwrap_or_default()
+                        class="mt-1 block rounded-lg border border-slate-300 px-3 py-1.5 text-sm"/>
+                </label>
+                <label class="block text-sm">
+                    <span class="font-medium text-slate-700">"To"</span>
+                    <input type="date" name="to" aria-label="To" value=move || period.get().1.unwrap_or_default()
+                        class="mt-1 block rounded-lg border border-slate-300 px-3 py-1.5 text-sm"/>
+                </label>
+                <button type="submit" class="rounded-lg bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700">"Show"</button>
+            </form>
+            <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading changes…"</p> }>
+                {move || Suspend::new(async move {
+                    match report.await {
+                        Ok(report) => view! { <PermissionChanges report/> }.into_any(),
+                        Err(error) => view! { <PageProblem error allowed=ADMINS_ONLY/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn PermissionChanges(report: PermissionReport) -> impl IntoView {
+    let span = format!(
+        "{} changes from {} to {}",
+        report.changes.len(),
+        report.from.format("%Y-%m-%d %H:%M"),
+        report.to.format("%Y-%m-%d %H:%M")
+    );
+    view! {
+        <p class="mt-4 text-sm text-slate-500" data-testid="permission-count">{span}</p>
+        {report.truncated.then(|| view! {
+            <p class="mt-2 text-sm text-amber-700">"The period holds more changes than one report shows: choose a shorter one to see the rest."</p>
+        })}
+        <div class="mt-3 overflow-x-auto rounded-xl border border-slate-200 bg-white">
+            <table class="w-full divide-y divide-slate-200 text-sm" data-testid="permission-changes">
+                <thead class="bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500">
+                    <tr>
+                        <th class="px-4 py-3">"Time"</th>
+                        <th class="px-4 py-3">"Who"</th>
+                        <th class="px-4 py-3">"Change"</th>
+                        <th class="px-4 py-3">"Kind"</th>
+                        <th class="px-4 py-3">"What"</th>
+                        <th class="px-4 py-3">"By"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100">
+                    {report
+                        .changes
+                        .into_iter()
+                        .map(|c| {
+                            let badge = match c.change {
+                                Change::Gained => "rounded bg-emerald-50 px-1.5 py-0.5 text-xs font-medium text-emerald-800",
+                                Change::Lost => "rounded bg-red-50 px-1.5 py-0.5 text-xs font-medium text-red-800",
+                            };
+                            view! {
+                                <tr data-testid="permission-change" data-subject=c.subject.clone()>
+                                    <td class="whitespace-nowrap px-4 py-2 text-slate-500">
+                                        <a href=format!("/audit/{}", c.event_id) class="hover:text-slate-900">{c.at.format("%Y-%m-%d %H:%M:%S").to_string()}</a>
+                                    </td>
+                                    <td class="px-4 py-2 text-slate-900">{c.subject}</td>
+                                    <td class="px-4 py-2"><span class=badge>{c.change.as_str()}</span></td>
+                                    <td class="px-4 py-2 text-slate-500">{c.grant.as_str().replace('_', " ")}</td>
+                                    <td class="px-4 py-2 font-mono text-xs">{c.value}</td>
+                                    <td class="px-4 py-2 text-slate-500">{c.actor}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

@@ -1,12 +1,16 @@
 //! The one way to write an audit event, and the reads of the audit views. `record` takes the
 //! caller's connection so the event commits or rolls back together with the change it describes.
 
-use chrono::{SubsecRound, Utc};
+use std::collections::HashMap;
+
+use chrono::{DateTime, SubsecRound, Utc};
 
 use super::chain::{self, Facts, Personal};
 use super::model::{AuditAction, AuditDetail, Outcome};
+use super::permissions::{self, PermissionReport};
 use super::repo::{self, Checkpoint, NewAuditEvent};
-use super::view::{AuditPage, AuditView, Cursor, Direction};
+use super::view::{AuditFilter, AuditPage, AuditView, Cursor, Direction};
+use crate::access::repo as access;
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
 use crate::keyring::{Keyring, Purpose};
@@ -155,7 +159,7 @@ pub async fn list(db: &Database, tenant: &Tenant, view: &AuditView, limit: i64) 
 pub async fn detail_page(
     db: &Database,
     tenant: &Tenant,
-    filter: &super::view::AuditFilter,
+    filter: &AuditFilter,
     direction: Option<Direction>,
     limit: i64,
 ) -> AppResult<(Vec<AuditDetail>, Option<Cursor>)> {
@@ -169,6 +173,75 @@ pub async fn detail_page(
         })
     })
     .await
+}
+
+/// Events read per query while building a permission report.
+const REPORT_PAGE: i64 = 1_000;
+
+/// Who gained or lost which permission between `from` (inclusive) and `to` (exclusive, see
+/// `permissions::period`), newest first, from the successful events of the
+/// permission-changing actions.
+pub async fn permission_report(
+    db: &Database,
+    tenant: &Tenant,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> AppResult<PermissionReport> {
+    let filter = AuditFilter {
+        actions: Some(permissions::ACTIONS.into_iter().flat_map(AuditAction::stored_names).collect()),
+        outcome: Some(Outcome::Success),
+        from: Some(from),
+        to: Some(to),
+        ..AuditFilter::default()
+    };
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let mut events = Vec::new();
+            let mut direction = None;
+            // Events are read until the changes they make exceed the report's size: each
+            // event makes at least one change.
+            while events.len() <= permissions::MAX_CHANGES {
+                let page = repo::detail_page(conn, &filter, direction, REPORT_PAGE).await?;
+                let full = page.len() as i64 == REPORT_PAGE;
+                direction = page.last().map(|d| Direction::Older(Cursor::of(&d.record)));
+                events.extend(page);
+                if !full {
+                    break;
+                }
+            }
+            let revoked = revoked_grants(conn, &events).await?;
+            let mut changes: Vec<_> = events
+                .iter()
+                .flat_map(|event| permissions::changes_of(event, |id| revoked.get(id).cloned()))
+                .collect();
+            let truncated = changes.len() > permissions::MAX_CHANGES;
+            changes.truncate(permissions::MAX_CHANGES);
+            Ok(PermissionReport { from, to, changes, truncated })
+        })
+    })
+    .await
+}
+
+/// What the keys and clients revoked by `events` held, by the event's target.
+async fn revoked_grants(
+    conn: &mut Connection,
+    events: &[AuditDetail],
+) -> AppResult<HashMap<String, permissions::RevokedGrants>> {
+    let revoked = |action: AuditAction| {
+        events.iter().filter(move |e| AuditAction::parse(&e.record.action) == Some(action)).map(|e| e.record.target.clone())
+    };
+    let prefixes: Vec<String> =
+        revoked(AuditAction::ApiKeyRevoked).filter_map(|t| t.strip_prefix("bcn_").map(str::to_owned)).collect();
+    let client_ids: Vec<String> = revoked(AuditAction::OauthClientRevoked).collect();
+    let mut grants = HashMap::new();
+    for (prefix, scopes) in access::key_scopes(conn, prefixes).await? {
+        grants.insert(format!("bcn_{prefix}"), permissions::RevokedGrants { role: None, scopes });
+    }
+    for client in access::find_clients(conn, client_ids).await? {
+        let held = permissions::RevokedGrants { role: Some(client.role.as_str().to_owned()), scopes: client.scopes };
+        grants.insert(client.client_id, held);
+    }
+    Ok(grants)
 }
 
 pub async fn find(db: &Database, tenant: &Tenant, id: i64) -> AppResult<AuditDetail> {

@@ -241,7 +241,7 @@ fn parse_ip(raw: &str) -> Result<IpMatch, AppError> {
 }
 
 /// A date (midnight UTC), a `datetime-local` value (UTC) or an RFC 3339 time.
-fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, AppError> {
+pub fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, AppError> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .ok()

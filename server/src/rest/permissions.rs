@@ -9,6 +9,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{json_body, ApiResult, Endpoint};
+use app::audit::permissions;
+use app::audit::service as audit_log;
 use app::auth::model::Role;
 use app::auth::permission::{decide, Action, Scope};
 use app::auth::service as auth;
@@ -21,6 +23,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint::new(Method::GET, "/api/permissions/roles", roles),
         Endpoint::new(Method::POST, "/api/permissions/check", check),
+        Endpoint::new(Method::POST, "/api/permissions/audit", audit),
     ]
 }
 
@@ -95,4 +98,26 @@ async fn check(
         "resource": request.resource,
         "principal": { "id": subject.user_id, "email": subject.email, "role": subject.role.as_str(), "credential": credential },
     })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuditRequest {
+    /// A date, `2026-12-01T09:30` or RFC 3339; 30 days before `to` when absent.
+    from: Option<String>,
+    /// Now when absent; a date alone includes that day.
+    to: Option<String>,
+}
+
+/// `POST /api/permissions/audit`: who gained or lost which role, scope, allowlist entry or SSO
+/// role mapping in a period, newest first (auditors: admins, or keys with `audit:read`).
+async fn audit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Json<permissions::PermissionReport>> {
+    ctx.authorize(Action::AuditRead)?;
+    let request: AuditRequest = if body.is_empty() { AuditRequest::default() } else { json_body(&body)? };
+    let (from, to) = permissions::period(request.from.as_deref(), request.to.as_deref(), chrono::Utc::now())?;
+    Ok(Json(audit_log::permission_report(&state.db, &ctx.tenant, from, to).await?))
 }

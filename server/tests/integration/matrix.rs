@@ -124,6 +124,7 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/audit/list" => (Rule::Allowed(AuditRead), form(path, "view[q]=nothing-matches")),
         "ui/audit/event" => (Rule::Allowed(AuditRead), form(path, "id=1")),
         "ui/audit/verify" => (Rule::Allowed(AuditRead), form(path, "")),
+        "ui/audit/permissions" => (Rule::Allowed(AuditRead), form(path, "from=2026-11-01")),
         _ => return None,
     })
 }
@@ -153,6 +154,7 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             Some((Rule::Allowed(AuditRead), get(&format!("{path}?q=nothing-matches"))))
         }
         ("POST", "/api/audit/verify") => Some((Rule::Allowed(AuditRead), json(&path, ""))),
+        ("POST", "/api/permissions/audit") => Some((Rule::Allowed(AuditRead), json(&path, r#"{"from":"2026-11-01"}"#))),
         ("POST", "/api/permissions/check") => Some((Rule::Authenticated, json(&path, r#"{"action":"catalog.read"}"#))),
         ("GET", "/api/catalog/openapi.json") => Some((Rule::Authenticated, get(&path))),
         ("GET", "/api/catalog/entity-facets") => read(get(&format!("{path}?facet=kind"))),
@@ -205,7 +207,7 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
     let rule = match path {
         "/login" | "/login/mfa" => Rule::Public,
         "/" | "/logout" | "/plugins" | "/briefs" | "/finops" | "/settings" => Rule::Authenticated,
-        "/audit" | "/audit/{id}" => Rule::Allowed(AuditRead),
+        "/audit" | "/audit/{id}" | "/audit/permissions" => Rule::Allowed(AuditRead),
         "/account/password" | "/account/sessions" | "/account/mfa" | "/settings/api-access" => {
             Rule::Allowed(ManageOwnAccount)
         }
