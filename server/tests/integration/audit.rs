@@ -412,3 +412,62 @@ async fn only_admins_and_keys_with_audit_read_see_the_log() {
     let (_, catalog_only) = app.create_key(&t, &admin, "ci", &["catalog:read"]).await;
     assert_eq!(app.send(with_key(catalog_only)).await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_permission_report_lists_who_gained_or_lost_what_in_a_period() {
+    let app = TestApp::new().await;
+    let (t, admin) = app.signed_in_tenant().await;
+    let (other, other_admin) = app.signed_in_tenant().await;
+    let email = format!("dana@{}.example.com", t.tenant.slug);
+    let (dana_id, _) = app.member(&t, &admin, &email, Role::Viewer).await;
+    let changed =
+        app.call(&t.host, "/api/settings/users/role", &[("user_id", &dana_id), ("role", "developer")], Some(&admin)).await;
+    assert!(changed.status.is_success(), "{}", changed.body);
+    let (key_id, _) = app.create_key(&t, &admin, "exporter", &["audit:read", "catalog:read"]).await;
+    let revoked = app.call(&t.host, "/api/access/keys/revoke", &[("id", &key_id)], Some(&admin)).await;
+    assert!(revoked.status.is_success(), "{}", revoked.body);
+
+    let (status, report) = app.post_json(&t, &admin, "/api/permissions/audit", serde_json::json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let changes: Vec<(String, String, String, String)> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let field = |k: &str| c[k].as_str().unwrap().to_owned();
+            (field("subject"), field("grant"), field("change"), field("value"))
+        })
+        .collect();
+    let key = changes.iter().find(|c| c.0.starts_with("key bcn_")).map(|c| c.0.clone()).expect("the key is reported");
+    let has = |subject: &str, grant: &str, change: &str, value: &str| {
+        changes.iter().any(|c| (c.0.as_str(), c.1.as_str(), c.2.as_str(), c.3.as_str()) == (subject, grant, change, value))
+    };
+    assert!(has(&email, "role", "gained", "viewer"), "{changes:?}");
+    assert!(has(&email, "role", "lost", "viewer"), "{changes:?}");
+    assert!(has(&email, "role", "gained", "developer"), "{changes:?}");
+    for scope in ["audit:read", "catalog:read"] {
+        assert!(has(&key, "scope", "gained", scope), "{changes:?}");
+        // The revocation took away what the key held, read from the key's row.
+        assert!(has(&key, "scope", "lost", scope), "{changes:?}");
+    }
+    assert!(key.ends_with("(exporter)"));
+    // Newest first: the revocation is the first change.
+    assert_eq!(changes[0].2, "lost");
+    assert!(report["changes"][0]["actor"].as_str().unwrap().contains(&t.admin_email));
+    assert_eq!(report["truncated"], false);
+
+    // A period before any of it is empty; a period is checked; another tenant sees only its own.
+    let (status, before) = app
+        .post_json(&t, &admin, "/api/permissions/audit", serde_json::json!({ "from": "2020-01-01", "to": "2020-01-31" }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(before["changes"], serde_json::json!([]));
+    let (status, bad) =
+        app.post_json(&t, &admin, "/api/permissions/audit", serde_json::json!({ "from": "2026-12-31", "to": "2026-01-01" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    let (status, _) = app.post_json(&t, &admin, "/api/permissions/audit", serde_json::json!({ "since": "x" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, theirs) = app.post_json(&other, &other_admin, "/api/permissions/audit", serde_json::json!({})).await;
+    let theirs = theirs["changes"].as_array().unwrap();
+    assert!(theirs.iter().all(|c| !c["subject"].as_str().unwrap().contains(t.tenant.slug.as_str())), "{theirs:?}");
+}
