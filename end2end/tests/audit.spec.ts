@@ -66,6 +66,9 @@ test('a viewer is refused the audit log with a 403', async ({ page, browser }) =
   expect(response!.status()).toBe(403);
   await expect(viewer.getByTestId('page-problem')).toContainText('Admins only');
   await expect(viewer.getByTestId('audit-table')).toHaveCount(0);
+  const report = await viewer.goto('/audit/permissions');
+  expect(report!.status()).toBe(403);
+  await expect(viewer.getByTestId('permission-changes')).toHaveCount(0);
   await context.close();
 
   // What this person did, from their row in Settings → Users.
@@ -73,4 +76,33 @@ test('a viewer is refused the audit log with a 403', async ({ page, browser }) =
   await page.getByRole('link', { name: `Activity of ${email}` }).click();
   await expect(page).toHaveURL(/\/audit\?actor=/);
   await expect(page.locator('[data-testid=audit-row][data-action="auth.login"]').first()).toContainText(email);
+});
+
+test('the permission report shows who gained a role, and a period narrows it', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  const email = unique('promoted');
+  await invite(page, email, 'Pat Promoted');
+
+  await page.goto('/audit');
+  await page.getByRole('link', { name: 'Permission changes' }).click();
+  await expect(page).toHaveURL(/\/audit\/permissions$/);
+  const change = page.locator(`[data-testid=permission-change][data-subject="${email}"]`);
+  await expect(change).toHaveCount(1);
+  await expect(change).toContainText('gained');
+  await expect(change).toContainText('developer');
+  await expect(change).toContainText(admin.email);
+
+  // The period is a GET form: it lands in the URL, and a day long past has no changes.
+  const period = page.getByRole('form', { name: 'Period' });
+  await period.getByLabel('From').fill('2020-01-01');
+  await period.getByLabel('To').fill('2020-01-31');
+  await period.getByRole('button', { name: 'Show' }).click();
+  await expect(page).toHaveURL(/from=2020-01-01&to=2020-01-31/);
+  await expect(page.getByTestId('permission-count')).toContainText('0 changes');
+  await expect(page.getByTestId('permission-change')).toHaveCount(0);
+
+  // The change links to its audit event.
+  await page.goto('/audit/permissions');
+  await change.getByRole('link').click();
+  await expect(page.getByTestId('audit-detail')).toContainText('user.invited');
 });
