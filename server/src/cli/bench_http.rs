@@ -4,7 +4,8 @@
 //! then `samples` sequential calls (p50, p95), then `clients` concurrent clients, each with
 //! its own key, making `samples` calls each (requests per second).
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 
 use reqwest::{header, Client, Method};
 use serde_json::{json, Value};
@@ -131,6 +132,71 @@ pub async fn run(
         let throughput = concurrently(&target, &keys, call, samples).await?;
         println!("{} {throughput:>11.0}", row(label, &(cold, timings)));
     }
+    access_log_backlog(db, tenant, &target, &keys).await
+}
+
+/// How long the API access log is under load.
+const BACKLOG_RUN: Duration = Duration::from_secs(5);
+const BACKLOG_SAMPLE: Duration = Duration::from_millis(50);
+
+/// What a hard crash would lose of the API access log (`app::access::usage`): all clients call
+/// by-name as fast as they can while the answered calls are compared with the rows written,
+/// every 50 ms. The difference at an instant is what a `kill -9` then would lose.
+async fn access_log_backlog(db: &Database, tenant: &Tenant, target: &Target, keys: &[String]) -> Result<(), AppError> {
+    let logged = || async {
+        db.with_tenant(tenant, |conn| {
+            Box::pin(async move {
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                app::db::schema::api_requests::table.count().get_result::<i64>(conn).await.map_err(AppError::from)
+            })
+        })
+        .await
+    };
+    let call: Call = (Method::GET, "/api/catalog/entities/by-name/component/default/service-4242".into(), None);
+    // Rows of the rows above still being written are not part of this run.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = logged().await?;
+    let answered = AtomicI64::new(0);
+    let started = Instant::now();
+    let clients = keys.iter().map(|key| {
+        let (call, answered) = (&call, &answered);
+        async move {
+            while started.elapsed() < BACKLOG_RUN {
+                target.send(key, call).await?;
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, AppError>(())
+        }
+    });
+    let sampler = async {
+        let mut backlog = Vec::new();
+        while started.elapsed() < BACKLOG_RUN {
+            tokio::time::sleep(BACKLOG_SAMPLE).await;
+            let sent = answered.load(Ordering::Relaxed);
+            backlog.push((sent - (logged().await? - before)).max(0));
+        }
+        Ok::<_, AppError>(backlog)
+    };
+    let (results, backlog) = tokio::join!(futures_util::future::join_all(clients), sampler);
+    for result in results {
+        result?;
+    }
+    let mut backlog = backlog?;
+    backlog.sort_unstable();
+    let rate = answered.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let unwritten = answered.load(Ordering::Relaxed) - (logged().await? - before);
+    let at = |q: f64| backlog.get(((backlog.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0);
+    println!(
+        "API access log at {rate:.0} req/s ({} clients): a crash would lose p50 {} / p95 {} / max {} calls \
+         ({:.2} s of traffic at most); 1.5 s after the load, {unwritten} unwritten",
+        keys.len(),
+        at(0.5),
+        at(0.95),
+        at(1.0),
+        at(1.0) as f64 / rate.max(1.0),
+    );
     Ok(())
 }
 
