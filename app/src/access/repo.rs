@@ -193,6 +193,10 @@ pub async fn insert_requests(conn: &mut Connection, rows: &[NewApiRequest]) -> Q
     diesel::insert_into(api_requests::table).values(rows).execute(conn).await
 }
 
+pub async fn count_requests(conn: &mut Connection) -> QueryResult<i64> {
+    api_requests::table.count().get_result(conn).await
+}
+
 /// Deletes what is older than `before`; returns how many rows went.
 pub async fn prune_requests(conn: &mut Connection, before: DateTime<Utc>) -> QueryResult<usize> {
     diesel::delete(api_requests::table.filter(api_requests::at.lt(before))).execute(conn).await

@@ -310,6 +310,11 @@ async fn insert(db: &Database, tenant: &Tenant, rows: &[NewApiRequest]) -> Resul
     Ok(())
 }
 
+/// How many calls the tenant's log holds (what the bench compares with the calls it made).
+pub async fn logged(db: &Database, tenant: &Tenant) -> Result<i64, AppError> {
+    db.with_tenant(tenant, |conn| Box::pin(async move { repo::count_requests(conn).await.map_err(AppError::from) })).await
+}
+
 /// Each key's and client's requests over the last [`USAGE_DAYS`] days, read in one query for a
 /// whole Settings → API access page.
 pub struct UsageByCaller {

@@ -143,16 +143,7 @@ const BACKLOG_SAMPLE: Duration = Duration::from_millis(50);
 /// by-name as fast as they can while the answered calls are compared with the rows written,
 /// every 50 ms. The difference at an instant is what a `kill -9` then would lose.
 async fn access_log_backlog(db: &Database, tenant: &Tenant, target: &Target, keys: &[String]) -> Result<(), AppError> {
-    let logged = || async {
-        db.with_tenant(tenant, |conn| {
-            Box::pin(async move {
-                use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                app::db::schema::api_requests::table.count().get_result::<i64>(conn).await.map_err(AppError::from)
-            })
-        })
-        .await
-    };
+    let logged = || app::access::usage::logged(db, tenant);
     let call: Call = (Method::GET, "/api/catalog/entities/by-name/component/default/service-4242".into(), None);
     // Rows of the rows above still being written are not part of this run.
     tokio::time::sleep(Duration::from_millis(1500)).await;
