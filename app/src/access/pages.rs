@@ -191,7 +191,7 @@ fn KeyRow(
 #[component]
 fn UsageChart(of: String, usage: Usage) -> impl IntoView {
     let (total, failed) = (usage.total(), usage.failed());
-    let bars = usage
+    let bars: Vec<Bar> = usage
         .days
         .iter()
         .map(|d| Bar {

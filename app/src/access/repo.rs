@@ -172,7 +172,7 @@ pub async fn touch_client(conn: &mut Connection, id: Uuid) -> QueryResult<()> {
 }
 
 /// A logged request, as the access-log writer inserts it.
-#[derive(Insertable)]
+#[derive(Clone, Insertable)]
 #[diesel(table_name = api_requests)]
 pub struct NewApiRequest {
     pub at: DateTime<Utc>,

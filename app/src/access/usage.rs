@@ -300,10 +300,12 @@ impl Writer {
     }
 }
 
+/// Inserts `rows` in batches; they stay with the caller, to retry if this fails.
 async fn insert(db: &Database, tenant: &Tenant, rows: &[NewApiRequest]) -> Result<(), AppError> {
     for chunk in rows.chunks(BATCH) {
+        let chunk = chunk.to_vec();
         db.with_tenant(tenant, move |conn| {
-            Box::pin(async move { repo::insert_requests(conn, chunk).await.map_err(AppError::from) })
+            Box::pin(async move { repo::insert_requests(conn, &chunk).await.map_err(AppError::from) })
         })
         .await?;
     }

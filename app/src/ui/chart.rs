@@ -44,6 +44,11 @@ fn layout(values: &[u64]) -> Vec<Rect> {
         .collect()
 }
 
+/// Two decimals are finer than a pixel at any size the chart is shown.
+fn coordinate(value: f64) -> String {
+    format!("{value:.2}")
+}
+
 /// A sparkline-sized bar chart; `name` is its accessible label.
 #[component]
 pub fn BarChart(name: String, bars: Vec<Bar>) -> impl IntoView {
@@ -53,8 +58,8 @@ pub fn BarChart(name: String, bars: Vec<Bar>) -> impl IntoView {
             role="img"
             aria-label=name
             viewBox=format!("0 0 {WIDTH} {HEIGHT}")
-            width=WIDTH
-            height=HEIGHT
+            width=WIDTH.to_string()
+            height=HEIGHT.to_string()
             class="block"
         >
             {bars
@@ -67,8 +72,8 @@ pub fn BarChart(name: String, bars: Vec<Bar>) -> impl IntoView {
                         // tooltip, empty days included.
                         <g>
                             <title>{bar.title}</title>
-                            <rect x=rect.x y=0 width=rect.width height=HEIGHT fill="transparent"/>
-                            <rect x=rect.x y=rect.y width=rect.width height=rect.height fill=fill/>
+                            <rect x=coordinate(rect.x) y="0" width=coordinate(rect.width) height=HEIGHT.to_string() fill="transparent"/>
+                            <rect x=coordinate(rect.x) y=coordinate(rect.y) width=coordinate(rect.width) height=coordinate(rect.height) fill=fill/>
                         </g>
                     }
                 })

@@ -80,7 +80,7 @@ pub async fn observe(
     span.in_scope(|| tracing::info!("request completed"));
     edge.metrics.observe(method.as_str(), &route, status, elapsed);
     if let Some(by) = caller.0.get().cloned() {
-        state.access_log.record(ApiCall { by, at, method: method.to_string(), route, path, status, latency: elapsed });
+        state.access_log.record(ApiCall { by, at, method: method.as_str().to_owned(), route, path, status, latency: elapsed });
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
