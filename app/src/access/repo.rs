@@ -71,7 +71,11 @@ pub async fn list_keys(conn: &mut Connection, owner: Option<Uuid>) -> QueryResul
 
 /// Scopes of the keys with these prefixes (without `bcn_`): what revoking them took away.
 pub async fn key_scopes(conn: &mut Connection, prefixes: Vec<String>) -> QueryResult<Vec<(String, Vec<String>)>> {
-    api_keys::table.filter(api_keys::prefix.eq_any(prefixes)).select((api_keys::prefix, api_keys::scopes)).load(conn).await
+    api_keys::table
+        .filter(api_keys::prefix.eq_any(prefixes))
+        .select((api_keys::prefix, api_keys::scopes))
+        .load(conn)
+        .await
 }
 
 pub async fn revoke_key(conn: &mut Connection, id: Uuid) -> QueryResult<bool> {
@@ -151,7 +155,11 @@ pub async fn list_clients(conn: &mut Connection) -> QueryResult<Vec<ClientRow>> 
 }
 
 pub async fn find_clients(conn: &mut Connection, client_ids: Vec<String>) -> QueryResult<Vec<ClientRow>> {
-    oauth_clients::table.filter(oauth_clients::client_id.eq_any(client_ids)).select(ClientRow::as_select()).load(conn).await
+    oauth_clients::table
+        .filter(oauth_clients::client_id.eq_any(client_ids))
+        .select(ClientRow::as_select())
+        .load(conn)
+        .await
 }
 
 pub async fn revoke_client(conn: &mut Connection, id: Uuid) -> QueryResult<Option<String>> {

@@ -143,7 +143,9 @@ impl AccessLog {
         let (calls, queue) = mpsc::channel(QUEUE);
         let (control, commands) = mpsc::channel(4);
         let dropped = Arc::new(AtomicU64::new(0));
-        tokio::spawn(Writer { db, queue, commands, pending: HashMap::new(), dropped: dropped.clone(), reported: 0 }.run());
+        tokio::spawn(
+            Writer { db, queue, commands, pending: HashMap::new(), dropped: dropped.clone(), reported: 0 }.run(),
+        );
         Self { calls, control, dropped }
     }
 
@@ -314,7 +316,8 @@ async fn insert(db: &Database, tenant: &Tenant, rows: &[NewApiRequest]) -> Resul
 
 /// How many calls the tenant's log holds (what the bench compares with the calls it made).
 pub async fn logged(db: &Database, tenant: &Tenant) -> Result<i64, AppError> {
-    db.with_tenant(tenant, |conn| Box::pin(async move { repo::count_requests(conn).await.map_err(AppError::from) })).await
+    db.with_tenant(tenant, |conn| Box::pin(async move { repo::count_requests(conn).await.map_err(AppError::from) }))
+        .await
 }
 
 /// Each key's and client's requests over the last [`USAGE_DAYS`] days, read in one query for a

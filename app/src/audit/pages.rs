@@ -338,8 +338,9 @@ fn PermissionChanges(report: PermissionReport) -> impl IntoView {
                                 Change::Gained => "rounded bg-emerald-50 px-1.5 py-0.5 text-xs font-medium text-emerald-800",
                                 Change::Lost => "rounded bg-red-50 px-1.5 py-0.5 text-xs font-medium text-red-800",
                             };
+                            let subject = c.subject.clone();
                             view! {
-                                <tr data-testid="permission-change" data-subject=c.subject.clone()>
+                                <tr data-testid="permission-change" data-subject=subject>
                                     <td class="whitespace-nowrap px-4 py-2 text-slate-500">
                                         <a href=format!("/audit/{}", c.event_id) class="hover:text-slate-900">{c.at.format("%Y-%m-%d %H:%M:%S").to_string()}</a>
                                     </td>

@@ -87,8 +87,14 @@ pub const DEFAULT_DAYS: i64 = 30;
 
 /// The period a report covers: `to` defaults to now and `from` to [`DEFAULT_DAYS`] before it.
 /// A date alone as `to` includes that whole day, as people mean "up to the 3rd".
-pub fn period(from: Option<&str>, to: Option<&str>, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), AppError> {
-    let blank = |raw: Option<&str>| raw.map(str::trim).filter(|raw| !raw.is_empty());
+pub fn period(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), AppError> {
+    fn blank(raw: Option<&str>) -> Option<&str> {
+        raw.map(str::trim).filter(|raw| !raw.is_empty())
+    }
     let to = match blank(to) {
         None => now,
         Some(raw) if chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").is_ok() => {
@@ -172,7 +178,9 @@ pub fn changes_of(event: &AuditDetail, revoked: impl Fn(&str) -> Option<RevokedG
             }
             changes
         }
-        AuditAction::UserDeactivated => vec![change(target, Grant::Role, Change::Lost, "every role (deactivated)".into())],
+        AuditAction::UserDeactivated => {
+            vec![change(target, Grant::Role, Change::Lost, "every role (deactivated)".into())]
+        }
         AuditAction::ApiKeyCreated => {
             let subject = credential_subject("key", target, text("name"));
             list("scopes").into_iter().map(|scope| change(&subject, Grant::Scope, Change::Gained, scope)).collect()
@@ -215,10 +223,17 @@ pub fn changes_of(event: &AuditDetail, revoked: impl Fn(&str) -> Option<RevokedG
         AuditAction::SsoProviderAdded => {
             let subject = format!("provider {target}");
             let default = text("default_role").map(|role| format!("anyone signing in → {role}"));
-            let mapped = details.get("role_mapping").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|m| {
-                Some(format!("{} → {}", m.get("value")?.as_str()?, m.get("role")?.as_str()?))
-            });
-            default.into_iter().chain(mapped).map(|value| change(&subject, Grant::SsoMapping, Change::Gained, value)).collect()
+            let mapped = details
+                .get("role_mapping")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|m| Some(format!("{} → {}", m.get("value")?.as_str()?, m.get("role")?.as_str()?)));
+            default
+                .into_iter()
+                .chain(mapped)
+                .map(|value| change(&subject, Grant::SsoMapping, Change::Gained, value))
+                .collect()
         }
         AuditAction::SsoProviderRemoved => vec![change(
             &format!("provider {target}"),
@@ -305,7 +320,8 @@ mod tests {
             ]
         );
         let revoked = event(AuditAction::ApiKeyRevoked, "bcn_abc", json!({ "name": "ci" }));
-        let held = |id: &str| (id == "bcn_abc").then(|| RevokedGrants { role: None, scopes: vec!["audit:read".into()] });
+        let held =
+            |id: &str| (id == "bcn_abc").then(|| RevokedGrants { role: None, scopes: vec!["audit:read".into()] });
         assert_eq!(
             summary(&changes_of(&revoked, held)),
             vec![("key bcn_abc (ci)".into(), "scope", "lost", "audit:read".into())]

@@ -210,10 +210,8 @@ pub async fn permission_report(
                 }
             }
             let revoked = revoked_grants(conn, &events).await?;
-            let mut changes: Vec<_> = events
-                .iter()
-                .flat_map(|event| permissions::changes_of(event, |id| revoked.get(id).cloned()))
-                .collect();
+            let mut changes: Vec<_> =
+                events.iter().flat_map(|event| permissions::changes_of(event, |id| revoked.get(id).cloned())).collect();
             let truncated = changes.len() > permissions::MAX_CHANGES;
             changes.truncate(permissions::MAX_CHANGES);
             Ok(PermissionReport { from, to, changes, truncated })
@@ -228,7 +226,10 @@ async fn revoked_grants(
     events: &[AuditDetail],
 ) -> AppResult<HashMap<String, permissions::RevokedGrants>> {
     let revoked = |action: AuditAction| {
-        events.iter().filter(move |e| AuditAction::parse(&e.record.action) == Some(action)).map(|e| e.record.target.clone())
+        events
+            .iter()
+            .filter(move |e| AuditAction::parse(&e.record.action) == Some(action))
+            .map(|e| e.record.target.clone())
     };
     let prefixes: Vec<String> =
         revoked(AuditAction::ApiKeyRevoked).filter_map(|t| t.strip_prefix("bcn_").map(str::to_owned)).collect();

@@ -44,11 +44,7 @@ impl ApiCallerSlot {
     }
 }
 
-pub async fn observe(
-    State((state, edge)): State<(AppState, Arc<Edge>)>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn observe(State((state, edge)): State<(AppState, Arc<Edge>)>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let at = chrono::Utc::now();
     let request_id = uuid::Uuid::new_v4().simple().to_string();
@@ -80,7 +76,15 @@ pub async fn observe(
     span.in_scope(|| tracing::info!("request completed"));
     edge.metrics.observe(method.as_str(), &route, status, elapsed);
     if let Some(by) = caller.0.get().cloned() {
-        state.access_log.record(ApiCall { by, at, method: method.as_str().to_owned(), route, path, status, latency: elapsed });
+        state.access_log.record(ApiCall {
+            by,
+            at,
+            method: method.as_str().to_owned(),
+            route,
+            path,
+            status,
+            latency: elapsed,
+        });
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);

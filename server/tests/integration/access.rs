@@ -501,27 +501,37 @@ async fn a_remembered_key_stops_working_everywhere_when_revoked_or_its_owner_dea
     assert_eq!(refused_soon(&other_server, &t.host, &key).await, StatusCode::UNAUTHORIZED);
 }
 
-/// The tenant's API access log: (caller, method, route, path, status), oldest first.
-async fn logged_requests(app: &TestApp, tenant: &app::tenancy::model::Tenant) -> Vec<(String, String, String, String, i16)> {
+/// A row of the tenant's API access log.
+#[derive(Debug, diesel::Queryable)]
+struct Logged {
+    api_key_id: Option<uuid::Uuid>,
+    oauth_client_id: Option<String>,
+    route: String,
+    path: String,
+    status: i16,
+}
+
+impl Logged {
+    fn caller(&self) -> String {
+        self.api_key_id.map_or_else(|| self.oauth_client_id.clone().unwrap_or_default(), |k| k.to_string())
+    }
+}
+
+/// The tenant's API access log once the writer has written what is queued, oldest first.
+async fn logged_requests(app: &TestApp, tenant: &app::tenancy::model::Tenant) -> Vec<Logged> {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     app.state.access_log.flush().await;
     app.db
         .with_tenant(tenant, |conn| {
             Box::pin(async move {
-                use app::db::schema::api_requests::dsl::*;
-                let rows: Vec<(Option<uuid::Uuid>, Option<String>, String, String, String, i16)> = api_requests
-                    .order(id)
-                    .select((api_key_id, oauth_client_id, method, route, path, status))
-                    .load(conn)
-                    .await?;
-                Ok::<_, app::error::AppError>(
-                    rows.into_iter()
-                        .map(|(key, client, m, r, p, s)| {
-                            (key.map_or_else(|| client.unwrap_or_default(), |k| k.to_string()), m, r, p, s)
-                        })
-                        .collect(),
-                )
+                use app::db::schema::api_requests::dsl as r;
+                r::api_requests
+                    .order(r::id)
+                    .select((r::api_key_id, r::oauth_client_id, r::route, r::path, r::status))
+                    .load::<Logged>(conn)
+                    .await
+                    .map_err(app::error::AppError::from)
             })
         })
         .await
@@ -557,12 +567,12 @@ async fn key_requests_are_logged_by_the_writer_and_charted_per_key() {
 
     let logged = logged_requests(&app, &t.tenant).await;
     assert_eq!(logged.len(), 26, "{logged:?}");
-    assert!(logged.iter().all(|(caller, ..)| *caller == key_id));
-    let by_route = |route: &str, status: i16| logged.iter().filter(|r| r.2 == route && r.4 == status).count();
+    assert!(logged.iter().all(|r| r.caller() == key_id));
+    let by_route = |route: &str, status: i16| logged.iter().filter(|r| r.route == route && r.status == status).count();
     assert_eq!(by_route("/api/catalog/entities", 200), 20);
     assert_eq!(by_route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", 404), 5);
     assert_eq!(by_route("/api/catalog/entities", 403), 1);
-    assert!(logged.iter().any(|r| r.3 == "/api/catalog/entities/by-name/component/default/missing-4"));
+    assert!(logged.iter().any(|r| r.path == "/api/catalog/entities/by-name/component/default/missing-4"));
     assert!(logged_requests(&app, &other.tenant).await.is_empty());
 
     // Settings → API access shows each key's last 14 days, today last.
@@ -597,7 +607,11 @@ async fn closing_the_access_log_writes_what_is_still_queued() {
             Box::pin(async move {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
-                app::db::schema::api_requests::table.count().get_result::<i64>(conn).await.map_err(app::error::AppError::from)
+                app::db::schema::api_requests::table
+                    .count()
+                    .get_result::<i64>(conn)
+                    .await
+                    .map_err(app::error::AppError::from)
             })
         })
         .await

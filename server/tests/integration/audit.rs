@@ -420,8 +420,9 @@ async fn the_permission_report_lists_who_gained_or_lost_what_in_a_period() {
     let (other, other_admin) = app.signed_in_tenant().await;
     let email = format!("dana@{}.example.com", t.tenant.slug);
     let (dana_id, _) = app.member(&t, &admin, &email, Role::Viewer).await;
-    let changed =
-        app.call(&t.host, "/api/settings/users/role", &[("user_id", &dana_id), ("role", "developer")], Some(&admin)).await;
+    let changed = app
+        .call(&t.host, "/api/settings/users/role", &[("user_id", &dana_id), ("role", "developer")], Some(&admin))
+        .await;
     assert!(changed.status.is_success(), "{}", changed.body);
     let (key_id, _) = app.create_key(&t, &admin, "exporter", &["audit:read", "catalog:read"]).await;
     let revoked = app.call(&t.host, "/api/access/keys/revoke", &[("id", &key_id)], Some(&admin)).await;
@@ -440,7 +441,9 @@ async fn the_permission_report_lists_who_gained_or_lost_what_in_a_period() {
         .collect();
     let key = changes.iter().find(|c| c.0.starts_with("key bcn_")).map(|c| c.0.clone()).expect("the key is reported");
     let has = |subject: &str, grant: &str, change: &str, value: &str| {
-        changes.iter().any(|c| (c.0.as_str(), c.1.as_str(), c.2.as_str(), c.3.as_str()) == (subject, grant, change, value))
+        changes
+            .iter()
+            .any(|c| (c.0.as_str(), c.1.as_str(), c.2.as_str(), c.3.as_str()) == (subject, grant, change, value))
     };
     assert!(has(&email, "role", "gained", "viewer"), "{changes:?}");
     assert!(has(&email, "role", "lost", "viewer"), "{changes:?}");
@@ -458,12 +461,23 @@ async fn the_permission_report_lists_who_gained_or_lost_what_in_a_period() {
 
     // A period before any of it is empty; a period is checked; another tenant sees only its own.
     let (status, before) = app
-        .post_json(&t, &admin, "/api/permissions/audit", serde_json::json!({ "from": "2020-01-01", "to": "2020-01-31" }))
+        .post_json(
+            &t,
+            &admin,
+            "/api/permissions/audit",
+            serde_json::json!({ "from": "2020-01-01", "to": "2020-01-31" }),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(before["changes"], serde_json::json!([]));
-    let (status, bad) =
-        app.post_json(&t, &admin, "/api/permissions/audit", serde_json::json!({ "from": "2026-12-31", "to": "2026-01-01" })).await;
+    let (status, bad) = app
+        .post_json(
+            &t,
+            &admin,
+            "/api/permissions/audit",
+            serde_json::json!({ "from": "2026-12-31", "to": "2026-01-01" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
     let (status, _) = app.post_json(&t, &admin, "/api/permissions/audit", serde_json::json!({ "since": "x" })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
