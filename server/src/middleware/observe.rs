@@ -1,7 +1,7 @@
 //! A tracing span and Prometheus metrics for every request, tagged with a request id; and the
 //! API access log entry of every request made with a key or an access token.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -36,11 +36,16 @@ pub async fn remember_route(request: Request, next: Next) -> Response {
 /// request rather than a response extension, so a request the budget cut short (whose
 /// response the inner layers never produced) is logged too.
 #[derive(Clone, Default)]
-pub struct ApiCallerSlot(Arc<OnceLock<ApiCaller>>);
+pub struct ApiCallerSlot(Arc<Mutex<Option<ApiCaller>>>);
 
 impl ApiCallerSlot {
     pub fn fill(&self, caller: ApiCaller) {
-        let _ = self.0.set(caller);
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(caller);
+    }
+
+    /// The caller, moved out: the log takes it without another copy of the tenant.
+    fn take(&self) -> Option<ApiCaller> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
     }
 }
 
@@ -75,7 +80,7 @@ pub async fn observe(State((state, edge)): State<(AppState, Arc<Edge>)>, mut req
     span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
     span.in_scope(|| tracing::info!("request completed"));
     edge.metrics.observe(method.as_str(), &route, status, elapsed);
-    if let Some(by) = caller.0.get().cloned() {
+    if let Some(by) = caller.take() {
         state.access_log.record(ApiCall {
             by,
             at,
