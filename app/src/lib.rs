@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod escape;
+pub mod privacy;
 pub mod settings;
 pub mod sso;
 pub mod tenancy;
@@ -35,6 +36,7 @@ use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage, SessionsPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
 use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
+use privacy::pages::YourDataPage;
 use settings::pages::UsersPage;
 use settings::security_pages::SecurityPage;
 use sso::pages::SsoSettingsPage;
@@ -105,6 +107,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/sso") view=SsoSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("account/password") view=ChangePasswordPage/>
                     <Route path=path!("account/sessions") view=SessionsPage/>
+                    <Route path=path!("account/data") view=YourDataPage/>
                     // Async: recovery codes are shown once, removed from the session while rendering.
                     <Route path=path!("account/mfa") view=MfaPage ssr=SsrMode::Async/>
                 </ParentRoute>

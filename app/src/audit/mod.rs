@@ -10,6 +10,8 @@ pub mod view;
 #[cfg(feature = "ssr")]
 pub mod chain;
 #[cfg(feature = "ssr")]
+pub mod erasure;
+#[cfg(feature = "ssr")]
 pub mod repo;
 #[cfg(feature = "ssr")]
 pub mod service;

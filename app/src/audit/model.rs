@@ -66,6 +66,7 @@ const LEGACY_NAMES: &[(&str, AuditAction)] = &[
 ];
 
 audit_actions! {
+    AccountExported => "account.exported", Low, "A member downloaded everything the portal holds about them in this tenant.";
     AllowlistAdded => "allowlist.added", Critical, "An IP allowlist entry was added.";
     AllowlistRemoved => "allowlist.removed", Critical, "An IP allowlist entry was removed.";
     AllowlistCleared => "allowlist.cleared", Critical, "An operator emptied the IP allowlist from the command line.";
@@ -114,6 +115,7 @@ audit_actions! {
     TenantSsoRequiredChanged => "tenant.sso_required_changed", Critical, "'Single sign-on required' was turned on or off.";
     TenantSuspended => "tenant.suspended", Critical, "The tenant was suspended.";
     UserDeactivated => "user.deactivated", High, "An admin deactivated a member.";
+    UserErased => "user.erased", High, "An admin erased a member: their personal data removed or replaced by a pseudonym everywhere in the tenant.";
     UserInvited => "user.invited", High, "An admin invited a member.";
     UserPasswordReset => "user.password_reset", High, "An admin reset a member's password.";
     UserRoleChanged => "user.role_changed", High, "A member's role changed.";

@@ -196,6 +196,15 @@ pub async fn detail_page(
     let actor = resolve_actor(conn, filter).await?;
     let rows: Vec<DetailRow> =
         filtered(filter, actor, direction).limit(limit).select(DetailRow::as_select()).load(conn).await?;
+    let mut details = with_positions(conn, rows).await?;
+    if matches!(direction, Some(Direction::Newer(_))) {
+        details.reverse();
+    }
+    Ok(details)
+}
+
+/// `rows` with their positions in the chain, in the same order.
+async fn with_positions(conn: &mut Connection, rows: Vec<DetailRow>) -> QueryResult<Vec<AuditDetail>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.record.id).collect();
     let positions: Vec<(i64, i64)> = audit_chain::table
         .filter(audit_chain::event_id.eq_any(ids))
@@ -203,17 +212,87 @@ pub async fn detail_page(
         .load(conn)
         .await?;
     let position = |id: i64| positions.iter().find(|(event, _)| *event == id).map(|(_, seq)| *seq);
-    let mut details: Vec<AuditDetail> = rows
+    Ok(rows
         .into_iter()
         .map(|row| {
             let seq = position(row.record.id);
             detail((row, seq))
         })
-        .collect();
-    if matches!(direction, Some(Direction::Newer(_))) {
-        details.reverse();
-    }
-    Ok(details)
+        .collect())
+}
+
+/// The events that name a person (GDPR export and erasure): those made by their account or
+/// its keys, and those whose actor or target contains their email (sign-in attempts, changes
+/// an admin made to them). Details never name a person an event's actor and target do not.
+fn naming(user_id: uuid::Uuid, email: &str) -> Filtered<'static> {
+    audit_events::table.into_boxed().filter(
+        audit_events::actor_user_id.eq(user_id).or(
+            // The expression of the `audit_events_text` trigram index.
+            sql::<Bool>("lower(actor || ' ' || target || ' ' || coalesce(request_id, '')) LIKE ")
+                .bind::<Text, _>(format!("%{}%", literal(&email.to_lowercase()))),
+        ),
+    )
+}
+
+/// Up to `limit` events naming the person with ids above `after`, oldest first, with every
+/// stored field.
+pub async fn naming_batch(
+    conn: &mut Connection,
+    user_id: uuid::Uuid,
+    email: &str,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<StoredEvent>> {
+    naming(user_id, email)
+        .filter(audit_events::id.gt(after))
+        .order(audit_events::id.asc())
+        .limit(limit)
+        .select(StoredEvent::as_select())
+        .load(conn)
+        .await
+}
+
+/// Up to `limit` events naming the person, newest first, below the id `before`.
+pub async fn naming_page(
+    conn: &mut Connection,
+    user_id: uuid::Uuid,
+    email: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<AuditDetail>> {
+    let rows: Vec<DetailRow> = naming(user_id, email)
+        .filter(audit_events::id.lt(before.unwrap_or(i64::MAX)))
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .select(DetailRow::as_select())
+        .load(conn)
+        .await?;
+    with_positions(conn, rows).await
+}
+
+/// Lets this transaction rewrite personal fields of events (`audit_events_erasure_only()`).
+pub async fn allow_erasure(conn: &mut Connection) -> QueryResult<()> {
+    diesel::sql_query("SET LOCAL beacon.erasure = 'on'").execute(conn).await.map(drop)
+}
+
+/// Writes erased events' personal fields and drops their salts, in one statement.
+pub async fn rewrite_personal(conn: &mut Connection, events: &[super::erasure::Rewritten]) -> QueryResult<usize> {
+    use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Uuid};
+    diesel::sql_query(
+        "UPDATE audit_events AS e SET actor_user_id = v.actor_user_id, actor = v.actor, target = v.target, \
+         ip = v.ip, user_agent = v.user_agent, details = v.details, personal_salt = NULL \
+         FROM unnest($1, $2, $3, $4, $5, $6, $7) AS v(id, actor_user_id, actor, target, ip, user_agent, details) \
+         WHERE e.id = v.id",
+    )
+    .bind::<Array<BigInt>, _>(events.iter().map(|e| e.id).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Uuid>>, _>(events.iter().map(|e| e.actor_user_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(events.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(events.iter().map(|e| e.target.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(events.iter().map(|e| e.ip.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(events.iter().map(|e| e.user_agent.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Jsonb>, _>(events.iter().map(|e| &e.details).collect::<Vec<_>>())
+    .execute(conn)
+    .await
 }
 
 pub async fn find(conn: &mut Connection, id: i64) -> QueryResult<Option<AuditDetail>> {

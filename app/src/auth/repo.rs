@@ -178,6 +178,10 @@ pub async fn set_password(conn: &mut Connection, user: Uuid, hash: &str, must_ch
     Ok(())
 }
 
+pub async fn delete_membership(conn: &mut Connection, tenant: TenantId, user: Uuid) -> QueryResult<()> {
+    diesel::delete(memberships::table.find((tenant.0, user))).execute(conn).await.map(drop)
+}
+
 /// In how many tenants the account is a member (its password is shared by all of them).
 pub async fn membership_count(conn: &mut Connection, user: Uuid) -> QueryResult<i64> {
     memberships::table.filter(memberships::user_id.eq(user)).count().get_result(conn).await

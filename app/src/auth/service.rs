@@ -306,7 +306,7 @@ async fn member_for_update(conn: &mut Connection, tenant_id: TenantId, user_id: 
 }
 
 /// A tenant must keep at least one active admin, or nobody could manage it.
-async fn ensure_another_admin(conn: &mut Connection, tenant_id: TenantId, leaving: Uuid) -> AppResult<()> {
+pub(crate) async fn ensure_another_admin(conn: &mut Connection, tenant_id: TenantId, leaving: Uuid) -> AppResult<()> {
     let admins = repo::lock_active_admins(conn, tenant_id).await?;
     if admins.iter().any(|id| *id != leaving) {
         Ok(())

@@ -18,6 +18,9 @@ pub const INVITATION_FLASH_KEY: &str = "beacon.flash.invitation";
 /// A one-time password from an admin's password reset, shown once.
 pub const RESET_FLASH_KEY: &str = "beacon.flash.reset";
 
+/// What an admin's erasure of a member changed, shown once.
+pub const ERASURE_FLASH_KEY: &str = "beacon.flash.erasure";
+
 /// A signed-in session: whose, since when, and its handle in the session registry (which the
 /// edge checks on every request, so a session can be ended from elsewhere).
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::auth::model::{Invitation, Member};
 use crate::error::AppError;
+use crate::privacy::model::ErasureReport;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsersView {
@@ -15,13 +16,15 @@ pub struct UsersView {
     pub invitation: Option<Invitation>,
     /// The password reset just made by this admin, shown once.
     pub reset: Option<Invitation>,
+    /// The erasure just made by this admin, shown once.
+    pub erasure: Option<ErasureReport>,
 }
 
 #[server(endpoint = "settings/users/list")]
 pub async fn list_users() -> Result<UsersView, AppError> {
     use crate::auth::permission::Action;
     use crate::auth::service;
-    use crate::auth::session::{INVITATION_FLASH_KEY, RESET_FLASH_KEY};
+    use crate::auth::session::{ERASURE_FLASH_KEY, INVITATION_FLASH_KEY, RESET_FLASH_KEY};
     use crate::error::respond;
     use crate::state::{authorized, Authorized};
 
@@ -33,7 +36,8 @@ pub async fn list_users() -> Result<UsersView, AppError> {
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             let invitation = session.remove::<Invitation>(INVITATION_FLASH_KEY).await?;
             let reset = session.remove::<Invitation>(RESET_FLASH_KEY).await?;
-            Ok(UsersView { members, me, invitation, reset })
+            let erasure = session.remove::<ErasureReport>(ERASURE_FLASH_KEY).await?;
+            Ok(UsersView { members, me, invitation, reset, erasure })
         }
         .await,
     )

@@ -1,4 +1,4 @@
-//! Settings → Users: list members, invite, change roles, deactivate. Admins only.
+//! Settings → Users: list members, invite, change roles, deactivate, erase. Admins only.
 
 use leptos::prelude::*;
 
@@ -7,6 +7,8 @@ use super::api::{
 };
 use crate::auth::model::{Invitation, Member, MemberStatus, Role};
 use crate::error::AppError;
+use crate::privacy::api::EraseUser;
+use crate::privacy::pages::{EraseMemberForm, ErasureNotice};
 use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton, TextField};
 
 /// What an admin can do to a member, one server action each (all `Copy`).
@@ -17,6 +19,7 @@ struct RowActions {
     reset_password: ServerAction<ResetUserPassword>,
     end_sessions: ServerAction<EndUserSessions>,
     reset_mfa: ServerAction<ResetUserMfa>,
+    erase: ServerAction<EraseUser>,
 }
 
 impl RowActions {
@@ -27,17 +30,19 @@ impl RowActions {
             reset_password: ServerAction::new(),
             end_sessions: ServerAction::new(),
             reset_mfa: ServerAction::new(),
+            erase: ServerAction::new(),
         }
     }
 
     /// Changes whenever any of them completes, to reload the list.
-    fn versions(self) -> [usize; 5] {
+    fn versions(self) -> [usize; 6] {
         [
             self.change_role.version().get(),
             self.deactivate.version().get(),
             self.reset_password.version().get(),
             self.end_sessions.version().get(),
             self.reset_mfa.version().get(),
+            self.erase.version().get(),
         ]
     }
 
@@ -50,6 +55,7 @@ impl RowActions {
             .or_else(|| self.reset_password.value().get().and_then(Result::err))
             .or_else(|| self.end_sessions.value().get().and_then(Result::err))
             .or_else(|| self.reset_mfa.value().get().and_then(Result::err))
+            .or_else(|| self.erase.value().get().and_then(Result::err))
     }
 }
 
@@ -98,6 +104,7 @@ fn UsersAdmin(
                 </p>
             </div>
         })}
+        {view.erasure.map(|report| view! { <ErasureNotice report/> })}
         <div class="mt-6">
             <ErrorNotice error=row_error/>
         </div>
@@ -173,6 +180,7 @@ fn MemberRow(member: Member, is_me: bool, actions: RowActions) -> impl IntoView 
     let reset_mfa = (user_id.clone(), format!("Reset two-factor of {email}"));
     let sign_out = (user_id.clone(), format!("Sign out {email} everywhere"));
     let deactivate = (user_id.clone(), format!("Deactivate {email}"));
+    let erase = (user_id.clone(), email.clone());
     let mfa_enabled = member.mfa_enabled;
     view! {
         <tr data-testid="user-row" data-email=member.email.clone()>
@@ -224,6 +232,8 @@ fn MemberRow(member: Member, is_me: bool, actions: RowActions) -> impl IntoView 
                         </ActionForm>
                     </div>
                 })}
+                // Deactivated members can be erased too.
+                {(!is_me).then(move || view! { <EraseMemberForm action=actions.erase user_id=erase.0 email=erase.1/> })}
             </td>
         </tr>
     }
@@ -286,6 +296,7 @@ pub fn SettingsTabs(current: &'static str) -> impl IntoView {
         ("/account/password", "Password"),
         ("/account/mfa", "Two-factor"),
         ("/account/sessions", "Sessions"),
+        ("/account/data", "Your data"),
     ];
     view! {
         <nav class="mt-4 flex gap-4 border-b border-slate-200 text-sm" aria-label="Settings">

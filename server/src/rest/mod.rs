@@ -1,5 +1,6 @@
 //! REST handlers: thin adapters over the app's services, with Backstage's error envelope.
 
+pub mod account;
 pub mod audit;
 pub mod catalog;
 pub mod health;
@@ -91,16 +92,23 @@ pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
         .chain(audit::endpoints())
         .chain(oauth::endpoints())
         .chain(sso::endpoints())
+        .chain(account::endpoints())
 }
 
 /// The tenant hosts' REST API: the catalog, permission and audit APIs answer errors in
 /// Backstage's envelope, the token endpoint in OAuth's own, the SSO round trip with pages.
 pub fn tenant_routes() -> Router<AppState> {
-    let backstage =
-        router(catalog::endpoints().into_iter().chain(permissions::endpoints()).chain(audit::endpoints()).collect())
-            .route("/api/catalog/{*unknown}", axum::routing::any(no_such_route))
-            .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
-            .layer(axum::middleware::from_fn(backstage_errors));
+    let backstage = router(
+        catalog::endpoints()
+            .into_iter()
+            .chain(permissions::endpoints())
+            .chain(audit::endpoints())
+            .chain(account::endpoints())
+            .collect(),
+    )
+    .route("/api/catalog/{*unknown}", axum::routing::any(no_such_route))
+    .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
+    .layer(axum::middleware::from_fn(backstage_errors));
     backstage.merge(router(oauth::endpoints())).merge(router(sso::endpoints()))
 }
 

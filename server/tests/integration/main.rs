@@ -16,6 +16,7 @@ mod matrix;
 mod mfa;
 mod network;
 mod ops;
+mod privacy;
 mod saml;
 mod sessions;
 mod sso;

@@ -95,6 +95,10 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "settings/users/reset-password" => (Rule::Allowed(ManageUsers), form(path, &format!("user_{id}"))),
         "settings/users/end-sessions" => (Rule::Allowed(ManageUsers), form(path, &format!("user_{id}"))),
         "settings/users/reset-mfa" => (Rule::Allowed(ManageUsers), form(path, &format!("user_{id}"))),
+        // No such member: refused after the role check, nothing erased.
+        "settings/users/erase" => {
+            (Rule::Allowed(ManageUsers), form(path, &format!("user_{id}&confirm=nobody%40example.com")))
+        }
         "settings/security" => (Rule::Allowed(ManageAccess), form(path, "")),
         "settings/security/mfa-policy" => (Rule::Allowed(ManageAccess), form(path, "policy=sometimes")),
         "settings/security/allowlist/add" => (Rule::Allowed(ManageAccess), form(path, "cidr=bogus&applies_to=both")),
@@ -150,6 +154,7 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
         ("POST", "/sso/saml/{id}/acs") => Some((Rule::Public, form(&path, "SAMLResponse=eA%3D%3D&RelayState=y"))),
         ("GET", "/sso/saml/{id}/finish") => Some((Rule::Public, get(&format!("{path}?token=x")))),
         ("GET", "/api/permissions/roles") => Some((Rule::Authenticated, get(&path))),
+        ("GET", "/api/account/export") => Some((Rule::Allowed(ManageOwnAccount), get(&path))),
         ("GET", "/api/audit" | "/api/audit/export") => {
             Some((Rule::Allowed(AuditRead), get(&format!("{path}?q=nothing-matches"))))
         }
@@ -208,7 +213,7 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
         "/login" | "/login/mfa" => Rule::Public,
         "/" | "/logout" | "/plugins" | "/briefs" | "/finops" | "/settings" => Rule::Authenticated,
         "/audit" | "/audit/{id}" | "/audit/permissions" => Rule::Allowed(AuditRead),
-        "/account/password" | "/account/sessions" | "/account/mfa" | "/settings/api-access" => {
+        "/account/password" | "/account/sessions" | "/account/mfa" | "/account/data" | "/settings/api-access" => {
             Rule::Allowed(ManageOwnAccount)
         }
         "/catalog" | "/catalog/locations" | "/catalog/{namespace}/{kind}/{name}" => Rule::Allowed(CatalogRead),
