@@ -37,10 +37,10 @@ pub fn YourDataPage() -> impl IntoView {
 /// typed again before anything happens.
 #[component]
 pub fn EraseMemberForm(action: ServerAction<EraseUser>, user_id: String, email: String) -> impl IntoView {
-    let label = format!("Erase {email}");
+    let (open, erase) = (format!("Erase {email}…"), format!("Erase {email} permanently"));
     view! {
         <details class="text-left">
-            <summary class="cursor-pointer text-xs font-medium text-red-600 hover:text-red-800" aria-label=label.clone()>
+            <summary class="cursor-pointer text-xs font-medium text-red-600 hover:text-red-800" aria-label=open>
                 "Erase…"
             </summary>
             <ActionForm action>
@@ -52,7 +52,7 @@ pub fn EraseMemberForm(action: ServerAction<EraseUser>, user_id: String, email: 
                         <input type="text" name="confirm" required autocomplete="off" aria-label=format!("Confirm erasing {email}")
                             class="mt-1 block w-full rounded border border-red-300 bg-white px-2 py-1"/>
                     </label>
-                    <button type="submit" aria-label=label class="rounded bg-red-600 px-2.5 py-1 font-medium text-white hover:bg-red-700">
+                    <button type="submit" aria-label=erase class="rounded bg-red-600 px-2.5 py-1 font-medium text-white hover:bg-red-700">
                         "Erase permanently"
                     </button>
                 </div>
