@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod escape;
+pub mod insights;
 pub mod privacy;
 pub mod settings;
 pub mod sso;
@@ -36,6 +37,7 @@ use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage, SessionsPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
 use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
+use insights::pages::InsightsPage;
 use privacy::pages::YourDataPage;
 use settings::pages::UsersPage;
 use settings::security_pages::SecurityPage;
@@ -96,6 +98,7 @@ pub fn App() -> impl IntoView {
                     // Async so a 403 status is set before the first byte is sent.
                     <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async/>
                     <Route path=path!("audit/permissions") view=PermissionChangesPage ssr=SsrMode::Async/>
+                    <Route path=path!("audit/insights") view=InsightsPage ssr=SsrMode::Async/>
                     <Route path=path!("audit/:id") view=AuditEventPage ssr=SsrMode::Async/>
                     <Route path=path!("settings") view=|| view! { <Redirect path="/settings/users"/> }/>
                     // Async so a 403 status is set before the first byte is sent.

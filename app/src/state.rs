@@ -13,6 +13,7 @@ use crate::catalog::events::CatalogEvents;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::fetch::FetchPolicy;
+use crate::insights::counter::UsageCounter;
 use crate::keyring::Keyring;
 use crate::tenancy::model::Tenant;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub session_policy: SessionPolicy,
     /// What API keys and OAuth clients called, written in the background (`access::usage`).
     pub access_log: AccessLog,
+    /// Entity views and empty searches, counted in the background (`insights::counter`).
+    pub usage: UsageCounter,
     /// `https` unless cookies are sent without `Secure` (plain-http development): how the
     /// portal's own URLs are written for others (the SSO redirect URI).
     pub public_scheme: &'static str,

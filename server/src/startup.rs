@@ -19,6 +19,7 @@ use app::catalog::events::CatalogEvents;
 use app::db::{migrate, Database};
 use app::error::AppError;
 use app::fetch::FetchPolicy;
+use app::insights::counter::UsageCounter;
 use app::keyring::Keyring;
 use app::state::AppState;
 use app::tenancy::model::Tenant;
@@ -75,6 +76,7 @@ pub async fn connect(
     let state = AppState {
         leptos_options,
         access_log: AccessLog::start(db.clone()),
+        usage: UsageCounter::start(db.clone()),
         catalog_events: CatalogEvents::listen(db.url().to_owned(), db.tenants().clone(), db.verified_keys().clone()),
         catalog_cache: CatalogCache::default(),
         db,
@@ -102,7 +104,7 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         state.keyring.clone(),
         std::time::Duration::from_secs(config.audit_checkpoint_seconds.max(1)),
     ));
-    let access_log = state.access_log.clone();
+    let (access_log, usage) = (state.access_log.clone(), state.usage.clone());
     let app = router::build(state, Arc::new(Edge::from_config(&config)?), sessions);
 
     let listener =
@@ -112,8 +114,9 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(AppError::internal)?;
-    // Requests have drained: what they logged is written before the process exits.
+    // Requests have drained: what they logged and counted is written before the process exits.
     access_log.close().await;
+    usage.close().await;
     Ok(())
 }
 

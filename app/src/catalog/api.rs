@@ -10,12 +10,17 @@ use crate::error::AppError;
 pub async fn list_catalog(view: CatalogView) -> Result<CatalogPage, AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
+    use crate::insights::model::Metric;
     use crate::state::{authorized, Authorized};
 
     respond(
         async {
             let Authorized { ctx, state, .. } = authorized(Action::CatalogRead).await?;
-            super::service::list_page(&state.db, &state.catalog_cache, &ctx.tenant, &view).await
+            let page = super::service::list_page(&state.db, &state.catalog_cache, &ctx.tenant, &view).await?;
+            if let (Some(text), 0) = (&view.q, page.total) {
+                state.usage.count(&ctx.tenant, Metric::EmptySearch, text);
+            }
+            Ok(page)
         }
         .await,
     )
@@ -26,13 +31,16 @@ pub async fn load_entity(namespace: String, kind: String, name: String) -> Resul
     use crate::auth::permission::Action;
     use crate::catalog::refs::EntityRef;
     use crate::error::respond;
+    use crate::insights::model::Metric;
     use crate::state::{authorized, Authorized};
 
     respond(
         async {
             let Authorized { ctx, state, .. } = authorized(Action::CatalogRead).await?;
             let entity_ref = EntityRef::new(&kind, &namespace, &name);
-            super::service::detail(&state.db, &ctx.tenant, entity_ref).await
+            let detail = super::service::detail(&state.db, &ctx.tenant, entity_ref).await?;
+            state.usage.count(&ctx.tenant, Metric::EntityView, &detail.entity_ref);
+            Ok(detail)
         }
         .await,
     )

@@ -203,6 +203,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    usage_counts (metric, day, subject) {
+        day -> Date,
+        metric -> Text,
+        subject -> Text,
+        count -> Int8,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Uuid,
         user_id -> Uuid,

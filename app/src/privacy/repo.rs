@@ -151,10 +151,15 @@ pub struct Cleaned {
     pub reattributed: usize,
 }
 
-/// Deletes the person's keys (with their request log) and single sign-on links, and credits
-/// what they created to `pseudonym`. The deleted keys are announced to every server by the
+/// Deletes the person's keys (with their request log), single sign-on links and counted
+/// searches for them, and credits what they created to `pseudonym`. The deleted keys are announced to every server by the
 /// `api_keys_announce_change` trigger.
-pub async fn clean(conn: &mut Connection, user: Uuid, email: &str, pseudonym: (&str, Uuid)) -> QueryResult<Cleaned> {
+pub async fn clean(
+    conn: &mut Connection,
+    user: Uuid,
+    (email, display_name): (&str, &str),
+    pseudonym: (&str, Uuid),
+) -> QueryResult<Cleaned> {
     let keys: Vec<Uuid> = api_keys::table.filter(api_keys::user_id.eq(user)).select(api_keys::id).load(conn).await?;
     let api_requests =
         diesel::delete(api_requests::table.filter(api_requests::api_key_id.eq_any(&keys))).execute(conn).await?;
@@ -185,6 +190,14 @@ pub async fn clean(conn: &mut Connection, user: Uuid, email: &str, pseudonym: (&
         .set(api_requests::user_id.eq(id))
         .execute(conn)
         .await?;
+    // A search for the person's email or name is about them.
+    diesel::sql_query(
+        "DELETE FROM usage_counts WHERE strpos(lower(subject), lower($1)) > 0 OR strpos(lower(subject), lower($2)) > 0",
+    )
+    .bind::<diesel::sql_types::Text, _>(email)
+    .bind::<diesel::sql_types::Text, _>(display_name)
+    .execute(conn)
+    .await?;
     Ok(Cleaned { api_keys, api_requests, sso_identities, reattributed })
 }
 

@@ -161,8 +161,13 @@ pub async fn erase(
                     let person =
                         Person { user_id, email: member.email.clone(), display_name: member.display_name.clone() };
                     let events = erasure::erase(conn, &person, &pseudonym).await?;
-                    let cleaned =
-                        repo::clean(conn, user_id, &person.email, (&pseudonym.name, pseudonym.user_id)).await?;
+                    let cleaned = repo::clean(
+                        conn,
+                        user_id,
+                        (&person.email, &person.display_name),
+                        (&pseudonym.name, pseudonym.user_id),
+                    )
+                    .await?;
                     let catalog_mentions = repo::catalog_mentions(conn, &person.email).await?;
                     members::delete_membership(conn, tenant_id, user_id).await?;
                     let account_deleted = members::membership_count(conn, user_id).await? == 0;

@@ -12,6 +12,7 @@ pub struct Bar {
     pub marked: bool,
 }
 
+/// The default size: a sparkline in a table cell.
 const WIDTH: f64 = 140.0;
 const HEIGHT: f64 = 28.0;
 const GAP: f64 = 2.0;
@@ -27,19 +28,20 @@ struct Rect {
     height: f64,
 }
 
-/// Bars side by side across the chart, heights relative to the largest value.
-fn layout(values: &[u64]) -> Vec<Rect> {
+/// Bars side by side across a `chart_width` × `chart_height` chart, heights relative to the
+/// largest value.
+fn layout(values: &[u64], chart_width: f64, chart_height: f64) -> Vec<Rect> {
     let Some(&max) = values.iter().max() else { return Vec::new() };
-    let width = (WIDTH - GAP * (values.len() as f64 - 1.0)) / values.len() as f64;
+    let width = (chart_width - GAP * (values.len() as f64 - 1.0)) / values.len() as f64;
     values
         .iter()
         .enumerate()
         .map(|(i, &value)| {
             let height = match value {
                 0 => 0.0,
-                _ => (value as f64 / max as f64 * HEIGHT).max(MIN_HEIGHT),
+                _ => (value as f64 / max as f64 * chart_height).max(MIN_HEIGHT),
             };
-            Rect { x: i as f64 * (width + GAP), y: HEIGHT - height, width, height }
+            Rect { x: i as f64 * (width + GAP), y: chart_height - height, width, height }
         })
         .collect()
 }
@@ -49,17 +51,22 @@ fn coordinate(value: f64) -> String {
     format!("{value:.2}")
 }
 
-/// A sparkline-sized bar chart; `name` is its accessible label.
+/// A bar chart, sparkline-sized unless given a size; `name` is its accessible label.
 #[component]
-pub fn BarChart(name: String, bars: Vec<Bar>) -> impl IntoView {
-    let rects = layout(&bars.iter().map(|b| b.value).collect::<Vec<_>>());
+pub fn BarChart(
+    name: String,
+    bars: Vec<Bar>,
+    #[prop(default = WIDTH)] width: f64,
+    #[prop(default = HEIGHT)] height: f64,
+) -> impl IntoView {
+    let rects = layout(&bars.iter().map(|b| b.value).collect::<Vec<_>>(), width, height);
     view! {
         <svg
             role="img"
             aria-label=name
-            viewBox=format!("0 0 {WIDTH} {HEIGHT}")
-            width=WIDTH.to_string()
-            height=HEIGHT.to_string()
+            viewBox=format!("0 0 {width} {height}")
+            width=width.to_string()
+            height=height.to_string()
             class="block"
         >
             {bars
@@ -72,7 +79,7 @@ pub fn BarChart(name: String, bars: Vec<Bar>) -> impl IntoView {
                         // tooltip, empty days included.
                         <g>
                             <title>{bar.title}</title>
-                            <rect x=coordinate(rect.x) y="0" width=coordinate(rect.width) height=HEIGHT.to_string() fill="transparent"/>
+                            <rect x=coordinate(rect.x) y="0" width=coordinate(rect.width) height=height.to_string() fill="transparent"/>
                             <rect x=coordinate(rect.x) y=coordinate(rect.y) width=coordinate(rect.width) height=coordinate(rect.height) fill=fill/>
                         </g>
                     }
@@ -88,7 +95,7 @@ mod tests {
 
     #[test]
     fn bars_fill_the_width_and_scale_to_the_largest_value() {
-        let rects = layout(&[0, 5, 10]);
+        let rects = layout(&[0, 5, 10], WIDTH, HEIGHT);
         assert_eq!(rects.len(), 3);
         let last = rects[2];
         assert!((last.x + last.width - WIDTH).abs() < 1e-9, "the last bar ends at the right edge");
@@ -101,9 +108,9 @@ mod tests {
 
     #[test]
     fn a_small_value_beside_a_large_one_stays_visible() {
-        let rects = layout(&[1, 100_000]);
+        let rects = layout(&[1, 100_000], WIDTH, HEIGHT);
         assert_eq!(rects[0].height, MIN_HEIGHT);
-        assert!(layout(&[]).is_empty());
-        assert_eq!(layout(&[0, 0]).iter().map(|r| r.height).sum::<f64>(), 0.0);
+        assert!(layout(&[], WIDTH, HEIGHT).is_empty());
+        assert_eq!(layout(&[0, 0], 600.0, 120.0).iter().map(|r| r.height).sum::<f64>(), 0.0);
     }
 }

@@ -9,6 +9,7 @@ mod catalog;
 mod catalog_writes;
 mod facet_counts;
 mod fuzz;
+mod insights;
 mod isolation;
 mod limits;
 mod locations;

@@ -129,6 +129,7 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/audit/event" => (Rule::Allowed(AuditRead), form(path, "id=1")),
         "ui/audit/verify" => (Rule::Allowed(AuditRead), form(path, "")),
         "ui/audit/permissions" => (Rule::Allowed(AuditRead), form(path, "from=2026-11-01")),
+        "ui/audit/insights" => (Rule::Allowed(AuditRead), form(path, "")),
         _ => return None,
     })
 }
@@ -212,7 +213,7 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
     let rule = match path {
         "/login" | "/login/mfa" => Rule::Public,
         "/" | "/logout" | "/plugins" | "/briefs" | "/finops" | "/settings" => Rule::Authenticated,
-        "/audit" | "/audit/{id}" | "/audit/permissions" => Rule::Allowed(AuditRead),
+        "/audit" | "/audit/{id}" | "/audit/permissions" | "/audit/insights" => Rule::Allowed(AuditRead),
         "/account/password" | "/account/sessions" | "/account/mfa" | "/account/data" | "/settings/api-access" => {
             Rule::Allowed(ManageOwnAccount)
         }

@@ -159,6 +159,10 @@ async fn an_erased_member_is_gone_from_every_table_and_the_log_still_verifies() 
         .call(&t.host, "/api/ui/catalog/allow-host", &[("pattern", "git.erin.example.com")], Some(&erin_cookie))
         .await;
     assert!(host.status.is_success(), "{}", host.body);
+    // Someone looked her up in the catalog.
+    let search = [("view[q]", erin.as_str()), ("view[desc]", "false"), ("view[page]", "1")];
+    assert_eq!(app.call(&t.host, "/api/ui/catalog/list", &search, Some(&admin)).await.status, StatusCode::OK);
+    app.state.usage.flush().await;
     let wrong = app.call(&t.host, "/api/auth/login", &[("email", &erin), ("password", "not her password")], None).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
 
@@ -182,7 +186,10 @@ async fn an_erased_member_is_gone_from_every_table_and_the_log_still_verifies() 
     }
     assert!(actions.iter().filter(|a| **a == "auth.login").count() >= 2, "the failed sign-in names her too");
     let finn_before = export(&app, &t, &finn_cookie).await;
-    assert!(!tables_naming(&app, &t, &[&erin, name]).await.is_empty(), "the scan finds her before");
+    let before = tables_naming(&app, &t, &[&erin, name]).await;
+    for table in ["audit_events", "usage_counts", "fetch_allowlist"] {
+        assert!(before.iter().any(|(found, _)| found == table), "the scan finds her in {table} before: {before:?}");
+    }
 
     // The admin must type her email; a wrong confirmation changes nothing.
     let refused =

@@ -1,0 +1,199 @@
+//! Counts what nothing else records — entity pages viewed, searches that found nothing — off
+//! the request's path, the way the API access log does (`access::usage`): a request only
+//! queues one increment; a background writer sums the queue in memory and adds the sums to
+//! each tenant's `usage_counts` every few seconds, one upsert per tenant. A hard crash loses
+//! the last few seconds of counts; a graceful shutdown writes them ([`UsageCounter::close`]);
+//! a full queue drops increments rather than grow memory.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use super::model::Metric;
+use super::repo;
+use crate::db::Database;
+use crate::error::AppError;
+use crate::tenancy::model::{Tenant, TenantId};
+
+/// Increments the queue holds before new ones are dropped.
+const QUEUE: usize = 10_000;
+/// How often sums are written.
+const WRITE_EVERY: Duration = Duration::from_secs(5);
+/// Distinct subjects one tenant may have waiting: a flood of unique search texts is cut here.
+const MAX_SUBJECTS: usize = 10_000;
+/// Longer subjects (search texts) are cut at a character boundary.
+pub const MAX_SUBJECT: usize = 256;
+/// Writes in a row that may fail before a tenant's sums are given up.
+const ATTEMPTS: u32 = 10;
+
+struct Increment {
+    tenant: Tenant,
+    metric: Metric,
+    subject: String,
+    day: NaiveDate,
+}
+
+enum Control {
+    Flush(oneshot::Sender<()>),
+    Close(oneshot::Sender<()>),
+}
+
+/// The handle requests count with; cheap to clone.
+#[derive(Clone)]
+pub struct UsageCounter {
+    increments: mpsc::Sender<Increment>,
+    control: mpsc::Sender<Control>,
+}
+
+impl UsageCounter {
+    /// Starts the writer on the current runtime.
+    pub fn start(db: Database) -> Self {
+        let (increments, queue) = mpsc::channel(QUEUE);
+        let (control, commands) = mpsc::channel(4);
+        tokio::spawn(Writer { db, queue, commands, pending: HashMap::new() }.run());
+        Self { increments, control }
+    }
+
+    /// Counts one occurrence of `subject` today, without waiting.
+    pub fn count(&self, tenant: &Tenant, metric: Metric, subject: &str) {
+        let subject = cut(subject.trim(), MAX_SUBJECT);
+        if subject.is_empty() {
+            return;
+        }
+        let increment = Increment { tenant: tenant.clone(), metric, subject, day: Utc::now().date_naive() };
+        if self.increments.try_send(increment).is_err() {
+            tracing::debug!("usage counter: queue full, an increment was dropped");
+        }
+    }
+
+    /// Returns once everything counted before it is written.
+    pub async fn flush(&self) {
+        self.command(Control::Flush).await
+    }
+
+    /// Writes what is waiting and stops the writer: part of a graceful shutdown.
+    pub async fn close(&self) {
+        self.command(Control::Close).await
+    }
+
+    async fn command(&self, command: fn(oneshot::Sender<()>) -> Control) {
+        let (done, wait) = oneshot::channel();
+        if self.control.send(command(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+fn cut(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// A tenant's sums waiting to be written.
+struct Pending {
+    tenant: Tenant,
+    sums: HashMap<(Metric, NaiveDate, String), i64>,
+    failures: u32,
+}
+
+struct Writer {
+    db: Database,
+    queue: mpsc::Receiver<Increment>,
+    commands: mpsc::Receiver<Control>,
+    pending: HashMap<TenantId, Pending>,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        let mut ticks = tokio::time::interval(WRITE_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                received = self.queue.recv() => match received {
+                    Some(increment) => self.add(increment),
+                    None => {
+                        self.write().await;
+                        return;
+                    }
+                },
+                _ = ticks.tick() => self.write().await,
+                Some(command) = self.commands.recv() => {
+                    while let Ok(increment) = self.queue.try_recv() {
+                        self.add(increment);
+                    }
+                    self.write().await;
+                    match command {
+                        Control::Flush(done) => {
+                            let _ = done.send(());
+                        }
+                        Control::Close(done) => {
+                            let _ = done.send(());
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, Increment { tenant, metric, subject, day }: Increment) {
+        let pending =
+            self.pending.entry(tenant.id).or_insert_with(|| Pending { tenant, sums: HashMap::new(), failures: 0 });
+        let key = (metric, day, subject);
+        if pending.sums.len() >= MAX_SUBJECTS && !pending.sums.contains_key(&key) {
+            return;
+        }
+        *pending.sums.entry(key).or_default() += 1;
+    }
+
+    /// Writes each tenant's sums in its own transaction: one tenant's failure leaves the
+    /// others' written.
+    async fn write(&mut self) {
+        for (id, mut waiting) in std::mem::take(&mut self.pending) {
+            let rows: Vec<repo::CountRow> = waiting
+                .sums
+                .iter()
+                .map(|((metric, day, subject), count)| repo::CountRow {
+                    day: *day,
+                    metric: metric.as_str(),
+                    subject: subject.clone(),
+                    count: *count,
+                })
+                .collect();
+            let written = self
+                .db
+                .with_tenant(&waiting.tenant, move |conn| {
+                    Box::pin(async move { repo::add_counts(conn, rows).await.map_err(AppError::from) })
+                })
+                .await;
+            match written {
+                Ok(()) => {}
+                Err(e) if waiting.failures + 1 >= ATTEMPTS => {
+                    tracing::warn!(tenant = %waiting.tenant.slug, error = %e, "usage counter: counts given up");
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %waiting.tenant.slug, error = %e, "usage counter: write failed, retrying");
+                    waiting.failures += 1;
+                    self.pending.insert(id, waiting);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut;
+
+    #[test]
+    fn subjects_are_cut_at_a_character_boundary() {
+        assert_eq!(cut("héllo", 2), "h");
+        assert_eq!(cut("héllo", 3), "hé");
+        assert_eq!(cut("abc", 10), "abc");
+    }
+}
