@@ -106,3 +106,24 @@ test('the permission report shows who gained a role, and a period narrows it', a
   await change.getByRole('link').click();
   await expect(page.getByTestId('audit-detail')).toContainText('user.invited');
 });
+
+test('an admin reads the usage insights, drawn on the server', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  const nonsense = `no-such-thing-${Date.now()}`;
+  await page.goto(`/catalog?q=${nonsense}`);
+  await page.goto('/audit');
+  await page.getByRole('link', { name: 'Usage insights' }).click();
+  await expect(page).toHaveURL(/\/audit\/insights$/);
+  await expect(page.getByTestId('insight-chart')).toHaveCount(5);
+  await expect(page.locator('[data-label="Password sign-ins"] svg')).toBeVisible();
+  await expect(page.locator('[data-label="Active members per day"]')).toContainText(/latest [1-9]/);
+  // Counts reach the database within a few seconds of the search.
+  await expect
+    .poll(async () => {
+      await page.reload();
+      return page.getByTestId('empty-searches').textContent();
+    }, { timeout: 20_000 })
+    .toContain(nonsense);
+  await page.getByRole('link', { name: nonsense }).click();
+  await expect(page).toHaveURL(new RegExp(`/catalog\\?q=${nonsense}`));
+});
