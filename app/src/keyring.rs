@@ -20,6 +20,7 @@ pub enum Purpose {
     TotpSecret,
     SsoClientSecret,
     AuditCheckpoint,
+    AuditStreamSecret,
 }
 
 impl Purpose {
@@ -29,6 +30,7 @@ impl Purpose {
             Purpose::TotpSecret => b"beacon totp-secret v1",
             Purpose::SsoClientSecret => b"beacon sso-client-secret v1",
             Purpose::AuditCheckpoint => b"beacon audit-checkpoint v1",
+            Purpose::AuditStreamSecret => b"beacon audit-stream-secret v1",
         }
     }
 }

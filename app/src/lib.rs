@@ -32,6 +32,7 @@ use leptos_router::{path, SsrMode};
 
 use access::pages::ApiAccessPage;
 use audit::pages::{AuditEventPage, AuditLogPage, PermissionChangesPage};
+use audit::stream_pages::AuditStreamsPage;
 use auth::mfa_pages::{MfaChallengePage, MfaPage};
 use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage, SessionsPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
@@ -99,6 +100,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async/>
                     <Route path=path!("audit/permissions") view=PermissionChangesPage ssr=SsrMode::Async/>
                     <Route path=path!("audit/insights") view=InsightsPage ssr=SsrMode::Async/>
+                    // Async: the shown-once secret is removed from the session while rendering.
+                    <Route path=path!("audit/streams") view=AuditStreamsPage ssr=SsrMode::Async/>
                     <Route path=path!("audit/:id") view=AuditEventPage ssr=SsrMode::Async/>
                     <Route path=path!("settings") view=|| view! { <Redirect path="/settings/users"/> }/>
                     // Async so a 403 status is set before the first byte is sent.

@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::ServeConfig;
 use crate::router::{self, Edge};
 use app::access::usage::AccessLog;
+use app::audit::stream::Sender;
 use app::auth::session_registry::SessionPolicy;
 use app::catalog::cache::CatalogCache;
 use app::catalog::events::CatalogEvents;
@@ -104,6 +105,8 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         state.keyring.clone(),
         std::time::Duration::from_secs(config.audit_checkpoint_seconds.max(1)),
     ));
+    let streams = Sender { db: state.db.clone(), keyring: state.keyring.clone(), policy: state.fetch_policy.clone() };
+    tokio::spawn(streams.run());
     let (access_log, usage) = (state.access_log.clone(), state.usage.clone());
     let app = router::build(state, Arc::new(Edge::from_config(&config)?), sessions);
 

@@ -1,10 +1,14 @@
 //! Audit: an append-only, tamper-evident record of every security and data event, per tenant,
-//! and its views (list, detail, export, verification, the permission-change report).
+//! and its views (list, detail, export, verification, the permission-change report), and its
+//! streaming to SIEMs.
 
 pub mod api;
 pub mod model;
 pub mod pages;
 pub mod permissions;
+pub mod stream_api;
+pub mod stream_model;
+pub mod stream_pages;
 pub mod view;
 
 #[cfg(feature = "ssr")]
@@ -15,5 +19,9 @@ pub mod erasure;
 pub mod repo;
 #[cfg(feature = "ssr")]
 pub mod service;
+#[cfg(feature = "ssr")]
+pub mod stream;
+#[cfg(feature = "ssr")]
+pub mod stream_repo;
 #[cfg(feature = "ssr")]
 pub mod verify;

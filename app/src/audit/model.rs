@@ -76,6 +76,8 @@ audit_actions! {
     ApiKeyRejected => "apikey.rejected", Medium, "A presented API key was unknown, revoked or expired.";
     ApiKeyRevoked => "apikey.revoked", High, "An API key was revoked.";
     AuditExported => "audit.exported", Low, "Audit events were downloaded (the filter is in the details).";
+    AuditStreamAdded => "audit.stream_added", Critical, "A destination the audit log is streamed to was added.";
+    AuditStreamRemoved => "audit.stream_removed", Critical, "A destination the audit log is streamed to was removed.";
     AuditVerified => "audit.verified", Low, "The audit log's integrity was checked (the result is in the details).";
     AuthLocked => "auth.locked", High, "Too many failures locked an account or an address for 15 minutes.";
     AuthLogin => "auth.login", Low, "A password sign-in.";

@@ -23,6 +23,7 @@ pub fn AuditLogPage() -> impl IntoView {
                 <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Audit log"</h1>
                 <div class="flex items-center gap-4">
                     <a href="/audit/insights" class="text-sm font-medium text-amber-700 hover:text-amber-900">"Usage insights"</a>
+                    <a href="/audit/streams" class="text-sm font-medium text-amber-700 hover:text-amber-900">"Streaming"</a>
                     <a href="/audit/permissions" class="text-sm font-medium text-amber-700 hover:text-amber-900">"Permission changes"</a>
                     <VerifyButton/>
                 </div>

@@ -306,6 +306,20 @@ pub async fn find(conn: &mut Connection, id: i64) -> QueryResult<Option<AuditDet
         .map(|row| row.map(detail))
 }
 
+/// Up to `limit` chained events after position `after`, in chain (commit) order, each with
+/// its position: what a stream destination is sent next. Removed events are skipped.
+pub async fn chained_details(conn: &mut Connection, after: i64, limit: i64) -> QueryResult<Vec<AuditDetail>> {
+    audit_chain::table
+        .inner_join(audit_events::table)
+        .filter(audit_chain::seq.gt(after))
+        .order(audit_chain::seq.asc())
+        .limit(limit)
+        .select((DetailRow::as_select(), audit_chain::seq.nullable()))
+        .load(conn)
+        .await
+        .map(|rows| rows.into_iter().map(detail).collect())
+}
+
 /// An event as the verifier reads it: its chain entry and, unless it was removed, its row.
 #[derive(Queryable)]
 pub struct ChainedEvent {

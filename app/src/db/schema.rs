@@ -203,6 +203,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_destinations (id) {
+        id -> Uuid,
+        name -> Text,
+        url -> Text,
+        secret -> Bytea,
+        secret_key_id -> Text,
+        created_at -> Timestamptz,
+        created_by -> Text,
+        delivered_seq -> Int8,
+        failures -> Int4,
+        next_attempt_at -> Timestamptz,
+        leased_until -> Nullable<Timestamptz>,
+        last_success_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_deliveries (id) {
+        id -> Int8,
+        destination_id -> Uuid,
+        delivery_id -> Uuid,
+        attempted_at -> Timestamptz,
+        first_seq -> Int8,
+        last_seq -> Int8,
+        events -> Int4,
+        status -> Nullable<Int2>,
+        error -> Nullable<Text>,
+        duration_ms -> Int4,
+    }
+}
+
+diesel::joinable!(audit_deliveries -> audit_destinations (destination_id));
+diesel::allow_tables_to_appear_in_same_query!(audit_destinations, audit_deliveries);
+
+diesel::table! {
     usage_counts (metric, day, subject) {
         day -> Date,
         metric -> Text,

@@ -21,6 +21,7 @@ mod privacy;
 mod saml;
 mod sessions;
 mod sso;
+mod streams;
 mod support;
 mod tenancy;
 mod users;

@@ -130,6 +130,10 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/audit/verify" => (Rule::Allowed(AuditRead), form(path, "")),
         "ui/audit/permissions" => (Rule::Allowed(AuditRead), form(path, "from=2026-11-01")),
         "ui/audit/insights" => (Rule::Allowed(AuditRead), form(path, "")),
+        "ui/audit/streams" => (Rule::Allowed(ManageAccess), form(path, "")),
+        // Not https: refused after the role check, nothing added.
+        "ui/audit/streams/add" => (Rule::Allowed(ManageAccess), form(path, "name=x&url=ftp%3A%2F%2Fexample.com")),
+        "ui/audit/streams/remove" => (Rule::Allowed(ManageAccess), form(path, &id)),
         _ => return None,
     })
 }
@@ -222,7 +226,7 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
         "/catalog/import" | "/catalog/new" | "/catalog/{namespace}/{kind}/{name}/edit" => Rule::Allowed(CatalogRead),
         "/catalog/import/{id}" => Rule::Allowed(CatalogWrite),
         "/settings/users" => Rule::Allowed(ManageUsers),
-        "/settings/security" | "/settings/sso" => Rule::Allowed(ManageAccess),
+        "/settings/security" | "/settings/sso" | "/audit/streams" => Rule::Allowed(ManageAccess),
         _ => return None,
     };
     let concrete = path

@@ -1,0 +1,2 @@
+DROP TABLE audit_deliveries;
+DROP TABLE audit_destinations;
