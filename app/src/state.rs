@@ -5,6 +5,7 @@ use leptos::config::LeptosOptions;
 
 use crate::access::usage::AccessLog;
 use crate::audit::service::AuditSource;
+use crate::audit::stream::StreamWake;
 use crate::auth::model::Principal;
 use crate::auth::permission::{decide, Action, Scope};
 use crate::auth::session_registry::SessionPolicy;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub access_log: AccessLog,
     /// Entity views and empty searches, counted in the background (`insights::counter`).
     pub usage: UsageCounter,
+    /// Tells this server's audit stream sender about a new destination (`audit::stream`).
+    pub stream_wake: StreamWake,
     /// `https` unless cookies are sent without `Secure` (plain-http development): how the
     /// portal's own URLs are written for others (the SSO redirect URI).
     pub public_scheme: &'static str,

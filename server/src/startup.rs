@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::ServeConfig;
 use crate::router::{self, Edge};
 use app::access::usage::AccessLog;
-use app::audit::stream::Sender;
+use app::audit::stream::{Sender, StreamWake};
 use app::auth::session_registry::SessionPolicy;
 use app::catalog::cache::CatalogCache;
 use app::catalog::events::CatalogEvents;
@@ -78,6 +78,7 @@ pub async fn connect(
         leptos_options,
         access_log: AccessLog::start(db.clone()),
         usage: UsageCounter::start(db.clone()),
+        stream_wake: StreamWake::default(),
         catalog_events: CatalogEvents::listen(db.url().to_owned(), db.tenants().clone(), db.verified_keys().clone()),
         catalog_cache: CatalogCache::default(),
         db,
@@ -105,7 +106,12 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         state.keyring.clone(),
         std::time::Duration::from_secs(config.audit_checkpoint_seconds.max(1)),
     ));
-    let streams = Sender { db: state.db.clone(), keyring: state.keyring.clone(), policy: state.fetch_policy.clone() };
+    let streams = Sender {
+        db: state.db.clone(),
+        keyring: state.keyring.clone(),
+        policy: state.fetch_policy.clone(),
+        wake: state.stream_wake.clone(),
+    };
     tokio::spawn(streams.run());
     let (access_log, usage) = (state.access_log.clone(), state.usage.clone());
     let app = router::build(state, Arc::new(Edge::from_config(&config)?), sessions);

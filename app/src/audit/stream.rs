@@ -176,6 +176,19 @@ pub struct Sender {
     pub db: Database,
     pub keyring: Keyring,
     pub policy: FetchPolicy,
+    /// Rung when a destination is added here: its tenant is streamed from the next round
+    /// instead of the next lookup of tenants (other servers find it at theirs).
+    pub wake: StreamWake,
+}
+
+/// Wakes this server's sender; cheap to clone.
+#[derive(Clone, Default)]
+pub struct StreamWake(std::sync::Arc<tokio::sync::Notify>);
+
+impl StreamWake {
+    pub fn ring(&self) {
+        self.0.notify_one();
+    }
 }
 
 impl Sender {
@@ -294,15 +307,18 @@ impl Sender {
     }
 
     /// Runs for the life of the server: every two seconds, the due destinations of every
-    /// tenant that has any (tenants are looked up every 30 seconds).
+    /// tenant that has any (tenants are looked up every 30 seconds, and when woken).
     pub async fn run(self) {
         let mut rounds = tokio::time::interval(ROUND_EVERY);
         rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut streaming: Vec<Tenant> = Vec::new();
         let mut looked_up: Option<tokio::time::Instant> = None;
         loop {
-            rounds.tick().await;
-            if looked_up.is_none_or(|at| at.elapsed() >= TENANTS_EVERY) {
+            let woken = tokio::select! {
+                _ = rounds.tick() => false,
+                _ = self.wake.0.notified() => true,
+            };
+            if woken || looked_up.is_none_or(|at| at.elapsed() >= TENANTS_EVERY) {
                 match self.streaming_tenants().await {
                     Ok(tenants) => streaming = tenants,
                     Err(e) => tracing::warn!(error = %e, "audit streams: could not list tenants"),

@@ -47,6 +47,7 @@ pub async fn add_stream(name: String, url: String, #[server(default)] from_start
                 super::stream::NewDestination { name: &name, url: &url, from_start },
             )
             .await?;
+            state.stream_wake.ring();
             // Kept in the session until the page shows it once: works with and without JS.
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             session.insert(REVEALED_SECRET, secret).await?;

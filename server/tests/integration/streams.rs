@@ -80,7 +80,12 @@ impl Receiver {
 }
 
 fn sender(app: &TestApp) -> Sender {
-    Sender { db: app.db.clone(), keyring: app.state.keyring.clone(), policy: app.state.fetch_policy.clone() }
+    Sender {
+        db: app.db.clone(),
+        keyring: app.state.keyring.clone(),
+        policy: app.state.fetch_policy.clone(),
+        wake: Default::default(),
+    }
 }
 
 async fn chained_ids(app: &TestApp, t: &TestTenant) -> HashSet<i64> {
