@@ -485,3 +485,75 @@ async fn the_permission_report_lists_who_gained_or_lost_what_in_a_period() {
     let theirs = theirs["changes"].as_array().unwrap();
     assert!(theirs.iter().all(|c| !c["subject"].as_str().unwrap().contains(t.tenant.slug.as_str())), "{theirs:?}");
 }
+
+/// The test process's resident memory, in KiB.
+fn resident_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number of KiB")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_million_event_export_streams_in_bounded_memory() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    const EVENTS: i64 = 1_000_000;
+    let app = TestApp::new().await;
+    let (t, admin) = app.signed_in_tenant().await;
+    let started = std::time::Instant::now();
+    // This throwaway tenant loses its free-text and network indexes, which the export does not
+    // use and which would make loading a million rows take minutes.
+    tamper(&app, &t, "DROP INDEX audit_events_text; DROP INDEX audit_events_by_network").await;
+    // Bulk-loaded around the app (they stay outside the chain), in statements of 100,000.
+    for from in (0..EVENTS).step_by(100_000) {
+        tamper(
+            &app,
+            &t,
+            &format!(
+                "INSERT INTO audit_events (occurred_at, actor, action, target, outcome, severity, ip, user_agent, request_id, details) \
+                 SELECT now() - interval '30 days' + g * interval '1 millisecond', 'member' || (g % 500) || '@bulk.example.com', \
+                        'catalog.entities_imported', 'component:default/service-' || (g % 20000), 'success', 'medium', \
+                        '10.1.' || (g % 256) || '.7', 'Mozilla/5.0 (X11; Linux x86_64) export-test', md5(g::text), \
+                        jsonb_build_object('created', g % 7, 'updated', g % 3) \
+                   FROM generate_series({from}::bigint, {}::bigint) AS g",
+                from + 99_999
+            ),
+        )
+        .await;
+    }
+
+    println!("loaded {EVENTS} events in {:.1} s", started.elapsed().as_secs_f64());
+    let started = std::time::Instant::now();
+    let mut request = Request::get("/api/audit/export?format=ndjson")
+        .header(header::HOST, &t.host)
+        .header(header::COOKIE, &admin)
+        .body(Body::empty())
+        .unwrap();
+    request.extensions_mut().insert(axum::extract::ConnectInfo(app.client_ip));
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let baseline = resident_kib();
+    let (mut peak, mut bytes, mut lines, mut next_sample) = (baseline, 0u64, 0u64, 0u64);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.expect("the download completes");
+        if let Some(data) = frame.data_ref() {
+            bytes += data.len() as u64;
+            lines += data.iter().filter(|b| **b == b'\n').count() as u64;
+        }
+        if bytes >= next_sample {
+            peak = peak.max(resident_kib());
+            next_sample = bytes + 4 * 1024 * 1024;
+        }
+    }
+    assert!(lines >= EVENTS as u64, "every event is in the export: {lines} lines");
+    assert!(bytes > 200 * 1024 * 1024, "a sizeable export: {bytes} bytes");
+    let growth_mib = (peak.saturating_sub(baseline)) / 1024;
+    println!(
+        "exported {lines} events, {} MiB in {:.1} s; resident memory grew by {growth_mib} MiB",
+        bytes / 1024 / 1024,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(growth_mib < 64, "memory grew by {growth_mib} MiB while streaming {} MiB", bytes / 1024 / 1024);
+}
