@@ -1,15 +1,17 @@
-//! Counts what nothing else records — entity pages viewed, searches that found nothing — off
-//! the request's path, the way the API access log does (`access::usage`): a request only
-//! queues one increment; a background writer sums the queue in memory and adds the sums to
+//! Counts what nothing else records — entity pages viewed, searches that found nothing,
+//! members active — off the request's path, the way the API access log does
+//! (`access::usage`): a request only queues one increment; a background writer sums the queue in memory and adds the sums to
 //! each tenant's `usage_counts` every few seconds, one upsert per tenant. A hard crash loses
 //! the last few seconds of counts; a graceful shutdown writes them ([`UsageCounter::close`]);
 //! a full queue drops increments rather than grow memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
 use super::model::Metric;
 use super::repo;
@@ -45,6 +47,15 @@ enum Control {
 pub struct UsageCounter {
     increments: mpsc::Sender<Increment>,
     control: mpsc::Sender<Control>,
+    /// The members already counted active today by this server, so a busy member costs one
+    /// increment a day rather than one per request.
+    active_today: Arc<Mutex<SeenToday>>,
+}
+
+/// Who was counted active on `day`.
+struct SeenToday {
+    day: NaiveDate,
+    members: HashSet<(TenantId, Uuid)>,
 }
 
 impl UsageCounter {
@@ -53,7 +64,23 @@ impl UsageCounter {
         let (increments, queue) = mpsc::channel(QUEUE);
         let (control, commands) = mpsc::channel(4);
         tokio::spawn(Writer { db, queue, commands, pending: HashMap::new() }.run());
-        Self { increments, control }
+        let active_today = Arc::new(Mutex::new(SeenToday { day: Utc::now().date_naive(), members: HashSet::new() }));
+        Self { increments, control, active_today }
+    }
+
+    /// Counts `user` active today in `tenant`: the first of their requests each day does.
+    pub fn active(&self, tenant: &Tenant, user: Uuid) {
+        let today = Utc::now().date_naive();
+        let first_today = {
+            let mut seen = self.active_today.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if seen.day != today {
+                *seen = SeenToday { day: today, members: HashSet::new() };
+            }
+            seen.members.insert((tenant.id, user))
+        };
+        if first_today {
+            self.count(tenant, Metric::ActiveMember, &user.to_string());
+        }
     }
 
     /// Counts one occurrence of `subject` today, without waiting.

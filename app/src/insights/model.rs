@@ -12,6 +12,8 @@ pub enum Metric {
     EntityView,
     /// A catalog search in the portal found nothing.
     EmptySearch,
+    /// A member (the subject is their account id) made a request, in the browser or with a key.
+    ActiveMember,
 }
 
 impl Metric {
@@ -19,6 +21,7 @@ impl Metric {
         match self {
             Metric::EntityView => "entity_view",
             Metric::EmptySearch => "empty_search",
+            Metric::ActiveMember => "active_member",
         }
     }
 }

@@ -67,19 +67,13 @@ pub struct ActiveDay {
     pub user_id: Uuid,
 }
 
-/// Each (day, member) pair since `since` where the member did something the portal records:
-/// an audit event of theirs (sign-ins, changes) or a call with one of their keys.
-pub async fn active_days(conn: &mut Connection, since: DateTime<Utc>) -> QueryResult<Vec<ActiveDay>> {
+/// Each (day, member) pair since `since` where the member made a request (counted by
+/// `insights::counter`): at most members × days rows, whatever the traffic.
+pub async fn active_days(conn: &mut Connection, since: NaiveDate) -> QueryResult<Vec<ActiveDay>> {
     diesel::sql_query(
-        "SELECT DISTINCT day, user_id FROM ( \
-             SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, actor_user_id AS user_id FROM audit_events \
-              WHERE occurred_at >= $1 AND actor_user_id IS NOT NULL AND outcome = 'success' \
-             UNION ALL \
-             SELECT (at AT TIME ZONE 'UTC')::date, user_id FROM api_requests \
-              WHERE at >= $1 AND user_id IS NOT NULL AND api_key_id IS NOT NULL \
-         ) AS activity",
+        "SELECT day, subject::uuid AS user_id FROM usage_counts WHERE metric = 'active_member' AND day >= $1",
     )
-    .bind::<Timestamptz, _>(since)
+    .bind::<Date, _>(since)
     .load(conn)
     .await
 }

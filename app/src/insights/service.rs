@@ -32,7 +32,7 @@ pub async fn insights(db: &Database, tenant: &Tenant, now: DateTime<Utc>) -> App
     let first_week = monday - Days::new(7 * (WEEKS as u64 - 1));
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            let active = repo::active_days(conn, midnight(first_week)).await?;
+            let active = repo::active_days(conn, first_week).await?;
             let sign_ins = repo::sign_ins(conn, midnight(first_day)).await?;
             let requests = access::daily_requests(conn, midnight(first_day)).await?;
             let viewed = repo::top(conn, Metric::EntityView.as_str(), first_day, TOP).await?;

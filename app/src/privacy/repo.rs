@@ -190,12 +190,14 @@ pub async fn clean(
         .set(api_requests::user_id.eq(id))
         .execute(conn)
         .await?;
-    // A search for the person's email or name is about them.
+    // Their days of activity, and searches for their email or name.
     diesel::sql_query(
-        "DELETE FROM usage_counts WHERE strpos(lower(subject), lower($1)) > 0 OR strpos(lower(subject), lower($2)) > 0",
+        "DELETE FROM usage_counts WHERE subject = $3 \
+            OR strpos(lower(subject), lower($1)) > 0 OR strpos(lower(subject), lower($2)) > 0",
     )
     .bind::<diesel::sql_types::Text, _>(email)
     .bind::<diesel::sql_types::Text, _>(display_name)
+    .bind::<diesel::sql_types::Text, _>(user.to_string())
     .execute(conn)
     .await?;
     Ok(Cleaned { api_keys, api_requests, sso_identities, reattributed })

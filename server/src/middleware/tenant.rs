@@ -88,6 +88,9 @@ async fn admit((state, edge): (AppState, Arc<Edge>), request: Request, next: Nex
     if quota.exceeded() {
         return quota.refusal(as_page);
     }
+    if let Some(p) = &ctx.principal {
+        state.usage.active(&ctx.tenant, p.user_id);
+    }
 
     let anonymous = ctx.principal.is_none();
     let machine = ctx.credential != Credential::Session;
