@@ -19,11 +19,39 @@ pub fn percent(text: &str, keep: &[u8]) -> String {
         .collect()
 }
 
+/// The longest start of `text` that fits in `max` bytes, never splitting a character.
+pub fn cut(text: &str, max: usize) -> &str {
+    &text[..fitting(text, max)]
+}
+
+/// [`cut`] in place: no copy of a text that already fits.
+pub fn cut_owned(mut text: String, max: usize) -> String {
+    text.truncate(fitting(&text, max));
+    text
+}
+
+fn fitting(text: &str, max: usize) -> usize {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn urls_keep_only_unreserved_and_chosen_bytes() {
         assert_eq!(super::percent("a b&c:d@é", b":"), "a%20b%26c:d%40%C3%A9");
+    }
+
+    #[test]
+    fn cuts_never_split_a_character() {
+        assert_eq!(super::cut("héllo", 2), "h");
+        assert_eq!(super::cut("héllo", 3), "hé");
+        assert_eq!(super::cut("abc", 10), "abc");
+        assert_eq!(super::cut_owned("/api/é".to_owned(), 6), "/api/");
+        assert_eq!(super::cut_owned("a".repeat(600), 512).len(), 512);
     }
 
     #[test]

@@ -254,7 +254,7 @@ impl Sender {
         let (status, error) = match answer {
             Ok(status) if (200..300).contains(&status) => (Some(status as i16), None),
             Ok(status) => (Some(status as i16), Some(format!("the receiver answered {status}"))),
-            Err(e) => (None, Some(cut(&e))),
+            Err(e) => (None, Some(crate::escape::cut(&e, MAX_ERROR).to_owned())),
         };
         let count = events.len();
         let failures = row.failures + 1;
@@ -361,14 +361,6 @@ enum Batch {
         full: bool,
     },
     Failed,
-}
-
-fn cut(text: &str) -> String {
-    let mut end = text.len().min(MAX_ERROR);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
 }
 
 #[cfg(test)]

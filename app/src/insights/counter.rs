@@ -85,7 +85,7 @@ impl UsageCounter {
 
     /// Counts one occurrence of `subject` today, without waiting.
     pub fn count(&self, tenant: &Tenant, metric: Metric, subject: &str) {
-        let subject = cut(subject.trim(), MAX_SUBJECT);
+        let subject = crate::escape::cut(subject.trim(), MAX_SUBJECT).to_owned();
         if subject.is_empty() {
             return;
         }
@@ -111,14 +111,6 @@ impl UsageCounter {
             let _ = wait.await;
         }
     }
-}
-
-fn cut(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
 }
 
 /// A tenant's sums waiting to be written.
@@ -210,17 +202,5 @@ impl Writer {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cut;
-
-    #[test]
-    fn subjects_are_cut_at_a_character_boundary() {
-        assert_eq!(cut("héllo", 2), "h");
-        assert_eq!(cut("héllo", 3), "hé");
-        assert_eq!(cut("abc", 10), "abc");
     }
 }
