@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::model::{DayUsage, Usage, USAGE_DAYS};
 use super::repo::{self, NewApiRequest};
+use crate::db::writer::{Control, Controls};
 use crate::db::{Connection, Database};
 use crate::error::AppError;
 use crate::escape::cut_owned;
@@ -112,18 +113,11 @@ impl ApiCall {
     }
 }
 
-enum Control {
-    /// Write everything queued so far, then answer.
-    Flush(oneshot::Sender<()>),
-    /// Write everything queued so far, answer and stop.
-    Close(oneshot::Sender<()>),
-}
-
 /// The handle the edge records calls with; cheap to clone.
 #[derive(Clone)]
 pub struct AccessLog {
     calls: mpsc::Sender<ApiCall>,
-    control: mpsc::Sender<Control>,
+    control: Controls,
     dropped: Arc<AtomicU64>,
 }
 
@@ -131,7 +125,7 @@ impl AccessLog {
     /// Starts the writer on the current runtime.
     pub fn start(db: Database) -> Self {
         let (calls, queue) = mpsc::channel(QUEUE);
-        let (control, commands) = mpsc::channel(4);
+        let (control, commands) = Controls::channel();
         let dropped = Arc::new(AtomicU64::new(0));
         tokio::spawn(
             Writer { db, queue, commands, pending: HashMap::new(), dropped: dropped.clone(), reported: 0 }.run(),
@@ -153,18 +147,12 @@ impl AccessLog {
 
     /// Returns once every call recorded before it is written (or given up).
     pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.control.send(Control::Flush(done)).await.is_ok() {
-            let _ = wait.await;
-        }
+        self.control.flush().await
     }
 
     /// Writes what is queued and stops the writer: the last step of a graceful shutdown.
     pub async fn close(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.control.send(Control::Close(done)).await.is_ok() {
-            let _ = wait.await;
-        }
+        self.control.close().await
     }
 }
 
@@ -215,14 +203,8 @@ impl Writer {
                     }
                     self.take(&mut batch);
                     self.write().await;
-                    match command {
-                        Control::Flush(done) => {
-                            let _ = done.send(());
-                        }
-                        Control::Close(done) => {
-                            let _ = done.send(());
-                            return;
-                        }
+                    if command.answer() {
+                        return;
                     }
                 }
             }

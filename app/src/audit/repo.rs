@@ -118,6 +118,15 @@ fn literal(raw: &str) -> String {
     raw.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// Actor, target or request id contains `text` (lower case): the expression of the
+/// `audit_events_text` trigram index, so the match is an index scan.
+fn text_contains(text: &str) -> Box<dyn BoxableExpression<audit_events::table, Pg, SqlType = Bool>> {
+    Box::new(
+        sql::<Bool>("lower(actor || ' ' || target || ' ' || coalesce(request_id, '')) LIKE ")
+            .bind::<Text, _>(format!("%{}%", literal(text))),
+    )
+}
+
 /// The events `filter` selects, positioned after `direction`'s cursor and ordered for it
 /// (newest first; oldest first when paging towards newer events).
 fn filtered(filter: &AuditFilter, actor: Option<Actor>, direction: Option<Direction>) -> Filtered<'static> {
@@ -153,10 +162,7 @@ fn filtered(filter: &AuditFilter, actor: Option<Actor>, direction: Option<Direct
     }
     for word in &filter.words {
         // The expression of the `audit_events_text` trigram index.
-        query = query.filter(
-            sql::<Bool>("lower(actor || ' ' || target || ' ' || coalesce(request_id, '')) LIKE ")
-                .bind::<Text, _>(format!("%{}%", literal(word))),
-        );
+        query = query.filter(text_contains(word));
     }
     // The position as one row comparison, which PostgreSQL turns into an index bound: with
     // `a < x OR (a = x AND b < y)` it would read every newer entry again on each page, so
@@ -231,13 +237,9 @@ async fn with_positions(conn: &mut Connection, rows: Vec<DetailRow>) -> QueryRes
 /// its keys, and those whose actor or target contains their email (sign-in attempts, changes
 /// an admin made to them). Details never name a person an event's actor and target do not.
 fn naming(user_id: uuid::Uuid, email: &str) -> Filtered<'static> {
-    audit_events::table.into_boxed().filter(
-        audit_events::actor_user_id.eq(user_id).or(
-            // The expression of the `audit_events_text` trigram index.
-            sql::<Bool>("lower(actor || ' ' || target || ' ' || coalesce(request_id, '')) LIKE ")
-                .bind::<Text, _>(format!("%{}%", literal(&email.to_lowercase()))),
-        ),
-    )
+    audit_events::table
+        .into_boxed()
+        .filter(audit_events::actor_user_id.eq(user_id).or(text_contains(&email.to_lowercase())))
 }
 
 /// Up to `limit` events naming the person with ids above `after`, oldest first, with every

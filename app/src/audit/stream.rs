@@ -12,7 +12,6 @@
 //!   destination (a lease on its row), holding no database connection while it waits on the
 //!   receiver.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -120,10 +119,11 @@ pub async fn add(
     };
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            let start = if from_start { 0 } else { repo::head(conn).await?.0 };
-            destinations::insert(conn, &DestinationRow { delivered_seq: start, ..row.clone() }).await?;
+            let mut row = row;
+            row.delivered_seq = if from_start { 0 } else { repo::head(conn).await?.0 };
+            destinations::insert(conn, &row).await?;
             let event = AuditEvent::success(AuditAction::AuditStreamAdded, row.name.clone())
-                .details(json!({ "url": row.url, "from_start": from_start, "from_seq": start }));
+                .details(json!({ "url": row.url, "from_start": from_start, "from_seq": row.delivered_seq }));
             record(conn, &source, event).await
         })
     })
@@ -335,7 +335,6 @@ impl Sender {
 
     async fn streaming_tenants(&self) -> AppResult<Vec<Tenant>> {
         let mut found = Vec::new();
-        let mut seen = HashSet::new();
         for tenant in tenancy::list(&self.db).await? {
             let has = self
                 .db
@@ -343,7 +342,7 @@ impl Sender {
                     Box::pin(async move { destinations::any(conn).await.map_err(AppError::from) })
                 })
                 .await;
-            if has.unwrap_or(false) && seen.insert(tenant.id) {
+            if has.unwrap_or(false) {
                 found.push(tenant);
             }
         }

@@ -7,6 +7,7 @@
 pub mod deadline;
 pub mod migrate;
 pub mod schema;
+pub mod writer;
 
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};

@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::model::Metric;
 use super::repo;
+use crate::db::writer::{Control, Controls};
 use crate::db::Database;
 use crate::error::AppError;
 use crate::tenancy::model::{Tenant, TenantId};
@@ -37,16 +38,11 @@ struct Increment {
     day: NaiveDate,
 }
 
-enum Control {
-    Flush(oneshot::Sender<()>),
-    Close(oneshot::Sender<()>),
-}
-
 /// The handle requests count with; cheap to clone.
 #[derive(Clone)]
 pub struct UsageCounter {
     increments: mpsc::Sender<Increment>,
-    control: mpsc::Sender<Control>,
+    control: Controls,
     /// The members already counted active today by this server, so a busy member costs one
     /// increment a day rather than one per request.
     active_today: Arc<Mutex<SeenToday>>,
@@ -62,7 +58,7 @@ impl UsageCounter {
     /// Starts the writer on the current runtime.
     pub fn start(db: Database) -> Self {
         let (increments, queue) = mpsc::channel(QUEUE);
-        let (control, commands) = mpsc::channel(4);
+        let (control, commands) = Controls::channel();
         tokio::spawn(Writer { db, queue, commands, pending: HashMap::new() }.run());
         let active_today = Arc::new(Mutex::new(SeenToday { day: Utc::now().date_naive(), members: HashSet::new() }));
         Self { increments, control, active_today }
@@ -97,19 +93,12 @@ impl UsageCounter {
 
     /// Returns once everything counted before it is written.
     pub async fn flush(&self) {
-        self.command(Control::Flush).await
+        self.control.flush().await
     }
 
     /// Writes what is waiting and stops the writer: part of a graceful shutdown.
     pub async fn close(&self) {
-        self.command(Control::Close).await
-    }
-
-    async fn command(&self, command: fn(oneshot::Sender<()>) -> Control) {
-        let (done, wait) = oneshot::channel();
-        if self.control.send(command(done)).await.is_ok() {
-            let _ = wait.await;
-        }
+        self.control.close().await
     }
 }
 
@@ -146,14 +135,8 @@ impl Writer {
                         self.add(increment);
                     }
                     self.write().await;
-                    match command {
-                        Control::Flush(done) => {
-                            let _ = done.send(());
-                        }
-                        Control::Close(done) => {
-                            let _ = done.send(());
-                            return;
-                        }
+                    if command.answer() {
+                        return;
                     }
                 }
             }
