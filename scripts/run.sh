@@ -8,6 +8,8 @@ bash scripts/setup.sh
 prune_build_cache
 bash scripts/services.sh start dev
 source "$STATE_DIR/dev/env"
+# Archived months of the audit log stay with the rest of the development data.
+export BEACON_AUDIT_ARCHIVE=${BEACON_AUDIT_ARCHIVE:-$STATE_DIR/dev/audit-archive}
 trap 'bash scripts/services.sh stop dev; log "services stopped"' EXIT
 
 log "building the optimised site (the first build takes a while; later ones only what changed)"

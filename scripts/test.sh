@@ -61,6 +61,21 @@ export E2E_TENANT=$slug E2E_ADMIN_EMAIL="admin@$slug.example.com"
 E2E_ADMIN_PASSWORD=$(sed -n 's/^one-time password: //p' <<<"$output")
 "$SERVER" catalog import --tenant "$slug" server/demo/backstage-examples/all.yaml server/demo/backstage-examples/acme-corp.yaml
 export E2E_ADMIN_PASSWORD
+# Half a year of history for the archive page: 500 events six months back, a 30-day retention,
+# and the months past it archived the way the server's archiver does it.
+export BEACON_AUDIT_ARCHIVE="$STATE_DIR/test/audit-archive"
+rm -rf "$BEACON_AUDIT_ARCHIVE"
+schema=$(psql -tA "$DATABASE_URL" -c "SELECT schema_name FROM control.tenants WHERE slug = '$slug'")
+psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" <<SQL
+SET search_path = $schema;
+SELECT audit_ensure_months(date_trunc('month', now()) - interval '6 months', now());
+INSERT INTO audit_events (occurred_at, actor, action, target, outcome, severity, ip)
+SELECT date_trunc('month', now()) - interval '6 months' + interval '2 days' + g * interval '1 minute',
+       'archived@example.com', 'catalog.entities_imported', 'component:default/old-' || g, 'success', 'medium', '10.0.0.1'
+  FROM generate_series(1, 500) AS g;
+UPDATE audit_retention SET hot_days = 30, updated_by = 'scripts/test.sh';
+SQL
+"$SERVER" audit archive --tenant "$slug"
 E2E_PORT=$(free_port)
 export E2E_PORT
 

@@ -31,6 +31,7 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use access::pages::ApiAccessPage;
+use audit::archive_pages::AuditArchivePage;
 use audit::pages::{AuditEventPage, AuditLogPage, PermissionChangesPage};
 use audit::stream_pages::AuditStreamsPage;
 use auth::mfa_pages::{MfaChallengePage, MfaPage};
@@ -102,6 +103,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit/insights") view=InsightsPage ssr=SsrMode::Async/>
                     // Async: the shown-once secret is removed from the session while rendering.
                     <Route path=path!("audit/streams") view=AuditStreamsPage ssr=SsrMode::Async/>
+                    <Route path=path!("audit/archive") view=AuditArchivePage ssr=SsrMode::Async/>
                     <Route path=path!("audit/:id") view=AuditEventPage ssr=SsrMode::Async/>
                     <Route path=path!("settings") view=|| view! { <Redirect path="/settings/users"/> }/>
                     // Async so a 403 status is set before the first byte is sent.

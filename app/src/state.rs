@@ -4,6 +4,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::access::usage::AccessLog;
+use crate::audit::archive::ArchiveStore;
 use crate::audit::service::AuditSource;
 use crate::audit::stream::StreamWake;
 use crate::auth::model::Principal;
@@ -36,9 +37,21 @@ pub struct AppState {
     pub usage: UsageCounter,
     /// Tells this server's audit stream sender about a new destination (`audit::stream`).
     pub stream_wake: StreamWake,
+    /// Where archived months of the audit log are kept (`audit::archive`).
+    pub audit_archive: ArchiveStore,
     /// `https` unless cookies are sent without `Secure` (plain-http development): how the
     /// portal's own URLs are written for others (the SSO redirect URI).
     pub public_scheme: &'static str,
+}
+
+impl AppState {
+    pub fn archiver(&self) -> crate::audit::archive::Archiver {
+        crate::audit::archive::Archiver {
+            db: self.db.clone(),
+            store: self.audit_archive.clone(),
+            keyring: self.keyring.clone(),
+        }
+    }
 }
 
 pub type RedisPool = tower_sessions_redis_store::fred::prelude::Pool;

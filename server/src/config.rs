@@ -58,6 +58,15 @@ pub struct ServeConfig {
     /// events get one).
     #[arg(long, env = "BEACON_AUDIT_CHECKPOINT_SECONDS", default_value_t = 60)]
     pub audit_checkpoint_seconds: u64,
+    /// Where archived months of the audit log go: a directory, or `s3://bucket/prefix` (then
+    /// the standard `AWS_*` variables: `AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP` for a local S3 server).
+    #[arg(long, env = "BEACON_AUDIT_ARCHIVE", default_value = "audit-archive")]
+    pub audit_archive: String,
+    /// Minutes between passes of the audit archiver (months ahead created, months past each
+    /// tenant's retention archived).
+    #[arg(long, env = "BEACON_AUDIT_ARCHIVE_MINUTES", default_value_t = 60)]
+    pub audit_archive_minutes: u64,
     /// Runtime Leptos options (site root, address); LEPTOS_* variables override them.
     #[arg(long, env = "BEACON_LEPTOS_CONFIG", default_value = "Leptos.toml")]
     pub leptos_config: String,

@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::ServeConfig;
 use crate::router::{self, Edge};
 use app::access::usage::AccessLog;
+use app::audit::archive::{ArchiveStore, Archiver};
 use app::audit::stream::{Sender, StreamWake};
 use app::auth::session_registry::SessionPolicy;
 use app::catalog::cache::CatalogCache;
@@ -79,6 +80,7 @@ pub async fn connect(
         access_log: AccessLog::start(db.clone()),
         usage: UsageCounter::start(db.clone()),
         stream_wake: StreamWake::default(),
+        audit_archive: ArchiveStore::open(&config.audit_archive, &[])?,
         catalog_events: CatalogEvents::listen(db.url().to_owned(), db.tenants().clone(), db.verified_keys().clone()),
         catalog_cache: CatalogCache::default(),
         db,
@@ -113,6 +115,9 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         wake: state.stream_wake.clone(),
     };
     tokio::spawn(streams.run());
+    let archiver =
+        Archiver { db: state.db.clone(), store: state.audit_archive.clone(), keyring: state.keyring.clone() };
+    tokio::spawn(archiver.run(std::time::Duration::from_secs(config.audit_archive_minutes.max(1) * 60)));
     let (access_log, usage) = (state.access_log.clone(), state.usage.clone());
     let app = router::build(state, Arc::new(Edge::from_config(&config)?), sessions);
 

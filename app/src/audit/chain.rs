@@ -159,6 +159,41 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+}
+
+/// Signs an archive's manifest (its canonical JSON without the signature): the tenant and the
+/// month are part of what is signed, so a manifest moved to another tenant or month fails.
+pub fn archive_signature(key: &[u8; 32], canonical_manifest: &str) -> Hash {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"beacon-audit-archive-v1");
+    mac.update(canonical_manifest.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// Byte fields as lowercase hex in archives and manifests (`serde(with = "hex_bytes")`).
+pub mod hex_bytes {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => serializer.serialize_str(&super::hex(bytes)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(deserializer)? {
+            None => Ok(None),
+            Some(text) => super::unhex(&text).map(Some).ok_or_else(|| D::Error::custom("not hex")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +228,14 @@ mod tests {
         let digest = personal_digest(&salt, &personal("a", "b"));
         // An absent request id is not the same as an empty one.
         assert_ne!(content_hash(&facts(None), &digest), content_hash(&facts(Some("")), &digest));
+    }
+
+    #[test]
+    fn hex_round_trips_and_refuses_odd_input() {
+        assert_eq!(unhex(&hex(&[0, 15, 255])), Some(vec![0, 15, 255]));
+        assert_eq!(unhex("abc"), None);
+        assert_eq!(unhex("zz"), None);
+        assert_eq!(unhex("é1"), None);
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! streaming to SIEMs.
 
 pub mod api;
+pub mod archive_api;
+pub mod archive_model;
+pub mod archive_pages;
 pub mod model;
 pub mod pages;
 pub mod permissions;
@@ -11,6 +14,12 @@ pub mod stream_model;
 pub mod stream_pages;
 pub mod view;
 
+#[cfg(feature = "ssr")]
+pub mod archive;
+#[cfg(feature = "ssr")]
+pub mod archive_file;
+#[cfg(feature = "ssr")]
+pub mod archive_repo;
 #[cfg(feature = "ssr")]
 pub mod chain;
 #[cfg(feature = "ssr")]

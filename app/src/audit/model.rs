@@ -76,6 +76,10 @@ audit_actions! {
     ApiKeyRejected => "apikey.rejected", Medium, "A presented API key was unknown, revoked or expired.";
     ApiKeyRevoked => "apikey.revoked", High, "An API key was revoked.";
     AuditExported => "audit.exported", Low, "Audit events were downloaded (the filter is in the details).";
+    AuditMonthArchived => "audit.month_archived", Medium, "A month of the audit log was archived to object storage and removed from the database.";
+    AuditMonthRestored => "audit.month_restored", Medium, "An archived month of the audit log was restored for searching.";
+    AuditMonthReturned => "audit.month_returned", Medium, "A restored month of the audit log was removed from the database again (its archive stays).";
+    AuditRetentionChanged => "audit.retention_changed", Critical, "How long audit events stay in the database before archiving was changed.";
     AuditStreamAdded => "audit.stream_added", Critical, "A destination the audit log is streamed to was added.";
     AuditStreamRemoved => "audit.stream_removed", Critical, "A destination the audit log is streamed to was removed.";
     AuditVerified => "audit.verified", Low, "The audit log's integrity was checked (the result is in the details).";
@@ -219,6 +223,9 @@ pub struct Verification {
     /// Events whose personal data was erased: their place in the chain verifies, their
     /// personal fields no longer can.
     pub erased: i64,
+    /// Chain positions whose events were archived: accounted for by a signed manifest (each
+    /// archive verifies on its own, `server audit check-archive`).
+    pub archived: i64,
     pub problem: Option<Tampering>,
 }
 

@@ -24,6 +24,7 @@ pub fn AuditLogPage() -> impl IntoView {
                 <div class="flex items-center gap-4">
                     <a href="/audit/insights" class="text-sm font-medium text-amber-700 hover:text-amber-900">"Usage insights"</a>
                     <a href="/audit/streams" class="text-sm font-medium text-amber-700 hover:text-amber-900">"Streaming"</a>
+                    <a href="/audit/archive" class="text-sm font-medium text-amber-700 hover:text-amber-900">"Archive"</a>
                     <a href="/audit/permissions" class="text-sm font-medium text-amber-700 hover:text-amber-900">"Permission changes"</a>
                     <VerifyButton/>
                 </div>

@@ -337,8 +337,8 @@ pub struct ChainedEvent {
     pub event: Option<StoredEvent>,
 }
 
-/// Every stored field the hashes cover.
-#[derive(Queryable, Selectable)]
+/// Every stored field the hashes cover: also an archive's line (see `archive_file`).
+#[derive(Queryable, Selectable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = audit_events, check_for_backend(Pg))]
 pub struct StoredEvent {
     pub id: i64,
@@ -353,9 +353,26 @@ pub struct StoredEvent {
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
     pub details: serde_json::Value,
+    #[serde(with = "super::chain::hex_bytes")]
     pub personal_salt: Option<Vec<u8>>,
+    #[serde(with = "super::chain::hex_bytes")]
     pub personal_digest: Option<Vec<u8>>,
+    #[serde(with = "super::chain::hex_bytes")]
     pub content_hash: Option<Vec<u8>>,
+}
+
+/// Events outside the chain in one time range.
+pub async fn unchained_between(
+    conn: &mut Connection,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+) -> QueryResult<i64> {
+    audit_events::table
+        .left_join(audit_chain::table)
+        .filter(audit_chain::seq.is_null())
+        .filter(audit_events::occurred_at.ge(start).and(audit_events::occurred_at.lt(end)))
+        .count()
+        .get_result(conn)
+        .await
 }
 
 /// The chain from position `after + 1`, at most `limit` entries, in order.
@@ -401,22 +418,31 @@ pub async fn insert_checkpoint(conn: &mut Connection, checkpoint: &Checkpoint) -
 /// Events with no place in the chain, split by whether they come before the first chained
 /// event (written before the chain existed) or after it (inserted around the app): the count
 /// of the first kind, and the first few ids of the second.
-pub async fn unchained(conn: &mut Connection) -> QueryResult<(i64, Vec<i64>)> {
+/// Events in the time ranges `except` (restored months, counted on their own) are left out.
+pub async fn unchained(
+    conn: &mut Connection,
+    except: &[(DateTime<Utc>, DateTime<Utc>)],
+) -> QueryResult<(i64, Vec<i64>)> {
     let first_chained: Option<i64> =
         audit_chain::table.order(audit_chain::seq.asc()).select(audit_chain::event_id).first(conn).await.optional()?;
-    let outside = audit_events::table.left_join(audit_chain::table).filter(audit_chain::seq.is_null());
+    let outside = || {
+        let mut query =
+            audit_events::table.left_join(audit_chain::table).filter(audit_chain::seq.is_null()).into_boxed();
+        for (start, end) in except {
+            query = query.filter(audit_events::occurred_at.lt(*start).or(audit_events::occurred_at.ge(*end)));
+        }
+        query
+    };
     let Some(first) = first_chained else {
-        let legacy: i64 = outside.count().get_result(conn).await?;
+        let legacy: i64 = outside().count().get_result(conn).await?;
         return Ok((legacy, Vec::new()));
     };
-    let legacy: i64 = outside
+    let legacy: i64 = outside()
         .filter(audit_events::id.lt(first).and(audit_events::content_hash.is_null()))
         .count()
         .get_result(conn)
         .await?;
-    let inserted: Vec<i64> = audit_events::table
-        .left_join(audit_chain::table)
-        .filter(audit_chain::seq.is_null())
+    let inserted: Vec<i64> = outside()
         .filter(audit_events::id.gt(first).or(audit_events::content_hash.is_not_null()))
         .order(audit_events::id.asc())
         .limit(10)

@@ -75,8 +75,19 @@ pub async fn record(conn: &mut Connection, source: &AuditSource, event: AuditEve
 
 /// [`record`], returning the new event's id.
 async fn write(conn: &mut Connection, source: &AuditSource, event: AuditEvent) -> AppResult<i64> {
+    record_at(conn, source, event, Utc::now()).await
+}
+
+/// [`record`] with the time given: for history that happened elsewhere (synthetic history in
+/// benchmarks and tests of the archive). The event is hashed and chained like any other.
+pub async fn record_at(
+    conn: &mut Connection,
+    source: &AuditSource,
+    event: AuditEvent,
+    at: DateTime<Utc>,
+) -> AppResult<i64> {
     // Stored with microsecond precision: hash what will be read back.
-    let occurred_at = Utc::now().trunc_subsecs(6);
+    let occurred_at = at.trunc_subsecs(6);
     let severity = event.action.severity().as_str();
     let mut salt = [0u8; 16];
     rand::Rng::fill(&mut rand::rng(), &mut salt);

@@ -100,6 +100,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_archives (month) {
+        month -> Date,
+        state -> Text,
+        started_at -> Timestamptz,
+        archived_at -> Nullable<Timestamptz>,
+        restored_at -> Nullable<Timestamptz>,
+        manifest -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    audit_retention (singleton) {
+        singleton -> Bool,
+        hot_days -> Int4,
+        updated_at -> Timestamptz,
+        updated_by -> Text,
+    }
+}
+
 diesel::joinable!(audit_chain -> audit_events (event_id));
 diesel::allow_tables_to_appear_in_same_query!(audit_events, audit_chain);
 

@@ -169,6 +169,16 @@ async fn load(db: &Database, tenant: &Tenant, events: i64) -> Result<(), AppErro
     let severities = actions.iter().map(|a| format!("'{}'", a.severity().as_str())).collect::<Vec<_>>().join(",");
     let span = Duration::from_secs(90 * 24 * 3600).as_micros() as i64;
     let step = (span / events.max(1)).max(1);
+    // The months the history spans (a new tenant has only the current month and the next two).
+    db.with_tenant(tenant, |conn| {
+        Box::pin(async move {
+            let now = chrono::Utc::now();
+            app::audit::archive_repo::ensure_months(conn, now - chrono::Duration::days(91), now)
+                .await
+                .map_err(AppError::from)
+        })
+    })
+    .await?;
     let mut from = 0;
     while from < events {
         let to = (from + BATCH).min(events) - 1;

@@ -2,6 +2,7 @@
 //! (DATABASE_URL, REDIS_URL). One binary, as in crates.io, to keep link time down.
 
 mod access;
+mod archive;
 mod audit;
 mod auth;
 mod budgets;

@@ -134,6 +134,11 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         // Not https: refused after the role check, nothing added.
         "ui/audit/streams/add" => (Rule::Allowed(ManageAccess), form(path, "name=x&url=ftp%3A%2F%2Fexample.com")),
         "ui/audit/streams/remove" => (Rule::Allowed(ManageAccess), form(path, &id)),
+        "ui/audit/archive" => (Rule::Allowed(AuditRead), form(path, "")),
+        // Out of range, and months never archived: refused after the role check, nothing changed.
+        "ui/audit/archive/retention" => (Rule::Allowed(ManageAccess), form(path, "days=0")),
+        "ui/audit/archive/restore" => (Rule::Allowed(ManageAccess), form(path, "month=1999-01")),
+        "ui/audit/archive/put-back" => (Rule::Allowed(ManageAccess), form(path, "month=1999-01")),
         _ => return None,
     })
 }
@@ -217,7 +222,9 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
     let rule = match path {
         "/login" | "/login/mfa" => Rule::Public,
         "/" | "/logout" | "/plugins" | "/briefs" | "/finops" | "/settings" => Rule::Authenticated,
-        "/audit" | "/audit/{id}" | "/audit/permissions" | "/audit/insights" => Rule::Allowed(AuditRead),
+        "/audit" | "/audit/{id}" | "/audit/permissions" | "/audit/insights" | "/audit/archive" => {
+            Rule::Allowed(AuditRead)
+        }
         "/account/password" | "/account/sessions" | "/account/mfa" | "/account/data" | "/settings/api-access" => {
             Rule::Allowed(ManageOwnAccount)
         }

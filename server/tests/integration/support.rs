@@ -131,7 +131,7 @@ fn rand_octet() -> u8 {
     uuid::Uuid::new_v4().as_bytes()[0].max(1)
 }
 
-fn env(name: &str) -> String {
+pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
 }
 
@@ -240,6 +240,9 @@ impl TestApp {
             request_timeout_ms,
             import_timeout_ms: 300_000,
             audit_checkpoint_seconds: 60,
+            // One directory for every test process (paths are per tenant): no test archives through it.
+            audit_archive: concat!(env!("CARGO_TARGET_TMPDIR"), "/audit-archive").into(),
+            audit_archive_minutes: 60,
             leptos_config: "Leptos.toml".into(),
         };
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();
