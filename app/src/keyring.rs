@@ -21,6 +21,7 @@ pub enum Purpose {
     SsoClientSecret,
     AuditCheckpoint,
     AuditStreamSecret,
+    AuditErasure,
 }
 
 impl Purpose {
@@ -31,6 +32,7 @@ impl Purpose {
             Purpose::SsoClientSecret => b"beacon sso-client-secret v1",
             Purpose::AuditCheckpoint => b"beacon audit-checkpoint v1",
             Purpose::AuditStreamSecret => b"beacon audit-stream-secret v1",
+            Purpose::AuditErasure => b"beacon audit-erasure v1",
         }
     }
 }

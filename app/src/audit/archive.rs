@@ -10,6 +10,8 @@
 //! (local files and S3 multipart uploads only appear once complete) and nothing is lost or
 //! written twice. One archiver per tenant at a time, by an advisory lock on a connection of its
 //! own: PostgreSQL lets go of it the moment an archiver dies.
+//!
+//! The archiver also carries out GDPR erasures in archived months (`archive_erasure`).
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use futures_util::StreamExt;
 use object_store::{path::Path, ObjectStore, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 
+use super::archive_erasure::{ErasedMonth, Rewriting};
 use super::archive_file::{self, ArchiveCheck, ArchivedLine, Manifest, Reader};
 use super::archive_model::{ArchiveOverview, ArchivedMonth, HOT_DAYS};
 use super::archive_repo as repo;
@@ -35,7 +38,7 @@ use crate::tenancy::service as tenancy;
 /// Events read or restored per transaction.
 const BATCH: i64 = 5_000;
 /// Compressed bytes gathered before they go to storage (S3 parts must be at least 5 MiB).
-const PART: usize = 8 << 20;
+pub(super) const PART: usize = 8 << 20;
 /// Restored events inserted per statement.
 const RESTORE_BATCH: usize = 1_000;
 
@@ -43,7 +46,7 @@ const RESTORE_BATCH: usize = 1_000;
 /// standard `AWS_*` variables (endpoint, region, keys, `AWS_ALLOW_HTTP` for a local server).
 #[derive(Clone)]
 pub struct ArchiveStore {
-    store: Arc<dyn ObjectStore>,
+    pub(super) store: Arc<dyn ObjectStore>,
     described: String,
 }
 
@@ -75,7 +78,7 @@ impl ArchiveStore {
         &self.described
     }
 
-    fn month_dir(tenant: &Tenant, month: NaiveDate) -> String {
+    pub(super) fn month_dir(tenant: &Tenant, month: NaiveDate) -> String {
         format!("tenant-{}/{}", tenant.id.0, month.format("%Y-%m"))
     }
 
@@ -83,8 +86,22 @@ impl ArchiveStore {
         Path::from(format!("{}/events.ndjson.gz", Self::month_dir(tenant, month)))
     }
 
-    fn manifest_path(tenant: &Tenant, month: NaiveDate) -> Path {
+    pub(super) fn manifest_path(tenant: &Tenant, month: NaiveDate) -> Path {
         Path::from(format!("{}/manifest.json", Self::month_dir(tenant, month)))
+    }
+
+    /// Where a manifest's events are: an object directly in its month's directory (a
+    /// manifest naming anything else is refused, whatever its signature).
+    fn object_of(tenant: &Tenant, manifest: &Manifest) -> AppResult<Path> {
+        let path = Path::from(manifest.object.as_str());
+        let dir = Self::month_dir(tenant, manifest.month);
+        match path.as_ref().strip_prefix(&dir).and_then(|name| name.strip_prefix('/')) {
+            Some(name) if !name.is_empty() && !name.contains('/') => Ok(path),
+            _ => Err(AppError::invalid(format!(
+                "the manifest of {} names an object outside its month",
+                manifest.month_label()
+            ))),
+        }
     }
 
     async fn read_manifest(&self, tenant: &Tenant, month: NaiveDate) -> AppResult<Manifest> {
@@ -95,7 +112,7 @@ impl ArchiveStore {
     }
 }
 
-fn storage(e: object_store::Error) -> AppError {
+pub(super) fn storage(e: object_store::Error) -> AppError {
     AppError::internal(format!("audit archive storage: {e}"))
 }
 
@@ -103,6 +120,8 @@ fn storage(e: object_store::Error) -> AppError {
 #[derive(Debug, Default)]
 pub struct Pass {
     pub archived: Vec<Manifest>,
+    /// Archived months written again by GDPR erasures.
+    pub erased: Vec<ErasedMonth>,
     /// Another archiver holds the tenant.
     pub skipped: bool,
 }
@@ -129,51 +148,74 @@ impl Archiver {
                 }
             };
             for tenant in tenants {
-                let source = AuditSource { actor: "system".into(), ..AuditSource::default() };
-                match self.pass(&tenant, Utc::now(), &source).await {
-                    Ok(pass) => {
-                        for manifest in pass.archived {
-                            tracing::info!(tenant = %tenant.slug, month = %manifest.month_label(), events = manifest.events, "audit month archived");
-                        }
-                    }
-                    Err(e) => tracing::warn!(tenant = %tenant.slug, "audit archive: {e}"),
-                }
+                self.logged_pass(&tenant).await;
             }
         }
+    }
+
+    async fn logged_pass(&self, tenant: &Tenant) {
+        match self.pass(tenant, Utc::now(), &AuditSource::system()).await {
+            Ok(pass) => {
+                for manifest in pass.archived {
+                    tracing::info!(tenant = %tenant.slug, month = %manifest.month_label(), events = manifest.events, "audit month archived");
+                }
+                for erased in pass.erased {
+                    tracing::info!(tenant = %tenant.slug, month = %erased.month, events = erased.events, "archived audit month erased");
+                }
+            }
+            Err(e) => tracing::warn!(tenant = %tenant.slug, "audit archive: {e}"),
+        }
+    }
+
+    /// Runs a pass for the tenant now, in the background (after an erasure, so archived
+    /// months do not wait for the next tick).
+    pub fn pass_soon(&self, tenant: Tenant) {
+        let archiver = self.clone();
+        tokio::spawn(async move { archiver.logged_pass(&tenant).await });
     }
 
     /// One pass for one tenant as of `now`.
     pub async fn pass(&self, tenant: &Tenant, now: DateTime<Utc>, source: &AuditSource) -> AppResult<Pass> {
         // Most passes find nothing to do: they check on a pooled connection, and only take the
         // tenant's lock (a connection of its own) when a month is missing or due.
-        let (hot_days, months) = self.months(tenant, None).await?;
+        let (hot_days, months, erasures) = self.months(tenant, None).await?;
         let ahead = (0..3).map(|n| month_of(now) + Months::new(n));
-        if ahead.into_iter().all(|m| months.contains(&m)) && !months.iter().any(|m| due(*m, hot_days, now)) {
+        if ahead.into_iter().all(|m| months.contains(&m)) && !months.iter().any(|m| due(*m, hot_days, now)) && !erasures
+        {
             return Ok(Pass::default());
         }
         let Some(_lock) = self.lock(tenant).await? else {
             return Ok(Pass { skipped: true, ..Pass::default() });
         };
-        let (hot_days, months) = self.months(tenant, Some(now)).await?;
+        let (hot_days, months, _) = self.months(tenant, Some(now)).await?;
         let mut pass = Pass::default();
         for month in months.into_iter().filter(|m| due(*m, hot_days, now)) {
             if let Some(manifest) = self.archive_month(tenant, month, source).await? {
                 pass.archived.push(manifest);
             }
         }
+        pass.erased = self.erase_pending(tenant).await?;
         Ok(pass)
     }
 
-    /// The retention and the months with a partition, after creating the missing months from
-    /// `ensure_from` through two months ahead.
-    async fn months(&self, tenant: &Tenant, ensure_from: Option<DateTime<Utc>>) -> AppResult<(i32, Vec<NaiveDate>)> {
+    /// The retention, the months with a partition and whether erasures wait, after creating
+    /// the missing months from `ensure_from` through two months ahead.
+    async fn months(
+        &self,
+        tenant: &Tenant,
+        ensure_from: Option<DateTime<Utc>>,
+    ) -> AppResult<(i32, Vec<NaiveDate>, bool)> {
         self.db
             .with_tenant(tenant, move |conn| {
                 Box::pin(async move {
                     if let Some(now) = ensure_from {
                         repo::ensure_months(conn, now, now + Duration::days(62)).await?;
                     }
-                    Ok::<_, AppError>((repo::hot_days(conn).await?, repo::partitioned_months(conn).await?))
+                    Ok::<_, AppError>((
+                        repo::hot_days(conn).await?,
+                        repo::partitioned_months(conn).await?,
+                        repo::erasure_work_waits(conn).await?,
+                    ))
                 })
             })
             .await
@@ -346,12 +388,17 @@ impl Archiver {
     /// the events object's size and digest, every event's hashes and every link.
     pub async fn check(&self, tenant: &Tenant, month: NaiveDate) -> AppResult<ArchiveCheck> {
         let manifest = self.store.read_manifest(tenant, month).await?;
-        self.read(tenant, &manifest, false).await
+        self.read(tenant, &manifest, Sink::Check).await
     }
 
-    /// Streams the events object of `manifest` through the checker; with `restore`, the
-    /// checked events are inserted into the month's restore table as they come, in batches.
-    async fn read(&self, tenant: &Tenant, manifest: &Manifest, restore: bool) -> AppResult<ArchiveCheck> {
+    /// Streams the events object of `manifest` through the checker, and the checked events
+    /// into `sink` as they come, in batches.
+    pub(super) async fn read(
+        &self,
+        tenant: &Tenant,
+        manifest: &Manifest,
+        mut sink: Sink<'_>,
+    ) -> AppResult<ArchiveCheck> {
         let fail = |problem: String| Ok(ArchiveCheck { problem: Some(problem), ..ArchiveCheck::default() });
         if manifest.format != archive_file::FORMAT || manifest.tenant_id != tenant.id.0 {
             return fail(format!("The manifest of {} is not an archive of this tenant.", manifest.month_label()));
@@ -359,9 +406,9 @@ impl Archiver {
         if let Err(problem) = manifest.check_signature(&self.keyring) {
             return fail(problem);
         }
-        let path = ArchiveStore::events_path(tenant, manifest.month);
+        let path = ArchiveStore::object_of(tenant, manifest)?;
         let mut stream = self.store.store.get(&path).await.map_err(storage)?.into_stream();
-        let mut reader = Reader::new(manifest, restore);
+        let mut reader = Reader::new(manifest, !matches!(sink, Sink::Check));
         let mut pending: Vec<ArchivedLine> = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(storage)?;
@@ -371,18 +418,32 @@ impl Archiver {
             pending.extend(reader.take());
             while pending.len() >= RESTORE_BATCH {
                 let rest = pending.split_off(RESTORE_BATCH);
-                self.insert_restored(tenant, manifest.month, std::mem::replace(&mut pending, rest)).await?;
+                self.deliver(tenant, manifest.month, &mut sink, std::mem::replace(&mut pending, rest)).await?;
             }
         }
         match reader.finish() {
             Ok((check, rest)) => {
                 pending.extend(rest);
                 if !pending.is_empty() {
-                    self.insert_restored(tenant, manifest.month, pending).await?;
+                    self.deliver(tenant, manifest.month, &mut sink, pending).await?;
                 }
                 Ok(check)
             }
             Err(problem) => fail(problem),
+        }
+    }
+
+    async fn deliver(
+        &self,
+        tenant: &Tenant,
+        month: NaiveDate,
+        sink: &mut Sink<'_>,
+        lines: Vec<ArchivedLine>,
+    ) -> AppResult<()> {
+        match sink {
+            Sink::Check => Ok(()),
+            Sink::Restore => self.insert_restored(tenant, month, lines).await,
+            Sink::Rewrite(rewriting) => rewriting.add(lines).await,
         }
     }
 
@@ -403,6 +464,7 @@ impl Archiver {
         let Some(_lock) = self.lock(tenant).await? else {
             return Err(AppError::conflict("The audit log is being archived right now; try again in a minute."));
         };
+        self.erase_before_restore(tenant, month).await?;
         let manifest = self.recorded_manifest(tenant, month, "archived").await?;
         let stored = self.store.read_manifest(tenant, month).await?;
         if stored != manifest {
@@ -416,7 +478,7 @@ impl Archiver {
                 Box::pin(async move { repo::create_restore_table(conn, month).await.map_err(AppError::from) })
             })
             .await?;
-        let check = self.read(tenant, &manifest, true).await?;
+        let check = self.read(tenant, &manifest, Sink::Restore).await?;
         if let Some(problem) = check.problem {
             self.db
                 .with_tenant(tenant, move |conn| {
@@ -491,7 +553,7 @@ impl Archiver {
 
 impl Archiver {
     pub async fn overview(&self, tenant: &Tenant) -> AppResult<ArchiveOverview> {
-        let (hot_days, months, rows) = self
+        let (hot_days, months, rows, backlog) = self
             .db
             .with_tenant(tenant, |conn| {
                 Box::pin(async move {
@@ -499,6 +561,7 @@ impl Archiver {
                         repo::hot_days(conn).await?,
                         repo::partitioned_months(conn).await?,
                         repo::archives(conn).await?,
+                        repo::erasure_backlog(conn).await?,
                     ))
                 })
             })
@@ -507,7 +570,13 @@ impl Archiver {
             .into_iter()
             .map(|row| {
                 let manifest = row.manifest();
+                let (waiting, error) = backlog
+                    .iter()
+                    .find(|(month, _, _)| *month == row.month)
+                    .map_or((0, None), |(_, waiting, error)| (*waiting as usize, error.clone()));
                 ArchivedMonth {
+                    erasures_waiting: waiting,
+                    erasure_error: error,
                     month: row.month.format("%Y-%m").to_string(),
                     state: row.state,
                     events: manifest.as_ref().map_or(0, |m| m.events),
@@ -588,27 +657,36 @@ async fn chained_with_links(
     Ok(lines)
 }
 
+/// Where `Archiver::read` sends the events it checked.
+pub(super) enum Sink<'a> {
+    Check,
+    /// Into the month's restore table.
+    Restore,
+    /// Into a new archive, with people erased.
+    Rewrite(&'a mut Rewriting),
+}
+
 /// The compressed events on their way to storage, with their size and digest.
-struct Output {
-    writer: WriteMultipart,
+pub(super) struct Output {
+    pub(super) writer: WriteMultipart,
     gzip: flate2::write::GzEncoder<Vec<u8>>,
     digest: Sha256,
     bytes: i64,
 }
 
 impl Output {
-    fn new(writer: WriteMultipart) -> Self {
+    pub(super) fn new(writer: WriteMultipart) -> Self {
         let gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         Output { writer, gzip, digest: Sha256::new(), bytes: 0 }
     }
 
-    fn line(&mut self, line: &ArchivedLine) -> AppResult<()> {
+    pub(super) fn line(&mut self, line: &ArchivedLine) -> AppResult<()> {
         serde_json::to_writer(&mut self.gzip, line).map_err(AppError::internal)?;
         self.gzip.write_all(b"\n").map_err(AppError::internal)
     }
 
     /// Hands what is compressed so far to the upload, waiting while parts are in flight.
-    async fn ship(&mut self) -> AppResult<()> {
+    pub(super) async fn ship(&mut self) -> AppResult<()> {
         let compressed = std::mem::take(self.gzip.get_mut());
         self.digest.update(&compressed);
         self.bytes += compressed.len() as i64;
@@ -616,7 +694,7 @@ impl Output {
         self.writer.wait_for_capacity(2).await.map_err(storage)
     }
 
-    async fn finish(mut self) -> AppResult<(i64, [u8; 32])> {
+    pub(super) async fn finish(mut self) -> AppResult<(i64, [u8; 32])> {
         let rest = self.gzip.finish().map_err(AppError::internal)?;
         self.digest.update(&rest);
         self.bytes += rest.len() as i64;

@@ -25,6 +25,10 @@ pub struct ArchivedMonth {
     pub object: String,
     pub archived_at: Option<DateTime<Utc>>,
     pub restored_at: Option<DateTime<Utc>>,
+    /// GDPR erasures this month's archive has yet to be written again for.
+    pub erasures_waiting: usize,
+    /// Why the last attempt to write it again failed (it is retried every pass).
+    pub erasure_error: Option<String>,
 }
 
 /// The retention an admin may choose, in days.

@@ -96,7 +96,7 @@ fn MonthRow(
     restore: ServerAction<RestoreMonth>,
     put_back: ServerAction<PutBackMonth>,
 ) -> impl IntoView {
-    let ArchivedMonth { month, state, events, bytes, archived_at, .. } = month;
+    let ArchivedMonth { month, state, events, bytes, archived_at, erasures_waiting, erasure_error, .. } = month;
     let label = match state.as_str() {
         "writing" => "Being archived",
         "restored" => "Restored (read-only)",
@@ -129,7 +129,17 @@ fn MonthRow(
     view! {
         <tr data-testid="archived-month" data-month=attribute data-state=state>
             <td class="py-2 font-medium text-slate-900">{month}</td>
-            <td>{label}</td>
+            <td>
+                {label}
+                {(erasures_waiting > 0).then(|| view! {
+                    <span data-testid="erasures-waiting" class="block text-xs text-amber-700" title=erasure_error>
+                        {match erasures_waiting {
+                            1 => "1 erasure being written".to_owned(),
+                            n => format!("{n} erasures being written"),
+                        }}
+                    </span>
+                })}
+            </td>
             <td>{events}</td>
             <td>{format!("{:.1} kB", bytes as f64 / 1024.0)}</td>
             <td>{archived_at.map(|at| at.format("%Y-%m-%d %H:%M").to_string())}</td>

@@ -6,7 +6,7 @@ use diesel::sql_types::{Bool, Integer, Jsonb, Text, Timestamptz};
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 
 use super::repo::StoredEvent;
-use crate::db::schema::{audit_archives, audit_chain, audit_events, audit_retention};
+use crate::db::schema::{audit_archive_erasures, audit_archives, audit_chain, audit_events, audit_retention};
 use crate::db::Connection;
 
 /// The partition of a month (named by the migration's `audit_month_partition`).
@@ -288,6 +288,124 @@ pub async fn drop_restored(conn: &mut Connection, month: NaiveDate) -> QueryResu
     drop_partition(conn, month).await?;
     diesel::update(audit_archives::table.find(month))
         .set((audit_archives::state.eq("archived"), audit_archives::restored_at.eq(None::<DateTime<Utc>>)))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Holds off the archiver's changes to the archive records until the caller's transaction ends
+/// (an erasure: a month being written while it runs is then queued, and written again once
+/// archived, rather than archived with the person still in it).
+pub async fn hold_archive_records(conn: &mut Connection) -> QueryResult<()> {
+    conn.batch_execute("LOCK TABLE audit_archives IN SHARE ROW EXCLUSIVE MODE").await
+}
+
+/// Every month with an archive record, whatever its state.
+pub async fn recorded_months(conn: &mut Connection) -> QueryResult<Vec<NaiveDate>> {
+    audit_archives::table.select(audit_archives::month).order(audit_archives::month.asc()).load(conn).await
+}
+
+pub async fn queue_erasure(conn: &mut Connection, month: NaiveDate, key_id: &str, sealed: &[u8]) -> QueryResult<()> {
+    diesel::insert_into(audit_archive_erasures::table)
+        .values((
+            audit_archive_erasures::month.eq(month),
+            audit_archive_erasures::key_id.eq(key_id),
+            audit_archive_erasures::sealed.eq(sealed),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// An erasure waiting for an archived month, the person sealed (see `archive_erasure`).
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = audit_archive_erasures, check_for_backend(diesel::pg::Pg))]
+pub struct QueuedErasure {
+    pub id: i64,
+    pub month: NaiveDate,
+    pub key_id: String,
+    pub sealed: Vec<u8>,
+}
+
+/// The erasures of months that are archived or restored (one being written waits), of one
+/// month or all, in the order they were asked for.
+pub async fn queued_erasures(conn: &mut Connection, month: Option<NaiveDate>) -> QueryResult<Vec<QueuedErasure>> {
+    let mut query = audit_archive_erasures::table
+        .inner_join(audit_archives::table)
+        .filter(audit_archives::state.ne("writing"))
+        .order(audit_archive_erasures::id.asc())
+        .select(QueuedErasure::as_select())
+        .into_boxed();
+    if let Some(month) = month {
+        query = query.filter(audit_archive_erasures::month.eq(month));
+    }
+    query.load(conn).await
+}
+
+/// Whether the archiver has erasure work: a queued erasure of a month it can write, or a
+/// replaced file still to delete.
+pub async fn erasure_work_waits(conn: &mut Connection) -> QueryResult<bool> {
+    let queued =
+        audit_archive_erasures::table.inner_join(audit_archives::table).filter(audit_archives::state.ne("writing"));
+    let superseded = audit_archives::table.filter(audit_archives::superseded_object.is_not_null());
+    diesel::select(diesel::dsl::exists(queued).or(diesel::dsl::exists(superseded))).get_result(conn).await
+}
+
+/// The erasures `ids` of `month` are done; with `rewritten`, the month's new manifest and the
+/// object it replaces (deleted from storage next, see `superseded_objects`).
+pub async fn finish_erasures(
+    conn: &mut Connection,
+    month: NaiveDate,
+    ids: &[i64],
+    rewritten: Option<(&serde_json::Value, &str)>,
+) -> QueryResult<()> {
+    diesel::delete(audit_archive_erasures::table.filter(audit_archive_erasures::id.eq_any(ids))).execute(conn).await?;
+    if let Some((manifest, superseded)) = rewritten {
+        diesel::update(audit_archives::table.find(month))
+            .set((audit_archives::manifest.eq(manifest), audit_archives::superseded_object.eq(superseded)))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The erasures `ids` failed this time (they are tried again by the next pass).
+pub async fn erasures_failed(conn: &mut Connection, ids: &[i64], error: &str) -> QueryResult<()> {
+    diesel::update(audit_archive_erasures::table.filter(audit_archive_erasures::id.eq_any(ids)))
+        .set((
+            audit_archive_erasures::attempts.eq(audit_archive_erasures::attempts + 1),
+            audit_archive_erasures::last_error.eq(error),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Per month, the erasures waiting and an error one of them met last time.
+pub async fn erasure_backlog(conn: &mut Connection) -> QueryResult<Vec<(NaiveDate, i64, Option<String>)>> {
+    audit_archive_erasures::table
+        .group_by(audit_archive_erasures::month)
+        .select((
+            audit_archive_erasures::month,
+            diesel::dsl::count_star(),
+            diesel::dsl::max(audit_archive_erasures::last_error),
+        ))
+        .load(conn)
+        .await
+}
+
+/// Months whose archive was written again, with the object the rewrite replaced.
+pub async fn superseded_objects(conn: &mut Connection) -> QueryResult<Vec<(NaiveDate, String)>> {
+    audit_archives::table
+        .filter(audit_archives::superseded_object.is_not_null())
+        .select((audit_archives::month, audit_archives::superseded_object.assume_not_null()))
+        .load(conn)
+        .await
+}
+
+pub async fn superseded_deleted(conn: &mut Connection, month: NaiveDate) -> QueryResult<()> {
+    diesel::update(audit_archives::table.find(month))
+        .set(audit_archives::superseded_object.eq(None::<String>))
         .execute(conn)
         .await
         .map(drop)

@@ -6,6 +6,7 @@
 //! against a list of emails. The database allows exactly this rewrite and nothing else, and
 //! only inside a transaction that declared an erasure (migration `000017_gdpr_erasure`).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -14,7 +15,7 @@ use crate::db::Connection;
 use crate::error::AppError;
 
 /// Who is erased, as the log names them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Person {
     pub user_id: Uuid,
     pub email: String,
@@ -32,11 +33,18 @@ impl Person {
         }
         needles
     }
+
+    /// Whether the event names the person: the test `repo::naming` makes in the database,
+    /// for events read from an archive.
+    pub fn is_named_in(&self, event: &StoredEvent) -> bool {
+        let text = format!("{} {} {}", event.actor, event.target, event.request_id.as_deref().unwrap_or(""));
+        event.actor_user_id == Some(self.user_id) || text.to_lowercase().contains(&self.email.to_lowercase())
+    }
 }
 
 /// What replaces the person: a name (`erased-1f3a9c0d`) and an account id, random and the same
 /// in every event, so an auditor still sees that the same person did A, B and C.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Pseudonym {
     pub name: String,
     pub user_id: Uuid,
@@ -123,6 +131,23 @@ fn replace_all(text: &str, needles: &[String], replacement: &str) -> String {
     out
 }
 
+/// Erases `person` from an event read from an archive, as `erase` does in the database: the
+/// personal fields rewritten and the salt dropped (the hashes stay valid). Whether it named them.
+pub fn erase_in_place(event: &mut StoredEvent, person: &Person, pseudonym: &Pseudonym) -> bool {
+    if !person.is_named_in(event) {
+        return false;
+    }
+    let after = rewrite(event, person, pseudonym);
+    event.actor_user_id = after.actor_user_id;
+    event.actor = after.actor;
+    event.target = after.target;
+    event.ip = after.ip;
+    event.user_agent = after.user_agent;
+    event.details = after.details;
+    event.personal_salt = None;
+    true
+}
+
 /// Events rewritten per statement.
 const BATCH: i64 = 1_000;
 
@@ -207,6 +232,29 @@ mod tests {
         assert_eq!(after.target, alias.name);
         assert_eq!(after.ip.as_deref(), Some("203.0.113.9"));
         assert_eq!(after.details, json!({ "by": ["x", alias.name], "n": 3 }));
+    }
+
+    #[test]
+    fn an_archived_event_is_erased_like_a_stored_one_and_only_once() {
+        let (erin, alias) = (person(), Pseudonym::new());
+        let mut own = event(Some(erin.user_id), "erin@example.com", "apikey:1", json!({ "by": "erin@example.com" }));
+        let expected = rewrite(&own, &erin, &alias);
+        assert!(erase_in_place(&mut own, &erin, &alias));
+        assert_eq!((own.actor.as_str(), own.actor_user_id), (expected.actor.as_str(), expected.actor_user_id));
+        assert_eq!((own.ip.as_deref(), &own.details, own.personal_salt.as_deref()), (None, &expected.details, None));
+        assert_eq!(own.personal_digest, Some(vec![2; 32]), "the digest the hashes cover stays");
+        assert!(!erase_in_place(&mut own, &erin, &alias), "nothing names them any more");
+
+        let mut named = event(None, "admin@example.com", "Erin@Example.com", json!({}));
+        assert!(erin.is_named_in(&named), "by email, in any case");
+        let mut other =
+            event(Some(Uuid::new_v4()), "admin@example.com", "bob@example.com", json!({ "x": "Erin Example" }));
+        assert!(
+            !erase_in_place(&mut other, &erin, &alias),
+            "the name alone does not select an event, as in the database"
+        );
+        assert!(erase_in_place(&mut named, &erin, &alias));
+        assert_eq!(named.target, alias.name);
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub mod view;
 #[cfg(feature = "ssr")]
 pub mod archive;
 #[cfg(feature = "ssr")]
+pub mod archive_erasure;
+#[cfg(feature = "ssr")]
 pub mod archive_file;
 #[cfg(feature = "ssr")]
 pub mod archive_repo;

@@ -75,6 +75,7 @@ audit_actions! {
     ApiKeyFirstUsed => "apikey.first_used", Low, "An API key was used for the first time.";
     ApiKeyRejected => "apikey.rejected", Medium, "A presented API key was unknown, revoked or expired.";
     ApiKeyRevoked => "apikey.revoked", High, "An API key was revoked.";
+    AuditArchiveErased => "audit.archive_erased", High, "An archived month of the audit log was written again with erased people replaced by their pseudonyms.";
     AuditExported => "audit.exported", Low, "Audit events were downloaded (the filter is in the details).";
     AuditMonthArchived => "audit.month_archived", Medium, "A month of the audit log was archived to object storage and removed from the database.";
     AuditMonthRestored => "audit.month_restored", Medium, "An archived month of the audit log was restored for searching.";

@@ -31,6 +31,11 @@ impl AuditSource {
     pub fn command_line() -> Self {
         Self { actor: "cli".into(), ..Self::default() }
     }
+
+    /// Events caused by the server's own background work (the archiver).
+    pub fn system() -> Self {
+        Self { actor: "system".into(), ..Self::default() }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -108,8 +108,24 @@ diesel::table! {
         archived_at -> Nullable<Timestamptz>,
         restored_at -> Nullable<Timestamptz>,
         manifest -> Nullable<Jsonb>,
+        superseded_object -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    audit_archive_erasures (id) {
+        id -> Int8,
+        month -> Date,
+        key_id -> Text,
+        sealed -> Bytea,
+        requested_at -> Timestamptz,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(audit_archive_erasures -> audit_archives (month));
+diesel::allow_tables_to_appear_in_same_query!(audit_archive_erasures, audit_archives);
 
 diesel::table! {
     audit_retention (singleton) {

@@ -6,6 +6,9 @@ pub struct ErasureReport {
     /// What the audit log and the tenant's records call the person from now on.
     pub pseudonym: String,
     pub audit_events_pseudonymised: usize,
+    /// Archived months of the audit log queued to be written again without the person (the
+    /// archiver does it in the background, see `audit::archive_erasure`).
+    pub archived_months_queued: usize,
     pub api_keys_deleted: usize,
     pub api_requests_deleted: usize,
     pub sso_identities_deleted: usize,

@@ -65,6 +65,7 @@ pub fn EraseMemberForm(action: ServerAction<EraseUser>, user_id: String, email: 
 pub fn ErasureNotice(report: ErasureReport) -> impl IntoView {
     let facts = [
         ("Audit events pseudonymised", report.audit_events_pseudonymised),
+        ("Archived audit months being rewritten", report.archived_months_queued),
         ("API keys deleted", report.api_keys_deleted),
         ("Logged API requests deleted", report.api_requests_deleted),
         ("Single sign-on links deleted", report.sso_identities_deleted),

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::model::ErasureReport;
 use super::repo::{self, ApiRequest};
 use crate::access::repo as access;
+use crate::audit::archive_erasure;
 use crate::audit::erasure::{self, Person, Pseudonym};
 use crate::audit::model::{AuditAction, AuditDetail};
 use crate::audit::repo as audit;
@@ -127,8 +128,10 @@ pub async fn export_events(
 /// Erases a member from this tenant, in one transaction: the audit events that name them now
 /// name a pseudonym (the chain still verifies), their keys, request log and single sign-on
 /// links are deleted, what they created is credited to the pseudonym, the membership goes, and
-/// the account too when no other tenant has it. `confirm` must repeat the member's email. Then
-/// every session ends. The erasure itself is audited, under the pseudonym.
+/// the account too when no other tenant has it, and every archived month of the audit log is
+/// queued to be written again without them. `confirm` must repeat the member's email. Then
+/// every session ends and the archiver starts on the archived months. The erasure itself is
+/// audited, under the pseudonym.
 pub async fn erase(
     state: &AppState,
     tenant: &Tenant,
@@ -143,6 +146,7 @@ pub async fn erase(
     let confirm = confirm.trim().to_lowercase();
     let pseudonym = Pseudonym::new();
     let recorded_by = source.clone();
+    let keyring = state.keyring.clone();
     let mut report = state
         .db
         .with_tenant(tenant, {
@@ -160,6 +164,8 @@ pub async fn erase(
                     }
                     let person =
                         Person { user_id, email: member.email.clone(), display_name: member.display_name.clone() };
+                    let archived_months_queued =
+                        archive_erasure::queue_erasure(conn, &keyring, tenant_id.0, &person, &pseudonym).await?;
                     let events = erasure::erase(conn, &person, &pseudonym).await?;
                     let cleaned = repo::clean(
                         conn,
@@ -177,6 +183,7 @@ pub async fn erase(
                     let report = ErasureReport {
                         pseudonym: pseudonym.name.clone(),
                         audit_events_pseudonymised: events,
+                        archived_months_queued,
                         api_keys_deleted: cleaned.api_keys,
                         api_requests_deleted: cleaned.api_requests,
                         sso_identities_deleted: cleaned.sso_identities,
@@ -198,12 +205,16 @@ pub async fn erase(
     report.sessions_ended =
         auth::end_sessions(&state.db, &state.redis, tenant, recorded_by, (user_id, pseudonym.name), None, "erased")
             .await?;
+    if report.archived_months_queued > 0 {
+        state.archiver().pass_soon(tenant.clone());
+    }
     Ok(report)
 }
 
 fn erasure_details(report: &ErasureReport) -> Value {
     json!({
         "audit_events_pseudonymised": report.audit_events_pseudonymised,
+        "archived_months_queued": report.archived_months_queued,
         "api_keys_deleted": report.api_keys_deleted,
         "api_requests_deleted": report.api_requests_deleted,
         "sso_identities_deleted": report.sso_identities_deleted,

@@ -20,7 +20,8 @@ pub enum AuditCommand {
     Checkpoint(TenantKeys),
     /// Archive the months past the tenant's retention now (the server does this every hour):
     /// each written to the archive store, read back and checked, then dropped from the
-    /// database. Safe to interrupt and run again.
+    /// database; and write again the archived months that GDPR erasures are waiting for.
+    /// Safe to interrupt and run again.
     Archive(ArchiveArgs),
     /// Check a month's archive on its own: the signed manifest, the file's digest, every
     /// event's hashes and every link of the chain through it.
@@ -137,6 +138,15 @@ impl AuditCommand {
                         m.events,
                         m.unchained,
                         m.object_bytes,
+                        m.object
+                    );
+                }
+                for m in &pass.erased {
+                    println!(
+                        "erased in {}: {} events naming {} erased people, now at {}",
+                        m.month.format("%Y-%m"),
+                        m.events,
+                        m.people,
                         m.object
                     );
                 }

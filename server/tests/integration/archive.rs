@@ -14,9 +14,14 @@ use app::audit::archive_repo;
 use app::audit::model::AuditAction;
 use app::audit::service::{self, AuditEvent, AuditSource};
 use app::audit::verify;
+use app::auth::model::Role;
+use app::db::Connection;
 use app::error::AppError;
 use app::keyring::Keyring;
+use app::settings::api::UsersView;
+use diesel_async::AsyncConnection;
 
+use crate::privacy::{join, tables_naming};
 use crate::support::{env, TestApp, TestTenant};
 
 /// The first day of the month `back` months before now.
@@ -347,6 +352,127 @@ async fn an_archiver_killed_half_way_loses_and_duplicates_nothing() {
     // Restored (under the primary key, so no event twice), every event is there.
     archiver.restore(&t.tenant, older, &AuditSource::command_line()).await.unwrap();
     assert_eq!(count_in(&app, &t, older).await, 101_500);
+}
+
+/// Whether erasures wait for the archiver (queued, or a replaced file still to delete).
+async fn erasures_wait(app: &TestApp, t: &TestTenant) -> bool {
+    app.db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move { archive_repo::erasure_work_waits(conn).await.map_err(AppError::from) })
+        })
+        .await
+        .unwrap()
+}
+
+/// Waits (a minute at most) for the archiver to carry out every queued erasure.
+async fn erasures_done(app: &TestApp, t: &TestTenant) {
+    for _ in 0..600 {
+        if !erasures_wait(app, t).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the archiver did not carry out the erasures within a minute");
+}
+
+/// Erases a member through the API, as an admin does: the pseudonym and the archived months queued.
+async fn erase(app: &TestApp, t: &TestTenant, admin: &str, user_id: &str, email: &str) -> (String, usize) {
+    let erased =
+        app.call(&t.host, "/api/settings/users/erase", &[("user_id", user_id), ("confirm", email)], Some(admin)).await;
+    assert!(erased.status.is_success(), "{} {}", erased.status, erased.body);
+    let view: UsersView = app.call(&t.host, "/api/settings/users/list", &[], Some(admin)).await.json();
+    let report = view.erasure.expect("the report is shown once");
+    (report.pseudonym, report.archived_months_queued)
+}
+
+/// Every file under `root` (archives decompressed) as one text, and the files' paths.
+fn files_text(root: &Path) -> (String, Vec<String>) {
+    let (mut text, mut names, mut dirs) = (String::new(), Vec::new(), vec![root.to_path_buf()]);
+    while let Some(dir) = dirs.pop() {
+        for path in std::fs::read_dir(dir).unwrap().flatten().map(|entry| entry.path()) {
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            match path.extension().is_some_and(|e| e == "gz") {
+                true => text.push_str(&gunzip(&bytes)),
+                false => text.push_str(&String::from_utf8_lossy(&bytes)),
+            }
+            names.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    (text, names)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erasure_reaches_archived_months_which_still_verify_on_their_own() {
+    let dir = tempdir::Dir::new("archive-erasure");
+    let app = TestApp::init().audit_archive(dir.0.to_str().unwrap()).start().await;
+    let (t, admin) = app.signed_in_tenant().await;
+    let slug = t.tenant.slug.as_str().to_owned();
+    let (erin, finn) = (format!("erin@{slug}.example.com"), format!("finn@{slug}.example.com"));
+    let (erin_id, _) = join(&app, &t, &admin, &erin, "Erin Archived", Role::Developer).await;
+    let (finn_id, _) = join(&app, &t, &admin, &finn, "Finn Archived", Role::Developer).await;
+    let (older, old) = history(&app, &t).await;
+    chained(&app, &t, at(older, 25, 0), 20, &erin).await;
+    chained(&app, &t, at(old, 25, 0), 3, &erin).await;
+    chained(&app, &t, at(old, 26, 0), 4, &finn).await;
+    let store = ArchiveStore::open(dir.0.to_str().unwrap(), &[]).unwrap();
+    let archiver = Archiver { db: app.db.clone(), store, keyring: keyring() };
+    let archived = archiver.pass(&t.tenant, Utc::now(), &AuditSource::command_line()).await.unwrap().archived;
+    assert!(archived.iter().any(|m| m.month == older) && archived.iter().any(|m| m.month == old));
+    assert!(files_text(&dir.0).0.contains(&erin));
+
+    // Erased: the request queues every archived month, the archiver writes them again at once.
+    let (pseudonym, queued) = erase(&app, &t, &admin, &erin_id, &erin).await;
+    assert_eq!(queued, archived.len(), "every archived month");
+    erasures_done(&app, &t).await;
+    let (text, names) = files_text(&dir.0);
+    assert!(!text.contains(&erin) && !text.contains("Erin Archived"), "nothing in the archives names her");
+    assert!(text.contains(&pseudonym) && text.contains(&finn));
+    let month_files = |month: NaiveDate| {
+        let prefix = format!("tenant-{}/{}/", t.tenant.id.0, month.format("%Y-%m"));
+        names.iter().filter(|n| n.starts_with(&prefix)).count()
+    };
+    assert_eq!((month_files(older), month_files(old)), (2, 2), "one events file and its manifest: {names:?}");
+    // Each archive still verifies on its own, and the live chain with them.
+    for (month, erased) in [(older, 20), (old, 3)] {
+        let check = archiver.check(&t.tenant, month).await.unwrap();
+        assert_eq!((check.problem, check.erased), (None, erased));
+    }
+    let report = verify::verify(&app.db, &t.tenant, &keyring()).await.unwrap();
+    assert_eq!((report.problem.clone(), report.archived), (None, 577), "{}", report.summary());
+    let actions = app.audit_actions(&t.tenant).await;
+    assert_eq!(actions.iter().filter(|(action, _, _)| action == "audit.archive_erased").count(), 2);
+    assert_eq!(tables_naming(&app, &t, &[&erin, "Erin Archived"]).await, vec![], "nor does the database");
+    // Restored, the month shows her events under the pseudonym.
+    archiver.restore(&t.tenant, older, &AuditSource::command_line()).await.unwrap();
+    let view = app::audit::view::AuditView::from_query(|k| (k == "actor").then(|| pseudonym.clone()));
+    let page = service::list(&app.db, &t.tenant, &view, 50).await.unwrap();
+    let in_older = page.items.iter().filter(|e| month_of(e.occurred_at) == older).count();
+    assert_eq!(in_older, 20);
+
+    // Finn is erased while another archiver holds the tenant, and a rewrite that crashed left
+    // a file with him in it: the next pass erases him and deletes what the crash left.
+    let mut holder = Connection::establish(&env("DATABASE_URL")).await.unwrap();
+    assert!(archive_repo::try_lock(&mut holder, t.tenant.id.0).await.unwrap());
+    let (_, queued) = erase(&app, &t, &admin, &finn_id, &finn).await;
+    assert_eq!(queued, archived.len());
+    let stray = dir.0.join(format!("tenant-{}/{}/events-1.ndjson.gz", t.tenant.id.0, old.format("%Y-%m")));
+    std::fs::write(&stray, gzip(&format!("{finn}\n"))).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(erasures_wait(&app, &t).await, "held off while the other archiver works");
+    drop(holder);
+    archiver.pass(&t.tenant, Utc::now(), &AuditSource::command_line()).await.unwrap();
+    erasures_done(&app, &t).await;
+    assert!(!stray.exists());
+    assert!(!files_text(&dir.0).0.contains(&finn));
+    let check = archiver.check(&t.tenant, old).await.unwrap();
+    assert_eq!((check.problem, check.erased), (None, 7));
+    let report = verify::verify(&app.db, &t.tenant, &keyring()).await.unwrap();
+    assert_eq!(report.problem, None, "{}", report.summary());
 }
 
 /// A child process that does not outlive a failing test.

@@ -19,7 +19,7 @@ const EXPORT: &str = "/api/account/export";
 const ERASE: &str = "/api/settings/users/erase";
 
 /// Invites `email` under `name` and signs them in: (user id, session cookie).
-async fn join(app: &TestApp, t: &TestTenant, admin: &str, email: &str, name: &str, role: Role) -> (String, String) {
+pub async fn join(app: &TestApp, t: &TestTenant, admin: &str, email: &str, name: &str, role: Role) -> (String, String) {
     let form = [("email", email), ("display_name", name), ("role", role.as_str())];
     let invited = app.call(&t.host, "/api/settings/users/invite", &form, Some(admin)).await;
     assert!(invited.status.is_success(), "{} {}", invited.status, invited.body);
@@ -64,7 +64,7 @@ struct Count {
 
 /// Every table of the tenant's schema with rows whose text contains any of `needles`, with
 /// how many: the whole row is cast to text, so no column can hide a match.
-async fn tables_naming(app: &TestApp, t: &TestTenant, needles: &[&str]) -> Vec<(String, i64)> {
+pub async fn tables_naming(app: &TestApp, t: &TestTenant, needles: &[&str]) -> Vec<(String, i64)> {
     let patterns: Vec<String> = needles.iter().map(|n| format!("%{n}%")).collect();
     app.db
         .with_tenant(&t.tenant, move |conn| {

@@ -43,6 +43,7 @@ pub struct TestAppBuilder {
     cookie_secure: bool,
     request_timeout_ms: u64,
     extra_routes: Router<AppState>,
+    audit_archive: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -58,6 +59,12 @@ impl TestAppBuilder {
     /// Requests past this budget are answered 503 (production: 30 s).
     pub fn request_timeout(self, budget: std::time::Duration) -> Self {
         Self { request_timeout_ms: budget.as_millis() as u64, ..self }
+    }
+
+    /// The audit archive store (a directory or `s3://…`) of this app, for a test that archives
+    /// through it; by default one directory that no test archives through.
+    pub fn audit_archive(self, store: &str) -> Self {
+        Self { audit_archive: Some(store.to_owned()), ..self }
     }
 
     /// Routes of the test's own, served on tenant hosts behind the real middleware.
@@ -143,7 +150,13 @@ impl TestApp {
 
     /// A builder: `TestApp::init().pool_size(2).secure_cookies().start().await`.
     pub fn init() -> TestAppBuilder {
-        TestAppBuilder { pool_size: 4, cookie_secure: false, request_timeout_ms: 30_000, extra_routes: Router::new() }
+        TestAppBuilder {
+            pool_size: 4,
+            cookie_secure: false,
+            request_timeout_ms: 30_000,
+            extra_routes: Router::new(),
+            audit_archive: None,
+        }
     }
 
     /// An app with a tenant loaded with Backstage's example catalog, and its admin's session.
@@ -212,7 +225,7 @@ impl TestApp {
     }
 
     async fn start(options: TestAppBuilder) -> Self {
-        let TestAppBuilder { pool_size, cookie_secure, request_timeout_ms, extra_routes } = options;
+        let TestAppBuilder { pool_size, cookie_secure, request_timeout_ms, extra_routes, audit_archive } = options;
         // The server's warnings (a request out of time, a lost listener) go to the test's
         // output, which nextest shows for a test that fails or hangs.
         let _ = tracing_subscriber::fmt()
@@ -240,8 +253,9 @@ impl TestApp {
             request_timeout_ms,
             import_timeout_ms: 300_000,
             audit_checkpoint_seconds: 60,
-            // One directory for every test process (paths are per tenant): no test archives through it.
-            audit_archive: concat!(env!("CARGO_TARGET_TMPDIR"), "/audit-archive").into(),
+            // By default one directory for every test process (paths are per tenant).
+            audit_archive: audit_archive
+                .unwrap_or_else(|| concat!(env!("CARGO_TARGET_TMPDIR"), "/audit-archive").into()),
             audit_archive_minutes: 60,
             leptos_config: "Leptos.toml".into(),
         };
