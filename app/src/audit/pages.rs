@@ -182,7 +182,7 @@ fn FilterForm(view: AuditView) -> impl IntoView {
     view! {
         <form method="get" action="/audit" role="search" aria-label="Filter events" class="mt-6 rounded-xl border border-slate-200 bg-white p-4">
             <div class="grid gap-3 sm:grid-cols-3 lg:grid-cols-5">
-                {text("Search", "q", view.q.clone(), "words in actor, target, request id")}
+                {text("Search", "q", view.q.clone(), "whole words of actor, target, request id")}
                 {text("Actor", "actor", view.actor.clone(), "email, cli or anonymous")}
                 {select("Action", "action", view.action.clone(), action_options)}
                 {text("Target", "target", view.target.clone(), "exactly")}

@@ -118,13 +118,23 @@ fn literal(raw: &str) -> String {
     raw.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-/// Actor, target or request id contains `text` (lower case): the expression of the
-/// `audit_events_text` trigram index, so the match is an index scan.
-fn text_contains(text: &str) -> Box<dyn BoxableExpression<audit_events::table, Pg, SqlType = Bool>> {
+/// The text free-text search reads: actor, target and request id.
+const SEARCHED: &str = "actor || ' ' || target || ' ' || coalesce(request_id, '')";
+
+/// Every word of `words` is a word of the searched text: the `audit_events_words` index, both
+/// sides split into words by the same `audit_words`.
+fn has_words(words: &[String]) -> Box<dyn BoxableExpression<audit_events::table, Pg, SqlType = Bool>> {
     Box::new(
-        sql::<Bool>("lower(actor || ' ' || target || ' ' || coalesce(request_id, '')) LIKE ")
-            .bind::<Text, _>(format!("%{}%", literal(text))),
+        sql::<Bool>(&format!("audit_words({SEARCHED}) @> audit_words("))
+            .bind::<Text, _>(words.join(" "))
+            .sql(")"),
     )
+}
+
+/// The searched text contains `word` as written, punctuation and order kept (`bob@`,
+/// `service-42`): checked only on the events [`has_words`] found.
+fn contains(word: &str) -> Box<dyn BoxableExpression<audit_events::table, Pg, SqlType = Bool>> {
+    Box::new(sql::<Bool>(&format!("lower({SEARCHED}) LIKE ")).bind::<Text, _>(format!("%{}%", literal(word))))
 }
 
 /// The events `filter` selects, positioned after `direction`'s cursor and ordered for it
@@ -160,9 +170,11 @@ fn filtered(filter: &AuditFilter, actor: Option<Actor>, direction: Option<Direct
     if let Some(to) = filter.to {
         query = query.filter(e::occurred_at.lt(to));
     }
+    if !filter.words.is_empty() {
+        query = query.filter(has_words(&filter.words));
+    }
     for word in &filter.words {
-        // The expression of the `audit_events_text` trigram index.
-        query = query.filter(text_contains(word));
+        query = query.filter(contains(word));
     }
     // The position as one row comparison, which PostgreSQL turns into an index bound: with
     // `a < x OR (a = x AND b < y)` it would read every newer entry again on each page, so
@@ -237,9 +249,10 @@ async fn with_positions(conn: &mut Connection, rows: Vec<DetailRow>) -> QueryRes
 /// its keys, and those whose actor or target contains their email (sign-in attempts, changes
 /// an admin made to them). Details never name a person an event's actor and target do not.
 fn naming(user_id: uuid::Uuid, email: &str) -> Filtered<'static> {
-    audit_events::table
-        .into_boxed()
-        .filter(audit_events::actor_user_id.eq(user_id).or(text_contains(&email.to_lowercase())))
+    let email = email.to_lowercase();
+    audit_events::table.into_boxed().filter(
+        audit_events::actor_user_id.eq(user_id).or(has_words(std::slice::from_ref(&email)).and(contains(&email))),
+    )
 }
 
 /// Up to `limit` events naming the person with ids above `after`, oldest first, with every

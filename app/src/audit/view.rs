@@ -82,7 +82,7 @@ pub struct AuditFilter {
     pub ip: Option<IpMatch>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// Lower-cased words, each of which must appear.
+    /// Lower-cased search words, each of which must appear as written and as whole words.
     pub words: Vec<String>,
 }
 
@@ -209,11 +209,15 @@ impl AuditView {
                 return Err(AppError::invalid("`from` must be before `to`."));
             }
         }
-        let words = self
+        let words: Vec<String> = self
             .q
             .as_deref()
             .map(|q| q.split_whitespace().take(8).map(str::to_lowercase).collect())
             .unwrap_or_default();
+        // Search finds events by their words; punctuation alone has none to look up.
+        if let Some(word) = words.iter().find(|w| !w.chars().any(char::is_alphanumeric)) {
+            return Err(AppError::invalid(format!("`{word}` has no letter or digit to search for.")));
+        }
         Ok(AuditFilter {
             actor: self.actor.clone(),
             actions,
@@ -288,6 +292,8 @@ mod tests {
         assert!(view(&[("from", "yesterday")]).filter().is_err());
         assert!(view(&[("from", "2026-12-02"), ("to", "2026-12-01")]).filter().is_err());
         assert!(view(&[("q", &"x".repeat(201))]).filter().is_err());
+        assert!(view(&[("q", "bob @@")]).filter().is_err());
+        assert_eq!(view(&[("q", " Bob@  service-42 ")]).filter().unwrap().words, ["bob@", "service-42"]);
         assert!(view(&[("target", "a\0b")]).filter().is_err());
     }
 
