@@ -124,11 +124,7 @@ const SEARCHED: &str = "actor || ' ' || target || ' ' || coalesce(request_id, ''
 /// Every word of `words` is a word of the searched text: the `audit_events_words` index, both
 /// sides split into words by the same `audit_words`.
 fn has_words(words: &[String]) -> Box<dyn BoxableExpression<audit_events::table, Pg, SqlType = Bool>> {
-    Box::new(
-        sql::<Bool>(&format!("audit_words({SEARCHED}) @> audit_words("))
-            .bind::<Text, _>(words.join(" "))
-            .sql(")"),
-    )
+    Box::new(sql::<Bool>(&format!("audit_words({SEARCHED}) @> audit_words(")).bind::<Text, _>(words.join(" ")).sql(")"))
 }
 
 /// The searched text contains `word` as written, punctuation and order kept (`bob@`,
