@@ -121,16 +121,17 @@ fn literal(raw: &str) -> String {
 /// The text free-text search reads: actor, target and request id.
 const SEARCHED: &str = "actor || ' ' || target || ' ' || coalesce(request_id, '')";
 
-/// Every word of `words` is a word of the searched text: the `audit_events_words` index, both
-/// sides split into words by the same `audit_words`.
+/// Every word of `words` is a word of the searched text (the `audit_events_words` index, both
+/// sides split by the same `audit_words`) and appears in it as written, punctuation and order
+/// kept (`bob@`, `service-42`): the `LIKE`s only check the events the index found.
 fn has_words(words: &[String]) -> Box<dyn BoxableExpression<audit_events::table, Pg, SqlType = Bool>> {
-    Box::new(sql::<Bool>(&format!("audit_words({SEARCHED}) @> audit_words(")).bind::<Text, _>(words.join(" ")).sql(")"))
-}
-
-/// The searched text contains `word` as written, punctuation and order kept (`bob@`,
-/// `service-42`): checked only on the events [`has_words`] found.
-fn contains(word: &str) -> Box<dyn BoxableExpression<audit_events::table, Pg, SqlType = Bool>> {
-    Box::new(sql::<Bool>(&format!("lower({SEARCHED}) LIKE ")).bind::<Text, _>(format!("%{}%", literal(word))))
+    let indexed: Box<dyn BoxableExpression<audit_events::table, Pg, SqlType = Bool>> = Box::new(
+        sql::<Bool>(&format!("audit_words({SEARCHED}) @> audit_words(")).bind::<Text, _>(words.join(" ")).sql(")"),
+    );
+    words.iter().fold(indexed, |all, word| {
+        let written = sql::<Bool>(&format!("lower({SEARCHED}) LIKE ")).bind::<Text, _>(format!("%{}%", literal(word)));
+        Box::new(all.and(written))
+    })
 }
 
 /// The events `filter` selects, positioned after `direction`'s cursor and ordered for it
@@ -168,9 +169,6 @@ fn filtered(filter: &AuditFilter, actor: Option<Actor>, direction: Option<Direct
     }
     if !filter.words.is_empty() {
         query = query.filter(has_words(&filter.words));
-    }
-    for word in &filter.words {
-        query = query.filter(contains(word));
     }
     // The position as one row comparison, which PostgreSQL turns into an index bound: with
     // `a < x OR (a = x AND b < y)` it would read every newer entry again on each page, so
@@ -246,9 +244,9 @@ async fn with_positions(conn: &mut Connection, rows: Vec<DetailRow>) -> QueryRes
 /// an admin made to them). Details never name a person an event's actor and target do not.
 fn naming(user_id: uuid::Uuid, email: &str) -> Filtered<'static> {
     let email = email.to_lowercase();
-    audit_events::table.into_boxed().filter(
-        audit_events::actor_user_id.eq(user_id).or(has_words(std::slice::from_ref(&email)).and(contains(&email))),
-    )
+    audit_events::table
+        .into_boxed()
+        .filter(audit_events::actor_user_id.eq(user_id).or(has_words(std::slice::from_ref(&email))))
 }
 
 /// Up to `limit` events naming the person with ids above `after`, oldest first, with every
