@@ -100,6 +100,7 @@ type Filtered<'a> = audit_events::BoxedQuery<'a, Pg>;
 
 /// Who an actor filter means: a member of the tenant (found by email), or a name that is no
 /// member's (`cli`, `anonymous`, someone since removed), matched as written.
+#[derive(Clone)]
 enum Actor {
     Member(uuid::Uuid),
     Named(String),
@@ -187,6 +188,54 @@ fn filtered(filter: &AuditFilter, actor: Option<Actor>, direction: Option<Direct
     }
 }
 
+/// How far from where a free-text page starts each of its reads reaches, in days: the last
+/// read takes the rest.
+const SEARCH_REACH: [i64; 4] = [1, 7, 31, 366];
+
+/// The time slices a page of `filter` reads one after another, nearest to where the page starts
+/// first, until it is full. A free-text search finds its events through the word index, which
+/// knows nothing of time: in one read, a word in a few thousand events a month had every one of
+/// them fetched and sorted to show the newest 50. Read a day, then a week, a month and a year
+/// further, most pages are full after the first slice, and a rare word costs a few cheap reads.
+/// Other filters are read in one go: their indexes are in time order.
+fn slices(filter: &AuditFilter, direction: Option<Direction>, now: DateTime<Utc>) -> Vec<AuditFilter> {
+    if filter.words.is_empty() {
+        return vec![filter.clone()];
+    }
+    let reach = |days: i64| chrono::Duration::days(days);
+    let mut slices = Vec::with_capacity(SEARCH_REACH.len() + 1);
+    match direction {
+        Some(Direction::Newer(cursor)) => {
+            let start = cursor.occurred_at;
+            let mut from = filter.from;
+            for days in SEARCH_REACH {
+                let edge = start + reach(days);
+                if filter.to.is_some_and(|to| to <= edge) {
+                    break;
+                }
+                slices.push(AuditFilter { from, to: Some(edge), ..filter.clone() });
+                from = Some(edge);
+            }
+            slices.push(AuditFilter { from, ..filter.clone() });
+        }
+        older => {
+            let cursor = older.map(|(Direction::Older(c) | Direction::Newer(c))| c.occurred_at);
+            let start = [cursor, filter.to].into_iter().flatten().min().unwrap_or(now);
+            let mut to = filter.to;
+            for days in SEARCH_REACH {
+                let edge = start - reach(days);
+                if filter.from.is_some_and(|from| from >= edge) {
+                    break;
+                }
+                slices.push(AuditFilter { from: Some(edge), to, ..filter.clone() });
+                to = Some(edge);
+            }
+            slices.push(AuditFilter { to, ..filter.clone() });
+        }
+    }
+    slices
+}
+
 /// Up to `limit` events of the list, newest first whichever way it was read.
 pub async fn page(
     conn: &mut Connection,
@@ -195,8 +244,16 @@ pub async fn page(
     limit: i64,
 ) -> QueryResult<Vec<AuditRecord>> {
     let actor = resolve_actor(conn, filter).await?;
-    let rows: Vec<RecordRow> =
-        filtered(filter, actor, direction).limit(limit).select(RecordRow::as_select()).load(conn).await?;
+    let mut rows: Vec<RecordRow> = Vec::new();
+    for slice in slices(filter, direction, Utc::now()) {
+        let wanted = limit - rows.len() as i64;
+        rows.extend(
+            filtered(&slice, actor.clone(), direction).limit(wanted).select(RecordRow::as_select()).load(conn).await?,
+        );
+        if rows.len() as i64 >= limit {
+            break;
+        }
+    }
     let mut records: Vec<AuditRecord> = rows.into_iter().map(AuditRecord::from).collect();
     if matches!(direction, Some(Direction::Newer(_))) {
         records.reverse();
@@ -212,8 +269,16 @@ pub async fn detail_page(
     limit: i64,
 ) -> QueryResult<Vec<AuditDetail>> {
     let actor = resolve_actor(conn, filter).await?;
-    let rows: Vec<DetailRow> =
-        filtered(filter, actor, direction).limit(limit).select(DetailRow::as_select()).load(conn).await?;
+    let mut rows: Vec<DetailRow> = Vec::new();
+    for slice in slices(filter, direction, Utc::now()) {
+        let wanted = limit - rows.len() as i64;
+        rows.extend(
+            filtered(&slice, actor.clone(), direction).limit(wanted).select(DetailRow::as_select()).load(conn).await?,
+        );
+        if rows.len() as i64 >= limit {
+            break;
+        }
+    }
     let mut details = with_positions(conn, rows).await?;
     if matches!(direction, Some(Direction::Newer(_))) {
         details.reverse();
@@ -457,4 +522,57 @@ pub async fn unchained(
         .load(conn)
         .await?;
     Ok((legacy, inserted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, day, 12, 0, 0).unwrap()
+    }
+
+    type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+    fn bounds(slices: &[AuditFilter]) -> Vec<Bounds> {
+        slices.iter().map(|s| (s.from, s.to)).collect()
+    }
+
+    #[test]
+    fn only_free_text_is_read_in_slices() {
+        let filter = AuditFilter { actions: Some(vec!["auth.login"]), ..AuditFilter::default() };
+        assert_eq!(slices(&filter, None, at(30)), vec![filter]);
+    }
+
+    #[test]
+    fn free_text_reads_back_from_now_a_day_a_week_a_month_a_year_then_the_rest() {
+        let filter = AuditFilter { words: vec!["bob".into()], ..AuditFilter::default() };
+        let now = at(30);
+        let edges: Vec<_> = SEARCH_REACH.iter().map(|d| Some(now - chrono::Duration::days(*d))).collect();
+        assert_eq!(
+            bounds(&slices(&filter, None, now)),
+            vec![(edges[0], None), (edges[1], edges[0]), (edges[2], edges[1]), (edges[3], edges[2]), (None, edges[3]),]
+        );
+    }
+
+    #[test]
+    fn slices_start_at_the_cursor_and_stay_inside_the_chosen_range() {
+        let filter =
+            AuditFilter { words: vec!["bob".into()], from: Some(at(1)), to: Some(at(28)), ..Default::default() };
+        let cursor = Cursor { occurred_at: at(20), id: 7 };
+        let back = slices(&filter, Some(Direction::Older(cursor)), at(30));
+        assert_eq!(
+            bounds(&back),
+            vec![(Some(at(19)), Some(at(28))), (Some(at(13)), Some(at(19))), (Some(at(1)), Some(at(13)))]
+        );
+        let forward = slices(&filter, Some(Direction::Newer(cursor)), at(30));
+        assert_eq!(
+            bounds(&forward),
+            vec![(Some(at(1)), Some(at(21))), (Some(at(21)), Some(at(27))), (Some(at(27)), Some(at(28)))]
+        );
+        // A range shorter than a day is one read.
+        let day = AuditFilter { from: Some(at(27)), ..filter };
+        assert_eq!(bounds(&slices(&day, None, at(30))), vec![(Some(at(27)), Some(at(28)))]);
+    }
 }

@@ -87,7 +87,10 @@ pub async fn run(
         ("ip=10.1.0.0/16", "ip=10.1.0.0%2F16".into()),
         ("one day, 60 days ago", window.clone()),
         ("one day + action=auth.login + failure", format!("{window}&action=auth.login&outcome=failure")),
-        ("q=service-4242 (free text)", "q=service-4242".into()),
+        ("q=service-4242 (free text, 0.005%)", "q=service-4242".into()),
+        ("q=member104 (free text, one person: 0.3%)", "q=member104".into()),
+        ("q=example (free text, in every event)", "q=example".into()),
+        ("q=member104 + one day, 60 days ago", format!("{window}&q=member104")),
         (
             "actor + outcome=failure + severity=low",
             "actor=member7%40bench.example.com&outcome=failure&severity=low".into(),
@@ -98,23 +101,10 @@ pub async fn run(
         let timings = sample(samples, || client.get(&path, api_key.clone())).await?;
         print_row(label, &timings);
     }
-    // Ten pages deep by cursor, each page timed.
-    let mut cursor: Option<String> = None;
-    let mut deep = Vec::new();
-    for _ in 0..10 {
-        let path = match &cursor {
-            None => "/api/audit?limit=50&action=auth.login".to_owned(),
-            Some(c) => format!("/api/audit?limit=50&action=auth.login&cursor={c}"),
-        };
-        let begun = Instant::now();
-        let body = client.get_bytes(&path, api_key.clone()).await?;
-        deep.push(begun.elapsed());
-        let page: serde_json::Value = serde_json::from_slice(&body).map_err(AppError::internal)?;
-        cursor = page["nextCursor"].as_str().map(str::to_owned);
+    for filter in ["action=auth.login", "q=member104"] {
+        let timings = pages_deep(&client, &format!("/api/audit?limit=50&{filter}"), api_key.clone()).await?;
+        print_row(&format!("cursor pages 2–10 of {filter}"), &timings);
     }
-    let first = deep.remove(0);
-    deep.sort();
-    print_row("cursor pages 2–10 of action=auth.login", &(first, deep));
 
     let cookie = client.sign_in(admin.0, admin.1).await?;
     let session = (header::COOKIE, cookie.as_str());
@@ -157,6 +147,30 @@ pub async fn run(
         report.summary(),
     );
     Ok(())
+}
+
+/// Ten pages of `path` by cursor, each timed: the first, and pages 2–10 sorted.
+async fn pages_deep(
+    client: &Client,
+    path: &str,
+    api_key: (header::HeaderName, &str),
+) -> Result<(Duration, Vec<Duration>), AppError> {
+    let mut cursor: Option<String> = None;
+    let mut deep = Vec::new();
+    for _ in 0..10 {
+        let page_path = match &cursor {
+            None => path.to_owned(),
+            Some(c) => format!("{path}&cursor={c}"),
+        };
+        let begun = Instant::now();
+        let body = client.get_bytes(&page_path, api_key.clone()).await?;
+        deep.push(begun.elapsed());
+        let page: serde_json::Value = serde_json::from_slice(&body).map_err(AppError::internal)?;
+        cursor = page["nextCursor"].as_str().map(str::to_owned);
+    }
+    let first = deep.remove(0);
+    deep.sort();
+    Ok((first, deep))
 }
 
 /// Synthetic events in batches of plain SQL, oldest first, ids in time order as the app writes them.
