@@ -41,6 +41,8 @@ const BATCH: i64 = 5_000;
 pub(super) const PART: usize = 8 << 20;
 /// Restored events inserted per statement.
 const RESTORE_BATCH: usize = 1_000;
+/// How often a restore starts again because an erasure of the month arrived while it read.
+const RESTORE_TRIES: usize = 3;
 
 /// Where archives are kept: a local directory, or `s3://bucket/prefix` configured by the
 /// standard `AWS_*` variables (endpoint, region, keys, `AWS_ALLOW_HTTP` for a local server).
@@ -48,6 +50,9 @@ const RESTORE_BATCH: usize = 1_000;
 pub struct ArchiveStore {
     pub(super) store: Arc<dyn ObjectStore>,
     described: String,
+    /// The directory of a local store: files an interrupted upload left there are invisible
+    /// to the store's listing, so tidying reads the directory itself.
+    pub(super) local_dir: Option<std::path::PathBuf>,
 }
 
 impl ArchiveStore {
@@ -66,12 +71,12 @@ impl ArchiveStore {
                 "" => Arc::new(s3),
                 prefix => Arc::new(object_store::prefix::PrefixStore::new(s3, prefix)),
             };
-            return Ok(Self { store, described: spec.to_owned() });
+            return Ok(Self { store, described: spec.to_owned(), local_dir: None });
         }
         let dir = spec.strip_prefix("file://").unwrap_or(spec);
         std::fs::create_dir_all(dir).map_err(|e| AppError::invalid(format!("audit archive directory `{dir}`: {e}")))?;
         let local = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(bad)?;
-        Ok(Self { store: Arc::new(local), described: dir.to_owned() })
+        Ok(Self { store: Arc::new(local), described: dir.to_owned(), local_dir: Some(dir.into()) })
     }
 
     pub fn describe(&self) -> &str {
@@ -104,7 +109,7 @@ impl ArchiveStore {
         }
     }
 
-    async fn read_manifest(&self, tenant: &Tenant, month: NaiveDate) -> AppResult<Manifest> {
+    pub(super) async fn read_manifest(&self, tenant: &Tenant, month: NaiveDate) -> AppResult<Manifest> {
         let path = Self::manifest_path(tenant, month);
         let bytes = self.store.get(&path).await.map_err(storage)?.bytes().await.map_err(storage)?;
         serde_json::from_slice(&bytes)
@@ -189,13 +194,28 @@ impl Archiver {
         };
         let (hot_days, months, _) = self.months(tenant, Some(now)).await?;
         let mut pass = Pass::default();
+        // A month that cannot be archived holds up neither the others nor the erasures: the
+        // pass does all it can, then reports the first failure.
+        let mut failed = None;
         for month in months.into_iter().filter(|m| due(*m, hot_days, now)) {
-            if let Some(manifest) = self.archive_month(tenant, month, source).await? {
-                pass.archived.push(manifest);
+            match self.archive_month(tenant, month, source).await {
+                Ok(Some(manifest)) => pass.archived.push(manifest),
+                Ok(None) => {}
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
             }
         }
-        pass.erased = self.erase_pending(tenant).await?;
-        Ok(pass)
+        match self.erase_pending(tenant).await {
+            Ok(erased) => pass.erased = erased,
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(pass),
+        }
     }
 
     /// The retention, the months with a partition and whether erasures wait, after creating
@@ -464,6 +484,27 @@ impl Archiver {
         let Some(_lock) = self.lock(tenant).await? else {
             return Err(AppError::conflict("The audit log is being archived right now; try again in a minute."));
         };
+        // An erasure that commits while the month is read in missed these events: it queued
+        // the month instead, so the restore starts again from the erased archive.
+        for _ in 0..RESTORE_TRIES {
+            if let Some(check) = self.restore_once(tenant, month, source).await? {
+                return Ok(check);
+            }
+        }
+        Err(AppError::conflict(format!(
+            "Erasures kept arriving while {} was restored; try again in a minute.",
+            month.format("%Y-%m")
+        )))
+    }
+
+    /// One try of `restore` (the caller holds the tenant's lock); `None` if an erasure of the
+    /// month arrived meanwhile and nothing was attached.
+    async fn restore_once(
+        &self,
+        tenant: &Tenant,
+        month: NaiveDate,
+        source: &AuditSource,
+    ) -> AppResult<Option<ArchiveCheck>> {
         self.erase_before_restore(tenant, month).await?;
         let manifest = self.recorded_manifest(tenant, month, "archived").await?;
         let stored = self.store.read_manifest(tenant, month).await?;
@@ -480,25 +521,41 @@ impl Archiver {
             .await?;
         let check = self.read(tenant, &manifest, Sink::Restore).await?;
         if let Some(problem) = check.problem {
-            self.db
-                .with_tenant(tenant, move |conn| {
-                    Box::pin(async move { repo::drop_restore_table(conn, month).await.map_err(AppError::from) })
-                })
-                .await?;
+            self.drop_restore_table(tenant, month).await?;
             return Err(AppError::conflict(format!("The archive does not verify, so it was not restored: {problem}")));
         }
         let (source, label, events) = (source.clone(), manifest.month_label(), check.events);
-        self.db
+        let attached = self
+            .db
             .with_tenant(tenant, move |conn| {
                 Box::pin(async move {
+                    // Erasures wait for this transaction from here on; one that came before
+                    // it left its queue entry.
+                    repo::hold_archive_records(conn).await?;
+                    if !repo::queued_erasures(conn, Some(month)).await?.is_empty() {
+                        return Ok(false);
+                    }
                     repo::attach_restored(conn, month).await?;
                     let event = AuditEvent::success(AuditAction::AuditMonthRestored, format!("audit:{label}"))
                         .details(serde_json::json!({ "events": events }));
-                    service::record(conn, &source, event).await
+                    service::record(conn, &source, event).await?;
+                    Ok::<_, AppError>(true)
                 })
             })
             .await?;
-        Ok(check)
+        if !attached {
+            self.drop_restore_table(tenant, month).await?;
+            return Ok(None);
+        }
+        Ok(Some(check))
+    }
+
+    async fn drop_restore_table(&self, tenant: &Tenant, month: NaiveDate) -> AppResult<()> {
+        self.db
+            .with_tenant(tenant, move |conn| {
+                Box::pin(async move { repo::drop_restore_table(conn, month).await.map_err(AppError::from) })
+            })
+            .await
     }
 
     /// Drops a restored month from the database again (its archive stays).

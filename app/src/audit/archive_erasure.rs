@@ -99,7 +99,7 @@ impl Archiver {
     /// A month that fails keeps its erasures, with the error shown on the archive page, for
     /// the next pass; the others go on.
     pub(super) async fn erase_pending(&self, tenant: &Tenant) -> AppResult<Vec<ErasedMonth>> {
-        self.delete_superseded(tenant).await?;
+        self.delete_superseded(tenant).await;
         let queued = self
             .db
             .with_tenant(tenant, |conn| {
@@ -129,7 +129,7 @@ impl Archiver {
                 }
             }
         }
-        self.delete_superseded(tenant).await?;
+        self.delete_superseded(tenant).await;
         Ok(erased)
     }
 
@@ -144,7 +144,7 @@ impl Archiver {
             .await?;
         if !rows.is_empty() {
             self.erase_month(tenant, month, rows).await?;
-            self.delete_superseded(tenant).await?;
+            self.delete_superseded(tenant).await;
         }
         Ok(())
     }
@@ -257,8 +257,15 @@ impl Archiver {
             .ok_or_else(|| AppError::internal(format!("the archive record of {} is missing or malformed", month)))
     }
 
-    /// Deletes the events objects that rewrites replaced, and clears their names.
-    async fn delete_superseded(&self, tenant: &Tenant) -> AppResult<()> {
+    /// Deletes the events objects that rewrites replaced, and clears their names. A file that
+    /// cannot be deleted now stays named for the next pass: it holds up no erasure.
+    async fn delete_superseded(&self, tenant: &Tenant) {
+        if let Err(e) = self.try_delete_superseded(tenant).await {
+            tracing::warn!(tenant = %tenant.slug, "deleting replaced audit archive files: {e}");
+        }
+    }
+
+    async fn try_delete_superseded(&self, tenant: &Tenant) -> AppResult<()> {
         let months = self
             .db
             .with_tenant(tenant, |conn| {
@@ -277,16 +284,23 @@ impl Archiver {
         Ok(())
     }
 
-    /// Deletes every object in the month's directory but its manifest and `keep`: replaced
-    /// events files, and whatever an interrupted rewrite left.
+    /// Deletes every object in the month's directory but its manifest, the events file the
+    /// stored manifest names and `keep`: replaced events files, and whatever an interrupted
+    /// rewrite left.
     async fn tidy_month(&self, tenant: &Tenant, month: NaiveDate, keep: &[&str]) -> AppResult<()> {
         let manifest = ArchiveStore::manifest_path(tenant, month);
+        // A rewrite that stopped after storing its manifest but before recording it left the
+        // stored manifest naming its new file: storage never names a file that is gone.
+        let stored = self.store.read_manifest(tenant, month).await.ok().map(|m| m.object);
         let dir = Path::from(ArchiveStore::month_dir(tenant, month));
         let mut listing = self.store.store.list(Some(&dir));
         let mut doomed = Vec::new();
         while let Some(meta) = listing.next().await {
             let location = meta.map_err(storage)?.location;
-            if location != manifest && !keep.contains(&location.as_ref()) {
+            let kept = location == manifest
+                || keep.contains(&location.as_ref())
+                || stored.as_deref() == Some(location.as_ref());
+            if !kept {
                 doomed.push(location);
             }
         }
@@ -296,6 +310,46 @@ impl Archiver {
                 Err(e) => return Err(storage(e)),
             }
         }
+        if let Some(root) = &self.store.local_dir {
+            remove_staging_files(&root.join(ArchiveStore::month_dir(tenant, month)))?;
+        }
         Ok(())
+    }
+}
+
+/// Removes what interrupted uploads left in a local month directory: the store writes an
+/// upload to `<name>#<n>` and renames it into place once complete. The caller holds the
+/// tenant's lock, so no upload is under way.
+fn remove_staging_files(dir: &std::path::Path) -> AppResult<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(AppError::internal(format!("reading {}: {e}", dir.display()))),
+    };
+    for entry in entries {
+        let entry = entry.map_err(AppError::internal)?;
+        if is_staging_name(&entry.file_name().to_string_lossy()) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(AppError::internal(format!("removing {}: {e}", entry.path().display()))),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_staging_name(name: &str) -> bool {
+    name.rsplit_once('#').is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_unfinished_uploads_are_staging_files() {
+        assert!(super::is_staging_name("events-12.ndjson.gz#3"));
+        assert!(!super::is_staging_name("events-12.ndjson.gz"));
+        assert!(!super::is_staging_name("manifest.json#"));
+        assert!(!super::is_staging_name("notes#draft"));
     }
 }

@@ -381,15 +381,14 @@ pub async fn erasures_failed(conn: &mut Connection, ids: &[i64], error: &str) ->
         .map(drop)
 }
 
-/// Per month, the erasures waiting and an error one of them met last time.
+/// Per month, the erasures waiting and the error the newest failed one met.
 pub async fn erasure_backlog(conn: &mut Connection) -> QueryResult<Vec<(NaiveDate, i64, Option<String>)>> {
+    let latest_error = diesel::dsl::sql::<diesel::sql_types::Nullable<Text>>(
+        "(array_agg(last_error ORDER BY id DESC) FILTER (WHERE last_error IS NOT NULL))[1]",
+    );
     audit_archive_erasures::table
         .group_by(audit_archive_erasures::month)
-        .select((
-            audit_archive_erasures::month,
-            diesel::dsl::count_star(),
-            diesel::dsl::max(audit_archive_erasures::last_error),
-        ))
+        .select((audit_archive_erasures::month, diesel::dsl::count_star(), latest_error))
         .load(conn)
         .await
 }

@@ -200,14 +200,15 @@ pub async fn erase(
             }
         })
         .await?;
+    // The erasure has committed: the archived months go ahead whatever happens to the sessions.
+    if report.archived_months_queued > 0 {
+        state.archiver().pass_soon(tenant.clone());
+    }
     // The membership is gone, so no session of theirs is honoured any more; ending them
     // frees the store. Recorded under the pseudonym, never the email.
     report.sessions_ended =
         auth::end_sessions(&state.db, &state.redis, tenant, recorded_by, (user_id, pseudonym.name), None, "erased")
             .await?;
-    if report.archived_months_queued > 0 {
-        state.archiver().pass_soon(tenant.clone());
-    }
     Ok(report)
 }
 

@@ -150,7 +150,7 @@ impl AuditCommand {
                         m.object
                     );
                 }
-                if pass.archived.is_empty() {
+                if pass.archived.is_empty() && pass.erased.is_empty() {
                     println!("nothing of `{}` is past its retention", tenant.slug);
                 }
                 Ok(())
