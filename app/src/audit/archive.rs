@@ -111,8 +111,21 @@ impl ArchiveStore {
 
     pub(super) async fn read_manifest(&self, tenant: &Tenant, month: NaiveDate) -> AppResult<Manifest> {
         let path = Self::manifest_path(tenant, month);
-        let bytes = self.store.get(&path).await.map_err(storage)?.bytes().await.map_err(storage)?;
+        self.stored_manifest(tenant, month)
+            .await?
+            .ok_or_else(|| AppError::internal(format!("audit archive storage: no manifest at {path}")))
+    }
+
+    /// The manifest stored for `month`, `None` when none is; any other failure is an error.
+    pub(super) async fn stored_manifest(&self, tenant: &Tenant, month: NaiveDate) -> AppResult<Option<Manifest>> {
+        let path = Self::manifest_path(tenant, month);
+        let bytes = match self.store.get(&path).await {
+            Ok(found) => found.bytes().await.map_err(storage)?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(storage(e)),
+        };
         serde_json::from_slice(&bytes)
+            .map(Some)
             .map_err(|e| AppError::invalid(format!("the manifest at {path} is not valid: {e}")))
     }
 }
@@ -202,6 +215,8 @@ impl Archiver {
                 Ok(Some(manifest)) => pass.archived.push(manifest),
                 Ok(None) => {}
                 Err(e) => {
+                    // Only the first failure is returned: the others are told here.
+                    tracing::warn!(tenant = %tenant.slug, %month, "archiving the month failed: {e}");
                     failed.get_or_insert(e);
                 }
             }

@@ -272,16 +272,25 @@ impl Archiver {
                 Box::pin(async move { repo::superseded_objects(conn).await.map_err(AppError::from) })
             })
             .await?;
+        // One month's failure leaves the others to be tidied; the first failure is returned.
+        let mut failed = None;
         for (month, _) in months {
-            let manifest = self.manifest_on_record(tenant, month).await?;
-            self.tidy_month(tenant, month, &[manifest.object.as_str()]).await?;
-            self.db
-                .with_tenant(tenant, move |conn| {
-                    Box::pin(async move { repo::superseded_deleted(conn, month).await.map_err(AppError::from) })
-                })
-                .await?;
+            if let Err(e) = self.delete_superseded_of(tenant, month).await {
+                tracing::warn!(tenant = %tenant.slug, %month, "deleting a replaced audit archive file: {e}");
+                failed.get_or_insert(e);
+            }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
+    }
+
+    async fn delete_superseded_of(&self, tenant: &Tenant, month: NaiveDate) -> AppResult<()> {
+        let manifest = self.manifest_on_record(tenant, month).await?;
+        self.tidy_month(tenant, month, &[manifest.object.as_str()]).await?;
+        self.db
+            .with_tenant(tenant, move |conn| {
+                Box::pin(async move { repo::superseded_deleted(conn, month).await.map_err(AppError::from) })
+            })
+            .await
     }
 
     /// Deletes every object in the month's directory but its manifest, the events file the
@@ -291,7 +300,8 @@ impl Archiver {
         let manifest = ArchiveStore::manifest_path(tenant, month);
         // A rewrite that stopped after storing its manifest but before recording it left the
         // stored manifest naming its new file: storage never names a file that is gone.
-        let stored = self.store.read_manifest(tenant, month).await.ok().map(|m| m.object);
+        // Storage that cannot be read now keeps everything: tidying waits for the next pass.
+        let stored = self.store.stored_manifest(tenant, month).await?.map(|m| m.object);
         let dir = Path::from(ArchiveStore::month_dir(tenant, month));
         let mut listing = self.store.store.list(Some(&dir));
         let mut doomed = Vec::new();
@@ -311,7 +321,8 @@ impl Archiver {
             }
         }
         if let Some(root) = &self.store.local_dir {
-            remove_staging_files(&root.join(ArchiveStore::month_dir(tenant, month)))?;
+            let dir = root.join(ArchiveStore::month_dir(tenant, month));
+            tokio::task::spawn_blocking(move || remove_staging_files(&dir)).await.map_err(AppError::internal)??;
         }
         Ok(())
     }

@@ -206,7 +206,7 @@ fn slices(filter: &AuditFilter, direction: Option<Direction>, now: DateTime<Utc>
     let mut slices = Vec::with_capacity(SEARCH_REACH.len() + 1);
     match direction {
         Some(Direction::Newer(cursor)) => {
-            let start = cursor.occurred_at;
+            let start = filter.from.map_or(cursor.occurred_at, |from| from.max(cursor.occurred_at));
             let mut from = filter.from;
             for days in SEARCH_REACH {
                 let edge = start + reach(days);
@@ -220,7 +220,9 @@ fn slices(filter: &AuditFilter, direction: Option<Direction>, now: DateTime<Utc>
         }
         older => {
             let cursor = older.map(|(Direction::Older(c) | Direction::Newer(c))| c.occurred_at);
-            let start = [cursor, filter.to].into_iter().flatten().min().unwrap_or(now);
+            // A `to` in the future starts from now: the slices ahead of now would all be empty.
+            // The first slice still reaches `to`, so events stamped ahead of now are read.
+            let start = [cursor, filter.to, Some(now)].into_iter().flatten().min().unwrap_or(now);
             let mut to = filter.to;
             for days in SEARCH_REACH {
                 let edge = start - reach(days);

@@ -485,8 +485,9 @@ async fn an_erasure_reaches_archived_months_which_still_verify_on_their_own() {
     // Let go explicitly: a dropped connection's lock lasts until the server notices.
     let unlock = format!("SELECT pg_advisory_unlock(hashtext('beacon audit archive'), {})", t.tenant.id.0);
     holder.batch_execute(&unlock).await.unwrap();
-    let pass = archiver.pass(&t.tenant, Utc::now(), &AuditSource::command_line()).await.unwrap();
-    assert!(!pass.skipped && pass.erased.iter().any(|m| m.month == old), "{pass:?}");
+    // The server's own pass, started by the erasure, may still be waiting for the lock: then it
+    // does the work and this one is skipped. Either way the outcome below is what counts.
+    archiver.pass(&t.tenant, Utc::now(), &AuditSource::command_line()).await.unwrap();
     erasures_done(&app, &t).await;
     assert!(!stray.exists() && !staging.exists());
     assert!(!files_text(&dir.0).0.contains(&finn));
