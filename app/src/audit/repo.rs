@@ -171,21 +171,24 @@ fn filtered(filter: &AuditFilter, actor: Option<Actor>, direction: Option<Direct
     if !filter.words.is_empty() {
         query = query.filter(has_words(&filter.words));
     }
-    // The position as one row comparison, which PostgreSQL turns into an index bound: with
-    // `a < x OR (a = x AND b < y)` it would read every newer entry again on each page, so
-    // deep pages (and exports) slowed down as they went.
-    let beyond = |operator: &str, c: Cursor| {
+    match direction {
+        None => query.order((e::occurred_at.desc(), e::id.desc())),
+        Some(Direction::Older(c)) => query.filter(position("<", c)).order((e::occurred_at.desc(), e::id.desc())),
+        Some(Direction::Newer(c)) => query.filter(position(">", c)).order((e::occurred_at.asc(), e::id.asc())),
+    }
+}
+
+/// Events on one side of a position, as one row comparison, which PostgreSQL turns into an
+/// index bound: with `a < x OR (a = x AND b < y)` it would read every newer entry again on each
+/// page, so deep pages (and exports) slowed down as they went.
+fn position(operator: &str, c: Cursor) -> Box<dyn BoxableExpression<audit_events::table, Pg, SqlType = Bool>> {
+    Box::new(
         sql::<Bool>(&format!("(occurred_at, id) {operator} ("))
             .bind::<diesel::sql_types::Timestamptz, _>(c.occurred_at)
             .sql(", ")
             .bind::<diesel::sql_types::BigInt, _>(c.id)
-            .sql(")")
-    };
-    match direction {
-        None => query.order((e::occurred_at.desc(), e::id.desc())),
-        Some(Direction::Older(c)) => query.filter(beyond("<", c)).order((e::occurred_at.desc(), e::id.desc())),
-        Some(Direction::Newer(c)) => query.filter(beyond(">", c)).order((e::occurred_at.asc(), e::id.asc())),
-    }
+            .sql(")"),
+    )
 }
 
 /// How far from where a free-text page starts each of its reads reaches, in days: the last
@@ -238,6 +241,79 @@ fn slices(filter: &AuditFilter, direction: Option<Direction>, now: DateTime<Utc>
     slices
 }
 
+/// How many of the newest events the other filters select a free-text page reads before it
+/// turns to the word index.
+const RECENT_SCAN: i64 = 2_000;
+
+/// The edge of a free-text page's first read: the newest `RECENT_SCAN` events the other filters
+/// select (oldest first when paging towards newer events). `Ok(None)` when they select fewer,
+/// so the first read sees every candidate.
+///
+/// Why: PostgreSQL cannot tell a word in every event from a rare one well enough to choose
+/// between reading newest-first until the page fills and the word index; chosen wrong, a word in
+/// every event had a day's 100,000 events checked one by one and sorted (2 s at 10 million). In
+/// a bounded range either choice is cheap: a common word fills its page there, and a rare one
+/// costs a quick look before the time slices read the index.
+async fn recent_edge(
+    conn: &mut Connection,
+    filter: &AuditFilter,
+    actor: Option<Actor>,
+    direction: Option<Direction>,
+) -> QueryResult<Option<Cursor>> {
+    use audit_events::dsl as e;
+    let candidates = AuditFilter { words: Vec::new(), ..filter.clone() };
+    let edge: Option<(DateTime<Utc>, i64)> = filtered(&candidates, actor, direction)
+        .offset(RECENT_SCAN - 1)
+        .select((e::occurred_at, e::id))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(edge.map(|(occurred_at, id)| Cursor { occurred_at, id }))
+}
+
+/// Up to `limit` rows of `$row` for a page: for free text, the newest events first (see
+/// [`recent_edge`]), then, if the page is not settled there, the time slices; other filters in
+/// one read. (A macro: the page and the detail page select different rows.)
+macro_rules! read_page {
+    ($conn:expr, $filter:expr, $direction:expr, $limit:expr, $row:ty) => {{
+        let (conn, filter, direction, limit) = ($conn, $filter, $direction, $limit);
+        let actor = resolve_actor(conn, filter).await?;
+        let mut settled = None;
+        if !filter.words.is_empty() {
+            let edge = recent_edge(conn, filter, actor.clone(), direction).await?;
+            let mut first = filtered(filter, actor.clone(), direction);
+            if let Some(edge) = edge {
+                let towards_newer = matches!(direction, Some(Direction::Newer(_)));
+                first = first.filter(position(if towards_newer { "<=" } else { ">=" }, edge));
+            }
+            let rows: Vec<$row> = first.limit(limit).select(<$row>::as_select()).load(conn).await?;
+            if edge.is_none() || rows.len() as i64 >= limit {
+                settled = Some(rows);
+            }
+        }
+        match settled {
+            Some(rows) => rows,
+            None => {
+                let mut rows: Vec<$row> = Vec::new();
+                for slice in slices(filter, direction, Utc::now()) {
+                    let wanted = limit - rows.len() as i64;
+                    rows.extend(
+                        filtered(&slice, actor.clone(), direction)
+                            .limit(wanted)
+                            .select(<$row>::as_select())
+                            .load(conn)
+                            .await?,
+                    );
+                    if rows.len() as i64 >= limit {
+                        break;
+                    }
+                }
+                rows
+            }
+        }
+    }};
+}
+
 /// Up to `limit` events of the list, newest first whichever way it was read.
 pub async fn page(
     conn: &mut Connection,
@@ -245,17 +321,7 @@ pub async fn page(
     direction: Option<Direction>,
     limit: i64,
 ) -> QueryResult<Vec<AuditRecord>> {
-    let actor = resolve_actor(conn, filter).await?;
-    let mut rows: Vec<RecordRow> = Vec::new();
-    for slice in slices(filter, direction, Utc::now()) {
-        let wanted = limit - rows.len() as i64;
-        rows.extend(
-            filtered(&slice, actor.clone(), direction).limit(wanted).select(RecordRow::as_select()).load(conn).await?,
-        );
-        if rows.len() as i64 >= limit {
-            break;
-        }
-    }
+    let rows = read_page!(conn, filter, direction, limit, RecordRow);
     let mut records: Vec<AuditRecord> = rows.into_iter().map(AuditRecord::from).collect();
     if matches!(direction, Some(Direction::Newer(_))) {
         records.reverse();
@@ -270,17 +336,7 @@ pub async fn detail_page(
     direction: Option<Direction>,
     limit: i64,
 ) -> QueryResult<Vec<AuditDetail>> {
-    let actor = resolve_actor(conn, filter).await?;
-    let mut rows: Vec<DetailRow> = Vec::new();
-    for slice in slices(filter, direction, Utc::now()) {
-        let wanted = limit - rows.len() as i64;
-        rows.extend(
-            filtered(&slice, actor.clone(), direction).limit(wanted).select(DetailRow::as_select()).load(conn).await?,
-        );
-        if rows.len() as i64 >= limit {
-            break;
-        }
-    }
+    let rows = read_page!(&mut *conn, filter, direction, limit, DetailRow);
     let mut details = with_positions(conn, rows).await?;
     if matches!(direction, Some(Direction::Newer(_))) {
         details.reverse();

@@ -570,3 +570,40 @@ async fn a_million_event_export_streams_in_bounded_memory() {
     );
     assert!(growth_mib < 64, "memory grew by {growth_mib} MiB while streaming {} MiB", bytes / 1024 / 1024);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn free_text_finds_a_word_in_every_event_and_a_rare_one_past_the_newest_events() {
+    let app = TestApp::new().await;
+    let (t, admin) = app.signed_in_tenant().await;
+    // More events than a free-text page reads newest-first (2,000), every one naming "fleet";
+    // one, forty days older, naming "needle": it is found only through the word index.
+    tamper(
+        &app,
+        &t,
+        "SELECT audit_ensure_months(now() - interval '60 days', now()); \
+         INSERT INTO audit_events (occurred_at, actor, action, target, outcome, severity) \
+         SELECT now() - g * interval '1 second', 'fleet@example.com', 'auth.login', 'fleet-' || g, 'success', 'low' \
+           FROM generate_series(1, 3000) AS g; \
+         INSERT INTO audit_events (occurred_at, actor, action, target, outcome, severity) \
+         VALUES (now() - interval '40 days', 'cli', 'auth.login', 'needle-7', 'success', 'low')",
+    )
+    .await;
+    let targets =
+        |body: &Value| items(body).iter().map(|i| i["target"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+
+    let (status, every, _) = app.get_json(&t, &admin, "/api/audit?q=fleet&limit=50").await;
+    assert_eq!(status, StatusCode::OK, "{every}");
+    let expected: Vec<String> = (1..=50).map(|g| format!("fleet-{g}")).collect();
+    assert_eq!(targets(&every), expected, "the newest fifty, newest first");
+    let cursor = every["nextCursor"].as_str().expect("more pages").to_owned();
+    let (_, next, _) = app.get_json(&t, &admin, &format!("/api/audit?q=fleet&limit=50&cursor={cursor}")).await;
+    assert_eq!(targets(&next)[..2], ["fleet-51", "fleet-52"]);
+
+    for q in ["needle", "needle-7"] {
+        let (_, rare, _) = app.get_json(&t, &admin, &format!("/api/audit?q={q}")).await;
+        assert_eq!(targets(&rare), ["needle-7"], "{q}");
+    }
+    // Both words must be in one event: none has them together.
+    let (_, both, _) = app.get_json(&t, &admin, "/api/audit?q=fleet%20needle").await;
+    assert!(items(&both).is_empty(), "{both}");
+}
