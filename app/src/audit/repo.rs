@@ -272,45 +272,49 @@ async fn recent_edge(
 }
 
 /// Up to `limit` rows of `$row` for a page: for free text, the newest events first (see
-/// [`recent_edge`]), then, if the page is not settled there, the time slices; other filters in
-/// one read. (A macro: the page and the detail page select different rows.)
+/// [`recent_edge`]), then, if the page is not settled there, the time slices from beyond that
+/// read's edge; other filters in one read. (A macro: the page and the detail page select
+/// different rows.)
 macro_rules! read_page {
     ($conn:expr, $filter:expr, $direction:expr, $limit:expr, $row:ty) => {{
-        let (conn, filter, direction, limit) = ($conn, $filter, $direction, $limit);
+        let (conn, filter, limit) = ($conn, $filter, $limit);
+        let mut direction = $direction;
         let actor = resolve_actor(conn, filter).await?;
-        let mut settled = None;
+        let mut rows: Vec<$row> = Vec::new();
+        let mut settled = false;
         if !filter.words.is_empty() {
             let edge = recent_edge(conn, filter, actor.clone(), direction).await?;
+            let towards_newer = matches!(direction, Some(Direction::Newer(_)));
             let mut first = filtered(filter, actor.clone(), direction);
             if let Some(edge) = edge {
-                let towards_newer = matches!(direction, Some(Direction::Newer(_)));
                 first = first.filter(position(if towards_newer { "<=" } else { ">=" }, edge));
             }
-            let rows: Vec<$row> = first.limit(limit).select(<$row>::as_select()).load(conn).await?;
-            if edge.is_none() || rows.len() as i64 >= limit {
-                settled = Some(rows);
+            rows = first.limit(limit).select(<$row>::as_select()).load(conn).await?;
+            settled = rows.len() as i64 >= limit;
+            match edge {
+                // The first read saw every candidate.
+                None => settled = true,
+                // The slices go on past what the first read saw.
+                Some(edge) if towards_newer => direction = Some(Direction::Newer(edge)),
+                Some(edge) => direction = Some(Direction::Older(edge)),
             }
         }
-        match settled {
-            Some(rows) => rows,
-            None => {
-                let mut rows: Vec<$row> = Vec::new();
-                for slice in slices(filter, direction, Utc::now()) {
-                    let wanted = limit - rows.len() as i64;
-                    rows.extend(
-                        filtered(&slice, actor.clone(), direction)
-                            .limit(wanted)
-                            .select(<$row>::as_select())
-                            .load(conn)
-                            .await?,
-                    );
-                    if rows.len() as i64 >= limit {
-                        break;
-                    }
+        if !settled {
+            for slice in slices(filter, direction, Utc::now()) {
+                let wanted = limit - rows.len() as i64;
+                rows.extend(
+                    filtered(&slice, actor.clone(), direction)
+                        .limit(wanted)
+                        .select(<$row>::as_select())
+                        .load(conn)
+                        .await?,
+                );
+                if rows.len() as i64 >= limit {
+                    break;
                 }
-                rows
             }
         }
+        rows
     }};
 }
 
