@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod finops;
 pub mod escape;
 pub mod insights;
 pub mod privacy;
@@ -39,6 +40,7 @@ use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage, SessionsPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
 use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
+use finops::pages::{CostImportPage, CostSourcesPage, FinopsPage};
 use insights::pages::InsightsPage;
 use privacy::pages::YourDataPage;
 use settings::pages::UsersPage;
@@ -96,7 +98,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("catalog/:namespace/:kind/:name") view=EntityPage ssr=SsrMode::Async/>
                     <Route path=path!("plugins") view=|| view! { <NotYetAvailable area="Plugins" purpose="The plugin marketplace is not available yet."/> }/>
                     <Route path=path!("briefs") view=|| view! { <NotYetAvailable area="Briefs" purpose="Competitive-intelligence briefs are not available yet."/> }/>
-                    <Route path=path!("finops") view=|| view! { <NotYetAvailable area="FinOps" purpose="Cost views arrive once cost data can be imported."/> }/>
+                    <Route path=path!("finops") view=FinopsPage/>
+                    <Route path=path!("finops/sources") view=CostSourcesPage/>
+                    <Route path=path!("finops/imports/:id") view=CostImportPage/>
                     // Async so a 403 status is set before the first byte is sent.
                     <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async/>
                     <Route path=path!("audit/permissions") view=PermissionChangesPage ssr=SsrMode::Async/>

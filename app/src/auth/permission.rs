@@ -14,10 +14,19 @@ pub enum Scope {
     CatalogWrite,
     CatalogAdmin,
     AuditRead,
+    FinopsRead,
+    FinopsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::CatalogRead, Scope::CatalogWrite, Scope::CatalogAdmin, Scope::AuditRead];
+    pub const ALL: [Scope; 6] = [
+        Scope::CatalogRead,
+        Scope::CatalogWrite,
+        Scope::CatalogAdmin,
+        Scope::AuditRead,
+        Scope::FinopsRead,
+        Scope::FinopsWrite,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -25,6 +34,8 @@ impl Scope {
             Scope::CatalogWrite => "catalog:write",
             Scope::CatalogAdmin => "catalog:admin",
             Scope::AuditRead => "audit:read",
+            Scope::FinopsRead => "finops:read",
+            Scope::FinopsWrite => "finops:write",
         }
     }
 
@@ -34,6 +45,8 @@ impl Scope {
             Scope::CatalogWrite => "Create, change and delete entities and locations",
             Scope::CatalogAdmin => "Manage the hosts locations may be read from",
             Scope::AuditRead => "Read audit events",
+            Scope::FinopsRead => "Read cost data and imports",
+            Scope::FinopsWrite => "Import cost files",
         }
     }
 
@@ -64,6 +77,10 @@ pub enum Action {
     CatalogWrite,
     CatalogAdmin,
     AuditRead,
+    /// Cost views: everyone in the tenant.
+    FinopsRead,
+    /// Cost imports (and later sources, rules, budgets): maintainers and admins.
+    FinopsWrite,
     /// One's own password, sessions and API keys.
     ManageOwnAccount,
     /// Members, roles, password resets.
@@ -73,11 +90,13 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::CatalogRead,
         Action::CatalogWrite,
         Action::CatalogAdmin,
         Action::AuditRead,
+        Action::FinopsRead,
+        Action::FinopsWrite,
         Action::ManageOwnAccount,
         Action::ManageUsers,
         Action::ManageAccess,
@@ -89,6 +108,8 @@ impl Action {
             Action::CatalogWrite => "catalog.write",
             Action::CatalogAdmin => "catalog.admin",
             Action::AuditRead => "audit.read",
+            Action::FinopsRead => "finops.read",
+            Action::FinopsWrite => "finops.write",
             Action::ManageOwnAccount => "account.manage_own",
             Action::ManageUsers => "users.manage",
             Action::ManageAccess => "access.manage",
@@ -105,8 +126,9 @@ impl Action {
     /// The least role that may do this.
     pub fn min_role(self) -> Role {
         match self {
-            Action::CatalogRead | Action::ManageOwnAccount => Role::Viewer,
+            Action::CatalogRead | Action::FinopsRead | Action::ManageOwnAccount => Role::Viewer,
             Action::CatalogWrite => Role::Developer,
+            Action::FinopsWrite => Role::Maintainer,
             Action::CatalogAdmin | Action::AuditRead | Action::ManageUsers | Action::ManageAccess => Role::Admin,
         }
     }
@@ -119,6 +141,8 @@ impl Action {
             Action::CatalogWrite => Some(Scope::CatalogWrite),
             Action::CatalogAdmin => Some(Scope::CatalogAdmin),
             Action::AuditRead => Some(Scope::AuditRead),
+            Action::FinopsRead => Some(Scope::FinopsRead),
+            Action::FinopsWrite => Some(Scope::FinopsWrite),
             Action::ManageOwnAccount | Action::ManageUsers | Action::ManageAccess => None,
         }
     }

@@ -6,6 +6,7 @@ mod bench_audit;
 pub mod bench_edge;
 mod bench_http;
 mod catalog;
+mod finops;
 mod tenant;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,9 @@ enum Command {
     /// Manage a tenant's software catalog.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// Import a tenant's cloud bills.
+    #[command(subcommand)]
+    Finops(finops::FinopsCommand),
     /// Measure catalog ingestion and queries on a synthetic catalog in a scratch tenant.
     Bench(bench::BenchArgs),
 }
@@ -68,6 +72,10 @@ impl Cli {
                 command.run(&db).await
             }
             Some(Command::Catalog(command)) => {
+                startup::migrate(&db).await?;
+                command.run(&db).await
+            }
+            Some(Command::Finops(command)) => {
                 startup::migrate(&db).await?;
                 command.run(&db).await
             }

@@ -32,6 +32,8 @@ const EXPENSIVE: &[&str] = &[
     "/api/ui/audit/verify",
     crate::rest::catalog::IMPORT_PATHS[0],
     crate::rest::catalog::IMPORT_PATHS[1],
+    crate::rest::finops::UPLOAD_PATHS[0],
+    crate::rest::finops::UPLOAD_PATHS[1],
 ];
 
 /// Queues are made when first used and dropped when nobody holds or waits for them.

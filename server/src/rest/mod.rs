@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod catalog;
+pub mod finops;
 pub mod health;
 pub mod oauth;
 pub mod permissions;
@@ -90,6 +91,7 @@ pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
         .into_iter()
         .chain(permissions::endpoints())
         .chain(audit::endpoints())
+        .chain(finops::endpoints())
         .chain(oauth::endpoints())
         .chain(sso::endpoints())
         .chain(account::endpoints())
@@ -103,6 +105,7 @@ pub fn tenant_routes() -> Router<AppState> {
             .into_iter()
             .chain(permissions::endpoints())
             .chain(audit::endpoints())
+            .chain(finops::endpoints())
             .chain(account::endpoints())
             .collect(),
     )

@@ -9,6 +9,7 @@ mod budgets;
 mod catalog;
 mod catalog_writes;
 mod facet_counts;
+mod finops;
 mod fuzz;
 mod insights;
 mod isolation;

@@ -139,6 +139,18 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/audit/archive/retention" => (Rule::Allowed(ManageAccess), form(path, "days=0")),
         "ui/audit/archive/restore" => (Rule::Allowed(ManageAccess), form(path, "month=1999-01")),
         "ui/audit/archive/put-back" => (Rule::Allowed(ManageAccess), form(path, "month=1999-01")),
+        "ui/finops/overview" => (Rule::Allowed(FinopsRead), form(path, "view=amortized")),
+        "ui/finops/imports" => (Rule::Allowed(FinopsRead), form(path, "")),
+        "ui/finops/import" => (Rule::Allowed(FinopsRead), form(path, &id)),
+        // No file: refused after the role check, nothing imported.
+        "ui/finops/upload" => (
+            Rule::Allowed(FinopsWrite),
+            Sample {
+                path: path.into(),
+                body: Body::from("--matrix--\r\n"),
+                content_type: Some("multipart/form-data; boundary=matrix"),
+            },
+        ),
         _ => return None,
     })
 }
@@ -169,6 +181,14 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             Some((Rule::Allowed(AuditRead), get(&format!("{path}?q=nothing-matches"))))
         }
         ("POST", "/api/audit/verify") => Some((Rule::Allowed(AuditRead), json(&path, ""))),
+        // An empty file: refused after the role check, nothing imported.
+        ("POST", "/api/finops/imports") => Some((
+            Rule::Allowed(FinopsWrite),
+            Sample { path: format!("{path}?source=matrix"), body: Body::empty(), content_type: Some("text/csv") },
+        )),
+        ("GET", "/api/finops/imports" | "/api/finops/imports/{id}" | "/api/cost-analytics") => {
+            Some((Rule::Allowed(FinopsRead), get(&path)))
+        }
         ("POST", "/api/permissions/audit") => Some((Rule::Allowed(AuditRead), json(&path, r#"{"from":"2026-11-01"}"#))),
         ("POST", "/api/permissions/check") => Some((Rule::Authenticated, json(&path, r#"{"action":"catalog.read"}"#))),
         ("GET", "/api/catalog/openapi.json") => Some((Rule::Authenticated, get(&path))),
@@ -221,7 +241,8 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
     use Action::*;
     let rule = match path {
         "/login" | "/login/mfa" => Rule::Public,
-        "/" | "/logout" | "/plugins" | "/briefs" | "/finops" | "/settings" => Rule::Authenticated,
+        "/" | "/logout" | "/plugins" | "/briefs" | "/settings" => Rule::Authenticated,
+        "/finops" | "/finops/sources" | "/finops/imports/{id}" => Rule::Allowed(FinopsRead),
         "/audit" | "/audit/{id}" | "/audit/permissions" | "/audit/insights" | "/audit/archive" => {
             Rule::Allowed(AuditRead)
         }

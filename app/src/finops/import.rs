@@ -1,0 +1,415 @@
+//! Importing cost files. The file is read on a blocking thread in batches that are staged
+//! under the import's id as they come (the progress bar follows the bytes read); nothing
+//! counts until the whole file has been read without a refused row. Then one transaction
+//! swaps the import in for what the same source held for the same billing account and period,
+//! writes the daily sums and the audit event. A refused file changes nothing.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use diesel_async::SimpleAsyncConnection;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::{CostImport, ImportReport, ImportStatus, RejectedRow};
+use super::parse::{CostReader, CostRecord, Defaults, Rejected};
+use super::repo;
+use crate::audit::model::AuditAction;
+use crate::audit::service::{self as audit, AuditEvent, AuditSource};
+use crate::db::Database;
+use crate::error::{AppError, AppResult};
+use crate::tenancy::model::Tenant;
+
+/// Largest file accepted through the portal and the API: a month of a large estate as CSV.gz.
+pub const MAX_UPLOAD_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// Rows staged per statement.
+const BATCH_ROWS: usize = 5_000;
+/// Refused rows listed in a report (all of them are counted).
+const REJECTED_LISTED: usize = 100;
+
+/// What to import a file as.
+#[derive(Clone, Debug)]
+pub struct ImportRequest {
+    /// Who sends these bills: a re-import of a period replaces what this source held for it.
+    pub source: String,
+    pub file_name: String,
+    /// For files without a BillingCurrency column.
+    pub currency: String,
+}
+
+impl ImportRequest {
+    pub fn parse(source: &str, file_name: &str, currency: &str) -> AppResult<Self> {
+        let source = source.trim().to_ascii_lowercase();
+        let valid_source = (1..=63).contains(&source.len())
+            && source.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && source.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !valid_source {
+            return Err(AppError::invalid(
+                "Name the source with up to 63 letters, digits, '.', '_' or '-' (e.g. aws-payer), starting with a letter or digit.",
+            ));
+        }
+        let currency = currency.trim().to_ascii_uppercase();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(AppError::invalid("The default currency is a three-letter ISO 4217 code, such as USD."));
+        }
+        let file_name: String = file_name.chars().filter(|c| !c.is_control()).take(255).collect();
+        let file_name = if file_name.trim().is_empty() { "upload".to_owned() } else { file_name };
+        Ok(Self { source, file_name, currency })
+    }
+}
+
+/// The file an import reads; an uploaded copy is deleted when the import ends.
+pub struct ImportFile {
+    pub path: PathBuf,
+    pub remove_after: bool,
+}
+
+/// Writes an uploaded file to a temporary file as it arrives, refusing it past
+/// [`MAX_UPLOAD_BYTES`]; the import deletes the copy when it ends.
+pub async fn spool<B, E>(body: impl futures_util::Stream<Item = Result<B, E>>) -> AppResult<PathBuf>
+where
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    use futures_util::StreamExt;
+    use std::io::Write;
+
+    let path = std::env::temp_dir().join(format!("beacon-costs-{}", Uuid::new_v4()));
+    let target = path.clone();
+    let written = async move {
+        let mut file = std::fs::File::create(&target).map_err(AppError::internal)?;
+        let mut body = std::pin::pin!(body);
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| AppError::invalid(format!("the upload broke off: {e}")))?;
+            size += chunk.as_ref().len() as u64;
+            if size > MAX_UPLOAD_BYTES {
+                return Err(AppError::too_large(format!(
+                    "Cost files are limited to {} GiB; split the export by month.",
+                    MAX_UPLOAD_BYTES / 1024 / 1024 / 1024
+                )));
+            }
+            // Disk writes stay off the async workers.
+            let bytes = chunk.as_ref().to_vec();
+            file = tokio::task::spawn_blocking(move || file.write_all(&bytes).map(|()| file))
+                .await
+                .map_err(AppError::internal)?
+                .map_err(AppError::internal)?;
+        }
+        if size == 0 {
+            return Err(AppError::invalid("The file is empty."));
+        }
+        Ok(())
+    }
+    .await;
+    match written {
+        Ok(()) => Ok(path),
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(e)
+        }
+    }
+}
+
+/// Records the import and runs it on its own task; returns its id at once.
+pub async fn start(
+    db: &Database,
+    tenant: &Tenant,
+    source: AuditSource,
+    request: ImportRequest,
+    file: ImportFile,
+) -> AppResult<Uuid> {
+    let id = begin(db, tenant, &source, &request, &file).await?;
+    let (db, tenant) = (db.clone(), tenant.clone());
+    tokio::spawn(async move {
+        if let Err(e) = run(&db, &tenant, &source, id, &request, file).await {
+            tracing::error!(import = %id, error = %e, "could not record the end of a cost import");
+        }
+    });
+    Ok(id)
+}
+
+/// Imports a file and waits for the end (the command line).
+pub async fn import_now(
+    db: &Database,
+    tenant: &Tenant,
+    source: AuditSource,
+    request: ImportRequest,
+    file: ImportFile,
+) -> AppResult<CostImport> {
+    let id = begin(db, tenant, &source, &request, &file).await?;
+    run(db, tenant, &source, id, &request, file).await?;
+    load(db, tenant, id).await?.ok_or_else(|| AppError::internal("the import vanished"))
+}
+
+async fn begin(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    request: &ImportRequest,
+    file: &ImportFile,
+) -> AppResult<Uuid> {
+    let size = std::fs::metadata(&file.path).map_err(|e| AppError::invalid(format!("cannot read the file: {e}")))?.len();
+    let id = Uuid::now_v7();
+    let (actor, request) = (source.actor.clone(), request.clone());
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            repo::insert_import(
+                conn,
+                &repo::NewImport {
+                    id,
+                    source: &request.source,
+                    file_name: &request.file_name,
+                    created_by: &actor,
+                    bytes_total: i64::try_from(size).unwrap_or(i64::MAX),
+                },
+            )
+            .await
+        })
+    })
+    .await?;
+    Ok(id)
+}
+
+/// A batch read from the file, and how far the reading got.
+struct Batch {
+    rows: Vec<CostRecord>,
+    bytes_read: u64,
+    rows_read: u64,
+    layout: &'static str,
+}
+
+/// What reading the whole file found.
+struct Reading {
+    layout: &'static str,
+    warnings: Vec<String>,
+    rows_read: u64,
+    rejected_count: u64,
+    rejected: Vec<Rejected>,
+}
+
+/// Counts the bytes the parser has taken from the file, for the progress bar.
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Reads the file on a blocking thread, sending batches while no row has been refused; after
+/// the first refused row it reads on only to count and list the others.
+fn read_file(
+    path: PathBuf,
+    defaults: Defaults,
+    batches: tokio::sync::mpsc::Sender<Batch>,
+) -> Result<Reading, AppError> {
+    let read = Arc::new(AtomicU64::new(0));
+    let file = std::fs::File::open(&path).map_err(|e| AppError::invalid(format!("cannot open the file: {e}")))?;
+    let reader = CostReader::open(Counted { inner: file, read: read.clone() }, defaults)
+        .map_err(|e| AppError::invalid(e.to_string()))?;
+    let layout = reader.layout().as_str();
+    let warnings = reader.warnings().to_vec();
+    let mut reading = Reading { layout, warnings, rows_read: 0, rejected_count: 0, rejected: Vec::new() };
+    let mut rows = Vec::with_capacity(BATCH_ROWS);
+    for row in reader {
+        reading.rows_read += 1;
+        match row {
+            Ok(record) if reading.rejected_count == 0 => rows.push(record),
+            Ok(_) => {}
+            Err(rejected) => {
+                reading.rejected_count += 1;
+                if reading.rejected.len() < REJECTED_LISTED {
+                    reading.rejected.push(rejected);
+                }
+                rows.clear();
+            }
+        }
+        if rows.len() == BATCH_ROWS {
+            let batch = Batch {
+                rows: std::mem::replace(&mut rows, Vec::with_capacity(BATCH_ROWS)),
+                bytes_read: read.load(Ordering::Relaxed),
+                rows_read: reading.rows_read,
+                layout,
+            };
+            if batches.blocking_send(batch).is_err() {
+                return Err(AppError::internal("the import stopped taking rows"));
+            }
+        }
+    }
+    if !rows.is_empty() {
+        let batch = Batch { rows, bytes_read: read.load(Ordering::Relaxed), rows_read: reading.rows_read, layout };
+        if batches.blocking_send(batch).is_err() {
+            return Err(AppError::internal("the import stopped taking rows"));
+        }
+    }
+    Ok(reading)
+}
+
+/// Reads, stages and commits (or refuses) the file; always ends the import's record.
+async fn run(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    id: Uuid,
+    request: &ImportRequest,
+    file: ImportFile,
+) -> AppResult<()> {
+    let (sender, mut batches) = tokio::sync::mpsc::channel::<Batch>(2);
+    let defaults = Defaults { currency: request.currency.clone(), provider: request.source.clone() };
+    let path = file.path.clone();
+    let reader = tokio::task::spawn_blocking(move || read_file(path, defaults, sender));
+    let mut staging: AppResult<()> = Ok(());
+    while let Some(batch) = batches.recv().await {
+        if staging.is_err() {
+            continue;
+        }
+        staging = db
+            .with_tenant(tenant, move |conn| {
+                Box::pin(async move {
+                    repo::insert_rows(conn, id, &batch.rows).await?;
+                    let bytes = i64::try_from(batch.bytes_read).unwrap_or(i64::MAX);
+                    let rows = i64::try_from(batch.rows_read).unwrap_or(i64::MAX);
+                    repo::advance(conn, id, bytes, rows, batch.layout).await
+                })
+            })
+            .await;
+    }
+    let reading = reader.await.map_err(AppError::internal).and_then(|r| r);
+    if file.remove_after {
+        let path = file.path.clone();
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
+    }
+    let outcome = match (reading, staging) {
+        (Ok(reading), Ok(())) if reading.rejected_count == 0 => commit(db, tenant, source, id, request, reading).await,
+        (Ok(reading), Ok(())) => {
+            let rejected = reading.rejected_count;
+            let report = ImportReport {
+                layout: reading.layout.into(),
+                rows_rejected: i64::try_from(rejected).unwrap_or(i64::MAX),
+                rejected: reading.rejected.into_iter().map(|r| RejectedRow { line: r.line, reason: r.reason }).collect(),
+                warnings: reading.warnings,
+                ..ImportReport::default()
+            };
+            let first = report.rejected.first().map(|r| format!(" (first: line {}, {})", r.line, r.reason)).unwrap_or_default();
+            let message = format!("{rejected} row(s) could not be read{first}; nothing of the file was imported.");
+            Err((message, Some(report)))
+        }
+        (Err(e), _) | (_, Err(e)) => Err((e.to_string(), None)),
+    };
+    match outcome {
+        Ok(()) => Ok(()),
+        Err((message, report)) => refuse(db, tenant, source, id, request, &message, report).await,
+    }
+}
+
+/// The file read cleanly: its rows replace the same source's rows for the same account and
+/// period, all at once.
+async fn commit(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    id: Uuid,
+    request: &ImportRequest,
+    reading: Reading,
+) -> Result<(), (String, Option<ImportReport>)> {
+    let (source, request) = (source.clone(), request.clone());
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            // A year of a large estate is millions of rows to move and sum at once.
+            conn.batch_execute("SET LOCAL statement_timeout = '15min'").await?;
+            let replaced = repo::commit(conn, id, &request.source).await?;
+            let totals = repo::totals(conn, id).await?;
+            let report = ImportReport {
+                layout: reading.layout.into(),
+                rows_imported: totals.iter().map(|t| t.rows).sum(),
+                rows_rejected: 0,
+                rejected: Vec::new(),
+                totals,
+                replaced_periods: replaced,
+                warnings: reading.warnings,
+            };
+            let value = serde_json::to_value(&report).map_err(AppError::internal)?;
+            repo::finish(conn, id, ImportStatus::Done, Some(&value), None).await?;
+            let event = AuditEvent::success(AuditAction::FinopsCostsImported, format!("cost-import:{id}")).details(json!({
+                "source": request.source,
+                "file": request.file_name,
+                "rows": report.rows_imported,
+                "replaced_periods": replaced,
+                "totals": report.totals,
+            }));
+            audit::record(conn, &source, event).await
+        })
+    })
+    .await
+    .map_err(|e: AppError| (format!("the import could not be saved: {e}"), None))
+}
+
+/// Ends a refused import: its staged rows dropped, the reason kept and audited.
+async fn refuse(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    id: Uuid,
+    request: &ImportRequest,
+    message: &str,
+    report: Option<ImportReport>,
+) -> AppResult<()> {
+    let (source, request, message) = (source.clone(), request.clone(), message.to_owned());
+    let report = report.map(|r| serde_json::to_value(r).map_err(AppError::internal)).transpose()?;
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            conn.batch_execute("SET LOCAL statement_timeout = '15min'").await?;
+            repo::discard_rows(conn, id).await?;
+            repo::finish(conn, id, ImportStatus::Failed, report.as_ref(), Some(&message)).await?;
+            let event = AuditEvent::failure(AuditAction::FinopsCostsImported, format!("cost-import:{id}"))
+                .details(json!({ "source": request.source, "file": request.file_name, "error": message }));
+            audit::record(conn, &source, event).await
+        })
+    })
+    .await
+}
+
+fn to_model(row: repo::ImportRow) -> CostImport {
+    CostImport {
+        id: row.id,
+        source: row.source,
+        file_name: row.file_name,
+        status: ImportStatus::parse(&row.status),
+        created_by: row.created_by,
+        created_at: row.created_at,
+        bytes_total: row.bytes_total,
+        bytes_read: row.bytes_read,
+        rows_read: row.rows_read,
+        report: row.report.and_then(|r| serde_json::from_value(r).ok()),
+        error: row.error,
+    }
+}
+
+pub async fn load(db: &Database, tenant: &Tenant, id: Uuid) -> AppResult<Option<CostImport>> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            repo::fail_abandoned(conn).await?;
+            Ok::<_, AppError>(repo::load_import(conn, id).await?.map(to_model))
+        })
+    })
+    .await
+}
+
+/// The newest imports, for the Sources page.
+pub async fn recent(db: &Database, tenant: &Tenant) -> AppResult<Vec<CostImport>> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            repo::fail_abandoned(conn).await?;
+            Ok::<_, AppError>(repo::recent_imports(conn, 50).await?.into_iter().map(to_model).collect())
+        })
+    })
+    .await
+}

@@ -1,0 +1,15 @@
+//! FinOps: cloud bills imported in FOCUS (or mapped to it from AWS and Azure exports) and
+//! shown as two views of the same money: what the invoices say and what each day cost.
+
+pub mod api;
+pub mod model;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod import;
+#[cfg(feature = "ssr")]
+pub mod parse;
+#[cfg(feature = "ssr")]
+pub mod repo;
+#[cfg(feature = "ssr")]
+pub mod service;

@@ -1,0 +1,412 @@
+//! FinOps queries. Rows are staged under their import's id and only the commit makes them
+//! count: it moves each (source, billing account, billing period) to the new import, deletes
+//! what the replaced imports held there and sums the new rows into `cost_daily`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Date, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::model::{ImportStatus, PeriodTotal};
+use super::parse::CostRecord;
+use crate::db::Connection;
+use crate::error::AppResult;
+
+pub struct NewImport<'a> {
+    pub id: Uuid,
+    pub source: &'a str,
+    pub file_name: &'a str,
+    pub created_by: &'a str,
+    pub bytes_total: i64,
+}
+
+pub async fn insert_import(conn: &mut Connection, new: &NewImport<'_>) -> AppResult<()> {
+    diesel::sql_query(
+        "INSERT INTO cost_imports (id, source, file_name, created_by, status, bytes_total)
+         VALUES ($1, $2, $3, $4, 'running', $5)",
+    )
+    .bind::<SqlUuid, _>(new.id)
+    .bind::<Text, _>(new.source)
+    .bind::<Text, _>(new.file_name)
+    .bind::<Text, _>(new.created_by)
+    .bind::<BigInt, _>(new.bytes_total)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records how far the import has read; the page's progress bar follows it.
+pub async fn advance(conn: &mut Connection, id: Uuid, bytes_read: i64, rows_read: i64, layout: &str) -> AppResult<()> {
+    diesel::sql_query(
+        "UPDATE cost_imports SET bytes_read = $2, rows_read = $3, format = $4, updated_at = now() WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<BigInt, _>(bytes_read)
+    .bind::<BigInt, _>(rows_read)
+    .bind::<Text, _>(layout)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stages a batch of rows under the import (one statement: a column array per field).
+pub async fn insert_rows(conn: &mut Connection, import: Uuid, rows: &[CostRecord]) -> AppResult<()> {
+    fn column<'r, T: ?Sized>(rows: &'r [CostRecord], f: impl Fn(&'r CostRecord) -> &'r T) -> Vec<&'r T> {
+        rows.iter().map(f).collect()
+    }
+    fn optional<'r>(rows: &'r [CostRecord], f: impl Fn(&'r CostRecord) -> &'r Option<String>) -> Vec<Option<&'r str>> {
+        rows.iter().map(|r| f(r).as_deref()).collect()
+    }
+    let lines: Vec<i64> = rows.iter().map(|r| i64::try_from(r.line).unwrap_or(i64::MAX)).collect();
+    let times = |f: fn(&CostRecord) -> DateTime<Utc>| rows.iter().map(f).collect::<Vec<_>>();
+    let json = |f: fn(&CostRecord) -> &serde_json::Map<String, serde_json::Value>| {
+        rows.iter().map(|r| serde_json::Value::Object(f(r).clone())).collect::<Vec<_>>()
+    };
+    diesel::sql_query(
+        "INSERT INTO cost_rows (import_id, line, provider, billing_account_id, billing_account_name, sub_account_id,
+             sub_account_name, billing_currency, billing_period_start, billing_period_end, charge_period_start,
+             charge_period_end, charge_category, charge_class, charge_description, service_name, service_category,
+             region_id, resource_id, resource_name, resource_type, sku_id, billed_cost, effective_cost, list_cost,
+             contracted_cost, pricing_quantity, pricing_unit, commitment_discount_id, tags, extra)
+         SELECT $1, line, provider, billing_account_id, billing_account_name, sub_account_id, sub_account_name,
+             billing_currency, billing_period_start, billing_period_end, charge_period_start, charge_period_end,
+             charge_category, charge_class, charge_description, service_name, service_category, region_id,
+             resource_id, resource_name, resource_type, sku_id, billed_cost::numeric, effective_cost::numeric,
+             list_cost::numeric, contracted_cost::numeric, pricing_quantity::numeric, pricing_unit,
+             commitment_discount_id, tags, extra
+         FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+             $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[],
+             $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
+             $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::text[], $30::jsonb[],
+             $31::jsonb[])
+           AS r(line, provider, billing_account_id, billing_account_name, sub_account_id, sub_account_name,
+             billing_currency, billing_period_start, billing_period_end, charge_period_start, charge_period_end,
+             charge_category, charge_class, charge_description, service_name, service_category, region_id,
+             resource_id, resource_name, resource_type, sku_id, billed_cost, effective_cost, list_cost,
+             contracted_cost, pricing_quantity, pricing_unit, commitment_discount_id, tags, extra)",
+    )
+    .into_boxed()
+    .bind::<SqlUuid, _>(import)
+    .bind::<Array<BigInt>, _>(lines)
+    .bind::<Array<Text>, _>(column(rows, |r| r.provider.as_str()))
+    .bind::<Array<Text>, _>(column(rows, |r| r.billing_account_id.as_str()))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.billing_account_name))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.sub_account_id))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.sub_account_name))
+    .bind::<Array<Text>, _>(column(rows, |r| r.billing_currency.as_str()))
+    .bind::<Array<Timestamptz>, _>(times(|r| r.billing_period_start))
+    .bind::<Array<Timestamptz>, _>(times(|r| r.billing_period_end))
+    .bind::<Array<Timestamptz>, _>(times(|r| r.charge_period_start))
+    .bind::<Array<Timestamptz>, _>(times(|r| r.charge_period_end))
+    .bind::<Array<Text>, _>(column(rows, |r| r.charge_category.as_str()))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.charge_class))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.charge_description))
+    .bind::<Array<Text>, _>(column(rows, |r| r.service_name.as_str()))
+    .bind::<Array<Text>, _>(column(rows, |r| r.service_category.as_str()))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.region_id))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.resource_id))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.resource_name))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.resource_type))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.sku_id))
+    .bind::<Array<Text>, _>(column(rows, |r| r.billed_cost.as_str()))
+    .bind::<Array<Text>, _>(column(rows, |r| r.effective_cost.as_str()))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.list_cost))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.contracted_cost))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.pricing_quantity))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.pricing_unit))
+    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.commitment_discount_id))
+    .bind::<Array<Jsonb>, _>(json(|r| &r.tags))
+    .bind::<Array<Jsonb>, _>(json(|r| &r.extra))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Drops what a failed import staged.
+pub async fn discard_rows(conn: &mut Connection, import: Uuid) -> AppResult<()> {
+    diesel::sql_query("DELETE FROM cost_rows WHERE import_id = $1").bind::<SqlUuid, _>(import).execute(conn).await?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Makes the import's rows count; returns how many (account, period) pairs it took over from
+/// earlier imports. Runs in one transaction with the import's end, under a lock per source so
+/// two imports of one source commit one after the other.
+pub async fn commit(conn: &mut Connection, import: Uuid, source: &str) -> AppResult<i64> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('beacon.cost_source.' || $1, 0))")
+        .bind::<Text, _>(source)
+        .execute(conn)
+        .await?;
+    let replaced = diesel::sql_query(
+        "WITH mine AS (SELECT DISTINCT billing_account_id, billing_period_start FROM cost_rows WHERE import_id = $1),
+              replaced AS (
+                SELECT s.import_id, s.billing_account_id, s.billing_period_start
+                  FROM cost_slices s JOIN mine USING (billing_account_id, billing_period_start)
+                 WHERE s.source = $2 AND s.import_id <> $1),
+              gone_rows AS (
+                DELETE FROM cost_rows r USING replaced p
+                 WHERE r.import_id = p.import_id AND r.billing_account_id = p.billing_account_id
+                   AND r.billing_period_start = p.billing_period_start),
+              gone_days AS (
+                DELETE FROM cost_daily d USING replaced p
+                 WHERE d.import_id = p.import_id AND d.billing_account_id = p.billing_account_id
+                   AND d.billing_period_start = p.billing_period_start),
+              taken AS (
+                INSERT INTO cost_slices (source, billing_account_id, billing_period_start, import_id)
+                SELECT $2, billing_account_id, billing_period_start, $1 FROM mine
+                ON CONFLICT (source, billing_account_id, billing_period_start) DO UPDATE SET import_id = EXCLUDED.import_id)
+         SELECT count(*) AS n FROM replaced",
+    )
+    .bind::<SqlUuid, _>(import)
+    .bind::<Text, _>(source)
+    .get_result::<Count>(conn)
+    .await?
+    .n;
+    diesel::sql_query(
+        "INSERT INTO cost_daily (import_id, billing_account_id, billing_period_start, day, currency, provider,
+             sub_account_id, service_name, service_category, region_id, charge_category, corrections,
+             billed_cost, effective_cost, list_cost, rows)
+         SELECT import_id, billing_account_id, billing_period_start, (charge_period_start AT TIME ZONE 'UTC')::date,
+             billing_currency, provider, coalesce(sub_account_id, ''), service_name, service_category,
+             coalesce(region_id, ''), charge_category, coalesce(charge_class = 'Correction', false),
+             sum(billed_cost), sum(effective_cost), coalesce(sum(list_cost), 0), count(*)
+           FROM cost_rows WHERE import_id = $1
+          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12",
+    )
+    .bind::<SqlUuid, _>(import)
+    .execute(conn)
+    .await?;
+    Ok(replaced)
+}
+
+#[derive(QueryableByName)]
+struct TotalRow {
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = Date)]
+    period: NaiveDate,
+    #[diesel(sql_type = Text)]
+    billed: String,
+    #[diesel(sql_type = Text)]
+    effective: String,
+    #[diesel(sql_type = BigInt)]
+    rows: i64,
+}
+
+/// The import's sums per currency and billing period, exact.
+pub async fn totals(conn: &mut Connection, import: Uuid) -> AppResult<Vec<PeriodTotal>> {
+    let rows: Vec<TotalRow> = diesel::sql_query(
+        "SELECT billing_currency AS currency, (billing_period_start AT TIME ZONE 'UTC')::date AS period,
+                sum(billed_cost)::text AS billed, sum(effective_cost)::text AS effective, count(*) AS rows
+           FROM cost_rows WHERE import_id = $1 GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind::<SqlUuid, _>(import)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PeriodTotal {
+            currency: r.currency,
+            billing_period_start: r.period,
+            billed_cost: r.billed,
+            effective_cost: r.effective,
+            rows: r.rows,
+        })
+        .collect())
+}
+
+pub async fn finish(
+    conn: &mut Connection,
+    import: Uuid,
+    status: ImportStatus,
+    report: Option<&serde_json::Value>,
+    error: Option<&str>,
+) -> AppResult<()> {
+    diesel::sql_query(
+        "UPDATE cost_imports SET status = $2, report = $3, error = $4, updated_at = now(),
+                bytes_read = CASE WHEN $2 = 'done' THEN bytes_total ELSE bytes_read END
+          WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(import)
+    .bind::<Text, _>(status.as_str())
+    .bind::<Nullable<Jsonb>, _>(report)
+    .bind::<Nullable<Text>, _>(error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Imports a stopped server left running: marked failed, their staged rows dropped. One that
+/// has not advanced for this long is not being worked on.
+pub async fn fail_abandoned(conn: &mut Connection) -> AppResult<()> {
+    diesel::sql_query(
+        "WITH abandoned AS (
+            UPDATE cost_imports SET status = 'failed', updated_at = now(),
+                   error = 'The server stopped during the import; nothing of it was kept. Import the file again.'
+             WHERE status = 'running' AND updated_at < now() - interval '5 minutes' RETURNING id)
+         DELETE FROM cost_rows WHERE import_id IN (SELECT id FROM abandoned)",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+pub struct ImportRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub source: String,
+    #[diesel(sql_type = Text)]
+    pub file_name: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Text)]
+    pub created_by: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = BigInt)]
+    pub bytes_total: i64,
+    #[diesel(sql_type = BigInt)]
+    pub bytes_read: i64,
+    #[diesel(sql_type = BigInt)]
+    pub rows_read: i64,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    pub report: Option<serde_json::Value>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub error: Option<String>,
+}
+
+const IMPORT_COLUMNS: &str =
+    "id, source, file_name, status, created_by, created_at, bytes_total, bytes_read, rows_read, report, error";
+
+pub async fn load_import(conn: &mut Connection, id: Uuid) -> AppResult<Option<ImportRow>> {
+    Ok(diesel::sql_query(format!("SELECT {IMPORT_COLUMNS} FROM cost_imports WHERE id = $1"))
+        .bind::<SqlUuid, _>(id)
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+/// The newest imports, newest first.
+pub async fn recent_imports(conn: &mut Connection, limit: i64) -> AppResult<Vec<ImportRow>> {
+    Ok(diesel::sql_query(format!("SELECT {IMPORT_COLUMNS} FROM cost_imports ORDER BY created_at DESC LIMIT $1"))
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await?)
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+pub async fn currencies(conn: &mut Connection) -> AppResult<Vec<String>> {
+    let rows: Vec<Name> = diesel::sql_query(
+        "SELECT currency AS name FROM cost_daily GROUP BY currency ORDER BY sum(abs(effective_cost)) DESC",
+    )
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.name).collect())
+}
+
+#[derive(QueryableByName)]
+struct Month {
+    #[diesel(sql_type = Date)]
+    month: NaiveDate,
+}
+
+/// The months holding costs in `currency`, newest first: billing periods for the invoice
+/// view, days' months for the amortized one.
+pub async fn months(conn: &mut Connection, currency: &str, invoice: bool) -> AppResult<Vec<NaiveDate>> {
+    let column = if invoice { "(billing_period_start AT TIME ZONE 'UTC')" } else { "day" };
+    let rows: Vec<Month> = diesel::sql_query(format!(
+        "SELECT DISTINCT date_trunc('month', {column})::date AS month FROM cost_daily WHERE currency = $1 ORDER BY 1 DESC"
+    ))
+    .bind::<Text, _>(currency)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.month).collect())
+}
+
+#[derive(QueryableByName)]
+pub struct Amount {
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub amount: String,
+    #[diesel(sql_type = Text)]
+    pub previous: String,
+}
+
+/// Where a view's money sits in `cost_daily`: the cost column and the month a row counts in.
+fn view_columns(invoice: bool) -> (&'static str, &'static str) {
+    match invoice {
+        true => ("billed_cost", "date_trunc('month', billing_period_start AT TIME ZONE 'UTC')::date"),
+        false => ("effective_cost", "date_trunc('month', day)::date"),
+    }
+}
+
+/// Sums of `month` and the month before it, grouped by `dimension` (a column of
+/// `cost_daily`, chosen by the caller from a fixed list), largest first, rounded to cents.
+pub async fn by_dimension(
+    conn: &mut Connection,
+    currency: &str,
+    month: NaiveDate,
+    invoice: bool,
+    dimension: &'static str,
+    limit: i64,
+) -> AppResult<Vec<Amount>> {
+    let (cost, month_of) = view_columns(invoice);
+    Ok(diesel::sql_query(format!(
+        "SELECT {dimension}::text AS name,
+                round(coalesce(sum({cost}) FILTER (WHERE {month_of} = $2), 0), 2)::text AS amount,
+                round(coalesce(sum({cost}) FILTER (WHERE {month_of} = $3), 0), 2)::text AS previous
+           FROM cost_daily
+          WHERE currency = $1 AND {month_of} IN ($2, $3)
+          GROUP BY 1
+          ORDER BY sum({cost}) FILTER (WHERE {month_of} = $2) DESC NULLS LAST, 1
+          LIMIT $4"
+    ))
+    .bind::<Text, _>(currency)
+    .bind::<Date, _>(month)
+    .bind::<Date, _>(month - chrono::Months::new(1))
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?)
+}
+
+/// One sum per day of `month` (amortized: by the day incurred) with its day as the name.
+pub async fn daily(conn: &mut Connection, currency: &str, month: NaiveDate) -> AppResult<Vec<Amount>> {
+    Ok(diesel::sql_query(
+        "SELECT day::text AS name, round(sum(effective_cost), 2)::text AS amount, '0' AS previous
+           FROM cost_daily WHERE currency = $1 AND day >= $2 AND day < $2 + interval '1 month'
+          GROUP BY day ORDER BY day",
+    )
+    .bind::<Text, _>(currency)
+    .bind::<Date, _>(month)
+    .load(conn)
+    .await?)
+}
+
+/// One sum per month for the twelve months up to `month`, oldest first.
+pub async fn monthly(conn: &mut Connection, currency: &str, month: NaiveDate, invoice: bool) -> AppResult<Vec<Amount>> {
+    let (cost, month_of) = view_columns(invoice);
+    Ok(diesel::sql_query(format!(
+        "SELECT {month_of}::text AS name, round(sum({cost}), 2)::text AS amount, '0' AS previous
+           FROM cost_daily
+          WHERE currency = $1 AND {month_of} > $2 - interval '12 months' AND {month_of} <= $2
+          GROUP BY 1 ORDER BY 1"
+    ))
+    .bind::<Text, _>(currency)
+    .bind::<Date, _>(month)
+    .load(conn)
+    .await?)
+}

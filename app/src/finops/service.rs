@@ -1,0 +1,88 @@
+//! The cost views: one month of one currency, as the invoices say it or as the days cost it.
+
+use chrono::{Datelike, NaiveDate};
+
+use super::model::{CostOverview, CostView, Movement};
+use super::repo;
+use crate::db::Database;
+use crate::error::{AppError, AppResult};
+use crate::tenancy::model::Tenant;
+
+/// Rows of each breakdown table.
+const BREAKDOWN_ROWS: i64 = 10;
+
+/// The breakdowns of the overview: their title and the `cost_daily` column they group by.
+const DIMENSIONS: [(&str, &str); 6] = [
+    ("Service", "service_name"),
+    ("Service category", "service_category"),
+    ("Provider", "provider"),
+    ("Billing account", "billing_account_id"),
+    ("Sub-account", "sub_account_id"),
+    ("Region", "region_id"),
+];
+
+/// The first day of `raw` (`2024-09`), if it names a month.
+pub fn parse_month(raw: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(&format!("{}-01", raw.trim()), "%Y-%m-%d").ok()
+}
+
+pub async fn overview(
+    db: &Database,
+    tenant: &Tenant,
+    view: CostView,
+    currency: Option<String>,
+    month: Option<NaiveDate>,
+) -> AppResult<CostOverview> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let invoice = view == CostView::Invoice;
+            let currencies = repo::currencies(conn).await?;
+            let currency = currency.filter(|c| currencies.contains(c)).or_else(|| currencies.first().cloned());
+            let mut overview = CostOverview {
+                view,
+                currencies,
+                currency: currency.clone(),
+                months: Vec::new(),
+                month: None,
+                total: Movement { name: "Total".into(), amount: "0.00".into(), previous: "0.00".into() },
+                daily: Vec::new(),
+                monthly: Vec::new(),
+                breakdowns: Vec::new(),
+            };
+            let Some(currency) = currency else { return Ok(overview) };
+            overview.months = repo::months(conn, &currency, invoice).await?;
+            let month = month.map(|m| m.with_day(1).unwrap_or(m)).filter(|m| overview.months.contains(m));
+            let Some(month) = month.or_else(|| overview.months.first().copied()) else { return Ok(overview) };
+            overview.month = Some(month);
+            for (title, column) in DIMENSIONS {
+                let rows = repo::by_dimension(conn, &currency, month, invoice, column, BREAKDOWN_ROWS).await?;
+                let rows = rows
+                    .into_iter()
+                    .map(|r| Movement {
+                        name: if r.name.is_empty() { "(none)".into() } else { r.name },
+                        amount: r.amount,
+                        previous: r.previous,
+                    })
+                    .collect();
+                overview.breakdowns.push((title.to_owned(), rows));
+            }
+            // Every category adds up to the month: its total is the sum of one complete breakdown.
+            let totals = repo::by_dimension(conn, &currency, month, invoice, "currency", 1).await?;
+            if let Some(total) = totals.into_iter().next() {
+                overview.total = Movement { name: "Total".into(), amount: total.amount, previous: total.previous };
+            }
+            overview.monthly = repo::monthly(conn, &currency, month, invoice)
+                .await?
+                .into_iter()
+                .filter_map(|r| NaiveDate::parse_from_str(&r.name, "%Y-%m-%d").ok().map(|d| (d, r.amount)))
+                .collect();
+            overview.daily = repo::daily(conn, &currency, month)
+                .await?
+                .into_iter()
+                .filter_map(|r| NaiveDate::parse_from_str(&r.name, "%Y-%m-%d").ok().map(|d| (d, r.amount)))
+                .collect();
+            Ok::<_, AppError>(overview)
+        })
+    })
+    .await
+}

@@ -1,0 +1,298 @@
+//! FinOps imports against real files: every public sample imports with the file's own totals
+//! (summed apart from the importer, see the fixtures' PROVENANCE.md), a re-import replaces its
+//! periods, a broken row refuses the whole file and changes nothing, and the REST API imports
+//! and reports what the overview shows.
+
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use diesel::QueryableByName;
+use diesel_async::RunQueryDsl;
+use serde_json::Value;
+
+use crate::support::{TestApp, TestTenant};
+use app::audit::service::AuditSource;
+use app::error::AppError;
+use app::finops::import::{import_now, ImportFile, ImportRequest};
+use app::finops::model::{CostImport, ImportStatus};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/finops").join(name)
+}
+
+async fn import(app: &TestApp, t: &TestTenant, source: &str, file: PathBuf) -> CostImport {
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    let request = ImportRequest::parse(source, &name, "USD").expect("request");
+    import_now(&app.db, &t.tenant, AuditSource::command_line(), request, ImportFile { path: file, remove_after: false })
+        .await
+        .expect("the import ran")
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Sums {
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = Text)]
+    billed: String,
+    #[diesel(sql_type = Text)]
+    effective: String,
+    #[diesel(sql_type = BigInt)]
+    rows: i64,
+}
+
+/// Sums per currency of what `table` holds for `import` (`None`: every committed row).
+async fn sums(app: &TestApp, t: &TestTenant, table: &'static str, import: Option<uuid::Uuid>) -> Vec<Sums> {
+    let count = if table == "cost_rows" { "count(*)" } else { "sum(rows)::bigint" };
+    let currency = if table == "cost_rows" { "billing_currency" } else { "currency" };
+    app.db
+        .with_tenant(&t.tenant, move |conn| {
+            Box::pin(async move {
+                // Trailing zeros dropped (`trim_scale`): 1200 and 1200.00 are the same money.
+                let rows: Vec<Sums> = diesel::sql_query(format!(
+                    "SELECT {currency} AS currency, trim_scale(sum(billed_cost))::text AS billed,
+                            trim_scale(sum(effective_cost))::text AS effective, {count} AS rows
+                       FROM {table} WHERE $1::uuid IS NULL OR import_id = $1 GROUP BY 1 ORDER BY 1"
+                ))
+                .bind::<diesel::sql_types::Nullable<SqlUuid>, _>(import)
+                .load(conn)
+                .await?;
+                Ok::<_, AppError>(rows)
+            })
+        })
+        .await
+        .expect("sums")
+}
+
+fn expected(currency: &str, billed: &str, effective: &str, rows: i64) -> Vec<Sums> {
+    vec![Sums { currency: currency.into(), billed: billed.into(), effective: effective.into(), rows }]
+}
+
+#[tokio::test]
+async fn every_sample_file_imports_with_the_files_own_totals() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    // (file, currency, Σ BilledCost, Σ EffectiveCost, rows) — summed with Python's decimal.
+    let files = [
+        ("focus-sample/focus_sample.csv", "USD", "20.52022672899", "14.97651418586", 1000),
+        ("focus-converters-provider-samples/aws-cur-sample-anonymous.csv", "USD", "1.6823086974", "1.6823086974", 1281),
+        ("focus-converters-provider-samples/azure-ea-export-sample-anonymous.csv", "CAD", "1.26136926505726", "1.26136926505726", 27),
+        ("focus-spec-examples/commitment_discount_flexibility/one_hundred_percent_utilization_with_commitment_discount_flexibility_with_1_resource.csv", "USD", "2.75", "2.75", 3),
+        ("focus-spec-examples/commitment_discount_flexibility/one_hundred_percent_utilization_with_commitment_discount_flexibility_with_2_resources.csv", "USD", "2", "2", 3),
+        ("focus-spec-examples/commitment_discount_flexibility/one_hundred_percent_utilization_without_commitment_discount_flexibility.csv", "USD", "1.5", "1.5", 2),
+        ("focus-spec-examples/commitment_discount_flexibility/zero_percent_utilization_without_commitment_discount_flexibility.csv", "USD", "3.5", "3.5", 3),
+        ("focus-spec-examples/commitment_discount_scenarios/commitment_discount_purchase_scenario_1.csv", "USD", "8760", "0", 1),
+        ("focus-spec-examples/commitment_discount_scenarios/commitment_discount_usage_scenario_1.csv", "USD", "0", "1", 1),
+        ("focus-spec-examples/commitment_discount_scenarios/commitment_discount_usage_scenario_2.csv", "USD", "0", "1", 1),
+        ("focus-spec-examples/commitment_discount_scenarios/commitment_discount_usage_scenario_3.csv", "USD", "0", "1", 2),
+        ("focus-spec-examples/commitment_discount_scenarios/commitment_discount_usage_scenario_4.csv", "USD", "0.5", "1.5", 2),
+        ("focus-spec-examples/saas_examples/simple_agreements/simple_saas_agreements_a1.csv", "USD", "10000", "10000", 1),
+        ("focus-spec-examples/saas_examples/simple_agreements/simple_saas_agreements_a2.csv", "USD", "50000", "50000", 1),
+        ("focus-spec-examples/saas_examples/simple_agreements/simple_saas_agreements_a3.csv", "USD", "1000", "1000", 1),
+        ("focus-spec-examples/saas_examples/simple_agreements/simple_saas_agreements_b.csv", "USD", "50000", "50000", 1),
+        ("focus-spec-examples/saas_examples/simple_agreements/simple_saas_agreements_c.csv", "USD", "35800", "35800", 3),
+        ("focus-spec-examples/saas_examples/spend_agreements/saas_spend_agreements_a1.csv", "USD", "1200", "1200", 4),
+        ("focus-spec-examples/saas_examples/spend_agreements/saas_spend_agreements_a2.csv", "USD", "1200", "1200", 13),
+        ("focus-spec-examples/saas_examples/spend_agreements/saas_spend_agreements_b1.csv", "USD", "1200", "1200", 5),
+        ("focus-spec-examples/saas_examples/spend_agreements/saas_spend_agreements_b2.csv", "USD", "1200", "1200", 14),
+        ("focus-spec-examples/saas_examples/virtual_currency_pricing_model_a1.csv", "USD", "200000", "0", 1),
+        ("focus-spec-examples/saas_examples/virtual_currency_pricing_model_a2.csv", "USD", "0", "1230", 3),
+        ("focus-spec-examples/saas_examples/virtual_currency_pricing_model_b1.csv", "USD", "100000", "0", 1),
+        ("focus-spec-examples/saas_examples/virtual_currency_pricing_model_b2.csv", "USD", "0", "615", 3),
+        ("focus-spec-examples/saas_examples/virtual_currency_pricing_model_b3.csv", "USD", "0", "495", 3),
+        ("focus-spec-examples/saas_examples/virtual_currency_pricing_model_c.csv", "USD", "53000", "0", 2),
+    ];
+    for (i, (file, currency, billed, effective, rows)) in files.into_iter().enumerate() {
+        // A source per file: files that share an account and period must not replace each other.
+        let imported = import(&app, &t, &format!("sample-{i}"), fixture(file)).await;
+        assert_eq!(imported.status, ImportStatus::Done, "{file}: {:?} {:?}", imported.error, imported.report);
+        let report = imported.report.expect("a report");
+        assert_eq!(report.rows_imported, rows, "{file}");
+        let want = expected(currency, billed, effective, rows);
+        assert_eq!(sums(&app, &t, "cost_rows", Some(imported.id)).await, want, "{file}: the rows");
+        // The daily sums the pages read hold the same money, to the last decimal.
+        assert_eq!(sums(&app, &t, "cost_daily", Some(imported.id)).await, want, "{file}: the daily sums");
+    }
+    // Two examples of the FOCUS specification itself end a charge at hour 30 of a day: refused,
+    // with the line, rather than rolled over into a time the file does not say.
+    for (file, line) in [
+        ("focus-spec-examples/commitment_discount_scenarios/commitment_discount_purchase_scenario_2.csv", 3),
+        ("focus-spec-examples/commitment_discount_scenarios/commitment_discount_purchase_scenario_3.csv", 4),
+    ] {
+        let refused = import(&app, &t, "sample-impossible-hour", fixture(file)).await;
+        assert_eq!(refused.status, ImportStatus::Failed);
+        let rejected = refused.report.unwrap().rejected;
+        assert_eq!((rejected.len(), rejected[0].line), (1, line), "{file}");
+        assert!(rejected[0].reason.contains("ChargePeriodEnd: `2023-02-01T30:00:00Z`"), "{}", rejected[0].reason);
+    }
+}
+
+#[tokio::test]
+async fn odd_files_are_read_as_their_providers_write_them() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    // A BOM, `$10,000.00 ` amounts and US two-digit-year dates.
+    let saas = import(&app, &t, "saas", fixture("focus-spec-examples/saas_examples/simple_agreements/simple_saas_agreements_a1.csv")).await;
+    let total = &saas.report.as_ref().unwrap().totals[0];
+    assert_eq!(total.billing_period_start.to_string(), "2025-04-01");
+    // No BillingCurrency column: the default is used and said so.
+    let commitment = import(&app, &t, "commitments", fixture("focus-spec-examples/commitment_discount_scenarios/commitment_discount_purchase_scenario_1.csv")).await;
+    let warnings = commitment.report.unwrap().warnings;
+    assert!(warnings.iter().any(|w| w.contains("BillingCurrency") && w.contains("USD")), "{warnings:?}");
+    // Azure: US dates, CAD, a billing period whose last day is inclusive, tags without braces.
+    let azure = import(&app, &t, "azure", fixture("focus-converters-provider-samples/azure-ea-export-sample-anonymous.csv")).await;
+    assert_eq!(azure.report.unwrap().totals[0].billing_period_start.to_string(), "2023-09-01");
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    // Tag keys exported with a leading space (`" org"`) are kept trimmed.
+    import(&app, &t, "focus", fixture("focus-sample/focus_sample.csv")).await;
+    let id = azure.id;
+    let facts: Vec<Row> = app
+        .db
+        .with_tenant(&t.tenant, move |conn| {
+            Box::pin(async move {
+                let rows = diesel::sql_query(
+                    "(SELECT tags->>'tagA' AS value FROM cost_rows WHERE import_id = $1 LIMIT 1)
+                     UNION ALL (SELECT billing_period_end::date::text FROM cost_rows WHERE import_id = $1 LIMIT 1)
+                     UNION ALL (SELECT count(*) FILTER (WHERE tags ? 'org')::text FROM cost_rows)
+                     UNION ALL (SELECT count(*) FILTER (WHERE tags ? ' org')::text FROM cost_rows)",
+                )
+                .bind::<SqlUuid, _>(id)
+                .load(conn)
+                .await?;
+                Ok::<_, AppError>(rows)
+            })
+        })
+        .await
+        .unwrap();
+    let facts: Vec<&str> = facts.iter().map(|r| r.value.as_str()).collect();
+    assert_eq!(facts[0], "valueA");
+    assert_eq!(facts[1], "2023-10-01", "FOCUS's BillingPeriodEnd is exclusive");
+    // 42 rows tag `org`, 23 ` org` (21 of them both, with one value): 44 under the trimmed key.
+    assert_eq!((facts[2], facts[3]), ("44", "0"));
+}
+
+#[tokio::test]
+async fn a_reimport_replaces_its_periods_and_a_broken_row_changes_nothing() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let sample = fixture("focus-sample/focus_sample.csv");
+    let first = import(&app, &t, "aws", sample.clone()).await;
+    assert_eq!(first.report.unwrap().replaced_periods, 0);
+    let again = import(&app, &t, "aws", sample.clone()).await;
+    let report = again.report.unwrap();
+    assert!(report.replaced_periods > 0, "the second import takes over the periods");
+    let whole = expected("USD", "20.52022672899", "14.97651418586", 1000);
+    assert_eq!(sums(&app, &t, "cost_rows", None).await, whole, "replaced, not added");
+    assert_eq!(sums(&app, &t, "cost_daily", None).await, whole);
+
+    // Line 500 gets an amount that is not one; the rows before it were already staged.
+    let text = std::fs::read_to_string(&sample).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let cells: Vec<&str> = lines[499].splitn(3, ',').collect();
+    lines[499] = format!("{},twelve,{}", cells[0], cells[2]);
+    let broken = std::env::temp_dir().join(format!("broken-{}.csv", uuid::Uuid::new_v4()));
+    std::fs::write(&broken, lines.join("\n")).unwrap();
+    let refused = import(&app, &t, "aws", broken.clone()).await;
+    std::fs::remove_file(&broken).unwrap();
+    assert_eq!(refused.status, ImportStatus::Failed);
+    let error = refused.error.unwrap();
+    assert!(error.contains("line 500") && error.contains("BilledCost"), "{error}");
+    let rejected = refused.report.unwrap().rejected;
+    assert_eq!((rejected.len(), rejected[0].line), (1, 500));
+    assert_eq!(sums(&app, &t, "cost_rows", None).await, whole, "nothing changed, nothing left staged");
+    assert_eq!(sums(&app, &t, "cost_daily", None).await, whole);
+
+    // Another source's bill for the same account and period is kept beside it.
+    import(&app, &t, "aws-copy", sample).await;
+    assert_eq!(sums(&app, &t, "cost_rows", None).await[0].rows, 2000);
+    let actions = app.audit_actions(&t.tenant).await;
+    let imports: Vec<_> = actions.iter().filter(|(action, ..)| action == "finops.costs_imported").collect();
+    assert_eq!(imports.len(), 4, "every import audited, the refused one too");
+    assert!(imports.iter().any(|(.., outcome)| outcome == "failure"));
+}
+
+#[tokio::test]
+async fn files_that_are_not_bills_are_refused_with_a_reason() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let cases: [(&str, &[u8], &str); 4] = [
+        ("not-a-bill.csv", b"name,team\nx,y\n", "names no cost column"),
+        ("parquet.parquet", b"PAR1\x00\x00", "Parquet"),
+        ("opencost.json", b"{\"code\":200}", "JSON"),
+        ("bad-gzip.csv.gz", b"\x1f\x8b\x08\x00broken", "cannot read"),
+    ];
+    for (name, bytes, reason) in cases {
+        let path = std::env::temp_dir().join(format!("{}-{name}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, bytes).unwrap();
+        let refused = import(&app, &t, "odd", path.clone()).await;
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(refused.status, ImportStatus::Failed, "{name}");
+        let error = refused.error.unwrap_or_default();
+        assert!(error.contains(reason), "{name}: {error}");
+    }
+    // A gzip-compressed FOCUS file is read like the plain one.
+    let plain = std::fs::read(fixture("focus-sample/focus_sample.csv")).unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &plain).unwrap();
+    let path = std::env::temp_dir().join(format!("{}.csv.gz", uuid::Uuid::new_v4()));
+    std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+    let gz = import(&app, &t, "gz", path.clone()).await;
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(gz.status, ImportStatus::Done, "{:?}", gz.error);
+    assert_eq!(sums(&app, &t, "cost_rows", Some(gz.id)).await, expected("USD", "20.52022672899", "14.97651418586", 1000));
+}
+
+#[tokio::test]
+async fn the_api_imports_a_bill_and_the_overview_shows_it() {
+    let app = TestApp::new().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    let (_, writer) = app.create_key(&t, &cookie, "ci", &["finops:write", "finops:read"]).await;
+    let (_, reader) = app.create_key(&t, &cookie, "dashboards", &["finops:read"]).await;
+    let body = std::fs::read(fixture("focus-converters-provider-samples/azure-ea-export-sample-anonymous.csv")).unwrap();
+    let upload = |key: &str| {
+        Request::post("/api/finops/imports?source=azure-ea&file=usage-2023-09.csv")
+            .header(header::HOST, &t.host)
+            .header("x-api-key", key)
+            .header(header::CONTENT_TYPE, "text/csv")
+            .body(Body::from(body.clone()))
+            .unwrap()
+    };
+    let refused = app.send(upload(&reader)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "finops:read cannot import");
+    let accepted = app.send(upload(&writer)).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+    let location = accepted.headers[header::LOCATION].to_str().unwrap().to_owned();
+    let done = loop {
+        let request = Request::get(&location).header(header::HOST, &t.host).header("x-api-key", &reader).body(Body::empty()).unwrap();
+        let import: CostImport = app.send(request).await.json();
+        if import.status != ImportStatus::Running {
+            break import;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(done.status, ImportStatus::Done, "{:?}", done.error);
+    assert_eq!(done.file_name, "usage-2023-09.csv");
+
+    let request = Request::get("/api/cost-analytics?view=invoice")
+        .header(header::HOST, &t.host)
+        .header("x-api-key", &reader)
+        .body(Body::empty())
+        .unwrap();
+    let overview: Value = app.send(request).await.json();
+    assert_eq!(overview["currency"], "CAD");
+    assert_eq!(overview["month"], "2023-09-01");
+    assert_eq!(overview["total"]["amount"], "1.26", "rounded to cents for display, summed exactly");
+    let services = overview["breakdowns"].as_array().unwrap().iter().find(|b| b[0] == "Service").unwrap()[1].clone();
+    assert!(!services.as_array().unwrap().is_empty());
+
+    // Another tenant's key sees none of it.
+    let (other, other_cookie) = app.signed_in_tenant().await;
+    let (_, foreign) = app.create_key(&other, &other_cookie, "x", &["finops:read"]).await;
+    let request = Request::get(&location).header(header::HOST, &t.host).header("x-api-key", &foreign).body(Body::empty()).unwrap();
+    assert_eq!(app.send(request).await.status, StatusCode::UNAUTHORIZED);
+}
