@@ -16,7 +16,7 @@ pub const AREAS: [Area; 6] = [
     Area { label: "Catalog", href: "/catalog", purpose: "Services, APIs, resources and who owns them." },
     Area { label: "Plugins", href: "/plugins", purpose: "Backstage plugins for your portal." },
     Area { label: "Briefs", href: "/briefs", purpose: "Competitive-intelligence briefs." },
-    Area { label: "FinOps", href: "/finops", purpose: "Cloud cost, allocated to owners." },
+    Area { label: "FinOps", href: "/finops", purpose: "Cloud bills by service, account and day." },
     Area { label: "Audit", href: "/audit", purpose: "Every security and data event." },
     Area { label: "Settings", href: "/settings/users", purpose: "Users, roles and access." },
 ];

@@ -1,0 +1,55 @@
+import { test, expect } from '@playwright/test';
+import path from 'node:path';
+import { admin, signIn } from './helpers';
+
+const fixtures = path.join(__dirname, '../../server/tests/fixtures/finops');
+
+test.beforeEach(async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+});
+
+test('a bill uploaded on Sources imports with progress, and the overview shows its money with JS on or off', async ({ page }) => {
+  await page.goto('/finops/sources');
+  // The same source every run: importing its period again replaces it, so the totals stay put.
+  await page.getByLabel('Source name').fill('azure-e2e');
+  await page.getByLabel('Cost file').setInputFiles(path.join(fixtures, 'focus-converters-provider-samples/azure-ea-export-sample-anonymous.csv'));
+  await page.getByRole('button', { name: 'Import' }).click();
+  await expect(page).toHaveURL(/\/finops\/imports\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole('progressbar', { name: 'Import progress' })).toBeVisible();
+  await expect(page.getByTestId('cost-import-status')).toHaveText('Imported', { timeout: 15_000 });
+  await expect(page.getByTestId('cost-import-summary')).toContainText('Azure usage export: 27 rows imported, 0 refused');
+  await expect(page.getByTestId('cost-import-totals')).toContainText('1.26136926505726');
+
+  await page.goto('/finops/sources');
+  await expect(page.getByTestId('cost-imports')).toContainText('azure-e2e');
+
+  await page.goto('/finops?view=invoice&currency=CAD');
+  await expect(page.getByTestId('finops-total')).toHaveText('1.26 CAD');
+  const services = page.locator('[data-testid="finops-breakdown"][data-title="Service"]');
+  await expect(services.getByTestId('finops-row').first()).toBeVisible();
+  // The charts are SVG drawn by the server: there with JavaScript off too.
+  await expect(page.getByTestId('finops-daily').locator('svg')).toBeVisible();
+  // The controls are a plain GET form.
+  await page.getByLabel('View').selectOption('amortized');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await expect(page).toHaveURL(/view=amortized/);
+  await expect(page.getByTestId('finops-total')).toHaveText('1.26 CAD');
+});
+
+test('a bill with a broken row is refused whole, with the line and the reason', async ({ page }) => {
+  const csv = [
+    'BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ServiceName',
+    '1.00,1.00,EUR,2024-09-01T00:00:00Z,2024-09-02T00:00:00Z,Compute',
+    'a lot,1.00,EUR,2024-09-02T00:00:00Z,2024-09-03T00:00:00Z,Compute',
+  ].join('\n');
+  await page.goto('/finops/sources');
+  await page.getByLabel('Source name').fill('broken-e2e');
+  await page.getByLabel('Cost file').setInputFiles({ name: 'broken.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByRole('button', { name: 'Import' }).click();
+  await expect(page.getByTestId('cost-import-status')).toHaveText(/Refused/, { timeout: 15_000 });
+  await expect(page.getByTestId('cost-import-error')).toContainText('line 3');
+  await expect(page.getByTestId('cost-import-rejected')).toContainText('BilledCost: `a lot` is not an amount');
+  // Nothing of it counts: no EUR on the overview.
+  await page.goto('/finops?currency=EUR');
+  await expect(page.getByLabel('Currency')).not.toContainText('EUR');
+});
