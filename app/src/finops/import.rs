@@ -151,7 +151,8 @@ async fn begin(
     request: &ImportRequest,
     file: &ImportFile,
 ) -> AppResult<Uuid> {
-    let size = std::fs::metadata(&file.path).map_err(|e| AppError::invalid(format!("cannot read the file: {e}")))?.len();
+    let size =
+        std::fs::metadata(&file.path).map_err(|e| AppError::invalid(format!("cannot read the file: {e}")))?.len();
     let id = Uuid::now_v7();
     let (actor, request) = (source.actor.clone(), request.clone());
     db.with_tenant(tenant, move |conn| {
@@ -294,11 +295,16 @@ async fn run(
             let report = ImportReport {
                 layout: reading.layout.into(),
                 rows_rejected: i64::try_from(rejected).unwrap_or(i64::MAX),
-                rejected: reading.rejected.into_iter().map(|r| RejectedRow { line: r.line, reason: r.reason }).collect(),
+                rejected: reading
+                    .rejected
+                    .into_iter()
+                    .map(|r| RejectedRow { line: r.line, reason: r.reason })
+                    .collect(),
                 warnings: reading.warnings,
                 ..ImportReport::default()
             };
-            let first = report.rejected.first().map(|r| format!(" (first: line {}, {})", r.line, r.reason)).unwrap_or_default();
+            let first =
+                report.rejected.first().map(|r| format!(" (first: line {}, {})", r.line, r.reason)).unwrap_or_default();
             let message = format!("{rejected} row(s) could not be read{first}; nothing of the file was imported.");
             Err((message, Some(report)))
         }
@@ -338,13 +344,14 @@ async fn commit(
             };
             let value = serde_json::to_value(&report).map_err(AppError::internal)?;
             repo::finish(conn, id, ImportStatus::Done, Some(&value), None).await?;
-            let event = AuditEvent::success(AuditAction::FinopsCostsImported, format!("cost-import:{id}")).details(json!({
-                "source": request.source,
-                "file": request.file_name,
-                "rows": report.rows_imported,
-                "replaced_periods": replaced,
-                "totals": report.totals,
-            }));
+            let event =
+                AuditEvent::success(AuditAction::FinopsCostsImported, format!("cost-import:{id}")).details(json!({
+                    "source": request.source,
+                    "file": request.file_name,
+                    "rows": report.rows_imported,
+                    "replaced_periods": replaced,
+                    "totals": report.totals,
+                }));
             audit::record(conn, &source, event).await
         })
     })

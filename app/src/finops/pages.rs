@@ -83,7 +83,9 @@ fn Overview(overview: CostOverview) -> impl IntoView {
         CostView::Invoice => "Invoice: BilledCost by billing period, as the invoices add up.",
     };
     let total = overview.total.clone();
-    let change_text = change(&total).map(|c| format!("{c:+.1}% on the month before")).unwrap_or_else(|| "no cost the month before".into());
+    let change_text = change(&total)
+        .map(|c| format!("{c:+.1}% on the month before"))
+        .unwrap_or_else(|| "no cost the month before".into());
     view! {
         <form method="get" action="/finops" class="mt-4 flex flex-wrap items-end gap-3 text-sm" data-testid="finops-controls">
             <label class="flex flex-col gap-1">"View"
@@ -128,7 +130,13 @@ fn Overview(overview: CostOverview) -> impl IntoView {
 
 /// Amounts over time as bars; each bar's tooltip has its date and exact amount.
 #[component]
-fn AmountChart(title: &'static str, points: Vec<(NaiveDate, String)>, currency: String, testid: &'static str, width: f64) -> impl IntoView {
+fn AmountChart(
+    title: &'static str,
+    points: Vec<(NaiveDate, String)>,
+    currency: String,
+    testid: &'static str,
+    width: f64,
+) -> impl IntoView {
     // Bars are drawn in cents; negative days (credits) are drawn empty and shown in the tooltip.
     let bars: Vec<Bar> = points
         .iter()

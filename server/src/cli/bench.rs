@@ -31,6 +31,10 @@ pub struct BenchArgs {
     /// filters, the page, an export and the chain.
     #[arg(long)]
     audit_events: Option<i64>,
+    /// Measure FinOps instead: a year of this many generated cost rows imported (twice), then
+    /// the cost overview.
+    #[arg(long)]
+    cost_rows: Option<u64>,
     /// With --audit-events: real events written through the audit call (and verified).
     #[arg(long, default_value_t = 100_000)]
     audit_chained: i64,
@@ -53,6 +57,15 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
         println!("tenant {slug}: the audit log with {events} synthetic events");
         super::bench_audit::run(db, tenant, (&admin_email, &admin_password), events, args.audit_chained, args.samples)
             .await?;
+        if !args.keep {
+            tenancy::remove(db, tenant).await?;
+            println!("scratch tenant {slug} removed");
+        }
+        return Ok(());
+    }
+    if let Some(rows) = args.cost_rows {
+        println!("tenant {slug}: a year of cloud cost, about {rows} rows");
+        super::bench_finops::run(db, tenant, &admin_email, rows, args.samples).await?;
         if !args.keep {
             tenancy::remove(db, tenant).await?;
             println!("scratch tenant {slug} removed");

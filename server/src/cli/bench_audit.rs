@@ -61,7 +61,10 @@ pub async fn run(
     let vacuumed = Instant::now();
     let mut conn = AsyncPgConnection::establish(db.url()).await.map_err(AppError::internal)?;
     conn.batch_execute(&format!("VACUUM (ANALYZE) \"{}\".audit_events", tenant.schema.as_str())).await?;
-    println!("vacuumed and analysed in {:.1} s (what autovacuum does after a bulk load)", vacuumed.elapsed().as_secs_f64());
+    println!(
+        "vacuumed and analysed in {:.1} s (what autovacuum does after a bulk load)",
+        vacuumed.elapsed().as_secs_f64()
+    );
 
     let me = auth::find_principal(db, tenant, admin.0).await?.ok_or_else(|| AppError::internal("admin not found"))?;
     let key = access::create_key(

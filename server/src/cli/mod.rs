@@ -4,6 +4,7 @@ mod audit;
 mod bench;
 mod bench_audit;
 pub mod bench_edge;
+mod bench_finops;
 mod bench_http;
 mod catalog;
 mod finops;

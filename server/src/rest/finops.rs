@@ -22,7 +22,8 @@ pub const UPLOAD_PATHS: [&str; 2] = [IMPORTS_PATH, "/api/ui/finops/upload"];
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint::new(Method::POST, IMPORTS_PATH, upload).body_limit(usize::try_from(MAX_UPLOAD_BYTES).unwrap_or(usize::MAX)),
+        Endpoint::new(Method::POST, IMPORTS_PATH, upload)
+            .body_limit(usize::try_from(MAX_UPLOAD_BYTES).unwrap_or(usize::MAX)),
         Endpoint::new(Method::GET, IMPORTS_PATH, list),
         Endpoint::new(Method::GET, "/api/finops/imports/{id}", show),
         Endpoint::new(Method::GET, "/api/cost-analytics", overview),
@@ -39,19 +40,24 @@ async fn upload(
 ) -> ApiResult<Response> {
     ctx.authorize(Action::FinopsWrite)?;
     let params = Params::parse(raw)?;
-    let source = params.one("source").ok_or_else(|| AppError::invalid("Say which source the file is from: ?source=…"))?;
+    let source =
+        params.one("source").ok_or_else(|| AppError::invalid("Say which source the file is from: ?source=…"))?;
     let request =
         ImportRequest::parse(source, params.one("file").unwrap_or("upload"), params.one("currency").unwrap_or("USD"))?;
     let path = import::spool(body.into_data_stream()).await?;
     let file = ImportFile { path, remove_after: true };
     let id = import::start(&state.db, &ctx.tenant, ctx.audit_source(), request, file).await?;
-    let created = import::load(&state.db, &ctx.tenant, id).await?.ok_or_else(|| AppError::internal("import vanished"))?;
+    let created =
+        import::load(&state.db, &ctx.tenant, id).await?.ok_or_else(|| AppError::internal("import vanished"))?;
     let location = format!("{IMPORTS_PATH}/{id}");
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(created)).into_response())
 }
 
 /// `GET /api/finops/imports`: the newest 50 imports with their reports.
-async fn list(State(state): State<AppState>, Extension(ctx): Extension<RequestContext>) -> ApiResult<Json<serde_json::Value>> {
+async fn list(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> ApiResult<Json<serde_json::Value>> {
     ctx.authorize(Action::FinopsRead)?;
     let imports = import::recent(&state.db, &ctx.tenant).await?;
     Ok(Json(json!({ "items": imports })))

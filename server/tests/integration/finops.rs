@@ -133,15 +133,29 @@ async fn odd_files_are_read_as_their_providers_write_them() {
     let app = TestApp::new().await;
     let t = app.tenant().await;
     // A BOM, `$10,000.00 ` amounts and US two-digit-year dates.
-    let saas = import(&app, &t, "saas", fixture("focus-spec-examples/saas_examples/simple_agreements/simple_saas_agreements_a1.csv")).await;
+    let saas = import(
+        &app,
+        &t,
+        "saas",
+        fixture("focus-spec-examples/saas_examples/simple_agreements/simple_saas_agreements_a1.csv"),
+    )
+    .await;
     let total = &saas.report.as_ref().unwrap().totals[0];
     assert_eq!(total.billing_period_start.to_string(), "2025-04-01");
     // No BillingCurrency column: the default is used and said so.
-    let commitment = import(&app, &t, "commitments", fixture("focus-spec-examples/commitment_discount_scenarios/commitment_discount_purchase_scenario_1.csv")).await;
+    let commitment = import(
+        &app,
+        &t,
+        "commitments",
+        fixture("focus-spec-examples/commitment_discount_scenarios/commitment_discount_purchase_scenario_1.csv"),
+    )
+    .await;
     let warnings = commitment.report.unwrap().warnings;
     assert!(warnings.iter().any(|w| w.contains("BillingCurrency") && w.contains("USD")), "{warnings:?}");
     // Azure: US dates, CAD, a billing period whose last day is inclusive, tags without braces.
-    let azure = import(&app, &t, "azure", fixture("focus-converters-provider-samples/azure-ea-export-sample-anonymous.csv")).await;
+    let azure =
+        import(&app, &t, "azure", fixture("focus-converters-provider-samples/azure-ea-export-sample-anonymous.csv"))
+            .await;
     assert_eq!(azure.report.unwrap().totals[0].billing_period_start.to_string(), "2023-09-01");
     #[derive(QueryableByName)]
     struct Row {
@@ -244,7 +258,10 @@ async fn files_that_are_not_bills_are_refused_with_a_reason() {
     let gz = import(&app, &t, "gz", path.clone()).await;
     std::fs::remove_file(&path).unwrap();
     assert_eq!(gz.status, ImportStatus::Done, "{:?}", gz.error);
-    assert_eq!(sums(&app, &t, "cost_rows", Some(gz.id)).await, expected("USD", "20.52022672899", "14.97651418586", 1000));
+    assert_eq!(
+        sums(&app, &t, "cost_rows", Some(gz.id)).await,
+        expected("USD", "20.52022672899", "14.97651418586", 1000)
+    );
 }
 
 #[tokio::test]
@@ -253,7 +270,8 @@ async fn the_api_imports_a_bill_and_the_overview_shows_it() {
     let (t, cookie) = app.signed_in_tenant().await;
     let (_, writer) = app.create_key(&t, &cookie, "ci", &["finops:write", "finops:read"]).await;
     let (_, reader) = app.create_key(&t, &cookie, "dashboards", &["finops:read"]).await;
-    let body = std::fs::read(fixture("focus-converters-provider-samples/azure-ea-export-sample-anonymous.csv")).unwrap();
+    let body =
+        std::fs::read(fixture("focus-converters-provider-samples/azure-ea-export-sample-anonymous.csv")).unwrap();
     let upload = |key: &str| {
         Request::post("/api/finops/imports?source=azure-ea&file=usage-2023-09.csv")
             .header(header::HOST, &t.host)
@@ -268,7 +286,11 @@ async fn the_api_imports_a_bill_and_the_overview_shows_it() {
     assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
     let location = accepted.headers[header::LOCATION].to_str().unwrap().to_owned();
     let done = loop {
-        let request = Request::get(&location).header(header::HOST, &t.host).header("x-api-key", &reader).body(Body::empty()).unwrap();
+        let request = Request::get(&location)
+            .header(header::HOST, &t.host)
+            .header("x-api-key", &reader)
+            .body(Body::empty())
+            .unwrap();
         let import: CostImport = app.send(request).await.json();
         if import.status != ImportStatus::Running {
             break import;
@@ -293,6 +315,10 @@ async fn the_api_imports_a_bill_and_the_overview_shows_it() {
     // Another tenant's key sees none of it.
     let (other, other_cookie) = app.signed_in_tenant().await;
     let (_, foreign) = app.create_key(&other, &other_cookie, "x", &["finops:read"]).await;
-    let request = Request::get(&location).header(header::HOST, &t.host).header("x-api-key", &foreign).body(Body::empty()).unwrap();
+    let request = Request::get(&location)
+        .header(header::HOST, &t.host)
+        .header("x-api-key", &foreign)
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(app.send(request).await.status, StatusCode::UNAUTHORIZED);
 }

@@ -70,20 +70,26 @@ fn service_category(product_code: &str) -> &'static str {
 
 pub(super) fn record(row: &Row<'_>, defaults: &Defaults) -> Result<CostRecord, String> {
     let line_item_type = row.required("lineitem/lineitemtype", "lineItem/LineItemType")?;
-    let billed = row.money("lineitem/unblendedcost", "lineItem/UnblendedCost")?.ok_or("lineItem/UnblendedCost is empty")?;
+    let billed =
+        row.money("lineitem/unblendedcost", "lineItem/UnblendedCost")?.ok_or("lineItem/UnblendedCost is empty")?;
     let effective = match line_item_type {
-        "SavingsPlanCoveredUsage" => row.money("savingsplan/savingsplaneffectivecost", "savingsPlan/SavingsPlanEffectiveCost")?,
+        "SavingsPlanCoveredUsage" => {
+            row.money("savingsplan/savingsplaneffectivecost", "savingsPlan/SavingsPlanEffectiveCost")?
+        }
         "DiscountedUsage" => row.money("reservation/effectivecost", "reservation/EffectiveCost")?,
         "SavingsPlanNegation" | "SavingsPlanUpfrontFee" => Some("0".into()),
         _ => None,
     }
     .unwrap_or_else(|| billed.clone());
-    let charge_start = row.time("lineitem/usagestartdate", "lineItem/UsageStartDate")?.ok_or("lineItem/UsageStartDate is empty")?;
+    let charge_start =
+        row.time("lineitem/usagestartdate", "lineItem/UsageStartDate")?.ok_or("lineItem/UsageStartDate is empty")?;
     let charge_end = row.time("lineitem/usageenddate", "lineItem/UsageEndDate")?.unwrap_or(charge_start);
-    let billing_start =
-        row.time("bill/billingperiodstartdate", "bill/BillingPeriodStartDate")?.ok_or("bill/BillingPeriodStartDate is empty")?;
-    let billing_end =
-        row.time("bill/billingperiodenddate", "bill/BillingPeriodEndDate")?.ok_or("bill/BillingPeriodEndDate is empty")?;
+    let billing_start = row
+        .time("bill/billingperiodstartdate", "bill/BillingPeriodStartDate")?
+        .ok_or("bill/BillingPeriodStartDate is empty")?;
+    let billing_end = row
+        .time("bill/billingperiodenddate", "bill/BillingPeriodEndDate")?
+        .ok_or("bill/BillingPeriodEndDate is empty")?;
     let product_code = row.get("lineitem/productcode").unwrap_or_default();
     // One column per tag (`resourceTags/user:team`); user tags lose their `user:` prefix.
     let mut resource_tags = Map::new();
@@ -125,7 +131,9 @@ pub(super) fn record(row: &Row<'_>, defaults: &Defaults) -> Result<CostRecord, S
         contracted_cost: None,
         pricing_quantity: row.money("lineitem/usageamount", "lineItem/UsageAmount")?,
         pricing_unit: row.text("pricing/unit"),
-        commitment_discount_id: row.text("savingsplan/savingsplanarn").or_else(|| row.text("reservation/reservationarn")),
+        commitment_discount_id: row
+            .text("savingsplan/savingsplanarn")
+            .or_else(|| row.text("reservation/reservationarn")),
         tags: resource_tags,
         extra: row.extra(&|name| MAPPED.contains(&name) || MAPPED_PREFIXES.iter().any(|p| name.starts_with(p))),
     })

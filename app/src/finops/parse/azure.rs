@@ -50,9 +50,11 @@ fn service_category(meter_category: &str) -> &'static str {
             "Compute"
         }
         "Storage" | "Backup" => "Storage",
-        "SQL Database" | "Azure Cosmos DB" | "Azure Database for PostgreSQL" | "Azure Database for MySQL" | "Redis Cache" => {
-            "Databases"
-        }
+        "SQL Database"
+        | "Azure Cosmos DB"
+        | "Azure Database for PostgreSQL"
+        | "Azure Database for MySQL"
+        | "Redis Cache" => "Databases",
         "Virtual Network" | "Bandwidth" | "Load Balancer" | "VPN Gateway" | "Azure DNS" | "Application Gateway" => {
             "Networking"
         }

@@ -250,7 +250,8 @@ impl CostReader {
             Box::new(buffered)
         };
         let mut csv = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(plain);
-        let header_row = csv.headers().map_err(|e| FileError::Unreadable(format!("cannot read the header row: {e}")))?;
+        let header_row =
+            csv.headers().map_err(|e| FileError::Unreadable(format!("cannot read the header row: {e}")))?;
         // The csv crate keeps a UTF-8 byte-order mark in the first header; FOCUS names never start with one.
         let mut header_row = header_row.clone();
         if let Some(first) = header_row.get(0).and_then(|h| h.strip_prefix('\u{feff}')) {
@@ -272,14 +273,7 @@ impl CostReader {
             Layout::AwsCur => (aws::record, Vec::new()),
             Layout::AzureUsage => (azure::record, Vec::new()),
         };
-        Ok(Self {
-            layout,
-            headers,
-            rows: csv.into_records(),
-            defaults,
-            record_row,
-            warnings,
-        })
+        Ok(Self { layout, headers, rows: csv.into_records(), defaults, record_row, warnings })
     }
 
     pub fn layout(&self) -> Layout {
@@ -308,10 +302,14 @@ impl Iterator for CostReader {
             return self.next();
         }
         let row = Row { headers: &self.headers, record: &record };
-        Some((self.record_row)(&row, &self.defaults).map(|mut r| {
-            r.line = line;
-            r
-        }).map_err(|reason| Rejected { line, reason }))
+        Some(
+            (self.record_row)(&row, &self.defaults)
+                .map(|mut r| {
+                    r.line = line;
+                    r
+                })
+                .map_err(|reason| Rejected { line, reason }),
+        )
     }
 }
 

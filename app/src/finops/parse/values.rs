@@ -32,7 +32,15 @@ pub fn money(raw: &str) -> Result<String, String> {
     if !is_decimal(&digits) {
         return Err(format!("`{}` is not an amount", raw.trim()));
     }
-    let sign = if negative { if sign == "-" { "" } else { "-" } } else { sign };
+    let sign = if negative {
+        if sign == "-" {
+            ""
+        } else {
+            "-"
+        }
+    } else {
+        sign
+    };
     Ok(format!("{sign}{digits}"))
 }
 
@@ -77,7 +85,8 @@ pub fn timestamp(raw: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok(t.with_timezone(&Utc));
     }
-    let naive_formats = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%d %H:%M:%S%.fZ"];
+    let naive_formats =
+        ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%d %H:%M:%S%.fZ"];
     for format in naive_formats {
         if let Ok(t) = NaiveDateTime::parse_from_str(value, format) {
             return Ok(t.and_utc());
@@ -131,7 +140,9 @@ mod tests {
 
     #[test]
     fn money_refuses_what_is_not_an_amount() {
-        for bad in ["", "abc", "1.2.3", "1,5", "12,34.00", "1e", "1e12345", "--1", "$", "0x10", "1 000", "NaN", "Infinity"] {
+        for bad in
+            ["", "abc", "1.2.3", "1,5", "12,34.00", "1e", "1e12345", "--1", "$", "0x10", "1 000", "NaN", "Infinity"]
+        {
             assert!(money(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(money(&"9".repeat(65)).is_err());
