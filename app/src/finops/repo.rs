@@ -157,6 +157,10 @@ pub async fn commit(conn: &mut Connection, import: Uuid, source: &str) -> AppRes
                 DELETE FROM cost_daily d USING replaced p
                  WHERE d.import_id = p.import_id AND d.billing_account_id = p.billing_account_id
                    AND d.billing_period_start = p.billing_period_start),
+              gone_months AS (
+                DELETE FROM cost_monthly m USING replaced p
+                 WHERE m.import_id = p.import_id AND m.billing_account_id = p.billing_account_id
+                   AND m.billing_period_start = p.billing_period_start),
               taken AS (
                 INSERT INTO cost_slices (source, billing_account_id, billing_period_start, import_id)
                 SELECT $2, billing_account_id, billing_period_start, $1 FROM mine
@@ -177,6 +181,20 @@ pub async fn commit(conn: &mut Connection, import: Uuid, source: &str) -> AppRes
              coalesce(region_id, ''), charge_category, coalesce(charge_class = 'Correction', false),
              sum(billed_cost), sum(effective_cost), coalesce(sum(list_cost), 0), count(*)
            FROM cost_rows WHERE import_id = $1
+          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12",
+    )
+    .bind::<SqlUuid, _>(import)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "INSERT INTO cost_monthly (import_id, billing_account_id, billing_period_start, month, billing_month, currency,
+             provider, sub_account_id, service_name, service_category, region_id, charge_category, billed_cost,
+             effective_cost, rows)
+         SELECT import_id, billing_account_id, billing_period_start, date_trunc('month', day)::date,
+             date_trunc('month', billing_period_start AT TIME ZONE 'UTC')::date, currency, provider, sub_account_id,
+             service_name, service_category, region_id, charge_category, sum(billed_cost), sum(effective_cost),
+             sum(rows)
+           FROM cost_daily WHERE import_id = $1
           GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12",
     )
     .bind::<SqlUuid, _>(import)
@@ -308,9 +326,18 @@ struct Name {
     name: String,
 }
 
+/// The column of `cost_monthly` a view's month is, and the cost column it sums.
+fn view_columns(invoice: bool) -> (&'static str, &'static str) {
+    match invoice {
+        true => ("billing_month", "billed_cost"),
+        false => ("month", "effective_cost"),
+    }
+}
+
+/// Every currency imported, the largest first.
 pub async fn currencies(conn: &mut Connection) -> AppResult<Vec<String>> {
     let rows: Vec<Name> = diesel::sql_query(
-        "SELECT currency AS name FROM cost_daily GROUP BY currency ORDER BY sum(abs(effective_cost)) DESC",
+        "SELECT currency AS name FROM cost_monthly GROUP BY currency ORDER BY sum(abs(effective_cost)) DESC, 1",
     )
     .load(conn)
     .await?;
@@ -324,11 +351,11 @@ struct Month {
 }
 
 /// The months holding costs in `currency`, newest first: billing periods for the invoice
-/// view, days' months for the amortized one.
+/// view, the months charges were incurred in for the amortized one.
 pub async fn months(conn: &mut Connection, currency: &str, invoice: bool) -> AppResult<Vec<NaiveDate>> {
-    let column = if invoice { "(billing_period_start AT TIME ZONE 'UTC')" } else { "day" };
+    let (month, _) = view_columns(invoice);
     let rows: Vec<Month> = diesel::sql_query(format!(
-        "SELECT DISTINCT date_trunc('month', {column})::date AS month FROM cost_daily WHERE currency = $1 ORDER BY 1 DESC"
+        "SELECT DISTINCT {month} AS month FROM cost_monthly WHERE currency = $1 ORDER BY 1 DESC"
     ))
     .bind::<Text, _>(currency)
     .load(conn)
@@ -342,52 +369,60 @@ pub struct Amount {
     pub name: String,
     #[diesel(sql_type = Text)]
     pub amount: String,
+}
+
+/// One breakdown's line: the dimension (a `cost_monthly` column, or `total`), its value, the
+/// month's sum and the month before's, rounded to cents.
+#[derive(QueryableByName)]
+pub struct Breakdown {
+    #[diesel(sql_type = Text)]
+    pub dimension: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub amount: String,
     #[diesel(sql_type = Text)]
     pub previous: String,
 }
 
-/// Where a view's money sits in `cost_daily`: the cost column and the month a row counts in.
-fn view_columns(invoice: bool) -> (&'static str, &'static str) {
-    match invoice {
-        true => ("billed_cost", "date_trunc('month', billing_period_start AT TIME ZONE 'UTC')::date"),
-        false => ("effective_cost", "date_trunc('month', day)::date"),
-    }
-}
-
-/// Sums of `month` and the month before it, grouped by `dimension` (a column of
-/// `cost_daily`, chosen by the caller from a fixed list), largest first, rounded to cents.
-pub async fn by_dimension(
+/// Every breakdown of `month` and the month before in one scan of their monthly sums, largest
+/// first within each dimension.
+pub async fn breakdowns(
     conn: &mut Connection,
     currency: &str,
     month: NaiveDate,
     invoice: bool,
-    dimension: &'static str,
-    limit: i64,
-) -> AppResult<Vec<Amount>> {
-    let (cost, month_of) = view_columns(invoice);
+) -> AppResult<Vec<Breakdown>> {
+    let (month_column, cost) = view_columns(invoice);
     Ok(diesel::sql_query(format!(
-        "SELECT {dimension}::text AS name,
-                round(coalesce(sum({cost}) FILTER (WHERE {month_of} = $2), 0), 2)::text AS amount,
-                round(coalesce(sum({cost}) FILTER (WHERE {month_of} = $3), 0), 2)::text AS previous
-           FROM cost_daily
-          WHERE currency = $1 AND {month_of} IN ($2, $3)
-          GROUP BY 1
-          ORDER BY sum({cost}) FILTER (WHERE {month_of} = $2) DESC NULLS LAST, 1
-          LIMIT $4"
+        "SELECT CASE WHEN grouping(service_name) = 0 THEN 'service_name'
+                     WHEN grouping(service_category) = 0 THEN 'service_category'
+                     WHEN grouping(provider) = 0 THEN 'provider'
+                     WHEN grouping(billing_account_id) = 0 THEN 'billing_account_id'
+                     WHEN grouping(sub_account_id) = 0 THEN 'sub_account_id'
+                     WHEN grouping(region_id) = 0 THEN 'region_id'
+                     ELSE 'total' END AS dimension,
+                coalesce(service_name, service_category, provider, billing_account_id, sub_account_id, region_id, '') AS name,
+                round(coalesce(sum({cost}) FILTER (WHERE {month_column} = $2), 0), 2)::text AS amount,
+                round(coalesce(sum({cost}) FILTER (WHERE {month_column} = $3), 0), 2)::text AS previous
+           FROM cost_monthly
+          WHERE currency = $1 AND {month_column} IN ($2, $3)
+          GROUP BY GROUPING SETS ((service_name), (service_category), (provider), (billing_account_id),
+                                  (sub_account_id), (region_id), ())
+          ORDER BY 1, sum({cost}) FILTER (WHERE {month_column} = $2) DESC NULLS LAST, 2"
     ))
     .bind::<Text, _>(currency)
     .bind::<Date, _>(month)
     .bind::<Date, _>(month - chrono::Months::new(1))
-    .bind::<BigInt, _>(limit)
     .load(conn)
     .await?)
 }
 
-/// One sum per day of `month` (amortized: by the day incurred) with its day as the name.
+/// One sum per day of `month` (amortized: by the day incurred), its day as the name.
 pub async fn daily(conn: &mut Connection, currency: &str, month: NaiveDate) -> AppResult<Vec<Amount>> {
     Ok(diesel::sql_query(
-        "SELECT day::text AS name, round(sum(effective_cost), 2)::text AS amount, '0' AS previous
-           FROM cost_daily WHERE currency = $1 AND day >= $2 AND day < $2 + interval '1 month'
+        "SELECT day::text AS name, round(sum(effective_cost), 2)::text AS amount
+           FROM cost_daily WHERE currency = $1 AND day >= $2 AND day < ($2 + interval '1 month')::date
           GROUP BY day ORDER BY day",
     )
     .bind::<Text, _>(currency)
@@ -398,11 +433,11 @@ pub async fn daily(conn: &mut Connection, currency: &str, month: NaiveDate) -> A
 
 /// One sum per month for the twelve months up to `month`, oldest first.
 pub async fn monthly(conn: &mut Connection, currency: &str, month: NaiveDate, invoice: bool) -> AppResult<Vec<Amount>> {
-    let (cost, month_of) = view_columns(invoice);
+    let (month_column, cost) = view_columns(invoice);
     Ok(diesel::sql_query(format!(
-        "SELECT {month_of}::text AS name, round(sum({cost}), 2)::text AS amount, '0' AS previous
-           FROM cost_daily
-          WHERE currency = $1 AND {month_of} > $2 - interval '12 months' AND {month_of} <= $2
+        "SELECT {month_column}::text AS name, round(sum({cost}), 2)::text AS amount
+           FROM cost_monthly
+          WHERE currency = $1 AND {month_column} > ($2 - interval '12 months')::date AND {month_column} <= $2
           GROUP BY 1 ORDER BY 1"
     ))
     .bind::<Text, _>(currency)

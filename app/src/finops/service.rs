@@ -9,9 +9,9 @@ use crate::error::{AppError, AppResult};
 use crate::tenancy::model::Tenant;
 
 /// Rows of each breakdown table.
-const BREAKDOWN_ROWS: i64 = 10;
+const BREAKDOWN_ROWS: usize = 10;
 
-/// The breakdowns of the overview: their title and the `cost_daily` column they group by.
+/// The breakdowns of the overview: their title and the `cost_monthly` column they group by.
 const DIMENSIONS: [(&str, &str); 6] = [
     ("Service", "service_name"),
     ("Service category", "service_category"),
@@ -54,22 +54,23 @@ pub async fn overview(
             let month = month.map(|m| m.with_day(1).unwrap_or(m)).filter(|m| overview.months.contains(m));
             let Some(month) = month.or_else(|| overview.months.first().copied()) else { return Ok(overview) };
             overview.month = Some(month);
+            let lines = repo::breakdowns(conn, &currency, month, invoice).await?;
             for (title, column) in DIMENSIONS {
-                let rows = repo::by_dimension(conn, &currency, month, invoice, column, BREAKDOWN_ROWS).await?;
-                let rows = rows
-                    .into_iter()
-                    .map(|r| Movement {
-                        name: if r.name.is_empty() { "(none)".into() } else { r.name },
-                        amount: r.amount,
-                        previous: r.previous,
+                let rows = lines
+                    .iter()
+                    .filter(|line| line.dimension == column)
+                    .take(BREAKDOWN_ROWS)
+                    .map(|line| Movement {
+                        name: if line.name.is_empty() { "(none)".into() } else { line.name.clone() },
+                        amount: line.amount.clone(),
+                        previous: line.previous.clone(),
                     })
                     .collect();
                 overview.breakdowns.push((title.to_owned(), rows));
             }
-            // Every category adds up to the month: its total is the sum of one complete breakdown.
-            let totals = repo::by_dimension(conn, &currency, month, invoice, "currency", 1).await?;
-            if let Some(total) = totals.into_iter().next() {
-                overview.total = Movement { name: "Total".into(), amount: total.amount, previous: total.previous };
+            if let Some(total) = lines.iter().find(|line| line.dimension == "total") {
+                overview.total =
+                    Movement { name: "Total".into(), amount: total.amount.clone(), previous: total.previous.clone() };
             }
             overview.monthly = repo::monthly(conn, &currency, month, invoice)
                 .await?

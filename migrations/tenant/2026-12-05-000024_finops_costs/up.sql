@@ -58,7 +58,6 @@ CREATE TABLE cost_rows (
     extra jsonb NOT NULL DEFAULT '{}',
     PRIMARY KEY (import_id, line)
 );
-CREATE INDEX cost_rows_slice ON cost_rows (import_id, billing_account_id, billing_period_start);
 
 -- Which import holds each (source, billing account, billing period) now.
 CREATE TABLE cost_slices (
@@ -89,6 +88,30 @@ CREATE TABLE cost_daily (
     list_cost numeric NOT NULL,
     rows integer NOT NULL
 );
-CREATE INDEX cost_daily_by_day ON cost_daily (day, currency);
-CREATE INDEX cost_daily_by_period ON cost_daily (billing_period_start, currency);
+CREATE INDEX cost_daily_by_day ON cost_daily (currency, day);
 CREATE INDEX cost_daily_slice ON cost_daily (import_id, billing_account_id, billing_period_start);
+
+-- The same sums per month of charge and billing period: the overview's breakdowns and its
+-- twelve months read this, a few dozen times smaller than the days.
+CREATE TABLE cost_monthly (
+    import_id uuid NOT NULL REFERENCES cost_imports (id) ON DELETE CASCADE,
+    billing_account_id text NOT NULL,
+    billing_period_start timestamptz NOT NULL,
+    -- The first day of the month the charges were incurred in (the amortized view's month).
+    month date NOT NULL,
+    -- The first day of the billing period's month (the invoice view's month).
+    billing_month date NOT NULL,
+    currency text NOT NULL,
+    provider text NOT NULL,
+    sub_account_id text NOT NULL,
+    service_name text NOT NULL,
+    service_category text NOT NULL,
+    region_id text NOT NULL,
+    charge_category text NOT NULL,
+    billed_cost numeric NOT NULL,
+    effective_cost numeric NOT NULL,
+    rows integer NOT NULL
+);
+CREATE INDEX cost_monthly_by_month ON cost_monthly (currency, month);
+CREATE INDEX cost_monthly_by_billing_month ON cost_monthly (currency, billing_month);
+CREATE INDEX cost_monthly_slice ON cost_monthly (import_id, billing_account_id, billing_period_start);

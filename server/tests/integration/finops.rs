@@ -113,6 +113,7 @@ async fn every_sample_file_imports_with_the_files_own_totals() {
         assert_eq!(sums(&app, &t, "cost_rows", Some(imported.id)).await, want, "{file}: the rows");
         // The daily sums the pages read hold the same money, to the last decimal.
         assert_eq!(sums(&app, &t, "cost_daily", Some(imported.id)).await, want, "{file}: the daily sums");
+        assert_eq!(sums(&app, &t, "cost_monthly", Some(imported.id)).await, want, "{file}: the monthly sums");
     }
     // Two examples of the FOCUS specification itself end a charge at hour 30 of a day: refused,
     // with the line, rather than rolled over into a time the file does not say.
@@ -203,6 +204,7 @@ async fn a_reimport_replaces_its_periods_and_a_broken_row_changes_nothing() {
     let whole = expected("USD", "20.52022672899", "14.97651418586", 1000);
     assert_eq!(sums(&app, &t, "cost_rows", None).await, whole, "replaced, not added");
     assert_eq!(sums(&app, &t, "cost_daily", None).await, whole);
+    assert_eq!(sums(&app, &t, "cost_monthly", None).await, whole);
 
     // Line 500 gets an amount that is not one; the rows before it were already staged.
     let text = std::fs::read_to_string(&sample).unwrap();
@@ -220,6 +222,7 @@ async fn a_reimport_replaces_its_periods_and_a_broken_row_changes_nothing() {
     assert_eq!((rejected.len(), rejected[0].line), (1, 500));
     assert_eq!(sums(&app, &t, "cost_rows", None).await, whole, "nothing changed, nothing left staged");
     assert_eq!(sums(&app, &t, "cost_daily", None).await, whole);
+    assert_eq!(sums(&app, &t, "cost_monthly", None).await, whole);
 
     // Another source's bill for the same account and period is kept beside it.
     import(&app, &t, "aws-copy", sample).await;
