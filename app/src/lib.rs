@@ -40,7 +40,7 @@ use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage, SessionsPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
 use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
-use finops::pages::{CostImportPage, CostSourcesPage, FinopsPage};
+use finops::pages::{AllocationSettingsPage, CostImportPage, CostSourcesPage, FinopsPage};
 use insights::pages::InsightsPage;
 use privacy::pages::YourDataPage;
 use settings::pages::UsersPage;
@@ -100,6 +100,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("briefs") view=|| view! { <NotYetAvailable area="Briefs" purpose="Competitive-intelligence briefs are not available yet."/> }/>
                     <Route path=path!("finops") view=FinopsPage/>
                     <Route path=path!("finops/sources") view=CostSourcesPage/>
+                    <Route path=path!("finops/allocation") view=AllocationSettingsPage/>
                     <Route path=path!("finops/imports/:id") view=CostImportPage/>
                     // Async so a 403 status is set before the first byte is sent.
                     <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async/>

@@ -53,3 +53,44 @@ test('a bill with a broken row is refused whole, with the line and the reason', 
   await page.goto('/finops?currency=EUR');
   await expect(page.getByLabel('Currency')).not.toContainText('EUR');
 });
+
+test('a rule written from the Unallocated list is previewed, added, and its cost shows on the entity page', async ({ page }) => {
+  // Start from no rules (both projects and earlier runs use this tenant).
+  await page.goto('/finops/allocation');
+  for (let i = 0; i < 20 && (await page.getByTestId('allocation-rule').count()) > 0; i++) {
+    await page.getByTestId('allocation-rule').first().getByRole('button', { name: 'Remove' }).click();
+    await expect(page).toHaveURL(/\/finops\/allocation$/);
+  }
+  await expect(page.getByTestId('allocation-no-rules')).toBeVisible();
+
+  const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
+  const csv = [
+    'BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ServiceName,ResourceId,Tags',
+    `10.00,10.00,GBP,${day(2)}T00:00:00Z,${day(1)}T00:00:00Z,Compute,vm-e2e,"{""application"": ""e2e-alloc""}"`,
+    `2.50,2.50,GBP,${day(1)}T00:00:00Z,${day(0)}T00:00:00Z,Storage,disk-e2e,"{""application"": ""e2e-alloc""}"`,
+  ].join('\n');
+  await page.goto('/finops/sources');
+  await page.getByLabel('Source name').fill('alloc-e2e');
+  await page.getByLabel('Cost file').setInputFiles({ name: 'alloc.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByRole('button', { name: 'Import' }).click();
+  await expect(page.getByTestId('cost-import-status')).toHaveText('Imported', { timeout: 15_000 });
+
+  await page.goto('/finops/allocation');
+  await page.getByTestId('unallocated-resources').getByRole('link', { name: 'application=e2e-alloc' }).first().click();
+  await expect(page).toHaveURL(/kind=tag&key=application&pattern=e2e-alloc/);
+  const form = page.getByTestId('rule-preview-form');
+  await expect(form.getByLabel('Tag key')).toHaveValue('application');
+  await form.getByLabel('Catalog entity').fill('component:default/petstore');
+  await form.getByRole('button', { name: 'Preview' }).click();
+  await expect(page.getByTestId('rule-preview')).toContainText('This rule would move 12.50 GBP from Unallocated to component:default/petstore');
+  await page.getByRole('button', { name: 'Add this rule' }).click();
+  await expect(page.getByTestId('allocation-rules')).toContainText('tag application = e2e-alloc → component:default/petstore');
+  await expect(page.getByTestId('allocation-revision').first()).toContainText('added tag application = e2e-alloc');
+
+  // The recompute runs on its own; the entity page shows the cost once it is done.
+  await expect(async () => {
+    await page.goto('/catalog/default/component/petstore');
+    await expect(page.getByTestId('entity-cost-30')).toHaveText('12.50 GBP', { timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
+  await expect(page.getByTestId('entity-cost-daily').locator('svg')).toBeVisible();
+});

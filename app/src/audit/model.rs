@@ -98,6 +98,7 @@ audit_actions! {
     CatalogLocationRegistered => "catalog.location_registered", Medium, "A Location was registered.";
     CatalogLocationUpdated => "catalog.location_updated", Medium, "A Location was changed.";
     CsrfRefused => "csrf.refused", Medium, "A state-changing request from another site was refused.";
+    FinopsAllocationRulesChanged => "finops.allocation_rules_changed", Medium, "The cost allocation rules changed: a rule added or removed, or an earlier revision restored (both lists are in the details).";
     FinopsCostsImported => "finops.costs_imported", Medium, "A cloud bill was imported, or refused whole (totals, replaced periods or the refused rows are in the details).";
     MfaChange => "mfa.change", High, "A code check to change two-factor settings (disable, new recovery codes).";
     MfaDisabled => "mfa.disabled", High, "A member turned two-factor authentication off.";

@@ -310,6 +310,7 @@ fn EntityOverview(detail: EntityDetail) -> impl IntoView {
                     {s.tags.iter().map(|t| view! { <span class="rounded-full bg-slate-100 px-2 py-0.5 text-xs text-slate-700">{t.clone()}</span> }).collect_view()}
                 </div>
             })}
+            <crate::finops::pages::EntityCostPanel namespace=s.namespace.clone() kind=s.kind.clone() name=s.name.clone()/>
             <section class="mt-8" aria-labelledby="relations-heading">
                 <h2 id="relations-heading" class="font-medium text-slate-900">"Relations"</h2>
                 {if detail.relations.is_empty() {

@@ -106,3 +106,137 @@ pub async fn upload_costs(data: leptos::server_fn::codec::MultipartData) -> Resu
         .await,
     )
 }
+
+/// The rule a preview form describes, as the server reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RuleForm {
+    pub kind: String,
+    pub key: String,
+    pub pattern: String,
+    pub target: String,
+    /// 1-based; empty means at the end.
+    pub position: String,
+}
+
+#[server(endpoint = "ui/finops/allocation")]
+pub async fn load_allocation(preview: Option<RuleForm>) -> Result<super::model::AllocationPage, AppError> {
+    use super::allocation::{page, parse_rule};
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsRead).await?;
+            // A form without a target only fills the fields (the "create a rule" links).
+            let preview = preview.filter(|p| !p.target.trim().is_empty());
+            let (rule, error) = match preview {
+                None => (None, None),
+                Some(form) => match parse_rule(&form.kind, &form.key, &form.pattern, &form.target) {
+                    Ok(rule) => (Some((rule, position(&form.position)?.unwrap_or(usize::MAX))), None),
+                    Err(e) => (None, Some(e.to_string())),
+                },
+            };
+            page(&state.db, &ctx.tenant, rule, error).await
+        }
+        .await,
+    )
+}
+
+/// `1` → index 0; empty → none (the end of the list).
+#[cfg(feature = "ssr")]
+fn position(raw: &str) -> Result<Option<usize>, AppError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(|n| Some(n - 1))
+            .ok_or_else(|| AppError::invalid("The position is a rule number from 1.")),
+    }
+}
+
+/// `revision` is the one the form was shown with: "" for none yet.
+#[cfg(feature = "ssr")]
+fn expected_revision(raw: &str) -> Result<Option<i32>, AppError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => raw.parse().map(Some).map_err(|_| AppError::invalid("Reload the page and try again.")),
+    }
+}
+
+#[server(endpoint = "ui/finops/allocation/add")]
+pub async fn add_allocation_rule(rule: RuleForm, revision: String) -> Result<(), AppError> {
+    use super::allocation::{add_rule, parse_rule};
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsWrite).await?;
+            let parsed = parse_rule(&rule.kind, &rule.key, &rule.pattern, &rule.target)?;
+            let expected = expected_revision(&revision)?;
+            add_rule(&state.db, &ctx.tenant, &ctx.audit_source(), expected, parsed, position(&rule.position)?).await?;
+            leptos_axum::redirect("/finops/allocation");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/finops/allocation/remove")]
+pub async fn remove_allocation_rule(index: usize, revision: String) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsWrite).await?;
+            let expected = expected_revision(&revision)?;
+            super::allocation::remove_rule(&state.db, &ctx.tenant, &ctx.audit_source(), expected, index).await?;
+            leptos_axum::redirect("/finops/allocation");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/finops/allocation/restore")]
+pub async fn restore_allocation_rules(revision: i32) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsWrite).await?;
+            super::allocation::restore(&state.db, &ctx.tenant, &ctx.audit_source(), revision).await?;
+            leptos_axum::redirect("/finops/allocation");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/finops/entity-cost")]
+pub async fn load_entity_cost(
+    namespace: String,
+    kind: String,
+    name: String,
+) -> Result<Option<super::model::EntityCost>, AppError> {
+    use crate::auth::permission::Action;
+    use crate::catalog::refs::EntityRef;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsRead).await?;
+            super::allocation::entity_cost(&state.db, &ctx.tenant, &EntityRef::new(&kind, &namespace, &name)).await
+        }
+        .await,
+    )
+}

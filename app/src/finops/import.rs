@@ -13,6 +13,7 @@ use diesel_async::SimpleAsyncConnection;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::allocation_repo as allocation;
 use super::model::{CostImport, ImportReport, ImportStatus, RejectedRow};
 use super::parse::{CostReader, CostRecord, Defaults, Rejected};
 use super::repo;
@@ -331,7 +332,11 @@ async fn commit(
         Box::pin(async move {
             // A year of a large estate is millions of rows to move and sum at once.
             conn.batch_execute("SET LOCAL statement_timeout = '15min'").await?;
+            // The allocation lock first: a recompute of the rules never interleaves with this.
+            allocation::lock(conn).await?;
+            let rules = allocation::current_rules(conn).await?;
             let replaced = repo::commit(conn, id, &request.source).await?;
+            allocation::allocate_import(conn, id, &rules).await?;
             let totals = repo::totals(conn, id).await?;
             let report = ImportReport {
                 layout: reading.layout.into(),

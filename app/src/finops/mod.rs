@@ -6,6 +6,10 @@ pub mod model;
 pub mod pages;
 
 #[cfg(feature = "ssr")]
+pub mod allocation;
+#[cfg(feature = "ssr")]
+pub mod allocation_repo;
+#[cfg(feature = "ssr")]
 pub mod import;
 #[cfg(feature = "ssr")]
 pub mod parse;

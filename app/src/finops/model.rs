@@ -141,3 +141,125 @@ pub struct CostOverview {
     /// (dimension, its values by amount, largest first).
     pub breakdowns: Vec<(String, Vec<Movement>)>,
 }
+
+/// What the owner breakdown calls cost no allocation rule matches.
+pub const UNALLOCATED: &str = "Unallocated";
+
+/// What an allocation rule looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// A tag's value (`application=checkout`).
+    Tag,
+    /// The sub-account (AWS account, Azure subscription, GCP project), by id or name.
+    SubAccount,
+    /// The resource id.
+    Resource,
+}
+
+impl RuleKind {
+    pub const ALL: [RuleKind; 3] = [RuleKind::Tag, RuleKind::SubAccount, RuleKind::Resource];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Tag => "tag",
+            RuleKind::SubAccount => "sub_account",
+            RuleKind::Resource => "resource",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RuleKind::Tag => "Tag",
+            RuleKind::SubAccount => "Sub-account",
+            RuleKind::Resource => "Resource id",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw.trim())
+    }
+}
+
+/// One allocation rule: cost whose `kind` (the tag `key`) matches `pattern` (exact, or with
+/// `*` for any run of characters) goes to the catalog entity `target`. First match wins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocationRule {
+    pub kind: RuleKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub pattern: String,
+    /// An entity reference in its stored (lower-case) form.
+    pub target: String,
+}
+
+impl AllocationRule {
+    /// What the rule says, for people: `tag application = checkout* → component:default/checkout`.
+    pub fn describe(&self) -> String {
+        match (&self.kind, &self.key) {
+            (RuleKind::Tag, Some(key)) => format!("tag {key} = {} → {}", self.pattern, self.target),
+            (kind, _) => format!("{} = {} → {}", kind.label().to_lowercase(), self.pattern, self.target),
+        }
+    }
+}
+
+/// A version of the rule list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleRevision {
+    pub revision: i32,
+    pub rules: Vec<AllocationRule>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub reason: String,
+    /// Whether the allocation has been recomputed with these rules yet.
+    pub applied: bool,
+}
+
+/// Money that a rule change moves from one target to another ('' is Unallocated).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Move {
+    pub from: String,
+    pub to: String,
+    pub currency: String,
+    pub amount: String,
+}
+
+/// A resource no rule matches, with what could make a rule for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnallocatedResource {
+    pub resource_id: String,
+    pub service_name: String,
+    pub sub_account_id: String,
+    /// Its tags as `key=value`, for a rule by tag.
+    pub tags: Vec<(String, String)>,
+    pub currency: String,
+    pub amount: String,
+}
+
+/// The allocation settings page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocationPage {
+    pub current: Option<RuleRevision>,
+    pub revisions: Vec<RuleRevision>,
+    /// The window the amounts below are summed over (the last 30 days of imported charges).
+    pub window: Option<(NaiveDate, NaiveDate)>,
+    /// Per currency: allocated, unallocated (rounded to cents).
+    pub split: Vec<(String, String, String)>,
+    pub unallocated: Vec<UnallocatedResource>,
+    /// What the rule under preview would move, when one is previewed.
+    pub preview: Option<Vec<Move>>,
+    /// Why the rule under preview is not one.
+    pub preview_error: Option<String>,
+}
+
+/// The cost panel of a catalog entity: what is allocated to it (and, for a group, to what it
+/// owns) over the last 30 and 90 days of imported charges.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityCost {
+    pub currency: String,
+    pub last_30_days: String,
+    pub previous_30_days: String,
+    pub last_90_days: String,
+    pub daily: Vec<(NaiveDate, String)>,
+    pub top_services: Vec<(String, String)>,
+}

@@ -7,10 +7,16 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::api::{load_cost_import, load_cost_imports, load_cost_overview};
-use super::model::{CostImport, CostOverview, CostView, ImportReport, ImportStatus, Movement};
+use super::api::{
+    load_allocation, load_cost_import, load_cost_imports, load_cost_overview, load_entity_cost, AddAllocationRule,
+    RemoveAllocationRule, RestoreAllocationRules, RuleForm,
+};
+use super::model::{
+    AllocationPage, CostImport, CostOverview, CostView, EntityCost, ImportReport, ImportStatus, Movement, RuleKind,
+    UNALLOCATED,
+};
 use crate::ui::chart::{Bar, BarChart};
-use crate::ui::form::PageProblem;
+use crate::ui::form::{ErrorNotice, PageProblem};
 
 /// `12345.6` → `12,345.60`: an exact decimal from the database, grouped for reading.
 pub fn format_amount(amount: &str) -> String {
@@ -52,7 +58,10 @@ pub fn FinopsPage() -> impl IntoView {
         <section>
             <div class="flex flex-wrap items-baseline justify-between gap-3">
                 <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Cloud cost"</h1>
-                <A href="/finops/sources" attr:class="text-sm font-medium text-amber-700 hover:text-amber-900">"Sources and imports"</A>
+                <span class="space-x-4 text-sm font-medium">
+                    <A href="/finops/allocation" attr:class="text-amber-700 hover:text-amber-900">"Allocation"</A>
+                    <A href="/finops/sources" attr:class="text-amber-700 hover:text-amber-900">"Sources and imports"</A>
+                </span>
             </div>
             <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading costs…"</p> }>
                 {move || Suspend::new(async move {
@@ -169,7 +178,7 @@ fn Breakdown(title: String, rows: Vec<Movement>, currency: String) -> impl IntoV
                         let change = change(&row).map(|c| format!("{c:+.1}%")).unwrap_or_else(|| "new".into());
                         view! {
                             <tr data-testid="finops-row">
-                                <td class="py-1.5 pr-4 break-all">{row.name.clone()}</td>
+                                <td class="py-1.5 pr-4 break-all">{row_name(&row.name)}</td>
                                 <td class="py-1.5 text-right tabular-nums">{format_amount(&row.amount)}</td>
                                 <td class="py-1.5 text-right tabular-nums text-slate-500">{change}</td>
                             </tr>
@@ -178,6 +187,21 @@ fn Breakdown(title: String, rows: Vec<Movement>, currency: String) -> impl IntoV
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// A breakdown row's name, linked when it is an owner: to the entity's page, or for
+/// Unallocated to the allocation rules.
+fn row_name(name: &str) -> AnyView {
+    let name = name.to_owned();
+    if name == UNALLOCATED {
+        return view! { <A href="/finops/allocation" attr:class="text-amber-700 hover:text-amber-900">{UNALLOCATED}</A> }.into_any();
+    }
+    match crate::catalog::refs::EntityRef::parse(&name, None, "default") {
+        Ok(entity) if name.contains(':') => {
+            view! { <A href=entity.page_path() attr:class="text-amber-700 hover:text-amber-900">{name}</A> }.into_any()
+        }
+        _ => view! { <span>{name}</span> }.into_any(),
     }
 }
 
@@ -350,5 +374,281 @@ mod tests {
         assert_eq!(format_amount("-1234567.89"), "-1,234,567.89");
         assert_eq!(format_amount("0.00"), "0.00");
         assert_eq!(format_amount("999"), "999.00");
+    }
+}
+
+/// `/finops/allocation`: the ordered rules, what they leave unallocated, a preview of a new
+/// rule's effect before it is added, and the revisions to roll back to. Plain forms: the
+/// preview is a GET, the changes are ActionForms.
+#[component]
+pub fn AllocationSettingsPage() -> impl IntoView {
+    let query = use_query_map();
+    let add = ServerAction::<AddAllocationRule>::new();
+    let remove = ServerAction::<RemoveAllocationRule>::new();
+    let restore = ServerAction::<RestoreAllocationRules>::new();
+    let page = Resource::new(
+        move || {
+            (
+                query.with(|q| {
+                    q.get("kind").map(|kind| RuleForm {
+                        kind,
+                        key: q.get("key").unwrap_or_default(),
+                        pattern: q.get("pattern").unwrap_or_default(),
+                        target: q.get("target").unwrap_or_default(),
+                        position: q.get("position").unwrap_or_default(),
+                    })
+                }),
+                add.version().get() + remove.version().get() + restore.version().get(),
+            )
+        },
+        |(preview, _)| load_allocation(preview),
+    );
+    let error = Signal::derive(move || {
+        add.value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| remove.value().get().and_then(Result::err))
+            .or_else(|| restore.value().get().and_then(Result::err))
+    });
+    let form = move || {
+        query.with(|q| RuleForm {
+            kind: q.get("kind").unwrap_or_else(|| "tag".into()),
+            key: q.get("key").unwrap_or_default(),
+            pattern: q.get("pattern").unwrap_or_default(),
+            target: q.get("target").unwrap_or_default(),
+            position: q.get("position").unwrap_or_default(),
+        })
+    };
+    view! {
+        <section>
+            <p class="text-sm text-slate-500"><A href="/finops" attr:class="hover:text-slate-900">"Cloud cost"</A>" / allocation"</p>
+            <h1 class="mt-2 text-2xl font-semibold tracking-tight text-slate-900">"Allocation to the catalog"</h1>
+            <p class="mt-1 text-sm text-slate-500">
+                "Rules give each cost row to a catalog entity; the first matching rule wins, and what none matches stays in Unallocated. "
+                "Teams see the cost of what they own. Every change is a revision you can restore."
+            </p>
+            <div class="mt-4"><ErrorNotice error/></div>
+            <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(page) => view! { <Allocation page form=form() add remove restore/> }.into_any(),
+                        Err(error) => view! { <PageProblem error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Allocation(
+    page: AllocationPage,
+    form: RuleForm,
+    add: ServerAction<AddAllocationRule>,
+    remove: ServerAction<RemoveAllocationRule>,
+    restore: ServerAction<RestoreAllocationRules>,
+) -> impl IntoView {
+    let revision = page.current.as_ref().map(|c| c.revision.to_string()).unwrap_or_default();
+    let rules = page.current.as_ref().map(|c| c.rules.clone()).unwrap_or_default();
+    let recomputing = page.current.as_ref().is_some_and(|c| !c.applied);
+    let window =
+        page.window.map(|(from, to)| format!("{from} to {to}")).unwrap_or_else(|| "no cost imported yet".into());
+    view! {
+        {recomputing.then(|| view! {
+            <p class="mt-4 rounded-lg bg-amber-50 px-3 py-2 text-sm text-amber-800" role="status" data-testid="allocation-recomputing">
+                "The allocation is being recomputed with the newest rules; figures below may still show the previous ones."
+            </p>
+        })}
+        <div class="mt-6 grid gap-4 sm:grid-cols-3" data-testid="allocation-split">
+            {page.split.iter().map(|(currency, allocated, unallocated)| {
+                let share = match (allocated.parse::<f64>(), unallocated.parse::<f64>()) {
+                    (Ok(a), Ok(u)) if (a + u).abs() > 0.0 => format!("{:.1}% unallocated", u / (a + u) * 100.0),
+                    _ => String::new(),
+                };
+                view! {
+                    <div class="rounded-xl border border-slate-200 bg-white p-4 text-sm">
+                        <p class="text-slate-500">{format!("{currency}, {window}")}</p>
+                        <p class="mt-1"><span class="font-semibold tabular-nums">{format_amount(allocated)}</span>" allocated"</p>
+                        <p data-testid="unallocated-amount"><span class="font-semibold tabular-nums">{format_amount(unallocated)}</span>" unallocated"</p>
+                        <p class="text-slate-500">{share}</p>
+                    </div>
+                }
+            }).collect_view()}
+        </div>
+
+        <h2 class="mt-8 font-medium text-slate-900">"Rules"</h2>
+        {if rules.is_empty() {
+            view! { <p class="mt-2 text-sm text-slate-500" data-testid="allocation-no-rules">"No rules yet: all cost is unallocated."</p> }.into_any()
+        } else {
+            view! {
+                <ol class="mt-2 divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white text-sm" data-testid="allocation-rules">
+                    {rules.iter().enumerate().map(|(i, rule)| {
+                        let revision = revision.clone();
+                        view! {
+                            <li class="flex items-center justify-between gap-3 px-4 py-2" data-testid="allocation-rule">
+                                <span><span class="mr-2 text-slate-400 tabular-nums">{i + 1}</span>{rule.describe()}</span>
+                                <ActionForm action=remove>
+                                    <input type="hidden" name="index" value=i.to_string()/>
+                                    <input type="hidden" name="revision" value=revision/>
+                                    <button type="submit" class="text-sm text-red-700 hover:text-red-900">"Remove"</button>
+                                </ActionForm>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ol>
+            }.into_any()
+        }}
+
+        <h2 class="mt-8 font-medium text-slate-900">"Add a rule"</h2>
+        <form method="get" action="/finops/allocation" class="mt-2 grid gap-3 rounded-xl border border-slate-200 bg-white p-4 text-sm sm:grid-cols-6" data-testid="rule-preview-form">
+            <label class="flex flex-col gap-1">"Looks at"
+                <select name="kind" class="rounded-lg border border-slate-300 px-2 py-1.5">
+                    {RuleKind::ALL.into_iter().map(|k| view! { <option value=k.as_str() selected=form.kind == k.as_str()>{k.label()}</option> }).collect_view()}
+                </select>
+            </label>
+            <label class="flex flex-col gap-1">"Tag key"<input name="key" value=form.key.clone() placeholder="application" class="rounded-lg border border-slate-300 px-2 py-1.5"/></label>
+            <label class="flex flex-col gap-1">"Value"<input name="pattern" value=form.pattern.clone() required placeholder="checkout or checkout-*" class="rounded-lg border border-slate-300 px-2 py-1.5"/></label>
+            <label class="flex flex-col gap-1 sm:col-span-2">"Catalog entity"<input name="target" value=form.target.clone() required placeholder="component:default/checkout" class="rounded-lg border border-slate-300 px-2 py-1.5"/></label>
+            <label class="flex flex-col gap-1">"Position"<input name="position" value=form.position.clone() placeholder="last" class="w-20 rounded-lg border border-slate-300 px-2 py-1.5"/></label>
+            <div class="sm:col-span-6"><button type="submit" class="rounded-lg border border-slate-300 px-3 py-1.5 font-medium hover:bg-slate-50">"Preview"</button></div>
+        </form>
+        {page.preview_error.clone().map(|e| view! { <p role="alert" class="mt-2 text-sm text-red-700" data-testid="rule-preview-error">{e}</p> })}
+        {page.preview.clone().map(|moves| {
+            let form = form.clone();
+            view! {
+                <div class="mt-3 rounded-xl border border-amber-200 bg-amber-50 p-4 text-sm" data-testid="rule-preview">
+                    {if moves.is_empty() {
+                        view! { <p>"This rule would move nothing over the last 30 days of charges."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ul class="space-y-1">
+                                {moves.into_iter().map(|m| view! {
+                                    <li>{format!("This rule would move {} {} from {} to {}", format_amount(&m.amount), m.currency, owner_name(&m.from), owner_name(&m.to))}</li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }}
+                    <ActionForm action=add attr:class="mt-3">
+                        <input type="hidden" name="rule[kind]" value=form.kind.clone()/>
+                        <input type="hidden" name="rule[key]" value=form.key.clone()/>
+                        <input type="hidden" name="rule[pattern]" value=form.pattern.clone()/>
+                        <input type="hidden" name="rule[target]" value=form.target.clone()/>
+                        <input type="hidden" name="rule[position]" value=form.position.clone()/>
+                        <input type="hidden" name="revision" value=revision.clone()/>
+                        <button type="submit" class="rounded-lg bg-slate-900 px-3 py-1.5 font-semibold text-white hover:bg-slate-700">"Add this rule"</button>
+                    </ActionForm>
+                </div>
+            }
+        })}
+
+        <h2 class="mt-8 font-medium text-slate-900">"Costliest unallocated resources"</h2>
+        {if page.unallocated.is_empty() {
+            view! { <p class="mt-2 text-sm text-slate-500">"Nothing unallocated in the last 30 days of charges."</p> }.into_any()
+        } else {
+            view! {
+                <table class="mt-2 w-full text-sm" data-testid="unallocated-resources">
+                    <thead class="text-left text-xs text-slate-500"><tr><th class="py-1">"Resource"</th><th>"Service"</th><th>"Sub-account"</th><th class="text-right">"Cost"</th><th>"Create a rule from"</th></tr></thead>
+                    <tbody class="divide-y divide-slate-100">
+                        {page.unallocated.into_iter().map(|r| {
+                            let by_resource = format!("/finops/allocation?kind=resource&pattern={}", crate::escape::percent(&r.resource_id, b""));
+                            let by_account = format!("/finops/allocation?kind=sub_account&pattern={}", crate::escape::percent(&r.sub_account_id, b""));
+                            view! {
+                                <tr data-testid="unallocated-resource">
+                                    <td class="py-1.5 pr-3 break-all">{if r.resource_id.is_empty() { "(no resource id)".to_owned() } else { r.resource_id.clone() }}</td>
+                                    <td class="pr-3">{r.service_name.clone()}</td>
+                                    <td class="pr-3">{r.sub_account_id.clone()}</td>
+                                    <td class="pr-3 text-right tabular-nums">{format!("{} {}", format_amount(&r.amount), r.currency)}</td>
+                                    <td class="space-x-2">
+                                        {(!r.resource_id.is_empty()).then(|| view! { <a href=by_resource class="text-amber-700 hover:text-amber-900">"resource"</a> })}
+                                        {(!r.sub_account_id.is_empty()).then(|| view! { <a href=by_account class="text-amber-700 hover:text-amber-900">"sub-account"</a> })}
+                                        {r.tags.iter().take(3).map(|(k, v)| {
+                                            let href = format!("/finops/allocation?kind=tag&key={}&pattern={}", crate::escape::percent(k, b""), crate::escape::percent(v, b""));
+                                            view! { <a href=href class="text-amber-700 hover:text-amber-900">{format!("{k}={v}")}</a> }
+                                        }).collect_view()}
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+
+        <h2 class="mt-8 font-medium text-slate-900">"Revisions"</h2>
+        <ul class="mt-2 divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white text-sm" data-testid="allocation-revisions">
+            {page.revisions.into_iter().enumerate().map(|(i, r)| view! {
+                <li class="flex items-center justify-between gap-3 px-4 py-2" data-testid="allocation-revision">
+                    <span>
+                        <span class="font-medium">{format!("Revision {}", r.revision)}</span>
+                        {format!(" · {} rule(s) · {} · {} · {}", r.rules.len(), r.reason, r.created_by, r.created_at.format("%Y-%m-%d %H:%M UTC"))}
+                    </span>
+                    {(i > 0).then(|| view! {
+                        <ActionForm action=restore>
+                            <input type="hidden" name="revision" value=r.revision.to_string()/>
+                            <button type="submit" class="text-sm text-amber-700 hover:text-amber-900">"Restore"</button>
+                        </ActionForm>
+                    })}
+                </li>
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// An allocation target as people read it: Unallocated for none.
+fn owner_name(target: &str) -> String {
+    if target.is_empty() {
+        UNALLOCATED.to_owned()
+    } else {
+        target.to_owned()
+    }
+}
+
+/// The cost panel of a catalog entity page; nothing when no cost is allocated to it.
+#[component]
+pub fn EntityCostPanel(namespace: String, kind: String, name: String) -> impl IntoView {
+    let cost = Resource::new(
+        move || (namespace.clone(), kind.clone(), name.clone()),
+        |(ns, kind, name)| load_entity_cost(ns, kind, name),
+    );
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match cost.await {
+                    Ok(Some(cost)) => view! { <CostPanel cost/> }.into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn CostPanel(cost: EntityCost) -> impl IntoView {
+    let movement =
+        Movement { name: String::new(), amount: cost.last_30_days.clone(), previous: cost.previous_30_days.clone() };
+    let trend = change(&movement)
+        .map(|c| format!("{c:+.1}% on the 30 days before"))
+        .unwrap_or_else(|| "no cost the 30 days before".into());
+    let currency = cost.currency.clone();
+    view! {
+        <section class="mt-8" aria-labelledby="cost-heading" data-testid="entity-cost">
+            <h2 id="cost-heading" class="font-medium text-slate-900">"Cloud cost"</h2>
+            <div class="mt-2 grid gap-4 rounded-xl border border-slate-200 bg-white p-5 text-sm sm:grid-cols-3">
+                <div>
+                    <p class="text-slate-500">"Last 30 days (amortized)"</p>
+                    <p class="text-2xl font-semibold tabular-nums" data-testid="entity-cost-30">{format!("{} {}", format_amount(&cost.last_30_days), cost.currency)}</p>
+                    <p class="text-slate-500">{trend}</p>
+                    <p class="mt-2 text-slate-500">{format!("Last 90 days: {} {}", format_amount(&cost.last_90_days), cost.currency)}</p>
+                </div>
+                <div class="sm:col-span-2">
+                    <AmountChart title="Each of the last 30 days" points=cost.daily.clone() currency=currency.clone() testid="entity-cost-daily" width=420.0/>
+                    <ul class="space-y-0.5">
+                        {cost.top_services.iter().map(|(service, amount)| view! {
+                            <li class="flex justify-between"><span>{service.clone()}</span><span class="tabular-nums">{format_amount(amount)}</span></li>
+                        }).collect_view()}
+                    </ul>
+                </div>
+            </div>
+        </section>
     }
 }

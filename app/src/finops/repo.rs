@@ -139,7 +139,7 @@ struct Count {
 /// earlier imports. Runs in one transaction with the import's end, under a lock per source so
 /// two imports of one source commit one after the other.
 pub async fn commit(conn: &mut Connection, import: Uuid, source: &str) -> AppResult<i64> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('beacon.cost_source.' || $1, 0))")
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.cost_source.' || $1, 0))")
         .bind::<Text, _>(source)
         .execute(conn)
         .await?;
@@ -157,6 +157,10 @@ pub async fn commit(conn: &mut Connection, import: Uuid, source: &str) -> AppRes
                 DELETE FROM cost_daily d USING replaced p
                  WHERE d.import_id = p.import_id AND d.billing_account_id = p.billing_account_id
                    AND d.billing_period_start = p.billing_period_start),
+              gone_allocated AS (
+                DELETE FROM cost_allocated a USING replaced p
+                 WHERE a.import_id = p.import_id AND a.billing_account_id = p.billing_account_id
+                   AND a.billing_period_start = p.billing_period_start),
               gone_months AS (
                 DELETE FROM cost_monthly m USING replaced p
                  WHERE m.import_id = p.import_id AND m.billing_account_id = p.billing_account_id

@@ -2,7 +2,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use super::model::{CostOverview, CostView, Movement};
+use super::model::{CostOverview, CostView, Movement, UNALLOCATED};
 use super::repo;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
@@ -54,6 +54,20 @@ pub async fn overview(
             let month = month.map(|m| m.with_day(1).unwrap_or(m)).filter(|m| overview.months.contains(m));
             let Some(month) = month.or_else(|| overview.months.first().copied()) else { return Ok(overview) };
             overview.month = Some(month);
+            // Owners come from the allocation, which follows the days charges were incurred.
+            if !invoice {
+                let owners = super::allocation_repo::by_owner(conn, &currency, month)
+                    .await?
+                    .into_iter()
+                    .take(BREAKDOWN_ROWS)
+                    .map(|o| Movement {
+                        name: if o.owner.is_empty() { UNALLOCATED.into() } else { o.owner },
+                        amount: o.amount,
+                        previous: o.previous,
+                    })
+                    .collect();
+                overview.breakdowns.push(("Owner".to_owned(), owners));
+            }
             let lines = repo::breakdowns(conn, &currency, month, invoice).await?;
             for (title, column) in DIMENSIONS {
                 let rows = lines

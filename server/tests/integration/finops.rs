@@ -325,3 +325,148 @@ async fn the_api_imports_a_bill_and_the_overview_shows_it() {
         .unwrap();
     assert_eq!(app.send(request).await.status, StatusCode::UNAUTHORIZED);
 }
+
+/// Days and currencies where the allocated sums differ from the imported ones (none, ever).
+async fn allocation_mismatches(app: &TestApp, t: &TestTenant) -> i64 {
+    #[derive(QueryableByName)]
+    struct Mismatches {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    app.db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move {
+                let found: Mismatches = diesel::sql_query(
+                    "SELECT count(*) AS n FROM
+                       (SELECT day, currency, sum(billed_cost) AS b, sum(effective_cost) AS e FROM cost_daily GROUP BY 1, 2) d
+                       FULL JOIN (SELECT day, currency, sum(billed_cost) AS b, sum(effective_cost) AS e FROM cost_allocated GROUP BY 1, 2) a
+                       USING (day, currency)
+                      WHERE d.b IS DISTINCT FROM a.b OR d.e IS DISTINCT FROM a.e",
+                )
+                .get_result(conn)
+                .await?;
+                Ok::<_, AppError>(found.n)
+            })
+        })
+        .await
+        .unwrap()
+}
+
+/// Effective cost per allocation target ('' is Unallocated), exact.
+async fn by_target(app: &TestApp, t: &TestTenant) -> Vec<(String, String)> {
+    #[derive(QueryableByName)]
+    struct Target {
+        #[diesel(sql_type = Text)]
+        target: String,
+        #[diesel(sql_type = Text)]
+        amount: String,
+    }
+    let rows: Vec<Target> = app
+        .db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move {
+                let rows = diesel::sql_query(
+                    "SELECT target, trim_scale(sum(effective_cost))::text AS amount FROM cost_allocated GROUP BY 1 ORDER BY 1",
+                )
+                .load(conn)
+                .await?;
+                Ok::<_, AppError>(rows)
+            })
+        })
+        .await
+        .unwrap();
+    rows.into_iter().map(|r| (r.target, r.amount)).collect()
+}
+
+/// What the rows `condition` selects cost, summed straight from the rows.
+async fn tagged_cost(app: &TestApp, t: &TestTenant, condition: &'static str) -> String {
+    #[derive(QueryableByName)]
+    struct Sum {
+        #[diesel(sql_type = Text)]
+        amount: String,
+    }
+    app.db
+        .with_tenant(&t.tenant, move |conn| {
+            Box::pin(async move {
+                let found: Sum = diesel::sql_query(format!(
+                    "SELECT trim_scale(coalesce(sum(effective_cost), 0))::text AS amount FROM cost_rows WHERE {condition}"
+                ))
+                .get_result(conn)
+                .await?;
+                Ok::<_, AppError>(found.amount)
+            })
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn allocation_rules_move_money_and_nothing_else() {
+    use app::finops::allocation::{add_rule, apply_pending, entity_cost, page, parse_rule, remove_rule, restore};
+
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    import(&app, &t, "focus", fixture("focus-sample/focus_sample.csv")).await;
+    let total = "14.97651418586";
+    assert_eq!(by_target(&app, &t).await, vec![(String::new(), total.to_owned())], "no rules: all unallocated");
+    assert_eq!(allocation_mismatches(&app, &t).await, 0);
+
+    let who = AuditSource::command_line();
+    let checkout = parse_rule("tag", "application", "BrightLensMatrix", "checkout").unwrap();
+    assert_eq!(checkout.target, "component:default/checkout", "a bare name is a component in default");
+    // The preview says what adding it will move, before anything changes.
+    let preview = page(&app.db, &t.tenant, Some((checkout.clone(), usize::MAX)), None).await.unwrap();
+    let moves = preview.preview.expect("a preview");
+    assert_eq!(moves.len(), 1);
+    assert_eq!((moves[0].from.as_str(), moves[0].to.as_str()), ("", "component:default/checkout"));
+
+    let first = add_rule(&app.db, &t.tenant, &who, None, checkout, None).await.unwrap();
+    apply_pending(&app.db, &t.tenant).await.unwrap();
+    let tagged = tagged_cost(&app, &t, "tags->>'application' = 'BrightLensMatrix'").await;
+    let targets = by_target(&app, &t).await;
+    assert_eq!(targets.iter().find(|(target, _)| target == "component:default/checkout").unwrap().1, tagged);
+    assert_eq!(allocation_mismatches(&app, &t).await, 0, "allocated + unallocated = imported, per day and currency");
+
+    // A broader rule added first takes precedence; a wildcard rule by sub-account catches the rest of an account.
+    let everything_tagged = parse_rule("tag", "application", "*", "group:default/apps").unwrap();
+    let second = add_rule(&app.db, &t.tenant, &who, Some(first), everything_tagged, Some(0)).await.unwrap();
+    let stale = parse_rule("resource", "", "x", "component:default/y").unwrap();
+    let refused = add_rule(&app.db, &t.tenant, &who, Some(first), stale, None).await;
+    assert!(matches!(refused, Err(AppError::Conflict(_))), "a change made meanwhile is never overwritten");
+    apply_pending(&app.db, &t.tenant).await.unwrap();
+    let targets = by_target(&app, &t).await;
+    assert!(targets.iter().all(|(target, _)| target != "component:default/checkout"), "{targets:?}");
+    assert_eq!(
+        targets.iter().find(|(target, _)| target == "group:default/apps").unwrap().1,
+        tagged_cost(&app, &t, "tags ? 'application'").await
+    );
+    assert_eq!(allocation_mismatches(&app, &t).await, 0);
+
+    // Removing the broad rule, then restoring the first revision, gives back the first allocation.
+    remove_rule(&app.db, &t.tenant, &who, Some(second), 0).await.unwrap();
+    apply_pending(&app.db, &t.tenant).await.unwrap();
+    let after_remove = by_target(&app, &t).await;
+    restore(&app.db, &t.tenant, &who, first).await.unwrap();
+    apply_pending(&app.db, &t.tenant).await.unwrap();
+    assert_eq!(by_target(&app, &t).await, after_remove);
+    let revisions = page(&app.db, &t.tenant, None, None).await.unwrap().revisions;
+    assert_eq!(revisions.len(), 4);
+    assert!(revisions.iter().all(|r| r.applied));
+
+    // A re-import is allocated with the rules in force as it commits.
+    import(&app, &t, "focus", fixture("focus-sample/focus_sample.csv")).await;
+    assert_eq!(by_target(&app, &t).await, after_remove);
+    assert_eq!(allocation_mismatches(&app, &t).await, 0);
+
+    // The entity's cost panel: the sample's last day is 2024-09-30, so its 90 days hold it all.
+    let panel =
+        entity_cost(&app.db, &t.tenant, &app::catalog::refs::EntityRef::new("component", "default", "checkout"))
+            .await
+            .unwrap()
+            .expect("cost allocated to it");
+    assert_eq!(panel.currency, "USD");
+    assert_eq!(panel.daily.len(), 30);
+    assert!(!panel.top_services.is_empty());
+    let actions = app.audit_actions(&t.tenant).await;
+    assert_eq!(actions.iter().filter(|(action, ..)| action == "finops.allocation_rules_changed").count(), 4);
+}

@@ -142,6 +142,17 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/finops/overview" => (Rule::Allowed(FinopsRead), form(path, "view=amortized")),
         "ui/finops/imports" => (Rule::Allowed(FinopsRead), form(path, "")),
         "ui/finops/import" => (Rule::Allowed(FinopsRead), form(path, &id)),
+        "ui/finops/allocation" => (Rule::Allowed(FinopsRead), form(path, "")),
+        "ui/finops/entity-cost" => {
+            (Rule::Allowed(FinopsRead), form(path, "namespace=default&kind=component&name=nope"))
+        }
+        // Not a rule kind, no such rule, no such revision: refused after the role check, nothing changed.
+        "ui/finops/allocation/add" => (
+            Rule::Allowed(FinopsWrite),
+            form(path, "rule[kind]=nope&rule[key]=&rule[pattern]=x&rule[target]=x&rule[position]=&revision="),
+        ),
+        "ui/finops/allocation/remove" => (Rule::Allowed(FinopsWrite), form(path, "index=400&revision=")),
+        "ui/finops/allocation/restore" => (Rule::Allowed(FinopsWrite), form(path, "revision=999999")),
         // No file: refused after the role check, nothing imported.
         "ui/finops/upload" => (
             Rule::Allowed(FinopsWrite),
@@ -242,7 +253,7 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
     let rule = match path {
         "/login" | "/login/mfa" => Rule::Public,
         "/" | "/logout" | "/plugins" | "/briefs" | "/settings" => Rule::Authenticated,
-        "/finops" | "/finops/sources" | "/finops/imports/{id}" => Rule::Allowed(FinopsRead),
+        "/finops" | "/finops/sources" | "/finops/allocation" | "/finops/imports/{id}" => Rule::Allowed(FinopsRead),
         "/audit" | "/audit/{id}" | "/audit/permissions" | "/audit/insights" | "/audit/archive" => {
             Rule::Allowed(AuditRead)
         }

@@ -1,0 +1,474 @@
+//! Allocation queries. The rules become one SQL `CASE` that gives each cost row the index of
+//! its first matching rule, so a whole year is allocated in one pass over the rows.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Date, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::model::{AllocationRule, RuleKind};
+use crate::db::Connection;
+use crate::error::{AppError, AppResult};
+
+/// The rules as SQL over `cost_rows`: `rule` is the index of the first match (NULL for
+/// none), and the texts to bind from `$first` on.
+struct Matcher {
+    rule: String,
+    binds: Vec<String>,
+}
+
+/// `checkout*` → `checkout%`, with LIKE's own wildcards in the value matched literally.
+fn like_pattern(pattern: &str) -> String {
+    let mut like = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        match c {
+            '\\' | '%' | '_' => {
+                like.push('\\');
+                like.push(c);
+            }
+            '*' => like.push('%'),
+            c => like.push(c),
+        }
+    }
+    like
+}
+
+fn matcher(rules: &[AllocationRule], first: usize) -> Matcher {
+    let mut binds = Vec::new();
+    let mut bind = |value: String| {
+        binds.push(value);
+        format!("${}", first + binds.len() - 1)
+    };
+    let mut arms = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let (op, value) = match rule.pattern.contains('*') {
+            true => ("LIKE", like_pattern(&rule.pattern)),
+            false => ("=", rule.pattern.clone()),
+        };
+        let condition = match rule.kind {
+            RuleKind::Tag => {
+                let key = bind(rule.key.clone().unwrap_or_default());
+                format!("tags->>{key} {op} {}", bind(value))
+            }
+            RuleKind::SubAccount => {
+                let value = bind(value);
+                format!("(sub_account_id {op} {value} OR sub_account_name {op} {value})")
+            }
+            RuleKind::Resource => format!("resource_id {op} {}", bind(value)),
+        };
+        arms.push(format!("WHEN {condition} THEN {i}"));
+    }
+    let rule = match arms.is_empty() {
+        true => "NULL::integer".to_owned(),
+        false => format!("CASE {} END", arms.join(" ")),
+    };
+    Matcher { rule, binds }
+}
+
+fn targets(rules: &[AllocationRule]) -> Vec<String> {
+    rules.iter().map(|r| r.target.clone()).collect()
+}
+
+/// Serialises allocation changes of this tenant: an import's commit and a recompute never
+/// interleave, so every row is allocated with the rules of one revision.
+pub async fn lock(conn: &mut Connection) -> AppResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.cost_allocation', 0))")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+pub struct RevisionRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub revision: i32,
+    #[diesel(sql_type = Jsonb)]
+    pub rules: serde_json::Value,
+    #[diesel(sql_type = Text)]
+    pub created_by: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub applied_at: Option<DateTime<Utc>>,
+}
+
+impl RevisionRow {
+    pub fn rules(&self) -> AppResult<Vec<AllocationRule>> {
+        serde_json::from_value(self.rules.clone()).map_err(AppError::internal)
+    }
+}
+
+/// The newest revisions, newest first.
+pub async fn revisions(conn: &mut Connection, limit: i64) -> AppResult<Vec<RevisionRow>> {
+    Ok(diesel::sql_query(
+        "SELECT revision, rules, created_by, created_at, reason, applied_at
+           FROM cost_rule_revisions ORDER BY revision DESC LIMIT $1",
+    )
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?)
+}
+
+pub async fn revision(conn: &mut Connection, revision: i32) -> AppResult<Option<RevisionRow>> {
+    Ok(diesel::sql_query(
+        "SELECT revision, rules, created_by, created_at, reason, applied_at FROM cost_rule_revisions WHERE revision = $1",
+    )
+    .bind::<diesel::sql_types::Integer, _>(revision)
+    .get_result(conn)
+    .await
+    .optional()?)
+}
+
+/// The rules in force: the newest revision's (none before the first).
+pub async fn current_rules(conn: &mut Connection) -> AppResult<Vec<AllocationRule>> {
+    match revisions(conn, 1).await?.into_iter().next() {
+        Some(row) => row.rules(),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Stores the list as the next revision, not yet applied; returns its number.
+pub async fn save_revision(
+    conn: &mut Connection,
+    rules: &[AllocationRule],
+    actor: &str,
+    reason: &str,
+) -> AppResult<i32> {
+    #[derive(QueryableByName)]
+    struct Saved {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        revision: i32,
+    }
+    let rules = serde_json::to_value(rules).map_err(AppError::internal)?;
+    Ok(diesel::sql_query(
+        "INSERT INTO cost_rule_revisions (revision, rules, created_by, reason)
+         SELECT coalesce(max(revision), 0) + 1, $1, $2, $3 FROM cost_rule_revisions
+         RETURNING revision",
+    )
+    .bind::<Jsonb, _>(rules)
+    .bind::<Text, _>(actor)
+    .bind::<Text, _>(reason)
+    .get_result::<Saved>(conn)
+    .await?
+    .revision)
+}
+
+pub async fn mark_applied(conn: &mut Connection, revision: i32) -> AppResult<()> {
+    diesel::sql_query("UPDATE cost_rule_revisions SET applied_at = now() WHERE revision = $1")
+        .bind::<diesel::sql_types::Integer, _>(revision)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `INSERT … SELECT` of the allocated daily sums of the rows `scope` selects (a condition on
+/// `cost_rows` using `$1`).
+async fn insert_allocated(
+    conn: &mut Connection,
+    scope: &str,
+    import: Option<Uuid>,
+    rules: &[AllocationRule],
+) -> AppResult<()> {
+    let m = matcher(rules, 3);
+    let sql = format!(
+        "INSERT INTO cost_allocated (import_id, billing_account_id, billing_period_start, day, currency, target,
+             service_name, billed_cost, effective_cost, rows)
+         SELECT import_id, billing_account_id, billing_period_start, day, billing_currency,
+                coalesce(($2::text[])[rule + 1], ''), service_name, sum(billed_cost), sum(effective_cost), count(*)
+           FROM (SELECT import_id, billing_account_id, billing_period_start, billing_currency, service_name,
+                        billed_cost, effective_cost, (charge_period_start AT TIME ZONE 'UTC')::date AS day,
+                        {rule} AS rule
+                   FROM cost_rows WHERE {scope}) AS matched
+          GROUP BY 1, 2, 3, 4, 5, 6, 7",
+        rule = m.rule
+    );
+    let mut query =
+        diesel::sql_query(sql).into_boxed().bind::<Nullable<SqlUuid>, _>(import).bind::<Array<Text>, _>(targets(rules));
+    for value in m.binds {
+        query = query.bind::<Text, _>(value);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// Allocates one import's rows (at its commit).
+pub async fn allocate_import(conn: &mut Connection, import: Uuid, rules: &[AllocationRule]) -> AppResult<()> {
+    insert_allocated(conn, "import_id = $1", Some(import), rules).await
+}
+
+/// Allocates every committed row again (after the rules changed).
+pub async fn reallocate(conn: &mut Connection, rules: &[AllocationRule]) -> AppResult<()> {
+    diesel::sql_query("DELETE FROM cost_allocated").execute(conn).await?;
+    insert_allocated(conn, "import_id IN (SELECT import_id FROM cost_slices) AND $1::uuid IS NULL", None, rules).await
+}
+
+#[derive(QueryableByName)]
+struct Bounds {
+    #[diesel(sql_type = Nullable<Date>)]
+    last: Option<NaiveDate>,
+}
+
+/// The last 30 days of imported charges, if any.
+pub async fn window(conn: &mut Connection) -> AppResult<Option<(NaiveDate, NaiveDate)>> {
+    let bounds: Bounds = diesel::sql_query("SELECT max(day) AS last FROM cost_allocated").get_result(conn).await?;
+    Ok(bounds.last.map(|last| (last - chrono::Days::new(29), last)))
+}
+
+#[derive(QueryableByName)]
+pub struct Split {
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = Text)]
+    pub allocated: String,
+    #[diesel(sql_type = Text)]
+    pub unallocated: String,
+}
+
+/// Per currency, what the rules allocate and what they leave in Unallocated over the days.
+pub async fn split(conn: &mut Connection, from: NaiveDate, to: NaiveDate) -> AppResult<Vec<Split>> {
+    Ok(diesel::sql_query(
+        "SELECT currency, round(coalesce(sum(effective_cost) FILTER (WHERE target <> ''), 0), 2)::text AS allocated,
+                round(coalesce(sum(effective_cost) FILTER (WHERE target = ''), 0), 2)::text AS unallocated
+           FROM cost_allocated WHERE day BETWEEN $1 AND $2 GROUP BY currency ORDER BY currency",
+    )
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .load(conn)
+    .await?)
+}
+
+#[derive(QueryableByName)]
+pub struct UnallocatedRow {
+    #[diesel(sql_type = Text)]
+    pub resource_id: String,
+    #[diesel(sql_type = Text)]
+    pub service_name: String,
+    #[diesel(sql_type = Text)]
+    pub sub_account_id: String,
+    #[diesel(sql_type = Jsonb)]
+    pub tags: serde_json::Value,
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = Text)]
+    pub amount: String,
+}
+
+/// The costliest resources no rule matches over the days.
+pub async fn unallocated(
+    conn: &mut Connection,
+    from: NaiveDate,
+    to: NaiveDate,
+    rules: &[AllocationRule],
+    limit: i64,
+) -> AppResult<Vec<UnallocatedRow>> {
+    let m = matcher(rules, 4);
+    let sql = format!(
+        "SELECT coalesce(resource_id, '') AS resource_id, service_name, coalesce(sub_account_id, '') AS sub_account_id,
+                min(tags::text)::jsonb AS tags, billing_currency AS currency, round(sum(effective_cost), 2)::text AS amount
+           FROM (SELECT *, {rule} AS rule FROM cost_rows
+                  WHERE import_id IN (SELECT import_id FROM cost_slices)
+                    AND charge_period_start >= $1::date AND charge_period_start < $2::date + 1) AS matched
+          WHERE rule IS NULL
+          GROUP BY 1, 2, 3, 5
+          ORDER BY sum(effective_cost) DESC
+          LIMIT $3",
+        rule = m.rule
+    );
+    let mut query =
+        diesel::sql_query(sql).into_boxed().bind::<Date, _>(from).bind::<Date, _>(to).bind::<BigInt, _>(limit);
+    for value in m.binds {
+        query = query.bind::<Text, _>(value);
+    }
+    Ok(query.load(conn).await?)
+}
+
+#[derive(QueryableByName)]
+pub struct MoveRow {
+    #[diesel(sql_type = Text)]
+    pub from_target: String,
+    #[diesel(sql_type = Text)]
+    pub to_target: String,
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = Text)]
+    pub amount: String,
+}
+
+/// What replacing the rules `before` by `after` would move between targets over the days.
+pub async fn moves(
+    conn: &mut Connection,
+    from: NaiveDate,
+    to: NaiveDate,
+    before: &[AllocationRule],
+    after: &[AllocationRule],
+) -> AppResult<Vec<MoveRow>> {
+    let old = matcher(before, 5);
+    let new = matcher(after, 5 + old.binds.len());
+    let sql = format!(
+        "SELECT coalesce(($3::text[])[old_rule + 1], '') AS from_target, coalesce(($4::text[])[new_rule + 1], '') AS to_target,
+                billing_currency AS currency, round(sum(effective_cost), 2)::text AS amount
+           FROM (SELECT billing_currency, effective_cost, {old_rule} AS old_rule, {new_rule} AS new_rule FROM cost_rows
+                  WHERE import_id IN (SELECT import_id FROM cost_slices)
+                    AND charge_period_start >= $1::date AND charge_period_start < $2::date + 1) AS matched
+          WHERE coalesce(($3::text[])[old_rule + 1], '') <> coalesce(($4::text[])[new_rule + 1], '')
+          GROUP BY 1, 2, 3
+          ORDER BY sum(abs(effective_cost)) DESC",
+        old_rule = old.rule,
+        new_rule = new.rule
+    );
+    let mut query = diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Date, _>(from)
+        .bind::<Date, _>(to)
+        .bind::<Array<Text>, _>(targets(before))
+        .bind::<Array<Text>, _>(targets(after));
+    for value in old.binds.into_iter().chain(new.binds) {
+        query = query.bind::<Text, _>(value);
+    }
+    Ok(query.load(conn).await?)
+}
+
+#[derive(QueryableByName)]
+pub struct TargetTotals {
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = Text)]
+    pub last_30_days: String,
+    #[diesel(sql_type = Text)]
+    pub previous_30_days: String,
+    #[diesel(sql_type = Text)]
+    pub last_90_days: String,
+}
+
+/// What is allocated to `targets` in the 90 days up to `last`, in their largest currency.
+pub async fn target_totals(
+    conn: &mut Connection,
+    targets: &[String],
+    last: NaiveDate,
+) -> AppResult<Option<TargetTotals>> {
+    Ok(diesel::sql_query(
+        "SELECT currency,
+                round(coalesce(sum(effective_cost) FILTER (WHERE day > $2 - 30), 0), 2)::text AS last_30_days,
+                round(coalesce(sum(effective_cost) FILTER (WHERE day > $2 - 60 AND day <= $2 - 30), 0), 2)::text
+                    AS previous_30_days,
+                round(sum(effective_cost), 2)::text AS last_90_days
+           FROM cost_allocated WHERE target = ANY($1) AND day > $2 - 90 AND day <= $2
+          GROUP BY currency ORDER BY sum(abs(effective_cost)) DESC, 1 LIMIT 1",
+    )
+    .bind::<Array<Text>, _>(targets)
+    .bind::<Date, _>(last)
+    .get_result(conn)
+    .await
+    .optional()?)
+}
+
+#[derive(QueryableByName)]
+pub struct NamedAmount {
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub amount: String,
+}
+
+/// Per day (`by = "day"`) or per service (`by = "service_name"`), the last 30 days allocated to
+/// `targets` in `currency`, rounded to cents.
+pub async fn target_last_30_days(
+    conn: &mut Connection,
+    targets: &[String],
+    currency: &str,
+    last: NaiveDate,
+    by_service: bool,
+) -> AppResult<Vec<NamedAmount>> {
+    let (group, order) = match by_service {
+        true => ("service_name", "sum(effective_cost) DESC, 1 LIMIT 5"),
+        false => ("day::text", "1"),
+    };
+    Ok(diesel::sql_query(format!(
+        "SELECT {group} AS name, round(sum(effective_cost), 2)::text AS amount
+           FROM cost_allocated WHERE target = ANY($1) AND currency = $2 AND day > $3 - 30 AND day <= $3
+          GROUP BY 1 ORDER BY {order}"
+    ))
+    .bind::<Array<Text>, _>(targets)
+    .bind::<Text, _>(currency)
+    .bind::<Date, _>(last)
+    .load(conn)
+    .await?)
+}
+
+#[derive(QueryableByName)]
+pub struct OwnerAmount {
+    #[diesel(sql_type = Text)]
+    pub owner: String,
+    #[diesel(sql_type = Text)]
+    pub amount: String,
+    #[diesel(sql_type = Text)]
+    pub previous: String,
+}
+
+/// A month and the month before by owner: a target's owner in the catalog (a group target is
+/// its own owner; a target the catalog does not know stays itself), Unallocated as ''.
+pub async fn by_owner(conn: &mut Connection, currency: &str, month: NaiveDate) -> AppResult<Vec<OwnerAmount>> {
+    Ok(diesel::sql_query(
+        "SELECT coalesce(CASE WHEN a.target LIKE 'group:%' THEN a.target END, e.owner_ref, a.target) AS owner,
+                round(coalesce(sum(a.effective_cost) FILTER (WHERE a.day >= $2), 0), 2)::text AS amount,
+                round(coalesce(sum(a.effective_cost) FILTER (WHERE a.day < $2), 0), 2)::text AS previous
+           FROM cost_allocated a LEFT JOIN entities e ON e.entity_ref = a.target
+          WHERE a.currency = $1 AND a.day >= ($2 - interval '1 month')::date AND a.day < ($2 + interval '1 month')::date
+          GROUP BY 1
+          ORDER BY sum(a.effective_cost) FILTER (WHERE a.day >= $2) DESC NULLS LAST, 1",
+    )
+    .bind::<Text, _>(currency)
+    .bind::<Date, _>(month)
+    .load(conn)
+    .await?)
+}
+
+/// The entities `group` owns (their stored refs), with the group itself.
+pub async fn owned_by(conn: &mut Connection, group: &str) -> AppResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Ref {
+        #[diesel(sql_type = Text)]
+        entity_ref: String,
+    }
+    let rows: Vec<Ref> = diesel::sql_query("SELECT entity_ref FROM entities WHERE owner_ref = $1")
+        .bind::<Text, _>(group)
+        .load(conn)
+        .await?;
+    Ok(std::iter::once(group.to_owned()).chain(rows.into_iter().map(|r| r.entity_ref)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(kind: RuleKind, key: Option<&str>, pattern: &str) -> AllocationRule {
+        AllocationRule {
+            kind,
+            key: key.map(str::to_owned),
+            pattern: pattern.into(),
+            target: "component:default/x".into(),
+        }
+    }
+
+    #[test]
+    fn rules_become_one_case_with_bound_values_in_order() {
+        let m = matcher(
+            &[
+                rule(RuleKind::Tag, Some("application"), "checkout"),
+                rule(RuleKind::SubAccount, None, "prod-*"),
+                rule(RuleKind::Resource, None, "arn:aws:s3:::logs_%*"),
+            ],
+            3,
+        );
+        assert_eq!(
+            m.rule,
+            "CASE WHEN tags->>$3 = $4 THEN 0 WHEN (sub_account_id LIKE $5 OR sub_account_name LIKE $5) THEN 1 \
+             WHEN resource_id LIKE $6 THEN 2 END"
+        );
+        assert_eq!(m.binds, ["application", "checkout", "prod-%", "arn:aws:s3:::logs\\_\\%%"]);
+        assert_eq!(matcher(&[], 3).rule, "NULL::integer");
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE cost_allocated;
+DROP TABLE cost_rule_revisions;
