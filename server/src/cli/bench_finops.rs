@@ -17,9 +17,9 @@ use super::bench_edge::Client;
 use app::access::service::{self as access, NewKey};
 use app::audit::service::AuditSource;
 use app::auth::service as auth;
+use app::catalog::refs::EntityRef;
 use app::db::Database;
 use app::error::AppError;
-use app::catalog::refs::EntityRef;
 use app::finops::allocation;
 use app::finops::import::{import_now, ImportFile, ImportRequest};
 use app::finops::model::{CostView, ImportStatus};
@@ -186,7 +186,12 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: &str, rows: u64, samples
     let mut revision = None;
     let started = Instant::now();
     for app in 0..150 {
-        let rule = allocation::parse_rule("tag", "application", &format!("app-{app}"), &format!("component:default/app-{app}"))?;
+        let rule = allocation::parse_rule(
+            "tag",
+            "application",
+            &format!("app-{app}"),
+            &format!("component:default/app-{app}"),
+        )?;
         revision = Some(allocation::add_rule(db, tenant, &who, revision, rule, None).await?);
     }
     let saved = started.elapsed().as_secs_f64();
@@ -207,10 +212,7 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: &str, rows: u64, samples
     let component = EntityRef::new("component", "default", "app-7");
     let timings = sample(samples, || async { allocation::entity_cost(db, tenant, &component).await.map(drop) }).await?;
     print_row("entity cost panel (component:default/app-7)", &timings);
-    let timings = sample(samples, || async {
-        allocation::page(db, tenant, None, None).await.map(drop)
-    })
-    .await?;
+    let timings = sample(samples, || async { allocation::page(db, tenant, None, None).await.map(drop) }).await?;
     print_row("allocation page (rules, split, unallocated)", &timings);
 
     let me = auth::find_principal(db, tenant, admin).await?.ok_or_else(|| AppError::internal("admin not found"))?;
