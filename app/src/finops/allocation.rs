@@ -163,7 +163,7 @@ async fn change(
     let revision = db
         .with_tenant(tenant, move |conn| {
             Box::pin(async move {
-                repo::lock(conn).await?;
+                repo::lock_rules(conn).await?;
                 let newest = repo::revisions(conn, 1).await?.into_iter().next().map(|r| r.revision);
                 if expected.is_some() && expected != newest {
                     return Err(AppError::conflict(
@@ -232,10 +232,31 @@ pub async fn restore(db: &Database, tenant: &Tenant, source: &AuditSource, revis
     change(db, tenant, source, None, format!("restored revision {revision}"), move |_| Ok(old)).await
 }
 
+/// Tenants (by schema) with a recompute task running in this process.
+static RECOMPUTING: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Starts the tenant's recompute task unless one runs here already: rules saved in a quick
+/// succession are applied by one or two passes over the year, not one pass each.
 fn spawn_recompute(db: &Database, tenant: &Tenant) {
+    let schema = tenant.schema.as_str().to_owned();
+    if !RECOMPUTING.lock().expect("recompute registry").insert(schema.clone()) {
+        return;
+    }
     let (db, tenant) = (db.clone(), tenant.clone());
     tokio::spawn(async move {
-        if let Err(e) = apply_pending(&db, &tenant).await {
+        let mut outcome = async {
+            while apply_pending(&db, &tenant).await? {}
+            Ok::<_, AppError>(())
+        }
+        .await;
+        RECOMPUTING.lock().expect("recompute registry").remove(&schema);
+        // A revision saved between the last pass and leaving the registry found the task
+        // still registered and started none: one more look.
+        if outcome.is_ok() {
+            outcome = apply_pending(&db, &tenant).await.map(drop);
+        }
+        if let Err(e) = outcome {
             tracing::error!(tenant = %tenant.slug, error = %e, "cost allocation recompute failed");
         }
     });

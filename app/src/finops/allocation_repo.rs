@@ -79,6 +79,15 @@ pub async fn lock(conn: &mut Connection) -> AppResult<()> {
     Ok(())
 }
 
+/// Serialises changes to this tenant's rule list (numbering revisions, the changed-meanwhile
+/// check) without waiting for a recompute, which holds the allocation lock.
+pub async fn lock_rules(conn: &mut Connection) -> AppResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.cost_rules', 0))")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[derive(QueryableByName)]
 pub struct RevisionRow {
     #[diesel(sql_type = diesel::sql_types::Integer)]
