@@ -29,4 +29,6 @@ CREATE TABLE cost_allocated (
 );
 CREATE INDEX cost_allocated_by_target ON cost_allocated (target, currency, day);
 CREATE INDEX cost_allocated_by_day ON cost_allocated (currency, day);
+-- The newest day of any currency: where the pages' "last 30 days" end.
+CREATE INDEX cost_allocated_newest ON cost_allocated (day);
 CREATE INDEX cost_allocated_slice ON cost_allocated (import_id, billing_account_id, billing_period_start);
