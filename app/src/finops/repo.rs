@@ -221,12 +221,13 @@ struct TotalRow {
     rows: i64,
 }
 
-/// The import's sums per currency and billing period, exact.
+/// The import's sums per currency and billing period, exact: read from its daily sums, which
+/// the commit has just written, rather than from all its rows again.
 pub async fn totals(conn: &mut Connection, import: Uuid) -> AppResult<Vec<PeriodTotal>> {
     let rows: Vec<TotalRow> = diesel::sql_query(
-        "SELECT billing_currency AS currency, (billing_period_start AT TIME ZONE 'UTC')::date AS period,
-                sum(billed_cost)::text AS billed, sum(effective_cost)::text AS effective, count(*) AS rows
-           FROM cost_rows WHERE import_id = $1 GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT currency, (billing_period_start AT TIME ZONE 'UTC')::date AS period,
+                sum(billed_cost)::text AS billed, sum(effective_cost)::text AS effective, sum(rows)::bigint AS rows
+           FROM cost_daily WHERE import_id = $1 GROUP BY 1, 2 ORDER BY 1, 2",
     )
     .bind::<SqlUuid, _>(import)
     .load(conn)
