@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 use uuid::Uuid;
 
+use super::document::EntityJson;
 use super::location_repo::{self as repo, LocationRow};
 use super::model::{DocumentOutcome, ImportReport, LocationView};
 use super::reader::{read_tree, LocatedDocument, UrlSource};
@@ -301,9 +302,10 @@ async fn apply(
         .await?;
     let orphans: Vec<Incoming> = provided
         .into_iter()
-        .filter(|row| !emitted.contains(&row.entity_ref) && row.body["metadata"]["annotations"][ORPHAN] != "true")
-        .map(|row| {
-            let mut body = row.body;
+        .filter(|row| !emitted.contains(&row.entity_ref))
+        .map(|row| super::document::body(&row.document))
+        .filter(|body| body["metadata"]["annotations"][ORPHAN] != "true")
+        .map(|mut body| {
             annotate(&mut body, &[(ORPHAN, "true")]);
             Ok(body).into()
         })
@@ -408,7 +410,7 @@ async fn provided_entities(db: &Database, tenant: &Tenant, id: Uuid) -> AppResul
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let rows = super::repo::provided_by(conn, id).await?;
-            with_relations(conn, &rows).await
+            Ok(with_relations(conn, &rows).await?.iter().map(EntityJson::to_value).collect())
         })
     })
     .await
@@ -434,7 +436,7 @@ pub async fn ancestry(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) ->
                     break;
                 };
                 next = row.parent_ref.clone();
-                let entity = with_relations(conn, std::slice::from_ref(&row)).await?.pop();
+                let entity = with_relations(conn, std::slice::from_ref(&row)).await?.pop().map(|e| e.to_value());
                 let parents: Vec<String> = row.parent_ref.iter().cloned().collect();
                 items.push(json!({ "entity": entity, "parentEntityRefs": parents }));
             }

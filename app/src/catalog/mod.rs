@@ -6,6 +6,8 @@ pub mod archive;
 #[cfg(feature = "ssr")]
 pub mod cache;
 #[cfg(feature = "ssr")]
+pub mod document;
+#[cfg(feature = "ssr")]
 pub mod events;
 pub mod graph;
 pub mod import_pages;

@@ -5,7 +5,6 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::query::{prefix_tsquery, Condition, EntityQuery, Filter, KindScope, Predicate as QueryPredicate, SortField};
@@ -21,7 +20,8 @@ pub struct EntityRow {
     pub namespace: String,
     pub name: String,
     pub etag: String,
-    pub body: Value,
+    /// The entity as served, relations aside (see `document`).
+    pub document: String,
     pub title: Option<String>,
     pub description: Option<String>,
     pub owner_ref: Option<String>,
@@ -41,7 +41,7 @@ pub struct EntityWrite<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
     pub etag: &'a str,
-    pub body: &'a Value,
+    pub document: &'a str,
     #[diesel(treat_none_as_null = true)]
     pub title: Option<&'a str>,
     #[diesel(treat_none_as_null = true)]
@@ -108,8 +108,8 @@ pub async fn find_existing(conn: &mut Connection, refs: &[String]) -> QueryResul
 }
 
 /// The stored documents of `ids` (an import compares them when a row has no content hash).
-pub async fn bodies(conn: &mut Connection, ids: &[Uuid]) -> QueryResult<Vec<(Uuid, Value)>> {
-    entities::table.filter(entities::id.eq_any(ids)).select((entities::id, entities::body)).load(conn).await
+pub async fn documents(conn: &mut Connection, ids: &[Uuid]) -> QueryResult<Vec<(Uuid, String)>> {
+    entities::table.filter(entities::id.eq_any(ids)).select((entities::id, entities::document)).load(conn).await
 }
 
 /// One statement for a batch (the service writes at most `BATCH` rows per transaction, far

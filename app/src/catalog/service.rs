@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::cache::{Cached, CatalogCache};
+use super::document::{self, EntityJson};
 use super::index::{is_faceted, search_pairs, search_text};
 use super::model::{
     DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, FacetCount, ImportReport, RelationView,
@@ -192,7 +193,7 @@ async fn write_batch(
     let unhashed: Vec<Uuid> = existing.values().filter(|e| e.content_hash.is_none()).map(|e| e.id).collect();
     let old_bodies: HashMap<Uuid, Value> = match unhashed.is_empty() {
         true => HashMap::new(),
-        false => repo::bodies(conn, &unhashed).await?.into_iter().collect(),
+        false => repo::documents(conn, &unhashed).await?.into_iter().map(|(id, d)| (id, document::body(&d))).collect(),
     };
     let unchanged = |e: &repo::ExistingEntity, entity: &ValidEntity, hash: &[u8], parent: &Option<String>| {
         let same = match &e.content_hash {
@@ -230,10 +231,11 @@ async fn write_batch(
         return Ok(results);
     }
 
-    // The owned values the rows below borrow: key, etag and search text of each changed entity.
-    let owned: Vec<(String, String, String)> = changed
+    // The owned values the rows below borrow: key, etag, search text and stored document of
+    // each changed entity.
+    let owned: Vec<(String, String, String, String)> = changed
         .iter()
-        .map(|(_, e, _, _, _)| {
+        .map(|(id, e, _, _, _)| {
             let text = search_text(&[
                 Some(e.entity_ref.name.as_str()),
                 Some(e.entity_ref.kind.as_str()),
@@ -243,11 +245,13 @@ async fn write_batch(
                 e.spec_type.as_deref(),
                 Some(&e.tags.join(" ")),
             ]);
-            (e.entity_ref.key(), Uuid::new_v4().simple().to_string(), text)
+            let etag = Uuid::new_v4().simple().to_string();
+            let stored = document::stored(*id, &etag, &e.body);
+            (e.entity_ref.key(), etag, text, stored)
         })
         .collect();
     let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for ((id, e, parent, created, hash), (key, etag, text)) in changed.iter().zip(&owned) {
+    for ((id, e, parent, created, hash), (key, etag, text, stored)) in changed.iter().zip(&owned) {
         let write = EntityWrite {
             id: *id,
             entity_ref: key,
@@ -255,7 +259,7 @@ async fn write_batch(
             namespace: &e.entity_ref.namespace,
             name: &e.entity_ref.name,
             etag,
-            body: &e.body,
+            document: stored,
             title: e.title.as_deref(),
             description: e.description.as_deref(),
             owner_ref: e.owner.as_deref(),
@@ -287,7 +291,7 @@ async fn write_batch(
 
     let mut relation_rows = Vec::new();
     let mut search_rows = Vec::new();
-    for ((id, entity, _, _, _), (own, _, _)) in changed.iter().zip(&owned) {
+    for ((id, entity, _, _, _), (own, _, _, _)) in changed.iter().zip(&owned) {
         let kind = entity.entity_ref.kind.as_str();
         for r in &entity.relations {
             let target = r.target.key();
@@ -328,7 +332,7 @@ async fn write_batch(
         "updated": count(DocumentOutcome::Updated),
         "unchanged": count(DocumentOutcome::Unchanged),
         // Every written entity (a batch holds at most BATCH), for the entity's history.
-        "entities": owned.iter().map(|(key, _, _)| key).collect::<Vec<_>>(),
+        "entities": owned.iter().map(|(key, _, _, _)| key).collect::<Vec<_>>(),
     }));
     record(conn, source, event).await?;
     Ok(results)
@@ -361,7 +365,7 @@ pub async fn save_one(
     source: &AuditSource,
     target: SaveTarget,
     yaml: &str,
-) -> AppResult<(EntityRef, Value)> {
+) -> AppResult<(EntityRef, EntityJson)> {
     let mut documents = parse_documents(yaml);
     if documents.len() != 1 {
         return Err(AppError::invalid("Enter exactly one entity (no --- separators)."));
@@ -413,48 +417,26 @@ pub async fn save_one(
     Ok(saved)
 }
 
-/// The entity as Backstage serves it: metadata.uid/etag and relations filled in.
-pub fn entity_json(row: &EntityRow, relations: &[&(String, String, String)]) -> Value {
-    let mut body = row.body.clone();
-    if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.insert("uid".into(), Value::String(row.id.to_string()));
-        metadata.insert("etag".into(), Value::String(row.etag.clone()));
-    }
-    let relations: Vec<Value> = relations
-        .iter()
-        .map(|(_, relation, target)| {
-            let parsed = EntityRef::parse(target, None, "default").ok();
-            json!({
-                "type": relation,
-                "targetRef": target,
-                "target": parsed.map(|r| json!({ "kind": r.kind, "namespace": r.namespace, "name": r.name })),
-            })
-        })
-        .collect();
-    if let Some(root) = body.as_object_mut() {
-        root.insert("relations".into(), Value::Array(relations));
-    }
-    body
-}
-
 /// Full entities (with relations) for rows loaded by a query.
-pub async fn with_relations(conn: &mut Connection, rows: &[EntityRow]) -> AppResult<Vec<Value>> {
+pub async fn with_relations(conn: &mut Connection, rows: &[EntityRow]) -> AppResult<Vec<EntityJson>> {
     let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
     let relations = repo::relations_from(conn, &refs).await?;
     Ok(entities_of(rows, &relations))
 }
 
 /// Full entities of rows, given (at least) their relations.
-fn entities_of(rows: &[EntityRow], relations: &[(String, String, String)]) -> Vec<Value> {
+fn entities_of(rows: &[EntityRow], relations: &[(String, String, String)]) -> Vec<EntityJson> {
     let mut by_source: HashMap<&str, Vec<&(String, String, String)>> = HashMap::new();
     for relation in relations {
         by_source.entry(relation.0.as_str()).or_default().push(relation);
     }
     let none = Vec::new();
-    rows.iter().map(|row| entity_json(row, by_source.get(row.entity_ref.as_str()).unwrap_or(&none))).collect()
+    rows.iter()
+        .map(|row| EntityJson::served(&row.document, by_source.get(row.entity_ref.as_str()).unwrap_or(&none)))
+        .collect()
 }
 
-pub async fn get_by_ref(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -> AppResult<Option<Value>> {
+pub async fn get_by_ref(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -> AppResult<Option<EntityJson>> {
     let key = entity_ref.key();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
@@ -465,7 +447,7 @@ pub async fn get_by_ref(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) 
     .await
 }
 
-pub async fn get_by_uid(db: &Database, tenant: &Tenant, uid: Uuid) -> AppResult<Option<Value>> {
+pub async fn get_by_uid(db: &Database, tenant: &Tenant, uid: Uuid) -> AppResult<Option<EntityJson>> {
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             match repo::find_by_uid(conn, uid).await? {
@@ -483,13 +465,14 @@ pub async fn get_by_refs(
     tenant: &Tenant,
     refs: Vec<EntityRef>,
     filter: Filter,
-) -> AppResult<Vec<Option<Value>>> {
+) -> AppResult<Vec<Option<EntityJson>>> {
     let keys: Vec<String> = refs.iter().map(EntityRef::key).collect();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let (rows, relations) = repo::find_by_refs_with_relations(conn, &keys, &filter).await?;
             let entities = entities_of(&rows, &relations);
-            let by_key: HashMap<&str, &Value> = rows.iter().map(|r| r.entity_ref.as_str()).zip(&entities).collect();
+            let by_key: HashMap<&str, &EntityJson> =
+                rows.iter().map(|r| r.entity_ref.as_str()).zip(&entities).collect();
             Ok(keys.iter().map(|k| by_key.get(k.as_str()).map(|v| (*v).clone())).collect())
         })
     })
@@ -497,7 +480,7 @@ pub async fn get_by_refs(
 }
 
 pub struct QueryPage {
-    pub entities: Vec<Value>,
+    pub entities: Vec<EntityJson>,
     pub total: Option<i64>,
     /// One more row than asked for existed.
     pub has_more: bool,
@@ -653,7 +636,8 @@ pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> Ap
             let relations = repo::relations_from(conn, std::slice::from_ref(&row.entity_ref)).await?;
             let targets: Vec<String> = relations.iter().map(|(_, _, t)| t.clone()).collect();
             let present: HashSet<String> = repo::existing_refs(conn, &targets).await?.into_iter().collect();
-            let metadata = &row.body["metadata"];
+            let body = document::body(&row.document);
+            let metadata = &body["metadata"];
             let pairs = |field: &str| -> Vec<(String, String)> {
                 metadata[field]
                     .as_object()
@@ -676,7 +660,7 @@ pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> Ap
             Ok(EntityDetail {
                 summary: summary(&row),
                 entity_ref: EntityRef::new(&row.kind, &row.namespace, &row.name).to_string(),
-                yaml: serde_norway::to_string(&row.body).map_err(AppError::internal)?,
+                yaml: serde_norway::to_string(&body).map_err(AppError::internal)?,
                 labels: pairs("labels"),
                 annotations: pairs("annotations"),
                 links,
@@ -791,31 +775,6 @@ pub async fn list_page(
     })
 }
 
-/// Keeps only the given dotted paths of an entity (`fields=kind,metadata.name`).
-pub fn project(entity: Value, fields: &[String]) -> Value {
-    if fields.is_empty() {
-        return entity;
-    }
-    let mut out = Value::Object(Default::default());
-    for field in fields {
-        let path: Vec<&str> = field.split('.').collect();
-        if let Some(value) = path.iter().try_fold(&entity, |v, key| v.get(key)) {
-            let mut target = &mut out;
-            for key in &path[..path.len() - 1] {
-                target = target
-                    .as_object_mut()
-                    .expect("projection builds objects only")
-                    .entry(key.to_string())
-                    .or_insert_with(|| Value::Object(Default::default()));
-            }
-            if let Some(map) = target.as_object_mut() {
-                map.insert(path[path.len() - 1].to_owned(), value.clone());
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -835,13 +794,5 @@ mod tests {
     fn headlines_are_escaped_before_matches_are_marked() {
         let raw = format!("a <b>{}pet{} store", repo::MATCH_START, repo::MATCH_END);
         assert_eq!(marked_html(&raw), "a &lt;b&gt;<mark>pet</mark> store");
-    }
-
-    #[test]
-    fn projection_keeps_only_the_requested_paths() {
-        let entity =
-            json!({ "kind": "Component", "metadata": { "name": "a", "tags": ["x"] }, "spec": { "type": "service" } });
-        let fields = vec!["kind".to_owned(), "metadata.name".to_owned(), "missing.path".to_owned()];
-        assert_eq!(project(entity, &fields), json!({ "kind": "Component", "metadata": { "name": "a" } }));
     }
 }

@@ -147,7 +147,7 @@ diesel::table! {
         namespace -> Text,
         name -> Text,
         etag -> Text,
-        body -> Jsonb,
+        document -> Text,
         title -> Nullable<Text>,
         description -> Nullable<Text>,
         owner_ref -> Nullable<Text>,

@@ -5,14 +5,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Extension;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{decode_cursor, encode_cursor, reader, EntityCursor, Params};
+use super::{decode_cursor, encode_cursor, json_text, reader, EntityCursor, Params};
 use crate::rest::{invalid, json_body, ApiError, ApiResult};
 use app::auth::permission::Action;
+use app::catalog::document::{self, EntityJson};
 use app::catalog::query::{check_fields, EntityQuery, Filter, Sort, SortField, MAX_LIMIT, MAX_REFS};
 use app::catalog::refs::EntityRef;
 use app::catalog::service::{self, SaveTarget};
@@ -59,8 +59,8 @@ pub(super) async fn list(
     let fields = params.fields();
     check_fields(&fields)?;
     let page = service::query(&state.db, &state.catalog_cache, &ctx.tenant, query.clone(), false).await?;
-    let items: Vec<Value> = page.entities.into_iter().map(|e| service::project(e, &fields)).collect();
-    let mut response = Json(items).into_response();
+    let items: Vec<EntityJson> = page.entities.into_iter().map(|e| e.project(&fields)).collect();
+    let mut response = json_text(document::array(items.iter().map(Some)));
     if page.has_more {
         let next = EntityCursor { query: EntityQuery { offset: query.offset + query.limit, ..query } };
         // The next page asks for the same limit and fields as this one.
@@ -91,7 +91,7 @@ pub(super) async fn by_refs(
     Extension(ctx): Extension<RequestContext>,
     RawQuery(raw): RawQuery,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     reader(&ctx)?;
     let params = Params::parse(raw)?;
     let request: ByRefs = json_body(&body)?;
@@ -106,19 +106,18 @@ pub(super) async fn by_refs(
         .collect::<ApiResult<Vec<_>>>()?;
     let filter = Filter::parse(params.all("filter"))?;
     let items = service::get_by_refs(&state.db, &ctx.tenant, refs, filter).await?;
-    let items: Vec<Value> =
-        items.into_iter().map(|e| e.map_or(Value::Null, |e| service::project(e, &request.fields))).collect();
-    Ok(Json(json!({ "items": items })))
+    let items: Vec<Option<EntityJson>> = items.into_iter().map(|e| e.map(|e| e.project(&request.fields))).collect();
+    Ok(json_text(format!("{{\"items\":{}}}", document::array(items.iter().map(Option::as_ref)))))
 }
 
 pub(super) async fn by_name(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     Path((kind, namespace, name)): Path<(String, String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     reader(&ctx)?;
     let entity_ref = EntityRef::new(&kind, &namespace, &name);
-    service::get_by_ref(&state.db, &ctx.tenant, &entity_ref).await?.map(Json).ok_or_else(|| {
+    service::get_by_ref(&state.db, &ctx.tenant, &entity_ref).await?.map(served).ok_or_else(|| {
         ApiError(AppError::not_found(format!(
             "No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
         )))
@@ -129,10 +128,10 @@ pub(super) async fn by_uid(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     Path(uid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     reader(&ctx)?;
     let id = entity_uid(&uid)?;
-    service::get_by_uid(&state.db, &ctx.tenant, id).await?.map(Json).ok_or_else(|| no_entity(&uid))
+    service::get_by_uid(&state.db, &ctx.tenant, id).await?.map(served).ok_or_else(|| no_entity(&uid))
 }
 
 /// The uid in a path; a malformed one names no entity (404, as Backstage answers).
@@ -167,7 +166,7 @@ pub(super) async fn create(
     ctx.authorize(Action::CatalogWrite)?;
     let text = document(&body)?;
     let (_, entity) = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), SaveTarget::New, text).await?;
-    Ok((StatusCode::CREATED, Json(entity)).into_response())
+    Ok((StatusCode::CREATED, served(entity)).into_response())
 }
 
 /// `PUT /api/catalog/entities/{uid}`: replace an entity; its kind, namespace and name stay.
@@ -176,12 +175,16 @@ pub(super) async fn replace(
     Extension(ctx): Extension<RequestContext>,
     Path(uid): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     ctx.authorize(Action::CatalogWrite)?;
     let id = entity_uid(&uid)?;
     let text = document(&body)?;
     let (_, entity) = service::save_one(&state.db, &ctx.tenant, &ctx.audit_source(), SaveTarget::Uid(id), text).await?;
-    Ok(Json(entity))
+    Ok(served(entity))
+}
+
+fn served(entity: EntityJson) -> Response {
+    json_text(entity.into_string())
 }
 
 /// The one entity a create or replace sends, as text for the service to parse.

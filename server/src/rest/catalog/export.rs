@@ -46,7 +46,7 @@ pub(super) async fn export(
             };
             let mut chunk = String::new();
             for entity in &page.entities {
-                let mut stored = entity.clone();
+                let mut stored = entity.to_value();
                 if let Some(root) = stored.as_object_mut() {
                     root.remove("relations");
                 }

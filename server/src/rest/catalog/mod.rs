@@ -13,7 +13,8 @@ mod openapi;
 mod query;
 mod search;
 
-use axum::http::Method;
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::de::DeserializeOwned;
@@ -93,6 +94,11 @@ struct EntityCursor {
 /// The one cursor codec of this API: the state of the next request as URL-safe base64 of its
 /// JSON, opaque to clients. Every paged route encodes and decodes its cursors here, so all of
 /// them look alike and a malformed one is refused the same way everywhere.
+/// A response of JSON text put together from served entities (see `app::catalog::document`).
+fn json_text(text: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
 fn encode_cursor<T: Serialize>(state: &T) -> String {
     // Cursor states are plain structs with string keys: serialising them cannot fail.
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(state).expect("cursor state serialises"))

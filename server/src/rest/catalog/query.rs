@@ -3,12 +3,14 @@
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{decode_cursor, encode_cursor, reader, EntityCursor, Params};
+use super::{decode_cursor, encode_cursor, json_text, reader, EntityCursor, Params};
 use crate::rest::{invalid, json_body, ApiResult};
+use app::catalog::document::{self, EntityJson};
 use app::catalog::query::{check_fields, EntityQuery, Filter, Predicate, Sort, SortField, MAX_PAGE};
 use app::catalog::service;
 use app::error::AppError;
@@ -19,7 +21,7 @@ pub(super) async fn by_query_string(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     reader(&ctx)?;
     let params = Params::parse(raw)?;
     let limit = page_size(params.number("limit")?)?;
@@ -59,7 +61,7 @@ pub(super) async fn by_predicate(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     reader(&ctx)?;
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -127,12 +129,7 @@ fn page_size(asked: Option<i64>) -> ApiResult<i64> {
 }
 
 /// `{items, totalItems, pageInfo}` for one page of a query; cursors carry the query.
-async fn page(
-    state: &AppState,
-    ctx: &RequestContext,
-    query: EntityQuery,
-    fields: Vec<String>,
-) -> ApiResult<Json<Value>> {
+async fn page(state: &AppState, ctx: &RequestContext, query: EntityQuery, fields: Vec<String>) -> ApiResult<Response> {
     check_fields(&fields)?;
     let page = service::query(&state.db, &state.catalog_cache, &ctx.tenant, query.clone(), true).await?;
     let mut page_info = serde_json::Map::new();
@@ -145,9 +142,11 @@ async fn page(
             EntityCursor { query: EntityQuery { offset: (query.offset - query.limit).max(0), ..query.clone() } };
         page_info.insert("prevCursor".into(), Value::String(encode_cursor(&previous)));
     }
-    Ok(Json(json!({
-        "items": page.entities.into_iter().map(|e| service::project(e, &fields)).collect::<Vec<_>>(),
-        "totalItems": page.total.unwrap_or_default(),
-        "pageInfo": page_info,
-    })))
+    let items: Vec<EntityJson> = page.entities.into_iter().map(|e| e.project(&fields)).collect();
+    Ok(json_text(format!(
+        "{{\"items\":{},\"totalItems\":{},\"pageInfo\":{}}}",
+        document::array(items.iter().map(Some)),
+        page.total.unwrap_or_default(),
+        Value::Object(page_info),
+    )))
 }

@@ -1,0 +1,159 @@
+//! Entities as JSON text. Each entity is stored as the document the API serves (its
+//! `metadata.uid` and `metadata.etag` included), so a read sends the stored bytes with the
+//! relations appended: no parse and print of every document per request, which made a page
+//! of APIs with their definitions slower than PostgreSQL reading it.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::refs::EntityRef;
+
+/// The text stored for an entity: the validated body (which has no server-managed fields)
+/// with its uid and etag.
+pub fn stored(id: Uuid, etag: &str, body: &Value) -> String {
+    let mut document = body.clone();
+    if let Some(metadata) = document.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("uid".into(), Value::String(id.to_string()));
+        metadata.insert("etag".into(), Value::String(etag.to_owned()));
+    }
+    document.to_string()
+}
+
+/// The body as validated (and as the editor shows it) from a stored document: without the
+/// server-managed uid and etag.
+pub fn body(document: &str) -> Value {
+    let mut body: Value = serde_json::from_str(document).unwrap_or(Value::Null);
+    if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("uid");
+        metadata.remove("etag");
+    }
+    body
+}
+
+/// One entity as the API serves it: JSON text, only ever made from a stored document and
+/// serialised relations, so it needs no checking before it is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntityJson(String);
+
+impl EntityJson {
+    /// The stored document with `relations` (source, type, target) added as Backstage serves them.
+    pub fn served(document: &str, relations: &[&(String, String, String)]) -> Self {
+        let listed: Vec<Value> = relations
+            .iter()
+            .map(|(_, relation, target)| {
+                let parsed = EntityRef::parse(target, None, "default").ok();
+                json!({
+                    "type": relation,
+                    "targetRef": target,
+                    "target": parsed.map(|r| json!({ "kind": r.kind, "namespace": r.namespace, "name": r.name })),
+                })
+            })
+            .collect();
+        let relations = Value::Array(listed).to_string();
+        // A stored document is a JSON object with at least apiVersion, kind and metadata, and
+        // never a `relations` member (validation removes it): the member goes before its `}`.
+        let open = document.trim_end().strip_suffix('}').unwrap_or("{");
+        let mut text = String::with_capacity(open.len() + relations.len() + 16);
+        text.push_str(open);
+        if !open.trim_end().ends_with('{') {
+            text.push(',');
+        }
+        text.push_str("\"relations\":");
+        text.push_str(&relations);
+        text.push('}');
+        Self(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).expect("served entities are JSON made by this module")
+    }
+
+    /// Only the given dotted paths (`fields=kind,metadata.name`), or the whole entity when none.
+    pub fn project(self, fields: &[String]) -> Self {
+        if fields.is_empty() {
+            return self;
+        }
+        Self(projected(&self.to_value(), fields).to_string())
+    }
+}
+
+/// Keeps only the given dotted paths of an entity.
+fn projected(entity: &Value, fields: &[String]) -> Value {
+    let mut out = Value::Object(Default::default());
+    for field in fields {
+        let path: Vec<&str> = field.split('.').collect();
+        if let Some(value) = path.iter().try_fold(entity, |v, key| v.get(key)) {
+            let mut target = &mut out;
+            for key in &path[..path.len() - 1] {
+                target = target
+                    .as_object_mut()
+                    .expect("projection builds objects only")
+                    .entry(key.to_string())
+                    .or_insert_with(|| Value::Object(Default::default()));
+            }
+            if let Some(map) = target.as_object_mut() {
+                map.insert(path[path.len() - 1].to_owned(), value.clone());
+            }
+        }
+    }
+    out
+}
+
+/// A JSON array of the items, each `null` when absent.
+pub fn array<'a>(items: impl IntoIterator<Item = Option<&'a EntityJson>>) -> String {
+    let mut text = String::from("[");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(item.map_or("null", EntityJson::as_str));
+    }
+    text.push(']');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relation(target: &str) -> (String, String, String) {
+        ("component:default/a".into(), "ownedBy".into(), target.into())
+    }
+
+    #[test]
+    fn served_documents_are_the_stored_ones_with_relations() {
+        let body = json!({ "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                           "metadata": { "name": "a", "namespace": "default" }, "spec": { "owner": "team-x" } });
+        let id = Uuid::now_v7();
+        let document = stored(id, "e1", &body);
+        let owned = relation("group:default/team-x");
+        let served = EntityJson::served(&document, &[&owned]).to_value();
+        assert_eq!(served["metadata"]["uid"], id.to_string());
+        assert_eq!(served["metadata"]["etag"], "e1");
+        assert_eq!(served["relations"][0]["targetRef"], "group:default/team-x");
+        assert_eq!(served["relations"][0]["target"]["kind"], "group");
+        assert_eq!(super::body(&document), body, "the body comes back without uid and etag");
+        let none = EntityJson::served(&document, &[]).to_value();
+        assert_eq!(none["relations"], json!([]));
+    }
+
+    #[test]
+    fn projections_and_arrays() {
+        let document = stored(Uuid::nil(), "e", &json!({ "kind": "API", "metadata": { "name": "x", "tags": ["a"] } }));
+        let served = EntityJson::served(&document, &[]);
+        let only = served.clone().project(&["metadata.name".into(), "spec.type".into()]);
+        assert_eq!(only.to_value(), json!({ "metadata": { "name": "x" } }));
+        assert_eq!(served.clone().project(&[]), served);
+        let listed: Value = serde_json::from_str(&array([Some(&only), None])).unwrap();
+        assert_eq!(listed, json!([{ "metadata": { "name": "x" } }, null]));
+        assert_eq!(array([]), "[]");
+    }
+}
