@@ -3,10 +3,9 @@
 //! relations appended: no parse and print of every document per request, which made a page
 //! of APIs with their definitions slower than PostgreSQL reading it.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
-
-use super::refs::EntityRef;
 
 /// The text stored for an entity: the validated body (which has no server-managed fields)
 /// with its uid and etag.
@@ -38,30 +37,26 @@ pub struct EntityJson(String);
 impl EntityJson {
     /// The stored document with `relations` (source, type, target) added as Backstage serves them.
     pub fn served(document: &str, relations: &[&(String, String, String)]) -> Self {
-        let listed: Vec<Value> = relations
+        let listed: Vec<ServedRelation> = relations
             .iter()
-            .map(|(_, relation, target)| {
-                let parsed = EntityRef::parse(target, None, "default").ok();
-                json!({
-                    "type": relation,
-                    "targetRef": target,
-                    "target": parsed.map(|r| json!({ "kind": r.kind, "namespace": r.namespace, "name": r.name })),
-                })
+            .map(|(_, relation, target)| ServedRelation {
+                relation,
+                target_ref: target,
+                target: target_parts(target).map(|(kind, namespace, name)| Target { kind, namespace, name }),
             })
             .collect();
-        let relations = Value::Array(listed).to_string();
         // A stored document is a JSON object with at least apiVersion, kind and metadata, and
         // never a `relations` member (validation removes it): the member goes before its `}`.
         let open = document.trim_end().strip_suffix('}').unwrap_or("{");
-        let mut text = String::with_capacity(open.len() + relations.len() + 16);
-        text.push_str(open);
+        let mut text = Vec::with_capacity(open.len() + 16 + listed.len() * 120);
+        text.extend_from_slice(open.as_bytes());
         if !open.trim_end().ends_with('{') {
-            text.push(',');
+            text.push(b',');
         }
-        text.push_str("\"relations\":");
-        text.push_str(&relations);
-        text.push('}');
-        Self(text)
+        text.extend_from_slice(b"\"relations\":");
+        serde_json::to_writer(&mut text, &listed).expect("relations serialise to memory");
+        text.push(b'}');
+        Self(String::from_utf8(text).expect("JSON text made of UTF-8 parts"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -83,6 +78,31 @@ impl EntityJson {
         }
         Self(projected(&self.to_value(), fields).to_string())
     }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServedRelation<'a> {
+    #[serde(rename = "type")]
+    relation: &'a str,
+    target_ref: &'a str,
+    target: Option<Target<'a>>,
+}
+
+#[derive(Serialize)]
+struct Target<'a> {
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+}
+
+/// Kind, namespace and name of a stored relation target (`kind:namespace/name`), read as
+/// `EntityRef::parse` reads it but without copying: a page of APIs serves thousands.
+fn target_parts(target: &str) -> Option<(&str, &str, &str)> {
+    let (kind, rest) = target.trim().split_once(':')?;
+    let (namespace, name) = rest.split_once('/').unwrap_or(("default", rest));
+    let valid = !kind.is_empty() && !namespace.is_empty() && !name.is_empty() && !name.contains(['/', ':']);
+    valid.then_some((kind, namespace, name))
 }
 
 /// Keeps only the given dotted paths of an entity.
@@ -123,6 +143,17 @@ pub fn array<'a>(items: impl IntoIterator<Item = Option<&'a EntityJson>>) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::refs::EntityRef;
+    use serde_json::json;
+
+    #[test]
+    fn relation_targets_read_as_entity_refs_do() {
+        for target in ["component:default/a", "api:ns/b-c", "group:x", "nokind", "a:b/c/d", ":default/x", "k:/n"] {
+            let parsed = EntityRef::parse(target, None, "default").ok();
+            let expected = parsed.as_ref().map(|r| (r.kind.as_str(), r.namespace.as_str(), r.name.as_str()));
+            assert_eq!(target_parts(target), expected, "{target}");
+        }
+    }
 
     fn relation(target: &str) -> (String, String, String) {
         ("component:default/a".into(), "ownedBy".into(), target.into())
