@@ -424,24 +424,32 @@ pub async fn column_facets(
     conn: &mut Connection,
     filter: &Filter,
 ) -> QueryResult<Vec<(&'static str, Vec<(String, i64)>)>> {
-    let mut out = Vec::new();
-    macro_rules! facet {
-        ($key:literal, $column:expr, $row:ty) => {{
-            let rows: Vec<($row, i64)> = entities::table
-                .filter(filter_or_all(filter))
-                .group_by($column)
-                .select(($column, count_star()))
-                .order(count_star().desc())
-                .limit(FACET_VALUES)
-                .load(conn)
-                .await?;
-            out.push(($key, rows.into_iter().filter_map(|(v, c)| Option::from(v).map(|v: String| (v, c))).collect()));
-        }};
+    // One pass over the matching entities for the four column facets (grouping sets), one for
+    // the tags; both read only the `entities_facets` index. In a grouping set the other
+    // columns are NULL, so COALESCE gives the set's own value and GROUPING says which set.
+    const COLUMNS: [&str; 4] = ["relations.ownedBy", "spec.type", "spec.lifecycle", "metadata.namespace"];
+    let groups: Vec<(i32, Option<String>, i64)> = entities::table
+        .filter(filter_or_all(filter))
+        .group_by(sql::<Text>("GROUPING SETS ((owner_ref), (spec_type), (lifecycle), (namespace))"))
+        .select(sql::<(diesel::sql_types::Integer, Nullable<Text>, diesel::sql_types::BigInt)>(
+            "GROUPING(owner_ref, spec_type, lifecycle, namespace), \
+             COALESCE(owner_ref, spec_type, lifecycle, namespace), count(*)",
+        ))
+        .load(conn)
+        .await?;
+    let mut out: Vec<(&'static str, Vec<(String, i64)>)> = COLUMNS.iter().map(|key| (*key, Vec::new())).collect();
+    for (grouping, value, count) in groups {
+        // GROUPING has a bit per column, the first column highest, set for the columns the
+        // row is not grouped by: exactly one bit is clear.
+        let set = (0..COLUMNS.len()).find(|i| grouping & (1 << (COLUMNS.len() - 1 - i)) == 0);
+        if let (Some(set), Some(value)) = (set, value) {
+            out[set].1.push((value, count));
+        }
     }
-    facet!("relations.ownedBy", entities::owner_ref, Option<String>);
-    facet!("spec.type", entities::spec_type, Option<String>);
-    facet!("spec.lifecycle", entities::lifecycle, Option<String>);
-    facet!("metadata.namespace", entities::namespace, String);
+    for (_, values) in &mut out {
+        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        values.truncate(FACET_VALUES as usize);
+    }
     let rows: Vec<(String, i64)> = entities::table
         .filter(filter_or_all(filter))
         .group_by(sql::<Text>("tag"))

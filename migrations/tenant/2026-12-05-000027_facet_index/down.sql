@@ -1,0 +1,1 @@
+DROP INDEX entities_facets;
