@@ -10,6 +10,8 @@ pub mod allocation;
 #[cfg(feature = "ssr")]
 pub mod allocation_repo;
 #[cfg(feature = "ssr")]
+pub mod cost_insights;
+#[cfg(feature = "ssr")]
 pub mod import;
 #[cfg(feature = "ssr")]
 pub mod parse;

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod catalog;
+pub mod cost_insights;
 pub mod finops;
 pub mod health;
 pub mod oauth;
@@ -92,6 +93,7 @@ pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
         .chain(permissions::endpoints())
         .chain(audit::endpoints())
         .chain(finops::endpoints())
+        .chain(cost_insights::endpoints())
         .chain(oauth::endpoints())
         .chain(sso::endpoints())
         .chain(account::endpoints())
@@ -106,6 +108,7 @@ pub fn tenant_routes() -> Router<AppState> {
             .chain(permissions::endpoints())
             .chain(audit::endpoints())
             .chain(finops::endpoints())
+            .chain(cost_insights::endpoints())
             .chain(account::endpoints())
             .collect(),
     )

@@ -470,3 +470,98 @@ async fn allocation_rules_move_money_and_nothing_else() {
     let actions = app.audit_actions(&t.tenant).await;
     assert_eq!(actions.iter().filter(|(action, ..)| action == "finops.allocation_rules_changed").count(), 4);
 }
+
+/// Backstage's Cost Insights client API over the allocated cost: a group's cost is what it
+/// and the entities it owns are allocated, per day over the plugin's intervals, in its types.
+#[tokio::test]
+async fn cost_insights_serves_the_plugins_client_from_the_allocation() {
+    use app::catalog::service as catalog;
+    use app::finops::allocation::{add_rule, apply_pending, parse_rule};
+
+    let app = TestApp::new().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    let yaml = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-a, title: Team A}\nspec: {type: team, children: []}\n---\n\
+                apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: {name: jdoe}\nspec: {memberOf: [team-a]}\n---\n\
+                apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: checkout, title: Checkout}\n\
+                spec: {type: service, lifecycle: production, owner: team-a}\n";
+    let documents = catalog::parse_documents(yaml).into_iter().map(Into::into).collect();
+    catalog::import(&app.db, &t.tenant, &AuditSource::command_line(), &catalog::Origin::named("t.yaml"), documents)
+        .await
+        .unwrap();
+    let get = |path: String| {
+        let (app, t, cookie) = (&app, &t, &cookie);
+        async move { app.get_json(t, cookie, &path).await }
+    };
+    let (status, none, _) = get("/api/cost-insights/last-complete-billing-date".into()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no cost yet: {none}");
+
+    import(&app, &t, "focus", fixture("focus-sample/focus_sample.csv")).await;
+    let rule = parse_rule("tag", "application", "BrightPathMatrix", "checkout").unwrap();
+    add_rule(&app.db, &t.tenant, &AuditSource::command_line(), None, rule, None).await.unwrap();
+    apply_pending(&app.db, &t.tenant).await.unwrap();
+    let tagged: f64 = tagged_cost(&app, &t, "tags->>'application' = 'BrightPathMatrix'").await.parse().unwrap();
+    assert!(tagged > 0.0);
+
+    let (status, date, _) = get("/api/cost-insights/last-complete-billing-date".into()).await;
+    assert_eq!((status, date), (StatusCode::OK, Value::from("2024-09-30")));
+    let (_, groups, _) = get("/api/cost-insights/user-groups?userId=jdoe".into()).await;
+    assert_eq!(groups, serde_json::json!([{ "id": "group:default/team-a", "name": "Team A" }]));
+    let (_, projects, _) = get("/api/cost-insights/group-projects?group=team-a".into()).await;
+    assert_eq!(projects, serde_json::json!([{ "id": "component:default/checkout", "name": "Checkout" }]));
+
+    // Two periods of 30 days ending with the bill's last day.
+    let intervals = "intervals=R2/P30D/2024-10-01";
+    let (status, group, _) = get(format!("/api/cost-insights/group-daily-cost?group=team-a&{intervals}")).await;
+    assert_eq!(status, StatusCode::OK, "{group}");
+    let days = group["aggregation"].as_array().unwrap();
+    assert_eq!(days.len(), 60);
+    assert_eq!((days[0]["date"].as_str(), days[59]["date"].as_str()), (Some("2024-08-02"), Some("2024-09-30")));
+    let amounts: Vec<f64> = days.iter().map(|d| d["amount"].as_f64().unwrap()).collect();
+    assert!((amounts.iter().sum::<f64>() - tagged).abs() < 1e-9, "the window holds all of the tagged cost");
+    let change = amounts[30..].iter().sum::<f64>() - amounts[..30].iter().sum::<f64>();
+    assert!((group["change"]["amount"].as_f64().unwrap() - change).abs() < 1e-9, "{group}");
+    assert!(group["change"].get("ratio").is_none(), "August had no cost: no ratio, as the plugin expects");
+    assert!(group["trendline"]["slope"].as_f64().unwrap().is_finite());
+    assert_eq!(group["currency"], "USD");
+    let grouped = group["groupedCosts"]["project"].as_array().unwrap();
+    assert_eq!(grouped.len(), 1);
+    assert_eq!(grouped[0]["id"], "component:default/checkout");
+    assert_eq!(grouped[0]["aggregation"], group["aggregation"]);
+
+    for path in [
+        format!("/api/cost-insights/project-daily-cost?project=checkout&{intervals}"),
+        format!("/api/cost-insights/entity-daily-cost?entityRef=component:default/checkout&{intervals}"),
+    ] {
+        let (status, entity, _) = get(path).await;
+        assert_eq!(status, StatusCode::OK, "{entity}");
+        assert_eq!(
+            (&entity["id"], &entity["aggregation"]),
+            (&Value::from("component:default/checkout"), &group["aggregation"])
+        );
+        assert!(entity.get("groupedCosts").is_none());
+    }
+    // Two halves of September, both with cost: the ratio of the last to the one before.
+    let halves = "/api/cost-insights/entity-daily-cost?entityRef=checkout&intervals=R2/P15D/2024-10-01";
+    let (_, halves, _) = get(halves.into()).await;
+    let amounts: Vec<f64> =
+        halves["aggregation"].as_array().unwrap().iter().map(|d| d["amount"].as_f64().unwrap()).collect();
+    let (previous, last): (f64, f64) = (amounts[..15].iter().sum(), amounts[15..].iter().sum());
+    assert!(previous > 0.0 && last > 0.0, "{halves}");
+    assert!((halves["change"]["ratio"].as_f64().unwrap() - (last - previous) / previous).abs() < 1e-9, "{halves}");
+    let (_, nobody, _) = get(format!("/api/cost-insights/group-daily-cost?group=nobody&{intervals}")).await;
+    assert!(
+        nobody["currency"].is_null() && nobody["aggregation"].as_array().unwrap().iter().all(|d| d["amount"] == 0.0)
+    );
+
+    for bad in [
+        "/api/cost-insights/group-daily-cost?group=team-a".to_owned(),
+        "/api/cost-insights/group-daily-cost?group=team-a&intervals=R2/P30D/2024-13-01".to_owned(),
+        "/api/cost-insights/group-daily-cost?group=team-a&intervals=R99/P3M/2024-10-01".to_owned(),
+        format!("/api/cost-insights/group-daily-cost?group=team-a&{intervals}&currency=US"),
+        format!("/api/cost-insights/entity-daily-cost?{intervals}"),
+        "/api/cost-insights/user-groups".to_owned(),
+    ] {
+        let (status, body, _) = get(bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+}

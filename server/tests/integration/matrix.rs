@@ -200,6 +200,10 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
         ("GET", "/api/finops/imports" | "/api/finops/imports/{id}" | "/api/cost-analytics") => {
             Some((Rule::Allowed(FinopsRead), get(&path)))
         }
+        ("GET", cost_insights) if cost_insights.starts_with("/api/cost-insights/") => Some((
+            Rule::Allowed(FinopsRead),
+            get(&format!("{path}?userId=x&group=x&project=x&entityRef=x&intervals=R2/P30D/2024-10-01")),
+        )),
         ("POST", "/api/permissions/audit") => Some((Rule::Allowed(AuditRead), json(&path, r#"{"from":"2026-11-01"}"#))),
         ("POST", "/api/permissions/check") => Some((Rule::Authenticated, json(&path, r#"{"action":"catalog.read"}"#))),
         ("GET", "/api/catalog/openapi.json") => Some((Rule::Authenticated, get(&path))),

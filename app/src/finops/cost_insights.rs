@@ -1,0 +1,395 @@
+//! The backend Backstage's Cost Insights plugin expects (its `CostInsightsApi`, which Spotify
+//! never shipped a server for): daily cost per group, per project (a catalog entity the group
+//! owns) and per catalog entity, from the allocated amortized cost, in the plugin's own shapes.
+//! A Backstage app's client is then one fetch per method.
+
+use std::collections::BTreeMap;
+
+use chrono::{Days, Months, NaiveDate};
+use diesel::sql_types::{Array, Date, Double, Nullable, Text};
+use diesel::{OptionalExtension, QueryableByName};
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+
+use super::allocation_repo;
+use crate::catalog::refs::EntityRef;
+use crate::db::{Connection, Database};
+use crate::error::{AppError, AppResult};
+use crate::tenancy::model::Tenant;
+
+/// The longest window one request may cover (all periods together).
+pub const MAX_WINDOW_DAYS: u64 = 3 * 366;
+
+/// The plugin's `intervals`: `R<periods>/P<n>D|P<n>M/<end>`, ISO 8601 repeating intervals
+/// ending on an exclusive date (`R2/P30D/2020-09-01` is the 60 days from 2020-07-03 to
+/// 2020-08-31, two periods of 30 compared with each other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Intervals {
+    /// First day, inclusive.
+    pub start: NaiveDate,
+    /// First day of the last period: the one compared with the period before it.
+    pub last_period: NaiveDate,
+    /// First day of the period before the last.
+    pub previous_period: NaiveDate,
+    /// The day after the window.
+    pub end: NaiveDate,
+}
+
+impl Intervals {
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let invalid = || {
+            AppError::invalid(format!(
+                "intervals `{raw}` must read R<periods>/P<n>D or P<n>M/<end date, exclusive>, e.g. R2/P30D/2020-09-01"
+            ))
+        };
+        let mut parts = raw.trim().split('/');
+        let (Some(repeat), Some(duration), Some(end), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        let periods: u32 = repeat.strip_prefix('R').and_then(|n| n.parse().ok()).ok_or_else(invalid)?;
+        if !(2..=24).contains(&periods) {
+            return Err(AppError::invalid("intervals compare 2 to 24 periods (R2 … R24)"));
+        }
+        let end = NaiveDate::parse_from_str(end, "%Y-%m-%d").map_err(|_| invalid())?;
+        let body = duration.strip_prefix('P').ok_or_else(invalid)?;
+        let unit = body.chars().last().filter(|c| matches!(c, 'D' | 'M')).ok_or_else(invalid)?;
+        let count: u32 = body[..body.len() - 1].parse().ok().filter(|n| *n > 0).ok_or_else(invalid)?;
+        // Periods back from the end; None past the calendar's range.
+        let back = |n: u32| -> Option<NaiveDate> {
+            match unit {
+                'D' => end.checked_sub_days(Days::new(u64::from(n) * u64::from(count))),
+                _ => end.checked_sub_months(Months::new(n.checked_mul(count)?)),
+            }
+        };
+        let too_long = || AppError::invalid(format!("intervals may cover at most {MAX_WINDOW_DAYS} days in all"));
+        let start = back(periods).ok_or_else(too_long)?;
+        if (end - start).num_days() as u64 > MAX_WINDOW_DAYS {
+            return Err(too_long());
+        }
+        let (Some(last_period), Some(previous_period)) = (back(1), back(2)) else { return Err(invalid()) };
+        Ok(Self { start, last_period, previous_period, end })
+    }
+
+    fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.start.iter_days().take_while(|day| *day < self.end)
+    }
+}
+
+/// `Cost` of the plugin: daily amounts, the last period against the one before, a trend line.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cost {
+    pub id: String,
+    /// Not in the plugin's type (it formats with its configured currency): which currency the
+    /// amounts are in, the one with the most cost in the window unless the request named one.
+    pub currency: Option<String>,
+    pub aggregation: Vec<DateAggregation>,
+    pub change: ChangeStatistic,
+    pub trendline: Trendline,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grouped_costs: Option<BTreeMap<String, Vec<Cost>>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DateAggregation {
+    pub date: String,
+    pub amount: f64,
+}
+
+/// The plugin leaves `ratio` out where either side is zero (it shows ±∞).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChangeStatistic {
+    pub amount: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+}
+
+/// Least squares over (seconds since the epoch at the day's midnight UTC, amount), as the
+/// plugin's chart draws it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Trendline {
+    pub slope: f64,
+    pub intercept: f64,
+}
+
+/// The plugin's `Group` and `Project`: an entity ref and its display name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Named {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// What a daily cost is asked for.
+pub enum Subject {
+    /// A group: what is allocated to it and to every entity it owns, grouped by entity.
+    Group(EntityRef),
+    /// One entity (a project): what is allocated to it.
+    Entity(EntityRef),
+}
+
+/// `getLastCompleteBillingDate`: the newest day with allocated cost.
+pub async fn last_complete_billing_date(db: &Database, tenant: &Tenant) -> AppResult<NaiveDate> {
+    db.with_tenant(tenant, |conn| Box::pin(async move { allocation_repo::window(conn).await }))
+        .await?
+        .map(|(_, last)| last)
+        .ok_or_else(|| AppError::not_found("No cost has been imported yet."))
+}
+
+/// `getUserGroups`: the groups the user entity is a member of.
+pub async fn user_groups(db: &Database, tenant: &Tenant, user: &EntityRef) -> AppResult<Vec<Named>> {
+    let user = user.key();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            named(
+                conn,
+                "SELECT r.target_ref AS id, coalesce(e.title, e.name) AS name FROM entity_relations r
+                   LEFT JOIN entities e ON e.entity_ref = r.target_ref
+                  WHERE r.source_ref = $1 AND r.relation = 'memberOf' GROUP BY 1, 2 ORDER BY 1",
+                &user,
+            )
+            .await
+        })
+    })
+    .await
+}
+
+/// `getGroupProjects`: the entities the group owns that have allocated cost.
+pub async fn group_projects(db: &Database, tenant: &Tenant, group: &EntityRef) -> AppResult<Vec<Named>> {
+    let group = group.key();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            named(
+                conn,
+                "SELECT e.entity_ref AS id, coalesce(e.title, e.name) AS name FROM entities e
+                  WHERE e.owner_ref = $1 AND EXISTS (SELECT 1 FROM cost_allocated a WHERE a.target = e.entity_ref)
+                  ORDER BY 1",
+                &group,
+            )
+            .await
+        })
+    })
+    .await
+}
+
+async fn named(conn: &mut Connection, sql: &'static str, key: &str) -> AppResult<Vec<Named>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        id: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        name: Option<String>,
+    }
+    let rows: Vec<Row> = diesel::sql_query(sql).bind::<Text, _>(key).load(conn).await?;
+    Ok(rows.into_iter().map(|r| Named { id: r.id, name: r.name }).collect())
+}
+
+/// `getGroupDailyCost`, `getProjectDailyCost` and `getCatalogEntityDailyCost`.
+pub async fn daily_cost(
+    db: &Database,
+    tenant: &Tenant,
+    subject: Subject,
+    intervals: Intervals,
+    currency: Option<String>,
+) -> AppResult<Cost> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let (id, targets) = match &subject {
+                Subject::Group(group) => (group.key(), allocation_repo::owned_by(conn, &group.key()).await?),
+                Subject::Entity(entity) => (entity.key(), vec![entity.key()]),
+            };
+            let currency = match currency {
+                Some(currency) => Some(currency.trim().to_uppercase()),
+                None => largest_currency(conn, &targets, &intervals).await?,
+            };
+            let amounts = match &currency {
+                Some(currency) => daily_by_target(conn, &targets, currency, &intervals).await?,
+                None => Vec::new(),
+            };
+            let mut by_target: BTreeMap<&str, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
+            for row in &amounts {
+                *by_target.entry(&row.target).or_default().entry(row.day).or_default() += row.amount;
+            }
+            let mut total: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+            for days in by_target.values() {
+                for (day, amount) in days {
+                    *total.entry(*day).or_default() += amount;
+                }
+            }
+            let grouped = matches!(subject, Subject::Group(_)).then(|| {
+                let mut projects: Vec<Cost> = by_target
+                    .iter()
+                    .map(|(target, days)| cost((*target).to_owned(), currency.clone(), days, &intervals, None))
+                    .collect();
+                projects.sort_by(|a, b| sum(b).total_cmp(&sum(a)).then_with(|| a.id.cmp(&b.id)));
+                BTreeMap::from([("project".to_owned(), projects)])
+            });
+            Ok(cost(id, currency, &total, &intervals, grouped))
+        })
+    })
+    .await
+}
+
+fn sum(cost: &Cost) -> f64 {
+    cost.aggregation.iter().map(|a| a.amount).sum()
+}
+
+/// The Cost of daily amounts over the window: every day present (zero where nothing was spent).
+fn cost(
+    id: String,
+    currency: Option<String>,
+    amounts: &BTreeMap<NaiveDate, f64>,
+    intervals: &Intervals,
+    grouped_costs: Option<BTreeMap<String, Vec<Cost>>>,
+) -> Cost {
+    let daily: Vec<(NaiveDate, f64)> =
+        intervals.days().map(|day| (day, amounts.get(&day).copied().unwrap_or(0.0))).collect();
+    let within = |from: NaiveDate, to: NaiveDate| -> f64 {
+        daily.iter().filter(|(day, _)| *day >= from && *day < to).map(|(_, amount)| amount).sum()
+    };
+    let previous = within(intervals.previous_period, intervals.last_period);
+    let last = within(intervals.last_period, intervals.end);
+    Cost {
+        id,
+        currency,
+        aggregation: daily
+            .iter()
+            .map(|(day, amount)| DateAggregation { date: day.to_string(), amount: *amount })
+            .collect(),
+        change: change(previous, last),
+        trendline: trendline(&daily),
+        grouped_costs,
+    }
+}
+
+fn change(previous: f64, last: f64) -> ChangeStatistic {
+    let ratio = (previous != 0.0 && last != 0.0).then(|| (last - previous) / previous);
+    ChangeStatistic { amount: last - previous, ratio }
+}
+
+fn trendline(daily: &[(NaiveDate, f64)]) -> Trendline {
+    let points: Vec<(f64, f64)> = daily
+        .iter()
+        .map(|(day, amount)| (day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp() as f64, *amount))
+        .collect();
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return Trendline { slope: 0.0, intercept: points.as_slice().first().map_or(0.0, |p| p.1) };
+    }
+    let (mean_x, mean_y) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
+    let covariance: f64 = points.iter().map(|(x, y)| (x - mean_x) * (y - mean_y)).sum();
+    let variance: f64 = points.iter().map(|(x, _)| (x - mean_x).powi(2)).sum();
+    let slope = covariance / variance;
+    Trendline { slope, intercept: mean_y - slope * mean_x }
+}
+
+#[derive(QueryableByName)]
+struct DayAmount {
+    #[diesel(sql_type = Text)]
+    target: String,
+    #[diesel(sql_type = Date)]
+    day: NaiveDate,
+    #[diesel(sql_type = Double)]
+    amount: f64,
+}
+
+/// Allocated amortized cost per target and day over the window (summed exactly as NUMERIC,
+/// then shown as a number).
+async fn daily_by_target(
+    conn: &mut Connection,
+    targets: &[String],
+    currency: &str,
+    intervals: &Intervals,
+) -> AppResult<Vec<DayAmount>> {
+    Ok(diesel::sql_query(
+        "SELECT target, day, sum(effective_cost)::float8 AS amount FROM cost_allocated
+          WHERE target = ANY($1) AND currency = $2 AND day >= $3 AND day < $4 GROUP BY 1, 2",
+    )
+    .bind::<Array<Text>, _>(targets)
+    .bind::<Text, _>(currency)
+    .bind::<Date, _>(intervals.start)
+    .bind::<Date, _>(intervals.end)
+    .load(conn)
+    .await?)
+}
+
+async fn largest_currency(
+    conn: &mut Connection,
+    targets: &[String],
+    intervals: &Intervals,
+) -> AppResult<Option<String>> {
+    #[derive(QueryableByName)]
+    struct Currency {
+        #[diesel(sql_type = Text)]
+        currency: String,
+    }
+    let found: Option<Currency> = diesel::sql_query(
+        "SELECT currency FROM cost_allocated WHERE target = ANY($1) AND day >= $2 AND day < $3
+          GROUP BY 1 ORDER BY sum(abs(effective_cost)) DESC, 1 LIMIT 1",
+    )
+    .bind::<Array<Text>, _>(targets)
+    .bind::<Date, _>(intervals.start)
+    .bind::<Date, _>(intervals.end)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(found.map(|c| c.currency))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn intervals_read_as_the_plugin_writes_them() {
+        let days = Intervals::parse("R2/P30D/2020-09-01").unwrap();
+        assert_eq!(days.start, date("2020-07-03"));
+        assert_eq!(days.previous_period, date("2020-07-03"));
+        assert_eq!(days.last_period, date("2020-08-02"));
+        assert_eq!(days.end, date("2020-09-01"));
+        assert_eq!(days.days().count(), 60);
+        assert_eq!(days.days().last(), Some(date("2020-08-31")));
+        // Quarters, as the plugin sends them (ending on a quarter's first day).
+        let quarters = Intervals::parse("R2/P3M/2020-07-01").unwrap();
+        assert_eq!((quarters.start, quarters.last_period), (date("2020-01-01"), date("2020-04-01")));
+        let three = Intervals::parse("R3/P7D/2024-01-08").unwrap();
+        assert_eq!((three.start, three.previous_period), (date("2023-12-18"), date("2023-12-25")));
+        for bad in [
+            "",
+            "R2/P30D",
+            "R2/30D/2020-09-01",
+            "R2/P0D/2020-09-01",
+            "R2/P30W/2020-09-01",
+            "R1/P30D/2020-09-01",
+            "R2/P3é/2020-09-01",
+        ] {
+            assert!(Intervals::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Intervals::parse("R2/P30D/2020-13-01").is_err());
+        assert!(Intervals::parse("R24/P3M/2020-07-01").is_err(), "72 months is past the window's bound");
+        assert!(Intervals::parse("R2/P4294967295M/2020-07-01").is_err());
+    }
+
+    #[test]
+    fn change_and_trend_follow_the_plugin() {
+        assert_eq!(change(80.0, 90.0), ChangeStatistic { amount: 10.0, ratio: Some(0.125) });
+        assert_eq!(change(2000.0, 0.0), ChangeStatistic { amount: -2000.0, ratio: None });
+        let intervals = Intervals::parse("R2/P2D/2024-01-05").unwrap();
+        // A straight line, 10 more each day: slope 10 a day in seconds, through the points.
+        let amounts: BTreeMap<NaiveDate, f64> =
+            intervals.days().enumerate().map(|(i, day)| (day, 100.0 + 10.0 * i as f64)).collect();
+        let c = cost("x".into(), Some("USD".into()), &amounts, &intervals, None);
+        assert_eq!(c.aggregation.len(), 4);
+        assert_eq!(c.change, ChangeStatistic { amount: 40.0, ratio: Some(40.0 / 210.0) });
+        assert!((c.trendline.slope - 10.0 / 86_400.0).abs() < 1e-12);
+        let first = date("2024-01-01").and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp() as f64;
+        assert!((c.trendline.slope * first + c.trendline.intercept - 100.0).abs() < 1e-6);
+        let empty = cost("y".into(), None, &BTreeMap::new(), &intervals, None);
+        assert!(empty.aggregation.iter().all(|a| a.amount == 0.0));
+        assert_eq!(empty.trendline, Trendline { slope: 0.0, intercept: 0.0 });
+    }
+}
