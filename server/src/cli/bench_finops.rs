@@ -3,7 +3,8 @@
 //! resources whose tags have gaps (a third carry no `application`), monthly commitment
 //! purchases with the usage they cover, corrections of the month before, and a few injected
 //! spikes. Then the import's rate, a re-import of the same file (every period replaced), and
-//! the cost overview in process and through the router with an API key, cold and warm.
+//! the cost overview in process and through the router with an API key, cold and warm, and
+//! the Cost Insights routes for a team's applications.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::time::Instant;
 
 use axum::http::header;
 use chrono::{Datelike, Days, Months, NaiveDate, Utc};
+use serde_json::json;
 
 use super::bench::{print_row, sample};
 use super::bench_edge::Client;
@@ -18,12 +20,13 @@ use app::access::service::{self as access, NewKey};
 use app::audit::service::AuditSource;
 use app::auth::service as auth;
 use app::catalog::refs::EntityRef;
+use app::catalog::service as catalog;
 use app::db::Database;
 use app::error::AppError;
-use app::finops::allocation;
 use app::finops::import::{import_now, ImportFile, ImportRequest};
 use app::finops::model::{CostView, ImportStatus};
 use app::finops::service;
+use app::finops::{allocation, cost_insights};
 use app::tenancy::model::Tenant;
 
 const SERVICES: [(&str, &str); 10] = [
@@ -215,6 +218,21 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: &str, rows: u64, samples
     let timings = sample(samples, || async { allocation::page(db, tenant, None, None).await.map(drop) }).await?;
     print_row("allocation page (rules, split, unallocated)", &timings);
 
+    // The catalog the rules allocate to: 15 teams owning 10 applications each, for the Cost
+    // Insights rows (a group's cost is what its applications are allocated).
+    let mut documents = Vec::new();
+    for team in 0..15 {
+        documents.push(json!({ "apiVersion": "backstage.io/v1alpha1", "kind": "Group",
+            "metadata": { "name": format!("team-{team}") }, "spec": { "type": "team", "children": [] } }));
+    }
+    for app in 0..150 {
+        documents.push(json!({ "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+            "metadata": { "name": format!("app-{app}") },
+            "spec": { "type": "service", "lifecycle": "production", "owner": format!("team-{}", app % 15) } }));
+    }
+    let documents = documents.into_iter().map(|d| Ok(d).into()).collect();
+    catalog::import(db, tenant, &who, &catalog::Origin::named("bench"), documents).await?;
+
     let me = auth::find_principal(db, tenant, admin).await?.ok_or_else(|| AppError::internal("admin not found"))?;
     let key = access::create_key(
         db,
@@ -229,10 +247,25 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: &str, rows: u64, samples
     let api_key = (header::HeaderName::from_static("x-api-key"), key.as_str());
     println!("{:<48} {:>9} {:>9} {:>9} {:>9}", "through the router (API key)", "cold ms", "p50 ms", "p95 ms", "max ms");
     let month = (Utc::now().date_naive() - Days::new(100)).format("%Y-%m").to_string();
+    let billing_date = cost_insights::last_complete_billing_date(db, tenant).await?;
+    let end = billing_date + Days::new(1);
+    let quarter = NaiveDate::from_ymd_opt(end.year(), (end.month0() / 3) * 3 + 1, 1).expect("a quarter's first day");
     for (label, path) in [
         ("GET /api/cost-analytics (newest month)", "/api/cost-analytics".to_owned()),
         ("GET /api/cost-analytics?view=invoice", "/api/cost-analytics?view=invoice".to_owned()),
         ("GET /api/cost-analytics?month=(100 days ago)", format!("/api/cost-analytics?month={month}")),
+        (
+            "Cost Insights group daily cost, R2/P30D",
+            format!("/api/cost-insights/group-daily-cost?group=team-7&intervals=R2/P30D/{end}"),
+        ),
+        (
+            "Cost Insights group daily cost, R2/P3M",
+            format!("/api/cost-insights/group-daily-cost?group=team-7&intervals=R2/P3M/{quarter}"),
+        ),
+        (
+            "Cost Insights entity daily cost, R2/P90D",
+            format!("/api/cost-insights/entity-daily-cost?entityRef=app-7&intervals=R2/P90D/{end}"),
+        ),
     ] {
         let timings = sample(samples, || client.get(&path, api_key.clone())).await?;
         print_row(label, &timings);
