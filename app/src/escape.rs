@@ -38,6 +38,21 @@ fn fitting(text: &str, max: usize) -> usize {
     end
 }
 
+/// A CSV cell: RFC 4180 quoting, and a leading `'` before what a spreadsheet would run as a
+/// formula (`=`, `+`, `-`, `@`, tab, CR). For text people typed (actors, tags, names); numbers
+/// the server formats go into a file as they are.
+pub fn csv_cell(value: &str) -> String {
+    let defused = match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
+        _ => value.to_owned(),
+    };
+    if defused.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", defused.replace('"', "\"\""))
+    } else {
+        defused
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -52,6 +67,17 @@ mod tests {
         assert_eq!(super::cut("abc", 10), "abc");
         assert_eq!(super::cut_owned("/api/é".to_owned(), 6), "/api/");
         assert_eq!(super::cut_owned("a".repeat(600), 512).len(), 512);
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        use super::csv_cell;
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
     }
 
     #[test]

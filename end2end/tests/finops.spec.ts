@@ -29,6 +29,12 @@ test('a bill uploaded on Sources imports with progress, and the overview shows i
   await expect(services.getByTestId('finops-row').first()).toBeVisible();
   // The charts are SVG drawn by the server: there with JavaScript off too.
   await expect(page.getByTestId('finops-daily').locator('svg')).toBeVisible();
+  // The view as CSV, with the signed-in session: the total row carries the same money.
+  const exported = await page.request.get((await page.getByTestId('finops-export').getAttribute('href'))!);
+  expect(exported.status()).toBe(200);
+  const csv = (await exported.text()).split('\r\n');
+  expect(csv[0]).toBe('section,name,amount,previous,currency,view');
+  expect(csv[1]).toMatch(/^total,\d{4}-\d{2},1\.26,[^,]*,CAD,invoice$/);
   // The controls are a plain GET form.
   await page.getByLabel('View').selectOption('amortized');
   await page.getByRole('button', { name: 'Show' }).click();

@@ -117,6 +117,8 @@ fn Overview(overview: CostOverview) -> impl IntoView {
                 </select>
             </label>
             <button type="submit" class="rounded-lg bg-slate-900 px-3 py-1.5 font-semibold text-white hover:bg-slate-700">"Show"</button>
+            <a href=format!("/api/cost-analytics/export.csv?view={}&currency={currency}&month={}", view_name.as_str(), month.format("%Y-%m"))
+                class="py-1.5 text-amber-700 hover:text-amber-900" data-testid="finops-export" rel="external" download>"Download CSV"</a>
         </form>
         <p class="mt-2 text-xs text-slate-500">{explanation}" Currencies are never added together."</p>
         <div class="mt-6 grid gap-6 lg:grid-cols-3">

@@ -169,22 +169,8 @@ fn csv_row(item: &AuditDetail) -> String {
         item.chain_seq.map(|s| s.to_string()).unwrap_or_default(),
         item.details.to_string(),
     ];
-    let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+    let row: Vec<String> = cells.iter().map(|c| app::escape::csv_cell(c)).collect();
     format!("{}\r\n", row.join(","))
-}
-
-/// RFC 4180 quoting, and a leading `'` before what a spreadsheet would run as a formula
-/// (`=`, `+`, `-`, `@`, tab, CR): actors and targets are typed by anyone who can sign in.
-fn csv_cell(value: &str) -> String {
-    let defused = match value.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
-        _ => value.to_owned(),
-    };
-    if defused.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
-    }
 }
 
 /// `POST /api/audit/verify`: checks the whole log; the report, recorded as an `audit.verified` event.
@@ -198,19 +184,4 @@ async fn verify(State(state): State<AppState>, Extension(ctx): Extension<Request
         "report": report,
         "recordedAs": event_id,
     })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_cell;
-
-    #[test]
-    fn csv_cells_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("-1"), "'-1");
-        assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
-    }
 }

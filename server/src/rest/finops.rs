@@ -11,6 +11,7 @@ use serde_json::json;
 use super::{ApiResult, Endpoint, Params};
 use app::auth::permission::Action;
 use app::error::AppError;
+use app::escape::csv_cell;
 use app::finops::import::{self, ImportFile, ImportRequest, MAX_UPLOAD_BYTES};
 use app::finops::model::{CostImport, CostOverview, CostView};
 use app::finops::service;
@@ -27,6 +28,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::GET, IMPORTS_PATH, list),
         Endpoint::new(Method::GET, "/api/finops/imports/{id}", show),
         Endpoint::new(Method::GET, "/api/cost-analytics", overview),
+        Endpoint::new(Method::GET, "/api/cost-analytics/export.csv", export),
     ]
 }
 
@@ -83,6 +85,49 @@ async fn overview(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<CostOverview>> {
     ctx.authorize(Action::FinopsRead)?;
+    let (view, currency, month) = overview_params(raw)?;
+    Ok(Json(service::overview(&state.db, &ctx.tenant, view, currency, month).await?))
+}
+
+/// `GET /api/cost-analytics/export.csv` with the overview's parameters: the view as a table,
+/// one row per figure (the month's total, each day, the twelve months, every breakdown value),
+/// amounts to the cent as the overview shows them (summed exactly before rounding).
+async fn export(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    ctx.authorize(Action::FinopsRead)?;
+    let (view, currency, month) = overview_params(raw)?;
+    let overview = service::overview(&state.db, &ctx.tenant, view, currency, month).await?;
+    let (Some(currency), Some(month)) = (overview.currency.as_deref(), overview.month) else {
+        return Err(AppError::not_found("No cost has been imported yet.").into());
+    };
+    let mut csv = String::from("section,name,amount,previous,currency,view\r\n");
+    let mut row = |section: &str, name: &str, amount: &str, previous: &str| {
+        let cells = [csv_cell(section), csv_cell(name), amount.to_owned(), previous.to_owned()];
+        csv.push_str(&format!("{},{currency},{}\r\n", cells.join(","), overview.view.as_str()));
+    };
+    let label = month.format("%Y-%m").to_string();
+    row("total", &label, &overview.total.amount, &overview.total.previous);
+    for (day, amount) in &overview.daily {
+        row("day", &day.to_string(), amount, "");
+    }
+    for (first, amount) in &overview.monthly {
+        row("month", &first.format("%Y-%m").to_string(), amount, "");
+    }
+    for (dimension, values) in &overview.breakdowns {
+        for value in values {
+            row(dimension, &value.name, &value.amount, &value.previous);
+        }
+    }
+    let file = format!("attachment; filename=\"cost-{}-{currency}-{label}.csv\"", overview.view.as_str());
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, file)], csv)
+        .into_response())
+}
+
+/// `view`, `currency` and `month` (YYYY-MM) of the overview and its export.
+fn overview_params(raw: Option<String>) -> ApiResult<(CostView, Option<String>, Option<chrono::NaiveDate>)> {
     let params = Params::parse(raw)?;
     let month = match params.one("month") {
         None => None,
@@ -90,5 +135,5 @@ async fn overview(
     };
     let view = CostView::parse(params.one("view").unwrap_or_default());
     let currency = params.one("currency").map(|c| c.trim().to_ascii_uppercase());
-    Ok(Json(service::overview(&state.db, &ctx.tenant, view, currency, month).await?))
+    Ok((view, currency, month))
 }

@@ -315,6 +315,38 @@ async fn the_api_imports_a_bill_and_the_overview_shows_it() {
     let services = overview["breakdowns"].as_array().unwrap().iter().find(|b| b[0] == "Service").unwrap()[1].clone();
     assert!(!services.as_array().unwrap().is_empty());
 
+    // The same view as CSV: a row per figure, with the overview's exact amounts.
+    let request = Request::get("/api/cost-analytics/export.csv?view=invoice&currency=cad&month=2023-09")
+        .header(header::HOST, &t.host)
+        .header("x-api-key", &reader)
+        .body(Body::empty())
+        .unwrap();
+    let csv = app.send(request).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    assert!(csv.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines[0], "section,name,amount,previous,currency,view");
+    assert_eq!(
+        lines[1],
+        format!(
+            "total,2023-09,{},{},CAD,invoice",
+            overview["total"]["amount"].as_str().unwrap(),
+            overview["total"]["previous"].as_str().unwrap()
+        )
+    );
+    let figures = overview["daily"].as_array().unwrap().len()
+        + overview["monthly"].as_array().unwrap().len()
+        + overview["breakdowns"].as_array().unwrap().iter().map(|b| b[1].as_array().unwrap().len()).sum::<usize>();
+    assert_eq!(lines.len(), 2 + figures);
+    let first_service = &services[0];
+    let service_row = format!(
+        "Service,{},{},{},CAD,invoice",
+        app::escape::csv_cell(first_service["name"].as_str().unwrap()),
+        first_service["amount"].as_str().unwrap(),
+        first_service["previous"].as_str().unwrap()
+    );
+    assert!(lines.contains(&service_row.as_str()), "{service_row} in {lines:?}");
+
     // Another tenant's key sees none of it.
     let (other, other_cookie) = app.signed_in_tenant().await;
     let (_, foreign) = app.create_key(&other, &other_cookie, "x", &["finops:read"]).await;

@@ -197,9 +197,13 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             Rule::Allowed(FinopsWrite),
             Sample { path: format!("{path}?source=matrix"), body: Body::empty(), content_type: Some("text/csv") },
         )),
-        ("GET", "/api/finops/imports" | "/api/finops/imports/{id}" | "/api/cost-analytics") => {
-            Some((Rule::Allowed(FinopsRead), get(&path)))
-        }
+        (
+            "GET",
+            "/api/finops/imports"
+            | "/api/finops/imports/{id}"
+            | "/api/cost-analytics"
+            | "/api/cost-analytics/export.csv",
+        ) => Some((Rule::Allowed(FinopsRead), get(&path))),
         ("GET", cost_insights) if cost_insights.starts_with("/api/cost-insights/") => Some((
             Rule::Allowed(FinopsRead),
             get(&format!("{path}?userId=x&group=x&project=x&entityRef=x&intervals=R2/P30D/2024-10-01")),
