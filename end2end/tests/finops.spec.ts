@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { test, expect } from '@playwright/test';
 import path from 'node:path';
 import { admin, signIn } from './helpers';
@@ -30,9 +31,9 @@ test('a bill uploaded on Sources imports with progress, and the overview shows i
   // The charts are SVG drawn by the server: there with JavaScript off too.
   await expect(page.getByTestId('finops-daily').locator('svg')).toBeVisible();
   // The view as CSV, with the signed-in session: the total row carries the same money.
-  const exported = await page.request.get((await page.getByTestId('finops-export').getAttribute('href'))!);
-  expect(exported.status()).toBe(200);
-  const csv = (await exported.text()).split('\r\n');
+  const download = page.waitForEvent('download');
+  await page.getByTestId('finops-export').click();
+  const csv = (await readFile((await (await download).path())!, 'utf8')).split('\r\n');
   expect(csv[0]).toBe('section,name,amount,previous,currency,view');
   expect(csv[1]).toMatch(/^total,\d{4}-\d{2},1\.26,[^,]*,CAD,invoice$/);
   // The controls are a plain GET form.
