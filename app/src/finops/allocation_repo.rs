@@ -449,6 +449,99 @@ pub async fn owned_by(conn: &mut Connection, group: &str) -> AppResult<Vec<Strin
     Ok(std::iter::once(group.to_owned()).chain(rows.into_iter().map(|r| r.entity_ref)).collect())
 }
 
+/// (entity ref, display name) rows for the Cost Insights lists.
+async fn named(conn: &mut Connection, sql: &'static str, key: &str) -> AppResult<Vec<(String, Option<String>)>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        id: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        name: Option<String>,
+    }
+    let rows: Vec<Row> = diesel::sql_query(sql).bind::<Text, _>(key).load(conn).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}
+
+/// The groups `user` (a stored ref) is a member of, with their names.
+pub async fn groups_of(conn: &mut Connection, user: &str) -> AppResult<Vec<(String, Option<String>)>> {
+    named(
+        conn,
+        "SELECT r.target_ref AS id, coalesce(e.title, e.name) AS name FROM entity_relations r
+           LEFT JOIN entities e ON e.entity_ref = r.target_ref
+          WHERE r.source_ref = $1 AND r.relation = 'memberOf' GROUP BY 1, 2 ORDER BY 1",
+        user,
+    )
+    .await
+}
+
+/// The entities `group` owns that have allocated cost, with their names.
+pub async fn costed_entities_of(conn: &mut Connection, group: &str) -> AppResult<Vec<(String, Option<String>)>> {
+    named(
+        conn,
+        "SELECT e.entity_ref AS id, coalesce(e.title, e.name) AS name FROM entities e
+          WHERE e.owner_ref = $1 AND EXISTS (SELECT 1 FROM cost_allocated a WHERE a.target = e.entity_ref)
+          ORDER BY 1",
+        group,
+    )
+    .await
+}
+
+#[derive(QueryableByName)]
+pub struct DayAmount {
+    #[diesel(sql_type = Text)]
+    pub target: String,
+    #[diesel(sql_type = Date)]
+    pub day: NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    pub amount: f64,
+}
+
+/// Allocated amortized cost per target and day from `from` to before `to` (summed exactly as
+/// NUMERIC, then shown as a number).
+pub async fn daily_by_target(
+    conn: &mut Connection,
+    targets: &[String],
+    currency: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<Vec<DayAmount>> {
+    Ok(diesel::sql_query(
+        "SELECT target, day, sum(effective_cost)::float8 AS amount FROM cost_allocated
+          WHERE target = ANY($1) AND currency = $2 AND day >= $3 AND day < $4 GROUP BY 1, 2",
+    )
+    .bind::<Array<Text>, _>(targets)
+    .bind::<Text, _>(currency)
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .load(conn)
+    .await?)
+}
+
+/// The currency with the most cost allocated to `targets` from `from` to before `to`.
+pub async fn largest_currency(
+    conn: &mut Connection,
+    targets: &[String],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<Option<String>> {
+    #[derive(QueryableByName)]
+    struct Currency {
+        #[diesel(sql_type = Text)]
+        currency: String,
+    }
+    let found: Option<Currency> = diesel::sql_query(
+        "SELECT currency FROM cost_allocated WHERE target = ANY($1) AND day >= $2 AND day < $3
+          GROUP BY 1 ORDER BY sum(abs(effective_cost)) DESC, 1 LIMIT 1",
+    )
+    .bind::<Array<Text>, _>(targets)
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(found.map(|c| c.currency))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,14 +6,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{Days, Months, NaiveDate};
-use diesel::sql_types::{Array, Date, Double, Nullable, Text};
-use diesel::{OptionalExtension, QueryableByName};
-use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
-use super::allocation_repo;
+use super::allocation_repo as repo;
 use crate::catalog::refs::EntityRef;
-use crate::db::{Connection, Database};
+use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::tenancy::model::Tenant;
 
@@ -130,7 +127,7 @@ pub enum Subject {
 
 /// `getLastCompleteBillingDate`: the newest day with allocated cost.
 pub async fn last_complete_billing_date(db: &Database, tenant: &Tenant) -> AppResult<NaiveDate> {
-    db.with_tenant(tenant, |conn| Box::pin(async move { allocation_repo::window(conn).await }))
+    db.with_tenant(tenant, |conn| Box::pin(async move { repo::window(conn).await }))
         .await?
         .map(|(_, last)| last)
         .ok_or_else(|| AppError::not_found("No cost has been imported yet."))
@@ -139,49 +136,17 @@ pub async fn last_complete_billing_date(db: &Database, tenant: &Tenant) -> AppRe
 /// `getUserGroups`: the groups the user entity is a member of.
 pub async fn user_groups(db: &Database, tenant: &Tenant, user: &EntityRef) -> AppResult<Vec<Named>> {
     let user = user.key();
-    db.with_tenant(tenant, move |conn| {
-        Box::pin(async move {
-            named(
-                conn,
-                "SELECT r.target_ref AS id, coalesce(e.title, e.name) AS name FROM entity_relations r
-                   LEFT JOIN entities e ON e.entity_ref = r.target_ref
-                  WHERE r.source_ref = $1 AND r.relation = 'memberOf' GROUP BY 1, 2 ORDER BY 1",
-                &user,
-            )
-            .await
-        })
-    })
-    .await
+    let rows = db.with_tenant(tenant, move |conn| Box::pin(async move { repo::groups_of(conn, &user).await })).await?;
+    Ok(rows.into_iter().map(|(id, name)| Named { id, name }).collect())
 }
 
 /// `getGroupProjects`: the entities the group owns that have allocated cost.
 pub async fn group_projects(db: &Database, tenant: &Tenant, group: &EntityRef) -> AppResult<Vec<Named>> {
     let group = group.key();
-    db.with_tenant(tenant, move |conn| {
-        Box::pin(async move {
-            named(
-                conn,
-                "SELECT e.entity_ref AS id, coalesce(e.title, e.name) AS name FROM entities e
-                  WHERE e.owner_ref = $1 AND EXISTS (SELECT 1 FROM cost_allocated a WHERE a.target = e.entity_ref)
-                  ORDER BY 1",
-                &group,
-            )
-            .await
-        })
-    })
-    .await
-}
-
-async fn named(conn: &mut Connection, sql: &'static str, key: &str) -> AppResult<Vec<Named>> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Text)]
-        id: String,
-        #[diesel(sql_type = Nullable<Text>)]
-        name: Option<String>,
-    }
-    let rows: Vec<Row> = diesel::sql_query(sql).bind::<Text, _>(key).load(conn).await?;
-    Ok(rows.into_iter().map(|r| Named { id: r.id, name: r.name }).collect())
+    let rows = db
+        .with_tenant(tenant, move |conn| Box::pin(async move { repo::costed_entities_of(conn, &group).await }))
+        .await?;
+    Ok(rows.into_iter().map(|(id, name)| Named { id, name }).collect())
 }
 
 /// `getGroupDailyCost`, `getProjectDailyCost` and `getCatalogEntityDailyCost`.
@@ -195,15 +160,17 @@ pub async fn daily_cost(
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let (id, targets) = match &subject {
-                Subject::Group(group) => (group.key(), allocation_repo::owned_by(conn, &group.key()).await?),
+                Subject::Group(group) => (group.key(), repo::owned_by(conn, &group.key()).await?),
                 Subject::Entity(entity) => (entity.key(), vec![entity.key()]),
             };
             let currency = match currency {
                 Some(currency) => Some(currency.trim().to_uppercase()),
-                None => largest_currency(conn, &targets, &intervals).await?,
+                None => repo::largest_currency(conn, &targets, intervals.start, intervals.end).await?,
             };
             let amounts = match &currency {
-                Some(currency) => daily_by_target(conn, &targets, currency, &intervals).await?,
+                Some(currency) => {
+                    repo::daily_by_target(conn, &targets, currency, intervals.start, intervals.end).await?
+                }
                 None => Vec::new(),
             };
             let mut by_target: BTreeMap<&str, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
@@ -281,59 +248,6 @@ fn trendline(daily: &[(NaiveDate, f64)]) -> Trendline {
     let variance: f64 = points.iter().map(|(x, _)| (x - mean_x).powi(2)).sum();
     let slope = covariance / variance;
     Trendline { slope, intercept: mean_y - slope * mean_x }
-}
-
-#[derive(QueryableByName)]
-struct DayAmount {
-    #[diesel(sql_type = Text)]
-    target: String,
-    #[diesel(sql_type = Date)]
-    day: NaiveDate,
-    #[diesel(sql_type = Double)]
-    amount: f64,
-}
-
-/// Allocated amortized cost per target and day over the window (summed exactly as NUMERIC,
-/// then shown as a number).
-async fn daily_by_target(
-    conn: &mut Connection,
-    targets: &[String],
-    currency: &str,
-    intervals: &Intervals,
-) -> AppResult<Vec<DayAmount>> {
-    Ok(diesel::sql_query(
-        "SELECT target, day, sum(effective_cost)::float8 AS amount FROM cost_allocated
-          WHERE target = ANY($1) AND currency = $2 AND day >= $3 AND day < $4 GROUP BY 1, 2",
-    )
-    .bind::<Array<Text>, _>(targets)
-    .bind::<Text, _>(currency)
-    .bind::<Date, _>(intervals.start)
-    .bind::<Date, _>(intervals.end)
-    .load(conn)
-    .await?)
-}
-
-async fn largest_currency(
-    conn: &mut Connection,
-    targets: &[String],
-    intervals: &Intervals,
-) -> AppResult<Option<String>> {
-    #[derive(QueryableByName)]
-    struct Currency {
-        #[diesel(sql_type = Text)]
-        currency: String,
-    }
-    let found: Option<Currency> = diesel::sql_query(
-        "SELECT currency FROM cost_allocated WHERE target = ANY($1) AND day >= $2 AND day < $3
-          GROUP BY 1 ORDER BY sum(abs(effective_cost)) DESC, 1 LIMIT 1",
-    )
-    .bind::<Array<Text>, _>(targets)
-    .bind::<Date, _>(intervals.start)
-    .bind::<Date, _>(intervals.end)
-    .get_result(conn)
-    .await
-    .optional()?;
-    Ok(found.map(|c| c.currency))
 }
 
 #[cfg(test)]
