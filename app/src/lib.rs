@@ -7,8 +7,10 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod escape;
+pub mod events;
 pub mod finops;
 pub mod insights;
+pub mod notifications;
 pub mod privacy;
 pub mod settings;
 pub mod sso;
@@ -42,6 +44,7 @@ use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
 use finops::pages::{AllocationSettingsPage, CostImportPage, CostSourcesPage, FinopsPage};
 use insights::pages::InsightsPage;
+use notifications::pages::NotificationsPage;
 use privacy::pages::YourDataPage;
 use settings::pages::UsersPage;
 use settings::security_pages::SecurityPage;
@@ -118,6 +121,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/api-access") view=ApiAccessPage ssr=SsrMode::Async/>
                     <Route path=path!("settings/security") view=SecurityPage ssr=SsrMode::Async/>
                     <Route path=path!("settings/sso") view=SsoSettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("notifications") view=NotificationsPage/>
                     <Route path=path!("account/password") view=ChangePasswordPage/>
                     <Route path=path!("account/sessions") view=SessionsPage/>
                     <Route path=path!("account/data") view=YourDataPage/>

@@ -11,9 +11,9 @@ use crate::auth::model::Principal;
 use crate::auth::permission::{decide, Action, Scope};
 use crate::auth::session_registry::SessionPolicy;
 use crate::catalog::cache::CatalogCache;
-use crate::catalog::events::CatalogEvents;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
+use crate::events::hub::EventHub;
 use crate::fetch::FetchPolicy;
 use crate::insights::counter::UsageCounter;
 use crate::keyring::Keyring;
@@ -23,7 +23,8 @@ use crate::tenancy::model::Tenant;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Database,
-    pub catalog_events: CatalogEvents,
+    /// This server's side of the event bus: what the sockets and live pages hear (`events`).
+    pub events: EventHub,
     /// Counts and facets of catalog views, per app (see `catalog::cache`).
     pub catalog_cache: CatalogCache,
     pub fetch_policy: FetchPolicy,

@@ -78,7 +78,8 @@ impl Metrics {
     /// The metrics for the operator's scraper. They count every tenant's traffic, so they are
     /// served only to a caller presenting `token`, and not at all when none is configured
     /// (404, as if there were no such page: tenants' members have no business here).
-    pub fn answer(&self, token: Option<&str>, headers: &HeaderMap) -> Response {
+    /// `gauges` are read at the moment of the scrape: (name, help, value).
+    pub fn answer(&self, token: Option<&str>, headers: &HeaderMap, gauges: &[(&str, &str, f64)]) -> Response {
         let Some(token) = token else { return StatusCode::NOT_FOUND.into_response() };
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -88,7 +89,11 @@ impl Metrics {
         if !bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
             return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")]).into_response();
         }
-        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], self.render()).into_response()
+        let mut text = self.render();
+        for (name, help, value) in gauges {
+            let _ = write!(text, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+        }
+        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
     }
 }
 

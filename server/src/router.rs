@@ -95,8 +95,13 @@ pub fn build_with(state: AppState, edge: Arc<Edge>, sessions: Sessions, tenant_a
         .route(
             "/metrics",
             get({
-                let edge = edge.clone();
-                move |headers: HeaderMap| async move { edge.metrics.answer(edge.metrics_token.as_deref(), &headers) }
+                let (edge, events) = (edge.clone(), state.events.clone());
+                move |headers: HeaderMap| async move {
+                    let sockets = events.active_sockets() as f64;
+                    let gauges =
+                        [("websocket_connections_active", "Open WebSocket connections (GET /api/ws).", sockets)];
+                    edge.metrics.answer(edge.metrics_token.as_deref(), &headers, &gauges)
+                }
             }),
         )
         .nest_service("/pkg", ServeDir::new(pkg_dir))

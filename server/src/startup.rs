@@ -17,9 +17,10 @@ use app::audit::archive::{ArchiveStore, Archiver};
 use app::audit::stream::{Sender, StreamWake};
 use app::auth::session_registry::SessionPolicy;
 use app::catalog::cache::CatalogCache;
-use app::catalog::events::CatalogEvents;
 use app::db::{migrate, Database};
 use app::error::AppError;
+use app::events::hub::EventHub;
+use app::events::listener;
 use app::fetch::FetchPolicy;
 use app::insights::counter::UsageCounter;
 use app::keyring::Keyring;
@@ -75,13 +76,15 @@ pub async fn connect(
         .with_secure(config.cookie_secure)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes)));
+    let events = EventHub::default();
+    listener::listen(db.url().to_owned(), events.clone(), db.tenants().clone(), db.verified_keys().clone());
     let state = AppState {
         leptos_options,
         access_log: AccessLog::start(db.clone()),
         usage: UsageCounter::start(db.clone()),
         stream_wake: StreamWake::default(),
         audit_archive: ArchiveStore::open(&config.audit_archive, &[])?,
-        catalog_events: CatalogEvents::listen(db.url().to_owned(), db.tenants().clone(), db.verified_keys().clone()),
+        events,
         catalog_cache: CatalogCache::default(),
         db,
         fetch_policy: FetchPolicy { allow_private_networks: config.fetch_private_networks },
@@ -115,6 +118,7 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         wake: state.stream_wake.clone(),
     };
     tokio::spawn(streams.run());
+    tokio::spawn(forget_old_events(state.db.clone()));
     let archiver =
         Archiver { db: state.db.clone(), store: state.audit_archive.clone(), keyring: state.keyring.clone() };
     tokio::spawn(archiver.run(std::time::Duration::from_secs(config.audit_archive_minutes.max(1) * 60)));
@@ -134,9 +138,13 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Signs every tenant's audit chain head at each tick, so tampering with the log directly in
-/// the database is detectable up to at most one interval ago (see `app::audit::chain`).
-async fn sign_audit_chains(db: Database, keyring: Keyring, every: std::time::Duration) {
+/// Runs `work` for every tenant at each tick of `every`; a tenant's failure is logged and the
+/// others go on.
+async fn every_tenant<F, Fut>(db: Database, every: std::time::Duration, what: &'static str, work: F)
+where
+    F: Fn(Database, Tenant) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AppError>>,
+{
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -144,16 +152,35 @@ async fn sign_audit_chains(db: Database, keyring: Keyring, every: std::time::Dur
         let tenants = match tenancy::list(&db).await {
             Ok(tenants) => tenants,
             Err(e) => {
-                tracing::warn!(error = %e, "audit checkpoints: could not list tenants");
+                tracing::warn!(error = %e, "{what}: could not list tenants");
                 continue;
             }
         };
         for tenant in tenants {
-            if let Err(e) = app::audit::service::checkpoint(&db, &tenant, &keyring).await {
-                tracing::warn!(tenant = %tenant.slug, error = %e, "audit checkpoint failed");
+            let slug = tenant.slug.clone();
+            if let Err(e) = work(db.clone(), tenant).await {
+                tracing::warn!(tenant = %slug, error = %e, "{what} failed");
             }
         }
     }
+}
+
+/// Signs every tenant's audit chain head at each tick, so tampering with the log directly in
+/// the database is detectable up to at most one interval ago (see `app::audit::chain`).
+async fn sign_audit_chains(db: Database, keyring: Keyring, every: std::time::Duration) {
+    every_tenant(db, every, "audit checkpoint", move |db, tenant| {
+        let keyring = keyring.clone();
+        async move { app::audit::service::checkpoint(&db, &tenant, &keyring).await.map(|_| ()) }
+    })
+    .await
+}
+
+/// Deletes events past the replay window from every tenant's bus.
+async fn forget_old_events(db: Database) {
+    every_tenant(db, std::time::Duration::from_secs(300), "event pruning", |db, tenant| async move {
+        app::events::bus::forget_old(&db, &tenant).await.map(|_| ())
+    })
+    .await
 }
 
 async fn shutdown_signal() {

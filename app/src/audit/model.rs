@@ -107,6 +107,8 @@ audit_actions! {
     MfaRecoveryCodesReplaced => "mfa.recovery_codes_replaced", High, "A member replaced their recovery codes.";
     MfaReset => "mfa.reset", Critical, "An admin reset a member's second factor.";
     MfaVerify => "mfa.verify", Low, "A second-factor check at sign-in.";
+    NotificationPreferenceChanged => "notification.preference_changed", Low, "A member chose how they are told of one kind of notification.";
+    NotificationsRead => "notification.read", Low, "A member marked notifications read (one, or all of them).";
     OauthClientCreated => "oauth_client.created", High, "An OAuth client was made.";
     OauthClientRevoked => "oauth_client.revoked", High, "An OAuth client was revoked.";
     OauthToken => "oauth.token", Low, "A client-credentials token request.";

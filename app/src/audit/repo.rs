@@ -79,6 +79,35 @@ fn detail((row, chain_seq): (DetailRow, Option<i64>)) -> AuditDetail {
     AuditDetail { record: row.record.into(), actor_user_id: row.actor_user_id, details: row.details, chain_seq }
 }
 
+/// Whether the member signed in during the last 90 days other than in event `except`, and
+/// whether with the browser `user_agent` (none counts as one): a sign-in with none before is not "from a new browser".
+pub async fn earlier_sign_ins(
+    conn: &mut Connection,
+    user_id: uuid::Uuid,
+    user_agent: Option<&str>,
+    except: i64,
+) -> QueryResult<(bool, bool)> {
+    let names: Vec<&str> =
+        [AuditAction::AuthLogin, AuditAction::SsoLogin].into_iter().flat_map(AuditAction::stored_names).collect();
+    let earlier = || {
+        audit_events::table
+            .filter(audit_events::actor_user_id.eq(user_id))
+            .filter(audit_events::action.eq_any(names.clone()))
+            .filter(audit_events::outcome.eq("success"))
+            .filter(audit_events::id.ne(except))
+            .filter(audit_events::occurred_at.gt(Utc::now() - chrono::Duration::days(90)))
+    };
+    let any = diesel::select(diesel::dsl::exists(earlier())).get_result(conn).await?;
+    let same_browser = match any {
+        true => {
+            let same = audit_events::user_agent.is_not_distinct_from(user_agent);
+            diesel::select(diesel::dsl::exists(earlier().filter(same))).get_result(conn).await?
+        }
+        false => false,
+    };
+    Ok((any, same_browser))
+}
+
 pub async fn recent(conn: &mut Connection, limit: i64) -> QueryResult<Vec<AuditRecord>> {
     page(conn, &AuditFilter::default(), None, limit).await
 }

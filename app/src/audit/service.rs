@@ -13,7 +13,9 @@ use super::view::{AuditFilter, AuditPage, AuditView, Cursor, Direction};
 use crate::access::repo as access;
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
+use crate::events::bus::{self, Event};
 use crate::keyring::{Keyring, Purpose};
+use crate::notifications::service as notifications;
 use crate::tenancy::model::Tenant;
 
 /// Who caused an event and where the request came from.
@@ -78,9 +80,16 @@ pub async fn record(conn: &mut Connection, source: &AuditSource, event: AuditEve
     write(conn, source, event).await.map(|_| ())
 }
 
-/// [`record`], returning the new event's id.
+/// [`record`], returning the new event's id. The audit log's live readers hear of it, and the
+/// members it concerns are told (`notifications::rules`), when the change it describes commits.
 async fn write(conn: &mut Connection, source: &AuditSource, event: AuditEvent) -> AppResult<i64> {
-    record_at(conn, source, event, Utc::now()).await
+    let AuditEvent { action, outcome, target, details } = event.clone();
+    let id = record_at(conn, source, event, Utc::now()).await?;
+    notifications::on_audited(conn, source, action, outcome, &target, &details, id).await?;
+    let recorded =
+        Event::AuditRecorded { id, action: action.as_str().into(), outcome: outcome.as_str().into(), target };
+    bus::publish(conn, recorded).await?;
+    Ok(id)
 }
 
 /// [`record`] with the time given: for history that happened elsewhere (synthetic history in

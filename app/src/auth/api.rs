@@ -124,10 +124,21 @@ pub async fn logout() -> Result<(), AppError> {
 #[server(endpoint = "portal/context")]
 pub async fn shell_context() -> Result<PortalContext, AppError> {
     use crate::error::respond;
-    use crate::state::RequestContext;
+    use crate::state::{AppState, Credential, RequestContext};
 
     respond(
-        RequestContext::current().await.map(|ctx| PortalContext { tenant: ctx.tenant.summary(), user: ctx.principal }),
+        async {
+            let ctx = RequestContext::current().await?;
+            let unread_notifications = match (&ctx.principal, &ctx.credential) {
+                (Some(me), Credential::Session) => {
+                    let state = AppState::current()?;
+                    crate::notifications::service::unread(&state.db, &ctx.tenant, me).await?
+                }
+                _ => 0,
+            };
+            Ok(PortalContext { tenant: ctx.tenant.summary(), user: ctx.principal, unread_notifications })
+        }
+        .await,
     )
 }
 

@@ -110,6 +110,8 @@ pub struct Invitation {
 pub struct PortalContext {
     pub tenant: TenantSummary,
     pub user: Option<Principal>,
+    /// The signed-in member's unread notifications, for the bell.
+    pub unread_notifications: i64,
 }
 
 /// A row of Account → Sessions.

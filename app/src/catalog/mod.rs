@@ -7,8 +7,6 @@ pub mod archive;
 pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod document;
-#[cfg(feature = "ssr")]
-pub mod events;
 pub mod graph;
 pub mod import_pages;
 #[cfg(feature = "ssr")]

@@ -378,3 +378,35 @@ diesel::table! {
 diesel::joinable!(sso_identities -> sso_providers (provider_id));
 diesel::joinable!(saml_providers -> sso_providers (provider_id));
 diesel::allow_tables_to_appear_in_same_query!(sso_providers, sso_identities, saml_providers);
+
+diesel::table! {
+    events (id) {
+        id -> Int8,
+        kind -> Text,
+        visible_to -> Nullable<Text>,
+        user_id -> Nullable<Uuid>,
+        payload -> Jsonb,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Int8,
+        user_id -> Uuid,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        link -> Nullable<Text>,
+        created_at -> Timestamptz,
+        read_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id, kind) {
+        user_id -> Uuid,
+        kind -> Text,
+        channel -> Text,
+    }
+}

@@ -9,8 +9,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::db::schema::{
-    api_keys, api_requests, entities, entity_search, fetch_allowlist, import_jobs, locations, oauth_clients,
-    sso_identities, sso_providers, users,
+    api_keys, api_requests, entities, entity_search, fetch_allowlist, import_jobs, locations, notification_preferences,
+    notifications, oauth_clients, sso_identities, sso_providers, users,
 };
 use crate::db::Connection;
 
@@ -200,7 +200,43 @@ pub async fn clean(
     .bind::<diesel::sql_types::Text, _>(user.to_string())
     .execute(conn)
     .await?;
+    // Their notifications and choices; events for them or naming them (kept an hour for
+    // replays, nothing to keep); other members' notifications name the pseudonym instead.
+    diesel::delete(notifications::table.filter(notifications::user_id.eq(user))).execute(conn).await?;
+    diesel::delete(notification_preferences::table.filter(notification_preferences::user_id.eq(user)))
+        .execute(conn)
+        .await?;
+    diesel::sql_query(
+        "DELETE FROM events WHERE user_id = $3::uuid \
+            OR strpos(lower(payload::text), lower($1)) > 0 OR strpos(lower(payload::text), lower($2)) > 0",
+    )
+    .bind::<diesel::sql_types::Text, _>(email)
+    .bind::<diesel::sql_types::Text, _>(display_name)
+    .bind::<diesel::sql_types::Text, _>(user.to_string())
+    .execute(conn)
+    .await?;
+    for named in [email, display_name].into_iter().filter(|n| !n.is_empty()) {
+        diesel::sql_query(
+            "UPDATE notifications SET title = regexp_replace(title, $1, $2, 'gi'), \
+                body = regexp_replace(body, $1, $2, 'gi') WHERE title ~* $1 OR body ~* $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(regex_literal(named))
+        .bind::<diesel::sql_types::Text, _>(name)
+        .execute(conn)
+        .await?;
+    }
     Ok(Cleaned { api_keys, api_requests, sso_identities, reattributed })
+}
+
+/// `text` as a PostgreSQL regular expression matching it literally.
+fn regex_literal(text: &str) -> String {
+    text.chars().fold(String::with_capacity(text.len()), |mut out, c| {
+        if "\\.^$|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
 }
 
 /// Entities whose `spec.profile.email` is the person's (Backstage's `User` entities).

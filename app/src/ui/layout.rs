@@ -5,6 +5,8 @@ use leptos_router::components::{Outlet, A};
 
 use crate::auth::api::{shell_context, Logout};
 use crate::auth::model::Principal;
+use crate::notifications::api::load_notifications;
+use crate::ui::live::on_live;
 
 pub struct Area {
     pub label: &'static str,
@@ -38,7 +40,10 @@ pub fn PortalShell() -> impl IntoView {
                                 view! {
                                     <div class="flex items-center gap-4">
                                         <span data-testid="tenant-name" class="text-sm text-slate-300">{ctx.tenant.name}</span>
-                                        {ctx.user.map(|user| view! { <UserMenu user/> })}
+                                        {ctx.user.map(|user| view! {
+                                            <Bell unread=ctx.unread_notifications/>
+                                            <UserMenu user/>
+                                        })}
                                     </div>
                                 }
                             })
@@ -68,6 +73,40 @@ pub fn PortalShell() -> impl IntoView {
                 </main>
             </div>
         </div>
+    }
+}
+
+/// The member's unread count, linking to the notifications page; kept current by the socket.
+#[component]
+fn Bell(unread: i64) -> impl IntoView {
+    let count = RwSignal::new(unread);
+    on_live("notification", move |message| match message.payload.get("unread").and_then(|n| n.as_i64()) {
+        Some(unread) => count.set(unread),
+        // A replay that could not cover everything: ask for the count.
+        None => leptos::task::spawn_local(async move {
+            if let Ok(page) = load_notifications(None).await {
+                count.set(page.unread);
+            }
+        }),
+    });
+    view! {
+        <a
+            href="/notifications"
+            data-testid="notification-bell"
+            aria-label=move || format!("Notifications, {} unread", count.get())
+            class="relative flex h-8 w-8 items-center justify-center rounded-full text-slate-300 hover:bg-slate-800 hover:text-white"
+        >
+            <svg aria-hidden="true" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" class="h-5 w-5">
+                <path stroke-linecap="round" stroke-linejoin="round" d="M14.857 17.082a23.848 23.848 0 0 0 5.454-1.31A8.967 8.967 0 0 1 18 9.75V9A6 6 0 0 0 6 9v.75a8.967 8.967 0 0 1-2.312 6.022c1.733.64 3.56 1.085 5.455 1.31m5.714 0a24.255 24.255 0 0 1-5.714 0m5.714 0a3 3 0 1 1-5.714 0"/>
+            </svg>
+            <span
+                data-testid="notification-count"
+                class="absolute -right-1 -top-1 min-w-[1.1rem] rounded-full bg-red-500 px-1 text-center text-[0.65rem] font-semibold leading-[1.1rem] text-white"
+                class:hidden=move || count.get() == 0
+            >
+                {move || count.get()}
+            </span>
+        </a>
     }
 }
 

@@ -4,6 +4,7 @@ pub mod account;
 pub mod audit;
 pub mod catalog;
 pub mod cost_insights;
+pub mod events;
 pub mod finops;
 pub mod health;
 pub mod oauth;
@@ -97,6 +98,7 @@ pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
         .chain(oauth::endpoints())
         .chain(sso::endpoints())
         .chain(account::endpoints())
+        .chain(events::endpoints())
 }
 
 /// The tenant hosts' REST API: the catalog, permission and audit APIs answer errors in
@@ -115,7 +117,7 @@ pub fn tenant_routes() -> Router<AppState> {
     .route("/api/catalog/{*unknown}", axum::routing::any(no_such_route))
     .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
     .layer(axum::middleware::from_fn(backstage_errors));
-    backstage.merge(router(oauth::endpoints())).merge(router(sso::endpoints()))
+    backstage.merge(router(oauth::endpoints())).merge(router(sso::endpoints())).merge(router(events::endpoints()))
 }
 
 /// A path under the catalog API that names no route (an empty ref segment, a typo): Backstage's

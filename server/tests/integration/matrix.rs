@@ -83,6 +83,11 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "auth/mfa/confirm" => (Rule::Allowed(ManageOwnAccount), form(path, "code=000000")),
         "auth/mfa/recovery-codes" => (Rule::Allowed(ManageOwnAccount), form(path, "code=000000")),
         "auth/mfa/disable" => (Rule::Allowed(ManageOwnAccount), form(path, "code=000000")),
+        "notifications" => (Rule::Allowed(ManageOwnAccount), form(path, "")),
+        // No such notification, nothing unread: harmless when let through.
+        "notifications/read" => (Rule::Allowed(ManageOwnAccount), form(path, "id=1")),
+        "notifications/read-all" => (Rule::Allowed(ManageOwnAccount), form(path, "")),
+        "notifications/preference" => (Rule::Allowed(ManageOwnAccount), form(path, "kind=import_failed&channel=app")),
         "access/overview" => (Rule::Allowed(ManageOwnAccount), form(path, "")),
         "access/keys/create" => (Rule::Allowed(ManageOwnAccount), form(path, "name=&expires_in_days=30")),
         "access/keys/revoke" => (Rule::Allowed(ManageOwnAccount), form(path, &id)),
@@ -187,6 +192,8 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
         ("POST", "/sso/saml/{id}/acs") => Some((Rule::Public, form(&path, "SAMLResponse=eA%3D%3D&RelayState=y"))),
         ("GET", "/sso/saml/{id}/finish") => Some((Rule::Public, get(&format!("{path}?token=x")))),
         ("GET", "/api/permissions/roles") => Some((Rule::Authenticated, get(&path))),
+        // Without the upgrade headers: 426 once through, so nothing stays open.
+        ("GET", "/api/ws") => Some((Rule::Authenticated, get(&path))),
         ("GET", "/api/account/export") => Some((Rule::Allowed(ManageOwnAccount), get(&path))),
         ("GET", "/api/audit" | "/api/audit/export") => {
             Some((Rule::Allowed(AuditRead), get(&format!("{path}?q=nothing-matches"))))
@@ -265,9 +272,12 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
         "/audit" | "/audit/{id}" | "/audit/permissions" | "/audit/insights" | "/audit/archive" => {
             Rule::Allowed(AuditRead)
         }
-        "/account/password" | "/account/sessions" | "/account/mfa" | "/account/data" | "/settings/api-access" => {
-            Rule::Allowed(ManageOwnAccount)
-        }
+        "/account/password"
+        | "/account/sessions"
+        | "/account/mfa"
+        | "/account/data"
+        | "/settings/api-access"
+        | "/notifications" => Rule::Allowed(ManageOwnAccount),
         "/catalog" | "/catalog/locations" | "/catalog/{namespace}/{kind}/{name}" => Rule::Allowed(CatalogRead),
         // The forms render for every member; saving them is what needs write access.
         "/catalog/import" | "/catalog/new" | "/catalog/{namespace}/{kind}/{name}/edit" => Rule::Allowed(CatalogRead),

@@ -268,6 +268,16 @@ impl TestApp {
         Self { db, router, state, client_ip }
     }
 
+    /// Serves the app on a loopback port, for clients that need a real connection (sockets);
+    /// returns the address. Requests name the tenant in their Host header as usual.
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let addr = listener.local_addr().expect("bound");
+        let service = self.router.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await });
+        addr
+    }
+
     /// The Redis pool the app uses, for tests that inspect or clear counters.
     pub fn redis(&self) -> app::state::RedisPool {
         self.state.redis.clone()
@@ -330,6 +340,12 @@ impl TestApp {
     /// Invites a member as the tenant admin (`admin` is the admin's session cookie) and signs
     /// them in; returns (user id, session cookie).
     pub async fn member(&self, t: &TestTenant, admin: &str, email: &str, role: Role) -> (String, String) {
+        let (id, password) = self.invite(t, admin, email, role).await;
+        (id, self.login(&t.host, email, &password).await)
+    }
+
+    /// Invites a member as the tenant admin; returns (user id, one-time password).
+    pub async fn invite(&self, t: &TestTenant, admin: &str, email: &str, role: Role) -> (String, String) {
         let invited = self
             .call(
                 &t.host,
@@ -343,7 +359,7 @@ impl TestApp {
         let invitation = view.invitation.expect("the invitation is shown once");
         let password = invitation.one_time_password.expect("new account");
         let id = view.members.iter().find(|m| m.email == email).expect("listed").user_id.to_string();
-        (id, self.login(&t.host, email, &password).await)
+        (id, password)
     }
 
     /// Creates a key through Settings → API access as the member signed in with `cookie`;

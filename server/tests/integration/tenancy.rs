@@ -81,7 +81,7 @@ async fn a_tenant_change_on_one_server_reaches_the_cache_of_another() {
     let operator = TestApp::new().await;
     let t = serving.tenant().await;
     // Wait until the serving instance listens: a catalog write it hears proves it.
-    let mut heard = serving.state.catalog_events.subscribe();
+    let mut heard = serving.state.events.subscribe(&t.tenant.schema);
     for attempt in 0.. {
         assert!(attempt < 100, "the serving instance never started listening");
         let yaml = format!("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: probe-{attempt}\nspec:\n  type: team\n  children: []\n");

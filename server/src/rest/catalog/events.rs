@@ -1,15 +1,16 @@
-//! `GET /events`: live `catalog:updated` notices, so open pages refresh when the catalog
-//! changes.
+//! `GET /events`: live `catalog:updated` notices as server-sent events, for REST clients (the
+//! portal's own pages use the socket, `GET /api/ws`).
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Extension;
-use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::reader;
 use crate::rest::ApiResult;
 use app::state::{AppState, RequestContext};
+
+const NOTICE: &str = "catalog:updated";
 
 /// Server-sent `catalog:updated` events for this tenant only.
 pub(super) async fn stream(
@@ -17,26 +18,18 @@ pub(super) async fn stream(
     Extension(ctx): Extension<RequestContext>,
 ) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>>> {
     reader(&ctx)?;
-    let schema = ctx.tenant.schema.clone();
-    let receiver = state.catalog_events.subscribe();
-    let stream = futures_util::stream::unfold(receiver, move |mut receiver| {
-        let schema = schema.clone();
-        async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(change) if change.concerns(&schema) => {
-                        let event = Event::default()
-                            .event("catalog:updated")
-                            .data(json!({ "version": change.version }).to_string());
-                        return Some((Ok(event), receiver));
-                    }
-                    Ok(_) => continue,
-                    // Fell behind: tell the page to refresh rather than replay what it missed.
-                    Err(RecvError::Lagged(_)) => {
-                        return Some((Ok(Event::default().event("catalog:updated").data("{}")), receiver));
-                    }
-                    Err(RecvError::Closed) => return None,
+    let receiver = state.events.subscribe(&ctx.tenant.schema);
+    let stream = futures_util::stream::unfold(receiver, move |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(event) if event.kind == NOTICE => {
+                    let event = Event::default().event(NOTICE).data(event.payload.to_string());
+                    return Some((Ok(event), receiver));
                 }
+                Ok(_) => continue,
+                // Fell behind: tell the page to refresh rather than replay what it missed.
+                Err(RecvError::Lagged(_)) => return Some((Ok(Event::default().event(NOTICE).data("{}")), receiver)),
+                Err(RecvError::Closed) => return None,
             }
         }
     });

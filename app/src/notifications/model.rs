@@ -1,0 +1,118 @@
+//! What the notifications page and the bell show.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// What a notification is about; a member chooses per kind how they are told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NotificationKind {
+    /// Your own account: a sign-in from a new browser, your password or second factor changed
+    /// or reset, your sessions ended or your role changed by an admin.
+    AccountSecurity,
+    /// For admins: a change another admin made to the tenant's security (single sign-on, the
+    /// two-factor policy, the IP allowlist, audit streams and retention, fetch hosts).
+    TenantSecurity,
+    /// An import you started could not be completed.
+    ImportFailed,
+}
+
+impl NotificationKind {
+    pub const ALL: [NotificationKind; 3] =
+        [NotificationKind::AccountSecurity, NotificationKind::TenantSecurity, NotificationKind::ImportFailed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::AccountSecurity => "account_security",
+            NotificationKind::TenantSecurity => "tenant_security",
+            NotificationKind::ImportFailed => "import_failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == raw)
+            .ok_or_else(|| AppError::invalid(format!("`{raw}` is not a kind of notification")))
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            NotificationKind::AccountSecurity => "Your account's security",
+            NotificationKind::TenantSecurity => "Security changes in the organisation",
+            NotificationKind::ImportFailed => "Imports you started that failed",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            NotificationKind::AccountSecurity => {
+                "A sign-in from a new browser, your password or second factor changed, your sessions ended or your role changed."
+            }
+            NotificationKind::TenantSecurity => {
+                "Admins only: single sign-on, two-factor policy, IP allowlist, audit streams and retention changed by another admin."
+            }
+            NotificationKind::ImportFailed => "A catalog or cost import you started could not be completed.",
+        }
+    }
+
+    /// Whether a member may turn the kind off. Not for their own account's security: being
+    /// told of a change one did not make is the point (ASVS 5.0 6.3.7).
+    pub fn may_be_silenced(self) -> bool {
+        self != NotificationKind::AccountSecurity
+    }
+}
+
+/// How a member is told of one kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Channel {
+    /// The bell and the notifications page.
+    App,
+    Off,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::App => "app",
+            Channel::Off => "off",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        match raw {
+            "app" => Ok(Channel::App),
+            "off" => Ok(Channel::Off),
+            other => Err(AppError::invalid(format!("`{other}` is not a channel; use app or off"))),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationView {
+    pub id: i64,
+    pub kind: NotificationKind,
+    pub title: String,
+    pub body: String,
+    /// A path inside the portal where the member can act on it.
+    pub link: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub read: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preference {
+    pub kind: NotificationKind,
+    pub channel: Channel,
+}
+
+/// The notifications page: newest first, a page at a time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationsPage {
+    pub items: Vec<NotificationView>,
+    pub unread: i64,
+    /// The `before` of the next (older) page, if there is one.
+    pub older: Option<i64>,
+    pub preferences: Vec<Preference>,
+}

@@ -1,0 +1,167 @@
+//! The `notifications` and `notification_preferences` tables, and the members a notification
+//! goes to (from the control plane's memberships of the tenant whose schema is in scope).
+
+use diesel::dsl::{now, sql};
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::model::{Channel, NotificationKind, NotificationView};
+use crate::auth::model::{MemberStatus, Role};
+use crate::db::schema::{memberships, notification_preferences, notifications, tenants, users};
+use crate::db::Connection;
+use crate::error::{AppError, AppResult};
+
+pub struct NewNotification<'a> {
+    pub user_id: Uuid,
+    pub kind: NotificationKind,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub link: Option<&'a str>,
+}
+
+pub async fn insert(conn: &mut Connection, new: NewNotification<'_>) -> AppResult<i64> {
+    Ok(diesel::insert_into(notifications::table)
+        .values((
+            notifications::user_id.eq(new.user_id),
+            notifications::kind.eq(new.kind.as_str()),
+            notifications::title.eq(new.title),
+            notifications::body.eq(new.body),
+            notifications::link.eq(new.link),
+        ))
+        .returning(notifications::id)
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn unread(conn: &mut Connection, user_id: Uuid) -> AppResult<i64> {
+    Ok(notifications::table
+        .filter(notifications::user_id.eq(user_id).and(notifications::read_at.is_null()))
+        .count()
+        .get_result(conn)
+        .await?)
+}
+
+type Row =
+    (i64, String, String, String, Option<String>, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>);
+
+/// Up to `limit` of the member's notifications older than `before`, newest first.
+pub async fn page(
+    conn: &mut Connection,
+    user_id: Uuid,
+    before: Option<i64>,
+    limit: i64,
+) -> AppResult<Vec<NotificationView>> {
+    let rows: Vec<Row> = notifications::table
+        .filter(notifications::user_id.eq(user_id).and(notifications::id.lt(before.unwrap_or(i64::MAX))))
+        .order(notifications::id.desc())
+        .limit(limit)
+        .select((
+            notifications::id,
+            notifications::kind,
+            notifications::title,
+            notifications::body,
+            notifications::link,
+            notifications::created_at,
+            notifications::read_at,
+        ))
+        .load(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(id, kind, title, body, link, created_at, read_at)| {
+            Ok(NotificationView {
+                id,
+                kind: NotificationKind::parse(&kind)?,
+                title,
+                body,
+                link,
+                created_at,
+                read: read_at.is_some(),
+            })
+        })
+        .collect()
+}
+
+/// Marks one of the member's notifications read (`None`: all of them); returns how many changed.
+pub async fn mark_read(conn: &mut Connection, user_id: Uuid, id: Option<i64>) -> AppResult<usize> {
+    let mine = notifications::table.filter(notifications::user_id.eq(user_id).and(notifications::read_at.is_null()));
+    let changed = match id {
+        Some(id) => {
+            diesel::update(mine.filter(notifications::id.eq(id)))
+                .set(notifications::read_at.eq(now))
+                .execute(conn)
+                .await?
+        }
+        None => diesel::update(mine).set(notifications::read_at.eq(now)).execute(conn).await?,
+    };
+    Ok(changed)
+}
+
+/// The member's chosen channels; kinds without a row use their default.
+pub async fn channels(conn: &mut Connection, user_id: Uuid) -> AppResult<Vec<(NotificationKind, Channel)>> {
+    let rows: Vec<(String, String)> = notification_preferences::table
+        .filter(notification_preferences::user_id.eq(user_id))
+        .select((notification_preferences::kind, notification_preferences::channel))
+        .load(conn)
+        .await?;
+    // A kind a newer or older server wrote is passed over rather than failing the page.
+    Ok(rows
+        .into_iter()
+        .filter_map(|(kind, channel)| Some((NotificationKind::parse(&kind).ok()?, Channel::parse(&channel).ok()?)))
+        .collect())
+}
+
+pub async fn set_channel(
+    conn: &mut Connection,
+    user_id: Uuid,
+    kind: NotificationKind,
+    channel: Channel,
+) -> AppResult<()> {
+    diesel::insert_into(notification_preferences::table)
+        .values((
+            notification_preferences::user_id.eq(user_id),
+            notification_preferences::kind.eq(kind.as_str()),
+            notification_preferences::channel.eq(channel.as_str()),
+        ))
+        .on_conflict((notification_preferences::user_id, notification_preferences::kind))
+        .do_update()
+        .set(notification_preferences::channel.eq(channel.as_str()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The id of the tenant whose schema `with_tenant` put first on the search path.
+async fn tenant_in_scope(conn: &mut Connection) -> AppResult<i64> {
+    Ok(tenants::table
+        .filter(tenants::schema_name.eq(sql::<Text>("current_schema()")))
+        .select(tenants::id)
+        .first(conn)
+        .await?)
+}
+
+/// The active member of the tenant in scope with `email`, if any.
+pub async fn member_by_email(conn: &mut Connection, email: &str) -> AppResult<Option<Uuid>> {
+    let tenant = tenant_in_scope(conn).await?;
+    Ok(memberships::table
+        .inner_join(users::table)
+        .filter(memberships::tenant_id.eq(tenant).and(memberships::status.eq(MemberStatus::Active.as_str())))
+        .filter(users::email.eq(email))
+        .select(memberships::user_id)
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// The active members of the tenant in scope with `role`.
+pub async fn members_with_role(conn: &mut Connection, role: Role) -> AppResult<Vec<Uuid>> {
+    let tenant = tenant_in_scope(conn).await?;
+    memberships::table
+        .filter(memberships::tenant_id.eq(tenant).and(memberships::status.eq(MemberStatus::Active.as_str())))
+        .filter(memberships::role.eq(role.as_str()))
+        .select(memberships::user_id)
+        .load(conn)
+        .await
+        .map_err(AppError::from)
+}

@@ -1,0 +1,180 @@
+//! Telling members: `notify` (inside the caller's transaction, so a notification exists only
+//! if what it reports committed), the security rules applied to every audit event, and the
+//! member's own reads and choices.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::model::{Channel, NotificationKind, NotificationsPage, Preference};
+use super::repo::{self, NewNotification};
+use super::rules::{self, Recipient};
+use crate::audit::model::{AuditAction, Outcome};
+use crate::audit::repo as audit_repo;
+use crate::audit::service::{record, AuditEvent, AuditSource};
+use crate::auth::model::{Principal, Role};
+use crate::db::{Connection, Database};
+use crate::error::AppResult;
+use crate::events::bus::{self, Event};
+use crate::tenancy::model::Tenant;
+
+/// Notifications one page shows.
+const PAGE: i64 = 50;
+
+/// What a notification says.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub kind: NotificationKind,
+    pub title: String,
+    pub body: String,
+    pub link: Option<String>,
+}
+
+/// Tells `user_id` of `notice` the way they chose for its kind: in the app (the bell updates
+/// live), or not at all. Must run inside `Database::with_tenant`.
+pub async fn notify(conn: &mut Connection, user_id: Uuid, notice: Notice) -> AppResult<()> {
+    if channel(conn, user_id, notice.kind).await? == Channel::Off {
+        return Ok(());
+    }
+    let new = NewNotification {
+        user_id,
+        kind: notice.kind,
+        title: &notice.title,
+        body: &notice.body,
+        link: notice.link.as_deref(),
+    };
+    let notification_id = repo::insert(conn, new).await?;
+    let unread = repo::unread(conn, user_id).await?;
+    let event = Event::NotificationNew { user_id, notification_id, title: notice.title, link: notice.link, unread };
+    bus::publish(conn, event).await
+}
+
+async fn channel(conn: &mut Connection, user_id: Uuid, kind: NotificationKind) -> AppResult<Channel> {
+    if !kind.may_be_silenced() {
+        return Ok(Channel::App);
+    }
+    let chosen = repo::channels(conn, user_id).await?;
+    Ok(chosen.into_iter().find(|(k, _)| *k == kind).map_or(Channel::App, |(_, channel)| channel))
+}
+
+/// Applies the security rules (`rules`) to an audit event just written in this transaction.
+pub async fn on_audited(
+    conn: &mut Connection,
+    source: &AuditSource,
+    action: AuditAction,
+    outcome: Outcome,
+    target: &str,
+    details: &Value,
+    event_id: i64,
+) -> AppResult<()> {
+    let Some(told) = rules::told(action, outcome, source, target, details, event_id) else { return Ok(()) };
+    let recipients = match told.recipient {
+        Recipient::Actor => source.actor_user_id.into_iter().collect(),
+        Recipient::Target => repo::member_by_email(conn, target)
+            .await?
+            .into_iter()
+            .filter(|member| Some(*member) != source.actor_user_id)
+            .collect(),
+        Recipient::Admins => repo::members_with_role(conn, Role::Admin)
+            .await?
+            .into_iter()
+            .filter(|admin| Some(*admin) != source.actor_user_id)
+            .collect::<Vec<_>>(),
+    };
+    for user_id in recipients {
+        if told.only_from_a_new_browser {
+            let agent = source.user_agent.as_deref();
+            let (signed_in_before, with_this_browser) =
+                audit_repo::earlier_sign_ins(conn, user_id, agent, event_id).await?;
+            if !signed_in_before || with_this_browser {
+                continue;
+            }
+        }
+        let notice = Notice {
+            kind: told.kind,
+            title: told.title.clone(),
+            body: told.body.clone(),
+            link: Some(told.link.clone()),
+        };
+        notify(conn, user_id, notice).await?;
+    }
+    Ok(())
+}
+
+/// The member's notifications older than `before` (the newest without), with their choices.
+pub async fn page(db: &Database, tenant: &Tenant, me: &Principal, before: Option<i64>) -> AppResult<NotificationsPage> {
+    let user_id = me.user_id;
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let mut items = repo::page(conn, user_id, before, PAGE + 1).await?;
+            let older = (items.len() as i64 > PAGE).then(|| {
+                items.truncate(PAGE as usize);
+                items.last().map(|n| n.id)
+            });
+            let unread = repo::unread(conn, user_id).await?;
+            let chosen = repo::channels(conn, user_id).await?;
+            let preferences = NotificationKind::ALL
+                .into_iter()
+                .map(|kind| Preference {
+                    kind,
+                    channel: chosen.iter().find(|(k, _)| *k == kind).map_or(Channel::App, |(_, c)| *c),
+                })
+                .collect();
+            Ok(NotificationsPage { items, unread, older: older.flatten(), preferences })
+        })
+    })
+    .await
+}
+
+pub async fn unread(db: &Database, tenant: &Tenant, me: &Principal) -> AppResult<i64> {
+    let user_id = me.user_id;
+    db.with_tenant(tenant, move |conn| Box::pin(async move { repo::unread(conn, user_id).await })).await
+}
+
+/// Marks one notification (`None`: every one) of the member read; their bells follow.
+pub async fn mark_read(
+    db: &Database,
+    tenant: &Tenant,
+    source: AuditSource,
+    me: &Principal,
+    id: Option<i64>,
+) -> AppResult<()> {
+    let user_id = me.user_id;
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let changed = repo::mark_read(conn, user_id, id).await?;
+            if changed == 0 {
+                return Ok(());
+            }
+            let which = id.map_or_else(|| "all".to_owned(), |id| id.to_string());
+            let event = AuditEvent::success(AuditAction::NotificationsRead, source.actor.clone())
+                .details(serde_json::json!({ "notification": which, "marked": changed }));
+            record(conn, &source, event).await?;
+            let unread = repo::unread(conn, user_id).await?;
+            bus::publish(conn, Event::NotificationsRead { user_id, unread }).await
+        })
+    })
+    .await
+}
+
+pub async fn set_preference(
+    db: &Database,
+    tenant: &Tenant,
+    source: AuditSource,
+    me: &Principal,
+    kind: NotificationKind,
+    channel: Channel,
+) -> AppResult<()> {
+    if channel == Channel::Off && !kind.may_be_silenced() {
+        return Err(crate::error::AppError::invalid(format!("“{}” cannot be turned off.", kind.label())));
+    }
+    let user_id = me.user_id;
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            repo::set_channel(conn, user_id, kind, channel).await?;
+            let event = AuditEvent::success(AuditAction::NotificationPreferenceChanged, source.actor.clone())
+                .details(serde_json::json!({ "kind": kind.as_str(), "channel": channel.as_str() }));
+            record(conn, &source, event).await
+        })
+    })
+    .await
+}

@@ -1,0 +1,64 @@
+import { test, expect, Browser } from '@playwright/test';
+import { admin, signIn } from './helpers';
+
+/** Signs the admin in from a browser the portal has not seen before (a user agent of its own). */
+async function signInFromAnotherBrowser(browser: Browser) {
+  const userAgent = `Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0 e2e/${Date.now()}`;
+  const context = await browser.newContext({ userAgent, javaScriptEnabled: test.info().project.use.javaScriptEnabled });
+  await signIn(await context.newPage(), admin.email, admin.password);
+  await context.close();
+}
+
+test('the bell counts a sign-in from another browser the moment it happens @hydrated', async ({ page, browser }) => {
+  await signIn(page, admin.email, admin.password);
+  await page.goto('/notifications');
+  const markAll = page.getByTestId('mark-all-read');
+  if (await markAll.count()) await markAll.getByRole('button').click();
+  await expect(page.getByTestId('unread-summary')).toHaveText('Nothing unread.');
+  await expect(page.locator('body[data-live=open]')).toHaveCount(1);
+  const count = page.getByTestId('notification-count');
+  await expect(count).toBeHidden();
+
+  await signInFromAnotherBrowser(browser);
+  // No reload: the socket brings the bell's count and the page's new row.
+  await expect(count).toHaveText('1');
+  await expect(page.getByTestId('notification-bell')).toHaveAttribute('aria-label', 'Notifications, 1 unread');
+  const newest = page.getByTestId('notification').first();
+  await expect(newest).toContainText('New sign-in from another browser');
+  await expect(newest).toContainText('Firefox on Linux');
+
+  await newest.getByRole('button', { name: /^Mark “New sign-in/ }).click();
+  await expect(count).toBeHidden();
+});
+
+test('notifications are listed, marked read and chosen per kind', async ({ page, browser }) => {
+  await signIn(page, admin.email, admin.password);
+  await signInFromAnotherBrowser(browser);
+  await page.goto('/');
+  await expect(page.getByTestId('notification-count')).toBeVisible();
+  await page.getByTestId('notification-bell').click();
+  await expect(page).toHaveURL(/\/notifications$/);
+
+  const newest = page.getByTestId('notification').first();
+  await expect(newest).toHaveAttribute('data-read', 'false');
+  await expect(newest).toContainText('New sign-in from another browser');
+  await expect(newest.getByRole('link', { name: 'Open' })).toHaveAttribute('href', '/account/sessions');
+  await newest.getByRole('button', { name: /^Mark “New sign-in/ }).click();
+  await expect(page.getByTestId('notification').first()).toHaveAttribute('data-read', 'true');
+  const markAll = page.getByTestId('mark-all-read');
+  if (await markAll.count()) await markAll.getByRole('button').click();
+  await expect(page.getByTestId('unread-summary')).toHaveText('Nothing unread.');
+  await expect(page.getByTestId('notification-count')).toBeHidden();
+
+  const imports = page.getByTestId('preference-import_failed');
+  await imports.getByRole('combobox').selectOption('off');
+  await imports.getByRole('button', { name: 'Save' }).click();
+  await page.reload();
+  await expect(page.getByTestId('preference-import_failed').getByRole('combobox')).toHaveValue('off');
+  await page.getByTestId('preference-import_failed').getByRole('combobox').selectOption('app');
+  await page.getByTestId('preference-import_failed').getByRole('button', { name: 'Save' }).click();
+  await page.reload();
+  await expect(page.getByTestId('preference-import_failed').getByRole('combobox')).toHaveValue('app');
+  // Being told of changes to one's own account cannot be turned off.
+  await expect(page.getByTestId('preference-account_security').locator('option[value=off]')).toHaveCount(0);
+});
