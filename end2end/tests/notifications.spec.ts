@@ -62,3 +62,17 @@ test('notifications are listed, marked read and chosen per kind', async ({ page,
   // Being told of changes to one's own account cannot be turned off.
   await expect(page.getByTestId('preference-account_security').locator('option[value=off]')).toHaveCount(0);
 });
+
+test('the audit log counts new events as they are recorded @hydrated', async ({ page, browser }) => {
+  await signIn(page, admin.email, admin.password);
+  await page.goto('/audit');
+  await expect(page.locator('body[data-live=open]')).toHaveCount(1);
+  await expect(page.getByTestId('audit-new-events')).toHaveCount(0);
+
+  await signInFromAnotherBrowser(browser);
+  const fresh = page.getByTestId('audit-new-events');
+  await expect(fresh).toContainText(/new events?: show/);
+  await fresh.click();
+  await expect(fresh).toHaveCount(0);
+  await expect(page.getByTestId('audit-row').first()).toHaveAttribute('data-action', 'auth.login');
+});

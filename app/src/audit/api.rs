@@ -7,8 +7,9 @@ use super::permissions::PermissionReport;
 use super::view::{AuditPage, AuditView};
 use crate::error::AppError;
 
+// `default`: the unfiltered view has no field to send, so its form body is empty.
 #[server(endpoint = "ui/audit/list")]
-pub async fn list_audit(view: AuditView) -> Result<AuditPage, AppError> {
+pub async fn list_audit(#[server(default)] view: AuditView) -> Result<AuditPage, AppError> {
     use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{authorized, Authorized};

@@ -9,6 +9,7 @@ use super::model::{AuditAction, AuditDetail, AuditRecord, Outcome, Severity};
 use super::permissions::{Change, PermissionReport, DEFAULT_DAYS};
 use super::view::{AuditPage, AuditView};
 use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
+use crate::ui::live::on_live;
 
 const ADMINS_ONLY: &str = "Admins only";
 
@@ -17,6 +18,14 @@ pub fn AuditLogPage() -> impl IntoView {
     let query = use_query_map();
     let view = Memo::new(move |_| query.with(|q| AuditView::from_query(|k| q.get(k))));
     let page = Resource::new(move || view.get(), list_audit);
+    // Events recorded since the page loaded, counted live; shown on request, not re-read on
+    // each (a busy tenant records many a second).
+    let fresh = RwSignal::new(0_u32);
+    on_live("audit", move |_| fresh.update(|n| *n += 1));
+    let show_fresh = move |_| {
+        fresh.set(0);
+        page.refetch();
+    };
     view! {
         <section>
             <div class="flex items-center justify-between">
@@ -30,6 +39,15 @@ pub fn AuditLogPage() -> impl IntoView {
                 </div>
             </div>
             <p class="mt-1 text-sm text-slate-500">"Every security and data event of this tenant, newest first. Times are UTC."</p>
+            {move || (fresh.get() > 0).then(|| view! {
+                <button type="button" data-testid="audit-new-events" on:click=show_fresh
+                    class="mt-3 rounded-lg bg-amber-50 px-3 py-1.5 text-sm font-medium text-amber-800 ring-1 ring-amber-200 hover:bg-amber-100">
+                    {match fresh.get() {
+                        1 => "1 new event: show it".to_owned(),
+                        n => format!("{n} new events: show them"),
+                    }}
+                </button>
+            })}
             <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading events…"</p> }>
                 {move || Suspend::new(async move {
                     let current = view.get_untracked();

@@ -12,6 +12,8 @@ use crate::audit::service::AuditSource;
 use crate::db::schema::import_jobs;
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
+use crate::notifications::model::NotificationKind;
+use crate::notifications::service::{notify, Notice};
 use crate::tenancy::model::Tenant;
 
 /// A running job that has not advanced for this long belonged to a server that stopped.
@@ -48,7 +50,7 @@ pub async fn start(
     tokio::spawn(async move {
         let origin = Origin { label, location: None, job: Some(id) };
         let outcome = import(&db, &tenant, &source, &origin, documents).await;
-        if let Err(e) = finish(&db, &tenant, id, outcome).await {
+        if let Err(e) = finish(&db, &tenant, id, source.actor_user_id, outcome).await {
             tracing::error!(job = %id, error = %e, "could not record the end of an import job");
         }
     });
@@ -67,7 +69,14 @@ pub async fn advance(conn: &mut Connection, job: Uuid, n: usize) -> AppResult<()
     Ok(())
 }
 
-async fn finish(db: &Database, tenant: &Tenant, job: Uuid, outcome: AppResult<ImportReport>) -> AppResult<()> {
+/// Records how the job ended; a failure is told to the member who started it.
+async fn finish(
+    db: &Database,
+    tenant: &Tenant,
+    job: Uuid,
+    started_by: Option<Uuid>,
+    outcome: AppResult<ImportReport>,
+) -> AppResult<()> {
     let (status, report, error) = match outcome {
         Ok(report) => ("done", Some(serde_json::to_value(report).map_err(AppError::internal)?), None),
         Err(e) => {
@@ -81,11 +90,20 @@ async fn finish(db: &Database, tenant: &Tenant, job: Uuid, outcome: AppResult<Im
                 .set((
                     import_jobs::status.eq(status),
                     import_jobs::report.eq(report),
-                    import_jobs::error.eq(error),
+                    import_jobs::error.eq(&error),
                     import_jobs::updated_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)
                 .await?;
+            if let (Some(member), Some(error)) = (started_by, error) {
+                let notice = Notice {
+                    kind: NotificationKind::ImportFailed,
+                    title: "Your catalog import failed".into(),
+                    body: error,
+                    link: Some(format!("/catalog/import/{job}")),
+                };
+                notify(conn, member, notice).await?;
+            }
             Ok(())
         })
     })

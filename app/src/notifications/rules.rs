@@ -89,6 +89,14 @@ pub fn told(
             "Your account was locked after failed sign-ins",
             format!("For 15 minutes, after failures from {from}. If this wasn't you, someone may be guessing your password."),
         ),
+        (FinopsCostsImported, Outcome::Failure) => Told {
+            recipient: Actor,
+            kind: NotificationKind::ImportFailed,
+            title: "Your cost import failed".into(),
+            body: details.get("error").and_then(Value::as_str).unwrap_or("The file was refused.").to_owned(),
+            link: format!("/finops/imports/{}", target.trim_start_matches("cost-import:")),
+            only_from_a_new_browser: false,
+        },
         // Made by the operator with its first admin, who has nothing to be told.
         (TenantProvisioned, _) => return None,
         (action, Outcome::Success) if action.severity() == Severity::Critical => Told {
@@ -162,6 +170,17 @@ mod tests {
             told(AuditAction::CatalogEntitiesImported, Outcome::Success, &source("a@x"), "x", &json!({}), 1).is_none()
         );
         assert!(told(AuditAction::SsoProviderAdded, Outcome::Failure, &source("a@x"), "x", &json!({}), 1).is_none());
+    }
+
+    #[test]
+    fn a_refused_cost_import_tells_who_started_it_and_links_to_it() {
+        let details = json!({ "error": "line 3: BilledCost is not a number" });
+        let import = "cost-import:5d1c0a52-0000-4000-8000-000000000000";
+        let told =
+            told(AuditAction::FinopsCostsImported, Outcome::Failure, &source("f@x"), import, &details, 1).unwrap();
+        assert_eq!((told.recipient, told.kind), (Recipient::Actor, NotificationKind::ImportFailed));
+        assert_eq!(told.body, "line 3: BilledCost is not a number");
+        assert_eq!(told.link, "/finops/imports/5d1c0a52-0000-4000-8000-000000000000");
     }
 
     #[test]
