@@ -15,6 +15,8 @@ cleanup() {
   bash scripts/services.sh stop bench
 }
 trap cleanup EXIT
+# `--sockets 1000` opens a thousand connections on each side.
+ulimit -n "$(ulimit -Hn)"
 cargo build --release -p server
 SERVER="$CARGO_TARGET_DIR/release/server"
 

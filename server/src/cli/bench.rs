@@ -45,6 +45,12 @@ pub struct BenchArgs {
     /// With --http: concurrent clients, each with its own API key.
     #[arg(long, default_value_t = 8)]
     clients: usize,
+    /// With --http: measure the event bus's fan-out instead, to this many open sockets.
+    #[arg(long)]
+    sockets: Option<usize>,
+    /// With --sockets: events published in each run.
+    #[arg(long, default_value_t = 200)]
+    events: usize,
 }
 
 pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
@@ -61,6 +67,12 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
             tenancy::remove(db, tenant).await?;
             println!("scratch tenant {slug} removed");
         }
+        return Ok(());
+    }
+    if let (Some(sockets), Some(base)) = (args.sockets, args.http.as_deref()) {
+        println!("tenant {slug}: the event bus's fan-out to {sockets} sockets on {base}");
+        super::bench_ws::run(db, tenant, &admin_email, base, sockets, args.events).await?;
+        tenancy::remove(db, tenant).await?;
         return Ok(());
     }
     if let Some(rows) = args.cost_rows {

@@ -6,6 +6,7 @@ mod bench_audit;
 pub mod bench_edge;
 mod bench_finops;
 mod bench_http;
+mod bench_ws;
 mod catalog;
 mod finops;
 mod tenant;
