@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Private PostgreSQL and Redis for development and tests, under .beacon/<name>/.
+# Private PostgreSQL, Redis and (but for bench) an SMTP catcher for development and tests,
+# under .beacon/<name>/.
 #   services.sh start NAME   starts them (reusing data) and writes .beacon/NAME/env
 #   services.sh stop NAME    stops them
 # DATABASE_URL / REDIS_URL already in the environment are used as they are instead.
@@ -57,11 +58,31 @@ start_redis() {
   echo "export REDIS_URL=redis://127.0.0.1:$port"
 }
 
+# An SMTP catcher (aiosmtpd) for development and tests: every mail the server sends lands as a
+# file in .beacon/NAME/mail/new/ (Maildir), where people and tests read it.
+start_smtp() {
+  local port maildir="$dir/mail"
+  mkdir -p "$maildir"/{tmp,new,cur}
+  if [ -f "$dir/smtp.pid" ] && kill -0 "$(cat "$dir/smtp.pid")" 2>/dev/null; then
+    port=$(cat "$dir/smtp.port")
+  else
+    port=$(free_port); echo "$port" >"$dir/smtp.port"
+    nohup "$STATE_DIR/mail-venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$port" \
+      -c aiosmtpd.handlers.Mailbox "$maildir" >"$dir/smtp.log" 2>&1 &
+    echo $! >"$dir/smtp.pid"
+    for _ in $(seq 50); do port_free "$port" || break; sleep 0.1; done
+  fi
+  echo "export BEACON_SMTP_URL=smtp://127.0.0.1:$port"
+  echo "export BEACON_MAILDIR=$maildir"
+}
+
 case $action in
   start)
     {
       if [ -n "${DATABASE_URL:-}" ]; then echo "export DATABASE_URL=$DATABASE_URL"; else start_postgres; fi
       if [ -n "${REDIS_URL:-}" ]; then echo "export REDIS_URL=$REDIS_URL"; else start_redis; fi
+      if [ -n "${BEACON_SMTP_URL:-}" ]; then echo "export BEACON_SMTP_URL=$BEACON_SMTP_URL";
+      elif [ "$name" != bench ]; then start_smtp; fi
       # The server's secret key (token signing, field encryption): made once per environment
       # and kept with its data, so sessions, tokens and encrypted secrets survive restarts.
       if [ -n "${BEACON_SECRET_KEYS:-}" ]; then echo "export BEACON_SECRET_KEYS=$BEACON_SECRET_KEYS"; else
@@ -79,5 +100,6 @@ case $action in
   stop)
     if [ -f "$dir/pg/PG_VERSION" ]; then as_pg "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast stop >/dev/null 2>&1 || true; fi
     if [ -f "$dir/redis.pid" ]; then kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -f "$dir/redis.pid"; fi
+    if [ -f "$dir/smtp.pid" ]; then kill "$(cat "$dir/smtp.pid")" 2>/dev/null || true; rm -f "$dir/smtp.pid"; fi
     ;;
 esac

@@ -84,12 +84,12 @@ ensure_npm_packages() {
   cp "$ROOT/package-lock.json" "$stamp"
 }
 
-# The end-to-end tests' SAML IdP (pysaml2) in its own virtualenv, rebuilt when its pinned
-# requirements change. Debian's python3: its venv module is the python3-venv package.
-ensure_saml_idp() {
-  local venv="$STATE_DIR/saml-venv" requirements="$ROOT/end2end/saml/requirements.txt"
+# A Python tool in its own virtualenv under .beacon/, rebuilt when its pinned requirements
+# change. Debian's python3: its venv module is the python3-venv package.
+ensure_python_venv() { # name requirements what
+  local venv="$STATE_DIR/$1" requirements="$2"
   if [ -f "$venv/requirements.txt" ] && cmp -s "$requirements" "$venv/requirements.txt"; then return; fi
-  log "pip: pysaml2 for the end-to-end SAML IdP"
+  log "pip: $3"
   rm -rf "$venv"
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
@@ -104,4 +104,5 @@ ensure_cargo_tool wasm-bindgen-cli "$(locked_wasm_bindgen_version)" wasm-bindgen
 # The test runner (on the machine image; installed only where it is missing).
 command -v cargo-nextest >/dev/null || ensure_cargo_tool cargo-nextest 0.9.143 cargo-nextest --locked
 ensure_npm_packages
-ensure_saml_idp
+ensure_python_venv saml-venv "$ROOT/end2end/saml/requirements.txt" "pysaml2 for the end-to-end SAML IdP"
+ensure_python_venv mail-venv "$ROOT/scripts/mail/requirements.txt" "aiosmtpd, the local SMTP catcher of make run and make test"

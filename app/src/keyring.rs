@@ -22,6 +22,8 @@ pub enum Purpose {
     AuditCheckpoint,
     AuditStreamSecret,
     AuditErasure,
+    /// The links in notification mails that stop them without signing in.
+    Unsubscribe,
 }
 
 impl Purpose {
@@ -33,6 +35,7 @@ impl Purpose {
             Purpose::AuditCheckpoint => b"beacon audit-checkpoint v1",
             Purpose::AuditStreamSecret => b"beacon audit-stream-secret v1",
             Purpose::AuditErasure => b"beacon audit-erasure v1",
+            Purpose::Unsubscribe => b"beacon unsubscribe v1",
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::events::hub::EventHub;
 use crate::fetch::FetchPolicy;
 use crate::insights::counter::UsageCounter;
 use crate::keyring::Keyring;
+use crate::notifications::mail::Mailer;
 use crate::tenancy::model::Tenant;
 
 #[derive(Clone, FromRef)]
@@ -25,6 +26,8 @@ pub struct AppState {
     pub db: Database,
     /// This server's side of the event bus: what the sockets and live pages hear (`events`).
     pub events: EventHub,
+    /// Sends the notifications members chose to get by mail (`notifications::mail`).
+    pub mailer: Mailer,
     /// Counts and facets of catalog views, per app (see `catalog::cache`).
     pub catalog_cache: CatalogCache,
     pub fetch_policy: FetchPolicy,

@@ -1,5 +1,7 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { test, expect, Browser } from '@playwright/test';
-import { admin, signIn } from './helpers';
+import { admin, otherBrowser, signIn } from './helpers';
 
 /** Signs the admin in from a browser the portal has not seen before (a user agent of its own). */
 async function signInFromAnotherBrowser(browser: Browser) {
@@ -75,4 +77,44 @@ test('the audit log counts new events as they are recorded @hydrated', async ({ 
   await fresh.click();
   await expect(fresh).toHaveCount(0);
   await expect(page.getByTestId('audit-row').first()).toHaveAttribute('data-action', 'auth.login');
+});
+
+/** The newest mail in the catcher's Maildir (`make test` starts it) addressed to `to`, waited for. */
+async function newestMailTo(to: string, after: number): Promise<string> {
+  const dir = path.join(process.env.BEACON_MAILDIR!, 'new');
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const files = await readdir(dir);
+    const mails = await Promise.all(files.map(async (f) => ({ at: (await stat(path.join(dir, f))).mtimeMs, text: await readFile(path.join(dir, f), 'utf8') })));
+    const mine = mails.filter((m) => m.at >= after && m.text.includes(`<${to}>`)).sort((a, b) => b.at - a.at);
+    if (mine.length) return mine[0].text;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no mail to ${to}`);
+}
+
+test('a notification chosen by email arrives, and its link unsubscribes without signing in', async ({ page, browser }) => {
+  await signIn(page, admin.email, admin.password);
+  await page.goto('/notifications');
+  const security = page.getByTestId('preference-account_security');
+  await security.getByRole('combobox').selectOption('email');
+  await security.getByRole('button', { name: 'Save' }).click();
+  await page.reload();
+  await expect(page.getByTestId('preference-account_security').getByRole('combobox')).toHaveValue('email');
+
+  const since = Date.now() - 1000;
+  await signInFromAnotherBrowser(browser);
+  const mail = await newestMailTo(admin.email, since);
+  expect(mail).toContain('Subject: [E2E Corp] New sign-in from another browser');
+  const unsubscribe = mail.match(/^List-Unsubscribe: <([^>]+)>/m)![1];
+
+  // Signed out, as from a mail program.
+  const { context, page: reader } = await otherBrowser(browser);
+  await reader.goto(unsubscribe);
+  await expect(reader.getByTestId('unsubscribe')).toContainText('Your account');
+  await reader.getByRole('button', { name: 'Stop these emails' }).click();
+  await expect(reader.getByTestId('unsubscribed')).toContainText('now shows only in the app');
+  await context.close();
+
+  await page.reload();
+  await expect(page.getByTestId('preference-account_security').getByRole('combobox')).toHaveValue('app');
 });

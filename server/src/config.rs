@@ -67,6 +67,19 @@ pub struct ServeConfig {
     /// tenant's retention archived).
     #[arg(long, env = "BEACON_AUDIT_ARCHIVE_MINUTES", default_value_t = 60)]
     pub audit_archive_minutes: u64,
+    /// The SMTP server notification mail goes through: `smtps://user:password@host:465` (TLS),
+    /// `smtp://user:password@host:587?tls=required` (STARTTLS), or plain `smtp://127.0.0.1:1025`
+    /// for a local catcher. None: mail is off, and members are not offered it.
+    #[arg(long, env = "BEACON_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of notification mail.
+    #[arg(long, env = "BEACON_MAIL_FROM", default_value = "Beacon <beacon@localhost>")]
+    pub mail_from: String,
+    /// The portal's address as links in mail give it, `{tenant}` standing for a tenant's slug
+    /// (`https://{tenant}.beacon.example.com`). Default: http(s)://{tenant}.<base domain>
+    /// with the serving port.
+    #[arg(long, env = "BEACON_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Runtime Leptos options (site root, address); LEPTOS_* variables override them.
     #[arg(long, env = "BEACON_LEPTOS_CONFIG", default_value = "Leptos.toml")]
     pub leptos_config: String,

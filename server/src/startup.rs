@@ -24,6 +24,7 @@ use app::events::listener;
 use app::fetch::FetchPolicy;
 use app::insights::counter::UsageCounter;
 use app::keyring::Keyring;
+use app::notifications::mail::Mailer;
 use app::state::AppState;
 use app::tenancy::model::Tenant;
 use app::tenancy::service as tenancy;
@@ -76,8 +77,18 @@ pub async fn connect(
         .with_secure(config.cookie_secure)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes)));
+    let public_scheme = if config.cookie_secure { "https" } else { "http" };
+    let public_url = config.public_url.clone().unwrap_or_else(|| {
+        let port = match (public_scheme, leptos_options.site_addr.port()) {
+            ("http", 80) | ("https", 443) => String::new(),
+            (_, port) => format!(":{port}"),
+        };
+        format!("{public_scheme}://{{tenant}}.{}{port}", config.base_domain)
+    });
+    let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, &public_url)?;
     let events = EventHub::default();
-    listener::listen(db.url().to_owned(), events.clone(), db.tenants().clone(), db.verified_keys().clone());
+    let (tenants, keys) = (db.tenants().clone(), db.verified_keys().clone());
+    listener::listen(db.url().to_owned(), events.clone(), mailer.clone(), tenants, keys);
     let state = AppState {
         leptos_options,
         access_log: AccessLog::start(db.clone()),
@@ -85,12 +96,13 @@ pub async fn connect(
         stream_wake: StreamWake::default(),
         audit_archive: ArchiveStore::open(&config.audit_archive, &[])?,
         events,
+        mailer,
         catalog_cache: CatalogCache::default(),
         db,
         fetch_policy: FetchPolicy { allow_private_networks: config.fetch_private_networks },
         keyring,
         redis: pool,
-        public_scheme: if config.cookie_secure { "https" } else { "http" },
+        public_scheme,
         session_policy: SessionPolicy {
             idle: chrono::Duration::minutes(config.session_idle_minutes),
             absolute: chrono::Duration::hours(config.session_absolute_hours),
@@ -119,6 +131,7 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
     };
     tokio::spawn(streams.run());
     tokio::spawn(forget_old_events(state.db.clone()));
+    tokio::spawn(state.mailer.clone().run(state.db.clone(), state.keyring.clone()));
     let archiver =
         Archiver { db: state.db.clone(), store: state.audit_archive.clone(), keyring: state.keyring.clone() };
     tokio::spawn(archiver.run(std::time::Duration::from_secs(config.audit_archive_minutes.max(1) * 60)));

@@ -410,3 +410,19 @@ diesel::table! {
         channel -> Text,
     }
 }
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Int8,
+        notification_id -> Int8,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        gave_up_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(mail_outbox -> notifications (notification_id));
+diesel::allow_tables_to_appear_in_same_query!(mail_outbox, notifications);

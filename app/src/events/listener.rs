@@ -1,6 +1,7 @@
 //! One LISTEN connection per server, hearing what PostgreSQL announces when a transaction
 //! commits, on two channels:
 //! - `beacon_events`: the tenant's published events (`bus::publish`), whole, for the sockets;
+//! - `beacon_mail`: a tenant's schema, which has notification mail to send (`mail::Mailer`);
 //! - `beacon_catalog`, from triggers: a tenant's new catalog version (`tenant_<id>:<version>`,
 //!   which becomes a `catalog:updated` notice), and changed tenant rows (`tenant:<id>`), API keys
 //!   (`key:<id>`) and user accounts or memberships (`user:<id>`), which this server drops from
@@ -19,17 +20,19 @@ use super::bus::Audience;
 use super::hub::{Announced, EventHub};
 use crate::access::verified::VerifiedKeys;
 use crate::auth::permission::Action;
+use crate::notifications::mail::Mailer;
 use crate::tenancy::cache::TenantCache;
 use crate::tenancy::model::TenantId;
 
 pub const CATALOG_CHANNEL: &str = "beacon_catalog";
 pub const EVENTS_CHANNEL: &str = "beacon_events";
+pub const MAIL_CHANNEL: &str = "beacon_mail";
 
 /// Starts listening (and keeps reconnecting) in the background.
-pub fn listen(database_url: String, hub: EventHub, tenants: TenantCache, keys: VerifiedKeys) {
+pub fn listen(database_url: String, hub: EventHub, mailer: Mailer, tenants: TenantCache, keys: VerifiedKeys) {
     tokio::spawn(async move {
         loop {
-            if let Err(e) = forward(&database_url, &hub, &tenants, &keys).await {
+            if let Err(e) = forward(&database_url, &hub, &mailer, &tenants, &keys).await {
                 tracing::warn!(error = %e, "event listener lost its connection; reconnecting");
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -48,17 +51,26 @@ struct Published {
     payload: serde_json::Value,
 }
 
-async fn forward(database_url: &str, hub: &EventHub, tenants: &TenantCache, keys: &VerifiedKeys) -> Result<(), String> {
+async fn forward(
+    database_url: &str,
+    hub: &EventHub,
+    mailer: &Mailer,
+    tenants: &TenantCache,
+    keys: &VerifiedKeys,
+) -> Result<(), String> {
     let mut conn = AsyncPgConnection::establish(database_url).await.map_err(|e| e.to_string())?;
-    conn.batch_execute(&format!("LISTEN {CATALOG_CHANNEL}; LISTEN {EVENTS_CHANNEL}"))
-        .await
-        .map_err(|e| e.to_string())?;
+    let listen = format!("LISTEN {CATALOG_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {MAIL_CHANNEL}");
+    conn.batch_execute(&listen).await.map_err(|e| e.to_string())?;
     // Changes made while no one was listening were not heard: start the cache afresh.
     tenants.clear();
     keys.clear();
     let mut notifications = std::pin::pin!(conn.notifications_stream());
     while let Some(notification) = notifications.next().await {
         let notification = notification.map_err(|e| e.to_string())?;
+        if notification.channel == MAIL_CHANNEL {
+            mailer.due(&notification.payload);
+            continue;
+        }
         if notification.channel == EVENTS_CHANNEL {
             match serde_json::from_str::<Published>(&notification.payload) {
                 Ok(published) => deliver(hub, published),

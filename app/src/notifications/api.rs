@@ -15,7 +15,7 @@ pub async fn load_notifications(before: Option<i64>) -> Result<NotificationsPage
     respond(
         async {
             let Authorized { ctx, me, state } = authorized(Action::ManageOwnAccount).await?;
-            super::service::page(&state.db, &ctx.tenant, &me, before).await
+            super::service::page(&state.db, &ctx.tenant, &me, before, state.mailer.available()).await
         }
         .await,
     )
@@ -52,7 +52,7 @@ pub async fn mark_all_notifications_read() -> Result<(), AppError> {
     )
 }
 
-/// How the member is told of one kind: `app` or `off`.
+/// How the member is told of one kind: `app`, `email` or `off`.
 #[server(endpoint = "notifications/preference")]
 pub async fn set_notification_preference(kind: String, channel: String) -> Result<(), AppError> {
     use super::model::{Channel, NotificationKind};
@@ -64,7 +64,17 @@ pub async fn set_notification_preference(kind: String, channel: String) -> Resul
         async {
             let Authorized { ctx, me, state } = authorized(Action::ManageOwnAccount).await?;
             let (kind, channel) = (NotificationKind::parse(&kind)?, Channel::parse(&channel)?);
-            super::service::set_preference(&state.db, &ctx.tenant, ctx.audit_source(), &me, kind, channel).await
+            let email_available = state.mailer.available();
+            super::service::set_preference(
+                &state.db,
+                &ctx.tenant,
+                ctx.audit_source(),
+                &me,
+                kind,
+                channel,
+                email_available,
+            )
+            .await
         }
         .await,
     )

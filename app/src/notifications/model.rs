@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
+/// Where the unsubscribe links of notification mail point (`GET` asks, `POST` does it): they
+/// work without signing in, authenticated by their token.
+pub const UNSUBSCRIBE_PATH: &str = "/api/notifications/unsubscribe";
+
 /// What a notification is about; a member chooses per kind how they are told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NotificationKind {
@@ -69,6 +73,8 @@ impl NotificationKind {
 pub enum Channel {
     /// The bell and the notifications page.
     App,
+    /// The bell, and a mail to the member's address (when the server has SMTP configured).
+    Email,
     Off,
 }
 
@@ -76,6 +82,7 @@ impl Channel {
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::App => "app",
+            Channel::Email => "email",
             Channel::Off => "off",
         }
     }
@@ -83,8 +90,9 @@ impl Channel {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         match raw {
             "app" => Ok(Channel::App),
+            "email" => Ok(Channel::Email),
             "off" => Ok(Channel::Off),
-            other => Err(AppError::invalid(format!("`{other}` is not a channel; use app or off"))),
+            other => Err(AppError::invalid(format!("`{other}` is not a channel; use app, email or off"))),
         }
     }
 }
@@ -115,4 +123,6 @@ pub struct NotificationsPage {
     /// The `before` of the next (older) page, if there is one.
     pub older: Option<i64>,
     pub preferences: Vec<Preference>,
+    /// Whether the server can send mail (SMTP configured): only then is "email" offered.
+    pub email_available: bool,
 }

@@ -63,7 +63,7 @@ pub fn NotificationsPage() -> impl IntoView {
                             {page.older.map(|older| view! {
                                 <a class="mt-4 inline-block text-sm text-amber-700" href=format!("/notifications?before={older}")>"Older"</a>
                             })}
-                            <Preferences preferences=page.preferences action=preference/>
+                            <Preferences preferences=page.preferences email=page.email_available action=preference/>
                         }.into_any(),
                         Err(error) => view! { <PageProblem error/> }.into_any(),
                     }
@@ -102,7 +102,11 @@ fn NotificationRow(notification: NotificationView, read: ServerAction<MarkNotifi
 }
 
 #[component]
-fn Preferences(preferences: Vec<Preference>, action: ServerAction<SetNotificationPreference>) -> impl IntoView {
+fn Preferences(
+    preferences: Vec<Preference>,
+    email: bool,
+    action: ServerAction<SetNotificationPreference>,
+) -> impl IntoView {
     view! {
         <h2 class="mt-10 text-lg font-semibold text-slate-900">"How you are told"</h2>
         <ul class="mt-3 space-y-3" data-testid="notification-preferences">
@@ -122,6 +126,7 @@ fn Preferences(preferences: Vec<Preference>, action: ServerAction<SetNotificatio
                                     <span class="sr-only">{format!("How you are told of {}", kind.label())}</span>
                                     <select name="channel" class="rounded-lg border border-slate-300 px-2 py-1.5 text-sm">
                                         <option value="app" selected=channel == Channel::App>"In the app"</option>
+                                        {email.then(|| view! { <option value="email" selected=channel == Channel::Email>"In the app and by email"</option> })}
                                         {silenceable.then(|| view! { <option value="off" selected=channel == Channel::Off>"Off"</option> })}
                                     </select>
                                 </label>

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::model::{Channel, NotificationKind, NotificationView};
 use crate::auth::model::{MemberStatus, Role};
-use crate::db::schema::{memberships, notification_preferences, notifications, tenants, users};
+use crate::db::schema::{mail_outbox, memberships, notification_preferences, notifications, tenants, users};
 use crate::db::Connection;
 use crate::error::{AppError, AppResult};
 
@@ -33,6 +33,15 @@ pub async fn insert(conn: &mut Connection, new: NewNotification<'_>) -> AppResul
         .returning(notifications::id)
         .get_result(conn)
         .await?)
+}
+
+/// Queues the notification's mail; the mailer sends it after this transaction commits.
+pub async fn enqueue_mail(conn: &mut Connection, notification_id: i64) -> AppResult<()> {
+    diesel::insert_into(mail_outbox::table)
+        .values(mail_outbox::notification_id.eq(notification_id))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn unread(conn: &mut Connection, user_id: Uuid) -> AppResult<i64> {

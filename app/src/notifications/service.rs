@@ -30,9 +30,11 @@ pub struct Notice {
 }
 
 /// Tells `user_id` of `notice` the way they chose for its kind: in the app (the bell updates
-/// live), or not at all. Must run inside `Database::with_tenant`.
+/// live), also by mail (queued here, sent after commit by `mail::Mailer`), or not at all.
+/// Must run inside `Database::with_tenant`.
 pub async fn notify(conn: &mut Connection, user_id: Uuid, notice: Notice) -> AppResult<()> {
-    if channel(conn, user_id, notice.kind).await? == Channel::Off {
+    let channel = channel(conn, user_id, notice.kind).await?;
+    if channel == Channel::Off {
         return Ok(());
     }
     let new = NewNotification {
@@ -43,17 +45,21 @@ pub async fn notify(conn: &mut Connection, user_id: Uuid, notice: Notice) -> App
         link: notice.link.as_deref(),
     };
     let notification_id = repo::insert(conn, new).await?;
+    if channel == Channel::Email {
+        repo::enqueue_mail(conn, notification_id).await?;
+    }
     let unread = repo::unread(conn, user_id).await?;
     let event = Event::NotificationNew { user_id, notification_id, title: notice.title, link: notice.link, unread };
     bus::publish(conn, event).await
 }
 
 async fn channel(conn: &mut Connection, user_id: Uuid, kind: NotificationKind) -> AppResult<Channel> {
-    if !kind.may_be_silenced() {
-        return Ok(Channel::App);
-    }
     let chosen = repo::channels(conn, user_id).await?;
-    Ok(chosen.into_iter().find(|(k, _)| *k == kind).map_or(Channel::App, |(_, channel)| channel))
+    Ok(match chosen.into_iter().find(|(k, _)| *k == kind).map_or(Channel::App, |(_, channel)| channel) {
+        // A kind that cannot be silenced stays in the app whatever a row says.
+        Channel::Off if !kind.may_be_silenced() => Channel::App,
+        channel => channel,
+    })
 }
 
 /// Applies the security rules (`rules`) to an audit event just written in this transaction.
@@ -101,7 +107,13 @@ pub async fn on_audited(
 }
 
 /// The member's notifications older than `before` (the newest without), with their choices.
-pub async fn page(db: &Database, tenant: &Tenant, me: &Principal, before: Option<i64>) -> AppResult<NotificationsPage> {
+pub async fn page(
+    db: &Database,
+    tenant: &Tenant,
+    me: &Principal,
+    before: Option<i64>,
+    email_available: bool,
+) -> AppResult<NotificationsPage> {
     let user_id = me.user_id;
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
@@ -119,7 +131,7 @@ pub async fn page(db: &Database, tenant: &Tenant, me: &Principal, before: Option
                     channel: chosen.iter().find(|(k, _)| *k == kind).map_or(Channel::App, |(_, c)| *c),
                 })
                 .collect();
-            Ok(NotificationsPage { items, unread, older: older.flatten(), preferences })
+            Ok(NotificationsPage { items, unread, older: older.flatten(), preferences, email_available })
         })
     })
     .await
@@ -156,6 +168,30 @@ pub async fn mark_read(
     .await
 }
 
+/// An unsubscribe link was followed: the member's mail of `kind` stops (they still see it in
+/// the app). Authenticated by the link's token, checked by the caller.
+pub async fn unsubscribe(
+    db: &Database,
+    tenant: &Tenant,
+    source: AuditSource,
+    user_id: Uuid,
+    kind: NotificationKind,
+) -> AppResult<()> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            if channel(conn, user_id, kind).await? != Channel::Email {
+                return Ok(());
+            }
+            repo::set_channel(conn, user_id, kind, Channel::App).await?;
+            let source = AuditSource { actor_user_id: Some(user_id), actor: "unsubscribe link".into(), ..source };
+            let event = AuditEvent::success(AuditAction::NotificationPreferenceChanged, user_id.to_string())
+                .details(serde_json::json!({ "kind": kind.as_str(), "channel": Channel::App.as_str(), "via": "unsubscribe link" }));
+            record(conn, &source, event).await
+        })
+    })
+    .await
+}
+
 pub async fn set_preference(
     db: &Database,
     tenant: &Tenant,
@@ -163,9 +199,13 @@ pub async fn set_preference(
     me: &Principal,
     kind: NotificationKind,
     channel: Channel,
+    email_available: bool,
 ) -> AppResult<()> {
     if channel == Channel::Off && !kind.may_be_silenced() {
         return Err(crate::error::AppError::invalid(format!("“{}” cannot be turned off.", kind.label())));
+    }
+    if channel == Channel::Email && !email_available {
+        return Err(crate::error::AppError::invalid("This server sends no mail (no SMTP server is configured)."));
     }
     let user_id = me.user_id;
     db.with_tenant(tenant, move |conn| {

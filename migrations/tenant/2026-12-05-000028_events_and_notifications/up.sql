@@ -47,6 +47,31 @@ CREATE INDEX notifications_unread ON notifications (user_id) WHERE read_at IS NU
 CREATE TABLE notification_preferences (
     user_id UUID NOT NULL,
     kind    TEXT NOT NULL,
-    channel TEXT NOT NULL CHECK (channel IN ('app', 'off')),
+    channel TEXT NOT NULL CHECK (channel IN ('app', 'email', 'off')),
     PRIMARY KEY (user_id, kind)
 );
+
+-- Notifications to be mailed (see app/src/notifications/mail.rs): written in the transaction
+-- that made the notification, so a mail exists exactly when its notification does and
+-- survives restarts; sent after commit, retried with growing pauses, given up after a day.
+CREATE TABLE mail_outbox (
+    id              BIGSERIAL PRIMARY KEY,
+    notification_id BIGINT NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    sent_at         TIMESTAMPTZ,
+    gave_up_at      TIMESTAMPTZ,
+    last_error      TEXT,
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL AND gave_up_at IS NULL;
+
+-- Every server's mailer hears that this tenant has mail to send.
+CREATE FUNCTION announce_mail() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('beacon_mail', TG_TABLE_SCHEMA);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER mail_outbox_announce AFTER INSERT ON mail_outbox FOR EACH STATEMENT EXECUTE FUNCTION announce_mail();

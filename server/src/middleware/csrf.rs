@@ -4,8 +4,11 @@
 //! working without JavaScript because the browser sends the headers for plain form posts too.
 //! Requests carrying an API key or access token are not cookie-authenticated, so they are exempt,
 //! as are SAML assertion consumer services: IdPs post there from their own origin by design, and
-//! the signed assertion with its one-time RelayState authenticates the request.
+//! the signed assertion with its one-time RelayState authenticates the request; and the
+//! unsubscribe links of notification mail, which mail providers post to (RFC 8058) and whose
+//! token authenticates them.
 
+use app::notifications::model::UNSUBSCRIBE_PATH;
 use app::sso::paths::is_saml_acs;
 use axum::http::{header, HeaderMap, Method};
 
@@ -14,7 +17,8 @@ use axum::http::{header, HeaderMap, Method};
 pub struct CrossSite(pub String);
 
 pub fn check(method: &Method, path: &str, headers: &HeaderMap) -> Result<(), CrossSite> {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || is_saml_acs(path) {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || is_saml_acs(path) || path == UNSUBSCRIBE_PATH
+    {
         return Ok(());
     }
     if headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key") {

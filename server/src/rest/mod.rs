@@ -7,6 +7,7 @@ pub mod cost_insights;
 pub mod events;
 pub mod finops;
 pub mod health;
+pub mod notifications;
 pub mod oauth;
 pub mod permissions;
 pub mod sso;
@@ -99,6 +100,7 @@ pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
         .chain(sso::endpoints())
         .chain(account::endpoints())
         .chain(events::endpoints())
+        .chain(notifications::endpoints())
 }
 
 /// The tenant hosts' REST API: the catalog, permission and audit APIs answer errors in
@@ -117,7 +119,11 @@ pub fn tenant_routes() -> Router<AppState> {
     .route("/api/catalog/{*unknown}", axum::routing::any(no_such_route))
     .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
     .layer(axum::middleware::from_fn(backstage_errors));
-    backstage.merge(router(oauth::endpoints())).merge(router(sso::endpoints())).merge(router(events::endpoints()))
+    backstage
+        .merge(router(oauth::endpoints()))
+        .merge(router(sso::endpoints()))
+        .merge(router(events::endpoints()))
+        .merge(router(notifications::endpoints()))
 }
 
 /// A path under the catalog API that names no route (an empty ref segment, a typo): Backstage's

@@ -16,6 +16,7 @@ mod insights;
 mod isolation;
 mod limits;
 mod locations;
+mod mail;
 mod matrix;
 mod mfa;
 mod network;

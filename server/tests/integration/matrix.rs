@@ -192,6 +192,10 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
         ("POST", "/sso/saml/{id}/acs") => Some((Rule::Public, form(&path, "SAMLResponse=eA%3D%3D&RelayState=y"))),
         ("GET", "/sso/saml/{id}/finish") => Some((Rule::Public, get(&format!("{path}?token=x")))),
         ("GET", "/api/permissions/roles") => Some((Rule::Authenticated, get(&path))),
+        // Token-authenticated links from mail: a bad token is a 400 page, whoever asks.
+        ("GET" | "POST", "/api/notifications/unsubscribe") => {
+            Some((Rule::Public, get(&format!("{path}?user={NO_SUCH_ID}&kind=import_failed&token=k.x"))))
+        }
         // Without the upgrade headers: 426 once through, so nothing stays open.
         ("GET", "/api/ws") => Some((Rule::Authenticated, get(&path))),
         ("GET", "/api/account/export") => Some((Rule::Allowed(ManageOwnAccount), get(&path))),

@@ -44,6 +44,8 @@ pub struct TestAppBuilder {
     request_timeout_ms: u64,
     extra_routes: Router<AppState>,
     audit_archive: Option<String>,
+    /// The SMTP catcher `make test` starts (`BEACON_SMTP_URL`), if any.
+    smtp_url: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -156,6 +158,7 @@ impl TestApp {
             request_timeout_ms: 30_000,
             extra_routes: Router::new(),
             audit_archive: None,
+            smtp_url: std::env::var("BEACON_SMTP_URL").ok(),
         }
     }
 
@@ -225,7 +228,8 @@ impl TestApp {
     }
 
     async fn start(options: TestAppBuilder) -> Self {
-        let TestAppBuilder { pool_size, cookie_secure, request_timeout_ms, extra_routes, audit_archive } = options;
+        let TestAppBuilder { pool_size, cookie_secure, request_timeout_ms, extra_routes, audit_archive, smtp_url } =
+            options;
         // The server's warnings (a request out of time, a lost listener) go to the test's
         // output, which nextest shows for a test that fails or hangs.
         let _ = tracing_subscriber::fmt()
@@ -257,6 +261,9 @@ impl TestApp {
             audit_archive: audit_archive
                 .unwrap_or_else(|| concat!(env!("CARGO_TARGET_TMPDIR"), "/audit-archive").into()),
             audit_archive_minutes: 60,
+            smtp_url: smtp_url.clone(),
+            mail_from: "Beacon <beacon@tests.example.com>".into(),
+            public_url: None,
             leptos_config: "Leptos.toml".into(),
         };
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("beacon").build();

@@ -1,0 +1,341 @@
+//! Mail: the notifications members chose to receive by email. `notify` queues a row in the
+//! tenant's `mail_outbox` inside the transaction that made the notification; the insert
+//! announces the tenant on `beacon_mail` at commit, and every server's mailer wakes for it
+//! (`events::listener`), claims due rows with `SKIP LOCKED` and a lease, and sends them with no
+//! transaction open. A failure is retried after 30 s, 1, 2, 4 … minutes (at most an hour
+//! apart) and given up a day after the notification; a sweep every minute picks up retries
+//! and mail a stopped server had claimed.
+//!
+//! Every mail has a text and an HTML body, a link to act on it, and an unsubscribe link that
+//! works without signing in (an HMAC of tenant, member and kind under the keyring), announced
+//! with `List-Unsubscribe` and RFC 8058's one-click `List-Unsubscribe-Post`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
+use diesel_async::RunQueryDsl;
+use hmac::{Hmac, KeyInit, Mac};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sha2::Sha256;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::model::{NotificationKind, UNSUBSCRIBE_PATH};
+use crate::db::Database;
+use crate::error::{AppError, AppResult};
+use crate::escape;
+use crate::keyring::{Keyring, Purpose};
+use crate::tenancy::model::Tenant;
+use crate::tenancy::service as tenancy;
+
+/// Mails one round sends per tenant before the next tenant's turn.
+const BATCH: i64 = 20;
+/// How long a claimed mail is this server's to send: far longer than one SMTP exchange.
+const LEASE_SECONDS: i64 = 120;
+/// How long one mail may take to hand to the SMTP server.
+const SEND_BUDGET: Duration = Duration::from_secs(30);
+/// How often every tenant is looked at, for retries and mail a stopped server had claimed.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// The longest pause between two attempts, and how long after the notification to give up.
+const MAX_BACKOFF_SECONDS: i64 = 3600;
+const GIVE_UP_AFTER_HOURS: i64 = 24;
+const MAX_ERROR: usize = 500;
+
+/// The pause before the attempt after `failures` failed ones: 30 s, 1, 2, 4 … min, ≤ 1 h.
+pub fn backoff(failures: i32) -> chrono::Duration {
+    let seconds = 30_i64.saturating_mul(1_i64 << failures.clamp(1, 20).saturating_sub(1));
+    chrono::Duration::seconds(seconds.min(MAX_BACKOFF_SECONDS))
+}
+
+#[derive(Clone)]
+pub struct Mailer(Arc<Inner>);
+
+struct Inner {
+    /// `None`: no SMTP server configured; nothing is offered or sent by mail.
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+    /// The portal's address for a tenant, `{tenant}` standing for its slug.
+    public_url: String,
+    /// Schemas announced with mail to send since the last round.
+    due: Mutex<HashSet<String>>,
+    wake: Notify,
+}
+
+impl Mailer {
+    /// `smtp_url`: `smtps://user:password@host:465` (TLS), `smtp://…:587?tls=required`
+    /// (STARTTLS), or plain `smtp://127.0.0.1:1025` for a local catcher; none: mail is off.
+    pub fn new(smtp_url: Option<&str>, from: &str, public_url: &str) -> AppResult<Self> {
+        let transport = smtp_url
+            .filter(|url| !url.trim().is_empty())
+            .map(|url| {
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.trim())
+                    .map(|builder| builder.timeout(Some(SEND_BUDGET)).build())
+                    .map_err(|e| AppError::invalid(format!("BEACON_SMTP_URL: {e}")))
+            })
+            .transpose()?;
+        let from = from.parse().map_err(|e| AppError::invalid(format!("BEACON_MAIL_FROM `{from}`: {e}")))?;
+        Ok(Self(Arc::new(Inner {
+            transport,
+            from,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            due: Mutex::default(),
+            wake: Notify::new(),
+        })))
+    }
+
+    pub fn available(&self) -> bool {
+        self.0.transport.is_some()
+    }
+
+    /// The tenant with schema `schema` has mail to send (heard on `beacon_mail`).
+    pub fn due(&self, schema: &str) {
+        self.0.due.lock().unwrap_or_else(|p| p.into_inner()).insert(schema.to_owned());
+        self.0.wake.notify_one();
+    }
+
+    /// The portal's base URL for `tenant`.
+    pub fn base_url(&self, tenant: &Tenant) -> String {
+        self.0.public_url.replace("{tenant}", tenant.slug.as_str())
+    }
+
+    /// Sends mail as it is announced, and sweeps every tenant every minute; runs for ever.
+    pub async fn run(self, db: Database, keyring: Keyring) {
+        if !self.available() {
+            return;
+        }
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            let only: Option<HashSet<String>> = tokio::select! {
+                _ = sweep.tick() => None,
+                () = self.0.wake.notified() => Some(std::mem::take(&mut *self.0.due.lock().unwrap_or_else(|p| p.into_inner()))),
+            };
+            let tenants = match tenancy::list(&db).await {
+                Ok(tenants) => tenants,
+                Err(e) => {
+                    tracing::warn!(error = %e, "mailer: could not list tenants");
+                    continue;
+                }
+            };
+            for tenant in tenants.iter().filter(|t| only.as_ref().is_none_or(|o| o.contains(t.schema.as_str()))) {
+                loop {
+                    match self.send_due(&db, tenant, &keyring).await {
+                        Ok(sent) if sent as i64 == BATCH => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(tenant = %tenant.slug, error = %e, "mailer round failed");
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One round for one tenant: claims up to `BATCH` due mails and tries each once; returns
+    /// how many it tried.
+    pub async fn send_due(&self, db: &Database, tenant: &Tenant, keyring: &Keyring) -> AppResult<usize> {
+        let Some(transport) = &self.0.transport else { return Ok(0) };
+        let claimed: Vec<DueMail> = db
+            .with_tenant(tenant, |conn| {
+                Box::pin(async move {
+                    diesel::sql_query(format!(
+                        "WITH due AS (
+                            SELECT id FROM mail_outbox
+                             WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= now()
+                             ORDER BY id LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
+                         UPDATE mail_outbox o SET next_attempt_at = now() + interval '{LEASE_SECONDS} seconds'
+                           FROM due, notifications n, control.users u
+                          WHERE o.id = due.id AND n.id = o.notification_id AND u.id = n.user_id
+                         RETURNING o.id, o.attempts, n.created_at, n.user_id, n.kind, n.title, n.body, n.link,
+                                   u.email, u.display_name"
+                    ))
+                    .load(conn)
+                    .await
+                    .map_err(AppError::from)
+                })
+            })
+            .await?;
+        let tried = claimed.len();
+        for mail in claimed {
+            let outcome = match self.message(tenant, keyring, &mail) {
+                Ok(message) => match tokio::time::timeout(SEND_BUDGET, transport.send(message)).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer from the SMTP server within {} s", SEND_BUDGET.as_secs())),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(error) = &outcome {
+                tracing::warn!(tenant = %tenant.slug, mail = mail.id, error, "a notification mail was not sent");
+            }
+            record(db, tenant, &mail, outcome).await?;
+        }
+        Ok(tried)
+    }
+
+    fn message(&self, tenant: &Tenant, keyring: &Keyring, mail: &DueMail) -> AppResult<Message> {
+        let kind = NotificationKind::parse(&mail.kind)?;
+        let base = self.base_url(tenant);
+        let unsubscribe = format!(
+            "{base}{UNSUBSCRIBE_PATH}?user={}&kind={}&token={}",
+            mail.user_id,
+            kind.as_str(),
+            unsubscribe_token(keyring, tenant, mail.user_id, kind)
+        );
+        let open = mail.link.as_deref().map(|link| format!("{base}{link}"));
+        let settings = format!("{base}/notifications");
+        let why = format!("You get this because you chose email for “{}” in {}.", kind.label(), tenant.name);
+        let text = format!(
+            "{title}\n\n{body}\n{open}\n--\n{why}\nStop these emails: {unsubscribe}\nChoose how you are told: {settings}\n",
+            title = mail.title,
+            body = mail.body,
+            open = open.as_deref().map(|o| format!("\nOpen: {o}\n")).unwrap_or_default(),
+        );
+        let html = format!(
+            r#"<!DOCTYPE html><html><body style="font-family:system-ui,sans-serif;color:#0f172a">
+<h1 style="font-size:18px">{title}</h1><p>{body}</p>{open}
+<hr style="border:none;border-top:1px solid #e2e8f0"><p style="font-size:12px;color:#64748b">{why}<br>
+<a href="{unsubscribe}">Stop these emails</a> · <a href="{settings}">Choose how you are told</a></p></body></html>"#,
+            title = escape::html(&mail.title),
+            body = escape::html(&mail.body),
+            open = open
+                .as_deref()
+                .map(|o| format!(r#"<p><a href="{}">Open in Beacon</a></p>"#, escape::html(o)))
+                .unwrap_or_default(),
+            why = escape::html(&why),
+            unsubscribe = escape::html(&unsubscribe),
+            settings = escape::html(&settings),
+        );
+        let to = Mailbox::new(
+            Some(mail.display_name.clone()),
+            mail.email.parse().map_err(|e| AppError::invalid(format!("the address `{}`: {e}", mail.email)))?,
+        );
+        let mut message =
+            Message::builder().from(self.0.from.clone()).to(to).subject(format!("[{}] {}", tenant.name, mail.title));
+        let headers = [
+            ("List-Unsubscribe", format!("<{unsubscribe}>")),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()),
+        ];
+        for (name, value) in headers {
+            message = message.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(name), value));
+        }
+        message
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
+            )
+            .map_err(AppError::internal)
+    }
+}
+
+/// A claimed mail, with what it says and to whom.
+#[derive(diesel::QueryableByName)]
+struct DueMail {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: chrono::DateTime<chrono::Utc>,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    user_id: Uuid,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    body: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    link: Option<String>,
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    display_name: String,
+}
+
+/// Records an attempt: sent, or failed and due again later (given up a day after the
+/// notification was made).
+async fn record(db: &Database, tenant: &Tenant, mail: &DueMail, outcome: Result<(), String>) -> AppResult<()> {
+    let (id, attempts, created_at) = (mail.id, mail.attempts + 1, mail.created_at);
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            match outcome {
+                Ok(()) => {
+                    diesel::sql_query(
+                        "UPDATE mail_outbox SET sent_at = now(), attempts = $2, last_error = NULL WHERE id = $1",
+                    )
+                    .bind::<BigInt, _>(id)
+                    .bind::<Integer, _>(attempts)
+                    .execute(conn)
+                    .await?
+                }
+                Err(error) => {
+                    let now = chrono::Utc::now();
+                    let give_up = now - created_at > chrono::Duration::hours(GIVE_UP_AFTER_HOURS);
+                    let error: String = error.chars().take(MAX_ERROR).collect();
+                    diesel::sql_query(
+                        "UPDATE mail_outbox SET attempts = $2, last_error = $3, next_attempt_at = $4, \
+                         gave_up_at = CASE WHEN $5 THEN now() END WHERE id = $1",
+                    )
+                    .bind::<BigInt, _>(id)
+                    .bind::<Integer, _>(attempts)
+                    .bind::<Text, _>(error)
+                    .bind::<Timestamptz, _>(now + backoff(attempts))
+                    .bind::<diesel::sql_types::Bool, _>(give_up)
+                    .execute(conn)
+                    .await?
+                }
+            };
+            Ok(())
+        })
+    })
+    .await
+}
+
+fn unsubscribe_mac(key: &[u8; 32], tenant: &Tenant, user_id: Uuid, kind: NotificationKind) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(format!("unsubscribe|{}|{user_id}|{}", tenant.id.0, kind.as_str()).as_bytes());
+    mac
+}
+
+/// The token of an unsubscribe link: `<key id>.<base64url HMAC>`, valid for ever for this
+/// tenant, member and kind (it can only move them from email to in-app).
+pub fn unsubscribe_token(keyring: &Keyring, tenant: &Tenant, user_id: Uuid, kind: NotificationKind) -> String {
+    let (key_id, key) = keyring.current(Purpose::Unsubscribe);
+    let tag = unsubscribe_mac(&key, tenant, user_id, kind).finalize().into_bytes();
+    format!("{key_id}.{}", URL_SAFE_NO_PAD.encode(tag))
+}
+
+pub fn verify_unsubscribe(
+    keyring: &Keyring,
+    tenant: &Tenant,
+    user_id: Uuid,
+    kind: NotificationKind,
+    token: &str,
+) -> bool {
+    let Some((key_id, tag)) = token.split_once('.') else { return false };
+    let (Some(key), Ok(tag)) = (keyring.get(key_id, Purpose::Unsubscribe), URL_SAFE_NO_PAD.decode(tag)) else {
+        return false;
+    };
+    unsubscribe_mac(&key, tenant, user_id, kind).verify_slice(&tag).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_an_hour() {
+        assert_eq!(backoff(1).num_seconds(), 30);
+        assert_eq!(backoff(2).num_seconds(), 60);
+        assert_eq!(backoff(4).num_seconds(), 240);
+        assert_eq!(backoff(12).num_seconds(), MAX_BACKOFF_SECONDS);
+    }
+}
