@@ -32,6 +32,7 @@ cat <<MSG
 
   Beacon is starting at  http://acme.localhost:3000
   Sign in with           $signin
+  Mail it sends          arrives as files in .beacon/dev/mail/new/ (a local SMTP catcher)
   Stop with Ctrl-C (the data stays in .beacon/dev for the next run).
 
 MSG

@@ -40,6 +40,8 @@ mod socket {
     use crate::events::model::{topic, LiveMessage, Subscribe, REPLAY_INCOMPLETE};
 
     type Handler = Rc<dyn Fn(&LiveMessage)>;
+    /// The socket's open, message and close callbacks, kept alive as long as it is.
+    type Callbacks = [Closure<dyn FnMut(web_sys::Event)>; 3];
 
     /// The longest pause between reconnection attempts.
     const MAX_RETRY_MS: u64 = 30_000;
@@ -48,7 +50,7 @@ mod socket {
     struct Live {
         listeners: Vec<(u64, &'static str, Handler)>,
         next_id: u64,
-        socket: Option<(WebSocket, [Closure<dyn FnMut(web_sys::Event)>; 3])>,
+        socket: Option<(WebSocket, Callbacks)>,
         last_id: Option<i64>,
         retry_ms: u64,
     }
