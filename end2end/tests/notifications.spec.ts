@@ -1,7 +1,18 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { test, expect, Browser } from '@playwright/test';
+import { test, expect, Browser, Page } from '@playwright/test';
 import { admin, otherBrowser, signIn } from './helpers';
+
+/** Saves the kind's choice on the notifications page and loads the page again (after the save
+ * has answered: with scripts off the form's own navigation would race a reload). */
+async function choose(page: Page, kind: string, channel: string) {
+  const row = page.getByTestId(`preference-${kind}`);
+  await row.getByRole('combobox').selectOption(channel);
+  const saved = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes('/api/notifications/preference'));
+  await row.getByRole('button', { name: 'Save' }).click();
+  await saved;
+  await page.goto('/notifications');
+}
 
 /** Signs the admin in from a browser the portal has not seen before (a user agent of its own). */
 async function signInFromAnotherBrowser(browser: Browser) {
@@ -52,14 +63,9 @@ test('notifications are listed, marked read and chosen per kind', async ({ page,
   await expect(page.getByTestId('unread-summary')).toHaveText('Nothing unread.');
   await expect(page.getByTestId('notification-count')).toBeHidden();
 
-  const imports = page.getByTestId('preference-import_failed');
-  await imports.getByRole('combobox').selectOption('off');
-  await imports.getByRole('button', { name: 'Save' }).click();
-  await page.reload();
+  await choose(page, 'import_failed', 'off');
   await expect(page.getByTestId('preference-import_failed').getByRole('combobox')).toHaveValue('off');
-  await page.getByTestId('preference-import_failed').getByRole('combobox').selectOption('app');
-  await page.getByTestId('preference-import_failed').getByRole('button', { name: 'Save' }).click();
-  await page.reload();
+  await choose(page, 'import_failed', 'app');
   await expect(page.getByTestId('preference-import_failed').getByRole('combobox')).toHaveValue('app');
   // Being told of changes to one's own account cannot be turned off.
   await expect(page.getByTestId('preference-account_security').locator('option[value=off]')).toHaveCount(0);
@@ -95,10 +101,7 @@ async function newestMailTo(to: string, after: number): Promise<string> {
 test('a notification chosen by email arrives, and its link unsubscribes without signing in', async ({ page, browser }) => {
   await signIn(page, admin.email, admin.password);
   await page.goto('/notifications');
-  const security = page.getByTestId('preference-account_security');
-  await security.getByRole('combobox').selectOption('email');
-  await security.getByRole('button', { name: 'Save' }).click();
-  await page.reload();
+  await choose(page, 'account_security', 'email');
   await expect(page.getByTestId('preference-account_security').getByRole('combobox')).toHaveValue('email');
 
   const since = Date.now() - 1000;

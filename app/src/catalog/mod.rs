@@ -32,5 +32,7 @@ pub mod repo;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
+pub mod teams;
+#[cfg(feature = "ssr")]
 pub mod validate;
 pub mod view;

@@ -2,6 +2,7 @@
 //! one transaction with its audit event; a bad document is reported, never written.
 
 use crate::audit::model::AuditAction;
+use crate::notifications::service::{self as notifications, WrittenEntity};
 use std::collections::{HashMap, HashSet};
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -403,12 +404,21 @@ pub async fn save_one(
                     }
                     _ => {}
                 }
+                let owner_before = repo::find_by_ref(conn, &key).await?.and_then(|row| row.owner_ref);
                 let results = write_batch(conn, &source, &Origin::named("editor"), vec![(1, valid, None)]).await?;
-                if let Some(DocumentOutcome::Rejected(reasons)) = results.into_iter().next().map(|r| r.outcome) {
+                let outcome = results.into_iter().next().map(|r| r.outcome);
+                if let Some(DocumentOutcome::Rejected(reasons)) = outcome {
                     return Err(AppError::Invalid(reasons.join("\n")));
                 }
                 let row =
                     repo::find_by_ref(conn, &key).await?.ok_or_else(|| AppError::internal("saved entity is gone"))?;
+                let write = WrittenEntity {
+                    entity: &entity_ref,
+                    owner_before: owner_before.as_deref(),
+                    owner_after: row.owner_ref.as_deref(),
+                    changed: outcome != Some(DocumentOutcome::Unchanged),
+                };
+                notifications::on_entity_written(conn, &source, write).await?;
                 let entity = with_relations(conn, &[row]).await?.pop().expect("one row, one entity");
                 Ok((entity_ref, entity))
             })
@@ -616,7 +626,13 @@ pub async fn facets(
 pub async fn delete_by_uid(db: &Database, tenant: &Tenant, source: AuditSource, uid: Uuid) -> AppResult<()> {
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
+            let owner = repo::find_by_uid(conn, uid).await?.and_then(|row| row.owner_ref);
             let Some(entity_ref) = repo::delete(conn, uid).await? else { return Ok(()) };
+            if let Ok(entity) = EntityRef::parse(&entity_ref, None, "default") {
+                let write =
+                    WrittenEntity { entity: &entity, owner_before: owner.as_deref(), owner_after: None, changed: true };
+                notifications::on_entity_written(conn, &source, write).await?;
+            }
             // Like every write: cached counts and facets expire, open pages hear of it.
             repo::bump_version(conn).await?;
             record(conn, &source, AuditEvent::success(AuditAction::CatalogEntityDeleted, entity_ref)).await

@@ -462,18 +462,6 @@ async fn named(conn: &mut Connection, sql: &'static str, key: &str) -> AppResult
     Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
 }
 
-/// The groups `user` (a stored ref) is a member of, with their names.
-pub async fn groups_of(conn: &mut Connection, user: &str) -> AppResult<Vec<(String, Option<String>)>> {
-    named(
-        conn,
-        "SELECT r.target_ref AS id, coalesce(e.title, e.name) AS name FROM entity_relations r
-           LEFT JOIN entities e ON e.entity_ref = r.target_ref
-          WHERE r.source_ref = $1 AND r.relation = 'memberOf' GROUP BY 1, 2 ORDER BY 1",
-        user,
-    )
-    .await
-}
-
 /// The entities `group` owns that have allocated cost, with their names.
 pub async fn costed_entities_of(conn: &mut Connection, group: &str) -> AppResult<Vec<(String, Option<String>)>> {
     named(

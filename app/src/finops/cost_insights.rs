@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::allocation_repo as repo;
 use crate::catalog::refs::EntityRef;
+use crate::catalog::teams;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::tenancy::model::Tenant;
@@ -136,8 +137,9 @@ pub async fn last_complete_billing_date(db: &Database, tenant: &Tenant) -> AppRe
 /// `getUserGroups`: the groups the user entity is a member of.
 pub async fn user_groups(db: &Database, tenant: &Tenant, user: &EntityRef) -> AppResult<Vec<Named>> {
     let user = user.key();
-    let rows = db.with_tenant(tenant, move |conn| Box::pin(async move { repo::groups_of(conn, &user).await })).await?;
-    Ok(rows.into_iter().map(|(id, name)| Named { id, name }).collect())
+    let teams =
+        db.with_tenant(tenant, move |conn| Box::pin(async move { teams::groups_of(conn, &user).await })).await?;
+    Ok(teams.into_iter().map(|t| Named { id: t.entity_ref, name: t.name }).collect())
 }
 
 /// `getGroupProjects`: the entities the group owns that have allocated cost.

@@ -20,17 +20,28 @@ pub enum NotificationKind {
     TenantSecurity,
     /// An import you started could not be completed.
     ImportFailed,
+    /// A catalog entity was given to one of your teams (its `spec.owner` now names it).
+    OwnershipAssigned,
+    /// Someone else changed or deleted an entity one of your teams owns.
+    EntityChanged,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 3] =
-        [NotificationKind::AccountSecurity, NotificationKind::TenantSecurity, NotificationKind::ImportFailed];
+    pub const ALL: [NotificationKind; 5] = [
+        NotificationKind::AccountSecurity,
+        NotificationKind::TenantSecurity,
+        NotificationKind::ImportFailed,
+        NotificationKind::OwnershipAssigned,
+        NotificationKind::EntityChanged,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             NotificationKind::AccountSecurity => "account_security",
             NotificationKind::TenantSecurity => "tenant_security",
             NotificationKind::ImportFailed => "import_failed",
+            NotificationKind::OwnershipAssigned => "ownership_assigned",
+            NotificationKind::EntityChanged => "entity_changed",
         }
     }
 
@@ -46,6 +57,8 @@ impl NotificationKind {
             NotificationKind::AccountSecurity => "Your account's security",
             NotificationKind::TenantSecurity => "Security changes in the organisation",
             NotificationKind::ImportFailed => "Imports you started that failed",
+            NotificationKind::OwnershipAssigned => "Entities given to your teams",
+            NotificationKind::EntityChanged => "Changes by others to what your teams own",
         }
     }
 
@@ -58,6 +71,12 @@ impl NotificationKind {
                 "Admins only: single sign-on, two-factor policy, IP allowlist, audit streams and retention changed by another admin."
             }
             NotificationKind::ImportFailed => "A catalog or cost import you started could not be completed.",
+            NotificationKind::OwnershipAssigned => {
+                "A catalog entity's owner became one of your teams (in the editor or the API; bulk imports and refreshes are not told)."
+            }
+            NotificationKind::EntityChanged => {
+                "Someone else edited or deleted an entity your team owns (in the editor or the API)."
+            }
         }
     }
 

@@ -12,6 +12,8 @@ use crate::audit::model::{AuditAction, Outcome};
 use crate::audit::repo as audit_repo;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::auth::model::{Principal, Role};
+use crate::catalog::refs::EntityRef;
+use crate::catalog::teams;
 use crate::db::{Connection, Database};
 use crate::error::AppResult;
 use crate::events::bus::{self, Event};
@@ -102,6 +104,65 @@ pub async fn on_audited(
             link: Some(told.link.clone()),
         };
         notify(conn, user_id, notice).await?;
+    }
+    Ok(())
+}
+
+/// A catalog entity written one at a time (the editor, the REST API), as its owners are told.
+pub struct WrittenEntity<'a> {
+    pub entity: &'a EntityRef,
+    /// Its owner (a stored ref) before the write, and after it (`None`: deleted).
+    pub owner_before: Option<&'a str>,
+    pub owner_after: Option<&'a str>,
+    /// Whether the document changed (an unchanged save tells nobody).
+    pub changed: bool,
+}
+
+/// Tells the members of the entity's owning team, in the write's transaction: that it is now
+/// theirs when its owner became their team, or that someone else changed or deleted it. The
+/// member who wrote is never told of their own write.
+pub async fn on_entity_written(conn: &mut Connection, source: &AuditSource, write: WrittenEntity<'_>) -> AppResult<()> {
+    let by = &source.actor;
+    let name = write.entity.to_string();
+    let page = Some(write.entity.page_path());
+    let (team, notice) = match (write.owner_before, write.owner_after) {
+        (Some(before), None) => (
+            before,
+            Notice {
+                kind: NotificationKind::EntityChanged,
+                title: format!("{name} was deleted"),
+                body: format!("By {by}."),
+                link: None,
+            },
+        ),
+        (before, Some(after)) if before != Some(after) => (
+            after,
+            Notice {
+                kind: NotificationKind::OwnershipAssigned,
+                title: format!("{name} is now owned by {after}"),
+                body: format!(
+                    "By {by}; before, {}.",
+                    before.map_or("it had no owner".to_owned(), |b| format!("{b} owned it"))
+                ),
+                link: page,
+            },
+        ),
+        (_, Some(owner)) if write.changed => (
+            owner,
+            Notice {
+                kind: NotificationKind::EntityChanged,
+                title: format!("{name} was changed"),
+                body: format!("By {by}."),
+                link: page,
+            },
+        ),
+        _ => return Ok(()),
+    };
+    for email in teams::emails_in(conn, team).await? {
+        let Some(member) = repo::member_by_email(conn, &email).await? else { continue };
+        if Some(member) != source.actor_user_id {
+            notify(conn, member, notice.clone()).await?;
+        }
     }
     Ok(())
 }

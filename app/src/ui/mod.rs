@@ -2,7 +2,6 @@
 
 pub mod chart;
 pub mod form;
-pub mod home;
 pub mod layout;
 pub mod live;
 pub mod markdown;

@@ -12,6 +12,7 @@ mod events;
 mod facet_counts;
 mod finops;
 mod fuzz;
+mod home;
 mod insights;
 mod isolation;
 mod limits;

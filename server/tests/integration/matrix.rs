@@ -83,6 +83,7 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "auth/mfa/confirm" => (Rule::Allowed(ManageOwnAccount), form(path, "code=000000")),
         "auth/mfa/recovery-codes" => (Rule::Allowed(ManageOwnAccount), form(path, "code=000000")),
         "auth/mfa/disable" => (Rule::Allowed(ManageOwnAccount), form(path, "code=000000")),
+        "home" => (Rule::Allowed(ManageOwnAccount), form(path, "")),
         "notifications" => (Rule::Allowed(ManageOwnAccount), form(path, "")),
         // No such notification, nothing unread: harmless when let through.
         "notifications/read" => (Rule::Allowed(ManageOwnAccount), form(path, "id=1")),

@@ -5,7 +5,9 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 
 use crate::support::{TestApp, TestTenant};
+use app::audit::service::AuditSource;
 use app::auth::model::{PortalContext, Role};
+use app::catalog::service::{save_one, SaveTarget};
 use app::notifications::model::NotificationsPage;
 
 async fn notifications(app: &TestApp, t: &TestTenant, cookie: &str) -> NotificationsPage {
@@ -124,4 +126,55 @@ async fn a_sign_in_from_a_new_browser_is_reported() {
     let all = app.call(&t.host, "/api/notifications/read-all", &[], Some(&cookie)).await;
     assert!(all.status.is_success());
     assert_eq!(notifications(&app, &t, &cookie).await.unread, 0);
+}
+
+/// A team's members hear when an entity becomes their team's, and when someone else changes
+/// or deletes it; never of their own writes.
+#[tokio::test]
+async fn a_teams_members_are_told_of_entities_given_to_them_and_changed_by_others() {
+    let (app, t, admin) = TestApp::with_examples().await;
+    let email = format!("owner@{}.example.com", t.tenant.slug.as_str());
+    let user = format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: owner\nspec:\n  profile:\n    email: {email}\n  memberOf: [team-b]\n"
+    );
+    save_one(&app.db, &t.tenant, &AuditSource::command_line(), SaveTarget::New, &user).await.unwrap();
+    let (_, member) = app.member(&t, &admin, &email, Role::Developer).await;
+    let component = |description: &str, owner: &str| {
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\n  description: {description}\nspec:\n  type: service\n  lifecycle: production\n  owner: {owner}\n"
+        )
+    };
+    let save = |cookie: &str, original: &str, yaml: String| {
+        let (cookie, original) = (cookie.to_owned(), original.to_owned());
+        let app = &app;
+        let host = t.host.clone();
+        async move {
+            let saved = app
+                .call(&host, "/api/ui/catalog/save", &[("original", &original), ("yaml", &yaml)], Some(&cookie))
+                .await;
+            assert!(saved.status.is_success() || saved.status.is_redirection(), "{} {}", saved.status, saved.body);
+        }
+    };
+    let titles = |page: NotificationsPage| page.items.into_iter().map(|n| n.title).collect::<Vec<_>>();
+
+    save(&admin, "", component("v1", "team-a")).await;
+    assert!(notifications(&app, &t, &member).await.items.is_empty(), "team-a's, not theirs");
+    save(&admin, "component:default/checkout", component("v1", "team-b")).await;
+    save(&admin, "component:default/checkout", component("v2", "team-b")).await;
+    save(&admin, "component:default/checkout", component("v2", "team-b")).await;
+    save(&member, "component:default/checkout", component("v3", "team-b")).await;
+    let page = notifications(&app, &t, &member).await;
+    assert_eq!(
+        titles(page.clone()),
+        ["component:default/checkout was changed", "component:default/checkout is now owned by group:default/team-b"],
+        "the unchanged save and their own are not told"
+    );
+    assert_eq!(page.items[1].link.as_deref(), Some("/catalog/default/component/checkout"));
+
+    let found: serde_json::Value =
+        app.get_json(&t, &admin, "/api/catalog/entities/by-name/component/default/checkout").await.1;
+    let uid = found["metadata"]["uid"].as_str().unwrap().to_owned();
+    let deleted = app.call(&t.host, "/api/ui/catalog/delete", &[("uid", &uid), ("confirm", "yes")], Some(&admin)).await;
+    assert!(deleted.status.is_success() || deleted.status.is_redirection(), "{}", deleted.body);
+    assert_eq!(titles(notifications(&app, &t, &member).await)[0], "component:default/checkout was deleted");
 }

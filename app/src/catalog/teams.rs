@@ -1,0 +1,98 @@
+//! Who is in which team, and what teams own, as the catalog says: a portal member is the
+//! catalog User whose `spec.profile.email` is theirs, a team is a Group they are `memberOf`, and
+//! a team owns what names it in `spec.owner`.
+
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::schema::{entities, entity_relations, entity_search};
+use crate::db::Connection;
+use crate::error::AppResult;
+use crate::home::model::{OwnedEntity, Team};
+
+/// The ref of the User entity with `email` as its profile email, if any (the first by ref).
+pub async fn user_of_email(conn: &mut Connection, email: &str) -> AppResult<Option<String>> {
+    let with_email = entity_search::table
+        .filter(entity_search::key.eq("spec.profile.email").and(entity_search::value.eq(email.to_lowercase())))
+        .select(entity_search::entity_id);
+    Ok(entities::table
+        .filter(entities::id.eq_any(with_email).and(entities::kind.eq("User")))
+        .order(entities::entity_ref.asc())
+        .select(entities::entity_ref)
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// The groups `user` (a stored ref) is a member of, with their titles or names.
+pub async fn groups_of(conn: &mut Connection, user: &str) -> AppResult<Vec<Team>> {
+    let rows: Vec<(String, Option<String>, Option<String>)> = entity_relations::table
+        .left_join(entities::table.on(entities::entity_ref.eq(entity_relations::target_ref)))
+        .filter(entity_relations::source_ref.eq(user).and(entity_relations::relation.eq("memberOf")))
+        .select((entity_relations::target_ref, entities::title.nullable(), entities::name.nullable()))
+        .distinct()
+        .order(entity_relations::target_ref.asc())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(entity_ref, title, name)| Team { entity_ref, name: title.or(name) }).collect())
+}
+
+/// Up to `limit` of the entities `owners` own, most recently changed first, and how many
+/// they own in all.
+pub async fn owned_by(conn: &mut Connection, owners: &[String], limit: i64) -> AppResult<(Vec<OwnedEntity>, i64)> {
+    if owners.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let owned = || entities::table.filter(entities::owner_ref.eq_any(owners));
+    let total = owned().select(count_star()).get_result(conn).await?;
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        chrono::DateTime<chrono::Utc>,
+    );
+    let rows: Vec<Row> = owned()
+        .order((entities::updated_at.desc(), entities::entity_ref.asc()))
+        .limit(limit)
+        .select((
+            entities::entity_ref,
+            entities::kind,
+            entities::namespace,
+            entities::name,
+            entities::title,
+            entities::spec_type,
+            entities::lifecycle,
+            entities::owner_ref,
+            entities::updated_at,
+        ))
+        .load(conn)
+        .await?;
+    let owned =
+        rows.into_iter()
+            .map(|(entity_ref, kind, namespace, name, title, spec_type, lifecycle, owner_ref, updated_at)| {
+                OwnedEntity { entity_ref, kind, namespace, name, title, spec_type, lifecycle, owner_ref, updated_at }
+            })
+            .collect();
+    Ok((owned, total))
+}
+
+/// The profile emails of the Users who are `memberOf` `group` (a stored ref), lower-cased.
+pub async fn emails_in(conn: &mut Connection, group: &str) -> AppResult<Vec<String>> {
+    let members = entity_relations::table
+        .filter(entity_relations::relation.eq("memberOf").and(entity_relations::target_ref.eq(group)))
+        .select(entity_relations::source_ref);
+    let users = entities::table.filter(entities::entity_ref.eq_any(members)).select(entities::id);
+    let emails: Vec<Option<String>> = entity_search::table
+        .filter(entity_search::key.eq("spec.profile.email").and(entity_search::entity_id.eq_any(users)))
+        .select(entity_search::value)
+        .distinct()
+        .load(conn)
+        .await?;
+    Ok(emails.into_iter().flatten().collect())
+}
