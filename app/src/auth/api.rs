@@ -129,14 +129,16 @@ pub async fn shell_context() -> Result<PortalContext, AppError> {
     respond(
         async {
             let ctx = RequestContext::current().await?;
-            let unread_notifications = match (&ctx.principal, &ctx.credential) {
+            let (unread_notifications, live_after) = match (&ctx.principal, &ctx.credential) {
                 (Some(me), Credential::Session) => {
                     let state = AppState::current()?;
-                    crate::notifications::service::unread(&state.db, &ctx.tenant, me).await?
+                    let live_after = crate::events::bus::last_id(&state.db, &ctx.tenant).await?;
+                    (crate::notifications::service::unread(&state.db, &ctx.tenant, me).await?, live_after)
                 }
-                _ => 0,
+                _ => (0, 0),
             };
-            Ok(PortalContext { tenant: ctx.tenant.summary(), user: ctx.principal, unread_notifications })
+            let tenant = ctx.tenant.summary();
+            Ok(PortalContext { tenant, user: ctx.principal, unread_notifications, live_after })
         }
         .await,
     )

@@ -112,6 +112,8 @@ pub struct PortalContext {
     pub user: Option<Principal>,
     /// The signed-in member's unread notifications, for the bell.
     pub unread_notifications: i64,
+    /// The latest event id when the page was rendered: its socket asks for what came after.
+    pub live_after: i64,
 }
 
 /// A row of Account → Sessions.

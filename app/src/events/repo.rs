@@ -63,6 +63,17 @@ pub async fn since(conn: &mut Connection, after: i64, limit: i64) -> AppResult<(
     Ok((rows, pruned))
 }
 
+/// The id of the latest event published (kept or pruned), 0 before the first: where a page
+/// rendered now asks its socket to start, so nothing published after the render is missed.
+pub async fn last_id(conn: &mut Connection) -> AppResult<i64> {
+    let last: Option<i64> = diesel::select(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
+        "GREATEST((SELECT max(id) FROM events), pg_sequence_last_value('events_id_seq'))",
+    ))
+    .get_result(conn)
+    .await?;
+    Ok(last.unwrap_or(0))
+}
+
 /// Deletes the events older than `before`; returns how many.
 pub async fn prune(conn: &mut Connection, before: DateTime<Utc>) -> AppResult<usize> {
     Ok(diesel::delete(events::table.filter(events::occurred_at.lt(before))).execute(conn).await?)

@@ -6,7 +6,7 @@ use leptos_router::components::{Outlet, A};
 use crate::auth::api::{shell_context, Logout};
 use crate::auth::model::Principal;
 use crate::notifications::api::load_notifications;
-use crate::ui::live::on_live;
+use crate::ui::live::{on_live, resume_after};
 
 pub struct Area {
     pub label: &'static str,
@@ -37,6 +37,7 @@ pub fn PortalShell() -> impl IntoView {
                     <Suspense fallback=|| ()>
                         {move || Suspend::new(async move {
                             context.await.ok().map(|ctx| {
+                                resume_after(ctx.live_after);
                                 view! {
                                     <div class="flex items-center gap-4">
                                         <span data-testid="tenant-name" class="text-sm text-slate-300">{ctx.tenant.name}</span>

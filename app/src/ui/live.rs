@@ -21,6 +21,15 @@ pub fn on_live(topic: &'static str, handler: impl Fn(&LiveMessage) + 'static) {
     let _ = (topic, handler);
 }
 
+/// The page was rendered when `after` was the latest event: its socket's first subscription
+/// asks for what came since (in the browser; before any live component opens the socket).
+pub fn resume_after(after: i64) {
+    #[cfg(feature = "hydrate")]
+    socket::resume_after(after);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = after;
+}
+
 /// Runs `refresh` whenever the tenant's catalog changes.
 pub fn on_catalog_updated(refresh: impl Fn() + 'static) {
     on_live("catalog", move |_| refresh());
@@ -72,6 +81,12 @@ mod socket {
             Some(_) => {}
         }
         id
+    }
+
+    pub fn resume_after(after: i64) {
+        LIVE.with_borrow_mut(|live| {
+            live.last_id.get_or_insert(after);
+        });
     }
 
     pub fn forget(id: u64) {

@@ -37,6 +37,12 @@ async fn a_change_to_a_members_account_tells_them_and_the_bell_counts_it() {
     assert!(page.items[0].body.contains("You are now maintainer"), "{}", page.items[0].body);
     let context: PortalContext = app.call(&t.host, "/api/portal/context", &[], Some(&dev)).await.json();
     assert_eq!(context.unread_notifications, 1, "the bell counts it");
+    let latest: i64 = app
+        .db
+        .with_tenant(&t.tenant, |conn| Box::pin(async move { app::events::repo::last_id(conn).await }))
+        .await
+        .unwrap();
+    assert!(context.live_after > 0 && context.live_after <= latest, "the page's socket starts after the render");
     assert_eq!(notifications(&app, &t, &admin).await.unread, 0, "the admin who acted is not told");
 
     let id = page.items[0].id.to_string();
