@@ -97,15 +97,8 @@ pub async fn earlier_sign_ins(
             .filter(audit_events::id.ne(except))
             .filter(audit_events::occurred_at.gt(Utc::now() - chrono::Duration::days(90)))
     };
-    let any = diesel::select(diesel::dsl::exists(earlier())).get_result(conn).await?;
-    let same_browser = match any {
-        true => {
-            let same = audit_events::user_agent.is_not_distinct_from(user_agent);
-            diesel::select(diesel::dsl::exists(earlier().filter(same))).get_result(conn).await?
-        }
-        false => false,
-    };
-    Ok((any, same_browser))
+    let same = audit_events::user_agent.is_not_distinct_from(user_agent);
+    diesel::select((diesel::dsl::exists(earlier()), diesel::dsl::exists(earlier().filter(same)))).get_result(conn).await
 }
 
 pub async fn recent(conn: &mut Connection, limit: i64) -> QueryResult<Vec<AuditRecord>> {

@@ -132,8 +132,7 @@ pub async fn shell_context() -> Result<PortalContext, AppError> {
             let (unread_notifications, live_after) = match (&ctx.principal, &ctx.credential) {
                 (Some(me), Credential::Session) => {
                     let state = AppState::current()?;
-                    let live_after = crate::events::bus::last_id(&state.db, &ctx.tenant).await?;
-                    (crate::notifications::service::unread(&state.db, &ctx.tenant, me).await?, live_after)
+                    crate::notifications::service::bell(&state.db, &ctx.tenant, me).await?
                 }
                 _ => (0, 0),
             };

@@ -11,18 +11,25 @@ use crate::db::Connection;
 use crate::error::AppResult;
 use crate::home::model::{OwnedEntity, Team};
 
-/// The ref of the User entity with `email` as its profile email, if any (the first by ref).
-pub async fn user_of_email(conn: &mut Connection, email: &str) -> AppResult<Option<String>> {
+/// Refs (with kinds) of up to 20 entities whose `spec.profile.email` is `email`: Backstage's
+/// Users, and Groups with a team address.
+pub async fn naming_email(conn: &mut Connection, email: &str) -> QueryResult<Vec<(String, String)>> {
     let with_email = entity_search::table
         .filter(entity_search::key.eq("spec.profile.email").and(entity_search::value.eq(email.to_lowercase())))
         .select(entity_search::entity_id);
-    Ok(entities::table
-        .filter(entities::id.eq_any(with_email).and(entities::kind.eq("User")))
+    entities::table
+        .filter(entities::id.eq_any(with_email))
         .order(entities::entity_ref.asc())
-        .select(entities::entity_ref)
-        .first(conn)
+        .limit(20)
+        .select((entities::entity_ref, entities::kind))
+        .load(conn)
         .await
-        .optional()?)
+}
+
+/// The ref of the User entity with `email` as its profile email, if any (the first by ref).
+pub async fn user_of_email(conn: &mut Connection, email: &str) -> AppResult<Option<String>> {
+    let named = naming_email(conn, email).await?;
+    Ok(named.into_iter().find(|(_, kind)| kind == "User").map(|(entity_ref, _)| entity_ref))
 }
 
 /// The groups `user` (a stored ref) is a member of, with their titles or names.

@@ -112,11 +112,6 @@ pub async fn forget_old(db: &Database, tenant: &Tenant) -> AppResult<usize> {
     db.with_tenant(tenant, move |conn| Box::pin(async move { repo::prune(conn, before).await })).await
 }
 
-/// Where a page rendered now starts its socket (`repo::last_id`).
-pub async fn last_id(db: &Database, tenant: &Tenant) -> AppResult<i64> {
-    db.with_tenant(tenant, |conn| Box::pin(async move { repo::last_id(conn).await })).await
-}
-
 /// Publishes `event` with the transaction `conn` is in (inside `Database::with_tenant`): it is
 /// announced when that transaction commits, and never if it rolls back.
 pub async fn publish(conn: &mut Connection, event: Event) -> AppResult<()> {

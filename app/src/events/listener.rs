@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::bus::Audience;
 use super::hub::{Announced, EventHub};
+use super::repo::EventRow;
 use crate::access::verified::VerifiedKeys;
 use crate::auth::permission::Action;
 use crate::notifications::mail::Mailer;
@@ -40,15 +41,12 @@ pub fn listen(database_url: String, hub: EventHub, mailer: Mailer, tenants: Tena
     });
 }
 
-/// What the `events` table's trigger announces.
+/// What the `events` table's trigger announces: the row and its tenant's schema.
 #[derive(Deserialize)]
 struct Published {
     schema: String,
-    id: i64,
-    kind: String,
-    visible_to: Option<String>,
-    user_id: Option<uuid::Uuid>,
-    payload: serde_json::Value,
+    #[serde(flatten)]
+    row: EventRow,
 }
 
 async fn forward(
@@ -105,11 +103,10 @@ async fn forward(
     Err("notification stream ended".into())
 }
 
-fn deliver(hub: &EventHub, published: Published) {
-    let Some(audience) = Audience::from_columns(published.visible_to.as_deref(), published.user_id) else {
-        tracing::warn!(kind = published.kind, "an announced event with no audience; not delivered");
-        return;
-    };
-    let event = Announced { id: Some(published.id), kind: published.kind, audience, payload: published.payload };
-    hub.deliver(&published.schema, event);
+fn deliver(hub: &EventHub, Published { schema, row }: Published) {
+    let kind = row.kind.clone();
+    match row.announced() {
+        Some(event) => hub.deliver(&schema, event),
+        None => tracing::warn!(kind, "an announced event with no audience; not delivered"),
+    }
 }

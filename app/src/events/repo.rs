@@ -7,6 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::bus::Audience;
+use super::hub::Announced;
 use crate::db::schema::events;
 use crate::db::Connection;
 use crate::error::AppResult;
@@ -25,14 +26,22 @@ pub async fn insert(conn: &mut Connection, kind: &str, audience: &Audience, payl
     Ok(())
 }
 
-/// A stored event as the replay reads it.
-#[derive(Queryable)]
+/// A stored event, as the replay reads it and as its announcement carries it.
+#[derive(Queryable, serde::Deserialize)]
 pub struct EventRow {
     pub id: i64,
     pub kind: String,
     pub visible_to: Option<String>,
     pub user_id: Option<Uuid>,
     pub payload: Value,
+}
+
+impl EventRow {
+    /// The event for the sockets; `None` for an audience no publisher writes.
+    pub fn announced(self) -> Option<Announced> {
+        let audience = Audience::from_columns(self.visible_to.as_deref(), self.user_id)?;
+        Some(Announced { id: Some(self.id), kind: self.kind, audience, payload: self.payload })
+    }
 }
 
 /// Up to `limit` events after `after`, oldest first, and whether older events than those

@@ -24,9 +24,7 @@ pub async fn home(db: &Database, tenant: &Tenant, me: &Principal) -> AppResult<H
             let refs: Vec<String> = teams.iter().map(|t| t.entity_ref.clone()).collect();
             let (owned, owned_total) = teams::owned_by(conn, &refs, OWNED_SHOWN).await?;
             let unread = notifications::unread(conn, user_id).await?;
-            let mut newest = notifications::page(conn, user_id, None, NOTIFICATIONS_SHOWN * 4).await?;
-            newest.retain(|n| !n.read);
-            newest.truncate(NOTIFICATIONS_SHOWN as usize);
+            let newest = notifications::page(conn, user_id, None, true, NOTIFICATIONS_SHOWN).await?;
             Ok(HomeView { display_name, catalog_user, teams, owned, owned_total, unread, notifications: newest })
         })
     })

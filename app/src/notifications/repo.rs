@@ -55,15 +55,22 @@ pub async fn unread(conn: &mut Connection, user_id: Uuid) -> AppResult<i64> {
 type Row =
     (i64, String, String, String, Option<String>, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>);
 
-/// Up to `limit` of the member's notifications older than `before`, newest first.
+/// Up to `limit` of the member's notifications (only unread ones if `unread_only`) older than
+/// `before`, newest first.
 pub async fn page(
     conn: &mut Connection,
     user_id: Uuid,
     before: Option<i64>,
+    unread_only: bool,
     limit: i64,
 ) -> AppResult<Vec<NotificationView>> {
-    let rows: Vec<Row> = notifications::table
+    let mut query = notifications::table
         .filter(notifications::user_id.eq(user_id).and(notifications::id.lt(before.unwrap_or(i64::MAX))))
+        .into_boxed();
+    if unread_only {
+        query = query.filter(notifications::read_at.is_null());
+    }
+    let rows: Vec<Row> = query
         .order(notifications::id.desc())
         .limit(limit)
         .select((
@@ -150,17 +157,19 @@ async fn tenant_in_scope(conn: &mut Connection) -> AppResult<i64> {
         .await?)
 }
 
-/// The active member of the tenant in scope with `email`, if any.
-pub async fn member_by_email(conn: &mut Connection, email: &str) -> AppResult<Option<Uuid>> {
+/// The active members of the tenant in scope with any of `emails`.
+pub async fn members_by_emails(conn: &mut Connection, emails: &[String]) -> AppResult<Vec<Uuid>> {
+    if emails.is_empty() {
+        return Ok(Vec::new());
+    }
     let tenant = tenant_in_scope(conn).await?;
     Ok(memberships::table
         .inner_join(users::table)
         .filter(memberships::tenant_id.eq(tenant).and(memberships::status.eq(MemberStatus::Active.as_str())))
-        .filter(users::email.eq(email))
+        .filter(users::email.eq_any(emails))
         .select(memberships::user_id)
-        .first(conn)
-        .await
-        .optional()?)
+        .load(conn)
+        .await?)
 }
 
 /// The active members of the tenant in scope with `role`.

@@ -17,6 +17,7 @@ use crate::catalog::teams;
 use crate::db::{Connection, Database};
 use crate::error::AppResult;
 use crate::events::bus::{self, Event};
+use crate::events::repo as events_repo;
 use crate::tenancy::model::Tenant;
 
 /// Notifications one page shows.
@@ -56,12 +57,21 @@ pub async fn notify(conn: &mut Connection, user_id: Uuid, notice: Notice) -> App
 }
 
 async fn channel(conn: &mut Connection, user_id: Uuid, kind: NotificationKind) -> AppResult<Channel> {
-    let chosen = repo::channels(conn, user_id).await?;
-    Ok(match chosen.into_iter().find(|(k, _)| *k == kind).map_or(Channel::App, |(_, channel)| channel) {
-        // A kind that cannot be silenced stays in the app whatever a row says.
+    Ok(chosen(&repo::channels(conn, user_id).await?, kind))
+}
+
+/// How a member is told of `kind`, from their stored choices: "in the app" without one, and
+/// in the app whatever a row says for a kind that cannot be silenced.
+fn chosen(choices: &[(NotificationKind, Channel)], kind: NotificationKind) -> Channel {
+    match choices.iter().find(|(k, _)| *k == kind).map_or(Channel::App, |(_, channel)| *channel) {
         Channel::Off if !kind.may_be_silenced() => Channel::App,
         channel => channel,
-    })
+    }
+}
+
+/// Only `members`, but never whoever acted.
+fn others(members: Vec<Uuid>, source: &AuditSource) -> Vec<Uuid> {
+    members.into_iter().filter(|member| Some(*member) != source.actor_user_id).collect()
 }
 
 /// Applies the security rules (`rules`) to an audit event just written in this transaction.
@@ -77,16 +87,8 @@ pub async fn on_audited(
     let Some(told) = rules::told(action, outcome, source, target, details, event_id) else { return Ok(()) };
     let recipients = match told.recipient {
         Recipient::Actor => source.actor_user_id.into_iter().collect(),
-        Recipient::Target => repo::member_by_email(conn, target)
-            .await?
-            .into_iter()
-            .filter(|member| Some(*member) != source.actor_user_id)
-            .collect(),
-        Recipient::Admins => repo::members_with_role(conn, Role::Admin)
-            .await?
-            .into_iter()
-            .filter(|admin| Some(*admin) != source.actor_user_id)
-            .collect::<Vec<_>>(),
+        Recipient::Target => others(repo::members_by_emails(conn, &[target.to_owned()]).await?, source),
+        Recipient::Admins => others(repo::members_with_role(conn, Role::Admin).await?, source),
     };
     for user_id in recipients {
         if told.only_from_a_new_browser {
@@ -158,11 +160,9 @@ pub async fn on_entity_written(conn: &mut Connection, source: &AuditSource, writ
         ),
         _ => return Ok(()),
     };
-    for email in teams::emails_in(conn, team).await? {
-        let Some(member) = repo::member_by_email(conn, &email).await? else { continue };
-        if Some(member) != source.actor_user_id {
-            notify(conn, member, notice.clone()).await?;
-        }
+    let emails = teams::emails_in(conn, team).await?;
+    for member in others(repo::members_by_emails(conn, &emails).await?, source) {
+        notify(conn, member, notice.clone()).await?;
     }
     Ok(())
 }
@@ -178,19 +178,16 @@ pub async fn page(
     let user_id = me.user_id;
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            let mut items = repo::page(conn, user_id, before, PAGE + 1).await?;
+            let mut items = repo::page(conn, user_id, before, false, PAGE + 1).await?;
             let older = (items.len() as i64 > PAGE).then(|| {
                 items.truncate(PAGE as usize);
                 items.last().map(|n| n.id)
             });
             let unread = repo::unread(conn, user_id).await?;
-            let chosen = repo::channels(conn, user_id).await?;
+            let choices = repo::channels(conn, user_id).await?;
             let preferences = NotificationKind::ALL
                 .into_iter()
-                .map(|kind| Preference {
-                    kind,
-                    channel: chosen.iter().find(|(k, _)| *k == kind).map_or(Channel::App, |(_, c)| *c),
-                })
+                .map(|kind| Preference { kind, channel: chosen(&choices, kind) })
                 .collect();
             Ok(NotificationsPage { items, unread, older: older.flatten(), preferences, email_available })
         })
@@ -198,9 +195,14 @@ pub async fn page(
     .await
 }
 
-pub async fn unread(db: &Database, tenant: &Tenant, me: &Principal) -> AppResult<i64> {
+/// What the portal shell needs on every page, in one transaction: the member's unread count
+/// for the bell, and the latest event id, where the page's socket starts.
+pub async fn bell(db: &Database, tenant: &Tenant, me: &Principal) -> AppResult<(i64, i64)> {
     let user_id = me.user_id;
-    db.with_tenant(tenant, move |conn| Box::pin(async move { repo::unread(conn, user_id).await })).await
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move { Ok((repo::unread(conn, user_id).await?, events_repo::last_id(conn).await?)) })
+    })
+    .await
 }
 
 /// Marks one notification (`None`: every one) of the member read; their bells follow.

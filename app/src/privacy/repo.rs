@@ -9,8 +9,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::db::schema::{
-    api_keys, api_requests, entities, entity_search, fetch_allowlist, import_jobs, locations, notification_preferences,
-    notifications, oauth_clients, sso_identities, sso_providers, users,
+    api_keys, api_requests, fetch_allowlist, import_jobs, locations, notification_preferences, notifications,
+    oauth_clients, sso_identities, sso_providers, users,
 };
 use crate::db::Connection;
 
@@ -237,20 +237,6 @@ fn regex_literal(text: &str) -> String {
         out.push(c);
         out
     })
-}
-
-/// Entities whose `spec.profile.email` is the person's (Backstage's `User` entities).
-pub async fn catalog_mentions(conn: &mut Connection, email: &str) -> QueryResult<Vec<String>> {
-    let naming = entity_search::table
-        .filter(entity_search::key.eq("spec.profile.email").and(entity_search::value.eq(email.to_lowercase())))
-        .select(entity_search::entity_id);
-    entities::table
-        .filter(entities::id.eq_any(naming))
-        .order(entities::entity_ref.asc())
-        .limit(20)
-        .select(entities::entity_ref)
-        .load(conn)
-        .await
 }
 
 /// Removes the account itself (its recovery codes go with it) once no tenant has it.

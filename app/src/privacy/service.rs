@@ -16,6 +16,7 @@ use crate::audit::repo as audit;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::auth::model::{Principal, Role};
 use crate::auth::{repo as members, service as auth, session_registry};
+use crate::catalog::teams;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -174,7 +175,8 @@ pub async fn erase(
                         (&pseudonym.name, pseudonym.user_id),
                     )
                     .await?;
-                    let catalog_mentions = repo::catalog_mentions(conn, &person.email).await?;
+                    let catalog_mentions: Vec<String> =
+                        teams::naming_email(conn, &person.email).await?.into_iter().map(|(r, _)| r).collect();
                     members::delete_membership(conn, tenant_id, user_id).await?;
                     let account_deleted = members::membership_count(conn, user_id).await? == 0;
                     if account_deleted {

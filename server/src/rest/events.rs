@@ -197,14 +197,12 @@ async fn replay(
     let complete = !pruned && rows.len() as i64 <= REPLAY_LIMIT;
     let mut sent = Vec::new();
     for row in rows.into_iter().take(REPLAY_LIMIT as usize) {
-        let Some(audience) = app::events::bus::Audience::from_columns(row.visible_to.as_deref(), row.user_id) else {
-            continue;
-        };
-        let event = Announced { id: Some(row.id), kind: row.kind, audience, payload: row.payload };
+        let id = row.id;
+        sent.push(id);
+        let Some(event) = row.announced() else { continue };
         if topics.contains(topic(&event.kind)) && member.may_see(&event) {
             send(sink, &event.message()).await?;
         }
-        sent.push(row.id);
     }
     if !complete {
         let notice = LiveMessage { id: None, kind: REPLAY_INCOMPLETE.into(), payload: serde_json::json!({}) };
