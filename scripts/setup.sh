@@ -106,3 +106,4 @@ command -v cargo-nextest >/dev/null || ensure_cargo_tool cargo-nextest 0.9.143 c
 ensure_npm_packages
 ensure_python_venv saml-venv "$ROOT/end2end/saml/requirements.txt" "pysaml2 for the end-to-end SAML IdP"
 ensure_python_venv mail-venv "$ROOT/scripts/mail/requirements.txt" "aiosmtpd, the local SMTP catcher of make run and make test"
+ensure_python_venv webhook-venv "$ROOT/server/tests/webhooks/requirements.txt" "standardwebhooks, which checks the signatures of webhooks in the tests"

@@ -24,6 +24,8 @@ pub enum Purpose {
     AuditErasure,
     /// The links in notification mails that stop them without signing in.
     Unsubscribe,
+    /// The signing secrets of outbound webhooks, sealed at rest.
+    WebhookSecret,
 }
 
 impl Purpose {
@@ -36,6 +38,7 @@ impl Purpose {
             Purpose::AuditStreamSecret => b"beacon audit-stream-secret v1",
             Purpose::AuditErasure => b"beacon audit-erasure v1",
             Purpose::Unsubscribe => b"beacon unsubscribe v1",
+            Purpose::WebhookSecret => b"beacon webhook-secret v1",
         }
     }
 }

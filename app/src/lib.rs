@@ -17,6 +17,7 @@ pub mod settings;
 pub mod sso;
 pub mod tenancy;
 pub mod ui;
+pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub mod cpu;
@@ -53,6 +54,7 @@ use settings::security_pages::SecurityPage;
 use sso::pages::SsoSettingsPage;
 use ui::layout::PortalShell;
 use ui::placeholder::{NotYetAvailable, PageNotFound};
+use webhooks::pages::WebhooksPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -122,6 +124,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/api-access") view=ApiAccessPage ssr=SsrMode::Async/>
                     <Route path=path!("settings/security") view=SecurityPage ssr=SsrMode::Async/>
                     <Route path=path!("settings/sso") view=SsoSettingsPage ssr=SsrMode::Async/>
+                    // Async: the shown-once secret is removed from the session while rendering.
+                    <Route path=path!("settings/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
                     <Route path=path!("notifications") view=NotificationsPage/>
                     <Route path=path!("account/password") view=ChangePasswordPage/>
                     <Route path=path!("account/sessions") view=SessionsPage/>

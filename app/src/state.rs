@@ -13,6 +13,7 @@ use crate::auth::session_registry::SessionPolicy;
 use crate::catalog::cache::CatalogCache;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
+use crate::events::due::DueTenants;
 use crate::events::hub::EventHub;
 use crate::fetch::FetchPolicy;
 use crate::insights::counter::UsageCounter;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub events: EventHub,
     /// Sends the notifications members chose to get by mail (`notifications::mail`).
     pub mailer: Mailer,
+    /// Rings this server's webhook sender for a tenant (`webhooks::sender`).
+    pub webhooks: DueTenants,
     /// Counts and facets of catalog views, per app (see `catalog::cache`).
     pub catalog_cache: CatalogCache,
     pub fetch_policy: FetchPolicy,

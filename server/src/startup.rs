@@ -19,8 +19,9 @@ use app::auth::session_registry::SessionPolicy;
 use app::catalog::cache::CatalogCache;
 use app::db::{migrate, Database};
 use app::error::AppError;
+use app::events::due::DueTenants;
 use app::events::hub::EventHub;
-use app::events::listener;
+use app::events::listener::{self, Outboxes};
 use app::fetch::FetchPolicy;
 use app::insights::counter::UsageCounter;
 use app::keyring::Keyring;
@@ -28,6 +29,7 @@ use app::notifications::mail::Mailer;
 use app::state::AppState;
 use app::tenancy::model::Tenant;
 use app::tenancy::service as tenancy;
+use app::webhooks::sender::WebhookSender;
 
 pub type Sessions = SessionManagerLayer<RedisStore<RedisPool>>;
 
@@ -88,7 +90,9 @@ pub async fn connect(
     let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, &public_url)?;
     let events = EventHub::default();
     let (tenants, keys) = (db.tenants().clone(), db.verified_keys().clone());
-    listener::listen(db.url().to_owned(), events.clone(), mailer.clone(), tenants, keys);
+    let webhooks = DueTenants::default();
+    let outboxes = Outboxes { mail: mailer.due().clone(), webhooks: webhooks.clone() };
+    listener::listen(db.url().to_owned(), events.clone(), outboxes, tenants, keys);
     let state = AppState {
         leptos_options,
         access_log: AccessLog::start(db.clone()),
@@ -97,6 +101,7 @@ pub async fn connect(
         audit_archive: ArchiveStore::open(&config.audit_archive, &[])?,
         events,
         mailer,
+        webhooks,
         catalog_cache: CatalogCache::default(),
         db,
         fetch_policy: FetchPolicy { allow_private_networks: config.fetch_private_networks },
@@ -131,6 +136,13 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
     };
     tokio::spawn(streams.run());
     tokio::spawn(forget_old_events(state.db.clone()));
+    let webhooks = WebhookSender {
+        db: state.db.clone(),
+        keyring: state.keyring.clone(),
+        policy: state.fetch_policy.clone(),
+        due: state.webhooks.clone(),
+    };
+    tokio::spawn(webhooks.run());
     tokio::spawn(state.mailer.clone().run(state.db.clone(), state.keyring.clone()));
     let archiver =
         Archiver { db: state.db.clone(), store: state.audit_archive.clone(), keyring: state.keyring.clone() };
@@ -191,7 +203,8 @@ async fn sign_audit_chains(db: Database, keyring: Keyring, every: std::time::Dur
 /// Deletes events past the replay window from every tenant's bus.
 async fn forget_old_events(db: Database) {
     every_tenant(db, std::time::Duration::from_secs(300), "event pruning", |db, tenant| async move {
-        app::events::bus::forget_old(&db, &tenant).await.map(|_| ())
+        app::events::bus::forget_old(&db, &tenant).await?;
+        app::webhooks::service::forget_old(&db, &tenant).await.map(|_| ())
     })
     .await
 }

@@ -130,6 +130,11 @@ audit_actions! {
     UserInvited => "user.invited", High, "An admin invited a member.";
     UserPasswordReset => "user.password_reset", High, "An admin reset a member's password.";
     UserRoleChanged => "user.role_changed", High, "A member's role changed.";
+    WebhookAdded => "webhook.added", Critical, "An outbound webhook was added: the events of its kinds are sent to its URL.";
+    WebhookChanged => "webhook.changed", High, "An outbound webhook was turned on or off by an admin.";
+    WebhookDisabled => "webhook.disabled", High, "The portal turned an outbound webhook off after its deliveries had failed for a day.";
+    WebhookRedelivered => "webhook.redelivered", Low, "An admin asked for a webhook delivery to be sent again, or sent a test event.";
+    WebhookRemoved => "webhook.removed", Critical, "An outbound webhook was removed with its delivery log.";
 }
 
 /// Backstage's auditor severities: `low` for reads, `medium` for writes, `high` for changes to

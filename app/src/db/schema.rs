@@ -426,3 +426,54 @@ diesel::table! {
 
 diesel::joinable!(mail_outbox -> notifications (notification_id));
 diesel::allow_tables_to_appear_in_same_query!(mail_outbox, notifications);
+
+diesel::table! {
+    webhooks (id) {
+        id -> Uuid,
+        name -> Text,
+        url -> Text,
+        kinds -> Array<Text>,
+        secret -> Bytea,
+        secret_key_id -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        webhook_id -> Uuid,
+        event_id -> Nullable<Int8>,
+        kind -> Text,
+        payload -> Jsonb,
+        occurred_at -> Timestamptz,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        retry_until -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+        gave_up_at -> Nullable<Timestamptz>,
+        last_status -> Nullable<Int2>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Int8,
+        delivery_id -> Uuid,
+        attempted_at -> Timestamptz,
+        request_headers -> Jsonb,
+        status -> Nullable<Int2>,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
+        duration_ms -> Int4,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries, webhook_attempts);

@@ -1,7 +1,8 @@
 //! One LISTEN connection per server, hearing what PostgreSQL announces when a transaction
-//! commits, on two channels:
+//! commits, on these channels:
 //! - `beacon_events`: the tenant's published events (`bus::publish`), whole, for the sockets;
-//! - `beacon_mail`: a tenant's schema, which has notification mail to send (`mail::Mailer`);
+//! - `beacon_mail` and `beacon_webhooks`: a tenant's schema, which has notification mail or
+//!   webhook deliveries to send (`notifications::mail`, `webhooks::sender`);
 //! - `beacon_catalog`, from triggers: a tenant's new catalog version (`tenant_<id>:<version>`,
 //!   which becomes a `catalog:updated` notice), and changed tenant rows (`tenant:<id>`), API keys
 //!   (`key:<id>`) and user accounts or memberships (`user:<id>`), which this server drops from
@@ -17,23 +18,31 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::bus::Audience;
+use super::due::DueTenants;
 use super::hub::{Announced, EventHub};
 use super::repo::EventRow;
 use crate::access::verified::VerifiedKeys;
 use crate::auth::permission::Action;
-use crate::notifications::mail::Mailer;
 use crate::tenancy::cache::TenantCache;
 use crate::tenancy::model::TenantId;
 
 pub const CATALOG_CHANNEL: &str = "beacon_catalog";
 pub const EVENTS_CHANNEL: &str = "beacon_events";
 pub const MAIL_CHANNEL: &str = "beacon_mail";
+pub const WEBHOOKS_CHANNEL: &str = "beacon_webhooks";
+
+/// The workers rung when a tenant has outgoing work.
+#[derive(Clone)]
+pub struct Outboxes {
+    pub mail: DueTenants,
+    pub webhooks: DueTenants,
+}
 
 /// Starts listening (and keeps reconnecting) in the background.
-pub fn listen(database_url: String, hub: EventHub, mailer: Mailer, tenants: TenantCache, keys: VerifiedKeys) {
+pub fn listen(database_url: String, hub: EventHub, outboxes: Outboxes, tenants: TenantCache, keys: VerifiedKeys) {
     tokio::spawn(async move {
         loop {
-            if let Err(e) = forward(&database_url, &hub, &mailer, &tenants, &keys).await {
+            if let Err(e) = forward(&database_url, &hub, &outboxes, &tenants, &keys).await {
                 tracing::warn!(error = %e, "event listener lost its connection; reconnecting");
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -52,12 +61,13 @@ struct Published {
 async fn forward(
     database_url: &str,
     hub: &EventHub,
-    mailer: &Mailer,
+    outboxes: &Outboxes,
     tenants: &TenantCache,
     keys: &VerifiedKeys,
 ) -> Result<(), String> {
     let mut conn = AsyncPgConnection::establish(database_url).await.map_err(|e| e.to_string())?;
-    let listen = format!("LISTEN {CATALOG_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {MAIL_CHANNEL}");
+    let listen =
+        format!("LISTEN {CATALOG_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {MAIL_CHANNEL}; LISTEN {WEBHOOKS_CHANNEL}");
     conn.batch_execute(&listen).await.map_err(|e| e.to_string())?;
     // Changes made while no one was listening were not heard: start the cache afresh.
     tenants.clear();
@@ -66,7 +76,11 @@ async fn forward(
     while let Some(notification) = notifications.next().await {
         let notification = notification.map_err(|e| e.to_string())?;
         if notification.channel == MAIL_CHANNEL {
-            mailer.due(&notification.payload);
+            outboxes.mail.ring(&notification.payload);
+            continue;
+        }
+        if notification.channel == WEBHOOKS_CHANNEL {
+            outboxes.webhooks.ring(&notification.payload);
             continue;
         }
         if notification.channel == EVENTS_CHANNEL {

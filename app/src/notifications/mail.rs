@@ -10,8 +10,7 @@
 //! works without signing in (an HMAC of tenant, member and kind under the keyring), announced
 //! with `List-Unsubscribe` and RFC 8058's one-click `List-Unsubscribe-Post`.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,16 +22,15 @@ use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::Sha256;
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::model::{NotificationKind, UNSUBSCRIBE_PATH};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::escape;
+use crate::events::due::{backoff, DueTenants, GIVE_UP_AFTER, MAX_ERROR};
 use crate::keyring::{Keyring, Purpose};
 use crate::tenancy::model::Tenant;
-use crate::tenancy::service as tenancy;
 
 /// Mails one round sends per tenant before the next tenant's turn.
 const BATCH: i64 = 20;
@@ -42,17 +40,6 @@ const LEASE_SECONDS: i64 = 120;
 const SEND_BUDGET: Duration = Duration::from_secs(30);
 /// How often every tenant is looked at, for retries and mail a stopped server had claimed.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
-/// The longest pause between two attempts, and how long after the notification to give up.
-const MAX_BACKOFF_SECONDS: i64 = 3600;
-const GIVE_UP_AFTER_HOURS: i64 = 24;
-const MAX_ERROR: usize = 500;
-
-/// The pause before the attempt after `failures` failed ones: 30 s, 1, 2, 4 … min, ≤ 1 h.
-pub fn backoff(failures: i32) -> chrono::Duration {
-    let seconds = 30_i64.saturating_mul(1_i64 << failures.clamp(1, 20).saturating_sub(1));
-    chrono::Duration::seconds(seconds.min(MAX_BACKOFF_SECONDS))
-}
-
 #[derive(Clone)]
 pub struct Mailer(Arc<Inner>);
 
@@ -62,9 +49,7 @@ struct Inner {
     from: Mailbox,
     /// The portal's address for a tenant, `{tenant}` standing for its slug.
     public_url: String,
-    /// Schemas announced with mail to send since the last round.
-    due: Mutex<HashSet<String>>,
-    wake: Notify,
+    due: DueTenants,
 }
 
 impl Mailer {
@@ -84,8 +69,7 @@ impl Mailer {
             transport,
             from,
             public_url: public_url.trim_end_matches('/').to_owned(),
-            due: Mutex::default(),
-            wake: Notify::new(),
+            due: DueTenants::default(),
         })))
     }
 
@@ -93,10 +77,9 @@ impl Mailer {
         self.0.transport.is_some()
     }
 
-    /// The tenant with schema `schema` has mail to send (heard on `beacon_mail`).
-    pub fn due(&self, schema: &str) {
-        self.0.due.lock().unwrap_or_else(|p| p.into_inner()).insert(schema.to_owned());
-        self.0.wake.notify_one();
+    /// Rung with a tenant's schema when it has mail to send (heard on `beacon_mail`).
+    pub fn due(&self) -> &DueTenants {
+        &self.0.due
     }
 
     /// The portal's base URL for `tenant`.
@@ -109,32 +92,12 @@ impl Mailer {
         if !self.available() {
             return;
         }
-        let mut sweep = tokio::time::interval(SWEEP_EVERY);
-        loop {
-            let only: Option<HashSet<String>> = tokio::select! {
-                _ = sweep.tick() => None,
-                () = self.0.wake.notified() => Some(std::mem::take(&mut *self.0.due.lock().unwrap_or_else(|p| p.into_inner()))),
-            };
-            let tenants = match tenancy::list(&db).await {
-                Ok(tenants) => tenants,
-                Err(e) => {
-                    tracing::warn!(error = %e, "mailer: could not list tenants");
-                    continue;
-                }
-            };
-            for tenant in tenants.iter().filter(|t| only.as_ref().is_none_or(|o| o.contains(t.schema.as_str()))) {
-                loop {
-                    match self.send_due(&db, tenant, &keyring).await {
-                        Ok(sent) if sent as i64 == BATCH => continue,
-                        Ok(_) => break,
-                        Err(e) => {
-                            tracing::warn!(tenant = %tenant.slug, error = %e, "mailer round failed");
-                            break;
-                        }
-                    }
-                }
-            }
-        }
+        let due = self.0.due.clone();
+        let round = |tenant: Tenant| {
+            let (mailer, db, keyring) = (self.clone(), db.clone(), keyring.clone());
+            async move { Ok(mailer.send_due(&db, &tenant, &keyring).await? as i64 == BATCH) }
+        };
+        due.serve(db.clone(), SWEEP_EVERY, "mailer", round).await
     }
 
     /// One round for one tenant: claims up to `BATCH` due mails and tries each once; returns
@@ -278,7 +241,7 @@ async fn record(db: &Database, tenant: &Tenant, mail: &DueMail, outcome: Result<
                 }
                 Err(error) => {
                     let now = chrono::Utc::now();
-                    let give_up = now - created_at > chrono::Duration::hours(GIVE_UP_AFTER_HOURS);
+                    let give_up = now - created_at > GIVE_UP_AFTER;
                     let error: String = error.chars().take(MAX_ERROR).collect();
                     diesel::sql_query(
                         "UPDATE mail_outbox SET attempts = $2, last_error = $3, next_attempt_at = $4, \
@@ -325,17 +288,4 @@ pub fn verify_unsubscribe(
         return false;
     };
     unsubscribe_mac(&key, tenant, user_id, kind).verify_slice(&tag).is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_to_an_hour() {
-        assert_eq!(backoff(1).num_seconds(), 30);
-        assert_eq!(backoff(2).num_seconds(), 60);
-        assert_eq!(backoff(4).num_seconds(), 240);
-        assert_eq!(backoff(12).num_seconds(), MAX_BACKOFF_SECONDS);
-    }
 }

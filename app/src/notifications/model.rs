@@ -24,15 +24,18 @@ pub enum NotificationKind {
     OwnershipAssigned,
     /// Someone else changed or deleted an entity one of your teams owns.
     EntityChanged,
+    /// For admins: an outbound webhook the portal turned off after failing for a day.
+    WebhookDisabled,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 5] = [
+    pub const ALL: [NotificationKind; 6] = [
         NotificationKind::AccountSecurity,
         NotificationKind::TenantSecurity,
         NotificationKind::ImportFailed,
         NotificationKind::OwnershipAssigned,
         NotificationKind::EntityChanged,
+        NotificationKind::WebhookDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl NotificationKind {
             NotificationKind::ImportFailed => "import_failed",
             NotificationKind::OwnershipAssigned => "ownership_assigned",
             NotificationKind::EntityChanged => "entity_changed",
+            NotificationKind::WebhookDisabled => "webhook_disabled",
         }
     }
 
@@ -59,6 +63,7 @@ impl NotificationKind {
             NotificationKind::ImportFailed => "Imports you started that failed",
             NotificationKind::OwnershipAssigned => "Entities given to your teams",
             NotificationKind::EntityChanged => "Changes by others to what your teams own",
+            NotificationKind::WebhookDisabled => "Webhooks that stopped",
         }
     }
 
@@ -76,6 +81,9 @@ impl NotificationKind {
             }
             NotificationKind::EntityChanged => {
                 "Someone else edited or deleted an entity your team owns (in the editor or the API)."
+            }
+            NotificationKind::WebhookDisabled => {
+                "Admins only: an outbound webhook was turned off because its receiver had failed for a day."
             }
         }
     }

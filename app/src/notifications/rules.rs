@@ -97,6 +97,18 @@ pub fn told(
             link: format!("/finops/imports/{}", target.trim_start_matches("cost-import:")),
             only_from_a_new_browser: false,
         },
+        (WebhookDisabled, _) => Told {
+            recipient: Admins,
+            kind: NotificationKind::WebhookDisabled,
+            title: format!("The webhook {target} was turned off"),
+            body: details
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("Its receiver failed for a day.")
+                .to_owned(),
+            link: "/settings/webhooks".into(),
+            only_from_a_new_browser: false,
+        },
         // Made by the operator with its first admin, who has nothing to be told.
         (TenantProvisioned, _) => return None,
         (action, Outcome::Success) if action.severity() == Severity::Critical => Told {

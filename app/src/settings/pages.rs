@@ -293,6 +293,7 @@ pub fn SettingsTabs(current: &'static str) -> impl IntoView {
         ("/settings/api-access", "API access"),
         ("/settings/security", "Security"),
         ("/settings/sso", "Single sign-on"),
+        ("/settings/webhooks", "Webhooks"),
         ("/account/password", "Password"),
         ("/account/mfa", "Two-factor"),
         ("/account/sessions", "Sessions"),

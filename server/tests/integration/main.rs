@@ -31,3 +31,4 @@ mod streams;
 mod support;
 mod tenancy;
 mod users;
+mod webhooks;

@@ -140,6 +140,13 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         // Not https: refused after the role check, nothing added.
         "ui/audit/streams/add" => (Rule::Allowed(ManageAccess), form(path, "name=x&url=ftp%3A%2F%2Fexample.com")),
         "ui/audit/streams/remove" => (Rule::Allowed(ManageAccess), form(path, &id)),
+        "ui/webhooks" => (Rule::Allowed(ManageAccess), form(path, "")),
+        // Not https and no kind: refused after the role check, nothing added.
+        "ui/webhooks/add" => (Rule::Allowed(ManageAccess), form(path, "name=x&url=ftp%3A%2F%2Fexample.com")),
+        "ui/webhooks/remove" => (Rule::Allowed(ManageAccess), form(path, &id)),
+        "ui/webhooks/enable" => (Rule::Allowed(ManageAccess), form(path, &format!("{id}&enabled=false"))),
+        "ui/webhooks/ping" => (Rule::Allowed(ManageAccess), form(path, &id)),
+        "ui/webhooks/redeliver" => (Rule::Allowed(ManageAccess), form(path, &format!("delivery={NO_SUCH_ID}"))),
         "ui/audit/archive" => (Rule::Allowed(AuditRead), form(path, "")),
         // Out of range, and months never archived: refused after the role check, nothing changed.
         "ui/audit/archive/retention" => (Rule::Allowed(ManageAccess), form(path, "days=0")),
@@ -288,7 +295,7 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
         "/catalog/import" | "/catalog/new" | "/catalog/{namespace}/{kind}/{name}/edit" => Rule::Allowed(CatalogRead),
         "/catalog/import/{id}" => Rule::Allowed(CatalogWrite),
         "/settings/users" => Rule::Allowed(ManageUsers),
-        "/settings/security" | "/settings/sso" | "/audit/streams" => Rule::Allowed(ManageAccess),
+        "/settings/security" | "/settings/sso" | "/settings/webhooks" | "/audit/streams" => Rule::Allowed(ManageAccess),
         _ => return None,
     };
     let concrete = path
