@@ -26,6 +26,8 @@ pub enum Purpose {
     Unsubscribe,
     /// The signing secrets of outbound webhooks, sealed at rest.
     WebhookSecret,
+    /// The secrets CI/CD providers sign or authenticate their webhooks with.
+    CicdSecret,
 }
 
 impl Purpose {
@@ -39,6 +41,7 @@ impl Purpose {
             Purpose::AuditErasure => b"beacon audit-erasure v1",
             Purpose::Unsubscribe => b"beacon unsubscribe v1",
             Purpose::WebhookSecret => b"beacon webhook-secret v1",
+            Purpose::CicdSecret => b"beacon cicd-secret v1",
         }
     }
 }

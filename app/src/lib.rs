@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod deployments;
 pub mod error;
 pub mod escape;
 pub mod events;
@@ -44,6 +45,7 @@ use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage, SessionsPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
 use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
+use deployments::pages::CicdSettingsPage;
 use finops::pages::{AllocationSettingsPage, CostImportPage, CostSourcesPage, FinopsPage};
 use home::pages::HomePage;
 use insights::pages::InsightsPage;
@@ -126,6 +128,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/sso") view=SsoSettingsPage ssr=SsrMode::Async/>
                     // Async: the shown-once secret is removed from the session while rendering.
                     <Route path=path!("settings/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
+                    // Async: the shown-once secret is removed from the session while rendering.
+                    <Route path=path!("settings/cicd") view=CicdSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("notifications") view=NotificationsPage/>
                     <Route path=path!("account/password") view=ChangePasswordPage/>
                     <Route path=path!("account/sessions") view=SessionsPage/>

@@ -204,7 +204,8 @@ async fn sign_audit_chains(db: Database, keyring: Keyring, every: std::time::Dur
 async fn forget_old_events(db: Database) {
     every_tenant(db, std::time::Duration::from_secs(300), "event pruning", |db, tenant| async move {
         app::events::bus::forget_old(&db, &tenant).await?;
-        app::webhooks::service::forget_old(&db, &tenant).await.map(|_| ())
+        app::webhooks::service::forget_old(&db, &tenant).await?;
+        app::deployments::service::forget_old(&db, &tenant).await.map(|_| ())
     })
     .await
 }

@@ -97,7 +97,9 @@ audit_actions! {
     CatalogLocationRefused => "catalog.location_refused", Medium, "A Location URL was refused (scheme, host allowlist or address).";
     CatalogLocationRegistered => "catalog.location_registered", Medium, "A Location was registered.";
     CatalogLocationUpdated => "catalog.location_updated", Medium, "A Location was changed.";
+    CicdSecretSet => "cicd.secret_set", Critical, "A CI/CD provider's webhook secret was created or replaced: the old one stops working.";
     CsrfRefused => "csrf.refused", Medium, "A state-changing request from another site was refused.";
+    DeploymentRecorded => "deployment.recorded", Medium, "A CI/CD provider reported a build or deployment (provider, project, status and matched entities in the details).";
     FinopsAllocationRulesChanged => "finops.allocation_rules_changed", Medium, "The cost allocation rules changed: a rule added or removed, or an earlier revision restored (both lists are in the details).";
     FinopsCostsImported => "finops.costs_imported", Medium, "A cloud bill was imported, or refused whole (totals, replaced periods or the refused rows are in the details).";
     MfaChange => "mfa.change", High, "A code check to change two-factor settings (disable, new recovery codes).";

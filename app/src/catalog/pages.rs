@@ -75,6 +75,13 @@ fn CatalogResults(view: CatalogView, page: CatalogPage) -> impl IntoView {
         </nav>
         <div class="mt-6 flex gap-8">
             <aside class="w-52 shrink-0 space-y-6" aria-label="Filters">
+                <div data-testid="facet-deploys">
+                    <h3 class="text-xs font-semibold uppercase tracking-wide text-slate-500">"Deployments"</h3>
+                    <a href=view.toggled_failed_deploys().href() aria-current=view.failed_deploys.then_some("true")
+                        class="mt-2 block rounded px-2 py-1 text-sm text-slate-700 hover:bg-white aria-[current=true]:bg-amber-50 aria-[current=true]:font-medium aria-[current=true]:text-amber-900">
+                        "Failed in the last 24 h"
+                    </a>
+                </div>
                 {page
                     .facets
                     .into_iter()
@@ -311,6 +318,7 @@ fn EntityOverview(detail: EntityDetail) -> impl IntoView {
                 </div>
             })}
             <crate::finops::pages::EntityCostPanel namespace=s.namespace.clone() kind=s.kind.clone() name=s.name.clone()/>
+            <crate::deployments::pages::EntityDeploymentsPanel namespace=s.namespace.clone() kind=s.kind.clone() name=s.name.clone()/>
             <section class="mt-8" aria-labelledby="relations-heading">
                 <h2 id="relations-heading" class="font-medium text-slate-900">"Relations"</h2>
                 {if detail.relations.is_empty() {

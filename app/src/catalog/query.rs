@@ -74,7 +74,16 @@ impl KindScope {
     }
 }
 
+/// A condition the catalog list adds for "a deployment failed in the last 24 hours": its
+/// matches change with CI/CD events, not with the catalog, so no cache keeps its counts.
+pub const RECENTLY_FAILED_DEPLOYMENT: &str = "beacon.deployment.failed-24h";
+
 impl Filter {
+    /// Whether the matching entities can change while the catalog does not.
+    pub fn is_volatile(&self) -> bool {
+        self.0.iter().flatten().any(|c| c.key == RECENTLY_FAILED_DEPLOYMENT)
+    }
+
     /// `Some` when every condition is on `kind`: a set's kind values are alternatives (a bare
     /// `kind` alone holds for every entity), and so are the sets.
     pub fn kind_scope(&self) -> Option<KindScope> {

@@ -533,6 +533,9 @@ async fn count_matching(
     if let Some(scope) = q.kind_scope() {
         return Ok(repo::counted_entities(conn, &scope).await?);
     }
+    if q.filter.is_volatile() {
+        return Ok(repo::count(conn, q).await?);
+    }
     let version = repo::version(conn).await?;
     let key = format!("count:{:?}:{:?}:{:?}", q.filter, q.predicate, q.full_text);
     if let Some(Cached::Count(n)) = cache.get(tenant, version, &key) {
@@ -705,13 +708,16 @@ pub async fn list_page(
     tenant: &Tenant,
     view: &CatalogView,
 ) -> AppResult<CatalogPage> {
-    use super::query::{Condition, Sort, SortField};
+    use super::query::{Condition, Sort, SortField, RECENTLY_FAILED_DEPLOYMENT};
 
     let mut facet_filter = Filter::default();
     for (param, path, _) in FACETS {
         if let Some(value) = view.facet(param) {
             facet_filter = facet_filter.and(Condition { key: path.into(), value: Some(value.to_lowercase()) });
         }
+    }
+    if view.failed_deploys {
+        facet_filter = facet_filter.and(Condition { key: RECENTLY_FAILED_DEPLOYMENT.into(), value: None });
     }
     let filter = match &view.kind {
         Some(kind) => facet_filter.clone().and(Condition { key: "kind".into(), value: Some(kind.to_lowercase()) }),
@@ -749,7 +755,11 @@ pub async fn list_page(
                 let total = count_matching(conn, &cache, tenant_id, &query).await?;
                 let version = repo::version(conn).await?;
                 let key = format!("facets:{facet_filter:?}:{filter:?}");
-                let (kinds, facets) = match cache.get(tenant_id, version, &key) {
+                let cached = match filter.is_volatile() {
+                    true => None,
+                    false => cache.get(tenant_id, version, &key),
+                };
+                let (kinds, facets) = match cached {
                     Some(Cached::Facets(kinds, facets)) => (kinds, facets),
                     _ => {
                         let (kinds, facets) = match (facet_filter.kind_scope(), filter.kind_scope()) {

@@ -19,6 +19,9 @@ pub struct CatalogView {
     pub sort: Option<String>,
     pub desc: bool,
     pub page: i64,
+    /// Only entities with a deployment that failed in the last 24 hours (`deploys=failed`).
+    #[serde(default)]
+    pub failed_deploys: bool,
 }
 
 /// The facets the list offers: (query parameter, entity path, label).
@@ -44,6 +47,7 @@ impl CatalogView {
             sort: text("sort"),
             desc: get("desc").is_some_and(|v| v == "1"),
             page: text("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1),
+            failed_deploys: get("deploys").is_some_and(|v| v == "failed"),
         }
     }
 
@@ -71,6 +75,11 @@ impl CatalogView {
         };
         *slot = if slot.as_deref() == Some(value) { None } else { Some(value.to_owned()) };
         next
+    }
+
+    /// This view with the failed-deployments filter toggled, back on page 1.
+    pub fn toggled_failed_deploys(&self) -> Self {
+        Self { page: 1, failed_deploys: !self.failed_deploys, ..self.clone() }
     }
 
     pub fn with_kind(&self, kind: Option<&str>) -> Self {
@@ -110,6 +119,9 @@ impl CatalogView {
         add("tag", &self.tag);
         add("namespace", &self.namespace);
         add("sort", &self.sort);
+        if self.failed_deploys {
+            pairs.push(("deploys", "failed".into()));
+        }
         if self.desc {
             pairs.push(("desc", "1".into()));
         }

@@ -477,3 +477,39 @@ diesel::table! {
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries, webhook_attempts);
+
+diesel::table! {
+    cicd_integrations (provider) {
+        provider -> Text,
+        secret -> Bytea,
+        secret_key_id -> Text,
+        created_at -> Timestamptz,
+        created_by -> Text,
+        received -> Int8,
+        refused -> Int8,
+        last_received_at -> Nullable<Timestamptz>,
+        last_refused_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    deployments (id) {
+        id -> Int8,
+        provider -> Text,
+        external_id -> Text,
+        kind -> Text,
+        annotation -> Text,
+        project -> Text,
+        entity_refs -> Array<Text>,
+        name -> Nullable<Text>,
+        environment -> Nullable<Text>,
+        version -> Nullable<Text>,
+        commit_sha -> Nullable<Text>,
+        commit_at -> Nullable<Timestamptz>,
+        status -> Text,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        url -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}

@@ -58,11 +58,24 @@ pub enum Event {
     NotificationsRead { user_id: Uuid, unread: i64 },
     /// An audit event was written: the audit log's readers see it arrive.
     AuditRecorded { id: i64, action: String, outcome: String, target: String },
+    /// A build or deployment of catalog entities changed status (`deployments`).
+    DeploymentStatus {
+        entities: Vec<String>,
+        provider: &'static str,
+        kind: &'static str,
+        name: Option<String>,
+        environment: Option<String>,
+        version: Option<String>,
+        status: &'static str,
+        url: Option<String>,
+    },
 }
 
 /// The most of a free-text field an event carries: the announcement has a size limit, and the
 /// full text is one authorized read away.
 const TEXT_CAP: usize = 200;
+/// The most entity refs an event names (one CI project rarely maps to more).
+const ENTITIES_CAP: usize = 10;
 
 impl Event {
     pub fn kind(&self) -> &'static str {
@@ -70,6 +83,7 @@ impl Event {
             Event::NotificationNew { .. } => "notification:new",
             Event::NotificationsRead { .. } => "notification:read",
             Event::AuditRecorded { .. } => "audit:recorded",
+            Event::DeploymentStatus { .. } => "deployment:status",
         }
     }
 
@@ -79,6 +93,7 @@ impl Event {
                 Audience::Person(*user_id)
             }
             Event::AuditRecorded { .. } => Audience::Permitted(Action::AuditRead),
+            Event::DeploymentStatus { .. } => Audience::Permitted(Action::CatalogRead),
         }
     }
 
@@ -91,6 +106,16 @@ impl Event {
             Event::AuditRecorded { id, action, outcome, target } => {
                 json!({ "id": id, "action": action, "outcome": outcome, "target": capped(target) })
             }
+            Event::DeploymentStatus { entities, provider, kind, name, environment, version, status, url } => json!({
+                "entities": entities.iter().take(ENTITIES_CAP).collect::<Vec<_>>(),
+                "provider": provider,
+                "kind": kind,
+                "name": name.as_deref().map(capped),
+                "environment": environment.as_deref().map(capped),
+                "version": version.as_deref().map(capped),
+                "status": status,
+                "url": url.as_deref().map(capped),
+            }),
         }
     }
 }

@@ -26,16 +26,19 @@ pub enum NotificationKind {
     EntityChanged,
     /// For admins: an outbound webhook the portal turned off after failing for a day.
     WebhookDisabled,
+    /// A deployment of an entity one of your teams owns failed.
+    DeploymentFailed,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 6] = [
+    pub const ALL: [NotificationKind; 7] = [
         NotificationKind::AccountSecurity,
         NotificationKind::TenantSecurity,
         NotificationKind::ImportFailed,
         NotificationKind::OwnershipAssigned,
         NotificationKind::EntityChanged,
         NotificationKind::WebhookDisabled,
+        NotificationKind::DeploymentFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl NotificationKind {
             NotificationKind::OwnershipAssigned => "ownership_assigned",
             NotificationKind::EntityChanged => "entity_changed",
             NotificationKind::WebhookDisabled => "webhook_disabled",
+            NotificationKind::DeploymentFailed => "deployment_failed",
         }
     }
 
@@ -64,6 +68,7 @@ impl NotificationKind {
             NotificationKind::OwnershipAssigned => "Entities given to your teams",
             NotificationKind::EntityChanged => "Changes by others to what your teams own",
             NotificationKind::WebhookDisabled => "Webhooks that stopped",
+            NotificationKind::DeploymentFailed => "Failed deployments of what your teams own",
         }
     }
 
@@ -84,6 +89,9 @@ impl NotificationKind {
             }
             NotificationKind::WebhookDisabled => {
                 "Admins only: an outbound webhook was turned off because its receiver had failed for a day."
+            }
+            NotificationKind::DeploymentFailed => {
+                "A deployment reported by GitHub, Jenkins or Argo CD of an entity your team owns failed."
             }
         }
     }

@@ -160,6 +160,12 @@ pub async fn on_entity_written(conn: &mut Connection, source: &AuditSource, writ
         ),
         _ => return Ok(()),
     };
+    tell_team(conn, team, source, notice).await
+}
+
+/// Tells the members of `team` (a stored Group ref: the portal members whose catalog User is
+/// `memberOf` it), except whoever caused it.
+pub async fn tell_team(conn: &mut Connection, team: &str, source: &AuditSource, notice: Notice) -> AppResult<()> {
     let emails = teams::emails_in(conn, team).await?;
     for member in others(repo::members_by_emails(conn, &emails).await?, source) {
         notify(conn, member, notice.clone()).await?;

@@ -294,6 +294,7 @@ pub fn SettingsTabs(current: &'static str) -> impl IntoView {
         ("/settings/security", "Security"),
         ("/settings/sso", "Single sign-on"),
         ("/settings/webhooks", "Webhooks"),
+        ("/settings/cicd", "CI/CD"),
         ("/account/password", "Password"),
         ("/account/mfa", "Two-factor"),
         ("/account/sessions", "Sessions"),

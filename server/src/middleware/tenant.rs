@@ -28,6 +28,7 @@ use app::auth::api::{is_public_server_fn, RequiredStep};
 use app::auth::service as auth;
 use app::auth::session::{SessionUser, USER_KEY};
 use app::auth::session_registry;
+use app::deployments::model::INBOUND_PREFIX;
 use app::error::AppError;
 use app::notifications::model::UNSUBSCRIBE_PATH;
 use app::state::{AppState, Credential, RequestContext};
@@ -103,8 +104,13 @@ async fn admit((state, edge): (AppState, Arc<Edge>), request: Request, next: Nex
     let path = request.uri().path();
     let mut response = match required_step {
         _ if anonymous && is_portal_page(path) => Redirect::to("/login").into_response(),
-        // Unsubscribe links from mail authenticate with their own token.
-        _ if anonymous && path.starts_with("/api/") && !is_public_server_fn(path) && path != UNSUBSCRIBE_PATH => {
+        // Unsubscribe links from mail and CI/CD providers authenticate with their own token.
+        _ if anonymous
+            && path.starts_with("/api/")
+            && !is_public_server_fn(path)
+            && path != UNSUBSCRIBE_PATH
+            && !path.starts_with(INBOUND_PREFIX) =>
+        {
             refusal(StatusCode::UNAUTHORIZED, AppError::Unauthenticated)
         }
         // Pages are for people in a browser; keys and tokens are for the API.

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod catalog;
+pub mod cicd;
 pub mod cost_insights;
 pub mod events;
 pub mod finops;
@@ -101,6 +102,7 @@ pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
         .chain(account::endpoints())
         .chain(events::endpoints())
         .chain(notifications::endpoints())
+        .chain(cicd::endpoints())
 }
 
 /// The tenant hosts' REST API: the catalog, permission and audit APIs answer errors in
@@ -124,6 +126,7 @@ pub fn tenant_routes() -> Router<AppState> {
         .merge(router(sso::endpoints()))
         .merge(router(events::endpoints()))
         .merge(router(notifications::endpoints()))
+        .merge(router(cicd::endpoints()))
 }
 
 /// A path under the catalog API that names no route (an empty ref segment, a typo): Backstage's

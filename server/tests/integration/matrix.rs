@@ -147,6 +147,12 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/webhooks/enable" => (Rule::Allowed(ManageAccess), form(path, &format!("{id}&enabled=false"))),
         "ui/webhooks/ping" => (Rule::Allowed(ManageAccess), form(path, &id)),
         "ui/webhooks/redeliver" => (Rule::Allowed(ManageAccess), form(path, &format!("delivery={NO_SUCH_ID}"))),
+        "ui/deployments/entity" => {
+            (Rule::Allowed(CatalogRead), form(path, "namespace=default&kind=component&name=nope"))
+        }
+        "ui/cicd" => (Rule::Allowed(ManageAccess), form(path, "")),
+        // An unknown provider: refused after the role check, nothing set.
+        "ui/cicd/secret" => (Rule::Allowed(ManageAccess), form(path, "provider=travis")),
         "ui/audit/archive" => (Rule::Allowed(AuditRead), form(path, "")),
         // Out of range, and months never archived: refused after the role check, nothing changed.
         "ui/audit/archive/retention" => (Rule::Allowed(ManageAccess), form(path, "days=0")),
@@ -204,6 +210,9 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
         ("GET" | "POST", "/api/notifications/unsubscribe") => {
             Some((Rule::Public, get(&format!("{path}?user={NO_SUCH_ID}&kind=import_failed&token=k.x"))))
         }
+        // Authenticated by the provider's secret, never a session or key: the matrix tenant has
+        // no integration, so every caller gets 404 and nothing is stored.
+        ("POST", "/api/webhooks/{provider}") => Some((Rule::Public, json(&path.replace("{provider}", "github"), "{}"))),
         // Without the upgrade headers: 426 once through, so nothing stays open.
         ("GET", "/api/ws") => Some((Rule::Authenticated, get(&path))),
         ("GET", "/api/account/export") => Some((Rule::Allowed(ManageOwnAccount), get(&path))),
@@ -295,7 +304,9 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
         "/catalog/import" | "/catalog/new" | "/catalog/{namespace}/{kind}/{name}/edit" => Rule::Allowed(CatalogRead),
         "/catalog/import/{id}" => Rule::Allowed(CatalogWrite),
         "/settings/users" => Rule::Allowed(ManageUsers),
-        "/settings/security" | "/settings/sso" | "/settings/webhooks" | "/audit/streams" => Rule::Allowed(ManageAccess),
+        "/settings/security" | "/settings/sso" | "/settings/webhooks" | "/settings/cicd" | "/audit/streams" => {
+            Rule::Allowed(ManageAccess)
+        }
         _ => return None,
     };
     let concrete = path
