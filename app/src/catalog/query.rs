@@ -78,6 +78,11 @@ impl KindScope {
 /// matches change with CI/CD events, not with the catalog, so no cache keeps its counts.
 pub const RECENTLY_FAILED_DEPLOYMENT: &str = "beacon.deployment.failed-24h";
 
+/// The SQL of that condition on the `entities` table (`deployments` names the entities).
+#[cfg(feature = "ssr")]
+pub const RECENTLY_FAILED_DEPLOYMENT_SQL: &str = "entity_ref IN (SELECT unnest(entity_refs) FROM deployments \
+     WHERE status = 'failure' AND kind = 'deployment' AND finished_at > now() - interval '24 hours')";
+
 impl Filter {
     /// Whether the matching entities can change while the catalog does not.
     pub fn is_volatile(&self) -> bool {

@@ -563,10 +563,7 @@ const COLUMN_KEYS: [(&str, &str); 5] = [
 
 fn condition(c: &Condition) -> Predicate {
     if c.key == super::query::RECENTLY_FAILED_DEPLOYMENT {
-        return Box::new(sql::<Bool>(
-            "entity_ref IN (SELECT unnest(entity_refs) FROM deployments WHERE status = 'failure' \
-             AND kind = 'deployment' AND finished_at > now() - interval '24 hours')",
-        ));
+        return Box::new(sql::<Bool>(super::query::RECENTLY_FAILED_DEPLOYMENT_SQL));
     }
     // The most used conditions hit indexed columns; the rest go through the generic index.
     if let Some(value) = &c.value {

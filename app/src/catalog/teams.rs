@@ -45,8 +45,8 @@ pub async fn groups_of(conn: &mut Connection, user: &str) -> AppResult<Vec<Team>
     Ok(rows.into_iter().map(|(entity_ref, title, name)| Team { entity_ref, name: title.or(name) }).collect())
 }
 
-/// Up to `limit` of the entities `owners` own, most recently changed first, and how many
-/// they own in all.
+/// Up to `limit` of the entities `owners` own, those with a deployment that failed in the last
+/// day first, then the most recently changed, and how many they own in all.
 pub async fn owned_by(conn: &mut Connection, owners: &[String], limit: i64) -> AppResult<(Vec<OwnedEntity>, i64)> {
     if owners.is_empty() {
         return Ok((Vec::new(), 0));
@@ -63,9 +63,11 @@ pub async fn owned_by(conn: &mut Connection, owners: &[String], limit: i64) -> A
         Option<String>,
         Option<String>,
         chrono::DateTime<chrono::Utc>,
+        bool,
     );
+    let failed = || diesel::dsl::sql::<diesel::sql_types::Bool>(super::query::RECENTLY_FAILED_DEPLOYMENT_SQL);
     let rows: Vec<Row> = owned()
-        .order((entities::updated_at.desc(), entities::entity_ref.asc()))
+        .order((failed().desc(), entities::updated_at.desc(), entities::entity_ref.asc()))
         .limit(limit)
         .select((
             entities::entity_ref,
@@ -77,15 +79,29 @@ pub async fn owned_by(conn: &mut Connection, owners: &[String], limit: i64) -> A
             entities::lifecycle,
             entities::owner_ref,
             entities::updated_at,
+            failed(),
         ))
         .load(conn)
         .await?;
-    let owned =
-        rows.into_iter()
-            .map(|(entity_ref, kind, namespace, name, title, spec_type, lifecycle, owner_ref, updated_at)| {
-                OwnedEntity { entity_ref, kind, namespace, name, title, spec_type, lifecycle, owner_ref, updated_at }
-            })
-            .collect();
+    let owned = rows
+        .into_iter()
+        .map(
+            |(entity_ref, kind, namespace, name, title, spec_type, lifecycle, owner_ref, updated_at, deploy_failed)| {
+                OwnedEntity {
+                    entity_ref,
+                    kind,
+                    namespace,
+                    name,
+                    title,
+                    spec_type,
+                    lifecycle,
+                    owner_ref,
+                    updated_at,
+                    deploy_failed,
+                }
+            },
+        )
+        .collect();
     Ok((owned, total))
 }
 

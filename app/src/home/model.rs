@@ -31,6 +31,8 @@ pub struct OwnedEntity {
     pub lifecycle: Option<String>,
     pub owner_ref: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// A deployment of it failed in the last 24 hours (listed first).
+    pub deploy_failed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,6 +18,7 @@ pub fn HomePage() -> impl IntoView {
     let home = Resource::new(|| (), |_| load_home());
     on_live("notification", move |_| home.refetch());
     on_catalog_updated(move || home.refetch());
+    on_live("deployment", move |_| home.refetch());
     view! {
         <section>
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
@@ -115,6 +116,7 @@ fn Dashboard(home: HomeView) -> impl IntoView {
 #[component]
 fn OwnedRow(entity: OwnedEntity) -> impl IntoView {
     let path = EntityRef::new(&entity.kind, &entity.namespace, &entity.name).page_path();
+    let path_for_deploys = path.clone();
     let detail =
         [entity.spec_type.clone(), entity.lifecycle.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ");
     let changed = entity.updated_at.format("%Y-%m-%d %H:%M UTC").to_string();
@@ -124,6 +126,10 @@ fn OwnedRow(entity: OwnedEntity) -> impl IntoView {
                 <span class="mr-2 rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-600">{entity.kind.clone()}</span>
                 <a class="font-medium text-slate-900 hover:text-amber-700" href=path>{entity.title.clone().unwrap_or_else(|| entity.name.clone())}</a>
                 <span class="ml-2 text-xs text-slate-500">{detail}</span>
+                {entity.deploy_failed.then(|| view! {
+                    <a href=format!("{path_for_deploys}#deployments") data-testid="home-deploy-failed"
+                        class="ml-2 rounded bg-red-50 px-1.5 py-0.5 text-xs font-medium text-red-700">"deployment failed"</a>
+                })}
             </div>
             <span class="shrink-0 text-xs text-slate-400" title="last changed">{changed}</span>
         </li>

@@ -199,6 +199,12 @@ async fn signed_events_from_each_provider_become_deployments_and_bad_ones_are_re
         told.items
     );
 
+    // The member's home page lists it first, marked.
+    let home: app::home::model::HomeView = app.call(&t.host, "/api/home", &[], Some(&member)).await.json();
+    let first = &home.owned[0];
+    assert_eq!((first.name.as_str(), first.deploy_failed), ("petstore", true), "{:?}", home.owned);
+    assert!(home.owned[1..].iter().all(|e| !e.deploy_failed));
+
     // Argo CD, token in a header: a sync of an application nobody annotated is kept unmatched.
     let argo_secret = secret(&app, &t, &admin, "argocd").await;
     let sync = |app_name: &str| {
