@@ -513,3 +513,10 @@ diesel::table! {
         updated_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    notification_digests (user_id) {
+        user_id -> Uuid,
+        last_sent_at -> Timestamptz,
+    }
+}

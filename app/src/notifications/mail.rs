@@ -6,6 +6,10 @@
 //! apart) and given up a day after the notification; a sweep every minute picks up retries
 //! and mail a stopped server had claimed.
 //!
+//! Members may choose a daily digest for noisy kinds instead: the sweep claims each member
+//! whose last digest is a day old (one server wins the claim) and mails the notifications of
+//! those kinds since, in one message; a digest that fails is claimed again at the next sweep.
+//!
 //! Every mail has a text and an HTML body, a link to act on it, and an unsubscribe link that
 //! works without signing in (an HMAC of tenant, member and kind under the keyring), announced
 //! with `List-Unsubscribe` and RFC 8058's one-click `List-Unsubscribe-Post`.
@@ -15,6 +19,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use hmac::{Hmac, KeyInit, Mac};
@@ -24,7 +29,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::model::{NotificationKind, UNSUBSCRIBE_PATH};
+use super::model::{Channel, NotificationKind, NotificationView, UNSUBSCRIBE_PATH};
+use super::repo;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::escape;
@@ -40,6 +46,8 @@ const LEASE_SECONDS: i64 = 120;
 const SEND_BUDGET: Duration = Duration::from_secs(30);
 /// How often every tenant is looked at, for retries and mail a stopped server had claimed.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Notifications a digest lists; the rest are counted, one link away.
+const DIGEST_ITEMS: i64 = 50;
 #[derive(Clone)]
 pub struct Mailer(Arc<Inner>);
 
@@ -95,7 +103,13 @@ impl Mailer {
         let due = self.0.due.clone();
         let round = |tenant: Tenant| {
             let (mailer, db, keyring) = (self.clone(), db.clone(), keyring.clone());
-            async move { Ok(mailer.send_due(&db, &tenant, &keyring).await? as i64 == BATCH) }
+            async move {
+                if mailer.send_due(&db, &tenant, &keyring).await? as i64 == BATCH {
+                    return Ok(true);
+                }
+                mailer.send_digests(&db, &tenant, &keyring, Utc::now()).await?;
+                Ok(false)
+            }
         };
         due.serve(db.clone(), SWEEP_EVERY, "mailer", round).await
     }
@@ -145,42 +159,64 @@ impl Mailer {
     fn message(&self, tenant: &Tenant, keyring: &Keyring, mail: &DueMail) -> AppResult<Message> {
         let kind = NotificationKind::parse(&mail.kind)?;
         let base = self.base_url(tenant);
-        let unsubscribe = format!(
-            "{base}{UNSUBSCRIBE_PATH}?user={}&kind={}&token={}",
-            mail.user_id,
-            kind.as_str(),
-            unsubscribe_token(keyring, tenant, mail.user_id, kind)
-        );
         let open = mail.link.as_deref().map(|link| format!("{base}{link}"));
-        let settings = format!("{base}/notifications");
         let why = format!("You get this because you chose email for “{}” in {}.", kind.label(), tenant.name);
         let text = format!(
-            "{title}\n\n{body}\n{open}\n--\n{why}\nStop these emails: {unsubscribe}\nChoose how you are told: {settings}\n",
+            "{title}\n\n{body}\n{open}",
             title = mail.title,
             body = mail.body,
             open = open.as_deref().map(|o| format!("\nOpen: {o}\n")).unwrap_or_default(),
         );
         let html = format!(
-            r#"<!DOCTYPE html><html><body style="font-family:system-ui,sans-serif;color:#0f172a">
-<h1 style="font-size:18px">{title}</h1><p>{body}</p>{open}
-<hr style="border:none;border-top:1px solid #e2e8f0"><p style="font-size:12px;color:#64748b">{why}<br>
-<a href="{unsubscribe}">Stop these emails</a> · <a href="{settings}">Choose how you are told</a></p></body></html>"#,
+            r#"<h1 style="font-size:18px">{title}</h1><p>{body}</p>{open}"#,
             title = escape::html(&mail.title),
             body = escape::html(&mail.body),
             open = open
                 .as_deref()
                 .map(|o| format!(r#"<p><a href="{}">Open in Beacon</a></p>"#, escape::html(o)))
                 .unwrap_or_default(),
-            why = escape::html(&why),
+        );
+        let to = Recipient { user_id: mail.user_id, email: &mail.email, display_name: &mail.display_name };
+        self.envelope(tenant, keyring, to, kind, format!("[{}] {}", tenant.name, mail.title), text, html, &why)
+    }
+
+    /// A mail to `to` with a text and an HTML body, the reason they get it, and the links to
+    /// stop mail of `kind` (also as `List-Unsubscribe`, one click) and to choose how they are told.
+    #[allow(clippy::too_many_arguments)]
+    fn envelope(
+        &self,
+        tenant: &Tenant,
+        keyring: &Keyring,
+        to: Recipient<'_>,
+        kind: NotificationKind,
+        subject: String,
+        text: String,
+        html: String,
+        why: &str,
+    ) -> AppResult<Message> {
+        let base = self.base_url(tenant);
+        let unsubscribe = format!(
+            "{base}{UNSUBSCRIBE_PATH}?user={}&kind={}&token={}",
+            to.user_id,
+            kind.as_str(),
+            unsubscribe_token(keyring, tenant, to.user_id, kind)
+        );
+        let settings = format!("{base}/notifications");
+        let text =
+            format!("{text}\n--\n{why}\nStop these emails: {unsubscribe}\nChoose how you are told: {settings}\n");
+        let html = format!(
+            r#"<!DOCTYPE html><html><body style="font-family:system-ui,sans-serif;color:#0f172a">{html}
+<hr style="border:none;border-top:1px solid #e2e8f0"><p style="font-size:12px;color:#64748b">{why}<br>
+<a href="{unsubscribe}">Stop these emails</a> · <a href="{settings}">Choose how you are told</a></p></body></html>"#,
+            why = escape::html(why),
             unsubscribe = escape::html(&unsubscribe),
             settings = escape::html(&settings),
         );
-        let to = Mailbox::new(
-            Some(mail.display_name.clone()),
-            mail.email.parse().map_err(|e| AppError::invalid(format!("the address `{}`: {e}", mail.email)))?,
-        );
-        let mut message =
-            Message::builder().from(self.0.from.clone()).to(to).subject(format!("[{}] {}", tenant.name, mail.title));
+        let address = to.email.parse().map_err(|e| AppError::invalid(format!("the address `{}`: {e}", to.email)))?;
+        let mut message = Message::builder()
+            .from(self.0.from.clone())
+            .to(Mailbox::new(Some(to.display_name.to_owned()), address))
+            .subject(subject);
         let headers = [
             ("List-Unsubscribe", format!("<{unsubscribe}>")),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()),
@@ -196,6 +232,110 @@ impl Mailer {
             )
             .map_err(AppError::internal)
     }
+
+    /// Sends the daily digests that are due at `now` for `tenant`: to each member who chose a
+    /// digest for some kind and got none for a day, one mail listing the notifications of those
+    /// kinds since the last (none when there were none). Returns how many mails went out.
+    pub async fn send_digests(
+        &self,
+        db: &Database,
+        tenant: &Tenant,
+        keyring: &Keyring,
+        now: DateTime<Utc>,
+    ) -> AppResult<usize> {
+        let Some(transport) = &self.0.transport else { return Ok(0) };
+        let due = db
+            .with_tenant(tenant, move |conn| Box::pin(async move { repo::claim_digests(conn, now, BATCH).await }))
+            .await?;
+        let mut sent = 0;
+        for digest in due {
+            let user_id = digest.user_id;
+            let since = digest.since;
+            let (items, total) = db
+                .with_tenant(tenant, move |conn| {
+                    Box::pin(async move {
+                        let chosen: Vec<&str> = repo::channels(conn, user_id)
+                            .await?
+                            .into_iter()
+                            .filter(|(kind, channel)| *channel == Channel::Digest && kind.may_be_digested())
+                            .map(|(kind, _)| kind.as_str())
+                            .collect();
+                        repo::since_of_kinds(conn, user_id, &chosen, since, DIGEST_ITEMS).await
+                    })
+                })
+                .await?;
+            let Some(kind) = <[NotificationView]>::first(&items).map(|n| n.kind) else { continue };
+            let outcome = match self.digest(tenant, keyring, &digest, &items, total, kind) {
+                Ok(message) => match tokio::time::timeout(SEND_BUDGET, transport.send(message)).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer from the SMTP server within {} s", SEND_BUDGET.as_secs())),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            match outcome {
+                Ok(()) => sent += 1,
+                Err(error) => {
+                    tracing::warn!(tenant = %tenant.slug, %user_id, error, "a digest was not sent; it is tried again");
+                    db.with_tenant(tenant, move |conn| {
+                        Box::pin(async move { repo::unclaim_digest(conn, user_id, since).await })
+                    })
+                    .await?;
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    fn digest(
+        &self,
+        tenant: &Tenant,
+        keyring: &Keyring,
+        digest: &repo::DueDigest,
+        items: &[NotificationView],
+        total: i64,
+        kind: NotificationKind,
+    ) -> AppResult<Message> {
+        let base = self.base_url(tenant);
+        let more = total - items.len() as i64;
+        let subject =
+            format!("[{}] Your daily digest: {total} notification{}", tenant.name, if total == 1 { "" } else { "s" });
+        let mut text = format!("{subject}\n");
+        let mut html = format!(r#"<h1 style="font-size:18px">{}</h1><ul>"#, escape::html(&subject));
+        for item in items {
+            let link = item.link.as_deref().map(|l| format!("{base}{l}"));
+            text.push_str(&format!(
+                "\n- {}: {}{}\n",
+                item.title,
+                item.body,
+                link.as_deref().map(|l| format!("\n  {l}")).unwrap_or_default()
+            ));
+            html.push_str(&format!(
+                "<li><b>{}</b>: {}{}</li>",
+                escape::html(&item.title),
+                escape::html(&item.body),
+                link.as_deref().map(|l| format!(r#" <a href="{}">Open</a>"#, escape::html(l))).unwrap_or_default()
+            ));
+        }
+        html.push_str("</ul>");
+        if more > 0 {
+            text.push_str(&format!("\n… and {more} more: {base}/notifications\n"));
+            html.push_str(&format!(
+                r#"<p><a href="{}">{more} more on the notifications page</a></p>"#,
+                escape::html(&format!("{base}/notifications"))
+            ));
+        }
+        let why = format!("You get this daily because you chose a digest for some kinds in {}.", tenant.name);
+        let to = Recipient { user_id: digest.user_id, email: &digest.email, display_name: &digest.display_name };
+        self.envelope(tenant, keyring, to, kind, subject, text, html, &why)
+    }
+}
+
+/// Who a mail goes to.
+struct Recipient<'a> {
+    user_id: Uuid,
+    email: &'a str,
+    display_name: &'a str,
 }
 
 /// A claimed mail, with what it says and to whom.
@@ -206,7 +346,7 @@ struct DueMail {
     #[diesel(sql_type = Integer)]
     attempts: i32,
     #[diesel(sql_type = Timestamptz)]
-    created_at: chrono::DateTime<chrono::Utc>,
+    created_at: DateTime<Utc>,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     user_id: Uuid,
     #[diesel(sql_type = Text)]
@@ -240,7 +380,7 @@ async fn record(db: &Database, tenant: &Tenant, mail: &DueMail, outcome: Result<
                     .await?
                 }
                 Err(error) => {
-                    let now = chrono::Utc::now();
+                    let now = Utc::now();
                     let give_up = now - created_at > GIVE_UP_AFTER;
                     let error: String = error.chars().take(MAX_ERROR).collect();
                     diesel::sql_query(

@@ -101,6 +101,15 @@ impl NotificationKind {
     pub fn may_be_silenced(self) -> bool {
         self != NotificationKind::AccountSecurity
     }
+
+    /// Whether a member may get this kind as a daily digest: the kinds that can come many a
+    /// day. Security is told at once.
+    pub fn may_be_digested(self) -> bool {
+        matches!(
+            self,
+            NotificationKind::OwnershipAssigned | NotificationKind::EntityChanged | NotificationKind::DeploymentFailed
+        )
+    }
 }
 
 /// How a member is told of one kind.
@@ -110,6 +119,8 @@ pub enum Channel {
     App,
     /// The bell, and a mail to the member's address (when the server has SMTP configured).
     Email,
+    /// The bell, and one mail a day listing them (noisy kinds only).
+    Digest,
     Off,
 }
 
@@ -118,6 +129,7 @@ impl Channel {
         match self {
             Channel::App => "app",
             Channel::Email => "email",
+            Channel::Digest => "digest",
             Channel::Off => "off",
         }
     }
@@ -126,8 +138,9 @@ impl Channel {
         match raw {
             "app" => Ok(Channel::App),
             "email" => Ok(Channel::Email),
+            "digest" => Ok(Channel::Digest),
             "off" => Ok(Channel::Off),
-            other => Err(AppError::invalid(format!("`{other}` is not a channel; use app, email or off"))),
+            other => Err(AppError::invalid(format!("`{other}` is not a channel; use app, email, digest or off"))),
         }
     }
 }

@@ -114,6 +114,7 @@ fn Preferences(
                 .into_iter()
                 .map(|Preference { kind, channel }| {
                     let silenceable = kind.may_be_silenced();
+                    let digest = email && kind.may_be_digested();
                     view! {
                         <li class="rounded-xl border border-slate-200 bg-white p-4" data-testid=format!("preference-{}", kind.as_str())>
                             <ActionForm action=action attr:class="flex flex-wrap items-end justify-between gap-4">
@@ -127,6 +128,7 @@ fn Preferences(
                                     <select name="channel" class="rounded-lg border border-slate-300 px-2 py-1.5 text-sm">
                                         <option value="app" selected=channel == Channel::App>"In the app"</option>
                                         {email.then(|| view! { <option value="email" selected=channel == Channel::Email>"In the app and by email"</option> })}
+                                        {digest.then(|| view! { <option value="digest" selected=channel == Channel::Digest>"In the app and a daily email digest"</option> })}
                                         {silenceable.then(|| view! { <option value="off" selected=channel == Channel::Off>"Off"</option> })}
                                     </select>
                                 </label>

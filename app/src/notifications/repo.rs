@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::model::{Channel, NotificationKind, NotificationView};
 use crate::auth::model::{MemberStatus, Role};
-use crate::db::schema::{mail_outbox, memberships, notification_preferences, notifications, tenants, users};
+use crate::db::schema::{
+    mail_outbox, memberships, notification_digests, notification_preferences, notifications, tenants, users,
+};
 use crate::db::Connection;
 use crate::error::{AppError, AppResult};
 
@@ -84,6 +86,10 @@ pub async fn page(
         ))
         .load(conn)
         .await?;
+    views(rows)
+}
+
+fn views(rows: Vec<Row>) -> AppResult<Vec<NotificationView>> {
     rows.into_iter()
         .map(|(id, kind, title, body, link, created_at, read_at)| {
             Ok(NotificationView {
@@ -182,4 +188,100 @@ pub async fn members_with_role(conn: &mut Connection, role: Role) -> AppResult<V
         .load(conn)
         .await
         .map_err(AppError::from)
+}
+
+/// The member starts getting a digest: the first one a day from now.
+pub async fn start_digest(conn: &mut Connection, user_id: Uuid) -> AppResult<()> {
+    diesel::insert_into(notification_digests::table)
+        .values((notification_digests::user_id.eq(user_id), notification_digests::last_sent_at.eq(now)))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A member whose digest is due, claimed: since when it covers, and where it goes.
+#[derive(QueryableByName)]
+pub struct DueDigest {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub user_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub since: chrono::DateTime<chrono::Utc>,
+    #[diesel(sql_type = Text)]
+    pub email: String,
+    #[diesel(sql_type = Text)]
+    pub display_name: String,
+}
+
+/// Claims up to `limit` members who chose a digest for some kind and whose last one went out a
+/// day before `now` or earlier, moving their last digest to `now` (other servers skip them).
+pub async fn claim_digests(
+    conn: &mut Connection,
+    at: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> AppResult<Vec<DueDigest>> {
+    Ok(diesel::sql_query(
+        "WITH due AS (
+            SELECT d.user_id, d.last_sent_at FROM notification_digests d
+             WHERE d.last_sent_at <= $1 - interval '1 day'
+               AND d.user_id IN (SELECT user_id FROM notification_preferences WHERE channel = 'digest')
+             ORDER BY d.last_sent_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED)
+         UPDATE notification_digests d SET last_sent_at = $1
+           FROM due, control.users u
+          WHERE d.user_id = due.user_id AND u.id = d.user_id
+         RETURNING d.user_id, due.last_sent_at AS since, u.email, u.display_name",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(at)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .load(conn)
+    .await?)
+}
+
+/// A digest that could not be sent covers its period again next time.
+pub async fn unclaim_digest(
+    conn: &mut Connection,
+    user_id: Uuid,
+    since: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    diesel::update(notification_digests::table.find(user_id))
+        .set(notification_digests::last_sent_at.eq(since))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The member's notifications of `kinds` made after `since`, oldest first, at most `limit`;
+/// and how many there are in all.
+pub async fn since_of_kinds(
+    conn: &mut Connection,
+    user_id: Uuid,
+    kinds: &[&str],
+    since: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> AppResult<(Vec<NotificationView>, i64)> {
+    let of = || {
+        notifications::table.filter(
+            notifications::user_id
+                .eq(user_id)
+                .and(notifications::kind.eq_any(kinds.to_vec()))
+                .and(notifications::created_at.gt(since)),
+        )
+    };
+    let total = of().count().get_result(conn).await?;
+    let rows: Vec<Row> = of()
+        .order(notifications::id.asc())
+        .limit(limit)
+        .select((
+            notifications::id,
+            notifications::kind,
+            notifications::title,
+            notifications::body,
+            notifications::link,
+            notifications::created_at,
+            notifications::read_at,
+        ))
+        .load(conn)
+        .await?;
+    let items = views(rows)?;
+    Ok((items, total))
 }

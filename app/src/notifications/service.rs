@@ -248,7 +248,7 @@ pub async fn unsubscribe(
 ) -> AppResult<()> {
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            if channel(conn, user_id, kind).await? != Channel::Email {
+            if !matches!(channel(conn, user_id, kind).await?, Channel::Email | Channel::Digest) {
                 return Ok(());
             }
             repo::set_channel(conn, user_id, kind, Channel::App).await?;
@@ -273,13 +273,19 @@ pub async fn set_preference(
     if channel == Channel::Off && !kind.may_be_silenced() {
         return Err(crate::error::AppError::invalid(format!("“{}” cannot be turned off.", kind.label())));
     }
-    if channel == Channel::Email && !email_available {
+    if matches!(channel, Channel::Email | Channel::Digest) && !email_available {
         return Err(crate::error::AppError::invalid("This server sends no mail (no SMTP server is configured)."));
+    }
+    if channel == Channel::Digest && !kind.may_be_digested() {
+        return Err(crate::error::AppError::invalid(format!("“{}” is told at once, never in a digest.", kind.label())));
     }
     let user_id = me.user_id;
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             repo::set_channel(conn, user_id, kind, channel).await?;
+            if channel == Channel::Digest {
+                repo::start_digest(conn, user_id).await?;
+            }
             let event = AuditEvent::success(AuditAction::NotificationPreferenceChanged, source.actor.clone())
                 .details(serde_json::json!({ "kind": kind.as_str(), "channel": channel.as_str() }));
             record(conn, &source, event).await

@@ -179,3 +179,63 @@ async fn mail_is_retried_while_the_smtp_server_is_down_and_not_lost() {
     assert_eq!(outbox(&app, &t).await, vec![(2, None, true)]);
     assert_eq!(mails_to(&email).len(), 1);
 }
+
+/// A daily digest: noisy kinds chosen as a digest are not mailed one by one; a day after the
+/// choice one mail lists them (and only them), once.
+#[tokio::test]
+async fn a_daily_digest_lists_the_chosen_kinds_once_a_day() {
+    use app::notifications::model::NotificationKind;
+    use app::notifications::service::{notify, Notice};
+
+    let app = TestApp::new().await;
+    let (t, admin) = app.signed_in_tenant().await;
+    let email = format!("digest@{}.example.com", t.tenant.slug.as_str());
+    let (user_id, member) = app.member(&t, &admin, &email, Role::Developer).await;
+    let user_id: uuid::Uuid = user_id.parse().unwrap();
+    choose(&app, &t, &member, "entity_changed", "digest").await;
+    let refused = app
+        .call(
+            &t.host,
+            "/api/notifications/preference",
+            &[("kind", "account_security"), ("channel", "digest")],
+            Some(&member),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "security is told at once: {}", refused.body);
+
+    let notices = [
+        (NotificationKind::EntityChanged, "component:default/a was changed"),
+        (NotificationKind::EntityChanged, "component:default/b was changed"),
+        (NotificationKind::OwnershipAssigned, "component:default/c is now owned by group:default/x"),
+        (NotificationKind::EntityChanged, "component:default/d was deleted"),
+    ];
+    for (kind, title) in notices {
+        let notice =
+            Notice { kind, title: title.into(), body: "By someone else.".into(), link: Some("/catalog".into()) };
+        app.db
+            .with_tenant(&t.tenant, move |conn| Box::pin(async move { notify(conn, user_id, notice).await }))
+            .await
+            .unwrap();
+    }
+    assert!(outbox(&app, &t).await.is_empty(), "nothing is mailed one by one");
+    let page: NotificationsPage = app.call(&t.host, "/api/notifications", &[], Some(&member)).await.json();
+    assert_eq!(page.unread, 4, "all are in the app at once");
+
+    let mailer = &app.state.mailer;
+    let now = chrono::Utc::now();
+    assert_eq!(mailer.send_digests(&app.db, &t.tenant, &app.state.keyring, now).await.unwrap(), 0, "not a day yet");
+    let tomorrow = now + chrono::Duration::hours(25);
+    assert_eq!(mailer.send_digests(&app.db, &t.tenant, &app.state.keyring, tomorrow).await.unwrap(), 1);
+    assert_eq!(mailer.send_digests(&app.db, &t.tenant, &app.state.keyring, tomorrow).await.unwrap(), 0, "once a day");
+    let mails = mails_to(&email);
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains("Your daily digest: 3 notifications"), "{}", mails[0]);
+    let text = text_part(&mails[0]);
+    for title in
+        ["component:default/a was changed", "component:default/b was changed", "component:default/d was deleted"]
+    {
+        assert!(text.contains(title), "{title} in {text}");
+    }
+    assert!(!text.contains("is now owned"), "only the kinds chosen as a digest");
+    assert!(text.contains("Stop these emails: "), "{text}");
+}
