@@ -51,6 +51,12 @@ test('GitHub reports a deployment and the entity page shows it, live with JS', a
   await page.getByTestId('facet-deploys').getByRole('link', { name: 'Failed in the last 24 h' }).click();
   await expect(page).toHaveURL(/deploys=failed/);
   await expect(page.getByRole('link', { name, exact: true })).toBeVisible();
+
+  // Leave the shared tenant's catalog as the other journeys count it.
+  await page.goto(`/catalog/default/component/${name}`);
+  await page.getByLabel(`Yes, delete component:default/${name}`).check();
+  await page.getByRole('button', { name: 'Delete' }).click();
+  await expect(page).toHaveURL(/\/catalog$/);
 });
 
 /** Posts to the tenant's GitHub endpoint the way GitHub would: from outside the browser, with the tenant's host. */
