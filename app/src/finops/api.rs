@@ -240,3 +240,67 @@ pub async fn load_entity_cost(
         .await,
     )
 }
+
+#[server(endpoint = "ui/finops/budgets")]
+pub async fn load_budgets() -> Result<Vec<super::model::BudgetView>, AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsRead).await?;
+            super::budgets::overview(&state.db, &ctx.tenant).await
+        }
+        .await,
+    )
+}
+
+/// A budget from the form: `scope` empty for the whole organisation, `thresholds` like
+/// `80, 100 forecast`.
+#[server(endpoint = "ui/finops/budgets/add")]
+pub async fn add_budget(
+    name: String,
+    scope: String,
+    period: String,
+    metric: String,
+    amount: String,
+    currency: String,
+    thresholds: String,
+) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsWrite).await?;
+            let new = super::budgets::NewBudget {
+                name: &name,
+                scope: &scope,
+                period: &period,
+                metric: &metric,
+                amount: &amount,
+                currency: &currency,
+                thresholds: &thresholds,
+            };
+            super::budgets::add(&state.db, &ctx.tenant, ctx.audit_source(), new).await.map(drop)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/finops/budgets/remove")]
+pub async fn remove_budget(id: uuid::Uuid) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsWrite).await?;
+            super::budgets::remove(&state.db, &ctx.tenant, ctx.audit_source(), id).await
+        }
+        .await,
+    )
+}

@@ -337,6 +337,7 @@ async fn commit(
             let rules = allocation::current_rules(conn).await?;
             let replaced = repo::commit(conn, id, &request.source).await?;
             allocation::allocate_import(conn, id, &rules).await?;
+            super::budgets::evaluate(conn).await?;
             let totals = repo::totals(conn, id).await?;
             let report = ImportReport {
                 layout: reading.layout.into(),

@@ -2,6 +2,7 @@
 //! shown as two views of the same money: what the invoices say and what each day cost.
 
 pub mod api;
+pub mod budget_pages;
 pub mod model;
 pub mod pages;
 
@@ -9,6 +10,8 @@ pub mod pages;
 pub mod allocation;
 #[cfg(feature = "ssr")]
 pub mod allocation_repo;
+#[cfg(feature = "ssr")]
+pub mod budgets;
 #[cfg(feature = "ssr")]
 pub mod cost_insights;
 #[cfg(feature = "ssr")]

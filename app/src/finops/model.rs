@@ -263,3 +263,42 @@ pub struct EntityCost {
     pub daily: Vec<(NaiveDate, String)>,
     pub top_services: Vec<(String, String)>,
 }
+
+/// What a budget threshold is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThresholdOn {
+    Actual,
+    Forecast,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    pub percent: f64,
+    pub on: ThresholdOn,
+}
+
+/// A budget and where its current period stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BudgetView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    /// `None`: the whole organisation.
+    pub scope: Option<String>,
+    /// `month`, `quarter` or `year`.
+    pub period: String,
+    /// `billed` or `amortized`.
+    pub metric: String,
+    pub amount: String,
+    pub currency: String,
+    pub thresholds: Vec<Threshold>,
+    /// The period the figures are for: the one holding the newest imported day.
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub as_of: NaiveDate,
+    pub actual: String,
+    pub forecast: String,
+    pub actual_percent: f64,
+    pub forecast_percent: f64,
+    /// Indexes of the thresholds that fired in this period.
+    pub fired: Vec<usize>,
+}

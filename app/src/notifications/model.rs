@@ -28,10 +28,13 @@ pub enum NotificationKind {
     WebhookDisabled,
     /// A deployment of an entity one of your teams owns failed.
     DeploymentFailed,
+    /// A cost budget of your team (or, for FinOps maintainers, the organisation's) crossed a
+    /// threshold.
+    BudgetThreshold,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 7] = [
+    pub const ALL: [NotificationKind; 8] = [
         NotificationKind::AccountSecurity,
         NotificationKind::TenantSecurity,
         NotificationKind::ImportFailed,
@@ -39,6 +42,7 @@ impl NotificationKind {
         NotificationKind::EntityChanged,
         NotificationKind::WebhookDisabled,
         NotificationKind::DeploymentFailed,
+        NotificationKind::BudgetThreshold,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +54,7 @@ impl NotificationKind {
             NotificationKind::EntityChanged => "entity_changed",
             NotificationKind::WebhookDisabled => "webhook_disabled",
             NotificationKind::DeploymentFailed => "deployment_failed",
+            NotificationKind::BudgetThreshold => "budget_threshold",
         }
     }
 
@@ -69,6 +74,7 @@ impl NotificationKind {
             NotificationKind::EntityChanged => "Changes by others to what your teams own",
             NotificationKind::WebhookDisabled => "Webhooks that stopped",
             NotificationKind::DeploymentFailed => "Failed deployments of what your teams own",
+            NotificationKind::BudgetThreshold => "Budgets crossing a threshold",
         }
     }
 
@@ -92,6 +98,9 @@ impl NotificationKind {
             }
             NotificationKind::DeploymentFailed => {
                 "A deployment reported by GitHub, Jenkins or Argo CD of an entity your team owns failed."
+            }
+            NotificationKind::BudgetThreshold => {
+                "A cost budget of your team, or the organisation's for FinOps maintainers, crossed a threshold."
             }
         }
     }

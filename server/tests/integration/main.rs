@@ -8,6 +8,7 @@ mod auth;
 mod budgets;
 mod catalog;
 mod catalog_writes;
+mod cost_budgets;
 mod deployments;
 mod events;
 mod facet_counts;

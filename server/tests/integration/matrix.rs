@@ -147,6 +147,13 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/webhooks/enable" => (Rule::Allowed(ManageAccess), form(path, &format!("{id}&enabled=false"))),
         "ui/webhooks/ping" => (Rule::Allowed(ManageAccess), form(path, &id)),
         "ui/webhooks/redeliver" => (Rule::Allowed(ManageAccess), form(path, &format!("delivery={NO_SUCH_ID}"))),
+        "ui/finops/budgets" => (Rule::Allowed(FinopsRead), form(path, "")),
+        // No name: refused after the role check, nothing added.
+        "ui/finops/budgets/add" => (
+            Rule::Allowed(FinopsWrite),
+            form(path, "name=&scope=&period=month&metric=billed&amount=1&currency=USD&thresholds=80"),
+        ),
+        "ui/finops/budgets/remove" => (Rule::Allowed(FinopsWrite), form(path, &id)),
         "ui/deployments/entity" => {
             (Rule::Allowed(CatalogRead), form(path, "namespace=default&kind=component&name=nope"))
         }
@@ -289,7 +296,9 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
     let rule = match path {
         "/login" | "/login/mfa" => Rule::Public,
         "/" | "/logout" | "/plugins" | "/briefs" | "/settings" => Rule::Authenticated,
-        "/finops" | "/finops/sources" | "/finops/allocation" | "/finops/imports/{id}" => Rule::Allowed(FinopsRead),
+        "/finops" | "/finops/sources" | "/finops/allocation" | "/finops/budgets" | "/finops/imports/{id}" => {
+            Rule::Allowed(FinopsRead)
+        }
         "/audit" | "/audit/{id}" | "/audit/permissions" | "/audit/insights" | "/audit/archive" => {
             Rule::Allowed(AuditRead)
         }

@@ -1,0 +1,2 @@
+DROP TABLE cost_budget_alerts;
+DROP TABLE cost_budgets;
