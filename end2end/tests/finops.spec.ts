@@ -101,3 +101,25 @@ test('a rule written from the Unallocated list is previewed, added, and its cost
   }).toPass({ timeout: 20_000 });
   await expect(page.getByTestId('entity-cost-daily').locator('svg')).toBeVisible();
 });
+
+test('a budget shows its spend against the amount and the thresholds it crossed, and is removed', async ({ page }) => {
+  // The Azure bill above is in CAD: a tiny budget on it is crossed at once.
+  const name = `CAD budget ${Date.now()}`;
+  await page.goto('/finops');
+  await page.getByRole('link', { name: 'Budgets' }).click();
+  await expect(page).toHaveURL(/\/finops\/budgets$/);
+  const form = page.locator('form', { has: page.getByRole('button', { name: 'Add budget' }) });
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Thresholds (%)').fill('1, 1000 forecast');
+  await form.getByLabel('Amount').fill('0.01');
+  await form.getByLabel('Currency').fill('CAD');
+  await form.getByRole('button', { name: 'Add budget' }).click();
+  const budget = page.locator(`[data-testid=budget][data-name="${name}"]`);
+  await expect(budget).toBeVisible();
+  await expect(budget.getByTestId('budget-figures')).toContainText('CAD spent');
+  await expect(budget.locator('[data-testid=budget-threshold]').first()).toHaveText('1% actual: crossed');
+  await expect(budget.locator('[data-testid=budget-threshold]').nth(1)).toContainText('1000% forecast');
+
+  await budget.getByRole('button', { name: `Remove ${name}` }).click();
+  await expect(page.locator(`[data-testid=budget][data-name="${name}"]`)).toHaveCount(0);
+});

@@ -45,7 +45,7 @@ pub fn BudgetsPage() -> impl IntoView {
                 <ActionForm action=add>
                     <div class="mt-4 grid gap-4 sm:grid-cols-3">
                         <TextField label="Name" name="name" placeholder="Payments cloud spend"/>
-                        <TextField label="Scope (empty: the organisation)" name="scope" placeholder="group:team-payments"/>
+                        <TextField label="Scope (empty: the organisation)" name="scope" optional=true placeholder="group:team-payments"/>
                         <TextField label="Thresholds (%)" name="thresholds" placeholder="80, 100 forecast"/>
                         <TextField label="Amount" name="amount" placeholder="25000"/>
                         <TextField label="Currency" name="currency" placeholder="USD"/>
