@@ -129,7 +129,10 @@ fn DeploymentRow(deployment: DeploymentView) -> impl IntoView {
         Status::Failure => "text-red-700",
         _ => "text-amber-700",
     };
-    let what = format!("{} {}", deployment.kind, deployment.name.clone().unwrap_or_default());
+    let what = match &deployment.name {
+        Some(name) => format!("{name} ({})", deployment.kind),
+        None => deployment.kind.clone(),
+    };
     let finished = deployment.finished_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "—".into());
     let from = deployment.provider.label();
     view! {

@@ -180,11 +180,14 @@ fn provider_annotation(provider: &str) -> &'static str {
     super::model::Provider::parse(provider).map(|p| p.annotation()).unwrap_or("")
 }
 
-/// The newest builds and deployments of any of `refs`.
+/// The newest builds and deployments of any of `refs` (by when they finished, or started).
 pub async fn recent(conn: &mut Connection, refs: &[String], limit: i64) -> QueryResult<Vec<DeploymentRow>> {
     deployments::table
         .filter(deployments::entity_refs.overlaps_with(refs))
-        .order((deployments::updated_at.desc(), deployments::id.desc()))
+        .order((
+            diesel::dsl::sql::<Timestamptz>("coalesce(finished_at, started_at, updated_at)").desc(),
+            deployments::id.desc(),
+        ))
         .limit(limit)
         .select(DeploymentRow::as_select())
         .load(conn)

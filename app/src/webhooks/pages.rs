@@ -187,7 +187,9 @@ fn Delivery(delivery: DeliveryView, redeliver: ServerAction<RedeliverWebhook>) -
                 <summary class="flex cursor-pointer flex-wrap items-center gap-3">
                     <span class="text-xs text-slate-500">{occurred_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</span>
                     <code class="text-xs">{kind}</code>
-                    <span class=format!("text-xs font-medium {colour}")>{format!("{state} ({attempts} attempts{})", next.unwrap_or_default())}</span>
+                    <span class=format!("text-xs font-medium {colour}")>
+                        {format!("{state} ({attempts} attempt{}{})", if attempts == 1 { "" } else { "s" }, next.unwrap_or_default())}
+                    </span>
                 </summary>
                 <div class="mt-2 space-y-2 pl-4">
                     <p class="text-xs text-slate-500">{format!("webhook-id: msg_{}", id.simple())}</p>
