@@ -69,6 +69,18 @@ pub enum Event {
         status: &'static str,
         url: Option<String>,
     },
+    /// A cost budget crossed a threshold (`finops::budgets`).
+    BudgetThreshold {
+        budget: Uuid,
+        name: String,
+        scope: Option<String>,
+        percent: f64,
+        on: &'static str,
+        actual: String,
+        forecast: String,
+        amount: String,
+        currency: String,
+    },
 }
 
 /// The most of a free-text field an event carries: the announcement has a size limit, and the
@@ -84,6 +96,7 @@ impl Event {
             Event::NotificationsRead { .. } => "notification:read",
             Event::AuditRecorded { .. } => "audit:recorded",
             Event::DeploymentStatus { .. } => "deployment:status",
+            Event::BudgetThreshold { .. } => "finops:budget",
         }
     }
 
@@ -94,6 +107,7 @@ impl Event {
             }
             Event::AuditRecorded { .. } => Audience::Permitted(Action::AuditRead),
             Event::DeploymentStatus { .. } => Audience::Permitted(Action::CatalogRead),
+            Event::BudgetThreshold { .. } => Audience::Permitted(Action::FinopsRead),
         }
     }
 
@@ -115,6 +129,16 @@ impl Event {
                 "version": version.as_deref().map(capped),
                 "status": status,
                 "url": url.as_deref().map(capped),
+            }),
+            Event::BudgetThreshold { budget, name, scope, percent, on, actual, forecast, amount, currency } => json!({
+                "budget": budget,
+                "name": capped(name),
+                "scope": scope,
+                "threshold": { "percent": percent, "on": on },
+                "actual": actual,
+                "forecast": forecast,
+                "amount": amount,
+                "currency": currency,
             }),
         }
     }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The topics a client may subscribe to: the part of an event's kind before the colon.
-pub const TOPICS: [&str; 4] = ["catalog", "notification", "audit", "deployment"];
+pub const TOPICS: [&str; 5] = ["catalog", "notification", "audit", "deployment", "finops"];
 
 /// One event as a client reads it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

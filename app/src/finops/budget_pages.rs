@@ -8,12 +8,15 @@ use leptos_router::components::A;
 use super::api::{load_budgets, AddBudget, RemoveBudget};
 use super::model::{BudgetView, ThresholdOn};
 use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton, TextField};
+use crate::ui::live::on_live;
 
 #[component]
 pub fn BudgetsPage() -> impl IntoView {
     let add = ServerAction::<AddBudget>::new();
     let remove = ServerAction::<RemoveBudget>::new();
     let budgets = Resource::new(move || (add.version().get(), remove.version().get()), |_| load_budgets());
+    // An import elsewhere can cross a threshold while the page is open.
+    on_live("finops", move |_| budgets.refetch());
     let error = Signal::derive(move || {
         add.value().get().and_then(Result::err).or_else(|| remove.value().get().and_then(Result::err))
     });

@@ -8,7 +8,8 @@
 //! Budgets are evaluated in the transaction that changes the figures (an import, a recompute
 //! of the allocation) and when a budget is added. A threshold fires once per period (a new
 //! period re-arms it): audited, and the owners are told: a team's members for a team or an
-//! entity it owns, the FinOps maintainers and admins for the whole organisation.
+//! entity it owns, the FinOps maintainers and admins for the whole organisation; and published
+//! as `finops:budget` (live pages, outbound webhooks).
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use diesel::sql_types::{Array, Bool, Date, Double, Integer, Jsonb, Nullable, Text};
@@ -25,6 +26,7 @@ use crate::auth::model::Role;
 use crate::catalog::refs::EntityRef;
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
+use crate::events::bus::{self, Event};
 use crate::notifications::model::NotificationKind;
 use crate::notifications::repo as notifications_repo;
 use crate::notifications::service::{notify, tell_team, Notice};
@@ -290,6 +292,21 @@ async fn tell(conn: &mut Connection, view: &BudgetView, threshold: Threshold) ->
         "currency": view.currency,
     }));
     record(conn, &source, event).await?;
+    let published = Event::BudgetThreshold {
+        budget: view.id,
+        name: view.name.clone(),
+        scope: view.scope.clone(),
+        percent: threshold.percent,
+        on: match threshold.on {
+            ThresholdOn::Actual => "actual",
+            ThresholdOn::Forecast => "forecast",
+        },
+        actual: view.actual.clone(),
+        forecast: view.forecast.clone(),
+        amount: view.amount.clone(),
+        currency: view.currency.clone(),
+    };
+    bus::publish(conn, published).await?;
     let notice = Notice { kind: NotificationKind::BudgetThreshold, title, body, link: Some("/finops/budgets".into()) };
     match view.scope.as_deref() {
         Some(group) if group.starts_with("group:") => tell_team(conn, group, &source, notice).await,

@@ -105,6 +105,25 @@ async fn thresholds_fire_once_per_period_and_tell_the_owners() {
     assert!(!titles(&app, &t, &member).await.iter().any(|title| title.contains("Everything")));
     assert!(titles(&app, &t, &admin).await.contains(&"Budget Everything crossed 100%".to_owned()));
 
+    // Each crossing is published for live pages and outbound webhooks.
+    let published: Vec<String> = app
+        .db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move {
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                app::db::schema::events::table
+                    .filter(app::db::schema::events::kind.eq("finops:budget"))
+                    .select(diesel::dsl::sql::<diesel::sql_types::Text>("payload->>'name'"))
+                    .load(conn)
+                    .await
+                    .map_err(app::error::AppError::from)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(published.len(), 2, "{published:?}");
+
     // The same bill again: the same figures, nothing fires twice.
     import(&app, &t, bill(september, 28, "2.00")).await;
     let crossed = |actions: &[(String, String, String)]| {
