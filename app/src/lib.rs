@@ -46,6 +46,7 @@ use catalog::import_pages::{ImportJobPage, ImportPage};
 use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
 use deployments::pages::CicdSettingsPage;
+use finops::anomaly_pages::AnomaliesPage;
 use finops::budget_pages::BudgetsPage;
 use finops::pages::{AllocationSettingsPage, CostImportPage, CostSourcesPage, FinopsPage};
 use home::pages::HomePage;
@@ -111,6 +112,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("finops/sources") view=CostSourcesPage/>
                     <Route path=path!("finops/allocation") view=AllocationSettingsPage/>
                     <Route path=path!("finops/budgets") view=BudgetsPage/>
+                    <Route path=path!("finops/anomalies") view=AnomaliesPage/>
                     <Route path=path!("finops/imports/:id") view=CostImportPage/>
                     // Async so a 403 status is set before the first byte is sent.
                     <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async/>

@@ -123,3 +123,19 @@ test('a budget shows its spend against the amount and the thresholds it crossed,
   await budget.getByRole('button', { name: `Remove ${name}` }).click();
   await expect(page.locator(`[data-testid=budget][data-name="${name}"]`)).toHaveCount(0);
 });
+
+test('the anomalies page explains its method and keeps the floors', async ({ page }) => {
+  await page.goto('/finops');
+  await page.getByRole('link', { name: 'Anomalies' }).click();
+  await expect(page).toHaveURL(/\/finops\/anomalies$/);
+  await expect(page.getByText('robust z = 0.6745')).toBeVisible();
+  await expect(page.getByTestId('anomalies')).toBeVisible();
+  await page.getByLabel('Amount floor').fill('25');
+  await page.getByRole('button', { name: 'Save floors' }).click();
+  await expect(page.getByLabel('Amount floor')).toHaveValue('25');
+  await page.reload();
+  await expect(page.getByLabel('Amount floor')).toHaveValue('25');
+  await page.getByLabel('Amount floor').fill('-3');
+  await page.getByRole('button', { name: 'Save floors' }).click();
+  await expect(page.getByRole('alert')).toContainText('The amount floor is a number of at least 0');
+});

@@ -101,6 +101,9 @@ audit_actions! {
     CsrfRefused => "csrf.refused", Medium, "A state-changing request from another site was refused.";
     DeploymentRecorded => "deployment.recorded", Medium, "A CI/CD provider reported a build or deployment (provider, project, status and matched entities in the details).";
     FinopsAllocationRulesChanged => "finops.allocation_rules_changed", Medium, "The cost allocation rules changed: a rule added or removed, or an earlier revision restored (both lists are in the details).";
+    FinopsAnomalyAcknowledged => "finops.anomaly_acknowledged", Low, "A cost anomaly was acknowledged.";
+    FinopsAnomalyDetected => "finops.anomaly_detected", Medium, "A day's cost of a service of an allocation target was far from its baseline (expected, range and actual in the details).";
+    FinopsAnomalyFloorsChanged => "finops.anomaly_floors_changed", Medium, "The floors below which a cost deviation is not an anomaly changed.";
     FinopsBudgetChanged => "finops.budget_changed", Medium, "A cost budget was added or removed (its scope, period, amount and thresholds are in the details).";
     FinopsBudgetThresholdCrossed => "finops.budget_threshold_crossed", Medium, "A cost budget's threshold was crossed by the actual spend or the forecast (once per period).";
     FinopsCostsImported => "finops.costs_imported", Medium, "A cloud bill was imported, or refused whole (totals, replaced periods or the refused rows are in the details).";

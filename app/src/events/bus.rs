@@ -69,6 +69,16 @@ pub enum Event {
         status: &'static str,
         url: Option<String>,
     },
+    /// A day's cost of an allocation target's service was far from its baseline
+    /// (`finops::anomalies`).
+    CostAnomaly {
+        target: String,
+        service: String,
+        day: chrono::NaiveDate,
+        actual: String,
+        expected: String,
+        currency: String,
+    },
     /// A cost budget crossed a threshold (`finops::budgets`).
     BudgetThreshold {
         budget: Uuid,
@@ -97,6 +107,7 @@ impl Event {
             Event::AuditRecorded { .. } => "audit:recorded",
             Event::DeploymentStatus { .. } => "deployment:status",
             Event::BudgetThreshold { .. } => "finops:budget",
+            Event::CostAnomaly { .. } => "finops:anomaly",
         }
     }
 
@@ -107,7 +118,7 @@ impl Event {
             }
             Event::AuditRecorded { .. } => Audience::Permitted(Action::AuditRead),
             Event::DeploymentStatus { .. } => Audience::Permitted(Action::CatalogRead),
-            Event::BudgetThreshold { .. } => Audience::Permitted(Action::FinopsRead),
+            Event::BudgetThreshold { .. } | Event::CostAnomaly { .. } => Audience::Permitted(Action::FinopsRead),
         }
     }
 
@@ -129,6 +140,14 @@ impl Event {
                 "version": version.as_deref().map(capped),
                 "status": status,
                 "url": url.as_deref().map(capped),
+            }),
+            Event::CostAnomaly { target, service, day, actual, expected, currency } => json!({
+                "target": target,
+                "service": capped(service),
+                "day": day,
+                "actual": actual,
+                "expected": expected,
+                "currency": currency,
             }),
             Event::BudgetThreshold { budget, name, scope, percent, on, actual, forecast, amount, currency } => json!({
                 "budget": budget,

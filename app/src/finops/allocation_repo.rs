@@ -562,3 +562,46 @@ mod tests {
         assert_eq!(matcher(&[], 3).rule, "NULL::integer");
     }
 }
+
+#[derive(QueryableByName)]
+pub struct ResourceCost {
+    #[diesel(sql_type = Text)]
+    pub resource: String,
+    #[diesel(sql_type = Text)]
+    pub cost: String,
+}
+
+/// The resources with the most amortized cost allocated to `target` for `service` on `day` in
+/// `currency`, under `rules` (the rows are matched again, as the allocation matched them).
+pub async fn top_resources(
+    conn: &mut Connection,
+    rules: &[AllocationRule],
+    target: &str,
+    service: &str,
+    currency: &str,
+    day: NaiveDate,
+    limit: i64,
+) -> AppResult<Vec<ResourceCost>> {
+    let m = matcher(rules, 7);
+    let sql = format!(
+        "SELECT coalesce(resource_id, '(no resource id)') AS resource, round(sum(effective_cost), 2)::text AS cost
+           FROM (SELECT resource_id, effective_cost, {rule} AS rule FROM cost_rows
+                  WHERE import_id IN (SELECT import_id FROM cost_slices) AND billing_currency = $3
+                    AND service_name = $4 AND (charge_period_start AT TIME ZONE 'UTC')::date = $5) AS matched
+          WHERE coalesce(($1::text[])[rule + 1], '') = $2
+          GROUP BY 1 ORDER BY sum(effective_cost) DESC, 1 LIMIT $6",
+        rule = m.rule
+    );
+    let mut query = diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Array<Text>, _>(targets(rules))
+        .bind::<Text, _>(target)
+        .bind::<Text, _>(currency)
+        .bind::<Text, _>(service)
+        .bind::<Date, _>(day)
+        .bind::<diesel::sql_types::BigInt, _>(limit);
+    for value in m.binds {
+        query = query.bind::<Text, _>(value);
+    }
+    Ok(query.load(conn).await?)
+}

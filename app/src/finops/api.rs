@@ -304,3 +304,55 @@ pub async fn remove_budget(id: uuid::Uuid) -> Result<(), AppError> {
         .await,
     )
 }
+
+#[server(endpoint = "ui/finops/anomalies")]
+pub async fn load_anomalies() -> Result<super::model::AnomaliesView, AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsRead).await?;
+            super::anomalies::overview(&state.db, &ctx.tenant).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/finops/anomalies/acknowledge")]
+pub async fn acknowledge_anomaly(
+    target: String,
+    service: String,
+    currency: String,
+    day: chrono::NaiveDate,
+) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsWrite).await?;
+            let key = (target, service, currency, day);
+            super::anomalies::acknowledge(&state.db, &ctx.tenant, ctx.audit_source(), key).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/finops/anomalies/floors")]
+pub async fn set_anomaly_floors(absolute_floor: String, percent_floor: String) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsWrite).await?;
+            super::anomalies::set_floors(&state.db, &ctx.tenant, ctx.audit_source(), &absolute_floor, &percent_floor)
+                .await
+        }
+        .await,
+    )
+}

@@ -308,10 +308,21 @@ async fn tell(conn: &mut Connection, view: &BudgetView, threshold: Threshold) ->
     };
     bus::publish(conn, published).await?;
     let notice = Notice { kind: NotificationKind::BudgetThreshold, title, body, link: Some("/finops/budgets".into()) };
-    match view.scope.as_deref() {
-        Some(group) if group.starts_with("group:") => tell_team(conn, group, &source, notice).await,
+    tell_owners(conn, view.scope.as_deref(), &source, notice).await
+}
+
+/// Tells who answers for cost of `scope`: a team's members for a group, the owning team's for
+/// another entity, the maintainers and admins for the organisation (`None`, or Unallocated).
+pub async fn tell_owners(
+    conn: &mut Connection,
+    scope: Option<&str>,
+    source: &AuditSource,
+    notice: Notice,
+) -> AppResult<()> {
+    match scope.filter(|s| !s.is_empty()) {
+        Some(group) if group.starts_with("group:") => tell_team(conn, group, source, notice).await,
         Some(entity) => match owner_of(conn, entity).await? {
-            Some(owner) => tell_team(conn, &owner, &source, notice).await,
+            Some(owner) => tell_team(conn, &owner, source, notice).await,
             None => Ok(()),
         },
         None => {

@@ -338,6 +338,7 @@ async fn commit(
             let replaced = repo::commit(conn, id, &request.source).await?;
             allocation::allocate_import(conn, id, &rules).await?;
             super::budgets::evaluate(conn).await?;
+            super::anomalies::detect(conn).await?;
             let totals = repo::totals(conn, id).await?;
             let report = ImportReport {
                 layout: reading.layout.into(),

@@ -1,6 +1,7 @@
 //! FinOps: cloud bills imported in FOCUS (or mapped to it from AWS and Azure exports) and
 //! shown as two views of the same money: what the invoices say and what each day cost.
 
+pub mod anomaly_pages;
 pub mod api;
 pub mod budget_pages;
 pub mod model;
@@ -10,6 +11,8 @@ pub mod pages;
 pub mod allocation;
 #[cfg(feature = "ssr")]
 pub mod allocation_repo;
+#[cfg(feature = "ssr")]
+pub mod anomalies;
 #[cfg(feature = "ssr")]
 pub mod budgets;
 #[cfg(feature = "ssr")]

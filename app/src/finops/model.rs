@@ -302,3 +302,28 @@ pub struct BudgetView {
     /// Indexes of the thresholds that fired in this period.
     pub fired: Vec<usize>,
 }
+
+/// A day's cost far from its baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyView {
+    /// The allocation target ('' for Unallocated).
+    pub target: String,
+    pub service: String,
+    pub currency: String,
+    pub day: NaiveDate,
+    pub actual: String,
+    pub expected: String,
+    pub low: String,
+    pub high: String,
+    pub z: f64,
+    /// (resource id, cost), the largest first.
+    pub top_resources: Vec<(String, String)>,
+    pub acknowledged_by: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnomaliesView {
+    pub absolute_floor: String,
+    pub percent_floor: f64,
+    pub anomalies: Vec<AnomalyView>,
+}

@@ -59,6 +59,7 @@ pub fn FinopsPage() -> impl IntoView {
             <div class="flex flex-wrap items-baseline justify-between gap-3">
                 <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Cloud cost"</h1>
                 <span class="space-x-4 text-sm font-medium">
+                    <A href="/finops/anomalies" attr:class="text-amber-700 hover:text-amber-900">"Anomalies"</A>
                     <A href="/finops/budgets" attr:class="text-amber-700 hover:text-amber-900">"Budgets"</A>
                     <A href="/finops/allocation" attr:class="text-amber-700 hover:text-amber-900">"Allocation"</A>
                     <A href="/finops/sources" attr:class="text-amber-700 hover:text-amber-900">"Sources and imports"</A>

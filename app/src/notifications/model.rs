@@ -31,10 +31,12 @@ pub enum NotificationKind {
     /// A cost budget of your team (or, for FinOps maintainers, the organisation's) crossed a
     /// threshold.
     BudgetThreshold,
+    /// A day's cost of something your team owns was far from its usual.
+    CostAnomaly,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 8] = [
+    pub const ALL: [NotificationKind; 9] = [
         NotificationKind::AccountSecurity,
         NotificationKind::TenantSecurity,
         NotificationKind::ImportFailed,
@@ -43,6 +45,7 @@ impl NotificationKind {
         NotificationKind::WebhookDisabled,
         NotificationKind::DeploymentFailed,
         NotificationKind::BudgetThreshold,
+        NotificationKind::CostAnomaly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +58,7 @@ impl NotificationKind {
             NotificationKind::WebhookDisabled => "webhook_disabled",
             NotificationKind::DeploymentFailed => "deployment_failed",
             NotificationKind::BudgetThreshold => "budget_threshold",
+            NotificationKind::CostAnomaly => "cost_anomaly",
         }
     }
 
@@ -75,6 +79,7 @@ impl NotificationKind {
             NotificationKind::WebhookDisabled => "Webhooks that stopped",
             NotificationKind::DeploymentFailed => "Failed deployments of what your teams own",
             NotificationKind::BudgetThreshold => "Budgets crossing a threshold",
+            NotificationKind::CostAnomaly => "Cost anomalies of what your teams own",
         }
     }
 
@@ -102,6 +107,9 @@ impl NotificationKind {
             NotificationKind::BudgetThreshold => {
                 "A cost budget of your team, or the organisation's for FinOps maintainers, crossed a threshold."
             }
+            NotificationKind::CostAnomaly => {
+                "A day's cost of a service of what your team owns (or of unallocated cost, for FinOps maintainers) was far from its usual."
+            }
         }
     }
 
@@ -116,7 +124,10 @@ impl NotificationKind {
     pub fn may_be_digested(self) -> bool {
         matches!(
             self,
-            NotificationKind::OwnershipAssigned | NotificationKind::EntityChanged | NotificationKind::DeploymentFailed
+            NotificationKind::OwnershipAssigned
+                | NotificationKind::EntityChanged
+                | NotificationKind::DeploymentFailed
+                | NotificationKind::CostAnomaly
         )
     }
 }

@@ -6,10 +6,11 @@ use uuid::Uuid;
 
 /// The event kinds a webhook may subscribe to, with what each means. Kinds for one person
 /// (their notifications) are not offered: what concerns a person is for that person.
-pub const KINDS: [(&str, &str); 3] = [
+pub const KINDS: [(&str, &str); 4] = [
     ("audit:recorded", "Every audit event: security and data changes, as the audit log records them."),
     ("deployment:status", "A build or deployment of a catalog entity started, succeeded or failed (from CI/CD)."),
     ("finops:budget", "A cost budget crossed one of its thresholds (once per period)."),
+    ("finops:anomaly", "A day's cost of a service was far from its usual (robust z-score over the same weekdays)."),
 ];
 
 /// The kind of the event "Send a test event" sends, to this webhook only.

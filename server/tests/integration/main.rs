@@ -8,7 +8,7 @@ mod auth;
 mod budgets;
 mod catalog;
 mod catalog_writes;
-mod cost_budgets;
+mod cost_alerts;
 mod deployments;
 mod events;
 mod facet_counts;

@@ -148,6 +148,13 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/webhooks/ping" => (Rule::Allowed(ManageAccess), form(path, &id)),
         "ui/webhooks/redeliver" => (Rule::Allowed(ManageAccess), form(path, &format!("delivery={NO_SUCH_ID}"))),
         "ui/finops/budgets" => (Rule::Allowed(FinopsRead), form(path, "")),
+        "ui/finops/anomalies" => (Rule::Allowed(FinopsRead), form(path, "")),
+        // Nothing to acknowledge: refused after the role check, nothing changed.
+        "ui/finops/anomalies/acknowledge" => {
+            (Rule::Allowed(FinopsWrite), form(path, "target=x&service=y&currency=USD&day=2020-01-01"))
+        }
+        // Out of range: refused after the role check, nothing changed.
+        "ui/finops/anomalies/floors" => (Rule::Allowed(FinopsWrite), form(path, "absolute_floor=-1&percent_floor=20")),
         // No name: refused after the role check, nothing added.
         "ui/finops/budgets/add" => (
             Rule::Allowed(FinopsWrite),
@@ -296,9 +303,12 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
     let rule = match path {
         "/login" | "/login/mfa" => Rule::Public,
         "/" | "/logout" | "/plugins" | "/briefs" | "/settings" => Rule::Authenticated,
-        "/finops" | "/finops/sources" | "/finops/allocation" | "/finops/budgets" | "/finops/imports/{id}" => {
-            Rule::Allowed(FinopsRead)
-        }
+        "/finops"
+        | "/finops/sources"
+        | "/finops/allocation"
+        | "/finops/budgets"
+        | "/finops/anomalies"
+        | "/finops/imports/{id}" => Rule::Allowed(FinopsRead),
         "/audit" | "/audit/{id}" | "/audit/permissions" | "/audit/insights" | "/audit/archive" => {
             Rule::Allowed(AuditRead)
         }

@@ -1,6 +1,7 @@
-//! Cost budgets: a team's and the organisation's budgets evaluated when a bill is imported,
+//! Cost alerts: a team's and the organisation's budgets evaluated when a bill is imported,
 //! each threshold firing once per period (audited, the owners told) and again in the next
-//! period; figures computed by hand from a scripted bill.
+//! period; a runaway resource found as an anomaly with what was expected and what caused it.
+//! Figures computed by hand from scripted bills.
 
 use std::path::PathBuf;
 
@@ -18,16 +19,23 @@ use app::notifications::model::NotificationsPage;
 /// A FOCUS bill: one charge a day from `first` for `days` days, each `amount` USD, tagged
 /// `application=checkout`, in the billing period of `first`'s month.
 fn bill(first: NaiveDate, days: i64, amount: &str) -> PathBuf {
-    let period_start = first.with_day0(0).unwrap();
-    let period_end = period_start + chrono::Months::new(1);
+    let rows: Vec<(NaiveDate, String, &str)> =
+        (0..days).map(|offset| (first + Duration::days(offset), amount.to_owned(), "i-steady")).collect();
+    bill_of(&rows)
+}
+
+/// A FOCUS bill of (day, amount in USD, resource id) charges tagged `application=checkout`,
+/// each in the billing period of its month.
+fn bill_of(rows: &[(NaiveDate, String, &str)]) -> PathBuf {
     let mut csv = String::from(
-        "BillingAccountId,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost,EffectiveCost,BillingCurrency,ServiceName,Tags\n",
+        "BillingAccountId,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost,EffectiveCost,BillingCurrency,ServiceName,ResourceId,Tags\n",
     );
-    for offset in 0..days {
-        let day = first + Duration::days(offset);
+    for (day, amount, resource) in rows {
+        let period_start = day.with_day0(0).unwrap();
+        let period_end = period_start + chrono::Months::new(1);
         csv.push_str(&format!(
-            "acct-1,{period_start}T00:00:00Z,{period_end}T00:00:00Z,{day}T00:00:00Z,{}T00:00:00Z,Usage,{amount},{amount},USD,Compute,\"{{\"\"application\"\": \"\"checkout\"\"}}\"\n",
-            day + Duration::days(1)
+            "acct-1,{period_start}T00:00:00Z,{period_end}T00:00:00Z,{day}T00:00:00Z,{}T00:00:00Z,Usage,{amount},{amount},USD,Compute,{resource},\"{{\"\"application\"\": \"\"checkout\"\"}}\"\n",
+            *day + Duration::days(1)
         ));
     }
     let path = std::env::temp_dir().join(format!("bill-{}.csv", uuid::Uuid::new_v4()));
@@ -67,8 +75,9 @@ async fn titles(app: &TestApp, t: &TestTenant, cookie: &str) -> Vec<String> {
     page.items.into_iter().map(|n| n.title).collect()
 }
 
-#[tokio::test]
-async fn thresholds_fire_once_per_period_and_tell_the_owners() {
+/// A tenant whose `checkout` component (tag `application=checkout`) is owned by `team-a`, with
+/// a developer in that team: (app, tenant, admin cookie, member cookie).
+async fn checkout_of_team_a() -> (TestApp, TestTenant, String, String) {
     let app = TestApp::new().await;
     let (t, admin) = app.signed_in_tenant().await;
     let email = format!("payer@{}.example.com", t.tenant.slug);
@@ -84,6 +93,12 @@ async fn thresholds_fire_once_per_period_and_tell_the_owners() {
     add_rule(&app.db, &t.tenant, &source, None, rule, None).await.unwrap();
     apply_pending(&app.db, &t.tenant).await.unwrap();
 
+    (app, t, admin, member)
+}
+
+#[tokio::test]
+async fn thresholds_fire_once_per_period_and_tell_the_owners() {
+    let (app, t, admin, member) = checkout_of_team_a().await;
     // 28 days of September at 2.00: 56.00 spent; 29 and 30 September forecast at their
     // weekdays' mean (2.00 each): 60.00.
     let september = NaiveDate::from_ymd_opt(2024, 9, 1).unwrap();
@@ -165,4 +180,83 @@ async fn thresholds_fire_once_per_period_and_tell_the_owners() {
     let denied = app.call(&t.host, "/api/ui/finops/budgets/add", &form, Some(&member)).await;
     assert_eq!(denied.status.as_u16(), 403);
     assert_eq!(budgets(&app, &t, &member).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_runaway_resource_is_an_anomaly_with_its_cause_told_once() {
+    let (app, t, admin, member) = checkout_of_team_a().await;
+    // Six weeks at 2.00 a day, a bump to 2.50 (under the floors), then a runaway resource adds
+    // 48.00 on Thursday 12 September: expected 2.00 (every Thursday before), a flat baseline's
+    // MAD is 5% of 2.00 = 0.10, so z = 0.6745 × 48 / 0.10 = 323.76.
+    let first = NaiveDate::from_ymd_opt(2024, 8, 1).unwrap();
+    let spike = NaiveDate::from_ymd_opt(2024, 9, 12).unwrap();
+    let mut rows: Vec<(NaiveDate, String, &str)> = Vec::new();
+    let mut day = first;
+    while day <= spike {
+        let amount = if day == NaiveDate::from_ymd_opt(2024, 9, 10).unwrap() { "2.50" } else { "2.00" };
+        rows.push((day, amount.to_owned(), "i-steady"));
+        day += Duration::days(1);
+    }
+    rows.push((spike, "48.00".to_owned(), "i-runaway"));
+    import(&app, &t, bill_of(&rows)).await;
+
+    let shown: app::finops::model::AnomaliesView =
+        app.call(&t.host, "/api/ui/finops/anomalies", &[], Some(&member)).await.json();
+    assert_eq!(shown.anomalies.len(), 1, "{:?}", shown.anomalies);
+    let anomaly = &shown.anomalies[0];
+    assert_eq!(
+        (anomaly.target.as_str(), anomaly.service.as_str(), anomaly.day),
+        ("component:default/checkout", "Compute", spike)
+    );
+    assert_eq!((anomaly.actual.as_str(), anomaly.expected.as_str()), ("50.00", "2.00"));
+    assert!((anomaly.z - 0.6745 * 48.0 / 0.1).abs() < 1e-6, "{}", anomaly.z);
+    assert_eq!(anomaly.top_resources[0], ("i-runaway".to_owned(), "48.00".to_owned()));
+    assert_eq!(anomaly.top_resources[1], ("i-steady".to_owned(), "2.00".to_owned()));
+    let told = titles(&app, &t, &member).await;
+    assert!(
+        told.contains(&"Compute of component:default/checkout cost 50.00 USD on 2024-09-12".to_owned()),
+        "{told:?}"
+    );
+
+    // The same bill again: found again, not told again.
+    import(&app, &t, bill_of(&rows)).await;
+    let detected =
+        |actions: &[(String, String, String)]| actions.iter().filter(|(a, ..)| a == "finops.anomaly_detected").count();
+    assert_eq!(detected(&app.audit_actions(&t.tenant).await), 1);
+
+    // Acknowledged by a FinOps writer, not by a developer.
+    let key =
+        [("target", "component:default/checkout"), ("service", "Compute"), ("currency", "USD"), ("day", "2024-09-12")];
+    let denied = app.call(&t.host, "/api/ui/finops/anomalies/acknowledge", &key, Some(&member)).await;
+    assert_eq!(denied.status.as_u16(), 403);
+    let done = app.call(&t.host, "/api/ui/finops/anomalies/acknowledge", &key, Some(&admin)).await;
+    assert!(done.status.is_success(), "{}", done.body);
+    let shown: app::finops::model::AnomaliesView =
+        app.call(&t.host, "/api/ui/finops/anomalies", &[], Some(&member)).await.json();
+    assert!(shown.anomalies[0].acknowledged_by.is_some());
+    let again = app.call(&t.host, "/api/ui/finops/anomalies/acknowledge", &key, Some(&admin)).await;
+    assert_eq!(again.status.as_u16(), 404, "once");
+
+    // Floors: refused out of range, kept when valid.
+    let bad = app
+        .call(
+            &t.host,
+            "/api/ui/finops/anomalies/floors",
+            &[("absolute_floor", "-1"), ("percent_floor", "20")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(bad.status.as_u16(), 422);
+    let raised = app
+        .call(
+            &t.host,
+            "/api/ui/finops/anomalies/floors",
+            &[("absolute_floor", "100"), ("percent_floor", "20")],
+            Some(&admin),
+        )
+        .await;
+    assert!(raised.status.is_success(), "{}", raised.body);
+    let shown: app::finops::model::AnomaliesView =
+        app.call(&t.host, "/api/ui/finops/anomalies", &[], Some(&member)).await.json();
+    assert_eq!((shown.absolute_floor.as_str(), shown.percent_floor), ("100", 20.0));
 }

@@ -1,0 +1,2 @@
+DROP TABLE cost_anomaly_settings;
+DROP TABLE cost_anomalies;
