@@ -12,7 +12,7 @@
 //! as `finops:budget` (live pages, outbound webhooks).
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
-use diesel::sql_types::{Array, Bool, Date, Double, Integer, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, Bool, Date, Integer, Jsonb, Nullable, Text};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::RunQueryDsl;
 use serde_json::json;
@@ -109,18 +109,6 @@ struct BudgetRow {
     thresholds: serde_json::Value,
 }
 
-#[derive(QueryableByName)]
-struct Figures {
-    #[diesel(sql_type = Text)]
-    actual: String,
-    #[diesel(sql_type = Text)]
-    forecast: String,
-    #[diesel(sql_type = Double)]
-    actual_percent: f64,
-    #[diesel(sql_type = Double)]
-    forecast_percent: f64,
-}
-
 async fn budgets(conn: &mut Connection) -> AppResult<Vec<BudgetRow>> {
     Ok(diesel::sql_query(
         "SELECT id, name, scope, period, metric, amount::text AS amount, currency, thresholds
@@ -139,22 +127,62 @@ async fn targets(conn: &mut Connection, scope: &str) -> AppResult<Option<Vec<Str
     })
 }
 
-/// A budget's figures for its period holding the newest day imported in its currency.
-async fn figures(conn: &mut Connection, budget: &BudgetRow) -> AppResult<(NaiveDate, NaiveDate, NaiveDate, Figures)> {
+/// A budget's period holding the newest day imported in its currency, that day, and the
+/// spend and forecast of its scope.
+async fn figures(conn: &mut Connection, budget: &BudgetRow) -> AppResult<(NaiveDate, NaiveDate, NaiveDate, Spend)> {
+    let as_of = newest_day(conn, &budget.currency).await?.unwrap_or_else(|| Utc::now().date_naive());
+    let (start, end) = period_of(&budget.period, as_of);
+    let targets = targets(conn, &budget.scope).await?;
+    let period = Period { start, as_of, end };
+    let spend =
+        spend_and_forecast(conn, &budget.currency, targets.as_deref(), budget.metric == "billed", period).await?;
+    Ok((start, end, as_of, spend))
+}
+
+/// The newest day with cost imported in `currency`.
+pub async fn newest_day(conn: &mut Connection, currency: &str) -> AppResult<Option<NaiveDate>> {
     #[derive(QueryableByName)]
     struct Newest {
         #[diesel(sql_type = Nullable<Date>)]
         day: Option<NaiveDate>,
     }
     let newest: Newest = diesel::sql_query("SELECT max(day) AS day FROM cost_allocated WHERE currency = $1")
-        .bind::<Text, _>(&budget.currency)
+        .bind::<Text, _>(currency)
         .get_result(conn)
         .await?;
-    let as_of = newest.day.unwrap_or_else(|| Utc::now().date_naive());
-    let (start, end) = period_of(&budget.period, as_of);
-    let column = if budget.metric == "billed" { "billed_cost" } else { "effective_cost" };
-    let targets = targets(conn, &budget.scope).await?;
-    let figures: Figures = diesel::sql_query(format!(
+    Ok(newest.day)
+}
+
+/// A period [start, end) seen on `as_of`, the newest day with data.
+#[derive(Clone, Copy, Debug)]
+pub struct Period {
+    pub start: NaiveDate,
+    pub as_of: NaiveDate,
+    pub end: NaiveDate,
+}
+
+/// Spend so far and forecast to the period's end, rounded to cents.
+#[derive(QueryableByName, Clone, Debug)]
+pub struct Spend {
+    #[diesel(sql_type = Text)]
+    pub actual: String,
+    #[diesel(sql_type = Text)]
+    pub forecast: String,
+}
+
+/// The spend in `currency` of `targets` (`None`: everything, Unallocated included) from the
+/// period's start to `as_of`, and the forecast: that plus, for each remaining day of the
+/// period, the mean of the same weekday over the 28 days to `as_of`. Billed or amortized cost,
+/// by the day it was charged.
+pub async fn spend_and_forecast(
+    conn: &mut Connection,
+    currency: &str,
+    targets: Option<&[String]>,
+    billed: bool,
+    Period { start, as_of, end }: Period,
+) -> AppResult<Spend> {
+    let column = if billed { "billed_cost" } else { "effective_cost" };
+    Ok(diesel::sql_query(format!(
         "WITH costs AS (
             SELECT day, {column} AS cost FROM cost_allocated
              WHERE currency = $1 AND ($2 OR target = ANY($3))),
@@ -166,21 +194,23 @@ async fn figures(conn: &mut Connection, budget: &BudgetRow) -> AppResult<(NaiveD
             SELECT coalesce((SELECT sum(cost) FROM costs WHERE day >= $4 AND day <= $5), 0) AS actual,
                    coalesce((SELECT sum(w.mean) FROM generate_series($5::date + 1, $6::date - 1, interval '1 day') r
                                JOIN weekdays w ON w.dow = extract(isodow FROM r)), 0) AS rest)
-         SELECT round(actual, 2)::text AS actual, round(actual + rest, 2)::text AS forecast,
-                (100 * actual / $7::numeric)::float8 AS actual_percent,
-                (100 * (actual + rest) / $7::numeric)::float8 AS forecast_percent
-           FROM totals"
+         SELECT round(actual, 2)::text AS actual, round(actual + rest, 2)::text AS forecast FROM totals"
     ))
-    .bind::<Text, _>(&budget.currency)
+    .bind::<Text, _>(currency)
     .bind::<Bool, _>(targets.is_none())
     .bind::<Array<Text>, _>(targets.unwrap_or_default())
     .bind::<Date, _>(start)
     .bind::<Date, _>(as_of)
     .bind::<Date, _>(end)
-    .bind::<Text, _>(&budget.amount)
     .get_result(conn)
-    .await?;
-    Ok((start, end, as_of, figures))
+    .await?)
+}
+
+fn percent(part: &str, whole: &str) -> f64 {
+    match (part.parse::<f64>(), whole.parse::<f64>()) {
+        (Ok(part), Ok(whole)) if whole > 0.0 => 100.0 * part / whole,
+        _ => 0.0,
+    }
 }
 
 /// Every budget with its current figures and the thresholds that fired this period.
@@ -191,7 +221,9 @@ pub async fn overview(db: &Database, tenant: &Tenant) -> AppResult<Vec<BudgetVie
 async fn views(conn: &mut Connection) -> AppResult<Vec<BudgetView>> {
     let mut views = Vec::new();
     for budget in budgets(conn).await? {
-        let (period_start, period_end, as_of, f) = figures(conn, &budget).await?;
+        let (period_start, period_end, as_of, spend) = figures(conn, &budget).await?;
+        let actual_percent = percent(&spend.actual, &budget.amount);
+        let forecast_percent = percent(&spend.forecast, &budget.amount);
         let fired = fired(conn, budget.id, period_start).await?;
         views.push(BudgetView {
             thresholds: serde_json::from_value(budget.thresholds).unwrap_or_default(),
@@ -205,10 +237,10 @@ async fn views(conn: &mut Connection) -> AppResult<Vec<BudgetView>> {
             period_start,
             period_end,
             as_of,
-            actual: f.actual,
-            forecast: f.forecast,
-            actual_percent: f.actual_percent,
-            forecast_percent: f.forecast_percent,
+            actual_percent,
+            forecast_percent,
+            actual: spend.actual,
+            forecast: spend.forecast,
             fired,
         });
     }

@@ -128,6 +128,12 @@ fn Overview(overview: CostOverview) -> impl IntoView {
                 <p class="text-sm text-slate-500">{format!("{} · {}", month_label(month), currency)}</p>
                 <p class="mt-1 text-3xl font-semibold tabular-nums text-slate-900" data-testid="finops-total">{format!("{} {currency}", format_amount(&total.amount))}</p>
                 <p class="mt-1 text-sm text-slate-500" data-testid="finops-change">{change_text}</p>
+                {overview.forecast.clone().map(|(forecast, as_of)| view! {
+                    <p class="mt-2 text-sm text-slate-700" data-testid="finops-forecast"
+                        title="The days left at the mean of their weekday over the last 28 days">
+                        {format!("Forecast for the month: {} {currency} (data to {as_of})", format_amount(&forecast))}
+                    </p>
+                })}
             </div>
             <div class="rounded-xl border border-slate-200 bg-white p-5 lg:col-span-2">
                 <AmountChart title="Each day of the month (amortized)" points=overview.daily.clone() currency=currency.clone() testid="finops-daily" width=600.0/>

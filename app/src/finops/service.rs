@@ -4,7 +4,7 @@ use chrono::{Datelike, NaiveDate};
 
 use super::model::{CostOverview, CostView, Movement, UNALLOCATED};
 use super::repo;
-use crate::db::Database;
+use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
 use crate::tenancy::model::Tenant;
 
@@ -48,6 +48,7 @@ pub async fn overview(
                 daily: Vec::new(),
                 monthly: Vec::new(),
                 breakdowns: Vec::new(),
+                forecast: None,
             };
             let Some(currency) = currency else { return Ok(overview) };
             overview.months = repo::months(conn, &currency, invoice).await?;
@@ -91,6 +92,7 @@ pub async fn overview(
                 .into_iter()
                 .filter_map(|r| NaiveDate::parse_from_str(&r.name, "%Y-%m-%d").ok().map(|d| (d, r.amount)))
                 .collect();
+            overview.forecast = month_end_forecast(conn, &currency, month, invoice).await?;
             overview.daily = repo::daily(conn, &currency, month)
                 .await?
                 .into_iter()
@@ -100,4 +102,22 @@ pub async fn overview(
         })
     })
     .await
+}
+
+/// The amortized forecast of `month` when the newest imported day falls in it and the month
+/// is not over.
+async fn month_end_forecast(
+    conn: &mut Connection,
+    currency: &str,
+    month: NaiveDate,
+    invoice: bool,
+) -> AppResult<Option<(String, NaiveDate)>> {
+    use super::budgets::{newest_day, period_of, spend_and_forecast, Period};
+    let Some(as_of) = newest_day(conn, currency).await? else { return Ok(None) };
+    let (start, end) = period_of("month", as_of);
+    if invoice || start != month || as_of.succ_opt() == Some(end) {
+        return Ok(None);
+    }
+    let spend = spend_and_forecast(conn, currency, None, false, Period { start, as_of, end }).await?;
+    Ok(Some((spend.forecast, as_of)))
 }

@@ -115,6 +115,18 @@ async fn thresholds_fire_once_per_period_and_tell_the_owners() {
     assert_eq!(everything.fired, vec![1], "the forecast, 103%, crossed; the actual, 97%, not");
     assert!((everything.forecast_percent - 6000.0 / 58.0).abs() < 1e-6);
 
+    // The overview forecasts the month the same way.
+    let overview = app::finops::service::overview(
+        &app.db,
+        &t.tenant,
+        app::finops::model::CostView::Amortized,
+        Some("USD".into()),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(overview.forecast, Some(("60.00".to_owned(), NaiveDate::from_ymd_opt(2024, 9, 28).unwrap())));
+
     // The team's member is told of their team's budget; admins of the organisation's.
     assert!(titles(&app, &t, &member).await.contains(&"Budget Team A crossed 50%".to_owned()));
     assert!(!titles(&app, &t, &member).await.iter().any(|title| title.contains("Everything")));
