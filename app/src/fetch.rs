@@ -135,6 +135,21 @@ pub async fn pinned_client(policy: &FetchPolicy, url: &Url, user_agent: &str) ->
         .map_err(|e| format!("{url}: {e}"))
 }
 
+/// A URL the portal posts tenants' data to (audit streams, webhooks): an absolute URL without
+/// credentials, at most 2,048 characters, https unless private networks are allowed
+/// (development and tests, where receivers run on loopback). Its address is checked when
+/// posting (`pinned_client`).
+pub fn outbound_url(policy: &FetchPolicy, address: &str) -> Result<Url, String> {
+    let url = parse(address)?;
+    if url.scheme() != "https" && !policy.allow_private_networks {
+        return Err("Data leaves the portal only over https.".into());
+    }
+    if url.as_str().len() > 2048 {
+        return Err("That URL is longer than 2,048 characters.".into());
+    }
+    Ok(url)
+}
+
 /// An absolute http(s) URL without credentials.
 pub fn parse(address: &str) -> Result<Url, String> {
     let url = Url::parse(address.trim()).map_err(|e| format!("`{address}` is not a URL: {e}"))?;

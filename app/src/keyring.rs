@@ -46,6 +46,13 @@ impl Purpose {
     }
 }
 
+/// A fresh secret shown once to whoever set something up: `prefix` and 32 random bytes in hex.
+pub fn new_secret(prefix: &str) -> String {
+    let mut raw = [0u8; 32];
+    rand::Rng::fill(&mut rand::rng(), &mut raw);
+    format!("{prefix}{}", crate::audit::chain::hex(&raw))
+}
+
 #[derive(Clone)]
 pub struct Keyring {
     keys: Arc<Vec<(String, [u8; 32])>>,

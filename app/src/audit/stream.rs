@@ -89,17 +89,9 @@ pub async fn add(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::invalid("Give the destination a name of at most 100 characters."));
     }
-    let url = fetch::parse(url).map_err(AppError::invalid)?;
-    if url.scheme() != "https" && !policy.allow_private_networks {
-        return Err(AppError::invalid("Audit events leave only over https."));
-    }
-    if url.as_str().len() > 2048 {
-        return Err(AppError::invalid("That URL is longer than 2,048 characters."));
-    }
+    let url = fetch::outbound_url(policy, url).map_err(AppError::invalid)?;
     let id = Uuid::new_v4();
-    let mut raw = [0u8; 32];
-    rand::Rng::fill(&mut rand::rng(), &mut raw);
-    let secret = format!("bss_{}", super::chain::hex(&raw));
+    let secret = crate::keyring::new_secret("bss_");
     let Sealed { key_id, bytes } = keyring.seal(Purpose::AuditStreamSecret, secret.as_bytes(), &secret_context(id))?;
     let now = Utc::now().trunc_subsecs(6);
     let row = DestinationRow {

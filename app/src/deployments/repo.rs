@@ -252,24 +252,6 @@ pub async fn unmatched(conn: &mut Connection, limit: i64) -> QueryResult<Vec<Unm
     .await
 }
 
-/// Entities with a deployment that failed since `since`.
-pub async fn failed_since(conn: &mut Connection, since: DateTime<Utc>) -> QueryResult<Vec<String>> {
-    diesel::sql_query(
-        "SELECT DISTINCT unnest(entity_refs) AS entity_ref FROM deployments
-          WHERE status = 'failure' AND kind = 'deployment' AND finished_at > $1 LIMIT 1000",
-    )
-    .bind::<Timestamptz, _>(since)
-    .load::<EntityRefRow>(conn)
-    .await
-    .map(|rows| rows.into_iter().map(|r| r.entity_ref).collect())
-}
-
-#[derive(QueryableByName)]
-struct EntityRefRow {
-    #[diesel(sql_type = Text)]
-    entity_ref: String,
-}
-
 /// What the figures of an entity page cover: a Group's entities, a System's parts, or the
 /// entity itself.
 pub async fn scope_of(conn: &mut Connection, entity_ref: &str, kind: &str) -> QueryResult<Vec<String>> {

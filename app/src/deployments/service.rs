@@ -74,7 +74,7 @@ fn authentic(inbound: &Inbound<'_>, secret: &[u8]) -> bool {
     match inbound.provider {
         Provider::GitHub => {
             let Some(hex) = inbound.signature.and_then(|s| s.strip_prefix("sha256=")) else { return false };
-            let Some(tag) = decode_hex(hex) else { return false };
+            let Some(tag) = crate::audit::chain::unhex(hex) else { return false };
             let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
             mac.update(inbound.body);
             mac.verify_slice(&tag).is_ok()
@@ -83,13 +83,6 @@ fn authentic(inbound: &Inbound<'_>, secret: &[u8]) -> bool {
             inbound.token.is_some_and(|token| bool::from(token.as_bytes().ct_eq(secret)))
         }
     }
-}
-
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    hex.len()
-        .is_multiple_of(2)
-        .then(|| (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect())
-        .flatten()
 }
 
 /// Takes one event from a provider for `tenant`.
@@ -270,15 +263,6 @@ fn view(row: repo::DeploymentRow) -> Option<DeploymentView> {
     })
 }
 
-/// Entities with a deployment that failed in the last 24 hours (the catalog list's filter).
-pub async fn failed_recently(db: &Database, tenant: &Tenant) -> AppResult<Vec<String>> {
-    let since = Utc::now() - Duration::hours(24);
-    db.with_tenant(tenant, move |conn| {
-        Box::pin(async move { repo::failed_since(conn, since).await.map_err(AppError::from) })
-    })
-    .await
-}
-
 /// Settings → CI/CD: each provider, and what matched no entity.
 pub async fn overview(
     db: &Database,
@@ -331,9 +315,7 @@ pub async fn set_secret(
     source: AuditSource,
     provider: Provider,
 ) -> AppResult<NewCicdSecret> {
-    let mut raw = [0u8; 32];
-    rand::Rng::fill(&mut rand::rng(), &mut raw);
-    let secret = format!("bci_{}", crate::audit::chain::hex(&raw));
+    let secret = crate::keyring::new_secret("bci_");
     let Sealed { key_id, bytes } = keyring.seal(Purpose::CicdSecret, secret.as_bytes(), &secret_context(provider))?;
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {

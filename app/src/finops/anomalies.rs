@@ -183,6 +183,9 @@ pub async fn detect(conn: &mut Connection) -> AppResult<usize> {
     .bind::<diesel::sql_types::Array<Text>, _>(&keys)
     .execute(conn)
     .await?;
+    if found.is_empty() {
+        return Ok(0);
+    }
     let rules = allocation_repo::current_rules(conn).await?;
     let mut new = 0;
     for ((target, service, currency), day, actual, judgement) in found {

@@ -57,6 +57,25 @@ pub async fn unread(conn: &mut Connection, user_id: Uuid) -> AppResult<i64> {
 type Row =
     (i64, String, String, String, Option<String>, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>);
 
+/// What a notification view is read from, in `Row`'s order.
+const COLUMNS: (
+    notifications::id,
+    notifications::kind,
+    notifications::title,
+    notifications::body,
+    notifications::link,
+    notifications::created_at,
+    notifications::read_at,
+) = (
+    notifications::id,
+    notifications::kind,
+    notifications::title,
+    notifications::body,
+    notifications::link,
+    notifications::created_at,
+    notifications::read_at,
+);
+
 /// Up to `limit` of the member's notifications (only unread ones if `unread_only`) older than
 /// `before`, newest first.
 pub async fn page(
@@ -72,20 +91,7 @@ pub async fn page(
     if unread_only {
         query = query.filter(notifications::read_at.is_null());
     }
-    let rows: Vec<Row> = query
-        .order(notifications::id.desc())
-        .limit(limit)
-        .select((
-            notifications::id,
-            notifications::kind,
-            notifications::title,
-            notifications::body,
-            notifications::link,
-            notifications::created_at,
-            notifications::read_at,
-        ))
-        .load(conn)
-        .await?;
+    let rows: Vec<Row> = query.order(notifications::id.desc()).limit(limit).select(COLUMNS).load(conn).await?;
     views(rows)
 }
 
@@ -268,20 +274,7 @@ pub async fn since_of_kinds(
         )
     };
     let total = of().count().get_result(conn).await?;
-    let rows: Vec<Row> = of()
-        .order(notifications::id.asc())
-        .limit(limit)
-        .select((
-            notifications::id,
-            notifications::kind,
-            notifications::title,
-            notifications::body,
-            notifications::link,
-            notifications::created_at,
-            notifications::read_at,
-        ))
-        .load(conn)
-        .await?;
+    let rows: Vec<Row> = of().order(notifications::id.asc()).limit(limit).select(COLUMNS).load(conn).await?;
     let items = views(rows)?;
     Ok((items, total))
 }

@@ -65,6 +65,14 @@ pub async fn list(conn: &mut Connection) -> QueryResult<Vec<WebhookRow>> {
     webhooks::table.order(webhooks::created_at.asc()).select(WebhookRow::as_select()).load(conn).await
 }
 
+pub async fn count(conn: &mut Connection) -> QueryResult<i64> {
+    webhooks::table.count().get_result(conn).await
+}
+
+pub async fn find(conn: &mut Connection, id: Uuid) -> QueryResult<Option<WebhookRow>> {
+    webhooks::table.find(id).select(WebhookRow::as_select()).first(conn).await.optional()
+}
+
 /// Turns a webhook on (afresh: no failure streak) or off by an admin; its name, if it exists.
 pub async fn set_enabled(conn: &mut Connection, id: Uuid, enabled: bool) -> QueryResult<Option<String>> {
     diesel::update(webhooks::table.find(id))
