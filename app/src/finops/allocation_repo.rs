@@ -566,39 +566,68 @@ mod tests {
 #[derive(QueryableByName)]
 pub struct ResourceCost {
     #[diesel(sql_type = Text)]
+    pub target: String,
+    #[diesel(sql_type = Text)]
+    pub service_name: String,
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = Date)]
+    pub day: NaiveDate,
+    #[diesel(sql_type = Text)]
     pub resource: String,
     #[diesel(sql_type = Text)]
     pub cost: String,
 }
 
-/// The resources with the most amortized cost allocated to `target` for `service` on `day` in
-/// `currency`, under `rules` (the rows are matched again, as the allocation matched them).
+/// One (target, service, currency, day) whose resources are wanted.
+pub struct CostCell<'a> {
+    pub target: &'a str,
+    pub service: &'a str,
+    pub currency: &'a str,
+    pub day: NaiveDate,
+}
+
+/// For each cell, the `limit` resources with the most amortized cost allocated to its target
+/// under `rules` (the rows matched again, as the allocation matched them), largest first. One
+/// pass over the cells' days, however many cells: an import of a year may ask for hundreds.
 pub async fn top_resources(
     conn: &mut Connection,
     rules: &[AllocationRule],
-    target: &str,
-    service: &str,
-    currency: &str,
-    day: NaiveDate,
+    cells: &[CostCell<'_>],
     limit: i64,
 ) -> AppResult<Vec<ResourceCost>> {
+    let column = |f: fn(&CostCell) -> String| cells.iter().map(f).collect::<Vec<String>>();
     let m = matcher(rules, 7);
     let sql = format!(
-        "SELECT coalesce(resource_id, '(no resource id)') AS resource, round(sum(effective_cost), 2)::text AS cost
-           FROM (SELECT resource_id, effective_cost, {rule} AS rule FROM cost_rows
-                  WHERE import_id IN (SELECT import_id FROM cost_slices) AND billing_currency = $3
-                    AND service_name = $4 AND (charge_period_start AT TIME ZONE 'UTC')::date = $5) AS matched
-          WHERE coalesce(($1::text[])[rule + 1], '') = $2
-          GROUP BY 1 ORDER BY sum(effective_cost) DESC, 1 LIMIT $6",
+        "WITH cells AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::date[])
+                          AS c (target, service_name, currency, day)),
+              matched AS (
+                SELECT coalesce(($1::text[])[rule + 1], '') AS target, service_name, currency, day, resource_id,
+                       effective_cost
+                  FROM (SELECT resource_id, effective_cost, service_name, billing_currency AS currency,
+                               (charge_period_start AT TIME ZONE 'UTC')::date AS day, {rule} AS rule
+                          FROM cost_rows
+                         WHERE import_id IN (SELECT import_id FROM cost_slices)
+                           AND (charge_period_start AT TIME ZONE 'UTC')::date = ANY($5)
+                           AND service_name = ANY($3)) AS r),
+              ranked AS (
+                SELECT target, service_name, currency, day, coalesce(resource_id, '(no resource id)') AS resource,
+                       sum(effective_cost) AS cost,
+                       row_number() OVER (PARTITION BY target, service_name, currency, day
+                                          ORDER BY sum(effective_cost) DESC, coalesce(resource_id, '(no resource id)')) AS rank
+                  FROM matched JOIN cells USING (target, service_name, currency, day)
+                 GROUP BY 1, 2, 3, 4, 5)
+         SELECT target, service_name, currency, day, resource, round(cost, 2)::text AS cost
+           FROM ranked WHERE rank <= $6 ORDER BY target, service_name, currency, day, rank",
         rule = m.rule
     );
     let mut query = diesel::sql_query(sql)
         .into_boxed()
         .bind::<Array<Text>, _>(targets(rules))
-        .bind::<Text, _>(target)
-        .bind::<Text, _>(currency)
-        .bind::<Text, _>(service)
-        .bind::<Date, _>(day)
+        .bind::<Array<Text>, _>(column(|c| c.target.to_owned()))
+        .bind::<Array<Text>, _>(column(|c| c.service.to_owned()))
+        .bind::<Array<Text>, _>(column(|c| c.currency.to_owned()))
+        .bind::<Array<Date>, _>(cells.iter().map(|c| c.day).collect::<Vec<_>>())
         .bind::<diesel::sql_types::BigInt, _>(limit);
     for value in m.binds {
         query = query.bind::<Text, _>(value);

@@ -1,17 +1,18 @@
-//! Cost anomalies, explainable. For each allocation target, service and currency, each of the
-//! newest 7 imported days is compared with the same weekday of the 8 weeks before (at least 4 of
-//! them, and 14 days of history): baseline = their median, robust z = 0.6745 · (x − median) /
-//! MAD. A day is an anomaly when |z| > 3.5 and its impact (x − median) clears both of the
-//! tenant's floors (an amount, and a percent of the median). A flat baseline (MAD 0) uses 5% of
-//! its median, at least 0.01, as its MAD, so a change from a constant is judged by the floors.
+//! Cost anomalies, explainable. For each allocation target, service and currency, each day
+//! whose costs changed (an import's days, every day after a rule change, and always the newest
+//! 7) is compared with the same weekday of the 8 weeks before (at least 4 of them, and 14 days
+//! of history): baseline = their median, robust z = 0.6745 · (x − median) / MAD. A day is an
+//! anomaly when |z| > 3.5 and its impact (x − median) clears both of the tenant's floors (an
+//! amount, and a percent of the median). A flat baseline (MAD 0) uses 5% of its median, at
+//! least 0.01, as its MAD, so a change from a constant is judged by the floors.
 //!
 //! Detected inside the transaction of every import and allocation recompute: a new anomaly is
 //! kept with what was expected, the range (median ± 3.5 MADs / 0.6745), the actual and the top
-//! resources behind it (the day's rows matched again with the allocation rules), audited,
-//! published as `finops:anomaly`, and its owners told. Figures are statistics over daily sums
-//! (f64); the amounts shown are rounded to cents.
+//! resources behind it (the day's rows matched again with the allocation rules) and audited;
+//! when it is in the newest week it is also published as `finops:anomaly` and its owners are
+//! told. Figures are statistics over daily sums (f64); the amounts shown are rounded to cents.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Duration, NaiveDate};
 use diesel::sql_types::{Date, Double, Jsonb, Nullable, Text};
@@ -19,7 +20,7 @@ use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
-use super::allocation_repo;
+use super::allocation_repo::{self, CostCell};
 use super::budgets::tell_owners;
 use super::model::{AnomaliesView, AnomalyView};
 use crate::audit::model::AuditAction;
@@ -59,12 +60,14 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 /// Judges `actual` on `day` against `history` (day → cost, days without cost absent) starting
-/// at `first`; `None` when there is not enough history or it is not an anomaly.
+/// at `first`; `None` when there is not enough history or it is not an anomaly. Only days the
+/// tenant's bills `cover` (any cost at all that day) are samples: a day without this group's
+/// cost is a zero only when the bills say so.
 pub fn judge(
     history: &BTreeMap<NaiveDate, f64>,
     first: NaiveDate,
-    day: NaiveDate,
-    actual: f64,
+    covered: impl Fn(NaiveDate) -> bool,
+    (day, actual): (NaiveDate, f64),
     floors: (f64, f64),
 ) -> Option<Judgement> {
     if (day - first).num_days() < MIN_HISTORY_DAYS {
@@ -72,7 +75,7 @@ pub fn judge(
     }
     let mut samples: Vec<f64> = (1..=WEEKS)
         .map(|k| day - Duration::days(7 * k))
-        .filter(|d| *d >= first)
+        .filter(|d| *d >= first && covered(*d))
         .map(|d| history.get(&d).copied().unwrap_or(0.0))
         .collect();
     if samples.len() < MIN_SAMPLES {
@@ -125,36 +128,41 @@ struct DailyCost {
 
 type Group = (String, String, String);
 
-/// Finds the anomalies of the newest imported days, in the caller's transaction; returns how
-/// many are new.
-pub async fn detect(conn: &mut Connection) -> AppResult<usize> {
+/// Finds the anomalies among the days whose costs changed — from `since` (`None`: every day)
+/// and always the newest week — in the caller's transaction; returns how many are new. Only
+/// the newest week is news: older anomalies (an import of last year's bills) are kept and
+/// audited, but nobody is notified of them.
+pub async fn detect(conn: &mut Connection, since: Option<NaiveDate>) -> AppResult<usize> {
     #[derive(QueryableByName)]
-    struct Newest {
+    struct Span {
         #[diesel(sql_type = Nullable<Date>)]
-        day: Option<NaiveDate>,
+        first: Option<NaiveDate>,
+        #[diesel(sql_type = Nullable<Date>)]
+        newest: Option<NaiveDate>,
     }
-    let Newest { day: Some(newest) } =
-        diesel::sql_query("SELECT max(day) AS day FROM cost_allocated").get_result(conn).await?
+    let Span { first: Some(first), newest: Some(newest) } =
+        diesel::sql_query("SELECT min(day) AS first, max(day) AS newest FROM cost_allocated").get_result(conn).await?
     else {
         return Ok(0);
     };
+    let news_from = newest - Duration::days(RECENT_DAYS - 1);
+    let checked_from = since.unwrap_or(first).max(first).min(news_from);
     let floors = floors(conn).await?;
     let absolute: f64 = floors.absolute_floor.parse().unwrap_or(0.0);
     let rows: Vec<DailyCost> = diesel::sql_query(
-        "WITH recent AS (
+        "WITH changed AS (
             SELECT target, service_name, currency, day, sum(effective_cost)::float8 AS cost
-              FROM cost_allocated WHERE day > $1::date - $2 GROUP BY 1, 2, 3, 4),
+              FROM cost_allocated WHERE day >= $1::date - $2 GROUP BY 1, 2, 3, 4),
          firsts AS (
             SELECT target, service_name, currency, min(day) AS first FROM cost_allocated
-             WHERE (target, service_name, currency) IN (SELECT target, service_name, currency FROM recent
-                                                        WHERE day > $1::date - $3)
+             WHERE (target, service_name, currency) IN (SELECT target, service_name, currency FROM changed
+                                                        WHERE day >= $1::date)
              GROUP BY 1, 2, 3)
-         SELECT r.target, r.service_name, r.currency, r.day, r.cost, f.first
-           FROM recent r JOIN firsts f USING (target, service_name, currency)",
+         SELECT c.target, c.service_name, c.currency, c.day, c.cost, f.first
+           FROM changed c JOIN firsts f USING (target, service_name, currency)",
     )
-    .bind::<Date, _>(newest)
-    .bind::<diesel::sql_types::Integer, _>((7 * WEEKS + RECENT_DAYS) as i32)
-    .bind::<diesel::sql_types::Integer, _>(RECENT_DAYS as i32)
+    .bind::<Date, _>(checked_from)
+    .bind::<diesel::sql_types::Integer, _>((7 * WEEKS) as i32)
     .load(conn)
     .await?;
     let mut groups: HashMap<Group, (NaiveDate, BTreeMap<NaiveDate, f64>)> = HashMap::new();
@@ -162,15 +170,32 @@ pub async fn detect(conn: &mut Connection) -> AppResult<usize> {
         let entry = groups.entry((row.target, row.service_name, row.currency)).or_insert((row.first, BTreeMap::new()));
         entry.1.insert(row.day, row.cost);
     }
-    let checked_from = newest - Duration::days(RECENT_DAYS - 1);
+    #[derive(QueryableByName)]
+    struct Covered {
+        #[diesel(sql_type = Text)]
+        currency: String,
+        #[diesel(sql_type = Date)]
+        day: NaiveDate,
+    }
+    let covered: HashSet<(String, NaiveDate)> =
+        diesel::sql_query("SELECT DISTINCT currency, day FROM cost_allocated WHERE day >= $1::date - $2")
+            .bind::<Date, _>(checked_from)
+            .bind::<diesel::sql_types::Integer, _>((7 * WEEKS) as i32)
+            .load::<Covered>(conn)
+            .await?
+            .into_iter()
+            .map(|c| (c.currency, c.day))
+            .collect();
     let mut found = Vec::new();
     for (group, (first, history)) in &groups {
+        let covers = |d: NaiveDate| covered.contains(&(group.2.clone(), d));
         for (day, actual) in history.range(checked_from..) {
-            if let Some(judgement) = judge(history, *first, *day, *actual, (absolute, floors.percent_floor)) {
+            if let Some(judgement) = judge(history, *first, covers, (*day, *actual), (absolute, floors.percent_floor)) {
                 found.push((group.clone(), *day, *actual, judgement));
             }
         }
     }
+    found.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     // Days checked again that no longer qualify (a corrected bill) are no longer anomalies,
     // unless someone acknowledged them.
     let keys: Vec<String> =
@@ -187,11 +212,21 @@ pub async fn detect(conn: &mut Connection) -> AppResult<usize> {
         return Ok(0);
     }
     let rules = allocation_repo::current_rules(conn).await?;
+    let cells: Vec<CostCell> = found
+        .iter()
+        .map(|((target, service, currency), day, ..)| CostCell { target, service, currency, day: *day })
+        .collect();
+    let mut top: HashMap<(String, String, String, NaiveDate), Vec<serde_json::Value>> = HashMap::new();
+    for r in allocation_repo::top_resources(conn, &rules, &cells, TOP_RESOURCES).await? {
+        top.entry((r.target, r.service_name, r.currency, r.day))
+            .or_default()
+            .push(json!({ "resource": r.resource, "cost": r.cost }));
+    }
     let mut new = 0;
     for ((target, service, currency), day, actual, judgement) in found {
-        let top =
-            allocation_repo::top_resources(conn, &rules, &target, &service, &currency, day, TOP_RESOURCES).await?;
-        let top = json!(top.iter().map(|r| json!({ "resource": r.resource, "cost": r.cost })).collect::<Vec<_>>());
+        let key = (target, service, currency, day);
+        let top = json!(top.remove(&key).unwrap_or_default());
+        let (target, service, currency, day) = key;
         #[derive(QueryableByName)]
         struct Inserted {
             #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -220,23 +255,32 @@ pub async fn detect(conn: &mut Connection) -> AppResult<usize> {
         .await?;
         if inserted {
             new += 1;
-            tell(conn, &target, &service, &currency, day, actual, &judgement, &top).await?;
+            let found = Found { target: &target, service: &service, currency: &currency, day, actual };
+            tell(conn, &found, &judgement, &top, day >= news_from).await?;
         }
     }
     Ok(new)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn tell(
-    conn: &mut Connection,
-    target: &str,
-    service: &str,
-    currency: &str,
+/// A new anomaly, as detected.
+#[derive(Clone, Copy)]
+struct Found<'a> {
+    target: &'a str,
+    service: &'a str,
+    currency: &'a str,
     day: NaiveDate,
     actual: f64,
+}
+
+/// Audits a new anomaly; when it is news, also publishes it and tells its owners.
+async fn tell(
+    conn: &mut Connection,
+    found: &Found<'_>,
     judgement: &Judgement,
     top: &serde_json::Value,
+    news: bool,
 ) -> AppResult<()> {
+    let Found { target, service, currency, day, actual } = *found;
     let source = AuditSource::system();
     let shown = if target.is_empty() { "Unallocated" } else { target };
     let (actual, expected) = (format!("{actual:.2}"), format!("{:.2}", judgement.expected));
@@ -247,6 +291,9 @@ async fn tell(
             "z": judgement.z, "top_resources": top,
         }));
     record(conn, &source, event).await?;
+    if !news {
+        return Ok(());
+    }
     let published = Event::CostAnomaly {
         target: target.to_owned(),
         service: service.to_owned(),
@@ -422,22 +469,36 @@ mod tests {
         for (k, value) in weekly.iter().enumerate() {
             history.insert(day(56 - 7 * (k as i64 + 1)), *value);
         }
-        let judged = judge(&history, day(0), day(56), 25.0, (10.0, 20.0)).expect("an anomaly");
+        let judged = judge(&history, day(0), |_| true, (day(56), 25.0), (10.0, 20.0)).expect("an anomaly");
         assert_eq!(judged.expected, 10.0);
         assert!((judged.z - 0.6745 * 15.0 / 0.5).abs() < 1e-9, "{}", judged.z);
         assert!((judged.high - (10.0 + 3.5 * 0.5 / 0.6745)).abs() < 1e-9);
         // Within the floors: 15 over is not an anomaly when the floor is 20.
-        assert!(judge(&history, day(0), day(56), 25.0, (20.0, 20.0)).is_none());
+        assert!(judge(&history, day(0), |_| true, (day(56), 25.0), (20.0, 20.0)).is_none());
         // An ordinary day is not.
-        assert!(judge(&history, day(0), day(56), 11.0, (0.0, 0.0)).is_none());
+        assert!(judge(&history, day(0), |_| true, (day(56), 11.0), (0.0, 0.0)).is_none());
         // Too little history: not judged.
-        assert!(judge(&history, day(50), day(56), 25.0, (0.0, 0.0)).is_none());
+        assert!(judge(&history, day(50), |_| true, (day(56), 25.0), (0.0, 0.0)).is_none());
     }
 
     #[test]
     fn a_flat_baseline_is_judged_by_the_floors() {
         let history: BTreeMap<NaiveDate, f64> = (0..56).map(|d| (day(d), 2.0)).collect();
-        assert!(judge(&history, day(0), day(56), 50.0, (10.0, 20.0)).is_some(), "48 over a flat 2.00");
-        assert!(judge(&history, day(0), day(56), 2.5, (10.0, 20.0)).is_none(), "0.50 over: under the floor");
+        assert!(judge(&history, day(0), |_| true, (day(56), 50.0), (10.0, 20.0)).is_some(), "48 over a flat 2.00");
+        assert!(
+            judge(&history, day(0), |_| true, (day(56), 2.5), (10.0, 20.0)).is_none(),
+            "0.50 over: under the floor"
+        );
+    }
+
+    /// A correction dated a month back starts the group early; the weeks the bills do not
+    /// cover are not zeros to compare with.
+    #[test]
+    fn days_the_bills_do_not_cover_are_not_samples() {
+        let mut history: BTreeMap<NaiveDate, f64> = (36..57).map(|d| (day(d), 10.0)).collect();
+        history.insert(day(0), -25.0);
+        let covered = |d: NaiveDate| d == day(0) || d >= day(36);
+        assert!(judge(&history, day(0), covered, (day(57), 10.0), (0.0, 0.0)).is_none(), "3 weeks: not judged");
+        assert!(judge(&history, day(0), |_| true, (day(57), 10.0), (0.0, 0.0)).is_some(), "zeros would make it one");
     }
 }

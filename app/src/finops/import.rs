@@ -338,7 +338,9 @@ async fn commit(
             let replaced = repo::commit(conn, id, &request.source).await?;
             allocation::allocate_import(conn, id, &rules).await?;
             super::budgets::evaluate(conn).await?;
-            super::anomalies::detect(conn).await?;
+            // An import without costs changed no day: only the newest week is looked at again.
+            let changed_from = repo::first_day(conn, id).await?.unwrap_or(chrono::NaiveDate::MAX);
+            super::anomalies::detect(conn, Some(changed_from)).await?;
             let totals = repo::totals(conn, id).await?;
             let report = ImportReport {
                 layout: reading.layout.into(),

@@ -244,6 +244,20 @@ pub async fn totals(conn: &mut Connection, import: Uuid) -> AppResult<Vec<Period
         .collect())
 }
 
+/// The first day the import has costs on: where the days it changed begin.
+pub async fn first_day(conn: &mut Connection, import: Uuid) -> AppResult<Option<NaiveDate>> {
+    #[derive(QueryableByName)]
+    struct First {
+        #[diesel(sql_type = Nullable<Date>)]
+        day: Option<NaiveDate>,
+    }
+    let First { day } = diesel::sql_query("SELECT min(day) AS day FROM cost_daily WHERE import_id = $1")
+        .bind::<SqlUuid, _>(import)
+        .get_result(conn)
+        .await?;
+    Ok(day)
+}
+
 pub async fn finish(
     conn: &mut Connection,
     import: Uuid,

@@ -1,21 +1,18 @@
-//! `server bench --cost-rows N`: a year of a mid-size cloud estate as one FOCUS file (seeded,
-//! so every run writes the same bytes): three providers, 40 sub-accounts, 30 services, 5,000
-//! resources whose tags have gaps (a third carry no `application`), monthly commitment
-//! purchases with the usage they cover, corrections of the month before, and a few injected
-//! spikes. Then the import's rate, a re-import of the same file (every period replaced), and
-//! the cost overview in process and through the router with an API key, cold and warm, and
-//! the Cost Insights routes for a team's applications.
+//! `server bench --cost-rows N`: a year of a mid-size cloud estate as one FOCUS file (see
+//! `cost_estate`), its import's rate and a re-import of the same file (every period replaced),
+//! 150 allocation rules and the year reallocated with them, the anomalies found scored against
+//! the spikes injected, and the cost pages in process and through the router with an API key,
+//! cold and warm, with the Cost Insights routes for a team's applications.
 
-use std::io::Write;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use axum::http::header;
-use chrono::{Datelike, Days, Months, NaiveDate, Utc};
+use chrono::{Datelike, Days, NaiveDate, Utc};
 use serde_json::json;
 
 use super::bench::{print_row, sample};
 use super::bench_edge::Client;
+use super::cost_estate::{Estate, Score, APPLICATIONS};
 use app::access::service::{self as access, NewKey};
 use app::audit::service::AuditSource;
 use app::auth::service as auth;
@@ -29,140 +26,17 @@ use app::finops::service;
 use app::finops::{allocation, cost_insights};
 use app::tenancy::model::Tenant;
 
-const SERVICES: [(&str, &str); 10] = [
-    ("Amazon Elastic Compute Cloud", "Compute"),
-    ("Amazon Simple Storage Service", "Storage"),
-    ("Amazon Relational Database Service", "Databases"),
-    ("AWS Lambda", "Compute"),
-    ("Amazon CloudFront", "Networking"),
-    ("Virtual Machines", "Compute"),
-    ("Azure Cosmos DB", "Databases"),
-    ("Storage", "Storage"),
-    ("Compute Engine", "Compute"),
-    ("BigQuery", "Analytics"),
-];
-const PROVIDERS: [&str; 3] = ["AWS", "Microsoft", "Google Cloud"];
-
-/// splitmix64: a seeded sequence, so every run writes the same file.
-struct Seeded(u64);
-
-impl Seeded {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Micro-units as a decimal with ten places, as bills write them (no float anywhere).
-fn money(micros: i64) -> String {
-    let sign = if micros < 0 { "-" } else { "" };
-    let micros = micros.unsigned_abs();
-    format!("{sign}{}.{:06}0000", micros / 1_000_000, micros % 1_000_000)
-}
-
-fn month_start(day: NaiveDate) -> NaiveDate {
-    day.with_day(1).expect("day 1")
-}
-
-/// Writes the year as FOCUS CSV; returns the file and its row count.
-fn generate(rows: u64) -> std::io::Result<(PathBuf, u64)> {
-    let path = std::env::temp_dir().join(format!("beacon-bench-costs-{rows}.csv"));
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
-    writeln!(
-        out,
-        "BilledCost,EffectiveCost,ListCost,BillingAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,\
-         ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ChargeClass,ProviderName,ServiceName,ServiceCategory,\
-         SubAccountId,RegionId,ResourceId,CommitmentDiscountId,Tags"
-    )?;
-    let mut rng = Seeded(42);
-    let today = Utc::now().date_naive();
-    let first = today - Days::new(365);
-    let per_day = (rows / 365).max(1);
-    let mut written = 0;
-    let mut day = first;
-    while day < today && written < rows {
-        let (period, next_period) = (month_start(day), month_start(day) + Months::new(1));
-        let (start, end) = (format!("{day}T00:00:00Z"), format!("{}T00:00:00Z", day + Days::new(1)));
-        for _ in 0..per_day {
-            let resource = rng.below(5_000);
-            let service = (resource % SERVICES.len() as u64) as usize;
-            let provider = PROVIDERS[service * PROVIDERS.len() / SERVICES.len()];
-            let (name, category) = SERVICES[service];
-            let account = resource % 40;
-            // A third of the resources carry no application tag, a tenth no team either.
-            let tags = match resource % 30 {
-                0..=2 => String::new(),
-                3..=9 => format!(r#""{{""team"": ""team-{}""}}""#, resource % 12),
-                _ => format!(
-                    r#""{{""application"": ""app-{}"", ""team"": ""team-{}"", ""environment"": ""{}""}}""#,
-                    resource % 150,
-                    resource % 12,
-                    if resource.is_multiple_of(3) { "prod" } else { "dev" }
-                ),
-            };
-            // Injected spikes: three (service, day) pairs cost 8 times their usual.
-            let spike = [(0usize, 100u64), (2, 200), (5, 300)]
-                .iter()
-                .any(|(s, d)| *s == service && day == first + Days::new(*d));
-            let mut micros = (rng.below(2_000_000) + 10_000) as i64;
-            if spike {
-                micros *= 8;
-            }
-            let covered = resource.is_multiple_of(7);
-            let effective = if covered { micros * 7 / 10 } else { micros };
-            let commitment = if covered { format!("commitment-{}", account % 4) } else { String::new() };
-            writeln!(
-                out,
-                "{},{},{},billing-{},USD,{period}T00:00:00Z,{next_period}T00:00:00Z,{start},{end},Usage,,{provider},{name},{category},account-{account},region-{},resource-{resource},{commitment},{tags}",
-                money(if covered { 0 } else { micros }),
-                money(effective),
-                money(micros * 12 / 10),
-                account % 3,
-                resource % 8,
-            )?;
-            written += 1;
-        }
-        // The first of a month: each commitment's purchase (billed, no effective cost) and a
-        // correction of the month before.
-        if day.day() == 1 {
-            for c in 0..4 {
-                writeln!(
-                    out,
-                    "{},{},,billing-{},USD,{period}T00:00:00Z,{next_period}T00:00:00Z,{period}T00:00:00Z,{next_period}T00:00:00Z,Purchase,,AWS,Savings Plans,Compute,account-{c},,,commitment-{c},",
-                    money(900_000_000),
-                    money(0),
-                    c % 3
-                )?;
-                written += 1;
-            }
-            let before = period - Months::new(1);
-            writeln!(
-                out,
-                "{},{},,billing-0,USD,{period}T00:00:00Z,{next_period}T00:00:00Z,{before}T00:00:00Z,{period}T00:00:00Z,Usage,Correction,AWS,Amazon Elastic Compute Cloud,Compute,account-0,region-0,,,",
-                money(-25_000_000),
-                money(-25_000_000)
-            )?;
-            written += 1;
-        }
-        day = day + Days::new(1);
-    }
-    out.flush()?;
-    Ok((path, written))
-}
-
 pub async fn run(db: &Database, tenant: &Tenant, admin: &str, rows: u64, samples: usize) -> Result<(), AppError> {
     let started = Instant::now();
-    let (path, written) = tokio::task::spawn_blocking(move || generate(rows))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)?;
+    let estate = Estate { rows, days: 365, end: Utc::now().date_naive() };
+    let path = std::env::temp_dir().join(format!("beacon-bench-costs-{rows}.csv"));
+    let written = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || estate.write(&path)
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)?;
     let size = std::fs::metadata(&path).map_err(AppError::internal)?.len();
     println!(
         "generated {written} FOCUS rows ({:.0} MiB) in {:.1} s",
@@ -188,7 +62,7 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: &str, rows: u64, samples
     let who = AuditSource::command_line();
     let mut revision = None;
     let started = Instant::now();
-    for app in 0..150 {
+    for app in 0..APPLICATIONS {
         let rule = allocation::parse_rule(
             "tag",
             "application",
@@ -204,6 +78,21 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: &str, rows: u64, samples
         "150 allocation rules saved in {saved:.1} s; the year reallocated with them in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let score = Score::read(db, tenant, &estate.spikes(), |app| format!("component:default/{app}")).await?;
+    println!(
+        "anomalies: {} spiked cells injected (6 spikes), {} found: precision {:.3}, recall {:.3}",
+        score.injected.len(),
+        score.found.len(),
+        score.precision(),
+        score.recall()
+    );
+    for (label, cells) in
+        [("false alarm", score.false_alarms().collect::<Vec<_>>()), ("missed", score.missed().collect())]
+    {
+        for cell in cells.iter().take(5) {
+            println!("  {label}: {} / {} on {}", cell.target, cell.service_name, cell.day);
+        }
+    }
 
     println!("{:<48} {:>9} {:>9} {:>9} {:>9}", "cost overview (in process)", "cold ms", "p50 ms", "p95 ms", "max ms");
     for view in [CostView::Amortized, CostView::Invoice] {

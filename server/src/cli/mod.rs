@@ -8,6 +8,7 @@ mod bench_finops;
 mod bench_http;
 mod bench_ws;
 mod catalog;
+pub mod cost_estate;
 mod finops;
 mod tenant;
 
