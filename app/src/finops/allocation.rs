@@ -8,7 +8,10 @@ use chrono::Days;
 use serde_json::json;
 
 use super::allocation_repo as repo;
-use super::model::{AllocationPage, AllocationRule, EntityCost, Move, RuleKind, RuleRevision, UnallocatedResource};
+use super::model::{
+    AllocationPage, AllocationRule, EntityCost, Move, RuleKind, RuleRevision, Share, SharedSplit, SplitMethod,
+    UnallocatedResource,
+};
 use crate::audit::model::AuditAction;
 use crate::audit::service::{self as audit, AuditEvent, AuditSource};
 use crate::catalog::refs::EntityRef;
@@ -19,6 +22,9 @@ use crate::tenancy::model::Tenant;
 /// Rules in one list; far more than any estate needs, few enough for one SQL `CASE`.
 pub const MAX_RULES: usize = 500;
 const PATTERN_CHARS: usize = 256;
+const POOL_NAME_CHARS: usize = 64;
+/// Recipients of one shared pool.
+pub const MAX_RECIPIENTS: usize = 100;
 /// Revisions listed on the page.
 const REVISIONS_SHOWN: i64 = 20;
 /// Unallocated resources listed on the page.
@@ -28,6 +34,78 @@ const STALE_RECOMPUTE_SECONDS: i64 = 120;
 
 /// A rule from a form: kind, tag key (for tags), pattern and target entity.
 pub fn parse_rule(kind: &str, key: &str, pattern: &str, target: &str) -> AppResult<AllocationRule> {
+    let (kind, key, pattern) = parse_match(kind, key, pattern)?;
+    Ok(AllocationRule { kind, key, pattern, target: entity(target, "The target")?, shared: None })
+}
+
+/// A shared rule from a form: what it matches, the pool's name, the split method and the
+/// recipients (`component:checkout, team-a` — with a percent each for a fixed split:
+/// `checkout 60, team-a 40`).
+pub fn parse_shared_rule(
+    (kind, key, pattern): (&str, &str, &str),
+    pool: &str,
+    method: &str,
+    recipients: &str,
+) -> AppResult<AllocationRule> {
+    let (kind, key, pattern) = parse_match(kind, key, pattern)?;
+    let pool = pool.trim().trim_start_matches("pool:").to_lowercase();
+    let valid_name = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if pool.is_empty() || pool.len() > POOL_NAME_CHARS || !pool.chars().all(valid_name) {
+        return Err(AppError::invalid(format!(
+            "Name the shared pool with letters, digits, '-', '_' or '.', at most {POOL_NAME_CHARS} (e.g. kubernetes)."
+        )));
+    }
+    let method = SplitMethod::parse(method)
+        .ok_or_else(|| AppError::invalid("Choose how the pool is split: even, proportional or fixed."))?;
+    let mut shares = Vec::new();
+    for item in recipients.split([',', '\n']).map(str::trim).filter(|i| !i.is_empty()) {
+        let (target, percent) = match item.rsplit_once(char::is_whitespace) {
+            Some((target, percent)) if method == SplitMethod::Fixed => (target.trim(), Some(percent)),
+            _ => (item, None),
+        };
+        let target = entity(target, "Each recipient")?;
+        if shares.iter().any(|s: &Share| s.target == target) {
+            return Err(AppError::invalid(format!("{target} is listed twice.")));
+        }
+        let percent = match (method, percent) {
+            (SplitMethod::Fixed, Some(p)) => {
+                Some(hundredths(p).map(|_| p.trim().trim_end_matches('%').to_owned()).ok_or_else(|| {
+                    AppError::invalid(format!(
+                        "The percent of {target} is a number above 0 with at most two decimals, like 62.5."
+                    ))
+                })?)
+            }
+            (SplitMethod::Fixed, None) => {
+                return Err(AppError::invalid(format!("Give {target} its percent, like {target} 40.")))
+            }
+            _ => None,
+        };
+        shares.push(Share { target, percent });
+    }
+    if !(2..=MAX_RECIPIENTS).contains(&shares.len()) {
+        return Err(AppError::invalid(format!("A shared pool is split among 2 to {MAX_RECIPIENTS} catalog entities.")));
+    }
+    if method == SplitMethod::Fixed {
+        let total: u64 = shares.iter().filter_map(|s| s.percent.as_deref().and_then(hundredths)).sum();
+        if total != HUNDRED_PERCENT {
+            return Err(AppError::invalid(format!(
+                "The percents add up to {}.{:02}, not 100.",
+                total / 100,
+                total % 100
+            )));
+        }
+    }
+    Ok(AllocationRule {
+        kind,
+        key,
+        pattern,
+        target: format!("pool:{pool}"),
+        shared: Some(SharedSplit { method, shares }),
+    })
+}
+
+/// What a rule matches: its kind, the tag key for tags, and the pattern.
+fn parse_match(kind: &str, key: &str, pattern: &str) -> AppResult<(RuleKind, Option<String>, String)> {
     let kind = RuleKind::parse(kind)
         .ok_or_else(|| AppError::invalid("Choose what the rule looks at: tag, sub-account or resource id."))?;
     let pattern = pattern.trim();
@@ -46,9 +124,33 @@ pub fn parse_rule(kind: &str, key: &str, pattern: &str, target: &str) -> AppResu
         }
         _ => None,
     };
-    let target = EntityRef::parse(target, Some("component"), "default")
-        .map_err(|e| AppError::invalid(format!("The target must be a catalog entity: {e}")))?;
-    Ok(AllocationRule { kind, key, pattern: pattern.to_owned(), target: target.key() })
+    Ok((kind, key, pattern.to_owned()))
+}
+
+/// A catalog entity named in a rule, in its stored form; a bare name is a component.
+fn entity(raw: &str, what: &str) -> AppResult<String> {
+    let parsed = EntityRef::parse(raw, Some("component"), "default")
+        .map_err(|e| AppError::invalid(format!("{what} must be a catalog entity: {e}")))?;
+    if parsed.kind.eq_ignore_ascii_case("pool") {
+        return Err(AppError::invalid("pool: names a shared pool: choose how it is split among its recipients."));
+    }
+    Ok(parsed.key())
+}
+
+/// 100% in hundredths of a percent.
+const HUNDRED_PERCENT: u64 = 10_000;
+
+/// A percent above 0 and at most 100 with up to two decimals, in hundredths.
+fn hundredths(raw: &str) -> Option<u64> {
+    let raw = raw.trim().trim_end_matches('%');
+    let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !(fraction.is_empty() || (fraction.len() <= 2 && fraction.bytes().all(|b| b.is_ascii_digit())))
+    {
+        return None;
+    }
+    let value = whole.parse::<u64>().ok()? * 100 + format!("{fraction:0<2}").parse::<u64>().ok()?;
+    (1..=HUNDRED_PERCENT).contains(&value).then_some(value)
 }
 
 fn to_model(row: &repo::RevisionRow) -> AppResult<RuleRevision> {
@@ -174,6 +276,15 @@ async fn change(
                 let after = change(before.clone())?;
                 if after.len() > MAX_RULES {
                     return Err(AppError::invalid(format!("At most {MAX_RULES} rules.")));
+                }
+                for (i, rule) in after.iter().enumerate() {
+                    let differs = |other: &AllocationRule| other.target == rule.target && other.shared != rule.shared;
+                    if rule.shared.is_some() && after[..i].iter().any(differs) {
+                        return Err(AppError::invalid(format!(
+                            "{} is already split differently by another rule: use the same recipients, or another pool name.",
+                            rule.target
+                        )));
+                    }
                 }
                 let revision = repo::save_revision(conn, &after, &source_for_audit.actor, &reason).await?;
                 let event =

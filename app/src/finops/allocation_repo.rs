@@ -174,7 +174,7 @@ pub async fn mark_applied(conn: &mut Connection, revision: i32) -> AppResult<()>
 }
 
 /// `INSERT … SELECT` of the allocated daily sums of the rows `scope` selects (a condition on
-/// `cost_rows` using `$1`).
+/// `cost_rows` using `$1`); what a shared rule matches is summed into `cost_pooled` instead.
 async fn insert_allocated(
     conn: &mut Connection,
     scope: &str,
@@ -183,15 +183,22 @@ async fn insert_allocated(
 ) -> AppResult<()> {
     let m = matcher(rules, 3);
     let sql = format!(
-        "INSERT INTO cost_allocated (import_id, billing_account_id, billing_period_start, day, currency, target,
+        "WITH summed AS (
+            SELECT import_id, billing_account_id, billing_period_start, day, billing_currency AS currency,
+                   coalesce(($2::text[])[rule + 1], '') AS target, service_name, sum(billed_cost) AS billed_cost,
+                   sum(effective_cost) AS effective_cost, count(*) AS rows
+              FROM (SELECT import_id, billing_account_id, billing_period_start, billing_currency, service_name,
+                           billed_cost, effective_cost, (charge_period_start AT TIME ZONE 'UTC')::date AS day,
+                           {rule} AS rule
+                      FROM cost_rows WHERE {scope}) AS matched
+             GROUP BY 1, 2, 3, 4, 5, 6, 7),
+         pooled AS (
+            INSERT INTO cost_pooled (import_id, billing_account_id, billing_period_start, day, currency, pool,
+                 service_name, billed_cost, effective_cost, rows)
+            SELECT * FROM summed WHERE target LIKE 'pool:%')
+         INSERT INTO cost_allocated (import_id, billing_account_id, billing_period_start, day, currency, target,
              service_name, billed_cost, effective_cost, rows)
-         SELECT import_id, billing_account_id, billing_period_start, day, billing_currency,
-                coalesce(($2::text[])[rule + 1], ''), service_name, sum(billed_cost), sum(effective_cost), count(*)
-           FROM (SELECT import_id, billing_account_id, billing_period_start, billing_currency, service_name,
-                        billed_cost, effective_cost, (charge_period_start AT TIME ZONE 'UTC')::date AS day,
-                        {rule} AS rule
-                   FROM cost_rows WHERE {scope}) AS matched
-          GROUP BY 1, 2, 3, 4, 5, 6, 7",
+         SELECT * FROM summed WHERE target NOT LIKE 'pool:%'",
         rule = m.rule
     );
     let mut query =
@@ -203,15 +210,109 @@ async fn insert_allocated(
     Ok(())
 }
 
-/// Allocates one import's rows (at its commit).
+/// Splits the pooled cost of the days of `import` (every day: `None`) among the recipients of the rules' pools, replacing the shares split before. Each recipient k of
+/// n gets round(amount × W(k) / W, 12) − round(amount × W(k−1) / W, 12), W(k) the weights of
+/// the first k: the parts add up to the amount exactly. A pool no rule names any more (a
+/// revision waiting to be applied removed it) stays Unallocated until it is.
+async fn split_pools(conn: &mut Connection, import: Option<Uuid>, rules: &[AllocationRule]) -> AppResult<()> {
+    let mut pools: Vec<String> = Vec::new();
+    let (mut methods, mut targets, mut weights, mut ordinals) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for rule in rules {
+        let Some(split) = &rule.shared else { continue };
+        if pools.contains(&rule.target) {
+            continue;
+        }
+        for (k, share) in split.shares.iter().enumerate() {
+            pools.push(rule.target.clone());
+            methods.push(split.method.as_str().to_owned());
+            targets.push(share.target.clone());
+            weights.push(share.percent.clone().unwrap_or_else(|| "1".into()));
+            ordinals.push(k as i32);
+        }
+    }
+    let day_scope = |table: &str| match import {
+        Some(_) => format!("{table}.day IN (SELECT d.day FROM cost_daily d WHERE d.import_id = $1)"),
+        None => "$1::uuid IS NULL".to_owned(),
+    };
+    diesel::sql_query(format!("DELETE FROM cost_allocated c WHERE shared AND {}", day_scope("c")))
+        .bind::<Nullable<SqlUuid>, _>(import)
+        .execute(conn)
+        .await?;
+    if !pools.is_empty() {
+        let sql = format!(
+            "WITH shares AS (
+                SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::numeric[], $6::int[])
+                           AS s (pool, method, target, weight, ordinal)),
+             direct AS (
+                SELECT c.day, c.currency, c.target, greatest(sum(c.effective_cost), 0) AS cost FROM cost_allocated c
+                 WHERE NOT c.shared AND {direct_scope}
+                   AND c.target IN (SELECT target FROM shares WHERE method = 'proportional')
+                 GROUP BY 1, 2, 3),
+             weighted AS (
+                SELECT p.*, s.target AS recipient, s.ordinal,
+                       CASE s.method WHEN 'proportional' THEN coalesce(d.cost, 0) ELSE s.weight END AS weight
+                  FROM cost_pooled p JOIN shares s ON s.pool = p.pool
+                  LEFT JOIN direct d ON d.day = p.day AND d.currency = p.currency AND d.target = s.target
+                 WHERE {pooled_scope}),
+             running AS (
+                SELECT *, sum(weight) OVER whole AS total, count(*) OVER whole AS n,
+                       sum(weight) OVER upto AS upto_weight, row_number() OVER upto AS upto_count
+                  FROM weighted
+                WINDOW whole AS (PARTITION BY id), upto AS (PARTITION BY id ORDER BY ordinal)),
+             fractions AS (
+                SELECT *, CASE WHEN total > 0 THEN upto_weight / total ELSE upto_count::numeric / n END AS upto,
+                          CASE WHEN total > 0 THEN (upto_weight - weight) / total ELSE (upto_count - 1)::numeric / n END
+                              AS before
+                  FROM running)
+             INSERT INTO cost_allocated (import_id, billing_account_id, billing_period_start, day, currency, target,
+                 service_name, billed_cost, effective_cost, rows, shared)
+             SELECT import_id, billing_account_id, billing_period_start, day, currency, recipient, service_name,
+                    round(billed_cost * upto, 12) - round(billed_cost * before, 12),
+                    round(effective_cost * upto, 12) - round(effective_cost * before, 12),
+                    floor(rows * upto) - floor(rows * before), true
+               FROM fractions",
+            direct_scope = day_scope("c"),
+            pooled_scope = day_scope("p"),
+        );
+        diesel::sql_query(sql)
+            .bind::<Nullable<SqlUuid>, _>(import)
+            .bind::<Array<Text>, _>(&pools)
+            .bind::<Array<Text>, _>(&methods)
+            .bind::<Array<Text>, _>(&targets)
+            .bind::<Array<Text>, _>(&weights)
+            .bind::<Array<diesel::sql_types::Integer>, _>(&ordinals)
+            .execute(conn)
+            .await?;
+    }
+    diesel::sql_query(format!(
+        "INSERT INTO cost_allocated (import_id, billing_account_id, billing_period_start, day, currency, target,
+             service_name, billed_cost, effective_cost, rows, shared)
+         SELECT import_id, billing_account_id, billing_period_start, day, currency, '', service_name, billed_cost,
+                effective_cost, rows, true
+           FROM cost_pooled p WHERE NOT (pool = ANY($2)) AND {}",
+        day_scope("p")
+    ))
+    .bind::<Nullable<SqlUuid>, _>(import)
+    .bind::<Array<Text>, _>(&pools)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Allocates one import's rows (at its commit), then splits the pools of its days again: a
+/// split by direct cost depends on every import's cost of the day.
 pub async fn allocate_import(conn: &mut Connection, import: Uuid, rules: &[AllocationRule]) -> AppResult<()> {
-    insert_allocated(conn, "import_id = $1", Some(import), rules).await
+    insert_allocated(conn, "import_id = $1", Some(import), rules).await?;
+    split_pools(conn, Some(import), rules).await
 }
 
 /// Allocates every committed row again (after the rules changed).
 pub async fn reallocate(conn: &mut Connection, rules: &[AllocationRule]) -> AppResult<()> {
     diesel::sql_query("DELETE FROM cost_allocated").execute(conn).await?;
-    insert_allocated(conn, "import_id IN (SELECT import_id FROM cost_slices) AND $1::uuid IS NULL", None, rules).await
+    diesel::sql_query("DELETE FROM cost_pooled").execute(conn).await?;
+    insert_allocated(conn, "import_id IN (SELECT import_id FROM cost_slices) AND $1::uuid IS NULL", None, rules)
+        .await?;
+    split_pools(conn, None, rules).await
 }
 
 #[derive(QueryableByName)]
@@ -540,6 +641,7 @@ mod tests {
             key: key.map(str::to_owned),
             pattern: pattern.into(),
             target: "component:default/x".into(),
+            shared: None,
         }
     }
 

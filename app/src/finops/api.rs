@@ -113,14 +113,32 @@ pub struct RuleForm {
     pub kind: String,
     pub key: String,
     pub pattern: String,
+    /// The catalog entity, or for a shared rule the pool's name.
     pub target: String,
     /// 1-based; empty means at the end.
     pub position: String,
+    /// Empty: the whole cost to `target`; else how the pool is split (even, proportional, fixed).
+    #[serde(default)]
+    pub split: String,
+    /// A shared rule's recipients: `checkout, team-a`, with percents for a fixed split.
+    #[serde(default)]
+    pub recipients: String,
+}
+
+#[cfg(feature = "ssr")]
+impl RuleForm {
+    fn rule(&self) -> Result<super::model::AllocationRule, AppError> {
+        use super::allocation::{parse_rule, parse_shared_rule};
+        match self.split.trim() {
+            "" => parse_rule(&self.kind, &self.key, &self.pattern, &self.target),
+            split => parse_shared_rule((&self.kind, &self.key, &self.pattern), &self.target, split, &self.recipients),
+        }
+    }
 }
 
 #[server(endpoint = "ui/finops/allocation")]
 pub async fn load_allocation(preview: Option<RuleForm>) -> Result<super::model::AllocationPage, AppError> {
-    use super::allocation::{page, parse_rule};
+    use super::allocation::page;
     use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{authorized, Authorized};
@@ -132,7 +150,7 @@ pub async fn load_allocation(preview: Option<RuleForm>) -> Result<super::model::
             let preview = preview.filter(|p| !p.target.trim().is_empty());
             let (rule, error) = match preview {
                 None => (None, None),
-                Some(form) => match parse_rule(&form.kind, &form.key, &form.pattern, &form.target) {
+                Some(form) => match form.rule() {
                     Ok(rule) => (Some((rule, position(&form.position)?.unwrap_or(usize::MAX))), None),
                     Err(e) => (None, Some(e.to_string())),
                 },
@@ -168,7 +186,7 @@ fn expected_revision(raw: &str) -> Result<Option<i32>, AppError> {
 
 #[server(endpoint = "ui/finops/allocation/add")]
 pub async fn add_allocation_rule(rule: RuleForm, revision: String) -> Result<(), AppError> {
-    use super::allocation::{add_rule, parse_rule};
+    use super::allocation::add_rule;
     use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{authorized, Authorized};
@@ -176,7 +194,7 @@ pub async fn add_allocation_rule(rule: RuleForm, revision: String) -> Result<(),
     respond(
         async {
             let Authorized { ctx, state, .. } = authorized(Action::FinopsWrite).await?;
-            let parsed = parse_rule(&rule.kind, &rule.key, &rule.pattern, &rule.target)?;
+            let parsed = rule.rule()?;
             let expected = expected_revision(&revision)?;
             add_rule(&state.db, &ctx.tenant, &ctx.audit_source(), expected, parsed, position(&rule.position)?).await?;
             leptos_axum::redirect("/finops/allocation");

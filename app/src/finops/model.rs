@@ -186,23 +186,93 @@ impl RuleKind {
 }
 
 /// One allocation rule: cost whose `kind` (the tag `key`) matches `pattern` (exact, or with
-/// `*` for any run of characters) goes to the catalog entity `target`. First match wins.
+/// `*` for any run of characters) goes to the catalog entity `target` — or, for a shared rule,
+/// to the pool `target` (`pool:kubernetes`), split among its recipients. First match wins.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllocationRule {
     pub kind: RuleKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub pattern: String,
+    /// An entity reference in its stored (lower-case) form, or a pool's `pool:<name>`.
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedSplit>,
+}
+
+/// How a shared pool's cost of a day is split among its recipients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitMethod {
+    /// The same part each.
+    Even,
+    /// In proportion to each recipient's own (not shared) amortized cost that day, in that
+    /// currency; evenly on a day none has any.
+    Proportional,
+    /// Fixed percents that add up to 100.
+    Fixed,
+}
+
+impl SplitMethod {
+    pub const ALL: [SplitMethod; 3] = [SplitMethod::Even, SplitMethod::Proportional, SplitMethod::Fixed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SplitMethod::Even => "even",
+            SplitMethod::Proportional => "proportional",
+            SplitMethod::Fixed => "fixed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SplitMethod::Even => "evenly",
+            SplitMethod::Proportional => "by their direct cost",
+            SplitMethod::Fixed => "by fixed percents",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == raw.trim())
+    }
+}
+
+/// A pool's split: the method and the recipients, in order (the last takes what rounding leaves).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedSplit {
+    pub method: SplitMethod,
+    pub shares: Vec<Share>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
     /// An entity reference in its stored (lower-case) form.
     pub target: String,
+    /// For a fixed split: the percent, as written (up to two decimals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<String>,
 }
 
 impl AllocationRule {
     /// What the rule says, for people: `tag application = checkout* → component:default/checkout`.
     pub fn describe(&self) -> String {
-        match (&self.kind, &self.key) {
-            (RuleKind::Tag, Some(key)) => format!("tag {key} = {} → {}", self.pattern, self.target),
-            (kind, _) => format!("{} = {} → {}", kind.label().to_lowercase(), self.pattern, self.target),
+        let matched = match (&self.kind, &self.key) {
+            (RuleKind::Tag, Some(key)) => format!("tag {key} = {}", self.pattern),
+            (kind, _) => format!("{} = {}", kind.label().to_lowercase(), self.pattern),
+        };
+        match &self.shared {
+            None => format!("{matched} → {}", self.target),
+            Some(split) => {
+                let recipients: Vec<String> = split
+                    .shares
+                    .iter()
+                    .map(|s| match &s.percent {
+                        Some(percent) => format!("{} {percent}%", s.target),
+                        None => s.target.clone(),
+                    })
+                    .collect();
+                format!("{matched} → {}, shared {} among {}", self.target, split.method.label(), recipients.join(", "))
+            }
         }
     }
 }

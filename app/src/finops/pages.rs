@@ -13,7 +13,7 @@ use super::api::{
 };
 use super::model::{
     AllocationPage, CostImport, CostOverview, CostView, EntityCost, ImportReport, ImportStatus, Movement, RuleKind,
-    UNALLOCATED,
+    SplitMethod, UNALLOCATED,
 };
 use crate::ui::chart::{Bar, BarChart};
 use crate::ui::form::{ErrorNotice, PageProblem};
@@ -399,15 +399,7 @@ pub fn AllocationSettingsPage() -> impl IntoView {
     let page = Resource::new(
         move || {
             (
-                query.with(|q| {
-                    q.get("kind").map(|kind| RuleForm {
-                        kind,
-                        key: q.get("key").unwrap_or_default(),
-                        pattern: q.get("pattern").unwrap_or_default(),
-                        target: q.get("target").unwrap_or_default(),
-                        position: q.get("position").unwrap_or_default(),
-                    })
-                }),
+                query.with(|q| q.get("kind").is_some().then(|| rule_form(q))),
                 add.version().get() + remove.version().get() + restore.version().get(),
             )
         },
@@ -420,15 +412,7 @@ pub fn AllocationSettingsPage() -> impl IntoView {
             .or_else(|| remove.value().get().and_then(Result::err))
             .or_else(|| restore.value().get().and_then(Result::err))
     });
-    let form = move || {
-        query.with(|q| RuleForm {
-            kind: q.get("kind").unwrap_or_else(|| "tag".into()),
-            key: q.get("key").unwrap_or_default(),
-            pattern: q.get("pattern").unwrap_or_default(),
-            target: q.get("target").unwrap_or_default(),
-            position: q.get("position").unwrap_or_default(),
-        })
-    };
+    let form = move || query.with(rule_form);
     view! {
         <section>
             <p class="text-sm text-slate-500"><A href="/finops" attr:class="hover:text-slate-900">"Cloud cost"</A>" / allocation"</p>
@@ -447,6 +431,20 @@ pub fn AllocationSettingsPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// The rule the preview form's query describes; a rule on a tag by default.
+fn rule_form(q: &leptos_router::params::ParamsMap) -> RuleForm {
+    let field = |name: &str| q.get(name).unwrap_or_default();
+    RuleForm {
+        kind: q.get("kind").unwrap_or_else(|| "tag".into()),
+        key: field("key"),
+        pattern: field("pattern"),
+        target: field("target"),
+        position: field("position"),
+        split: field("split"),
+        recipients: field("recipients"),
     }
 }
 
@@ -518,8 +516,19 @@ fn Allocation(
             </label>
             <label class="flex flex-col gap-1">"Tag key"<input name="key" value=form.key.clone() placeholder="application" class="rounded-lg border border-slate-300 px-2 py-1.5"/></label>
             <label class="flex flex-col gap-1">"Value"<input name="pattern" value=form.pattern.clone() required placeholder="checkout or checkout-*" class="rounded-lg border border-slate-300 px-2 py-1.5"/></label>
-            <label class="flex flex-col gap-1 sm:col-span-2">"Catalog entity"<input name="target" value=form.target.clone() required placeholder="component:default/checkout" class="rounded-lg border border-slate-300 px-2 py-1.5"/></label>
+            <label class="flex flex-col gap-1 sm:col-span-2">"Catalog entity, or a shared pool's name"<input name="target" value=form.target.clone() required placeholder="component:default/checkout" class="rounded-lg border border-slate-300 px-2 py-1.5"/></label>
             <label class="flex flex-col gap-1">"Position"<input name="position" value=form.position.clone() placeholder="last" class="w-20 rounded-lg border border-slate-300 px-2 py-1.5"/></label>
+            <label class="flex flex-col gap-1 sm:col-span-2">"Goes to"
+                <select name="split" class="rounded-lg border border-slate-300 px-2 py-1.5">
+                    <option value="" selected=form.split.is_empty()>"that catalog entity"</option>
+                    {SplitMethod::ALL.into_iter().map(|m| view! {
+                        <option value=m.as_str() selected=form.split == m.as_str()>{format!("a shared pool, split {}", m.label())}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label class="flex flex-col gap-1 sm:col-span-4">"Shared among (for a pool: entities, with a percent each for a fixed split)"
+                <input name="recipients" value=form.recipients.clone() placeholder="checkout 60, group:team-a 40" class="rounded-lg border border-slate-300 px-2 py-1.5"/>
+            </label>
             <div class="sm:col-span-6"><button type="submit" class="rounded-lg border border-slate-300 px-3 py-1.5 font-medium hover:bg-slate-50">"Preview"</button></div>
         </form>
         {page.preview_error.clone().map(|e| view! { <p role="alert" class="mt-2 text-sm text-red-700" data-testid="rule-preview-error">{e}</p> })}
@@ -544,6 +553,8 @@ fn Allocation(
                         <input type="hidden" name="rule[pattern]" value=form.pattern.clone()/>
                         <input type="hidden" name="rule[target]" value=form.target.clone()/>
                         <input type="hidden" name="rule[position]" value=form.position.clone()/>
+                        <input type="hidden" name="rule[split]" value=form.split.clone()/>
+                        <input type="hidden" name="rule[recipients]" value=form.recipients.clone()/>
                         <input type="hidden" name="revision" value=revision.clone()/>
                         <button type="submit" class="rounded-lg bg-slate-900 px-3 py-1.5 font-semibold text-white hover:bg-slate-700">"Add this rule"</button>
                     </ActionForm>

@@ -161,6 +161,10 @@ pub async fn commit(conn: &mut Connection, import: Uuid, source: &str) -> AppRes
                 DELETE FROM cost_allocated a USING replaced p
                  WHERE a.import_id = p.import_id AND a.billing_account_id = p.billing_account_id
                    AND a.billing_period_start = p.billing_period_start),
+              gone_pooled AS (
+                DELETE FROM cost_pooled o USING replaced p
+                 WHERE o.import_id = p.import_id AND o.billing_account_id = p.billing_account_id
+                   AND o.billing_period_start = p.billing_period_start),
               gone_months AS (
                 DELETE FROM cost_monthly m USING replaced p
                  WHERE m.import_id = p.import_id AND m.billing_account_id = p.billing_account_id

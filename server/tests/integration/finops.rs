@@ -503,6 +503,140 @@ async fn allocation_rules_move_money_and_nothing_else() {
     assert_eq!(actions.iter().filter(|(action, ..)| action == "finops.allocation_rules_changed").count(), 4);
 }
 
+/// One number from the tenant's tables, as text.
+async fn scalar(app: &TestApp, t: &TestTenant, sql: String) -> String {
+    #[derive(QueryableByName)]
+    struct One {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    app.db
+        .with_tenant(&t.tenant, move |conn| {
+            Box::pin(async move {
+                let one: One = diesel::sql_query(sql).get_result(conn).await?;
+                Ok::<_, AppError>(one.value)
+            })
+        })
+        .await
+        .unwrap()
+}
+
+/// What `target` was given from shared pools, exact.
+async fn shared_to(app: &TestApp, t: &TestTenant, target: &str) -> String {
+    let sql = format!(
+        "SELECT trim_scale(coalesce(sum(effective_cost), 0))::text AS value FROM cost_allocated
+          WHERE shared AND target = '{target}'"
+    );
+    scalar(app, t, sql).await
+}
+
+async fn pooled(app: &TestApp, t: &TestTenant, pool: &str) -> String {
+    let sql = format!(
+        "SELECT trim_scale(coalesce(sum(effective_cost), 0))::text AS value FROM cost_pooled WHERE pool = '{pool}'"
+    );
+    scalar(app, t, sql).await
+}
+
+fn money(raw: &str) -> f64 {
+    raw.parse().unwrap()
+}
+
+/// Every rule kind, and a shared pool split each way, over six weeks of the seeded estate:
+/// allocated + unallocated = imported per day and currency, each pool's parts add up to it
+/// exactly, and removing a rule moves its money to Unallocated and nothing else.
+#[tokio::test]
+async fn shared_pools_split_every_cent_by_each_method() {
+    use app::finops::allocation::{add_rule, apply_pending, parse_rule, parse_shared_rule, remove_rule};
+    use server::cli::cost_estate::Estate;
+
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let estate = Estate { rows: 42 * 600, days: 42, end: chrono::NaiveDate::from_ymd_opt(2024, 10, 1).unwrap() };
+    let path = std::env::temp_dir().join(format!("estate-{}.csv", uuid::Uuid::new_v4()));
+    estate.write(&path).unwrap();
+    assert_eq!(import(&app, &t, "focus", path.clone()).await.status, ImportStatus::Done);
+
+    let rules = [
+        parse_rule("tag", "application", "app-1*", "app-1x").unwrap(),
+        parse_rule("sub_account", "", "account-3", "group:team-3").unwrap(),
+        parse_rule("resource", "", "resource-7", "r7").unwrap(),
+        parse_shared_rule(("tag", "team", "team-1"), "k8s", "even", "a, b, group:c").unwrap(),
+        parse_shared_rule(("sub_account", "", "account-5"), "network", "proportional", "app-1x, group:team-3").unwrap(),
+        parse_shared_rule(("resource", "", "resource-9*"), "support", "fixed", "d 62.5, e 37.5%").unwrap(),
+    ];
+    assert_eq!(rules[5].describe(), "resource id = resource-9* → pool:support, shared by fixed percents among component:default/d 62.5%, component:default/e 37.5%");
+    let who = AuditSource::command_line();
+    let mut revision = None;
+    for rule in rules {
+        revision = Some(add_rule(&app.db, &t.tenant, &who, revision, rule, None).await.unwrap());
+    }
+    apply_pending(&app.db, &t.tenant).await.unwrap();
+    assert_eq!(allocation_mismatches(&app, &t).await, 0, "allocated + unallocated = imported, per day and currency");
+
+    // Even: three equal parts (to the cent), adding up to the pool exactly.
+    let k8s = pooled(&app, &t, "pool:k8s").await;
+    let parts: Vec<String> = futures_util::future::join_all(
+        ["component:default/a", "component:default/b", "group:default/c"].map(|r| shared_to(&app, &t, r)),
+    )
+    .await;
+    assert!(money(&k8s) > 100.0, "{k8s}");
+    assert!(parts.iter().all(|p| (money(p) - money(&k8s) / 3.0).abs() < 0.01), "{parts:?} of {k8s}");
+    let sum = scalar(&app, &t, format!("SELECT trim_scale({})::text AS value", parts.join(" + "))).await;
+    assert_eq!(sum, k8s, "the parts add up to the pool, exactly");
+
+    // Fixed: 62.5% and 37.5%.
+    let support = pooled(&app, &t, "pool:support").await;
+    let (d, e) = (shared_to(&app, &t, "component:default/d").await, shared_to(&app, &t, "component:default/e").await);
+    assert!((money(&d) - money(&support) * 0.625).abs() < 0.01, "{d} of {support}");
+    assert_eq!(scalar(&app, &t, format!("SELECT trim_scale({d} + {e})::text AS value")).await, support);
+
+    // Proportional: each day's network cost split by the recipients' own cost that day.
+    let expected = scalar(
+        &app,
+        &t,
+        "WITH direct AS (SELECT day, target, sum(effective_cost) AS c FROM cost_allocated
+                          WHERE NOT shared AND target IN ('component:default/app-1x', 'group:default/team-3')
+                          GROUP BY 1, 2),
+              pool AS (SELECT day, sum(effective_cost) AS c FROM cost_pooled WHERE pool = 'pool:network' GROUP BY 1)
+         SELECT round(sum(p.c * d.c / (SELECT sum(c) FROM direct x WHERE x.day = p.day)), 2)::text AS value
+           FROM pool p JOIN direct d ON d.day = p.day AND d.target = 'component:default/app-1x'"
+            .into(),
+    )
+    .await;
+    let given = shared_to(&app, &t, "component:default/app-1x").await;
+    assert!(money(&expected) > 10.0 && (money(&given) - money(&expected)).abs() < 0.01, "{given} vs {expected}");
+
+    // A re-import is split at its commit as the recompute split it.
+    let before = by_target(&app, &t).await;
+    assert_eq!(import(&app, &t, "focus", path.clone()).await.status, ImportStatus::Done);
+    assert_eq!(by_target(&app, &t).await, before);
+    let _ = std::fs::remove_file(&path);
+
+    // Removing the support rule gives its pool back to Unallocated, and moves nothing else.
+    remove_rule(&app.db, &t.tenant, &who, revision, 5).await.unwrap();
+    apply_pending(&app.db, &t.tenant).await.unwrap();
+    let after = by_target(&app, &t).await;
+    let unallocated = |rows: &[(String, String)]| money(&rows.iter().find(|(t, _)| t.is_empty()).unwrap().1);
+    assert!((unallocated(&after) - unallocated(&before) - money(&support)).abs() < 1e-9);
+    let others = |rows: &[(String, String)]| -> Vec<(String, String)> {
+        rows.iter()
+            .filter(|(t, _)| !["", "component:default/d", "component:default/e"].contains(&t.as_str()))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(others(&after), others(&before));
+    assert_eq!(allocation_mismatches(&app, &t).await, 0);
+
+    // Splits that cannot be: percents not adding up to 100, one recipient, a pool as an entity,
+    // and the same pool split two ways.
+    for (method, recipients) in [("fixed", "d 60, e 30"), ("even", "a"), ("fixed", "d 60, e"), ("thirds", "a, b")] {
+        assert!(parse_shared_rule(("tag", "team", "x"), "p", method, recipients).is_err(), "{method} {recipients}");
+    }
+    assert!(parse_rule("tag", "team", "x", "pool:k8s").is_err());
+    let other = parse_shared_rule(("tag", "team", "team-2"), "k8s", "even", "a, b").unwrap();
+    assert!(add_rule(&app.db, &t.tenant, &who, None, other, None).await.is_err());
+}
+
 /// Backstage's Cost Insights client API over the allocated cost: a group's cost is what it
 /// and the entities it owns are allocated, per day over the plugin's intervals, in its types.
 #[tokio::test]

@@ -1,0 +1,2 @@
+ALTER TABLE cost_allocated DROP COLUMN shared;
+DROP TABLE cost_pooled;
