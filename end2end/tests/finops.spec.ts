@@ -100,6 +100,22 @@ test('a rule written from the Unallocated list is previewed, added, and its cost
     await expect(page.getByTestId('entity-cost-30')).toHaveText('12.50 GBP', { timeout: 1_000 });
   }).toPass({ timeout: 20_000 });
   await expect(page.getByTestId('entity-cost-daily').locator('svg')).toBeVisible();
+
+  // A shared pool ahead of it: the disk is split evenly between petstore and another team.
+  await page.goto('/finops/allocation?kind=resource&pattern=disk-e2e&position=1');
+  await form.getByLabel('Catalog entity').fill('shared-disks');
+  await form.getByLabel('Goes to').selectOption('even');
+  await form.getByLabel('Shared among').fill('petstore, group:default/team-a');
+  await form.getByRole('button', { name: 'Preview' }).click();
+  await expect(page.getByTestId('rule-preview')).toContainText('This rule would move 2.50 GBP from component:default/petstore to pool:shared-disks');
+  await page.getByRole('button', { name: 'Add this rule' }).click();
+  await expect(page.getByTestId('allocation-rule').first()).toContainText(
+    'resource id = disk-e2e → pool:shared-disks, shared evenly among component:default/petstore, group:default/team-a',
+  );
+  await expect(async () => {
+    await page.goto('/catalog/default/component/petstore');
+    await expect(page.getByTestId('entity-cost-30')).toHaveText('11.25 GBP', { timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
 });
 
 test('a budget shows its spend against the amount and the thresholds it crossed, and is removed', async ({ page }) => {

@@ -590,18 +590,21 @@ pub struct DayAmount {
 pub async fn daily_by_target(
     conn: &mut Connection,
     targets: &[String],
-    currency: &str,
+    (currency, service): (&str, Option<&str>),
     from: NaiveDate,
     to: NaiveDate,
 ) -> AppResult<Vec<DayAmount>> {
     Ok(diesel::sql_query(
         "SELECT target, day, sum(effective_cost)::float8 AS amount FROM cost_allocated
-          WHERE target = ANY($1) AND currency = $2 AND day >= $3 AND day < $4 GROUP BY 1, 2",
+          WHERE target = ANY($1) AND currency = $2 AND day >= $3 AND day < $4
+            AND ($5::text IS NULL OR service_name = $5)
+          GROUP BY 1, 2",
     )
     .bind::<Array<Text>, _>(targets)
     .bind::<Text, _>(currency)
     .bind::<Date, _>(from)
     .bind::<Date, _>(to)
+    .bind::<Nullable<Text>, _>(service)
     .load(conn)
     .await?)
 }

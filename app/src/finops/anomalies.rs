@@ -343,47 +343,58 @@ pub async fn overview(db: &Database, tenant: &Tenant) -> AppResult<AnomaliesView
     db.with_tenant(tenant, |conn| {
         Box::pin(async move {
             let floors = floors(conn).await?;
-            let rows: Vec<AnomalyRow> = diesel::sql_query(
-                "SELECT target, service_name, currency, day, actual::text AS actual, expected::text AS expected,
-                        low::text AS low, high::text AS high, z, top_resources, acknowledged_by
-                   FROM cost_anomalies ORDER BY day DESC, abs(z) DESC LIMIT $1",
-            )
-            .bind::<diesel::sql_types::BigInt, _>(LISTED)
-            .load(conn)
-            .await?;
-            let anomalies = rows
-                .into_iter()
-                .map(|r| AnomalyView {
-                    top_resources: r
-                        .top_resources
-                        .as_array()
-                        .map(|items| {
-                            items
-                                .iter()
-                                .map(|i| {
-                                    let text =
-                                        |k: &str| i.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-                                    (text("resource"), text("cost"))
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    target: r.target,
-                    service: r.service_name,
-                    currency: r.currency,
-                    day: r.day,
-                    actual: r.actual,
-                    expected: r.expected,
-                    low: r.low,
-                    high: r.high,
-                    z: r.z,
-                    acknowledged_by: r.acknowledged_by,
-                })
-                .collect();
+            let anomalies = newest(conn, None).await?;
             Ok(AnomaliesView { absolute_floor: floors.absolute_floor, percent_floor: floors.percent_floor, anomalies })
         })
     })
     .await
+}
+
+/// The newest anomalies of `targets` (Cost Insights' alerts of a group).
+pub async fn of_targets(conn: &mut Connection, targets: &[String]) -> AppResult<Vec<AnomalyView>> {
+    newest(conn, Some(targets)).await
+}
+
+/// The newest anomalies, of `targets` only when given.
+async fn newest(conn: &mut Connection, targets: Option<&[String]>) -> AppResult<Vec<AnomalyView>> {
+    let rows: Vec<AnomalyRow> = diesel::sql_query(
+        "SELECT target, service_name, currency, day, actual::text AS actual, expected::text AS expected,
+                low::text AS low, high::text AS high, z, top_resources, acknowledged_by
+           FROM cost_anomalies WHERE $2::text[] IS NULL OR target = ANY($2)
+          ORDER BY day DESC, abs(z) DESC LIMIT $1",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(LISTED)
+    .bind::<Nullable<diesel::sql_types::Array<Text>>, _>(targets)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AnomalyView {
+            top_resources: r
+                .top_resources
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|i| {
+                            let text = |k: &str| i.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                            (text("resource"), text("cost"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            target: r.target,
+            service: r.service_name,
+            currency: r.currency,
+            day: r.day,
+            actual: r.actual,
+            expected: r.expected,
+            low: r.low,
+            high: r.high,
+            z: r.z,
+            acknowledged_by: r.acknowledged_by,
+        })
+        .collect())
 }
 
 /// Marks an anomaly acknowledged by the caller.

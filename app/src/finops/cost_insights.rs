@@ -1,7 +1,8 @@
 //! The backend Backstage's Cost Insights plugin expects (its `CostInsightsApi`, which Spotify
 //! never shipped a server for): daily cost per group, per project (a catalog entity the group
-//! owns) and per catalog entity, from the allocated amortized cost, in the plugin's own shapes.
-//! A Backstage app's client is then one fetch per method.
+//! owns) and per catalog entity, from the allocated amortized cost, product insights (a cloud
+//! service's cost for a group, by entity) and alerts (the cost anomalies of what a group owns),
+//! in the plugin's own shapes. A Backstage app's client is then one fetch per method.
 
 use std::collections::BTreeMap;
 
@@ -171,7 +172,7 @@ pub async fn daily_cost(
             };
             let amounts = match &currency {
                 Some(currency) => {
-                    repo::daily_by_target(conn, &targets, currency, intervals.start, intervals.end).await?
+                    repo::daily_by_target(conn, &targets, (currency, None), intervals.start, intervals.end).await?
                 }
                 None => Vec::new(),
             };
@@ -197,6 +198,103 @@ pub async fn daily_cost(
         })
     })
     .await
+}
+
+/// The plugin's `Entity` of product insights: the two periods' totals, their change, and the
+/// same per breakdown.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InsightEntity {
+    pub id: Option<String>,
+    pub currency: Option<String>,
+    /// The period before the last, then the last.
+    pub aggregation: [f64; 2],
+    pub change: ChangeStatistic,
+    pub entities: BTreeMap<String, Vec<InsightEntity>>,
+}
+
+/// `getProductInsights({product, group, intervals, project})`: what the product (a cloud
+/// service, as bills name it: `Amazon Simple Storage Service`) cost the group — or one of its
+/// projects — in the last period against the one before, by catalog entity.
+pub async fn product_insights(
+    db: &Database,
+    tenant: &Tenant,
+    (product, subject): (String, Subject),
+    intervals: Intervals,
+    currency: Option<String>,
+) -> AppResult<InsightEntity> {
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let targets = match &subject {
+                Subject::Group(group) => repo::owned_by(conn, &group.key()).await?,
+                Subject::Entity(entity) => vec![entity.key()],
+            };
+            let currency = match currency {
+                Some(currency) => Some(currency.trim().to_uppercase()),
+                None => repo::largest_currency(conn, &targets, intervals.start, intervals.end).await?,
+            };
+            let amounts = match &currency {
+                Some(currency) => {
+                    let (from, to) = (intervals.previous_period, intervals.end);
+                    repo::daily_by_target(conn, &targets, (currency, Some(&product)), from, to).await?
+                }
+                None => Vec::new(),
+            };
+            let mut by_target: BTreeMap<String, [f64; 2]> = BTreeMap::new();
+            for row in amounts {
+                let period = usize::from(row.day >= intervals.last_period);
+                by_target.entry(row.target).or_default()[period] += row.amount;
+            }
+            let total = by_target.values().fold([0.0, 0.0], |sum, a| [sum[0] + a[0], sum[1] + a[1]]);
+            let insight = |id: String, aggregation: [f64; 2], entities| InsightEntity {
+                id: Some(id),
+                currency: currency.clone(),
+                aggregation,
+                change: change(aggregation[0], aggregation[1]),
+                entities,
+            };
+            let mut entities: Vec<InsightEntity> =
+                by_target.into_iter().map(|(target, a)| insight(target, a, BTreeMap::new())).collect();
+            entities.sort_by(|a, b| b.aggregation[1].total_cmp(&a.aggregation[1]).then_with(|| a.id.cmp(&b.id)));
+            Ok(insight(product, total, BTreeMap::from([("entity".to_owned(), entities)])))
+        })
+    })
+    .await
+}
+
+/// The plugin's `Alert`, in the fields it renders from data: a title, a subtitle, a link, and
+/// `accepted` once someone acknowledged it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alert {
+    pub title: String,
+    pub subtitle: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+}
+
+/// `getAlerts(group)`: the cost anomalies of what the group owns, newest first.
+pub async fn alerts(db: &Database, tenant: &Tenant, group: &EntityRef) -> AppResult<Vec<Alert>> {
+    let group = group.key();
+    let anomalies = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                let targets = repo::owned_by(conn, &group).await?;
+                super::anomalies::of_targets(conn, &targets).await
+            })
+        })
+        .await?;
+    Ok(anomalies
+        .into_iter()
+        .map(|a| Alert {
+            title: format!("{} of {} cost {} {} on {}", a.service, a.target, a.actual, a.currency, a.day),
+            subtitle: format!(
+                "Expected about {} {} (usual range {} to {}) from the same weekday of the weeks before; z = {:.1}.",
+                a.expected, a.currency, a.low, a.high, a.z
+            ),
+            url: "/finops/anomalies".into(),
+            status: a.acknowledged_by.is_some().then_some("accepted"),
+        })
+        .collect())
 }
 
 fn sum(cost: &Cost) -> f64 {

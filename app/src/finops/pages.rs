@@ -520,7 +520,7 @@ fn Allocation(
             <label class="flex flex-col gap-1">"Position"<input name="position" value=form.position.clone() placeholder="last" class="w-20 rounded-lg border border-slate-300 px-2 py-1.5"/></label>
             <label class="flex flex-col gap-1 sm:col-span-2">"Goes to"
                 <select name="split" class="rounded-lg border border-slate-300 px-2 py-1.5">
-                    <option value="" selected=form.split.is_empty()>"that catalog entity"</option>
+                    <option value="" selected=form.split.is_empty()>"the one entity named"</option>
                     {SplitMethod::ALL.into_iter().map(|m| view! {
                         <option value=m.as_str() selected=form.split == m.as_str()>{format!("a shared pool, split {}", m.label())}</option>
                     }).collect_view()}

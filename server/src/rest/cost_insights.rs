@@ -11,7 +11,7 @@ use super::{ApiResult, Endpoint, Params};
 use app::auth::permission::Action;
 use app::catalog::refs::EntityRef;
 use app::error::AppError;
-use app::finops::cost_insights::{self as insights, Cost, Intervals, Named, Subject};
+use app::finops::cost_insights::{self as insights, Alert, Cost, InsightEntity, Intervals, Named, Subject};
 use app::state::{AppState, RequestContext};
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -22,6 +22,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::GET, "/api/cost-insights/group-daily-cost", group_daily_cost),
         Endpoint::new(Method::GET, "/api/cost-insights/project-daily-cost", project_daily_cost),
         Endpoint::new(Method::GET, "/api/cost-insights/entity-daily-cost", entity_daily_cost),
+        Endpoint::new(Method::GET, "/api/cost-insights/product-insights", product_insights),
+        Endpoint::new(Method::GET, "/api/cost-insights/alerts", alerts),
     ]
 }
 
@@ -94,7 +96,56 @@ async fn daily_cost(
 ) -> ApiResult<Json<Cost>> {
     ctx.authorize(Action::FinopsRead)?;
     let params = Params::parse(raw)?;
-    let subject = entity(&params, key, default_kind)?;
+    let subject = subject(entity(&params, key, default_kind)?);
+    let (intervals, currency) = window(&params)?;
+    Ok(Json(insights::daily_cost(&state.db, &ctx.tenant, subject, intervals, currency).await?))
+}
+
+/// `getProductInsights({product, group, intervals, project})`:
+/// `?product=Amazon%20Simple%20Storage%20Service&group=team-a[&project=checkout]&intervals=…`,
+/// the product being a cloud service as the bills name it.
+async fn product_insights(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<InsightEntity>> {
+    ctx.authorize(Action::FinopsRead)?;
+    let params = Params::parse(raw)?;
+    let product = params
+        .one("product")
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && p.len() <= 256 && !p.contains('\0'))
+        .ok_or_else(|| AppError::invalid("?product=<a cloud service, as the bills name it> is required"))?
+        .to_owned();
+    let subject = match params.one("project").filter(|p| !p.trim().is_empty()) {
+        Some(_) => subject(entity(&params, "project", "component")?),
+        None => subject(entity(&params, "group", "group")?),
+    };
+    let (intervals, currency) = window(&params)?;
+    Ok(Json(insights::product_insights(&state.db, &ctx.tenant, (product, subject), intervals, currency).await?))
+}
+
+/// `getAlerts(group)`: `?group=team-a`, the cost anomalies of what the group owns.
+async fn alerts(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Vec<Alert>>> {
+    ctx.authorize(Action::FinopsRead)?;
+    let group = entity(&Params::parse(raw)?, "group", "group")?;
+    Ok(Json(insights::alerts(&state.db, &ctx.tenant, &group).await?))
+}
+
+/// A group's cost covers what it owns; any other entity's, what is allocated to it.
+fn subject(entity: EntityRef) -> Subject {
+    match entity.kind.eq_ignore_ascii_case("group") {
+        true => Subject::Group(entity),
+        false => Subject::Entity(entity),
+    }
+}
+
+/// `intervals` (required) and `currency` (optional).
+fn window(params: &Params) -> ApiResult<(Intervals, Option<String>)> {
     let intervals = Intervals::parse(
         params
             .one("intervals")
@@ -104,11 +155,7 @@ async fn daily_cost(
     if currency.as_deref().is_some_and(|c| c.len() != 3 || !c.chars().all(|c| c.is_ascii_alphabetic())) {
         return Err(AppError::invalid("currency is a three-letter ISO 4217 code, e.g. USD").into());
     }
-    let subject = match subject.kind.eq_ignore_ascii_case("group") {
-        true => Subject::Group(subject),
-        false => Subject::Entity(subject),
-    };
-    Ok(Json(insights::daily_cost(&state.db, &ctx.tenant, subject, intervals, currency).await?))
+    Ok((intervals, currency))
 }
 
 fn entity(params: &Params, key: &str, default_kind: &str) -> ApiResult<EntityRef> {

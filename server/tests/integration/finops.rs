@@ -719,7 +719,69 @@ async fn cost_insights_serves_the_plugins_client_from_the_allocation() {
         nobody["currency"].is_null() && nobody["aggregation"].as_array().unwrap().iter().all(|d| d["amount"] == 0.0)
     );
 
+    // Product insights: a cloud service's cost for the group in each half of September, by entity.
+    let product = scalar(
+        &app,
+        &t,
+        "SELECT service_name AS value FROM cost_rows WHERE tags->>'application' = 'BrightPathMatrix'
+          GROUP BY 1 ORDER BY sum(effective_cost) DESC LIMIT 1"
+            .into(),
+    )
+    .await;
+    let product_cost: f64 = scalar(
+        &app,
+        &t,
+        format!(
+            "SELECT sum(effective_cost)::text AS value FROM cost_rows
+              WHERE tags->>'application' = 'BrightPathMatrix' AND service_name = '{product}'"
+        ),
+    )
+    .await
+    .parse()
+    .unwrap();
+    let encoded = serde_urlencoded::to_string([("product", &product)]).unwrap();
+    let (status, insight, _) =
+        get(format!("/api/cost-insights/product-insights?{encoded}&group=team-a&intervals=R2/P15D/2024-10-01")).await;
+    assert_eq!(status, StatusCode::OK, "{insight}");
+    assert_eq!(insight["id"], Value::from(product.clone()));
+    let periods: Vec<f64> = insight["aggregation"].as_array().unwrap().iter().map(|a| a.as_f64().unwrap()).collect();
+    assert!((periods[0] + periods[1] - product_cost).abs() < 1e-9, "{insight} vs {product_cost}");
+    assert!((insight["change"]["amount"].as_f64().unwrap() - (periods[1] - periods[0])).abs() < 1e-9);
+    let entities = insight["entities"]["entity"].as_array().unwrap();
+    assert_eq!(entities.len(), 1);
+    assert_eq!(
+        (&entities[0]["id"], &entities[0]["aggregation"]),
+        (&Value::from("component:default/checkout"), &insight["aggregation"])
+    );
+
+    // Alerts: the anomalies of what the group owns, acknowledged ones accepted.
+    let (_, none, _) = get("/api/cost-insights/alerts?group=team-a".into()).await;
+    assert_eq!(none, serde_json::json!([]));
+    scalar(
+        &app,
+        &t,
+        "WITH added AS (
+            INSERT INTO cost_anomalies (target, service_name, currency, day, actual, expected, low, high, z, top_resources)
+            VALUES ('component:default/checkout', 'Compute', 'USD', '2024-09-12', 50, 2, 1.5, 2.5, 323.8, '[]'),
+                   ('component:default/other', 'Compute', 'USD', '2024-09-12', 50, 2, 1.5, 2.5, 323.8, '[]')
+            RETURNING 1)
+         SELECT count(*)::text AS value FROM added"
+            .into(),
+    )
+    .await;
+    let (_, alerts, _) = get("/api/cost-insights/alerts?group=team-a".into()).await;
+    assert_eq!(
+        alerts,
+        serde_json::json!([{
+            "title": "Compute of component:default/checkout cost 50 USD on 2024-09-12",
+            "subtitle": "Expected about 2 USD (usual range 1.5 to 2.5) from the same weekday of the weeks before; z = 323.8.",
+            "url": "/finops/anomalies",
+        }])
+    );
+
     for bad in [
+        "/api/cost-insights/product-insights?group=team-a&intervals=R2/P30D/2024-10-01".to_owned(),
+        "/api/cost-insights/alerts".to_owned(),
         "/api/cost-insights/group-daily-cost?group=team-a".to_owned(),
         "/api/cost-insights/group-daily-cost?group=team-a&intervals=R2/P30D/2024-13-01".to_owned(),
         "/api/cost-insights/group-daily-cost?group=team-a&intervals=R99/P3M/2024-10-01".to_owned(),

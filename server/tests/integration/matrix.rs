@@ -248,7 +248,7 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
         ) => Some((Rule::Allowed(FinopsRead), get(&path))),
         ("GET", cost_insights) if cost_insights.starts_with("/api/cost-insights/") => Some((
             Rule::Allowed(FinopsRead),
-            get(&format!("{path}?userId=x&group=x&project=x&entityRef=x&intervals=R2/P30D/2024-10-01")),
+            get(&format!("{path}?userId=x&group=x&project=x&entityRef=x&product=x&intervals=R2/P30D/2024-10-01")),
         )),
         ("POST", "/api/permissions/audit") => Some((Rule::Allowed(AuditRead), json(&path, r#"{"from":"2026-11-01"}"#))),
         ("POST", "/api/permissions/check") => Some((Rule::Authenticated, json(&path, r#"{"action":"catalog.read"}"#))),
