@@ -39,8 +39,8 @@ pub fn parse_rule(kind: &str, key: &str, pattern: &str, target: &str) -> AppResu
 }
 
 /// A shared rule from a form: what it matches, the pool's name, the split method and the
-/// recipients (`component:checkout, team-a` — with a percent each for a fixed split:
-/// `checkout 60, team-a 40`).
+/// recipients (`component:checkout, team-a` — with a percent each for a fixed split,
+/// `checkout 60, team-a 40`, and a namespace each for an OpenCost one, `checkout payments`).
 pub fn parse_shared_rule(
     (kind, key, pattern): (&str, &str, &str),
     pool: &str,
@@ -56,31 +56,40 @@ pub fn parse_shared_rule(
         )));
     }
     let method = SplitMethod::parse(method)
-        .ok_or_else(|| AppError::invalid("Choose how the pool is split: even, proportional or fixed."))?;
+        .ok_or_else(|| AppError::invalid("Choose how the pool is split: even, proportional, fixed or opencost."))?;
     let mut shares = Vec::new();
     for item in recipients.split([',', '\n']).map(str::trim).filter(|i| !i.is_empty()) {
-        let (target, percent) = match item.rsplit_once(char::is_whitespace) {
-            Some((target, percent)) if method == SplitMethod::Fixed => (target.trim(), Some(percent)),
+        let (target, detail) = match item.rsplit_once(char::is_whitespace) {
+            Some((target, detail)) if matches!(method, SplitMethod::Fixed | SplitMethod::OpenCost) => {
+                (target.trim(), Some(detail))
+            }
             _ => (item, None),
         };
         let target = entity(target, "Each recipient")?;
         if shares.iter().any(|s: &Share| s.target == target) {
             return Err(AppError::invalid(format!("{target} is listed twice.")));
         }
-        let percent = match (method, percent) {
+        let (percent, namespace) = match (method, detail) {
             (SplitMethod::Fixed, Some(p)) => {
-                Some(hundredths(p).map(|_| p.trim().trim_end_matches('%').to_owned()).ok_or_else(|| {
+                let percent = hundredths(p).map(|_| p.trim().trim_end_matches('%').to_owned()).ok_or_else(|| {
                     AppError::invalid(format!(
                         "The percent of {target} is a number above 0 with at most two decimals, like 62.5."
                     ))
-                })?)
+                })?;
+                (Some(percent), None)
             }
-            (SplitMethod::Fixed, None) => {
+            (SplitMethod::OpenCost, Some(namespace)) if namespace.len() <= 253 && !namespace.contains('\0') => {
+                (None, Some(namespace.to_owned()))
+            }
+            (SplitMethod::Fixed, _) => {
                 return Err(AppError::invalid(format!("Give {target} its percent, like {target} 40.")))
             }
-            _ => None,
+            (SplitMethod::OpenCost, _) => {
+                return Err(AppError::invalid(format!("Give {target} its namespace, like {target} payments.")))
+            }
+            _ => (None, None),
         };
-        shares.push(Share { target, percent });
+        shares.push(Share { target, percent, namespace });
     }
     if !(2..=MAX_RECIPIENTS).contains(&shares.len()) {
         return Err(AppError::invalid(format!("A shared pool is split among 2 to {MAX_RECIPIENTS} catalog entities.")));

@@ -217,6 +217,7 @@ async fn insert_allocated(
 async fn split_pools(conn: &mut Connection, import: Option<Uuid>, rules: &[AllocationRule]) -> AppResult<()> {
     let mut pools: Vec<String> = Vec::new();
     let (mut methods, mut targets, mut weights, mut ordinals) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut namespaces = Vec::new();
     for rule in rules {
         let Some(split) = &rule.shared else { continue };
         if pools.contains(&rule.target) {
@@ -227,11 +228,20 @@ async fn split_pools(conn: &mut Connection, import: Option<Uuid>, rules: &[Alloc
             methods.push(split.method.as_str().to_owned());
             targets.push(share.target.clone());
             weights.push(share.percent.clone().unwrap_or_else(|| "1".into()));
+            namespaces.push(share.namespace.clone().unwrap_or_default());
             ordinals.push(k as i32);
         }
     }
+    // An import's days: those its bill has cost on, or its OpenCost windows cover.
     let day_scope = |table: &str| match import {
-        Some(_) => format!("{table}.day IN (SELECT d.day FROM cost_daily d WHERE d.import_id = $1)"),
+        Some(_) => format!(
+            "{table}.day IN (SELECT d.day FROM cost_daily d WHERE d.import_id = $1
+                             UNION SELECT g::date FROM cost_opencost o,
+                                   generate_series(date_trunc('day', o.window_start AT TIME ZONE 'UTC'),
+                                                   o.window_end AT TIME ZONE 'UTC',
+                                                   interval '1 day') AS g
+                              WHERE o.import_id = $1)"
+        ),
         None => "$1::uuid IS NULL".to_owned(),
     };
     diesel::sql_query(format!("DELETE FROM cost_allocated c WHERE shared AND {}", day_scope("c")))
@@ -241,8 +251,19 @@ async fn split_pools(conn: &mut Connection, import: Option<Uuid>, rules: &[Alloc
     if !pools.is_empty() {
         let sql = format!(
             "WITH shares AS (
-                SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::numeric[], $6::int[])
-                           AS s (pool, method, target, weight, ordinal)),
+                SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::numeric[], $6::int[], $7::text[])
+                           AS s (pool, method, target, weight, ordinal, namespace)),
+             -- Each OpenCost allocation's cost spread over the days its window covers, in
+             -- proportion to the overlap.
+             namespaces AS (
+                SELECT 'pool:' || o.cluster AS pool, o.namespace, (g AT TIME ZONE 'UTC')::date AS day,
+                       sum(o.total_cost * extract(epoch FROM least(o.window_end, g + interval '1 day') - greatest(o.window_start, g))
+                           / extract(epoch FROM o.window_end - o.window_start)) AS cost
+                  FROM cost_opencost o,
+                       generate_series(date_trunc('day', o.window_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+                                       o.window_end - interval '1 microsecond', interval '1 day') AS g
+                 WHERE 'pool:' || o.cluster IN (SELECT pool FROM shares WHERE method = 'opencost')
+                 GROUP BY 1, 2, 3),
              direct AS (
                 SELECT c.day, c.currency, c.target, greatest(sum(c.effective_cost), 0) AS cost FROM cost_allocated c
                  WHERE NOT c.shared AND {direct_scope}
@@ -250,9 +271,11 @@ async fn split_pools(conn: &mut Connection, import: Option<Uuid>, rules: &[Alloc
                  GROUP BY 1, 2, 3),
              weighted AS (
                 SELECT p.*, s.target AS recipient, s.ordinal,
-                       CASE s.method WHEN 'proportional' THEN coalesce(d.cost, 0) ELSE s.weight END AS weight
+                       CASE s.method WHEN 'proportional' THEN coalesce(d.cost, 0)
+                                     WHEN 'opencost' THEN coalesce(n.cost, 0) ELSE s.weight END AS weight
                   FROM cost_pooled p JOIN shares s ON s.pool = p.pool
                   LEFT JOIN direct d ON d.day = p.day AND d.currency = p.currency AND d.target = s.target
+                  LEFT JOIN namespaces n ON n.pool = p.pool AND n.namespace = s.namespace AND n.day = p.day
                  WHERE {pooled_scope}),
              running AS (
                 SELECT *, sum(weight) OVER whole AS total, count(*) OVER whole AS n,
@@ -281,6 +304,7 @@ async fn split_pools(conn: &mut Connection, import: Option<Uuid>, rules: &[Alloc
             .bind::<Array<Text>, _>(&targets)
             .bind::<Array<Text>, _>(&weights)
             .bind::<Array<diesel::sql_types::Integer>, _>(&ordinals)
+            .bind::<Array<Text>, _>(&namespaces)
             .execute(conn)
             .await?;
     }
@@ -297,6 +321,11 @@ async fn split_pools(conn: &mut Connection, import: Option<Uuid>, rules: &[Alloc
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Splits the pools of the days an import covers again (an OpenCost import's windows).
+pub async fn split_pools_of(conn: &mut Connection, import: Uuid, rules: &[AllocationRule]) -> AppResult<()> {
+    split_pools(conn, Some(import), rules).await
 }
 
 /// Allocates one import's rows (at its commit), then splits the pools of its days again: a

@@ -264,6 +264,14 @@ async fn run(
     request: &ImportRequest,
     file: ImportFile,
 ) -> AppResult<()> {
+    let path = file.path.clone();
+    if tokio::task::spawn_blocking(move || super::opencost::is_json(&path))
+        .await
+        .map_err(AppError::internal)?
+        .unwrap_or(false)
+    {
+        return run_opencost(db, tenant, source, id, request, file).await;
+    }
     let (sender, mut batches) = tokio::sync::mpsc::channel::<Batch>(2);
     let defaults = Defaults { currency: request.currency.clone(), provider: request.source.clone() };
     let path = file.path.clone();
@@ -315,6 +323,53 @@ async fn run(
         Ok(()) => Ok(()),
         Err((message, report)) => refuse(db, tenant, source, id, request, &message, report).await,
     }
+}
+
+/// An OpenCost allocation file: read whole (allocations are few next to bill rows), refused
+/// with every unusable allocation listed, or kept as weights.
+async fn run_opencost(
+    db: &Database,
+    tenant: &Tenant,
+    source: &AuditSource,
+    id: Uuid,
+    request: &ImportRequest,
+    file: ImportFile,
+) -> AppResult<()> {
+    let path = file.path.clone();
+    let read = tokio::task::spawn_blocking(move || super::opencost::read(&path)).await.map_err(AppError::internal)?;
+    if file.remove_after {
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(file.path)).await;
+    }
+    let refused = match read {
+        Err(message) => (message, None),
+        Ok((weights, rejected)) if rejected.is_empty() => {
+            let names = (id, request.source.as_str(), request.file_name.as_str());
+            return match super::opencost::commit(db, tenant, source, names, weights).await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    refuse(db, tenant, source, id, request, &format!("the import could not be saved: {e}"), None).await
+                }
+            };
+        }
+        Ok((_, rejected)) => {
+            let first =
+                rejected.first().map(|r| format!(" (first: allocation {}, {})", r.line, r.reason)).unwrap_or_default();
+            let report = ImportReport {
+                layout: super::opencost::LAYOUT.into(),
+                rows_rejected: rejected.len() as i64,
+                rejected: rejected.into_iter().take(REJECTED_LISTED).collect(),
+                ..ImportReport::default()
+            };
+            (
+                format!(
+                    "{} allocation(s) could not be read{first}; nothing of the file was imported.",
+                    report.rows_rejected
+                ),
+                Some(report),
+            )
+        }
+    };
+    refuse(db, tenant, source, id, request, &refused.0, refused.1).await
 }
 
 /// The file read cleanly: its rows replace the same source's rows for the same account and

@@ -20,6 +20,8 @@ pub mod cost_insights;
 #[cfg(feature = "ssr")]
 pub mod import;
 #[cfg(feature = "ssr")]
+pub mod opencost;
+#[cfg(feature = "ssr")]
 pub mod parse;
 #[cfg(feature = "ssr")]
 pub mod repo;

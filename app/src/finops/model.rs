@@ -211,16 +211,22 @@ pub enum SplitMethod {
     Proportional,
     /// Fixed percents that add up to 100.
     Fixed,
+    /// By each recipient namespace's share of the day in the OpenCost allocations imported for
+    /// the cluster the pool is named after; evenly on a day without any.
+    #[serde(rename = "opencost")]
+    OpenCost,
 }
 
 impl SplitMethod {
-    pub const ALL: [SplitMethod; 3] = [SplitMethod::Even, SplitMethod::Proportional, SplitMethod::Fixed];
+    pub const ALL: [SplitMethod; 4] =
+        [SplitMethod::Even, SplitMethod::Proportional, SplitMethod::Fixed, SplitMethod::OpenCost];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SplitMethod::Even => "even",
             SplitMethod::Proportional => "proportional",
             SplitMethod::Fixed => "fixed",
+            SplitMethod::OpenCost => "opencost",
         }
     }
 
@@ -229,6 +235,7 @@ impl SplitMethod {
             SplitMethod::Even => "evenly",
             SplitMethod::Proportional => "by their direct cost",
             SplitMethod::Fixed => "by fixed percents",
+            SplitMethod::OpenCost => "by OpenCost namespaces",
         }
     }
 
@@ -251,6 +258,9 @@ pub struct Share {
     /// For a fixed split: the percent, as written (up to two decimals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<String>,
+    /// For an OpenCost split: the Kubernetes namespace whose allocation is this recipient's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 impl AllocationRule {
@@ -266,9 +276,10 @@ impl AllocationRule {
                 let recipients: Vec<String> = split
                     .shares
                     .iter()
-                    .map(|s| match &s.percent {
-                        Some(percent) => format!("{} {percent}%", s.target),
-                        None => s.target.clone(),
+                    .map(|s| match (&s.percent, &s.namespace) {
+                        (Some(percent), _) => format!("{} {percent}%", s.target),
+                        (_, Some(namespace)) => format!("{} (namespace {namespace})", s.target),
+                        _ => s.target.clone(),
                     })
                     .collect();
                 format!("{matched} → {}, shared {} among {}", self.target, split.method.label(), recipients.join(", "))

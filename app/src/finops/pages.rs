@@ -526,7 +526,7 @@ fn Allocation(
                     }).collect_view()}
                 </select>
             </label>
-            <label class="flex flex-col gap-1 sm:col-span-4">"Shared among (for a pool: entities, with a percent each for a fixed split)"
+            <label class="flex flex-col gap-1 sm:col-span-4">"Shared among (entities; for a fixed split a percent each, for OpenCost a namespace each)"
                 <input name="recipients" value=form.recipients.clone() placeholder="checkout 60, group:team-a 40" class="rounded-lg border border-slate-300 px-2 py-1.5"/>
             </label>
             <div class="sm:col-span-6"><button type="submit" class="rounded-lg border border-slate-300 px-3 py-1.5 font-medium hover:bg-slate-50">"Preview"</button></div>

@@ -24,3 +24,20 @@ CREATE INDEX cost_pooled_slice ON cost_pooled (import_id);
 -- days are split again.
 ALTER TABLE cost_allocated ADD COLUMN shared boolean NOT NULL DEFAULT false;
 CREATE INDEX cost_allocated_shared ON cost_allocated (day) WHERE shared;
+
+-- OpenCost allocations (its /allocation API's JSON): per cluster, namespace and window, what
+-- OpenCost estimates each namespace used. Never cost of their own: the weights an `opencost`
+-- split shares the cluster's billed cost by. A re-import of a source's cluster and window
+-- replaces it.
+CREATE TABLE cost_opencost (
+    import_id uuid NOT NULL REFERENCES cost_imports (id) ON DELETE CASCADE,
+    source text NOT NULL,
+    cluster text NOT NULL,
+    namespace text NOT NULL,
+    name text NOT NULL,
+    window_start timestamptz NOT NULL,
+    window_end timestamptz NOT NULL CHECK (window_end > window_start),
+    total_cost numeric NOT NULL CHECK (total_cost >= 0)
+);
+CREATE INDEX cost_opencost_window ON cost_opencost (cluster, window_start);
+CREATE INDEX cost_opencost_import ON cost_opencost (import_id);

@@ -237,10 +237,11 @@ async fn a_reimport_replaces_its_periods_and_a_broken_row_changes_nothing() {
 async fn files_that_are_not_bills_are_refused_with_a_reason() {
     let app = TestApp::new().await;
     let t = app.tenant().await;
-    let cases: [(&str, &[u8], &str); 4] = [
+    let cases: [(&str, &[u8], &str); 5] = [
         ("not-a-bill.csv", b"name,team\nx,y\n", "names no cost column"),
         ("parquet.parquet", b"PAR1\x00\x00", "Parquet"),
-        ("opencost.json", b"{\"code\":200}", "JSON"),
+        ("opencost.json", b"{\"code\":200}", "not an OpenCost allocation response"),
+        ("array.json", b"[1, 2]", "JSON"),
         ("bad-gzip.csv.gz", b"\x1f\x8b\x08\x00broken", "cannot read"),
     ];
     for (name, bytes, reason) in cases {
@@ -635,6 +636,74 @@ async fn shared_pools_split_every_cent_by_each_method() {
     assert!(parse_rule("tag", "team", "x", "pool:k8s").is_err());
     let other = parse_shared_rule(("tag", "team", "team-2"), "k8s", "even", "a, b").unwrap();
     assert!(add_rule(&app.db, &t.tenant, &who, None, other, None).await.is_err());
+}
+
+/// OpenCost's allocation response weighs a cluster's billed cost among namespaces and adds
+/// none of its own; a re-import of the same window replaces it; a broken one changes nothing.
+#[tokio::test]
+async fn opencost_allocations_split_a_clusters_bill_by_namespace() {
+    use app::finops::allocation::{add_rule, apply_pending, parse_shared_rule};
+
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    // The cluster's nodes cost 100.00 on each day of OpenCost's window (2023-01-18 11:38:45
+    // to 2023-01-20 11:38:45), and 30.00 on the day after, which it does not cover.
+    let mut csv = String::from(
+        "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ServiceName,ResourceId\n",
+    );
+    for (day, amount) in [("18", "100.00"), ("19", "100.00"), ("20", "100.00"), ("21", "30.00")] {
+        let next = format!("{:02}", day.parse::<u32>().unwrap() + 1);
+        csv.push_str(&format!(
+            "{amount},{amount},USD,2023-01-{day}T00:00:00Z,2023-01-{next}T00:00:00Z,EKS,cluster-one-nodes\n"
+        ));
+    }
+    let bill = std::env::temp_dir().join(format!("cluster-{}.csv", uuid::Uuid::new_v4()));
+    std::fs::write(&bill, csv).unwrap();
+    assert_eq!(import(&app, &t, "aws", bill).await.status, ImportStatus::Done);
+    let rule = parse_shared_rule(
+        ("resource", "", "cluster-one-*"),
+        "cluster-one",
+        "opencost",
+        "platform kube-system, observability opencost, metrics prometheus",
+    )
+    .unwrap();
+    add_rule(&app.db, &t.tenant, &AuditSource::command_line(), None, rule, None).await.unwrap();
+    apply_pending(&app.db, &t.tenant).await.unwrap();
+    // No allocations yet: every day evenly.
+    assert!((money(&shared_to(&app, &t, "component:default/metrics").await) - 110.0).abs() < 1e-9);
+
+    let opencost = import(&app, &t, "opencost", fixture("opencost-sample/allocation-compute-example-0.json")).await;
+    assert_eq!(opencost.status, ImportStatus::Done, "{opencost:?}");
+    let report = opencost.report.unwrap();
+    assert_eq!((report.layout.as_str(), report.rows_imported), ("OpenCost allocation", 3));
+    assert!(report.totals.is_empty(), "weights, not cost");
+    // kube-system 0.425469 and opencost 0.030644 of the window's 0.456113 (prometheus 0), on
+    // each of the three days it covers; the 21st, uncovered, evenly.
+    let per_day = |share: f64| 300.0 * share / 0.456113;
+    let platform = money(&shared_to(&app, &t, "component:default/platform").await);
+    assert!((platform - per_day(0.425469) - 10.0).abs() < 1e-6, "{platform}");
+    let observability = money(&shared_to(&app, &t, "component:default/observability").await);
+    assert!((observability - per_day(0.030644) - 10.0).abs() < 1e-6, "{observability}");
+    assert!((money(&shared_to(&app, &t, "component:default/metrics").await) - 10.0).abs() < 1e-9);
+    assert_eq!(allocation_mismatches(&app, &t).await, 0, "never added on top of the bill");
+
+    // The same window again replaces it; a response with a broken allocation changes nothing.
+    import(&app, &t, "opencost", fixture("opencost-sample/allocation-compute-example-0.json")).await;
+    assert_eq!(scalar(&app, &t, "SELECT count(*)::text AS value FROM cost_opencost".into()).await, "3");
+    let broken = std::env::temp_dir().join(format!("opencost-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &broken,
+        r#"{"code": 200, "data": [{"a": {"properties": {"cluster": "cluster-one", "namespace": "a"},
+            "window": {"start": "2023-01-18T00:00:00Z", "end": "2023-01-19T00:00:00Z"}, "totalCost": 5},
+            "b": {"properties": {"namespace": "b"}, "window": {"start": "2023-01-18T00:00:00Z", "end": "2023-01-19T00:00:00Z"},
+            "totalCost": 1}}]}"#,
+    )
+    .unwrap();
+    let refused = import(&app, &t, "opencost", broken).await;
+    assert_eq!(refused.status, ImportStatus::Failed);
+    assert!(refused.error.as_deref().unwrap().contains("allocation 2, b: no properties.cluster"), "{refused:?}");
+    assert_eq!(scalar(&app, &t, "SELECT count(*)::text AS value FROM cost_opencost".into()).await, "3");
+    assert!(parse_shared_rule(("resource", "", "x"), "c", "opencost", "a, b").is_err(), "namespaces required");
 }
 
 /// Backstage's Cost Insights client API over the allocated cost: a group's cost is what it

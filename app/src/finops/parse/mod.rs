@@ -244,7 +244,9 @@ impl CostReader {
             ));
         } else if head.trim_ascii_start().starts_with(b"{") || head.trim_ascii_start().starts_with(b"[") {
             return Err(FileError::Unsupported(
-                "this is JSON, not a bill: cost files are FOCUS, AWS CUR or Azure exports as CSV or CSV.gz".into(),
+                "this JSON is neither a bill nor an OpenCost allocation response: cost files are FOCUS, AWS CUR or \
+                 Azure exports as CSV or CSV.gz, or OpenCost's {\"data\": [...]}"
+                    .into(),
             ));
         } else {
             Box::new(buffered)
