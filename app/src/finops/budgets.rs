@@ -183,15 +183,16 @@ pub async fn spend_and_forecast(
 ) -> AppResult<Spend> {
     let column = if billed { "billed_cost" } else { "effective_cost" };
     Ok(diesel::sql_query(format!(
-        "WITH costs AS (
-            SELECT day, {column} AS cost FROM cost_allocated
-             WHERE currency = $1 AND ($2 OR target = ANY($3))),
+        "WITH daily AS (
+            SELECT day, sum({column}) AS cost FROM cost_allocated
+             WHERE currency = $1 AND ($2 OR target = ANY($3)) AND day >= least($4::date, $5::date - 27) AND day <= $5
+             GROUP BY day),
          recent AS (
-            SELECT d::date AS day, coalesce((SELECT sum(cost) FROM costs c WHERE c.day = d::date), 0) AS cost
-              FROM generate_series($5::date - 27, $5::date, interval '1 day') d),
+            SELECT d::date AS day, coalesce(x.cost, 0) AS cost
+              FROM generate_series($5::date - 27, $5::date, interval '1 day') d LEFT JOIN daily x ON x.day = d::date),
          weekdays AS (SELECT extract(isodow FROM day) AS dow, avg(cost) AS mean FROM recent GROUP BY 1),
          totals AS (
-            SELECT coalesce((SELECT sum(cost) FROM costs WHERE day >= $4 AND day <= $5), 0) AS actual,
+            SELECT coalesce((SELECT sum(cost) FROM daily WHERE day >= $4), 0) AS actual,
                    coalesce((SELECT sum(w.mean) FROM generate_series($5::date + 1, $6::date - 1, interval '1 day') r
                                JOIN weekdays w ON w.dow = extract(isodow FROM r)), 0) AS rest)
          SELECT round(actual, 2)::text AS actual, round(actual + rest, 2)::text AS forecast FROM totals"

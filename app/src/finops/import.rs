@@ -272,6 +272,7 @@ async fn run(
     {
         return run_opencost(db, tenant, source, id, request, file).await;
     }
+    let started = std::time::Instant::now();
     let (sender, mut batches) = tokio::sync::mpsc::channel::<Batch>(2);
     let defaults = Defaults { currency: request.currency.clone(), provider: request.source.clone() };
     let path = file.path.clone();
@@ -297,6 +298,8 @@ async fn run(
         let path = file.path.clone();
         let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
     }
+    let staged = started.elapsed();
+    let rows_read = reading.as_ref().map_or(0, |r| r.rows_read);
     let outcome = match (reading, staging) {
         (Ok(reading), Ok(())) if reading.rejected_count == 0 => commit(db, tenant, source, id, request, reading).await,
         (Ok(reading), Ok(())) => {
@@ -319,6 +322,14 @@ async fn run(
         }
         (Err(e), _) | (_, Err(e)) => Err((e.to_string(), None)),
     };
+    tracing::info!(
+        import = %id,
+        rows = rows_read,
+        staged_ms = staged.as_millis() as u64,
+        committed_ms = (started.elapsed() - staged).as_millis() as u64,
+        ok = outcome.is_ok(),
+        "cost import read"
+    );
     match outcome {
         Ok(()) => Ok(()),
         Err((message, report)) => refuse(db, tenant, source, id, request, &message, report).await,
