@@ -49,6 +49,7 @@ use deployments::pages::CicdSettingsPage;
 use finops::anomaly_pages::AnomaliesPage;
 use finops::budget_pages::BudgetsPage;
 use finops::pages::{AllocationSettingsPage, CostImportPage, CostSourcesPage, FinopsPage};
+use finops::team_pages::TeamCostPage;
 use home::pages::HomePage;
 use insights::pages::InsightsPage;
 use notifications::pages::NotificationsPage;
@@ -113,6 +114,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("finops/allocation") view=AllocationSettingsPage/>
                     <Route path=path!("finops/budgets") view=BudgetsPage/>
                     <Route path=path!("finops/anomalies") view=AnomaliesPage/>
+                    <Route path=path!("finops/teams/:namespace/:name") view=TeamCostPage/>
                     <Route path=path!("finops/imports/:id") view=CostImportPage/>
                     // Async so a 403 status is set before the first byte is sent.
                     <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async/>

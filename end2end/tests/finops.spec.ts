@@ -116,6 +116,15 @@ test('a rule written from the Unallocated list is previewed, added, and its cost
     await page.goto('/catalog/default/component/petstore');
     await expect(page.getByTestId('entity-cost-30')).toHaveText('11.25 GBP', { timeout: 1_000 });
   }).toPass({ timeout: 20_000 });
+
+  // The team that owns petstore, from the overview's owners: its cost page, per entity it owns.
+  await page.goto('/finops?currency=GBP');
+  await page.locator('[data-testid=finops-breakdown][data-title=Owner]').getByRole('link', { name: 'group:default/team-c' }).click();
+  await expect(page).toHaveURL(/\/finops\/teams\/default\/team-c$/);
+  await expect(page.getByTestId('team-cost-title')).toHaveText('Cloud cost of group:default/team-c');
+  await expect(page.getByTestId('entity-cost-30')).toHaveText('11.25 GBP');
+  await expect(page.getByTestId('entity-cost-by-entity')).toContainText('component:default/petstore');
+  await expect(page.getByTestId('team-no-anomalies')).toBeVisible();
 });
 
 test('a budget shows its spend against the amount and the thresholds it crossed, and is removed', async ({ page }) => {

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::allocation_repo as repo;
 use super::model::{
-    AllocationPage, AllocationRule, EntityCost, Move, RuleKind, RuleRevision, Share, SharedSplit, SplitMethod,
-    UnallocatedResource,
+    AllocationPage, AllocationRule, EntityCost, Move, Movement, RuleKind, RuleRevision, Share, SharedSplit,
+    SplitMethod, UnallocatedResource,
 };
 use crate::audit::model::AuditAction;
 use crate::audit::service::{self as audit, AuditEvent, AuditSource};
@@ -406,19 +406,29 @@ pub async fn apply_pending(db: &Database, tenant: &Tenant) -> AppResult<bool> {
 }
 
 /// The cost panel of an entity page: what is allocated to the entity — for a group, to it and
-/// to everything it owns — over the last 90 days of imported charges, in its largest currency.
+/// to everything it owns, also per entity — over the last 90 days of imported charges, in its
+/// largest currency.
 pub async fn entity_cost(db: &Database, tenant: &Tenant, entity: &EntityRef) -> AppResult<Option<EntityCost>> {
     let key = entity.key();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let Some((_, last)) = repo::window(conn).await? else { return Ok(None) };
-            let targets = match key.starts_with("group:") {
+            let group = key.starts_with("group:");
+            let targets = match group {
                 true => repo::owned_by(conn, &key).await?,
                 false => vec![key],
             };
             let Some(totals) = repo::target_totals(conn, &targets, last).await? else { return Ok(None) };
             let days = repo::target_last_30_days(conn, &targets, &totals.currency, last, false).await?;
             let services = repo::target_last_30_days(conn, &targets, &totals.currency, last, true).await?;
+            let by_entity = match group {
+                true => repo::target_movements(conn, &targets, &totals.currency, last)
+                    .await?
+                    .into_iter()
+                    .map(|m| Movement { name: m.owner, amount: m.amount, previous: m.previous })
+                    .collect(),
+                false => Vec::new(),
+            };
             // Every day of the 30 shown, the ones without cost as zero.
             let mut daily = Vec::with_capacity(30);
             for offset in (0..30).rev() {
@@ -434,6 +444,7 @@ pub async fn entity_cost(db: &Database, tenant: &Tenant, entity: &EntityRef) -> 
                 last_90_days: totals.last_90_days,
                 daily,
                 top_services: services.into_iter().map(|s| (s.name, s.amount)).collect(),
+                by_entity,
             }))
         })
     })

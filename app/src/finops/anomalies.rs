@@ -25,6 +25,7 @@ use super::budgets::tell_owners;
 use super::model::{AnomaliesView, AnomalyView};
 use crate::audit::model::AuditAction;
 use crate::audit::service::{record, AuditEvent, AuditSource};
+use crate::catalog::refs::EntityRef;
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
 use crate::events::bus::{self, Event};
@@ -350,9 +351,16 @@ pub async fn overview(db: &Database, tenant: &Tenant) -> AppResult<AnomaliesView
     .await
 }
 
-/// The newest anomalies of `targets` (Cost Insights' alerts of a group).
-pub async fn of_targets(conn: &mut Connection, targets: &[String]) -> AppResult<Vec<AnomalyView>> {
-    newest(conn, Some(targets)).await
+/// The newest anomalies of what `group` owns (its team page, Cost Insights' alerts).
+pub async fn of_group(db: &Database, tenant: &Tenant, group: &EntityRef) -> AppResult<Vec<AnomalyView>> {
+    let group = group.key();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let targets = allocation_repo::owned_by(conn, &group).await?;
+            newest(conn, Some(&targets)).await
+        })
+    })
+    .await
 }
 
 /// The newest anomalies, of `targets` only when given.

@@ -61,7 +61,7 @@ pub fn AnomaliesPage() -> impl IntoView {
 }
 
 #[component]
-fn Anomaly(anomaly: AnomalyView, acknowledge: ServerAction<AcknowledgeAnomaly>) -> impl IntoView {
+pub fn Anomaly(anomaly: AnomalyView, acknowledge: ServerAction<AcknowledgeAnomaly>) -> impl IntoView {
     let AnomalyView { target, service, currency, day, actual, expected, low, high, z, top_resources, acknowledged_by } =
         anomaly;
     let shown = if target.is_empty() { "Unallocated".to_owned() } else { target.clone() };

@@ -259,6 +259,23 @@ pub async fn load_entity_cost(
     )
 }
 
+/// The cost anomalies of what a team (a group) owns.
+#[server(endpoint = "ui/finops/team-anomalies")]
+pub async fn load_team_anomalies(namespace: String, name: String) -> Result<Vec<super::model::AnomalyView>, AppError> {
+    use crate::auth::permission::Action;
+    use crate::catalog::refs::EntityRef;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsRead).await?;
+            super::anomalies::of_group(&state.db, &ctx.tenant, &EntityRef::new("group", &namespace, &name)).await
+        }
+        .await,
+    )
+}
+
 #[server(endpoint = "ui/finops/budgets")]
 pub async fn load_budgets() -> Result<Vec<super::model::BudgetView>, AppError> {
     use crate::auth::permission::Action;

@@ -274,16 +274,8 @@ pub struct Alert {
 
 /// `getAlerts(group)`: the cost anomalies of what the group owns, newest first.
 pub async fn alerts(db: &Database, tenant: &Tenant, group: &EntityRef) -> AppResult<Vec<Alert>> {
-    let group = group.key();
-    let anomalies = db
-        .with_tenant(tenant, move |conn| {
-            Box::pin(async move {
-                let targets = repo::owned_by(conn, &group).await?;
-                super::anomalies::of_targets(conn, &targets).await
-            })
-        })
-        .await?;
-    Ok(anomalies
+    Ok(super::anomalies::of_group(db, tenant, group)
+        .await?
         .into_iter()
         .map(|a| Alert {
             title: format!("{} of {} cost {} {} on {}", a.service, a.target, a.actual, a.currency, a.day),

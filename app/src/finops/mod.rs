@@ -6,6 +6,7 @@ pub mod api;
 pub mod budget_pages;
 pub mod model;
 pub mod pages;
+pub mod team_pages;
 
 #[cfg(feature = "ssr")]
 pub mod allocation;

@@ -347,6 +347,8 @@ pub struct EntityCost {
     pub last_90_days: String,
     pub daily: Vec<(NaiveDate, String)>,
     pub top_services: Vec<(String, String)>,
+    /// For a group: each entity it owns (and itself), the last 30 days against the 30 before.
+    pub by_entity: Vec<Movement>,
 }
 
 /// What a budget threshold is compared with.

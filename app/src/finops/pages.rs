@@ -200,14 +200,18 @@ fn Breakdown(title: String, rows: Vec<Movement>, currency: String) -> impl IntoV
     }
 }
 
-/// A breakdown row's name, linked when it is an owner: to the entity's page, or for
-/// Unallocated to the allocation rules.
+/// A breakdown row's name, linked when it is an owner: a team to its cost page, another
+/// entity to its catalog page, Unallocated to the allocation rules.
 fn row_name(name: &str) -> AnyView {
     let name = name.to_owned();
     if name == UNALLOCATED {
         return view! { <A href="/finops/allocation" attr:class="text-amber-700 hover:text-amber-900">{UNALLOCATED}</A> }.into_any();
     }
     match crate::catalog::refs::EntityRef::parse(&name, None, "default") {
+        Ok(entity) if entity.kind == "group" && name.contains(':') => {
+            let href = format!("/finops/teams/{}/{}", entity.namespace, entity.name);
+            view! { <A href=href attr:class="text-amber-700 hover:text-amber-900">{name}</A> }.into_any()
+        }
         Ok(entity) if name.contains(':') => {
             view! { <A href=entity.page_path() attr:class="text-amber-700 hover:text-amber-900">{name}</A> }.into_any()
         }
@@ -224,6 +228,7 @@ pub fn CostSourcesPage() -> impl IntoView {
             <h1 class="mt-2 text-2xl font-semibold tracking-tight text-slate-900">"Cost sources"</h1>
             <p class="mt-1 text-sm text-slate-500">
                 "Upload a bill as FOCUS 1.0–1.2 CSV, an AWS Cost and Usage Report (legacy columns) or an Azure EA/MCA usage export; plain or gzip-compressed. "
+                "An OpenCost allocation response (JSON) adds no cost: its namespaces weigh how a shared pool split by OpenCost divides a cluster's bill. "
                 "Importing a period again replaces what the same source held for that billing account and period. A file with a row that cannot be read is refused whole."
             </p>
             <form method="post" action="/api/ui/finops/upload" enctype="multipart/form-data" class="mt-6 grid max-w-xl gap-3 rounded-xl border border-slate-200 bg-white p-5 text-sm">
@@ -235,7 +240,7 @@ pub fn CostSourcesPage() -> impl IntoView {
                     <input name="currency" value="USD" required maxlength="3" class="w-24 rounded-lg border border-slate-300 px-3 py-2 uppercase"/>
                 </label>
                 <label class="flex flex-col gap-1">"Cost file"
-                    <input type="file" name="file" required accept=".csv,.gz,.csv.gz,text/csv,application/gzip"
+                    <input type="file" name="file" required accept=".csv,.gz,.csv.gz,.json,text/csv,application/gzip,application/json"
                         class="block w-full text-sm text-slate-600 file:mr-3 file:rounded-lg file:border-0 file:bg-slate-900 file:px-3 file:py-2 file:text-sm file:font-semibold file:text-white"/>
                 </label>
                 <div><button type="submit" class="rounded-lg bg-slate-900 px-4 py-2 font-semibold text-white hover:bg-slate-700">"Import"</button></div>
@@ -670,6 +675,28 @@ fn CostPanel(cost: EntityCost) -> impl IntoView {
                     </ul>
                 </div>
             </div>
+            {(!cost.by_entity.is_empty()).then(|| {
+                let rows = cost.by_entity.clone();
+                view! {
+                    <table class="mt-3 w-full rounded-xl border border-slate-200 bg-white text-sm" data-testid="entity-cost-by-entity">
+                        <thead class="text-left text-xs text-slate-500">
+                            <tr><th class="px-4 py-1 font-medium">"Owned"</th><th class="py-1 text-right font-medium">{format!("Last 30 days, {currency}")}</th><th class="px-4 py-1 text-right font-medium">"vs 30 before"</th></tr>
+                        </thead>
+                        <tbody class="divide-y divide-slate-100">
+                            {rows.into_iter().map(|row| {
+                                let trend = change(&row).map(|c| format!("{c:+.1}%")).unwrap_or_else(|| "new".into());
+                                view! {
+                                    <tr data-testid="entity-cost-row">
+                                        <td class="px-4 py-1.5 break-all">{row_name(&row.name)}</td>
+                                        <td class="py-1.5 text-right tabular-nums">{format_amount(&row.amount)}</td>
+                                        <td class="px-4 py-1.5 text-right tabular-nums text-slate-500">{trend}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }
+            })}
         </section>
     }
 }

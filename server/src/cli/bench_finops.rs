@@ -23,7 +23,7 @@ use app::error::AppError;
 use app::finops::import::{import_now, ImportFile, ImportRequest};
 use app::finops::model::{CostView, ImportStatus};
 use app::finops::service;
-use app::finops::{allocation, cost_insights};
+use app::finops::{allocation, anomalies, cost_insights};
 use app::tenancy::model::Tenant;
 
 pub async fn run(db: &Database, tenant: &Tenant, admin: &str, rows: u64, samples: usize) -> Result<(), AppError> {
@@ -121,6 +121,14 @@ pub async fn run(db: &Database, tenant: &Tenant, admin: &str, rows: u64, samples
     }
     let documents = documents.into_iter().map(|d| Ok(d).into()).collect();
     catalog::import(db, tenant, &who, &catalog::Origin::named("bench"), documents).await?;
+
+    let team = EntityRef::new("group", "default", "team-7");
+    let timings = sample(samples, || async {
+        allocation::entity_cost(db, tenant, &team).await?;
+        anomalies::of_group(db, tenant, &team).await.map(drop)
+    })
+    .await?;
+    print_row("team page (group:default/team-7, 10 applications)", &timings);
 
     let me = auth::find_principal(db, tenant, admin).await?.ok_or_else(|| AppError::internal("admin not found"))?;
     let key = access::create_key(
