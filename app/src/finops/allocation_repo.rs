@@ -12,10 +12,26 @@ use crate::db::Connection;
 use crate::error::{AppError, AppResult};
 
 /// The rules as SQL over `cost_rows`: `rule` is the index of the first match (NULL for
-/// none), and the texts to bind from `$first` on.
+/// none), and the texts to bind from `$first` on. A tag's value is read once per row into a
+/// column of [`Matcher::keyed`] however many rules test that tag: PostgreSQL would otherwise
+/// look it up in the JSONB once per rule, and with 150 rules on `application` that was most of
+/// a year's recompute.
 struct Matcher {
     rule: String,
     binds: Vec<String>,
+    /// `, tags->>$4 AS rule_tag_0, …`: the tag values `rule` reads.
+    columns: String,
+}
+
+impl Matcher {
+    /// The FROM item `source` (a table or a parenthesised query) with the tag columns added;
+    /// `OFFSET 0` keeps the planner from folding them back into every rule.
+    fn keyed(&self, source: &str) -> String {
+        match self.columns.is_empty() {
+            true => source.to_owned(),
+            false => format!("(SELECT *{} FROM {source} AS unkeyed OFFSET 0)", self.columns),
+        }
+    }
 }
 
 /// `checkout*` → `checkout%`, with LIKE's own wildcards in the value matched literally.
@@ -34,12 +50,16 @@ fn like_pattern(pattern: &str) -> String {
     like
 }
 
-fn matcher(rules: &[AllocationRule], first: usize) -> Matcher {
+/// The rules' matcher; its tag columns are named `<prefix>_tag_<n>` (two matchers over one
+/// row need two prefixes).
+fn matcher(rules: &[AllocationRule], first: usize, prefix: &str) -> Matcher {
     let mut binds = Vec::new();
     let mut bind = |value: String| {
         binds.push(value);
         format!("${}", first + binds.len() - 1)
     };
+    // (tag key, column, the key's placeholder)
+    let mut tag_columns: Vec<(String, String, String)> = Vec::new();
     let mut arms = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
         let (op, value) = match rule.pattern.contains('*') {
@@ -48,8 +68,17 @@ fn matcher(rules: &[AllocationRule], first: usize) -> Matcher {
         };
         let condition = match rule.kind {
             RuleKind::Tag => {
-                let key = bind(rule.key.clone().unwrap_or_default());
-                format!("tags->>{key} {op} {}", bind(value))
+                let key = rule.key.clone().unwrap_or_default();
+                let column = match tag_columns.iter().find(|(k, ..)| *k == key) {
+                    Some((_, column, _)) => column.clone(),
+                    None => {
+                        let column = format!("{prefix}_tag_{}", tag_columns.len());
+                        let placeholder = bind(key.clone());
+                        tag_columns.push((key, column.clone(), placeholder));
+                        column
+                    }
+                };
+                format!("{column} {op} {}", bind(value))
             }
             RuleKind::SubAccount => {
                 let value = bind(value);
@@ -63,7 +92,8 @@ fn matcher(rules: &[AllocationRule], first: usize) -> Matcher {
         true => "NULL::integer".to_owned(),
         false => format!("CASE {} END", arms.join(" ")),
     };
-    Matcher { rule, binds }
+    let columns = tag_columns.iter().map(|(_, column, key)| format!(", tags->>{key} AS {column}")).collect();
+    Matcher { rule, binds, columns }
 }
 
 fn targets(rules: &[AllocationRule]) -> Vec<String> {
@@ -175,41 +205,23 @@ pub async fn mark_applied(conn: &mut Connection, revision: i32) -> AppResult<()>
 
 /// `INSERT … SELECT` of the allocated daily sums of the rows `scope` selects (a condition on
 /// `cost_rows` using `$1`); what a shared rule matches is summed into `cost_pooled` instead.
-/// The rules' `CASE` is evaluated once per distinct (tags, sub-account, resource) — a resource
-/// has the same ones every day — and joined back to the rows, not once per row: with 150 rules
-/// that is most of the work of a year's recompute.
 async fn insert_allocated(
     conn: &mut Connection,
     scope: &str,
     import: Option<Uuid>,
     rules: &[AllocationRule],
 ) -> AppResult<()> {
-    let m = matcher(rules, 3);
-    let matched = match rules.is_empty() {
-        true => format!("SELECT r.*, NULL::integer AS rule FROM cost_rows r WHERE {scope}"),
-        false => format!(
-            "WITH keys AS (
-                SELECT DISTINCT tags, sub_account_id, sub_account_name, resource_id FROM cost_rows WHERE {scope}),
-             keyed AS (
-                SELECT tags, sub_account_id IS NULL AS no_sub, coalesce(sub_account_id, '') AS sub,
-                       sub_account_name IS NULL AS no_sub_name, coalesce(sub_account_name, '') AS sub_name,
-                       resource_id IS NULL AS no_resource, coalesce(resource_id, '') AS resource, {rule} AS rule
-                  FROM keys)
-             SELECT r.*, k.rule FROM cost_rows r JOIN keyed k
-                 ON k.tags = r.tags AND k.no_sub = (r.sub_account_id IS NULL) AND k.sub = coalesce(r.sub_account_id, '')
-                AND k.no_sub_name = (r.sub_account_name IS NULL)
-                AND k.sub_name = coalesce(r.sub_account_name, '')
-                AND k.no_resource = (r.resource_id IS NULL) AND k.resource = coalesce(r.resource_id, '')
-              WHERE {scope}",
-            rule = m.rule
-        ),
-    };
+    let m = matcher(rules, 3, "rule");
+    let rows = m.keyed(&format!("(SELECT * FROM cost_rows WHERE {scope})"));
     let sql = format!(
         "WITH summed AS (
-            SELECT import_id, billing_account_id, billing_period_start, (charge_period_start AT TIME ZONE 'UTC')::date,
-                   billing_currency AS currency, coalesce(($2::text[])[rule + 1], '') AS target, service_name,
-                   sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost, count(*) AS rows
-              FROM ({matched}) AS matched
+            SELECT import_id, billing_account_id, billing_period_start, day, billing_currency AS currency,
+                   coalesce(($2::text[])[rule + 1], '') AS target, service_name, sum(billed_cost) AS billed_cost,
+                   sum(effective_cost) AS effective_cost, count(*) AS rows
+              FROM (SELECT import_id, billing_account_id, billing_period_start, billing_currency, service_name,
+                           billed_cost, effective_cost, (charge_period_start AT TIME ZONE 'UTC')::date AS day,
+                           {rule} AS rule
+                      FROM {rows} AS r) AS matched
              GROUP BY 1, 2, 3, 4, 5, 6, 7),
          pooled AS (
             INSERT INTO cost_pooled (import_id, billing_account_id, billing_period_start, day, currency, pool,
@@ -217,7 +229,8 @@ async fn insert_allocated(
             SELECT * FROM summed WHERE target LIKE 'pool:%')
          INSERT INTO cost_allocated (import_id, billing_account_id, billing_period_start, day, currency, target,
              service_name, billed_cost, effective_cost, rows)
-         SELECT * FROM summed WHERE target NOT LIKE 'pool:%'"
+         SELECT * FROM summed WHERE target NOT LIKE 'pool:%'",
+        rule = m.rule
     );
     let mut query =
         diesel::sql_query(sql).into_boxed().bind::<Nullable<SqlUuid>, _>(import).bind::<Array<Text>, _>(targets(rules));
@@ -431,16 +444,17 @@ pub async fn unallocated(
     rules: &[AllocationRule],
     limit: i64,
 ) -> AppResult<Vec<UnallocatedRow>> {
-    let m = matcher(rules, 4);
+    let m = matcher(rules, 4, "rule");
     let sql = format!(
         "SELECT coalesce(resource_id, '') AS resource_id, service_name, coalesce(sub_account_id, '') AS sub_account_id,
                 min(tags::text)::jsonb AS tags, currency, round(sum(cost), 2)::text AS amount
-           FROM (SELECT *, {rule} AS rule FROM ({WINDOW_BY_KEY}) AS grouped) AS matched
+           FROM (SELECT *, {rule} AS rule FROM {grouped} AS grouped) AS matched
           WHERE rule IS NULL
           GROUP BY 1, 2, 3, 5
           ORDER BY sum(cost) DESC
           LIMIT $3",
-        rule = m.rule
+        rule = m.rule,
+        grouped = m.keyed(&format!("({WINDOW_BY_KEY})"))
     );
     let mut query =
         diesel::sql_query(sql).into_boxed().bind::<Date, _>(from).bind::<Date, _>(to).bind::<BigInt, _>(limit);
@@ -470,12 +484,13 @@ pub async fn moves(
     before: &[AllocationRule],
     after: &[AllocationRule],
 ) -> AppResult<Vec<MoveRow>> {
-    let old = matcher(before, 5);
-    let new = matcher(after, 5 + old.binds.len());
+    let old = matcher(before, 5, "old");
+    let new = matcher(after, 5 + old.binds.len(), "new");
+    let grouped = new.keyed(&old.keyed(&format!("({WINDOW_BY_KEY})")));
     let sql = format!(
         "SELECT coalesce(($3::text[])[old_rule + 1], '') AS from_target, coalesce(($4::text[])[new_rule + 1], '') AS to_target,
                 currency, round(sum(cost), 2)::text AS amount
-           FROM (SELECT currency, cost, {old_rule} AS old_rule, {new_rule} AS new_rule FROM ({WINDOW_BY_KEY}) AS grouped)
+           FROM (SELECT currency, cost, {old_rule} AS old_rule, {new_rule} AS new_rule FROM {grouped} AS grouped)
                 AS matched
           WHERE coalesce(($3::text[])[old_rule + 1], '') <> coalesce(($4::text[])[new_rule + 1], '')
           GROUP BY 1, 2, 3
@@ -731,16 +746,21 @@ mod tests {
                 rule(RuleKind::Tag, Some("application"), "checkout"),
                 rule(RuleKind::SubAccount, None, "prod-*"),
                 rule(RuleKind::Resource, None, "arn:aws:s3:::logs_%*"),
+                rule(RuleKind::Tag, Some("application"), "cart"),
             ],
             3,
+            "rule",
         );
         assert_eq!(
             m.rule,
-            "CASE WHEN tags->>$3 = $4 THEN 0 WHEN (sub_account_id LIKE $5 OR sub_account_name LIKE $5) THEN 1 \
-             WHEN resource_id LIKE $6 THEN 2 END"
+            "CASE WHEN rule_tag_0 = $4 THEN 0 WHEN (sub_account_id LIKE $5 OR sub_account_name LIKE $5) THEN 1 \
+             WHEN resource_id LIKE $6 THEN 2 WHEN rule_tag_0 = $7 THEN 3 END"
         );
-        assert_eq!(m.binds, ["application", "checkout", "prod-%", "arn:aws:s3:::logs\\_\\%%"]);
-        assert_eq!(matcher(&[], 3).rule, "NULL::integer");
+        assert_eq!(m.binds, ["application", "checkout", "prod-%", "arn:aws:s3:::logs\\_\\%%", "cart"]);
+        assert_eq!(m.columns, ", tags->>$3 AS rule_tag_0", "one lookup of the tag, however many rules read it");
+        assert_eq!(m.keyed("cost_rows"), "(SELECT *, tags->>$3 AS rule_tag_0 FROM cost_rows AS unkeyed OFFSET 0)");
+        assert_eq!(matcher(&[], 3, "rule").rule, "NULL::integer");
+        assert_eq!(matcher(&[], 3, "rule").keyed("cost_rows"), "cost_rows");
     }
 }
 
@@ -778,7 +798,11 @@ pub async fn top_resources(
     limit: i64,
 ) -> AppResult<Vec<ResourceCost>> {
     let column = |f: fn(&CostCell) -> String| cells.iter().map(f).collect::<Vec<String>>();
-    let m = matcher(rules, 7);
+    let m = matcher(rules, 7, "rule");
+    let rows = m.keyed(
+        "(SELECT * FROM cost_rows WHERE import_id IN (SELECT import_id FROM cost_slices)
+                   AND (charge_period_start AT TIME ZONE 'UTC')::date = ANY($5) AND service_name = ANY($3))",
+    );
     let sql = format!(
         "WITH cells AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::date[])
                           AS c (target, service_name, currency, day)),
@@ -787,10 +811,7 @@ pub async fn top_resources(
                        effective_cost
                   FROM (SELECT resource_id, effective_cost, service_name, billing_currency AS currency,
                                (charge_period_start AT TIME ZONE 'UTC')::date AS day, {rule} AS rule
-                          FROM cost_rows
-                         WHERE import_id IN (SELECT import_id FROM cost_slices)
-                           AND (charge_period_start AT TIME ZONE 'UTC')::date = ANY($5)
-                           AND service_name = ANY($3)) AS r),
+                          FROM {rows} AS r) AS r),
               ranked AS (
                 SELECT target, service_name, currency, day, coalesce(resource_id, '(no resource id)') AS resource,
                        sum(effective_cost) AS cost,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::allocation_repo as allocation;
 use super::model::{CostImport, ImportReport, ImportStatus, RejectedRow};
-use super::parse::{CostReader, CostRecord, Defaults, Rejected};
+use super::parse::{CostReader, CostRecord, Defaults, Rejected, PARQUET_MAGIC};
 use super::repo;
 use crate::audit::model::AuditAction;
 use crate::audit::service::{self as audit, AuditEvent, AuditSource};
@@ -214,9 +214,15 @@ fn read_file(
     batches: tokio::sync::mpsc::Sender<Batch>,
 ) -> Result<Reading, AppError> {
     let read = Arc::new(AtomicU64::new(0));
-    let file = std::fs::File::open(&path).map_err(|e| AppError::invalid(format!("cannot open the file: {e}")))?;
-    let reader = CostReader::open(Counted { inner: file, read: read.clone() }, defaults)
-        .map_err(|e| AppError::invalid(e.to_string()))?;
+    let mut file = std::fs::File::open(&path).map_err(|e| AppError::invalid(format!("cannot open the file: {e}")))?;
+    let mut magic = [0u8; 4];
+    let parquet = file.read_exact(&mut magic).is_ok() && &magic == PARQUET_MAGIC;
+    std::io::Seek::rewind(&mut file).map_err(|e| AppError::invalid(format!("cannot read the file: {e}")))?;
+    let reader = match parquet {
+        true => CostReader::open_parquet(file, read.clone(), defaults),
+        false => CostReader::open(Counted { inner: file, read: read.clone() }, defaults),
+    }
+    .map_err(|e| AppError::invalid(e.to_string()))?;
     let layout = reader.layout().as_str();
     let warnings = reader.warnings().to_vec();
     let mut reading = Reading { layout, warnings, rows_read: 0, rejected_count: 0, rejected: Vec::new() };

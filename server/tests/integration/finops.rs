@@ -239,7 +239,7 @@ async fn files_that_are_not_bills_are_refused_with_a_reason() {
     let t = app.tenant().await;
     let cases: [(&str, &[u8], &str); 5] = [
         ("not-a-bill.csv", b"name,team\nx,y\n", "names no cost column"),
-        ("parquet.parquet", b"PAR1\x00\x00", "Parquet"),
+        ("parquet.parquet", b"PAR1\x00\x00", "not a readable Parquet file"),
         ("opencost.json", b"{\"code\":200}", "not an OpenCost allocation response"),
         ("array.json", b"[1, 2]", "JSON"),
         ("bad-gzip.csv.gz", b"\x1f\x8b\x08\x00broken", "cannot read"),
@@ -266,6 +266,104 @@ async fn files_that_are_not_bills_are_refused_with_a_reason() {
         sums(&app, &t, "cost_rows", Some(gz.id)).await,
         expected("USD", "20.52022672899", "14.97651418586", 1000)
     );
+}
+
+/// The FOCUS sample written as Parquet the way exports type it — money as doubles, the four
+/// period bounds as UTC timestamps, everything else text, Snappy-compressed, in row groups of
+/// 300 — imports with the same totals as its CSV.
+fn focus_sample_as_parquet() -> PathBuf {
+    use parquet::basic::Compression;
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use std::sync::Arc;
+
+    let mut csv = csv::Reader::from_path(fixture("focus-sample/focus_sample.csv")).unwrap();
+    let headers: Vec<String> = csv.headers().unwrap().iter().map(str::to_owned).collect();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    let money = ["BilledCost", "EffectiveCost", "ListCost", "ContractedCost"];
+    let times = ["BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd"];
+    let fields: Vec<String> = headers
+        .iter()
+        .map(|h| match (money.contains(&h.as_str()), times.contains(&h.as_str())) {
+            (true, _) => format!("optional double {h};"),
+            (_, true) => format!("optional int64 {h} (TIMESTAMP(MILLIS,true));"),
+            _ => format!("optional binary {h} (UTF8);"),
+        })
+        .collect();
+    let schema = Arc::new(
+        parquet::schema::parser::parse_message_type(&format!("message focus {{ {} }}", fields.join(" "))).unwrap(),
+    );
+    let properties = Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build());
+    let path = std::env::temp_dir().join(format!("{}.parquet", uuid::Uuid::new_v4()));
+    let mut writer = SerializedFileWriter::new(std::fs::File::create(&path).unwrap(), schema, properties).unwrap();
+    let null = |cell: &str| cell.is_empty() || cell == "NULL";
+    for group in rows.chunks(300) {
+        let mut row_group = writer.next_row_group().unwrap();
+        let mut index = 0;
+        while let Some(mut column) = row_group.next_column().unwrap() {
+            let cells: Vec<&str> = group.iter().map(|r| r.get(index).unwrap_or("")).collect();
+            let levels: Vec<i16> = cells.iter().map(|c| i16::from(!null(c))).collect();
+            let present = cells.iter().filter(|c| !null(c));
+            let name = headers[index].as_str();
+            if money.contains(&name) {
+                let values: Vec<f64> = present.map(|c| c.parse().unwrap()).collect();
+                column.typed::<DoubleType>().write_batch(&values, Some(&levels), None).unwrap();
+            } else if times.contains(&name) {
+                let values: Vec<i64> = present
+                    .map(|c| {
+                        chrono::NaiveDateTime::parse_from_str(c, "%Y-%m-%d %H:%M:%S")
+                            .unwrap()
+                            .and_utc()
+                            .timestamp_millis()
+                    })
+                    .collect();
+                column.typed::<Int64Type>().write_batch(&values, Some(&levels), None).unwrap();
+            } else {
+                let values: Vec<ByteArray> = present.map(|c| ByteArray::from(*c)).collect();
+                column.typed::<ByteArrayType>().write_batch(&values, Some(&levels), None).unwrap();
+            }
+            column.close().unwrap();
+            index += 1;
+        }
+        row_group.close().unwrap();
+    }
+    writer.close().unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_parquet_bill_imports_with_the_totals_of_its_csv() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let path = focus_sample_as_parquet();
+    let imported = import(&app, &t, "parquet", path.clone()).await;
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(imported.status, ImportStatus::Done, "{:?}", imported.error);
+    assert_eq!(imported.report.as_ref().unwrap().layout, "FOCUS");
+    assert_eq!(imported.bytes_read, imported.bytes_total, "the progress reached the end");
+    assert_eq!(
+        sums(&app, &t, "cost_rows", Some(imported.id)).await,
+        expected("USD", "20.52022672899", "14.97651418586", 1000)
+    );
+    // Times came through as the CSV's: the sample's days, in UTC.
+    let days = scalar(
+        &app,
+        &t,
+        format!(
+            "SELECT min(charge_period_start)::text || ' ' || max(charge_period_end)::text AS value FROM cost_rows
+              WHERE import_id = '{}'",
+            imported.id
+        ),
+    )
+    .await;
+    assert_eq!(days, "2024-09-01 00:00:00+00 2024-10-01 00:00:00+00");
+    // A truncated Parquet file is refused with the reason.
+    let broken = std::env::temp_dir().join(format!("{}.parquet", uuid::Uuid::new_v4()));
+    std::fs::write(&broken, b"PAR1\x00\x00\x00\x00PAR1").unwrap();
+    let refused = import(&app, &t, "parquet", broken).await;
+    assert_eq!(refused.status, ImportStatus::Failed);
+    assert!(refused.error.as_deref().unwrap_or_default().contains("Parquet"), "{refused:?}");
 }
 
 #[tokio::test]

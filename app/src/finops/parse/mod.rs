@@ -1,12 +1,13 @@
-//! Reading cost files: FOCUS 1.0–1.2 CSV, AWS Cost and Usage Reports (legacy `lineItem/…`
-//! columns) and Azure EA/MCA usage exports, each row turned into one FOCUS [`CostRecord`].
-//! Gzip is recognised by its magic bytes, a UTF-8 BOM is dropped, headers match whatever
-//! their case. The reader is a plain iterator over a `Read`: the caller streams the file
-//! through it in bounded memory.
+//! Reading cost files: FOCUS 1.0–1.2 CSV or Parquet, AWS Cost and Usage Reports (legacy
+//! `lineItem/…` columns) and Azure EA/MCA usage exports, each row turned into one FOCUS
+//! [`CostRecord`]. Gzip is recognised by its magic bytes, a UTF-8 BOM is dropped, headers match
+//! whatever their case. The reader is a plain iterator: the caller streams the file through it
+//! in bounded memory (a Parquet file one row group at a time).
 
 mod aws;
 mod azure;
 mod focus;
+mod parquet_rows;
 pub mod values;
 
 use std::io::{BufRead, BufReader, Read};
@@ -219,18 +220,21 @@ pub(crate) fn month_of(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 /// Turns one row of a layout into a FOCUS record, or says why it cannot.
 type RecordFn = fn(&Row<'_>, &Defaults) -> Result<CostRecord, String>;
 
-/// Reads a cost file (plain or gzip-compressed CSV) row by row.
+/// A file's rows as text cells, each with its line (CSV) or row number (Parquet).
+type Records = Box<dyn Iterator<Item = Result<(u64, csv::StringRecord), Rejected>> + Send>;
+
+/// Reads a cost file (plain or gzip-compressed CSV, or Parquet) row by row.
 pub struct CostReader {
     layout: Layout,
     headers: Headers,
-    rows: csv::StringRecordsIntoIter<Box<dyn Read + Send>>,
+    rows: Records,
     defaults: Defaults,
     record_row: RecordFn,
     warnings: Vec<String>,
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
+pub const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
 
 impl CostReader {
     pub fn open<R: Read + Send + 'static>(input: R, defaults: Defaults) -> Result<Self, FileError> {
@@ -239,9 +243,7 @@ impl CostReader {
         let plain: Box<dyn Read + Send> = if head.starts_with(&GZIP_MAGIC) {
             Box::new(BufReader::with_capacity(256 * 1024, flate2::read::MultiGzDecoder::new(buffered)))
         } else if head.starts_with(PARQUET_MAGIC) {
-            return Err(FileError::Unsupported(
-                "Parquet files are not read yet: export the bill as CSV or CSV.gz (both AWS and Azure offer it)".into(),
-            ));
+            return Err(FileError::Unsupported("Parquet is read from a file, not a stream".into()));
         } else if head.trim_ascii_start().starts_with(b"{") || head.trim_ascii_start().starts_with(b"[") {
             return Err(FileError::Unsupported(
                 "this JSON is neither a bill nor an OpenCost allocation response: cost files are FOCUS, AWS CUR or \
@@ -262,7 +264,29 @@ impl CostReader {
             header_row.iter().skip(1).for_each(|h| cleaned.push_field(h));
             header_row = cleaned;
         }
-        let headers = Headers::new(&header_row);
+        let rows = csv.into_records().map(|record| match record {
+            Ok(record) => Ok((record.position().map_or(0, |p| p.line()), record)),
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                Err(Rejected { line, reason: format!("not readable as CSV: {e}") })
+            }
+        });
+        Self::over(Headers::new(&header_row), Box::new(rows), defaults)
+    }
+
+    /// Reads a Parquet file: its columns are the header row, each row's values its cells
+    /// (decimals exact, timestamps as RFC 3339, maps such as Tags as JSON); `read` follows the
+    /// rows done as a share of the file's bytes, for the progress bar.
+    pub fn open_parquet(
+        file: std::fs::File,
+        read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        defaults: Defaults,
+    ) -> Result<Self, FileError> {
+        let (headers, rows) = parquet_rows::open(file, read)?;
+        Self::over(headers, rows, defaults)
+    }
+
+    fn over(headers: Headers, rows: Records, defaults: Defaults) -> Result<Self, FileError> {
         let layout = Layout::detect(&headers).ok_or_else(|| {
             FileError::Unsupported(
                 "the header row names no cost column (BilledCost, lineItem/UnblendedCost or CostInBillingCurrency): \
@@ -275,7 +299,7 @@ impl CostReader {
             Layout::AwsCur => (aws::record, Vec::new()),
             Layout::AzureUsage => (azure::record, Vec::new()),
         };
-        Ok(Self { layout, headers, rows: csv.into_records(), defaults, record_row, warnings })
+        Ok(Self { layout, headers, rows, defaults, record_row, warnings })
     }
 
     pub fn layout(&self) -> Layout {
@@ -292,14 +316,10 @@ impl Iterator for CostReader {
     type Item = Result<CostRecord, Rejected>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let record = match self.rows.next()? {
-            Ok(record) => record,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Some(Err(Rejected { line, reason: format!("not readable as CSV: {e}") }));
-            }
+        let (line, record) = match self.rows.next()? {
+            Ok(numbered) => numbered,
+            Err(rejected) => return Some(Err(rejected)),
         };
-        let line = record.position().map_or(0, |p| p.line());
         if record.iter().all(|cell| cell.trim().is_empty()) {
             return self.next();
         }
