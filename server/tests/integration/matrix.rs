@@ -179,6 +179,7 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/finops/entity-cost" => {
             (Rule::Allowed(FinopsRead), form(path, "namespace=default&kind=component&name=nope"))
         }
+        "ui/finops/team-anomalies" => (Rule::Allowed(FinopsRead), form(path, "namespace=default&name=nope")),
         // Not a rule kind, no such rule, no such revision: refused after the role check, nothing changed.
         "ui/finops/allocation/add" => (
             Rule::Allowed(FinopsWrite),
@@ -308,6 +309,7 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
         | "/finops/allocation"
         | "/finops/budgets"
         | "/finops/anomalies"
+        | "/finops/teams/{namespace}/{name}"
         | "/finops/imports/{id}" => Rule::Allowed(FinopsRead),
         "/audit" | "/audit/{id}" | "/audit/permissions" | "/audit/insights" | "/audit/archive" => {
             Rule::Allowed(AuditRead)
