@@ -397,8 +397,7 @@ pub async fn apply_pending(db: &Database, tenant: &Tenant) -> AppResult<bool> {
             }
             repo::reallocate(conn, &newest.rules()?).await?;
             repo::mark_applied(conn, newest.revision).await?;
-            super::budgets::evaluate(conn).await?;
-            super::anomalies::detect(conn, None).await?;
+            super::service::costs_changed(conn, None).await?;
             Ok::<_, AppError>(true)
         })
     })

@@ -206,21 +206,40 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// What a file holds, told by its first bytes, never its name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    /// CSV, plain or gzip-compressed.
+    Bill,
+    ParquetBill,
+    /// An OpenCost allocation response (JSON, plain or gzip-compressed).
+    OpenCost,
+}
+
+fn file_kind(path: &std::path::Path) -> std::io::Result<FileKind> {
+    let mut magic = [0u8; 4];
+    if std::fs::File::open(path)?.read_exact(&mut magic).is_ok() && &magic == PARQUET_MAGIC {
+        return Ok(FileKind::ParquetBill);
+    }
+    Ok(match super::opencost::is_json(path)? {
+        true => FileKind::OpenCost,
+        false => FileKind::Bill,
+    })
+}
+
 /// Reads the file on a blocking thread, sending batches while no row has been refused; after
 /// the first refused row it reads on only to count and list the others.
 fn read_file(
     path: PathBuf,
+    kind: FileKind,
     defaults: Defaults,
     batches: tokio::sync::mpsc::Sender<Batch>,
 ) -> Result<Reading, AppError> {
     let read = Arc::new(AtomicU64::new(0));
-    let mut file = std::fs::File::open(&path).map_err(|e| AppError::invalid(format!("cannot open the file: {e}")))?;
-    let mut magic = [0u8; 4];
-    let parquet = file.read_exact(&mut magic).is_ok() && &magic == PARQUET_MAGIC;
-    std::io::Seek::rewind(&mut file).map_err(|e| AppError::invalid(format!("cannot read the file: {e}")))?;
-    let reader = match parquet {
-        true => CostReader::open_parquet(file, read.clone(), defaults),
-        false => CostReader::open(Counted { inner: file, read: read.clone() }, defaults),
+    let file = std::fs::File::open(&path).map_err(|e| AppError::invalid(format!("cannot open the file: {e}")))?;
+    let reader = match kind {
+        FileKind::ParquetBill => CostReader::open_parquet(file, read.clone(), defaults),
+        _ => CostReader::open(Counted { inner: file, read: read.clone() }, defaults),
     }
     .map_err(|e| AppError::invalid(e.to_string()))?;
     let layout = reader.layout().as_str();
@@ -271,18 +290,19 @@ async fn run(
     file: ImportFile,
 ) -> AppResult<()> {
     let path = file.path.clone();
-    if tokio::task::spawn_blocking(move || super::opencost::is_json(&path))
+    // An unreadable file is read as a bill, which says why it cannot be.
+    let kind = tokio::task::spawn_blocking(move || file_kind(&path))
         .await
         .map_err(AppError::internal)?
-        .unwrap_or(false)
-    {
+        .unwrap_or(FileKind::Bill);
+    if kind == FileKind::OpenCost {
         return run_opencost(db, tenant, source, id, request, file).await;
     }
     let started = std::time::Instant::now();
     let (sender, mut batches) = tokio::sync::mpsc::channel::<Batch>(2);
     let defaults = Defaults { currency: request.currency.clone(), provider: request.source.clone() };
     let path = file.path.clone();
-    let reader = tokio::task::spawn_blocking(move || read_file(path, defaults, sender));
+    let reader = tokio::task::spawn_blocking(move || read_file(path, kind, defaults, sender));
     let mut staging: AppResult<()> = Ok(());
     while let Some(batch) = batches.recv().await {
         if staging.is_err() {
@@ -409,10 +429,9 @@ async fn commit(
             let rules = allocation::current_rules(conn).await?;
             let replaced = repo::commit(conn, id, &request.source).await?;
             allocation::allocate_import(conn, id, &rules).await?;
-            super::budgets::evaluate(conn).await?;
             // An import without costs changed no day: only the newest week is looked at again.
             let changed_from = repo::first_day(conn, id).await?.unwrap_or(chrono::NaiveDate::MAX);
-            super::anomalies::detect(conn, Some(changed_from)).await?;
+            super::service::costs_changed(conn, Some(changed_from)).await?;
             let totals = repo::totals(conn, id).await?;
             let report = ImportReport {
                 layout: reading.layout.into(),

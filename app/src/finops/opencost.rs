@@ -25,8 +25,9 @@ use crate::error::{AppError, AppResult};
 use crate::tenancy::model::Tenant;
 
 pub const LAYOUT: &str = "OpenCost allocation";
-/// Allocations per file: a year of daily windows for a few thousand namespaces.
-const MAX_ALLOCATIONS: usize = 2_000_000;
+/// The largest response read (decompressed): it is parsed whole, so this bounds its memory. A
+/// year of daily windows for a thousand namespaces is about half of it.
+const MAX_JSON_BYTES: u64 = 256 * 1024 * 1024;
 const ROWS_PER_STATEMENT: usize = 5_000;
 
 #[derive(Deserialize)]
@@ -86,16 +87,19 @@ fn decompressed(file: std::fs::File) -> std::io::Result<Box<dyn Read + Send>> {
 /// order of the file) and why.
 pub fn read(path: &Path) -> Result<(Vec<Weight>, Vec<RejectedRow>), String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot open the file: {e}"))?;
-    let input = decompressed(file).map_err(|e| format!("cannot read the file: {e}"))?;
-    let response: Response = serde_json::from_reader(BufReader::new(input))
+    let mut json = Vec::new();
+    decompressed(file)
+        .and_then(|input| input.take(MAX_JSON_BYTES + 1).read_to_end(&mut json))
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if json.len() as u64 > MAX_JSON_BYTES {
+        return Err(format!("larger than {} MiB of JSON: ask OpenCost for a shorter window", MAX_JSON_BYTES >> 20));
+    }
+    let response: Response = serde_json::from_slice(&json)
         .map_err(|e| format!("not an OpenCost allocation response ({{\"data\": [...]}}): {e}"))?;
+    drop(json);
     let (mut weights, mut rejected) = (Vec::new(), Vec::new());
-    let mut position = 0u64;
-    for (name, allocation) in response.data.into_iter().flatten().flatten() {
-        position += 1;
-        if position as usize > MAX_ALLOCATIONS {
-            return Err(format!("more than {MAX_ALLOCATIONS} allocations: split the window"));
-        }
+    for (index, (name, allocation)) in response.data.into_iter().flatten().flatten().enumerate() {
+        let position = index as u64 + 1;
         let Allocation { properties, window, total_cost } = allocation;
         let refuse = |reason: &str| RejectedRow { line: position, reason: format!("{name}: {reason}") };
         let (Some(start), Some(end)) = (window.start, window.end) else {
@@ -154,9 +158,8 @@ pub async fn commit(
             .await?;
             let rules = allocation_repo::current_rules(conn).await?;
             allocation_repo::split_pools_of(conn, id, &rules).await?;
-            super::budgets::evaluate(conn).await?;
             let first_day = weights.iter().map(|w| w.start.date_naive()).min().unwrap_or(chrono::NaiveDate::MAX);
-            super::anomalies::detect(conn, Some(first_day)).await?;
+            super::service::costs_changed(conn, Some(first_day)).await?;
             let report = ImportReport {
                 layout: LAYOUT.into(),
                 rows_imported: weights.len() as i64,

@@ -21,6 +21,14 @@ const DIMENSIONS: [(&str, &str); 6] = [
     ("Region", "region_id"),
 ];
 
+/// After the allocated cost changed from `changed_from` on (`None`: any day), in the change's
+/// transaction — an import, a recompute, OpenCost weights: budgets are evaluated again and the
+/// changed days searched for anomalies.
+pub async fn costs_changed(conn: &mut Connection, changed_from: Option<NaiveDate>) -> AppResult<()> {
+    super::budgets::evaluate(conn).await?;
+    super::anomalies::detect(conn, changed_from).await.map(drop)
+}
+
 /// The first day of `raw` (`2024-09`), if it names a month.
 pub fn parse_month(raw: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(&format!("{}-01", raw.trim()), "%Y-%m-%d").ok()
