@@ -3,7 +3,8 @@
 source "$(dirname "$0")/lib.sh"
 
 APT_PACKAGES=(pkg-config libssl-dev libpq-dev libxml2-dev libxmlsec1-dev libxslt1-dev libclang-dev clang
-  xmlsec1 python3-venv postgresql redis-server chromium brotli nodejs npm curl)
+  xmlsec1 python3-venv postgresql redis-server chromium brotli nodejs npm curl
+  poppler-utils)
 WASM_FALLBACK_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 rust-web-clippy rustfmt-web)
 CARGO_LEPTOS_VERSION=0.3.11
 

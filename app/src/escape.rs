@@ -19,6 +19,18 @@ pub fn percent(text: &str, keep: &[u8]) -> String {
         .collect()
 }
 
+/// Text matched literally inside a LIKE pattern: its own `%`, `_` and `\` escaped.
+pub fn like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// The longest start of `text` that fits in `max` bytes, never splitting a character.
 pub fn cut(text: &str, max: usize) -> &str {
     &text[..fitting(text, max)]

@@ -28,6 +28,8 @@ pub enum Purpose {
     WebhookSecret,
     /// The secrets CI/CD providers sign or authenticate their webhooks with.
     CicdSecret,
+    /// A company's sensitive fields (funding, revenue, valuation, notes).
+    CompanyField,
 }
 
 impl Purpose {
@@ -42,6 +44,7 @@ impl Purpose {
             Purpose::Unsubscribe => b"beacon unsubscribe v1",
             Purpose::WebhookSecret => b"beacon webhook-secret v1",
             Purpose::CicdSecret => b"beacon cicd-secret v1",
+            Purpose::CompanyField => b"beacon company-field v1",
         }
     }
 }

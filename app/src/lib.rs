@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod briefs;
 pub mod catalog;
 pub mod deployments;
 pub mod error;
@@ -42,6 +43,8 @@ use audit::pages::{AuditEventPage, AuditLogPage, PermissionChangesPage};
 use audit::stream_pages::AuditStreamsPage;
 use auth::mfa_pages::{MfaChallengePage, MfaPage};
 use auth::pages::{ChangePasswordPage, LoginPage, LogoutPage, SessionsPage};
+use briefs::company_pages::{CompaniesPage, CompanyPage};
+use briefs::pages::{BriefPage, BriefsPage};
 use catalog::import_pages::{ImportJobPage, ImportPage};
 use catalog::location_pages::LocationsPage;
 use catalog::pages::{CatalogListPage, EditEntityPage, EntityPage, NewEntityPage};
@@ -108,7 +111,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("catalog/:namespace/:kind/:name/edit") view=EditEntityPage ssr=SsrMode::Async/>
                     <Route path=path!("catalog/:namespace/:kind/:name") view=EntityPage ssr=SsrMode::Async/>
                     <Route path=path!("plugins") view=|| view! { <NotYetAvailable area="Plugins" purpose="The plugin marketplace is not available yet."/> }/>
-                    <Route path=path!("briefs") view=|| view! { <NotYetAvailable area="Briefs" purpose="Competitive-intelligence briefs are not available yet."/> }/>
+                    <Route path=path!("briefs") view=BriefsPage/>
+                    <Route path=path!("briefs/companies") view=CompaniesPage/>
+                    <Route path=path!("briefs/companies/:id") view=CompanyPage/>
+                    <Route path=path!("briefs/:id") view=BriefPage/>
                     <Route path=path!("finops") view=FinopsPage/>
                     <Route path=path!("finops/sources") view=CostSourcesPage/>
                     <Route path=path!("finops/allocation") view=AllocationSettingsPage/>

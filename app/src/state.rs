@@ -46,6 +46,8 @@ pub struct AppState {
     pub stream_wake: StreamWake,
     /// Where archived months of the audit log are kept (`audit::archive`).
     pub audit_archive: ArchiveStore,
+    /// Discovery indexes, brief metrics and the generator's wake-up (`briefs::service`).
+    pub briefs: crate::briefs::service::Briefs,
     /// `https` unless cookies are sent without `Secure` (plain-http development): how the
     /// portal's own URLs are written for others (the SSO redirect URI).
     pub public_scheme: &'static str,

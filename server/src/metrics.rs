@@ -78,8 +78,15 @@ impl Metrics {
     /// The metrics for the operator's scraper. They count every tenant's traffic, so they are
     /// served only to a caller presenting `token`, and not at all when none is configured
     /// (404, as if there were no such page: tenants' members have no business here).
-    /// `gauges` are read at the moment of the scrape: (name, help, value).
-    pub fn answer(&self, token: Option<&str>, headers: &HeaderMap, gauges: &[(&str, &str, f64)]) -> Response {
+    /// `gauges` are read at the moment of the scrape: (name, help, value); `more` is other
+    /// metrics already in the text format (the brief generator's).
+    pub fn answer(
+        &self,
+        token: Option<&str>,
+        headers: &HeaderMap,
+        gauges: &[(&str, &str, f64)],
+        more: &str,
+    ) -> Response {
         let Some(token) = token else { return StatusCode::NOT_FOUND.into_response() };
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -93,6 +100,7 @@ impl Metrics {
         for (name, help, value) in gauges {
             let _ = write!(text, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
         }
+        text.push_str(more);
         ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
     }
 }

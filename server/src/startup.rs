@@ -16,6 +16,8 @@ use app::access::usage::AccessLog;
 use app::audit::archive::{ArchiveStore, Archiver};
 use app::audit::stream::{Sender, StreamWake};
 use app::auth::session_registry::SessionPolicy;
+use app::briefs::generator::BriefGenerator;
+use app::briefs::service::Briefs;
 use app::catalog::cache::CatalogCache;
 use app::db::{migrate, Database};
 use app::error::AppError;
@@ -91,13 +93,15 @@ pub async fn connect(
     let events = EventHub::default();
     let (tenants, keys) = (db.tenants().clone(), db.verified_keys().clone());
     let webhooks = DueTenants::default();
-    let outboxes = Outboxes { mail: mailer.due().clone(), webhooks: webhooks.clone() };
+    let briefs = Briefs::default();
+    let outboxes = Outboxes { mail: mailer.due().clone(), webhooks: webhooks.clone(), briefs: briefs.due.clone() };
     listener::listen(db.url().to_owned(), events.clone(), outboxes, tenants, keys);
     let state = AppState {
         leptos_options,
         access_log: AccessLog::start(db.clone()),
         usage: UsageCounter::start(db.clone()),
         stream_wake: StreamWake::default(),
+        briefs,
         audit_archive: ArchiveStore::open(&config.audit_archive, &[])?,
         events,
         mailer,
@@ -143,6 +147,13 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         due: state.webhooks.clone(),
     };
     tokio::spawn(webhooks.run());
+    let generator = BriefGenerator {
+        db: state.db.clone(),
+        keyring: state.keyring.clone(),
+        redis: Some(state.redis.clone()),
+        briefs: state.briefs.clone(),
+    };
+    tokio::spawn(generator.run());
     tokio::spawn(state.mailer.clone().run(state.db.clone(), state.keyring.clone()));
     let archiver =
         Archiver { db: state.db.clone(), store: state.audit_archive.clone(), keyring: state.keyring.clone() };

@@ -97,7 +97,14 @@ audit_actions! {
     CatalogLocationRefused => "catalog.location_refused", Medium, "A Location URL was refused (scheme, host allowlist or address).";
     CatalogLocationRegistered => "catalog.location_registered", Medium, "A Location was registered.";
     CatalogLocationUpdated => "catalog.location_updated", Medium, "A Location was changed.";
+    BriefExported => "brief.exported", Low, "A competitive brief's PDF was downloaded.";
+    BriefGenerated => "brief.generated", Medium, "A competitive brief was generated, or failed (the target, threat score, timing or error are in the details).";
+    BriefRequested => "brief.requested", Low, "A competitive brief was asked for (it is generated in the background).";
+    BriefViewed => "brief.viewed", Low, "A competitive brief was opened.";
     CicdSecretSet => "cicd.secret_set", Critical, "A CI/CD provider's webhook secret was created or replaced: the old one stops working.";
+    CompaniesImported => "company.imported", Medium, "Company data was imported (counts of created, updated and refused records are in the details).";
+    CompanyChanged => "company.changed", Medium, "A company was created, edited or removed (the fields changed are named; sensitive values never are).";
+    CompanySecretsRotated => "company.secrets_rotated", High, "Sensitive company fields were sealed again under the current key (counts in the details).";
     CsrfRefused => "csrf.refused", Medium, "A state-changing request from another site was refused.";
     DeploymentRecorded => "deployment.recorded", Medium, "A CI/CD provider reported a build or deployment (provider, project, status and matched entities in the details).";
     FinopsAllocationRulesChanged => "finops.allocation_rules_changed", Medium, "The cost allocation rules changed: a rule added or removed, or an earlier revision restored (both lists are in the details).";

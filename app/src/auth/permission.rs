@@ -16,16 +16,20 @@ pub enum Scope {
     AuditRead,
     FinopsRead,
     FinopsWrite,
+    BriefsRead,
+    BriefsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 8] = [
         Scope::CatalogRead,
         Scope::CatalogWrite,
         Scope::CatalogAdmin,
         Scope::AuditRead,
         Scope::FinopsRead,
         Scope::FinopsWrite,
+        Scope::BriefsRead,
+        Scope::BriefsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +40,8 @@ impl Scope {
             Scope::AuditRead => "audit:read",
             Scope::FinopsRead => "finops:read",
             Scope::FinopsWrite => "finops:write",
+            Scope::BriefsRead => "briefs:read",
+            Scope::BriefsWrite => "briefs:write",
         }
     }
 
@@ -47,6 +53,8 @@ impl Scope {
             Scope::AuditRead => "Read audit events",
             Scope::FinopsRead => "Read cost data and imports",
             Scope::FinopsWrite => "Import cost files",
+            Scope::BriefsRead => "Read competitive briefs and company data, download brief PDFs",
+            Scope::BriefsWrite => "Generate briefs, import and edit company data",
         }
     }
 
@@ -81,6 +89,15 @@ pub enum Action {
     FinopsRead,
     /// Cost imports (and later sources, rules, budgets): maintainers and admins.
     FinopsWrite,
+    /// Competitive briefs: read-only members see every brief, analysts (developers) only
+    /// their own (`briefs::access`).
+    BriefsRead,
+    /// Generate a brief: analysts and up.
+    BriefsGenerate,
+    /// Download a brief's PDF: analysts (their own) and up; read-only members cannot.
+    BriefsExport,
+    /// Import, create and edit company data, sensitive fields included: principals and partners.
+    CompaniesManage,
     /// One's own password, sessions and API keys.
     ManageOwnAccount,
     /// Members, roles, password resets.
@@ -90,13 +107,17 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 13] = [
         Action::CatalogRead,
         Action::CatalogWrite,
         Action::CatalogAdmin,
         Action::AuditRead,
         Action::FinopsRead,
         Action::FinopsWrite,
+        Action::BriefsRead,
+        Action::BriefsGenerate,
+        Action::BriefsExport,
+        Action::CompaniesManage,
         Action::ManageOwnAccount,
         Action::ManageUsers,
         Action::ManageAccess,
@@ -110,6 +131,10 @@ impl Action {
             Action::AuditRead => "audit.read",
             Action::FinopsRead => "finops.read",
             Action::FinopsWrite => "finops.write",
+            Action::BriefsRead => "briefs.read",
+            Action::BriefsGenerate => "briefs.generate",
+            Action::BriefsExport => "briefs.export",
+            Action::CompaniesManage => "companies.manage",
             Action::ManageOwnAccount => "account.manage_own",
             Action::ManageUsers => "users.manage",
             Action::ManageAccess => "access.manage",
@@ -126,9 +151,9 @@ impl Action {
     /// The least role that may do this.
     pub fn min_role(self) -> Role {
         match self {
-            Action::CatalogRead | Action::FinopsRead | Action::ManageOwnAccount => Role::Viewer,
-            Action::CatalogWrite => Role::Developer,
-            Action::FinopsWrite => Role::Maintainer,
+            Action::CatalogRead | Action::FinopsRead | Action::BriefsRead | Action::ManageOwnAccount => Role::Viewer,
+            Action::CatalogWrite | Action::BriefsGenerate | Action::BriefsExport => Role::Developer,
+            Action::FinopsWrite | Action::CompaniesManage => Role::Maintainer,
             Action::CatalogAdmin | Action::AuditRead | Action::ManageUsers | Action::ManageAccess => Role::Admin,
         }
     }
@@ -143,6 +168,8 @@ impl Action {
             Action::AuditRead => Some(Scope::AuditRead),
             Action::FinopsRead => Some(Scope::FinopsRead),
             Action::FinopsWrite => Some(Scope::FinopsWrite),
+            Action::BriefsRead | Action::BriefsExport => Some(Scope::BriefsRead),
+            Action::BriefsGenerate | Action::CompaniesManage => Some(Scope::BriefsWrite),
             Action::ManageOwnAccount | Action::ManageUsers | Action::ManageAccess => None,
         }
     }

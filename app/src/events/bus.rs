@@ -79,6 +79,9 @@ pub enum Event {
         expected: String,
         currency: String,
     },
+    /// A brief moved on (queued, running with its progress, ready or failed): its requester's
+    /// open pages follow it (`briefs::generator`).
+    BriefProgress { brief: Uuid, requested_by: Uuid, status: &'static str, progress: i16 },
     /// A cost budget crossed a threshold (`finops::budgets`).
     BudgetThreshold {
         budget: Uuid,
@@ -108,6 +111,7 @@ impl Event {
             Event::DeploymentStatus { .. } => "deployment:status",
             Event::BudgetThreshold { .. } => "finops:budget",
             Event::CostAnomaly { .. } => "finops:anomaly",
+            Event::BriefProgress { .. } => "brief:progress",
         }
     }
 
@@ -117,6 +121,7 @@ impl Event {
                 Audience::Person(*user_id)
             }
             Event::AuditRecorded { .. } => Audience::Permitted(Action::AuditRead),
+            Event::BriefProgress { requested_by, .. } => Audience::Person(*requested_by),
             Event::DeploymentStatus { .. } => Audience::Permitted(Action::CatalogRead),
             Event::BudgetThreshold { .. } | Event::CostAnomaly { .. } => Audience::Permitted(Action::FinopsRead),
         }
@@ -159,6 +164,9 @@ impl Event {
                 "amount": amount,
                 "currency": currency,
             }),
+            Event::BriefProgress { brief, status, progress, .. } => {
+                json!({ "brief": brief, "status": status, "progress": progress })
+            }
         }
     }
 }

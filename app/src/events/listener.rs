@@ -30,12 +30,15 @@ pub const CATALOG_CHANNEL: &str = "beacon_catalog";
 pub const EVENTS_CHANNEL: &str = "beacon_events";
 pub const MAIL_CHANNEL: &str = "beacon_mail";
 pub const WEBHOOKS_CHANNEL: &str = "beacon_webhooks";
+/// A brief was queued in the tenant whose schema is the payload (`briefs::generator`).
+pub const BRIEFS_CHANNEL: &str = "beacon_briefs";
 
 /// The workers rung when a tenant has outgoing work.
 #[derive(Clone)]
 pub struct Outboxes {
     pub mail: DueTenants,
     pub webhooks: DueTenants,
+    pub briefs: DueTenants,
 }
 
 /// Starts listening (and keeps reconnecting) in the background.
@@ -67,7 +70,7 @@ async fn forward(
 ) -> Result<(), String> {
     let mut conn = AsyncPgConnection::establish(database_url).await.map_err(|e| e.to_string())?;
     let listen =
-        format!("LISTEN {CATALOG_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {MAIL_CHANNEL}; LISTEN {WEBHOOKS_CHANNEL}");
+        format!("LISTEN {CATALOG_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {MAIL_CHANNEL}; LISTEN {WEBHOOKS_CHANNEL}; LISTEN {BRIEFS_CHANNEL}");
     conn.batch_execute(&listen).await.map_err(|e| e.to_string())?;
     // Changes made while no one was listening were not heard: start the cache afresh.
     tenants.clear();
@@ -81,6 +84,10 @@ async fn forward(
         }
         if notification.channel == WEBHOOKS_CHANNEL {
             outboxes.webhooks.ring(&notification.payload);
+            continue;
+        }
+        if notification.channel == BRIEFS_CHANNEL {
+            outboxes.briefs.ring(&notification.payload);
             continue;
         }
         if notification.channel == EVENTS_CHANNEL {

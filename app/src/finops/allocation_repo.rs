@@ -36,18 +36,7 @@ impl Matcher {
 
 /// `checkout*` → `checkout%`, with LIKE's own wildcards in the value matched literally.
 fn like_pattern(pattern: &str) -> String {
-    let mut like = String::with_capacity(pattern.len());
-    for c in pattern.chars() {
-        match c {
-            '\\' | '%' | '_' => {
-                like.push('\\');
-                like.push(c);
-            }
-            '*' => like.push('%'),
-            c => like.push(c),
-        }
-    }
-    like
+    pattern.split('*').map(crate::escape::like).collect::<Vec<_>>().join("%")
 }
 
 /// The rules' matcher; its tag columns are named `<prefix>_tag_<n>` (two matchers over one

@@ -7,6 +7,7 @@ pub mod bench_edge;
 mod bench_finops;
 mod bench_http;
 mod bench_ws;
+mod briefs;
 mod catalog;
 pub mod cost_estate;
 mod finops;
@@ -46,6 +47,9 @@ enum Command {
     /// Import a tenant's cloud bills.
     #[command(subcommand)]
     Finops(finops::FinopsCommand),
+    /// A tenant's company data and competitor discovery.
+    #[command(subcommand)]
+    Briefs(briefs::BriefsCommand),
     /// Measure catalog ingestion and queries on a synthetic catalog in a scratch tenant.
     Bench(bench::BenchArgs),
 }
@@ -79,6 +83,10 @@ impl Cli {
                 command.run(&db).await
             }
             Some(Command::Finops(command)) => {
+                startup::migrate(&db).await?;
+                command.run(&db).await
+            }
+            Some(Command::Briefs(command)) => {
                 startup::migrate(&db).await?;
                 command.run(&db).await
             }

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod briefs;
 pub mod catalog;
 pub mod cicd;
 pub mod cost_insights;
@@ -103,6 +104,7 @@ pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
         .chain(events::endpoints())
         .chain(notifications::endpoints())
         .chain(cicd::endpoints())
+        .chain(briefs::endpoints())
 }
 
 /// The tenant hosts' REST API: the catalog, permission and audit APIs answer errors in
@@ -116,6 +118,7 @@ pub fn tenant_routes() -> Router<AppState> {
             .chain(finops::endpoints())
             .chain(cost_insights::endpoints())
             .chain(account::endpoints())
+            .chain(briefs::endpoints())
             .collect(),
     )
     .route("/api/catalog/{*unknown}", axum::routing::any(no_such_route))

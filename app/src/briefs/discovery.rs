@@ -1,0 +1,416 @@
+//! Competitor discovery, hybrid and explainable. A company's competitors are scored as a
+//! weighted sum of feature similarities, each 0–1, so the score is 0–1 and every point of it
+//! is attributed to a feature:
+//!
+//! | feature  | weight | value |
+//! |----------|--------|-------|
+//! | text     | 0.60   | BM25 (k1 1.2, b 0.75) of the target's terms — words and neighbouring pairs of its one-liner, counted twice, and description — against each company's, divided by the best candidate's (or a quarter of the target's own score, if that is higher, so a field of weak matches stays weak) |
+//! | segment  | 0.20   | 1 for the same subindustry, 0.35 for only the same industry |
+//! | tags     | 0.10   | Jaccard of the tag sets |
+//! | regions  | 0.05   | Jaccard of the regions, remote markers left out |
+//! | stage    | 0.05   | 1 for the same stage |
+//!
+//! Text finds peers that use a niche's words; the structured features rank them within a
+//! market and still find candidates for a target with no text. Candidates are the companies
+//! sharing a term, the subindustry or a tag with the target. The weights are fixed here, not
+//! tuned on the evaluation set (`server bench briefs` reports each feature set's quality).
+
+use std::collections::{HashMap, HashSet};
+
+use super::model::{Company, Competitor, Contribution, Feature};
+use super::scoring::momentum;
+use super::text;
+
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+/// A term in more than this share of companies says nothing about a market (in a small
+/// collection, BM25's idf alone weighs terms down: a term is skipped only past `COMMON_FLOOR`).
+const COMMON_TERM_SHARE: f32 = 0.2;
+const COMMON_FLOOR: f32 = 50.0;
+/// The target's terms that are looked up, the rarest first.
+const QUERY_TERMS: usize = 64;
+/// The one-liner says what a company does in a few words: each of its terms counts this much.
+const ONE_LINER_WEIGHT: f32 = 2.0;
+/// Shared terms named in an explanation.
+const EXPLAINED_TERMS: usize = 3;
+/// Region values that describe how a company works, not where its market is.
+const REMOTE_MARKERS: [&str; 3] = ["Remote", "Partly Remote", "Fully Remote"];
+
+/// The weight of each feature; they sum to 1.
+pub fn weight(feature: Feature) -> f64 {
+    match feature {
+        Feature::Text => 0.60,
+        Feature::Segment => 0.20,
+        Feature::Tags => 0.10,
+        Feature::Regions => 0.05,
+        Feature::Stage => 0.05,
+    }
+}
+
+/// Which features a ranking uses: all of them, or a subset for the evaluation's comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Text alone.
+    Lexical,
+    /// Text and the structured features.
+    Combined,
+}
+
+/// A tenant's companies, indexed for discovery. Built once per data version and shared.
+pub struct CompanyIndex {
+    pub version: i64,
+    companies: Vec<Company>,
+    by_id: HashMap<uuid::Uuid, u32>,
+    term_ids: HashMap<String, u32>,
+    /// Per term, the (company, weighted count) pairs in company order; terms of one company
+    /// only are dropped (they can match nothing else).
+    postings: Vec<Vec<(u32, f32)>>,
+    lengths: Vec<f32>,
+    average_length: f32,
+    by_segment: HashMap<String, Vec<u32>>,
+    by_tag: HashMap<String, Vec<u32>>,
+}
+
+/// The weighted term counts of a company's text.
+fn terms_of(company: &Company) -> HashMap<String, f32> {
+    let mut terms = HashMap::new();
+    if let Some(one_liner) = &company.one_liner {
+        text::add_terms(&mut terms, one_liner, ONE_LINER_WEIGHT);
+    }
+    if let Some(description) = &company.description {
+        text::add_terms(&mut terms, description, 1.0);
+    }
+    terms
+}
+
+impl CompanyIndex {
+    pub fn build(version: i64, companies: Vec<Company>) -> Self {
+        let mut term_ids: HashMap<String, u32> = HashMap::new();
+        let mut postings: Vec<Vec<(u32, f32)>> = Vec::new();
+        let mut lengths = Vec::with_capacity(companies.len());
+        let mut by_segment: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut by_tag: HashMap<String, Vec<u32>> = HashMap::new();
+        for (doc, company) in companies.iter().enumerate() {
+            let doc = doc as u32;
+            let terms = terms_of(company);
+            lengths.push(terms.values().sum());
+            for (term, count) in terms {
+                let next = term_ids.len() as u32;
+                let id = *term_ids.entry(term).or_insert(next);
+                if id as usize == postings.len() {
+                    postings.push(Vec::new());
+                }
+                postings[id as usize].push((doc, count));
+            }
+            if let Some(segment) = &company.subindustry {
+                by_segment.entry(segment.clone()).or_default().push(doc);
+            }
+            for tag in &company.tags {
+                by_tag.entry(tag.to_lowercase()).or_default().push(doc);
+            }
+        }
+        for list in &mut postings {
+            if list.len() < 2 {
+                *list = Vec::new();
+            }
+        }
+        let average_length = (lengths.iter().sum::<f32>() / lengths.len().max(1) as f32).max(1.0);
+        let by_id = companies.iter().enumerate().map(|(i, c)| (c.id, i as u32)).collect();
+        Self { version, companies, by_id, term_ids, postings, lengths, average_length, by_segment, by_tag }
+    }
+
+    pub fn len(&self) -> usize {
+        self.companies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.companies.is_empty()
+    }
+
+    pub fn get(&self, id: uuid::Uuid) -> Option<&Company> {
+        self.by_id.get(&id).map(|&i| &self.companies[i as usize])
+    }
+
+    /// Companies whose name starts with or contains `query`, for pickers.
+    pub fn companies(&self) -> &[Company] {
+        &self.companies
+    }
+
+    fn idf(&self, term: u32) -> f32 {
+        let n = self.companies.len() as f32;
+        let df = self.postings[term as usize].len() as f32;
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+    }
+
+    fn bm25(&self, idf: f32, count: f32, length: f32) -> f32 {
+        idf * count * (K1 + 1.0) / (count + K1 * (1.0 - B + B * length / self.average_length))
+    }
+
+    /// The `limit` closest competitors of `target` (which need not be indexed), best first,
+    /// scored with the features of `method`; `year` dates the momentum's recency.
+    pub fn competitors(&self, target: &Company, method: Method, limit: usize, year: i32) -> Vec<Competitor> {
+        let target_doc = self.by_id.get(&target.id).copied();
+        let own_name: HashSet<String> = text::words(&target.name).into_iter().collect();
+        let target_terms = terms_of(target);
+        let target_length: f32 = target_terms.values().sum();
+        let common = (self.companies.len() as f32 * COMMON_TERM_SHARE).max(COMMON_FLOOR);
+        // The target's informative terms, the rarest (then the most used) first.
+        let mut query: Vec<(u32, f32, f32)> = target_terms
+            .iter()
+            .filter(|(term, _)| !term.split(' ').any(|w| own_name.contains(w)))
+            .filter_map(|(term, count)| {
+                let id = *self.term_ids.get(term)?;
+                let df = self.postings[id as usize].len() as f32;
+                (df >= 2.0 && df <= common).then(|| (id, *count, self.idf(id)))
+            })
+            .collect();
+        query.sort_by(|a, b| (b.2 * b.1).total_cmp(&(a.2 * a.1)).then(a.0.cmp(&b.0)));
+        query.truncate(QUERY_TERMS);
+
+        let mut lexical: HashMap<u32, f32> = HashMap::new();
+        for &(term, _, idf) in &query {
+            for &(doc, count) in &self.postings[term as usize] {
+                if Some(doc) != target_doc {
+                    *lexical.entry(doc).or_default() += self.bm25(idf, count, self.lengths[doc as usize]);
+                }
+            }
+        }
+        let own_score: f32 = query.iter().map(|&(_, count, idf)| self.bm25(idf, count, target_length)).sum();
+        let best = lexical.values().copied().fold(0.0_f32, f32::max);
+        let scale = best.max(own_score * 0.25);
+
+        let mut candidates: HashSet<u32> = lexical.keys().copied().collect();
+        if method == Method::Combined {
+            if let Some(segment) = &target.subindustry {
+                candidates.extend(self.by_segment.get(segment).into_iter().flatten());
+            }
+            for tag in &target.tags {
+                candidates.extend(self.by_tag.get(&tag.to_lowercase()).into_iter().flatten());
+            }
+        }
+        if let Some(doc) = target_doc {
+            candidates.remove(&doc);
+        }
+
+        let mut scored: Vec<(f64, u32, [f64; 5])> = candidates
+            .into_iter()
+            .map(|doc| {
+                let company = &self.companies[doc as usize];
+                let text = if scale > 0.0 {
+                    f64::from(lexical.get(&doc).copied().unwrap_or(0.0) / scale).min(1.0)
+                } else {
+                    0.0
+                };
+                let values = match method {
+                    Method::Lexical => [text, 0.0, 0.0, 0.0, 0.0],
+                    Method::Combined => [
+                        text,
+                        segment_similarity(target, company),
+                        jaccard(&folded(&target.tags, &[]), &folded(&company.tags, &[])),
+                        jaccard(&folded(&target.regions, &REMOTE_MARKERS), &folded(&company.regions, &REMOTE_MARKERS)),
+                        f64::from(u8::from(target.stage.is_some() && target.stage == company.stage)),
+                    ],
+                };
+                let score = Feature::ALL.iter().zip(values).map(|(f, v)| weight(*f) * v).sum::<f64>();
+                (score, doc, values)
+            })
+            .filter(|(score, _, _)| *score > 0.0)
+            .collect();
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0).then_with(|| self.companies[a.1 as usize].name.cmp(&self.companies[b.1 as usize].name))
+        });
+        scored.truncate(limit);
+
+        let mut written = HashMap::new();
+        for text in [&target.one_liner, &target.description].into_iter().flatten() {
+            text::surfaces(text, &mut written);
+        }
+        let names: HashMap<u32, &str> =
+            target_terms.keys().filter_map(|t| self.term_ids.get(t).map(|id| (*id, t.as_str()))).collect();
+        scored
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (score, doc, values))| {
+                let company = &self.companies[doc as usize];
+                let shared = self.shared_terms(doc, &query, &names, &written);
+                let contributions: Vec<Contribution> = Feature::ALL
+                    .iter()
+                    .zip(values)
+                    .map(|(&feature, value)| Contribution {
+                        feature,
+                        value,
+                        weight: weight(feature),
+                        points: weight(feature) * value,
+                        detail: detail(feature, value, target, company, &shared),
+                    })
+                    .collect();
+                let why = explain(&contributions);
+                Competitor {
+                    rank: rank as u32 + 1,
+                    company: company.clone(),
+                    score,
+                    momentum: momentum(company, None, year).value,
+                    contributions,
+                    why,
+                }
+            })
+            .collect()
+    }
+
+    /// The query terms `doc` shares with the target, as written by the target: pairs, then
+    /// single words no chosen pair contains, each group the ones adding most first.
+    fn shared_terms(
+        &self,
+        doc: u32,
+        query: &[(u32, f32, f32)],
+        names: &HashMap<u32, &str>,
+        written: &HashMap<String, String>,
+    ) -> Vec<String> {
+        let mut shared: Vec<(f32, &str)> = query
+            .iter()
+            .filter_map(|&(term, _, idf)| {
+                let list = &self.postings[term as usize];
+                let at = list.binary_search_by_key(&doc, |&(d, _)| d).ok()?;
+                Some((self.bm25(idf, list[at].1, self.lengths[doc as usize]), *names.get(&term)?))
+            })
+            .collect();
+        // Pairs first: "cloud cost" explains more than "cloud" and "cost" apart.
+        shared.sort_by(|a, b| {
+            b.1.contains(' ').cmp(&a.1.contains(' ')).then(b.0.total_cmp(&a.0)).then(a.1.cmp(b.1))
+        });
+        let mut chosen: Vec<&str> = Vec::new();
+        for (_, term) in shared {
+            let covered = chosen.iter().any(|c| c.split(' ').any(|w| w == term) || term.split(' ').any(|w| w == *c));
+            if !covered {
+                chosen.push(term);
+            }
+            if chosen.len() == EXPLAINED_TERMS {
+                break;
+            }
+        }
+        chosen.into_iter().map(|t| written.get(t).cloned().unwrap_or_else(|| t.to_owned())).collect()
+    }
+}
+
+fn segment_similarity(target: &Company, company: &Company) -> f64 {
+    if target.subindustry.is_some() && target.subindustry == company.subindustry {
+        1.0
+    } else if target.industry.is_some() && target.industry == company.industry {
+        0.35
+    } else {
+        0.0
+    }
+}
+
+fn folded(values: &[String], leave_out: &[&str]) -> HashSet<String> {
+    values.iter().filter(|v| !leave_out.contains(&v.as_str())).map(|v| v.trim().to_lowercase()).collect()
+}
+
+fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
+    let union = a.union(b).count();
+    if union == 0 {
+        return 0.0;
+    }
+    a.intersection(b).count() as f64 / union as f64
+}
+
+/// What a feature found, in words.
+fn detail(feature: Feature, value: f64, target: &Company, company: &Company, shared: &[String]) -> String {
+    if value <= 0.0 {
+        return String::new();
+    }
+    let common = |a: &[String], b: &[String], leave_out: &[&str]| -> Vec<String> {
+        let theirs = folded(b, leave_out);
+        a.iter()
+            .filter(|v| !leave_out.contains(&v.as_str()) && theirs.contains(&v.trim().to_lowercase()))
+            .cloned()
+            .collect()
+    };
+    match feature {
+        Feature::Text if shared.is_empty() => "similar wording".into(),
+        Feature::Text => {
+            let quoted: Vec<String> = shared.iter().map(|t| format!("'{t}'")).collect();
+            format!("shared terms: {}", quoted.join(", "))
+        }
+        Feature::Segment if value >= 1.0 => format!("same subindustry ({})", company.segment().unwrap_or_default()),
+        Feature::Segment => format!("same industry ({})", company.industry.as_deref().unwrap_or_default()),
+        Feature::Tags => format!("tags: {}", common(&target.tags, &company.tags, &[]).join(", ")),
+        Feature::Regions => {
+            format!("regions: {}", common(&target.regions, &company.regions, &REMOTE_MARKERS).join(", "))
+        }
+        Feature::Stage => format!("same stage ({})", company.stage.as_deref().unwrap_or_default()),
+    }
+}
+
+/// The contributions that added something, the largest first, in one sentence.
+fn explain(contributions: &[Contribution]) -> String {
+    let mut parts: Vec<&Contribution> =
+        contributions.iter().filter(|c| c.points > 0.0 && !c.detail.is_empty()).collect();
+    parts.sort_by(|a, b| b.points.total_cmp(&a.points));
+    parts.iter().map(|c| c.detail.as_str()).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn company(name: &str, one_liner: &str, subindustry: &str, tags: &[&str]) -> Company {
+        Company {
+            id: uuid::Uuid::new_v4(),
+            name: name.into(),
+            one_liner: Some(one_liner.into()),
+            industry: Some(subindustry.split(" -> ").next().unwrap_or_default().into()),
+            subindustry: Some(subindustry.into()),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            regions: vec!["United States of America".into(), "Remote".into()],
+            stage: Some("Early".into()),
+            status: Some("Active".into()),
+            ..Company::default()
+        }
+    }
+
+    fn market() -> Vec<Company> {
+        let infra = "B2B -> Engineering, Product and Design";
+        vec![
+            company("Infracost", "Cloud cost estimates for Terraform in pull requests", infra, &["DevOps", "Cloud"]),
+            company("Cloudchipr", "Cloud cost optimization and automation for engineers", infra, &["DevOps", "Cloud"]),
+            company("Vantage", "Cloud cost transparency for every engineering team", infra, &["Cloud"]),
+            company("Dashdive", "Track cloud cost per feature and customer", infra, &["Analytics"]),
+            company("Cortex", "Internal developer portal for microservices", infra, &["Developer Tools"]),
+            company("Petfood", "Fresh dog food delivered", "Consumer -> Food and Beverage", &["Pets"]),
+            company("Grubbly", "Insect protein for pet food", "Consumer -> Food and Beverage", &["Pets"]),
+        ]
+    }
+
+    #[test]
+    fn contributions_sum_to_the_score_and_peers_rank_first() {
+        let companies = market();
+        let target = companies[0].clone();
+        let index = CompanyIndex::build(1, companies);
+        let found = index.competitors(&target, Method::Combined, 10, 2026);
+        assert!(found.iter().all(|c| c.company.name != "Infracost"), "never its own competitor");
+        let top: Vec<&str> = found.iter().take(3).map(|c| c.company.name.as_str()).collect();
+        assert!(top.contains(&"Cloudchipr") && top.contains(&"Vantage"), "{top:?}");
+        for competitor in &found {
+            let sum: f64 = competitor.contributions.iter().map(|c| c.points).sum();
+            assert!((sum - competitor.score).abs() < 1e-12, "{sum} vs {}", competitor.score);
+            assert!((0.0..=1.0).contains(&competitor.score));
+        }
+        assert!(found[0].why.contains("'cloud cost'"), "{}", found[0].why);
+        assert!(found.iter().all(|c| c.company.name != "Petfood"), "no shared term, segment or tag");
+    }
+
+    #[test]
+    fn a_target_without_text_still_gets_structured_results() {
+        let companies = market();
+        let mut target = companies[5].clone();
+        target.one_liner = None;
+        let index = CompanyIndex::build(1, companies);
+        let found = index.competitors(&target, Method::Combined, 10, 2026);
+        assert_eq!(found.first().map(|c| c.company.name.as_str()), Some("Grubbly"));
+        let text = found[0].contributions.iter().find(|c| c.feature == Feature::Text).unwrap();
+        assert_eq!(text.points, 0.0);
+        assert!(found[0].why.starts_with("same subindustry"), "{}", found[0].why);
+        assert!(index.competitors(&target, Method::Lexical, 10, 2026).is_empty());
+    }
+}

@@ -1,0 +1,256 @@
+//! Generating briefs: every server claims queued briefs (`SKIP LOCKED` and a lease), discovers
+//! the target's competitors, scores the threat, writes the narrative and renders the PDF, then
+//! writes it all in one transaction — only if its attempt still holds the brief, so a brief is
+//! generated once even when a server that stopped mid-way comes back. A brief whose server
+//! stopped is claimed again when its lease runs out; after three failed attempts it fails.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, Utc};
+use serde_json::json;
+
+use super::content;
+use super::model::Competitor;
+use super::repo::{self, Claimed, Finished};
+use super::scoring;
+use super::service::{self, Briefs};
+use crate::audit::model::AuditAction;
+use crate::audit::service::{record, AuditEvent, AuditSource};
+use crate::db::Database;
+use crate::error::{AppError, AppResult};
+use crate::events::bus::{self, Event};
+use crate::keyring::Keyring;
+use crate::state::RedisPool;
+use crate::tenancy::model::Tenant;
+
+/// How long a claimed brief is this server's: far longer than a generation takes.
+const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+/// Attempts before a brief fails for good.
+const ATTEMPTS: i32 = 3;
+/// How often every tenant is looked at, for briefs a stopped server had claimed.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+const BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// `brief_generation_duration_seconds` and `brief_generation_errors_total` (seed 004's names).
+#[derive(Clone, Default)]
+pub struct BriefMetrics(Arc<Mutex<Counts>>);
+
+#[derive(Default)]
+struct Counts {
+    buckets: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+    errors: u64,
+}
+
+impl BriefMetrics {
+    fn observe(&self, seconds: f64) {
+        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for (bucket, bound) in counts.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+        counts.sum += seconds;
+        counts.count += 1;
+    }
+
+    fn error(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).errors += 1;
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::from(
+            "# HELP brief_generation_duration_seconds Time from claiming a brief to its PDF being stored.\n\
+             # TYPE brief_generation_duration_seconds histogram\n",
+        );
+        for (count, bound) in counts.buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(out, "brief_generation_duration_seconds_bucket{{le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "brief_generation_duration_seconds_bucket{{le=\"+Inf\"}} {}", counts.count);
+        let _ = writeln!(out, "brief_generation_duration_seconds_sum {}", counts.sum);
+        let _ = writeln!(out, "brief_generation_duration_seconds_count {}", counts.count);
+        let _ = write!(
+            out,
+            "# HELP brief_generation_errors_total Brief generation attempts that failed.\n\
+             # TYPE brief_generation_errors_total counter\nbrief_generation_errors_total {}\n",
+            counts.errors
+        );
+        out
+    }
+}
+
+#[derive(Clone)]
+pub struct BriefGenerator {
+    pub db: Database,
+    pub keyring: Keyring,
+    pub redis: Option<RedisPool>,
+    pub briefs: Briefs,
+}
+
+impl BriefGenerator {
+    /// Generates briefs as they are queued and sweeps every tenant; runs for ever.
+    pub async fn run(self) {
+        let due = self.briefs.due.clone();
+        let round = |tenant: Tenant| {
+            let generator = self.clone();
+            async move { generator.generate_next(&tenant).await }
+        };
+        due.serve(self.db.clone(), SWEEP_EVERY, "brief generator", round).await
+    }
+
+    /// Claims and generates one brief of `tenant`; false when none was waiting.
+    pub async fn generate_next(&self, tenant: &Tenant) -> AppResult<bool> {
+        let now = Utc::now();
+        let claimed = self
+            .db
+            .with_tenant(tenant, move |conn| {
+                Box::pin(async move {
+                    let claimed = repo::claim(conn, now, now + LEASE).await?;
+                    if let Some(brief) = &claimed {
+                        announce(conn, brief, "running", 5).await?;
+                    }
+                    Ok::<_, AppError>(claimed)
+                })
+            })
+            .await?;
+        let Some(brief) = claimed else { return Ok(false) };
+        let started = Instant::now();
+        match self.generate(tenant, &brief, started).await {
+            Ok(()) => self.briefs.metrics.observe(started.elapsed().as_secs_f64()),
+            Err(e) => {
+                self.briefs.metrics.error();
+                tracing::warn!(error = %e, brief = %brief.id, "brief generation failed");
+                let (brief, message) = (brief.clone(), e.to_string());
+                let final_attempt = brief.attempts >= ATTEMPTS;
+                self.db
+                    .with_tenant(tenant, move |conn| {
+                        Box::pin(async move {
+                            if !repo::fail(conn, &brief, &message, final_attempt).await? {
+                                return Ok(());
+                            }
+                            announce(conn, &brief, if final_attempt { "failed" } else { "queued" }, 0).await?;
+                            if final_attempt {
+                                let event =
+                                    AuditEvent::failure(AuditAction::BriefGenerated, brief.company_id.to_string())
+                                        .details(
+                                            json!({ "brief": brief.id, "error": message, "attempts": brief.attempts }),
+                                        );
+                                record(conn, &AuditSource::system(), event).await?;
+                            }
+                            Ok::<_, AppError>(())
+                        })
+                    })
+                    .await?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn generate(&self, tenant: &Tenant, brief: &Claimed, started: Instant) -> AppResult<()> {
+        let company_id = brief.company_id;
+        let target = self
+            .db
+            .with_tenant(tenant, move |conn| {
+                Box::pin(async move { repo::company(conn, company_id).await.map_err(AppError::from) })
+            })
+            .await?
+            .ok_or_else(|| AppError::not_found("The company of this brief was removed."))?;
+        let year = brief.requested_at.year();
+        let (mut competitors, compared, version) =
+            service::discover(&self.db, &self.briefs.indexes, self.redis.as_ref(), tenant, &target, year).await?;
+        self.progress(tenant, brief, 50).await?;
+
+        let ids: Vec<uuid::Uuid> = competitors.iter().map(|c| c.company.id).collect();
+        let keyring = self.keyring.clone();
+        let funding = self
+            .db
+            .with_tenant(tenant, move |conn| Box::pin(async move { service::funding_of(conn, &keyring, &ids).await }))
+            .await?;
+        for competitor in &mut competitors {
+            if let Some(amount) = funding.get(&competitor.company.id) {
+                competitor.momentum = scoring::momentum(&competitor.company, Some(*amount), year).value;
+            }
+        }
+        let threat = scoring::threat(&competitors);
+        let built = content::build(target, threat, &competitors, compared as u64);
+        self.progress(tenant, brief, 70).await?;
+
+        let (for_pdf, listed) = (built.clone(), competitors.clone());
+        let pdf = tokio::task::spawn_blocking(move || super::pdf::render(&for_pdf, &listed))
+            .await
+            .map_err(AppError::internal)??;
+        self.finish(tenant, brief, built, competitors, pdf, version, started).await
+    }
+
+    async fn progress(&self, tenant: &Tenant, brief: &Claimed, percent: i16) -> AppResult<()> {
+        let brief = brief.clone();
+        self.db
+            .with_tenant(tenant, move |conn| {
+                Box::pin(async move {
+                    repo::progress(conn, &brief, percent).await?;
+                    announce(conn, &brief, "running", percent).await
+                })
+            })
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        tenant: &Tenant,
+        brief: &Claimed,
+        content: super::model::BriefContent,
+        competitors: Vec<Competitor>,
+        pdf: Vec<u8>,
+        version: i64,
+        started: Instant,
+    ) -> AppResult<()> {
+        let brief = brief.clone();
+        self.db
+            .with_tenant(tenant, move |conn| {
+                Box::pin(async move {
+                    let duration_ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+                    let threat_score = content.threat.score;
+                    let target = content.target.name.clone();
+                    let done = Finished {
+                        data_version: version,
+                        threat_score,
+                        content: serde_json::to_value(&content).map_err(AppError::internal)?,
+                        pdf: &pdf,
+                        generated_at: Utc::now(),
+                        duration_ms,
+                        competitors: &competitors,
+                    };
+                    if !repo::finish(conn, &brief, done).await? {
+                        return Ok(());
+                    }
+                    announce(conn, &brief, "ready", 100).await?;
+                    let event = AuditEvent::success(AuditAction::BriefGenerated, target).details(json!({
+                        "brief": brief.id,
+                        "threat_score": (threat_score * 10.0).round() / 10.0,
+                        "competitors": competitors.len(),
+                        "duration_ms": duration_ms,
+                        "data_version": version,
+                    }));
+                    record(conn, &AuditSource::system(), event).await
+                })
+            })
+            .await
+    }
+}
+
+/// Tells the requester's open pages where the brief stands.
+async fn announce(
+    conn: &mut crate::db::Connection,
+    brief: &Claimed,
+    status: &'static str,
+    progress: i16,
+) -> AppResult<()> {
+    let Some(requested_by) = brief.requested_by else { return Ok(()) };
+    bus::publish(conn, Event::BriefProgress { brief: brief.id, requested_by, status, progress }).await
+}
