@@ -4,9 +4,9 @@
 //!
 //! | feature  | weight | value |
 //! |----------|--------|-------|
-//! | text     | 0.60   | BM25 (k1 1.2, b 0.75) of the target's terms — words and neighbouring pairs of its one-liner, counted twice, and description — against each company's, divided by the best candidate's (or a quarter of the target's own score, if that is higher, so a field of weak matches stays weak) |
+//! | text     | 0.60   | BM25 (k1 1.2, b 0.75) of the target's terms — words and neighbouring pairs of its one-liner, counted twice, and description; each term weighted by the target's use of it (at most 3) — against each company's, divided by the best candidate's (or a quarter of the target's own score, if that is higher, so a field of weak matches stays weak) |
 //! | segment  | 0.20   | 1 for the same subindustry, 0.35 for only the same industry |
-//! | tags     | 0.10   | Jaccard of the tag sets |
+//! | tags     | 0.10   | Jaccard of the tag sets, each tag weighted by its rarity (idf) |
 //! | regions  | 0.05   | Jaccard of the regions, remote markers left out |
 //! | stage    | 0.05   | 1 for the same stage |
 //!
@@ -31,6 +31,9 @@ const COMMON_FLOOR: f32 = 50.0;
 const QUERY_TERMS: usize = 64;
 /// The one-liner says what a company does in a few words: each of its terms counts this much.
 const ONE_LINER_WEIGHT: f32 = 2.0;
+/// The most a query term's weight counts (a term the target repeats is not worth more than
+/// its one-liner's use of it).
+const QUERY_WEIGHT_CAP: f32 = 3.0;
 /// Shared terms named in an explanation.
 const EXPLAINED_TERMS: usize = 3;
 /// Region values that describe how a company works, not where its market is.
@@ -142,6 +145,22 @@ impl CompanyIndex {
         (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
     }
 
+    /// Jaccard of two tag sets with each tag weighted by its rarity (idf): sharing "FinOps"
+    /// says more than sharing "B2B".
+    fn tag_overlap(&self, a: &[String], b: &[String]) -> f64 {
+        let (a, b) = (folded(a, &[]), folded(b, &[]));
+        let n = self.companies.len() as f64;
+        let weight = |tag: &String| {
+            let df = self.by_tag.get(tag).map_or(0, Vec::len) as f64;
+            (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+        };
+        let union: f64 = a.union(&b).map(weight).sum();
+        if union <= 0.0 {
+            return 0.0;
+        }
+        a.intersection(&b).map(weight).sum::<f64>() / union
+    }
+
     fn bm25(&self, idf: f32, count: f32, length: f32) -> f32 {
         idf * count * (K1 + 1.0) / (count + K1 * (1.0 - B + B * length / self.average_length))
     }
@@ -168,14 +187,20 @@ impl CompanyIndex {
         query.truncate(QUERY_TERMS);
 
         let mut lexical: HashMap<u32, f32> = HashMap::new();
-        for &(term, _, idf) in &query {
+        // Each term counts as often as the target uses it (a one-liner's term twice), at most
+        // `QUERY_WEIGHT_CAP` times: what the target says first matters most.
+        for &(term, weight, idf) in &query {
+            let weight = weight.min(QUERY_WEIGHT_CAP);
             for &(doc, count) in &self.postings[term as usize] {
                 if Some(doc) != target_doc {
-                    *lexical.entry(doc).or_default() += self.bm25(idf, count, self.lengths[doc as usize]);
+                    *lexical.entry(doc).or_default() += weight * self.bm25(idf, count, self.lengths[doc as usize]);
                 }
             }
         }
-        let own_score: f32 = query.iter().map(|&(_, count, idf)| self.bm25(idf, count, target_length)).sum();
+        let own_score: f32 = query
+            .iter()
+            .map(|&(_, count, idf)| count.min(QUERY_WEIGHT_CAP) * self.bm25(idf, count, target_length))
+            .sum();
         let best = lexical.values().copied().fold(0.0_f32, f32::max);
         let scale = best.max(own_score * 0.25);
 
@@ -206,7 +231,7 @@ impl CompanyIndex {
                     Method::Combined => [
                         text,
                         segment_similarity(target, company),
-                        jaccard(&folded(&target.tags, &[]), &folded(&company.tags, &[])),
+                        self.tag_overlap(&target.tags, &company.tags),
                         jaccard(&folded(&target.regions, &REMOTE_MARKERS), &folded(&company.regions, &REMOTE_MARKERS)),
                         f64::from(u8::from(target.stage.is_some() && target.stage == company.stage)),
                     ],
@@ -275,9 +300,7 @@ impl CompanyIndex {
             })
             .collect();
         // Pairs first: "cloud cost" explains more than "cloud" and "cost" apart.
-        shared.sort_by(|a, b| {
-            b.1.contains(' ').cmp(&a.1.contains(' ')).then(b.0.total_cmp(&a.0)).then(a.1.cmp(b.1))
-        });
+        shared.sort_by(|a, b| b.1.contains(' ').cmp(&a.1.contains(' ')).then(b.0.total_cmp(&a.0)).then(a.1.cmp(b.1)));
         let mut chosen: Vec<&str> = Vec::new();
         for (_, term) in shared {
             let covered = chosen.iter().any(|c| c.split(' ').any(|w| w == term) || term.split(' ').any(|w| w == *c));

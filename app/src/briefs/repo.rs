@@ -186,8 +186,8 @@ pub async fn upsert_companies(conn: &mut Connection, companies: &[Company], upda
                FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                     AS u(id, name, name_key, domain, website, one_liner, description, industry, subindustry, tags, regions, \
                          stage, status, batch, team_size, is_hiring) \
-             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, name_key = EXCLUDED.name_key, domain = EXCLUDED.domain, \
-                 website = EXCLUDED.website, one_liner = EXCLUDED.one_liner, description = EXCLUDED.description, \
+             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, name_key = EXCLUDED.name_key, \
+                 domain = coalesce(EXCLUDED.domain, companies.domain), website = coalesce(EXCLUDED.website, companies.website), one_liner = EXCLUDED.one_liner, description = EXCLUDED.description, \
                  industry = EXCLUDED.industry, subindustry = EXCLUDED.subindustry, tags = EXCLUDED.tags, \
                  regions = EXCLUDED.regions, stage = EXCLUDED.stage, status = EXCLUDED.status, batch = EXCLUDED.batch, \
                  team_size = EXCLUDED.team_size, is_hiring = EXCLUDED.is_hiring, updated_by = EXCLUDED.updated_by, \

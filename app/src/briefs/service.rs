@@ -118,9 +118,10 @@ pub struct ImportSummary {
     pub refused_listed: Vec<Refused>,
 }
 
-/// Imports a company file: each record matched to a known company by domain, else by folded
-/// name, and written in one transaction with its sealed fields (the file's empty sensitive
-/// fields leave stored ones as they are).
+/// Imports a company file in one transaction with its sealed fields. A record is the company
+/// with the same website domain, or (when it has no website) the first with the same folded
+/// name; two companies may share a name when their websites differ. A record's empty website
+/// and sensitive fields leave stored ones as they are.
 pub async fn import_companies(
     db: &Database,
     keyring: &Keyring,
@@ -144,31 +145,33 @@ pub async fn import_companies(
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let known = repo::company_keys(conn).await?;
-            let by_domain: HashMap<String, Uuid> =
+            let mut by_domain: HashMap<String, Uuid> =
                 known.iter().filter_map(|k| k.domain.clone().map(|d| (d, k.id))).collect();
-            let by_name: HashMap<String, Uuid> = known.iter().map(|k| (k.name_key.clone(), k.id)).collect();
+            let mut by_name: HashMap<String, Uuid> = HashMap::new();
+            for k in &known {
+                by_name.entry(k.name_key.clone()).or_insert(k.id);
+            }
             let mut summary = ImportSummary { refused: refused_count, refused_listed: refused, ..Default::default() };
             let mut chosen: HashMap<Uuid, (Company, Sensitive)> = HashMap::new();
-            // Keys this file claimed, so a later record of the same company merges into it.
-            let (mut file_domains, mut file_names): (HashMap<String, Uuid>, HashMap<String, Uuid>) = Default::default();
             for record in records {
                 let mut company = record.company;
                 let key = super::text::name_key(&company.name);
-                let domain = company.domain.clone();
-                let in_file =
-                    domain.as_ref().and_then(|d| file_domains.get(d)).or_else(|| file_names.get(&key)).copied();
-                let known_id = domain.as_ref().and_then(|d| by_domain.get(d)).or_else(|| by_name.get(&key)).copied();
-                let id = in_file.or(known_id).unwrap_or_else(Uuid::new_v4);
-                match (in_file, known_id) {
-                    (Some(_), _) => summary.merged += 1,
-                    (None, Some(_)) => summary.updated += 1,
-                    (None, None) => summary.created += 1,
+                // A website says which company this is; without one, the name does.
+                let found = match &company.domain {
+                    Some(domain) => by_domain.get(domain).copied(),
+                    None => by_name.get(&key).copied(),
+                };
+                let id = found.unwrap_or_else(Uuid::new_v4);
+                match (found, chosen.contains_key(&id)) {
+                    (Some(_), true) => summary.merged += 1,
+                    (Some(_), false) => summary.updated += 1,
+                    (None, _) => summary.created += 1,
                 }
                 company.id = id;
-                if let Some(domain) = domain {
-                    file_domains.insert(domain, id);
+                if let Some(domain) = &company.domain {
+                    by_domain.insert(domain.clone(), id);
                 }
-                file_names.insert(key, id);
+                by_name.entry(key).or_insert(id);
                 chosen.insert(id, (company, record.sensitive));
             }
             let companies: Vec<Company> = chosen.values().map(|(c, _)| c.clone()).collect();

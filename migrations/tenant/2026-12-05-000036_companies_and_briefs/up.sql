@@ -5,8 +5,9 @@
 CREATE TABLE companies (
     id           UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     name         TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
-    -- The name folded for deduplication: lower case, letters and digits only.
-    name_key     TEXT NOT NULL UNIQUE CHECK (length(name_key) >= 1),
+    -- The name folded for deduplication: lower case, letters and digits only. Not unique: two
+    -- companies may share a name when their websites differ.
+    name_key     TEXT NOT NULL CHECK (length(name_key) >= 1),
     -- The website's host without `www.`; a second company with the same domain is the same one.
     domain       TEXT UNIQUE,
     website      TEXT,
@@ -25,6 +26,7 @@ CREATE TABLE companies (
     updated_by   TEXT NOT NULL
 );
 CREATE INDEX companies_by_name ON companies (lower(name) text_pattern_ops);
+CREATE INDEX companies_by_name_key ON companies (name_key);
 
 -- Funding, revenue, valuation and notes: AES-256-GCM under the keyring key `key_id`, with
 -- `company:<id>:<field>` as associated data, so a value moved to another row or field does
