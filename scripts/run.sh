@@ -25,6 +25,8 @@ if ! "$SERVER" tenant list | awk 'NR > 1 { print $1 }' | grep -qx acme; then
 fi
 # Backstage's own example catalog, so the demo catalog is not empty (re-imports are no-ops).
 "$SERVER" catalog import --tenant acme server/demo/backstage-examples/all.yaml server/demo/backstage-examples/acme-corp.yaml
+# The YC directory as the demo's company data for competitive briefs (re-imports update in place).
+"$SERVER" briefs import --tenant acme server/demo/yc-companies/yc-companies-all.jsonl.gz
 
 if [ -f "$CREDENTIALS" ]; then signin=$(tr '\n' ' ' <"$CREDENTIALS"); else
   signin="admin@acme.example.com and the one-time password printed when acme was created"; fi

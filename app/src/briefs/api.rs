@@ -9,6 +9,7 @@ use crate::error::AppError;
 #[cfg(feature = "ssr")]
 const IMPORT_REPORT: &str = "beacon.flash.company_import";
 
+#[cfg(feature = "ssr")]
 fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, AppError> {
     uuid::Uuid::parse_str(raw.trim()).map_err(|_| AppError::not_found(format!("No such {what}.")))
 }
