@@ -5,6 +5,7 @@ mod access;
 mod archive;
 mod audit;
 mod auth;
+mod briefs;
 mod budgets;
 mod catalog;
 mod catalog_writes;

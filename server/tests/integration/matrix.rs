@@ -187,6 +187,23 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         ),
         "ui/finops/allocation/remove" => (Rule::Allowed(FinopsWrite), form(path, "index=400&revision=")),
         "ui/finops/allocation/restore" => (Rule::Allowed(FinopsWrite), form(path, "revision=999999")),
+        "ui/briefs" => (Rule::Allowed(BriefsRead), form(path, "search=")),
+        "ui/briefs/brief" => (Rule::Allowed(BriefsRead), form(path, &id)),
+        "ui/briefs/companies" => (Rule::Allowed(BriefsRead), form(path, "search=&page=0")),
+        "ui/briefs/company" => (Rule::Allowed(BriefsRead), form(path, &id)),
+        // No company named: refused after the role check, nothing queued.
+        "ui/briefs/request" => (Rule::Allowed(BriefsGenerate), form(path, "company=")),
+        // No name: refused after the role check, nothing saved.
+        "ui/briefs/company/save" => (Rule::Allowed(CompaniesManage), form(path, "form[name]=")),
+        "ui/briefs/company/remove" => (Rule::Allowed(CompaniesManage), form(path, &id)),
+        "ui/briefs/companies/upload" => (
+            Rule::Allowed(CompaniesManage),
+            Sample {
+                path: path.into(),
+                body: Body::from("--matrix--\r\n"),
+                content_type: Some("multipart/form-data; boundary=matrix"),
+            },
+        ),
         // No file: refused after the role check, nothing imported.
         "ui/finops/upload" => (
             Rule::Allowed(FinopsWrite),
@@ -251,6 +268,10 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             Rule::Allowed(FinopsRead),
             get(&format!("{path}?userId=x&group=x&project=x&entityRef=x&product=x&intervals=R2/P30D/2024-10-01")),
         )),
+        // No company named: refused after the role check, nothing queued.
+        ("POST", "/api/briefs") => Some((Rule::Allowed(BriefsGenerate), json(&path, r#"{"company":""}"#))),
+        ("GET", "/api/briefs" | "/api/briefs/{id}") => Some((Rule::Allowed(BriefsRead), get(&path))),
+        ("GET", "/api/briefs/{id}/pdf") => Some((Rule::Allowed(BriefsExport), get(&path))),
         ("POST", "/api/permissions/audit") => Some((Rule::Allowed(AuditRead), json(&path, r#"{"from":"2026-11-01"}"#))),
         ("POST", "/api/permissions/check") => Some((Rule::Authenticated, json(&path, r#"{"action":"catalog.read"}"#))),
         ("GET", "/api/catalog/openapi.json") => Some((Rule::Authenticated, get(&path))),
@@ -303,7 +324,8 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
     use Action::*;
     let rule = match path {
         "/login" | "/login/mfa" => Rule::Public,
-        "/" | "/logout" | "/plugins" | "/briefs" | "/settings" => Rule::Authenticated,
+        "/" | "/logout" | "/plugins" | "/settings" => Rule::Authenticated,
+        "/briefs" | "/briefs/{id}" | "/briefs/companies" | "/briefs/companies/{id}" => Rule::Allowed(BriefsRead),
         "/finops"
         | "/finops/sources"
         | "/finops/allocation"

@@ -89,7 +89,10 @@ pub struct TestTenant {
 pub struct TestResponse {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
+    /// The body as text (lossy), for the many answers that are text.
     pub body: String,
+    /// The body as sent, for the few that are not (PDFs, archives).
+    pub bytes: axum::body::Bytes,
 }
 
 impl TestResponse {
@@ -313,7 +316,7 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned(), bytes }
     }
 
     pub async fn get(&self, host: &str, path: &str, cookie: Option<&str>) -> TestResponse {

@@ -1,0 +1,440 @@
+//! Competitive briefs against the real stack: sealed company fields (key id, bound to their
+//! row and field, rotation that resumes and lets old keys retire, never cached), discovery's
+//! cache invalidated by an edit, a brief generated once when a server stopped mid-way, the PDF
+//! read back with `pdftotext`, and who sees which brief through the API.
+
+use axum::http::StatusCode;
+use diesel::sql_types::{BigInt, Bytea, Text};
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+use tower_sessions_redis_store::fred::interfaces::KeysInterface;
+
+use crate::support::{TestApp, TestTenant};
+use app::audit::service::AuditSource;
+use app::auth::model::Role;
+use app::briefs::generator::BriefGenerator;
+use app::briefs::model::{Company, Sensitive};
+use app::briefs::{repo, service};
+use app::error::AppError;
+use app::keyring::Keyring;
+
+const YC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/yc-companies/yc-companies-all.jsonl.gz");
+
+fn key(id: &str, byte: u8) -> String {
+    use base64::Engine;
+    format!("{id}:{}", base64::engine::general_purpose::STANDARD.encode([byte; 32]))
+}
+
+async fn import(
+    app: &TestApp,
+    keyring: &Keyring,
+    t: &TestTenant,
+    lines: &[serde_json::Value],
+) -> service::ImportSummary {
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    service::import_companies(
+        &app.db,
+        keyring,
+        &t.tenant,
+        AuditSource::command_line(),
+        body.into_bytes(),
+        Default::default(),
+        "test.jsonl",
+    )
+    .await
+    .expect("import")
+}
+
+fn generator(app: &TestApp, redis: bool) -> BriefGenerator {
+    BriefGenerator {
+        db: app.db.clone(),
+        keyring: app.state.keyring.clone(),
+        redis: redis.then(|| app.redis()),
+        briefs: app.state.briefs.clone(),
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct SecretRow {
+    #[diesel(sql_type = Text)]
+    key_id: String,
+    #[diesel(sql_type = Bytea)]
+    sealed: Vec<u8>,
+}
+
+async fn secrets(app: &TestApp, t: &TestTenant) -> Vec<SecretRow> {
+    app.db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move {
+                diesel::sql_query("SELECT key_id, sealed FROM company_secrets ORDER BY company_id, field")
+                    .load::<SecretRow>(conn)
+                    .await
+                    .map_err(AppError::from)
+            })
+        })
+        .await
+        .unwrap()
+}
+
+async fn company_id(app: &TestApp, t: &TestTenant, name: &str) -> uuid::Uuid {
+    let name = name.to_owned();
+    app.db
+        .with_tenant(&t.tenant, move |conn| Box::pin(async move { service::find_company(conn, &name).await }))
+        .await
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn sealed_fields_carry_their_key_id_and_open_only_in_their_own_row_and_field() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let keyring = Keyring::parse(&key("k2026", 7)).unwrap();
+    import(
+        &app,
+        &keyring,
+        &t,
+        &[
+            json!({"name": "Alpha", "website": "alpha.example.com", "funding": "12,500,000", "notes": "met at KubeCon"}),
+            json!({"name": "Beta", "website": "beta.example.com", "funding": "900k"}),
+        ],
+    )
+    .await;
+    let rows = secrets(&app, &t).await;
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        assert_eq!(row.key_id, "k2026");
+        for plain in ["12,500,000", "met at KubeCon", "900k"] {
+            assert!(!row.sealed.windows(plain.len()).any(|w| w == plain.as_bytes()), "{plain} stored in the clear");
+        }
+    }
+    let (alpha, beta) = (company_id(&app, &t, "Alpha").await, company_id(&app, &t, "Beta").await);
+    let page = service::company_page(&app.db, &keyring, &t.tenant, alpha, true).await.unwrap();
+    assert_eq!(page.sensitive.unwrap().funding.as_deref(), Some("12,500,000"));
+    assert!(service::company_page(&app.db, &keyring, &t.tenant, alpha, false).await.unwrap().sensitive.is_none());
+
+    // Beta's sealed funding copied into Alpha's row, then into Alpha's notes: neither opens.
+    let moved = |sql: &'static str| {
+        let (alpha, beta) = (alpha, beta);
+        app.db.with_tenant(&t.tenant, move |conn| {
+            Box::pin(async move {
+                diesel::sql_query(sql)
+                    .bind::<diesel::sql_types::Uuid, _>(alpha)
+                    .bind::<diesel::sql_types::Uuid, _>(beta)
+                    .execute(conn)
+                    .await
+                    .map_err(AppError::from)
+            })
+        })
+    };
+    moved(
+        "UPDATE company_secrets SET sealed = (SELECT sealed FROM company_secrets WHERE company_id = $2 AND field = 'funding') \
+          WHERE company_id = $1 AND field = 'funding'",
+    )
+    .await
+    .unwrap();
+    assert!(
+        service::company_page(&app.db, &keyring, &t.tenant, alpha, true).await.is_err(),
+        "another row's ciphertext"
+    );
+    moved(
+        "UPDATE company_secrets SET sealed = (SELECT sealed FROM company_secrets WHERE company_id = $1 AND field = 'notes') \
+          WHERE company_id = $2 AND field = 'funding' AND $1 IS NOT NULL",
+    )
+    .await
+    .unwrap();
+    assert!(
+        service::company_page(&app.db, &keyring, &t.tenant, beta, true).await.is_err(),
+        "another field's ciphertext"
+    );
+
+    // The audit log names the sealed fields, never their values.
+    let audit = app.audit_actions(&t.tenant).await;
+    assert!(audit.iter().any(|(action, target, _)| action == "company.imported" && target == "test.jsonl"));
+    let details: Vec<String> = app
+        .db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move {
+                #[derive(diesel::QueryableByName)]
+                struct Details {
+                    #[diesel(sql_type = Text)]
+                    details: String,
+                }
+                let rows: Vec<Details> =
+                    diesel::sql_query("SELECT coalesce(details::text, '') AS details FROM audit_events")
+                        .load(conn)
+                        .await?;
+                Ok::<_, AppError>(rows.into_iter().map(|r| r.details).collect())
+            })
+        })
+        .await
+        .unwrap();
+    assert!(details.iter().all(|d| !d.contains("12,500,000") && !d.contains("KubeCon")));
+}
+
+#[tokio::test]
+async fn rotation_reseals_every_field_once_resumes_after_a_crash_and_lets_the_old_key_retire() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let old = Keyring::parse(&key("old", 1)).unwrap();
+    let companies: Vec<_> = (0..5)
+        .map(|i| json!({"name": format!("Company {i}"), "website": format!("c{i}.example.com"), "funding": format!("{i}M"), "notes": format!("note {i}")}))
+        .collect();
+    import(&app, &old, &t, &companies).await;
+    let both = Keyring::parse(&format!("{},{}", key("new", 2), key("old", 1))).unwrap();
+
+    // The first run dies after its first batch (as a killed process would): that batch committed.
+    let (db, tenant, keyring) = (app.db.clone(), t.tenant.clone(), both.clone());
+    let crashed = tokio::spawn(async move {
+        service::rotate_secrets(&db, &keyring, &tenant, AuditSource::command_line(), 4, |_, _| panic!("killed")).await
+    })
+    .await;
+    assert!(crashed.is_err());
+    let rows = secrets(&app, &t).await;
+    assert_eq!(rows.iter().filter(|r| r.key_id == "new").count(), 4);
+
+    let mut reports = Vec::new();
+    let resealed = service::rotate_secrets(&app.db, &both, &t.tenant, AuditSource::command_line(), 4, |done, left| {
+        reports.push((done, left))
+    })
+    .await
+    .unwrap();
+    assert_eq!(resealed, 6, "the remaining fields only, each once");
+    assert_eq!(reports.last(), Some(&(6, 0)));
+    assert!(secrets(&app, &t).await.iter().all(|r| r.key_id == "new"));
+
+    // The old key retires: the new one alone opens everything.
+    let retired = Keyring::parse(&key("new", 2)).unwrap();
+    let id = company_id(&app, &t, "Company 3").await;
+    let page = service::company_page(&app.db, &retired, &t.tenant, id, true).await.unwrap();
+    assert_eq!(
+        page.sensitive.unwrap(),
+        Sensitive { funding: Some("3M".into()), notes: Some("note 3".into()), ..Default::default() }
+    );
+    let audit = app.audit_actions(&t.tenant).await;
+    assert_eq!(audit.iter().filter(|(action, _, _)| action == "company.secrets_rotated").count(), 1);
+}
+
+#[tokio::test]
+async fn a_company_edit_invalidates_the_cached_discovery_and_no_sensitive_value_is_cached() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let keyring = app.state.keyring.clone();
+    import(
+        &app,
+        &keyring,
+        &t,
+        &[
+            json!({"name": "Target", "one_liner": "Cloud cost visibility for Kubernetes clusters", "subindustry": "B2B -> Infrastructure", "funding": "secret-funding-777"}),
+            json!({"name": "Near", "one_liner": "Cloud cost reports for finance", "subindustry": "B2B -> Infrastructure", "funding": "secret-funding-888"}),
+            json!({"name": "Bakery", "one_liner": "Fresh bread delivered", "subindustry": "Consumer -> Food"}),
+        ],
+    )
+    .await;
+    let target = service::company_page(&app.db, &keyring, &t.tenant, company_id(&app, &t, "Target").await, false)
+        .await
+        .unwrap()
+        .company;
+    let indexes = service::IndexCache::default();
+    let redis = app.redis();
+    let (first, _, version) =
+        service::discover(&app.db, &indexes, Some(&redis), &t.tenant, &target, 2026).await.unwrap();
+    assert_eq!(first.iter().map(|c| c.company.name.as_str()).collect::<Vec<_>>(), ["Near"]);
+    let cache_key = format!("beacon:briefs:{}:discovery:{}:{version}:2026", t.tenant.schema.as_str(), target.id);
+    let cached: Option<String> = redis.get(&cache_key).await.unwrap();
+    let cached = cached.expect("the discovery is cached");
+    assert!(!cached.contains("secret-funding"), "no sealed value in the cache");
+
+    // The bakery pivots to Kubernetes cost: the next discovery reads the new data.
+    let bakery = company_id(&app, &t, "Bakery").await;
+    let edited = Company {
+        id: bakery,
+        name: "Bakery".into(),
+        one_liner: Some("Kubernetes clusters cloud cost visibility and control".into()),
+        subindustry: Some("B2B -> Infrastructure".into()),
+        ..Company::default()
+    };
+    service::save_company(&app.db, &keyring, &t.tenant, AuditSource::command_line(), edited, Sensitive::default())
+        .await
+        .unwrap();
+    let (second, _, newer) =
+        service::discover(&app.db, &indexes, Some(&redis), &t.tenant, &target, 2026).await.unwrap();
+    assert!(newer > version);
+    assert_eq!(second.as_slice().first().map(|c| c.company.name.as_str()), Some("Bakery"), "{second:?}");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count(app: &TestApp, t: &TestTenant, sql: &'static str) -> i64 {
+    app.db
+        .with_tenant(&t.tenant, move |conn| {
+            Box::pin(async move { diesel::sql_query(sql).get_result::<Count>(conn).await.map_err(AppError::from) })
+        })
+        .await
+        .unwrap()
+        .n
+}
+
+#[tokio::test]
+async fn a_brief_whose_server_stopped_mid_way_is_generated_once_by_another() {
+    let app = TestApp::new().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    let keyring = app.state.keyring.clone();
+    let lines: Vec<_> = (0..30)
+        .map(|i| json!({"name": format!("Peer {i}"), "one_liner": format!("Cloud cost tool number {i} for engineers"), "subindustry": "B2B -> Infrastructure"}))
+        .chain([json!({"name": "Subject", "one_liner": "Cloud cost tool for engineers", "subindustry": "B2B -> Infrastructure"})])
+        .collect();
+    import(&app, &keyring, &t, &lines).await;
+    let (status, created) = app.post_json(&t, &cookie, "/api/briefs", json!({"company": "Subject"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // Server A claims the brief, then stops before writing anything.
+    let now = chrono::Utc::now();
+    let stale = app
+        .db
+        .with_tenant(&t.tenant, move |conn| {
+            Box::pin(async move {
+                repo::claim(conn, now, now + chrono::Duration::seconds(60)).await.map_err(AppError::from)
+            })
+        })
+        .await
+        .unwrap()
+        .expect("claimed");
+    let other = generator(&app, false);
+    assert!(!other.generate_next(&t.tenant).await.unwrap(), "leased to A: nothing to claim");
+    // A's lease runs out; B claims and generates it.
+    count(&app, &t, "WITH u AS (UPDATE competitive_briefs SET lease_until = now() - interval '1 second' RETURNING 1) SELECT count(*) AS n FROM u").await;
+    assert!(other.generate_next(&t.tenant).await.unwrap());
+    let (_, brief, _) = app.get_json(&t, &cookie, &format!("/api/briefs/{id}")).await;
+    assert_eq!(brief["summary"]["status"], "ready", "{brief}");
+
+    // A comes back and tries to write its result: refused, nothing doubled.
+    let finished = app
+        .db
+        .with_tenant(&t.tenant, move |conn| {
+            Box::pin(async move {
+                let done = repo::Finished {
+                    data_version: 1,
+                    threat_score: 1.0,
+                    content: json!({}),
+                    pdf: b"%PDF-stale",
+                    generated_at: chrono::Utc::now(),
+                    duration_ms: 1,
+                    competitors: &[],
+                };
+                repo::finish(conn, &stale, done).await.map_err(AppError::from)
+            })
+        })
+        .await
+        .unwrap();
+    assert!(!finished);
+    assert_eq!(count(&app, &t, "SELECT count(*) AS n FROM competitors").await, 10);
+    let generated = app.audit_actions(&t.tenant).await.into_iter().filter(|(a, _, _)| a == "brief.generated").count();
+    assert_eq!(generated, 1);
+}
+
+#[tokio::test]
+async fn the_pdf_names_the_target_every_competitor_and_the_threat_score() {
+    let app = TestApp::new().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    let bytes = std::fs::read(YC).unwrap();
+    service::import_companies(
+        &app.db,
+        &app.state.keyring,
+        &t.tenant,
+        AuditSource::command_line(),
+        bytes,
+        Default::default(),
+        "yc",
+    )
+    .await
+    .unwrap();
+    let (_, created) = app.post_json(&t, &cookie, "/api/briefs", json!({"company": "Infracost"})).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(generator(&app, true).generate_next(&t.tenant).await.unwrap());
+    let (_, brief, _) = app.get_json(&t, &cookie, &format!("/api/briefs/{id}")).await;
+    let threat = brief["content"]["threat"]["score"].as_f64().unwrap();
+    let names: Vec<String> = brief["competitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["company"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), 10);
+
+    let response = app.get(&t.host, &format!("/api/briefs/{id}/pdf"), Some(&cookie)).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.headers[axum::http::header::CONTENT_TYPE], "application/pdf");
+    let file = std::env::temp_dir().join(format!("brief-{id}.pdf"));
+    std::fs::write(&file, &response.bytes).unwrap();
+    let output =
+        std::process::Command::new("pdftotext").arg("-layout").arg(&file).arg("-").output().expect("pdftotext runs");
+    std::fs::remove_file(&file).ok();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("Infracost"));
+    assert!(text.contains(&format!("Competitive threat score: {threat:.0} / 100")), "{text}");
+    for name in &names {
+        assert!(text.contains(name.as_str()), "{name} missing from the PDF");
+    }
+    let audit = app.audit_actions(&t.tenant).await;
+    assert!(audit.iter().any(|(action, target, _)| action == "brief.exported" && target == "Infracost"));
+    assert!(audit.iter().any(|(action, _, _)| action == "brief.viewed"));
+}
+
+#[tokio::test]
+async fn analysts_see_only_their_own_briefs_read_only_members_see_all_but_cannot_export() {
+    let app = TestApp::new().await;
+    let (t, admin) = app.signed_in_tenant().await;
+    import(
+        &app,
+        &app.state.keyring.clone(),
+        &t,
+        &[json!({"name": "Acme", "one_liner": "Rockets"}), json!({"name": "Boom", "one_liner": "Rockets and jets"})],
+    )
+    .await;
+    let (_, analyst) = app.member(&t, &admin, "ana@example.com", Role::Developer).await;
+    let (_, viewer) = app.member(&t, &admin, "vic@example.com", Role::Viewer).await;
+    let (_, principal) = app.member(&t, &admin, "pat@example.com", Role::Maintainer).await;
+
+    let (_, created) = app.post_json(&t, &admin, "/api/briefs", json!({"company": "Acme"})).await;
+    let admins = created["id"].as_str().unwrap().to_owned();
+    let (status, created) = app.post_json(&t, &analyst, "/api/briefs", json!({"company": "Boom"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let analysts = created["id"].as_str().unwrap().to_owned();
+    let (status, _) = app.post_json(&t, &viewer, "/api/briefs", json!({"company": "Boom"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "read-only members do not generate");
+    let generator = generator(&app, true);
+    while generator.generate_next(&t.tenant).await.unwrap() {}
+
+    let listed = |cookie: String| {
+        let (app, t) = (&app, &t);
+        async move {
+            let (_, list, _) = app.get_json(t, &cookie, "/api/briefs").await;
+            list["items"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(analyst.clone()).await, std::slice::from_ref(&analysts));
+    assert_eq!(listed(viewer.clone()).await.len(), 2);
+    assert_eq!(app.get_json(&t, &analyst, &format!("/api/briefs/{admins}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&t.host, &format!("/api/briefs/{admins}/pdf"), Some(&analyst)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.get(&t.host, &format!("/api/briefs/{analysts}/pdf"), Some(&analyst)).await.status, StatusCode::OK);
+    assert_eq!(app.get_json(&t, &viewer, &format!("/api/briefs/{admins}")).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get(&t.host, &format!("/api/briefs/{admins}/pdf"), Some(&viewer)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.get(&t.host, &format!("/api/briefs/{analysts}/pdf"), Some(&principal)).await.status, StatusCode::OK);
+
+    // Another tenant's admin finds nothing.
+    let (other, other_admin) = app.signed_in_tenant().await;
+    assert_eq!(app.get_json(&other, &other_admin, &format!("/api/briefs/{admins}")).await.0, StatusCode::NOT_FOUND);
+}
