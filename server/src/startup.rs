@@ -35,10 +35,12 @@ use app::webhooks::sender::WebhookSender;
 
 pub type Sessions = SessionManagerLayer<RedisStore<RedisPool>>;
 
+/// Logs go to stderr: the commands' stdout is their output (tables, `--json` documents, the
+/// one-time password), which scripts read.
 pub fn init_tracing() {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_sessions=warn,fred=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
 }
 
 /// Control schema first, then every tenant schema: run before any traffic is served.

@@ -55,8 +55,26 @@ pub fn weight(feature: Feature) -> f64 {
 pub enum Method {
     /// Text alone.
     Lexical,
+    /// The structured features alone (segment, tags, regions, stage).
+    Structured,
     /// Text and the structured features.
     Combined,
+}
+
+impl Method {
+    pub const ALL: [Method; 3] = [Method::Lexical, Method::Structured, Method::Combined];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Lexical => "lexical",
+            Method::Structured => "structured",
+            Method::Combined => "combined",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == raw)
+    }
 }
 
 /// A tenant's companies, indexed for discovery. Built once per data version and shared.
@@ -204,8 +222,9 @@ impl CompanyIndex {
         let best = lexical.values().copied().fold(0.0_f32, f32::max);
         let scale = best.max(own_score * 0.25);
 
-        let mut candidates: HashSet<u32> = lexical.keys().copied().collect();
-        if method == Method::Combined {
+        let mut candidates: HashSet<u32> =
+            if method == Method::Structured { HashSet::new() } else { lexical.keys().copied().collect() };
+        if method != Method::Lexical {
             if let Some(segment) = &target.subindustry {
                 candidates.extend(self.by_segment.get(segment).into_iter().flatten());
             }
@@ -226,15 +245,24 @@ impl CompanyIndex {
                 } else {
                     0.0
                 };
-                let values = match method {
-                    Method::Lexical => [text, 0.0, 0.0, 0.0, 0.0],
-                    Method::Combined => [
-                        text,
+                let structured = || {
+                    [
                         segment_similarity(target, company),
                         self.tag_overlap(&target.tags, &company.tags),
                         jaccard(&folded(&target.regions, &REMOTE_MARKERS), &folded(&company.regions, &REMOTE_MARKERS)),
                         f64::from(u8::from(target.stage.is_some() && target.stage == company.stage)),
-                    ],
+                    ]
+                };
+                let values = match method {
+                    Method::Lexical => [text, 0.0, 0.0, 0.0, 0.0],
+                    Method::Structured => {
+                        let [segment, tags, regions, stage] = structured();
+                        [0.0, segment, tags, regions, stage]
+                    }
+                    Method::Combined => {
+                        let [segment, tags, regions, stage] = structured();
+                        [text, segment, tags, regions, stage]
+                    }
                 };
                 let score = Feature::ALL.iter().zip(values).map(|(f, v)| weight(*f) * v).sum::<f64>();
                 (score, doc, values)

@@ -35,6 +35,11 @@ pub struct BenchArgs {
     /// the cost overview.
     #[arg(long)]
     cost_rows: Option<u64>,
+    /// Measure competitive briefs instead: this many companies (the YC directory, enlarged
+    /// with variants past its 5,950), then briefs from request to PDF over --http, and with
+    /// the directory as it is the discovery methods' quality on the labelled set.
+    #[arg(long)]
+    briefs: Option<usize>,
     /// With --audit-events: real events written through the audit call (and verified).
     #[arg(long, default_value_t = 100_000)]
     audit_chained: i64,
@@ -73,6 +78,15 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
         println!("tenant {slug}: the event bus's fan-out to {sockets} sockets on {base}");
         super::bench_ws::run(db, tenant, &admin_email, base, sockets, args.events).await?;
         tenancy::remove(db, tenant).await?;
+        return Ok(());
+    }
+    if let Some(companies) = args.briefs {
+        println!("tenant {slug}: competitive briefs over {companies} companies");
+        super::bench_briefs::run(db, tenant, &admin_email, companies, args.http.as_deref(), args.samples).await?;
+        if !args.keep {
+            tenancy::remove(db, tenant).await?;
+            println!("scratch tenant {slug} removed");
+        }
         return Ok(());
     }
     if let Some(rows) = args.cost_rows {

@@ -37,6 +37,9 @@ pub enum BriefsCommand {
         company: String,
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        /// The features ranked on: combined (what briefs use), lexical or structured.
+        #[arg(long, default_value = "combined")]
+        method: String,
         /// One JSON document instead of a table.
         #[arg(long)]
         json: bool,
@@ -97,7 +100,9 @@ impl BriefsCommand {
                 }
                 Ok(())
             }
-            BriefsCommand::Competitors { tenant: slug, company, limit, json } => {
+            BriefsCommand::Competitors { tenant: slug, company, limit, method, json } => {
+                let method = Method::parse(&method)
+                    .ok_or_else(|| AppError::invalid("--method is combined, lexical or structured"))?;
                 let tenant = tenant(db, &slug).await?;
                 let (target, version, companies) = db
                     .with_tenant(&tenant, move |conn| {
@@ -112,8 +117,7 @@ impl BriefsCommand {
                     })
                     .await?;
                 let index = CompanyIndex::build(version, companies);
-                let found =
-                    index.competitors(&target, Method::Combined, limit.clamp(1, 1000), chrono::Utc::now().year());
+                let found = index.competitors(&target, method, limit.clamp(1, 1000), chrono::Utc::now().year());
                 if json {
                     let document = json!({ "company": target.name, "compared": index.len(), "competitors": found });
                     println!("{}", serde_json::to_string_pretty(&document).map_err(AppError::internal)?);

@@ -3,6 +3,7 @@
 mod audit;
 mod bench;
 mod bench_audit;
+mod bench_briefs;
 pub mod bench_edge;
 mod bench_finops;
 mod bench_http;
