@@ -398,9 +398,11 @@ async fn analysts_see_only_their_own_briefs_read_only_members_see_all_but_cannot
         &[json!({"name": "Acme", "one_liner": "Rockets"}), json!({"name": "Boom", "one_liner": "Rockets and jets"})],
     )
     .await;
-    let (_, analyst) = app.member(&t, &admin, "ana@example.com", Role::Developer).await;
-    let (_, viewer) = app.member(&t, &admin, "vic@example.com", Role::Viewer).await;
-    let (_, principal) = app.member(&t, &admin, "pat@example.com", Role::Maintainer).await;
+    // Accounts are global: fresh addresses, so the test can run again on the same database.
+    let email = |who: &str| format!("{who}-{}@example.com", uuid::Uuid::new_v4().simple());
+    let (_, analyst) = app.member(&t, &admin, &email("ana"), Role::Developer).await;
+    let (_, viewer) = app.member(&t, &admin, &email("vic"), Role::Viewer).await;
+    let (_, principal) = app.member(&t, &admin, &email("pat"), Role::Maintainer).await;
 
     let (_, created) = app.post_json(&t, &admin, "/api/briefs", json!({"company": "Acme"})).await;
     let admins = created["id"].as_str().unwrap().to_owned();
