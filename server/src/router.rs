@@ -55,7 +55,10 @@ impl Edge {
 
     /// The time budget of a request to `path`.
     pub fn budget_for(&self, path: &str) -> Duration {
-        match rest::catalog::IMPORT_PATHS.contains(&path) || rest::finops::UPLOAD_PATHS.contains(&path) {
+        let import = rest::catalog::IMPORT_PATHS.contains(&path)
+            || rest::finops::UPLOAD_PATHS.contains(&path)
+            || rest::briefs::UPLOAD_PATHS.contains(&path);
+        match import {
             true => self.import_budget,
             false => self.request_budget,
         }

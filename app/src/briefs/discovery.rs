@@ -15,7 +15,10 @@
 //! sharing a term, the subindustry or a tag with the target. The weights are fixed here, not
 //! tuned on the evaluation set (`server bench briefs` reports each feature set's quality).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 
 use super::model::{Company, Competitor, Contribution, Feature};
 use super::scoring::momentum;
@@ -82,9 +85,10 @@ pub struct CompanyIndex {
     pub version: i64,
     companies: Vec<Company>,
     by_id: HashMap<uuid::Uuid, u32>,
-    term_ids: HashMap<String, u32>,
-    /// Per term, the (company, weighted count) pairs in company order; terms of one company
-    /// only are dropped (they can match nothing else).
+    /// Terms by their key (`text::term_key`), only those of two companies or more: a term of
+    /// one company can match nothing else.
+    term_ids: FxHashMap<u64, u32>,
+    /// Per term, the (company, weighted count) pairs in company order.
     postings: Vec<Vec<(u32, f32)>>,
     lengths: Vec<f32>,
     average_length: f32,
@@ -106,22 +110,49 @@ fn terms_of(company: &Company) -> HashMap<String, f32> {
 
 impl CompanyIndex {
     pub fn build(version: i64, companies: Vec<Company>) -> Self {
-        let mut term_ids: HashMap<String, u32> = HashMap::new();
+        /// A term seen so far: its first (company, count) until a second company has it, then
+        /// its postings list.
+        enum Seen {
+            Once(u32, f32),
+            Listed(u32),
+        }
+        let mut seen: FxHashMap<u64, Seen> = FxHashMap::default();
         let mut postings: Vec<Vec<(u32, f32)>> = Vec::new();
         let mut lengths = Vec::with_capacity(companies.len());
         let mut by_segment: HashMap<String, Vec<u32>> = HashMap::new();
         let mut by_tag: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut keys: Vec<(u64, f32)> = Vec::new();
         for (doc, company) in companies.iter().enumerate() {
             let doc = doc as u32;
-            let terms = terms_of(company);
-            lengths.push(terms.values().sum());
-            for (term, count) in terms {
-                let next = term_ids.len() as u32;
-                let id = *term_ids.entry(term).or_insert(next);
-                if id as usize == postings.len() {
-                    postings.push(Vec::new());
+            keys.clear();
+            if let Some(one_liner) = &company.one_liner {
+                text::add_term_keys(&mut keys, one_liner, ONE_LINER_WEIGHT);
+            }
+            if let Some(description) = &company.description {
+                text::add_term_keys(&mut keys, description, 1.0);
+            }
+            lengths.push(keys.iter().map(|(_, w)| w).sum());
+            keys.sort_unstable_by_key(|(key, _)| *key);
+            let mut at = 0;
+            while at < keys.len() {
+                let key = keys[at].0;
+                let mut count = 0.0;
+                while at < keys.len() && keys[at].0 == key {
+                    count += keys[at].1;
+                    at += 1;
                 }
-                postings[id as usize].push((doc, count));
+                match seen.entry(key) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(Seen::Once(doc, count));
+                    }
+                    Entry::Occupied(mut slot) => match *slot.get() {
+                        Seen::Once(first, first_count) => {
+                            slot.insert(Seen::Listed(postings.len() as u32));
+                            postings.push(vec![(first, first_count), (doc, count)]);
+                        }
+                        Seen::Listed(list) => postings[list as usize].push((doc, count)),
+                    },
+                }
             }
             if let Some(segment) = &company.subindustry {
                 by_segment.entry(segment.clone()).or_default().push(doc);
@@ -130,11 +161,13 @@ impl CompanyIndex {
                 by_tag.entry(tag.to_lowercase()).or_default().push(doc);
             }
         }
-        for list in &mut postings {
-            if list.len() < 2 {
-                *list = Vec::new();
-            }
-        }
+        let term_ids = seen
+            .into_iter()
+            .filter_map(|(key, seen)| match seen {
+                Seen::Listed(list) => Some((key, list)),
+                Seen::Once(..) => None,
+            })
+            .collect();
         let average_length = (lengths.iter().sum::<f32>() / lengths.len().max(1) as f32).max(1.0);
         let by_id = companies.iter().enumerate().map(|(i, c)| (c.id, i as u32)).collect();
         Self { version, companies, by_id, term_ids, postings, lengths, average_length, by_segment, by_tag }
@@ -196,7 +229,7 @@ impl CompanyIndex {
             .iter()
             .filter(|(term, _)| !term.split(' ').any(|w| own_name.contains(w)))
             .filter_map(|(term, count)| {
-                let id = *self.term_ids.get(term)?;
+                let id = *self.term_ids.get(&text::term_key(term))?;
                 let df = self.postings[id as usize].len() as f32;
                 (df >= 2.0 && df <= common).then(|| (id, *count, self.idf(id)))
             })
@@ -278,8 +311,10 @@ impl CompanyIndex {
         for text in [&target.one_liner, &target.description].into_iter().flatten() {
             text::surfaces(text, &mut written);
         }
-        let names: HashMap<u32, &str> =
-            target_terms.keys().filter_map(|t| self.term_ids.get(t).map(|id| (*id, t.as_str()))).collect();
+        let names: HashMap<u32, &str> = target_terms
+            .keys()
+            .filter_map(|t| self.term_ids.get(&text::term_key(t)).map(|id| (*id, t.as_str())))
+            .collect();
         scored
             .into_iter()
             .enumerate()

@@ -181,9 +181,7 @@ impl BriefGenerator {
         self.progress(tenant, brief, 70).await?;
 
         let (for_pdf, listed) = (built.clone(), competitors.clone());
-        let pdf = tokio::task::spawn_blocking(move || super::pdf::render(&for_pdf, &listed))
-            .await
-            .map_err(AppError::internal)??;
+        let pdf = crate::cpu::run(move || super::pdf::render(&for_pdf, &listed)).await??;
         self.finish(tenant, brief, built, competitors, pdf, version, started).await
     }
 

@@ -67,9 +67,7 @@ impl IndexCache {
                 })
             })
             .await?;
-        let index = tokio::task::spawn_blocking(move || Arc::new(CompanyIndex::build(version, companies)))
-            .await
-            .map_err(AppError::internal)?;
+        let index = crate::cpu::run(move || Arc::new(CompanyIndex::build(version, companies))).await?;
         self.lock().insert(schema, index.clone());
         Ok(index)
     }
@@ -132,9 +130,7 @@ pub async fn import_companies(
     file_name: &str,
 ) -> AppResult<ImportSummary> {
     let CompanyFile { records, refused, refused_count } =
-        tokio::task::spawn_blocking(move || company_file::read(&bytes, &mapping))
-            .await
-            .map_err(AppError::internal)??;
+        crate::cpu::run(move || company_file::read(&bytes, &mapping)).await??;
     if records.is_empty() {
         return Err(AppError::invalid(match refused.first() {
             Some(first) => format!("No company could be read: line {}: {}", first.line, first.reason),
@@ -365,10 +361,7 @@ pub async fn discover(
         }
     }
     let (target, shared) = (company.clone(), index.clone());
-    let found =
-        tokio::task::spawn_blocking(move || shared.competitors(&target, Method::Combined, BRIEF_COMPETITORS, year))
-            .await
-            .map_err(AppError::internal)?;
+    let found = crate::cpu::run(move || shared.competitors(&target, Method::Combined, BRIEF_COMPETITORS, year)).await?;
     if let Some(redis) = redis {
         let text = serde_json::to_string(&found).map_err(AppError::internal)?;
         let stored: Result<(), _> =

@@ -134,44 +134,52 @@ fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.binary_search(&word).is_ok()
 }
 
-/// A plural's singular, for the common English endings; short words stay as they are.
-fn stem(word: &str) -> String {
-    if word.len() > 4 && word.ends_with("ies") {
-        return format!("{}y", &word[..word.len() - 3]);
+/// Calls `each(stem, written)` for every word of `text` that can describe a market, in order:
+/// lower-cased, without stop words, numbers or one-letter words, plurals made singular
+/// ("policies" → "policy", "clusters" → "cluster"). Reuses two buffers: no allocation per word.
+fn scan(text: &str, mut each: impl FnMut(&str, &str)) {
+    let (mut written, mut stem) = (String::new(), String::new());
+    for raw in text.split(|c: char| !c.is_alphanumeric() && c != '\'') {
+        let raw = raw.trim_matches('\'');
+        let raw = raw.strip_suffix("'s").unwrap_or(raw);
+        written.clear();
+        written.extend(raw.chars().flat_map(char::to_lowercase));
+        let short = written.chars().nth(1).is_none();
+        if short || written.bytes().all(|b| b.is_ascii_digit()) || is_stop_word(&written) {
+            continue;
+        }
+        stem.clear();
+        let keeps_s = ["ss", "us", "is", "os"].iter().any(|end| written.ends_with(end));
+        if written.len() > 4 && written.ends_with("ies") {
+            stem.push_str(&written[..written.len() - 3]);
+            stem.push('y');
+        } else if written.len() > 3 && written.ends_with('s') && !keeps_s {
+            stem.push_str(&written[..written.len() - 1]);
+        } else {
+            stem.push_str(&written);
+        }
+        each(&stem, &written);
     }
-    let keeps_s = ["ss", "us", "is", "os"].iter().any(|end| word.ends_with(end));
-    if word.len() > 3 && word.ends_with('s') && !keeps_s {
-        return word[..word.len() - 1].to_owned();
-    }
-    word.to_owned()
-}
-
-/// The words of `text` that can describe a market, in order: (stem, the word as written in
-/// lower case).
-fn tokens(text: &str) -> Vec<(String, String)> {
-    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .map(|raw| raw.trim_matches('\'').trim_end_matches("'s").to_lowercase())
-        .filter(|w| w.chars().count() >= 2 && !w.chars().all(|c| c.is_ascii_digit()) && !is_stop_word(w))
-        .map(|w| (stem(&w), w))
-        .collect()
 }
 
 /// The stems of the words of `text` that can describe a market, in order.
 pub fn words(text: &str) -> Vec<String> {
-    tokens(text).into_iter().map(|(stem, _)| stem).collect()
+    let mut words = Vec::new();
+    scan(text, |stem, _| words.push(stem.to_owned()));
+    words
 }
 
 /// How each term of `text` (word or pair) was written, for explanations: stems such as
 /// `kubernete` read back as `kubernetes`.
 pub fn surfaces(text: &str, into: &mut HashMap<String, String>) {
-    let tokens = tokens(text);
-    for (stem, surface) in &tokens {
-        into.entry(stem.clone()).or_insert_with(|| surface.clone());
-    }
-    for pair in tokens.windows(2) {
-        let term = format!("{} {}", pair[0].0, pair[1].0);
-        into.entry(term).or_insert_with(|| format!("{} {}", pair[0].1, pair[1].1));
-    }
+    let mut previous: Option<(String, String)> = None;
+    scan(text, |stem, written| {
+        into.entry(stem.to_owned()).or_insert_with(|| written.to_owned());
+        if let Some((before, before_written)) = &previous {
+            into.entry(format!("{before} {stem}")).or_insert_with(|| format!("{before_written} {written}"));
+        }
+        previous = Some((stem.to_owned(), written.to_owned()));
+    });
 }
 
 /// Counts of terms (words and neighbouring pairs) of `text`, each counting `weight`.
@@ -183,6 +191,42 @@ pub fn add_terms(terms: &mut HashMap<String, f32>, text: &str, weight: f32) {
     for pair in words.windows(2) {
         *terms.entry(format!("{} {}", pair[0], pair[1])).or_default() += weight;
     }
+}
+
+/// A term's 64-bit key in the discovery index: a word's hash, or for a pair a mix of its two
+/// words' hashes, so the index can key millions of terms without keeping their text. (A
+/// collision among a tenant's few million terms has odds below one in a million.)
+pub fn word_key(stem: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = rustc_hash::FxHasher::default();
+    hasher.write(stem.as_bytes());
+    hasher.write_u8(0xff);
+    hasher.finish()
+}
+
+pub fn pair_key(first: u64, second: u64) -> u64 {
+    (first.rotate_left(23) ^ second).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995
+}
+
+/// The key of a term as [`add_terms`] writes it ("cloud" or "cloud cost").
+pub fn term_key(term: &str) -> u64 {
+    match term.split_once(' ') {
+        Some((first, second)) => pair_key(word_key(first), word_key(second)),
+        None => word_key(term),
+    }
+}
+
+/// The keys of the terms of `text` with `weight` each, pushed onto `into` (repeats included).
+pub fn add_term_keys(into: &mut Vec<(u64, f32)>, text: &str, weight: f32) {
+    let mut previous = None;
+    scan(text, |stem, _| {
+        let key = word_key(stem);
+        into.push((key, weight));
+        if let Some(before) = previous {
+            into.push((pair_key(before, key), weight));
+        }
+        previous = Some(key);
+    });
 }
 
 /// The folded form of a company name, for deduplication: letters and digits only, lower case,
@@ -227,6 +271,22 @@ mod tests {
         let mut written = HashMap::new();
         surfaces("Kubernetes clusters", &mut written);
         assert_eq!(written["kubernete cluster"], "kubernetes clusters");
+    }
+
+    #[test]
+    fn term_keys_are_the_keys_of_the_terms_written() {
+        let text = "Cloud costs for Kubernetes clusters, the policies' owners";
+        let mut written = HashMap::new();
+        add_terms(&mut written, text, 2.0);
+        let mut keys = Vec::new();
+        add_term_keys(&mut keys, text, 2.0);
+        let mut expected: Vec<u64> = written.keys().map(|t| term_key(t)).collect();
+        let mut found: Vec<u64> = keys.iter().map(|(k, _)| *k).collect();
+        expected.sort_unstable();
+        found.sort_unstable();
+        found.dedup();
+        assert_eq!(found, expected);
+        assert_ne!(term_key("cloud cost"), term_key("cost cloud"));
     }
 
     #[test]

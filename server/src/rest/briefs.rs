@@ -18,6 +18,9 @@ use app::briefs::service;
 use app::error::AppError;
 use app::state::{AppState, RequestContext};
 
+/// The portal's company upload: a large file gets the import time budget.
+pub const UPLOAD_PATHS: [&str; 1] = ["/api/ui/briefs/companies/upload"];
+
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint::new(Method::POST, "/api/briefs", create),
