@@ -82,8 +82,14 @@ test('company data: an upload imports with a report, and a company with sensitiv
   await expect(sensitive.getByLabel('Funding')).toHaveValue('12,500,000');
   await sensitive.getByLabel('Notes').fill('Met the founders in Lisbon');
   await page.getByLabel('Tags (comma separated)').fill('FinOps, Kubernetes');
+  const url = page.url();
+  const saved = page.waitForResponse((r) => r.url().includes('/api/ui/briefs/company/save'));
   await page.getByRole('button', { name: 'Save company' }).click();
-  await page.reload();
-  await expect(page.getByTestId('sensitive-fields').getByLabel('Notes')).toHaveValue('Met the founders in Lisbon');
+  await saved;
+  // Read back on a fresh load (without JavaScript the save's redirect may still be landing).
+  await expect(async () => {
+    await page.goto(url);
+    await expect(page.getByTestId('sensitive-fields').getByLabel('Notes')).toHaveValue('Met the founders in Lisbon', { timeout: 1_000 });
+  }).toPass({ timeout: 10_000 });
   await expect(page.getByLabel('Tags (comma separated)')).toHaveValue('FinOps, Kubernetes');
 });

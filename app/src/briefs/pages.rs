@@ -120,7 +120,13 @@ pub fn BriefPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let brief = Resource::new(id, load_brief);
-    on_live("brief", move |_| brief.refetch());
+    // Only this brief's progress: each load of a ready brief is an audited view.
+    on_live("brief", move |message| {
+        let current = params.with_untracked(|p| p.get("id").unwrap_or_default());
+        if message.payload.get("brief").and_then(|b| b.as_str()) == Some(current.as_str()) {
+            brief.refetch();
+        }
+    });
     view! {
         <section class="max-w-5xl">
             <p class="text-sm text-slate-500"><A href="/briefs" attr:class="hover:text-slate-900">"Competitive briefs"</A>" / brief"</p>
