@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::api::{load_companies, load_company, RemoveCompany, SaveCompany};
+use super::api::{load_companies, load_company, RemoveCompany, RequestBrief, SaveCompany};
 use super::model::{Company, CompanyPage, Sensitive};
 use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
 
@@ -139,8 +139,22 @@ pub fn CompanyPage() -> impl IntoView {
 fn CompanyView(page: CompanyPage) -> impl IntoView {
     let CompanyPage { company, sensitive } = page;
     let title = if company.id.is_nil() { "New company".to_owned() } else { company.name.clone() };
+    // A brief by the company's id: unambiguous even where two companies share a name.
+    let request = ServerAction::<RequestBrief>::new();
+    let refused = Signal::derive(move || request.value().get().and_then(Result::err));
+    let brief = (!company.id.is_nil()).then(|| {
+        let id = company.id.to_string();
+        view! {
+            <ActionForm action=request attr:class="mt-3">
+                <input type="hidden" name="company" value=id/>
+                <SubmitButton label="Generate a brief of this company" pending=request.pending()/>
+            </ActionForm>
+            <div class="mt-2"><ErrorNotice error=refused/></div>
+        }
+    });
     view! {
         <h1 class="mt-1 text-2xl font-semibold tracking-tight text-slate-900" data-testid="company-name">{title}</h1>
+        {brief}
         {match sensitive {
             Some(sensitive) => view! { <CompanyForm company sensitive/> }.into_any(),
             None => view! { <CompanyFacts company/> }.into_any(),

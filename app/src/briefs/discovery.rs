@@ -337,7 +337,7 @@ impl CompanyIndex {
                     rank: rank as u32 + 1,
                     company: company.clone(),
                     score,
-                    momentum: momentum(company, None, year).value,
+                    momentum: momentum(company, year).value,
                     contributions,
                     why,
                 }

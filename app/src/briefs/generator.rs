@@ -110,7 +110,7 @@ impl BriefGenerator {
             .db
             .with_tenant(tenant, move |conn| {
                 Box::pin(async move {
-                    let claimed = repo::claim(conn, now, now + LEASE).await?;
+                    let claimed = repo::claim(conn, now, now + LEASE, ATTEMPTS).await?;
                     if let Some(brief) = &claimed {
                         announce(conn, brief, "running", 5).await?;
                     }
@@ -161,21 +161,10 @@ impl BriefGenerator {
             .await?
             .ok_or_else(|| AppError::not_found("The company of this brief was removed."))?;
         let year = brief.requested_at.year();
-        let (mut competitors, compared, version) =
+        let (competitors, compared, version) =
             service::discover(&self.db, &self.briefs.indexes, self.redis.as_ref(), tenant, &target, year).await?;
         self.progress(tenant, brief, 50).await?;
 
-        let ids: Vec<uuid::Uuid> = competitors.iter().map(|c| c.company.id).collect();
-        let keyring = self.keyring.clone();
-        let funding = self
-            .db
-            .with_tenant(tenant, move |conn| Box::pin(async move { service::funding_of(conn, &keyring, &ids).await }))
-            .await?;
-        for competitor in &mut competitors {
-            if let Some(amount) = funding.get(&competitor.company.id) {
-                competitor.momentum = scoring::momentum(&competitor.company, Some(*amount), year).value;
-            }
-        }
         let threat = scoring::threat(&competitors);
         let built = content::build(target, threat, &competitors, compared as u64);
         self.progress(tenant, brief, 70).await?;
@@ -190,7 +179,7 @@ impl BriefGenerator {
         self.db
             .with_tenant(tenant, move |conn| {
                 Box::pin(async move {
-                    repo::progress(conn, &brief, percent).await?;
+                    repo::progress(conn, &brief, percent, Utc::now() + LEASE).await?;
                     announce(conn, &brief, "running", percent).await
                 })
             })

@@ -72,23 +72,6 @@ impl Sensitive {
             _ => {}
         }
     }
-
-    /// The funding in whole currency units, when it reads as an amount ("12,500,000", "12.5M").
-    pub fn funding_amount(&self) -> Option<f64> {
-        parse_amount(self.funding.as_deref()?)
-    }
-}
-
-/// "12,500,000", "$12.5M", "800k", "1.2B" as a number.
-pub fn parse_amount(raw: &str) -> Option<f64> {
-    let cleaned: String = raw.trim().chars().filter(|c| !matches!(c, ',' | '$' | '€' | '£' | ' ' | '_')).collect();
-    let (digits, factor) = match cleaned.chars().last()?.to_ascii_lowercase() {
-        'k' => (&cleaned[..cleaned.len() - 1], 1e3),
-        'm' => (&cleaned[..cleaned.len() - 1], 1e6),
-        'b' => (&cleaned[..cleaned.len() - 1], 1e9),
-        _ => (cleaned.as_str(), 1.0),
-    };
-    digits.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v * factor)
 }
 
 /// One company on the companies page.
@@ -260,15 +243,6 @@ pub struct BriefList {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn amounts_read_with_separators_and_suffixes() {
-        assert_eq!(parse_amount("12,500,000"), Some(12_500_000.0));
-        assert_eq!(parse_amount("$12.5M"), Some(12_500_000.0));
-        assert_eq!(parse_amount("800k"), Some(800_000.0));
-        assert_eq!(parse_amount("lots"), None);
-        assert_eq!(parse_amount("-5"), None);
-    }
 
     #[test]
     fn segments_and_vintages_read_from_yc_values() {

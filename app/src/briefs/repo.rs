@@ -167,11 +167,17 @@ pub struct CompanyKey {
 
 /// What deduplication matches on, for every company.
 pub async fn company_keys(conn: &mut Connection) -> QueryResult<Vec<CompanyKey>> {
-    diesel::sql_query("SELECT id, name_key, domain FROM companies").load(conn).await
+    diesel::sql_query("SELECT id, name_key, domain FROM companies ORDER BY name_key, id").load(conn).await
 }
 
-/// Writes `companies` (ids chosen by the caller): new ones inserted, known ones replaced.
-pub async fn upsert_companies(conn: &mut Connection, companies: &[Company], updated_by: &str) -> QueryResult<()> {
+/// Writes `companies` (ids chosen by the caller): new ones inserted, known ones replaced. With
+/// `keep_website` (imports), a record without a website keeps the one stored; an edit replaces it.
+pub async fn upsert_companies(
+    conn: &mut Connection,
+    companies: &[Company],
+    updated_by: &str,
+    keep_website: bool,
+) -> QueryResult<()> {
     for chunk in companies.chunks(BATCH) {
         let column = |f: fn(&Company) -> Option<String>| chunk.iter().map(f).collect::<Vec<_>>();
         let json = |f: fn(&Company) -> &Vec<String>| {
@@ -187,7 +193,8 @@ pub async fn upsert_companies(conn: &mut Connection, companies: &[Company], upda
                     AS u(id, name, name_key, domain, website, one_liner, description, industry, subindustry, tags, regions, \
                          stage, status, batch, team_size, is_hiring) \
              ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, name_key = EXCLUDED.name_key, \
-                 domain = coalesce(EXCLUDED.domain, companies.domain), website = coalesce(EXCLUDED.website, companies.website), one_liner = EXCLUDED.one_liner, description = EXCLUDED.description, \
+                 domain = CASE WHEN $18 THEN coalesce(EXCLUDED.domain, companies.domain) ELSE EXCLUDED.domain END, \
+                 website = CASE WHEN $18 THEN coalesce(EXCLUDED.website, companies.website) ELSE EXCLUDED.website END, one_liner = EXCLUDED.one_liner, description = EXCLUDED.description, \
                  industry = EXCLUDED.industry, subindustry = EXCLUDED.subindustry, tags = EXCLUDED.tags, \
                  regions = EXCLUDED.regions, stage = EXCLUDED.stage, status = EXCLUDED.status, batch = EXCLUDED.batch, \
                  team_size = EXCLUDED.team_size, is_hiring = EXCLUDED.is_hiring, updated_by = EXCLUDED.updated_by, \
@@ -210,6 +217,7 @@ pub async fn upsert_companies(conn: &mut Connection, companies: &[Company], upda
         .bind::<Array<Nullable<Integer>>, _>(chunk.iter().map(|c| c.team_size).collect::<Vec<_>>())
         .bind::<Array<Nullable<Bool>>, _>(chunk.iter().map(|c| c.is_hiring).collect::<Vec<_>>())
         .bind::<Text, _>(updated_by)
+        .bind::<Bool, _>(keep_website)
         .execute(conn)
         .await?;
     }
@@ -295,7 +303,7 @@ pub async fn ensure_month(conn: &mut Connection, at: DateTime<Utc>) -> QueryResu
     conn.batch_execute(&format!(
         "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.competitive_briefs')); \
          CREATE TABLE IF NOT EXISTS competitive_briefs_{} PARTITION OF competitive_briefs \
-             FOR VALUES FROM ('{first}') TO ('{next}')",
+             FOR VALUES FROM ('{first} 00:00:00+00') TO ('{next} 00:00:00+00')",
         first.format("%Y%m")
     ))
     .await
@@ -352,36 +360,55 @@ pub struct Claimed {
 }
 
 /// Claims the oldest brief that is queued, or running under a lease that ran out (its server
-/// stopped), until `lease_until`.
+/// stopped) with attempts left, until `lease_until`. A brief whose servers stopped on every
+/// attempt is failed here: it would only stop the next one too.
 pub async fn claim(
     conn: &mut Connection,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
+    attempts: i32,
 ) -> QueryResult<Option<Claimed>> {
+    diesel::sql_query(
+        "UPDATE competitive_briefs SET status = 'failed', lease_until = NULL, progress = 0, \
+                error = 'The generation stopped with its server on every attempt.' \
+          WHERE status = 'running' AND lease_until < $1 AND attempts >= $2",
+    )
+    .bind::<Timestamptz, _>(now)
+    .bind::<Integer, _>(attempts)
+    .execute(conn)
+    .await?;
     let rows: Vec<Claimed> = diesel::sql_query(
         "UPDATE competitive_briefs b SET status = 'running', attempts = b.attempts + 1, lease_until = $2, progress = 5 \
           WHERE (b.id, b.requested_at) IN ( \
                 SELECT id, requested_at FROM competitive_briefs \
-                 WHERE status = 'queued' OR (status = 'running' AND lease_until < $1) \
+                 WHERE status = 'queued' OR (status = 'running' AND lease_until < $1 AND attempts < $3) \
                  ORDER BY requested_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
           RETURNING b.id, b.requested_at, b.company_id, b.requested_by, b.attempts",
     )
     .bind::<Timestamptz, _>(now)
     .bind::<Timestamptz, _>(lease_until)
+    .bind::<Integer, _>(attempts)
     .load(conn)
     .await?;
     Ok(rows.into_iter().next())
 }
 
-/// Records progress of the attempt that holds the brief.
-pub async fn progress(conn: &mut Connection, brief: &Claimed, percent: i16) -> QueryResult<()> {
+/// Records progress of the attempt that holds the brief and renews its lease to `lease_until`.
+pub async fn progress(
+    conn: &mut Connection,
+    brief: &Claimed,
+    percent: i16,
+    lease_until: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::sql_query(
-        "UPDATE competitive_briefs SET progress = $4 WHERE id = $1 AND requested_at = $2 AND attempts = $3 AND status = 'running'",
+        "UPDATE competitive_briefs SET progress = $4, lease_until = $5 \
+          WHERE id = $1 AND requested_at = $2 AND attempts = $3 AND status = 'running'",
     )
     .bind::<SqlUuid, _>(brief.id)
     .bind::<Timestamptz, _>(brief.requested_at)
     .bind::<Integer, _>(brief.attempts)
     .bind::<Int2, _>(percent)
+    .bind::<Timestamptz, _>(lease_until)
     .execute(conn)
     .await
     .map(|_| ())

@@ -3,9 +3,8 @@
 //! **Momentum** (0–1) of a company, a weighted sum:
 //! status 0.35 (active or public 1, acquired 0.4, inactive 0, unknown 0.5) · stage 0.20
 //! (growth 1, early 0.5) · team size 0.20 (ln(1 + size) / ln(1001), capped at 1) · hiring 0.10 ·
-//! recency 0.15 (1 for a company of this year's batch, falling to 0 over 15 years). When the
-//! tenant holds the company's funding, funding takes 0.15 (ln(1 + amount) / ln(1 + 10⁹)) and the
-//! other weights shrink by 0.85.
+//! recency 0.15 (1 for a company of this year's batch, falling to 0 over 15 years). Only public
+//! facts: a sealed field (funding) in a score every reader sees could be solved back out of it.
 //!
 //! **Threat** (0–100) of a target: each of its five closest competitors presses with
 //! `pressure = score × momentum`; threat = 100 × (1 − Π(1 − pressure)), the chance that at
@@ -23,7 +22,7 @@ pub struct Momentum {
     pub terms: Vec<(&'static str, f64, f64)>,
 }
 
-pub fn momentum(company: &Company, funding: Option<f64>, year: i32) -> Momentum {
+pub fn momentum(company: &Company, year: i32) -> Momentum {
     let status = match company.status.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("active" | "public") => 1.0,
         Some("acquired") => 0.4,
@@ -41,19 +40,13 @@ pub fn momentum(company: &Company, funding: Option<f64>, year: i32) -> Momentum 
         None => 0.5,
     };
     let recency = company.vintage().map_or(0.5, |vintage| (1.0 - f64::from(year - vintage) / 15.0).clamp(0.0, 1.0));
-    let mut terms = vec![
+    let terms = vec![
         ("status", status, 0.35),
         ("stage", stage, 0.20),
         ("team size", team, 0.20),
         ("hiring", hiring, 0.10),
         ("recency", recency, 0.15),
     ];
-    if let Some(amount) = funding {
-        for term in &mut terms {
-            term.2 *= 0.85;
-        }
-        terms.push(("funding", (amount.ln_1p() / 1e9_f64.ln_1p()).min(1.0), 0.15));
-    }
     let value = terms.iter().map(|(_, v, w)| v * w).sum::<f64>().clamp(0.0, 1.0);
     Momentum { value, terms }
 }
@@ -99,14 +92,11 @@ mod tests {
 
     #[test]
     fn momentum_rewards_growth_and_fades_with_age() {
-        let young = momentum(&company("Active", "Growth", 200, true, "Summer 2025"), None, 2026);
-        let old = momentum(&company("Inactive", "Early", 3, false, "Winter 2008"), None, 2026);
+        let young = momentum(&company("Active", "Growth", 200, true, "Summer 2025"), 2026);
+        let old = momentum(&company("Inactive", "Early", 3, false, "Winter 2008"), 2026);
         assert!(young.value > 0.85 && old.value < 0.2, "{} {}", young.value, old.value);
         let weights: f64 = young.terms.iter().map(|t| t.2).sum();
         assert!((weights - 1.0).abs() < 1e-12);
-        let funded = momentum(&company("Active", "Early", 10, true, "Winter 2024"), Some(50e6), 2026);
-        let weights: f64 = funded.terms.iter().map(|t| t.2).sum();
-        assert!((weights - 1.0).abs() < 1e-12 && funded.terms.len() == 6);
     }
 
     #[test]

@@ -45,19 +45,28 @@ pub struct Briefs {
     pub due: DueTenants,
 }
 
-/// Each tenant's discovery index at its company data version.
+/// Each tenant's discovery index at its company data version, for the `INDEXES_KEPT` tenants
+/// that used one last (an index of 100k companies takes a few hundred MB).
 #[derive(Clone, Default)]
-pub struct IndexCache(Arc<Mutex<HashMap<String, Arc<CompanyIndex>>>>);
+pub struct IndexCache(Arc<Mutex<KeptIndexes>>);
+
+/// Per tenant schema: the index and when it was last used.
+type KeptIndexes = HashMap<String, (Arc<CompanyIndex>, std::time::Instant)>;
+
+/// Tenants whose index a server keeps.
+const INDEXES_KEPT: usize = 8;
 
 impl IndexCache {
     /// The index of `tenant`'s companies at the current data version, built when it changed
-    /// (off the async workers). Concurrent first calls may both build; the last one is kept.
+    /// (in a CPU slot, no connection held). Concurrent first calls may both build; either
+    /// result is the same data.
     pub async fn get(&self, db: &Database, tenant: &Tenant) -> AppResult<Arc<CompanyIndex>> {
         let version = db
             .with_tenant(tenant, |conn| Box::pin(async move { repo::data_version(conn).await.map_err(AppError::from) }))
             .await?;
         let schema = tenant.schema.as_str().to_owned();
-        if let Some(index) = self.lock().get(&schema).filter(|i| i.version == version) {
+        if let Some((index, used)) = self.lock().get_mut(&schema).filter(|(i, _)| i.version == version) {
+            *used = std::time::Instant::now();
             return Ok(index.clone());
         }
         let (version, companies) = db
@@ -68,11 +77,19 @@ impl IndexCache {
             })
             .await?;
         let index = crate::cpu::run(move || Arc::new(CompanyIndex::build(version, companies))).await?;
-        self.lock().insert(schema, index.clone());
+        let mut indexes = self.lock();
+        let newer = indexes.get(&schema).is_some_and(|(kept, _)| kept.version > version);
+        if !newer {
+            indexes.insert(schema, (index.clone(), std::time::Instant::now()));
+        }
+        while indexes.len() > INDEXES_KEPT {
+            let oldest = indexes.iter().min_by_key(|(_, (_, used))| *used).map(|(schema, _)| schema.clone());
+            indexes.remove(&oldest.expect("the map is not empty"));
+        }
         Ok(index)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<CompanyIndex>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeptIndexes> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -117,9 +134,11 @@ pub struct ImportSummary {
 }
 
 /// Imports a company file in one transaction with its sealed fields. A record is the company
-/// with the same website domain, or (when it has no website) the first with the same folded
-/// name; two companies may share a name when their websites differ. A record's empty website
-/// and sensitive fields leave stored ones as they are.
+/// with the same website domain; else, with a website, a company of the same folded name known
+/// without one (now enriched); without a website, the first with the same folded name. Two
+/// companies may share a name when their websites differ. Repeats within a file merge (the
+/// later values win, the earlier fill the gaps); a record's empty website and sensitive fields
+/// leave stored ones as they are.
 pub async fn import_companies(
     db: &Database,
     keyring: &Keyring,
@@ -144,8 +163,15 @@ pub async fn import_companies(
             let mut by_domain: HashMap<String, Uuid> =
                 known.iter().filter_map(|k| k.domain.clone().map(|d| (d, k.id))).collect();
             let mut by_name: HashMap<String, Uuid> = HashMap::new();
+            // Companies known by name only: a record with a website may be one of them, enriched.
+            let mut without_website: HashMap<String, Uuid> = HashMap::new();
+            let mut with_website: std::collections::HashSet<Uuid> =
+                known.iter().filter(|k| k.domain.is_some()).map(|k| k.id).collect();
             for k in &known {
                 by_name.entry(k.name_key.clone()).or_insert(k.id);
+                if k.domain.is_none() {
+                    without_website.entry(k.name_key.clone()).or_insert(k.id);
+                }
             }
             let mut summary = ImportSummary { refused: refused_count, refused_listed: refused, ..Default::default() };
             let mut chosen: HashMap<Uuid, (Company, Sensitive)> = HashMap::new();
@@ -154,24 +180,43 @@ pub async fn import_companies(
                 let key = super::text::name_key(&company.name);
                 // A website says which company this is; without one, the name does.
                 let found = match &company.domain {
-                    Some(domain) => by_domain.get(domain).copied(),
+                    Some(domain) => by_domain.get(domain).or_else(|| without_website.get(&key)).copied(),
                     None => by_name.get(&key).copied(),
                 };
                 let id = found.unwrap_or_else(Uuid::new_v4);
-                match (found, chosen.contains_key(&id)) {
-                    (Some(_), true) => summary.merged += 1,
-                    (Some(_), false) => summary.updated += 1,
-                    (None, _) => summary.created += 1,
-                }
                 company.id = id;
-                if let Some(domain) = &company.domain {
-                    by_domain.insert(domain.clone(), id);
+                match company.domain.clone() {
+                    Some(domain) => {
+                        by_domain.insert(domain, id);
+                        with_website.insert(id);
+                        if without_website.get(&key) == Some(&id) {
+                            without_website.remove(&key);
+                        }
+                    }
+                    None if !with_website.contains(&id) => {
+                        without_website.entry(key.clone()).or_insert(id);
+                    }
+                    None => {}
                 }
                 by_name.entry(key).or_insert(id);
-                chosen.insert(id, (company, record.sensitive));
+                let record = (company, record.sensitive);
+                match (found, chosen.remove(&id)) {
+                    (_, Some(earlier)) => {
+                        summary.merged += 1;
+                        chosen.insert(id, merged(earlier, record));
+                    }
+                    (Some(_), None) => {
+                        summary.updated += 1;
+                        chosen.insert(id, record);
+                    }
+                    (None, None) => {
+                        summary.created += 1;
+                        chosen.insert(id, record);
+                    }
+                }
             }
             let companies: Vec<Company> = chosen.values().map(|(c, _)| c.clone()).collect();
-            repo::upsert_companies(conn, &companies, &source.actor).await.map_err(|e| duplicate(e, "import"))?;
+            repo::upsert_companies(conn, &companies, &source.actor, true).await.map_err(|e| duplicate(e, "import"))?;
             let mut sealed = Vec::new();
             for (id, (_, sensitive)) in &chosen {
                 sealed.extend(seal_fields(&keyring, *id, sensitive)?);
@@ -192,17 +237,42 @@ pub async fn import_companies(
     .await
 }
 
-/// A write refused by a unique name or domain: two companies cannot share either.
+/// Two records of one file about the same company: the later one's values, and the earlier
+/// one's where the later has none (a second line without a website or funding keeps them).
+fn merged((old, old_secret): (Company, Sensitive), (new, new_secret): (Company, Sensitive)) -> (Company, Sensitive) {
+    let list = |new: Vec<String>, old: Vec<String>| if new.is_empty() { old } else { new };
+    let company = Company {
+        id: new.id,
+        name: new.name,
+        domain: new.domain.or(old.domain),
+        website: new.website.or(old.website),
+        one_liner: new.one_liner.or(old.one_liner),
+        description: new.description.or(old.description),
+        industry: new.industry.or(old.industry),
+        subindustry: new.subindustry.or(old.subindustry),
+        tags: list(new.tags, old.tags),
+        regions: list(new.regions, old.regions),
+        stage: new.stage.or(old.stage),
+        status: new.status.or(old.status),
+        batch: new.batch.or(old.batch),
+        team_size: new.team_size.or(old.team_size),
+        is_hiring: new.is_hiring.or(old.is_hiring),
+    };
+    let secret = Sensitive {
+        funding: new_secret.funding.or(old_secret.funding),
+        revenue: new_secret.revenue.or(old_secret.revenue),
+        valuation: new_secret.valuation.or(old_secret.valuation),
+        notes: new_secret.notes.or(old_secret.notes),
+    };
+    (company, secret)
+}
+
+/// A write refused by the unique domain: two companies cannot share a website.
 fn duplicate(error: diesel::result::Error, what: &str) -> AppError {
     use diesel::result::{DatabaseErrorKind, Error};
     match error {
-        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-            AppError::conflict(match info.constraint_name() {
-                Some(c) if c.contains("domain") => {
-                    format!("Another company already has this website's domain ({what}).")
-                }
-                _ => format!("Another company already has this name ({what})."),
-            })
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            AppError::conflict(format!("Another company already has this website's domain ({what})."))
         }
         other => other.into(),
     }
@@ -277,7 +347,7 @@ pub async fn save_company(
             if !creating && repo::company(conn, id).await?.is_none() {
                 return Err(AppError::not_found("No such company."));
             }
-            repo::upsert_companies(conn, std::slice::from_ref(&company), &source.actor)
+            repo::upsert_companies(conn, std::slice::from_ref(&company), &source.actor, false)
                 .await
                 .map_err(|e| duplicate(e, &company.name))?;
             repo::put_secrets(conn, &sealed).await?;
@@ -312,10 +382,20 @@ pub async fn delete_company(db: &Database, tenant: &Tenant, source: AuditSource,
     .await
 }
 
+/// What a person typed into a search or a name field, trimmed: refused with a NUL byte or past
+/// 200 characters (PostgreSQL refuses NUL in text; nothing sensible is that long).
+fn typed<'a>(text: &'a str, what: &str) -> AppResult<&'a str> {
+    let text = text.trim();
+    if text.contains('\0') || text.chars().count() > 200 {
+        return Err(AppError::invalid(format!("{what} has at most 200 characters and no NUL byte.")));
+    }
+    Ok(text)
+}
+
 /// The company `name` names: its exact (folded) name, else the only one it starts, else an
 /// error listing the candidates.
 pub async fn find_company(conn: &mut Connection, name: &str) -> AppResult<Company> {
-    let name = name.trim();
+    let name = typed(name, "A company name")?;
     if let Ok(id) = Uuid::parse_str(name) {
         return repo::company(conn, id).await?.ok_or_else(|| AppError::not_found("No such company."));
     }
@@ -329,6 +409,17 @@ pub async fn find_company(conn: &mut Connection, name: &str) -> AppResult<Compan
             Err(AppError::not_found(format!("No company is named like “{name}”. Add it on the companies page first.")))
         }
         [only] => Ok(only.clone()),
+        [_, second, ..] if super::text::name_key(&second.name) == key => {
+            let same: Vec<String> = found
+                .iter()
+                .filter(|c| super::text::name_key(&c.name) == key)
+                .map(|c| format!("{} ({})", c.name, c.domain.as_deref().unwrap_or("no website")))
+                .collect();
+            Err(AppError::invalid(format!(
+                "Several companies are named “{name}”: {}. Open the one you mean on the companies page.",
+                same.join(", ")
+            )))
+        }
         [first, ..] if super::text::name_key(&first.name) == key => Ok(first.clone()),
         many => {
             let names: Vec<&str> = many.iter().take(5).map(|c| c.name.as_str()).collect();
@@ -360,7 +451,9 @@ pub async fn discover(
             Err(e) => tracing::warn!(error = %e, "discovery cache unreadable"),
         }
     }
-    let (target, shared) = (company.clone(), index.clone());
+    // The target as this index version has it, so the cached result matches its key.
+    let target = index.get(company.id).cloned().unwrap_or_else(|| company.clone());
+    let shared = index.clone();
     let found = crate::cpu::run(move || shared.competitors(&target, Method::Combined, BRIEF_COMPETITORS, year)).await?;
     if let Some(redis) = redis {
         let text = serde_json::to_string(&found).map_err(AppError::internal)?;
@@ -371,19 +464,6 @@ pub async fn discover(
         }
     }
     Ok((found, index.len(), index.version))
-}
-
-/// The funding the tenant holds for `companies`, opened for the threat's momentum only.
-pub async fn funding_of(conn: &mut Connection, keyring: &Keyring, companies: &[Uuid]) -> AppResult<HashMap<Uuid, f64>> {
-    let rows = repo::secrets_of(conn, companies).await?;
-    let mut funding = HashMap::new();
-    for row in rows.iter().filter(|r| r.field == "funding") {
-        let amount = Sensitive { funding: Some(open_field(keyring, row)?), ..Sensitive::default() }.funding_amount();
-        if let Some(amount) = amount {
-            funding.insert(row.company_id, amount);
-        }
-    }
-    Ok(funding)
 }
 
 /// Queues a brief of the company `name` names; the requester follows it on its page.
@@ -418,7 +498,7 @@ pub async fn list_briefs(
 ) -> AppResult<BriefList> {
     let sees_all = may_see(me, None);
     let only = (!sees_all).then_some(me.user_id);
-    let search = search.trim().to_owned();
+    let search = typed(search, "A search")?.to_owned();
     let may_generate = decide(me.role, scopes, Action::BriefsGenerate).allowed();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {

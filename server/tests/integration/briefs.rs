@@ -173,6 +173,51 @@ async fn sealed_fields_carry_their_key_id_and_open_only_in_their_own_row_and_fie
 }
 
 #[tokio::test]
+async fn imports_match_by_website_then_name_merge_repeats_and_keep_namesakes_apart() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let keyring = app.state.keyring.clone();
+    let first = import(
+        &app,
+        &keyring,
+        &t,
+        &[
+            json!({"name": "Acme", "website": "https://acme.com", "funding": "5M"}),
+            json!({"name": "Acme", "one_liner": "Rockets"}),
+            json!({"name": "Acme", "website": "acme.io", "one_liner": "Another Acme"}),
+            json!({"name": "Zeta", "one_liner": "Known by name only"}),
+        ],
+    )
+    .await;
+    assert_eq!((first.created, first.merged, first.updated), (3, 1, 0));
+    // Zeta now comes with a website: the same company, enriched, not a second Zeta.
+    let second = import(&app, &keyring, &t, &[json!({"name": "Zeta", "website": "zeta.dev"})]).await;
+    assert_eq!((second.created, second.updated), (0, 1));
+    assert_eq!(count(&app, &t, "SELECT count(*) AS n FROM companies").await, 3);
+
+    let acme = app
+        .db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move {
+                let all = repo::all_companies(conn).await?;
+                Ok::<_, AppError>(all.into_iter().find(|c| c.domain.as_deref() == Some("acme.com")).unwrap())
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(acme.one_liner.as_deref(), Some("Rockets"), "the repeat's values merged in");
+    let page = service::company_page(&app.db, &keyring, &t.tenant, acme.id, true).await.unwrap();
+    assert_eq!(page.sensitive.unwrap().funding.as_deref(), Some("5M"), "the earlier line's funding kept");
+    // Two companies named Acme: a brief by name asks which one.
+    let ambiguous = app
+        .db
+        .with_tenant(&t.tenant, |conn| Box::pin(async move { service::find_company(conn, "Acme").await }))
+        .await
+        .unwrap_err();
+    assert!(ambiguous.to_string().contains("acme.com") && ambiguous.to_string().contains("acme.io"), "{ambiguous}");
+}
+
+#[tokio::test]
 async fn rotation_reseals_every_field_once_resumes_after_a_crash_and_lets_the_old_key_retire() {
     let app = TestApp::new().await;
     let t = app.tenant().await;
@@ -299,7 +344,7 @@ async fn a_brief_whose_server_stopped_mid_way_is_generated_once_by_another() {
         .db
         .with_tenant(&t.tenant, move |conn| {
             Box::pin(async move {
-                repo::claim(conn, now, now + chrono::Duration::seconds(60)).await.map_err(AppError::from)
+                repo::claim(conn, now, now + chrono::Duration::seconds(60), 3).await.map_err(AppError::from)
             })
         })
         .await
@@ -336,6 +381,34 @@ async fn a_brief_whose_server_stopped_mid_way_is_generated_once_by_another() {
     assert_eq!(count(&app, &t, "SELECT count(*) AS n FROM competitors").await, 10);
     let generated = app.audit_actions(&t.tenant).await.into_iter().filter(|(a, _, _)| a == "brief.generated").count();
     assert_eq!(generated, 1);
+}
+
+#[tokio::test]
+async fn a_brief_whose_servers_stop_on_every_attempt_fails_instead_of_stopping_the_next() {
+    let app = TestApp::new().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    import(&app, &app.state.keyring.clone(), &t, &[json!({"name": "Heavy", "one_liner": "Rockets"})]).await;
+    let (_, created) = app.post_json(&t, &cookie, "/api/briefs", json!({"company": "Heavy"})).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let now = chrono::Utc::now();
+        let claimed = app
+            .db
+            .with_tenant(&t.tenant, move |conn| {
+                Box::pin(async move {
+                    repo::claim(conn, now, now + chrono::Duration::seconds(60), 3).await.map_err(AppError::from)
+                })
+            })
+            .await
+            .unwrap();
+        assert!(claimed.is_some());
+        // The server dies with it: its lease runs out.
+        count(&app, &t, "WITH u AS (UPDATE competitive_briefs SET lease_until = now() - interval '1 second' RETURNING 1) SELECT count(*) AS n FROM u").await;
+    }
+    assert!(!generator(&app, false).generate_next(&t.tenant).await.unwrap(), "not claimed a fourth time");
+    let (_, brief, _) = app.get_json(&t, &cookie, &format!("/api/briefs/{id}")).await;
+    assert_eq!(brief["summary"]["status"], "failed", "{brief}");
+    assert!(brief["summary"]["error"].as_str().unwrap().contains("every attempt"));
 }
 
 #[tokio::test]
