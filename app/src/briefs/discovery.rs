@@ -185,7 +185,7 @@ impl CompanyIndex {
         self.by_id.get(&id).map(|&i| &self.companies[i as usize])
     }
 
-    /// Companies whose name starts with or contains `query`, for pickers.
+    /// The indexed companies, in the order they were loaded.
     pub fn companies(&self) -> &[Company] {
         &self.companies
     }

@@ -32,6 +32,20 @@ impl Company {
         self.subindustry.as_deref().map(|s| s.rsplit("->").next().unwrap_or(s).trim())
     }
 
+    /// The facts a brief prints under the company's name: segment, stage, status, batch, team.
+    pub fn headline_facts(&self) -> Vec<String> {
+        [
+            self.segment().map(str::to_owned),
+            self.stage.clone(),
+            self.status.clone(),
+            self.batch.clone(),
+            self.team_size.map(|s| format!("{s} people")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     /// The year of the batch ("Winter 2012" → 2012).
     pub fn vintage(&self) -> Option<i32> {
         self.batch

@@ -184,16 +184,7 @@ fn BriefView(brief: Brief) -> impl IntoView {
 #[component]
 fn BriefBody(content: BriefContent, competitors: Vec<Competitor>) -> impl IntoView {
     let BriefContent { target, threat, market_map, narrative, companies_compared } = content;
-    let facts: Vec<String> = [
-        target.segment().map(str::to_owned),
-        target.stage.clone(),
-        target.status.clone(),
-        target.batch.clone(),
-        target.team_size.map(|s| format!("{s} people")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let facts = target.headline_facts();
     let largest = market_map.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
     view! {
         <div class="mt-6 grid gap-6 md:grid-cols-3">

@@ -190,17 +190,8 @@ pub fn render(content: &BriefContent, competitors: &[Competitor]) -> AppResult<V
 
     w.paragraph("Competitive brief", 9.0, false, MUTED);
     w.paragraph(&target.name, 22.0, true, INK);
-    let facts: Vec<String> = [
-        target.segment().map(str::to_owned),
-        target.stage.clone(),
-        target.status.clone(),
-        target.batch.clone(),
-        target.team_size.map(|s| format!("{s} people")),
-        target.domain.clone(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let mut facts = target.headline_facts();
+    facts.extend(target.domain.clone());
     w.paragraph(&facts.join(" · "), BODY, false, MUTED);
     if let Some(one_liner) = &target.one_liner {
         w.y += 4.0;
