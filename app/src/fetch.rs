@@ -77,6 +77,18 @@ pub fn normalize_pattern(raw: &str) -> Result<String, String> {
 
 /// Fetches `address` as UTF-8 text under the policy and the tenant's allowlist.
 pub async fn fetch_text(policy: &FetchPolicy, allowlist: &HostAllowlist, address: &str) -> Result<String, String> {
+    let body = fetch_bytes(policy, allowlist, address, "*/*", MAX_BYTES).await?;
+    String::from_utf8(body).map_err(|_| format!("{address}: not UTF-8 text"))
+}
+
+/// Fetches `address` (at most `max_bytes`) under the policy and the allowlist.
+pub async fn fetch_bytes(
+    policy: &FetchPolicy,
+    allowlist: &HostAllowlist,
+    address: &str,
+    accept: &str,
+    max_bytes: usize,
+) -> Result<Vec<u8>, String> {
     let original = parse(address)?;
     let mut url = original.clone();
     for _ in 0..=MAX_REDIRECTS {
@@ -87,7 +99,8 @@ pub async fn fetch_text(policy: &FetchPolicy, allowlist: &HostAllowlist, address
             ));
         }
         let client = pinned_client(policy, &url, "Beacon catalog").await?;
-        let mut response = client.get(url.clone()).send().await.map_err(|e| format!("{url}: {}", describe(&e)))?;
+        let request = client.get(url.clone()).header(reqwest::header::ACCEPT, accept);
+        let mut response = request.send().await.map_err(|e| format!("{url}: {}", describe(&e)))?;
         if response.status().is_redirection() {
             let next = response
                 .headers()
@@ -104,17 +117,17 @@ pub async fn fetch_text(policy: &FetchPolicy, allowlist: &HostAllowlist, address
         if !response.status().is_success() {
             return Err(format!("{url}: the server answered {}", response.status()));
         }
-        if response.content_length().is_some_and(|n| n > MAX_BYTES as u64) {
-            return Err(format!("{url}: larger than {} MiB", MAX_BYTES / 1024 / 1024));
+        if response.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Err(format!("{url}: larger than {} MiB", max_bytes / 1024 / 1024));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| format!("{url}: {}", describe(&e)))? {
-            if body.len() + chunk.len() > MAX_BYTES {
-                return Err(format!("{url}: larger than {} MiB", MAX_BYTES / 1024 / 1024));
+            if body.len() + chunk.len() > max_bytes {
+                return Err(format!("{url}: larger than {} MiB", max_bytes / 1024 / 1024));
             }
             body.extend_from_slice(&chunk);
         }
-        return String::from_utf8(body).map_err(|_| format!("{url}: not UTF-8 text"));
+        return Ok(body);
     }
     Err(format!("{original}: more than {MAX_REDIRECTS} redirects"))
 }

@@ -14,6 +14,7 @@ pub mod finops;
 pub mod home;
 pub mod insights;
 pub mod notifications;
+pub mod plugins;
 pub mod privacy;
 pub mod settings;
 pub mod sso;
@@ -56,12 +57,14 @@ use finops::team_pages::TeamCostPage;
 use home::pages::HomePage;
 use insights::pages::InsightsPage;
 use notifications::pages::NotificationsPage;
+use plugins::pages::{PluginPage, PluginsPage};
+use plugins::settings_pages::PluginSettingsPage;
 use privacy::pages::YourDataPage;
 use settings::pages::UsersPage;
 use settings::security_pages::SecurityPage;
 use sso::pages::SsoSettingsPage;
 use ui::layout::PortalShell;
-use ui::placeholder::{NotYetAvailable, PageNotFound};
+use ui::placeholder::PageNotFound;
 use webhooks::pages::WebhooksPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -110,7 +113,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("catalog/new") view=NewEntityPage/>
                     <Route path=path!("catalog/:namespace/:kind/:name/edit") view=EditEntityPage ssr=SsrMode::Async/>
                     <Route path=path!("catalog/:namespace/:kind/:name") view=EntityPage ssr=SsrMode::Async/>
-                    <Route path=path!("plugins") view=|| view! { <NotYetAvailable area="Plugins" purpose="The plugin marketplace is not available yet."/> }/>
+                    <Route path=path!("plugins") view=PluginsPage/>
+                    <Route path=path!("plugins/:id") view=PluginPage/>
                     <Route path=path!("briefs") view=BriefsPage/>
                     <Route path=path!("briefs/companies") view=CompaniesPage/>
                     <Route path=path!("briefs/companies/:id") view=CompanyPage/>
@@ -142,6 +146,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
                     // Async: the shown-once secret is removed from the session while rendering.
                     <Route path=path!("settings/cicd") view=CicdSettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("settings/plugins") view=PluginSettingsPage/>
                     <Route path=path!("notifications") view=NotificationsPage/>
                     <Route path=path!("account/password") view=ChangePasswordPage/>
                     <Route path=path!("account/sessions") view=SessionsPage/>

@@ -48,6 +48,8 @@ pub struct AppState {
     pub audit_archive: ArchiveStore,
     /// Discovery indexes, brief metrics and the generator's wake-up (`briefs::service`).
     pub briefs: crate::briefs::service::Briefs,
+    /// The plugin directory each server keeps in memory (`plugins::service`).
+    pub plugins: crate::plugins::service::Plugins,
     /// `https` unless cookies are sent without `Secure` (plain-http development): how the
     /// portal's own URLs are written for others (the SSO redirect URI).
     pub public_scheme: &'static str,

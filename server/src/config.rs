@@ -67,6 +67,13 @@ pub struct ServeConfig {
     /// tenant's retention archived).
     #[arg(long, env = "BEACON_AUDIT_ARCHIVE_MINUTES", default_value_t = 60)]
     pub audit_archive_minutes: u64,
+    /// The npm registry the plugin directory is refreshed from (every published version, its
+    /// dependencies, integrity and schema). Unset: the directory built into this release only.
+    #[arg(long, env = "BEACON_NPM_REGISTRY")]
+    pub npm_registry: Option<String>,
+    /// Hours between refreshes of the plugin directory from `BEACON_NPM_REGISTRY`.
+    #[arg(long, env = "BEACON_NPM_REFRESH_HOURS", default_value_t = 24)]
+    pub npm_refresh_hours: u64,
     /// The SMTP server notification mail goes through: `smtps://user:password@host:465` (TLS),
     /// `smtp://user:password@host:587?tls=required` (STARTTLS), or plain `smtp://127.0.0.1:1025`
     /// for a local catcher. None: mail is off, and members are not offered it.

@@ -47,6 +47,9 @@ pub fn init_tracing() {
 pub async fn migrate(db: &Database) -> Result<Vec<(Tenant, usize)>, AppError> {
     let control = migrate::migrate_control(db.url()).await?;
     tracing::info!(applied = control, "control schema migrated");
+    if app::plugins::service::seed_bundled(db).await? {
+        tracing::info!("plugin directory loaded from this build");
+    }
     let tenants = tenancy::migrate_all(db).await?;
     tracing::info!(tenants = tenants.len(), "tenant schemas migrated");
     Ok(tenants)
@@ -104,6 +107,7 @@ pub async fn connect(
         usage: UsageCounter::start(db.clone()),
         stream_wake: StreamWake::default(),
         briefs,
+        plugins: Default::default(),
         audit_archive: ArchiveStore::open(&config.audit_archive, &[])?,
         events,
         mailer,
@@ -120,6 +124,24 @@ pub async fn connect(
         },
     };
     Ok((state, sessions))
+}
+
+/// Refreshes the shared plugin directory from the npm registry now and then every `every`.
+/// Several servers may do it at once: each write is an upsert of what the registry publishes.
+async fn refresh_plugin_directory(db: Database, policy: FetchPolicy, registry: String, every: std::time::Duration) {
+    loop {
+        match app::plugins::service::refresh(&db, &policy, &registry, &[]).await {
+            Ok(report) => tracing::info!(
+                packages = report.packages,
+                versions = report.versions,
+                not_found = report.not_found.len(),
+                failed = report.failed.len(),
+                "plugin directory refreshed from {registry}"
+            ),
+            Err(error) => tracing::warn!("plugin directory refresh from {registry} failed: {error}"),
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
@@ -160,6 +182,10 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
     let archiver =
         Archiver { db: state.db.clone(), store: state.audit_archive.clone(), keyring: state.keyring.clone() };
     tokio::spawn(archiver.run(std::time::Duration::from_secs(config.audit_archive_minutes.max(1) * 60)));
+    if let Some(registry) = config.npm_registry.clone() {
+        let every = std::time::Duration::from_secs(config.npm_refresh_hours.max(1) * 3600);
+        tokio::spawn(refresh_plugin_directory(state.db.clone(), state.fetch_policy.clone(), registry, every));
+    }
     let (access_log, usage) = (state.access_log.clone(), state.usage.clone());
     let app = router::build(state, Arc::new(Edge::from_config(&config)?), sessions);
 

@@ -18,10 +18,12 @@ pub enum Scope {
     FinopsWrite,
     BriefsRead,
     BriefsWrite,
+    PluginsRead,
+    PluginsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 10] = [
         Scope::CatalogRead,
         Scope::CatalogWrite,
         Scope::CatalogAdmin,
@@ -30,6 +32,8 @@ impl Scope {
         Scope::FinopsWrite,
         Scope::BriefsRead,
         Scope::BriefsWrite,
+        Scope::PluginsRead,
+        Scope::PluginsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +46,8 @@ impl Scope {
             Scope::FinopsWrite => "finops:write",
             Scope::BriefsRead => "briefs:read",
             Scope::BriefsWrite => "briefs:write",
+            Scope::PluginsRead => "plugins:read",
+            Scope::PluginsWrite => "plugins:write",
         }
     }
 
@@ -55,6 +61,8 @@ impl Scope {
             Scope::FinopsWrite => "Import cost files",
             Scope::BriefsRead => "Read competitive briefs and company data, download brief PDFs",
             Scope::BriefsWrite => "Generate briefs, import and edit company data",
+            Scope::PluginsRead => "Read the plugin directory and the plugin set (runtimes: dynamic-plugins.yaml)",
+            Scope::PluginsWrite => "Install, update, remove, enable, disable and roll back plugins",
         }
     }
 
@@ -98,6 +106,11 @@ pub enum Action {
     BriefsExport,
     /// Import, create and edit company data, sensitive fields included: principals and partners.
     CompaniesManage,
+    /// The plugin directory, the tenant's plugin set and its history: everyone in the tenant
+    /// (and runtimes, with a `plugins:read` key).
+    PluginsRead,
+    /// Change the plugin set or the platform it is checked against: admins.
+    PluginsManage,
     /// One's own password, sessions and API keys.
     ManageOwnAccount,
     /// Members, roles, password resets.
@@ -107,7 +120,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Action::CatalogRead,
         Action::CatalogWrite,
         Action::CatalogAdmin,
@@ -118,6 +131,8 @@ impl Action {
         Action::BriefsGenerate,
         Action::BriefsExport,
         Action::CompaniesManage,
+        Action::PluginsRead,
+        Action::PluginsManage,
         Action::ManageOwnAccount,
         Action::ManageUsers,
         Action::ManageAccess,
@@ -135,6 +150,8 @@ impl Action {
             Action::BriefsGenerate => "briefs.generate",
             Action::BriefsExport => "briefs.export",
             Action::CompaniesManage => "companies.manage",
+            Action::PluginsRead => "plugins.read",
+            Action::PluginsManage => "plugins.manage",
             Action::ManageOwnAccount => "account.manage_own",
             Action::ManageUsers => "users.manage",
             Action::ManageAccess => "access.manage",
@@ -151,10 +168,18 @@ impl Action {
     /// The least role that may do this.
     pub fn min_role(self) -> Role {
         match self {
-            Action::CatalogRead | Action::FinopsRead | Action::BriefsRead | Action::ManageOwnAccount => Role::Viewer,
+            Action::CatalogRead
+            | Action::FinopsRead
+            | Action::BriefsRead
+            | Action::PluginsRead
+            | Action::ManageOwnAccount => Role::Viewer,
             Action::CatalogWrite | Action::BriefsGenerate | Action::BriefsExport => Role::Developer,
             Action::FinopsWrite | Action::CompaniesManage => Role::Maintainer,
-            Action::CatalogAdmin | Action::AuditRead | Action::ManageUsers | Action::ManageAccess => Role::Admin,
+            Action::CatalogAdmin
+            | Action::AuditRead
+            | Action::PluginsManage
+            | Action::ManageUsers
+            | Action::ManageAccess => Role::Admin,
         }
     }
 
@@ -170,6 +195,8 @@ impl Action {
             Action::FinopsWrite => Some(Scope::FinopsWrite),
             Action::BriefsRead | Action::BriefsExport => Some(Scope::BriefsRead),
             Action::BriefsGenerate | Action::CompaniesManage => Some(Scope::BriefsWrite),
+            Action::PluginsRead => Some(Scope::PluginsRead),
+            Action::PluginsManage => Some(Scope::PluginsWrite),
             Action::ManageOwnAccount | Action::ManageUsers | Action::ManageAccess => None,
         }
     }

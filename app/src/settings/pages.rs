@@ -295,6 +295,7 @@ pub fn SettingsTabs(current: &'static str) -> impl IntoView {
         ("/settings/sso", "Single sign-on"),
         ("/settings/webhooks", "Webhooks"),
         ("/settings/cicd", "CI/CD"),
+        ("/settings/plugins", "Plugins"),
         ("/account/password", "Password"),
         ("/account/mfa", "Two-factor"),
         ("/account/sessions", "Sessions"),

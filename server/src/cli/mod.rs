@@ -12,6 +12,7 @@ mod briefs;
 mod catalog;
 pub mod cost_estate;
 mod finops;
+mod plugins;
 mod tenant;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,9 @@ enum Command {
     /// A tenant's company data and competitor discovery.
     #[command(subcommand)]
     Briefs(briefs::BriefsCommand),
+    /// The plugin directory shared by every tenant.
+    #[command(subcommand)]
+    Plugins(plugins::PluginsCommand),
     /// Measure catalog ingestion and queries on a synthetic catalog in a scratch tenant.
     Bench(bench::BenchArgs),
 }
@@ -88,6 +92,10 @@ impl Cli {
                 command.run(&db).await
             }
             Some(Command::Briefs(command)) => {
+                startup::migrate(&db).await?;
+                command.run(&db).await
+            }
+            Some(Command::Plugins(command)) => {
                 startup::migrate(&db).await?;
                 command.run(&db).await
             }

@@ -12,6 +12,7 @@ pub mod health;
 pub mod notifications;
 pub mod oauth;
 pub mod permissions;
+pub mod plugins;
 pub mod sso;
 
 use axum::body::Body;
@@ -105,6 +106,7 @@ pub fn tenant_endpoints() -> impl Iterator<Item = Endpoint> {
         .chain(notifications::endpoints())
         .chain(cicd::endpoints())
         .chain(briefs::endpoints())
+        .chain(plugins::endpoints())
 }
 
 /// The tenant hosts' REST API: the catalog, permission and audit APIs answer errors in
@@ -119,6 +121,7 @@ pub fn tenant_routes() -> Router<AppState> {
             .chain(cost_insights::endpoints())
             .chain(account::endpoints())
             .chain(briefs::endpoints())
+            .chain(plugins::endpoints())
             .collect(),
     )
     .route("/api/catalog/{*unknown}", axum::routing::any(no_such_route))

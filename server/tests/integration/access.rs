@@ -294,7 +294,10 @@ async fn the_permission_api_answers_with_the_enforced_rules() {
     let (status, roles, _) = app.get_json(&t, &viewer, "/api/permissions/roles").await;
     assert_eq!(status, StatusCode::OK);
     let viewer_actions = roles["roles"].as_array().unwrap().iter().find(|r| r["role"] == "viewer").unwrap();
-    assert_eq!(viewer_actions["actions"], json!(["catalog.read", "finops.read", "briefs.read", "account.manage_own"]));
+    assert_eq!(
+        viewer_actions["actions"],
+        json!(["catalog.read", "finops.read", "briefs.read", "plugins.read", "account.manage_own"])
+    );
 
     let (status, answer) = check(viewer.clone(), json!({ "action": "catalog.write" })).await;
     assert_eq!(status, StatusCode::OK);

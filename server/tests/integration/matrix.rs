@@ -196,6 +196,17 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         // No name: refused after the role check, nothing saved.
         "ui/briefs/company/save" => (Rule::Allowed(CompaniesManage), form(path, "form[name]=")),
         "ui/briefs/company/remove" => (Rule::Allowed(CompaniesManage), form(path, &id)),
+        "ui/plugins" => (Rule::Allowed(PluginsRead), form(path, "query[search]=")),
+        "ui/plugins/plugin" => (Rule::Allowed(PluginsRead), form(path, "id=no-such-plugin")),
+        "ui/plugins/installed" => (Rule::Allowed(PluginsRead), form(path, "")),
+        "ui/plugins/compare" => (Rule::Allowed(PluginsRead), form(path, "from=0&to=0")),
+        // Each refused after the role check: no such runtime, plugin, package or revision.
+        "ui/plugins/platform" => (Rule::Allowed(PluginsManage), form(path, "runtime=nope&release=")),
+        "ui/plugins/install" => (Rule::Allowed(PluginsManage), form(path, "plugin=no-such-plugin")),
+        "ui/plugins/update" => (Rule::Allowed(PluginsManage), form(path, "package=not-installed")),
+        "ui/plugins/uninstall" => (Rule::Allowed(PluginsManage), form(path, "plugin=no-such-plugin")),
+        "ui/plugins/toggle" => (Rule::Allowed(PluginsManage), form(path, "plugin=no-such-plugin&disabled=true")),
+        "ui/plugins/rollback" => (Rule::Allowed(PluginsManage), form(path, "revision=999999")),
         "ui/briefs/companies/upload" => (
             Rule::Allowed(CompaniesManage),
             Sample {
@@ -272,6 +283,29 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
         ("POST", "/api/briefs") => Some((Rule::Allowed(BriefsGenerate), json(&path, r#"{"company":""}"#))),
         ("GET", "/api/briefs" | "/api/briefs/{id}") => Some((Rule::Allowed(BriefsRead), get(&path))),
         ("GET", "/api/briefs/{id}/pdf") => Some((Rule::Allowed(BriefsExport), get(&path))),
+        (
+            "GET",
+            "/api/plugins" | "/api/plugins/installed" | "/api/plugins/{id}" | "/api/plugins/dynamic-plugins.yaml",
+        ) => Some((Rule::Allowed(PluginsRead), get(&path))),
+        ("GET", "/api/plugins/revisions") => Some((Rule::Allowed(PluginsRead), get(&format!("{path}?from=0&to=0")))),
+        // Each refused after the role check: no such runtime, plugin, package or revision.
+        ("PUT", "/api/plugins/platform") => {
+            Some((Rule::Allowed(PluginsManage), json(&path, r#"{"runtime":"nope","release":""}"#)))
+        }
+        ("POST", "/api/plugins/resolve") => {
+            Some((Rule::Allowed(PluginsManage), json(&path, r#"{"operation":"uninstall","plugin":"nope"}"#)))
+        }
+        ("POST", "/api/plugins/install") => Some((Rule::Allowed(PluginsManage), json(&path, r#"{"plugin":"nope"}"#))),
+        ("PUT", "/api/plugins/update") => Some((Rule::Allowed(PluginsManage), json(&path, r#"{"packages":["nope"]}"#))),
+        ("DELETE", "/api/plugins/uninstall") => {
+            Some((Rule::Allowed(PluginsManage), json(&path, r#"{"plugin":"nope"}"#)))
+        }
+        ("POST", "/api/plugins/toggle") => {
+            Some((Rule::Allowed(PluginsManage), json(&path, r#"{"plugin":"nope","disabled":true}"#)))
+        }
+        ("POST", "/api/plugins/rollback") => {
+            Some((Rule::Allowed(PluginsManage), json(&path, r#"{"revision":999999}"#)))
+        }
         ("POST", "/api/permissions/audit") => Some((Rule::Allowed(AuditRead), json(&path, r#"{"from":"2026-11-01"}"#))),
         ("POST", "/api/permissions/check") => Some((Rule::Authenticated, json(&path, r#"{"action":"catalog.read"}"#))),
         ("GET", "/api/catalog/openapi.json") => Some((Rule::Authenticated, get(&path))),
@@ -324,7 +358,8 @@ fn page_rule(path: &str) -> Option<(Rule, Sample)> {
     use Action::*;
     let rule = match path {
         "/login" | "/login/mfa" => Rule::Public,
-        "/" | "/logout" | "/plugins" | "/settings" => Rule::Authenticated,
+        "/" | "/logout" | "/settings" => Rule::Authenticated,
+        "/plugins" | "/plugins/{id}" | "/settings/plugins" => Rule::Allowed(PluginsRead),
         "/briefs" | "/briefs/{id}" | "/briefs/companies" | "/briefs/companies/{id}" => Rule::Allowed(BriefsRead),
         "/finops"
         | "/finops/sources"

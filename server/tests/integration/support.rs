@@ -241,6 +241,7 @@ impl TestApp {
             .try_init();
         let db = Database::connect(&env("DATABASE_URL"), pool_size).expect("pool");
         migrate::migrate_control(db.url()).await.expect("control migrations");
+        app::plugins::service::seed_bundled(&db).await.expect("plugin directory");
         let config = ServeConfig {
             redis_url: env("REDIS_URL"),
             base_domain: "localhost".into(),
@@ -264,6 +265,9 @@ impl TestApp {
             audit_archive: audit_archive
                 .unwrap_or_else(|| concat!(env!("CARGO_TARGET_TMPDIR"), "/audit-archive").into()),
             audit_archive_minutes: 60,
+            // Tests refresh the plugin directory themselves, from a registry on loopback.
+            npm_registry: None,
+            npm_refresh_hours: 24,
             smtp_url: smtp_url.clone(),
             mail_from: "Beacon <beacon@tests.example.com>".into(),
             public_url: None,

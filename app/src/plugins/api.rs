@@ -1,0 +1,184 @@
+//! Server functions of the plugin pages. Thin: check, call `plugins::service`. A change that the
+//! solver refuses comes back as a 409 whose message is the explanation and the suggestions, so
+//! the form shows it with or without JavaScript.
+
+use leptos::prelude::*;
+
+use super::model::{Browse, BrowseQuery, PackageChange, PluginDetail, TenantPlugins};
+use crate::error::AppError;
+
+#[server(endpoint = "ui/plugins")]
+pub async fn load_plugins(query: BrowseQuery) -> Result<Browse, AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::PluginsRead).await?;
+            super::service::browse(&state.db, &state.plugins, &ctx.tenant, query).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/plugins/plugin")]
+pub async fn load_plugin(id: String) -> Result<PluginDetail, AppError> {
+    use crate::auth::permission::{decide, Action};
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, me } = authorized(Action::PluginsRead).await?;
+            let manage = decide(me.role, ctx.credential.scopes(), Action::PluginsManage).allowed();
+            super::service::plugin(&state.db, &state.plugins, &ctx.tenant, &id, manage).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/plugins/installed")]
+pub async fn load_tenant_plugins() -> Result<TenantPlugins, AppError> {
+    use crate::auth::permission::{decide, Action};
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, me } = authorized(Action::PluginsRead).await?;
+            let manage = decide(me.role, ctx.credential.scopes(), Action::PluginsManage).allowed();
+            super::service::tenant_plugins(&state.db, &state.plugins, &ctx.tenant, manage).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/plugins/compare")]
+pub async fn compare_revisions(from: i32, to: i32) -> Result<Vec<PackageChange>, AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::PluginsRead).await?;
+            super::service::compare(&state.db, &ctx.tenant, from, to).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/plugins/platform")]
+pub async fn set_plugin_platform(runtime: String, release: String) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::PluginsManage).await?;
+            super::service::set_platform(
+                &state.db,
+                &state.plugins,
+                &ctx.tenant,
+                ctx.audit_source(),
+                &runtime,
+                &release,
+            )
+            .await?;
+            leptos_axum::redirect("/settings/plugins");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Runs one change for the pages: to Settings → Plugins when it is made, a 409 explaining why
+/// when the solver refuses it.
+#[cfg(feature = "ssr")]
+async fn run(operation: super::service::Operation, reason: String) -> Result<(), AppError> {
+    use super::model::ChangeOutcome;
+    use crate::auth::permission::Action;
+    use crate::state::{authorized, Authorized};
+
+    let Authorized { ctx, state, me } = authorized(Action::PluginsManage).await?;
+    let outcome = super::service::change(
+        &state.db,
+        &state.plugins,
+        &ctx.tenant,
+        ctx.audit_source(),
+        &me,
+        operation,
+        &reason,
+        false,
+    )
+    .await?;
+    match outcome {
+        ChangeOutcome::Applied { .. } => {
+            leptos_axum::redirect("/settings/plugins");
+            Ok(())
+        }
+        ChangeOutcome::Refused(report) => {
+            let mut text = report.explanation;
+            text.extend(report.suggestions);
+            Err(AppError::Conflict(text.join(" ")))
+        }
+    }
+}
+
+/// Installs a plugin: every package a runtime loads at its newest fitting version, or, with
+/// `package` and `version`, that version of that package.
+#[server(endpoint = "ui/plugins/install")]
+pub async fn install_plugin(
+    plugin: String,
+    #[server(default)] package: String,
+    #[server(default)] version: String,
+    #[server(default)] reason: String,
+) -> Result<(), AppError> {
+    use super::service::Operation;
+    use crate::error::respond;
+
+    let versions = if package.trim().is_empty() {
+        Default::default()
+    } else {
+        let range = if version.trim().is_empty() { "*".to_owned() } else { version.trim().to_owned() };
+        [(package.trim().to_owned(), range)].into_iter().collect()
+    };
+    respond(run(Operation::Install { plugin, versions }, reason).await)
+}
+
+/// Updates one installed package, or every installed package when `package` is empty.
+#[server(endpoint = "ui/plugins/update")]
+pub async fn update_plugins(#[server(default)] package: String) -> Result<(), AppError> {
+    use super::service::Operation;
+    use crate::error::respond;
+
+    let packages = if package.trim().is_empty() { Vec::new() } else { vec![package.trim().to_owned()] };
+    respond(run(Operation::Update { packages }, String::new()).await)
+}
+
+#[server(endpoint = "ui/plugins/uninstall")]
+pub async fn uninstall_plugin(plugin: String) -> Result<(), AppError> {
+    use super::service::Operation;
+    use crate::error::respond;
+
+    respond(run(Operation::Uninstall { plugin }, String::new()).await)
+}
+
+/// `disabled` is "true" or "false" (a form's hidden field).
+#[server(endpoint = "ui/plugins/toggle")]
+pub async fn toggle_plugin(plugin: String, disabled: String) -> Result<(), AppError> {
+    use super::service::Operation;
+    use crate::error::respond;
+
+    respond(run(Operation::Toggle { plugin, disabled: disabled == "true" }, String::new()).await)
+}
+
+#[server(endpoint = "ui/plugins/rollback")]
+pub async fn rollback_plugins(revision: i32) -> Result<(), AppError> {
+    use super::service::Operation;
+    use crate::error::respond;
+
+    respond(run(Operation::Rollback { revision }, String::new()).await)
+}

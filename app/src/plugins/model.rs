@@ -1,0 +1,266 @@
+//! What the plugins area shows and exchanges: directory entries with their compatibility
+//! against the tenant's Backstage release, the tenant's plugin set and its revisions, and the
+//! outcome of a change (a new revision, or a conflict explained).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How a package version fits a Backstage release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Compat {
+    /// Every host package it needs is the version the release pins.
+    Compatible,
+    /// No dependency data, but it was built for this release line.
+    Declared,
+    /// A host package (core-, frontend- or backend-plugin-api) does not match.
+    Incompatible,
+    /// Nothing known either way (no dependencies or target release published).
+    Unknown,
+}
+
+impl Compat {
+    pub fn label(self) -> &'static str {
+        match self {
+            Compat::Compatible => "compatible",
+            Compat::Declared => "built for this release",
+            Compat::Incompatible => "incompatible",
+            Compat::Unknown => "unknown",
+        }
+    }
+
+    /// Whether it may be installed without a conflict.
+    pub fn installable(self) -> bool {
+        matches!(self, Compat::Compatible | Compat::Declared)
+    }
+}
+
+/// backstage.io's directory rule: inactive when the newest publish is older than 365 days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Staleness {
+    Active,
+    Inactive,
+    /// No publish date known.
+    Unknown,
+}
+
+/// Where a package's configuration schema comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SchemaAvailability {
+    /// A JSON schema Beacon validates configuration against.
+    Available,
+    /// Only a `config.d.ts`: configuration is checked as YAML only.
+    Unavailable,
+    /// The package declares no configuration.
+    None,
+}
+
+/// The runtime a tenant points at Beacon and the Backstage release it runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    /// `backstage` or `rhdh`.
+    pub runtime: String,
+    pub release: String,
+    pub current_revision: i32,
+}
+
+/// One plugin in a list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PluginCard {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub categories: Vec<String>,
+    pub author: Option<String>,
+    /// `supported`, `tech-preview`, `dev-preview` or `community`.
+    pub support: String,
+    pub roles: Vec<String>,
+    /// The newest version of its main package, and when it was published.
+    pub latest: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub staleness: Staleness,
+    /// The newest version of its main package on the tenant's release.
+    pub compat: Compat,
+    /// The installed version of its main package, if any.
+    pub installed: Option<String>,
+    pub update_available: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: usize,
+}
+
+/// What the browse page can narrow by, with the number of plugins each value would show.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facets {
+    pub category: Vec<FacetValue>,
+    pub role: Vec<FacetValue>,
+    pub support: Vec<FacetValue>,
+    pub compat: Vec<FacetValue>,
+    pub state: Vec<FacetValue>,
+    pub collection: Vec<FacetValue>,
+}
+
+/// Narrowing of the browse page; empty (or absent) fields do not narrow.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BrowseQuery {
+    pub search: String,
+    pub category: String,
+    pub role: String,
+    pub support: String,
+    /// `compatible` keeps plugins installable on the tenant's release.
+    pub compat: String,
+    /// `installed` or `update-available`.
+    pub state: String,
+    pub collection: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Browse {
+    pub items: Vec<PluginCard>,
+    /// Plugins in the directory before narrowing.
+    pub total: usize,
+    pub facets: Facets,
+    pub platform: Platform,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub title: String,
+    pub url: String,
+}
+
+/// One version of a package with its fit on the releases the page compares.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionRow {
+    pub version: String,
+    pub published: Option<DateTime<Utc>>,
+    pub deprecated: bool,
+    /// On the tenant's release, with the reasons when it does not fit.
+    pub compat: Compat,
+    pub problems: Vec<String>,
+    /// On each of `PluginDetail::releases`, in that order.
+    pub across: Vec<Compat>,
+    pub dependencies: Vec<(String, String)>,
+    pub schema: SchemaAvailability,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PackageDetail {
+    pub name: String,
+    pub role: Option<String>,
+    pub latest: Option<String>,
+    /// Newest first.
+    pub versions: Vec<VersionRow>,
+    /// An example `pluginConfig`, as YAML.
+    pub config_example: Option<String>,
+    pub installed: Option<InstalledPackage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PluginDetail {
+    pub card: PluginCard,
+    /// The documentation, rendered from Markdown with raw HTML escaped.
+    pub docs_html: String,
+    pub highlights: Vec<String>,
+    pub tags: Vec<String>,
+    pub links: Vec<Link>,
+    pub packages: Vec<PackageDetail>,
+    /// The releases the version tables compare, newest first.
+    pub releases: Vec<String>,
+    pub platform: Platform,
+    pub may_manage: bool,
+}
+
+/// One package of a tenant's plugin set, as a revision stores it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstalledPackage {
+    pub package: String,
+    pub version: String,
+    /// The directory plugin it was installed for (`None` for a library pulled in by another).
+    pub plugin: Option<String>,
+    pub role: Option<String>,
+    pub disabled: bool,
+    /// The `pluginConfig` fragment given to the runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionSummary {
+    pub number: i32,
+    pub created_at: DateTime<Utc>,
+    pub author: String,
+    pub operation: String,
+    pub reason: String,
+    pub release: String,
+    pub restores: Option<i32>,
+    pub packages: usize,
+}
+
+/// How one package differs between two revisions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageChange {
+    pub package: String,
+    /// Version before and after (`None`: absent on that side).
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// What else changed: "enabled", "disabled", "configuration".
+    pub notes: Vec<String>,
+}
+
+/// A row of the installed list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstalledRow {
+    pub package: InstalledPackage,
+    pub compat: Compat,
+    /// The newest version installable on the release, when newer than the installed one.
+    pub update: Option<String>,
+}
+
+/// Settings → Plugins.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantPlugins {
+    pub platform: Platform,
+    /// Every release the directory knows, newest first (the platform form's choices).
+    pub releases: Vec<String>,
+    pub installed: Vec<InstalledRow>,
+    /// Newest first.
+    pub history: Vec<RevisionSummary>,
+    /// Sentences about the current set on the platform (non-host `@backstage/*` mismatches).
+    pub warnings: Vec<String>,
+    pub may_manage: bool,
+}
+
+/// What a change would do or did: the packages it moves and what to be aware of.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub changes: Vec<PackageChange>,
+    pub warnings: Vec<String>,
+}
+
+/// A version a person can pick to get past a conflict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alternative {
+    pub package: String,
+    pub version: String,
+}
+
+/// Why a change cannot be made, in sentences a person can act on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictReport {
+    pub explanation: Vec<String>,
+    pub suggestions: Vec<String>,
+    pub alternatives: Vec<Alternative>,
+}
+
+/// The outcome of a change: the new revision, or the conflict that stopped it (nothing changed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeOutcome {
+    Applied { revision: i32, resolution: Resolution },
+    Refused(ConflictReport),
+}

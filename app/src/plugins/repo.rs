@@ -1,0 +1,534 @@
+//! The queries of the plugins area: the shared directory (control schema, bulk-written as JSON
+//! record sets) and a tenant's platform and revisions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::{QueryResult, QueryableByName};
+use diesel_async::RunQueryDsl;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::directory::{Directory, PackageInfo, PluginInfo, VersionInfo};
+use super::model::{InstalledPackage, Link, Platform, RevisionSummary, SchemaAvailability};
+use super::registry::Packument;
+use super::seed::SeedDocument;
+use super::solver::{KnownVersion, Release};
+use crate::db::Connection;
+
+#[derive(QueryableByName)]
+struct DirectoryVersion {
+    #[diesel(sql_type = BigInt)]
+    version: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    seed_digest: Option<String>,
+}
+
+/// The directory's version (bumped by every change) and the digest of the seed last loaded.
+pub async fn directory_version(conn: &mut Connection) -> QueryResult<(i64, Option<String>)> {
+    let row: DirectoryVersion =
+        diesel::sql_query("SELECT version, seed_digest FROM control.plugin_directory_version").get_result(conn).await?;
+    Ok((row.version, row.seed_digest))
+}
+
+/// Marks the directory changed (servers reload it), and which seed it holds.
+pub async fn bump(conn: &mut Connection, seed_digest: Option<&str>) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE control.plugin_directory_version SET version = version + 1, seed_digest = COALESCE($1, seed_digest)",
+    )
+    .bind::<Nullable<Text>, _>(seed_digest)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Loads a seed document: plugins and releases become the seed's (those it no longer has go),
+/// packages and versions are added (what the registry refresh learnt of a version is kept).
+pub async fn load_seed(conn: &mut Connection, doc: &SeedDocument, digest: &str) -> QueryResult<()> {
+    let ids: Vec<&str> = doc.plugins.iter().map(|p| p.id.as_str()).collect();
+    diesel::sql_query("DELETE FROM control.plugins WHERE id <> ALL($1)")
+        .bind::<diesel::sql_types::Array<Text>, _>(&ids)
+        .execute(conn)
+        .await?;
+    let versions: Vec<&str> = doc.releases.iter().map(|r| r.version.as_str()).collect();
+    diesel::sql_query("DELETE FROM control.backstage_releases WHERE version <> ALL($1)")
+        .bind::<diesel::sql_types::Array<Text>, _>(&versions)
+        .execute(conn)
+        .await?;
+    let releases: Vec<Value> = doc
+        .releases
+        .iter()
+        .map(|r| json!({"version": r.version, "released_at": r.date, "packages": r.packages}))
+        .collect();
+    diesel::sql_query(
+        "INSERT INTO control.backstage_releases (version, released_at, packages) \
+         SELECT version, released_at, packages FROM jsonb_to_recordset($1) AS r(version TEXT, released_at TIMESTAMPTZ, packages JSONB) \
+         ON CONFLICT (version) DO UPDATE SET released_at = EXCLUDED.released_at, packages = EXCLUDED.packages",
+    )
+    .bind::<Jsonb, _>(Value::Array(releases))
+    .execute(conn)
+    .await?;
+
+    let packages: Vec<Value> = doc
+        .packages
+        .iter()
+        .map(|p| json!({"name": p.name, "role": p.role, "config_example": p.config_example}))
+        .collect();
+    diesel::sql_query(
+        "INSERT INTO control.plugin_packages (name, role, config_example) \
+         SELECT name, role, config_example FROM jsonb_to_recordset($1) AS p(name TEXT, role TEXT, config_example JSONB) \
+         ON CONFLICT (name) DO UPDATE SET role = COALESCE(EXCLUDED.role, plugin_packages.role), \
+         config_example = COALESCE(EXCLUDED.config_example, plugin_packages.config_example)",
+    )
+    .bind::<Jsonb, _>(Value::Array(packages))
+    .execute(conn)
+    .await?;
+
+    let versions: Vec<Value> = doc
+        .packages
+        .iter()
+        .flat_map(|p| {
+            p.versions.iter().map(move |v| {
+                json!({"package": p.name, "version": v.version, "dependencies": v.dependencies,
+                       "peer_dependencies": v.peer_dependencies, "backstage": v.backstage,
+                       "supported_backstage": v.supported_backstage, "artifact": v.artifact})
+            })
+        })
+        .collect();
+    diesel::sql_query(
+        "INSERT INTO control.plugin_package_versions \
+             (package, version, dependencies, peer_dependencies, backstage, supported_backstage, artifact) \
+         SELECT package, version, dependencies, peer_dependencies, backstage, supported_backstage, artifact \
+         FROM jsonb_to_recordset($1) AS v(package TEXT, version TEXT, dependencies JSONB, peer_dependencies JSONB, \
+                                          backstage JSONB, supported_backstage TEXT, artifact TEXT) \
+         ON CONFLICT (package, version) DO UPDATE SET supported_backstage = EXCLUDED.supported_backstage, \
+             artifact = EXCLUDED.artifact",
+    )
+    .bind::<Jsonb, _>(Value::Array(versions))
+    .execute(conn)
+    .await?;
+
+    let mut collections: HashMap<&str, Vec<&str>> = HashMap::new();
+    for c in &doc.collections {
+        for p in &c.plugins {
+            collections.entry(p.as_str()).or_default().push(c.id.as_str());
+        }
+    }
+    let plugins: Vec<Value> = doc
+        .plugins
+        .iter()
+        .map(|p| {
+            json!({"id": p.id, "title": p.title, "summary": p.summary, "docs": p.docs, "categories": p.categories,
+                   "highlights": p.highlights, "tags": p.tags.clone().unwrap_or_default(), "author": p.author,
+                   "support": p.support, "links": p.links, "packages": p.packages,
+                   "collections": collections.get(p.id.as_str()).cloned().unwrap_or_default(),
+                   "added_on": p.added, "source": p.source})
+        })
+        .collect();
+    diesel::sql_query(
+        "INSERT INTO control.plugins (id, title, summary, docs, categories, highlights, tags, author, support, links, \
+                                      packages, collections, added_on, source) \
+         SELECT id, title, summary, docs, categories, highlights, tags, author, support, links, packages, collections, \
+                added_on, source \
+         FROM jsonb_to_recordset($1) AS p(id TEXT, title TEXT, summary TEXT, docs TEXT, categories TEXT[], \
+              highlights TEXT[], tags TEXT[], author TEXT, support TEXT, links JSONB, packages TEXT[], \
+              collections TEXT[], added_on DATE, source TEXT) \
+         ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, summary = EXCLUDED.summary, docs = EXCLUDED.docs, \
+             categories = EXCLUDED.categories, highlights = EXCLUDED.highlights, tags = EXCLUDED.tags, \
+             author = EXCLUDED.author, support = EXCLUDED.support, links = EXCLUDED.links, \
+             packages = EXCLUDED.packages, collections = EXCLUDED.collections, added_on = EXCLUDED.added_on, \
+             source = EXCLUDED.source",
+    )
+    .bind::<Jsonb, _>(Value::Array(plugins))
+    .execute(conn)
+    .await?;
+    bump(conn, Some(digest)).await
+}
+
+/// Every package of the directory, for the registry refresh.
+pub async fn package_names(conn: &mut Connection) -> QueryResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let rows: Vec<Name> =
+        diesel::sql_query("SELECT name FROM control.plugin_packages ORDER BY name").load(conn).await?;
+    Ok(rows.into_iter().map(|r| r.name).collect())
+}
+
+/// Stores what the registry published of `name`: every version (upserted) and its tags. The
+/// caller bumps the directory's version when its refresh is done.
+pub async fn store_packument(conn: &mut Connection, name: &str, packument: &Packument) -> QueryResult<()> {
+    let role = packument.versions.iter().rev().find_map(|v| v.backstage.as_ref()?.get("role")?.as_str());
+    diesel::sql_query(
+        "UPDATE control.plugin_packages SET latest = $2, role = COALESCE($3, role), refreshed_at = now(), \
+         refresh_error = NULL WHERE name = $1",
+    )
+    .bind::<Text, _>(name)
+    .bind::<Nullable<Text>, _>(packument.latest.as_deref())
+    .bind::<Nullable<Text>, _>(role)
+    .execute(conn)
+    .await?;
+    let versions: Vec<Value> = packument.versions.iter().map(|v| json!(v)).collect();
+    diesel::sql_query(
+        "INSERT INTO control.plugin_package_versions (package, version, published_at, deprecated, dependencies, \
+             peer_dependencies, backstage, config_schema_kind, config_schema, integrity, tarball) \
+         SELECT $1, version, published_at, deprecated, dependencies, peer_dependencies, backstage, config_schema_kind, \
+             config_schema, integrity, tarball \
+         FROM jsonb_to_recordset($2) AS v(version TEXT, published_at TIMESTAMPTZ, deprecated TEXT, dependencies JSONB, \
+             peer_dependencies JSONB, backstage JSONB, config_schema_kind TEXT, config_schema JSONB, integrity TEXT, \
+             tarball TEXT) \
+         ON CONFLICT (package, version) DO UPDATE SET published_at = EXCLUDED.published_at, \
+             deprecated = EXCLUDED.deprecated, dependencies = EXCLUDED.dependencies, \
+             peer_dependencies = EXCLUDED.peer_dependencies, backstage = EXCLUDED.backstage, \
+             config_schema_kind = EXCLUDED.config_schema_kind, config_schema = EXCLUDED.config_schema, \
+             integrity = EXCLUDED.integrity, tarball = EXCLUDED.tarball",
+    )
+    .bind::<Text, _>(name)
+    .bind::<Jsonb, _>(Value::Array(versions))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Adds packages the directory did not list yet (a plugin's own libraries).
+pub async fn add_packages(conn: &mut Connection, names: &[String]) -> QueryResult<()> {
+    diesel::sql_query("INSERT INTO control.plugin_packages (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING")
+        .bind::<diesel::sql_types::Array<Text>, _>(names)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Remembers why a package could not be refreshed (shown to operators; the old data stays).
+pub async fn refresh_failed(conn: &mut Connection, name: &str, error: &str) -> QueryResult<()> {
+    diesel::sql_query("UPDATE control.plugin_packages SET refresh_error = $2 WHERE name = $1")
+        .bind::<Text, _>(name)
+        .bind::<Text, _>(error)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+#[derive(QueryableByName)]
+struct ReleaseRow {
+    #[diesel(sql_type = Text)]
+    version: String,
+    #[diesel(sql_type = Jsonb)]
+    packages: Value,
+}
+
+#[derive(QueryableByName)]
+struct PluginRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    summary: String,
+    #[diesel(sql_type = Text)]
+    docs: String,
+    #[diesel(sql_type = diesel::sql_types::Array<Text>)]
+    categories: Vec<String>,
+    #[diesel(sql_type = diesel::sql_types::Array<Text>)]
+    highlights: Vec<String>,
+    #[diesel(sql_type = diesel::sql_types::Array<Text>)]
+    tags: Vec<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    author: Option<String>,
+    #[diesel(sql_type = Text)]
+    support: String,
+    #[diesel(sql_type = Jsonb)]
+    links: Value,
+    #[diesel(sql_type = diesel::sql_types::Array<Text>)]
+    packages: Vec<String>,
+    #[diesel(sql_type = diesel::sql_types::Array<Text>)]
+    collections: Vec<String>,
+}
+
+#[derive(QueryableByName)]
+struct PackageRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    role: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    latest: Option<String>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    config_example: Option<Value>,
+}
+
+#[derive(QueryableByName)]
+struct VersionRow {
+    #[diesel(sql_type = Text)]
+    package: String,
+    #[diesel(sql_type = Text)]
+    version: String,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    published_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    deprecated: Option<String>,
+    #[diesel(sql_type = Jsonb)]
+    dependencies: Value,
+    #[diesel(sql_type = Jsonb)]
+    peer_dependencies: Value,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    backstage: Option<Value>,
+    #[diesel(sql_type = Nullable<Text>)]
+    config_schema_kind: Option<String>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    config_schema: Option<Value>,
+    #[diesel(sql_type = Nullable<Text>)]
+    supported_backstage: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    integrity: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    tarball: Option<String>,
+}
+
+fn string_map(value: Value) -> BTreeMap<String, String> {
+    serde_json::from_value(value).unwrap_or_default()
+}
+
+/// Reads the whole directory at `version`.
+pub async fn load_directory(conn: &mut Connection, version: i64) -> QueryResult<Directory> {
+    let releases: Vec<ReleaseRow> =
+        diesel::sql_query("SELECT version, packages FROM control.backstage_releases").load(conn).await?;
+    let mut releases: Vec<(nodejs_semver::Version, Release)> = releases
+        .into_iter()
+        .filter_map(|r| {
+            let parsed = nodejs_semver::Version::parse(&r.version).ok()?;
+            Some((parsed, Release { version: r.version, packages: string_map(r.packages) }))
+        })
+        .collect();
+    releases.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let plugins: Vec<PluginRow> = diesel::sql_query(
+        "SELECT id, title, summary, docs, categories, highlights, tags, author, support, links, packages, collections \
+         FROM control.plugins ORDER BY lower(title), id",
+    )
+    .load(conn)
+    .await?;
+    let packages: Vec<PackageRow> =
+        diesel::sql_query("SELECT name, role, latest, config_example FROM control.plugin_packages").load(conn).await?;
+    let versions: Vec<VersionRow> = diesel::sql_query(
+        "SELECT package, version, published_at, deprecated, dependencies, peer_dependencies, backstage, \
+         config_schema_kind, config_schema, supported_backstage, integrity, tarball FROM control.plugin_package_versions",
+    )
+    .load(conn)
+    .await?;
+
+    let mut by_package: HashMap<String, Vec<VersionInfo>> = HashMap::new();
+    for v in versions {
+        let Ok(parsed) = nodejs_semver::Version::parse(&v.version) else { continue };
+        let schema = match v.config_schema_kind.as_deref() {
+            Some("inline") => SchemaAvailability::Available,
+            Some(_) => SchemaAvailability::Unavailable,
+            None => SchemaAvailability::None,
+        };
+        by_package.entry(v.package).or_default().push(VersionInfo {
+            known: KnownVersion {
+                version: v.version,
+                dependencies: string_map(v.dependencies),
+                peer_dependencies: string_map(v.peer_dependencies),
+                deprecated: v.deprecated.is_some(),
+            },
+            parsed,
+            published_at: v.published_at,
+            backstage: v.backstage,
+            schema,
+            config_schema: v.config_schema,
+            supported_backstage: v.supported_backstage,
+            integrity: v.integrity,
+            tarball: v.tarball,
+        });
+    }
+    let packages = packages
+        .into_iter()
+        .map(|p| {
+            let mut versions = by_package.remove(&p.name).unwrap_or_default();
+            versions.sort_by(|a, b| a.parsed.cmp(&b.parsed));
+            PackageInfo { name: p.name, role: p.role, latest: p.latest, config_example: p.config_example, versions }
+        })
+        .collect();
+    let plugins = plugins
+        .into_iter()
+        .map(|p| {
+            let haystack = [
+                p.title.as_str(),
+                p.summary.as_str(),
+                p.id.as_str(),
+                &p.packages.join(" "),
+                &p.categories.join(" "),
+                &p.tags.join(" "),
+                p.author.as_deref().unwrap_or_default(),
+            ]
+            .join(" ")
+            .to_lowercase();
+            PluginInfo {
+                links: serde_json::from_value::<Vec<Link>>(p.links)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|l| super::docs::safe_url(&l.url))
+                    .collect(),
+                id: p.id,
+                title: p.title,
+                summary: p.summary,
+                docs: p.docs,
+                categories: p.categories,
+                highlights: p.highlights,
+                tags: p.tags,
+                author: p.author,
+                support: p.support,
+                packages: p.packages,
+                collections: p.collections,
+                haystack,
+            }
+        })
+        .collect();
+    Ok(Directory::new(version, plugins, packages, releases.into_iter().map(|(_, r)| r).collect()))
+}
+
+#[derive(QueryableByName)]
+struct PlatformRow {
+    #[diesel(sql_type = Text)]
+    runtime: String,
+    #[diesel(sql_type = Text)]
+    release: String,
+    #[diesel(sql_type = Integer)]
+    current_revision: i32,
+}
+
+impl From<PlatformRow> for Platform {
+    fn from(r: PlatformRow) -> Self {
+        Platform { runtime: r.runtime, release: r.release, current_revision: r.current_revision }
+    }
+}
+
+pub async fn platform(conn: &mut Connection) -> QueryResult<Option<Platform>> {
+    let rows: Vec<PlatformRow> =
+        diesel::sql_query("SELECT runtime, release, current_revision FROM plugin_platform").load(conn).await?;
+    Ok(rows.into_iter().next().map(Platform::from))
+}
+
+/// The platform row, created with `default` when missing, locked until the transaction ends:
+/// changes to the plugin set are made one after another, each on top of the one before.
+pub async fn lock_platform(conn: &mut Connection, default: &Platform) -> QueryResult<Platform> {
+    diesel::sql_query("INSERT INTO plugin_platform (runtime, release) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind::<Text, _>(&default.runtime)
+        .bind::<Text, _>(&default.release)
+        .execute(conn)
+        .await?;
+    let row: PlatformRow =
+        diesel::sql_query("SELECT runtime, release, current_revision FROM plugin_platform FOR UPDATE")
+            .get_result(conn)
+            .await?;
+    Ok(row.into())
+}
+
+pub async fn set_platform(conn: &mut Connection, runtime: &str, release: &str) -> QueryResult<()> {
+    diesel::sql_query("UPDATE plugin_platform SET runtime = $1, release = $2, updated_at = now()")
+        .bind::<Text, _>(runtime)
+        .bind::<Text, _>(release)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub struct NewRevision<'a> {
+    pub number: i32,
+    pub author_id: Option<Uuid>,
+    pub author: &'a str,
+    pub operation: &'a str,
+    pub reason: &'a str,
+    pub platform: &'a Platform,
+    pub restores: Option<i32>,
+    pub packages: &'a [InstalledPackage],
+}
+
+/// Writes a revision and makes it current.
+pub async fn insert_revision(conn: &mut Connection, revision: NewRevision<'_>) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO plugin_revisions (number, author_id, author, operation, reason, runtime, release, restores, packages) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind::<Integer, _>(revision.number)
+    .bind::<Nullable<SqlUuid>, _>(revision.author_id)
+    .bind::<Text, _>(revision.author)
+    .bind::<Text, _>(revision.operation)
+    .bind::<Text, _>(revision.reason)
+    .bind::<Text, _>(&revision.platform.runtime)
+    .bind::<Text, _>(&revision.platform.release)
+    .bind::<Nullable<Integer>, _>(revision.restores)
+    .bind::<Jsonb, _>(json!(revision.packages))
+    .execute(conn)
+    .await?;
+    diesel::sql_query("UPDATE plugin_platform SET current_revision = $1, updated_at = now()")
+        .bind::<Integer, _>(revision.number)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The packages of revision `number` (revision 0 is the empty set before any change).
+pub async fn revision_packages(conn: &mut Connection, number: i32) -> QueryResult<Option<Vec<InstalledPackage>>> {
+    if number == 0 {
+        return Ok(Some(Vec::new()));
+    }
+    #[derive(QueryableByName)]
+    struct Packages {
+        #[diesel(sql_type = Jsonb)]
+        packages: Value,
+    }
+    let rows: Vec<Packages> = diesel::sql_query("SELECT packages FROM plugin_revisions WHERE number = $1")
+        .bind::<Integer, _>(number)
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().next().map(|r| serde_json::from_value(r.packages).unwrap_or_default()))
+}
+
+#[derive(QueryableByName)]
+struct RevisionRow {
+    #[diesel(sql_type = Integer)]
+    number: i32,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    author: String,
+    #[diesel(sql_type = Text)]
+    operation: String,
+    #[diesel(sql_type = Text)]
+    reason: String,
+    #[diesel(sql_type = Text)]
+    release: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    restores: Option<i32>,
+    #[diesel(sql_type = Integer)]
+    packages: i32,
+}
+
+/// The newest `limit` revisions.
+pub async fn history(conn: &mut Connection, limit: i64) -> QueryResult<Vec<RevisionSummary>> {
+    let rows: Vec<RevisionRow> = diesel::sql_query(
+        "SELECT number, created_at, author, operation, reason, release, restores, \
+         jsonb_array_length(packages) AS packages FROM plugin_revisions ORDER BY number DESC LIMIT $1",
+    )
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RevisionSummary {
+            number: r.number,
+            created_at: r.created_at,
+            author: r.author,
+            operation: r.operation,
+            reason: r.reason,
+            release: r.release,
+            restores: r.restores,
+            packages: r.packages as usize,
+        })
+        .collect())
+}

@@ -1,0 +1,278 @@
+//! Settings → Plugins (`/settings/plugins`): the runtime and Backstage release the tenant runs,
+//! the installed set (update, enable or disable, uninstall), the history of revisions with a
+//! rollback per revision, and the difference between any two (`?from=&to=`). ActionForms and
+//! a GET form: all work without JavaScript.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+use super::api::{
+    compare_revisions, load_tenant_plugins, RollbackPlugins, SetPluginPlatform, TogglePlugin, UninstallPlugin,
+    UpdatePlugins,
+};
+use super::model::{InstalledRow, PackageChange, TenantPlugins};
+use super::pages::compat_badge;
+use crate::settings::pages::SettingsTabs;
+use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
+
+const SELECT: &str = "mt-1 block rounded-lg border border-slate-300 px-3 py-2 text-sm";
+
+#[derive(Clone, Copy)]
+struct Actions {
+    platform: ServerAction<SetPluginPlatform>,
+    update: ServerAction<UpdatePlugins>,
+    toggle: ServerAction<TogglePlugin>,
+    uninstall: ServerAction<UninstallPlugin>,
+    rollback: ServerAction<RollbackPlugins>,
+}
+
+#[component]
+pub fn PluginSettingsPage() -> impl IntoView {
+    let actions = Actions {
+        platform: ServerAction::new(),
+        update: ServerAction::new(),
+        toggle: ServerAction::new(),
+        uninstall: ServerAction::new(),
+        rollback: ServerAction::new(),
+    };
+    let version = move || {
+        actions.platform.version().get()
+            + actions.update.version().get()
+            + actions.toggle.version().get()
+            + actions.uninstall.version().get()
+            + actions.rollback.version().get()
+    };
+    let overview = Resource::new(version, |_| load_tenant_plugins());
+    let query = use_query_map();
+    let pair = move || {
+        query.with(|q| {
+            let n = |k: &str| q.get(k).and_then(|v| v.parse::<i32>().ok());
+            n("from").zip(n("to"))
+        })
+    };
+    let comparison = Resource::new(pair, |pair| async move {
+        match pair {
+            Some((from, to)) => compare_revisions(from, to).await.map(|c| Some((from, to, c))),
+            None => Ok(None),
+        }
+    });
+    let error = Signal::derive(move || {
+        [
+            actions.platform.value().get().and_then(Result::err),
+            actions.update.value().get().and_then(Result::err),
+            actions.toggle.value().get().and_then(Result::err),
+            actions.uninstall.value().get().and_then(Result::err),
+            actions.rollback.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+    });
+    view! {
+        <section class="max-w-5xl">
+            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Plugins"</h1>
+            <SettingsTabs current="/settings/plugins"/>
+            <p class="mt-4 text-sm text-slate-500">
+                "Every change to your plugin set is a revision: solved against your Backstage release first, made all at once, and restorable in one click. Your runtime reads the current revision from "
+                <a href="/api/plugins/dynamic-plugins.yaml" class="font-mono text-amber-700">"/api/plugins/dynamic-plugins.yaml"</a>
+                " with an API key that has the " <code>"plugins:read"</code> " scope."
+            </p>
+            <div class="mt-4"><ErrorNotice error/></div>
+            <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading plugins…"</p> }>
+                {move || Suspend::new(async move {
+                    match overview.await {
+                        Ok(overview) => view! { <Overview overview actions/> }.into_any(),
+                        Err(error) => view! { <PageProblem error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match comparison.await {
+                        Ok(Some((from, to, changes))) => view! { <Comparison from to changes/> }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Err(error) => view! { <PageProblem error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Overview(overview: TenantPlugins, actions: Actions) -> impl IntoView {
+    let TenantPlugins { platform, releases, installed, history, warnings, may_manage } = overview;
+    let updates = installed.iter().filter(|r| r.update.is_some() && r.package.plugin.is_some()).count();
+    let current = platform.current_revision;
+    let platform_form = may_manage.then(|| {
+        let (runtime, release) = (platform.runtime.clone(), platform.release.clone());
+        view! {
+            <ActionForm action=actions.platform attr:class="mt-3 flex flex-wrap items-end gap-3" attr:data-testid="platform-form">
+                <label class="block text-sm">
+                    <span class="text-xs text-slate-600">"Runtime"</span>
+                    <select name="runtime" class=SELECT aria-label="Runtime">
+                        <option value="backstage" selected={runtime == "backstage"}>"Backstage"</option>
+                        <option value="rhdh" selected={runtime == "rhdh"}>"Red Hat Developer Hub"</option>
+                    </select>
+                </label>
+                <label class="block text-sm">
+                    <span class="text-xs text-slate-600">"Backstage release"</span>
+                    <select name="release" class=SELECT aria-label="Backstage release">
+                        {releases.into_iter().map(|r| {
+                            let selected = r == release;
+                            view! { <option value=r.clone() selected=selected>{r.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+                <SubmitButton label="Save platform" pending=actions.platform.pending()/>
+            </ActionForm>
+        }
+    });
+    view! {
+        <div class="mt-6 rounded-xl border border-slate-200 bg-white p-5">
+            <p class="text-sm text-slate-700" data-testid="platform">
+                {format!("Runtime: {} · Backstage {} · revision {current}", if platform.runtime == "rhdh" { "Red Hat Developer Hub" } else { "Backstage" }, platform.release)}
+            </p>
+            {platform_form}
+        </div>
+        {(!warnings.is_empty()).then(|| view! {
+            <ul class="mt-4 space-y-1 rounded-lg bg-amber-50 px-3 py-2 text-xs text-amber-900" data-testid="plugin-warnings">
+                {warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
+            </ul>
+        })}
+        <div class="mt-8 flex items-end justify-between gap-4">
+            <h2 class="text-lg font-semibold text-slate-900">"Installed"</h2>
+            {(may_manage && updates > 0).then(|| view! {
+                <ActionForm action=actions.update>
+                    <input type="hidden" name="package" value=""/>
+                    <SubmitButton label="Update all compatible" pending=actions.update.pending()/>
+                </ActionForm>
+            })}
+        </div>
+        {if installed.is_empty() {
+            view! { <p class="mt-2 text-sm text-slate-500" data-testid="no-plugins">"No plugins yet. " <A href="/plugins" attr:class="text-amber-700">"Browse the directory"</A></p> }.into_any()
+        } else {
+            view! {
+                <table class="mt-3 w-full text-left text-sm" data-testid="installed">
+                    <thead class="text-xs uppercase text-slate-500">
+                        <tr><th class="py-2">"Package"</th><th>"Version"</th><th>"Fit"</th><th>"State"</th><th></th></tr>
+                    </thead>
+                    <tbody class="divide-y divide-slate-100">
+                        {installed.into_iter().map(|row| view! { <InstalledRowView row may_manage actions/> }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+        <h2 class="mt-8 text-lg font-semibold text-slate-900">"History"</h2>
+        <form method="get" action="/settings/plugins" class="mt-2 flex items-end gap-2 text-sm">
+            <label>"Compare revision " <input name="from" type="number" min="0" required class="w-20 rounded border border-slate-300 px-2 py-1" aria-label="From revision"/></label>
+            <label>" with " <input name="to" type="number" min="0" required value=current.to_string() class="w-20 rounded border border-slate-300 px-2 py-1" aria-label="To revision"/></label>
+            <button type="submit" class="rounded-lg border border-slate-300 px-3 py-1">"Compare"</button>
+        </form>
+        <ol class="mt-3 divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white" data-testid="history">
+            {history.into_iter().map(|r| {
+                let rollback = (may_manage && r.number != current).then(|| view! {
+                    <ActionForm action=actions.rollback>
+                        <input type="hidden" name="revision" value=r.number.to_string()/>
+                        <button type="submit" class="text-sm text-amber-700 hover:text-amber-900" aria-label=format!("Roll back to revision {}", r.number)>"Roll back to this"</button>
+                    </ActionForm>
+                });
+                let compare = format!("/settings/plugins?from={}&to={}", r.number.saturating_sub(1), r.number);
+                view! {
+                    <li class="flex items-center justify-between gap-4 px-4 py-2 text-sm" data-testid="revision" data-revision=r.number.to_string()>
+                        <div>
+                            <p class="font-medium text-slate-900">
+                                {format!("#{} {}", r.number, r.reason)}
+                                {(r.number == current).then(|| view! { <span class="ml-2 rounded-full bg-emerald-50 px-2 py-0.5 text-xs text-emerald-700">"current"</span> })}
+                            </p>
+                            <p class="text-xs text-slate-500">{format!("{} · {} · {} packages · Backstage {}", r.created_at.format("%Y-%m-%d %H:%M UTC"), r.author, r.packages, r.release)}</p>
+                        </div>
+                        <div class="flex items-center gap-3">
+                            <a href=compare class="text-sm text-slate-600 hover:text-slate-900">"Changes"</a>
+                            {rollback}
+                        </div>
+                    </li>
+                }
+            }).collect_view()}
+        </ol>
+    }
+}
+
+#[component]
+fn InstalledRowView(row: InstalledRow, may_manage: bool, actions: Actions) -> impl IntoView {
+    let InstalledRow { package, compat, update } = row;
+    let plugin = package.plugin.clone();
+    let manage = may_manage.then(|| {
+        let update = update.clone().filter(|_| plugin.is_some()).map(|version| {
+            let name = package.package.clone();
+            view! {
+                <ActionForm action=actions.update>
+                    <input type="hidden" name="package" value=name/>
+                    <button type="submit" class="text-amber-700 hover:text-amber-900">{format!("Update to {version}")}</button>
+                </ActionForm>
+            }
+        });
+        let plugin_controls = plugin.clone().map(|id| {
+            let uninstall_label = format!("Uninstall {id}");
+            let toggle_id = id.clone();
+            let disable = (!package.disabled).to_string();
+            let label = if package.disabled { "Enable" } else { "Disable" };
+            view! {
+                <ActionForm action=actions.toggle>
+                    <input type="hidden" name="plugin" value=toggle_id/>
+                    <input type="hidden" name="disabled" value=disable/>
+                    <button type="submit" class="text-slate-700 hover:text-slate-900">{label}</button>
+                </ActionForm>
+                <ActionForm action=actions.uninstall>
+                    <input type="hidden" name="plugin" value=id/>
+                    <button type="submit" class="text-red-700 hover:text-red-900" aria-label=uninstall_label>"Uninstall"</button>
+                </ActionForm>
+            }
+        });
+        view! { <div class="flex justify-end gap-3 text-xs">{update}{plugin_controls}</div> }
+    });
+    let origin = match plugin {
+        Some(id) => {
+            view! { <A href=format!("/plugins/{id}") attr:class="text-xs text-slate-500 hover:underline">{id}</A> }
+                .into_any()
+        }
+        None => view! { <span class="text-xs text-slate-500">"dependency"</span> }.into_any(),
+    };
+    view! {
+        <tr data-testid="installed-row" data-package=package.package.clone()>
+            <td class="py-2"><p class="font-mono text-xs text-slate-900">{package.package.clone()}</p>{origin}</td>
+            <td class="font-mono text-xs" data-testid="installed-version">{package.version.clone()}</td>
+            <td>{compat_badge(compat)}</td>
+            <td class="text-xs" data-testid="installed-state">{if package.disabled { "disabled" } else { "enabled" }}</td>
+            <td>{manage}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn Comparison(from: i32, to: i32, changes: Vec<PackageChange>) -> impl IntoView {
+    view! {
+        <div class="mt-6 rounded-xl border border-slate-200 bg-white p-5" data-testid="comparison">
+            <p class="font-medium text-slate-900">{format!("Revision {from} → revision {to}")}</p>
+            {if changes.is_empty() {
+                view! { <p class="mt-2 text-sm text-slate-500">"The same plugin set."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="mt-2 space-y-1 font-mono text-xs">
+                        {changes.into_iter().map(|c| {
+                            let line = match (&c.before, &c.after) {
+                                (None, Some(a)) => format!("+ {} {a}", c.package),
+                                (Some(b), None) => format!("− {} {b}", c.package),
+                                (Some(b), Some(a)) if a != b => format!("~ {} {b} → {a}", c.package),
+                                _ => format!("~ {}", c.package),
+                            };
+                            let notes = (!c.notes.is_empty()).then(|| format!(" ({})", c.notes.join(", ")));
+                            view! { <li data-testid="change">{line}{notes}</li> }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </div>
+    }
+}

@@ -1,0 +1,83 @@
+import { expect, test, Page } from '@playwright/test';
+import { admin, signIn } from './helpers';
+
+// The directory every Beacon starts with (Red Hat's marketplace, backstage.io's directory and
+// Backstage's release manifests). The tenant's plugin set is shared by the js and no-js runs,
+// so each journey starts from a known platform and removes what it installs.
+
+async function setPlatform(page: Page, release: string) {
+  await page.goto('/settings/plugins');
+  const form = page.getByTestId('platform-form');
+  await form.getByLabel('Runtime').selectOption('rhdh');
+  await form.getByLabel('Backstage release').selectOption(release);
+  await form.getByRole('button', { name: 'Save platform' }).click();
+  await expect(page.getByTestId('platform')).toContainText(`Backstage ${release}`);
+}
+
+async function uninstallIfInstalled(page: Page, plugin: string) {
+  await page.goto('/settings/plugins');
+  const button = page.getByRole('button', { name: `Uninstall ${plugin}` });
+  if (await button.count()) {
+    await button.click();
+    await expect(page.getByRole('button', { name: `Uninstall ${plugin}` })).toHaveCount(0);
+  }
+}
+
+test('the directory is browsed by facet and search, and a plugin page shows its versions across releases', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await page.goto('/plugins');
+  const count = page.getByTestId('plugin-count');
+  await expect(count).toContainText(/of \d{3} plugins/);
+  await page.getByTestId('facets').locator('[data-facet="support"]').getByRole('link', { name: /^Supported/ }).click();
+  await expect(page).toHaveURL(/support=supported/);
+  const cards = page.getByTestId('plugin-card');
+  await expect(cards.first()).toBeVisible();
+  const supports = await cards.evaluateAll((els) => els.map((e) => e.getAttribute('data-support')));
+  expect(new Set(supports)).toEqual(new Set(['supported']));
+  await page.getByLabel('Search plugins').fill('tech radar');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(cards.first()).toHaveAttribute('data-plugin', 'tech-radar');
+  await cards.first().getByRole('link', { name: 'Tech Radar' }).click();
+  await expect(page.getByTestId('plugin-title')).toHaveText('Tech Radar');
+  await expect(page.getByTestId('plugin-docs')).toContainText('Zalando');
+  const frontend = page.locator('[data-package="@backstage-community/plugin-tech-radar"]');
+  await expect(frontend.getByTestId('version-row').first()).toBeVisible();
+  // Version, published, your platform, eight recent release lines (and yours), the action.
+  expect(await frontend.getByTestId('versions').locator('thead th').count()).toBeGreaterThanOrEqual(12);
+  await frontend.getByText('Configuration example').click();
+  await expect(frontend.getByTestId('config-example')).toContainText('dynamicRoutes');
+});
+
+test('an install the release cannot run is explained; on a release that can, it installs, and rolls back', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await uninstallIfInstalled(page, 'roadie-argocd');
+  await setPlatform(page, '1.42.0');
+
+  await page.goto('/plugins/roadie-argocd');
+  await expect(page.getByTestId('plugin-compat')).toHaveText('incompatible');
+  await page.getByTestId('install-form').getByRole('button', { name: 'Install' }).click();
+  const refusal = page.getByRole('alert');
+  await expect(refusal).toContainText('@backstage/core-plugin-api');
+  await expect(refusal).toContainText('Backstage 1.42.0');
+  await expect(refusal).toContainText('1.44.0');
+
+  await setPlatform(page, '1.44.3');
+  await page.goto('/plugins/roadie-argocd');
+  await expect(page.getByTestId('plugin-compat')).toHaveText('compatible');
+  await page.getByTestId('install-form').getByLabel('Reason (optional)').fill('Argo CD for the payments team');
+  await page.getByTestId('install-form').getByRole('button', { name: 'Install' }).click();
+  await expect(page).toHaveURL(/\/settings\/plugins$/);
+  const row = page.locator('[data-testid="installed-row"][data-package="@roadiehq/backstage-plugin-argo-cd"]');
+  await expect(row.getByTestId('installed-version')).toHaveText('2.12.5');
+  const newest = page.getByTestId('revision').first();
+  await expect(newest).toContainText('Argo CD for the payments team');
+  await expect(newest).toContainText('current');
+  const installed = Number(await newest.getAttribute('data-revision'));
+
+  await newest.getByRole('link', { name: 'Changes' }).click();
+  await expect(page.getByTestId('comparison')).toContainText('+ @roadiehq/backstage-plugin-argo-cd 2.12.5');
+
+  await page.getByRole('button', { name: `Roll back to revision ${installed - 1}` }).click();
+  await expect(page.getByTestId('revision').first()).toContainText(`Roll back to revision ${installed - 1}`);
+  await expect(row).toHaveCount(0);
+});

@@ -1,0 +1,2 @@
+DROP TABLE plugin_revisions;
+DROP TABLE plugin_platform;

@@ -1,0 +1,424 @@
+//! The plugin marketplace against the real stack and an npm registry on loopback (an axum
+//! server built here, serving packuments with the real metadata of real plugins): the bundled
+//! directory, the registry refresh, compatibility with Backstage releases, conflicts explained,
+//! revisions (install → update → rollback gives back the same `dynamic-plugins.yaml`), two
+//! admins changing the set at once, and what a runtime's key may read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, Method, Request, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::support::{TestApp, TestTenant};
+use app::auth::model::Role;
+use app::fetch::FetchPolicy;
+use app::plugins::service;
+
+const RADAR: &str = "@backstage-community/plugin-tech-radar";
+const RADAR_BACKEND: &str = "@backstage-community/plugin-tech-radar-backend";
+const RADAR_COMMON: &str = "@backstage-community/plugin-tech-radar-common";
+const ARGO: &str = "@roadiehq/backstage-plugin-argo-cd";
+
+fn version(deps: Value, peers: Value, backstage: Value, published: &str) -> Value {
+    json!({
+        "dependencies": deps, "peerDependencies": peers, "backstage": backstage,
+        "dist": {"tarball": "https://registry.example/x.tgz", "integrity": "sha512-AAAA"}, "published": published,
+    })
+}
+
+/// Packuments of the tech-radar family and Roadie's Argo CD plugin, as the partial mirror
+/// serves them: only some versions, times with offsets, `latest` not the highest.
+fn packuments() -> HashMap<String, Value> {
+    let react = json!({"react": "^16.13.1 || ^17.0.0 || ^18.0.0", "react-router-dom": "6.0.0-beta.0  || ^6.3.0"});
+    let radar_packages = json!({"role": "frontend-plugin", "pluginId": "tech-radar",
+        "pluginPackages": [RADAR, RADAR_BACKEND, RADAR_COMMON]});
+    let backend_packages = json!({"role": "backend-plugin", "pluginId": "tech-radar",
+        "pluginPackages": [RADAR, RADAR_BACKEND, RADAR_COMMON]});
+    let mut radar = HashMap::new();
+    radar.insert("1.14.0", version(
+        json!({RADAR_COMMON: "^1.13.0", "@backstage/core-plugin-api": "^1.12.1", "@backstage/frontend-plugin-api": "^0.13.2",
+               "@backstage/core-components": "^0.18.4", "@material-ui/core": "^4.12.2"}),
+        react.clone(), radar_packages.clone(), "2025-12-10T09:00:00.000000+00:00"));
+    radar.insert("1.13.0", version(
+        json!({RADAR_COMMON: "^1.12.0", "@backstage/core-plugin-api": "^1.12.0", "@backstage/frontend-plugin-api": "^0.13.0"}),
+        react.clone(), radar_packages.clone(), "2025-10-21T12:00:00Z"));
+    radar.insert("1.11.0", version(
+        json!({RADAR_COMMON: "^1.10.0", "@backstage/core-plugin-api": "^1.11.0", "@backstage/frontend-plugin-api": "^0.12.0"}),
+        react.clone(), radar_packages.clone(), "2025-08-01T12:00:00Z"));
+    let mut backend = HashMap::new();
+    let mut newest_backend = version(
+        json!({RADAR_COMMON: "^1.21.0", "@backstage/backend-plugin-api": "^1.10.0", "@backstage/config": "^1.3.6"}),
+        json!({}),
+        backend_packages.clone(),
+        "2026-03-28T16:08:47.930000+00:00",
+    );
+    newest_backend["configSchema"] = json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+        "properties": {"techRadar": {"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}}});
+    backend.insert("1.21.0", newest_backend);
+    backend.insert(
+        "1.12.0",
+        version(
+            json!({RADAR_COMMON: "^1.7.0", "@backstage/backend-plugin-api": "^1.4.0"}),
+            json!({}),
+            backend_packages,
+            "2025-06-01T12:00:00Z",
+        ),
+    );
+    let mut common = HashMap::new();
+    for (v, at) in [
+        ("1.7.0", "2025-03-01"),
+        ("1.9.1", "2025-05-01"),
+        ("1.10.0", "2025-07-01"),
+        ("1.12.0", "2025-09-01"),
+        ("1.13.0", "2025-11-01"),
+    ] {
+        common.insert(
+            v,
+            version(
+                json!({"zod": "^3.22.4"}),
+                json!({}),
+                json!({"role": "common-library"}),
+                &format!("{at}T00:00:00Z"),
+            ),
+        );
+    }
+    let argo_packages = json!({"role": "frontend-plugin", "pluginId": "argocd"});
+    let mut argo = HashMap::new();
+    let mut newest_argo = version(
+        json!({"@backstage/catalog-model": "^1.7.5", "@backstage/core-compat-api": "^0.5.3", "@backstage/core-components": "^0.18.2",
+               "@backstage/core-plugin-api": "^1.11.1", "@backstage/frontend-plugin-api": "^0.12.1",
+               "@backstage/plugin-catalog-react": "^1.21.2"}),
+        json!({"react": "^16.13.1 || ^17.0.0 || ^18.0.0", "react-dom": "^16.13.1 || ^17.0.0 || ^18.0.0",
+               "react-router": "6.0.0-beta.0  || ^6.3.0", "react-router-dom": "6.0.0-beta.0  || ^6.3.0"}),
+        argo_packages.clone(),
+        "2025-11-03T10:00:00Z",
+    );
+    newest_argo["configSchema"] = json!("config.d.ts");
+    argo.insert("2.12.5", newest_argo);
+    argo.insert(
+        "2.9.0",
+        version(
+            json!({"@backstage/core-plugin-api": "^1.9.0", "@backstage/core-components": "^0.14.0"}),
+            react,
+            argo_packages,
+            "2025-01-15T10:00:00Z",
+        ),
+    );
+
+    let mut out = HashMap::new();
+    for (name, versions, latest) in [
+        (RADAR, radar, "1.14.0"),
+        (RADAR_BACKEND, backend, "1.12.0"),
+        (RADAR_COMMON, common, "1.13.0"),
+        (ARGO, argo, "2.12.5"),
+    ] {
+        let time: serde_json::Map<String, Value> =
+            versions.iter().map(|(v, m)| (v.to_string(), m["published"].clone())).collect();
+        let versions: serde_json::Map<String, Value> = versions
+            .into_iter()
+            .map(|(v, mut m)| {
+                m.as_object_mut().unwrap().remove("published");
+                m["name"] = json!(name);
+                m["version"] = json!(v);
+                (v.to_owned(), m)
+            })
+            .collect();
+        out.insert(
+            name.to_owned(),
+            json!({"name": name, "dist-tags": {"latest": latest}, "time": time, "versions": versions}),
+        );
+    }
+    out
+}
+
+/// An npm registry on loopback serving `packuments` (scoped names as `@scope%2fname`).
+async fn registry(packuments: HashMap<String, Value>) -> String {
+    async fn packument(
+        State(all): State<Arc<HashMap<String, Value>>>,
+        Path(name): Path<String>,
+    ) -> axum::response::Response {
+        let name = name.replace("%2f", "/").replace("%2F", "/");
+        match all.get(&name) {
+            Some(doc) => Json(doc.clone()).into_response(),
+            None => (StatusCode::NOT_FOUND, Json(json!({"error": "Not found"}))).into_response(),
+        }
+    }
+    let app = Router::new().route("/{*name}", get(packument)).with_state(Arc::new(packuments));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// The directory refreshed from the fixture registry (shared by every test: the same data).
+async fn refreshed(app: &TestApp) {
+    let url = registry(packuments()).await;
+    let policy = FetchPolicy { allow_private_networks: true };
+    let only: Vec<String> = [RADAR, RADAR_BACKEND, ARGO].iter().map(|s| s.to_string()).collect();
+    let report = service::refresh(&app.db, &policy, &url, &only).await.expect("refresh");
+    assert_eq!(report.packages, 4, "the three named and -common, which tech-radar names as its own: {report:?}");
+    assert!(report.failed.is_empty() && report.not_found.is_empty(), "{report:?}");
+}
+
+async fn send(
+    app: &TestApp,
+    t: &TestTenant,
+    cookie: &str,
+    method: Method,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, &t.host)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = app.send(request).await;
+    let value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+    (response.status, value)
+}
+
+async fn platform(app: &TestApp, t: &TestTenant, cookie: &str, release: &str) {
+    let (status, body) =
+        send(app, t, cookie, Method::PUT, "/api/plugins/platform", json!({"runtime": "rhdh", "release": release}))
+            .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+async fn yaml(app: &TestApp, t: &TestTenant, cookie: &str) -> (String, String) {
+    let response = app.get(&t.host, "/api/plugins/dynamic-plugins.yaml", Some(cookie)).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    let etag = response.headers[header::ETAG].to_str().unwrap().to_owned();
+    (response.body, etag)
+}
+
+#[tokio::test]
+async fn the_bundled_directory_is_browsable_with_facets_and_search() {
+    let app = TestApp::new().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    let (status, all, _) = app.get_json(&t, &cookie, "/api/plugins").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let total = all["total"].as_u64().unwrap();
+    assert!(total > 300, "the bundled directory: {total}");
+    assert_eq!(all["items"].as_array().unwrap().len() as u64, total);
+    assert_eq!(all["platform"]["release"], "1.53.0", "the newest release until the tenant chooses");
+
+    let (_, supported, _) = app.get_json(&t, &cookie, "/api/plugins?support=supported").await;
+    let items = supported["items"].as_array().unwrap();
+    assert!(!items.is_empty() && items.iter().all(|p| p["support"] == "supported"));
+    // A facet's counts are what choosing each value would show.
+    let facet = all["facets"]["support"].as_array().unwrap();
+    let count = facet.iter().find(|f| f["value"] == "supported").unwrap()["count"].as_u64().unwrap();
+    assert_eq!(count, items.len() as u64);
+
+    let (_, found, _) = app.get_json(&t, &cookie, "/api/plugins?q=tech%20radar").await;
+    assert_eq!(found["items"][0]["id"], "tech-radar", "{found}");
+
+    let (status, detail, _) = app.get_json(&t, &cookie, "/api/plugins/tech-radar").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(detail["docs_html"].as_str().unwrap().contains("<p>"), "documentation rendered from Markdown");
+    assert_eq!(detail["releases"].as_array().unwrap().len(), 8, "the newest release of the last eight lines");
+    let (status, _, _) = app.get_json(&t, &cookie, "/api/plugins/no-such-plugin").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = app.get_json(&t, &cookie, "/api/plugins?q=%00").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "NUL bytes are refused");
+}
+
+#[tokio::test]
+async fn compatibility_follows_the_release_and_a_conflict_is_explained_without_changing_anything() {
+    let app = TestApp::new().await;
+    refreshed(&app).await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    platform(&app, &t, &cookie, "1.42.0").await;
+
+    let (_, detail, _) = app.get_json(&t, &cookie, "/api/plugins/roadie-argocd").await;
+    let frontend = detail["packages"].as_array().unwrap().iter().find(|p| p["name"] == ARGO).unwrap();
+    let row = |v: &str| frontend["versions"].as_array().unwrap().iter().find(|r| r["version"] == v).unwrap().clone();
+    assert_eq!(row("2.12.5")["compat"], "Incompatible");
+    assert!(row("2.12.5")["problems"].to_string().contains("core-plugin-api"), "{}", row("2.12.5"));
+    assert_eq!(row("2.9.0")["compat"], "Compatible");
+    assert_eq!(row("2.12.5")["schema"], "Unavailable", "config.d.ts only");
+    let published = row("2.12.5")["published"].as_str().unwrap().to_owned();
+    assert!(published.starts_with("2025-11-03"), "{published}");
+
+    // 2.12.5 asked for by name on 1.42: refused, explained, and the way out named.
+    let ask = json!({"plugin": "roadie-argocd", "versions": {ARGO: "2.12.5"}});
+    let (status, refused) = send(&app, &t, &cookie, Method::POST, "/api/plugins/install", ask.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    let explanation = refused["explanation"].to_string();
+    assert!(explanation.contains("core-plugin-api") && explanation.contains("1.42.0"), "{refused}");
+    let suggestions = refused["suggestions"].to_string();
+    assert!(suggestions.contains("1.44.0") && suggestions.contains("2.9.0"), "{refused}");
+    assert_eq!(refused["alternatives"][0], json!({"package": ARGO, "version": "2.9.0"}));
+    let (_, installed, _) = app.get_json(&t, &cookie, "/api/plugins/installed").await;
+    assert_eq!(installed["platform"]["current_revision"], 0, "nothing changed");
+    let actions = app.audit_actions(&t.tenant).await;
+    assert!(actions
+        .iter()
+        .any(|(a, target, outcome)| a == "plugin.changed" && target == "roadie-argocd" && outcome == "failure"));
+
+    // The dry run says what the suggested version would do; then it is installed.
+    let ok = json!({"operation": "install", "plugin": "roadie-argocd", "versions": {ARGO: "2.9.0"}});
+    let (status, resolved) = send(&app, &t, &cookie, Method::POST, "/api/plugins/resolve", ok).await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    assert_eq!(resolved["resolution"]["changes"][0]["after"], "2.9.0");
+    let (status, made) = send(
+        &app,
+        &t,
+        &cookie,
+        Method::POST,
+        "/api/plugins/install",
+        json!({"plugin": "roadie-argocd", "versions": {ARGO: "2.9.0"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["revision"], 1);
+
+    // The backend whose host API no release ships, and whose -common is not served, is refused.
+    let (status, refused) = send(
+        &app,
+        &t,
+        &cookie,
+        Method::POST,
+        "/api/plugins/install",
+        json!({"plugin": "tech-radar", "versions": {RADAR_BACKEND: "1.21.0"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(refused["explanation"].to_string().contains("backend-plugin-api"), "{refused}");
+}
+
+#[tokio::test]
+async fn install_update_rollback_gives_back_the_same_file_and_history_compares_any_two() {
+    let app = TestApp::new().await;
+    refreshed(&app).await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    platform(&app, &t, &cookie, "1.46.0").await;
+
+    // tech-radar 1.13.0 with its backend at the newest fitting version, -common pulled in.
+    let (status, made) = send(&app, &t, &cookie, Method::POST, "/api/plugins/install",
+        json!({"plugin": "tech-radar", "versions": {RADAR: "1.13.0", RADAR_BACKEND: "*"}, "reason": "radar for the guild"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (first, first_tag) = yaml(&app, &t, &cookie).await;
+    // YAML quotes a scalar that starts with `@`.
+    assert!(first.contains(&format!("package: '{RADAR}@1.13.0'")), "{first}");
+    assert!(first.contains(&format!("package: '{RADAR_BACKEND}@1.12.0'")), "{first}");
+    assert!(first.contains("integrity: sha512-AAAA"), "{first}");
+    assert!(!first.contains(RADAR_COMMON), "libraries come with their plugins, not as entries: {first}");
+    let (_, installed, _) = app.get_json(&t, &cookie, "/api/plugins/installed").await;
+    let rows = installed["installed"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|r| r["package"]["package"] == RADAR_COMMON && r["package"]["version"] == "1.13.0"),
+        "{installed}"
+    );
+    let radar = rows.iter().find(|r| r["package"]["package"] == RADAR).unwrap();
+    assert_eq!(radar["update"], "1.14.0");
+
+    // A runtime polling with the ETag is told nothing changed.
+    let request = Request::get("/api/plugins/dynamic-plugins.yaml")
+        .header(header::HOST, &t.host)
+        .header(header::COOKIE, &cookie)
+        .header(header::IF_NONE_MATCH, &first_tag)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(request).await.status, StatusCode::NOT_MODIFIED);
+
+    let (status, updated) = send(&app, &t, &cookie, Method::PUT, "/api/plugins/update", json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{updated}");
+    let (second, second_tag) = yaml(&app, &t, &cookie).await;
+    assert!(second.contains(&format!("{RADAR}@1.14.0")) && second_tag != first_tag, "{second}");
+    let (status, _) =
+        send(&app, &t, &cookie, Method::POST, "/api/plugins/toggle", json!({"plugin": "tech-radar", "disabled": true}))
+            .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(yaml(&app, &t, &cookie).await.0.contains("disabled: true"));
+
+    let (status, back) = send(&app, &t, &cookie, Method::POST, "/api/plugins/rollback", json!({"revision": 1})).await;
+    assert_eq!(status, StatusCode::CREATED, "{back}");
+    assert_eq!(back["revision"], 4);
+    let (restored, restored_tag) = yaml(&app, &t, &cookie).await;
+    assert_eq!(restored, first, "byte for byte");
+    assert_eq!(restored_tag, first_tag);
+
+    let (_, changes, _) = app.get_json(&t, &cookie, "/api/plugins/revisions?from=1&to=3").await;
+    let radar_change = changes.as_array().unwrap().iter().find(|c| c["package"] == RADAR).unwrap();
+    assert_eq!(radar_change["before"], "1.13.0");
+    assert_eq!(radar_change["after"], "1.14.0");
+    assert_eq!(radar_change["notes"], json!(["disabled"]));
+    let (_, history, _) = app.get_json(&t, &cookie, "/api/plugins/installed").await;
+    let history = history["history"].as_array().unwrap();
+    assert_eq!(history.len(), 4);
+    assert_eq!(history[0]["restores"], 1);
+    assert_eq!(history[3]["reason"], "radar for the guild");
+
+    let (status, _) = send(&app, &t, &cookie, Method::POST, "/api/plugins/rollback", json!({"revision": 4})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the same set is not a new revision");
+    let (status, _) =
+        send(&app, &t, &cookie, Method::DELETE, "/api/plugins/uninstall", json!({"plugin": "tech-radar"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(yaml(&app, &t, &cookie).await.0.trim(), "plugins: []");
+    let actions = app.audit_actions(&t.tenant).await;
+    let changed = actions.iter().filter(|(a, _, o)| a == "plugin.changed" && o == "success").count();
+    assert_eq!(changed, 5, "every revision is audited");
+    assert!(actions.iter().any(|(a, _, _)| a == "plugin.platform_changed"));
+}
+
+#[tokio::test]
+async fn two_admins_changing_the_set_at_once_keep_both_changes() {
+    let app = TestApp::new().await;
+    refreshed(&app).await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    platform(&app, &t, &cookie, "1.46.0").await;
+    let email = format!("second-admin@{}", t.host.replace(".localhost", ".example.com"));
+    let (_, other_cookie) = app.member(&t, &cookie, &email, Role::Admin).await;
+    let radar = json!({"plugin": "tech-radar", "versions": {RADAR: "1.14.0"}});
+    let argo = json!({"plugin": "roadie-argocd", "versions": {ARGO: "2.9.0"}});
+    let (a, b) = tokio::join!(
+        send(&app, &t, &cookie, Method::POST, "/api/plugins/install", radar),
+        send(&app, &t, &other_cookie, Method::POST, "/api/plugins/install", argo),
+    );
+    assert_eq!((a.0, b.0), (StatusCode::CREATED, StatusCode::CREATED), "{} {}", a.1, b.1);
+    let mut revisions = [a.1["revision"].as_i64().unwrap(), b.1["revision"].as_i64().unwrap()];
+    revisions.sort();
+    assert_eq!(revisions, [1, 2]);
+    let (file, _) = yaml(&app, &t, &cookie).await;
+    assert!(file.contains(&format!("{RADAR}@1.14.0")) && file.contains(&format!("{ARGO}@2.9.0")), "{file}");
+}
+
+#[tokio::test]
+async fn a_runtime_key_reads_its_tenants_file_and_nothing_else() {
+    let app = TestApp::new().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    let (other, other_cookie) = app.signed_in_tenant().await;
+    let (_, reader) = app.create_key(&t, &cookie, "runtime", &["plugins:read"]).await;
+    let (_, catalog_only) = app.create_key(&t, &cookie, "catalog", &["catalog:read"]).await;
+    let (_, foreign) = app.create_key(&other, &other_cookie, "runtime", &["plugins:read"]).await;
+    let with_key = |key: String| {
+        Request::get("/api/plugins/dynamic-plugins.yaml")
+            .header(header::HOST, &t.host)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = app.send(with_key(reader.clone())).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.headers[header::CONTENT_TYPE], "application/yaml; charset=utf-8");
+    assert_eq!(app.send(with_key(catalog_only)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.send(with_key(foreign)).await.status, StatusCode::UNAUTHORIZED);
+    let install = Request::post("/api/plugins/install")
+        .header(header::HOST, &t.host)
+        .header(header::AUTHORIZATION, format!("Bearer {reader}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"plugin":"tech-radar"}"#))
+        .unwrap();
+    assert_eq!(app.send(install).await.status, StatusCode::FORBIDDEN, "plugins:read cannot change the set");
+}
