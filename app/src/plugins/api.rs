@@ -103,17 +103,9 @@ async fn run(operation: super::service::Operation, reason: String) -> Result<(),
     use crate::state::{authorized, Authorized};
 
     let Authorized { ctx, state, me } = authorized(Action::PluginsManage).await?;
-    let outcome = super::service::change(
-        &state.db,
-        &state.plugins,
-        &ctx.tenant,
-        ctx.audit_source(),
-        &me,
-        operation,
-        &reason,
-        false,
-    )
-    .await?;
+    let change = super::service::Change { operation, reason, dry_run: false };
+    let outcome =
+        super::service::change(&state.db, &state.plugins, &ctx.tenant, ctx.audit_source(), &me, change).await?;
     match outcome {
         ChangeOutcome::Applied { .. } => {
             leptos_axum::redirect("/settings/plugins");

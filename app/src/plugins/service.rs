@@ -471,6 +471,14 @@ pub async fn set_platform(
     .await
 }
 
+/// A change asked for: what, why, and whether only to say what it would do.
+pub struct Change {
+    pub operation: Operation,
+    /// Shown in the history; empty: a default that says what was done.
+    pub reason: String,
+    pub dry_run: bool,
+}
+
 /// A change to the plugin set.
 #[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
 #[serde(tag = "operation", rename_all = "kebab-case")]
@@ -575,6 +583,9 @@ pub fn diff(before: &[InstalledPackage], after: &[InstalledPackage]) -> Vec<Pack
         .collect()
 }
 
+/// A plugin set and the warnings that come with it.
+type Solved = (Vec<InstalledPackage>, Vec<String>);
+
 /// A package installed for a plugin: which plugin, and the range this change asks for
 /// (`None`: it stays as it is, keeping its version where it can).
 type Roots = BTreeMap<String, (Option<String>, Option<String>)>;
@@ -627,7 +638,7 @@ fn solve(
     release: &Release,
     current: &[InstalledPackage],
     roots: &Roots,
-) -> Result<(Vec<InstalledPackage>, Vec<String>), solver::Conflict> {
+) -> Result<Solved, solver::Conflict> {
     let installed: BTreeMap<String, String> = current.iter().map(|p| (p.package.clone(), p.version.clone())).collect();
     let kept = needed_by(directory, roots, &installed);
     let pinned: BTreeMap<String, String> = installed.into_iter().filter(|(name, _)| kept.contains(name)).collect();
@@ -686,7 +697,7 @@ fn next_set(
     current: &[InstalledPackage],
     operation: &Operation,
     earlier: Option<Vec<InstalledPackage>>,
-) -> AppResult<Result<(Vec<InstalledPackage>, Vec<String>), ConflictReport>> {
+) -> AppResult<Result<Solved, ConflictReport>> {
     let mut roots = roots_of(current);
     match operation {
         Operation::Install { plugin, versions } => {
@@ -786,11 +797,10 @@ pub async fn change(
     tenant: &Tenant,
     source: AuditSource,
     me: &Principal,
-    operation: Operation,
-    reason: &str,
-    dry_run: bool,
+    change: Change,
 ) -> AppResult<ChangeOutcome> {
-    let reason = typed(reason, "A reason")?.to_owned();
+    let Change { operation, reason, dry_run } = change;
+    let reason = typed(&reason, "A reason")?.to_owned();
     operation.check()?;
     let (plugins, me) = (plugins.clone(), me.clone());
     db.with_tenant(tenant, move |conn| {

@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Migrate every schema, then serve HTTP (the default).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Apply pending migrations to the control schema and every tenant schema.
     Migrate,
     /// Manage tenants.
@@ -63,7 +63,7 @@ impl Cli {
     pub async fn run(self) -> Result<(), AppError> {
         let db = Database::connect(&self.database.database_url, self.database.db_pool_size)?;
         match self.command {
-            Some(Command::Serve(config)) => startup::serve(db, config).await,
+            Some(Command::Serve(config)) => startup::serve(db, *config).await,
             None => startup::serve(db, ServeConfig::from_env()?).await,
             Some(Command::Migrate) => {
                 for (tenant, applied) in startup::migrate(&db).await? {

@@ -17,7 +17,7 @@ use super::{json_body, ApiResult, Endpoint, Params};
 use app::auth::model::Principal;
 use app::auth::permission::Action;
 use app::plugins::model::{Browse, BrowseQuery, ChangeOutcome, PackageChange, PluginDetail, TenantPlugins};
-use app::plugins::service::{self, Operation};
+use app::plugins::service::{self, Change, Operation};
 use app::state::{AppState, RequestContext};
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -168,9 +168,8 @@ async fn apply(
     reason: &str,
     dry_run: bool,
 ) -> ApiResult<Response> {
-    let outcome =
-        service::change(&state.db, &state.plugins, &ctx.tenant, ctx.audit_source(), me, operation, reason, dry_run)
-            .await?;
+    let change = Change { operation, reason: reason.to_owned(), dry_run };
+    let outcome = service::change(&state.db, &state.plugins, &ctx.tenant, ctx.audit_source(), me, change).await?;
     Ok(match outcome {
         ChangeOutcome::Applied { revision, resolution } => {
             let status = if dry_run { StatusCode::OK } else { StatusCode::CREATED };
