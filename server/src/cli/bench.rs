@@ -40,6 +40,10 @@ pub struct BenchArgs {
     /// the directory as it is the discovery methods' quality on the labelled set.
     #[arg(long)]
     briefs: Option<usize>,
+    /// Measure the plugin marketplace instead: this many generated plugins added to the
+    /// directory, 200 installed in the scratch tenant, then the plugin API over --http.
+    #[arg(long)]
+    plugins: Option<usize>,
     /// With --audit-events: real events written through the audit call (and verified).
     #[arg(long, default_value_t = 100_000)]
     audit_chained: i64,
@@ -83,6 +87,15 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
     if let Some(companies) = args.briefs {
         println!("tenant {slug}: competitive briefs over {companies} companies");
         super::bench_briefs::run(db, tenant, &admin_email, companies, args.http.as_deref(), args.samples).await?;
+        if !args.keep {
+            tenancy::remove(db, tenant).await?;
+            println!("scratch tenant {slug} removed");
+        }
+        return Ok(());
+    }
+    if let Some(count) = args.plugins {
+        println!("tenant {slug}: the plugin marketplace with {count} generated plugins");
+        super::bench_plugins::run(db, tenant, &admin_email, count, args.http.as_deref(), args.samples).await?;
         if !args.keep {
             tenancy::remove(db, tenant).await?;
             println!("scratch tenant {slug} removed");
