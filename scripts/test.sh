@@ -54,6 +54,12 @@ cargo leptos build
 cargo leptos build --release
 report_site_size
 SERVER="$CARGO_TARGET_DIR/release/server"
+if [ -z "$external_db" ]; then
+  # The browsers start from what a new installation has: the Rust tests wrote to the shared
+  # parts of the database too (the plugin directory refreshed from their fixture registry).
+  psql -q "$admin_url" -c "DROP DATABASE IF EXISTS beacon WITH (FORCE)" -c "CREATE DATABASE beacon"
+  redis-cli -u "$REDIS_URL" FLUSHALL >/dev/null
+fi
 
 slug="e2e$(date +%s)"
 output=$("$SERVER" tenant create --slug "$slug" --name "E2E Corp" --admin-email "admin@$slug.example.com")

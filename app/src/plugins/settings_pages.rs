@@ -105,6 +105,17 @@ fn Overview(overview: TenantPlugins, actions: Actions) -> impl IntoView {
     let TenantPlugins { platform, releases, installed, history, warnings, may_manage } = overview;
     let updates = installed.iter().filter(|r| r.update.is_some() && r.package.plugin.is_some()).count();
     let current = platform.current_revision;
+    // The empty set before revision 1 can be restored too, once the list reaches back to it.
+    let history_complete = history.last().is_some_and(|r| r.number == 1);
+    // A plugin's controls (enable, disable, uninstall) are on its first package's row.
+    let mut seen = std::collections::HashSet::new();
+    let installed: Vec<(InstalledRow, bool)> = installed
+        .into_iter()
+        .map(|row| {
+            let first = row.package.plugin.clone().is_some_and(|p| seen.insert(p));
+            (row, first)
+        })
+        .collect();
     let platform_form = may_manage.then(|| {
         let (runtime, release) = (platform.runtime.clone(), platform.release.clone());
         view! {
@@ -159,7 +170,7 @@ fn Overview(overview: TenantPlugins, actions: Actions) -> impl IntoView {
                         <tr><th class="py-2">"Package"</th><th>"Version"</th><th>"Fit"</th><th>"State"</th><th></th></tr>
                     </thead>
                     <tbody class="divide-y divide-slate-100">
-                        {installed.into_iter().map(|row| view! { <InstalledRowView row may_manage actions/> }).collect_view()}
+                        {installed.into_iter().map(|(row, first)| view! { <InstalledRowView row may_manage=may_manage first actions/> }).collect_view()}
                     </tbody>
                 </table>
             }.into_any()
@@ -195,12 +206,29 @@ fn Overview(overview: TenantPlugins, actions: Actions) -> impl IntoView {
                     </li>
                 }
             }).collect_view()}
+            {(history_complete && current != 0).then(|| view! {
+                <li class="flex items-center justify-between gap-4 px-4 py-2 text-sm" data-testid="revision" data-revision="0">
+                    <p class="text-slate-600">"#0 Before any plugin was installed"</p>
+                    {may_manage.then(|| view! {
+                        <ActionForm action=actions.rollback>
+                            <input type="hidden" name="revision" value="0"/>
+                            <button type="submit" class="text-sm text-amber-700 hover:text-amber-900" aria-label="Roll back to revision 0">"Roll back to this"</button>
+                        </ActionForm>
+                    })}
+                </li>
+            })}
         </ol>
     }
 }
 
 #[component]
-fn InstalledRowView(row: InstalledRow, may_manage: bool, actions: Actions) -> impl IntoView {
+fn InstalledRowView(
+    row: InstalledRow,
+    may_manage: bool,
+    /// The first row of its plugin: it carries the plugin's controls.
+    first: bool,
+    actions: Actions,
+) -> impl IntoView {
     let InstalledRow { package, compat, update } = row;
     let plugin = package.plugin.clone();
     let manage = may_manage.then(|| {
@@ -213,7 +241,7 @@ fn InstalledRowView(row: InstalledRow, may_manage: bool, actions: Actions) -> im
                 </ActionForm>
             }
         });
-        let plugin_controls = plugin.clone().map(|id| {
+        let plugin_controls = plugin.clone().filter(|_| first).map(|id| {
             let uninstall_label = format!("Uninstall {id}");
             let toggle_id = id.clone();
             let disable = (!package.disabled).to_string();
