@@ -96,6 +96,16 @@ fn generated(count: usize, doc: &seed::SeedDocument) -> (Vec<SeedPlugin>, Vec<Se
     (plugins, packages)
 }
 
+/// One timed request: what it asks and the status it must get.
+struct Case {
+    label: &'static str,
+    method: Method,
+    path: String,
+    body: Option<String>,
+    etag: Option<String>,
+    status: u16,
+}
+
 pub async fn run(
     db: &Database,
     tenant: &Tenant,
@@ -169,66 +179,75 @@ pub async fn run(
     let yaml = call(Method::GET, "/api/plugins/dynamic-plugins.yaml", None, None).await.map_err(AppError::internal)?;
     let etag = yaml.headers().get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let resolve = json!({"operation": "install", "plugin": format!("bench-plugin-{:04}", INSTALLED)}).to_string();
-    let cases: Vec<(&str, Method, String, Option<String>, Option<&str>, u16)> = vec![
-        ("GET /api/plugins (every plugin, facets)", Method::GET, "/api/plugins".into(), None, None, 200),
-        (
+    let case = |label, method, path: &str, body: Option<String>, etag: Option<&str>, status| Case {
+        label,
+        method,
+        path: path.to_owned(),
+        body,
+        etag: etag.map(str::to_owned),
+        status,
+    };
+    let cases = vec![
+        case("GET /api/plugins (every plugin, facets)", Method::GET, "/api/plugins", None, None, 200),
+        case(
             "GET /api/plugins?q=cost&support=supported",
             Method::GET,
-            "/api/plugins?q=cost&support=supported".into(),
+            "/api/plugins?q=cost&support=supported",
             None,
             None,
             200,
         ),
-        (
+        case(
             "GET /api/plugins?compat=compatible&state=installed",
             Method::GET,
-            "/api/plugins?compat=compatible&state=installed".into(),
+            "/api/plugins?compat=compatible&state=installed",
             None,
             None,
             200,
         ),
-        (
+        case(
             "GET /api/plugins/{id} (3 packages × 30 versions)",
             Method::GET,
-            "/api/plugins/bench-plugin-0007".into(),
+            "/api/plugins/bench-plugin-0007",
             None,
             None,
             200,
         ),
-        ("GET /api/plugins/installed (200 plugins)", Method::GET, "/api/plugins/installed".into(), None, None, 200),
-        (
+        case("GET /api/plugins/installed (200 plugins)", Method::GET, "/api/plugins/installed", None, None, 200),
+        case(
             "POST /api/plugins/resolve (1 more on 200)",
             Method::POST,
-            "/api/plugins/resolve".into(),
+            "/api/plugins/resolve",
             Some(resolve),
             None,
             200,
         ),
-        (
+        case(
             "GET dynamic-plugins.yaml (400 entries)",
             Method::GET,
-            "/api/plugins/dynamic-plugins.yaml".into(),
+            "/api/plugins/dynamic-plugins.yaml",
             None,
             None,
             200,
         ),
-        (
+        case(
             "GET dynamic-plugins.yaml, If-None-Match (304)",
             Method::GET,
-            "/api/plugins/dynamic-plugins.yaml".into(),
+            "/api/plugins/dynamic-plugins.yaml",
             None,
-            Some(etag.as_str()),
+            Some(&etag),
             304,
         ),
     ];
     println!("{:<48} {:>9} {:>9} {:>9} {:>9}", "plugins (HTTP)", "cold ms", "p50 ms", "p95 ms", "max ms");
-    for (label, method, path, body, etag, status) in cases {
+    for Case { label, method, path, body, etag, status } in cases {
         // Cold: the first call after the directory changed, which every server reloads.
         db.with_control(|conn| Box::pin(async move { repo::bump(conn, None).await.map_err(AppError::from) })).await?;
         let mut timings: Vec<Duration> = Vec::with_capacity(samples + 1);
         for _ in 0..=samples {
             let started = Instant::now();
-            let response = call(method.clone(), &path, body.clone(), etag).await.map_err(AppError::internal)?;
+            let response =
+                call(method.clone(), &path, body.clone(), etag.as_deref()).await.map_err(AppError::internal)?;
             let answered = response.status().as_u16();
             response.bytes().await.map_err(AppError::internal)?;
             timings.push(started.elapsed());
