@@ -38,8 +38,14 @@ pub type Sessions = SessionManagerLayer<RedisStore<RedisPool>>;
 /// Logs go to stderr: the commands' stdout is their output (tables, `--json` documents, the
 /// one-time password), which scripts read.
 pub fn init_tracing() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_sessions=warn,fred=warn"));
+    // The plugin solver (pubgrub) logs every step of a solve at info: thousands of lines per
+    // install. It is quiet unless RUST_LOG names it.
+    let quiet = "tower_sessions=warn,fred=warn,pubgrub=warn";
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(wanted) if wanted.contains("pubgrub") => EnvFilter::new(wanted),
+        Ok(wanted) => EnvFilter::new(format!("{wanted},pubgrub=warn")),
+        Err(_) => EnvFilter::new(format!("info,{quiet}")),
+    };
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
 }
 

@@ -3,6 +3,7 @@
 //! compatibility tables are computed without a query each.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use nodejs_semver::Version;
@@ -54,13 +55,22 @@ impl PackageInfo {
             .or_else(|| self.versions.last())
     }
 
-    /// The newest stable, not deprecated version that installs on `release`.
-    pub fn newest_on(&self, release: &Release) -> Option<&VersionInfo> {
+    /// The newest stable, not deprecated version that installs on the release `fits` is of.
+    pub fn newest_on(&self, fits: &ReleaseFits) -> Option<&VersionInfo> {
+        let compat = fits.get(&self.name)?;
         self.versions
             .iter()
+            .zip(compat)
             .rev()
-            .filter(|v| !v.parsed.is_prerelease() && !v.known.deprecated)
-            .find(|v| fit(v, release).0.installable())
+            .filter(|(v, _)| !v.parsed.is_prerelease() && !v.known.deprecated)
+            .find(|(_, c)| c.installable())
+            .map(|(v, _)| v)
+    }
+
+    /// How `version` (one of this package's) fits the release `fits` is of.
+    pub fn fit_of(&self, version: &VersionInfo, fits: &ReleaseFits) -> Compat {
+        let index = self.versions.iter().position(|v| v.known.version == version.known.version);
+        index.and_then(|i| fits.get(&self.name)?.get(i).copied()).unwrap_or(Compat::Unknown)
     }
 
     pub fn newest_publish(&self) -> Option<DateTime<Utc>> {
@@ -87,15 +97,21 @@ pub struct PluginInfo {
     pub haystack: String,
 }
 
+/// Each version's fit on one release, by package, in the order of `PackageInfo::versions`.
+pub type ReleaseFits = HashMap<String, Vec<Compat>>;
+
 pub struct Directory {
     pub version: i64,
     /// Ordered by title.
     pub plugins: Vec<PluginInfo>,
     pub packages: HashMap<String, PackageInfo>,
-    /// The solver's view of every package's versions.
-    pub known: Known,
     /// Oldest first.
     pub releases: Vec<Release>,
+    /// Fits computed so far, by release: a release's are computed once per directory version
+    /// (every version of every package: the work behind a browse, a card and a solve).
+    fits: Mutex<HashMap<String, Arc<ReleaseFits>>>,
+    /// The solver's view on each release asked for so far (see `known_on`).
+    known_on: Mutex<HashMap<String, Arc<Known>>>,
 }
 
 /// How `version` fits `release`, with the reasons when it does not.
@@ -127,10 +143,8 @@ fn same_line(a: &str, b: &str) -> bool {
 
 impl Directory {
     pub fn new(version: i64, plugins: Vec<PluginInfo>, packages: Vec<PackageInfo>, releases: Vec<Release>) -> Self {
-        let known =
-            packages.iter().map(|p| (p.name.clone(), p.versions.iter().map(|v| v.known.clone()).collect())).collect();
         let packages = packages.into_iter().map(|p| (p.name.clone(), p)).collect();
-        Directory { version, plugins, packages, known, releases }
+        Directory { version, plugins, packages, releases, fits: Mutex::default(), known_on: Mutex::default() }
     }
 
     pub fn plugin(&self, id: &str) -> Option<&PluginInfo> {
@@ -143,11 +157,6 @@ impl Directory {
 
     pub fn newest_release(&self) -> Option<&Release> {
         self.releases.last()
-    }
-
-    /// The plugin a package belongs to (the first that lists it).
-    pub fn plugin_of(&self, package: &str) -> Option<&PluginInfo> {
-        self.plugins.iter().find(|p| p.packages.iter().any(|n| n == package))
     }
 
     /// The package a plugin's card describes: its first plugin (frontend or backend) package.
@@ -166,13 +175,57 @@ impl Directory {
             .filter(|p| p.role.as_deref().is_none_or(is_loadable_role))
     }
 
-    /// The plugin's fit on `release`: the newest version that installs, else the latest's fit.
-    pub fn plugin_fit(&self, plugin: &PluginInfo, release: &Release) -> Compat {
-        let Some(main) = self.main_package(plugin) else { return Compat::Unknown };
-        if let Some(v) = main.newest_on(release) {
-            return fit(v, release).0;
+    /// Every version's fit on `release`, computed the first time it is asked for.
+    pub fn fits(&self, release: &Release) -> Arc<ReleaseFits> {
+        if let Some(fits) = self.fits.lock().unwrap_or_else(|p| p.into_inner()).get(&release.version) {
+            return fits.clone();
         }
-        main.latest().map_or(Compat::Unknown, |v| fit(v, release).0)
+        let fits: ReleaseFits = self
+            .packages
+            .values()
+            .map(|p| (p.name.clone(), p.versions.iter().map(|v| fit(v, release).0).collect()))
+            .collect();
+        let fits = Arc::new(fits);
+        self.fits.lock().unwrap_or_else(|p| p.into_inner()).insert(release.version.clone(), fits.clone());
+        fits
+    }
+
+    /// The solver's view of the directory on `release`: where a package has versions known to
+    /// fit, versions nothing is known of (no dependency data, built for another release line)
+    /// are left out, so a solution never prefers a guess to a version known to work.
+    pub fn known_on(&self, release: &Release) -> Arc<Known> {
+        if let Some(known) = self.known_on.lock().unwrap_or_else(|p| p.into_inner()).get(&release.version) {
+            return known.clone();
+        }
+        let fits = self.fits(release);
+        let known: Known = self
+            .packages
+            .values()
+            .map(|p| {
+                let compat = fits.get(&p.name).map(Vec::as_slice).unwrap_or_default();
+                let some_fit = compat.iter().any(|c| c.installable());
+                let versions = p
+                    .versions
+                    .iter()
+                    .zip(compat)
+                    .filter(|(_, c)| !some_fit || **c != Compat::Unknown)
+                    .map(|(v, _)| v.known.clone())
+                    .collect();
+                (p.name.clone(), versions)
+            })
+            .collect();
+        let known = Arc::new(known);
+        self.known_on.lock().unwrap_or_else(|p| p.into_inner()).insert(release.version.clone(), known.clone());
+        known
+    }
+
+    /// The plugin's fit: the newest version that installs, else the latest's fit.
+    pub fn plugin_fit(&self, plugin: &PluginInfo, fits: &ReleaseFits) -> Compat {
+        let Some(main) = self.main_package(plugin) else { return Compat::Unknown };
+        if let Some(v) = main.newest_on(fits) {
+            return main.fit_of(v, fits);
+        }
+        main.latest().map_or(Compat::Unknown, |v| main.fit_of(v, fits))
     }
 
     pub fn staleness(&self, plugin: &PluginInfo, now: DateTime<Utc>) -> Staleness {

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use chrono::Utc;
 use serde_json::json;
 
-use super::directory::{fit, is_loadable_role, Directory, PackageInfo};
+use super::directory::{fit, is_loadable_role, Directory, PackageInfo, ReleaseFits};
 use super::docs;
 use super::model::{
     Alternative, Browse, BrowseQuery, ChangeOutcome, Compat, ConflictReport, FacetValue, Facets, InstalledPackage,
@@ -184,14 +184,14 @@ fn typed<'a>(text: &'a str, what: &str) -> AppResult<&'a str> {
 fn card(
     directory: &Directory,
     plugin: &super::directory::PluginInfo,
-    release: &Release,
+    fits: &ReleaseFits,
     installed: &[InstalledPackage],
 ) -> PluginCard {
     let main = directory.main_package(plugin);
     let latest = main.and_then(PackageInfo::latest);
     let installed_version =
         main.and_then(|m| installed.iter().find(|i| i.package == m.name)).map(|i| i.version.clone());
-    let update_available = match (&installed_version, main.and_then(|m| m.newest_on(release))) {
+    let update_available = match (&installed_version, main.and_then(|m| m.newest_on(fits))) {
         (Some(current), Some(newest)) => {
             nodejs_semver::Version::parse(current).map(|c| newest.parsed > c).unwrap_or(false)
         }
@@ -216,7 +216,7 @@ fn card(
         latest: latest.map(|v| v.known.version.clone()),
         published: main.and_then(PackageInfo::newest_publish),
         staleness: directory.staleness(plugin, Utc::now()),
-        compat: directory.plugin_fit(plugin, release),
+        compat: directory.plugin_fit(plugin, fits),
         installed: installed_version,
         update_available,
     }
@@ -253,6 +253,7 @@ pub async fn browse(db: &Database, plugins: &Plugins, tenant: &Tenant, query: Br
             let platform = platform(conn, &directory).await?;
             let release = release_of(&directory, &platform)?;
             let installed = current_set(conn, &platform).await?;
+            let fits = directory.fits(release);
             let chosen = [&query.category, &query.role, &query.support, &query.compat, &query.state, &query.collection];
             let terms: Vec<&str> = search.split_whitespace().collect();
             let mut counts: [BTreeMap<String, usize>; 6] = Default::default();
@@ -261,7 +262,7 @@ pub async fn browse(db: &Database, plugins: &Plugins, tenant: &Tenant, query: Br
                 if !terms.iter().all(|t| plugin.haystack.contains(t)) {
                     continue;
                 }
-                let card = card(&directory, plugin, release, &installed);
+                let card = card(&directory, plugin, &fits, &installed);
                 let values = facet_values(&card, &plugin.collections);
                 let matches: Vec<bool> =
                     (0..6).map(|f| chosen[f].is_empty() || values[f].iter().any(|v| v == chosen[f])).collect();
@@ -382,7 +383,7 @@ pub async fn plugin(
                 })
                 .collect();
             Ok(PluginDetail {
-                card: card(&directory, plugin, release, &installed),
+                card: card(&directory, plugin, &directory.fits(release), &installed),
                 docs_html: docs::render(&plugin.docs),
                 highlights: plugin.highlights.clone(),
                 tags: plugin.tags.clone(),
@@ -411,6 +412,7 @@ pub async fn tenant_plugins(
             let platform = platform(conn, &directory).await?;
             let release = release_of(&directory, &platform)?;
             let set = current_set(conn, &platform).await?;
+            let fits = directory.fits(release);
             let mut warnings = Vec::new();
             let installed = set
                 .into_iter()
@@ -420,7 +422,7 @@ pub async fn tenant_plugins(
                         .and_then(|p| p.version(&package.version))
                         .map_or((Compat::Unknown, Vec::new()), |v| fit(v, release));
                     warnings.extend(notes.into_iter().map(|n| format!("{} {}: {n}", package.package, package.version)));
-                    let update = info.and_then(|p| p.newest_on(release)).filter(|newest| {
+                    let update = info.and_then(|p| p.newest_on(&fits)).filter(|newest| {
                         nodejs_semver::Version::parse(&package.version).is_ok_and(|current| newest.parsed > current)
                     });
                     InstalledRow { compat, update: update.map(|v| v.known.version.clone()), package }
@@ -590,28 +592,6 @@ type Solved = (Vec<InstalledPackage>, Vec<String>);
 /// (`None`: it stays as it is, keeping its version where it can).
 type Roots = BTreeMap<String, (Option<String>, Option<String>)>;
 
-/// The solver's view of the directory on `release`: where a package has versions known to fit,
-/// versions nothing is known of (no dependency data, built for another release line) are left
-/// out, so a solution never prefers a guess to a version that is known to work.
-fn known_on(directory: &Directory, release: &Release) -> solver::Known {
-    directory
-        .packages
-        .values()
-        .map(|p| {
-            let fits: Vec<Compat> = p.versions.iter().map(|v| fit(v, release).0).collect();
-            let some_fit = fits.iter().any(|c| c.installable());
-            let versions = p
-                .versions
-                .iter()
-                .zip(&fits)
-                .filter(|(_, c)| !some_fit || **c != Compat::Unknown)
-                .map(|(v, _)| v.known.clone())
-                .collect();
-            (p.name.clone(), versions)
-        })
-        .collect()
-}
-
 /// The managed packages `roots` need, transitively, at the versions `versions` gives them.
 fn needed_by(directory: &Directory, roots: &Roots, versions: &BTreeMap<String, String>) -> HashSet<String> {
     let mut needed: HashSet<String> = roots.keys().cloned().collect();
@@ -646,7 +626,7 @@ fn solve(
         .iter()
         .filter_map(|(package, (_, range))| Some(Requirement { package: package.clone(), range: range.clone()? }))
         .collect();
-    let known = known_on(directory, release);
+    let known = directory.known_on(release);
     let solution = solver::resolve(&known, release, &directory.releases, &pinned, &requested)?;
     let needed = needed_by(directory, roots, &solution.packages);
     let old = by_name(current);
@@ -680,7 +660,7 @@ fn roots_of(set: &[InstalledPackage]) -> Roots {
 fn alternatives(directory: &Directory, release: &Release, packages: impl Iterator<Item = String>) -> Vec<Alternative> {
     packages
         .filter_map(|name| {
-            let newest = directory.packages.get(&name)?.newest_on(release)?;
+            let newest = directory.packages.get(&name)?.newest_on(&directory.fits(release))?;
             Some(Alternative { package: name, version: newest.known.version.clone() })
         })
         .collect()
@@ -699,6 +679,7 @@ fn next_set(
     earlier: Option<Vec<InstalledPackage>>,
 ) -> AppResult<Result<Solved, ConflictReport>> {
     let mut roots = roots_of(current);
+    let fits = directory.fits(release);
     match operation {
         Operation::Install { plugin, versions } => {
             let info = directory.plugin(plugin).ok_or_else(|| AppError::not_found(format!("No plugin `{plugin}`.")))?;
@@ -718,7 +699,7 @@ fn next_set(
             for package in &packages {
                 let range = versions.get(&package.name).cloned().unwrap_or_else(|| {
                     // Newest fitting version first; without one the solver explains why.
-                    package.newest_on(release).map_or_else(|| "*".to_owned(), |v| v.known.version.clone())
+                    package.newest_on(&fits).map_or_else(|| "*".to_owned(), |v| v.known.version.clone())
                 });
                 roots.insert(package.name.clone(), (Some(plugin.clone()), Some(range)));
             }
@@ -739,7 +720,7 @@ fn next_set(
             };
             let installed = by_name(current);
             for name in &targets {
-                let newest = directory.packages.get(name).and_then(|p| p.newest_on(release));
+                let newest = directory.packages.get(name).and_then(|p| p.newest_on(&fits));
                 let version = installed.get(name).and_then(|p| nodejs_semver::Version::parse(&p.version).ok());
                 // Only ever forward: a package newer than the newest fitting one stays.
                 if let (Some(newest), Some(version), Some(root)) = (newest, version, roots.get_mut(name)) {
