@@ -37,6 +37,16 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// What a person typed into a search, a name or a short field, trimmed: refused with a NUL
+/// byte (PostgreSQL refuses it in text) or past `max_chars` (nothing sensible is that long).
+pub fn typed<'a>(text: &'a str, what: &str, max_chars: usize) -> AppResult<&'a str> {
+    let text = text.trim();
+    if text.contains('\0') || text.chars().count() > max_chars {
+        return Err(AppError::invalid(format!("{what} has at most {max_chars} characters and no NUL byte.")));
+    }
+    Ok(text)
+}
+
 /// Constructors in the crates.io style, so call sites read `AppError::invalid("…")`.
 impl AppError {
     /// Input the caller can fix (422; REST endpoints answer 400).

@@ -382,14 +382,11 @@ pub async fn delete_company(db: &Database, tenant: &Tenant, source: AuditSource,
     .await
 }
 
-/// What a person typed into a search or a name field, trimmed: refused with a NUL byte or past
-/// 200 characters (PostgreSQL refuses NUL in text; nothing sensible is that long).
+/// The longest search or company name accepted.
+const MAX_TYPED: usize = 200;
+
 fn typed<'a>(text: &'a str, what: &str) -> AppResult<&'a str> {
-    let text = text.trim();
-    if text.contains('\0') || text.chars().count() > 200 {
-        return Err(AppError::invalid(format!("{what} has at most 200 characters and no NUL byte.")));
-    }
-    Ok(text)
+    crate::error::typed(text, what, MAX_TYPED)
 }
 
 /// The company `name` names: its exact (folded) name, else the only one it starts, else an

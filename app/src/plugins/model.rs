@@ -117,6 +117,34 @@ pub struct BrowseQuery {
     pub collection: String,
 }
 
+impl BrowseQuery {
+    /// The query string (page URLs and `GET /api/plugins`): each field and its key.
+    pub fn from_params(get: impl Fn(&str) -> String) -> Self {
+        BrowseQuery {
+            search: get("q"),
+            category: get("category"),
+            role: get("role"),
+            support: get("support"),
+            compat: get("compat"),
+            state: get("state"),
+            collection: get("collection"),
+        }
+    }
+
+    /// Each field with its query-string key, in the order of `from_params`.
+    pub fn pairs(&self) -> [(&'static str, &str); 7] {
+        [
+            ("q", &self.search),
+            ("category", &self.category),
+            ("role", &self.role),
+            ("support", &self.support),
+            ("compat", &self.compat),
+            ("state", &self.state),
+            ("collection", &self.collection),
+        ]
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Browse {
     pub items: Vec<PluginCard>,

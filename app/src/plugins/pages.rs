@@ -42,38 +42,23 @@ const FACETS: [(&str, &str); 6] = [
     ("collection", "Collection"),
 ];
 
-fn browse_query(get: impl Fn(&str) -> String) -> BrowseQuery {
-    BrowseQuery {
-        search: get("q"),
-        category: get("category"),
-        role: get("role"),
-        support: get("support"),
-        compat: get("compat"),
-        state: get("state"),
-        collection: get("collection"),
-    }
+/// The value a facet is set to ("" when it is not).
+fn chosen<'q>(query: &'q BrowseQuery, facet: &str) -> &'q str {
+    query.pairs().into_iter().find(|(key, _)| *key == facet).map_or("", |(_, value)| value)
 }
 
 /// The browse URL with one facet set (or cleared when it is already the chosen value).
 fn facet_href(query: &BrowseQuery, facet: &str, value: &str) -> String {
-    let mut pairs = vec![
-        ("q", query.search.clone()),
-        ("category", query.category.clone()),
-        ("role", query.role.clone()),
-        ("support", query.support.clone()),
-        ("compat", query.compat.clone()),
-        ("state", query.state.clone()),
-        ("collection", query.collection.clone()),
-    ];
-    for (name, current) in pairs.iter_mut() {
-        if *name == facet {
-            *current = if current == value { String::new() } else { value.to_owned() };
-        }
-    }
-    let query: Vec<String> = pairs
+    let query: Vec<String> = query
+        .pairs()
         .into_iter()
+        .map(|(k, v)| match k == facet {
+            true if v == value => (k, ""),
+            true => (k, value),
+            false => (k, v),
+        })
         .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", crate::escape::percent(&v, b"")))
+        .map(|(k, v)| format!("{k}={}", crate::escape::percent(v, b"")))
         .collect();
     if query.is_empty() {
         "/plugins".to_owned()
@@ -85,7 +70,7 @@ fn facet_href(query: &BrowseQuery, facet: &str, value: &str) -> String {
 #[component]
 pub fn PluginsPage() -> impl IntoView {
     let query = use_query_map();
-    let params = move || query.with(|q| browse_query(|k| q.get(k).unwrap_or_default()));
+    let params = move || query.with(|q| BrowseQuery::from_params(|k| q.get(k).unwrap_or_default()));
     let browse = Resource::new(params, load_plugins);
     view! {
         <section class="max-w-6xl">
@@ -118,14 +103,6 @@ fn BrowseView(browse: Browse, query: BrowseQuery) -> impl IntoView {
         .zip([facets.category, facets.role, facets.support, facets.compat, facets.state, facets.collection])
         .map(|((key, label), values)| (*key, *label, values))
         .collect();
-    let chosen = |key: &str| match key {
-        "category" => query.category.clone(),
-        "role" => query.role.clone(),
-        "support" => query.support.clone(),
-        "compat" => query.compat.clone(),
-        "state" => query.state.clone(),
-        _ => query.collection.clone(),
-    };
     let shown = items.len();
     view! {
         <p class="mt-4 text-sm text-slate-600" data-testid="platform">
@@ -135,7 +112,7 @@ fn BrowseView(browse: Browse, query: BrowseQuery) -> impl IntoView {
         <div class="mt-4 grid gap-6 md:grid-cols-[14rem_1fr]">
             <aside class="space-y-5 text-sm" data-testid="facets">
                 {groups.into_iter().filter(|(_, _, values)| !values.is_empty()).map(|(key, label, values)| {
-                    let current = chosen(key);
+                    let current = chosen(&query, key).to_owned();
                     let query = query.clone();
                     view! {
                         <div data-facet=key>

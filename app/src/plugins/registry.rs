@@ -145,10 +145,8 @@ fn integrity(dist: Option<&Value>) -> Option<String> {
     if let Some(sri) = sri {
         return Some(sri.to_owned());
     }
-    let hex = dist.get("shasum").and_then(Value::as_str)?;
-    let bytes: Option<Vec<u8>> =
-        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect();
-    bytes.filter(|b| b.len() == 20).map(|b| format!("sha1-{}", base64::engine::general_purpose::STANDARD.encode(b)))
+    let shasum = crate::audit::chain::unhex(dist.get("shasum").and_then(Value::as_str)?)?;
+    (shasum.len() == 20).then(|| format!("sha1-{}", base64::engine::general_purpose::STANDARD.encode(shasum)))
 }
 
 #[cfg(test)]

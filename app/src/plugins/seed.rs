@@ -82,21 +82,24 @@ pub struct SeedCollection {
 /// The bundled directory (gzipped JSON).
 pub const BUNDLED: &[u8] = include_bytes!("../../../server/demo/plugins/directory.json.gz");
 
-/// Parses a gzipped seed document; its digest tells whether it was loaded already.
-pub fn parse(gzipped: &[u8]) -> Result<(SeedDocument, String), String> {
+/// The digest that tells whether a seed was loaded already (checked before parsing it).
+pub fn digest(gzipped: &[u8]) -> String {
     use sha2::Digest;
+    crate::audit::chain::hex(&sha2::Sha256::digest(gzipped))
+}
+
+/// Parses a gzipped seed document.
+pub fn parse(gzipped: &[u8]) -> Result<SeedDocument, String> {
     let mut json = Vec::new();
     flate2::read::GzDecoder::new(gzipped).read_to_end(&mut json).map_err(|e| format!("not gzip: {e}"))?;
-    let document = serde_json::from_slice(&json).map_err(|e| format!("not a plugin directory: {e}"))?;
-    let digest = sha2::Sha256::digest(gzipped).iter().map(|b| format!("{b:02x}")).collect();
-    Ok((document, digest))
+    serde_json::from_slice(&json).map_err(|e| format!("not a plugin directory: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_bundled_directory_parses() {
-        let (doc, digest) = super::parse(super::BUNDLED).unwrap();
+        let doc = super::parse(super::BUNDLED).unwrap();
         assert!(doc
             .releases
             .iter()
@@ -105,6 +108,6 @@ mod tests {
         let radar = doc.plugins.iter().find(|p| p.id == "tech-radar").unwrap();
         assert_eq!(radar.support, "supported");
         assert!(radar.packages.contains(&"@backstage-community/plugin-tech-radar-backend".to_owned()));
-        assert_eq!(digest.len(), 64);
+        assert_eq!(super::digest(super::BUNDLED).len(), 64);
     }
 }

@@ -60,13 +60,15 @@ impl Plugins {
 
 /// Loads the bundled directory when this build's copy has not been loaded yet.
 pub async fn seed_bundled(db: &Database) -> AppResult<bool> {
-    let (doc, digest) = seed::parse(seed::BUNDLED).map_err(AppError::internal)?;
+    let digest = seed::digest(seed::BUNDLED);
     db.with_control(move |conn| {
         Box::pin(async move {
             let (_, loaded) = repo::directory_version(conn).await?;
             if loaded.as_deref() == Some(digest.as_str()) {
                 return Ok(false);
             }
+            // Parsed only when this build's directory is not the one loaded (start-up).
+            let doc = seed::parse(seed::BUNDLED).map_err(AppError::internal)?;
             repo::load_seed(conn, &doc, &digest).await?;
             Ok(true)
         })
@@ -174,11 +176,20 @@ async fn current_set(conn: &mut Connection, platform: &Platform) -> AppResult<Ve
     Ok(repo::revision_packages(conn, platform.current_revision).await?.unwrap_or_default())
 }
 
+/// What every read of the tenant's plugins starts from: the directory, the tenant's platform
+/// and its current set.
+async fn tenant_state(
+    conn: &mut Connection,
+    plugins: &Plugins,
+) -> AppResult<(Arc<Directory>, Platform, Vec<InstalledPackage>)> {
+    let directory = plugins.directory(conn).await?;
+    let platform = platform(conn, &directory).await?;
+    let installed = current_set(conn, &platform).await?;
+    Ok((directory, platform, installed))
+}
+
 fn typed<'a>(text: &'a str, what: &str) -> AppResult<&'a str> {
-    if text.contains('\0') || text.chars().count() > MAX_TEXT {
-        return Err(AppError::invalid(format!("{what} must be text of at most {MAX_TEXT} characters.")));
-    }
-    Ok(text.trim())
+    crate::error::typed(text, what, MAX_TEXT)
 }
 
 fn card(
@@ -197,14 +208,13 @@ fn card(
         }
         _ => false,
     };
-    let mut roles: Vec<String> = plugin
+    let roles: Vec<String> = plugin
         .packages
         .iter()
         .filter_map(|n| directory.packages.get(n)?.role.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    roles.sort();
     PluginCard {
         id: plugin.id.clone(),
         title: plugin.title.clone(),
@@ -249,10 +259,8 @@ pub async fn browse(db: &Database, plugins: &Plugins, tenant: &Tenant, query: Br
     let plugins = plugins.clone();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            let directory = plugins.directory(conn).await?;
-            let platform = platform(conn, &directory).await?;
+            let (directory, platform, installed) = tenant_state(conn, &plugins).await?;
             let release = release_of(&directory, &platform)?;
-            let installed = current_set(conn, &platform).await?;
             let fits = directory.fits(release);
             let chosen = [&query.category, &query.role, &query.support, &query.compat, &query.state, &query.collection];
             let terms: Vec<&str> = search.split_whitespace().collect();
@@ -340,11 +348,9 @@ pub async fn plugin(
     let plugins = plugins.clone();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            let directory = plugins.directory(conn).await?;
+            let (directory, platform, installed) = tenant_state(conn, &plugins).await?;
             let plugin = directory.plugin(&id).ok_or_else(|| AppError::not_found(format!("No plugin `{id}`.")))?;
-            let platform = platform(conn, &directory).await?;
             let release = release_of(&directory, &platform)?;
-            let installed = current_set(conn, &platform).await?;
             let compared = compared_releases(&directory, &platform);
             let packages = plugin
                 .packages
@@ -408,10 +414,8 @@ pub async fn tenant_plugins(
     let plugins = plugins.clone();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            let directory = plugins.directory(conn).await?;
-            let platform = platform(conn, &directory).await?;
+            let (directory, platform, set) = tenant_state(conn, &plugins).await?;
             let release = release_of(&directory, &platform)?;
-            let set = current_set(conn, &platform).await?;
             let fits = directory.fits(release);
             let mut warnings = Vec::new();
             let installed = set
@@ -939,6 +943,6 @@ pub fn render_dynamic_plugins(set: &[InstalledPackage]) -> (String, String) {
         .collect();
     let yaml = serde_norway::to_string(&json!({ "plugins": entries })).unwrap_or_default();
     let digest = sha2::Sha256::digest(yaml.as_bytes());
-    let etag = format!("\"{}\"", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>());
+    let etag = format!("\"{}\"", crate::audit::chain::hex(&digest[..16]));
     (yaml, etag)
 }

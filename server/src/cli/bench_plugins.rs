@@ -114,7 +114,7 @@ pub async fn run(
     base: Option<&str>,
     samples: usize,
 ) -> Result<(), AppError> {
-    let (mut doc, digest) = seed::parse(seed::BUNDLED).map_err(AppError::internal)?;
+    let (mut doc, digest) = (seed::parse(seed::BUNDLED).map_err(AppError::internal)?, seed::digest(seed::BUNDLED));
     let (plugins, packages) = generated(count, &doc);
     doc.plugins.extend(plugins);
     doc.packages.extend(packages);

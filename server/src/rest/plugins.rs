@@ -45,16 +45,7 @@ async fn list(
 ) -> ApiResult<Json<Browse>> {
     ctx.authorize(Action::PluginsRead)?;
     let params = Params::parse(raw)?;
-    let get = |k: &str| params.one(k).unwrap_or_default().to_owned();
-    let query = BrowseQuery {
-        search: get("q"),
-        category: get("category"),
-        role: get("role"),
-        support: get("support"),
-        compat: get("compat"),
-        state: get("state"),
-        collection: get("collection"),
-    };
+    let query = BrowseQuery::from_params(|k| params.one(k).unwrap_or_default().to_owned());
     Ok(Json(service::browse(&state.db, &state.plugins, &ctx.tenant, query).await?))
 }
 
