@@ -31,6 +31,8 @@ pub mod fetch;
 #[cfg(feature = "ssr")]
 pub mod keyring;
 #[cfg(feature = "ssr")]
+pub mod metrics;
+#[cfg(feature = "ssr")]
 pub mod state;
 
 use leptos::prelude::*;

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use app::metrics::{header as help, label, Histogram};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
@@ -22,33 +23,23 @@ struct Registry {
     durations: BTreeMap<(String, String), Histogram>,
 }
 
-#[derive(Default)]
-struct Histogram {
-    buckets: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
-}
-
 impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         let mut registry = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         *registry.requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
-        let histogram = registry.durations.entry((method.to_owned(), route.to_owned())).or_default();
-        for (bucket, bound) in histogram.buckets.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
-            }
-        }
-        histogram.sum += seconds;
-        histogram.count += 1;
+        registry
+            .durations
+            .entry((method.to_owned(), route.to_owned()))
+            .or_insert_with(|| Histogram::new(&BUCKETS))
+            .observe(seconds);
     }
 
     /// The text exposition format, version 0.0.4.
     pub fn render(&self) -> String {
         let registry = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut out = String::new();
-        out.push_str("# HELP http_requests_total HTTP requests served.\n# TYPE http_requests_total counter\n");
+        help(&mut out, "http_requests_total", "counter", "HTTP requests served.");
         for ((method, route, status), count) in &registry.requests {
             let _ = writeln!(
                 out,
@@ -56,22 +47,13 @@ impl Metrics {
                 label(route)
             );
         }
-        out.push_str("# HELP http_request_duration_seconds HTTP request latency.\n# TYPE http_request_duration_seconds histogram\n");
-        for ((method, route), h) in &registry.durations {
+        help(&mut out, "http_request_duration_seconds", "histogram", "HTTP request latency.");
+        for ((method, route), histogram) in &registry.durations {
             let labels = format!("method=\"{method}\",route=\"{}\"", label(route));
-            for (count, bound) in h.buckets.iter().zip(BUCKETS) {
-                let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
-            }
-            let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            histogram.write(&mut out, "http_request_duration_seconds", &labels);
         }
         out
     }
-}
-
-fn label(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -97,8 +79,9 @@ impl Metrics {
             return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")]).into_response();
         }
         let mut text = self.render();
-        for (name, help, value) in gauges {
-            let _ = write!(text, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+        for (name, help_text, value) in gauges {
+            help(&mut text, name, "gauge", help_text);
+            let _ = writeln!(text, "{name} {value}");
         }
         text.push_str(more);
         ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

@@ -98,12 +98,14 @@ pub fn build_with(state: AppState, edge: Arc<Edge>, sessions: Sessions, tenant_a
         .route(
             "/metrics",
             get({
-                let (edge, events, briefs) = (edge.clone(), state.events.clone(), state.briefs.metrics.clone());
+                let (edge, events) = (edge.clone(), state.events.clone());
+                let (briefs, plugins) = (state.briefs.metrics.clone(), state.plugins.metrics.clone());
                 move |headers: HeaderMap| async move {
                     let sockets = events.active_sockets() as f64;
                     let gauges =
                         [("websocket_connections_active", "Open WebSocket connections (GET /api/ws).", sockets)];
-                    edge.metrics.answer(edge.metrics_token.as_deref(), &headers, &gauges, &briefs.render())
+                    let areas = briefs.render() + &plugins.render();
+                    edge.metrics.answer(edge.metrics_token.as_deref(), &headers, &gauges, &areas)
                 }
             }),
         )

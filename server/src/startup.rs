@@ -142,6 +142,7 @@ async fn refresh_plugin_directory(db: Database, policy: FetchPolicy, registry: S
                 versions = report.versions,
                 not_found = report.not_found.len(),
                 failed = report.failed.len(),
+                tenants_told = report.tenants_told,
                 "plugin directory refreshed from {registry}"
             ),
             Err(error) => tracing::warn!("plugin directory refresh from {registry} failed: {error}"),

@@ -121,6 +121,7 @@ audit_actions! {
     MfaRecoveryCodesReplaced => "mfa.recovery_codes_replaced", High, "A member replaced their recovery codes.";
     MfaReset => "mfa.reset", Critical, "An admin reset a member's second factor.";
     MfaVerify => "mfa.verify", Low, "A second-factor check at sign-in.";
+    PluginHealthReported => "plugin.health_reported", Low, "A runtime reported plugins it runs that differ from its last report (loaded, failed, or gone); identical reports are heartbeats and are not recorded.";
     PluginPlatformChanged => "plugin.platform_changed", Medium, "The runtime or Backstage release the tenant's plugins are checked against changed.";
     PluginsChanged => "plugin.changed", Medium, "The plugin set changed (a new revision: install, update, uninstall, enable, disable, rollback), or a change was refused with its explanation.";
     NotificationPreferenceChanged => "notification.preference_changed", Low, "A member chose how they are told of one kind of notification.";

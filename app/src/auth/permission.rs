@@ -20,10 +20,11 @@ pub enum Scope {
     BriefsWrite,
     PluginsRead,
     PluginsWrite,
+    PluginsReport,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Scope::CatalogRead,
         Scope::CatalogWrite,
         Scope::CatalogAdmin,
@@ -34,6 +35,7 @@ impl Scope {
         Scope::BriefsWrite,
         Scope::PluginsRead,
         Scope::PluginsWrite,
+        Scope::PluginsReport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +50,7 @@ impl Scope {
             Scope::BriefsWrite => "briefs:write",
             Scope::PluginsRead => "plugins:read",
             Scope::PluginsWrite => "plugins:write",
+            Scope::PluginsReport => "plugins:report",
         }
     }
 
@@ -63,6 +66,9 @@ impl Scope {
             Scope::BriefsWrite => "Generate briefs, import and edit company data",
             Scope::PluginsRead => "Read the plugin directory and the plugin set (runtimes: dynamic-plugins.yaml)",
             Scope::PluginsWrite => "Install, update, remove, enable, disable and roll back plugins",
+            Scope::PluginsReport => {
+                "Report which plugins a runtime loaded or failed to load (runtimes: POST /api/plugins/health)"
+            }
         }
     }
 
@@ -111,6 +117,9 @@ pub enum Action {
     PluginsRead,
     /// Change the plugin set or the platform it is checked against: admins.
     PluginsManage,
+    /// Report what a runtime loaded (its key, made by a maintainer or admin): it changes what
+    /// Settings → Plugins shows as health, never the plugin set.
+    PluginsReport,
     /// One's own password, sessions and API keys.
     ManageOwnAccount,
     /// Members, roles, password resets.
@@ -120,7 +129,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::CatalogRead,
         Action::CatalogWrite,
         Action::CatalogAdmin,
@@ -133,6 +142,7 @@ impl Action {
         Action::CompaniesManage,
         Action::PluginsRead,
         Action::PluginsManage,
+        Action::PluginsReport,
         Action::ManageOwnAccount,
         Action::ManageUsers,
         Action::ManageAccess,
@@ -152,6 +162,7 @@ impl Action {
             Action::CompaniesManage => "companies.manage",
             Action::PluginsRead => "plugins.read",
             Action::PluginsManage => "plugins.manage",
+            Action::PluginsReport => "plugins.report",
             Action::ManageOwnAccount => "account.manage_own",
             Action::ManageUsers => "users.manage",
             Action::ManageAccess => "access.manage",
@@ -174,7 +185,7 @@ impl Action {
             | Action::PluginsRead
             | Action::ManageOwnAccount => Role::Viewer,
             Action::CatalogWrite | Action::BriefsGenerate | Action::BriefsExport => Role::Developer,
-            Action::FinopsWrite | Action::CompaniesManage => Role::Maintainer,
+            Action::FinopsWrite | Action::CompaniesManage | Action::PluginsReport => Role::Maintainer,
             Action::CatalogAdmin
             | Action::AuditRead
             | Action::PluginsManage
@@ -197,6 +208,7 @@ impl Action {
             Action::BriefsGenerate | Action::CompaniesManage => Some(Scope::BriefsWrite),
             Action::PluginsRead => Some(Scope::PluginsRead),
             Action::PluginsManage => Some(Scope::PluginsWrite),
+            Action::PluginsReport => Some(Scope::PluginsReport),
             Action::ManageOwnAccount | Action::ManageUsers | Action::ManageAccess => None,
         }
     }

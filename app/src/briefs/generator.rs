@@ -21,6 +21,7 @@ use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::events::bus::{self, Event};
 use crate::keyring::Keyring;
+use crate::metrics::{self, Histogram};
 use crate::state::RedisPool;
 use crate::tenancy::model::Tenant;
 
@@ -33,27 +34,23 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 const BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0];
 
 /// `brief_generation_duration_seconds` and `brief_generation_errors_total` (seed 004's names).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct BriefMetrics(Arc<Mutex<Counts>>);
 
-#[derive(Default)]
 struct Counts {
-    buckets: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
+    durations: Histogram,
     errors: u64,
+}
+
+impl Default for BriefMetrics {
+    fn default() -> Self {
+        BriefMetrics(Arc::new(Mutex::new(Counts { durations: Histogram::new(&BUCKETS), errors: 0 })))
+    }
 }
 
 impl BriefMetrics {
     fn observe(&self, seconds: f64) {
-        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for (bucket, bound) in counts.buckets.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
-            }
-        }
-        counts.sum += seconds;
-        counts.count += 1;
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).durations.observe(seconds);
     }
 
     fn error(&self) {
@@ -62,24 +59,14 @@ impl BriefMetrics {
 
     /// The metrics in Prometheus' text format.
     pub fn render(&self) -> String {
-        use std::fmt::Write;
         let counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = String::from(
-            "# HELP brief_generation_duration_seconds Time from claiming a brief to its PDF being stored.\n\
-             # TYPE brief_generation_duration_seconds histogram\n",
-        );
-        for (count, bound) in counts.buckets.iter().zip(BUCKETS) {
-            let _ = writeln!(out, "brief_generation_duration_seconds_bucket{{le=\"{bound}\"}} {count}");
-        }
-        let _ = writeln!(out, "brief_generation_duration_seconds_bucket{{le=\"+Inf\"}} {}", counts.count);
-        let _ = writeln!(out, "brief_generation_duration_seconds_sum {}", counts.sum);
-        let _ = writeln!(out, "brief_generation_duration_seconds_count {}", counts.count);
-        let _ = write!(
-            out,
-            "# HELP brief_generation_errors_total Brief generation attempts that failed.\n\
-             # TYPE brief_generation_errors_total counter\nbrief_generation_errors_total {}\n",
-            counts.errors
-        );
+        let mut out = String::new();
+        let name = "brief_generation_duration_seconds";
+        metrics::header(&mut out, name, "histogram", "Time from claiming a brief to its PDF being stored.");
+        counts.durations.write(&mut out, name, "");
+        let name = "brief_generation_errors_total";
+        metrics::header(&mut out, name, "counter", "Brief generation attempts that failed.");
+        out.push_str(&format!("{name} {}\n", counts.errors));
         out
     }
 }

@@ -82,6 +82,11 @@ pub enum Event {
     /// A brief moved on (queued, running with its progress, ready or failed): its requester's
     /// open pages follow it (`briefs::generator`).
     BriefProgress { brief: Uuid, requested_by: Uuid, status: &'static str, progress: i16 },
+    /// The tenant's plugin set changed: a new revision (`plugins::service::change`). `kind` is
+    /// one of `PLUGIN_CHANGE_KINDS`, after the operation.
+    PluginChanged { kind: &'static str, revision: i32, target: String, changes: usize, author: String },
+    /// A runtime's report changed what it runs or what failed (`plugins::health`).
+    PluginHealth { instance: String, loaded: usize, failed: Vec<String> },
     /// A cost budget crossed a threshold (`finops::budgets`).
     BudgetThreshold {
         budget: Uuid,
@@ -101,6 +106,12 @@ pub enum Event {
 const TEXT_CAP: usize = 200;
 /// The most entity refs an event names (one CI project rarely maps to more).
 const ENTITIES_CAP: usize = 10;
+/// The most failed packages a health event names.
+const FAILED_CAP: usize = 20;
+
+/// The kinds of `Event::PluginChanged`, by the operation that made the revision.
+pub const PLUGIN_CHANGE_KINDS: [&str; 5] =
+    ["plugin:installed", "plugin:updated", "plugin:uninstalled", "plugin:toggled", "plugin:rolled_back"];
 
 impl Event {
     pub fn kind(&self) -> &'static str {
@@ -112,6 +123,8 @@ impl Event {
             Event::BudgetThreshold { .. } => "finops:budget",
             Event::CostAnomaly { .. } => "finops:anomaly",
             Event::BriefProgress { .. } => "brief:progress",
+            Event::PluginChanged { kind, .. } => kind,
+            Event::PluginHealth { .. } => "plugin:health",
         }
     }
 
@@ -124,6 +137,7 @@ impl Event {
             Event::BriefProgress { requested_by, .. } => Audience::Person(*requested_by),
             Event::DeploymentStatus { .. } => Audience::Permitted(Action::CatalogRead),
             Event::BudgetThreshold { .. } | Event::CostAnomaly { .. } => Audience::Permitted(Action::FinopsRead),
+            Event::PluginChanged { .. } | Event::PluginHealth { .. } => Audience::Permitted(Action::PluginsRead),
         }
     }
 
@@ -163,6 +177,17 @@ impl Event {
                 "forecast": forecast,
                 "amount": amount,
                 "currency": currency,
+            }),
+            Event::PluginChanged { revision, target, changes, author, .. } => json!({
+                "revision": revision,
+                "target": capped(target),
+                "changes": changes,
+                "author": capped(author),
+            }),
+            Event::PluginHealth { instance, loaded, failed } => json!({
+                "instance": capped(instance),
+                "loaded": loaded,
+                "failed": failed.iter().take(FAILED_CAP).map(|p| capped(p)).collect::<Vec<_>>(),
             }),
             Event::BriefProgress { brief, status, progress, .. } => {
                 json!({ "brief": brief, "status": status, "progress": progress })

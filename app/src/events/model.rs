@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The topics a client may subscribe to: the part of an event's kind before the colon.
-pub const TOPICS: [&str; 6] = ["catalog", "notification", "audit", "deployment", "finops", "brief"];
+pub const TOPICS: [&str; 7] = ["catalog", "notification", "audit", "deployment", "finops", "brief", "plugin"];
 
 /// One event as a client reads it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -33,10 +33,12 @@ pub enum NotificationKind {
     BudgetThreshold,
     /// A day's cost of something your team owns was far from its usual.
     CostAnomaly,
+    /// For admins: newer versions of installed plugins fit the tenant's Backstage release.
+    PluginUpdate,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 9] = [
+    pub const ALL: [NotificationKind; 10] = [
         NotificationKind::AccountSecurity,
         NotificationKind::TenantSecurity,
         NotificationKind::ImportFailed,
@@ -46,6 +48,7 @@ impl NotificationKind {
         NotificationKind::DeploymentFailed,
         NotificationKind::BudgetThreshold,
         NotificationKind::CostAnomaly,
+        NotificationKind::PluginUpdate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +62,7 @@ impl NotificationKind {
             NotificationKind::DeploymentFailed => "deployment_failed",
             NotificationKind::BudgetThreshold => "budget_threshold",
             NotificationKind::CostAnomaly => "cost_anomaly",
+            NotificationKind::PluginUpdate => "plugin_update",
         }
     }
 
@@ -80,6 +84,7 @@ impl NotificationKind {
             NotificationKind::DeploymentFailed => "Failed deployments of what your teams own",
             NotificationKind::BudgetThreshold => "Budgets crossing a threshold",
             NotificationKind::CostAnomaly => "Cost anomalies of what your teams own",
+            NotificationKind::PluginUpdate => "Plugin updates for your platform",
         }
     }
 
@@ -110,6 +115,9 @@ impl NotificationKind {
             NotificationKind::CostAnomaly => {
                 "A day's cost of a service of what your team owns (or of unallocated cost, for FinOps maintainers) was far from its usual."
             }
+            NotificationKind::PluginUpdate => {
+                "Admins only: a registry refresh found newer versions of installed plugins that fit your Backstage release (told once per version)."
+            }
         }
     }
 
@@ -128,6 +136,7 @@ impl NotificationKind {
                 | NotificationKind::EntityChanged
                 | NotificationKind::DeploymentFailed
                 | NotificationKind::CostAnomaly
+                | NotificationKind::PluginUpdate
         )
     }
 }

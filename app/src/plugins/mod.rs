@@ -12,6 +12,10 @@ pub mod directory;
 #[cfg(feature = "ssr")]
 pub mod docs;
 #[cfg(feature = "ssr")]
+pub mod health;
+#[cfg(feature = "ssr")]
+pub mod metrics;
+#[cfg(feature = "ssr")]
 pub mod registry;
 #[cfg(feature = "ssr")]
 pub mod repo;

@@ -248,6 +248,10 @@ pub struct InstalledRow {
     pub compat: Compat,
     /// The newest version installable on the release, when newer than the installed one.
     pub update: Option<String>,
+    /// What the tenant's runtimes report about it, against the current revision.
+    pub health: Health,
+    /// Each runtime's last word on it.
+    pub reports: Vec<RuntimeReport>,
 }
 
 /// Settings → Plugins.
@@ -261,7 +265,109 @@ pub struct TenantPlugins {
     pub history: Vec<RevisionSummary>,
     /// Sentences about the current set on the platform (non-host `@backstage/*` mismatches).
     pub warnings: Vec<String>,
+    /// The runtimes that reported in the last day.
+    pub runtimes: Vec<RuntimeSummary>,
+    /// Packages a runtime runs that the current revision does not hold.
+    pub unexpected: Vec<String>,
     pub may_manage: bool,
+}
+
+/// Whether a runtime loaded a package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadState {
+    Loaded,
+    Failed,
+}
+
+impl LoadState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadState::Loaded => "loaded",
+            LoadState::Failed => "failed",
+        }
+    }
+}
+
+/// One package in a runtime's report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadedPackage {
+    pub package: String,
+    pub version: String,
+    pub state: LoadState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a runtime reports it loaded (`POST /api/plugins/health`): every dynamic plugin package
+/// it tried, loaded or failed. `instance` names the runtime when several serve the tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthReport {
+    #[serde(default)]
+    pub instance: Option<String>,
+    pub plugins: Vec<LoadedPackage>,
+}
+
+/// One runtime's last word on one package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeReport {
+    pub instance: String,
+    pub version: String,
+    pub state: LoadState,
+    pub error: Option<String>,
+    pub reported_at: DateTime<Utc>,
+}
+
+/// A runtime that reported, and what it said in short.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeSummary {
+    pub instance: String,
+    pub reported_at: DateTime<Utc>,
+    pub loaded: usize,
+    pub failed: usize,
+}
+
+/// A package's health: what the tenant's runtimes report, against the current revision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Health {
+    /// No runtime reported in the last day.
+    Unreported,
+    /// A library: runtimes load it as part of the plugins that need it, never on its own.
+    Library,
+    /// Every runtime runs the revision's version.
+    Running,
+    /// Disabled, and no runtime runs it.
+    Off,
+    /// A runtime could not load it.
+    Failed { instance: String, error: String },
+    /// A runtime runs another version, runs it while it is disabled, or does not run it.
+    Drift { instance: String, detail: String },
+}
+
+impl Health {
+    /// Short, for a badge.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Health::Unreported => "not reported",
+            Health::Library => "library",
+            Health::Running => "running",
+            Health::Off => "off",
+            Health::Failed { .. } => "failed",
+            Health::Drift { .. } => "drift",
+        }
+    }
+}
+
+/// `GET /api/plugins/health`: the runtimes heard from, and each installed package's health.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PluginHealth {
+    pub revision: i32,
+    pub runtimes: Vec<RuntimeSummary>,
+    pub packages: Vec<InstalledRow>,
+    pub unexpected: Vec<String>,
 }
 
 /// What a change would do or did: the packages it moves and what to be aware of.

@@ -1,5 +1,5 @@
 //! The queries of the plugins area: the shared directory (control schema, bulk-written as JSON
-//! record sets) and a tenant's platform and revisions.
+//! record sets) and a tenant's platform, revisions, runtime health and update notices.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::directory::{Directory, PackageInfo, PluginInfo, VersionInfo};
-use super::model::{InstalledPackage, Link, Platform, RevisionSummary, SchemaAvailability};
+use super::model::{
+    InstalledPackage, Link, LoadState, LoadedPackage, Platform, RevisionSummary, RuntimeReport, SchemaAvailability,
+};
 use super::registry::Packument;
 use super::seed::SeedDocument;
 use super::solver::{KnownVersion, Release};
@@ -531,4 +533,127 @@ pub async fn history(conn: &mut Connection, limit: i64) -> QueryResult<Vec<Revis
             packages: r.packages as usize,
         })
         .collect())
+}
+
+#[derive(QueryableByName)]
+struct HealthRow {
+    #[diesel(sql_type = Text)]
+    instance: String,
+    #[diesel(sql_type = Text)]
+    package: String,
+    #[diesel(sql_type = Text)]
+    version: String,
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    error: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    reported_at: DateTime<Utc>,
+}
+
+/// How long a runtime that stopped reporting is still counted.
+const RUNTIME_SILENCE: &str = "1 day";
+
+/// What every runtime heard from within the last day reported, as (package, report).
+pub async fn health_reports(conn: &mut Connection) -> QueryResult<Vec<(String, RuntimeReport)>> {
+    let rows: Vec<HealthRow> = diesel::sql_query(format!(
+        "SELECT instance, package, version, state, error, reported_at FROM plugin_health \
+         WHERE reported_at > now() - interval '{RUNTIME_SILENCE}' ORDER BY instance, package"
+    ))
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let state = if r.state == "failed" { LoadState::Failed } else { LoadState::Loaded };
+            (
+                r.package,
+                RuntimeReport {
+                    instance: r.instance,
+                    version: r.version,
+                    state,
+                    error: r.error,
+                    reported_at: r.reported_at,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The runtimes heard from within the last day, other than `instance`.
+pub async fn other_runtimes(conn: &mut Connection, instance: &str) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let row: Count = diesel::sql_query(format!(
+        "SELECT count(DISTINCT instance) AS n FROM plugin_health \
+         WHERE instance <> $1 AND reported_at > now() - interval '{RUNTIME_SILENCE}'"
+    ))
+    .bind::<Text, _>(instance)
+    .get_result(conn)
+    .await?;
+    Ok(row.n)
+}
+
+/// Replaces what `instance` reported with `packages`, and forgets runtimes silent for a day.
+/// Returns what it reported before (package → (version, state, error)), to tell a change from
+/// a heartbeat.
+pub async fn replace_health(
+    conn: &mut Connection,
+    instance: &str,
+    packages: &[LoadedPackage],
+) -> QueryResult<BTreeMap<String, (String, LoadState, Option<String>)>> {
+    diesel::sql_query(format!("DELETE FROM plugin_health WHERE reported_at <= now() - interval '{RUNTIME_SILENCE}'"))
+        .execute(conn)
+        .await?;
+    let before: Vec<HealthRow> = diesel::sql_query(
+        "DELETE FROM plugin_health WHERE instance = $1 \
+         RETURNING instance, package, version, state, error, reported_at",
+    )
+    .bind::<Text, _>(instance)
+    .load(conn)
+    .await?;
+    diesel::sql_query(
+        "INSERT INTO plugin_health (instance, package, version, state, error, reported_at) \
+         SELECT $1, r.package, r.version, r.state, r.error, now() \
+         FROM jsonb_to_recordset($2) AS r(package text, version text, state text, error text)",
+    )
+    .bind::<Text, _>(instance)
+    .bind::<Jsonb, _>(json!(packages))
+    .execute(conn)
+    .await?;
+    Ok(before
+        .into_iter()
+        .map(|r| {
+            let state = if r.state == "failed" { LoadState::Failed } else { LoadState::Loaded };
+            (r.package, (r.version, state, r.error))
+        })
+        .collect())
+}
+
+/// The version each package was last announced as an update at.
+pub async fn update_notices(conn: &mut Connection) -> QueryResult<HashMap<String, String>> {
+    #[derive(QueryableByName)]
+    struct Notice {
+        #[diesel(sql_type = Text)]
+        package: String,
+        #[diesel(sql_type = Text)]
+        version: String,
+    }
+    let rows: Vec<Notice> = diesel::sql_query("SELECT package, version FROM plugin_update_notices").load(conn).await?;
+    Ok(rows.into_iter().map(|n| (n.package, n.version)).collect())
+}
+
+/// Remembers that `updates` (package → version) were announced.
+pub async fn note_updates(conn: &mut Connection, updates: &BTreeMap<String, String>) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO plugin_update_notices (package, version) SELECT key, value FROM jsonb_each_text($1) \
+         ON CONFLICT (package) DO UPDATE SET version = EXCLUDED.version, noticed_at = now()",
+    )
+    .bind::<Jsonb, _>(json!(updates))
+    .execute(conn)
+    .await
+    .map(drop)
 }

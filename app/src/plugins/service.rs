@@ -12,10 +12,12 @@ use serde_json::json;
 
 use super::directory::{fit, is_loadable_role, Directory, PackageInfo, ReleaseFits};
 use super::docs;
+use super::health::Reports;
+use super::metrics::PluginMetrics;
 use super::model::{
     Alternative, Browse, BrowseQuery, ChangeOutcome, Compat, ConflictReport, FacetValue, Facets, InstalledPackage,
-    InstalledRow, PackageChange, PackageDetail, Platform, PluginCard, PluginDetail, Resolution, TenantPlugins,
-    VersionRow,
+    InstalledRow, PackageChange, PackageDetail, Platform, PluginCard, PluginDetail, PluginHealth, Resolution,
+    TenantPlugins, VersionRow,
 };
 use super::registry;
 use super::repo::{self, NewRevision};
@@ -23,11 +25,15 @@ use super::seed;
 use super::solver::{self, Release, Requirement};
 use crate::audit::model::AuditAction;
 use crate::audit::service::{record, AuditEvent, AuditSource};
-use crate::auth::model::Principal;
+use crate::auth::model::{Principal, Role};
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
+use crate::events::bus::{self, Event};
 use crate::fetch::FetchPolicy;
-use crate::tenancy::model::Tenant;
+use crate::notifications::model::NotificationKind;
+use crate::notifications::repo as notifications_repo;
+use crate::notifications::service::{notify, Notice};
+use crate::tenancy::{self, model::Tenant};
 
 /// The releases a plugin page's compatibility table compares: the newest of each of the last
 /// few release lines.
@@ -41,6 +47,7 @@ const MAX_TEXT: usize = 500;
 #[derive(Clone, Default)]
 pub struct Plugins {
     directory: Arc<RwLock<Option<Arc<Directory>>>>,
+    pub metrics: PluginMetrics,
 }
 
 impl Plugins {
@@ -83,6 +90,8 @@ pub struct RefreshReport {
     pub versions: usize,
     pub not_found: Vec<String>,
     pub failed: Vec<(String, String)>,
+    /// Tenants whose admins were told of updates that fit their release.
+    pub tenants_told: usize,
 }
 
 /// Reads every directory package (or those named) from the npm registry and stores what it
@@ -142,6 +151,7 @@ pub async fn refresh(
         }
     }
     db.with_control(|conn| Box::pin(async move { repo::bump(conn, None).await.map_err(AppError::from) })).await?;
+    report.tenants_told = announce_updates(db, &Plugins::default()).await?;
     Ok(report)
 }
 
@@ -417,6 +427,8 @@ pub async fn tenant_plugins(
             let (directory, platform, set) = tenant_state(conn, &plugins).await?;
             let release = release_of(&directory, &platform)?;
             let fits = directory.fits(release);
+            let reports = Reports::load(conn).await?;
+            let unexpected = reports.unexpected(&set, platform.current_revision);
             let mut warnings = Vec::new();
             let installed = set
                 .into_iter()
@@ -426,10 +438,13 @@ pub async fn tenant_plugins(
                         .and_then(|p| p.version(&package.version))
                         .map_or((Compat::Unknown, Vec::new()), |v| fit(v, release));
                     warnings.extend(notes.into_iter().map(|n| format!("{} {}: {n}", package.package, package.version)));
-                    let update = info.and_then(|p| p.newest_on(&fits)).filter(|newest| {
-                        nodejs_semver::Version::parse(&package.version).is_ok_and(|current| newest.parsed > current)
-                    });
-                    InstalledRow { compat, update: update.map(|v| v.known.version.clone()), package }
+                    InstalledRow {
+                        compat,
+                        update: update_of(info, &fits, &package.version),
+                        health: reports.health(&package, is_loaded(&package)),
+                        reports: reports.of(&package.package),
+                        package,
+                    }
                 })
                 .collect();
             Ok(TenantPlugins {
@@ -438,11 +453,82 @@ pub async fn tenant_plugins(
                 platform,
                 installed,
                 warnings,
+                runtimes: reports.runtimes,
+                unexpected,
                 may_manage,
             })
         })
     })
     .await
+}
+
+/// The newest version of a package that fits the release, when newer than `installed`.
+fn update_of(info: Option<&PackageInfo>, fits: &ReleaseFits, installed: &str) -> Option<String> {
+    let newest = info?.newest_on(fits)?;
+    let current = nodejs_semver::Version::parse(installed).ok()?;
+    (newest.parsed > current).then(|| newest.known.version.clone())
+}
+
+/// Tells each tenant's admins of updates to their installed plugins that fit their release,
+/// once per package and version (after a registry refresh). Returns the tenants told.
+pub async fn announce_updates(db: &Database, plugins: &Plugins) -> AppResult<usize> {
+    let mut told = 0;
+    for tenant in tenancy::service::list(db).await? {
+        let plugins = plugins.clone();
+        let announced: AppResult<bool> = db
+            .with_tenant(&tenant, move |conn| {
+                Box::pin(async move {
+                    let (directory, platform, set) = tenant_state(conn, &plugins).await?;
+                    if set.is_empty() {
+                        return Ok(false);
+                    }
+                    // Servers refreshing at once tell each admin once: the second waits here
+                    // and then finds the versions noted.
+                    repo::lock_platform(conn, &platform).await?;
+                    let release = release_of(&directory, &platform)?;
+                    let fits = directory.fits(release);
+                    let noticed = repo::update_notices(conn).await?;
+                    let fresh: BTreeMap<String, (String, String)> = set
+                        .iter()
+                        .filter(|p| p.plugin.is_some() && is_loaded(p))
+                        .filter_map(|p| {
+                            let newest = update_of(directory.packages.get(&p.package), &fits, &p.version)?;
+                            (noticed.get(&p.package) != Some(&newest))
+                                .then(|| (p.package.clone(), (p.version.clone(), newest)))
+                        })
+                        .collect();
+                    if fresh.is_empty() {
+                        return Ok(false);
+                    }
+                    let versions = fresh.iter().map(|(p, (_, newest))| (p.clone(), newest.clone())).collect();
+                    repo::note_updates(conn, &versions).await?;
+                    let notice = Notice {
+                        kind: NotificationKind::PluginUpdate,
+                        title: match fresh.len() {
+                            1 => format!("An update fits Backstage {}", platform.release),
+                            n => format!("{n} updates fit Backstage {}", platform.release),
+                        },
+                        body: fresh
+                            .iter()
+                            .map(|(package, (installed, newest))| format!("{package} {installed} → {newest}"))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                        link: Some("/settings/plugins".to_owned()),
+                    };
+                    for admin in notifications_repo::members_with_role(conn, Role::Admin).await? {
+                        notify(conn, admin, notice.clone()).await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .await;
+        match announced {
+            Ok(true) => told += 1,
+            Ok(false) => {}
+            Err(error) => tracing::warn!(tenant = %tenant.slug, %error, "plugin updates not announced"),
+        }
+    }
+    Ok(told)
 }
 
 /// Records which runtime and Backstage release the tenant runs. Installed plugins that no
@@ -550,6 +636,29 @@ impl Operation {
             Operation::Uninstall { .. } => "uninstall",
             Operation::Toggle { .. } => "toggle",
             Operation::Rollback { .. } => "rollback",
+        }
+    }
+
+    /// The live event a revision made by this operation announces.
+    fn event_kind(&self) -> &'static str {
+        let [installed, updated, uninstalled, toggled, rolled_back] = bus::PLUGIN_CHANGE_KINDS;
+        match self {
+            Operation::Install { .. } => installed,
+            Operation::Update { .. } => updated,
+            Operation::Uninstall { .. } => uninstalled,
+            Operation::Toggle { .. } => toggled,
+            Operation::Rollback { .. } => rolled_back,
+        }
+    }
+
+    /// The plugin its metrics count it under: the plugin for changes of one plugin, `*` for
+    /// updates and rollbacks (which may move many).
+    fn counted_as(&self) -> String {
+        match self {
+            Operation::Install { plugin, .. } | Operation::Uninstall { plugin } | Operation::Toggle { plugin, .. } => {
+                plugin.clone()
+            }
+            Operation::Update { .. } | Operation::Rollback { .. } => "*".to_owned(),
         }
     }
 }
@@ -787,81 +896,99 @@ pub async fn change(
     let Change { operation, reason, dry_run } = change;
     let reason = typed(&reason, "A reason")?.to_owned();
     operation.check()?;
+    let started = std::time::Instant::now();
+    let (name, counted) = (operation.name(), operation.counted_as());
     let (plugins, me) = (plugins.clone(), me.clone());
-    db.with_tenant(tenant, move |conn| {
-        Box::pin(async move {
-            let directory = plugins.directory(conn).await?;
-            // A dry run reads; a change holds the platform row until it commits.
-            let platform = if dry_run {
-                platform(conn, &directory).await?
-            } else {
-                repo::lock_platform(conn, &default_platform(&directory)).await?
-            };
-            let release = release_of(&directory, &platform)?.clone();
-            let current = current_set(conn, &platform).await?;
-            let earlier = match &operation {
-                Operation::Rollback { revision } => repo::revision_packages(conn, *revision).await?,
-                _ => None,
-            };
-            let target = operation_target(&operation);
-            // Solving is CPU work with no await (bounded by the solver's step budget): off the
-            // async workers, so other requests are not held up behind it.
-            let (solving, inputs) = (directory.clone(), (current.clone(), operation.clone()));
-            let next = tokio::task::spawn_blocking(move || {
-                let (current, operation) = inputs;
-                next_set(&solving, &release, &current, &operation, earlier)
-            })
-            .await
-            .map_err(AppError::internal)??;
-            match next {
-                Err(report) => {
-                    if !dry_run {
-                        let event = AuditEvent::failure(AuditAction::PluginsChanged, target)
-                            .details(json!({ "operation": operation, "explanation": report.explanation }));
+    let metrics = plugins.metrics.clone();
+    let outcome = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                let directory = plugins.directory(conn).await?;
+                // A dry run reads; a change holds the platform row until it commits.
+                let platform = if dry_run {
+                    platform(conn, &directory).await?
+                } else {
+                    repo::lock_platform(conn, &default_platform(&directory)).await?
+                };
+                let release = release_of(&directory, &platform)?.clone();
+                let current = current_set(conn, &platform).await?;
+                let earlier = match &operation {
+                    Operation::Rollback { revision } => repo::revision_packages(conn, *revision).await?,
+                    _ => None,
+                };
+                let target = operation_target(&operation);
+                // Solving is CPU work with no await (bounded by the solver's step budget): off the
+                // async workers, so other requests are not held up behind it.
+                let (solving, inputs) = (directory.clone(), (current.clone(), operation.clone()));
+                let next = tokio::task::spawn_blocking(move || {
+                    let (current, operation) = inputs;
+                    next_set(&solving, &release, &current, &operation, earlier)
+                })
+                .await
+                .map_err(AppError::internal)??;
+                match next {
+                    Err(report) => {
+                        if !dry_run {
+                            let event = AuditEvent::failure(AuditAction::PluginsChanged, target)
+                                .details(json!({ "operation": operation, "explanation": report.explanation }));
+                            record(conn, &source, event).await?;
+                        }
+                        Ok(ChangeOutcome::Refused(report))
+                    }
+                    Ok((set, warnings)) => {
+                        let changes = diff(&current, &set);
+                        if changes.is_empty() {
+                            return Err(AppError::invalid("Nothing to change: the plugin set would stay the same."));
+                        }
+                        let resolution = Resolution { changes, warnings };
+                        if dry_run {
+                            return Ok(ChangeOutcome::Applied { revision: platform.current_revision + 1, resolution });
+                        }
+                        let number = platform.current_revision + 1;
+                        let restores = match operation {
+                            Operation::Rollback { revision } => Some(revision),
+                            _ => None,
+                        };
+                        let author =
+                            if me.display_name.is_empty() { me.email.clone() } else { me.display_name.clone() };
+                        let reason = if reason.is_empty() { default_reason(&operation) } else { reason };
+                        repo::insert_revision(
+                            conn,
+                            NewRevision {
+                                number,
+                                author_id: Some(me.user_id),
+                                author: &author,
+                                operation: operation.name(),
+                                reason: &reason,
+                                platform: &platform,
+                                restores,
+                                packages: &set,
+                            },
+                        )
+                        .await?;
+                        let event = AuditEvent::success(AuditAction::PluginsChanged, target).details(json!({
+                            "revision": number, "operation": operation, "changes": resolution.changes, "reason": reason,
+                        }));
                         record(conn, &source, event).await?;
+                        let announced = Event::PluginChanged {
+                            kind: operation.event_kind(),
+                            revision: number,
+                            target: operation_target(&operation),
+                            changes: resolution.changes.len(),
+                            author,
+                        };
+                        bus::publish(conn, announced).await?;
+                        Ok(ChangeOutcome::Applied { revision: number, resolution })
                     }
-                    Ok(ChangeOutcome::Refused(report))
                 }
-                Ok((set, warnings)) => {
-                    let changes = diff(&current, &set);
-                    if changes.is_empty() {
-                        return Err(AppError::invalid("Nothing to change: the plugin set would stay the same."));
-                    }
-                    let resolution = Resolution { changes, warnings };
-                    if dry_run {
-                        return Ok(ChangeOutcome::Applied { revision: platform.current_revision + 1, resolution });
-                    }
-                    let number = platform.current_revision + 1;
-                    let restores = match operation {
-                        Operation::Rollback { revision } => Some(revision),
-                        _ => None,
-                    };
-                    let author = if me.display_name.is_empty() { me.email.clone() } else { me.display_name.clone() };
-                    let reason = if reason.is_empty() { default_reason(&operation) } else { reason };
-                    repo::insert_revision(
-                        conn,
-                        NewRevision {
-                            number,
-                            author_id: Some(me.user_id),
-                            author: &author,
-                            operation: operation.name(),
-                            reason: &reason,
-                            platform: &platform,
-                            restores,
-                            packages: &set,
-                        },
-                    )
-                    .await?;
-                    let event = AuditEvent::success(AuditAction::PluginsChanged, target).details(json!({
-                        "revision": number, "operation": operation, "changes": resolution.changes, "reason": reason,
-                    }));
-                    record(conn, &source, event).await?;
-                    Ok(ChangeOutcome::Applied { revision: number, resolution })
-                }
-            }
+            })
         })
-    })
-    .await
+        .await?;
+    if !dry_run {
+        let applied = matches!(outcome, ChangeOutcome::Applied { .. });
+        metrics.observe(name, &counted, applied, started.elapsed().as_secs_f64());
+    }
+    Ok(outcome)
 }
 
 fn operation_target(operation: &Operation) -> String {
@@ -885,6 +1012,26 @@ fn default_reason(operation: &Operation) -> String {
         Operation::Toggle { plugin, disabled: false } => format!("Enable {plugin}"),
         Operation::Rollback { revision } => format!("Roll back to revision {revision}"),
     }
+}
+
+/// Whether runtimes load the package themselves (it is in `dynamic-plugins.yaml`): a plugin's
+/// frontend or backend, not a library it needs.
+fn is_loaded(package: &InstalledPackage) -> bool {
+    match package.role.as_deref() {
+        Some(role) => is_loadable_role(role),
+        None => package.plugin.is_some(),
+    }
+}
+
+/// `GET /api/plugins/health`: the runtimes heard from and each installed package's health.
+pub async fn health(db: &Database, plugins: &Plugins, tenant: &Tenant) -> AppResult<PluginHealth> {
+    let overview = tenant_plugins(db, plugins, tenant, false).await?;
+    Ok(PluginHealth {
+        revision: overview.platform.current_revision,
+        runtimes: overview.runtimes,
+        packages: overview.installed,
+        unexpected: overview.unexpected,
+    })
 }
 
 /// How revision `to` differs from revision `from`.
@@ -924,10 +1071,7 @@ pub fn render_dynamic_plugins(set: &[InstalledPackage]) -> (String, String) {
     use sha2::Digest;
     let entries: Vec<serde_json::Value> = set
         .iter()
-        .filter(|p| match p.role.as_deref() {
-            Some(role) => is_loadable_role(role),
-            None => p.plugin.is_some(),
-        })
+        .filter(|p| is_loaded(p))
         .map(|p| {
             let mut entry = serde_json::Map::new();
             entry.insert("package".into(), json!(format!("{}@{}", p.package, p.version)));

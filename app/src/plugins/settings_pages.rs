@@ -1,7 +1,8 @@
 //! Settings → Plugins (`/settings/plugins`): the runtime and Backstage release the tenant runs,
 //! the installed set (update, enable or disable, uninstall), the history of revisions with a
-//! rollback per revision, and the difference between any two (`?from=&to=`). ActionForms and
-//! a GET form: all work without JavaScript.
+//! rollback per revision, the difference between any two (`?from=&to=`), and what the tenant's
+//! runtimes report they run (live on the `plugin` topic). ActionForms and a GET form: all work
+//! without JavaScript.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -11,10 +12,11 @@ use super::api::{
     compare_revisions, load_tenant_plugins, RollbackPlugins, SetPluginPlatform, TogglePlugin, UninstallPlugin,
     UpdatePlugins,
 };
-use super::model::{InstalledRow, PackageChange, TenantPlugins};
+use super::model::{Health, InstalledRow, PackageChange, RuntimeSummary, TenantPlugins};
 use super::pages::compat_badge;
 use crate::settings::pages::SettingsTabs;
 use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
+use crate::ui::live::on_live;
 
 const SELECT: &str = "mt-1 block rounded-lg border border-slate-300 px-3 py-2 text-sm";
 
@@ -43,7 +45,10 @@ pub fn PluginSettingsPage() -> impl IntoView {
             + actions.uninstall.version().get()
             + actions.rollback.version().get()
     };
-    let overview = Resource::new(version, |_| load_tenant_plugins());
+    // Another admin's change or a runtime's report reloads the overview.
+    let heard = RwSignal::new(0u32);
+    on_live("plugin", move |_| heard.update(|n| *n += 1));
+    let overview = Resource::new(move || (version(), heard.get()), |_| load_tenant_plugins());
     let query = use_query_map();
     let pair = move || {
         query.with(|q| {
@@ -102,7 +107,7 @@ pub fn PluginSettingsPage() -> impl IntoView {
 
 #[component]
 fn Overview(overview: TenantPlugins, actions: Actions) -> impl IntoView {
-    let TenantPlugins { platform, releases, installed, history, warnings, may_manage } = overview;
+    let TenantPlugins { platform, releases, installed, history, warnings, runtimes, unexpected, may_manage } = overview;
     let updates = installed.iter().filter(|r| r.update.is_some() && r.package.plugin.is_some()).count();
     let current = platform.current_revision;
     // The empty set before revision 1 can be restored too, once the list reaches back to it.
@@ -152,6 +157,7 @@ fn Overview(overview: TenantPlugins, actions: Actions) -> impl IntoView {
                 {warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
             </ul>
         })}
+        <Runtimes runtimes unexpected/>
         <div class="mt-8 flex items-end justify-between gap-4">
             <h2 class="text-lg font-semibold text-slate-900">"Installed"</h2>
             {(may_manage && updates > 0).then(|| view! {
@@ -167,7 +173,7 @@ fn Overview(overview: TenantPlugins, actions: Actions) -> impl IntoView {
             view! {
                 <table class="mt-3 w-full text-left text-sm" data-testid="installed">
                     <thead class="text-xs uppercase text-slate-500">
-                        <tr><th class="py-2">"Package"</th><th>"Version"</th><th>"Fit"</th><th>"State"</th><th></th></tr>
+                        <tr><th class="py-2">"Package"</th><th>"Version"</th><th>"Fit"</th><th>"State"</th><th>"Runtime"</th><th></th></tr>
                     </thead>
                     <tbody class="divide-y divide-slate-100">
                         {installed.into_iter().map(|(row, first)| view! { <InstalledRowView row may_manage=may_manage first actions/> }).collect_view()}
@@ -229,7 +235,7 @@ fn InstalledRowView(
     first: bool,
     actions: Actions,
 ) -> impl IntoView {
-    let InstalledRow { package, compat, update } = row;
+    let InstalledRow { package, compat, update, health, reports: _ } = row;
     let plugin = package.plugin.clone();
     let manage = may_manage.then(|| {
         let update = update.clone().filter(|_| plugin.is_some()).map(|version| {
@@ -273,8 +279,63 @@ fn InstalledRowView(
             <td class="font-mono text-xs" data-testid="installed-version">{package.version.clone()}</td>
             <td>{compat_badge(compat)}</td>
             <td class="text-xs" data-testid="installed-state">{if package.disabled { "disabled" } else { "enabled" }}</td>
+            <td><HealthBadge health/></td>
             <td>{manage}</td>
         </tr>
+    }
+}
+
+/// The runtimes that reported in the last day, and what they run that the revision lacks.
+#[component]
+fn Runtimes(runtimes: Vec<RuntimeSummary>, unexpected: Vec<String>) -> impl IntoView {
+    view! {
+        <div class="mt-6 rounded-xl border border-slate-200 bg-white p-5" data-testid="runtimes">
+            <h2 class="text-sm font-medium text-slate-900">"Runtimes"</h2>
+            {if runtimes.is_empty() {
+                view! {
+                    <p class="mt-1 text-sm text-slate-500">
+                        "No runtime has reported in the last day. A runtime reports what it loaded with "
+                        <code>"POST /api/plugins/health"</code> " and a key with the " <code>"plugins:report"</code> " scope."
+                    </p>
+                }.into_any()
+            } else {
+                view! {
+                    <ul class="mt-1 space-y-1 text-sm text-slate-700">
+                        {runtimes.into_iter().map(|r| view! {
+                            <li data-testid="runtime">
+                                <span class="font-mono">{r.instance}</span>
+                                {format!(" · {} loaded, {} failed · reported {}", r.loaded, r.failed, r.reported_at.format("%Y-%m-%d %H:%M UTC"))}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            {(!unexpected.is_empty()).then(|| view! {
+                <ul class="mt-2 space-y-1 text-xs text-amber-900" data-testid="unexpected">
+                    {unexpected.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+                </ul>
+            })}
+        </div>
+    }
+}
+
+/// A package's health as a badge, with what went wrong as its text.
+#[component]
+fn HealthBadge(health: Health) -> impl IntoView {
+    let tone = match &health {
+        Health::Running => "bg-emerald-50 text-emerald-700",
+        Health::Failed { .. } => "bg-red-50 text-red-700",
+        Health::Drift { .. } => "bg-amber-50 text-amber-800",
+        Health::Unreported | Health::Library | Health::Off => "bg-slate-100 text-slate-600",
+    };
+    let detail = match &health {
+        Health::Failed { instance, error } => Some(format!("{instance}: {error}")),
+        Health::Drift { instance, detail } => Some(format!("{instance} {detail}")),
+        _ => None,
+    };
+    view! {
+        <span class=format!("rounded-full px-2 py-0.5 text-xs {tone}") data-testid="health" data-health=health.label()>{health.label()}</span>
+        {detail.map(|d| view! { <p class="mt-1 max-w-xs break-words text-xs text-slate-600" data-testid="health-detail">{d}</p> })}
     }
 }
 

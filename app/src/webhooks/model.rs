@@ -6,11 +6,17 @@ use uuid::Uuid;
 
 /// The event kinds a webhook may subscribe to, with what each means. Kinds for one person
 /// (their notifications) are not offered: what concerns a person is for that person.
-pub const KINDS: [(&str, &str); 4] = [
+pub const KINDS: [(&str, &str); 10] = [
     ("audit:recorded", "Every audit event: security and data changes, as the audit log records them."),
     ("deployment:status", "A build or deployment of a catalog entity started, succeeded or failed (from CI/CD)."),
     ("finops:budget", "A cost budget crossed one of its thresholds (once per period)."),
     ("finops:anomaly", "A day's cost of a service was far from its usual (robust z-score over the same weekdays)."),
+    ("plugin:installed", "A plugin was installed: a new revision of the plugin set."),
+    ("plugin:updated", "Installed plugins moved to newer versions: a new revision of the plugin set."),
+    ("plugin:uninstalled", "A plugin was removed: a new revision of the plugin set."),
+    ("plugin:toggled", "A plugin was enabled or disabled: a new revision of the plugin set."),
+    ("plugin:rolled_back", "The plugin set was restored to an earlier revision."),
+    ("plugin:health", "A runtime's report changed what it runs: a plugin loaded, failed or went away."),
 ];
 
 /// The kind of the event "Send a test event" sends, to this webhook only.

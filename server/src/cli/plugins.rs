@@ -30,11 +30,13 @@ impl PluginsCommand {
                 let policy = FetchPolicy { allow_private_networks: private_networks };
                 let report = service::refresh(db, &policy, &registry, &packages).await?;
                 println!(
-                    "{} packages refreshed ({} versions); {} not in the registry; {} failed",
+                    "{} packages refreshed ({} versions); {} not in the registry; {} failed; \
+                     admins of {} tenants told of updates",
                     report.packages,
                     report.versions,
                     report.not_found.len(),
-                    report.failed.len()
+                    report.failed.len(),
+                    report.tenants_told
                 );
                 for (name, error) in &report.failed {
                     println!("  {name}: {error}");

@@ -1,7 +1,8 @@
 //! `/api/plugins` (seed 000's names): the directory as the tenant sees it, the tenant's plugin
 //! set and history, changes (install, update, uninstall, toggle, rollback; `resolve` is the
 //! same change as a dry run), the platform, and what a runtime reads: `dynamic-plugins.yaml`
-//! with an `ETag`. Keys need `plugins:read` to read and `plugins:write` to change. A change the
+//! with an `ETag`, and where it reports what it loaded (`POST /api/plugins/health`, scope
+//! `plugins:report`). Keys need `plugins:read` to read and `plugins:write` to change. A change the
 //! solver refuses is a 409 whose body explains it:
 //! `{"explanation": [...], "suggestions": [...], "alternatives": [{"package", "version"}]}`.
 
@@ -16,7 +17,9 @@ use serde_json::json;
 use super::{json_body, ApiResult, Endpoint, Params};
 use app::auth::model::Principal;
 use app::auth::permission::Action;
-use app::plugins::model::{Browse, BrowseQuery, ChangeOutcome, PackageChange, PluginDetail, TenantPlugins};
+use app::plugins::model::{
+    Browse, BrowseQuery, ChangeOutcome, HealthReport, PackageChange, PluginDetail, PluginHealth, TenantPlugins,
+};
 use app::plugins::service::{self, Change, Operation};
 use app::state::{AppState, RequestContext};
 
@@ -26,6 +29,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::GET, "/api/plugins/installed", installed),
         Endpoint::new(Method::GET, "/api/plugins/revisions", compare),
         Endpoint::new(Method::GET, "/api/plugins/dynamic-plugins.yaml", dynamic_plugins),
+        Endpoint::new(Method::GET, "/api/plugins/health", health),
+        Endpoint::new(Method::POST, "/api/plugins/health", report_health),
         Endpoint::new(Method::PUT, "/api/plugins/platform", platform),
         Endpoint::new(Method::POST, "/api/plugins/resolve", resolve),
         Endpoint::new(Method::POST, "/api/plugins/install", install),
@@ -108,6 +113,30 @@ async fn dynamic_plugins(
     }
     let headers = [(header::CONTENT_TYPE, "application/yaml; charset=utf-8".to_owned()), (header::ETAG, etag), cache];
     Ok((headers, yaml).into_response())
+}
+
+/// `GET /api/plugins/health`: the runtimes heard from in the last day and each installed
+/// package's health against the current revision (running, failed, drift, off, library).
+async fn health(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> ApiResult<Json<PluginHealth>> {
+    ctx.authorize(Action::PluginsRead)?;
+    Ok(Json(service::health(&state.db, &state.plugins, &ctx.tenant).await?))
+}
+
+/// `POST /api/plugins/health {"instance": "rhdh-0", "plugins": [{"package", "version", "state":
+/// "loaded"|"failed", "error"}]}`: what a runtime loaded. 202 when it changed what the runtime
+/// runs (audited, announced), 204 when it is the same report again.
+async fn report_health(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    ctx.authorize(Action::PluginsReport)?;
+    let report: HealthReport = json_body(&body)?;
+    let changed = app::plugins::health::report(&state.db, &ctx.tenant, ctx.audit_source(), report).await?;
+    Ok(if changed { StatusCode::ACCEPTED } else { StatusCode::NO_CONTENT })
 }
 
 #[derive(Deserialize)]

@@ -285,8 +285,17 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
         ("GET", "/api/briefs/{id}/pdf") => Some((Rule::Allowed(BriefsExport), get(&path))),
         (
             "GET",
-            "/api/plugins" | "/api/plugins/installed" | "/api/plugins/{id}" | "/api/plugins/dynamic-plugins.yaml",
+            "/api/plugins"
+            | "/api/plugins/installed"
+            | "/api/plugins/{id}"
+            | "/api/plugins/dynamic-plugins.yaml"
+            | "/api/plugins/health",
         ) => Some((Rule::Allowed(PluginsRead), get(&path))),
+        // A package without a name: refused after the role check, nothing recorded.
+        ("POST", "/api/plugins/health") => Some((
+            Rule::Allowed(PluginsReport),
+            json(&path, r#"{"plugins":[{"package":"","version":"1.0.0","state":"loaded"}]}"#),
+        )),
         ("GET", "/api/plugins/revisions") => Some((Rule::Allowed(PluginsRead), get(&format!("{path}?from=0&to=0")))),
         // Each refused after the role check: no such runtime, plugin, package or revision.
         ("PUT", "/api/plugins/platform") => {

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use crate::support::{TestApp, TestTenant};
 use app::auth::model::Role;
 use app::fetch::FetchPolicy;
+use app::notifications::model::NotificationKind;
 use app::plugins::service;
 
 const RADAR: &str = "@backstage-community/plugin-tech-radar";
@@ -421,4 +422,143 @@ async fn a_runtime_key_reads_its_tenants_file_and_nothing_else() {
         .body(Body::from(r#"{"plugin":"tech-radar"}"#))
         .unwrap();
     assert_eq!(app.send(install).await.status, StatusCode::FORBIDDEN, "plugins:read cannot change the set");
+}
+
+/// Posts a runtime's report with `key`.
+async fn report(app: &TestApp, t: &TestTenant, key: &str, body: Value) -> (StatusCode, String) {
+    let request = Request::post("/api/plugins/health")
+        .header(header::HOST, &t.host)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = app.send(request).await;
+    (response.status, response.body)
+}
+
+fn row<'a>(health: &'a Value, package: &str) -> &'a Value {
+    health["packages"].as_array().unwrap().iter().find(|r| r["package"]["package"] == package).unwrap()
+}
+
+/// The kinds of the events published in `t`, oldest first.
+async fn published(app: &TestApp, t: &TestTenant) -> Vec<String> {
+    app.db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move {
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                app::db::schema::events::table
+                    .order(app::db::schema::events::id)
+                    .select(app::db::schema::events::kind)
+                    .load(conn)
+                    .await
+                    .map_err(app::error::AppError::from)
+            })
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn runtimes_report_what_they_run_and_failures_drift_changes_and_updates_are_told() {
+    let app = TestApp::new().await;
+    refreshed(&app).await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    let (other, other_cookie) = app.signed_in_tenant().await;
+    platform(&app, &t, &cookie, "1.46.0").await;
+    let radar = json!({"plugin": "tech-radar", "versions": {RADAR: "1.13.0", RADAR_BACKEND: "*"}});
+    let (status, made) = send(&app, &t, &cookie, Method::POST, "/api/plugins/install", radar).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+
+    let (_, health, _) = app.get_json(&t, &cookie, "/api/plugins/health").await;
+    assert_eq!(row(&health, RADAR)["health"]["status"], "unreported", "{health}");
+    assert_eq!(row(&health, RADAR_COMMON)["health"]["status"], "library");
+
+    let (_, reporter) = app.create_key(&t, &cookie, "rhdh", &["plugins:read", "plugins:report"]).await;
+    let (_, reader) = app.create_key(&t, &cookie, "reader", &["plugins:read"]).await;
+    let (_, foreign) = app.create_key(&other, &other_cookie, "rhdh", &["plugins:report"]).await;
+    let first = json!({"instance": "rhdh-0", "plugins": [
+        {"package": RADAR, "version": "1.13.0", "state": "loaded"},
+        {"package": RADAR_BACKEND, "version": "1.12.0", "state": "failed", "error": "Cannot find module 'knex'"},
+    ]});
+    assert_eq!(report(&app, &t, &reader, first.clone()).await.0, StatusCode::FORBIDDEN, "plugins:read reports nothing");
+    assert_eq!(report(&app, &t, &foreign, first.clone()).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(report(&app, &t, &reporter, first.clone()).await.0, StatusCode::ACCEPTED);
+    assert_eq!(report(&app, &t, &reporter, first).await.0, StatusCode::NO_CONTENT, "the same report is a heartbeat");
+
+    let (_, health, _) = app.get_json(&t, &cookie, "/api/plugins/health").await;
+    assert_eq!(row(&health, RADAR)["health"]["status"], "running", "{health}");
+    let failed = &row(&health, RADAR_BACKEND)["health"];
+    assert_eq!(
+        (failed["status"].as_str(), failed["error"].as_str()),
+        (Some("failed"), Some("Cannot find module 'knex'"))
+    );
+    assert_eq!(health["runtimes"][0]["loaded"], 1);
+    assert_eq!(health["runtimes"][0]["failed"], 1);
+
+    // A second runtime on another version, with a package the revision does not hold.
+    let second = json!({"instance": "rhdh-1", "plugins": [
+        {"package": RADAR, "version": "1.14.0", "state": "loaded"},
+        {"package": RADAR_BACKEND, "version": "1.12.0", "state": "loaded"},
+        {"package": "@acme/plugin-extra", "version": "0.1.0", "state": "loaded"},
+    ]});
+    assert_eq!(report(&app, &t, &reporter, second).await.0, StatusCode::ACCEPTED);
+    let (_, health, _) = app.get_json(&t, &cookie, "/api/plugins/health").await;
+    let drift = &row(&health, RADAR)["health"];
+    assert_eq!(drift["status"], "drift", "{health}");
+    assert_eq!(
+        (drift["instance"].as_str(), drift["detail"].as_str()),
+        (Some("rhdh-1"), Some("runs 1.14.0 instead of 1.13.0"))
+    );
+    assert_eq!(health["unexpected"], json!(["rhdh-1 runs @acme/plugin-extra 0.1.0, which revision 1 does not hold"]));
+    let (_, other_health, _) = app.get_json(&other, &other_cookie, "/api/plugins/health").await;
+    assert_eq!(other_health["runtimes"], json!([]), "another tenant's runtimes are its own");
+
+    // Bad reports change nothing.
+    let bad = [
+        json!({"plugins": [{"package": "a\u{0}b", "version": "1.0.0", "state": "loaded"}]}),
+        json!({"plugins": [{"package": "a", "version": "1.0.0", "state": "loaded"}, {"package": "a", "version": "1.0.1", "state": "loaded"}]}),
+        json!({"plugins": [{"package": "a", "version": "1.0.0", "state": "running"}]}),
+        json!({"plugins": [], "extra": true}),
+        json!({"instance": "two words", "plugins": []}),
+        json!({"plugins": (0..2_001).map(|i| json!({"package": format!("p{i}"), "version": "1.0.0", "state": "loaded"})).collect::<Vec<_>>()}),
+    ];
+    for body in bad {
+        let (status, text) = report(&app, &t, &reporter, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    }
+    let (_, after, _) = app.get_json(&t, &cookie, "/api/plugins/health").await;
+    assert_eq!(after["runtimes"], health["runtimes"]);
+
+    let actions = app.audit_actions(&t.tenant).await;
+    assert_eq!(actions.iter().filter(|(a, _, _)| a == "plugin.health_reported").count(), 2, "changes, not heartbeats");
+    let kinds = published(&app, &t).await;
+    assert!(kinds.contains(&"plugin:installed".to_owned()), "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "plugin:health").count(), 2, "{kinds:?}");
+    let metrics = app.state.plugins.metrics.render();
+    assert!(
+        metrics.contains("plugin_changes_total{plugin=\"tech-radar\",operation=\"install\",outcome=\"applied\"}"),
+        "{metrics}"
+    );
+
+    // A registry refresh tells the admins of the update that fits, once per version.
+    let titles = |cookie: String| {
+        let app = &app;
+        let host = t.host.clone();
+        async move {
+            let page: app::notifications::model::NotificationsPage =
+                app.call(&host, "/api/notifications", &[], Some(&cookie)).await.json();
+            page.items
+                .into_iter()
+                .filter(|n| n.kind == NotificationKind::PluginUpdate)
+                .map(|n| n.body)
+                .collect::<Vec<_>>()
+        }
+    };
+    refreshed(&app).await;
+    let told = titles(cookie.clone()).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains(&format!("{RADAR} 1.13.0 → 1.14.0")), "{told:?}");
+    refreshed(&app).await;
+    assert_eq!(titles(cookie.clone()).await.len(), 1, "the same version is not told twice");
 }

@@ -1,0 +1,2 @@
+DROP TABLE plugin_update_notices;
+DROP TABLE plugin_health;
