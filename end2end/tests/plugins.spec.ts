@@ -1,5 +1,5 @@
-import { expect, test, Page } from '@playwright/test';
-import { admin, signIn } from './helpers';
+import { expect, test, APIRequestContext, Page } from '@playwright/test';
+import { admin, otherBrowser, signIn } from './helpers';
 
 // The directory every Beacon starts with (Red Hat's marketplace, backstage.io's directory and
 // Backstage's release manifests). The tenant's plugin set is shared by the js and no-js runs,
@@ -80,4 +80,54 @@ test('an install the release cannot run is explained; on a release that can, it 
   await page.getByRole('button', { name: `Roll back to revision ${installed - 1}` }).click();
   await expect(page.getByTestId('revision').first()).toContainText(`Roll back to revision ${installed - 1}`);
   await expect(row).toHaveCount(0);
+});
+
+/** Posts a runtime's report over loopback with the tenant's Host header (Node cannot resolve *.localhost). */
+async function report(request: APIRequestContext, baseURL: string, key: string, plugins: unknown[]) {
+  const url = new URL(baseURL);
+  const response = await request.post(`http://127.0.0.1:${url.port}/api/plugins/health`, {
+    headers: { Host: url.host, Authorization: `Bearer ${key}` },
+    data: { instance: 'rhdh-e2e', plugins },
+  });
+  expect([202, 204]).toContain(response.status());
+}
+
+test('a runtime reporting a failure turns the plugin red on an admin\'s open settings page', async ({ page, browser, request, baseURL }) => {
+  await signIn(page, admin.email, admin.password);
+  await uninstallIfInstalled(page, 'roadie-argocd');
+  await setPlatform(page, '1.44.3');
+  await page.goto('/plugins/roadie-argocd');
+  await page.getByTestId('install-form').getByRole('button', { name: 'Install' }).click();
+  await expect(page).toHaveURL(/\/settings\/plugins$/);
+
+  // The runtime's key: it may report, nothing else.
+  await page.goto('/settings/api-access');
+  await page.getByLabel('Key name').fill(`rhdh runtime ${Date.now()}`);
+  await page.getByRole('checkbox', { name: /plugins:report/ }).first().check();
+  await page.getByRole('button', { name: 'Create key', exact: true }).click();
+  const key = (await page.getByTestId('secret').textContent())!.trim();
+
+  const argo = '@roadiehq/backstage-plugin-argo-cd';
+  await report(request, baseURL!, key, [{ package: argo, version: '2.12.5', state: 'loaded' }]);
+  const { context, page: watcher } = await otherBrowser(browser);
+  await signIn(watcher, admin.email, admin.password);
+  await watcher.goto('/settings/plugins');
+  const row = watcher.locator(`[data-testid="installed-row"][data-package="${argo}"]`);
+  await expect(row.getByTestId('health')).toHaveText('running');
+  await expect(watcher.getByTestId('runtime')).toContainText('rhdh-e2e');
+
+  const live = test.info().project.use.javaScriptEnabled;
+  if (live) await expect(watcher.locator('body[data-live=open]')).toHaveCount(1);
+  await report(request, baseURL!, key, [
+    { package: argo, version: '2.12.5', state: 'failed', error: "Plugin 'argocd' failed to initialize: missing config argocd.appLocatorMethods" },
+  ]);
+  // With JavaScript the open page hears it on its socket; without, the next load shows it.
+  if (!live) await watcher.reload();
+  await expect(row.getByTestId('health')).toHaveText('failed');
+  await expect(row.getByTestId('health-detail')).toContainText('rhdh-e2e: Plugin \'argocd\' failed to initialize');
+  await context.close();
+
+  // The runtime stops reporting the plugin; the set goes back to how it was.
+  await report(request, baseURL!, key, []);
+  await uninstallIfInstalled(page, 'roadie-argocd');
 });
