@@ -28,6 +28,7 @@ use app::fetch::FetchPolicy;
 use app::insights::counter::UsageCounter;
 use app::keyring::Keyring;
 use app::notifications::mail::Mailer;
+use app::plugins::service::{ArtifactSource, Plugins};
 use app::state::AppState;
 use app::tenancy::model::Tenant;
 use app::tenancy::service as tenancy;
@@ -113,7 +114,10 @@ pub async fn connect(
         usage: UsageCounter::start(db.clone()),
         stream_wake: StreamWake::default(),
         briefs,
-        plugins: Default::default(),
+        plugins: Plugins::new(config.npm_registry.clone().map(|registry| ArtifactSource {
+            registry,
+            policy: FetchPolicy { allow_private_networks: config.fetch_private_networks },
+        })),
         audit_archive: ArchiveStore::open(&config.audit_archive, &[])?,
         events,
         mailer,

@@ -8,6 +8,8 @@ pub mod pages;
 pub mod settings_pages;
 
 #[cfg(feature = "ssr")]
+pub mod artifacts;
+#[cfg(feature = "ssr")]
 pub mod directory;
 #[cfg(feature = "ssr")]
 pub mod docs;
@@ -15,6 +17,8 @@ pub mod docs;
 pub mod health;
 #[cfg(feature = "ssr")]
 pub mod metrics;
+#[cfg(feature = "ssr")]
+pub mod npm;
 #[cfg(feature = "ssr")]
 pub mod registry;
 #[cfg(feature = "ssr")]

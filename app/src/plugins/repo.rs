@@ -1,10 +1,10 @@
 //! The queries of the plugins area: the shared directory (control schema, bulk-written as JSON
 //! record sets) and a tenant's platform, revisions, runtime health and update notices.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Bytea, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::{QueryResult, QueryableByName};
 use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
@@ -656,4 +656,56 @@ pub async fn note_updates(conn: &mut Connection, updates: &BTreeMap<String, Stri
     .execute(conn)
     .await
     .map(drop)
+}
+
+/// Which of `integrities` have a verified tarball stored.
+pub async fn stored_artifacts(conn: &mut Connection, integrities: &[String]) -> QueryResult<HashSet<String>> {
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        integrity: String,
+    }
+    let rows: Vec<Stored> =
+        diesel::sql_query("SELECT integrity FROM control.plugin_artifacts WHERE integrity = ANY($1)")
+            .bind::<Array<Text>, _>(integrities)
+            .load(conn)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.integrity).collect())
+}
+
+/// Stores a verified tarball under its integrity (once: the same bytes are the same artifact).
+pub async fn store_artifact(
+    conn: &mut Connection,
+    integrity: &str,
+    package: &str,
+    version: &str,
+    bytes: &[u8],
+    files: usize,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO control.plugin_artifacts (integrity, package, version, bytes, files) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (integrity) DO NOTHING",
+    )
+    .bind::<Text, _>(integrity)
+    .bind::<Text, _>(package)
+    .bind::<Text, _>(version)
+    .bind::<Bytea, _>(bytes)
+    .bind::<Integer, _>(files as i32)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The stored tarball with `integrity`.
+pub async fn artifact(conn: &mut Connection, integrity: &str) -> QueryResult<Option<Vec<u8>>> {
+    #[derive(QueryableByName)]
+    struct Artifact {
+        #[diesel(sql_type = Bytea)]
+        bytes: Vec<u8>,
+    }
+    let rows: Vec<Artifact> = diesel::sql_query("SELECT bytes FROM control.plugin_artifacts WHERE integrity = $1")
+        .bind::<Text, _>(integrity)
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().next().map(|a| a.bytes))
 }

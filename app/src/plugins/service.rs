@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use chrono::Utc;
 use serde_json::json;
 
+use super::artifacts;
 use super::directory::{fit, is_loadable_role, Directory, PackageInfo, ReleaseFits};
 use super::docs;
 use super::health::Reports;
@@ -48,9 +49,25 @@ const MAX_TEXT: usize = 500;
 pub struct Plugins {
     directory: Arc<RwLock<Option<Arc<Directory>>>>,
     pub metrics: PluginMetrics,
+    /// Where package tarballs are fetched from and verified before a revision holds them;
+    /// without a registry (`BEACON_NPM_REGISTRY`) revisions carry the published integrity
+    /// unverified, and the tenant npm endpoint has nothing to serve.
+    pub artifacts: Option<ArtifactSource>,
+}
+
+/// The npm registry artifacts come from, and the network policy for reaching it.
+#[derive(Clone, Debug)]
+pub struct ArtifactSource {
+    pub registry: String,
+    pub policy: FetchPolicy,
 }
 
 impl Plugins {
+    /// A server's plugin area; `artifacts` when it verifies tarballs from a registry.
+    pub fn new(artifacts: Option<ArtifactSource>) -> Self {
+        Plugins { artifacts, ..Plugins::default() }
+    }
+
     /// The directory at its current version, loaded again only when it moved.
     pub async fn directory(&self, conn: &mut Connection) -> AppResult<Arc<Directory>> {
         let (version, _) = repo::directory_version(conn).await?;
@@ -884,7 +901,9 @@ fn next_set(
 
 /// Makes a change (or with `dry_run` only says what it would do): solved on the tenant's
 /// release, refused with its explanation when it cannot be satisfied, otherwise written as the
-/// next revision. Both outcomes are audited (dry runs are not: they change nothing).
+/// next revision. When the server fetches artifacts, every package the change brings in must
+/// first pass its integrity and archive checks (`artifacts`), fetched before the platform row is
+/// locked. Both outcomes are audited (dry runs are not: they change nothing).
 pub async fn change(
     db: &Database,
     plugins: &Plugins,
@@ -898,97 +917,197 @@ pub async fn change(
     operation.check()?;
     let started = std::time::Instant::now();
     let (name, counted) = (operation.name(), operation.counted_as());
-    let (plugins, me) = (plugins.clone(), me.clone());
-    let metrics = plugins.metrics.clone();
-    let outcome = db
-        .with_tenant(tenant, move |conn| {
-            Box::pin(async move {
-                let directory = plugins.directory(conn).await?;
-                // A dry run reads; a change holds the platform row until it commits.
-                let platform = if dry_run {
-                    platform(conn, &directory).await?
-                } else {
-                    repo::lock_platform(conn, &default_platform(&directory)).await?
-                };
-                let release = release_of(&directory, &platform)?.clone();
-                let current = current_set(conn, &platform).await?;
-                let earlier = match &operation {
-                    Operation::Rollback { revision } => repo::revision_packages(conn, *revision).await?,
-                    _ => None,
-                };
-                let target = operation_target(&operation);
-                // Solving is CPU work with no await (bounded by the solver's step budget): off the
-                // async workers, so other requests are not held up behind it.
-                let (solving, inputs) = (directory.clone(), (current.clone(), operation.clone()));
-                let next = tokio::task::spawn_blocking(move || {
-                    let (current, operation) = inputs;
-                    next_set(&solving, &release, &current, &operation, earlier)
-                })
-                .await
-                .map_err(AppError::internal)??;
-                match next {
+    let solve = |operation: Operation, dry_run: bool| {
+        solve_change(db, plugins, tenant, &source, me, operation, reason.clone(), dry_run)
+    };
+    let outcome = match (&plugins.artifacts, dry_run) {
+        (Some(artifacts), false) => match solve(operation.clone(), true).await? {
+            ChangeOutcome::Applied { resolution, .. } => {
+                match fetch_artifacts(db, plugins, tenant, artifacts, &resolution.changes).await? {
+                    Ok(()) => solve(operation, false).await?,
                     Err(report) => {
-                        if !dry_run {
-                            let event = AuditEvent::failure(AuditAction::PluginsChanged, target)
-                                .details(json!({ "operation": operation, "explanation": report.explanation }));
-                            record(conn, &source, event).await?;
-                        }
-                        Ok(ChangeOutcome::Refused(report))
-                    }
-                    Ok((set, warnings)) => {
-                        let changes = diff(&current, &set);
-                        if changes.is_empty() {
-                            return Err(AppError::invalid("Nothing to change: the plugin set would stay the same."));
-                        }
-                        let resolution = Resolution { changes, warnings };
-                        if dry_run {
-                            return Ok(ChangeOutcome::Applied { revision: platform.current_revision + 1, resolution });
-                        }
-                        let number = platform.current_revision + 1;
-                        let restores = match operation {
-                            Operation::Rollback { revision } => Some(revision),
-                            _ => None,
-                        };
-                        let author =
-                            if me.display_name.is_empty() { me.email.clone() } else { me.display_name.clone() };
-                        let reason = if reason.is_empty() { default_reason(&operation) } else { reason };
-                        repo::insert_revision(
-                            conn,
-                            NewRevision {
-                                number,
-                                author_id: Some(me.user_id),
-                                author: &author,
-                                operation: operation.name(),
-                                reason: &reason,
-                                platform: &platform,
-                                restores,
-                                packages: &set,
-                            },
-                        )
-                        .await?;
-                        let event = AuditEvent::success(AuditAction::PluginsChanged, target).details(json!({
-                            "revision": number, "operation": operation, "changes": resolution.changes, "reason": reason,
-                        }));
-                        record(conn, &source, event).await?;
-                        let announced = Event::PluginChanged {
-                            kind: operation.event_kind(),
-                            revision: number,
-                            target: operation_target(&operation),
-                            changes: resolution.changes.len(),
-                            author,
-                        };
-                        bus::publish(conn, announced).await?;
-                        Ok(ChangeOutcome::Applied { revision: number, resolution })
+                        let event = AuditEvent::failure(AuditAction::PluginsChanged, operation_target(&operation))
+                            .details(json!({ "operation": operation, "explanation": report.explanation }));
+                        let source = source.clone();
+                        db.with_tenant(tenant, move |conn| Box::pin(async move { record(conn, &source, event).await }))
+                            .await?;
+                        ChangeOutcome::Refused(report)
                     }
                 }
-            })
-        })
-        .await?;
+            }
+            // Refused as it stands: made for real, the refusal is audited.
+            ChangeOutcome::Refused(_) => solve(operation, false).await?,
+        },
+        _ => solve(operation, dry_run).await?,
+    };
     if !dry_run {
         let applied = matches!(outcome, ChangeOutcome::Applied { .. });
-        metrics.observe(name, &counted, applied, started.elapsed().as_secs_f64());
+        plugins.metrics.observe(name, &counted, applied, started.elapsed().as_secs_f64());
     }
     Ok(outcome)
+}
+
+/// Fetches, verifies and stores the tarball of every version `changes` bring in that is not
+/// stored yet. `Ok(Err(report))` names each that failed; nothing is stored for those.
+async fn fetch_artifacts(
+    db: &Database,
+    plugins: &Plugins,
+    tenant: &Tenant,
+    source: &ArtifactSource,
+    changes: &[PackageChange],
+) -> AppResult<Result<(), ConflictReport>> {
+    let loading = plugins.clone();
+    let directory = db.with_tenant(tenant, move |conn| Box::pin(async move { loading.directory(conn).await })).await?;
+    let wanted: Vec<(String, String, Option<String>)> = changes
+        .iter()
+        .filter_map(|change| {
+            let version = change.after.clone()?;
+            let integrity = directory
+                .packages
+                .get(&change.package)
+                .and_then(|p| p.version(&version))
+                .and_then(|v| v.integrity.clone());
+            Some((change.package.clone(), version, integrity))
+        })
+        .collect();
+    let known: Vec<String> = wanted.iter().filter_map(|(_, _, i)| i.clone()).collect();
+    let stored = db
+        .with_control(move |conn| {
+            Box::pin(async move { repo::stored_artifacts(conn, &known).await.map_err(AppError::from) })
+        })
+        .await?;
+    let mut explanation = Vec::new();
+    for (package, version, integrity) in wanted {
+        let Some(integrity) = integrity else {
+            explanation.push(format!(
+                "{package} {version} has no published integrity, so its tarball cannot be verified: refresh the directory from the registry."
+            ));
+            continue;
+        };
+        if stored.contains(&integrity) {
+            continue;
+        }
+        match artifacts::fetch_checked(&source.policy, &source.registry, &package, &version, &integrity).await {
+            Ok((bytes, files)) => {
+                db.with_control(move |conn| {
+                    Box::pin(async move {
+                        repo::store_artifact(conn, &integrity, &package, &version, &bytes, files)
+                            .await
+                            .map_err(AppError::from)
+                    })
+                })
+                .await?;
+            }
+            Err(why) => explanation.push(format!("{package} {version} was refused: {why}.")),
+        }
+    }
+    if explanation.is_empty() {
+        return Ok(Ok(()));
+    }
+    Ok(Err(ConflictReport {
+        explanation,
+        suggestions: vec![
+            "Nothing was changed. Check the registry's copy of these packages, or choose another version.".into(),
+        ],
+        alternatives: Vec::new(),
+    }))
+}
+
+/// Solves a change and, unless `dry_run`, writes it as the next revision under the platform lock.
+#[allow(clippy::too_many_arguments)]
+async fn solve_change(
+    db: &Database,
+    plugins: &Plugins,
+    tenant: &Tenant,
+    source: &AuditSource,
+    me: &Principal,
+    operation: Operation,
+    reason: String,
+    dry_run: bool,
+) -> AppResult<ChangeOutcome> {
+    let (plugins, me, source) = (plugins.clone(), me.clone(), source.clone());
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let directory = plugins.directory(conn).await?;
+            // A dry run reads; a change holds the platform row until it commits.
+            let platform = if dry_run {
+                platform(conn, &directory).await?
+            } else {
+                repo::lock_platform(conn, &default_platform(&directory)).await?
+            };
+            let release = release_of(&directory, &platform)?.clone();
+            let current = current_set(conn, &platform).await?;
+            let earlier = match &operation {
+                Operation::Rollback { revision } => repo::revision_packages(conn, *revision).await?,
+                _ => None,
+            };
+            let target = operation_target(&operation);
+            // Solving is CPU work with no await (bounded by the solver's step budget): off the
+            // async workers, so other requests are not held up behind it.
+            let (solving, inputs) = (directory.clone(), (current.clone(), operation.clone()));
+            let next = tokio::task::spawn_blocking(move || {
+                let (current, operation) = inputs;
+                next_set(&solving, &release, &current, &operation, earlier)
+            })
+            .await
+            .map_err(AppError::internal)??;
+            match next {
+                Err(report) => {
+                    if !dry_run {
+                        let event = AuditEvent::failure(AuditAction::PluginsChanged, target)
+                            .details(json!({ "operation": operation, "explanation": report.explanation }));
+                        record(conn, &source, event).await?;
+                    }
+                    Ok(ChangeOutcome::Refused(report))
+                }
+                Ok((set, warnings)) => {
+                    let changes = diff(&current, &set);
+                    if changes.is_empty() {
+                        return Err(AppError::invalid("Nothing to change: the plugin set would stay the same."));
+                    }
+                    let resolution = Resolution { changes, warnings };
+                    if dry_run {
+                        return Ok(ChangeOutcome::Applied { revision: platform.current_revision + 1, resolution });
+                    }
+                    let number = platform.current_revision + 1;
+                    let restores = match operation {
+                        Operation::Rollback { revision } => Some(revision),
+                        _ => None,
+                    };
+                    let author = if me.display_name.is_empty() { me.email.clone() } else { me.display_name.clone() };
+                    let reason = if reason.is_empty() { default_reason(&operation) } else { reason };
+                    repo::insert_revision(
+                        conn,
+                        NewRevision {
+                            number,
+                            author_id: Some(me.user_id),
+                            author: &author,
+                            operation: operation.name(),
+                            reason: &reason,
+                            platform: &platform,
+                            restores,
+                            packages: &set,
+                        },
+                    )
+                    .await?;
+                    let event = AuditEvent::success(AuditAction::PluginsChanged, target).details(json!({
+                        "revision": number, "operation": operation, "changes": resolution.changes, "reason": reason,
+                    }));
+                    record(conn, &source, event).await?;
+                    let announced = Event::PluginChanged {
+                        kind: operation.event_kind(),
+                        revision: number,
+                        target: operation_target(&operation),
+                        changes: resolution.changes.len(),
+                        author,
+                    };
+                    bus::publish(conn, announced).await?;
+                    Ok(ChangeOutcome::Applied { revision: number, resolution })
+                }
+            }
+        })
+    })
+    .await
 }
 
 fn operation_target(operation: &Operation) -> String {

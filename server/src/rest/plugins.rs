@@ -31,6 +31,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::GET, "/api/plugins/dynamic-plugins.yaml", dynamic_plugins),
         Endpoint::new(Method::GET, "/api/plugins/health", health),
         Endpoint::new(Method::POST, "/api/plugins/health", report_health),
+        Endpoint::new(Method::GET, "/api/plugins/npm/{*path}", npm),
         Endpoint::new(Method::PUT, "/api/plugins/platform", platform),
         Endpoint::new(Method::POST, "/api/plugins/resolve", resolve),
         Endpoint::new(Method::POST, "/api/plugins/install", install),
@@ -137,6 +138,24 @@ async fn report_health(
     let report: HealthReport = json_body(&body)?;
     let changed = app::plugins::health::report(&state.db, &ctx.tenant, ctx.audit_source(), report).await?;
     Ok(if changed { StatusCode::ACCEPTED } else { StatusCode::NO_CONTENT })
+}
+
+/// `GET /api/plugins/npm/<name>` and `/api/plugins/npm/<name>/-/<file>.tgz`: the tenant's npm
+/// registry, serving the verified tarballs of its current revision (npm sends the key as
+/// `Authorization: Bearer` from `.npmrc`'s `_authToken`).
+async fn npm(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    use app::plugins::npm::{answer, NpmAnswer};
+    ctx.authorize(Action::PluginsRead)?;
+    let base = format!("{}/api/plugins/npm", state.public_base(&headers));
+    Ok(match answer(&state.db, &state.plugins, &ctx.tenant, &path, &base).await? {
+        NpmAnswer::Packument(doc) => Json(doc).into_response(),
+        NpmAnswer::Tarball(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+    })
 }
 
 #[derive(Deserialize)]

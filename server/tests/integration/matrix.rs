@@ -291,6 +291,10 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             | "/api/plugins/dynamic-plugins.yaml"
             | "/api/plugins/health",
         ) => Some((Rule::Allowed(PluginsRead), get(&path))),
+        // A package no revision holds: not found after the role check.
+        ("GET", "/api/plugins/npm/{*path}") => {
+            Some((Rule::Allowed(PluginsRead), get(&path.replace("{*path}", "@nope%2fplugin-nope"))))
+        }
         // A package without a name: refused after the role check, nothing recorded.
         ("POST", "/api/plugins/health") => Some((
             Rule::Allowed(PluginsReport),

@@ -19,7 +19,7 @@ use crate::support::{TestApp, TestTenant};
 use app::auth::model::Role;
 use app::fetch::FetchPolicy;
 use app::notifications::model::NotificationKind;
-use app::plugins::service;
+use app::plugins::{artifacts, service};
 
 const RADAR: &str = "@backstage-community/plugin-tech-radar";
 const RADAR_BACKEND: &str = "@backstage-community/plugin-tech-radar-backend";
@@ -29,7 +29,7 @@ const ARGO: &str = "@roadiehq/backstage-plugin-argo-cd";
 fn version(deps: Value, peers: Value, backstage: Value, published: &str) -> Value {
     json!({
         "dependencies": deps, "peerDependencies": peers, "backstage": backstage,
-        "dist": {"tarball": "https://registry.example/x.tgz", "integrity": "sha512-AAAA"}, "published": published,
+        "published": published,
     })
 }
 
@@ -127,6 +127,8 @@ fn packuments() -> HashMap<String, Value> {
                 m.as_object_mut().unwrap().remove("published");
                 m["name"] = json!(name);
                 m["version"] = json!(v);
+                let integrity = artifacts::sri(&fixture_tarball(name, v));
+                m["dist"] = json!({"tarball": artifacts::tarball_url("https://registry.example", name, v), "integrity": integrity});
                 (v.to_owned(), m)
             })
             .collect();
@@ -138,19 +140,58 @@ fn packuments() -> HashMap<String, Value> {
     out
 }
 
-/// An npm registry on loopback serving `packuments` (scoped names as `@scope%2fname`).
+/// A version's tarball as the fixture registry publishes it: the same bytes every time, so every
+/// test's registry publishes the same integrity into the shared directory.
+fn fixture_tarball(name: &str, version: &str) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let manifest = json!({"name": name, "version": version, "main": "dist/index.cjs.js"}).to_string();
+    for (path, contents) in
+        [("package/package.json", manifest.as_str()), ("package/dist/index.cjs.js", "module.exports = {};\n")]
+    {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_size(contents.len() as u64);
+        builder.append_data(&mut header, path, contents.as_bytes()).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &builder.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
+}
+
+/// An npm registry on loopback serving `packuments` (scoped names as `@scope%2fname`) and their
+/// tarballs (`/<name>/-/<file>.tgz`).
 async fn registry(packuments: HashMap<String, Value>) -> String {
-    async fn packument(
-        State(all): State<Arc<HashMap<String, Value>>>,
-        Path(name): Path<String>,
-    ) -> axum::response::Response {
-        let name = name.replace("%2f", "/").replace("%2F", "/");
-        match all.get(&name) {
+    tampering_registry(packuments, None).await
+}
+
+/// The same registry, serving other bytes than it published for one version, as a compromised
+/// mirror would.
+async fn tampering_registry(packuments: HashMap<String, Value>, tampered: Option<(&str, &str)>) -> String {
+    type Served = (HashMap<String, Value>, Option<(String, String)>);
+    async fn serve(State(served): State<Arc<Served>>, Path(path): Path<String>) -> axum::response::Response {
+        let (all, tampered) = served.as_ref();
+        let path = path.replace("%2f", "/").replace("%2F", "/");
+        if let Some((name, file)) = path.split_once("/-/") {
+            let base = name.rsplit('/').next().unwrap();
+            let version =
+                file.strip_prefix(&format!("{base}-")).and_then(|f| f.strip_suffix(".tgz")).unwrap_or_default();
+            if all.get(name).is_none_or(|doc| doc["versions"].get(version).is_none()) {
+                return StatusCode::NOT_FOUND.into_response();
+            }
+            let mut bytes = fixture_tarball(name, version);
+            if tampered.as_ref().is_some_and(|(n, v)| n == name && v == version) {
+                bytes = fixture_tarball(name, &format!("{version}-evil"));
+            }
+            return bytes.into_response();
+        }
+        match all.get(&path) {
             Some(doc) => Json(doc.clone()).into_response(),
             None => (StatusCode::NOT_FOUND, Json(json!({"error": "Not found"}))).into_response(),
         }
     }
-    let app = Router::new().route("/{*name}", get(packument)).with_state(Arc::new(packuments));
+    let tampered = tampered.map(|(n, v)| (n.to_owned(), v.to_owned()));
+    let app = Router::new().route("/{*name}", get(serve)).with_state(Arc::new((packuments, tampered)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -313,7 +354,8 @@ async fn install_update_rollback_gives_back_the_same_file_and_history_compares_a
     // YAML quotes a scalar that starts with `@`.
     assert!(first.contains(&format!("package: '{RADAR}@1.13.0'")), "{first}");
     assert!(first.contains(&format!("package: '{RADAR_BACKEND}@1.12.0'")), "{first}");
-    assert!(first.contains("integrity: sha512-AAAA"), "{first}");
+    let integrity = artifacts::sri(&fixture_tarball(RADAR, "1.13.0"));
+    assert!(first.contains(&format!("integrity: {integrity}")), "{first}");
     assert!(!first.contains(RADAR_COMMON), "libraries come with their plugins, not as entries: {first}");
     let (_, installed, _) = app.get_json(&t, &cookie, "/api/plugins/installed").await;
     let rows = installed["installed"].as_array().unwrap();
@@ -561,4 +603,85 @@ async fn runtimes_report_what_they_run_and_failures_drift_changes_and_updates_ar
     assert!(told[0].contains(&format!("{RADAR} 1.13.0 → 1.14.0")), "{told:?}");
     refreshed(&app).await;
     assert_eq!(titles(cookie.clone()).await.len(), 1, "the same version is not told twice");
+}
+
+#[tokio::test]
+async fn tarballs_are_verified_before_a_revision_holds_them_and_the_tenant_registry_serves_them() {
+    let app = TestApp::init().npm_registry(&registry(packuments()).await).start().await;
+    refreshed(&app).await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    let (other, other_cookie) = app.signed_in_tenant().await;
+    platform(&app, &t, &cookie, "1.46.0").await;
+    let radar = json!({"plugin": "tech-radar", "versions": {RADAR: "1.13.0", RADAR_BACKEND: "*"}});
+    let (status, made) = send(&app, &t, &cookie, Method::POST, "/api/plugins/install", radar).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+
+    let (_, key) = app.create_key(&t, &cookie, "runtime", &["plugins:read"]).await;
+    let (_, foreign) = app.create_key(&other, &other_cookie, "runtime", &["plugins:read"]).await;
+    let npm = |path: &str, key: &str| {
+        Request::get(format!("/api/plugins/npm/{path}"))
+            .header(header::HOST, &t.host)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let doc = app.send(npm("@backstage-community%2fplugin-tech-radar", &key)).await;
+    assert_eq!(doc.status, StatusCode::OK, "{}", doc.body);
+    let doc: Value = serde_json::from_str(&doc.body).unwrap();
+    let published = &doc["versions"]["1.13.0"]["dist"];
+    assert_eq!(published["integrity"], artifacts::sri(&fixture_tarball(RADAR, "1.13.0")));
+    let tarball = published["tarball"].as_str().unwrap();
+    let expected = format!("http://{}/api/plugins/npm/{RADAR}/-/plugin-tech-radar-1.13.0.tgz", t.host);
+    assert_eq!(tarball, expected);
+    assert_eq!(doc["versions"].as_object().unwrap().len(), 1, "only the revision's version");
+    let bytes = app.send(npm(&format!("{RADAR}/-/plugin-tech-radar-1.13.0.tgz"), &key)).await;
+    assert_eq!(bytes.status, StatusCode::OK);
+    assert_eq!(bytes.bytes.as_ref(), fixture_tarball(RADAR, "1.13.0").as_slice(), "the bytes Beacon verified");
+    let common = app.send(npm(RADAR_COMMON, &key)).await;
+    assert_eq!(common.status, StatusCode::OK, "the libraries a plugin needs are served too");
+    assert_eq!(
+        app.send(npm(&format!("{RADAR}/-/plugin-tech-radar-1.14.0.tgz"), &key)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.send(npm(ARGO, &key)).await.status, StatusCode::NOT_FOUND, "not in the set");
+    assert_eq!(app.send(npm(RADAR, &foreign)).await.status, StatusCode::UNAUTHORIZED);
+
+    // The real npm client packs the plugin from the tenant's registry and checks its integrity.
+    // Node cannot resolve `*.localhost`: npm reaches Beacon as its HTTP proxy, which sends
+    // the tenant's host name in each request.
+    let port = app.serve().await.port();
+    let dir = std::env::temp_dir().join(format!("beacon-npm-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let origin = format!("{}:{port}", t.host);
+    let npmrc = format!(
+        "registry=http://{origin}/api/plugins/npm/\nproxy=http://127.0.0.1:{port}/\n//{origin}/api/plugins/npm/:_authToken={key}\n"
+    );
+    std::fs::write(dir.join(".npmrc"), npmrc).unwrap();
+    let (run_in, spec) = (dir.clone(), format!("{RADAR}@1.13.0"));
+    let packed = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("npm")
+            .args(["pack", &spec, "--userconfig", ".npmrc", "--cache", "npm-cache", "--no-audit", "--no-fund"])
+            .current_dir(run_in)
+            .output()
+            .expect("npm runs")
+    })
+    .await
+    .unwrap();
+    assert!(packed.status.success(), "npm pack: {}", String::from_utf8_lossy(&packed.stderr));
+    let file = std::fs::read(dir.join("backstage-community-plugin-tech-radar-1.13.0.tgz")).unwrap();
+    assert_eq!(file, fixture_tarball(RADAR, "1.13.0"), "npm got the verified bytes");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // A registry serving other bytes than it published: refused, nothing changes, audited.
+    let compromised =
+        TestApp::init().npm_registry(&tampering_registry(packuments(), Some((ARGO, "2.9.0"))).await).start().await;
+    let (before, _) = yaml(&app, &t, &cookie).await;
+    let argo = json!({"plugin": "roadie-argocd", "versions": {ARGO: "2.9.0"}});
+    let (status, refused) = send(&compromised, &t, &cookie, Method::POST, "/api/plugins/install", argo).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    let why = refused["explanation"].to_string();
+    assert!(why.contains(&format!("{ARGO} 2.9.0 was refused")) && why.contains("not the published sha512-"), "{why}");
+    assert_eq!(yaml(&app, &t, &cookie).await.0, before, "the revision did not change");
+    let actions = app.audit_actions(&t.tenant).await;
+    assert!(actions.iter().any(|(a, target, o)| a == "plugin.changed" && target == "roadie-argocd" && o == "failure"));
 }

@@ -46,9 +46,15 @@ pub struct TestAppBuilder {
     audit_archive: Option<String>,
     /// The SMTP catcher `make test` starts (`BEACON_SMTP_URL`), if any.
     smtp_url: Option<String>,
+    /// The npm registry plugin tarballs are fetched from and verified (none: not verified).
+    npm_registry: Option<String>,
 }
 
 impl TestAppBuilder {
+    pub fn npm_registry(self, url: &str) -> Self {
+        Self { npm_registry: Some(url.to_owned()), ..self }
+    }
+
     pub fn pool_size(self, pool_size: usize) -> Self {
         Self { pool_size, ..self }
     }
@@ -162,6 +168,7 @@ impl TestApp {
             extra_routes: Router::new(),
             audit_archive: None,
             smtp_url: std::env::var("BEACON_SMTP_URL").ok(),
+            npm_registry: None,
         }
     }
 
@@ -231,8 +238,15 @@ impl TestApp {
     }
 
     async fn start(options: TestAppBuilder) -> Self {
-        let TestAppBuilder { pool_size, cookie_secure, request_timeout_ms, extra_routes, audit_archive, smtp_url } =
-            options;
+        let TestAppBuilder {
+            pool_size,
+            cookie_secure,
+            request_timeout_ms,
+            extra_routes,
+            audit_archive,
+            smtp_url,
+            npm_registry,
+        } = options;
         // The server's warnings (a request out of time, a lost listener) go to the test's
         // output, which nextest shows for a test that fails or hangs.
         let _ = tracing_subscriber::fmt()
@@ -265,8 +279,9 @@ impl TestApp {
             audit_archive: audit_archive
                 .unwrap_or_else(|| concat!(env!("CARGO_TARGET_TMPDIR"), "/audit-archive").into()),
             audit_archive_minutes: 60,
-            // Tests refresh the plugin directory themselves, from a registry on loopback.
-            npm_registry: None,
+            // Tests refresh the plugin directory themselves, from a registry on loopback; one
+            // that names it verifies tarballs from there.
+            npm_registry,
             npm_refresh_hours: 24,
             smtp_url: smtp_url.clone(),
             mail_from: "Beacon <beacon@tests.example.com>".into(),
