@@ -131,3 +131,32 @@ test('a runtime reporting a failure turns the plugin red on an admin\'s open set
   await report(request, baseURL!, key, []);
   await uninstallIfInstalled(page, 'roadie-argocd');
 });
+
+test('a plugin\'s configuration with a secret in plain text is refused; with an environment reference it is a revision', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await uninstallIfInstalled(page, 'roadie-argocd');
+  await setPlatform(page, '1.44.3');
+  await page.goto('/plugins/roadie-argocd');
+  await page.getByTestId('install-form').getByRole('button', { name: 'Install' }).click();
+  await expect(page).toHaveURL(/\/settings\/plugins$/);
+
+  const argo = '@roadiehq/backstage-plugin-argo-cd';
+  const row = page.locator(`[data-testid="installed-row"][data-package="${argo}"]`);
+  await row.getByText('Configure').click();
+  const editor = row.getByLabel(`Configuration of ${argo}`);
+  await editor.fill('argocd:\n  baseUrl: https://argo.example.com\n  token: s3cr3t\n');
+  await row.getByRole('button', { name: 'Save configuration' }).click();
+  await expect(page.getByRole('alert')).toContainText('`argocd.token` holds a secret in plain text');
+
+  await page.goto('/settings/plugins');
+  await row.getByText('Configure').click();
+  await editor.fill('argocd:\n  baseUrl: https://argo.example.com\n  token: ${ARGOCD_TOKEN}\n');
+  await row.getByLabel('Reason for the configuration').fill('Argo CD server for payments');
+  await row.getByRole('button', { name: 'Save configuration' }).click();
+  await expect(page.getByTestId('revision').first()).toContainText('Argo CD server for payments');
+  await page.goto('/settings/plugins');
+  await row.getByText('Configure').click();
+  await expect(editor).toHaveValue(/token: \$\{ARGOCD_TOKEN\}/);
+
+  await uninstallIfInstalled(page, 'roadie-argocd');
+});

@@ -174,3 +174,25 @@ pub async fn rollback_plugins(revision: i32) -> Result<(), AppError> {
 
     respond(run(Operation::Rollback { revision }, String::new()).await)
 }
+
+/// Sets one installed package's configuration from YAML (empty clears it); checked against
+/// its schema, for plain secrets and for keys another package sets before any revision.
+#[server(endpoint = "ui/plugins/configure")]
+pub async fn configure_plugin(
+    package: String,
+    #[server(default)] config: String,
+    #[server(default)] reason: String,
+) -> Result<(), AppError> {
+    use super::service::Operation;
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+
+    respond(
+        async {
+            crate::state::authorized(Action::PluginsManage).await?;
+            let config = super::config::parse_yaml(&config)?;
+            run(Operation::Configure { package, config }, reason).await
+        }
+        .await,
+    )
+}

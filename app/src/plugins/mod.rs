@@ -10,6 +10,8 @@ pub mod settings_pages;
 #[cfg(feature = "ssr")]
 pub mod artifacts;
 #[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
 pub mod directory;
 #[cfg(feature = "ssr")]
 pub mod docs;

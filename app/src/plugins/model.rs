@@ -248,6 +248,8 @@ pub struct InstalledRow {
     pub compat: Compat,
     /// The newest version installable on the release, when newer than the installed one.
     pub update: Option<String>,
+    /// Its configuration as YAML, for the editor (empty: none).
+    pub config_yaml: String,
     /// What the tenant's runtimes report about it, against the current revision.
     pub health: Health,
     /// Each runtime's last word on it.

@@ -130,7 +130,7 @@ fn deprecation(value: Option<&Value>) -> Option<String> {
 fn config_schema(value: Option<&Value>) -> (Option<&'static str>, Option<Value>) {
     match value {
         Some(schema @ Value::Object(_)) => (Some("inline"), Some(schema.clone())),
-        Some(Value::String(path)) if path.ends_with(".json") => (Some("file"), None),
+        Some(Value::String(path)) if path.ends_with(".json") => (Some("file"), Some(Value::String(path.clone()))),
         Some(Value::String(path)) if path.ends_with(".ts") => (Some("typescript"), None),
         _ => (None, None),
     }

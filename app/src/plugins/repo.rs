@@ -326,7 +326,8 @@ pub async fn load_directory(conn: &mut Connection, version: i64) -> QueryResult<
     for v in versions {
         let Ok(parsed) = nodejs_semver::Version::parse(&v.version) else { continue };
         let schema = match v.config_schema_kind.as_deref() {
-            Some("inline") => SchemaAvailability::Available,
+            // A `.json` file is read from the verified tarball.
+            Some("inline" | "file") => SchemaAvailability::Available,
             Some(_) => SchemaAvailability::Unavailable,
             None => SchemaAvailability::None,
         };

@@ -11,6 +11,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::artifacts;
+use super::config;
 use super::directory::{fit, is_loadable_role, Directory, PackageInfo, ReleaseFits};
 use super::docs;
 use super::health::Reports;
@@ -458,6 +459,7 @@ pub async fn tenant_plugins(
                     InstalledRow {
                         compat,
                         update: update_of(info, &fits, &package.version),
+                        config_yaml: package.config.as_ref().map(config::to_yaml).unwrap_or_default(),
                         health: reports.health(&package, is_loaded(&package)),
                         reports: reports.of(&package.package),
                         package,
@@ -617,6 +619,11 @@ pub enum Operation {
     Rollback {
         revision: i32,
     },
+    /// Sets (or with `None` clears) one installed package's `pluginConfig`.
+    Configure {
+        package: String,
+        config: Option<serde_json::Value>,
+    },
 }
 
 impl Operation {
@@ -642,6 +649,9 @@ impl Operation {
                 return Err(AppError::not_found(format!("No revision {revision}.")));
             }
             Operation::Rollback { .. } => {}
+            Operation::Configure { package, .. } => {
+                typed(package, "A package name")?;
+            }
         }
         Ok(())
     }
@@ -653,6 +663,7 @@ impl Operation {
             Operation::Uninstall { .. } => "uninstall",
             Operation::Toggle { .. } => "toggle",
             Operation::Rollback { .. } => "rollback",
+            Operation::Configure { .. } => "configure",
         }
     }
 
@@ -661,7 +672,7 @@ impl Operation {
         let [installed, updated, uninstalled, toggled, rolled_back] = bus::PLUGIN_CHANGE_KINDS;
         match self {
             Operation::Install { .. } => installed,
-            Operation::Update { .. } => updated,
+            Operation::Update { .. } | Operation::Configure { .. } => updated,
             Operation::Uninstall { .. } => uninstalled,
             Operation::Toggle { .. } => toggled,
             Operation::Rollback { .. } => rolled_back,
@@ -675,7 +686,7 @@ impl Operation {
             Operation::Install { plugin, .. } | Operation::Uninstall { plugin } | Operation::Toggle { plugin, .. } => {
                 plugin.clone()
             }
-            Operation::Update { .. } | Operation::Rollback { .. } => "*".to_owned(),
+            Operation::Update { .. } | Operation::Rollback { .. } | Operation::Configure { .. } => "*".to_owned(),
         }
     }
 }
@@ -886,6 +897,15 @@ fn next_set(
                 .collect();
             Ok(Ok((set, Vec::new())))
         }
+        Operation::Configure { package, config } => {
+            let mut set = current.to_vec();
+            let installed = set
+                .iter_mut()
+                .find(|p| &p.package == package)
+                .ok_or_else(|| AppError::invalid(format!("{package} is not installed.")))?;
+            installed.config = config.clone();
+            Ok(Ok((set, Vec::new())))
+        }
         Operation::Rollback { revision } => {
             let earlier = earlier.ok_or_else(|| AppError::not_found(format!("No revision {revision}.")))?;
             // The earlier set exactly, checked against today's release.
@@ -1060,7 +1080,18 @@ async fn solve_change(
                     }
                     Ok(ChangeOutcome::Refused(report))
                 }
-                Ok((set, warnings)) => {
+                Ok((set, mut warnings)) => {
+                    match config::check_set(conn, &directory, &current, &set).await? {
+                        Ok(notes) => warnings.extend(notes),
+                        Err(report) => {
+                            if !dry_run {
+                                let event = AuditEvent::failure(AuditAction::PluginsChanged, target.clone())
+                                    .details(json!({ "operation": operation, "explanation": report.explanation }));
+                                record(conn, &source, event).await?;
+                            }
+                            return Ok(ChangeOutcome::Refused(report));
+                        }
+                    }
                     let changes = diff(&current, &set);
                     if changes.is_empty() {
                         return Err(AppError::invalid("Nothing to change: the plugin set would stay the same."));
@@ -1118,6 +1149,7 @@ fn operation_target(operation: &Operation) -> String {
         Operation::Update { packages } if packages.is_empty() => "all plugins".to_owned(),
         Operation::Update { packages } => packages.join(", "),
         Operation::Rollback { revision } => format!("revision {revision}"),
+        Operation::Configure { package, .. } => package.clone(),
     }
 }
 
@@ -1130,6 +1162,8 @@ fn default_reason(operation: &Operation) -> String {
         Operation::Toggle { plugin, disabled: true } => format!("Disable {plugin}"),
         Operation::Toggle { plugin, disabled: false } => format!("Enable {plugin}"),
         Operation::Rollback { revision } => format!("Roll back to revision {revision}"),
+        Operation::Configure { package, config: Some(_) } => format!("Configure {package}"),
+        Operation::Configure { package, config: None } => format!("Clear the configuration of {package}"),
     }
 }
 

@@ -9,8 +9,8 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use super::api::{
-    compare_revisions, load_tenant_plugins, RollbackPlugins, SetPluginPlatform, TogglePlugin, UninstallPlugin,
-    UpdatePlugins,
+    compare_revisions, load_tenant_plugins, ConfigurePlugin, RollbackPlugins, SetPluginPlatform, TogglePlugin,
+    UninstallPlugin, UpdatePlugins,
 };
 use super::model::{Health, InstalledRow, PackageChange, RuntimeSummary, TenantPlugins};
 use super::pages::compat_badge;
@@ -27,6 +27,7 @@ struct Actions {
     toggle: ServerAction<TogglePlugin>,
     uninstall: ServerAction<UninstallPlugin>,
     rollback: ServerAction<RollbackPlugins>,
+    configure: ServerAction<ConfigurePlugin>,
 }
 
 #[component]
@@ -37,6 +38,7 @@ pub fn PluginSettingsPage() -> impl IntoView {
         toggle: ServerAction::new(),
         uninstall: ServerAction::new(),
         rollback: ServerAction::new(),
+        configure: ServerAction::new(),
     };
     let version = move || {
         actions.platform.version().get()
@@ -44,6 +46,7 @@ pub fn PluginSettingsPage() -> impl IntoView {
             + actions.toggle.version().get()
             + actions.uninstall.version().get()
             + actions.rollback.version().get()
+            + actions.configure.version().get()
     };
     // Another admin's change or a runtime's report reloads the overview.
     let heard = RwSignal::new(0u32);
@@ -69,6 +72,7 @@ pub fn PluginSettingsPage() -> impl IntoView {
             actions.toggle.value().get().and_then(Result::err),
             actions.uninstall.value().get().and_then(Result::err),
             actions.rollback.value().get().and_then(Result::err),
+            actions.configure.value().get().and_then(Result::err),
         ]
         .into_iter()
         .flatten()
@@ -235,7 +239,26 @@ fn InstalledRowView(
     first: bool,
     actions: Actions,
 ) -> impl IntoView {
-    let InstalledRow { package, compat, update, health, reports: _ } = row;
+    let InstalledRow { package, compat, update, config_yaml, health, reports: _ } = row;
+    let configure = (may_manage && health != Health::Library).then(|| {
+        let name = package.package.clone();
+        let label = format!("Configuration of {name}");
+        view! {
+            <details class="mt-1" data-testid="configure">
+                <summary class="cursor-pointer text-xs text-amber-700">"Configure"</summary>
+                <ActionForm action=actions.configure attr:class="mt-2 space-y-2">
+                    <input type="hidden" name="package" value=name/>
+                    <textarea name="config" rows="6" aria-label=label
+                        class="block w-full rounded-lg border border-slate-300 px-2 py-1 font-mono text-xs"
+                        placeholder="techRadar:
+        url: https://example.com/radar.json">{config_yaml}</textarea>
+                    <input name="reason" aria-label="Reason for the configuration" placeholder="Reason (optional)"
+                        class="block w-full rounded-lg border border-slate-300 px-2 py-1 text-xs"/>
+                    <SubmitButton label="Save configuration" pending=actions.configure.pending()/>
+                </ActionForm>
+            </details>
+        }
+    });
     let plugin = package.plugin.clone();
     let manage = may_manage.then(|| {
         let update = update.clone().filter(|_| plugin.is_some()).map(|version| {
@@ -275,7 +298,7 @@ fn InstalledRowView(
     };
     view! {
         <tr data-testid="installed-row" data-package=package.package.clone()>
-            <td class="py-2"><p class="font-mono text-xs text-slate-900">{package.package.clone()}</p>{origin}</td>
+            <td class="py-2"><p class="font-mono text-xs text-slate-900">{package.package.clone()}</p>{origin}{configure}</td>
             <td class="font-mono text-xs" data-testid="installed-version">{package.version.clone()}</td>
             <td>{compat_badge(compat)}</td>
             <td class="text-xs" data-testid="installed-state">{if package.disabled { "disabled" } else { "enabled" }}</td>

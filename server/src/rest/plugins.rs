@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{json_body, ApiResult, Endpoint, Params};
 use app::auth::model::Principal;
@@ -32,6 +32,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::GET, "/api/plugins/health", health),
         Endpoint::new(Method::POST, "/api/plugins/health", report_health),
         Endpoint::new(Method::GET, "/api/plugins/npm/{*path}", npm),
+        Endpoint::new(Method::GET, "/api/plugins/config", config),
+        Endpoint::new(Method::PUT, "/api/plugins/config", configure),
         Endpoint::new(Method::PUT, "/api/plugins/platform", platform),
         Endpoint::new(Method::POST, "/api/plugins/resolve", resolve),
         Endpoint::new(Method::POST, "/api/plugins/install", install),
@@ -299,6 +301,49 @@ async fn toggle(
     let request: ChangeRequest<Toggle> = json_body(&body)?;
     let Toggle { plugin, disabled } = request.change;
     apply(&state, &ctx, &me, Operation::Toggle { plugin, disabled }, &request.reason, false).await
+}
+
+/// `GET /api/plugins/config`: each installed package's configuration (`pluginConfig`) in the
+/// current revision.
+async fn config(State(state): State<AppState>, Extension(ctx): Extension<RequestContext>) -> ApiResult<Json<Value>> {
+    ctx.authorize(Action::PluginsRead)?;
+    let overview = service::tenant_plugins(&state.db, &state.plugins, &ctx.tenant, false).await?;
+    let configs: serde_json::Map<String, Value> = overview
+        .installed
+        .into_iter()
+        .map(|row| (row.package.package, row.package.config.unwrap_or(Value::Null)))
+        .collect();
+    Ok(Json(json!({ "revision": overview.platform.current_revision, "packages": configs })))
+}
+
+#[derive(Deserialize)]
+struct Configure {
+    package: String,
+    /// A mapping, YAML text, or null to clear.
+    #[serde(default)]
+    config: Value,
+}
+
+/// `PUT /api/plugins/config {"package": "@x/plugin-y", "config": {...} | "yaml: text" | null}`:
+/// a new revision with that package's configuration, checked first (409 with the problems).
+async fn configure(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let me = manager(&ctx)?;
+    let request: ChangeRequest<Configure> = json_body(&body)?;
+    let Configure { package, config } = request.change;
+    let config = match config {
+        Value::String(yaml) => app::plugins::config::parse_yaml(&yaml)?,
+        Value::Null => None,
+        // JSON is YAML: a mapping goes through the same size and shape checks as text.
+        mapping @ Value::Object(_) => {
+            app::plugins::config::parse_yaml(&serde_json::to_string(&mapping).unwrap_or_default())?
+        }
+        _ => return Err(super::invalid("`config` is a mapping, YAML text or null".into())),
+    };
+    apply(&state, &ctx, &me, Operation::Configure { package, config }, &request.reason, false).await
 }
 
 #[derive(Deserialize)]

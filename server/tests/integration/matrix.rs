@@ -207,6 +207,7 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/plugins/uninstall" => (Rule::Allowed(PluginsManage), form(path, "plugin=no-such-plugin")),
         "ui/plugins/toggle" => (Rule::Allowed(PluginsManage), form(path, "plugin=no-such-plugin&disabled=true")),
         "ui/plugins/rollback" => (Rule::Allowed(PluginsManage), form(path, "revision=999999")),
+        "ui/plugins/configure" => (Rule::Allowed(PluginsManage), form(path, "package=not-installed&config=a%3A+1")),
         "ui/briefs/companies/upload" => (
             Rule::Allowed(CompaniesManage),
             Sample {
@@ -289,8 +290,12 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             | "/api/plugins/installed"
             | "/api/plugins/{id}"
             | "/api/plugins/dynamic-plugins.yaml"
-            | "/api/plugins/health",
+            | "/api/plugins/health"
+            | "/api/plugins/config",
         ) => Some((Rule::Allowed(PluginsRead), get(&path))),
+        ("PUT", "/api/plugins/config") => {
+            Some((Rule::Allowed(PluginsManage), json(&path, r#"{"package":"not-installed","config":{"a":1}}"#)))
+        }
         // A package no revision holds: not found after the role check.
         ("GET", "/api/plugins/npm/{*path}") => {
             Some((Rule::Allowed(PluginsRead), get(&path.replace("{*path}", "@nope%2fplugin-nope"))))

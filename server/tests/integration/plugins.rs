@@ -127,6 +127,9 @@ fn packuments() -> HashMap<String, Value> {
                 m.as_object_mut().unwrap().remove("published");
                 m["name"] = json!(name);
                 m["version"] = json!(v);
+                if name == RADAR_BACKEND && m.get("configSchema").is_none() {
+                    m["configSchema"] = json!("config.schema.json");
+                }
                 let integrity = artifacts::sri(&fixture_tarball(name, v));
                 m["dist"] = json!({"tarball": artifacts::tarball_url("https://registry.example", name, v), "integrity": integrity});
                 (v.to_owned(), m)
@@ -145,9 +148,16 @@ fn packuments() -> HashMap<String, Value> {
 fn fixture_tarball(name: &str, version: &str) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     let manifest = json!({"name": name, "version": version, "main": "dist/index.cjs.js"}).to_string();
-    for (path, contents) in
-        [("package/package.json", manifest.as_str()), ("package/dist/index.cjs.js", "module.exports = {};\n")]
-    {
+    let mut files =
+        vec![("package/package.json", manifest), ("package/dist/index.cjs.js", "module.exports = {};\n".into())];
+    if name == RADAR_BACKEND {
+        // The shape of tech-radar-backend's own schema: `techRadar.url` is required.
+        let schema = json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {
+            "techRadar": {"type": "object", "required": ["url"], "properties": {
+                "url": {"type": "string"}, "token": {"type": "string"}}}}});
+        files.push(("package/config.schema.json", schema.to_string()));
+    }
+    for (path, contents) in &files {
         let mut header = tar::Header::new_gnu();
         header.set_mode(0o644);
         header.set_mtime(0);
@@ -684,4 +694,63 @@ async fn tarballs_are_verified_before_a_revision_holds_them_and_the_tenant_regis
     assert_eq!(yaml(&app, &t, &cookie).await.0, before, "the revision did not change");
     let actions = app.audit_actions(&t.tenant).await;
     assert!(actions.iter().any(|(a, target, o)| a == "plugin.changed" && target == "roadie-argocd" && o == "failure"));
+}
+
+#[tokio::test]
+async fn configuration_is_checked_against_the_schema_in_the_verified_tarball_before_any_revision() {
+    let app = TestApp::init().npm_registry(&registry(packuments()).await).start().await;
+    refreshed(&app).await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    platform(&app, &t, &cookie, "1.46.0").await;
+    let radar = json!({"plugin": "tech-radar", "versions": {RADAR: "1.13.0", RADAR_BACKEND: "*"}});
+    assert_eq!(send(&app, &t, &cookie, Method::POST, "/api/plugins/install", radar).await.0, StatusCode::CREATED);
+    let (before, _) = yaml(&app, &t, &cookie).await;
+    let put = |package: &'static str, config: Value| {
+        let body = json!({"package": package, "config": config});
+        let (app, t, cookie) = (&app, &t, &cookie);
+        async move { send(app, t, cookie, Method::PUT, "/api/plugins/config", body).await }
+    };
+
+    // Refused by the schema inside the verified tarball, and for a secret in plain text.
+    let refusals = [
+        (json!({"techRadar": {"url": 7}}), "`/techRadar/url`"),
+        (json!({"techRadar": {}}), "`/techRadar`: \\\"url\\\" is a required property"),
+        (
+            json!({"techRadar": {"url": "https://example.com/radar.json", "token": "s3cr3t"}}),
+            "`techRadar.token` holds a secret in plain text",
+        ),
+    ];
+    for (config, why) in refusals {
+        let (status, refused) = put(RADAR_BACKEND, config).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+        assert!(refused["explanation"].to_string().contains(why), "{why}: {refused}");
+    }
+    assert_eq!(yaml(&app, &t, &cookie).await.0, before, "nothing changed");
+
+    // YAML text that passes: a new revision, and the runtime's file carries it.
+    let good = "techRadar:\n  url: https://example.com/radar.json\n  token: ${RADAR_TOKEN}\n";
+    let (status, made) = put(RADAR_BACKEND, json!(good)).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (file, _) = yaml(&app, &t, &cookie).await;
+    assert!(file.contains("pluginConfig:") && file.contains("url: https://example.com/radar.json"), "{file}");
+    assert!(file.contains("token: ${RADAR_TOKEN}"), "{file}");
+
+    // Two packages setting one key differently: refused before RHDH would refuse to start.
+    let (status, refused) = put(RADAR, json!({"techRadar": {"url": "https://other.example.com/radar.json"}})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(refused["explanation"].to_string().contains("both set `techRadar.url`"), "{refused}");
+    // The same value is no conflict; a package without a schema is checked as YAML only.
+    let (status, same) = put(RADAR, json!({"techRadar": {"url": "https://example.com/radar.json"}})).await;
+    assert_eq!(status, StatusCode::CREATED, "{same}");
+    assert!(same["resolution"]["warnings"].to_string().contains("checked as YAML only"), "{same}");
+
+    for bad in [json!("a: ["), json!("- a\n- b"), json!("a: \u{0}"), json!(7)] {
+        let (status, body) = put(RADAR, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let (_, configs, _) = app.get_json(&t, &cookie, "/api/plugins/config").await;
+    assert_eq!(configs["packages"][RADAR_BACKEND]["techRadar"]["url"], "https://example.com/radar.json");
+    let actions = app.audit_actions(&t.tenant).await;
+    let refused = actions.iter().filter(|(a, _, o)| a == "plugin.changed" && o == "failure").count();
+    assert_eq!(refused, 4, "every refusal is audited");
 }
