@@ -152,7 +152,7 @@ pub async fn run(
 
     let Some(base) = base else { return Ok(()) };
     let config = ServeConfig::from_env()?;
-    let scopes = ["plugins:read".to_owned(), "plugins:write".to_owned()];
+    let scopes = ["plugins:read".to_owned(), "plugins:write".to_owned(), "plugins:report".to_owned()];
     let key = access::create_key(
         db,
         tenant,
@@ -179,6 +179,27 @@ pub async fn run(
     let yaml = call(Method::GET, "/api/plugins/dynamic-plugins.yaml", None, None).await.map_err(AppError::internal)?;
     let etag = yaml.headers().get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let resolve = json!({"operation": "install", "plugin": format!("bench-plugin-{:04}", INSTALLED)}).to_string();
+    // A runtime's report of everything it loads, sent once before timing: then each is a heartbeat.
+    let installed = call(Method::GET, "/api/plugins/installed", None, None)
+        .await
+        .map_err(AppError::internal)?
+        .bytes()
+        .await
+        .map_err(AppError::internal)?;
+    let installed: serde_json::Value = serde_json::from_slice(&installed).map_err(AppError::internal)?;
+    let loaded: Vec<serde_json::Value> = installed["installed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|row| row["health"]["status"] != "library")
+        .map(|row| json!({"package": row["package"]["package"], "version": row["package"]["version"], "state": "loaded"}))
+        .collect();
+    let report = json!({"instance": "bench-runtime", "plugins": loaded}).to_string();
+    call(Method::POST, "/api/plugins/health", Some(report.clone()), None).await.map_err(AppError::internal)?;
+    let first = loaded.first().and_then(|p| p["package"].as_str()).unwrap_or_default();
+    let configure =
+        json!({"operation": "configure", "package": first, "config": {"bench": {"url": "https://example.com"}}})
+            .to_string();
     let case = |label, method, path: &str, body: Option<String>, etag: Option<&str>, status| Case {
         label,
         method,
@@ -222,6 +243,16 @@ pub async fn run(
             None,
             200,
         ),
+        case(
+            "POST /api/plugins/resolve (configure one)",
+            Method::POST,
+            "/api/plugins/resolve",
+            Some(configure),
+            None,
+            200,
+        ),
+        case("POST /api/plugins/health (heartbeat)", Method::POST, "/api/plugins/health", Some(report), None, 204),
+        case("GET /api/plugins/health (200 plugins)", Method::GET, "/api/plugins/health", None, None, 200),
         case(
             "GET dynamic-plugins.yaml (400 entries)",
             Method::GET,
