@@ -160,3 +160,36 @@ test('a plugin\'s configuration with a secret in plain text is refused; with an 
 
   await uninstallIfInstalled(page, 'roadie-argocd');
 });
+
+test('a component with an Argo CD annotation makes the directory recommend Argo CD, with why', async ({ page, request, baseURL }) => {
+  await signIn(page, admin.email, admin.password);
+  await uninstallIfInstalled(page, 'roadie-argocd');
+  await page.goto('/settings/api-access');
+  await page.getByLabel('Key name').fill(`catalog writer ${Date.now()}`);
+  await page.getByRole('checkbox', { name: /catalog:write/ }).first().check();
+  await page.getByRole('checkbox', { name: /catalog:read/ }).first().check();
+  await page.getByRole('button', { name: 'Create key', exact: true }).click();
+  const key = (await page.getByTestId('secret').textContent())!.trim();
+  const url = new URL(baseURL!);
+  const name = `argo-app-${test.info().project.name}-${Date.now()}`;
+  const made = await request.post(`http://127.0.0.1:${url.port}/api/catalog/entities`, {
+    headers: { Host: url.host, Authorization: `Bearer ${key}` },
+    data: { apiVersion: 'backstage.io/v1alpha1', kind: 'Component',
+      metadata: { name, annotations: { 'argocd/app-name': name } },
+      spec: { type: 'service', lifecycle: 'production', owner: 'guests' } },
+  });
+  expect(made.ok()).toBeTruthy();
+  const uid = (await made.json()).metadata.uid;
+
+  await page.goto('/plugins');
+  const recommended = page.getByTestId('recommendations').getByTestId('recommendation').first();
+  await expect(recommended).toContainText(/1 of your \d+ components carries `argocd\/app-name`; .*Argo CD is not installed\./);
+  // A search is a choice of its own: no recommendations over it.
+  await page.goto('/plugins?q=radar');
+  await expect(page.getByTestId('recommendations')).toHaveCount(0);
+
+  const removed = await request.delete(`http://127.0.0.1:${url.port}/api/catalog/entities/by-uid/${uid}`, {
+    headers: { Host: url.host, Authorization: `Bearer ${key}` },
+  });
+  expect(removed.status()).toBe(204);
+});

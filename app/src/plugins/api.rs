@@ -196,3 +196,18 @@ pub async fn configure_plugin(
         .await,
     )
 }
+
+#[server(endpoint = "ui/plugins/recommendations")]
+pub async fn load_plugin_recommendations() -> Result<Vec<super::model::Recommendation>, AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::PluginsRead).await?;
+            super::recommend::recommendations(&state.db, &state.plugins, &ctx.tenant).await
+        }
+        .await,
+    )
+}

@@ -22,6 +22,8 @@ pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod npm;
 #[cfg(feature = "ssr")]
+pub mod recommend;
+#[cfg(feature = "ssr")]
 pub mod registry;
 #[cfg(feature = "ssr")]
 pub mod repo;

@@ -250,6 +250,9 @@ pub struct InstalledRow {
     pub update: Option<String>,
     /// Its configuration as YAML, for the editor (empty: none).
     pub config_yaml: String,
+    /// Its tarball was fetched, matched its published integrity and passed the archive checks
+    /// (the tenant's npm endpoint serves it).
+    pub verified: bool,
     /// What the tenant's runtimes report about it, against the current revision.
     pub health: Health,
     /// Each runtime's last word on it.
@@ -399,4 +402,16 @@ pub struct ConflictReport {
 pub enum ChangeOutcome {
     Applied { revision: i32, resolution: Resolution },
     Refused(ConflictReport),
+}
+
+/// A plugin the tenant's catalog asks for: its entities carry an annotation the plugin reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub plugin: PluginCard,
+    pub annotation: String,
+    /// Entities carrying the annotation, and how many of them are components.
+    pub entities: i64,
+    pub components: i64,
+    /// "38 of your 120 components carry `argocd/app-name`; Argo CD is not installed."
+    pub reason: String,
 }

@@ -8,9 +8,10 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::api::{load_plugin, load_plugins, InstallPlugin};
+use super::api::{load_plugin, load_plugin_recommendations, load_plugins, InstallPlugin};
 use super::model::{
-    Browse, BrowseQuery, Compat, FacetValue, PackageDetail, PluginCard, PluginDetail, SchemaAvailability, Staleness,
+    Browse, BrowseQuery, Compat, FacetValue, PackageDetail, PluginCard, PluginDetail, Recommendation,
+    SchemaAvailability, Staleness,
 };
 use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
 
@@ -72,6 +73,9 @@ pub fn PluginsPage() -> impl IntoView {
     let query = use_query_map();
     let params = move || query.with(|q| BrowseQuery::from_params(|k| q.get(k).unwrap_or_default()));
     let browse = Resource::new(params, load_plugins);
+    let recommendations = Resource::new(|| (), |_| load_plugin_recommendations());
+    // Asked for on the unfiltered directory only: a search is already a choice.
+    let unfiltered = move || params().pairs().iter().all(|(_, value)| value.is_empty());
     view! {
         <section class="max-w-6xl">
             <div class="flex items-end justify-between gap-4">
@@ -83,6 +87,14 @@ pub fn PluginsPage() -> impl IntoView {
                 </div>
                 <A href="/settings/plugins" attr:class="text-sm font-medium text-amber-700 hover:text-amber-900">"Your plugins and history →"</A>
             </div>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match recommendations.await {
+                        Ok(list) if unfiltered() && !list.is_empty() => view! { <Recommended list/> }.into_any(),
+                        _ => ().into_any(),
+                    }
+                })}
+            </Transition>
             <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading plugins…"</p> }>
                 {move || Suspend::new(async move {
                     match browse.await {
@@ -92,6 +104,25 @@ pub fn PluginsPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// Plugins the tenant's catalog asks for, each with why.
+#[component]
+fn Recommended(list: Vec<Recommendation>) -> impl IntoView {
+    view! {
+        <div class="mt-4 rounded-xl border border-amber-200 bg-amber-50/60 p-4" data-testid="recommendations">
+            <h2 class="text-sm font-semibold text-slate-900">"Recommended for your catalog"</h2>
+            <ul class="mt-2 space-y-2">
+                {list.into_iter().map(|r| view! {
+                    <li class="flex flex-wrap items-center gap-2 text-sm" data-testid="recommendation" data-plugin=r.plugin.id.clone()>
+                        <A href=format!("/plugins/{}", r.plugin.id) attr:class="font-medium text-slate-900 hover:underline">{r.plugin.title.clone()}</A>
+                        {compat_badge(r.plugin.compat)}
+                        <span class="text-slate-600">{r.reason}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </div>
     }
 }
 

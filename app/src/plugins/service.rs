@@ -194,7 +194,7 @@ fn default_platform(directory: &Directory) -> Platform {
     Platform { runtime: "backstage".to_owned(), release, current_revision: 0 }
 }
 
-fn release_of<'d>(directory: &'d Directory, platform: &Platform) -> AppResult<&'d Release> {
+pub(super) fn release_of<'d>(directory: &'d Directory, platform: &Platform) -> AppResult<&'d Release> {
     directory.release(&platform.release).ok_or_else(|| {
         AppError::invalid(format!("Backstage {} is not a release the directory knows.", platform.release))
     })
@@ -206,7 +206,7 @@ async fn current_set(conn: &mut Connection, platform: &Platform) -> AppResult<Ve
 
 /// What every read of the tenant's plugins starts from: the directory, the tenant's platform
 /// and its current set.
-async fn tenant_state(
+pub(super) async fn tenant_state(
     conn: &mut Connection,
     plugins: &Plugins,
 ) -> AppResult<(Arc<Directory>, Platform, Vec<InstalledPackage>)> {
@@ -220,7 +220,7 @@ fn typed<'a>(text: &'a str, what: &str) -> AppResult<&'a str> {
     crate::error::typed(text, what, MAX_TEXT)
 }
 
-fn card(
+pub(super) fn card(
     directory: &Directory,
     plugin: &super::directory::PluginInfo,
     fits: &ReleaseFits,
@@ -447,6 +447,8 @@ pub async fn tenant_plugins(
             let fits = directory.fits(release);
             let reports = Reports::load(conn).await?;
             let unexpected = reports.unexpected(&set, platform.current_revision);
+            let integrities: Vec<String> = set.iter().filter_map(|p| p.integrity.clone()).collect();
+            let verified = repo::stored_artifacts(conn, &integrities).await?;
             let mut warnings = Vec::new();
             let installed = set
                 .into_iter()
@@ -460,6 +462,7 @@ pub async fn tenant_plugins(
                         compat,
                         update: update_of(info, &fits, &package.version),
                         config_yaml: package.config.as_ref().map(config::to_yaml).unwrap_or_default(),
+                        verified: package.integrity.as_ref().is_some_and(|i| verified.contains(i)),
                         health: reports.health(&package, is_loaded(&package)),
                         reports: reports.of(&package.package),
                         package,

@@ -239,7 +239,7 @@ fn InstalledRowView(
     first: bool,
     actions: Actions,
 ) -> impl IntoView {
-    let InstalledRow { package, compat, update, config_yaml, health, reports: _ } = row;
+    let InstalledRow { package, compat, update, config_yaml, verified, health, reports: _ } = row;
     let configure = (may_manage && health != Health::Library).then(|| {
         let name = package.package.clone();
         let label = format!("Configuration of {name}");
@@ -299,7 +299,10 @@ fn InstalledRowView(
     view! {
         <tr data-testid="installed-row" data-package=package.package.clone()>
             <td class="py-2"><p class="font-mono text-xs text-slate-900">{package.package.clone()}</p>{origin}{configure}</td>
-            <td class="font-mono text-xs" data-testid="installed-version">{package.version.clone()}</td>
+            <td class="font-mono text-xs">
+                <span data-testid="installed-version">{package.version.clone()}</span>
+                {verified.then(|| view! { <span class="ml-1 font-sans text-emerald-700" data-testid="verified" title="Tarball verified against its published integrity">"verified"</span> })}
+            </td>
             <td>{compat_badge(compat)}</td>
             <td class="text-xs" data-testid="installed-state">{if package.disabled { "disabled" } else { "enabled" }}</td>
             <td><HealthBadge health/></td>

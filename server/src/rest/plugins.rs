@@ -33,6 +33,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::POST, "/api/plugins/health", report_health),
         Endpoint::new(Method::GET, "/api/plugins/npm/{*path}", npm),
         Endpoint::new(Method::GET, "/api/plugins/config", config),
+        Endpoint::new(Method::GET, "/api/plugins/recommendations", recommendations),
         Endpoint::new(Method::PUT, "/api/plugins/config", configure),
         Endpoint::new(Method::PUT, "/api/plugins/platform", platform),
         Endpoint::new(Method::POST, "/api/plugins/resolve", resolve),
@@ -301,6 +302,16 @@ async fn toggle(
     let request: ChangeRequest<Toggle> = json_body(&body)?;
     let Toggle { plugin, disabled } = request.change;
     apply(&state, &ctx, &me, Operation::Toggle { plugin, disabled }, &request.reason, false).await
+}
+
+/// `GET /api/plugins/recommendations`: plugins the tenant's catalog asks for (annotations its
+/// entities carry that a plugin reads), each with its reason.
+async fn recommendations(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> ApiResult<Json<Vec<app::plugins::model::Recommendation>>> {
+    ctx.authorize(Action::PluginsRead)?;
+    Ok(Json(app::plugins::recommend::recommendations(&state.db, &state.plugins, &ctx.tenant).await?))
 }
 
 /// `GET /api/plugins/config`: each installed package's configuration (`pluginConfig`) in the

@@ -207,6 +207,7 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/plugins/uninstall" => (Rule::Allowed(PluginsManage), form(path, "plugin=no-such-plugin")),
         "ui/plugins/toggle" => (Rule::Allowed(PluginsManage), form(path, "plugin=no-such-plugin&disabled=true")),
         "ui/plugins/rollback" => (Rule::Allowed(PluginsManage), form(path, "revision=999999")),
+        "ui/plugins/recommendations" => (Rule::Allowed(PluginsRead), form(path, "")),
         "ui/plugins/configure" => (Rule::Allowed(PluginsManage), form(path, "package=not-installed&config=a%3A+1")),
         "ui/briefs/companies/upload" => (
             Rule::Allowed(CompaniesManage),
@@ -291,7 +292,8 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             | "/api/plugins/{id}"
             | "/api/plugins/dynamic-plugins.yaml"
             | "/api/plugins/health"
-            | "/api/plugins/config",
+            | "/api/plugins/config"
+            | "/api/plugins/recommendations",
         ) => Some((Rule::Allowed(PluginsRead), get(&path))),
         ("PUT", "/api/plugins/config") => {
             Some((Rule::Allowed(PluginsManage), json(&path, r#"{"package":"not-installed","config":{"a":1}}"#)))

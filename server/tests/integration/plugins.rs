@@ -647,6 +647,8 @@ async fn tarballs_are_verified_before_a_revision_holds_them_and_the_tenant_regis
     let bytes = app.send(npm(&format!("{RADAR}/-/plugin-tech-radar-1.13.0.tgz"), &key)).await;
     assert_eq!(bytes.status, StatusCode::OK);
     assert_eq!(bytes.bytes.as_ref(), fixture_tarball(RADAR, "1.13.0").as_slice(), "the bytes Beacon verified");
+    let (_, health, _) = app.get_json(&t, &cookie, "/api/plugins/health").await;
+    assert!(health["packages"].as_array().unwrap().iter().all(|r| r["verified"] == true), "{health}");
     let common = app.send(npm(RADAR_COMMON, &key)).await;
     assert_eq!(common.status, StatusCode::OK, "the libraries a plugin needs are served too");
     assert_eq!(
@@ -753,4 +755,49 @@ async fn configuration_is_checked_against_the_schema_in_the_verified_tarball_bef
     let actions = app.audit_actions(&t.tenant).await;
     let refused = actions.iter().filter(|(a, _, o)| a == "plugin.changed" && o == "failure").count();
     assert_eq!(refused, 4, "every refusal is audited");
+}
+
+#[tokio::test]
+async fn the_catalog_recommends_plugins_for_the_annotations_it_carries() {
+    let app = TestApp::new().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    let (_, empty, _) = app.get_json(&t, &cookie, "/api/plugins/recommendations").await;
+    assert_eq!(empty, json!([]), "an empty catalog asks for nothing");
+    let entity = |kind: &str, name: &str, annotations: Value| {
+        json!({"apiVersion": "backstage.io/v1alpha1", "kind": kind,
+               "metadata": {"name": name, "annotations": annotations},
+               "spec": {"type": "service", "lifecycle": "production", "owner": "team-a"}})
+    };
+    let made = [
+        entity(
+            "Component",
+            "payments",
+            json!({"argocd/app-name": "payments", "github.com/project-slug": "acme/payments"}),
+        ),
+        entity("Component", "billing", json!({"argocd/app-name": "billing"})),
+        entity("Component", "ledger", json!({"argocd/app-selector": "team=ledger"})),
+        entity("Component", "plain", json!({})),
+        entity("Resource", "db", json!({"backstage.io/techdocs-ref": "dir:."})),
+    ];
+    for body in made {
+        let (status, created) = send(&app, &t, &cookie, Method::POST, "/api/catalog/entities", body).await;
+        assert!(status.is_success(), "{created}");
+    }
+    let (_, list, _) = app.get_json(&t, &cookie, "/api/plugins/recommendations").await;
+    let list = list.as_array().unwrap();
+    let ids: Vec<&str> = list.iter().map(|r| r["plugin"]["id"].as_str().unwrap()).collect();
+    // Argo CD is one of its two plugins (the one that fits the release, else Red Hat's).
+    assert!(["redhat-argocd", "roadie-argocd"].contains(&ids[0]), "{list:?}");
+    assert_eq!(ids[1..], ["github-actions", "techdocs"], "most-asked first, one per family: {list:?}");
+    let argo = list[0]["reason"].as_str().unwrap();
+    assert!(argo.starts_with("2 of your 4 components carry `argocd/app-name`; "), "{argo}");
+    assert_eq!(list[2]["reason"], "1 of your entities carries `backstage.io/techdocs-ref`; TechDocs is not installed.");
+
+    // Installed (either Argo CD plugin), it is no longer recommended.
+    platform(&app, &t, &cookie, "1.44.3").await;
+    let (status, made) =
+        send(&app, &t, &cookie, Method::POST, "/api/plugins/install", json!({"plugin": "roadie-argocd"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (_, after, _) = app.get_json(&t, &cookie, "/api/plugins/recommendations").await;
+    assert!(!after.to_string().contains("argocd"), "{after}");
 }
