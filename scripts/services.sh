@@ -15,6 +15,7 @@ PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 # initdb refuses to run as root: run PostgreSQL as Debian's postgres user then.
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+smtp_answers() { python3 -c 'import smtplib,sys; smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=1).quit()' "$1" 2>/dev/null; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
 
@@ -66,11 +67,26 @@ start_smtp() {
   if [ -f "$dir/smtp.pid" ] && kill -0 "$(cat "$dir/smtp.pid")" 2>/dev/null; then
     port=$(cat "$dir/smtp.port")
   else
-    port=$(free_port); echo "$port" >"$dir/smtp.port"
-    nohup "$STATE_DIR/mail-venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$port" \
-      -c aiosmtpd.handlers.Mailbox "$maildir" >"$dir/smtp.log" 2>&1 &
-    echo $! >"$dir/smtp.pid"
-    for _ in $(seq 50); do port_free "$port" || break; sleep 0.1; done
+    # A port found free can be taken before the catcher binds it (an outgoing connection's
+    # local port, say): then the catcher exits, and it is started again on another port. It is
+    # ready when it answers SMTP, not merely when something holds the port.
+    local pid attempt
+    for attempt in 1 2 3 4 5; do
+      port=$(free_port)
+      nohup "$STATE_DIR/mail-venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$port" \
+        -c aiosmtpd.handlers.Mailbox "$maildir" >"$dir/smtp.log" 2>&1 &
+      pid=$!
+      for _ in $(seq 50); do
+        smtp_answers "$port" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      smtp_answers "$port" && break
+      kill "$pid" 2>/dev/null || true
+      log "the SMTP catcher could not listen on $port (attempt $attempt): $(tail -1 "$dir/smtp.log")"
+    done
+    echo "$port" >"$dir/smtp.port"
+    echo "$pid" >"$dir/smtp.pid"
   fi
   echo "export BEACON_SMTP_URL=smtp://127.0.0.1:$port"
   echo "export BEACON_MAILDIR=$maildir"
