@@ -29,6 +29,17 @@ pub struct FetchPolicy {
 pub struct HostAllowlist(pub Vec<String>);
 
 impl HostAllowlist {
+    /// Only the host (and port) of `address`: for a server the operator configured, such as
+    /// the npm registry, whose documents name no other host Beacon should follow.
+    pub fn only_host_of(address: &str) -> Result<Self, String> {
+        let url = parse(address)?;
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        Ok(HostAllowlist(vec![match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        }]))
+    }
+
     pub fn permits(&self, url: &Url) -> bool {
         let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else { return false };
         let host = host.to_ascii_lowercase();

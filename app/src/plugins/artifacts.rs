@@ -63,11 +63,15 @@ pub fn sri(bytes: &[u8]) -> String {
     format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(bytes)))
 }
 
-/// Inspects a gzipped tarball as RHDH's installer does; returns how many files it holds.
+/// Inspects a gzipped tarball as RHDH's installer does; returns how many files it holds. Every
+/// gzip member is read (as npm does) and nothing but zeros may follow the archive's end, so no
+/// entry hides from this check. No name or hard-link target may hold `..`, no entry may sit
+/// under a symbolic link, and a symbolic link may only point inside `package/`.
 pub fn inspect(bytes: &[u8]) -> Result<usize, String> {
-    let unpacked = flate2::read::GzDecoder::new(bytes).take(MAX_UNPACKED + 64 * 1024 * 1024);
+    let unpacked = flate2::read::MultiGzDecoder::new(bytes).take(MAX_UNPACKED + 64 * 1024 * 1024);
     let mut archive = tar::Archive::new(unpacked);
     let (mut files, mut total, mut entries) = (0usize, 0u64, 0usize);
+    let mut links: Vec<PathBuf> = Vec::new();
     for entry in archive.entries().map_err(|e| format!("not a tar archive: {e}"))? {
         let entry = entry.map_err(|e| format!("a damaged tar entry: {e}"))?;
         entries += 1;
@@ -76,7 +80,12 @@ pub fn inspect(bytes: &[u8]) -> Result<usize, String> {
         }
         let path = entry.path().map_err(|e| format!("an entry with an unreadable name: {e}"))?.into_owned();
         let shown = path.display().to_string();
-        inside_package(&path).ok_or_else(|| format!("`{shown}` is outside package/"))?;
+        if climbs(&path) || inside_package(&path).is_none() {
+            return Err(format!("`{shown}` is outside package/"));
+        }
+        if let Some(link) = links.iter().find(|link| path.starts_with(link) && path != **link) {
+            return Err(format!("`{shown}` lies under the symbolic link `{}`", link.display()));
+        }
         let size = entry.header().size().map_err(|e| format!("`{shown}`: {e}"))?;
         if size > MAX_ENTRY {
             return Err(format!("`{shown}` is larger than {} MiB", MAX_ENTRY / 1024 / 1024));
@@ -97,17 +106,38 @@ pub fn inspect(bytes: &[u8]) -> Result<usize, String> {
             // A symbolic link is read from its own directory, a hard link from the archive root.
             let resolved =
                 if kind.is_symlink() { path.parent().unwrap_or(Path::new("")).join(&target) } else { target.clone() };
-            if target.is_absolute() || inside_package(&resolved).is_none() {
+            let escapes = target.is_absolute() || (kind.is_hard_link() && climbs(&target));
+            if escapes || inside_package(&resolved).is_none() {
                 return Err(format!("`{shown}` links to `{}`, outside package/", target.display()));
+            }
+            if kind.is_symlink() {
+                links.push(path);
             }
         } else if !kind.is_dir() {
             return Err(format!("`{shown}` is not a file, directory or link ({kind:?})"));
+        }
+    }
+    // After the two zero blocks that end an archive, only zero padding may follow.
+    let mut rest = archive.into_inner();
+    let mut buffer = [0u8; 8192];
+    loop {
+        let read = rest.read(&mut buffer).map_err(|e| format!("a damaged archive: {e}"))?;
+        if read == 0 {
+            break;
+        }
+        if buffer[..read].iter().any(|b| *b != 0) {
+            return Err("data follows the end of the archive".into());
         }
     }
     if files == 0 {
         return Err("it holds no file".into());
     }
     Ok(files)
+}
+
+/// Whether a path names `..` anywhere (npm never writes such names).
+fn climbs(path: &Path) -> bool {
+    path.components().any(|c| c == Component::ParentDir)
 }
 
 /// The path with `.` and `..` applied, when it stays under `package/`.
@@ -136,16 +166,17 @@ pub async fn fetch_checked(
     integrity: &str,
 ) -> Result<(Vec<u8>, usize), String> {
     let url = tarball_url(registry, package, version);
-    let parsed = fetch::parse(&url)?;
-    let host = match parsed.port() {
-        Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
-        None => parsed.host_str().unwrap_or_default().to_owned(),
-    };
-    let allow = HostAllowlist(vec![host.to_ascii_lowercase()]);
+    let allow = HostAllowlist::only_host_of(&url)?;
     let bytes = fetch::fetch_bytes(policy, &allow, &url, "application/octet-stream", MAX_TARBALL).await?;
-    verify(&bytes, integrity)?;
-    let files = inspect(&bytes)?;
-    Ok((bytes, files))
+    // Hashing and unpacking tens of MiB is CPU work: off the async workers.
+    let integrity = integrity.to_owned();
+    tokio::task::spawn_blocking(move || {
+        verify(&bytes, &integrity)?;
+        let files = inspect(&bytes)?;
+        Ok((bytes, files))
+    })
+    .await
+    .map_err(|e| format!("the check stopped: {e}"))?
 }
 
 #[cfg(test)]
@@ -207,6 +238,15 @@ pub mod tests {
         assert!(inspect(&outside).unwrap_err().contains("outside package/"));
         let climbing = tarball(&[("package/../../etc/passwd", "x")]);
         assert!(inspect(&climbing).unwrap_err().contains("outside package/"));
+        let back_in = tarball(&[("package/a/../package.json", "{}")]);
+        assert!(inspect(&back_in).unwrap_err().contains("outside package/"), "no `..` at all, as npm writes none");
+        // A link to the package itself, then a path through it: on disk it would climb out.
+        let through =
+            tarball(&[("package/package.json", "{}"), ("package/a/b/l", "->../.."), ("package/a/b/l/x", "x")]);
+        assert!(inspect(&through).unwrap_err().contains("lies under the symbolic link `package/a/b/l`"));
+        let mut trailing = good.clone();
+        trailing.extend(tarball(&[("package/hidden.js", "x")]));
+        assert!(inspect(&trailing).unwrap_err().contains("data follows the end"), "a second gzip member is read");
         let escaping = tarball(&[("package/package.json", "{}"), ("package/dist/x", "->../../../etc/passwd")]);
         assert!(inspect(&escaping).unwrap_err().contains("links to `../../../etc/passwd`"));
         let absolute = tarball(&[("package/package.json", "{}"), ("package/x", "->/etc/passwd")]);

@@ -49,29 +49,40 @@ pub fn to_yaml(config: &Value) -> String {
     serde_norway::to_string(config).unwrap_or_default()
 }
 
-/// Every leaf of `value` by dotted path.
-fn leaves(value: &Value, prefix: String, out: &mut Vec<(String, Value)>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (key, child) in map {
-                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-                leaves(child, path, out);
+/// The dotted paths a configuration sets, without their values (what the audit log keeps).
+pub fn key_paths(config: &Value) -> Vec<String> {
+    leaves(config).into_iter().map(|(path, _)| path.join(".")).collect()
+}
+
+/// Every leaf of `value` by its path of keys (a key may itself hold dots).
+fn leaves(value: &Value) -> Vec<(Vec<String>, &Value)> {
+    fn walk<'v>(value: &'v Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, &'v Value)>) {
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                for (key, child) in map {
+                    path.push(key.clone());
+                    walk(child, path, out);
+                    path.pop();
+                }
             }
+            _ => out.push((path.clone(), value)),
         }
-        _ => out.push((prefix, value.clone())),
     }
+    let mut out = Vec::new();
+    walk(value, &mut Vec::new(), &mut out);
+    out
 }
 
 /// Secrets written in plain text.
 pub fn plain_secrets(package: &str, config: &Value) -> Vec<String> {
-    let mut all = Vec::new();
-    leaves(config, String::new(), &mut all);
-    all.into_iter()
+    leaves(config)
+        .into_iter()
         .filter(|(path, value)| {
-            let key = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase().replace('-', "");
+            let key = path.last().map(|k| k.to_ascii_lowercase().replace('-', "")).unwrap_or_default();
             SECRET_WORDS.iter().any(|word| key.contains(word)) && !is_env_reference(value)
         })
         .map(|(path, _)| {
+            let path = path.join(".");
             format!("{package}: `{path}` holds a secret in plain text; write `${{ENV_VAR}}` and set it in the runtime's environment.")
         })
         .collect()
@@ -84,27 +95,43 @@ fn is_env_reference(value: &Value) -> bool {
     })
 }
 
-/// Keys two packages of `set` set to different values.
+/// Keys two enabled packages of `set` set differently: the same key to two values, or one
+/// package a value where another sets keys under it (RHDH cannot merge either).
 pub fn conflicts(set: &[InstalledPackage]) -> Vec<String> {
-    let mut seen: BTreeMap<String, (&str, Value)> = BTreeMap::new();
+    let mut seen: BTreeMap<Vec<String>, (&str, &Value)> = BTreeMap::new();
     let mut found = Vec::new();
     for package in set.iter().filter(|p| !p.disabled) {
         let Some(config) = &package.config else { continue };
-        let mut all = Vec::new();
-        leaves(config, String::new(), &mut all);
-        for (path, value) in all {
-            match seen.get(&path) {
-                Some((other, theirs)) if *other != package.package && *theirs != value => found.push(format!(
-                    "{} and {other} both set `{path}`, differently: RHDH would refuse to start. Set it in one of them.",
+        for (path, value) in leaves(config) {
+            let shown = path.join(".");
+            let clash = match seen.get(&path) {
+                Some((other, theirs)) if *other != package.package && *theirs != value => Some((*other, shown.clone())),
+                Some(_) => None,
+                None => (1..path.len())
+                    .find_map(|n| {
+                        seen.get(&path[..n])
+                            .filter(|(o, _)| *o != package.package)
+                            .map(|(o, _)| (*o, path[..n].join(".")))
+                    })
+                    .or_else(|| {
+                        seen.iter()
+                            .find(|(p, (o, _))| p.len() > path.len() && p.starts_with(&path) && *o != package.package)
+                            .map(|(_, (o, _))| (*o, shown.clone()))
+                    }),
+            };
+            match clash {
+                Some((other, at)) => found.push(format!(
+                    "{} and {other} both set `{at}`, differently: RHDH would refuse to start. Set it in one of them.",
                     package.package
                 )),
-                Some(_) => {}
                 None => {
-                    seen.insert(path, (&package.package, value));
+                    seen.entry(path).or_insert((&package.package, value));
                 }
             }
         }
     }
+    found.sort();
+    found.dedup();
     found
 }
 
@@ -157,7 +184,8 @@ pub fn schema_errors(package: &str, schemas: &[Value], config: &Value) -> Vec<St
         for error in validator.iter_errors(config).take(MAX_ERRORS) {
             let at = error.instance_path().to_string();
             let at = if at.is_empty() { "the configuration".to_owned() } else { format!("`{at}`") };
-            errors.push(format!("{package}: {at}: {error}"));
+            // Masked: the message never repeats a value (it may be a secret; refusals are audited).
+            errors.push(format!("{package}: {at}: {}", error.masked()));
         }
     }
     errors
@@ -190,7 +218,11 @@ pub async fn check_set(
             (None, Some(integrity)) => repo::artifact(conn, integrity).await?,
             _ => None,
         };
-        let found = schemas(inline, declared.and_then(Value::as_str), tarball.as_deref());
+        // Unpacking a tarball is CPU work: off the async workers.
+        let (inline, path) = (inline.cloned(), declared.and_then(Value::as_str).map(str::to_owned));
+        let found = tokio::task::spawn_blocking(move || schemas(inline.as_ref(), path.as_deref(), tarball.as_deref()))
+            .await
+            .map_err(AppError::internal)?;
         if !found.is_empty() {
             problems.extend(schema_errors(&package.package, &found, config));
             continue;
@@ -198,7 +230,7 @@ pub async fn check_set(
         let name = &package.package;
         notes.push(match version.map_or(SchemaAvailability::None, |v| v.schema) {
             SchemaAvailability::Available => format!(
-                "{name}'s schema is in its tarball, which this server has not verified (no npm registry configured): its configuration was checked as YAML only."
+                "{name}'s schema file could not be read from a verified tarball (none is stored for this version, or it lacks the file): its configuration was checked as YAML only."
             ),
             SchemaAvailability::Unavailable => format!(
                 "{name} describes its configuration in TypeScript only (config.d.ts): it was checked as YAML only."
@@ -263,6 +295,12 @@ mod tests {
         let found = conflicts(&[a.clone(), b]);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("`techRadar.url`"));
+        let scalar = installed("@x/d", json!({"techRadar": "https://whole"}));
+        let found = conflicts(&[a.clone(), scalar.clone()]);
+        assert!(found.len() == 1 && found[0].contains("`techRadar`"), "a value where another sets keys: {found:?}");
+        assert_eq!(conflicts(&[scalar, a.clone()]).len(), 1, "in either order");
+        let dotted = installed("@x/e", json!({"techRadar.url": "https://one-dotted"}));
+        assert!(conflicts(&[a.clone(), dotted]).is_empty(), "a key with a dot is its own key");
         let mut off = installed("@x/c", json!({"techRadar": {"url": "https://three"}}));
         off.disabled = true;
         assert!(conflicts(&[a, off]).is_empty(), "a disabled package's configuration is not loaded");

@@ -285,15 +285,6 @@ pub enum LoadState {
     Failed,
 }
 
-impl LoadState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LoadState::Loaded => "loaded",
-            LoadState::Failed => "failed",
-        }
-    }
-}
-
 /// One package in a runtime's report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

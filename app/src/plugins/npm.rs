@@ -23,10 +23,10 @@ pub enum NpmAnswer {
 /// `<name>/-/<file>.tgz` for a tarball. `base` is this endpoint's absolute URL, for the
 /// tarball links npm follows.
 pub async fn answer(db: &Database, plugins: &Plugins, tenant: &Tenant, path: &str, base: &str) -> AppResult<NpmAnswer> {
-    let path = path.replace("%2f", "/").replace("%2F", "/");
+    // axum has already decoded the path: `@scope%2fname` arrives as `@scope/name`.
     let (name, file) = match path.split_once("/-/") {
         Some((name, file)) => (name.to_owned(), Some(file.to_owned())),
-        None => (path.clone(), None),
+        None => (path.to_owned(), None),
     };
     let (plugins, base) = (plugins.clone(), base.trim_end_matches('/').to_owned());
     db.with_tenant(tenant, move |conn| {

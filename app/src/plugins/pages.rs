@@ -303,7 +303,7 @@ fn PackageView(
             </div>
             {newest_row.map(|row| {
                 let schema = match row.schema {
-                    SchemaAvailability::Available => "JSON schema: configuration is validated",
+                    SchemaAvailability::Available => "JSON schema: configuration is validated (a schema file, once its tarball is verified)",
                     SchemaAvailability::Unavailable => "schema unavailable (config.d.ts only): configuration is checked as YAML",
                     SchemaAvailability::None => "no configuration schema declared",
                 };

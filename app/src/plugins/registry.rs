@@ -60,12 +60,7 @@ pub fn packument_url(registry: &str, name: &str) -> String {
 /// Fetches and parses one packument. `Ok(None)` when the registry does not know the package.
 pub async fn fetch_packument(policy: &FetchPolicy, registry: &str, name: &str) -> Result<Option<Packument>, String> {
     let url = packument_url(registry, name);
-    let parsed = fetch::parse(&url)?;
-    let host = match parsed.port() {
-        Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
-        None => parsed.host_str().unwrap_or_default().to_owned(),
-    };
-    let allow = HostAllowlist(vec![host.to_ascii_lowercase()]);
+    let allow = HostAllowlist::only_host_of(&url)?;
     match fetch::fetch_bytes(policy, &allow, &url, "application/json", MAX_PACKUMENT_BYTES).await {
         Ok(body) => parse_packument(&body).map(Some),
         Err(e) if e.ends_with("answered 404 Not Found") => Ok(None),
@@ -139,8 +134,9 @@ fn config_schema(value: Option<&Value>) -> (Option<&'static str>, Option<Value>)
 /// `dist.integrity` when it names an algorithm npm checks; otherwise SHA-1 from `dist.shasum`.
 fn integrity(dist: Option<&Value>) -> Option<String> {
     let dist = dist?;
+    // The strongest hash named, as npm checks it.
     let sri = dist.get("integrity").and_then(Value::as_str).and_then(|i| {
-        i.split_whitespace().find(|h| h.starts_with("sha512-") || h.starts_with("sha384-") || h.starts_with("sha256-"))
+        ["sha512-", "sha384-", "sha256-"].iter().find_map(|alg| i.split_whitespace().find(|h| h.starts_with(alg)))
     });
     if let Some(sri) = sri {
         return Some(sri.to_owned());

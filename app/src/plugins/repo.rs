@@ -606,6 +606,11 @@ pub async fn replace_health(
     instance: &str,
     packages: &[LoadedPackage],
 ) -> QueryResult<BTreeMap<String, (String, LoadState, Option<String>)>> {
+    // Two reports of one runtime at once: one after the other, not a duplicate-key error.
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('plugin_health:' || $1))::text AS locked")
+        .bind::<Text, _>(instance)
+        .execute(conn)
+        .await?;
     diesel::sql_query(format!("DELETE FROM plugin_health WHERE reported_at <= now() - interval '{RUNTIME_SILENCE}'"))
         .execute(conn)
         .await?;

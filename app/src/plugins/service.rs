@@ -670,6 +670,19 @@ impl Operation {
         }
     }
 
+    /// The operation as audited: a configuration by the keys it sets, never their values
+    /// (they may be secrets, and the audit log cannot be taken back).
+    fn audited(&self) -> serde_json::Value {
+        match self {
+            Operation::Configure { package, config } => json!({
+                "operation": "configure",
+                "package": package,
+                "keys": config.as_ref().map(config::key_paths).unwrap_or_default(),
+            }),
+            other => serde_json::to_value(other).unwrap_or_default(),
+        }
+    }
+
     /// The live event a revision made by this operation announces.
     fn event_kind(&self) -> &'static str {
         let [installed, updated, uninstalled, toggled, rolled_back] = bus::PLUGIN_CHANGE_KINDS;
@@ -950,7 +963,7 @@ pub async fn change(
                     Ok(()) => solve(operation, false).await?,
                     Err(report) => {
                         let event = AuditEvent::failure(AuditAction::PluginsChanged, operation_target(&operation))
-                            .details(json!({ "operation": operation, "explanation": report.explanation }));
+                            .details(json!({ "operation": operation.audited(), "explanation": report.explanation }));
                         let source = source.clone();
                         db.with_tenant(tenant, move |conn| Box::pin(async move { record(conn, &source, event).await }))
                             .await?;
@@ -983,6 +996,8 @@ async fn fetch_artifacts(
     let directory = db.with_tenant(tenant, move |conn| Box::pin(async move { loading.directory(conn).await })).await?;
     let wanted: Vec<(String, String, Option<String>)> = changes
         .iter()
+        // Only versions the set does not hold yet: enabling, disabling or configuring moves none.
+        .filter(|change| change.before != change.after)
         .filter_map(|change| {
             let version = change.after.clone()?;
             let integrity = directory
@@ -1036,6 +1051,23 @@ async fn fetch_artifacts(
     }))
 }
 
+/// The packages whose version `changes` moves and whose tarball is not stored, as "name version".
+async fn unverified(
+    conn: &mut Connection,
+    set: &[InstalledPackage],
+    changes: &[PackageChange],
+) -> AppResult<Vec<String>> {
+    let moved: Vec<&InstalledPackage> =
+        set.iter().filter(|p| changes.iter().any(|c| c.package == p.package && c.before != c.after)).collect();
+    let integrities: Vec<String> = moved.iter().filter_map(|p| p.integrity.clone()).collect();
+    let stored = repo::stored_artifacts(conn, &integrities).await?;
+    Ok(moved
+        .into_iter()
+        .filter(|p| p.integrity.as_ref().is_none_or(|i| !stored.contains(i)))
+        .map(|p| format!("{} {}", p.package, p.version))
+        .collect())
+}
+
 /// Solves a change and, unless `dry_run`, writes it as the next revision under the platform lock.
 #[allow(clippy::too_many_arguments)]
 async fn solve_change(
@@ -1078,7 +1110,7 @@ async fn solve_change(
                 Err(report) => {
                     if !dry_run {
                         let event = AuditEvent::failure(AuditAction::PluginsChanged, target)
-                            .details(json!({ "operation": operation, "explanation": report.explanation }));
+                            .details(json!({ "operation": operation.audited(), "explanation": report.explanation }));
                         record(conn, &source, event).await?;
                     }
                     Ok(ChangeOutcome::Refused(report))
@@ -1089,7 +1121,7 @@ async fn solve_change(
                         Err(report) => {
                             if !dry_run {
                                 let event = AuditEvent::failure(AuditAction::PluginsChanged, target.clone())
-                                    .details(json!({ "operation": operation, "explanation": report.explanation }));
+                                    .details(json!({ "operation": operation.audited(), "explanation": report.explanation }));
                                 record(conn, &source, event).await?;
                             }
                             return Ok(ChangeOutcome::Refused(report));
@@ -1098,6 +1130,25 @@ async fn solve_change(
                     let changes = diff(&current, &set);
                     if changes.is_empty() {
                         return Err(AppError::invalid("Nothing to change: the plugin set would stay the same."));
+                    }
+                    // The tarballs were checked for the set a moment ago; under the lock the set
+                    // may have come out otherwise (another change, a directory refresh).
+                    if !dry_run && plugins.artifacts.is_some() {
+                        let unverified = unverified(conn, &set, &changes).await?;
+                        if !unverified.is_empty() {
+                            let report = ConflictReport {
+                                explanation: vec![format!(
+                                    "The plugin set or the directory changed while the tarballs were checked: {} not verified yet.",
+                                    unverified.join(", ")
+                                )],
+                                suggestions: vec!["Nothing was changed. Make the change again.".into()],
+                                alternatives: Vec::new(),
+                            };
+                            let event = AuditEvent::failure(AuditAction::PluginsChanged, target.clone())
+                                .details(json!({ "operation": operation.audited(), "explanation": report.explanation }));
+                            record(conn, &source, event).await?;
+                            return Ok(ChangeOutcome::Refused(report));
+                        }
                     }
                     let resolution = Resolution { changes, warnings };
                     if dry_run {
@@ -1125,7 +1176,7 @@ async fn solve_change(
                     )
                     .await?;
                     let event = AuditEvent::success(AuditAction::PluginsChanged, target).details(json!({
-                        "revision": number, "operation": operation, "changes": resolution.changes, "reason": reason,
+                        "revision": number, "operation": operation.audited(), "changes": resolution.changes, "reason": reason,
                     }));
                     record(conn, &source, event).await?;
                     let announced = Event::PluginChanged {

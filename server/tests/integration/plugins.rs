@@ -755,6 +755,23 @@ async fn configuration_is_checked_against_the_schema_in_the_verified_tarball_bef
     let actions = app.audit_actions(&t.tenant).await;
     let refused = actions.iter().filter(|(a, _, o)| a == "plugin.changed" && o == "failure").count();
     assert_eq!(refused, 4, "every refusal is audited");
+    let leaked: i64 = app
+        .db
+        .with_tenant(&t.tenant, |conn| {
+            Box::pin(async move {
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                app::db::schema::audit_events::table
+                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("details::text LIKE '%s3cr3t%'"))
+                    .count()
+                    .get_result(conn)
+                    .await
+                    .map_err(app::error::AppError::from)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(leaked, 0, "the audit log names the keys a configuration sets, never their values");
 }
 
 #[tokio::test]
