@@ -23,6 +23,15 @@ async function uninstallIfInstalled(page: Page, plugin: string) {
   }
 }
 
+/** Roadie's Argo CD installed afresh on Backstage 1.44.3 (the release it fits). */
+async function freshArgoOn1443(page: Page) {
+  await uninstallIfInstalled(page, 'roadie-argocd');
+  await setPlatform(page, '1.44.3');
+  await page.goto('/plugins/roadie-argocd');
+  await page.getByTestId('install-form').getByRole('button', { name: 'Install' }).click();
+  await expect(page).toHaveURL(/\/settings\/plugins$/);
+}
+
 test('the directory is browsed by facet and search, and a plugin page shows its versions across releases', async ({ page }) => {
   await signIn(page, admin.email, admin.password);
   await page.goto('/plugins');
@@ -94,11 +103,7 @@ async function report(request: APIRequestContext, baseURL: string, key: string, 
 
 test('a runtime reporting a failure turns the plugin red on an admin\'s open settings page', async ({ page, browser, request, baseURL }) => {
   await signIn(page, admin.email, admin.password);
-  await uninstallIfInstalled(page, 'roadie-argocd');
-  await setPlatform(page, '1.44.3');
-  await page.goto('/plugins/roadie-argocd');
-  await page.getByTestId('install-form').getByRole('button', { name: 'Install' }).click();
-  await expect(page).toHaveURL(/\/settings\/plugins$/);
+  await freshArgoOn1443(page);
 
   // The runtime's key: it may report, nothing else.
   await page.goto('/settings/api-access');
@@ -134,11 +139,7 @@ test('a runtime reporting a failure turns the plugin red on an admin\'s open set
 
 test('a plugin\'s configuration with a secret in plain text is refused; with an environment reference it is a revision', async ({ page }) => {
   await signIn(page, admin.email, admin.password);
-  await uninstallIfInstalled(page, 'roadie-argocd');
-  await setPlatform(page, '1.44.3');
-  await page.goto('/plugins/roadie-argocd');
-  await page.getByTestId('install-form').getByRole('button', { name: 'Install' }).click();
-  await expect(page).toHaveURL(/\/settings\/plugins$/);
+  await freshArgoOn1443(page);
 
   const argo = '@roadiehq/backstage-plugin-argo-cd';
   const row = page.locator(`[data-testid="installed-row"][data-package="${argo}"]`);

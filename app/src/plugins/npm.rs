@@ -32,10 +32,7 @@ pub async fn answer(db: &Database, plugins: &Plugins, tenant: &Tenant, path: &st
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let missing = || AppError::not_found(format!("{name} is not in this organisation's current plugin set."));
-            let current = match repo::platform(conn).await? {
-                Some(p) => repo::revision_packages(conn, p.current_revision).await?.unwrap_or_default(),
-                None => Vec::new(),
-            };
+            let (_, current) = repo::current_packages(conn).await?;
             let Some(package) = current.into_iter().find(|p| p.package == name) else { return Err(missing()) };
             let Some(integrity) = package.integrity.clone() else { return Err(missing()) };
             if let Some(file) = file {

@@ -475,6 +475,14 @@ pub async fn insert_revision(conn: &mut Connection, revision: NewRevision<'_>) -
         .map(drop)
 }
 
+/// The current revision's number and packages (0 and none before the tenant's first change).
+pub async fn current_packages(conn: &mut Connection) -> QueryResult<(i32, Vec<InstalledPackage>)> {
+    match platform(conn).await? {
+        Some(p) => Ok((p.current_revision, revision_packages(conn, p.current_revision).await?.unwrap_or_default())),
+        None => Ok((0, Vec::new())),
+    }
+}
+
 /// The packages of revision `number` (revision 0 is the empty set before any change).
 pub async fn revision_packages(conn: &mut Connection, number: i32) -> QueryResult<Option<Vec<InstalledPackage>>> {
     if number == 0 {

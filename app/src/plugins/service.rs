@@ -683,6 +683,12 @@ impl Operation {
         }
     }
 
+    /// The audit event of this operation refused for `report`'s reasons.
+    fn refused(&self, report: &ConflictReport) -> AuditEvent {
+        AuditEvent::failure(AuditAction::PluginsChanged, operation_target(self))
+            .details(json!({ "operation": self.audited(), "explanation": report.explanation }))
+    }
+
     /// The live event a revision made by this operation announces.
     fn event_kind(&self) -> &'static str {
         let [installed, updated, uninstalled, toggled, rolled_back] = bus::PLUGIN_CHANGE_KINDS;
@@ -962,8 +968,7 @@ pub async fn change(
                 match fetch_artifacts(db, plugins, tenant, artifacts, &resolution.changes).await? {
                     Ok(()) => solve(operation, false).await?,
                     Err(report) => {
-                        let event = AuditEvent::failure(AuditAction::PluginsChanged, operation_target(&operation))
-                            .details(json!({ "operation": operation.audited(), "explanation": report.explanation }));
+                        let event = operation.refused(&report);
                         let source = source.clone();
                         db.with_tenant(tenant, move |conn| Box::pin(async move { record(conn, &source, event).await }))
                             .await?;
@@ -1109,8 +1114,7 @@ async fn solve_change(
             match next {
                 Err(report) => {
                     if !dry_run {
-                        let event = AuditEvent::failure(AuditAction::PluginsChanged, target)
-                            .details(json!({ "operation": operation.audited(), "explanation": report.explanation }));
+                        let event = operation.refused(&report);
                         record(conn, &source, event).await?;
                     }
                     Ok(ChangeOutcome::Refused(report))
@@ -1120,8 +1124,7 @@ async fn solve_change(
                         Ok(notes) => warnings.extend(notes),
                         Err(report) => {
                             if !dry_run {
-                                let event = AuditEvent::failure(AuditAction::PluginsChanged, target.clone())
-                                    .details(json!({ "operation": operation.audited(), "explanation": report.explanation }));
+                                let event = operation.refused(&report);
                                 record(conn, &source, event).await?;
                             }
                             return Ok(ChangeOutcome::Refused(report));
@@ -1144,8 +1147,7 @@ async fn solve_change(
                                 suggestions: vec!["Nothing was changed. Make the change again.".into()],
                                 alternatives: Vec::new(),
                             };
-                            let event = AuditEvent::failure(AuditAction::PluginsChanged, target.clone())
-                                .details(json!({ "operation": operation.audited(), "explanation": report.explanation }));
+                            let event = operation.refused(&report);
                             record(conn, &source, event).await?;
                             return Ok(ChangeOutcome::Refused(report));
                         }
@@ -1230,6 +1232,14 @@ fn is_loaded(package: &InstalledPackage) -> bool {
     }
 }
 
+/// `GET /api/plugins/config`: the current revision and each of its packages' configuration.
+pub async fn configs(db: &Database, tenant: &Tenant) -> AppResult<(i32, BTreeMap<String, serde_json::Value>)> {
+    let (revision, set) = db
+        .with_tenant(tenant, |conn| Box::pin(async move { repo::current_packages(conn).await.map_err(AppError::from) }))
+        .await?;
+    Ok((revision, set.into_iter().map(|p| (p.package, p.config.unwrap_or(serde_json::Value::Null))).collect()))
+}
+
 /// `GET /api/plugins/health`: the runtimes heard from and each installed package's health.
 pub async fn health(db: &Database, plugins: &Plugins, tenant: &Tenant) -> AppResult<PluginHealth> {
     let overview = tenant_plugins(db, plugins, tenant, false).await?;
@@ -1260,13 +1270,7 @@ pub async fn compare(db: &Database, tenant: &Tenant, from: i32, to: i32) -> AppR
 /// ETag. Only packages a runtime loads are listed; their libraries come with them.
 pub async fn dynamic_plugins(db: &Database, tenant: &Tenant) -> AppResult<(String, String)> {
     db.with_tenant(tenant, move |conn| {
-        Box::pin(async move {
-            let current = match repo::platform(conn).await? {
-                Some(p) => repo::revision_packages(conn, p.current_revision).await?.unwrap_or_default(),
-                None => Vec::new(),
-            };
-            Ok(render_dynamic_plugins(&current))
-        })
+        Box::pin(async move { Ok(render_dynamic_plugins(&repo::current_packages(conn).await?.1)) })
     })
     .await
 }

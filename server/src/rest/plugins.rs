@@ -318,13 +318,8 @@ async fn recommendations(
 /// current revision.
 async fn config(State(state): State<AppState>, Extension(ctx): Extension<RequestContext>) -> ApiResult<Json<Value>> {
     ctx.authorize(Action::PluginsRead)?;
-    let overview = service::tenant_plugins(&state.db, &state.plugins, &ctx.tenant, false).await?;
-    let configs: serde_json::Map<String, Value> = overview
-        .installed
-        .into_iter()
-        .map(|row| (row.package.package, row.package.config.unwrap_or(Value::Null)))
-        .collect();
-    Ok(Json(json!({ "revision": overview.platform.current_revision, "packages": configs })))
+    let (revision, packages) = service::configs(&state.db, &ctx.tenant).await?;
+    Ok(Json(json!({ "revision": revision, "packages": packages })))
 }
 
 #[derive(Deserialize)]

@@ -476,6 +476,14 @@ async fn a_runtime_key_reads_its_tenants_file_and_nothing_else() {
     assert_eq!(app.send(install).await.status, StatusCode::FORBIDDEN, "plugins:read cannot change the set");
 }
 
+/// Backstage 1.46.0 with tech-radar 1.13.0 and its backend at the newest version that fits.
+async fn radar_on_1_46(app: &TestApp, t: &TestTenant, cookie: &str) {
+    platform(app, t, cookie, "1.46.0").await;
+    let radar = json!({"plugin": "tech-radar", "versions": {RADAR: "1.13.0", RADAR_BACKEND: "*"}});
+    let (status, made) = send(app, t, cookie, Method::POST, "/api/plugins/install", radar).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+}
+
 /// Posts a runtime's report with `key`.
 async fn report(app: &TestApp, t: &TestTenant, key: &str, body: Value) -> (StatusCode, String) {
     let request = Request::post("/api/plugins/health")
@@ -517,10 +525,7 @@ async fn runtimes_report_what_they_run_and_failures_drift_changes_and_updates_ar
     refreshed(&app).await;
     let (t, cookie) = app.signed_in_tenant().await;
     let (other, other_cookie) = app.signed_in_tenant().await;
-    platform(&app, &t, &cookie, "1.46.0").await;
-    let radar = json!({"plugin": "tech-radar", "versions": {RADAR: "1.13.0", RADAR_BACKEND: "*"}});
-    let (status, made) = send(&app, &t, &cookie, Method::POST, "/api/plugins/install", radar).await;
-    assert_eq!(status, StatusCode::CREATED, "{made}");
+    radar_on_1_46(&app, &t, &cookie).await;
 
     let (_, health, _) = app.get_json(&t, &cookie, "/api/plugins/health").await;
     assert_eq!(row(&health, RADAR)["health"]["status"], "unreported", "{health}");
@@ -621,10 +626,7 @@ async fn tarballs_are_verified_before_a_revision_holds_them_and_the_tenant_regis
     refreshed(&app).await;
     let (t, cookie) = app.signed_in_tenant().await;
     let (other, other_cookie) = app.signed_in_tenant().await;
-    platform(&app, &t, &cookie, "1.46.0").await;
-    let radar = json!({"plugin": "tech-radar", "versions": {RADAR: "1.13.0", RADAR_BACKEND: "*"}});
-    let (status, made) = send(&app, &t, &cookie, Method::POST, "/api/plugins/install", radar).await;
-    assert_eq!(status, StatusCode::CREATED, "{made}");
+    radar_on_1_46(&app, &t, &cookie).await;
 
     let (_, key) = app.create_key(&t, &cookie, "runtime", &["plugins:read"]).await;
     let (_, foreign) = app.create_key(&other, &other_cookie, "runtime", &["plugins:read"]).await;
@@ -703,9 +705,7 @@ async fn configuration_is_checked_against_the_schema_in_the_verified_tarball_bef
     let app = TestApp::init().npm_registry(&registry(packuments()).await).start().await;
     refreshed(&app).await;
     let (t, cookie) = app.signed_in_tenant().await;
-    platform(&app, &t, &cookie, "1.46.0").await;
-    let radar = json!({"plugin": "tech-radar", "versions": {RADAR: "1.13.0", RADAR_BACKEND: "*"}});
-    assert_eq!(send(&app, &t, &cookie, Method::POST, "/api/plugins/install", radar).await.0, StatusCode::CREATED);
+    radar_on_1_46(&app, &t, &cookie).await;
     let (before, _) = yaml(&app, &t, &cookie).await;
     let put = |package: &'static str, config: Value| {
         let body = json!({"package": package, "config": config});
