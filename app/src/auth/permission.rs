@@ -117,6 +117,8 @@ pub enum Action {
     PluginsRead,
     /// Change the plugin set or the platform it is checked against: admins.
     PluginsManage,
+    /// Ask for a change of the plugin set, which an admin approves or rejects: maintainers.
+    PluginsRequest,
     /// Report what a runtime loaded (its key, made by a maintainer or admin): it changes what
     /// Settings → Plugins shows as health, never the plugin set.
     PluginsReport,
@@ -129,7 +131,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::CatalogRead,
         Action::CatalogWrite,
         Action::CatalogAdmin,
@@ -142,6 +144,7 @@ impl Action {
         Action::CompaniesManage,
         Action::PluginsRead,
         Action::PluginsManage,
+        Action::PluginsRequest,
         Action::PluginsReport,
         Action::ManageOwnAccount,
         Action::ManageUsers,
@@ -162,6 +165,7 @@ impl Action {
             Action::CompaniesManage => "companies.manage",
             Action::PluginsRead => "plugins.read",
             Action::PluginsManage => "plugins.manage",
+            Action::PluginsRequest => "plugins.request",
             Action::PluginsReport => "plugins.report",
             Action::ManageOwnAccount => "account.manage_own",
             Action::ManageUsers => "users.manage",
@@ -185,7 +189,9 @@ impl Action {
             | Action::PluginsRead
             | Action::ManageOwnAccount => Role::Viewer,
             Action::CatalogWrite | Action::BriefsGenerate | Action::BriefsExport => Role::Developer,
-            Action::FinopsWrite | Action::CompaniesManage | Action::PluginsReport => Role::Maintainer,
+            Action::FinopsWrite | Action::CompaniesManage | Action::PluginsRequest | Action::PluginsReport => {
+                Role::Maintainer
+            }
             Action::CatalogAdmin
             | Action::AuditRead
             | Action::PluginsManage
@@ -207,7 +213,7 @@ impl Action {
             Action::BriefsRead | Action::BriefsExport => Some(Scope::BriefsRead),
             Action::BriefsGenerate | Action::CompaniesManage => Some(Scope::BriefsWrite),
             Action::PluginsRead => Some(Scope::PluginsRead),
-            Action::PluginsManage => Some(Scope::PluginsWrite),
+            Action::PluginsManage | Action::PluginsRequest => Some(Scope::PluginsWrite),
             Action::PluginsReport => Some(Scope::PluginsReport),
             Action::ManageOwnAccount | Action::ManageUsers | Action::ManageAccess => None,
         }

@@ -35,10 +35,13 @@ pub enum NotificationKind {
     CostAnomaly,
     /// For admins: newer versions of installed plugins fit the tenant's Backstage release.
     PluginUpdate,
+    /// For admins: a maintainer asked for a change of the plugin set; for that maintainer: an
+    /// admin approved or rejected it.
+    PluginRequest,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 10] = [
+    pub const ALL: [NotificationKind; 11] = [
         NotificationKind::AccountSecurity,
         NotificationKind::TenantSecurity,
         NotificationKind::ImportFailed,
@@ -49,6 +52,7 @@ impl NotificationKind {
         NotificationKind::BudgetThreshold,
         NotificationKind::CostAnomaly,
         NotificationKind::PluginUpdate,
+        NotificationKind::PluginRequest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +67,7 @@ impl NotificationKind {
             NotificationKind::BudgetThreshold => "budget_threshold",
             NotificationKind::CostAnomaly => "cost_anomaly",
             NotificationKind::PluginUpdate => "plugin_update",
+            NotificationKind::PluginRequest => "plugin_request",
         }
     }
 
@@ -85,6 +90,7 @@ impl NotificationKind {
             NotificationKind::BudgetThreshold => "Budgets crossing a threshold",
             NotificationKind::CostAnomaly => "Cost anomalies of what your teams own",
             NotificationKind::PluginUpdate => "Plugin updates for your platform",
+            NotificationKind::PluginRequest => "Plugin change requests",
         }
     }
 
@@ -117,6 +123,9 @@ impl NotificationKind {
             }
             NotificationKind::PluginUpdate => {
                 "Admins only: a registry refresh found newer versions of installed plugins that fit your Backstage release (told once per version)."
+            }
+            NotificationKind::PluginRequest => {
+                "For admins, a maintainer asked for a change of the plugin set; for the maintainer who asked, an admin approved or rejected it."
             }
         }
     }

@@ -32,7 +32,8 @@ pub async fn load_plugin(id: String) -> Result<PluginDetail, AppError> {
         async {
             let Authorized { ctx, state, me } = authorized(Action::PluginsRead).await?;
             let manage = decide(me.role, ctx.credential.scopes(), Action::PluginsManage).allowed();
-            super::service::plugin(&state.db, &state.plugins, &ctx.tenant, &id, manage).await
+            let request = decide(me.role, ctx.credential.scopes(), Action::PluginsRequest).allowed();
+            super::service::plugin(&state.db, &state.plugins, &ctx.tenant, &id, manage, request).await
         }
         .await,
     )
@@ -103,7 +104,7 @@ async fn run(operation: super::service::Operation, reason: String) -> Result<(),
     use crate::state::{authorized, Authorized};
 
     let Authorized { ctx, state, me } = authorized(Action::PluginsManage).await?;
-    let change = super::service::Change { operation, reason, dry_run: false };
+    let change = super::service::Change { operation, reason, dry_run: false, request: None };
     let outcome =
         super::service::change(&state.db, &state.plugins, &ctx.tenant, ctx.audit_source(), &me, change).await?;
     match outcome {
@@ -111,11 +112,7 @@ async fn run(operation: super::service::Operation, reason: String) -> Result<(),
             leptos_axum::redirect("/settings/plugins");
             Ok(())
         }
-        ChangeOutcome::Refused(report) => {
-            let mut text = report.explanation;
-            text.extend(report.suggestions);
-            Err(AppError::Conflict(text.join(" ")))
-        }
+        ChangeOutcome::Refused(report) => Err(refusal(report)),
     }
 }
 
@@ -210,4 +207,120 @@ pub async fn load_plugin_recommendations() -> Result<Vec<super::model::Recommend
         }
         .await,
     )
+}
+
+/// A maintainer asks an admin to install a plugin (filed only when it could be made now).
+#[server(endpoint = "ui/plugins/request")]
+pub async fn request_plugin_install(plugin: String, #[server(default)] reason: String) -> Result<(), AppError> {
+    use super::service::Operation;
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, me } = authorized(Action::PluginsRequest).await?;
+            let operation = Operation::Install { plugin, versions: Default::default() };
+            match super::requests::file(
+                &state.db,
+                &state.plugins,
+                &ctx.tenant,
+                ctx.audit_source(),
+                &me,
+                operation,
+                reason,
+            )
+            .await?
+            {
+                Ok(_) => {
+                    leptos_axum::redirect("/settings/plugins#requests");
+                    Ok(())
+                }
+                Err(report) => Err(refusal(report)),
+            }
+        }
+        .await,
+    )
+}
+
+/// An admin approves a maintainer's request: its change, made now.
+#[server(endpoint = "ui/plugins/request/approve")]
+pub async fn approve_plugin_request(id: String) -> Result<(), AppError> {
+    use super::model::ChangeOutcome;
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, me } = authorized(Action::PluginsManage).await?;
+            let id = request_id(&id)?;
+            let outcome =
+                super::requests::approve(&state.db, &state.plugins, &ctx.tenant, ctx.audit_source(), &me, id).await?;
+            match outcome {
+                ChangeOutcome::Applied { .. } => {
+                    leptos_axum::redirect("/settings/plugins#requests");
+                    Ok(())
+                }
+                ChangeOutcome::Refused(report) => Err(refusal(report)),
+            }
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/plugins/request/reject")]
+pub async fn reject_plugin_request(id: String, #[server(default)] note: String) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, me } = authorized(Action::PluginsManage).await?;
+            super::requests::reject(&state.db, &ctx.tenant, ctx.audit_source(), &me, request_id(&id)?, note).await?;
+            leptos_axum::redirect("/settings/plugins#requests");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The tenant's restriction of the directory. `support` is the form's repeated checkbox;
+/// `blocked` plugin ids separated by commas or spaces; `active_only` is "on" when ticked.
+#[server(endpoint = "ui/plugins/policy")]
+pub async fn set_plugin_policy(
+    #[server(default)] support: Vec<String>,
+    #[server(default)] blocked: String,
+    #[server(default)] active_only: String,
+) -> Result<(), AppError> {
+    use super::model::Policy;
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::PluginsManage).await?;
+            let blocked = blocked.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+            let policy = Policy { support, blocked: blocked.collect(), active_only: active_only == "on" };
+            super::policy::set(&state.db, &state.plugins, &ctx.tenant, ctx.audit_source(), policy).await?;
+            leptos_axum::redirect("/settings/plugins");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn request_id(raw: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(raw.trim()).map_err(|_| AppError::not_found("No such request."))
+}
+
+/// A refusal for the pages: the explanation and the suggestions, as a 409.
+#[cfg(feature = "ssr")]
+fn refusal(report: super::model::ConflictReport) -> AppError {
+    let mut text = report.explanation;
+    text.extend(report.suggestions);
+    AppError::Conflict(text.join(" "))
 }

@@ -61,6 +61,44 @@ pub struct Platform {
     pub runtime: String,
     pub release: String,
     pub current_revision: i32,
+    /// Which directory plugins the tenant's admins allow to be installed.
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+/// A tenant's restriction of the directory: plugins outside it are hidden from browsing and
+/// cannot be installed (installed ones stay, and may be updated, until someone removes them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Support levels that may be installed (`supported`, `tech-preview`, `dev-preview`,
+    /// `community`); empty: any.
+    pub support: Vec<String>,
+    /// Plugin ids that may not be installed.
+    pub blocked: Vec<String>,
+    /// Only plugins published in the last 365 days (backstage.io's "active").
+    pub active_only: bool,
+}
+
+impl Policy {
+    /// The policy in words, for the audit log and the settings page.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.support.is_empty() {
+            parts.push(format!("only {} plugins", self.support.join(", ")));
+        }
+        if self.active_only {
+            parts.push("only plugins published in the last year".to_owned());
+        }
+        if !self.blocked.is_empty() {
+            parts.push(format!("none of {}", self.blocked.join(", ")));
+        }
+        if parts.is_empty() {
+            "every plugin in the directory".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
 }
 
 /// One plugin in a list.
@@ -148,8 +186,10 @@ impl BrowseQuery {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Browse {
     pub items: Vec<PluginCard>,
-    /// Plugins in the directory before narrowing.
+    /// Plugins in the directory the tenant's policy allows, before narrowing.
     pub total: usize,
+    /// Plugins the tenant's policy hides.
+    pub hidden: usize,
     pub facets: Facets,
     pub platform: Platform,
 }
@@ -200,6 +240,10 @@ pub struct PluginDetail {
     pub releases: Vec<String>,
     pub platform: Platform,
     pub may_manage: bool,
+    /// Maintainers may ask an admin for a change (`requests`).
+    pub may_request: bool,
+    /// Why the tenant's policy does not allow installing it, if it does not.
+    pub outside_policy: Option<String>,
 }
 
 /// One package of a tenant's plugin set, as a revision stores it.
@@ -274,6 +318,8 @@ pub struct TenantPlugins {
     pub runtimes: Vec<RuntimeSummary>,
     /// Packages a runtime runs that the current revision does not hold.
     pub unexpected: Vec<String>,
+    /// Changes maintainers asked for, pending first.
+    pub requests: Vec<ChangeRequest>,
     pub may_manage: bool,
 }
 
@@ -395,14 +441,134 @@ pub enum ChangeOutcome {
     Refused(ConflictReport),
 }
 
-/// A plugin the tenant's catalog asks for: its entities carry an annotation the plugin reads.
+/// A plugin recommended to the tenant: its catalog's entities carry an annotation the plugin
+/// reads, or other organisations install it alongside a plugin the tenant has.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
     pub plugin: PluginCard,
-    pub annotation: String,
+    /// The annotation, for a recommendation from the catalog.
+    pub annotation: Option<String>,
     /// Entities carrying the annotation, and how many of them are components.
     pub entities: i64,
     pub components: i64,
+    /// The installed plugin it goes with, for a recommendation from co-installs, and how many
+    /// other organisations (at least five) have both.
+    pub alongside: Option<String>,
+    pub tenants: i64,
     /// "38 of your 120 components carry `argocd/app-name`; Argo CD is not installed."
     pub reason: String,
+}
+
+/// A change a maintainer asked for, waiting for an admin (or decided).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRequest {
+    pub id: uuid::Uuid,
+    pub created_at: DateTime<Utc>,
+    pub requester: String,
+    /// The operation as `POST /api/plugins/operations` takes one.
+    pub operation: serde_json::Value,
+    /// What it asks for in words ("Install argocd").
+    pub summary: String,
+    pub reason: String,
+    /// `pending`, `approved` or `rejected`.
+    pub state: String,
+    pub decider: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+    /// The revision its approval made.
+    pub revision: Option<i32>,
+}
+
+/// Where a dependency of an installed package comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provided {
+    /// Another package of the plugin set.
+    Installed,
+    /// A `@backstage/*` package the release pins: the runtime has it.
+    Platform,
+    /// Neither: npm installs it from the registry with the package.
+    External,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    pub name: String,
+    pub range: String,
+    pub provided: Provided,
+    /// The installed or pinned version, when known.
+    pub version: Option<String>,
+}
+
+/// One installed package in the dependency view: what it needs and who needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageDependencies {
+    pub package: String,
+    pub version: String,
+    pub plugin: Option<String>,
+    pub role: Option<String>,
+    pub dependencies: Vec<Dependency>,
+    /// Installed packages that depend on it.
+    pub dependents: Vec<String>,
+}
+
+/// `GET /api/plugins/dependencies`: the current set as a graph.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependencyGraph {
+    pub revision: i32,
+    pub release: String,
+    pub packages: Vec<PackageDependencies>,
+}
+
+/// One installed package on another release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageOnRelease {
+    pub package: String,
+    pub version: String,
+    pub compat: Compat,
+    pub problems: Vec<String>,
+    /// The version the move to the release would install, when it differs.
+    pub update: Option<String>,
+}
+
+/// `GET /api/plugins/compatibility?release=`: whether the tenant's plugin set runs on another
+/// Backstage release, and what it would take.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompatibilityReport {
+    pub from: String,
+    pub to: String,
+    /// Every installed package fits the release as it is.
+    pub fits: bool,
+    pub packages: Vec<PackageOnRelease>,
+    /// What moving to the release would change (updates the solver found), when it can.
+    pub changes: Vec<PackageChange>,
+    /// Why the set cannot move to the release, when it cannot.
+    pub explanation: Vec<String>,
+    pub suggestions: Vec<String>,
+}
+
+/// Changes made and refused in a window.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeCounts {
+    pub applied: i64,
+    pub refused: i64,
+}
+
+/// `GET /api/plugins/metrics`: the tenant's plugin set in numbers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginSetMetrics {
+    pub revision: i32,
+    /// Packages runtimes load, enabled or not, and the libraries they need.
+    pub installed: usize,
+    pub enabled: usize,
+    pub disabled: usize,
+    pub libraries: usize,
+    pub revisions: i64,
+    pub changes_30d: ChangeCounts,
+    pub updates_available: usize,
+    /// Runtimes heard from in the last day, and packages they failed to load or run otherwise.
+    pub runtimes: usize,
+    pub failed: usize,
+    pub drift: usize,
+    pub pending_requests: i64,
 }

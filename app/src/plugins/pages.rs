@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::api::{load_plugin, load_plugin_recommendations, load_plugins, InstallPlugin};
+use super::api::{load_plugin, load_plugin_recommendations, load_plugins, InstallPlugin, RequestPluginInstall};
 use super::model::{
     Browse, BrowseQuery, Compat, FacetValue, PackageDetail, PluginCard, PluginDetail, Recommendation,
     SchemaAvailability, Staleness,
@@ -112,7 +112,7 @@ pub fn PluginsPage() -> impl IntoView {
 fn Recommended(list: Vec<Recommendation>) -> impl IntoView {
     view! {
         <div class="mt-4 rounded-xl border border-amber-200 bg-amber-50/60 p-4" data-testid="recommendations">
-            <h2 class="text-sm font-semibold text-slate-900">"Recommended for your catalog"</h2>
+            <h2 class="text-sm font-semibold text-slate-900">"Recommended for you"</h2>
             <ul class="mt-2 space-y-2">
                 {list.into_iter().map(|r| view! {
                     <li class="flex flex-wrap items-center gap-2 text-sm" data-testid="recommendation" data-plugin=r.plugin.id.clone()>
@@ -128,7 +128,7 @@ fn Recommended(list: Vec<Recommendation>) -> impl IntoView {
 
 #[component]
 fn BrowseView(browse: Browse, query: BrowseQuery) -> impl IntoView {
-    let Browse { items, total, facets, platform } = browse;
+    let Browse { items, total, hidden, facets, platform } = browse;
     let groups: Vec<(&str, &str, Vec<FacetValue>)> = FACETS
         .iter()
         .zip([facets.category, facets.role, facets.support, facets.compat, facets.state, facets.collection])
@@ -169,7 +169,10 @@ fn BrowseView(browse: Browse, query: BrowseQuery) -> impl IntoView {
                     <input type="search" name="q" value=query.search.clone() placeholder="Search plugins, packages, authors" aria-label="Search plugins" class="w-full rounded-lg border border-slate-300 px-3 py-1.5 text-sm"/>
                     <button type="submit" class="rounded-lg border border-slate-300 px-3 py-1.5 text-sm">"Search"</button>
                 </form>
-                <p class="mt-3 text-sm text-slate-500" data-testid="plugin-count">{format!("{shown} of {total} plugins")}</p>
+                <p class="mt-3 text-sm text-slate-500" data-testid="plugin-count">
+                    {format!("{shown} of {total} plugins")}
+                    {(hidden > 0).then(|| format!(" · {hidden} hidden by your organisation's policy ({})", platform.policy.describe()))}
+                </p>
                 <ul class="mt-3 grid gap-3 lg:grid-cols-2" data-testid="plugins">
                     {items.into_iter().map(|card| view! { <PluginCardView card/> }).collect_view()}
                 </ul>
@@ -225,11 +228,42 @@ pub fn PluginPage() -> impl IntoView {
 
 #[component]
 fn PluginView(detail: PluginDetail) -> impl IntoView {
-    let PluginDetail { card, docs_html, highlights, tags, links, packages, releases, platform, may_manage } = detail;
+    let PluginDetail {
+        card,
+        docs_html,
+        highlights,
+        tags,
+        links,
+        packages,
+        releases,
+        platform,
+        may_manage,
+        may_request,
+        outside_policy,
+    } = detail;
     let install = ServerAction::<InstallPlugin>::new();
-    let error = Signal::derive(move || install.value().get().and_then(Result::err));
+    let request = ServerAction::<RequestPluginInstall>::new();
+    let error = Signal::derive(move || {
+        install.value().get().and_then(Result::err).or_else(|| request.value().get().and_then(Result::err))
+    });
     let installed = packages.iter().any(|p| p.installed.is_some());
+    let allowed = outside_policy.is_none();
+    // Outside the policy nobody installs it, one version or all.
+    let may_manage = may_manage && allowed;
     let id = card.id.clone();
+    let request_form = (may_request && allowed && !installed).then(|| {
+        let id = id.clone();
+        view! {
+            <ActionForm action=request attr:class="mt-4 flex items-end gap-3" attr:data-testid="request-form">
+                <input type="hidden" name="plugin" value=id/>
+                <label class="block text-sm">
+                    <span class="text-xs text-slate-600">"Why your team needs it (an admin decides)"</span>
+                    <input name="reason" required placeholder="What it is for" class="mt-1 block w-80 rounded-lg border border-slate-300 px-3 py-1.5 text-sm"/>
+                </label>
+                <SubmitButton label="Ask an admin to install" pending=request.pending()/>
+            </ActionForm>
+        }
+    });
     let install_form = (may_manage && !installed).then(|| {
         let id = id.clone();
         view! {
@@ -258,7 +292,9 @@ fn PluginView(detail: PluginDetail) -> impl IntoView {
             </div>
             <p class="text-right text-xs text-slate-500">{format!("Checked against {} {}", platform.runtime, platform.release)}</p>
         </div>
+        {outside_policy.map(|why| view! { <p class="mt-4 rounded-lg bg-slate-100 px-3 py-2 text-sm text-slate-700" data-testid="outside-policy">{why}</p> })}
         {install_form}
+        {request_form}
         <div class="mt-3"><ErrorNotice error/></div>
         {(!highlights.is_empty()).then(|| view! {
             <ul class="mt-4 flex flex-wrap gap-2 text-xs">

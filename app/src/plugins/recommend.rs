@@ -1,7 +1,9 @@
-//! Recommendations from the tenant's own catalog: plugins that read annotations its entities
-//! carry, not installed yet — "38 of your 120 components carry `argocd/app-name`; Argo CD is not
-//! installed". Each says which annotation and how many entities, and whether it fits the
-//! platform; one per plugin family (two Argo CD plugins are one recommendation).
+//! Recommendations, each with its reason. From the tenant's own catalog: plugins that read
+//! annotations its entities carry, not installed yet — "38 of your 120 components carry
+//! `argocd/app-name`; Argo CD is not installed" — one per plugin family (two Argo CD plugins are
+//! one recommendation). Then from other organisations: plugins installed alongside one the
+//! tenant has, counted only where at least `MIN_TENANTS` organisations (the tenant not among
+//! them) have both, and never naming any.
 
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;
@@ -43,6 +45,18 @@ const READERS: &[(&str, &[&str])] = &[
 ];
 /// The most recommendations shown.
 const SHOWN: usize = 6;
+/// The fewest other organisations a co-install is counted over: fewer could identify one.
+pub const MIN_TENANTS: i64 = 5;
+
+#[derive(QueryableByName)]
+struct CoInstall {
+    #[diesel(sql_type = Text)]
+    alongside: String,
+    #[diesel(sql_type = Text)]
+    plugin: String,
+    #[diesel(sql_type = BigInt)]
+    tenants: i64,
+}
 
 #[derive(QueryableByName)]
 struct Carried {
@@ -70,9 +84,6 @@ pub async fn recommendations(db: &Database, plugins: &Plugins, tenant: &Tenant) 
             .bind::<diesel::sql_types::Array<Text>, _>(&keys)
             .load(conn)
             .await?;
-            if carried.is_empty() {
-                return Ok(Vec::new());
-            }
             #[derive(QueryableByName)]
             struct Total {
                 #[diesel(sql_type = BigInt)]
@@ -109,9 +120,11 @@ pub async fn recommendations(db: &Database, plugins: &Plugins, tenant: &Tenant) 
                 let reason = format!("{carriers} `{annotation}`; {} is not installed.", best.title);
                 let recommendation = Recommendation {
                     plugin: best,
-                    annotation,
+                    annotation: Some(annotation),
                     entities: row.entities,
                     components: row.components,
+                    alongside: None,
+                    tenants: 0,
                     reason,
                 };
                 match found.iter_mut().find(|r| r.plugin.id == recommendation.plugin.id) {
@@ -123,6 +136,45 @@ pub async fn recommendations(db: &Database, plugins: &Plugins, tenant: &Tenant) 
             found.sort_by(|a, b| {
                 (b.components, b.entities).cmp(&(a.components, a.entities)).then_with(|| a.plugin.id.cmp(&b.plugin.id))
             });
+            // Aggregates over the control plane's record of every tenant's plugins: only pairs
+            // at least MIN_TENANTS other organisations have, never which ones.
+            let mine: Vec<String> = installed.iter().filter_map(|p| p.plugin.clone()).collect();
+            let co_installs: Vec<CoInstall> = diesel::sql_query(
+                "SELECT a.plugin AS alongside, b.plugin, count(*) AS tenants \
+                 FROM control.plugin_installs a JOIN control.plugin_installs b \
+                   ON b.tenant_id = a.tenant_id AND b.plugin <> a.plugin \
+                 WHERE a.plugin = ANY($1) AND b.plugin <> ALL($1) \
+                   AND a.tenant_id <> (SELECT id FROM control.tenants WHERE schema_name = current_schema()) \
+                 GROUP BY a.plugin, b.plugin HAVING count(*) >= $2 \
+                 ORDER BY tenants DESC, b.plugin, a.plugin LIMIT 100",
+            )
+            .bind::<diesel::sql_types::Array<Text>, _>(&mine)
+            .bind::<BigInt, _>(MIN_TENANTS)
+            .load(conn)
+            .await?;
+            for row in co_installs {
+                let (Some(plugin), Some(with)) = (directory.plugin(&row.plugin), directory.plugin(&row.alongside))
+                else {
+                    continue;
+                };
+                if found.iter().any(|r| r.plugin.id == plugin.id)
+                    || platform.policy.refusal(&directory, plugin).is_some()
+                {
+                    continue;
+                }
+                found.push(Recommendation {
+                    plugin: card(&directory, plugin, &fits, &installed),
+                    annotation: None,
+                    entities: 0,
+                    components: 0,
+                    alongside: Some(with.title.clone()),
+                    tenants: row.tenants,
+                    reason: format!(
+                        "{} other organisations that run {} also run {}.",
+                        row.tenants, with.title, plugin.title
+                    ),
+                });
+            }
             found.truncate(SHOWN);
             Ok(found)
         })

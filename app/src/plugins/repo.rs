@@ -1,7 +1,7 @@
 //! The queries of the plugins area: the shared directory (control schema, bulk-written as JSON
 //! record sets) and a tenant's platform, revisions, runtime health and update notices.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{Array, BigInt, Bytea, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::directory::{Directory, PackageInfo, PluginInfo, VersionInfo};
 use super::model::{
-    InstalledPackage, Link, LoadState, LoadedPackage, Platform, RevisionSummary, RuntimeReport, SchemaAvailability,
+    ChangeRequest, InstalledPackage, Link, LoadState, LoadedPackage, Platform, Policy, RevisionSummary, RuntimeReport,
+    SchemaAvailability,
 };
 use super::registry::Packument;
 use super::seed::SeedDocument;
@@ -402,17 +403,21 @@ struct PlatformRow {
     release: String,
     #[diesel(sql_type = Integer)]
     current_revision: i32,
+    #[diesel(sql_type = Jsonb)]
+    policy: serde_json::Value,
 }
 
 impl From<PlatformRow> for Platform {
     fn from(r: PlatformRow) -> Self {
-        Platform { runtime: r.runtime, release: r.release, current_revision: r.current_revision }
+        // Written only by `set_policy` from a checked `Policy`; an unreadable one restricts nothing.
+        let policy = serde_json::from_value(r.policy).unwrap_or_default();
+        Platform { runtime: r.runtime, release: r.release, current_revision: r.current_revision, policy }
     }
 }
 
 pub async fn platform(conn: &mut Connection) -> QueryResult<Option<Platform>> {
     let rows: Vec<PlatformRow> =
-        diesel::sql_query("SELECT runtime, release, current_revision FROM plugin_platform").load(conn).await?;
+        diesel::sql_query("SELECT runtime, release, current_revision, policy FROM plugin_platform").load(conn).await?;
     Ok(rows.into_iter().next().map(Platform::from))
 }
 
@@ -425,7 +430,7 @@ pub async fn lock_platform(conn: &mut Connection, default: &Platform) -> QueryRe
         .execute(conn)
         .await?;
     let row: PlatformRow =
-        diesel::sql_query("SELECT runtime, release, current_revision FROM plugin_platform FOR UPDATE")
+        diesel::sql_query("SELECT runtime, release, current_revision, policy FROM plugin_platform FOR UPDATE")
             .get_result(conn)
             .await?;
     Ok(row.into())
@@ -438,6 +443,34 @@ pub async fn set_platform(conn: &mut Connection, runtime: &str, release: &str) -
         .execute(conn)
         .await
         .map(drop)
+}
+
+pub async fn set_policy(conn: &mut Connection, policy: &Policy) -> QueryResult<()> {
+    diesel::sql_query("UPDATE plugin_platform SET policy = $1, updated_at = now()")
+        .bind::<Jsonb, _>(json!(policy))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Keeps the control plane's record of which directory plugins this tenant has installed
+/// (`control.plugin_installs`, read only as aggregates of at least five tenants).
+pub async fn note_installed_plugins(conn: &mut Connection, set: &[InstalledPackage]) -> QueryResult<()> {
+    let plugins: BTreeSet<&str> = set.iter().filter_map(|p| p.plugin.as_deref()).collect();
+    let plugins: Vec<&str> = plugins.into_iter().collect();
+    // The tenant is the one whose schema the transaction runs in (`with_tenant`).
+    let tenant = "(SELECT id FROM control.tenants WHERE schema_name = current_schema())";
+    diesel::sql_query(format!("DELETE FROM control.plugin_installs WHERE tenant_id = {tenant} AND plugin <> ALL($1)"))
+        .bind::<Array<Text>, _>(&plugins)
+        .execute(conn)
+        .await?;
+    diesel::sql_query(format!(
+        "INSERT INTO control.plugin_installs (tenant_id, plugin) SELECT {tenant}, unnest($1::text[]) ON CONFLICT DO NOTHING"
+    ))
+    .bind::<Array<Text>, _>(&plugins)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 pub struct NewRevision<'a> {
@@ -722,4 +755,147 @@ pub async fn artifact(conn: &mut Connection, integrity: &str) -> QueryResult<Opt
         .load(conn)
         .await?;
     Ok(rows.into_iter().next().map(|a| a.bytes))
+}
+
+#[derive(QueryableByName)]
+struct RequestRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = SqlUuid)]
+    requested_by: Uuid,
+    #[diesel(sql_type = Text)]
+    requester: String,
+    #[diesel(sql_type = Jsonb)]
+    operation: Value,
+    #[diesel(sql_type = Text)]
+    summary: String,
+    #[diesel(sql_type = Text)]
+    reason: String,
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    decider: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    decided_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    note: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    revision: Option<i32>,
+}
+
+/// A change request and who filed it.
+pub struct StoredRequest {
+    pub request: ChangeRequest,
+    pub requested_by: Uuid,
+}
+
+impl From<RequestRow> for StoredRequest {
+    fn from(r: RequestRow) -> Self {
+        StoredRequest {
+            requested_by: r.requested_by,
+            request: ChangeRequest {
+                id: r.id,
+                created_at: r.created_at,
+                requester: r.requester,
+                operation: r.operation,
+                summary: r.summary,
+                reason: r.reason,
+                state: r.state,
+                decider: r.decider,
+                decided_at: r.decided_at,
+                note: r.note,
+                revision: r.revision,
+            },
+        }
+    }
+}
+
+const REQUEST_COLUMNS: &str =
+    "id, created_at, requested_by, requester, operation, summary, reason, state, decider, decided_at, note, revision";
+
+pub struct NewRequest<'a> {
+    pub id: Uuid,
+    pub requested_by: Uuid,
+    pub requester: &'a str,
+    pub operation: &'a Value,
+    pub summary: &'a str,
+    pub reason: &'a str,
+}
+
+pub async fn insert_request(conn: &mut Connection, new: NewRequest<'_>) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO plugin_change_requests (id, requested_by, requester, operation, summary, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind::<SqlUuid, _>(new.id)
+    .bind::<SqlUuid, _>(new.requested_by)
+    .bind::<Text, _>(new.requester)
+    .bind::<Jsonb, _>(new.operation)
+    .bind::<Text, _>(new.summary)
+    .bind::<Text, _>(new.reason)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Pending requests first (oldest first: the queue), then decided ones, newest first.
+pub async fn requests(conn: &mut Connection, limit: i64) -> QueryResult<Vec<ChangeRequest>> {
+    let rows: Vec<RequestRow> = diesel::sql_query(format!(
+        "SELECT {REQUEST_COLUMNS} FROM plugin_change_requests \
+         ORDER BY state <> 'pending', CASE WHEN state = 'pending' THEN created_at END, created_at DESC LIMIT $1"
+    ))
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| StoredRequest::from(r).request).collect())
+}
+
+/// One request, locked until the transaction ends (an approval and a rejection of the same
+/// request are decided one after the other).
+pub async fn lock_request(conn: &mut Connection, id: Uuid) -> QueryResult<Option<StoredRequest>> {
+    let rows: Vec<RequestRow> =
+        diesel::sql_query(format!("SELECT {REQUEST_COLUMNS} FROM plugin_change_requests WHERE id = $1 FOR UPDATE"))
+            .bind::<SqlUuid, _>(id)
+            .load(conn)
+            .await?;
+    Ok(rows.into_iter().next().map(StoredRequest::from))
+}
+
+pub struct Decision<'a> {
+    pub id: Uuid,
+    pub state: &'a str,
+    pub decided_by: Uuid,
+    pub decider: &'a str,
+    pub note: Option<&'a str>,
+    pub revision: Option<i32>,
+}
+
+pub async fn decide_request(conn: &mut Connection, decision: Decision<'_>) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE plugin_change_requests SET state = $2, decided_by = $3, decider = $4, decided_at = now(), \
+         note = $5, revision = $6 WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(decision.id)
+    .bind::<Text, _>(decision.state)
+    .bind::<SqlUuid, _>(decision.decided_by)
+    .bind::<Text, _>(decision.decider)
+    .bind::<Nullable<Text>, _>(decision.note)
+    .bind::<Nullable<Integer>, _>(decision.revision)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+pub async fn pending_requests(conn: &mut Connection) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let count: Count = diesel::sql_query("SELECT count(*) AS n FROM plugin_change_requests WHERE state = 'pending'")
+        .get_result(conn)
+        .await?;
+    Ok(count.n)
 }

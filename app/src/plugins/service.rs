@@ -23,6 +23,7 @@ use super::model::{
 };
 use super::registry;
 use super::repo::{self, NewRevision};
+use super::requests;
 use super::seed;
 use super::solver::{self, Release, Requirement};
 use crate::audit::model::AuditAction;
@@ -189,9 +190,9 @@ async fn platform(conn: &mut Connection, directory: &Directory) -> AppResult<Pla
     }
 }
 
-fn default_platform(directory: &Directory) -> Platform {
+pub(super) fn default_platform(directory: &Directory) -> Platform {
     let release = directory.newest_release().map(|r| r.version.clone()).unwrap_or_default();
-    Platform { runtime: "backstage".to_owned(), release, current_revision: 0 }
+    Platform { runtime: "backstage".to_owned(), release, current_revision: 0, policy: Default::default() }
 }
 
 pub(super) fn release_of<'d>(directory: &'d Directory, platform: &Platform) -> AppResult<&'d Release> {
@@ -200,7 +201,7 @@ pub(super) fn release_of<'d>(directory: &'d Directory, platform: &Platform) -> A
     })
 }
 
-async fn current_set(conn: &mut Connection, platform: &Platform) -> AppResult<Vec<InstalledPackage>> {
+pub(super) async fn current_set(conn: &mut Connection, platform: &Platform) -> AppResult<Vec<InstalledPackage>> {
     Ok(repo::revision_packages(conn, platform.current_revision).await?.unwrap_or_default())
 }
 
@@ -294,7 +295,12 @@ pub async fn browse(db: &Database, plugins: &Plugins, tenant: &Tenant, query: Br
             let terms: Vec<&str> = search.split_whitespace().collect();
             let mut counts: [BTreeMap<String, usize>; 6] = Default::default();
             let mut items = Vec::new();
+            let mut hidden = 0;
             for plugin in &directory.plugins {
+                if platform.policy.refusal(&directory, plugin).is_some() {
+                    hidden += 1;
+                    continue;
+                }
                 if !terms.iter().all(|t| plugin.haystack.contains(t)) {
                     continue;
                 }
@@ -334,7 +340,7 @@ pub async fn browse(db: &Database, plugins: &Plugins, tenant: &Tenant, query: Br
                 (!in_title, support.unwrap_or(3))
             };
             items.sort_by_key(rank);
-            Ok(Browse { items, total: directory.plugins.len(), facets, platform })
+            Ok(Browse { items, total: directory.plugins.len() - hidden, hidden, facets, platform })
         })
     })
     .await
@@ -371,6 +377,7 @@ pub async fn plugin(
     tenant: &Tenant,
     id: &str,
     may_manage: bool,
+    may_request: bool,
 ) -> AppResult<PluginDetail> {
     let id = typed(id, "A plugin id")?.to_owned();
     let plugins = plugins.clone();
@@ -417,6 +424,7 @@ pub async fn plugin(
                 })
                 .collect();
             Ok(PluginDetail {
+                outside_policy: platform.policy.refusal(&directory, plugin),
                 card: card(&directory, plugin, &directory.fits(release), &installed),
                 docs_html: docs::render(&plugin.docs),
                 highlights: plugin.highlights.clone(),
@@ -426,6 +434,7 @@ pub async fn plugin(
                 releases: compared.into_iter().map(|r| r.version).collect(),
                 platform,
                 may_manage,
+                may_request: may_request && !may_manage,
             })
         })
     })
@@ -477,6 +486,7 @@ pub async fn tenant_plugins(
                 warnings,
                 runtimes: reports.runtimes,
                 unexpected,
+                requests: repo::requests(conn, REQUESTS).await?,
                 may_manage,
             })
         })
@@ -585,12 +595,18 @@ pub async fn set_platform(
     .await
 }
 
+/// The most change requests Settings → Plugins lists.
+const REQUESTS: i64 = 50;
+
 /// A change asked for: what, why, and whether only to say what it would do.
 pub struct Change {
     pub operation: Operation,
     /// Shown in the history; empty: a default that says what was done.
     pub reason: String,
     pub dry_run: bool,
+    /// The maintainer's request this change approves: it must still be pending, and is marked
+    /// approved with the revision in the same transaction.
+    pub request: Option<uuid::Uuid>,
 }
 
 /// A change to the plugin set.
@@ -627,7 +643,15 @@ pub enum Operation {
         package: String,
         config: Option<serde_json::Value>,
     },
+    /// Several operations, each on the result of the one before, as one revision: all of them
+    /// or none (`POST /api/plugins/operations`). Rollbacks and nested bulks are not taken.
+    Bulk {
+        operations: Vec<Operation>,
+    },
 }
+
+/// The most operations one bulk change holds.
+const MAX_BULK: usize = 50;
 
 impl Operation {
     /// Refuses text no name or range can hold (NUL bytes, absurd lengths) before any work.
@@ -655,6 +679,17 @@ impl Operation {
             Operation::Configure { package, .. } => {
                 typed(package, "A package name")?;
             }
+            Operation::Bulk { operations } => {
+                if operations.is_empty() || operations.len() > MAX_BULK {
+                    return Err(AppError::invalid(format!("A bulk change holds 1 to {MAX_BULK} operations.")));
+                }
+                for operation in operations {
+                    if matches!(operation, Operation::Bulk { .. } | Operation::Rollback { .. }) {
+                        return Err(AppError::invalid("A bulk change holds no rollback and no other bulk change."));
+                    }
+                    operation.check()?;
+                }
+            }
         }
         Ok(())
     }
@@ -667,17 +702,22 @@ impl Operation {
             Operation::Toggle { .. } => "toggle",
             Operation::Rollback { .. } => "rollback",
             Operation::Configure { .. } => "configure",
+            Operation::Bulk { .. } => "bulk",
         }
     }
 
     /// The operation as audited: a configuration by the keys it sets, never their values
     /// (they may be secrets, and the audit log cannot be taken back).
-    fn audited(&self) -> serde_json::Value {
+    pub fn audited(&self) -> serde_json::Value {
         match self {
             Operation::Configure { package, config } => json!({
                 "operation": "configure",
                 "package": package,
                 "keys": config.as_ref().map(config::key_paths).unwrap_or_default(),
+            }),
+            Operation::Bulk { operations } => json!({
+                "operation": "bulk",
+                "operations": operations.iter().map(Operation::audited).collect::<Vec<_>>(),
             }),
             other => serde_json::to_value(other).unwrap_or_default(),
         }
@@ -694,7 +734,7 @@ impl Operation {
         let [installed, updated, uninstalled, toggled, rolled_back] = bus::PLUGIN_CHANGE_KINDS;
         match self {
             Operation::Install { .. } => installed,
-            Operation::Update { .. } | Operation::Configure { .. } => updated,
+            Operation::Update { .. } | Operation::Configure { .. } | Operation::Bulk { .. } => updated,
             Operation::Uninstall { .. } => uninstalled,
             Operation::Toggle { .. } => toggled,
             Operation::Rollback { .. } => rolled_back,
@@ -708,7 +748,10 @@ impl Operation {
             Operation::Install { plugin, .. } | Operation::Uninstall { plugin } | Operation::Toggle { plugin, .. } => {
                 plugin.clone()
             }
-            Operation::Update { .. } | Operation::Rollback { .. } | Operation::Configure { .. } => "*".to_owned(),
+            Operation::Update { .. }
+            | Operation::Rollback { .. }
+            | Operation::Configure { .. }
+            | Operation::Bulk { .. } => "*".to_owned(),
         }
     }
 }
@@ -753,7 +796,7 @@ type Solved = (Vec<InstalledPackage>, Vec<String>);
 
 /// A package installed for a plugin: which plugin, and the range this change asks for
 /// (`None`: it stays as it is, keeping its version where it can).
-type Roots = BTreeMap<String, (Option<String>, Option<String>)>;
+pub(super) type Roots = BTreeMap<String, (Option<String>, Option<String>)>;
 
 /// The managed packages `roots` need, transitively, at the versions `versions` gives them.
 fn needed_by(directory: &Directory, roots: &Roots, versions: &BTreeMap<String, String>) -> HashSet<String> {
@@ -776,7 +819,7 @@ fn needed_by(directory: &Directory, roots: &Roots, versions: &BTreeMap<String, S
 /// come with them and those nothing needs any more go, settings (enabled, configuration) of
 /// packages that stay are kept. Packages of a plugin being removed, and libraries only they
 /// needed, are not held: an uninstall works even when what it removes no longer fits.
-fn solve(
+pub(super) fn solve(
     directory: &Directory,
     release: &Release,
     current: &[InstalledPackage],
@@ -815,7 +858,7 @@ fn solve(
 }
 
 /// The packages installed for a plugin (not pulled in as dependencies), staying as they are.
-fn roots_of(set: &[InstalledPackage]) -> Roots {
+pub(super) fn roots_of(set: &[InstalledPackage]) -> Roots {
     set.iter().filter(|p| p.plugin.is_some()).map(|p| (p.package.clone(), (p.plugin.clone(), None))).collect()
 }
 
@@ -829,7 +872,7 @@ fn alternatives(directory: &Directory, release: &Release, packages: impl Iterato
         .collect()
 }
 
-fn refused(conflict: solver::Conflict, alternatives: Vec<Alternative>) -> ConflictReport {
+pub(super) fn refused(conflict: solver::Conflict, alternatives: Vec<Alternative>) -> ConflictReport {
     ConflictReport { explanation: conflict.explanation, suggestions: conflict.suggestions, alternatives }
 }
 
@@ -928,6 +971,24 @@ fn next_set(
             installed.config = config.clone();
             Ok(Ok((set, Vec::new())))
         }
+        Operation::Bulk { operations } => {
+            let (mut set, mut warnings) = (current.to_vec(), Vec::new());
+            for (step, operation) in operations.iter().enumerate() {
+                match next_set(directory, release, &set, operation, None)? {
+                    Ok((next, more)) => {
+                        set = next;
+                        warnings.extend(more);
+                    }
+                    Err(mut report) => {
+                        let which = format!("Step {} ({}):", step + 1, default_reason(operation).to_lowercase());
+                        report.explanation.insert(0, which);
+                        return Ok(Err(report));
+                    }
+                }
+            }
+            warnings.dedup();
+            Ok(Ok((set, warnings)))
+        }
         Operation::Rollback { revision } => {
             let earlier = earlier.ok_or_else(|| AppError::not_found(format!("No revision {revision}.")))?;
             // The earlier set exactly, checked against today's release.
@@ -954,13 +1015,13 @@ pub async fn change(
     me: &Principal,
     change: Change,
 ) -> AppResult<ChangeOutcome> {
-    let Change { operation, reason, dry_run } = change;
+    let Change { operation, reason, dry_run, request } = change;
     let reason = typed(&reason, "A reason")?.to_owned();
     operation.check()?;
     let started = std::time::Instant::now();
     let (name, counted) = (operation.name(), operation.counted_as());
     let solve = |operation: Operation, dry_run: bool| {
-        solve_change(db, plugins, tenant, &source, me, operation, reason.clone(), dry_run)
+        solve_change(db, plugins, tenant, &source, me, operation, reason.clone(), dry_run, request)
     };
     let outcome = match (&plugins.artifacts, dry_run) {
         (Some(artifacts), false) => match solve(operation.clone(), true).await? {
@@ -1084,6 +1145,7 @@ async fn solve_change(
     operation: Operation,
     reason: String,
     dry_run: bool,
+    request: Option<uuid::Uuid>,
 ) -> AppResult<ChangeOutcome> {
     let (plugins, me, source) = (plugins.clone(), me.clone(), source.clone());
     db.with_tenant(tenant, move |conn| {
@@ -1096,6 +1158,15 @@ async fn solve_change(
                 repo::lock_platform(conn, &default_platform(&directory)).await?
             };
             let release = release_of(&directory, &platform)?.clone();
+            if let Some(id) = request {
+                requests::still_pending(conn, id).await?;
+            }
+            if let Some(report) = platform.policy.refuses(&directory, &operation) {
+                if !dry_run {
+                    record(conn, &source, operation.refused(&report)).await?;
+                }
+                return Ok(ChangeOutcome::Refused(report));
+            }
             let current = current_set(conn, &platform).await?;
             let earlier = match &operation {
                 Operation::Rollback { revision } => repo::revision_packages(conn, *revision).await?,
@@ -1177,6 +1248,10 @@ async fn solve_change(
                         },
                     )
                     .await?;
+                    repo::note_installed_plugins(conn, &set).await?;
+                    if let Some(id) = request {
+                        requests::approved(conn, &source, &me, id, number).await?;
+                    }
                     let event = AuditEvent::success(AuditAction::PluginsChanged, target).details(json!({
                         "revision": number, "operation": operation.audited(), "changes": resolution.changes, "reason": reason,
                     }));
@@ -1206,10 +1281,12 @@ fn operation_target(operation: &Operation) -> String {
         Operation::Update { packages } => packages.join(", "),
         Operation::Rollback { revision } => format!("revision {revision}"),
         Operation::Configure { package, .. } => package.clone(),
+        Operation::Bulk { operations } => operations.iter().map(operation_target).collect::<Vec<_>>().join(", "),
     }
 }
 
-fn default_reason(operation: &Operation) -> String {
+/// What an operation does, in words (the history's default reason, a request's summary).
+pub fn default_reason(operation: &Operation) -> String {
     match operation {
         Operation::Install { plugin, .. } => format!("Install {plugin}"),
         Operation::Update { packages } if packages.is_empty() => "Update all compatible plugins".to_owned(),
@@ -1220,12 +1297,13 @@ fn default_reason(operation: &Operation) -> String {
         Operation::Rollback { revision } => format!("Roll back to revision {revision}"),
         Operation::Configure { package, config: Some(_) } => format!("Configure {package}"),
         Operation::Configure { package, config: None } => format!("Clear the configuration of {package}"),
+        Operation::Bulk { operations } => operations.iter().map(default_reason).collect::<Vec<_>>().join("; "),
     }
 }
 
 /// Whether runtimes load the package themselves (it is in `dynamic-plugins.yaml`): a plugin's
 /// frontend or backend, not a library it needs.
-fn is_loaded(package: &InstalledPackage) -> bool {
+pub(super) fn is_loaded(package: &InstalledPackage) -> bool {
     match package.role.as_deref() {
         Some(role) => is_loadable_role(role),
         None => package.plugin.is_some(),

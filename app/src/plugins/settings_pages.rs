@@ -9,10 +9,10 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use super::api::{
-    compare_revisions, load_tenant_plugins, ConfigurePlugin, RollbackPlugins, SetPluginPlatform, TogglePlugin,
-    UninstallPlugin, UpdatePlugins,
+    compare_revisions, load_tenant_plugins, ApprovePluginRequest, ConfigurePlugin, RejectPluginRequest,
+    RollbackPlugins, SetPluginPlatform, SetPluginPolicy, TogglePlugin, UninstallPlugin, UpdatePlugins,
 };
-use super::model::{Health, InstalledRow, PackageChange, RuntimeSummary, TenantPlugins};
+use super::model::{ChangeRequest, Health, InstalledRow, PackageChange, Policy, RuntimeSummary, TenantPlugins};
 use super::pages::compat_badge;
 use crate::settings::pages::SettingsTabs;
 use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
@@ -28,6 +28,9 @@ struct Actions {
     uninstall: ServerAction<UninstallPlugin>,
     rollback: ServerAction<RollbackPlugins>,
     configure: ServerAction<ConfigurePlugin>,
+    policy: ServerAction<SetPluginPolicy>,
+    approve: ServerAction<ApprovePluginRequest>,
+    reject: ServerAction<RejectPluginRequest>,
 }
 
 #[component]
@@ -39,6 +42,9 @@ pub fn PluginSettingsPage() -> impl IntoView {
         uninstall: ServerAction::new(),
         rollback: ServerAction::new(),
         configure: ServerAction::new(),
+        policy: ServerAction::new(),
+        approve: ServerAction::new(),
+        reject: ServerAction::new(),
     };
     let version = move || {
         actions.platform.version().get()
@@ -47,6 +53,9 @@ pub fn PluginSettingsPage() -> impl IntoView {
             + actions.uninstall.version().get()
             + actions.rollback.version().get()
             + actions.configure.version().get()
+            + actions.policy.version().get()
+            + actions.approve.version().get()
+            + actions.reject.version().get()
     };
     // Another admin's change or a runtime's report reloads the overview.
     let heard = RwSignal::new(0u32);
@@ -73,6 +82,9 @@ pub fn PluginSettingsPage() -> impl IntoView {
             actions.uninstall.value().get().and_then(Result::err),
             actions.rollback.value().get().and_then(Result::err),
             actions.configure.value().get().and_then(Result::err),
+            actions.policy.value().get().and_then(Result::err),
+            actions.approve.value().get().and_then(Result::err),
+            actions.reject.value().get().and_then(Result::err),
         ]
         .into_iter()
         .flatten()
@@ -111,7 +123,8 @@ pub fn PluginSettingsPage() -> impl IntoView {
 
 #[component]
 fn Overview(overview: TenantPlugins, actions: Actions) -> impl IntoView {
-    let TenantPlugins { platform, releases, installed, history, warnings, runtimes, unexpected, may_manage } = overview;
+    let TenantPlugins { platform, releases, installed, history, warnings, runtimes, unexpected, requests, may_manage } =
+        overview;
     let updates = installed.iter().filter(|r| r.update.is_some() && r.package.plugin.is_some()).count();
     let current = platform.current_revision;
     // The empty set before revision 1 can be restored too, once the list reaches back to it.
@@ -162,6 +175,8 @@ fn Overview(overview: TenantPlugins, actions: Actions) -> impl IntoView {
             </ul>
         })}
         <Runtimes runtimes unexpected/>
+        <Requests requests may_manage actions/>
+        <PolicyView policy=platform.policy.clone() may_manage actions/>
         <div class="mt-8 flex items-end justify-between gap-4">
             <h2 class="text-lg font-semibold text-slate-900">"Installed"</h2>
             {(may_manage && updates > 0).then(|| view! {
@@ -388,6 +403,97 @@ fn Comparison(from: i32, to: i32, changes: Vec<PackageChange>) -> impl IntoView 
                     </ul>
                 }.into_any()
             }}
+        </div>
+    }
+}
+
+/// Changes maintainers asked for: pending ones first, with Approve and Reject for admins.
+#[component]
+fn Requests(requests: Vec<ChangeRequest>, may_manage: bool, actions: Actions) -> impl IntoView {
+    (!requests.is_empty()).then(|| view! {
+        <h2 class="mt-8 text-lg font-semibold text-slate-900" id="requests">"Requests"</h2>
+        <ul class="mt-3 divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white" data-testid="requests">
+            {requests.into_iter().map(|r| {
+                let pending = r.state == "pending";
+                let decided = match (&r.decider, r.decided_at) {
+                    (Some(by), Some(at)) => format!("{} by {by}, {}", r.state, at.format("%Y-%m-%d %H:%M UTC")),
+                    _ => r.state.clone(),
+                };
+                let id = r.id.to_string();
+                let (approve, why, reject) =
+                    (format!("Approve: {}", r.summary), format!("Why not: {}", r.summary), format!("Reject: {}", r.summary));
+                let decide = (may_manage && pending).then(|| {
+                    let approve_id = id.clone();
+                    view! {
+                        <div class="flex flex-wrap items-end gap-3">
+                            <ActionForm action=actions.approve>
+                                <input type="hidden" name="id" value=approve_id.clone()/>
+                                <button type="submit" class="rounded-lg bg-slate-900 px-3 py-1 text-sm text-white" aria-label=approve.clone()>"Approve"</button>
+                            </ActionForm>
+                            <ActionForm action=actions.reject attr:class="flex items-end gap-2">
+                                <input type="hidden" name="id" value=id.clone()/>
+                                <input name="note" placeholder="Why not (told to them)" aria-label=why.clone() class="w-56 rounded-lg border border-slate-300 px-2 py-1 text-sm"/>
+                                <button type="submit" class="text-sm text-rose-700 hover:text-rose-900" aria-label=reject.clone()>"Reject"</button>
+                            </ActionForm>
+                        </div>
+                    }
+                });
+                view! {
+                    <li class="flex flex-wrap items-center justify-between gap-3 px-4 py-3 text-sm" data-testid="request" data-state=r.state.clone()>
+                        <div>
+                            <p class="font-medium text-slate-900">{r.summary.clone()}</p>
+                            <p class="text-xs text-slate-500">{format!("asked by {} · {} · “{}”", r.requester, r.created_at.format("%Y-%m-%d %H:%M UTC"), r.reason)}</p>
+                            <p class="text-xs text-slate-600" data-testid="request-state">
+                                {decided}
+                                {r.revision.map(|n| format!(" · revision {n}"))}
+                                {r.note.clone().map(|n| format!(" · “{n}”"))}
+                            </p>
+                        </div>
+                        {decide}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    })
+}
+
+/// What the directory allows this tenant to install; admins change it.
+#[component]
+fn PolicyView(policy: Policy, may_manage: bool, actions: Actions) -> impl IntoView {
+    const LEVELS: [(&str, &str); 4] = [
+        ("supported", "Supported"),
+        ("tech-preview", "Tech preview"),
+        ("dev-preview", "Developer preview"),
+        ("community", "Community"),
+    ];
+    let described = policy.describe();
+    let form = may_manage.then(|| view! {
+        <ActionForm action=actions.policy attr:class="mt-3 space-y-3" attr:data-testid="policy-form">
+            <fieldset class="flex flex-wrap gap-4 text-sm">
+                <legend class="text-xs text-slate-600">"Support levels that may be installed (none ticked: all)"</legend>
+                {LEVELS.iter().enumerate().map(|(i, (value, label))| view! {
+                    <label class="flex items-center gap-1.5">
+                        <input type="checkbox" name=format!("support[{i}]") value=*value checked=policy.support.iter().any(|s| s == value)/>
+                        {*label}
+                    </label>
+                }).collect_view()}
+            </fieldset>
+            <label class="block text-sm">
+                <span class="text-xs text-slate-600">"Blocked plugins (ids, separated by commas)"</span>
+                <input name="blocked" value=policy.blocked.join(", ") class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-1.5 text-sm" aria-label="Blocked plugins"/>
+            </label>
+            <label class="flex items-center gap-1.5 text-sm">
+                <input type="checkbox" name="active_only" checked=policy.active_only/>
+                "Only plugins published in the last year"
+            </label>
+            <SubmitButton label="Save policy" pending=actions.policy.pending()/>
+        </ActionForm>
+    });
+    view! {
+        <div class="mt-8 rounded-xl border border-slate-200 bg-white p-5">
+            <h2 class="text-lg font-semibold text-slate-900">"Directory policy"</h2>
+            <p class="mt-1 text-sm text-slate-600" data-testid="policy">{format!("Members may install {described}. Installed plugins outside it stay until removed.")}</p>
+            {form}
         </div>
     }
 }

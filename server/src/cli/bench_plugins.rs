@@ -134,7 +134,7 @@ pub async fn run(
     let mut solves = Vec::new();
     for n in 0..INSTALLED {
         let operation = Operation::Install { plugin: format!("bench-plugin-{n:04}"), versions: BTreeMap::new() };
-        let change = Change { operation, reason: "bench".to_owned(), dry_run: false };
+        let change = Change { operation, reason: "bench".to_owned(), dry_run: false, request: None };
         let one = Instant::now();
         match service::change(db, &cache, tenant, AuditSource::command_line(), &me, change).await? {
             ChangeOutcome::Applied { .. } => solves.push(one.elapsed()),

@@ -17,8 +17,10 @@ use serde_json::{json, Value};
 use super::{json_body, ApiResult, Endpoint, Params};
 use app::auth::model::Principal;
 use app::auth::permission::Action;
+use app::plugins::insights;
 use app::plugins::model::{
-    Browse, BrowseQuery, ChangeOutcome, HealthReport, PackageChange, PluginDetail, PluginHealth, TenantPlugins,
+    Browse, BrowseQuery, ChangeOutcome, CompatibilityReport, DependencyGraph, HealthReport, PackageChange,
+    PluginDetail, PluginHealth, PluginSetMetrics, Policy, TenantPlugins,
 };
 use app::plugins::service::{self, Change, Operation};
 use app::state::{AppState, RequestContext};
@@ -42,6 +44,17 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::DELETE, "/api/plugins/uninstall", uninstall),
         Endpoint::new(Method::POST, "/api/plugins/toggle", toggle),
         Endpoint::new(Method::POST, "/api/plugins/rollback", rollback),
+        Endpoint::new(Method::POST, "/api/plugins/operations", operations),
+        Endpoint::new(Method::GET, "/api/plugins/dependencies", dependencies),
+        Endpoint::new(Method::GET, "/api/plugins/compatibility", compatibility),
+        Endpoint::new(Method::GET, "/api/plugins/metrics", metrics),
+        Endpoint::new(Method::GET, "/api/plugins/policy", policy),
+        Endpoint::new(Method::PUT, "/api/plugins/policy", set_policy),
+        Endpoint::new(Method::GET, "/api/plugins/requests", requests),
+        Endpoint::new(Method::POST, "/api/plugins/requests", file_request),
+        Endpoint::new(Method::POST, "/api/plugins/requests/{id}/approve", approve_request),
+        Endpoint::new(Method::POST, "/api/plugins/requests/{id}/reject", reject_request),
+        Endpoint::new(Method::GET, "/api/plugins/openapi.json", openapi),
         Endpoint::new(Method::GET, "/api/plugins/{id}", show),
     ]
 }
@@ -66,8 +79,9 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<PluginDetail>> {
     let me = ctx.authorize(Action::PluginsRead)?;
-    let manage = app::auth::permission::decide(me.role, ctx.credential.scopes(), Action::PluginsManage).allowed();
-    Ok(Json(service::plugin(&state.db, &state.plugins, &ctx.tenant, &id, manage).await?))
+    let may = |action| app::auth::permission::decide(me.role, ctx.credential.scopes(), action).allowed();
+    let (manage, request) = (may(Action::PluginsManage), may(Action::PluginsRequest));
+    Ok(Json(service::plugin(&state.db, &state.plugins, &ctx.tenant, &id, manage, request).await?))
 }
 
 /// `GET /api/plugins/installed`: platform, installed packages with updates, history.
@@ -189,7 +203,7 @@ async fn platform(
 
 /// A change with its optional reason.
 #[derive(Deserialize)]
-struct ChangeRequest<T> {
+struct WithReason<T> {
     #[serde(flatten)]
     change: T,
     #[serde(default)]
@@ -210,15 +224,20 @@ async fn apply(
     reason: &str,
     dry_run: bool,
 ) -> ApiResult<Response> {
-    let change = Change { operation, reason: reason.to_owned(), dry_run };
+    let change = Change { operation, reason: reason.to_owned(), dry_run, request: None };
     let outcome = service::change(&state.db, &state.plugins, &ctx.tenant, ctx.audit_source(), me, change).await?;
-    Ok(match outcome {
+    Ok(change_response(outcome, dry_run))
+}
+
+/// 201 with the revision (200 for a dry run), or 409 with the conflict explained.
+fn change_response(outcome: ChangeOutcome, dry_run: bool) -> Response {
+    match outcome {
         ChangeOutcome::Applied { revision, resolution } => {
             let status = if dry_run { StatusCode::OK } else { StatusCode::CREATED };
             (status, Json(json!({ "revision": revision, "dryRun": dry_run, "resolution": resolution }))).into_response()
         }
         ChangeOutcome::Refused(report) => (StatusCode::CONFLICT, Json(report)).into_response(),
-    })
+    }
 }
 
 /// `POST /api/plugins/resolve {"operation": "install", "plugin": "argocd", "versions": {...}}`:
@@ -229,7 +248,7 @@ async fn resolve(
     body: Bytes,
 ) -> ApiResult<Response> {
     let me = manager(&ctx)?;
-    let request: ChangeRequest<Operation> = json_body(&body)?;
+    let request: WithReason<Operation> = json_body(&body)?;
     apply(&state, &ctx, &me, request.change, &request.reason, true).await
 }
 
@@ -247,7 +266,7 @@ async fn install(
     body: Bytes,
 ) -> ApiResult<Response> {
     let me = manager(&ctx)?;
-    let request: ChangeRequest<Install> = json_body(&body)?;
+    let request: WithReason<Install> = json_body(&body)?;
     let Install { plugin, versions } = request.change;
     apply(&state, &ctx, &me, Operation::Install { plugin, versions }, &request.reason, false).await
 }
@@ -266,7 +285,7 @@ async fn update(
     body: Bytes,
 ) -> ApiResult<Response> {
     let me = manager(&ctx)?;
-    let request: ChangeRequest<Update> = json_body(&body)?;
+    let request: WithReason<Update> = json_body(&body)?;
     apply(&state, &ctx, &me, Operation::Update { packages: request.change.packages }, &request.reason, false).await
 }
 
@@ -282,7 +301,7 @@ async fn uninstall(
     body: Bytes,
 ) -> ApiResult<Response> {
     let me = manager(&ctx)?;
-    let request: ChangeRequest<Named> = json_body(&body)?;
+    let request: WithReason<Named> = json_body(&body)?;
     apply(&state, &ctx, &me, Operation::Uninstall { plugin: request.change.plugin }, &request.reason, false).await
 }
 
@@ -299,7 +318,7 @@ async fn toggle(
     body: Bytes,
 ) -> ApiResult<Response> {
     let me = manager(&ctx)?;
-    let request: ChangeRequest<Toggle> = json_body(&body)?;
+    let request: WithReason<Toggle> = json_body(&body)?;
     let Toggle { plugin, disabled } = request.change;
     apply(&state, &ctx, &me, Operation::Toggle { plugin, disabled }, &request.reason, false).await
 }
@@ -338,7 +357,7 @@ async fn configure(
     body: Bytes,
 ) -> ApiResult<Response> {
     let me = manager(&ctx)?;
-    let request: ChangeRequest<Configure> = json_body(&body)?;
+    let request: WithReason<Configure> = json_body(&body)?;
     let Configure { package, config } = request.change;
     let config = match config {
         Value::String(yaml) => app::plugins::config::parse_yaml(&yaml)?,
@@ -364,6 +383,166 @@ async fn rollback(
     body: Bytes,
 ) -> ApiResult<Response> {
     let me = manager(&ctx)?;
-    let request: ChangeRequest<Rollback> = json_body(&body)?;
+    let request: WithReason<Rollback> = json_body(&body)?;
     apply(&state, &ctx, &me, Operation::Rollback { revision: request.change.revision }, &request.reason, false).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Operations {
+    operations: Vec<Operation>,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /api/plugins/operations {"operations": [{"operation": "install", ...}, ...], "reason",
+/// "dryRun"}`: several changes, each on the result of the one before, as one revision.
+async fn operations(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let me = manager(&ctx)?;
+    let request: Operations = json_body(&body)?;
+    let operation = Operation::Bulk { operations: request.operations };
+    apply(&state, &ctx, &me, operation, &request.reason, request.dry_run).await
+}
+
+/// `GET /api/plugins/dependencies`: the current set as a graph.
+async fn dependencies(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> ApiResult<Json<DependencyGraph>> {
+    ctx.authorize(Action::PluginsRead)?;
+    Ok(Json(insights::dependencies(&state.db, &state.plugins, &ctx.tenant).await?))
+}
+
+/// `GET /api/plugins/compatibility?release=1.46.0`: whether the set runs on that release and
+/// what moving there would change.
+async fn compatibility(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<CompatibilityReport>> {
+    ctx.authorize(Action::PluginsRead)?;
+    let params = Params::parse(raw)?;
+    let release = params.one("release").ok_or_else(|| super::invalid("`release` names a Backstage release".into()))?;
+    Ok(Json(insights::compatibility(&state.db, &state.plugins, &ctx.tenant, release).await?))
+}
+
+/// `GET /api/plugins/metrics`: the set, its changes and health in numbers.
+async fn metrics(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> ApiResult<Json<PluginSetMetrics>> {
+    ctx.authorize(Action::PluginsRead)?;
+    Ok(Json(insights::metrics(&state.db, &state.plugins, &ctx.tenant).await?))
+}
+
+/// `GET /api/plugins/policy`: the tenant's restriction of the directory.
+async fn policy(State(state): State<AppState>, Extension(ctx): Extension<RequestContext>) -> ApiResult<Json<Policy>> {
+    ctx.authorize(Action::PluginsRead)?;
+    let browse = service::browse(&state.db, &state.plugins, &ctx.tenant, BrowseQuery::default()).await?;
+    Ok(Json(browse.platform.policy))
+}
+
+/// `PUT /api/plugins/policy {"support": ["supported"], "blocked": [], "active_only": false}`
+async fn set_policy(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    ctx.authorize(Action::PluginsManage)?;
+    let policy: Policy = json_body(&body)?;
+    app::plugins::policy::set(&state.db, &state.plugins, &ctx.tenant, ctx.audit_source(), policy).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/plugins/requests`: changes maintainers asked for, pending first.
+async fn requests(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> ApiResult<Json<Vec<app::plugins::model::ChangeRequest>>> {
+    ctx.authorize(Action::PluginsRead)?;
+    Ok(Json(app::plugins::requests::list(&state.db, &ctx.tenant).await?))
+}
+
+/// `POST /api/plugins/requests {"operation": "install", "plugin": "tech-radar", "reason": "…"}`:
+/// 201 with the request and what it would do, or 409 when it could not be made (not filed).
+async fn file_request(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let me = ctx.authorize(Action::PluginsRequest)?.clone();
+    let request: WithReason<Operation> = json_body(&body)?;
+    let filed = app::plugins::requests::file(
+        &state.db,
+        &state.plugins,
+        &ctx.tenant,
+        ctx.audit_source(),
+        &me,
+        request.change,
+        request.reason,
+    )
+    .await?;
+    Ok(match filed {
+        Ok((id, resolution)) => {
+            (StatusCode::CREATED, Json(json!({ "id": id, "resolution": resolution }))).into_response()
+        }
+        Err(report) => (StatusCode::CONFLICT, Json(report)).into_response(),
+    })
+}
+
+fn request_id(raw: &str) -> ApiResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw).map_err(|_| super::ApiError(app::error::AppError::not_found("No such request.")))
+}
+
+/// `POST /api/plugins/requests/{id}/approve`: the request's change, made now (201), or why not
+/// (409; the request stays pending).
+async fn approve_request(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let me = manager(&ctx)?;
+    let outcome = app::plugins::requests::approve(
+        &state.db,
+        &state.plugins,
+        &ctx.tenant,
+        ctx.audit_source(),
+        &me,
+        request_id(&id)?,
+    )
+    .await?;
+    Ok(change_response(outcome, false))
+}
+
+#[derive(Deserialize)]
+struct Reject {
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /api/plugins/requests/{id}/reject {"note": "…"}`
+async fn reject_request(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let me = manager(&ctx)?;
+    let Reject { note } = if body.is_empty() { Reject { note: String::new() } } else { json_body(&body)? };
+    app::plugins::requests::reject(&state.db, &ctx.tenant, ctx.audit_source(), &me, request_id(&id)?, note).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/plugins/openapi.json`: this API described, kept next to the handlers (YAML, served
+/// as JSON); tests hold it to the endpoint table both ways.
+async fn openapi(Extension(ctx): Extension<RequestContext>) -> ApiResult<Json<Value>> {
+    ctx.authorize(Action::PluginsRead)?;
+    const OPENAPI: &str = include_str!("plugins_openapi.yaml");
+    serde_norway::from_str(OPENAPI).map(Json).map_err(|e| super::ApiError(app::error::AppError::internal(e)))
 }

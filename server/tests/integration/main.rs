@@ -26,6 +26,7 @@ mod mfa;
 mod network;
 mod notifications;
 mod ops;
+mod plugin_governance;
 mod plugins;
 mod privacy;
 mod saml;

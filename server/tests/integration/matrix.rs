@@ -209,6 +209,11 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/plugins/rollback" => (Rule::Allowed(PluginsManage), form(path, "revision=999999")),
         "ui/plugins/recommendations" => (Rule::Allowed(PluginsRead), form(path, "")),
         "ui/plugins/configure" => (Rule::Allowed(PluginsManage), form(path, "package=not-installed&config=a%3A+1")),
+        // No reason, no such request, no such support level: refused after the role check.
+        "ui/plugins/request" => (Rule::Allowed(PluginsRequest), form(path, "plugin=no-such-plugin&reason=")),
+        "ui/plugins/request/approve" => (Rule::Allowed(PluginsManage), form(path, &id)),
+        "ui/plugins/request/reject" => (Rule::Allowed(PluginsManage), form(path, &format!("{id}&note=no"))),
+        "ui/plugins/policy" => (Rule::Allowed(PluginsManage), form(path, "support[0]=gold&blocked=&active_only=")),
         "ui/briefs/companies/upload" => (
             Rule::Allowed(CompaniesManage),
             Sample {
@@ -293,8 +298,31 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             | "/api/plugins/dynamic-plugins.yaml"
             | "/api/plugins/health"
             | "/api/plugins/config"
-            | "/api/plugins/recommendations",
+            | "/api/plugins/recommendations"
+            | "/api/plugins/dependencies"
+            | "/api/plugins/metrics"
+            | "/api/plugins/policy"
+            | "/api/plugins/requests"
+            | "/api/plugins/openapi.json",
         ) => Some((Rule::Allowed(PluginsRead), get(&path))),
+        ("GET", "/api/plugins/compatibility") => {
+            Some((Rule::Allowed(PluginsRead), get(&format!("{path}?release=1.46.0"))))
+        }
+        // Each refused after the role check: nothing installed to remove, no such support
+        // level, no reason, no such request.
+        ("POST", "/api/plugins/operations") => Some((
+            Rule::Allowed(PluginsManage),
+            json(&path, r#"{"operations":[{"operation":"uninstall","plugin":"nope"}]}"#),
+        )),
+        ("PUT", "/api/plugins/policy") => Some((Rule::Allowed(PluginsManage), json(&path, r#"{"support":["gold"]}"#))),
+        ("POST", "/api/plugins/requests") => Some((
+            Rule::Allowed(PluginsRequest),
+            json(&path, r#"{"operation":"uninstall","plugin":"nope","reason":""}"#),
+        )),
+        ("POST", "/api/plugins/requests/{id}/approve") => Some((Rule::Allowed(PluginsManage), json(&path, "{}"))),
+        ("POST", "/api/plugins/requests/{id}/reject") => {
+            Some((Rule::Allowed(PluginsManage), json(&path, r#"{"note":"no"}"#)))
+        }
         ("PUT", "/api/plugins/config") => {
             Some((Rule::Allowed(PluginsManage), json(&path, r#"{"package":"not-installed","config":{"a":1}}"#)))
         }

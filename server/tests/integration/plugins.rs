@@ -21,10 +21,10 @@ use app::fetch::FetchPolicy;
 use app::notifications::model::NotificationKind;
 use app::plugins::{artifacts, service};
 
-const RADAR: &str = "@backstage-community/plugin-tech-radar";
-const RADAR_BACKEND: &str = "@backstage-community/plugin-tech-radar-backend";
-const RADAR_COMMON: &str = "@backstage-community/plugin-tech-radar-common";
-const ARGO: &str = "@roadiehq/backstage-plugin-argo-cd";
+pub(crate) const RADAR: &str = "@backstage-community/plugin-tech-radar";
+pub(crate) const RADAR_BACKEND: &str = "@backstage-community/plugin-tech-radar-backend";
+pub(crate) const RADAR_COMMON: &str = "@backstage-community/plugin-tech-radar-common";
+pub(crate) const ARGO: &str = "@roadiehq/backstage-plugin-argo-cd";
 
 fn version(deps: Value, peers: Value, backstage: Value, published: &str) -> Value {
     json!({
@@ -209,7 +209,7 @@ async fn tampering_registry(packuments: HashMap<String, Value>, tampered: Option
 }
 
 /// The directory refreshed from the fixture registry (shared by every test: the same data).
-async fn refreshed(app: &TestApp) {
+pub(crate) async fn refreshed(app: &TestApp) {
     let url = registry(packuments()).await;
     let policy = FetchPolicy { allow_private_networks: true };
     let only: Vec<String> = [RADAR, RADAR_BACKEND, ARGO].iter().map(|s| s.to_string()).collect();
@@ -218,7 +218,7 @@ async fn refreshed(app: &TestApp) {
     assert!(report.failed.is_empty() && report.not_found.is_empty(), "{report:?}");
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     t: &TestTenant,
     cookie: &str,
@@ -239,14 +239,14 @@ async fn send(
     (response.status, value)
 }
 
-async fn platform(app: &TestApp, t: &TestTenant, cookie: &str, release: &str) {
+pub(crate) async fn platform(app: &TestApp, t: &TestTenant, cookie: &str, release: &str) {
     let (status, body) =
         send(app, t, cookie, Method::PUT, "/api/plugins/platform", json!({"runtime": "rhdh", "release": release}))
             .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 }
 
-async fn yaml(app: &TestApp, t: &TestTenant, cookie: &str) -> (String, String) {
+pub(crate) async fn yaml(app: &TestApp, t: &TestTenant, cookie: &str) -> (String, String) {
     let response = app.get(&t.host, "/api/plugins/dynamic-plugins.yaml", Some(cookie)).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     let etag = response.headers[header::ETAG].to_str().unwrap().to_owned();

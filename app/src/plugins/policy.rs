@@ -1,0 +1,121 @@
+//! A tenant's restriction of the directory ("only supported plugins", "never this one", "only
+//! active ones"): what it hides from browsing, the install it refuses with its reason, and the
+//! admin's change of it (audited). Installed plugins outside a new policy stay and may be
+//! updated: a policy never removes what runs.
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::directory::{Directory, PluginInfo};
+use super::model::{ConflictReport, Policy, Staleness};
+use super::repo;
+use super::service::{default_platform, Operation, Plugins};
+use crate::audit::model::AuditAction;
+use crate::audit::service::{record, AuditEvent, AuditSource};
+use crate::db::Database;
+use crate::error::{AppError, AppResult};
+use crate::tenancy::model::Tenant;
+
+/// The support levels the directory knows, in the order the settings form shows them.
+pub const SUPPORT_LEVELS: [&str; 4] = ["supported", "tech-preview", "dev-preview", "community"];
+/// The most plugins a policy may block.
+const MAX_BLOCKED: usize = 500;
+
+impl Policy {
+    /// Why the policy does not allow `plugin`, in a sentence; `None` when it does.
+    pub fn refusal(&self, directory: &Directory, plugin: &PluginInfo) -> Option<String> {
+        if self.blocked.contains(&plugin.id) {
+            return Some(format!("Your organisation's policy blocks {}.", plugin.title));
+        }
+        if !self.support.is_empty() && !self.support.contains(&plugin.support) {
+            return Some(format!(
+                "Your organisation's policy allows only {} plugins; {} is {}.",
+                self.support.join(", "),
+                plugin.title,
+                plugin.support
+            ));
+        }
+        if self.active_only && directory.staleness(plugin, Utc::now()) != Staleness::Active {
+            return Some(format!(
+                "Your organisation's policy allows only plugins published in the last year; {} is not.",
+                plugin.title
+            ));
+        }
+        None
+    }
+
+    /// The refusal of the first install in `operation` (bulk operations included) the policy
+    /// does not allow.
+    pub fn refuses(&self, directory: &Directory, operation: &Operation) -> Option<ConflictReport> {
+        let installs: Vec<&str> = match operation {
+            Operation::Install { plugin, .. } => vec![plugin],
+            Operation::Bulk { operations } => operations
+                .iter()
+                .filter_map(|o| match o {
+                    Operation::Install { plugin, .. } => Some(plugin.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let why =
+            installs.into_iter().filter_map(|id| directory.plugin(id)).find_map(|p| self.refusal(directory, p))?;
+        Some(ConflictReport {
+            explanation: vec![why],
+            suggestions: vec!["An admin can change the policy in Settings → Plugins.".to_owned()],
+            alternatives: Vec::new(),
+        })
+    }
+
+    /// Refuses a policy naming a support level or a plugin the directory does not know.
+    fn check(&self, directory: &Directory) -> AppResult<()> {
+        if let Some(level) = self.support.iter().find(|s| !SUPPORT_LEVELS.contains(&s.as_str())) {
+            return Err(AppError::invalid(format!(
+                "`{}` is not a support level; use {}.",
+                crate::error::typed(level, "A support level", 64)?,
+                SUPPORT_LEVELS.join(", ")
+            )));
+        }
+        if self.blocked.len() > MAX_BLOCKED {
+            return Err(AppError::invalid(format!("A policy blocks at most {MAX_BLOCKED} plugins.")));
+        }
+        if let Some(unknown) = self.blocked.iter().find(|id| directory.plugin(id).is_none()) {
+            return Err(AppError::invalid(format!(
+                "No plugin `{}` in the directory.",
+                crate::error::typed(unknown, "A plugin id", 200)?
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Sets the tenant's policy (audited with the one before).
+pub async fn set(
+    db: &Database,
+    plugins: &Plugins,
+    tenant: &Tenant,
+    source: AuditSource,
+    policy: Policy,
+) -> AppResult<()> {
+    let plugins = plugins.clone();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let directory = plugins.directory(conn).await?;
+            let mut policy = policy;
+            policy.check(&directory)?;
+            policy.support.sort();
+            policy.support.dedup();
+            policy.blocked.sort();
+            policy.blocked.dedup();
+            let before = repo::lock_platform(conn, &default_platform(&directory)).await?;
+            if before.policy == policy {
+                return Ok(());
+            }
+            repo::set_policy(conn, &policy).await?;
+            let event = AuditEvent::success(AuditAction::PluginPolicyChanged, policy.describe())
+                .details(json!({ "before": before.policy, "after": policy }));
+            record(conn, &source, event).await
+        })
+    })
+    .await
+}

@@ -1,0 +1,1 @@
+DROP TABLE control.plugin_installs;
