@@ -18,12 +18,13 @@ export function unique(prefix: string) {
   return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 }
 
-/** Invites a developer from Settings → Users as the signed-in admin; returns their one-time password. */
-export async function invite(page: Page, email: string, name: string): Promise<string> {
+/** Invites a member (a developer unless `role` says otherwise) from Settings → Users as the signed-in admin; returns their one-time password. */
+export async function invite(page: Page, email: string, name: string, role = 'developer'): Promise<string> {
   await page.goto('/settings/users');
   const form = page.locator('form', { has: page.getByRole('button', { name: 'Invite' }) });
   await form.getByLabel('Email').fill(email);
   await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Role').selectOption(role);
   await form.getByRole('button', { name: 'Invite' }).click();
   const password = page.getByTestId('one-time-password');
   await expect(password).toBeVisible();

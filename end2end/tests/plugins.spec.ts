@@ -1,5 +1,5 @@
 import { expect, test, APIRequestContext, Page } from '@playwright/test';
-import { admin, otherBrowser, signIn } from './helpers';
+import { admin, invite, otherBrowser, signIn, unique } from './helpers';
 
 // The directory every Beacon starts with (Red Hat's marketplace, backstage.io's directory and
 // Backstage's release manifests). The tenant's plugin set is shared by the js and no-js runs,
@@ -193,4 +193,60 @@ test('a component with an Argo CD annotation makes the directory recommend Argo 
     headers: { Host: url.host, Authorization: `Bearer ${key}` },
   });
   expect(removed.status()).toBe(204);
+});
+
+test('a maintainer asks for a plugin, an admin approves it, and it is installed once', async ({ page, browser }) => {
+  await signIn(page, admin.email, admin.password);
+  await uninstallIfInstalled(page, 'roadie-argocd');
+  await setPlatform(page, '1.44.3');
+  const email = unique('maintainer');
+  const password = await invite(page, email, 'Mia Maintainer', 'maintainer');
+  const maintainer = await otherBrowser(browser);
+  await signIn(maintainer.page, email, password);
+  await maintainer.page.goto('/plugins/roadie-argocd');
+  await expect(maintainer.page.getByTestId('install-form')).toHaveCount(0);
+  const reason = `deploy status for payments ${Date.now()}`;
+  const ask = maintainer.page.getByTestId('request-form');
+  await ask.getByLabel('Why your team needs it (an admin decides)').fill(reason);
+  await ask.getByRole('button', { name: 'Ask an admin to install' }).click();
+  await expect(maintainer.page).toHaveURL(/\/settings\/plugins/);
+  const asked = maintainer.page.getByTestId('request').filter({ hasText: reason });
+  await expect(asked).toHaveAttribute('data-state', 'pending');
+  await expect(maintainer.page.getByRole('button', { name: 'Approve: Install roadie-argocd' })).toHaveCount(0);
+
+  await page.goto('/settings/plugins');
+  const pending = page.getByTestId('request').filter({ hasText: reason });
+  await expect(pending).toContainText('asked by Mia Maintainer');
+  await pending.getByRole('button', { name: 'Approve: Install roadie-argocd' }).click();
+  const decided = page.getByTestId('request').filter({ hasText: reason });
+  await expect(decided).toHaveAttribute('data-state', 'approved');
+  await expect(decided.getByTestId('request-state')).toContainText('revision');
+  const row = page.locator('[data-testid="installed-row"][data-package="@roadiehq/backstage-plugin-argo-cd"]');
+  await expect(row.getByTestId('installed-version')).toHaveText('2.12.5');
+  await expect(page.getByTestId('revision').first()).toContainText(`${reason} (asked by Mia Maintainer)`);
+  await maintainer.context.close();
+  await uninstallIfInstalled(page, 'roadie-argocd');
+});
+
+test('an admin restricts the directory to supported plugins: others are hidden and cannot be installed', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await page.goto('/settings/plugins');
+  const form = page.getByTestId('policy-form');
+  await form.getByLabel('Supported', { exact: true }).check();
+  await form.getByRole('button', { name: 'Save policy' }).click();
+  await expect(page.getByTestId('policy')).toContainText('Members may install only supported plugins');
+  try {
+    await page.goto('/plugins');
+    await expect(page.getByTestId('plugin-count')).toContainText("hidden by your organisation's policy (only supported plugins)");
+    const supports = await page.getByTestId('plugin-card').evaluateAll((els) => els.map((e) => e.getAttribute('data-support')));
+    expect(new Set(supports)).toEqual(new Set(['supported']));
+    await page.goto('/plugins/roadie-argocd');
+    await expect(page.getByTestId('outside-policy')).toContainText('allows only supported plugins; Roadie Argo CD is community');
+    await expect(page.getByTestId('install-form')).toHaveCount(0);
+  } finally {
+    await page.goto('/settings/plugins');
+    await page.getByTestId('policy-form').getByLabel('Supported', { exact: true }).uncheck();
+    await page.getByTestId('policy-form').getByRole('button', { name: 'Save policy' }).click();
+    await expect(page.getByTestId('policy')).toContainText('Members may install every plugin in the directory');
+  }
 });
