@@ -84,7 +84,8 @@ UPDATE audit_retention SET hot_days = 30, updated_by = 'scripts/test.sh';
 SQL
 "$SERVER" audit archive --tenant "$slug"
 E2E_PORT=$(free_port)
-export E2E_PORT
+# The registry journey starts a second server of this build (end2end/tests/registry.spec.ts).
+export E2E_PORT E2E_SERVER="$SERVER"
 
 # Locations in the end-to-end tests are served from loopback. Every browser of the suite
 # comes from 127.0.0.1, so the per-address limit of anonymous requests (100 a minute, tested in
