@@ -200,6 +200,12 @@ pub async fn run(
     let configure =
         json!({"operation": "configure", "package": first, "config": {"bench": {"url": "https://example.com"}}})
             .to_string();
+    let bulk = json!({"dryRun": true, "operations": [
+        {"operation": "install", "plugin": format!("bench-plugin-{:04}", INSTALLED)},
+        {"operation": "install", "plugin": format!("bench-plugin-{:04}", INSTALLED + 1)},
+        {"operation": "toggle", "plugin": "bench-plugin-0001", "disabled": true},
+    ]})
+    .to_string();
     let case = |label, method, path: &str, body: Option<String>, etag: Option<&str>, status| Case {
         label,
         method,
@@ -251,6 +257,25 @@ pub async fn run(
             None,
             200,
         ),
+        case(
+            "POST /api/plugins/operations (3, dry run)",
+            Method::POST,
+            "/api/plugins/operations",
+            Some(bulk),
+            None,
+            200,
+        ),
+        case("GET /api/plugins/dependencies (400 packages)", Method::GET, "/api/plugins/dependencies", None, None, 200),
+        case(
+            "GET /api/plugins/compatibility?release=1.44.0",
+            Method::GET,
+            "/api/plugins/compatibility?release=1.44.0",
+            None,
+            None,
+            200,
+        ),
+        case("GET /api/plugins/metrics", Method::GET, "/api/plugins/metrics", None, None, 200),
+        case("GET /api/plugins/recommendations", Method::GET, "/api/plugins/recommendations", None, None, 200),
         case("POST /api/plugins/health (heartbeat)", Method::POST, "/api/plugins/health", Some(report), None, 204),
         case("GET /api/plugins/health (200 plugins)", Method::GET, "/api/plugins/health", None, None, 200),
         case(
