@@ -36,6 +36,11 @@ const FIXTURES = [
     backstage: { role: 'frontend-plugin', pluginId: 'tech-radar', pluginPackages: PLUGIN_PACKAGES },
   },
   {
+    name: '@acme/backstage-plugin-costs', version: '1.2.0',
+    dependencies: { '@backstage/core-plugin-api': '^1.12.0', '@backstage/frontend-plugin-api': '^0.13.0' },
+    backstage: { role: 'frontend-plugin', pluginId: 'acme-costs' },
+  },
+  {
     name: BACKEND, version: '1.12.0', configSchema: 'config.schema.json',
     dependencies: { [COMMON]: '^1.7.0', '@backstage/backend-plugin-api': '^1.4.0' },
     backstage: { role: 'backend-plugin', pluginId: 'tech-radar', pluginPackages: PLUGIN_PACKAGES },
@@ -210,5 +215,40 @@ test('plugins install from a real npm registry: verified, configured by their sc
 
   await page.getByRole('button', { name: 'Uninstall tech-radar' }).click();
   await expect(page.getByRole('button', { name: 'Uninstall tech-radar' })).toHaveCount(0);
+  await page.context().close();
+});
+
+test("an organisation's own plugin, published to its registry, is added, installed and verified", async ({ browser }) => {
+  const page = await onBeacon(browser);
+  await signIn(page, admin.email, admin.password);
+  await page.goto('/settings/plugins');
+  const uninstall = page.getByRole('button', { name: /^Uninstall t\d+\.costs$/ });
+  if (await uninstall.count()) await uninstall.click();
+  await expect(uninstall).toHaveCount(0);
+  const remove = page.getByRole('button', { name: 'Remove Acme Costs' });
+  if (await remove.count()) await remove.click();
+  await expect(remove).toHaveCount(0);
+
+  const form = page.getByTestId('private-form');
+  await form.getByLabel('Private plugin name').fill('costs');
+  await form.getByLabel('Private plugin title').fill('Acme Costs');
+  await form.getByLabel('Private plugin packages').fill('@acme/backstage-plugin-costs');
+  await form.getByLabel('Private plugin summary').fill('What each team spends');
+  await form.getByRole('button', { name: 'Add private plugin' }).click();
+  const entry = page.getByTestId('private-plugin').filter({ hasText: 'Acme Costs' });
+  await expect(entry).toContainText('@acme/backstage-plugin-costs · 1 version');
+
+  await entry.getByRole('link', { name: 'Acme Costs' }).click();
+  await expect(page.getByTestId('plugin-title')).toHaveText('Acme Costs');
+  await expect(page.getByText('Private', { exact: true }).first()).toBeVisible();
+  await page.getByTestId('install-form').getByRole('button', { name: 'Install' }).click();
+  await expect(page).toHaveURL(/\/settings\/plugins$/);
+  const row = page.locator('[data-testid="installed-row"][data-package="@acme/backstage-plugin-costs"]');
+  await expect(row.getByTestId('verified')).toHaveText('verified');
+
+  await page.getByRole('button', { name: /^Uninstall t\d+\.costs$/ }).click();
+  await expect(row).toHaveCount(0);
+  await page.getByRole('button', { name: 'Remove Acme Costs' }).click();
+  await expect(page.getByTestId('private-plugin')).toHaveCount(0);
   await page.context().close();
 });

@@ -124,6 +124,7 @@ audit_actions! {
     PluginHealthReported => "plugin.health_reported", Low, "A runtime reported plugins it runs that differ from its last report (loaded, failed, or gone); identical reports are heartbeats and are not recorded.";
     PluginChangeRequested => "plugin.change_requested", Medium, "A maintainer asked for a change of the plugin set (the operation and the reason are in the details); an admin approves or rejects it.";
     PluginChangeRequestDecided => "plugin.change_request_decided", Medium, "An admin approved (with the revision it made) or rejected a maintainer's request to change the plugin set.";
+    PluginPrivateEntryChanged => "plugin.private_entry_changed", Medium, "A tenant's own directory entry was added (its packages, read from the registry) or removed.";
     PluginPolicyChanged => "plugin.policy_changed", Medium, "The tenant's restriction of the plugin directory changed (support levels, blocked plugins, active only; before and after in the details).";
     PluginPlatformChanged => "plugin.platform_changed", Medium, "The runtime or Backstage release the tenant's plugins are checked against changed.";
     PluginsChanged => "plugin.changed", Medium, "The plugin set changed (a new revision: install, update, uninstall, enable, disable, rollback), or a change was refused with its explanation.";

@@ -324,3 +324,47 @@ fn refusal(report: super::model::ConflictReport) -> AppError {
     text.extend(report.suggestions);
     AppError::Conflict(text.join(" "))
 }
+
+/// Adds one of the tenant's own plugins. `packages` are npm names separated by commas, spaces
+/// or lines, the main one first.
+#[server(endpoint = "ui/plugins/private/add")]
+pub async fn add_private_plugin(
+    name: String,
+    title: String,
+    #[server(default)] summary: String,
+    #[server(default)] category: String,
+    packages: String,
+) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::PluginsManage).await?;
+            let packages = packages.split([',', ' ', '\n']).map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
+            let new = super::private::NewPrivate { name, title, summary, category, packages: packages.collect() };
+            super::private::add(&state.db, &state.plugins, &ctx.tenant, ctx.audit_source(), new).await?;
+            leptos_axum::redirect("/settings/plugins#private");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "ui/plugins/private/remove")]
+pub async fn remove_private_plugin(id: String) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::PluginsManage).await?;
+            super::private::remove(&state.db, &ctx.tenant, ctx.audit_source(), &id).await?;
+            leptos_axum::redirect("/settings/plugins#private");
+            Ok(())
+        }
+        .await,
+    )
+}

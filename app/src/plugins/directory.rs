@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::model::{Compat, Link, SchemaAvailability, Staleness};
 use super::solver::{self, Known, KnownVersion, Release};
+use crate::tenancy::model::TenantId;
 
 /// backstage.io's rule: a plugin whose newest publish is older than this is inactive.
 const STALE_AFTER_DAYS: i64 = 365;
@@ -95,6 +96,15 @@ pub struct PluginInfo {
     pub collections: Vec<String>,
     /// Lower-cased title, summary, id, packages, categories, tags and author: what search reads.
     pub haystack: String,
+    /// The tenant whose private entry this is (`None`: the public directory).
+    pub owner: Option<i64>,
+}
+
+impl PluginInfo {
+    /// Whether `tenant` sees it: every public entry, and its own private ones.
+    pub fn visible_to(&self, tenant: TenantId) -> bool {
+        self.owner.is_none_or(|owner| owner == tenant.0)
+    }
 }
 
 /// Each version's fit on one release, by package, in the order of `PackageInfo::versions`.

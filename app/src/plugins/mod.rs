@@ -26,6 +26,8 @@ pub mod npm;
 #[cfg(feature = "ssr")]
 pub mod policy;
 #[cfg(feature = "ssr")]
+pub mod private;
+#[cfg(feature = "ssr")]
 pub mod recommend;
 #[cfg(feature = "ssr")]
 pub mod registry;

@@ -320,6 +320,8 @@ pub struct TenantPlugins {
     pub unexpected: Vec<String>,
     /// Changes maintainers asked for, pending first.
     pub requests: Vec<ChangeRequest>,
+    /// The tenant's own directory entries.
+    pub private: Vec<PrivatePlugin>,
     pub may_manage: bool,
 }
 
@@ -571,4 +573,16 @@ pub struct PluginSetMetrics {
     pub failed: usize,
     pub drift: usize,
     pub pending_requests: i64,
+}
+
+/// One of a tenant's own directory entries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivatePlugin {
+    /// `t<tenant>.<name>`: its address is `/plugins/<id>`.
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub packages: Vec<String>,
+    /// Versions the registry publishes across its packages (0: not read from a registry yet).
+    pub versions: usize,
 }

@@ -30,6 +30,7 @@ fn support_label(support: &str) -> &'static str {
         "supported" => "Supported",
         "tech-preview" => "Tech preview",
         "dev-preview" => "Dev preview",
+        "private" => "Private",
         _ => "Community",
     }
 }

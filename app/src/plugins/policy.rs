@@ -14,10 +14,11 @@ use crate::audit::model::AuditAction;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
-use crate::tenancy::model::Tenant;
+use crate::tenancy::model::{Tenant, TenantId};
 
-/// The support levels the directory knows, in the order the settings form shows them.
-pub const SUPPORT_LEVELS: [&str; 4] = ["supported", "tech-preview", "dev-preview", "community"];
+/// The support levels the directory knows, in the order the settings form shows them
+/// (`private`: the tenant's own entries).
+pub const SUPPORT_LEVELS: [&str; 5] = ["supported", "tech-preview", "dev-preview", "community", "private"];
 /// The most plugins a policy may block.
 const MAX_BLOCKED: usize = 500;
 
@@ -47,19 +48,11 @@ impl Policy {
     /// The refusal of the first install in `operation` (bulk operations included) the policy
     /// does not allow.
     pub fn refuses(&self, directory: &Directory, operation: &Operation) -> Option<ConflictReport> {
-        let installs: Vec<&str> = match operation {
-            Operation::Install { plugin, .. } => vec![plugin],
-            Operation::Bulk { operations } => operations
-                .iter()
-                .filter_map(|o| match o {
-                    Operation::Install { plugin, .. } => Some(plugin.as_str()),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let why =
-            installs.into_iter().filter_map(|id| directory.plugin(id)).find_map(|p| self.refusal(directory, p))?;
+        let why = operation
+            .installs()
+            .into_iter()
+            .filter_map(|id| directory.plugin(id))
+            .find_map(|p| self.refusal(directory, p))?;
         Some(ConflictReport {
             explanation: vec![why],
             suggestions: vec!["An admin can change the policy in Settings → Plugins.".to_owned()],
@@ -67,8 +60,8 @@ impl Policy {
         })
     }
 
-    /// Refuses a policy naming a support level or a plugin the directory does not know.
-    fn check(&self, directory: &Directory) -> AppResult<()> {
+    /// Refuses a policy naming a support level or a plugin the tenant's directory does not know.
+    fn check(&self, directory: &Directory, tenant: TenantId) -> AppResult<()> {
         if let Some(level) = self.support.iter().find(|s| !SUPPORT_LEVELS.contains(&s.as_str())) {
             return Err(AppError::invalid(format!(
                 "`{}` is not a support level; use {}.",
@@ -79,7 +72,9 @@ impl Policy {
         if self.blocked.len() > MAX_BLOCKED {
             return Err(AppError::invalid(format!("A policy blocks at most {MAX_BLOCKED} plugins.")));
         }
-        if let Some(unknown) = self.blocked.iter().find(|id| directory.plugin(id).is_none()) {
+        if let Some(unknown) =
+            self.blocked.iter().find(|id| !directory.plugin(id).is_some_and(|p| p.visible_to(tenant)))
+        {
             return Err(AppError::invalid(format!(
                 "No plugin `{}` in the directory.",
                 crate::error::typed(unknown, "A plugin id", 200)?
@@ -97,12 +92,12 @@ pub async fn set(
     source: AuditSource,
     policy: Policy,
 ) -> AppResult<()> {
-    let plugins = plugins.clone();
+    let (plugins, tenant_id) = (plugins.clone(), tenant.id);
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let directory = plugins.directory(conn).await?;
             let mut policy = policy;
-            policy.check(&directory)?;
+            policy.check(&directory, tenant_id)?;
             policy.support.sort();
             policy.support.dedup();
             policy.blocked.sort();

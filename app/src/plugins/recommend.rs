@@ -70,7 +70,7 @@ struct Carried {
 
 /// The plugins the tenant's catalog asks for, most-asked first.
 pub async fn recommendations(db: &Database, plugins: &Plugins, tenant: &Tenant) -> AppResult<Vec<Recommendation>> {
-    let plugins = plugins.clone();
+    let (plugins, tenant_id) = (plugins.clone(), tenant.id);
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let keys: Vec<String> = READERS.iter().map(|(a, _)| format!("metadata.annotations.{a}")).collect();
@@ -153,8 +153,8 @@ pub async fn recommendations(db: &Database, plugins: &Plugins, tenant: &Tenant) 
             .load(conn)
             .await?;
             for row in co_installs {
-                let (Some(plugin), Some(with)) = (directory.plugin(&row.plugin), directory.plugin(&row.alongside))
-                else {
+                let visible = |id: &str| directory.plugin(id).filter(|p| p.visible_to(tenant_id));
+                let (Some(plugin), Some(with)) = (visible(&row.plugin), visible(&row.alongside)) else {
                     continue;
                 };
                 if found.iter().any(|r| r.plugin.id == plugin.id)

@@ -50,7 +50,8 @@ pub async fn bump(conn: &mut Connection, seed_digest: Option<&str>) -> QueryResu
 /// packages and versions are added (what the registry refresh learnt of a version is kept).
 pub async fn load_seed(conn: &mut Connection, doc: &SeedDocument, digest: &str) -> QueryResult<()> {
     let ids: Vec<&str> = doc.plugins.iter().map(|p| p.id.as_str()).collect();
-    diesel::sql_query("DELETE FROM control.plugins WHERE id <> ALL($1)")
+    // Tenants' private entries are theirs, not the seed's.
+    diesel::sql_query("DELETE FROM control.plugins WHERE id <> ALL($1) AND owner_tenant IS NULL")
         .bind::<diesel::sql_types::Array<Text>, _>(&ids)
         .execute(conn)
         .await?;
@@ -249,6 +250,8 @@ struct PluginRow {
     packages: Vec<String>,
     #[diesel(sql_type = diesel::sql_types::Array<Text>)]
     collections: Vec<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    owner_tenant: Option<i64>,
 }
 
 #[derive(QueryableByName)]
@@ -309,8 +312,8 @@ pub async fn load_directory(conn: &mut Connection, version: i64) -> QueryResult<
     releases.sort_by(|a, b| a.0.cmp(&b.0));
 
     let plugins: Vec<PluginRow> = diesel::sql_query(
-        "SELECT id, title, summary, docs, categories, highlights, tags, author, support, links, packages, collections \
-         FROM control.plugins ORDER BY lower(title), id",
+        "SELECT id, title, summary, docs, categories, highlights, tags, author, support, links, packages, collections, \
+         owner_tenant FROM control.plugins ORDER BY lower(title), id",
     )
     .load(conn)
     .await?;
@@ -372,6 +375,7 @@ pub async fn load_directory(conn: &mut Connection, version: i64) -> QueryResult<
             .join(" ")
             .to_lowercase();
             PluginInfo {
+                owner: p.owner_tenant,
                 links: serde_json::from_value::<Vec<Link>>(p.links)
                     .unwrap_or_default()
                     .into_iter()
@@ -898,4 +902,42 @@ pub async fn pending_requests(conn: &mut Connection) -> QueryResult<i64> {
         .get_result(conn)
         .await?;
     Ok(count.n)
+}
+
+/// A tenant's own directory entry (`support` 'private', seen only by that tenant).
+pub struct NewPrivatePlugin<'a> {
+    pub id: &'a str,
+    pub owner: i64,
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub category: Option<&'a str>,
+    pub packages: &'a [String],
+}
+
+/// Adds a private entry; `false` when the tenant already has one with this id.
+pub async fn insert_private_plugin(conn: &mut Connection, new: NewPrivatePlugin<'_>) -> QueryResult<bool> {
+    let categories: Vec<&str> = new.category.into_iter().collect();
+    let inserted = diesel::sql_query(
+        "INSERT INTO control.plugins (id, title, summary, categories, support, packages, source, owner_tenant, added_on) \
+         VALUES ($1, $2, $3, $4, 'private', $5, 'tenant', $6, current_date) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind::<Text, _>(new.id)
+    .bind::<Text, _>(new.title)
+    .bind::<Text, _>(new.summary)
+    .bind::<Array<Text>, _>(&categories)
+    .bind::<Array<Text>, _>(new.packages)
+    .bind::<BigInt, _>(new.owner)
+    .execute(conn)
+    .await?;
+    Ok(inserted == 1)
+}
+
+/// Removes a tenant's private entry; `false` when it has none with this id.
+pub async fn delete_private_plugin(conn: &mut Connection, id: &str, owner: i64) -> QueryResult<bool> {
+    let deleted = diesel::sql_query("DELETE FROM control.plugins WHERE id = $1 AND owner_tenant = $2")
+        .bind::<Text, _>(id)
+        .bind::<BigInt, _>(owner)
+        .execute(conn)
+        .await?;
+    Ok(deleted == 1)
 }

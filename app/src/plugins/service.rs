@@ -124,6 +124,19 @@ pub async fn refresh(
     registry_url: &str,
     only: &[String],
 ) -> AppResult<RefreshReport> {
+    let mut report = read_registry(db, policy, registry_url, only).await?;
+    report.tenants_told = announce_updates(db, &Plugins::default()).await?;
+    Ok(report)
+}
+
+/// The reading half of [`refresh`], without telling tenants of updates (a tenant's private
+/// packages, read as they are added, are news to nobody).
+pub async fn read_registry(
+    db: &Database,
+    policy: &FetchPolicy,
+    registry_url: &str,
+    only: &[String],
+) -> AppResult<RefreshReport> {
     let names = db
         .with_control(|conn| Box::pin(async move { repo::package_names(conn).await.map_err(AppError::from) }))
         .await?;
@@ -170,7 +183,6 @@ pub async fn refresh(
         }
     }
     db.with_control(|conn| Box::pin(async move { repo::bump(conn, None).await.map_err(AppError::from) })).await?;
-    report.tenants_told = announce_updates(db, &Plugins::default()).await?;
     Ok(report)
 }
 
@@ -285,7 +297,7 @@ fn facet_values(card: &PluginCard, collections: &[String]) -> [Vec<String>; 6] {
 /// narrowing applied (so a count says what choosing it would show).
 pub async fn browse(db: &Database, plugins: &Plugins, tenant: &Tenant, query: BrowseQuery) -> AppResult<Browse> {
     let search = typed(&query.search, "A search")?.to_lowercase();
-    let plugins = plugins.clone();
+    let (plugins, tenant_id) = (plugins.clone(), tenant.id);
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let (directory, platform, installed) = tenant_state(conn, &plugins).await?;
@@ -295,8 +307,9 @@ pub async fn browse(db: &Database, plugins: &Plugins, tenant: &Tenant, query: Br
             let terms: Vec<&str> = search.split_whitespace().collect();
             let mut counts: [BTreeMap<String, usize>; 6] = Default::default();
             let mut items = Vec::new();
-            let mut hidden = 0;
-            for plugin in &directory.plugins {
+            let (mut seen, mut hidden) = (0, 0);
+            for plugin in directory.plugins.iter().filter(|p| p.visible_to(tenant_id)) {
+                seen += 1;
                 if platform.policy.refusal(&directory, plugin).is_some() {
                     hidden += 1;
                     continue;
@@ -340,7 +353,7 @@ pub async fn browse(db: &Database, plugins: &Plugins, tenant: &Tenant, query: Br
                 (!in_title, support.unwrap_or(3))
             };
             items.sort_by_key(rank);
-            Ok(Browse { items, total: directory.plugins.len() - hidden, hidden, facets, platform })
+            Ok(Browse { items, total: seen - hidden, hidden, facets, platform })
         })
     })
     .await
@@ -380,11 +393,14 @@ pub async fn plugin(
     may_request: bool,
 ) -> AppResult<PluginDetail> {
     let id = typed(id, "A plugin id")?.to_owned();
-    let plugins = plugins.clone();
+    let (plugins, tenant_id) = (plugins.clone(), tenant.id);
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let (directory, platform, installed) = tenant_state(conn, &plugins).await?;
-            let plugin = directory.plugin(&id).ok_or_else(|| AppError::not_found(format!("No plugin `{id}`.")))?;
+            let plugin = directory
+                .plugin(&id)
+                .filter(|p| p.visible_to(tenant_id))
+                .ok_or_else(|| AppError::not_found(format!("No plugin `{id}`.")))?;
             let release = release_of(&directory, &platform)?;
             let compared = compared_releases(&directory, &platform);
             let packages = plugin
@@ -448,7 +464,7 @@ pub async fn tenant_plugins(
     tenant: &Tenant,
     may_manage: bool,
 ) -> AppResult<TenantPlugins> {
-    let plugins = plugins.clone();
+    let (plugins, tenant_id) = (plugins.clone(), tenant.id);
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let (directory, platform, set) = tenant_state(conn, &plugins).await?;
@@ -487,6 +503,7 @@ pub async fn tenant_plugins(
                 runtimes: reports.runtimes,
                 unexpected,
                 requests: repo::requests(conn, REQUESTS).await?,
+                private: super::private::list(&directory, tenant_id),
                 may_manage,
             })
         })
@@ -703,6 +720,15 @@ impl Operation {
             Operation::Rollback { .. } => "rollback",
             Operation::Configure { .. } => "configure",
             Operation::Bulk { .. } => "bulk",
+        }
+    }
+
+    /// The plugins it installs (those of a bulk change's installs included).
+    pub fn installs(&self) -> Vec<&str> {
+        match self {
+            Operation::Install { plugin, .. } => vec![plugin.as_str()],
+            Operation::Bulk { operations } => operations.iter().flat_map(Operation::installs).collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -1147,10 +1173,16 @@ async fn solve_change(
     dry_run: bool,
     request: Option<uuid::Uuid>,
 ) -> AppResult<ChangeOutcome> {
-    let (plugins, me, source) = (plugins.clone(), me.clone(), source.clone());
+    let (plugins, me, source, tenant_id) = (plugins.clone(), me.clone(), source.clone(), tenant.id);
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let directory = plugins.directory(conn).await?;
+            // Another tenant's private plugin does not exist here.
+            if let Some(unseen) =
+                operation.installs().into_iter().find(|id| directory.plugin(id).is_some_and(|p| !p.visible_to(tenant_id)))
+            {
+                return Err(AppError::not_found(format!("No plugin `{unseen}`.")));
+            }
             // A dry run reads; a change holds the platform row until it commits.
             let platform = if dry_run {
                 platform(conn, &directory).await?

@@ -9,10 +9,13 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use super::api::{
-    compare_revisions, load_tenant_plugins, ApprovePluginRequest, ConfigurePlugin, RejectPluginRequest,
-    RollbackPlugins, SetPluginPlatform, SetPluginPolicy, TogglePlugin, UninstallPlugin, UpdatePlugins,
+    compare_revisions, load_tenant_plugins, AddPrivatePlugin, ApprovePluginRequest, ConfigurePlugin,
+    RejectPluginRequest, RemovePrivatePlugin, RollbackPlugins, SetPluginPlatform, SetPluginPolicy, TogglePlugin,
+    UninstallPlugin, UpdatePlugins,
 };
-use super::model::{ChangeRequest, Health, InstalledRow, PackageChange, Policy, RuntimeSummary, TenantPlugins};
+use super::model::{
+    ChangeRequest, Health, InstalledRow, PackageChange, Policy, PrivatePlugin, RuntimeSummary, TenantPlugins,
+};
 use super::pages::compat_badge;
 use crate::settings::pages::SettingsTabs;
 use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
@@ -31,6 +34,8 @@ struct Actions {
     policy: ServerAction<SetPluginPolicy>,
     approve: ServerAction<ApprovePluginRequest>,
     reject: ServerAction<RejectPluginRequest>,
+    add_private: ServerAction<AddPrivatePlugin>,
+    remove_private: ServerAction<RemovePrivatePlugin>,
 }
 
 #[component]
@@ -45,6 +50,8 @@ pub fn PluginSettingsPage() -> impl IntoView {
         policy: ServerAction::new(),
         approve: ServerAction::new(),
         reject: ServerAction::new(),
+        add_private: ServerAction::new(),
+        remove_private: ServerAction::new(),
     };
     let version = move || {
         actions.platform.version().get()
@@ -56,6 +63,8 @@ pub fn PluginSettingsPage() -> impl IntoView {
             + actions.policy.version().get()
             + actions.approve.version().get()
             + actions.reject.version().get()
+            + actions.add_private.version().get()
+            + actions.remove_private.version().get()
     };
     // Another admin's change or a runtime's report reloads the overview.
     let heard = RwSignal::new(0u32);
@@ -85,6 +94,8 @@ pub fn PluginSettingsPage() -> impl IntoView {
             actions.policy.value().get().and_then(Result::err),
             actions.approve.value().get().and_then(Result::err),
             actions.reject.value().get().and_then(Result::err),
+            actions.add_private.value().get().and_then(Result::err),
+            actions.remove_private.value().get().and_then(Result::err),
         ]
         .into_iter()
         .flatten()
@@ -123,8 +134,18 @@ pub fn PluginSettingsPage() -> impl IntoView {
 
 #[component]
 fn Overview(overview: TenantPlugins, actions: Actions) -> impl IntoView {
-    let TenantPlugins { platform, releases, installed, history, warnings, runtimes, unexpected, requests, may_manage } =
-        overview;
+    let TenantPlugins {
+        platform,
+        releases,
+        installed,
+        history,
+        warnings,
+        runtimes,
+        unexpected,
+        requests,
+        private,
+        may_manage,
+    } = overview;
     let updates = installed.iter().filter(|r| r.update.is_some() && r.package.plugin.is_some()).count();
     let current = platform.current_revision;
     // The empty set before revision 1 can be restored too, once the list reaches back to it.
@@ -177,6 +198,7 @@ fn Overview(overview: TenantPlugins, actions: Actions) -> impl IntoView {
         <Runtimes runtimes unexpected/>
         <Requests requests may_manage actions/>
         <PolicyView policy=platform.policy.clone() may_manage actions/>
+        <PrivatePlugins private may_manage actions/>
         <div class="mt-8 flex items-end justify-between gap-4">
             <h2 class="text-lg font-semibold text-slate-900">"Installed"</h2>
             {(may_manage && updates > 0).then(|| view! {
@@ -460,11 +482,12 @@ fn Requests(requests: Vec<ChangeRequest>, may_manage: bool, actions: Actions) ->
 /// What the directory allows this tenant to install; admins change it.
 #[component]
 fn PolicyView(policy: Policy, may_manage: bool, actions: Actions) -> impl IntoView {
-    const LEVELS: [(&str, &str); 4] = [
+    const LEVELS: [(&str, &str); 5] = [
         ("supported", "Supported"),
         ("tech-preview", "Tech preview"),
         ("dev-preview", "Developer preview"),
         ("community", "Community"),
+        ("private", "Private (your own)"),
     ];
     let described = policy.describe();
     let form = may_manage.then(|| view! {
@@ -496,4 +519,69 @@ fn PolicyView(policy: Policy, may_manage: bool, actions: Actions) -> impl IntoVi
             {form}
         </div>
     }
+}
+
+/// The tenant's own plugins: packages its teams publish to the registry Beacon reads.
+#[component]
+fn PrivatePlugins(private: Vec<PrivatePlugin>, may_manage: bool, actions: Actions) -> impl IntoView {
+    let form = may_manage.then(|| view! {
+        <ActionForm action=actions.add_private attr:class="mt-3 grid gap-3 sm:grid-cols-2" attr:data-testid="private-form">
+            <label class="block text-sm">
+                <span class="text-xs text-slate-600">"Name (letters, digits, dashes)"</span>
+                <input name="name" required class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-1.5 text-sm" aria-label="Private plugin name"/>
+            </label>
+            <label class="block text-sm">
+                <span class="text-xs text-slate-600">"Title"</span>
+                <input name="title" required class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-1.5 text-sm" aria-label="Private plugin title"/>
+            </label>
+            <label class="block text-sm sm:col-span-2">
+                <span class="text-xs text-slate-600">"npm packages, the main one first (on your registry)"</span>
+                <input name="packages" required placeholder="@acme/backstage-plugin-costs, @acme/backstage-plugin-costs-backend" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-1.5 font-mono text-sm" aria-label="Private plugin packages"/>
+            </label>
+            <label class="block text-sm">
+                <span class="text-xs text-slate-600">"Summary"</span>
+                <input name="summary" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-1.5 text-sm" aria-label="Private plugin summary"/>
+            </label>
+            <label class="block text-sm">
+                <span class="text-xs text-slate-600">"Category"</span>
+                <input name="category" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-1.5 text-sm" aria-label="Private plugin category"/>
+            </label>
+            <div><SubmitButton label="Add private plugin" pending=actions.add_private.pending()/></div>
+        </ActionForm>
+    });
+    (may_manage || !private.is_empty()).then(|| view! {
+        <div class="mt-8 rounded-xl border border-slate-200 bg-white p-5" id="private">
+            <h2 class="text-lg font-semibold text-slate-900">"Private plugins"</h2>
+            <p class="mt-1 text-sm text-slate-600">"Your own plugins, read from your registry like any other and seen only in your organisation."</p>
+            <ul class="mt-3 divide-y divide-slate-100" data-testid="private-plugins">
+                {private.into_iter().map(|p| {
+                    let label = format!("Remove {}", p.title);
+                    let remove = may_manage.then(|| {
+                        let id = p.id.clone();
+                        view! {
+                            <ActionForm action=actions.remove_private>
+                                <input type="hidden" name="id" value=id/>
+                                <button type="submit" class="text-sm text-rose-700 hover:text-rose-900" aria-label=label.clone()>"Remove"</button>
+                            </ActionForm>
+                        }
+                    });
+                    let versions = match p.versions {
+                        0 => "no versions read from the registry yet".to_owned(),
+                        1 => "1 version".to_owned(),
+                        n => format!("{n} versions"),
+                    };
+                    view! {
+                        <li class="flex items-center justify-between gap-3 py-2 text-sm" data-testid="private-plugin" data-plugin=p.id.clone()>
+                            <div>
+                                <A href=format!("/plugins/{}", p.id) attr:class="font-medium text-slate-900 hover:underline">{p.title.clone()}</A>
+                                <p class="font-mono text-xs text-slate-500">{format!("{} · {versions}", p.packages.join(", "))}</p>
+                            </div>
+                            {remove}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            {form}
+        </div>
+    })
 }

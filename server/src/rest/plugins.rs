@@ -54,6 +54,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::POST, "/api/plugins/requests", file_request),
         Endpoint::new(Method::POST, "/api/plugins/requests/{id}/approve", approve_request),
         Endpoint::new(Method::POST, "/api/plugins/requests/{id}/reject", reject_request),
+        Endpoint::new(Method::GET, "/api/plugins/private", private_plugins),
+        Endpoint::new(Method::POST, "/api/plugins/private", add_private),
+        Endpoint::new(Method::DELETE, "/api/plugins/private/{id}", remove_private),
         Endpoint::new(Method::GET, "/api/plugins/openapi.json", openapi),
         Endpoint::new(Method::GET, "/api/plugins/{id}", show),
     ]
@@ -545,4 +548,50 @@ async fn openapi(Extension(ctx): Extension<RequestContext>) -> ApiResult<Json<Va
     ctx.authorize(Action::PluginsRead)?;
     const OPENAPI: &str = include_str!("plugins_openapi.yaml");
     serde_norway::from_str(OPENAPI).map(Json).map_err(|e| super::ApiError(app::error::AppError::internal(e)))
+}
+
+/// `GET /api/plugins/private`: the tenant's own directory entries.
+async fn private_plugins(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> ApiResult<Json<Vec<app::plugins::model::PrivatePlugin>>> {
+    ctx.authorize(Action::PluginsRead)?;
+    let overview = service::tenant_plugins(&state.db, &state.plugins, &ctx.tenant, false).await?;
+    Ok(Json(overview.private))
+}
+
+#[derive(Deserialize)]
+struct NewPrivate {
+    name: String,
+    title: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    category: String,
+    packages: Vec<String>,
+}
+
+/// `POST /api/plugins/private {"name": "costs", "title": "Acme Costs", "packages": ["@acme/…"]}`:
+/// 201 with the entry (its id is `t<tenant>.<name>`) and the versions read from the registry.
+async fn add_private(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<app::plugins::model::PrivatePlugin>)> {
+    ctx.authorize(Action::PluginsManage)?;
+    let NewPrivate { name, title, summary, category, packages } = json_body(&body)?;
+    let new = app::plugins::private::NewPrivate { name, title, summary, category, packages };
+    let added = app::plugins::private::add(&state.db, &state.plugins, &ctx.tenant, ctx.audit_source(), new).await?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// `DELETE /api/plugins/private/{id}`: what runs stays installed until it is uninstalled.
+async fn remove_private(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    ctx.authorize(Action::PluginsManage)?;
+    app::plugins::private::remove(&state.db, &ctx.tenant, ctx.audit_source(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

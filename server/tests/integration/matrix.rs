@@ -213,6 +213,8 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         "ui/plugins/request" => (Rule::Allowed(PluginsRequest), form(path, "plugin=no-such-plugin&reason=")),
         "ui/plugins/request/approve" => (Rule::Allowed(PluginsManage), form(path, &id)),
         "ui/plugins/request/reject" => (Rule::Allowed(PluginsManage), form(path, &format!("{id}&note=no"))),
+        "ui/plugins/private/add" => (Rule::Allowed(PluginsManage), form(path, "name=x&title=X&packages=")),
+        "ui/plugins/private/remove" => (Rule::Allowed(PluginsManage), form(path, "id=t0.nope")),
         "ui/plugins/policy" => (Rule::Allowed(PluginsManage), form(path, "support[0]=gold&blocked=&active_only=")),
         "ui/briefs/companies/upload" => (
             Rule::Allowed(CompaniesManage),
@@ -303,7 +305,8 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             | "/api/plugins/metrics"
             | "/api/plugins/policy"
             | "/api/plugins/requests"
-            | "/api/plugins/openapi.json",
+            | "/api/plugins/openapi.json"
+            | "/api/plugins/private",
         ) => Some((Rule::Allowed(PluginsRead), get(&path))),
         ("GET", "/api/plugins/compatibility") => {
             Some((Rule::Allowed(PluginsRead), get(&format!("{path}?release=1.46.0"))))
@@ -319,6 +322,11 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             Rule::Allowed(PluginsRequest),
             json(&path, r#"{"operation":"uninstall","plugin":"nope","reason":""}"#),
         )),
+        // No packages; no such entry: refused after the role check.
+        ("POST", "/api/plugins/private") => {
+            Some((Rule::Allowed(PluginsManage), json(&path, r#"{"name":"x","title":"X","packages":[]}"#)))
+        }
+        ("DELETE", "/api/plugins/private/{id}") => Some((Rule::Allowed(PluginsManage), get(&path))),
         ("POST", "/api/plugins/requests/{id}/approve") => Some((Rule::Allowed(PluginsManage), json(&path, "{}"))),
         ("POST", "/api/plugins/requests/{id}/reject") => {
             Some((Rule::Allowed(PluginsManage), json(&path, r#"{"note":"no"}"#)))

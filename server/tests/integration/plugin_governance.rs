@@ -6,7 +6,9 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::plugins::{platform, refreshed, send, yaml, ARGO, RADAR, RADAR_BACKEND, RADAR_COMMON};
+use crate::plugins::{
+    fixture_tarball, packuments, platform, refreshed, registry, send, yaml, ARGO, RADAR, RADAR_BACKEND, RADAR_COMMON,
+};
 use crate::support::{TestApp, TestTenant};
 use app::auth::model::Role;
 use app::notifications::model::{NotificationKind, NotificationsPage};
@@ -382,4 +384,85 @@ async fn the_plugins_openapi_document_describes_exactly_the_routes_served() {
         }
     }
     assert_eq!(described, served.len());
+}
+
+/// A tenant's own plugin: entered with its packages, read from the registry, installed and
+/// verified like any other — and to another tenant it does not exist.
+#[tokio::test]
+async fn a_private_plugin_is_read_from_the_registry_and_seen_only_by_its_tenant() {
+    const COSTS: &str = "@acme/backstage-plugin-costs";
+    let mut published = packuments();
+    let integrity = app::plugins::artifacts::sri(&fixture_tarball(COSTS, "1.2.0"));
+    published.insert(
+        COSTS.to_owned(),
+        json!({"name": COSTS, "dist-tags": {"latest": "1.2.0"}, "time": {"1.2.0": "2026-11-30T10:00:00Z"},
+               "versions": {"1.2.0": {"name": COSTS, "version": "1.2.0",
+                   "dependencies": {"@backstage/core-plugin-api": "^1.12.0", "@backstage/frontend-plugin-api": "^0.13.0"},
+                   "backstage": {"role": "frontend-plugin", "pluginId": "acme-costs"},
+                   "dist": {"tarball": app::plugins::artifacts::tarball_url("https://registry.example", COSTS, "1.2.0"),
+                            "integrity": integrity}}}}),
+    );
+    let app = TestApp::init().npm_registry(&registry(published).await).start().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    platform(&app, &t, &cookie, "1.46.0").await;
+    let entry = json!({"name": "costs", "title": "Acme Costs", "summary": "What each team spends", "category": "Cost",
+                       "packages": [COSTS]});
+    let (status, added) = send(&app, &t, &cookie, Method::POST, "/api/plugins/private", entry.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let id = added["id"].as_str().unwrap().to_owned();
+    assert_eq!(id, format!("t{}.costs", t.tenant.id.0));
+    assert_eq!(added["versions"], 1, "read from the registry when it was added");
+    let (status, _) = send(&app, &t, &cookie, Method::POST, "/api/plugins/private", entry).await;
+    assert_eq!(status, StatusCode::CONFLICT, "one entry per name");
+
+    let (_, found, _) = app.get_json(&t, &cookie, "/api/plugins?q=acme%20costs").await;
+    assert_eq!(found["items"][0]["id"], id.as_str(), "{found}");
+    assert_eq!(found["items"][0]["support"], "private");
+    let (status, made) = send(&app, &t, &cookie, Method::POST, "/api/plugins/install", json!({"plugin": id})).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (_, health, _) = app.get_json(&t, &cookie, "/api/plugins/health").await;
+    let row = health["packages"].as_array().unwrap().iter().find(|r| r["package"]["package"] == COSTS).unwrap();
+    assert_eq!(row["verified"], true, "its tarball was checked like any other");
+
+    // Another tenant: no such plugin anywhere.
+    let (other, other_cookie) = app.signed_in_tenant().await;
+    platform(&app, &other, &other_cookie, "1.46.0").await;
+    let (_, theirs, _) = app.get_json(&other, &other_cookie, "/api/plugins?q=acme").await;
+    assert_eq!(theirs["items"], json!([]), "{theirs}");
+    let (status, _, _) = app.get_json(&other, &other_cookie, &format!("/api/plugins/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) =
+        send(&app, &other, &other_cookie, Method::POST, "/api/plugins/install", json!({"plugin": id.clone()})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let bulk = json!({"operations": [{"operation": "install", "plugin": id.clone()}]});
+    let (status, _) = send(&app, &other, &other_cookie, Method::POST, "/api/plugins/operations", bulk).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) =
+        send(&app, &other, &other_cookie, Method::PUT, "/api/plugins/policy", json!({"blocked": [id.clone()]})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not even its existence shows");
+    let (status, _) =
+        send(&app, &other, &other_cookie, Method::DELETE, &format!("/api/plugins/private/{id}"), json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, listed, _) = app.get_json(&other, &other_cookie, "/api/plugins/private").await;
+    assert_eq!(listed, json!([]));
+
+    for bad in [
+        json!({"name": "Bad Name", "title": "X", "packages": [COSTS]}),
+        json!({"name": "x", "title": "", "packages": [COSTS]}),
+        json!({"name": "x", "title": "X", "packages": []}),
+        json!({"name": "x", "title": "X", "packages": ["Not A Package"]}),
+        json!({"name": "x", "title": "X\u{0}", "packages": [COSTS]}),
+    ] {
+        let (status, body) = send(&app, &t, &cookie, Method::POST, "/api/plugins/private", bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad} → {body}");
+    }
+
+    // Removed from the directory, it stays installed until someone uninstalls it.
+    let (status, _) = send(&app, &t, &cookie, Method::DELETE, &format!("/api/plugins/private/{id}"), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, found, _) = app.get_json(&t, &cookie, "/api/plugins?q=acme").await;
+    assert_eq!(found["items"], json!([]));
+    assert!(yaml(&app, &t, &cookie).await.0.contains(&format!("{COSTS}@1.2.0")));
+    let actions = app.audit_actions(&t.tenant).await;
+    assert_eq!(actions.iter().filter(|(a, _, _)| a == "plugin.private_entry_changed").count(), 2);
 }

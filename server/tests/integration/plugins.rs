@@ -35,7 +35,7 @@ fn version(deps: Value, peers: Value, backstage: Value, published: &str) -> Valu
 
 /// Packuments of the tech-radar family and Roadie's Argo CD plugin, as the partial mirror
 /// serves them: only some versions, times with offsets, `latest` not the highest.
-fn packuments() -> HashMap<String, Value> {
+pub(crate) fn packuments() -> HashMap<String, Value> {
     let react = json!({"react": "^16.13.1 || ^17.0.0 || ^18.0.0", "react-router-dom": "6.0.0-beta.0  || ^6.3.0"});
     let radar_packages = json!({"role": "frontend-plugin", "pluginId": "tech-radar",
         "pluginPackages": [RADAR, RADAR_BACKEND, RADAR_COMMON]});
@@ -145,7 +145,7 @@ fn packuments() -> HashMap<String, Value> {
 
 /// A version's tarball as the fixture registry publishes it: the same bytes every time, so every
 /// test's registry publishes the same integrity into the shared directory.
-fn fixture_tarball(name: &str, version: &str) -> Vec<u8> {
+pub(crate) fn fixture_tarball(name: &str, version: &str) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     let manifest = json!({"name": name, "version": version, "main": "dist/index.cjs.js"}).to_string();
     let mut files =
@@ -171,7 +171,7 @@ fn fixture_tarball(name: &str, version: &str) -> Vec<u8> {
 
 /// An npm registry on loopback serving `packuments` (scoped names as `@scope%2fname`) and their
 /// tarballs (`/<name>/-/<file>.tgz`).
-async fn registry(packuments: HashMap<String, Value>) -> String {
+pub(crate) async fn registry(packuments: HashMap<String, Value>) -> String {
     tampering_registry(packuments, None).await
 }
 
