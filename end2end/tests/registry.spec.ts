@@ -147,13 +147,22 @@ async function onBeacon(browser: Browser): Promise<Page> {
   return context.newPage();
 }
 
+async function setPlatform(page: Page, release: string) {
+  await page.goto('/settings/plugins');
+  const platform = page.getByTestId('platform-form');
+  await platform.getByLabel('Runtime').selectOption('rhdh');
+  await platform.getByLabel('Backstage release').selectOption(release);
+  await platform.getByRole('button', { name: 'Save platform' }).click();
+  await expect(page.getByTestId('platform')).toContainText(`Backstage ${release}`);
+}
+
 async function installVersion(page: Page, packageName: string, version: string) {
   await page.goto('/plugins/tech-radar');
   await page.locator(`[data-package="${packageName}"] [data-version="${version}"]`).getByRole('button', { name: `Install ${version}` }).click();
   await expect(page).toHaveURL(/\/settings\/plugins$/);
 }
 
-test('plugins install from a real npm registry: verified, configured by their schema, served to npm, and a changed tarball refused', async ({ browser }) => {
+test('plugins install from a real npm registry: a conflict explained and a compatible version chosen, verified, configured by their schema, served to npm, and a changed tarball refused', async ({ browser }) => {
   test.setTimeout(90_000);
   const page = await onBeacon(browser);
   await signIn(page, admin.email, admin.password);
@@ -161,13 +170,17 @@ test('plugins install from a real npm registry: verified, configured by their sc
   const uninstall = page.getByRole('button', { name: 'Uninstall tech-radar' });
   if (await uninstall.count()) await uninstall.click();
   await expect(uninstall).toHaveCount(0);
-  const platform = page.getByTestId('platform-form');
-  await platform.getByLabel('Runtime').selectOption('rhdh');
-  await platform.getByLabel('Backstage release').selectOption('1.46.0');
-  await platform.getByRole('button', { name: 'Save platform' }).click();
-  await expect(page.getByTestId('platform')).toContainText('Backstage 1.46.0');
+  await setPlatform(page, '1.45.3');
 
-  // Each tarball fetched from the registry matched its published integrity.
+  // 1.14.0 needs a newer core-plugin-api than 1.45.3 ships: refused and explained; the version
+  // the table marks compatible installs. Each tarball matched its published integrity.
+  await page.goto('/plugins/tech-radar');
+  const frontend = page.locator(`[data-package="${RADAR}"]`);
+  await frontend.locator('[data-version="1.14.0"]').getByRole('button', { name: 'Install 1.14.0' }).click();
+  await expect(page.getByRole('alert')).toContainText('@backstage/core-plugin-api');
+  await expect(page.getByRole('alert')).toContainText('Backstage 1.45.3');
+  await page.goto('/plugins/tech-radar');
+  await expect(frontend.locator('[data-version="1.13.0"]').getByText('compatible', { exact: true })).toBeVisible();
   await installVersion(page, RADAR, '1.13.0');
   await installVersion(page, BACKEND, '1.12.0');
   for (const name of [RADAR, COMMON, BACKEND]) {
@@ -205,7 +218,8 @@ test('plugins install from a real npm registry: verified, configured by their sc
   const published = readFileSync(join(registry.storage, RADAR, 'plugin-tech-radar-1.13.0.tgz'));
   expect(createHash('sha512').update(packed).digest('base64')).toBe(createHash('sha512').update(published).digest('base64'));
 
-  // The registry now serves other bytes for 1.14.0 than it published: the update is refused.
+  // On 1.46.0 1.14.0 fits, but the registry now serves other bytes than it published: refused.
+  await setPlatform(page, '1.46.0');
   writeFileSync(join(registry.storage, RADAR, 'plugin-tech-radar-1.14.0.tgz'), Buffer.from('not the published tarball'));
   await page.goto('/plugins/tech-radar');
   await page.locator(`[data-package="${RADAR}"] [data-version="1.14.0"]`).getByRole('button', { name: 'Install 1.14.0' }).click();
