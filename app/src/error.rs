@@ -62,6 +62,17 @@ impl AppError {
         AppError::Conflict(message.into())
     }
 
+    /// The same error with `context` before its message (e.g. which step of a batch it came
+    /// from); errors whose message is fixed are returned as they are.
+    pub fn prefixed(self, context: &str) -> Self {
+        match self {
+            AppError::NotFound(m) => AppError::NotFound(format!("{context} {m}")),
+            AppError::Invalid(m) => AppError::Invalid(format!("{context} {m}")),
+            AppError::Conflict(m) => AppError::Conflict(format!("{context} {m}")),
+            other => other,
+        }
+    }
+
     pub fn too_large(message: impl Into<String>) -> Self {
         AppError::TooLarge(message.into())
     }

@@ -50,7 +50,12 @@ test('an admin changes the retention', async ({ page }) => {
   const days = page.getByLabel('Days in the database');
   for (const value of ['60', '30']) {
     await days.fill(value);
-    await page.getByRole('button', { name: 'Save retention' }).click();
+    // With JavaScript the form posts in the background: reloading before its answer would
+    // cancel it, so wait for the answer (without JavaScript it is the page load itself).
+    await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Save retention' }).click(),
+    ]);
     await page.goto('/audit/archive');
     await expect(page.getByLabel('Days in the database')).toHaveValue(value);
   }

@@ -84,6 +84,17 @@ pub struct Principal {
     pub mfa_enabled: bool,
 }
 
+impl Principal {
+    /// How the member is named to others: their display name, or their email without one.
+    pub fn name(&self) -> &str {
+        if self.display_name.is_empty() {
+            &self.email
+        } else {
+            &self.display_name
+        }
+    }
+}
+
 /// A row of Settings → Users.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {

@@ -48,8 +48,10 @@ pub async fn load_tenant_plugins() -> Result<TenantPlugins, AppError> {
     respond(
         async {
             let Authorized { ctx, state, me } = authorized(Action::PluginsRead).await?;
-            let manage = decide(me.role, ctx.credential.scopes(), Action::PluginsManage).allowed();
-            super::service::tenant_plugins(&state.db, &state.plugins, &ctx.tenant, manage).await
+            let may = |action| decide(me.role, ctx.credential.scopes(), action).allowed();
+            let (manage, request) = (may(Action::PluginsManage), may(Action::PluginsRequest));
+            let shown = super::requests::Shown::for_member(&me, manage, request);
+            super::service::tenant_plugins(&state.db, &state.plugins, &ctx.tenant, manage, shown).await
         }
         .await,
     )
@@ -254,7 +256,7 @@ pub async fn approve_plugin_request(id: String) -> Result<(), AppError> {
     respond(
         async {
             let Authorized { ctx, state, me } = authorized(Action::PluginsManage).await?;
-            let id = request_id(&id)?;
+            let id = super::requests::parse_id(&id)?;
             let outcome =
                 super::requests::approve(&state.db, &state.plugins, &ctx.tenant, ctx.audit_source(), &me, id).await?;
             match outcome {
@@ -278,7 +280,15 @@ pub async fn reject_plugin_request(id: String, #[server(default)] note: String) 
     respond(
         async {
             let Authorized { ctx, state, me } = authorized(Action::PluginsManage).await?;
-            super::requests::reject(&state.db, &ctx.tenant, ctx.audit_source(), &me, request_id(&id)?, note).await?;
+            super::requests::reject(
+                &state.db,
+                &ctx.tenant,
+                ctx.audit_source(),
+                &me,
+                super::requests::parse_id(&id)?,
+                note,
+            )
+            .await?;
             leptos_axum::redirect("/settings/plugins#requests");
             Ok(())
         }
@@ -310,11 +320,6 @@ pub async fn set_plugin_policy(
         }
         .await,
     )
-}
-
-#[cfg(feature = "ssr")]
-fn request_id(raw: &str) -> Result<uuid::Uuid, AppError> {
-    uuid::Uuid::parse_str(raw.trim()).map_err(|_| AppError::not_found("No such request."))
 }
 
 /// A refusal for the pages: the explanation and the suggestions, as a 409.

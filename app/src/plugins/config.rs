@@ -36,6 +36,10 @@ pub fn parse_yaml(text: &str) -> AppResult<Option<Value>> {
     }
     let value: Value = serde_norway::from_str(text)
         .map_err(|e| AppError::invalid(format!("The configuration is not valid YAML: {e}")))?;
+    // YAML's "\0" escapes (and JSON's "\u0000") decode to NUL, which no revision can store.
+    if serde_json::to_string(&value).is_ok_and(|json| json.contains("\\u0000")) {
+        return Err(AppError::invalid("Configuration values hold no NUL bytes."));
+    }
     match value {
         Value::Object(map) if map.is_empty() => Ok(None),
         Value::Object(_) => Ok(Some(value)),

@@ -162,7 +162,7 @@ struct Counts {
 /// `GET /api/plugins/metrics`: the set, its changes over 30 days (from the audit log, so
 /// refusals count too), its health and the requests waiting for an admin.
 pub async fn metrics(db: &Database, plugins: &Plugins, tenant: &Tenant) -> AppResult<PluginSetMetrics> {
-    let overview = service::tenant_plugins(db, plugins, tenant, false).await?;
+    let overview = service::tenant_plugins(db, plugins, tenant, false, super::requests::Shown::None).await?;
     let (changes, pending) = db
         .with_tenant(tenant, |conn| {
             Box::pin(async move {

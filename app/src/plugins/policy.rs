@@ -9,7 +9,7 @@ use serde_json::json;
 use super::directory::{Directory, PluginInfo};
 use super::model::{ConflictReport, Policy, Staleness};
 use super::repo;
-use super::service::{default_platform, Operation, Plugins};
+use super::service::{default_platform, Plugins};
 use crate::audit::model::AuditAction;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::db::Database;
@@ -45,13 +45,13 @@ impl Policy {
         None
     }
 
-    /// The refusal of the first install in `operation` (bulk operations included) the policy
-    /// does not allow.
-    pub fn refuses(&self, directory: &Directory, operation: &Operation) -> Option<ConflictReport> {
-        let why = operation
-            .installs()
-            .into_iter()
-            .filter_map(|id| directory.plugin(id))
+    /// The refusal of the first of the `added` plugins (a change's installs, the plugins a
+    /// rollback brings back) the policy does not allow. Plugins `tenant` cannot see are not
+    /// judged here: the change answers for them as for ids that do not exist.
+    pub fn refuses(&self, directory: &Directory, tenant: TenantId, added: &[&str]) -> Option<ConflictReport> {
+        let why = added
+            .iter()
+            .filter_map(|id| directory.plugin(id).filter(|p| p.visible_to(tenant)))
             .find_map(|p| self.refusal(directory, p))?;
         Some(ConflictReport {
             explanation: vec![why],
@@ -60,8 +60,12 @@ impl Policy {
         })
     }
 
-    /// Refuses a policy naming a support level or a plugin the tenant's directory does not know.
-    fn check(&self, directory: &Directory, tenant: TenantId) -> AppResult<()> {
+    /// Refuses a policy naming a support level, or newly blocking a plugin the tenant's directory
+    /// does not know (one blocked before stays blocked after it left the directory).
+    fn check(&self, directory: &Directory, tenant: TenantId, before: &Policy) -> AppResult<()> {
+        if self.support.len() > SUPPORT_LEVELS.len() {
+            return Err(AppError::invalid("Name each support level at most once."));
+        }
         if let Some(level) = self.support.iter().find(|s| !SUPPORT_LEVELS.contains(&s.as_str())) {
             return Err(AppError::invalid(format!(
                 "`{}` is not a support level; use {}.",
@@ -72,9 +76,9 @@ impl Policy {
         if self.blocked.len() > MAX_BLOCKED {
             return Err(AppError::invalid(format!("A policy blocks at most {MAX_BLOCKED} plugins.")));
         }
-        if let Some(unknown) =
-            self.blocked.iter().find(|id| !directory.plugin(id).is_some_and(|p| p.visible_to(tenant)))
-        {
+        let known =
+            |id: &String| before.blocked.contains(id) || directory.plugin(id).is_some_and(|p| p.visible_to(tenant));
+        if let Some(unknown) = self.blocked.iter().find(|id| !known(id)) {
             return Err(AppError::invalid(format!(
                 "No plugin `{}` in the directory.",
                 crate::error::typed(unknown, "A plugin id", 200)?
@@ -97,12 +101,12 @@ pub async fn set(
         Box::pin(async move {
             let directory = plugins.directory(conn).await?;
             let mut policy = policy;
-            policy.check(&directory, tenant_id)?;
+            let before = repo::lock_platform(conn, &default_platform(&directory)).await?;
+            policy.check(&directory, tenant_id, &before.policy)?;
             policy.support.sort();
             policy.support.dedup();
             policy.blocked.sort();
             policy.blocked.dedup();
-            let before = repo::lock_platform(conn, &default_platform(&directory)).await?;
             if before.policy == policy {
                 return Ok(());
             }
@@ -110,6 +114,18 @@ pub async fn set(
             let event = AuditEvent::success(AuditAction::PluginPolicyChanged, policy.describe())
                 .details(json!({ "before": before.policy, "after": policy }));
             record(conn, &source, event).await
+        })
+    })
+    .await
+}
+
+/// The tenant's policy (the empty one before an admin set any).
+pub async fn current(db: &Database, plugins: &Plugins, tenant: &Tenant) -> AppResult<Policy> {
+    let plugins = plugins.clone();
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            let directory = plugins.directory(conn).await?;
+            Ok(repo::platform(conn).await?.unwrap_or_else(|| default_platform(&directory)).policy)
         })
     })
     .await

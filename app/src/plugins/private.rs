@@ -7,6 +7,7 @@
 use serde_json::json;
 
 use super::model::PrivatePlugin;
+use super::registry::is_package_name;
 use super::repo::{self, NewPrivatePlugin};
 use super::service::{self, Plugins};
 use crate::audit::model::AuditAction;
@@ -30,22 +31,6 @@ pub struct NewPrivate {
     pub packages: Vec<String>,
 }
 
-/// npm's rules for a package name: lower case, at most 214 characters, an optional
-/// `@scope/`, and URL-safe characters only.
-fn npm_name(name: &str) -> bool {
-    let bare = |part: &str| {
-        !part.is_empty()
-            && !part.starts_with(['.', '_'])
-            && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._~".contains(c))
-    };
-    name.len() <= 214
-        && match name.strip_prefix('@').map(|rest| rest.split_once('/')) {
-            Some(Some((scope, package))) => bare(scope) && bare(package),
-            Some(None) => false,
-            None => bare(name),
-        }
-}
-
 fn entry_id(tenant: TenantId, name: &str) -> String {
     format!("t{}.{name}", tenant.0)
 }
@@ -64,7 +49,7 @@ impl NewPrivate {
         if self.packages.is_empty() || self.packages.len() > MAX_PACKAGES {
             return Err(AppError::invalid(format!("Name 1 to {MAX_PACKAGES} npm packages, the main one first.")));
         }
-        if let Some(bad) = self.packages.iter().find(|p| !npm_name(p)) {
+        if let Some(bad) = self.packages.iter().find(|p| !is_package_name(p)) {
             return Err(AppError::invalid(format!(
                 "`{}` is not an npm package name.",
                 typed(bad, "A package name", 214).unwrap_or("that")
@@ -90,7 +75,21 @@ pub fn list(directory: &super::directory::Directory, tenant: TenantId) -> Vec<Pr
         .collect()
 }
 
-/// Adds a private entry and, when the server reads a registry, its packages' versions now.
+/// The tenant's private entries, for `GET /api/plugins/private`.
+pub async fn of_tenant(db: &Database, plugins: &Plugins, tenant: &Tenant) -> AppResult<Vec<PrivatePlugin>> {
+    let (plugins, owner) = (plugins.clone(), tenant.id);
+    db.with_tenant(tenant, move |conn| Box::pin(async move { Ok(list(&*plugins.directory(conn).await?, owner)) })).await
+}
+
+/// The answer for a package this tenant cannot have: the same whether the registry lacks it
+/// or another tenant's entry holds it, so no tenant learns what another one publishes.
+fn not_on_registry(package: &str) -> AppError {
+    AppError::invalid(format!("`{package}` is not on the registry Beacon reads."))
+}
+
+/// Adds a private entry, claims its packages for the tenant and reads their versions from the
+/// registry at once. A package the registry does not serve, that another tenant's entry holds,
+/// or that is a public directory package refuses the entry, and nothing is kept.
 pub async fn add(
     db: &Database,
     plugins: &Plugins,
@@ -99,22 +98,34 @@ pub async fn add(
     new: NewPrivate,
 ) -> AppResult<PrivatePlugin> {
     new.check()?;
+    let Some(registry) = plugins.artifacts.clone() else {
+        return Err(AppError::invalid(
+            "Private plugins are read from the npm registry this server verifies tarballs from (BEACON_NPM_REGISTRY), and none is set.",
+        ));
+    };
     let (name, owner) = (new.name.trim().to_owned(), tenant.id);
     let id = entry_id(owner, &name);
     let packages: Vec<String> = new.packages.iter().map(|p| p.trim().to_owned()).collect();
-    let (loading, counting) = (plugins.clone(), plugins.clone());
-    let existing = db
-        .with_tenant(tenant, move |conn| {
-            Box::pin(async move { Ok::<_, AppError>(list(&*loading.directory(conn).await?, owner).len()) })
-        })
-        .await?;
-    if existing >= MAX_ENTRIES {
-        return Err(AppError::invalid(format!("A tenant keeps at most {MAX_ENTRIES} private plugins.")));
-    }
     let (stored_id, stored_packages) = (id.clone(), packages.clone());
     let (title, summary, category) = (new.title.trim().to_owned(), new.summary.trim().to_owned(), new.category);
     db.with_control(move |conn| {
         Box::pin(async move {
+            // One tenant's entries are added one after another: the cap holds under races.
+            repo::lock_private_entries(conn, owner.0).await?;
+            if repo::private_plugin_count(conn, owner.0).await? >= MAX_ENTRIES as i64 {
+                return Err(AppError::invalid(format!("A tenant keeps at most {MAX_ENTRIES} private plugins.")));
+            }
+            for (package, holder) in repo::package_owners(conn, &stored_packages).await? {
+                match holder {
+                    Some(holder) if holder == owner.0 => {}
+                    Some(_) => return Err(not_on_registry(&package)),
+                    None => {
+                        return Err(AppError::invalid(format!(
+                            "`{package}` is in the public directory: install its plugin instead."
+                        )))
+                    }
+                }
+            }
             let category = category.trim();
             let entry = NewPrivatePlugin {
                 id: &stored_id,
@@ -127,15 +138,25 @@ pub async fn add(
             if !repo::insert_private_plugin(conn, entry).await? {
                 return Err(AppError::conflict(format!("You already have a private plugin `{name}`.")));
             }
-            repo::add_packages(conn, &stored_packages).await?;
+            repo::add_owned_packages(conn, &stored_packages, owner.0).await?;
             repo::bump(conn, None).await.map_err(AppError::from)
         })
     })
     .await?;
-    if let Some(artifacts) = &plugins.artifacts {
-        let report = service::read_registry(db, &artifacts.policy, &artifacts.registry, &packages).await?;
-        tracing::info!(id = %id, versions = report.versions, not_found = report.not_found.len(), "private plugin read from the registry");
+    let report = service::read_registry(db, &registry.policy, &registry.registry, &packages).await?;
+    let missing = packages.iter().find(|p| report.not_found.contains(p) || report.failed.iter().any(|(f, _)| f == *p));
+    if let Some(missing) = missing {
+        let removed = id.clone();
+        db.with_control(move |conn| {
+            Box::pin(async move {
+                repo::delete_private_plugin(conn, &removed, owner.0).await?;
+                repo::bump(conn, None).await.map_err(AppError::from)
+            })
+        })
+        .await?;
+        return Err(not_on_registry(missing));
     }
+    let counting = plugins.clone();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let directory = counting.directory(conn).await?;
@@ -180,19 +201,4 @@ pub async fn remove(db: &Database, tenant: &Tenant, source: AuditSource, id: &st
         })
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::npm_name;
-
-    #[test]
-    fn package_names_follow_npm() {
-        for good in ["@acme/backstage-plugin-costs", "left-pad", "@a/b", "x.y_z~1"] {
-            assert!(npm_name(good), "{good}");
-        }
-        for bad in ["", "@acme", "@acme/", "Acme", "@acme/Costs", ".hidden", "_x", "a b", "a/b", &"x".repeat(215)] {
-            assert!(!npm_name(bad), "{bad}");
-        }
-    }
 }

@@ -46,7 +46,7 @@ const READERS: &[(&str, &[&str])] = &[
 /// The most recommendations shown.
 const SHOWN: usize = 6;
 /// The fewest other organisations a co-install is counted over: fewer could identify one.
-pub const MIN_TENANTS: i64 = 5;
+const MIN_TENANTS: i64 = 5;
 
 #[derive(QueryableByName)]
 struct CoInstall {
@@ -143,13 +143,13 @@ pub async fn recommendations(db: &Database, plugins: &Plugins, tenant: &Tenant) 
                 "SELECT a.plugin AS alongside, b.plugin, count(*) AS tenants \
                  FROM control.plugin_installs a JOIN control.plugin_installs b \
                    ON b.tenant_id = a.tenant_id AND b.plugin <> a.plugin \
-                 WHERE a.plugin = ANY($1) AND b.plugin <> ALL($1) \
-                   AND a.tenant_id <> (SELECT id FROM control.tenants WHERE schema_name = current_schema()) \
+                 WHERE a.plugin = ANY($1) AND b.plugin <> ALL($1) AND a.tenant_id <> $3 \
                  GROUP BY a.plugin, b.plugin HAVING count(*) >= $2 \
                  ORDER BY tenants DESC, b.plugin, a.plugin LIMIT 100",
             )
             .bind::<diesel::sql_types::Array<Text>, _>(&mine)
             .bind::<BigInt, _>(MIN_TENANTS)
+            .bind::<BigInt, _>(tenant_id.0)
             .load(conn)
             .await?;
             for row in co_installs {

@@ -44,12 +44,33 @@ impl Packument {
             .iter()
             .filter_map(|v| v.backstage.as_ref()?.get("pluginPackages")?.as_array())
             .flatten()
-            .filter_map(|n| n.as_str().map(str::to_owned))
+            .filter_map(|n| n.as_str().filter(|n| is_package_name(n)).map(str::to_owned))
             .collect();
         names.sort();
         names.dedup();
+        // A package names its plugin's few siblings; a longer list is not a plugin's.
+        names.truncate(MAX_PLUGIN_PACKAGES);
         names
     }
+}
+
+/// The most sibling packages one package's `backstage.pluginPackages` brings into the directory.
+const MAX_PLUGIN_PACKAGES: usize = 20;
+
+/// npm's rules for a package name: lower case, at most 214 characters, an optional `@scope/`,
+/// and URL-safe characters only.
+pub fn is_package_name(name: &str) -> bool {
+    let bare = |part: &str| {
+        !part.is_empty()
+            && !part.starts_with(['.', '_'])
+            && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._~".contains(c))
+    };
+    name.len() <= 214
+        && match name.strip_prefix('@').map(|rest| rest.split_once('/')) {
+            Some(Some((scope, package))) => bare(scope) && bare(package),
+            Some(None) => false,
+            None => bare(name),
+        }
 }
 
 /// The packument's URL under `registry` (which may have a path, e.g. a proxy's prefix).
@@ -148,6 +169,16 @@ fn integrity(dist: Option<&Value>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn package_names_follow_npm() {
+        for good in ["@acme/backstage-plugin-costs", "left-pad", "@a/b", "x.y_z~1"] {
+            assert!(is_package_name(good), "{good}");
+        }
+        for bad in ["", "@acme", "@acme/", "Acme", "@acme/Costs", ".hidden", "_x", "a b", "a/b", &"x".repeat(215)] {
+            assert!(!is_package_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn a_mirror_packument_with_missing_fields_and_offsets_parses() {

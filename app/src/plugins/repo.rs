@@ -198,12 +198,72 @@ pub async fn store_packument(conn: &mut Connection, name: &str, packument: &Pack
 }
 
 /// Adds packages the directory did not list yet (a plugin's own libraries).
-pub async fn add_packages(conn: &mut Connection, names: &[String]) -> QueryResult<()> {
-    diesel::sql_query("INSERT INTO control.plugin_packages (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING")
-        .bind::<diesel::sql_types::Array<Text>, _>(names)
+/// Adds the packages `by` names as its plugin's (`backstage.pluginPackages`); they belong to
+/// whoever `by` belongs to (the public directory, or a tenant's private entry).
+pub async fn add_sibling_packages(conn: &mut Connection, names: &[String], by: &str) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO control.plugin_packages (name, owner_tenant) \
+         SELECT unnest($1::text[]), (SELECT owner_tenant FROM control.plugin_packages WHERE name = $2) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind::<Array<Text>, _>(names)
+    .bind::<Text, _>(by)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Adds a tenant's private packages (those it holds already stay as they are).
+pub async fn add_owned_packages(conn: &mut Connection, names: &[String], owner: i64) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO control.plugin_packages (name, owner_tenant) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING",
+    )
+    .bind::<Array<Text>, _>(names)
+    .bind::<BigInt, _>(owner)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Which of `names` the directory holds already, and whose each is (`None`: public).
+pub async fn package_owners(conn: &mut Connection, names: &[String]) -> QueryResult<Vec<(String, Option<i64>)>> {
+    #[derive(QueryableByName)]
+    struct Owner {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        owner_tenant: Option<i64>,
+    }
+    let rows: Vec<Owner> =
+        diesel::sql_query("SELECT name, owner_tenant FROM control.plugin_packages WHERE name = ANY($1) FOR UPDATE")
+            .bind::<Array<Text>, _>(names)
+            .load(conn)
+            .await?;
+    Ok(rows.into_iter().map(|r| (r.name, r.owner_tenant)).collect())
+}
+
+/// Holds `owner`'s private entries until the transaction ends: its additions are made one at
+/// a time.
+pub async fn lock_private_entries(conn: &mut Connection, owner: i64) -> QueryResult<()> {
+    // The first key says "private plugin entries"; the second is the tenant.
+    diesel::sql_query("SELECT pg_advisory_xact_lock(20261206, $1::int)")
+        .bind::<BigInt, _>(owner)
         .execute(conn)
         .await
         .map(drop)
+}
+
+pub async fn private_plugin_count(conn: &mut Connection, owner: i64) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let count: Count = diesel::sql_query("SELECT count(*) AS n FROM control.plugins WHERE owner_tenant = $1")
+        .bind::<BigInt, _>(owner)
+        .get_result(conn)
+        .await?;
+    Ok(count.n)
 }
 
 /// Remembers why a package could not be refreshed (shown to operators; the old data stays).
@@ -457,21 +517,22 @@ pub async fn set_policy(conn: &mut Connection, policy: &Policy) -> QueryResult<(
         .map(drop)
 }
 
-/// Keeps the control plane's record of which directory plugins this tenant has installed
-/// (`control.plugin_installs`, read only as aggregates of at least five tenants).
-pub async fn note_installed_plugins(conn: &mut Connection, set: &[InstalledPackage]) -> QueryResult<()> {
-    let plugins: BTreeSet<&str> = set.iter().filter_map(|p| p.plugin.as_deref()).collect();
+/// Keeps the control plane's record of which directory plugins `tenant` runs (enabled ones;
+/// `control.plugin_installs`, read only as aggregates of at least five tenants), in the same
+/// transaction as the revision that changed them.
+pub async fn note_installed_plugins(conn: &mut Connection, tenant: i64, set: &[InstalledPackage]) -> QueryResult<()> {
+    let plugins: BTreeSet<&str> = set.iter().filter(|p| !p.disabled).filter_map(|p| p.plugin.as_deref()).collect();
     let plugins: Vec<&str> = plugins.into_iter().collect();
-    // The tenant is the one whose schema the transaction runs in (`with_tenant`).
-    let tenant = "(SELECT id FROM control.tenants WHERE schema_name = current_schema())";
-    diesel::sql_query(format!("DELETE FROM control.plugin_installs WHERE tenant_id = {tenant} AND plugin <> ALL($1)"))
+    diesel::sql_query("DELETE FROM control.plugin_installs WHERE tenant_id = $2 AND plugin <> ALL($1)")
         .bind::<Array<Text>, _>(&plugins)
+        .bind::<BigInt, _>(tenant)
         .execute(conn)
         .await?;
-    diesel::sql_query(format!(
-        "INSERT INTO control.plugin_installs (tenant_id, plugin) SELECT {tenant}, unnest($1::text[]) ON CONFLICT DO NOTHING"
-    ))
+    diesel::sql_query(
+        "INSERT INTO control.plugin_installs (tenant_id, plugin) SELECT $2, unnest($1::text[]) ON CONFLICT DO NOTHING",
+    )
     .bind::<Array<Text>, _>(&plugins)
+    .bind::<BigInt, _>(tenant)
     .execute(conn)
     .await
     .map(drop)
@@ -844,13 +905,19 @@ pub async fn insert_request(conn: &mut Connection, new: NewRequest<'_>) -> Query
     .map(drop)
 }
 
-/// Pending requests first (oldest first: the queue), then decided ones, newest first.
-pub async fn requests(conn: &mut Connection, limit: i64) -> QueryResult<Vec<ChangeRequest>> {
+/// Pending requests first (oldest first: the queue), then decided ones, newest first; only
+/// `requested_by`'s when given.
+pub async fn requests(
+    conn: &mut Connection,
+    limit: i64,
+    requested_by: Option<Uuid>,
+) -> QueryResult<Vec<ChangeRequest>> {
     let rows: Vec<RequestRow> = diesel::sql_query(format!(
-        "SELECT {REQUEST_COLUMNS} FROM plugin_change_requests \
+        "SELECT {REQUEST_COLUMNS} FROM plugin_change_requests WHERE $2::uuid IS NULL OR requested_by = $2 \
          ORDER BY state <> 'pending', CASE WHEN state = 'pending' THEN created_at END, created_at DESC LIMIT $1"
     ))
     .bind::<BigInt, _>(limit)
+    .bind::<Nullable<SqlUuid>, _>(requested_by)
     .load(conn)
     .await?;
     Ok(rows.into_iter().map(|r| StoredRequest::from(r).request).collect())

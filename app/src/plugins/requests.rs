@@ -21,19 +21,38 @@ use crate::notifications::repo as notifications_repo;
 use crate::notifications::service::{notify, Notice};
 use crate::tenancy::model::Tenant;
 
-/// The most requests the list shows.
-const LISTED: i64 = 200;
+/// The most requests a list shows.
+pub(super) const LISTED: i64 = 50;
+/// The most of a requester's name a revision's reason repeats ("… (asked by …)"): with the
+/// reason's own limit it stays within a revision reason's 500 characters.
+const NAME_IN_REASON: usize = 100;
 /// Reasons and rejection notes are sentences, not documents. A reason leaves room in the
 /// revision's reason (at most 500 characters) for who asked.
 const MAX_REASON: usize = 280;
 const MAX_NOTE: usize = 1_000;
 
-fn name_of(me: &Principal) -> String {
-    if me.display_name.is_empty() {
-        me.email.clone()
-    } else {
-        me.display_name.clone()
+/// Which requests a member sees: admins every one, maintainers their own, others none (a
+/// request's reason and configuration are not for every reader of the plugin set).
+#[derive(Clone, Copy, Debug)]
+pub enum Shown {
+    All,
+    Own(Uuid),
+    None,
+}
+
+impl Shown {
+    pub fn for_member(me: &Principal, may_manage: bool, may_request: bool) -> Self {
+        match (may_manage, may_request) {
+            (true, _) => Shown::All,
+            (false, true) => Shown::Own(me.user_id),
+            _ => Shown::None,
+        }
     }
+}
+
+/// A request id from a route or a form; anything else is no such request.
+pub fn parse_id(raw: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(raw.trim()).map_err(|_| AppError::not_found("No such request."))
 }
 
 /// Files a request for `operation`, after checking it could be made now. `Ok(Err(report))`:
@@ -44,10 +63,12 @@ pub async fn file(
     tenant: &Tenant,
     source: AuditSource,
     me: &Principal,
-    operation: Operation,
+    mut operation: Operation,
     reason: String,
 ) -> AppResult<Result<(Uuid, Resolution), ConflictReport>> {
     let reason = crate::error::typed(&reason, "A reason", MAX_REASON)?.to_owned();
+    // Stored as it will be applied: configuration in its one shape, names checked.
+    operation.check()?;
     if reason.is_empty() {
         return Err(AppError::invalid("Say why: the admin who decides reads it."));
     }
@@ -64,7 +85,7 @@ pub async fn file(
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let summary = service::default_reason(&operation);
-            let requester = name_of(&me);
+            let requester = me.name().to_owned();
             let stored = serde_json::to_value(&operation).map_err(AppError::internal)?;
             let new = NewRequest {
                 id,
@@ -93,8 +114,17 @@ pub async fn file(
     .await
 }
 
-pub async fn list(db: &Database, tenant: &Tenant) -> AppResult<Vec<ChangeRequest>> {
-    db.with_tenant(tenant, |conn| Box::pin(async move { Ok(repo::requests(conn, LISTED).await?) })).await
+pub async fn list(db: &Database, tenant: &Tenant, shown: Shown) -> AppResult<Vec<ChangeRequest>> {
+    db.with_tenant(tenant, move |conn| Box::pin(async move { shown_in(conn, shown).await })).await
+}
+
+/// The requests `shown` lets a member see, pending first.
+pub(super) async fn shown_in(conn: &mut Connection, shown: Shown) -> AppResult<Vec<ChangeRequest>> {
+    Ok(match shown {
+        Shown::All => repo::requests(conn, LISTED, None).await?,
+        Shown::Own(user) => repo::requests(conn, LISTED, Some(user)).await?,
+        Shown::None => Vec::new(),
+    })
 }
 
 /// Approves a pending request: its change, made by `me` on today's set. A refusal leaves the
@@ -110,7 +140,8 @@ pub async fn approve(
     let stored =
         db.with_tenant(tenant, move |conn| Box::pin(async move { pending(conn, id).await.map(|r| r.request) })).await?;
     let operation: Operation = serde_json::from_value(stored.operation).map_err(AppError::internal)?;
-    let reason = format!("{} (asked by {})", stored.reason, stored.requester);
+    let asker: String = stored.requester.chars().take(NAME_IN_REASON).collect();
+    let reason = format!("{} (asked by {asker})", stored.reason);
     service::change(db, plugins, tenant, source, me, Change { operation, reason, dry_run: false, request: Some(id) })
         .await
 }
@@ -129,7 +160,7 @@ pub async fn reject(
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let stored = pending(conn, id).await?;
-            let decider = name_of(&me);
+            let decider = me.name().to_owned();
             let note = (!note.is_empty()).then_some(note);
             let decision = Decision {
                 id,
@@ -174,7 +205,7 @@ pub(super) async fn approved(
     revision: i32,
 ) -> AppResult<()> {
     let stored = pending(conn, id).await?;
-    let decider = name_of(me);
+    let decider = me.name().to_owned();
     let decision = Decision {
         id,
         state: "approved",

@@ -36,7 +36,10 @@ use crate::fetch::FetchPolicy;
 use crate::notifications::model::NotificationKind;
 use crate::notifications::repo as notifications_repo;
 use crate::notifications::service::{notify, Notice};
-use crate::tenancy::{self, model::Tenant};
+use crate::tenancy::{
+    self,
+    model::{Tenant, TenantId},
+};
 
 /// The releases a plugin page's compatibility table compares: the newest of each of the last
 /// few release lines.
@@ -163,7 +166,7 @@ pub async fn read_registry(
         let saved = db
             .with_control(move |conn| {
                 Box::pin(async move {
-                    repo::add_packages(conn, &joined).await?;
+                    repo::add_sibling_packages(conn, &joined, &stored).await?;
                     repo::store_packument(conn, &stored, &packument).await.map_err(AppError::from)?;
                     Ok::<_, AppError>(packument.versions.len())
                 })
@@ -463,6 +466,7 @@ pub async fn tenant_plugins(
     plugins: &Plugins,
     tenant: &Tenant,
     may_manage: bool,
+    shown: requests::Shown,
 ) -> AppResult<TenantPlugins> {
     let (plugins, tenant_id) = (plugins.clone(), tenant.id);
     db.with_tenant(tenant, move |conn| {
@@ -502,7 +506,7 @@ pub async fn tenant_plugins(
                 warnings,
                 runtimes: reports.runtimes,
                 unexpected,
-                requests: repo::requests(conn, REQUESTS).await?,
+                requests: requests::shown_in(conn, shown).await?,
                 private: super::private::list(&directory, tenant_id),
                 may_manage,
             })
@@ -612,9 +616,6 @@ pub async fn set_platform(
     .await
 }
 
-/// The most change requests Settings → Plugins lists.
-const REQUESTS: i64 = 50;
-
 /// A change asked for: what, why, and whether only to say what it would do.
 pub struct Change {
     pub operation: Operation,
@@ -671,8 +672,10 @@ pub enum Operation {
 const MAX_BULK: usize = 50;
 
 impl Operation {
-    /// Refuses text no name or range can hold (NUL bytes, absurd lengths) before any work.
-    fn check(&self) -> AppResult<()> {
+    /// Refuses text no name or range can hold (NUL bytes, absurd lengths) before any work, and
+    /// puts a configuration in the one shape a revision stores (a mapping of at most 64 KiB of
+    /// YAML, or none), however it came (YAML text or JSON, alone or inside a bulk change).
+    pub fn check(&mut self) -> AppResult<()> {
         match self {
             Operation::Install { plugin, versions } => {
                 typed(plugin, "A plugin id")?;
@@ -693,14 +696,21 @@ impl Operation {
                 return Err(AppError::not_found(format!("No revision {revision}.")));
             }
             Operation::Rollback { .. } => {}
-            Operation::Configure { package, .. } => {
+            Operation::Configure { package, config } => {
                 typed(package, "A package name")?;
+                if let Some(value) = config.take() {
+                    let text = match value {
+                        serde_json::Value::String(yaml) => yaml,
+                        other => serde_json::to_string(&other).map_err(AppError::internal)?,
+                    };
+                    *config = config::parse_yaml(&text)?;
+                }
             }
             Operation::Bulk { operations } => {
                 if operations.is_empty() || operations.len() > MAX_BULK {
                     return Err(AppError::invalid(format!("A bulk change holds 1 to {MAX_BULK} operations.")));
                 }
-                for operation in operations {
+                for operation in operations.iter_mut() {
                     if matches!(operation, Operation::Bulk { .. } | Operation::Rollback { .. }) {
                         return Err(AppError::invalid("A bulk change holds no rollback and no other bulk change."));
                     }
@@ -905,6 +915,7 @@ pub(super) fn refused(conflict: solver::Conflict, alternatives: Vec<Alternative>
 /// The set an operation asks for, or why it cannot be made.
 fn next_set(
     directory: &Directory,
+    tenant: TenantId,
     release: &Release,
     current: &[InstalledPackage],
     operation: &Operation,
@@ -914,7 +925,11 @@ fn next_set(
     let fits = directory.fits(release);
     match operation {
         Operation::Install { plugin, versions } => {
-            let info = directory.plugin(plugin).ok_or_else(|| AppError::not_found(format!("No plugin `{plugin}`.")))?;
+            // Another tenant's private plugin does not exist here, exactly as an unknown id.
+            let info = directory
+                .plugin(plugin)
+                .filter(|p| p.visible_to(tenant))
+                .ok_or_else(|| AppError::not_found(format!("No plugin `{plugin}`.")))?;
             let packages: Vec<&PackageInfo> = if versions.is_empty() {
                 directory.loadable_packages(info).collect()
             } else {
@@ -1000,19 +1015,20 @@ fn next_set(
         Operation::Bulk { operations } => {
             let (mut set, mut warnings) = (current.to_vec(), Vec::new());
             for (step, operation) in operations.iter().enumerate() {
-                match next_set(directory, release, &set, operation, None)? {
+                let which = format!("Step {} ({}):", step + 1, default_reason(operation).to_lowercase());
+                match next_set(directory, tenant, release, &set, operation, None).map_err(|e| e.prefixed(&which))? {
                     Ok((next, more)) => {
                         set = next;
                         warnings.extend(more);
                     }
                     Err(mut report) => {
-                        let which = format!("Step {} ({}):", step + 1, default_reason(operation).to_lowercase());
                         report.explanation.insert(0, which);
                         return Ok(Err(report));
                     }
                 }
             }
-            warnings.dedup();
+            let mut seen = HashSet::new();
+            warnings.retain(|w| seen.insert(w.clone()));
             Ok(Ok((set, warnings)))
         }
         Operation::Rollback { revision } => {
@@ -1041,7 +1057,7 @@ pub async fn change(
     me: &Principal,
     change: Change,
 ) -> AppResult<ChangeOutcome> {
-    let Change { operation, reason, dry_run, request } = change;
+    let Change { mut operation, reason, dry_run, request } = change;
     let reason = typed(&reason, "A reason")?.to_owned();
     operation.check()?;
     let started = std::time::Instant::now();
@@ -1177,12 +1193,6 @@ async fn solve_change(
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let directory = plugins.directory(conn).await?;
-            // Another tenant's private plugin does not exist here.
-            if let Some(unseen) =
-                operation.installs().into_iter().find(|id| directory.plugin(id).is_some_and(|p| !p.visible_to(tenant_id)))
-            {
-                return Err(AppError::not_found(format!("No plugin `{unseen}`.")));
-            }
             // A dry run reads; a change holds the platform row until it commits.
             let platform = if dry_run {
                 platform(conn, &directory).await?
@@ -1193,24 +1203,30 @@ async fn solve_change(
             if let Some(id) = request {
                 requests::still_pending(conn, id).await?;
             }
-            if let Some(report) = platform.policy.refuses(&directory, &operation) {
-                if !dry_run {
-                    record(conn, &source, operation.refused(&report)).await?;
-                }
-                return Ok(ChangeOutcome::Refused(report));
-            }
             let current = current_set(conn, &platform).await?;
             let earlier = match &operation {
                 Operation::Rollback { revision } => repo::revision_packages(conn, *revision).await?,
                 _ => None,
             };
+            // What the change would bring in: its installs, or the plugins a rollback restores.
+            let mut added = operation.installs();
+            if let Some(earlier) = &earlier {
+                let running: HashSet<&str> = current.iter().filter_map(|p| p.plugin.as_deref()).collect();
+                added.extend(earlier.iter().filter_map(|p| p.plugin.as_deref()).filter(|p| !running.contains(p)));
+            }
+            if let Some(report) = platform.policy.refuses(&directory, tenant_id, &added) {
+                if !dry_run {
+                    record(conn, &source, operation.refused(&report)).await?;
+                }
+                return Ok(ChangeOutcome::Refused(report));
+            }
             let target = operation_target(&operation);
             // Solving is CPU work with no await (bounded by the solver's step budget): off the
             // async workers, so other requests are not held up behind it.
             let (solving, inputs) = (directory.clone(), (current.clone(), operation.clone()));
             let next = tokio::task::spawn_blocking(move || {
                 let (current, operation) = inputs;
-                next_set(&solving, &release, &current, &operation, earlier)
+                next_set(&solving, tenant_id, &release, &current, &operation, earlier)
             })
             .await
             .map_err(AppError::internal)??;
@@ -1264,7 +1280,7 @@ async fn solve_change(
                         Operation::Rollback { revision } => Some(revision),
                         _ => None,
                     };
-                    let author = if me.display_name.is_empty() { me.email.clone() } else { me.display_name.clone() };
+                    let author = me.name().to_owned();
                     let reason = if reason.is_empty() { default_reason(&operation) } else { reason };
                     repo::insert_revision(
                         conn,
@@ -1280,7 +1296,7 @@ async fn solve_change(
                         },
                     )
                     .await?;
-                    repo::note_installed_plugins(conn, &set).await?;
+                    repo::note_installed_plugins(conn, tenant_id.0, &set).await?;
                     if let Some(id) = request {
                         requests::approved(conn, &source, &me, id, number).await?;
                     }
@@ -1352,7 +1368,7 @@ pub async fn configs(db: &Database, tenant: &Tenant) -> AppResult<(i32, BTreeMap
 
 /// `GET /api/plugins/health`: the runtimes heard from and each installed package's health.
 pub async fn health(db: &Database, plugins: &Plugins, tenant: &Tenant) -> AppResult<PluginHealth> {
-    let overview = tenant_plugins(db, plugins, tenant, false).await?;
+    let overview = tenant_plugins(db, plugins, tenant, false, requests::Shown::None).await?;
     Ok(PluginHealth {
         revision: overview.platform.current_revision,
         runtimes: overview.runtimes,

@@ -185,6 +185,18 @@ pub async fn clean(
         .get_results(conn)
         .await?;
     reattributed += clients.len();
+    // Plugin revisions they made and change requests they asked for or decided.
+    for sql in [
+        "UPDATE plugin_revisions SET author = $2 WHERE author_id = $1",
+        "UPDATE plugin_change_requests SET requester = $2 WHERE requested_by = $1",
+        "UPDATE plugin_change_requests SET decider = $2 WHERE decided_by = $1",
+    ] {
+        reattributed += diesel::sql_query(sql)
+            .bind::<diesel::sql_types::Uuid, _>(user)
+            .bind::<diesel::sql_types::Text, _>(name)
+            .execute(conn)
+            .await?;
+    }
     // The clients' logged calls name their creator as the acting member.
     diesel::update(api_requests::table.filter(api_requests::oauth_client_id.eq_any(&clients)))
         .set(api_requests::user_id.eq(id))
@@ -219,6 +231,14 @@ pub async fn clean(
         diesel::sql_query(
             "UPDATE notifications SET title = regexp_replace(title, $1, $2, 'gi'), \
                 body = regexp_replace(body, $1, $2, 'gi') WHERE title ~* $1 OR body ~* $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(regex_literal(named))
+        .bind::<diesel::sql_types::Text, _>(name)
+        .execute(conn)
+        .await?;
+        // An approved request's revision says who asked ("… (asked by …)").
+        diesel::sql_query(
+            "UPDATE plugin_revisions SET reason = regexp_replace(reason, $1, $2, 'gi') WHERE reason ~* $1",
         )
         .bind::<diesel::sql_types::Text, _>(regex_literal(named))
         .bind::<diesel::sql_types::Text, _>(name)

@@ -22,6 +22,7 @@ use app::plugins::model::{
     Browse, BrowseQuery, ChangeOutcome, CompatibilityReport, DependencyGraph, HealthReport, PackageChange,
     PluginDetail, PluginHealth, PluginSetMetrics, Policy, TenantPlugins,
 };
+use app::plugins::requests::Shown;
 use app::plugins::service::{self, Change, Operation};
 use app::state::{AppState, RequestContext};
 
@@ -93,8 +94,10 @@ async fn installed(
     Extension(ctx): Extension<RequestContext>,
 ) -> ApiResult<Json<TenantPlugins>> {
     let me = ctx.authorize(Action::PluginsRead)?;
-    let manage = app::auth::permission::decide(me.role, ctx.credential.scopes(), Action::PluginsManage).allowed();
-    Ok(Json(service::tenant_plugins(&state.db, &state.plugins, &ctx.tenant, manage).await?))
+    let may = |action| app::auth::permission::decide(me.role, ctx.credential.scopes(), action).allowed();
+    let (manage, request) = (may(Action::PluginsManage), may(Action::PluginsRequest));
+    let shown = Shown::for_member(me, manage, request);
+    Ok(Json(service::tenant_plugins(&state.db, &state.plugins, &ctx.tenant, manage, shown).await?))
 }
 
 /// `GET /api/plugins/revisions?from=3&to=5`: how revision 5 differs from revision 3.
@@ -362,15 +365,8 @@ async fn configure(
     let me = manager(&ctx)?;
     let request: WithReason<Configure> = json_body(&body)?;
     let Configure { package, config } = request.change;
-    let config = match config {
-        Value::String(yaml) => app::plugins::config::parse_yaml(&yaml)?,
-        Value::Null => None,
-        // JSON is YAML: a mapping goes through the same size and shape checks as text.
-        mapping @ Value::Object(_) => {
-            app::plugins::config::parse_yaml(&serde_json::to_string(&mapping).unwrap_or_default())?
-        }
-        _ => return Err(super::invalid("`config` is a mapping, YAML text or null".into())),
-    };
+    // A mapping or YAML text; `Operation::check` puts either in the one shape a revision holds.
+    let config = (!config.is_null()).then_some(config);
     apply(&state, &ctx, &me, Operation::Configure { package, config }, &request.reason, false).await
 }
 
@@ -447,8 +443,7 @@ async fn metrics(
 /// `GET /api/plugins/policy`: the tenant's restriction of the directory.
 async fn policy(State(state): State<AppState>, Extension(ctx): Extension<RequestContext>) -> ApiResult<Json<Policy>> {
     ctx.authorize(Action::PluginsRead)?;
-    let browse = service::browse(&state.db, &state.plugins, &ctx.tenant, BrowseQuery::default()).await?;
-    Ok(Json(browse.platform.policy))
+    Ok(Json(app::plugins::policy::current(&state.db, &state.plugins, &ctx.tenant).await?))
 }
 
 /// `PUT /api/plugins/policy {"support": ["supported"], "blocked": [], "active_only": false}`
@@ -463,13 +458,16 @@ async fn set_policy(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/plugins/requests`: changes maintainers asked for, pending first.
+/// `GET /api/plugins/requests`: changes maintainers asked for, pending first — every one for
+/// admins, their own for maintainers.
 async fn requests(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
 ) -> ApiResult<Json<Vec<app::plugins::model::ChangeRequest>>> {
-    ctx.authorize(Action::PluginsRead)?;
-    Ok(Json(app::plugins::requests::list(&state.db, &ctx.tenant).await?))
+    let me = ctx.authorize(Action::PluginsRequest)?;
+    let manage = app::auth::permission::decide(me.role, ctx.credential.scopes(), Action::PluginsManage).allowed();
+    let shown = Shown::for_member(me, manage, true);
+    Ok(Json(app::plugins::requests::list(&state.db, &ctx.tenant, shown).await?))
 }
 
 /// `POST /api/plugins/requests {"operation": "install", "plugin": "tech-radar", "reason": "…"}`:
@@ -499,10 +497,6 @@ async fn file_request(
     })
 }
 
-fn request_id(raw: &str) -> ApiResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(raw).map_err(|_| super::ApiError(app::error::AppError::not_found("No such request.")))
-}
-
 /// `POST /api/plugins/requests/{id}/approve`: the request's change, made now (201), or why not
 /// (409; the request stays pending).
 async fn approve_request(
@@ -517,7 +511,7 @@ async fn approve_request(
         &ctx.tenant,
         ctx.audit_source(),
         &me,
-        request_id(&id)?,
+        app::plugins::requests::parse_id(&id)?,
     )
     .await?;
     Ok(change_response(outcome, false))
@@ -538,7 +532,15 @@ async fn reject_request(
 ) -> ApiResult<StatusCode> {
     let me = manager(&ctx)?;
     let Reject { note } = if body.is_empty() { Reject { note: String::new() } } else { json_body(&body)? };
-    app::plugins::requests::reject(&state.db, &ctx.tenant, ctx.audit_source(), &me, request_id(&id)?, note).await?;
+    app::plugins::requests::reject(
+        &state.db,
+        &ctx.tenant,
+        ctx.audit_source(),
+        &me,
+        app::plugins::requests::parse_id(&id)?,
+        note,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -556,8 +558,7 @@ async fn private_plugins(
     Extension(ctx): Extension<RequestContext>,
 ) -> ApiResult<Json<Vec<app::plugins::model::PrivatePlugin>>> {
     ctx.authorize(Action::PluginsRead)?;
-    let overview = service::tenant_plugins(&state.db, &state.plugins, &ctx.tenant, false).await?;
-    Ok(Json(overview.private))
+    Ok(Json(app::plugins::private::of_tenant(&state.db, &state.plugins, &ctx.tenant).await?))
 }
 
 #[derive(Deserialize)]

@@ -304,7 +304,6 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             | "/api/plugins/dependencies"
             | "/api/plugins/metrics"
             | "/api/plugins/policy"
-            | "/api/plugins/requests"
             | "/api/plugins/openapi.json"
             | "/api/plugins/private",
         ) => Some((Rule::Allowed(PluginsRead), get(&path))),
@@ -318,6 +317,7 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             json(&path, r#"{"operations":[{"operation":"uninstall","plugin":"nope"}]}"#),
         )),
         ("PUT", "/api/plugins/policy") => Some((Rule::Allowed(PluginsManage), json(&path, r#"{"support":["gold"]}"#))),
+        ("GET", "/api/plugins/requests") => Some((Rule::Allowed(PluginsRequest), get(&path))),
         ("POST", "/api/plugins/requests") => Some((
             Rule::Allowed(PluginsRequest),
             json(&path, r#"{"operation":"uninstall","plugin":"nope","reason":""}"#),

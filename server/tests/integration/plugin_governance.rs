@@ -76,6 +76,24 @@ async fn a_bulk_change_is_one_revision_and_a_refused_step_changes_nothing() {
         let (status, body) = send(&app, &t, &cookie, Method::POST, "/api/plugins/operations", bad.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad} → {body}");
     }
+    // An error inside a step says which step; configuration in a step is checked as in PUT /config.
+    let (status, body) = send(
+        &app,
+        &t,
+        &cookie,
+        Method::POST,
+        "/api/plugins/operations",
+        json!({"operations": [{"operation": "update"}, {"operation": "uninstall", "plugin": "nope"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("Step 2 (uninstall nope): "), "{body}");
+    for config in [json!(["a"]), json!("- not a mapping"), json!({"techRadar": {"url": "x\u{0}"}}), json!("a: \"\\0\"")]
+    {
+        let step = json!({"operations": [{"operation": "configure", "package": RADAR_BACKEND, "config": config}]});
+        let (status, body) = send(&app, &t, &cookie, Method::POST, "/api/plugins/operations", step).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{config} → {body}");
+    }
     let too_many: Vec<Value> = (0..51).map(|_| json!({"operation": "update"})).collect();
     let (status, _) =
         send(&app, &t, &cookie, Method::POST, "/api/plugins/operations", json!({"operations": too_many})).await;
@@ -173,7 +191,7 @@ async fn maintainers_ask_admins_decide_and_a_request_is_applied_once() {
 
     let (status, _) =
         send(&app, &t, &maintainer, Method::POST, &format!("/api/plugins/requests/{id}/approve"), json!({})).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "nobody approves their own request");
+    assert_eq!(status, StatusCode::FORBIDDEN, "maintainers do not approve");
     let approve = format!("/api/plugins/requests/{id}/approve");
     let (status, made) = send(&app, &t, &admin, Method::POST, &approve, json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
@@ -210,9 +228,28 @@ async fn maintainers_ask_admins_decide_and_a_request_is_applied_once() {
     let (other, other_admin) = app.signed_in_tenant().await;
     let (status, _) = send(&app, &other, &other_admin, Method::POST, &approve, json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's request does not exist there");
+    // A request's reason is for admins and the maintainer who asked, not every reader.
+    let (_, mine) = send(
+        &app,
+        &t,
+        &admin,
+        Method::POST,
+        "/api/plugins/requests",
+        json!({"operation": "toggle", "plugin": "roadie-argocd", "disabled": true, "reason": "quiet for the freeze"}),
+    )
+    .await;
+    assert!(mine["id"].is_string(), "{mine}");
+    let (_, theirs, _) = app.get_json(&t, &maintainer, "/api/plugins/requests").await;
+    assert!(!theirs.to_string().contains("quiet for the freeze"), "a maintainer sees their own: {theirs}");
+    let (_, all, _) = app.get_json(&t, &admin, "/api/plugins/requests").await;
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let (status, _, _) = app.get_json(&t, &developer, "/api/plugins/requests").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, overview, _) = app.get_json(&t, &developer, "/api/plugins/installed").await;
+    assert_eq!(overview["requests"], json!([]));
     let actions = app.audit_actions(&t.tenant).await;
     let count = |name: &str| actions.iter().filter(|(a, _, _)| a == name).count();
-    assert_eq!(count("plugin.change_requested"), 2);
+    assert_eq!(count("plugin.change_requested"), 3);
     assert_eq!(count("plugin.change_request_decided"), 2);
 }
 
@@ -253,8 +290,9 @@ async fn a_policy_hides_and_refuses_what_it_does_not_allow_and_keeps_what_runs()
     assert!(refused["explanation"][0].as_str().unwrap().contains("is community"), "{refused}");
     let bulk = json!({"operations": [install("tech-radar", json!({RADAR: "1.13.0", RADAR_BACKEND: "*"})),
         {"operation": "install", "plugin": "pagerduty"}]});
-    let (status, _) = send(&app, &t, &cookie, Method::POST, "/api/plugins/operations", bulk).await;
+    let (status, refused) = send(&app, &t, &cookie, Method::POST, "/api/plugins/operations", bulk).await;
     assert_eq!(status, StatusCode::CONFLICT);
+    assert!(refused["explanation"][0].as_str().unwrap().contains("PagerDuty is community"), "{refused}");
     assert_eq!(current_revision(&app, &t, &cookie).await, 1);
     let disable = json!({"plugin": "roadie-argocd", "disabled": true});
     let (status, toggled) = send(&app, &t, &cookie, Method::POST, "/api/plugins/toggle", disable).await;
@@ -267,6 +305,24 @@ async fn a_policy_hides_and_refuses_what_it_does_not_allow_and_keeps_what_runs()
         send(&app, &t, &cookie, Method::POST, "/api/plugins/install", json!({"plugin": "tech-radar"})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(refused["explanation"][0], "Your organisation's policy blocks Tech Radar.");
+    // Blocking Argo CD refuses a rollback that would bring it back after its removal.
+    let (status, _) =
+        send(&app, &t, &cookie, Method::DELETE, "/api/plugins/uninstall", json!({"plugin": "roadie-argocd"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = send(
+        &app,
+        &t,
+        &cookie,
+        Method::PUT,
+        "/api/plugins/policy",
+        json!({"blocked": ["tech-radar", "roadie-argocd"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, refused) =
+        send(&app, &t, &cookie, Method::POST, "/api/plugins/rollback", json!({"revision": 1})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["explanation"][0], "Your organisation's policy blocks Roadie Argo CD.");
 
     for bad in [
         json!({"support": ["gold"]}),
@@ -282,8 +338,48 @@ async fn a_policy_hides_and_refuses_what_it_does_not_allow_and_keeps_what_runs()
     let (status, _) = send(&app, &t, &maintainer, Method::PUT, "/api/plugins/policy", json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let actions = app.audit_actions(&t.tenant).await;
-    assert_eq!(actions.iter().filter(|(a, _, _)| a == "plugin.policy_changed").count(), 2);
+    assert_eq!(actions.iter().filter(|(a, _, _)| a == "plugin.policy_changed").count(), 3);
     assert!(actions.iter().any(|(a, target, o)| a == "plugin.changed" && target == "redhat-argocd" && o == "failure"));
+}
+
+/// The plugins the control plane's record holds for `tenant`.
+async fn recorded(app: &TestApp, tenant: &TestTenant) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        plugin: String,
+    }
+    let id = tenant.tenant.id.0;
+    let rows: Vec<Row> = app
+        .db
+        .with_control(move |conn| {
+            Box::pin(async move {
+                use diesel_async::RunQueryDsl;
+                diesel::sql_query("SELECT plugin FROM control.plugin_installs WHERE tenant_id = $1 ORDER BY plugin")
+                    .bind::<diesel::sql_types::BigInt, _>(id)
+                    .load(conn)
+                    .await
+                    .map_err(app::error::AppError::from)
+            })
+        })
+        .await
+        .unwrap();
+    rows.into_iter().map(|r| r.plugin).collect()
+}
+
+async fn clear_sentry(app: &TestApp) {
+    app.db
+        .with_control(|conn| {
+            Box::pin(async move {
+                use diesel_async::RunQueryDsl;
+                diesel::sql_query("DELETE FROM control.plugin_installs WHERE plugin = 'sentry'")
+                    .execute(conn)
+                    .await
+                    .map_err(app::error::AppError::from)
+            })
+        })
+        .await
+        .unwrap();
 }
 
 /// Marks `tenant` as having installed `plugins` in the control plane's record, as its
@@ -324,9 +420,16 @@ async fn co_installs_are_recommended_only_from_five_other_organisations_and_name
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    // The revision recorded the tenant's plugins for the aggregates.
-    let (_, mine, _) = app.get_json(&t, &cookie, "/api/plugins/metrics").await;
-    assert_eq!(mine["installed"], 1);
+    // The revision recorded the tenant's running plugins for the aggregates; disabling one
+    // takes it out, enabling it puts it back.
+    assert_eq!(recorded(&app, &t).await, vec!["roadie-argocd".to_owned()]);
+    let toggle = |disabled: bool| json!({"plugin": "roadie-argocd", "disabled": disabled});
+    send(&app, &t, &cookie, Method::POST, "/api/plugins/toggle", toggle(true)).await;
+    assert_eq!(recorded(&app, &t).await, Vec::<String>::new());
+    send(&app, &t, &cookie, Method::POST, "/api/plugins/toggle", toggle(false)).await;
+    assert_eq!(recorded(&app, &t).await, vec!["roadie-argocd".to_owned()]);
+    // Runs of this test against a database kept between runs start from no Sentry records.
+    clear_sentry(&app).await;
 
     // Sentry alongside Roadie's Argo CD is recorded by this test only.
     let sentry = |list: &Value| list.as_array().unwrap().iter().find(|r| r["plugin"]["id"] == "sentry").cloned();
@@ -390,23 +493,25 @@ async fn the_plugins_openapi_document_describes_exactly_the_routes_served() {
 /// verified like any other — and to another tenant it does not exist.
 #[tokio::test]
 async fn a_private_plugin_is_read_from_the_registry_and_seen_only_by_its_tenant() {
-    const COSTS: &str = "@acme/backstage-plugin-costs";
+    // A name of this run's own: the shared directory keeps packages between runs.
+    let costs = format!("@acme{}/backstage-plugin-costs", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let costs = costs.as_str();
     let mut published = packuments();
-    let integrity = app::plugins::artifacts::sri(&fixture_tarball(COSTS, "1.2.0"));
+    let integrity = app::plugins::artifacts::sri(&fixture_tarball(costs, "1.2.0"));
     published.insert(
-        COSTS.to_owned(),
-        json!({"name": COSTS, "dist-tags": {"latest": "1.2.0"}, "time": {"1.2.0": "2026-11-30T10:00:00Z"},
-               "versions": {"1.2.0": {"name": COSTS, "version": "1.2.0",
+        costs.to_owned(),
+        json!({"name": costs, "dist-tags": {"latest": "1.2.0"}, "time": {"1.2.0": "2026-11-30T10:00:00Z"},
+               "versions": {"1.2.0": {"name": costs, "version": "1.2.0",
                    "dependencies": {"@backstage/core-plugin-api": "^1.12.0", "@backstage/frontend-plugin-api": "^0.13.0"},
                    "backstage": {"role": "frontend-plugin", "pluginId": "acme-costs"},
-                   "dist": {"tarball": app::plugins::artifacts::tarball_url("https://registry.example", COSTS, "1.2.0"),
+                   "dist": {"tarball": app::plugins::artifacts::tarball_url("https://registry.example", costs, "1.2.0"),
                             "integrity": integrity}}}}),
     );
     let app = TestApp::init().npm_registry(&registry(published).await).start().await;
     let (t, cookie) = app.signed_in_tenant().await;
     platform(&app, &t, &cookie, "1.46.0").await;
     let entry = json!({"name": "costs", "title": "Acme Costs", "summary": "What each team spends", "category": "Cost",
-                       "packages": [COSTS]});
+                       "packages": [costs]});
     let (status, added) = send(&app, &t, &cookie, Method::POST, "/api/plugins/private", entry.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
     let id = added["id"].as_str().unwrap().to_owned();
@@ -421,7 +526,7 @@ async fn a_private_plugin_is_read_from_the_registry_and_seen_only_by_its_tenant(
     let (status, made) = send(&app, &t, &cookie, Method::POST, "/api/plugins/install", json!({"plugin": id})).await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let (_, health, _) = app.get_json(&t, &cookie, "/api/plugins/health").await;
-    let row = health["packages"].as_array().unwrap().iter().find(|r| r["package"]["package"] == COSTS).unwrap();
+    let row = health["packages"].as_array().unwrap().iter().find(|r| r["package"]["package"] == costs).unwrap();
     assert_eq!(row["verified"], true, "its tarball was checked like any other");
 
     // Another tenant: no such plugin anywhere.
@@ -443,15 +548,55 @@ async fn a_private_plugin_is_read_from_the_registry_and_seen_only_by_its_tenant(
     let (status, _) =
         send(&app, &other, &other_cookie, Method::DELETE, &format!("/api/plugins/private/{id}"), json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Nothing tells another tenant whether an id or a package is someone's: each answer is the
+    // one for something that does not exist.
+    let probe = |plugin: &str| {
+        json!({"dryRun": true, "operations": [
+        {"operation": "uninstall", "plugin": "nope"}, {"operation": "install", "plugin": plugin}]})
+    };
+    let (s1, taken) = send(&app, &other, &other_cookie, Method::POST, "/api/plugins/operations", probe(&id)).await;
+    let (s2, free) =
+        send(&app, &other, &other_cookie, Method::POST, "/api/plugins/operations", probe("t0.nothing")).await;
+    assert_eq!((s1, taken["error"]["message"].clone()), (s2, free["error"]["message"].clone()));
+    let (status, _) =
+        send(&app, &other, &other_cookie, Method::PUT, "/api/plugins/policy", json!({"support": ["supported"]})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, refused) = send(
+        &app,
+        &other,
+        &other_cookie,
+        Method::POST,
+        "/api/plugins/resolve",
+        json!({"operation": "install", "plugin": id.clone()}),
+    )
+    .await;
+    assert!(
+        !refused.to_string().contains("Acme Costs"),
+        "the policy does not judge what the tenant cannot see: {refused}"
+    );
+    let claim = |package: &str| json!({"name": "mine", "title": "Mine", "packages": [package]});
+    let (s1, taken) = send(&app, &other, &other_cookie, Method::POST, "/api/plugins/private", claim(costs)).await;
+    let (s2, free) =
+        send(&app, &other, &other_cookie, Method::POST, "/api/plugins/private", claim("@acme/backstage-plugin-nope"))
+            .await;
+    assert_eq!(s1, StatusCode::BAD_REQUEST);
+    assert_eq!(s2, StatusCode::BAD_REQUEST);
+    assert_eq!(taken["error"]["message"], format!("`{costs}` is not on the registry Beacon reads."));
+    assert_eq!(free["error"]["message"], "`@acme/backstage-plugin-nope` is not on the registry Beacon reads.");
+    let (status, public) = send(&app, &other, &other_cookie, Method::POST, "/api/plugins/private", claim(RADAR)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(public["error"]["message"].as_str().unwrap().contains("public directory"), "{public}");
+    let (_, listed, _) = app.get_json(&other, &other_cookie, "/api/plugins/private").await;
+    assert_eq!(listed, json!([]), "nothing was kept");
     let (_, listed, _) = app.get_json(&other, &other_cookie, "/api/plugins/private").await;
     assert_eq!(listed, json!([]));
 
     for bad in [
-        json!({"name": "Bad Name", "title": "X", "packages": [COSTS]}),
-        json!({"name": "x", "title": "", "packages": [COSTS]}),
+        json!({"name": "Bad Name", "title": "X", "packages": [costs]}),
+        json!({"name": "x", "title": "", "packages": [costs]}),
         json!({"name": "x", "title": "X", "packages": []}),
         json!({"name": "x", "title": "X", "packages": ["Not A Package"]}),
-        json!({"name": "x", "title": "X\u{0}", "packages": [COSTS]}),
+        json!({"name": "x", "title": "X\u{0}", "packages": [costs]}),
     ] {
         let (status, body) = send(&app, &t, &cookie, Method::POST, "/api/plugins/private", bad.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad} → {body}");
@@ -462,7 +607,18 @@ async fn a_private_plugin_is_read_from_the_registry_and_seen_only_by_its_tenant(
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, found, _) = app.get_json(&t, &cookie, "/api/plugins?q=acme").await;
     assert_eq!(found["items"], json!([]));
-    assert!(yaml(&app, &t, &cookie).await.0.contains(&format!("{COSTS}@1.2.0")));
+    assert!(yaml(&app, &t, &cookie).await.0.contains(&format!("{costs}@1.2.0")));
     let actions = app.audit_actions(&t.tenant).await;
     assert_eq!(actions.iter().filter(|(a, _, _)| a == "plugin.private_entry_changed").count(), 2);
+}
+
+/// Private plugins are read from the registry; a server that reads none says so.
+#[tokio::test]
+async fn a_private_plugin_needs_a_registry_to_read_it_from() {
+    let app = TestApp::new().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    let entry = json!({"name": "costs", "title": "Acme Costs", "packages": ["@acme/backstage-plugin-costs"]});
+    let (status, body) = send(&app, &t, &cookie, Method::POST, "/api/plugins/private", entry).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("BEACON_NPM_REGISTRY"), "{body}");
 }

@@ -1,0 +1,1 @@
+ALTER TABLE control.plugin_packages DROP COLUMN owner_tenant;
