@@ -122,7 +122,8 @@ test('a runtime reporting a failure turns the plugin red on an admin\'s open set
   await expect(watcher.getByTestId('runtime')).toContainText('rhdh-e2e');
 
   const live = test.info().project.use.javaScriptEnabled;
-  if (live) await expect(watcher.locator('body[data-live=open]')).toHaveCount(1);
+  // The second browser's socket opens once its WASM has hydrated the page.
+  if (live) await expect(watcher.locator('body[data-live=open]')).toHaveCount(1, { timeout: 15_000 });
   await report(request, baseURL!, key, [
     { package: argo, version: '2.12.5', state: 'failed', error: "Plugin 'argocd' failed to initialize: missing config argocd.appLocatorMethods" },
   ]);
