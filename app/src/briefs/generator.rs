@@ -29,6 +29,15 @@ use crate::tenancy::model::Tenant;
 const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 /// Attempts before a brief fails for good.
 const ATTEMPTS: i32 = 3;
+/// The wait before a failed attempt is retried, doubled after each: whatever made it fail (the
+/// database or Redis restarting, a deploy) gets time to pass instead of being met at once.
+const RETRY_AFTER: chrono::Duration = chrono::Duration::seconds(10);
+
+/// How long after failed attempt `attempt` (1, 2, …) the brief may be claimed again.
+pub fn retry_delay(attempt: i32) -> chrono::Duration {
+    RETRY_AFTER * 2i32.pow(attempt.clamp(1, 8) as u32 - 1)
+}
+
 /// How often every tenant is looked at, for briefs a stopped server had claimed.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 const BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0];
@@ -114,10 +123,11 @@ impl BriefGenerator {
                 tracing::warn!(error = %e, brief = %brief.id, "brief generation failed");
                 let (brief, message) = (brief.clone(), e.to_string());
                 let final_attempt = brief.attempts >= ATTEMPTS;
+                let retry_at = Utc::now() + retry_delay(brief.attempts);
                 self.db
                     .with_tenant(tenant, move |conn| {
                         Box::pin(async move {
-                            if !repo::fail(conn, &brief, &message, final_attempt).await? {
+                            if !repo::fail(conn, &brief, &message, final_attempt, retry_at).await? {
                                 return Ok(());
                             }
                             announce(conn, &brief, if final_attempt { "failed" } else { "queued" }, 0).await?;

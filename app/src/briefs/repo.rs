@@ -359,9 +359,10 @@ pub struct Claimed {
     pub attempts: i32,
 }
 
-/// Claims the oldest brief that is queued, or running under a lease that ran out (its server
-/// stopped) with attempts left, until `lease_until`. A brief whose servers stopped on every
-/// attempt is failed here: it would only stop the next one too.
+/// Claims the oldest brief that is queued and due (a queued brief's `lease_until` is when a
+/// failed attempt may be retried), or running under a lease that ran out (its server stopped)
+/// with attempts left, until `lease_until`. A brief whose servers stopped on every attempt is
+/// failed here: it would only stop the next one too.
 pub async fn claim(
     conn: &mut Connection,
     now: DateTime<Utc>,
@@ -381,7 +382,8 @@ pub async fn claim(
         "UPDATE competitive_briefs b SET status = 'running', attempts = b.attempts + 1, lease_until = $2, progress = 5 \
           WHERE (b.id, b.requested_at) IN ( \
                 SELECT id, requested_at FROM competitive_briefs \
-                 WHERE status = 'queued' OR (status = 'running' AND lease_until < $1 AND attempts < $3) \
+                 WHERE (status = 'queued' AND (lease_until IS NULL OR lease_until <= $1)) \
+                    OR (status = 'running' AND lease_until < $1 AND attempts < $3) \
                  ORDER BY requested_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
           RETURNING b.id, b.requested_at, b.company_id, b.requested_by, b.attempts",
     )
@@ -469,11 +471,18 @@ pub async fn finish(conn: &mut Connection, brief: &Claimed, done: Finished<'_>) 
     Ok(true)
 }
 
-/// Marks the attempt failed: queued again while attempts remain, else failed for good.
-pub async fn fail(conn: &mut Connection, brief: &Claimed, error: &str, final_attempt: bool) -> QueryResult<bool> {
+/// Marks the attempt failed: queued again, not to be claimed before `retry_at`, while attempts
+/// remain; else failed for good.
+pub async fn fail(
+    conn: &mut Connection,
+    brief: &Claimed,
+    error: &str,
+    final_attempt: bool,
+    retry_at: DateTime<Utc>,
+) -> QueryResult<bool> {
     let updated = diesel::sql_query(
         "UPDATE competitive_briefs SET status = CASE WHEN $4 THEN 'failed' ELSE 'queued' END, error = $5, \
-                lease_until = NULL, progress = 0 \
+                lease_until = CASE WHEN $4 THEN NULL ELSE $6 END, progress = 0 \
           WHERE id = $1 AND requested_at = $2 AND attempts = $3 AND status = 'running'",
     )
     .bind::<SqlUuid, _>(brief.id)
@@ -481,6 +490,7 @@ pub async fn fail(conn: &mut Connection, brief: &Claimed, error: &str, final_att
     .bind::<Integer, _>(brief.attempts)
     .bind::<Bool, _>(final_attempt)
     .bind::<Text, _>(error)
+    .bind::<Timestamptz, _>(retry_at)
     .execute(conn)
     .await?;
     Ok(updated > 0)

@@ -411,6 +411,39 @@ async fn a_brief_whose_servers_stop_on_every_attempt_fails_instead_of_stopping_t
     assert!(brief["summary"]["error"].as_str().unwrap().contains("every attempt"));
 }
 
+/// A failed attempt is retried after a wait that doubles (10 s, then 20 s), not at once; the
+/// third failure is final and says why.
+#[tokio::test]
+async fn a_failed_generation_is_retried_after_a_growing_wait_then_fails_with_its_reason() {
+    let app = TestApp::new().await;
+    let (t, cookie) = app.signed_in_tenant().await;
+    import(&app, &app.state.keyring.clone(), &t, &[json!({"name": "Gone Soon", "one_liner": "Vanishing ink"})]).await;
+    let (_, created) = app.post_json(&t, &cookie, "/api/briefs", json!({"company": "Gone Soon"})).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    // The company goes while its brief waits: every attempt fails.
+    count(&app, &t, "WITH d AS (DELETE FROM companies RETURNING 1) SELECT count(*) AS n FROM d").await;
+    let wait =
+        || count(&app, &t, "SELECT EXTRACT(EPOCH FROM lease_until - now())::bigint AS n FROM competitive_briefs");
+    let generator = generator(&app, false);
+
+    assert!(generator.generate_next(&t.tenant).await.unwrap(), "attempt 1 ran");
+    let (_, brief, _) = app.get_json(&t, &cookie, &format!("/api/briefs/{id}")).await;
+    assert_eq!(brief["summary"]["status"], "queued", "{brief}");
+    assert!((8..=10).contains(&wait().await), "retried after about 10 s");
+    assert!(!generator.generate_next(&t.tenant).await.unwrap(), "not before its time");
+
+    count(&app, &t, "WITH u AS (UPDATE competitive_briefs SET lease_until = now() - interval '1 second' RETURNING 1) SELECT count(*) AS n FROM u").await;
+    assert!(generator.generate_next(&t.tenant).await.unwrap(), "attempt 2 ran when due");
+    assert!((18..=20).contains(&wait().await), "then after about 20 s");
+
+    count(&app, &t, "WITH u AS (UPDATE competitive_briefs SET lease_until = now() - interval '1 second' RETURNING 1) SELECT count(*) AS n FROM u").await;
+    assert!(generator.generate_next(&t.tenant).await.unwrap(), "attempt 3 ran");
+    let (_, brief, _) = app.get_json(&t, &cookie, &format!("/api/briefs/{id}")).await;
+    assert_eq!(brief["summary"]["status"], "failed", "{brief}");
+    assert!(brief["summary"]["error"].as_str().unwrap().contains("was removed"), "{brief}");
+    assert!(!generator.generate_next(&t.tenant).await.unwrap(), "a failed brief is not claimed again");
+}
+
 #[tokio::test]
 async fn the_pdf_names_the_target_every_competitor_and_the_threat_score() {
     let app = TestApp::new().await;
