@@ -155,6 +155,11 @@ impl RequestContext {
         }
     }
 
+    /// Whether the caller may do `action`, for showing what they may do (no refusal logged).
+    pub fn may(&self, action: Action) -> bool {
+        self.principal.as_ref().is_some_and(|p| decide(p.role, self.credential.scopes(), action).allowed())
+    }
+
     /// Who is calling, as a key for per-caller counters and queues: the member of a session,
     /// the API key, the OAuth client, or an anonymous caller's address.
     pub fn caller(&self) -> String {

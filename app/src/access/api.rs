@@ -14,7 +14,7 @@ const REVEALED_KEY: &str = "beacon.flash.secret";
 pub async fn load_access() -> Result<AccessOverview, AppError> {
     use super::model::Revealed;
     use super::service;
-    use crate::auth::permission::{decide, Action};
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{authorized, Authorized};
 
@@ -23,11 +23,8 @@ pub async fn load_access() -> Result<AccessOverview, AppError> {
             let Authorized { ctx, me, state } = authorized(Action::ManageOwnAccount).await?;
             let db = &state.db;
             let keys = service::list_keys(db, &ctx.tenant, &me).await?;
-            let clients = if decide(me.role, ctx.credential.scopes(), Action::ManageAccess).allowed() {
-                Some(service::list_clients(db, &ctx.tenant).await?)
-            } else {
-                None
-            };
+            let clients =
+                if ctx.may(Action::ManageAccess) { Some(service::list_clients(db, &ctx.tenant).await?) } else { None };
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             let revealed = session.remove::<Revealed>(REVEALED_KEY).await?;
             Ok(AccessOverview { keys, clients, revealed, now: chrono::Utc::now() })

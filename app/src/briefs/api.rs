@@ -67,14 +67,14 @@ pub async fn load_brief(id: String) -> Result<Brief, AppError> {
 /// The companies page, with the report of the import just made (once).
 #[server(endpoint = "ui/briefs/companies")]
 pub async fn load_companies(search: String, page: i64) -> Result<(CompanyList, Option<String>), AppError> {
-    use crate::auth::permission::{decide, Action};
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let Authorized { ctx, state, me } = authorized(Action::BriefsRead).await?;
-            let manage = decide(me.role, ctx.credential.scopes(), Action::CompaniesManage).allowed();
+            let Authorized { ctx, state, .. } = authorized(Action::BriefsRead).await?;
+            let manage = ctx.may(Action::CompaniesManage);
             let list = super::service::list_companies(&state.db, &ctx.tenant, &search, page, manage).await?;
             let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)?;
             let report = session.remove::<String>(IMPORT_REPORT).await?;
@@ -87,14 +87,14 @@ pub async fn load_companies(search: String, page: i64) -> Result<(CompanyList, O
 /// A company; its sensitive fields only for those who manage company data.
 #[server(endpoint = "ui/briefs/company")]
 pub async fn load_company(id: String) -> Result<CompanyPage, AppError> {
-    use crate::auth::permission::{decide, Action};
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let Authorized { ctx, state, me } = authorized(Action::BriefsRead).await?;
-            let reveal = decide(me.role, ctx.credential.scopes(), Action::CompaniesManage).allowed();
+            let Authorized { ctx, state, .. } = authorized(Action::BriefsRead).await?;
+            let reveal = ctx.may(Action::CompaniesManage);
             let id = parse_id(&id, "company")?;
             super::service::company_page(&state.db, &state.keyring, &ctx.tenant, id, reveal).await
         }

@@ -34,7 +34,7 @@ const ATTEMPTS: i32 = 3;
 const RETRY_AFTER: chrono::Duration = chrono::Duration::seconds(10);
 
 /// How long after failed attempt `attempt` (1, 2, …) the brief may be claimed again.
-pub fn retry_delay(attempt: i32) -> chrono::Duration {
+fn retry_delay(attempt: i32) -> chrono::Duration {
     RETRY_AFTER * 2i32.pow(attempt.clamp(1, 8) as u32 - 1)
 }
 

@@ -24,15 +24,14 @@ pub async fn load_plugins(query: BrowseQuery) -> Result<Browse, AppError> {
 
 #[server(endpoint = "ui/plugins/plugin")]
 pub async fn load_plugin(id: String) -> Result<PluginDetail, AppError> {
-    use crate::auth::permission::{decide, Action};
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{authorized, Authorized};
 
     respond(
         async {
-            let Authorized { ctx, state, me } = authorized(Action::PluginsRead).await?;
-            let manage = decide(me.role, ctx.credential.scopes(), Action::PluginsManage).allowed();
-            let request = decide(me.role, ctx.credential.scopes(), Action::PluginsRequest).allowed();
+            let Authorized { ctx, state, .. } = authorized(Action::PluginsRead).await?;
+            let (manage, request) = (ctx.may(Action::PluginsManage), ctx.may(Action::PluginsRequest));
             super::service::plugin(&state.db, &state.plugins, &ctx.tenant, &id, manage, request).await
         }
         .await,
@@ -41,15 +40,14 @@ pub async fn load_plugin(id: String) -> Result<PluginDetail, AppError> {
 
 #[server(endpoint = "ui/plugins/installed")]
 pub async fn load_tenant_plugins() -> Result<TenantPlugins, AppError> {
-    use crate::auth::permission::{decide, Action};
+    use crate::auth::permission::Action;
     use crate::error::respond;
     use crate::state::{authorized, Authorized};
 
     respond(
         async {
             let Authorized { ctx, state, me } = authorized(Action::PluginsRead).await?;
-            let may = |action| decide(me.role, ctx.credential.scopes(), action).allowed();
-            let (manage, request) = (may(Action::PluginsManage), may(Action::PluginsRequest));
+            let (manage, request) = (ctx.may(Action::PluginsManage), ctx.may(Action::PluginsRequest));
             let shown = super::requests::Shown::for_member(&me, manage, request);
             super::service::tenant_plugins(&state.db, &state.plugins, &ctx.tenant, manage, shown).await
         }
@@ -183,17 +181,11 @@ pub async fn configure_plugin(
     #[server(default)] reason: String,
 ) -> Result<(), AppError> {
     use super::service::Operation;
-    use crate::auth::permission::Action;
     use crate::error::respond;
 
-    respond(
-        async {
-            crate::state::authorized(Action::PluginsManage).await?;
-            let config = super::config::parse_yaml(&config)?;
-            run(Operation::Configure { package, config }, reason).await
-        }
-        .await,
-    )
+    // The YAML text is parsed and checked with the operation, after the role check.
+    let config = Some(serde_json::Value::String(config));
+    respond(run(Operation::Configure { package, config }, reason).await)
 }
 
 #[server(endpoint = "ui/plugins/recommendations")]

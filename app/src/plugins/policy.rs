@@ -9,7 +9,7 @@ use serde_json::json;
 use super::directory::{Directory, PluginInfo};
 use super::model::{ConflictReport, Policy, Staleness};
 use super::repo;
-use super::service::{default_platform, Plugins};
+use super::service::{self, default_platform, Plugins};
 use crate::audit::model::AuditAction;
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::db::Database;
@@ -125,7 +125,7 @@ pub async fn current(db: &Database, plugins: &Plugins, tenant: &Tenant) -> AppRe
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let directory = plugins.directory(conn).await?;
-            Ok(repo::platform(conn).await?.unwrap_or_else(|| default_platform(&directory)).policy)
+            Ok(service::platform(conn, &directory).await?.policy)
         })
     })
     .await

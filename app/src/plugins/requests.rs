@@ -22,7 +22,7 @@ use crate::notifications::service::{notify, Notice};
 use crate::tenancy::model::Tenant;
 
 /// The most requests a list shows.
-pub(super) const LISTED: i64 = 50;
+const LISTED: i64 = 50;
 /// The most of a requester's name a revision's reason repeats ("… (asked by …)"): with the
 /// reason's own limit it stays within a revision reason's 500 characters.
 const NAME_IN_REASON: usize = 100;

@@ -198,7 +198,7 @@ async fn note_failure(db: &Database, name: &str, error: &str) -> AppResult<()> {
 }
 
 /// The tenant's platform, or the default (Backstage, newest release) before it chose one.
-async fn platform(conn: &mut Connection, directory: &Directory) -> AppResult<Platform> {
+pub(super) async fn platform(conn: &mut Connection, directory: &Directory) -> AppResult<Platform> {
     match repo::platform(conn).await? {
         Some(p) => Ok(p),
         None => Ok(default_platform(directory)),

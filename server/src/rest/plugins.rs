@@ -82,9 +82,8 @@ async fn show(
     Extension(ctx): Extension<RequestContext>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PluginDetail>> {
-    let me = ctx.authorize(Action::PluginsRead)?;
-    let may = |action| app::auth::permission::decide(me.role, ctx.credential.scopes(), action).allowed();
-    let (manage, request) = (may(Action::PluginsManage), may(Action::PluginsRequest));
+    ctx.authorize(Action::PluginsRead)?;
+    let (manage, request) = (ctx.may(Action::PluginsManage), ctx.may(Action::PluginsRequest));
     Ok(Json(service::plugin(&state.db, &state.plugins, &ctx.tenant, &id, manage, request).await?))
 }
 
@@ -94,8 +93,7 @@ async fn installed(
     Extension(ctx): Extension<RequestContext>,
 ) -> ApiResult<Json<TenantPlugins>> {
     let me = ctx.authorize(Action::PluginsRead)?;
-    let may = |action| app::auth::permission::decide(me.role, ctx.credential.scopes(), action).allowed();
-    let (manage, request) = (may(Action::PluginsManage), may(Action::PluginsRequest));
+    let (manage, request) = (ctx.may(Action::PluginsManage), ctx.may(Action::PluginsRequest));
     let shown = Shown::for_member(me, manage, request);
     Ok(Json(service::tenant_plugins(&state.db, &state.plugins, &ctx.tenant, manage, shown).await?))
 }
@@ -465,8 +463,7 @@ async fn requests(
     Extension(ctx): Extension<RequestContext>,
 ) -> ApiResult<Json<Vec<app::plugins::model::ChangeRequest>>> {
     let me = ctx.authorize(Action::PluginsRequest)?;
-    let manage = app::auth::permission::decide(me.role, ctx.credential.scopes(), Action::PluginsManage).allowed();
-    let shown = Shown::for_member(me, manage, true);
+    let shown = Shown::for_member(me, ctx.may(Action::PluginsManage), true);
     Ok(Json(app::plugins::requests::list(&state.db, &ctx.tenant, shown).await?))
 }
 

@@ -324,6 +324,12 @@ async fn count(app: &TestApp, t: &TestTenant, sql: &'static str) -> i64 {
         .n
 }
 
+/// The brief's lease (or, queued, its retry time) passes: as if its server stopped, or its wait
+/// ended.
+async fn lease_passes(app: &TestApp, t: &TestTenant) {
+    count(app, t, "WITH u AS (UPDATE competitive_briefs SET lease_until = now() - interval '1 second' RETURNING 1) SELECT count(*) AS n FROM u").await;
+}
+
 #[tokio::test]
 async fn a_brief_whose_server_stopped_mid_way_is_generated_once_by_another() {
     let app = TestApp::new().await;
@@ -353,7 +359,7 @@ async fn a_brief_whose_server_stopped_mid_way_is_generated_once_by_another() {
     let other = generator(&app, false);
     assert!(!other.generate_next(&t.tenant).await.unwrap(), "leased to A: nothing to claim");
     // A's lease runs out; B claims and generates it.
-    count(&app, &t, "WITH u AS (UPDATE competitive_briefs SET lease_until = now() - interval '1 second' RETURNING 1) SELECT count(*) AS n FROM u").await;
+    lease_passes(&app, &t).await;
     assert!(other.generate_next(&t.tenant).await.unwrap());
     let (_, brief, _) = app.get_json(&t, &cookie, &format!("/api/briefs/{id}")).await;
     assert_eq!(brief["summary"]["status"], "ready", "{brief}");
@@ -403,7 +409,7 @@ async fn a_brief_whose_servers_stop_on_every_attempt_fails_instead_of_stopping_t
             .unwrap();
         assert!(claimed.is_some());
         // The server dies with it: its lease runs out.
-        count(&app, &t, "WITH u AS (UPDATE competitive_briefs SET lease_until = now() - interval '1 second' RETURNING 1) SELECT count(*) AS n FROM u").await;
+        lease_passes(&app, &t).await;
     }
     assert!(!generator(&app, false).generate_next(&t.tenant).await.unwrap(), "not claimed a fourth time");
     let (_, brief, _) = app.get_json(&t, &cookie, &format!("/api/briefs/{id}")).await;
@@ -432,11 +438,11 @@ async fn a_failed_generation_is_retried_after_a_growing_wait_then_fails_with_its
     assert!((8..=10).contains(&wait().await), "retried after about 10 s");
     assert!(!generator.generate_next(&t.tenant).await.unwrap(), "not before its time");
 
-    count(&app, &t, "WITH u AS (UPDATE competitive_briefs SET lease_until = now() - interval '1 second' RETURNING 1) SELECT count(*) AS n FROM u").await;
+    lease_passes(&app, &t).await;
     assert!(generator.generate_next(&t.tenant).await.unwrap(), "attempt 2 ran when due");
     assert!((18..=20).contains(&wait().await), "then after about 20 s");
 
-    count(&app, &t, "WITH u AS (UPDATE competitive_briefs SET lease_until = now() - interval '1 second' RETURNING 1) SELECT count(*) AS n FROM u").await;
+    lease_passes(&app, &t).await;
     assert!(generator.generate_next(&t.tenant).await.unwrap(), "attempt 3 ran");
     let (_, brief, _) = app.get_json(&t, &cookie, &format!("/api/briefs/{id}")).await;
     assert_eq!(brief["summary"]["status"], "failed", "{brief}");
