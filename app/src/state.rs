@@ -48,6 +48,10 @@ pub struct AppState {
     pub audit_archive: ArchiveStore,
     /// Discovery indexes, brief metrics and the generator's wake-up (`briefs::service`).
     pub briefs: crate::briefs::service::Briefs,
+    /// The sentence-embedding model, when configured (`embedding`).
+    pub embedder: Option<crate::embedding::Embedder>,
+    /// Entities and their vectors for the catalog's semantic search (`catalog::semantic`).
+    pub semantic: crate::catalog::semantic::SemanticIndexes,
     /// The plugin directory each server keeps in memory (`plugins::service`).
     pub plugins: crate::plugins::service::Plugins,
     /// `https` unless cookies are sent without `Secure` (plain-http development): how the

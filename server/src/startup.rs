@@ -19,7 +19,10 @@ use app::auth::session_registry::SessionPolicy;
 use app::briefs::generator::BriefGenerator;
 use app::briefs::service::Briefs;
 use app::catalog::cache::CatalogCache;
+use app::catalog::semantic::SemanticIndexes;
 use app::db::{migrate, Database};
+use app::embedding::worker::EmbeddingWorker;
+use app::embedding::Embedder;
 use app::error::AppError;
 use app::events::due::DueTenants;
 use app::events::hub::EventHub;
@@ -108,8 +111,11 @@ pub async fn connect(
     let briefs = Briefs::default();
     let outboxes = Outboxes { mail: mailer.due().clone(), webhooks: webhooks.clone(), briefs: briefs.due.clone() };
     listener::listen(db.url().to_owned(), events.clone(), outboxes, tenants, keys);
+    let embedder = config.embedding_model.as_deref().map(Embedder::open).transpose()?;
     let state = AppState {
         leptos_options,
+        embedder,
+        semantic: SemanticIndexes::default(),
         access_log: AccessLog::start(db.clone()),
         usage: UsageCounter::start(db.clone()),
         stream_wake: StreamWake::default(),
@@ -189,6 +195,9 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
         briefs: state.briefs.clone(),
     };
     tokio::spawn(generator.run());
+    if let Some(embedder) = state.embedder.clone() {
+        tokio::spawn(EmbeddingWorker::new(state.db.clone(), embedder).run());
+    }
     tokio::spawn(state.mailer.clone().run(state.db.clone(), state.keyring.clone()));
     let archiver =
         Archiver { db: state.db.clone(), store: state.audit_archive.clone(), keyring: state.keyring.clone() };

@@ -4,16 +4,20 @@
 //!
 //! | feature  | weight | value |
 //! |----------|--------|-------|
-//! | text     | 0.60   | BM25 (k1 1.2, b 0.75) of the target's terms — words and neighbouring pairs of its one-liner, counted twice, and description; each term weighted by the target's use of it (at most 3) — against each company's, divided by the best candidate's (or a quarter of the target's own score, if that is higher, so a field of weak matches stays weak) |
+//! | text     | 0.35   | BM25 (k1 1.2, b 0.75) of the target's terms — words and neighbouring pairs of its one-liner, counted twice, and description; each term weighted by the target's use of it (at most 3) — against each company's, divided by the best candidate's (or a quarter of the target's own score, if that is higher, so a field of weak matches stays weak) |
+//! | semantic | 0.25   | the cosine similarity of the two texts' sentence embeddings (`crate::embedding`), below 0 counted as 0 |
 //! | segment  | 0.20   | 1 for the same subindustry, 0.35 for only the same industry |
 //! | tags     | 0.10   | Jaccard of the tag sets, each tag weighted by its rarity (idf) |
 //! | regions  | 0.05   | Jaccard of the regions, remote markers left out |
 //! | stage    | 0.05   | 1 for the same stage |
 //!
-//! Text finds peers that use a niche's words; the structured features rank them within a
-//! market and still find candidates for a target with no text. Candidates are the companies
-//! sharing a term, the subindustry or a tag with the target. The weights are fixed here, not
-//! tuned on the evaluation set (`server bench briefs` reports each feature set's quality).
+//! Text finds peers that use a niche's words, embeddings those that say the same in other
+//! words; the structured features rank them within a market and still find candidates for a
+//! target with no text. Candidates are the companies sharing a term, the subindustry or a tag
+//! with the target, and its nearest by embedding. A company whose text is not embedded yet
+//! scores 0 on `semantic`. The weights are fixed here, not tuned on the evaluation set
+//! (`server bench --briefs` reports each feature set's quality); without embeddings the text
+//! weighs 0.60, as before they were added.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -23,6 +27,7 @@ use rustc_hash::FxHashMap;
 use super::model::{Company, Competitor, Contribution, Feature};
 use super::scoring::momentum;
 use super::text;
+use crate::embedding::vectors::VectorSet;
 
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
@@ -42,41 +47,60 @@ const EXPLAINED_TERMS: usize = 3;
 /// Region values that describe how a company works, not where its market is.
 const REMOTE_MARKERS: [&str; 3] = ["Remote", "Partly Remote", "Fully Remote"];
 
-/// The weight of each feature; they sum to 1.
-pub fn weight(feature: Feature) -> f64 {
-    match feature {
-        Feature::Text => 0.60,
-        Feature::Segment => 0.20,
-        Feature::Tags => 0.10,
-        Feature::Regions => 0.05,
-        Feature::Stage => 0.05,
-    }
-}
+/// Companies the embeddings propose as candidates, besides those sharing a term, segment or tag.
+const SEMANTIC_CANDIDATES: usize = 50;
 
 /// Which features a ranking uses: all of them, or a subset for the evaluation's comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
-    /// Text alone.
+    /// Text alone (BM25).
     Lexical,
+    /// Sentence embeddings alone.
+    Semantic,
     /// The structured features alone (segment, tags, regions, stage).
     Structured,
-    /// Text and the structured features.
+    /// Text and the structured features: discovery before embeddings.
+    LexicalStructured,
+    /// Every feature: what briefs use.
     Combined,
 }
 
 impl Method {
-    pub const ALL: [Method; 3] = [Method::Lexical, Method::Structured, Method::Combined];
+    pub const ALL: [Method; 5] =
+        [Method::Lexical, Method::Semantic, Method::Structured, Method::LexicalStructured, Method::Combined];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Lexical => "lexical",
+            Method::Semantic => "embeddings",
             Method::Structured => "structured",
+            Method::LexicalStructured => "lexical+structured",
             Method::Combined => "combined",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.as_str() == raw)
+    }
+
+    /// The weight of `feature` in this method's score; `Combined`'s weights sum to 1.
+    pub fn weight(self, feature: Feature) -> f64 {
+        let uses = match feature {
+            Feature::Text => !matches!(self, Method::Semantic | Method::Structured),
+            Feature::Semantic => matches!(self, Method::Semantic | Method::Combined),
+            _ => !matches!(self, Method::Lexical | Method::Semantic),
+        };
+        if !uses {
+            return 0.0;
+        }
+        match feature {
+            Feature::Text if self == Method::Combined => 0.35,
+            Feature::Text => 0.60,
+            Feature::Semantic => 0.25,
+            Feature::Segment => 0.20,
+            Feature::Tags => 0.10,
+            Feature::Regions | Feature::Stage => 0.05,
+        }
     }
 }
 
@@ -94,6 +118,8 @@ pub struct CompanyIndex {
     average_length: f32,
     by_segment: HashMap<String, Vec<u32>>,
     by_tag: HashMap<String, Vec<u32>>,
+    /// Each company's text embedding, in company order (`crate::embedding::company_text`).
+    vectors: VectorSet,
 }
 
 /// The weighted term counts of a company's text.
@@ -109,7 +135,9 @@ fn terms_of(company: &Company) -> HashMap<String, f32> {
 }
 
 impl CompanyIndex {
-    pub fn build(version: i64, companies: Vec<Company>) -> Self {
+    /// Indexes `companies` with their embeddings (`vectors`, in the same order; none at all
+    /// when the model is not configured).
+    pub fn build(version: i64, companies: Vec<Company>, mut vectors: VectorSet) -> Self {
         /// A term seen so far: its first (company, count) until a second company has it, then
         /// its postings list.
         enum Seen {
@@ -170,7 +198,10 @@ impl CompanyIndex {
             .collect();
         let average_length = (lengths.iter().sum::<f32>() / lengths.len().max(1) as f32).max(1.0);
         let by_id = companies.iter().enumerate().map(|(i, c)| (c.id, i as u32)).collect();
-        Self { version, companies, by_id, term_ids, postings, lengths, average_length, by_segment, by_tag }
+        while vectors.len() < companies.len() {
+            vectors.push(None);
+        }
+        Self { version, companies, by_id, term_ids, postings, lengths, average_length, by_segment, by_tag, vectors }
     }
 
     pub fn len(&self) -> usize {
@@ -183,6 +214,11 @@ impl CompanyIndex {
 
     pub fn get(&self, id: uuid::Uuid) -> Option<&Company> {
         self.by_id.get(&id).map(|&i| &self.companies[i as usize])
+    }
+
+    /// How many of the companies have their text embedded.
+    pub fn embedded(&self) -> usize {
+        self.vectors.embedded()
     }
 
     /// The indexed companies, in the order they were loaded.
@@ -255,9 +291,15 @@ impl CompanyIndex {
         let best = lexical.values().copied().fold(0.0_f32, f32::max);
         let scale = best.max(own_score * 0.25);
 
+        let uses = |feature: Feature| method.weight(feature) > 0.0;
         let mut candidates: HashSet<u32> =
-            if method == Method::Structured { HashSet::new() } else { lexical.keys().copied().collect() };
-        if method != Method::Lexical {
+            if uses(Feature::Text) { lexical.keys().copied().collect() } else { HashSet::new() };
+        let meaning = target_doc.and_then(|doc| self.vectors.get(doc as usize)).filter(|_| uses(Feature::Semantic));
+        if let Some(meaning) = &meaning {
+            let nearest = self.vectors.nearest(meaning, SEMANTIC_CANDIDATES + 1, |at| Some(at as u32) != target_doc);
+            candidates.extend(nearest.into_iter().map(|(at, _)| at as u32));
+        }
+        if uses(Feature::Segment) {
             if let Some(segment) = &target.subindustry {
                 candidates.extend(self.by_segment.get(segment).into_iter().flatten());
             }
@@ -269,35 +311,31 @@ impl CompanyIndex {
             candidates.remove(&doc);
         }
 
-        let mut scored: Vec<(f64, u32, [f64; 5])> = candidates
+        let mut scored: Vec<(f64, u32, [f64; 6])> = candidates
             .into_iter()
             .map(|doc| {
                 let company = &self.companies[doc as usize];
-                let text = if scale > 0.0 {
+                let text = if scale > 0.0 && uses(Feature::Text) {
                     f64::from(lexical.get(&doc).copied().unwrap_or(0.0) / scale).min(1.0)
                 } else {
                     0.0
                 };
-                let structured = || {
+                let semantic = meaning
+                    .as_ref()
+                    .and_then(|m| self.vectors.similarity(m, doc as usize))
+                    .map_or(0.0, |s| f64::from(s).clamp(0.0, 1.0));
+                let [segment, tags, regions, stage] = if uses(Feature::Segment) {
                     [
                         segment_similarity(target, company),
                         self.tag_overlap(&target.tags, &company.tags),
                         jaccard(&folded(&target.regions, &REMOTE_MARKERS), &folded(&company.regions, &REMOTE_MARKERS)),
                         f64::from(u8::from(target.stage.is_some() && target.stage == company.stage)),
                     ]
+                } else {
+                    [0.0; 4]
                 };
-                let values = match method {
-                    Method::Lexical => [text, 0.0, 0.0, 0.0, 0.0],
-                    Method::Structured => {
-                        let [segment, tags, regions, stage] = structured();
-                        [0.0, segment, tags, regions, stage]
-                    }
-                    Method::Combined => {
-                        let [segment, tags, regions, stage] = structured();
-                        [text, segment, tags, regions, stage]
-                    }
-                };
-                let score = Feature::ALL.iter().zip(values).map(|(f, v)| weight(*f) * v).sum::<f64>();
+                let values = [text, semantic, segment, tags, regions, stage];
+                let score = Feature::ALL.iter().zip(values).map(|(f, v)| method.weight(*f) * v).sum::<f64>();
                 (score, doc, values)
             })
             .filter(|(score, _, _)| *score > 0.0)
@@ -324,11 +362,12 @@ impl CompanyIndex {
                 let contributions: Vec<Contribution> = Feature::ALL
                     .iter()
                     .zip(values)
+                    .filter(|(feature, _)| method.weight(**feature) > 0.0)
                     .map(|(&feature, value)| Contribution {
                         feature,
                         value,
-                        weight: weight(feature),
-                        points: weight(feature) * value,
+                        weight: method.weight(feature),
+                        points: method.weight(feature) * value,
                         detail: detail(feature, value, target, company, &shared),
                     })
                     .collect();
@@ -418,6 +457,7 @@ fn detail(feature: Feature, value: f64, target: &Company, company: &Company, sha
             let quoted: Vec<String> = shared.iter().map(|t| format!("'{t}'")).collect();
             format!("shared terms: {}", quoted.join(", "))
         }
+        Feature::Semantic => format!("similar meaning (embedding similarity {value:.2})"),
         Feature::Segment if value >= 1.0 => format!("same subindustry ({})", company.segment().unwrap_or_default()),
         Feature::Segment => format!("same industry ({})", company.industry.as_deref().unwrap_or_default()),
         Feature::Tags => format!("tags: {}", common(&target.tags, &company.tags, &[]).join(", ")),
@@ -472,7 +512,7 @@ mod tests {
     fn contributions_sum_to_the_score_and_peers_rank_first() {
         let companies = market();
         let target = companies[0].clone();
-        let index = CompanyIndex::build(1, companies);
+        let index = CompanyIndex::build(1, companies, VectorSet::default());
         let found = index.competitors(&target, Method::Combined, 10, 2026);
         assert!(found.iter().all(|c| c.company.name != "Infracost"), "never its own competitor");
         let top: Vec<&str> = found.iter().take(3).map(|c| c.company.name.as_str()).collect();
@@ -491,12 +531,68 @@ mod tests {
         let companies = market();
         let mut target = companies[5].clone();
         target.one_liner = None;
-        let index = CompanyIndex::build(1, companies);
+        let index = CompanyIndex::build(1, companies, VectorSet::default());
         let found = index.competitors(&target, Method::Combined, 10, 2026);
         assert_eq!(found.first().map(|c| c.company.name.as_str()), Some("Grubbly"));
         let text = found[0].contributions.iter().find(|c| c.feature == Feature::Text).unwrap();
         assert_eq!(text.points, 0.0);
         assert!(found[0].why.starts_with("same subindustry"), "{}", found[0].why);
         assert!(index.competitors(&target, Method::Lexical, 10, 2026).is_empty());
+    }
+
+    /// A unit vector pointing mostly along `axis`.
+    fn direction(axis: usize, lean: f32) -> Vec<f32> {
+        let mut v = vec![0.0_f32; crate::embedding::DIMENSIONS];
+        v[axis] = 1.0;
+        v[axis + 1] = lean;
+        let length = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.into_iter().map(|x| x / length).collect()
+    }
+
+    #[test]
+    fn embeddings_find_peers_described_in_other_words() {
+        let infra = "B2B -> Engineering, Product and Design";
+        let companies = vec![
+            company("Backyard", "Internal developer portal for your services", infra, &[]),
+            company("Roadie", "Hosted Backstage so engineers find what they own", "B2B -> Other", &[]),
+            company("Petfood", "Fresh dog food delivered", "Consumer -> Food and Beverage", &[]),
+        ];
+        let target = companies[0].clone();
+        let mut vectors = VectorSet::default();
+        for v in [direction(0, 0.2), direction(0, 0.6), direction(10, 0.0)] {
+            vectors.push(Some(&v));
+        }
+        let index = CompanyIndex::build(1, companies, vectors);
+        assert_eq!(index.embedded(), 3);
+        let found = index.competitors(&target, Method::Combined, 10, 2026);
+        assert_eq!(found[0].company.name, "Roadie");
+        let meaning = |c: &Competitor| c.contributions.iter().find(|c| c.feature == Feature::Semantic).unwrap().value;
+        assert!(found[1..].iter().all(|c| meaning(c) < 0.01), "unrelated in meaning");
+        let semantic = found[0].contributions.iter().find(|c| c.feature == Feature::Semantic).unwrap();
+        assert!(semantic.value > 0.8 && semantic.weight == 0.25, "{semantic:?}");
+        assert!(found[0].why.starts_with("similar meaning (embedding similarity 0.9"), "{}", found[0].why);
+        let sum: f64 = found[0].contributions.iter().map(|c| c.points).sum();
+        assert!((sum - found[0].score).abs() < 1e-12);
+        assert!(
+            index.competitors(&target, Method::LexicalStructured, 10, 2026).is_empty(),
+            "no shared word or segment"
+        );
+        let alone = index.competitors(&target, Method::Semantic, 10, 2026);
+        assert_eq!(alone[0].company.name, "Roadie");
+        assert!(alone.iter().all(|c| c.company.name == "Roadie" || c.score < 0.01), "unrelated is near 0");
+    }
+
+    #[test]
+    fn every_method_weighs_only_its_features_and_combined_sums_to_one() {
+        let total: f64 = Feature::ALL.iter().map(|f| Method::Combined.weight(*f)).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+        let before: f64 = Feature::ALL.iter().map(|f| Method::LexicalStructured.weight(*f)).sum();
+        assert!((before - 1.0).abs() < 1e-12, "discovery without embeddings is as it was");
+        assert_eq!(Method::Lexical.weight(Feature::Semantic), 0.0);
+        assert_eq!(Method::Semantic.weight(Feature::Text), 0.0);
+        assert_eq!(Method::Structured.weight(Feature::Text), 0.0);
+        for method in Method::ALL {
+            assert_eq!(Method::parse(method.as_str()), Some(method));
+        }
     }
 }

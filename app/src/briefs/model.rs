@@ -109,6 +109,8 @@ pub struct CompanyPage {
 pub enum Feature {
     /// BM25 over one-liner (counted twice) and description.
     Text,
+    /// The cosine similarity of the two texts' sentence embeddings (`crate::embedding`).
+    Semantic,
     /// Same subindustry (full credit) or only the same industry (part of it).
     Segment,
     Tags,
@@ -117,11 +119,13 @@ pub enum Feature {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 5] = [Feature::Text, Feature::Segment, Feature::Tags, Feature::Regions, Feature::Stage];
+    pub const ALL: [Feature; 6] =
+        [Feature::Text, Feature::Semantic, Feature::Segment, Feature::Tags, Feature::Regions, Feature::Stage];
 
     pub fn label(self) -> &'static str {
         match self {
             Feature::Text => "text",
+            Feature::Semantic => "semantic",
             Feature::Segment => "segment",
             Feature::Tags => "tags",
             Feature::Regions => "regions",

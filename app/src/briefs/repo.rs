@@ -94,6 +94,19 @@ pub async fn bump_version(conn: &mut Connection) -> QueryResult<i64> {
     Ok(row.version)
 }
 
+/// Every company's one-liner and description: what embeddings are computed from.
+pub async fn company_texts(conn: &mut Connection) -> QueryResult<Vec<(Option<String>, Option<String>)>> {
+    #[derive(QueryableByName)]
+    struct Texts {
+        #[diesel(sql_type = Nullable<Text>)]
+        one_liner: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        description: Option<String>,
+    }
+    let rows: Vec<Texts> = diesel::sql_query("SELECT one_liner, description FROM companies").load(conn).await?;
+    Ok(rows.into_iter().map(|r| (r.one_liner, r.description)).collect())
+}
+
 /// Every company, for the discovery index.
 pub async fn all_companies(conn: &mut Connection) -> QueryResult<Vec<Company>> {
     let rows: Vec<CompanyRow> =

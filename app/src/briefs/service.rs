@@ -19,6 +19,7 @@ use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::auth::model::{Principal, Role};
 use crate::auth::permission::{decide, Action, Scope};
 use crate::db::{Connection, Database};
+use crate::embedding::{self, vectors::VectorSet};
 use crate::error::{AppError, AppResult};
 use crate::events::due::DueTenants;
 use crate::keyring::{Keyring, Purpose, Sealed};
@@ -69,14 +70,8 @@ impl IndexCache {
             *used = std::time::Instant::now();
             return Ok(index.clone());
         }
-        let (version, companies) = db
-            .with_tenant(tenant, |conn| {
-                Box::pin(async move {
-                    Ok::<_, AppError>((repo::data_version(conn).await?, repo::all_companies(conn).await?))
-                })
-            })
-            .await?;
-        let index = crate::cpu::run(move || Arc::new(CompanyIndex::build(version, companies))).await?;
+        let index = Arc::new(build_index(db, tenant).await?);
+        let version = index.version;
         let mut indexes = self.lock();
         let newer = indexes.get(&schema).is_some_and(|(kept, _)| kept.version > version);
         if !newer {
@@ -92,6 +87,40 @@ impl IndexCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, KeptIndexes> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Builds the discovery index of `tenant`'s companies at the current data version, with the
+/// embeddings of their texts stored so far (in a CPU slot, no connection held meanwhile).
+pub async fn build_index(db: &Database, tenant: &Tenant) -> AppResult<CompanyIndex> {
+    let (version, companies) = db
+        .with_tenant(tenant, |conn| {
+            Box::pin(
+                async move { Ok::<_, AppError>((repo::data_version(conn).await?, repo::all_companies(conn).await?)) },
+            )
+        })
+        .await?;
+    let texts: Vec<Option<Vec<u8>>> = companies
+        .iter()
+        .map(|c| {
+            embedding::company_text(c.one_liner.as_deref(), c.description.as_deref()).map(|t| embedding::text_hash(&t))
+        })
+        .collect();
+    let wanted: Vec<Vec<u8>> = texts.iter().flatten().cloned().collect();
+    let stored: HashMap<Vec<u8>, Vec<f32>> = db
+        .with_tenant(tenant, move |conn| {
+            Box::pin(async move { embedding::repo::vectors(conn, &wanted).await.map_err(AppError::from) })
+        })
+        .await?
+        .into_iter()
+        .collect();
+    crate::cpu::run(move || {
+        let mut vectors = VectorSet::with_capacity(companies.len());
+        for hash in &texts {
+            vectors.push(hash.as_ref().and_then(|h| stored.get(h)).map(Vec::as_slice));
+        }
+        CompanyIndex::build(version, companies, vectors)
+    })
+    .await
 }
 
 /// Whether `reader` may see a brief `requested_by` asked for: analysts (developers) see their

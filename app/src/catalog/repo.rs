@@ -175,6 +175,23 @@ pub async fn replace_index(
     Ok(())
 }
 
+/// What the semantic search knows of an entity: enough to embed its text and to show it.
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = entities, check_for_backend(Pg))]
+pub struct EntityText {
+    pub id: Uuid,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Every entity's text, in reference order.
+pub async fn entity_texts(conn: &mut Connection) -> QueryResult<Vec<EntityText>> {
+    entities::table.order(entities::entity_ref).select(EntityText::as_select()).load(conn).await
+}
+
 /// The catalog's version; `bump_version` runs in every writing transaction.
 pub async fn version(conn: &mut Connection) -> QueryResult<i64> {
     catalog_state::table.select(catalog_state::version).first(conn).await

@@ -40,6 +40,10 @@ pub struct BenchArgs {
     /// the directory as it is the discovery methods' quality on the labelled set.
     #[arg(long)]
     briefs: Option<usize>,
+    /// With --briefs 5950: write the top-10 pairs of any method not yet in the labelled set
+    /// to this file, by name and without the method, for blind judging.
+    #[arg(long)]
+    pool: Option<std::path::PathBuf>,
     /// Measure the plugin marketplace instead: this many generated plugins added to the
     /// directory, 200 installed in the scratch tenant, then the plugin API over --http.
     #[arg(long)]
@@ -86,7 +90,16 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
     }
     if let Some(companies) = args.briefs {
         println!("tenant {slug}: competitive briefs over {companies} companies");
-        super::bench_briefs::run(db, tenant, &admin_email, companies, args.http.as_deref(), args.samples).await?;
+        super::bench_briefs::run(
+            db,
+            tenant,
+            &admin_email,
+            companies,
+            args.http.as_deref(),
+            args.samples,
+            args.pool.as_deref(),
+        )
+        .await?;
         if !args.keep {
             tenancy::remove(db, tenant).await?;
             println!("scratch tenant {slug} removed");

@@ -20,8 +20,10 @@ use app::auth::service as auth;
 use app::briefs::company_file;
 use app::briefs::discovery::{CompanyIndex, Method};
 use app::briefs::model::Company;
-use app::briefs::{repo, service};
+use app::briefs::service;
 use app::db::Database;
+use app::embedding::worker::EmbeddingWorker;
+use app::embedding::Embedder;
 use app::error::AppError;
 use app::keyring::Keyring;
 use app::tenancy::model::Tenant;
@@ -69,6 +71,7 @@ pub async fn run(
     companies: usize,
     base: Option<&str>,
     samples: usize,
+    pool: Option<&std::path::Path>,
 ) -> Result<(), AppError> {
     let config = ServeConfig::from_env()?;
     let keyring = Keyring::parse(&config.secret_keys)?;
@@ -81,25 +84,26 @@ pub async fn run(
     let imported = summary.created + summary.updated;
     println!("imported {imported} companies in {took:.1} s ({:.0}/s)", imported as f64 / took);
 
-    let (version, all) = db
-        .with_tenant(tenant, |conn| {
-            Box::pin(
-                async move { Ok::<_, AppError>((repo::data_version(conn).await?, repo::all_companies(conn).await?)) },
-            )
-        })
-        .await?;
+    if let Some(dir) = &config.embedding_model {
+        let worker = EmbeddingWorker::new(db.clone(), Embedder::open(dir)?);
+        let started = Instant::now();
+        let embedded = worker.catch_up(tenant, 2).await?;
+        let took = started.elapsed().as_secs_f64();
+        println!("embedded {embedded} texts in {took:.1} s ({:.1}/s on 2 threads)", embedded as f64 / took);
+    }
+    let started = Instant::now();
+    let index = service::build_index(db, tenant).await?;
+    println!(
+        "discovery index of {} companies ({} embedded) built in {:.0} ms",
+        index.len(),
+        index.embedded(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let all = index.companies();
     let targets: Vec<String> = {
         let step = (all.len() / (samples + 1)).max(1);
         all.iter().step_by(step).filter(|c| c.one_liner.is_some()).take(samples + 1).map(|c| c.id.to_string()).collect()
     };
-    let started = Instant::now();
-    let index = CompanyIndex::build(version, all);
-    println!(
-        "discovery index of {} companies built in {:.0} ms",
-        index.len(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
-
     println!("{:<48} {:>9} {:>9} {:>9} {:>9}", "briefs", "cold ms", "p50 ms", "p95 ms", "max ms");
     let year = chrono::Utc::now().year();
     let mut discovery = Vec::new();
@@ -141,7 +145,7 @@ pub async fn run(
 
     // The judgements are of the directory as it is: with variants added, they would miss.
     if let (Ok(judged), true) = (std::fs::read_to_string(JUDGEMENTS), companies <= YC_COMPANIES) {
-        quality(&index, &judged, year)?;
+        quality(&index, &judged, year, pool)?;
     }
     Ok(())
 }
@@ -183,14 +187,35 @@ async fn brief_to_pdf(client: &Client, base: &str, host: &str, key: &str, compan
 }
 
 /// P@5, P@10 (grade 2 is relevant) and nDCG@10 (gains 2, 1, 0 as judged) of each method over
-/// the labelled targets, averaged.
-fn quality(index: &CompanyIndex, judged: &str, year: i32) -> Result<(), AppError> {
+/// the labelled targets, averaged, and how many of each method's top-10 pairs are judged (an
+/// unjudged pair counts as not relevant: `--pool` writes them out for judging).
+fn quality(index: &CompanyIndex, judged: &str, year: i32, pool: Option<&std::path::Path>) -> Result<(), AppError> {
     let judged: Value = serde_json::from_str(judged).map_err(AppError::internal)?;
     let targets = judged["targets"].as_array().cloned().unwrap_or_default();
     let by_name: HashMap<&str, &Company> = index.companies().iter().map(|c| (c.name.as_str(), c)).collect();
-    println!("{:<48} {:>9} {:>9} {:>9}   ({} targets)", "quality", "P@5", "P@10", "nDCG@10", targets.len());
+    // A target is named; one whose name two companies share cannot be told apart, and its
+    // judgements could be of the other one: it is left out.
+    let mut namesakes: HashMap<&str, usize> = HashMap::new();
+    for company in index.companies() {
+        *namesakes.entry(company.name.as_str()).or_default() += 1;
+    }
+    let (targets, ambiguous): (Vec<Value>, Vec<Value>) =
+        targets.into_iter().partition(|t| t["target"].as_str().is_some_and(|name| namesakes.get(name) == Some(&1)));
+    for entry in &ambiguous {
+        println!("left out: target {} (two companies have that name)", entry["target"]);
+    }
+    println!(
+        "{:<48} {:>9} {:>9} {:>9} {:>9}   ({} targets)",
+        "quality",
+        "P@5",
+        "P@10",
+        "nDCG@10",
+        "judged",
+        targets.len()
+    );
+    let mut unjudged: Vec<(&Company, std::collections::BTreeSet<&str>)> = Vec::new();
     for method in Method::ALL {
-        let (mut p5, mut p10, mut ndcg, mut n) = (0.0, 0.0, 0.0, 0.0);
+        let (mut p5, mut p10, mut ndcg, mut n, mut listed, mut known) = (0.0, 0.0, 0.0, 0.0, 0, 0);
         for entry in &targets {
             let Some(target) = entry["target"].as_str().and_then(|t| by_name.get(t)) else { continue };
             let grades: HashMap<&str, f64> = entry["grades"]
@@ -198,6 +223,17 @@ fn quality(index: &CompanyIndex, judged: &str, year: i32) -> Result<(), AppError
                 .map(|g| g.iter().map(|(k, v)| (k.as_str(), v.as_f64().unwrap_or(0.0))).collect())
                 .unwrap_or_default();
             let ranked = index.competitors(target, method, 10, year);
+            listed += ranked.len();
+            known += ranked.iter().filter(|c| grades.contains_key(c.company.name.as_str())).count();
+            // Names as the index holds them (the ranking is dropped at the end of the loop).
+            let missing = ranked
+                .iter()
+                .filter(|c| !grades.contains_key(c.company.name.as_str()))
+                .filter_map(|c| by_name.get_key_value(c.company.name.as_str()).map(|(name, _)| *name));
+            match unjudged.iter_mut().find(|(t, _)| t.id == target.id) {
+                Some((_, names)) => names.extend(missing),
+                None => unjudged.push((target, missing.collect())),
+            }
             let gain =
                 |i: usize| ranked.get(i).and_then(|c| grades.get(c.company.name.as_str())).copied().unwrap_or(0.0);
             let relevant = |k: usize| (0..k).filter(|&i| gain(i) >= 2.0).count() as f64 / k as f64;
@@ -211,7 +247,21 @@ fn quality(index: &CompanyIndex, judged: &str, year: i32) -> Result<(), AppError
             n += 1.0;
         }
         let n = f64::max(n, 1.0);
-        println!("{:<48} {:>9.3} {:>9.3} {:>9.3}", method.as_str(), p5 / n, p10 / n, ndcg / n);
+        let coverage = format!("{known}/{listed}");
+        println!("{:<48} {:>9.3} {:>9.3} {:>9.3} {:>9}", method.as_str(), p5 / n, p10 / n, ndcg / n, coverage);
+    }
+    if let Some(path) = pool {
+        let facts = |c: &Company| {
+            json!({ "name": c.name, "one_liner": c.one_liner, "long_description": c.description,
+                    "subindustry": c.subindustry, "tags": c.tags })
+        };
+        let document = json!({ "targets": unjudged.iter().filter(|(_, names)| !names.is_empty()).map(|(target, names)| json!({
+            "target": facts(target),
+            "candidates": names.iter().filter_map(|n| by_name.get(n)).map(|c| facts(c)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>() });
+        std::fs::write(path, serde_json::to_vec_pretty(&document).map_err(AppError::internal)?)
+            .map_err(AppError::internal)?;
+        println!("unjudged pairs written to {}", path.display());
     }
     Ok(())
 }

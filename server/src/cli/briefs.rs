@@ -9,8 +9,8 @@ use serde_json::json;
 
 use app::audit::service::AuditSource;
 use app::briefs::company_file::parse_mapping;
-use app::briefs::discovery::{CompanyIndex, Method};
-use app::briefs::{repo, service};
+use app::briefs::discovery::Method;
+use app::briefs::service;
 use app::db::Database;
 use app::error::AppError;
 use app::keyring::Keyring;
@@ -101,22 +101,17 @@ impl BriefsCommand {
                 Ok(())
             }
             BriefsCommand::Competitors { tenant: slug, company, limit, method, json } => {
-                let method = Method::parse(&method)
-                    .ok_or_else(|| AppError::invalid("--method is combined, lexical or structured"))?;
+                let method = Method::parse(&method).ok_or_else(|| {
+                    let known: Vec<&str> = Method::ALL.iter().map(|m| m.as_str()).collect();
+                    AppError::invalid(format!("--method is one of {}", known.join(", ")))
+                })?;
                 let tenant = tenant(db, &slug).await?;
-                let (target, version, companies) = db
+                let target = db
                     .with_tenant(&tenant, move |conn| {
-                        Box::pin(async move {
-                            let target = service::find_company(conn, &company).await?;
-                            Ok::<_, AppError>((
-                                target,
-                                repo::data_version(conn).await?,
-                                repo::all_companies(conn).await?,
-                            ))
-                        })
+                        Box::pin(async move { service::find_company(conn, &company).await })
                     })
                     .await?;
-                let index = CompanyIndex::build(version, companies);
+                let index = service::build_index(db, &tenant).await?;
                 let found = index.competitors(&target, method, limit.clamp(1, 1000), chrono::Utc::now().year());
                 if json {
                     let document = json!({ "company": target.name, "compared": index.len(), "competitors": found });

@@ -552,3 +552,70 @@ async fn analysts_see_only_their_own_briefs_read_only_members_see_all_but_cannot
     let (other, other_admin) = app.signed_in_tenant().await;
     assert_eq!(app.get_json(&other, &other_admin, &format!("/api/briefs/{admins}")).await.0, StatusCode::NOT_FOUND);
 }
+
+fn embedder(app: &TestApp) -> app::embedding::worker::EmbeddingWorker {
+    let model = app.state.embedder.clone().expect("BEACON_EMBEDDING_MODEL (set by scripts/test.sh)");
+    app::embedding::worker::EmbeddingWorker::new(app.db.clone(), model)
+}
+
+/// The worker embeds each distinct text once, briefs then see the meaning of texts that share
+/// no word, and a text nothing uses any more loses its stored vector.
+#[tokio::test(flavor = "multi_thread")]
+async fn embeddings_find_a_competitor_that_shares_no_word_and_follow_edits() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let keyring = app.state.keyring.clone();
+    import(
+        &app,
+        &keyring,
+        &t,
+        &[
+            json!({"name": "Target", "one_liner": "Developer portal listing every microservice and its owner", "subindustry": "B2B -> Engineering"}),
+            json!({"name": "Catalogue", "one_liner": "A software catalog so engineers know who owns which backend service", "subindustry": "B2B -> Sales"}),
+            json!({"name": "Twin", "one_liner": "A software catalog so engineers know who owns which backend service", "subindustry": "B2B -> Sales"}),
+            json!({"name": "Bakery", "one_liner": "Fresh sourdough bread delivered at dawn", "subindustry": "Consumer -> Food"}),
+        ],
+    )
+    .await;
+    let worker = embedder(&app);
+    assert_eq!(worker.catch_up(&t.tenant, 2).await.unwrap(), 3, "the twins' text is embedded once");
+    assert_eq!(count(&app, &t, "SELECT count(*) AS n FROM text_embeddings").await, 3);
+    assert_eq!(worker.catch_up(&t.tenant, 2).await.unwrap(), 0, "nothing left to do");
+
+    let target = repo_company(&app, &t, "Target").await;
+    let (found, _, _) =
+        service::discover(&app.db, &app.state.briefs.indexes, None, &t.tenant, &target, 2026).await.unwrap();
+    let names: Vec<&str> = found.iter().take(2).map(|c| c.company.name.as_str()).collect();
+    assert_eq!(names, ["Catalogue", "Twin"], "{found:?}");
+    let semantic = found[0].contributions.iter().find(|c| c.feature == app::briefs::model::Feature::Semantic).unwrap();
+    assert!(semantic.value > 0.4, "{semantic:?}");
+    assert!(found[0].why.contains("similar meaning (embedding similarity"), "{}", found[0].why);
+    let sum: f64 = found[0].contributions.iter().map(|c| c.points).sum();
+    assert!((sum - found[0].score).abs() < 1e-9);
+    let bakery = found.iter().find(|c| c.company.name == "Bakery").map_or(0.0, |c| c.score);
+    assert!(bakery < found[0].score / 3.0, "{bakery}");
+
+    // The bakery's text changes: its new text is embedded and the old vector forgotten.
+    let edited = Company {
+        id: company_id(&app, &t, "Bakery").await,
+        name: "Bakery".into(),
+        one_liner: Some("Bread subscriptions for cafés".into()),
+        ..Company::default()
+    };
+    service::save_company(&app.db, &keyring, &t.tenant, AuditSource::command_line(), edited, Sensitive::default())
+        .await
+        .unwrap();
+    assert_eq!(worker.catch_up(&t.tenant, 1).await.unwrap(), 1);
+    assert_eq!(count(&app, &t, "SELECT count(*) AS n FROM text_embeddings").await, 3);
+}
+
+async fn repo_company(app: &TestApp, t: &TestTenant, name: &str) -> Company {
+    let id = company_id(app, t, name).await;
+    app.db
+        .with_tenant(&t.tenant, move |conn| {
+            Box::pin(async move { repo::company(conn, id).await.map_err(AppError::from) })
+        })
+        .await
+        .unwrap()
+        .unwrap()
+}

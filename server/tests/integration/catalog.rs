@@ -590,3 +590,70 @@ async fn refusals_on_the_catalog_api_answer_in_backstages_envelope() {
     assert!(added.status.is_success(), "{} {}", added.status, added.body);
     assert_envelope(&with_key("bcn_bogus").await, PATH, StatusCode::FORBIDDEN, "NotAllowedError");
 }
+
+/// `GET /api/catalog/search/semantic` ranks by meaning (a query sharing no word with the
+/// entity's text finds it), filters by kind, refuses bad input, and sees only its tenant.
+#[tokio::test(flavor = "multi_thread")]
+async fn semantic_search_ranks_entities_by_meaning_within_the_tenant() {
+    const PATH: &str = "/api/catalog/search/semantic";
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let model = app.state.embedder.clone().expect("BEACON_EMBEDDING_MODEL (set by scripts/test.sh)");
+    let worker = app::embedding::worker::EmbeddingWorker::new(app.db.clone(), model);
+
+    // Before the worker ran, the answer says nothing is embedded yet.
+    let (status, early, _) = app.get_json(&t, &cookie, &format!("{PATH}?q=music")).await;
+    assert_eq!((status, early["embedded"].as_u64()), (StatusCode::OK, Some(0)), "{early}");
+    assert!(worker.catch_up(&t.tenant, 2).await.unwrap() > 20);
+
+    // No word in common with "Archive of the wayback machine".
+    let (status, found, _) =
+        app.get_json(&t, &cookie, &format!("{PATH}?q=historical%20snapshots%20of%20old%20web%20pages&limit=3")).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["results"][0]["entityRef"], "component:default/wayback-archive", "{found}");
+    assert_eq!(found["results"].as_array().unwrap().len(), 3);
+    assert_eq!(found["embedded"], found["total"]);
+    assert_eq!(found["model"], "all-MiniLM-L6-v2");
+    let similarity = found["results"][0]["similarity"].as_f64().unwrap();
+    assert!(similarity > 0.3 && similarity <= 1.0, "{similarity}");
+
+    let (_, systems, _) = app.get_json(&t, &cookie, &format!("{PATH}?q=music%20playback&kind=System")).await;
+    let refs: Vec<&str> =
+        systems["results"].as_array().unwrap().iter().map(|r| r["entityRef"].as_str().unwrap()).collect();
+    assert!(!refs.is_empty() && refs.iter().all(|r| r.starts_with("system:")), "{refs:?}");
+    assert_eq!(refs[0], "system:default/audio-playback");
+
+    // A new entity is searchable once the worker embedded it.
+    let created = json!({ "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": { "name": "ledger", "description": "Double-entry bookkeeping of every payment" },
+        "spec": { "type": "service", "lifecycle": "production", "owner": "team-a" } });
+    assert_eq!(app.post_json(&t, &cookie, "/api/catalog/entities", created).await.0, StatusCode::CREATED);
+    assert_eq!(worker.catch_up(&t.tenant, 1).await.unwrap(), 1);
+    let (_, money, _) = app.get_json(&t, &cookie, &format!("{PATH}?q=accounting%20for%20transactions&limit=1")).await;
+    assert_eq!(money["results"][0]["entityRef"], "component:default/ledger", "{money}");
+
+    for bad in ["", "?q=", "?q=a&limit=0", "?q=a&limit=101", "?q=a&limit=x"] {
+        let (status, body, _) = app.get_json(&t, &cookie, &format!("{PATH}{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let long = "word%20".repeat(400);
+    assert_eq!(app.get_json(&t, &cookie, &format!("{PATH}?q={long}")).await.0, StatusCode::BAD_REQUEST);
+
+    // Another tenant searches its own (empty) catalog; nobody signed in is refused.
+    let other = app.tenant().await;
+    let other_admin = app.login(&other.host, &other.admin_email, &other.admin_password).await;
+    let (status, theirs, _) = app.get_json(&other, &other_admin, &format!("{PATH}?q=playback")).await;
+    assert_eq!(
+        (status, theirs["total"].as_u64(), theirs["results"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0), Some(0))
+    );
+    assert_eq!(app.get_json(&t, &other_admin, &format!("{PATH}?q=playback")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get(&t.host, &format!("{PATH}?q=playback"), None).await.status, StatusCode::UNAUTHORIZED);
+    // A key without catalog:read may not search.
+    let (_, key) = app.create_key(&t, &cookie, "no catalog", &["briefs:read"]).await;
+    let request = Request::get(format!("{PATH}?q=playback"))
+        .header(header::HOST, &t.host)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(request).await.status, StatusCode::FORBIDDEN);
+}

@@ -375,6 +375,7 @@ fn rest_rule(method: &Method, template: &str) -> Option<(Rule, Sample)> {
             | "/api/catalog/entities/by-name/{kind}/{namespace}/{name}"
             | "/api/catalog/entities/by-name/{kind}/{namespace}/{name}/ancestry"
             | "/api/catalog/search"
+            | "/api/catalog/search/semantic"
             | "/api/catalog/locations"
             | "/api/catalog/locations/{id}"
             | "/api/catalog/locations/by-entity/{kind}/{namespace}/{name}"

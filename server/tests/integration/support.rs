@@ -283,6 +283,8 @@ impl TestApp {
             // that names it verifies tarballs from there.
             npm_registry,
             npm_refresh_hours: 24,
+            // Set by scripts/test.sh: tests of discovery and semantic search embed for real.
+            embedding_model: std::env::var_os("BEACON_EMBEDDING_MODEL").map(Into::into),
             smtp_url: smtp_url.clone(),
             mail_from: "Beacon <beacon@tests.example.com>".into(),
             public_url: None,

@@ -46,6 +46,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::PUT, "/api/catalog/entities/{uid}", entities::replace),
         Endpoint::new(Method::DELETE, "/api/catalog/entities/{uid}", entities::delete_by_uid),
         Endpoint::new(Method::GET, "/api/catalog/search", search::search),
+        Endpoint::new(Method::GET, "/api/catalog/search/semantic", search::semantic),
         Endpoint::new(Method::GET, "/api/catalog/openapi.json", openapi::document),
         Endpoint::new(Method::GET, "/api/catalog/entities/by-query", query::by_query_string),
         Endpoint::new(Method::POST, "/api/catalog/entities/by-query", query::by_predicate),

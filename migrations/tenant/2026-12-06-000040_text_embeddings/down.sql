@@ -1,0 +1,2 @@
+DROP TABLE text_embeddings;
+DROP TABLE embedding_state;
