@@ -67,6 +67,9 @@ export E2E_TENANT=$slug E2E_ADMIN_EMAIL="admin@$slug.example.com"
 E2E_ADMIN_PASSWORD=$(sed -n 's/^one-time password: //p' <<<"$output")
 "$SERVER" catalog import --tenant "$slug" server/demo/backstage-examples/all.yaml server/demo/backstage-examples/acme-corp.yaml
 "$SERVER" briefs import --tenant "$slug" server/demo/yc-companies/yc-companies-all.jsonl.gz
+# The embeddings the server's worker would compute over the first minutes, computed now on both
+# cores: the browsers then meet the discovery users get, and no background work competes.
+"$SERVER" briefs embed --tenant "$slug"
 export E2E_ADMIN_PASSWORD
 # Half a year of history for the archive page: 500 events six months back, a 30-day retention,
 # and the months past it archived the way the server's archiver does it.

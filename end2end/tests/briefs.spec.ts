@@ -20,8 +20,10 @@ test('a brief is generated and followed to ready, a competitor says why, and the
 
   const why = competitors.first().getByTestId('competitor-why');
   await why.locator('summary').click();
-  await expect(why.getByTestId('contribution')).toHaveCount(5);
+  await expect(why.getByTestId('contribution')).toHaveCount(6);
   await expect(why).toContainText('text');
+  // The e2e tenant's companies are embedded before the suite (scripts/test.sh).
+  await expect(why).toContainText('similar meaning (embedding similarity 0.');
   await expect(page.getByTestId('positioning-chart').locator('circle')).toHaveCount(10);
 
   const download = page.waitForEvent('download');

@@ -31,9 +31,12 @@ struct SemanticIndex {
     vectors: VectorSet,
 }
 
+/// Per tenant schema: its index and when it was last used.
+type Kept = HashMap<String, (Arc<SemanticIndex>, std::time::Instant)>;
+
 /// The per-tenant indexes of this server; cheap to clone.
 #[derive(Clone, Default)]
-pub struct SemanticIndexes(Arc<Mutex<HashMap<String, (Arc<SemanticIndex>, std::time::Instant)>>>);
+pub struct SemanticIndexes(Arc<Mutex<Kept>>);
 
 /// An entity found, with its cosine similarity to the query.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -129,7 +132,7 @@ impl SemanticIndexes {
         Ok(index)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<SemanticIndex>, std::time::Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -1,5 +1,6 @@
 //! `server briefs …`: import company data, print a company's ranked competitors without making
-//! a brief (for operators and evaluation), and seal sensitive fields again under the current key.
+//! a brief (for operators and evaluation), embed texts now, and seal sensitive fields again
+//! under the current key.
 
 use std::path::PathBuf;
 
@@ -12,6 +13,8 @@ use app::briefs::company_file::parse_mapping;
 use app::briefs::discovery::Method;
 use app::briefs::service;
 use app::db::Database;
+use app::embedding::worker::EmbeddingWorker;
+use app::embedding::Embedder;
 use app::error::AppError;
 use app::keyring::Keyring;
 use app::tenancy::model::{Tenant, TenantSlug};
@@ -37,12 +40,21 @@ pub enum BriefsCommand {
         company: String,
         #[arg(long, default_value_t = 10)]
         limit: usize,
-        /// The features ranked on: combined (what briefs use), lexical or structured.
+        /// The features ranked on: combined (what briefs use), lexical, embeddings, structured
+        /// or lexical+structured.
         #[arg(long, default_value = "combined")]
         method: String,
         /// One JSON document instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Embed now every company and catalog text of the tenant that has no vector yet, on all
+    /// cores (the server's background worker does the same at most half a core at a time).
+    Embed {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
     },
     /// Seal every sensitive company field again under the first key of BEACON_SECRET_KEYS
     /// (resumable: run it again after an interruption); then older keys can be retired.
@@ -125,6 +137,16 @@ impl BriefsCommand {
                         competitor.rank, competitor.company.name, competitor.score, competitor.why
                     );
                 }
+                Ok(())
+            }
+            BriefsCommand::Embed { tenant: slug, threads } => {
+                let tenant = tenant(db, &slug).await?;
+                let dir = std::env::var_os("BEACON_EMBEDDING_MODEL")
+                    .ok_or_else(|| AppError::invalid("Set BEACON_EMBEDDING_MODEL (as for `server serve`)."))?;
+                let worker = EmbeddingWorker::new(db.clone(), Embedder::open(std::path::Path::new(&dir))?);
+                let started = std::time::Instant::now();
+                let embedded = worker.catch_up(&tenant, threads.clamp(1, 64)).await?;
+                println!("{embedded} texts embedded in {:.1} s", started.elapsed().as_secs_f64());
                 Ok(())
             }
             BriefsCommand::RotateKeys { tenant: slug, batch } => {

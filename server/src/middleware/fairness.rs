@@ -26,6 +26,7 @@ pub const CALLER_SLOTS: usize = 2;
 const EXPENSIVE: &[&str] = &[
     "/api/catalog/export",
     "/api/catalog/search",
+    "/api/catalog/search/semantic",
     "/api/catalog/entity-facets",
     "/api/audit/export",
     "/api/audit/verify",
