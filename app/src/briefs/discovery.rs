@@ -14,10 +14,10 @@
 //! Text finds peers that use a niche's words, embeddings those that say the same in other
 //! words; the structured features rank them within a market and still find candidates for a
 //! target with no text. Candidates are the companies sharing a term, the subindustry or a tag
-//! with the target, and its nearest by embedding. A company whose text is not embedded yet
-//! scores 0 on `semantic`. The weights are fixed here, not tuned on the evaluation set
-//! (`server bench --briefs` reports each feature set's quality); without embeddings the text
-//! weighs 0.60, as before they were added.
+//! with the target, and its 50 nearest by embedding. A candidate whose text is not embedded yet
+//! scores 0 on `semantic`; a target without its own vector is ranked as before embeddings, the
+//! text weighing 0.60. The weights are fixed here, not tuned on the evaluation set
+//! (`server bench --briefs` reports each feature set's quality).
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -256,6 +256,11 @@ impl CompanyIndex {
     /// scored with the features of `method`; `year` dates the momentum's recency.
     pub fn competitors(&self, target: &Company, method: Method, limit: usize, year: i32) -> Vec<Competitor> {
         let target_doc = self.by_id.get(&target.id).copied();
+        let target_meaning = target_doc.and_then(|doc| self.vectors.get(doc as usize));
+        // A target without its vector (no model, or not embedded yet) is ranked as before
+        // embeddings, not with the text's weight cut for a feature that cannot count.
+        let method =
+            if method == Method::Combined && target_meaning.is_none() { Method::LexicalStructured } else { method };
         let own_name: HashSet<String> = text::words(&target.name).into_iter().collect();
         let target_terms = terms_of(target);
         let target_length: f32 = target_terms.values().sum();
@@ -294,9 +299,9 @@ impl CompanyIndex {
         let uses = |feature: Feature| method.weight(feature) > 0.0;
         let mut candidates: HashSet<u32> =
             if uses(Feature::Text) { lexical.keys().copied().collect() } else { HashSet::new() };
-        let meaning = target_doc.and_then(|doc| self.vectors.get(doc as usize)).filter(|_| uses(Feature::Semantic));
+        let meaning = target_meaning.filter(|_| uses(Feature::Semantic));
         if let Some(meaning) = &meaning {
-            let nearest = self.vectors.nearest(meaning, SEMANTIC_CANDIDATES + 1, |at| Some(at as u32) != target_doc);
+            let nearest = self.vectors.nearest(meaning, SEMANTIC_CANDIDATES, |at| Some(at as u32) != target_doc);
             candidates.extend(nearest.into_iter().map(|(at, _)| at as u32));
         }
         if uses(Feature::Segment) {
@@ -515,6 +520,9 @@ mod tests {
         let index = CompanyIndex::build(1, companies, VectorSet::default());
         let found = index.competitors(&target, Method::Combined, 10, 2026);
         assert!(found.iter().all(|c| c.company.name != "Infracost"), "never its own competitor");
+        let text = found[0].contributions.iter().find(|c| c.feature == Feature::Text).unwrap();
+        assert_eq!(text.weight, 0.60, "without the target's vector, weighed as before embeddings");
+        assert!(found[0].contributions.iter().all(|c| c.feature != Feature::Semantic));
         let top: Vec<&str> = found.iter().take(3).map(|c| c.company.name.as_str()).collect();
         assert!(top.contains(&"Cloudchipr") && top.contains(&"Vantage"), "{top:?}");
         for competitor in &found {

@@ -99,12 +99,17 @@ pub async fn build_index(db: &Database, tenant: &Tenant) -> AppResult<CompanyInd
             )
         })
         .await?;
-    let texts: Vec<Option<Vec<u8>>> = companies
-        .iter()
-        .map(|c| {
-            embedding::company_text(c.one_liner.as_deref(), c.description.as_deref()).map(|t| embedding::text_hash(&t))
-        })
-        .collect();
+    let (companies, texts) = crate::cpu::run(move || {
+        let texts: Vec<Option<Vec<u8>>> = companies
+            .iter()
+            .map(|c| {
+                embedding::company_text(c.one_liner.as_deref(), c.description.as_deref())
+                    .map(|t| embedding::text_hash(&t))
+            })
+            .collect();
+        (companies, texts)
+    })
+    .await?;
     let wanted: Vec<Vec<u8>> = texts.iter().flatten().cloned().collect();
     let stored: HashMap<Vec<u8>, Vec<f32>> = db
         .with_tenant(tenant, move |conn| {

@@ -4,8 +4,9 @@
 //! in the background; the answer says how many of them are so far.
 //!
 //! Each server keeps, per tenant, the entities with their vectors in memory (bytes per value:
-//! 39 MB per 100,000 entities), rebuilt when the catalog or the stored vectors change; a
-//! rebuild reads again only the vectors it did not have.
+//! 39 MB per 100,000 entities), rebuilt when the catalog changes, or the stored vectors did
+//! and the index is older than `FRESH_ENOUGH`; a rebuild reads again only the vectors it did
+//! not have.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,9 +24,15 @@ const KEPT: usize = 8;
 /// The longest query embedded: a question, not a document.
 pub const MAX_QUERY_CHARS: usize = 1_000;
 
+/// While texts are being embedded the stored vectors change every second or so: an index
+/// whose catalog is current is kept this long before it reads the new vectors, so searches
+/// meanwhile do not each rebuild it.
+const FRESH_ENOUGH: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// One tenant's entities and their vectors, at a catalog and embedding version.
 struct SemanticIndex {
     versions: (i64, i64),
+    built: std::time::Instant,
     entities: Vec<EntityText>,
     hashes: HashMap<Vec<u8>, usize>,
     vectors: VectorSet,
@@ -112,7 +119,10 @@ impl SemanticIndexes {
         let previous = {
             let mut kept = self.lock();
             match kept.get_mut(&schema) {
-                Some((index, used)) if index.versions == versions => {
+                Some((index, used))
+                    if index.versions == versions
+                        || (index.versions.0 == versions.0 && index.built.elapsed() < FRESH_ENOUGH) =>
+                {
                     *used = std::time::Instant::now();
                     return Ok(index.clone());
                 }
@@ -178,7 +188,7 @@ async fn build(
                 positions.insert(hash, at);
             }
         }
-        SemanticIndex { versions, entities, hashes: positions, vectors }
+        SemanticIndex { versions, built: std::time::Instant::now(), entities, hashes: positions, vectors }
     })
     .await
 }

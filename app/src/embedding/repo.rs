@@ -27,6 +27,15 @@ pub async fn hashes(conn: &mut Connection) -> QueryResult<Vec<Vec<u8>>> {
     Ok(rows.into_iter().map(|r| r.text_hash).collect())
 }
 
+/// Which of `hashes` have a stored vector.
+pub async fn stored(conn: &mut Connection, hashes: &[Vec<u8>]) -> QueryResult<Vec<Vec<u8>>> {
+    let rows: Vec<Hash> = diesel::sql_query("SELECT text_hash FROM text_embeddings WHERE text_hash = ANY($1)")
+        .bind::<Array<Bytea>, _>(hashes)
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.text_hash).collect())
+}
+
 /// The stored vectors of `hashes` (those that have one).
 pub async fn vectors(conn: &mut Connection, hashes: &[Vec<u8>]) -> QueryResult<Vec<(Vec<u8>, Vec<f32>)>> {
     let rows: Vec<Stored> =

@@ -22,6 +22,8 @@ use crate::tenancy::model::Tenant;
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 /// Texts embedded between two looks at the database (about half a second of one core).
 const BATCH: usize = 8;
+/// The rest after a failed batch.
+const FAILED_REST: Duration = Duration::from_secs(30);
 
 /// What a tenant's texts were planned at: its company data and catalog versions.
 type Versions = (i64, i64);
@@ -67,8 +69,11 @@ impl EmbeddingWorker {
     /// to do it rings itself, so the next batch comes after the other tenants' turn.
     pub async fn round(&self, tenant: &Tenant) -> AppResult<bool> {
         let started = Instant::now();
-        let (_, more) = self.step(tenant, BATCH, 1).await?;
-        tokio::time::sleep(started.elapsed()).await;
+        let result = self.step(tenant, BATCH, 1).await;
+        // A failure (the database away) rests longer: the next try replans from scratch.
+        let rest = if result.is_err() { FAILED_REST.max(started.elapsed()) } else { started.elapsed() };
+        tokio::time::sleep(rest).await;
+        let (_, more) = result?;
         if more {
             self.due.ring(tenant.schema.as_str());
         }
@@ -109,8 +114,19 @@ impl EmbeddingWorker {
             self.lock().insert(schema, plan);
             return Ok((0, false));
         }
-        let texts: Vec<Waiting> = plan.waiting.drain(..batch.min(plan.waiting.len())).collect();
+        let mut texts: Vec<Waiting> = plan.waiting.drain(..batch.min(plan.waiting.len())).collect();
         let companies_done = texts.iter().any(|w| w.company) && !plan.waiting.iter().any(|w| w.company);
+        // Another server with the same plan may have stored some of them meanwhile.
+        let hashes: Vec<Vec<u8>> = texts.iter().map(|w| w.hash.clone()).collect();
+        let stored: HashSet<Vec<u8>> = self
+            .db
+            .with_tenant(tenant, move |conn| {
+                Box::pin(async move { repo::stored(conn, &hashes).await.map_err(AppError::from) })
+            })
+            .await?
+            .into_iter()
+            .collect();
+        texts.retain(|w| !stored.contains(&w.hash));
         let (embedder, embedded) = (self.embedder.clone(), texts.len());
         let rows = crate::cpu::run(move || {
             let share = texts.len().div_ceil(threads.max(1));
@@ -138,7 +154,9 @@ impl EmbeddingWorker {
             .db
             .with_tenant(tenant, move |conn| {
                 Box::pin(async move {
-                    repo::insert(conn, &rows).await?;
+                    if !rows.is_empty() {
+                        repo::insert(conn, &rows).await?;
+                    }
                     // The discovery index and cached discoveries are per data version: a new
                     // one makes briefs use the vectors now that every company has its own.
                     if companies_done {
@@ -148,8 +166,10 @@ impl EmbeddingWorker {
                 })
             })
             .await?;
-        if let Some(version) = company_version {
-            plan.versions.0 = version;
+        // The plan stays current only if the bump was the one change since it was made; a
+        // company import meanwhile leaves it stale, and the next step plans its texts.
+        if company_version == Some(plan.versions.0 + 1) {
+            plan.versions.0 += 1;
         }
         let more = !plan.waiting.is_empty();
         self.lock().insert(schema, plan);

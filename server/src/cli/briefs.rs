@@ -48,8 +48,8 @@ pub enum BriefsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Embed now every company and catalog text of the tenant that has no vector yet, on all
-    /// cores (the server's background worker does the same at most half a core at a time).
+    /// Embed now every company and catalog text of the tenant that has no vector yet, on
+    /// `--threads` cores (the server's background worker does the same on half a core).
     Embed {
         #[arg(long)]
         tenant: String,

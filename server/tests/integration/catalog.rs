@@ -604,6 +604,18 @@ async fn semantic_search_ranks_entities_by_meaning_within_the_tenant() {
     let (status, early, _) = app.get_json(&t, &cookie, &format!("{PATH}?q=music")).await;
     assert_eq!((status, early["embedded"].as_u64()), (StatusCode::OK, Some(0)), "{early}");
     assert!(worker.catch_up(&t.tenant, 2).await.unwrap() > 20);
+    // The catalog did not change, so the server reads the new vectors once its index is 5 s old
+    // (a search while texts are being embedded does not rebuild it each time).
+    let mut waited = 0;
+    loop {
+        let (_, now, _) = app.get_json(&t, &cookie, &format!("{PATH}?q=music")).await;
+        if now["embedded"] == now["total"] {
+            break;
+        }
+        assert!(waited < 100, "the new vectors were not read within 10 s: {now}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
 
     // No word in common with "Archive of the wayback machine".
     let (status, found, _) =
