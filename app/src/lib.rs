@@ -31,6 +31,8 @@ pub mod embedding;
 #[cfg(feature = "ssr")]
 pub mod fetch;
 #[cfg(feature = "ssr")]
+pub mod kept;
+#[cfg(feature = "ssr")]
 pub mod keyring;
 #[cfg(feature = "ssr")]
 pub mod metrics;

@@ -3,7 +3,7 @@
 //! `briefs::generator`, read with the seed's access rules (`may_see`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::json;
 use tower_sessions_redis_store::fred::interfaces::KeysInterface;
@@ -22,6 +22,7 @@ use crate::db::{Connection, Database};
 use crate::embedding::{self, vectors::VectorSet};
 use crate::error::{AppError, AppResult};
 use crate::events::due::DueTenants;
+use crate::kept::KeptPerTenant;
 use crate::keyring::{Keyring, Purpose, Sealed};
 use crate::state::RedisPool;
 use crate::tenancy::model::Tenant;
@@ -46,16 +47,10 @@ pub struct Briefs {
     pub due: DueTenants,
 }
 
-/// Each tenant's discovery index at its company data version, for the `INDEXES_KEPT` tenants
-/// that used one last (an index of 100k companies takes a few hundred MB).
+/// Each tenant's discovery index at its company data version, for the tenants that used one
+/// last (an index of 100k companies takes a few hundred MB).
 #[derive(Clone, Default)]
-pub struct IndexCache(Arc<Mutex<KeptIndexes>>);
-
-/// Per tenant schema: the index and when it was last used.
-type KeptIndexes = HashMap<String, (Arc<CompanyIndex>, std::time::Instant)>;
-
-/// Tenants whose index a server keeps.
-const INDEXES_KEPT: usize = 8;
+pub struct IndexCache(KeptPerTenant<CompanyIndex>);
 
 impl IndexCache {
     /// The index of `tenant`'s companies at the current data version, built when it changed
@@ -65,27 +60,14 @@ impl IndexCache {
         let version = db
             .with_tenant(tenant, |conn| Box::pin(async move { repo::data_version(conn).await.map_err(AppError::from) }))
             .await?;
-        let schema = tenant.schema.as_str().to_owned();
-        if let Some((index, used)) = self.lock().get_mut(&schema).filter(|(i, _)| i.version == version) {
-            *used = std::time::Instant::now();
-            return Ok(index.clone());
+        let schema = tenant.schema.as_str();
+        if let Some(index) = self.0.usable(schema, |index| index.version == version) {
+            return Ok(index);
         }
         let index = Arc::new(build_index(db, tenant).await?);
         let version = index.version;
-        let mut indexes = self.lock();
-        let newer = indexes.get(&schema).is_some_and(|(kept, _)| kept.version > version);
-        if !newer {
-            indexes.insert(schema, (index.clone(), std::time::Instant::now()));
-        }
-        while indexes.len() > INDEXES_KEPT {
-            let oldest = indexes.iter().min_by_key(|(_, (_, used))| *used).map(|(schema, _)| schema.clone());
-            indexes.remove(&oldest.expect("the map is not empty"));
-        }
+        self.0.keep(schema, index.clone(), |kept| kept.version <= version);
         Ok(index)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, KeptIndexes> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -9,7 +9,7 @@
 //! not have.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::refs::EntityRef;
 use super::repo::{self, EntityText};
@@ -17,10 +17,9 @@ use crate::db::Database;
 use crate::embedding::vectors::VectorSet;
 use crate::embedding::{self, entity_text, text_hash, Embedder};
 use crate::error::{AppError, AppResult};
+use crate::kept::KeptPerTenant;
 use crate::tenancy::model::Tenant;
 
-/// Tenants whose entities a server keeps for semantic search.
-const KEPT: usize = 8;
 /// The longest query embedded: a question, not a document.
 pub const MAX_QUERY_CHARS: usize = 1_000;
 
@@ -38,12 +37,9 @@ struct SemanticIndex {
     vectors: VectorSet,
 }
 
-/// Per tenant schema: its index and when it was last used.
-type Kept = HashMap<String, (Arc<SemanticIndex>, std::time::Instant)>;
-
 /// The per-tenant indexes of this server; cheap to clone.
 #[derive(Clone, Default)]
-pub struct SemanticIndexes(Arc<Mutex<Kept>>);
+pub struct SemanticIndexes(KeptPerTenant<SemanticIndex>);
 
 /// An entity found, with its cosine similarity to the query.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -115,35 +111,16 @@ impl SemanticIndexes {
                 })
             })
             .await?;
-        let schema = tenant.schema.as_str().to_owned();
-        let previous = {
-            let mut kept = self.lock();
-            match kept.get_mut(&schema) {
-                Some((index, used))
-                    if index.versions == versions
-                        || (index.versions.0 == versions.0 && index.built.elapsed() < FRESH_ENOUGH) =>
-                {
-                    *used = std::time::Instant::now();
-                    return Ok(index.clone());
-                }
-                Some((index, _)) => Some(index.clone()),
-                None => None,
-            }
+        let schema = tenant.schema.as_str();
+        let usable = |index: &SemanticIndex| {
+            index.versions == versions || (index.versions.0 == versions.0 && index.built.elapsed() < FRESH_ENOUGH)
         };
-        let index = Arc::new(build(db, tenant, versions, previous).await?);
-        let mut kept = self.lock();
-        if kept.get(&schema).is_none_or(|(k, _)| k.versions <= versions) {
-            kept.insert(schema, (index.clone(), std::time::Instant::now()));
+        if let Some(index) = self.0.usable(schema, usable) {
+            return Ok(index);
         }
-        while kept.len() > KEPT {
-            let oldest = kept.iter().min_by_key(|(_, (_, used))| *used).map(|(s, _)| s.clone());
-            kept.remove(&oldest.expect("the map is not empty"));
-        }
+        let index = Arc::new(build(db, tenant, versions, self.0.kept(schema)).await?);
+        self.0.keep(schema, index.clone(), |kept| kept.versions <= versions);
         Ok(index)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
