@@ -4,6 +4,7 @@
 //! `SET LOCAL search_path`. Connections otherwise see only `pg_catalog`, so a query that
 //! forgets the scope fails with "relation does not exist" instead of reading another tenant.
 
+pub mod copy;
 pub mod deadline;
 pub mod migrate;
 pub mod schema;
@@ -68,6 +69,8 @@ pub struct Database {
     tenants: TenantCache,
     /// API keys verified in the last seconds (see `access::verified`).
     verified_keys: VerifiedKeys,
+    /// Bulk loads running on connections of their own (see `copy`).
+    bulk_slots: copy::BulkSlots,
 }
 
 impl Database {
@@ -87,7 +90,13 @@ impl Database {
         config.recycling_method = RecyclingMethod::Fast;
         let manager = AsyncDieselConnectionManager::new_with_config(url, config);
         let pool = Pool::builder(manager).max_size(max_connections).build().map_err(AppError::internal)?;
-        Ok(Self { pool, url: url.to_owned(), tenants: TenantCache::default(), verified_keys: VerifiedKeys::default() })
+        Ok(Self {
+            pool,
+            url: url.to_owned(),
+            tenants: TenantCache::default(),
+            verified_keys: VerifiedKeys::default(),
+            bulk_slots: copy::BulkSlots::default(),
+        })
     }
 
     pub fn url(&self) -> &str {

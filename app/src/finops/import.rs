@@ -303,22 +303,23 @@ async fn run(
     let defaults = Defaults { currency: request.currency.clone(), provider: request.source.clone() };
     let path = file.path.clone();
     let reader = tokio::task::spawn_blocking(move || read_file(path, kind, defaults, sender));
-    let mut staging: AppResult<()> = Ok(());
+    let mut staging = db.bulk_load(tenant).await.map(Some);
     while let Some(batch) = batches.recv().await {
-        if staging.is_err() {
-            continue;
+        let Ok(Some(load)) = &staging else { continue };
+        let staged = match repo::stage_rows(load, id, &batch.rows).await {
+            Ok(()) => {
+                let bytes = i64::try_from(batch.bytes_read).unwrap_or(i64::MAX);
+                let rows = i64::try_from(batch.rows_read).unwrap_or(i64::MAX);
+                db.with_tenant(tenant, move |conn| Box::pin(repo::advance(conn, id, bytes, rows, batch.layout))).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = staged {
+            staging = Err(e);
         }
-        staging = db
-            .with_tenant(tenant, move |conn| {
-                Box::pin(async move {
-                    repo::insert_rows(conn, id, &batch.rows).await?;
-                    let bytes = i64::try_from(batch.bytes_read).unwrap_or(i64::MAX);
-                    let rows = i64::try_from(batch.rows_read).unwrap_or(i64::MAX);
-                    repo::advance(conn, id, bytes, rows, batch.layout).await
-                })
-            })
-            .await;
     }
+    // The staging connection closes before the commit needs one from the pool.
+    let staging = staging.map(drop);
     let reading = reader.await.map_err(AppError::internal).and_then(|r| r);
     if file.remove_after {
         let path = file.path.clone();

@@ -4,12 +4,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Date, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::model::{ImportStatus, PeriodTotal};
 use super::parse::CostRecord;
+use crate::db::copy::{BulkLoad, Numeric};
 use crate::db::Connection;
 use crate::error::AppResult;
 
@@ -50,75 +51,114 @@ pub async fn advance(conn: &mut Connection, id: Uuid, bytes_read: i64, rows_read
     Ok(())
 }
 
-/// Stages a batch of rows under the import (one statement: a column array per field).
-pub async fn insert_rows(conn: &mut Connection, import: Uuid, rows: &[CostRecord]) -> AppResult<()> {
-    fn column<'r, T: ?Sized>(rows: &'r [CostRecord], f: impl Fn(&'r CostRecord) -> &'r T) -> Vec<&'r T> {
-        rows.iter().map(f).collect()
+/// The staged columns, in the order `stage_rows` gives their values.
+const STAGED_COLUMNS: &str = "import_id, line, provider, billing_account_id, billing_account_name, sub_account_id,
+    sub_account_name, billing_currency, billing_period_start, billing_period_end, charge_period_start,
+    charge_period_end, charge_category, charge_class, charge_description, service_name, service_category, region_id,
+    resource_id, resource_name, resource_type, sku_id, billed_cost, effective_cost, list_cost, contracted_cost,
+    pricing_quantity, pricing_unit, commitment_discount_id, tags, extra";
+
+/// Stages a batch of rows under the import with one binary COPY (all of them or none).
+pub async fn stage_rows(load: &BulkLoad, import: Uuid, rows: &[CostRecord]) -> AppResult<()> {
+    use tokio_postgres::types::{Json, Type};
+    const TEXT: Type = Type::TEXT;
+    const TIME: Type = Type::TIMESTAMPTZ;
+    const MONEY: Type = Type::NUMERIC;
+    const TYPES: [Type; 31] = [
+        Type::UUID,
+        Type::INT8,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        TIME,
+        TIME,
+        TIME,
+        TIME,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        MONEY,
+        MONEY,
+        MONEY,
+        MONEY,
+        MONEY,
+        TEXT,
+        TEXT,
+        Type::JSONB,
+        Type::JSONB,
+    ];
+    struct Staged<'r> {
+        line: i64,
+        row: &'r CostRecord,
+        billed: Numeric<'r>,
+        effective: Numeric<'r>,
+        list: Option<Numeric<'r>>,
+        contracted: Option<Numeric<'r>>,
+        quantity: Option<Numeric<'r>>,
+        tags: Json<&'r serde_json::Map<String, serde_json::Value>>,
+        extra: Json<&'r serde_json::Map<String, serde_json::Value>>,
     }
-    fn optional<'r>(rows: &'r [CostRecord], f: impl Fn(&'r CostRecord) -> &'r Option<String>) -> Vec<Option<&'r str>> {
-        rows.iter().map(|r| f(r).as_deref()).collect()
-    }
-    let lines: Vec<i64> = rows.iter().map(|r| i64::try_from(r.line).unwrap_or(i64::MAX)).collect();
-    let times = |f: fn(&CostRecord) -> DateTime<Utc>| rows.iter().map(f).collect::<Vec<_>>();
-    let json = |f: fn(&CostRecord) -> &serde_json::Map<String, serde_json::Value>| {
-        rows.iter().map(|r| serde_json::Value::Object(f(r).clone())).collect::<Vec<_>>()
-    };
-    diesel::sql_query(
-        "INSERT INTO cost_rows (import_id, line, provider, billing_account_id, billing_account_name, sub_account_id,
-             sub_account_name, billing_currency, billing_period_start, billing_period_end, charge_period_start,
-             charge_period_end, charge_category, charge_class, charge_description, service_name, service_category,
-             region_id, resource_id, resource_name, resource_type, sku_id, billed_cost, effective_cost, list_cost,
-             contracted_cost, pricing_quantity, pricing_unit, commitment_discount_id, tags, extra)
-         SELECT $1, line, provider, billing_account_id, billing_account_name, sub_account_id, sub_account_name,
-             billing_currency, billing_period_start, billing_period_end, charge_period_start, charge_period_end,
-             charge_category, charge_class, charge_description, service_name, service_category, region_id,
-             resource_id, resource_name, resource_type, sku_id, billed_cost::numeric, effective_cost::numeric,
-             list_cost::numeric, contracted_cost::numeric, pricing_quantity::numeric, pricing_unit,
-             commitment_discount_id, tags, extra
-         FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-             $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[],
-             $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
-             $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::text[], $30::jsonb[],
-             $31::jsonb[])
-           AS r(line, provider, billing_account_id, billing_account_name, sub_account_id, sub_account_name,
-             billing_currency, billing_period_start, billing_period_end, charge_period_start, charge_period_end,
-             charge_category, charge_class, charge_description, service_name, service_category, region_id,
-             resource_id, resource_name, resource_type, sku_id, billed_cost, effective_cost, list_cost,
-             contracted_cost, pricing_quantity, pricing_unit, commitment_discount_id, tags, extra)",
-    )
-    .into_boxed()
-    .bind::<SqlUuid, _>(import)
-    .bind::<Array<BigInt>, _>(lines)
-    .bind::<Array<Text>, _>(column(rows, |r| r.provider.as_str()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.billing_account_id.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.billing_account_name))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.sub_account_id))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.sub_account_name))
-    .bind::<Array<Text>, _>(column(rows, |r| r.billing_currency.as_str()))
-    .bind::<Array<Timestamptz>, _>(times(|r| r.billing_period_start))
-    .bind::<Array<Timestamptz>, _>(times(|r| r.billing_period_end))
-    .bind::<Array<Timestamptz>, _>(times(|r| r.charge_period_start))
-    .bind::<Array<Timestamptz>, _>(times(|r| r.charge_period_end))
-    .bind::<Array<Text>, _>(column(rows, |r| r.charge_category.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.charge_class))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.charge_description))
-    .bind::<Array<Text>, _>(column(rows, |r| r.service_name.as_str()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.service_category.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.region_id))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.resource_id))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.resource_name))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.resource_type))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.sku_id))
-    .bind::<Array<Text>, _>(column(rows, |r| r.billed_cost.as_str()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.effective_cost.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.list_cost))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.contracted_cost))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.pricing_quantity))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.pricing_unit))
-    .bind::<Array<Nullable<Text>>, _>(optional(rows, |r| &r.commitment_discount_id))
-    .bind::<Array<Jsonb>, _>(json(|r| &r.tags))
-    .bind::<Array<Jsonb>, _>(json(|r| &r.extra))
-    .execute(conn)
+    let staged: Vec<Staged> = rows
+        .iter()
+        .map(|row| Staged {
+            line: i64::try_from(row.line).unwrap_or(i64::MAX),
+            row,
+            billed: Numeric(&row.billed_cost),
+            effective: Numeric(&row.effective_cost),
+            list: row.list_cost.as_deref().map(Numeric),
+            contracted: row.contracted_cost.as_deref().map(Numeric),
+            quantity: row.pricing_quantity.as_deref().map(Numeric),
+            tags: Json(&row.tags),
+            extra: Json(&row.extra),
+        })
+        .collect();
+    let statement = format!("COPY cost_rows ({STAGED_COLUMNS}) FROM STDIN (FORMAT binary)");
+    load.copy(&statement, &TYPES, &staged, |s| {
+        let r = s.row;
+        vec![
+            &import,
+            &s.line,
+            &r.provider,
+            &r.billing_account_id,
+            &r.billing_account_name,
+            &r.sub_account_id,
+            &r.sub_account_name,
+            &r.billing_currency,
+            &r.billing_period_start,
+            &r.billing_period_end,
+            &r.charge_period_start,
+            &r.charge_period_end,
+            &r.charge_category,
+            &r.charge_class,
+            &r.charge_description,
+            &r.service_name,
+            &r.service_category,
+            &r.region_id,
+            &r.resource_id,
+            &r.resource_name,
+            &r.resource_type,
+            &r.sku_id,
+            &s.billed,
+            &s.effective,
+            &s.list,
+            &s.contracted,
+            &s.quantity,
+            &r.pricing_unit,
+            &r.commitment_discount_id,
+            &s.tags,
+            &s.extra,
+        ]
+    })
     .await?;
     Ok(())
 }

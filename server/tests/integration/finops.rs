@@ -129,6 +129,61 @@ async fn every_sample_file_imports_with_the_files_own_totals() {
     }
 }
 
+/// Amounts reach PostgreSQL in NUMERIC's binary form (COPY): every digit and the scale of
+/// what the file says, exponents and 11-decimal values included, as if PostgreSQL had read the
+/// text itself.
+#[tokio::test]
+async fn amounts_are_stored_exactly_as_the_file_writes_them() {
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let amounts = ["1.2E-5", "0.00000000001", "-12345.67890123456", "1e3", "0", "-0.50", "99999999.99999999999", ".5"];
+    let mut csv = String::from(
+        "BilledCost,EffectiveCost,BillingAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,\
+         ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ServiceName,ServiceCategory,ProviderName\n",
+    );
+    for amount in amounts {
+        csv.push_str(&format!(
+            "{amount},{amount},acct,USD,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,2026-01-05T00:00:00Z,\
+             2026-01-06T00:00:00Z,Usage,Compute,Compute,Acme\n"
+        ));
+    }
+    let path = std::env::temp_dir().join(format!("amounts-{}.csv", uuid::Uuid::new_v4()));
+    std::fs::write(&path, csv).unwrap();
+    let imported = import(&app, &t, "amounts", path.clone()).await;
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(imported.status, ImportStatus::Done, "{:?}", imported.error);
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        stored: String,
+        #[diesel(sql_type = Text)]
+        expected: String,
+    }
+    let id = imported.id;
+    let rows: Vec<Stored> = app
+        .db
+        .with_tenant(&t.tenant, move |conn| {
+            Box::pin(async move {
+                diesel::sql_query(
+                    "SELECT r.billed_cost::text AS stored, a.text::numeric::text AS expected
+                       FROM cost_rows r JOIN unnest($2::text[]) WITH ORDINALITY AS a(text, n) ON a.n = r.line - 1
+                      WHERE r.import_id = $1 ORDER BY r.line",
+                )
+                .bind::<SqlUuid, _>(id)
+                .bind::<diesel::sql_types::Array<Text>, _>(amounts.to_vec())
+                .load(conn)
+                .await
+                .map_err(AppError::from)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), amounts.len());
+    for row in rows {
+        assert_eq!(row.stored, row.expected);
+    }
+}
+
 #[tokio::test]
 async fn odd_files_are_read_as_their_providers_write_them() {
     let app = TestApp::new().await;
