@@ -200,7 +200,7 @@ pub async fn page(
                         .into_iter()
                         .map(|s| (s.currency, s.allocated, s.unallocated))
                         .collect();
-                    unallocated = repo::unallocated(conn, from, to, &rules, UNALLOCATED_SHOWN)
+                    unallocated = repo::unallocated(conn, &rules, UNALLOCATED_SHOWN)
                         .await?
                         .into_iter()
                         .map(|r| UnallocatedResource {
@@ -223,7 +223,7 @@ pub async fn page(
                     if let Some((rule, position)) = preview {
                         let mut after = rules.clone();
                         after.insert(position.min(after.len()), rule);
-                        let found = repo::moves(conn, from, to, &rules, &after).await?;
+                        let found = repo::moves(conn, &rules, &after).await?;
                         moves = Some(
                             found
                                 .into_iter()
@@ -412,15 +412,11 @@ pub async fn entity_cost(db: &Database, tenant: &Tenant, entity: &EntityRef) -> 
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let Some((_, last)) = repo::window(conn).await? else { return Ok(None) };
-            let group = key.starts_with("group:");
-            let targets = match group {
-                true => repo::owned_by(conn, &key).await?,
-                false => vec![key],
-            };
+            let targets = repo::covered_by(conn, &key).await?;
             let Some(totals) = repo::target_totals(conn, &targets, last).await? else { return Ok(None) };
             let days = repo::target_last_30_days(conn, &targets, &totals.currency, last, false).await?;
             let services = repo::target_last_30_days(conn, &targets, &totals.currency, last, true).await?;
-            let by_entity = match group {
+            let by_entity = match targets.len() > 1 {
                 true => repo::target_movements(conn, &targets, &totals.currency, last)
                     .await?
                     .into_iter()

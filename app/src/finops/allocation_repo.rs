@@ -415,25 +415,32 @@ pub struct UnallocatedRow {
     pub amount: String,
 }
 
-/// The committed rows charged from `$1` to `$2` (dates, inclusive), summed per what the rules
-/// look at (tags, sub-account, resource) with the service and currency: the rules' `CASE` then
-/// runs once per resource rather than once per row and day.
-const WINDOW_BY_KEY: &str = "SELECT tags, sub_account_id, sub_account_name, resource_id, service_name,
-        billing_currency AS currency, sum(effective_cost) AS cost
-   FROM cost_rows
-  WHERE import_id IN (SELECT import_id FROM cost_slices)
-    AND charge_period_start >= $1::date AND charge_period_start < $2::date + 1
-  GROUP BY 1, 2, 3, 4, 5, 6";
+/// Keeps `cost_recent_keys`: the committed charges of the last 30 days, summed per what the
+/// rules look at (tags, sub-account, resource) with the service and currency, so the rules'
+/// `CASE` runs once per resource rather than once per row and day, and views read a row per
+/// resource. Called by each import's commit, after its allocation (which sets the window).
+pub async fn keep_recent_keys(conn: &mut Connection) -> AppResult<()> {
+    diesel::sql_query("DELETE FROM cost_recent_keys").execute(conn).await?;
+    diesel::sql_query(
+        "INSERT INTO cost_recent_keys
+         SELECT tags, sub_account_id, sub_account_name, resource_id, service_name, billing_currency, sum(effective_cost)
+           FROM cost_rows, (SELECT max(day) AS last FROM cost_allocated) AS w
+          WHERE import_id IN (SELECT import_id FROM cost_slices)
+            AND charge_period_start >= w.last - 29 AND charge_period_start < w.last + 1
+          GROUP BY 1, 2, 3, 4, 5, 6",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
-/// The costliest resources no rule matches over the days.
+/// The costliest resources no rule matches over the last 30 days.
 pub async fn unallocated(
     conn: &mut Connection,
-    from: NaiveDate,
-    to: NaiveDate,
     rules: &[AllocationRule],
     limit: i64,
 ) -> AppResult<Vec<UnallocatedRow>> {
-    let m = matcher(rules, 4, "rule");
+    let m = matcher(rules, 2, "rule");
     let sql = format!(
         "SELECT coalesce(resource_id, '') AS resource_id, service_name, coalesce(sub_account_id, '') AS sub_account_id,
                 min(tags::text)::jsonb AS tags, currency, round(sum(cost), 2)::text AS amount
@@ -441,12 +448,11 @@ pub async fn unallocated(
           WHERE rule IS NULL
           GROUP BY 1, 2, 3, 5
           ORDER BY sum(cost) DESC
-          LIMIT $3",
+          LIMIT $1",
         rule = m.rule,
-        grouped = m.keyed(&format!("({WINDOW_BY_KEY})"))
+        grouped = m.keyed("cost_recent_keys")
     );
-    let mut query =
-        diesel::sql_query(sql).into_boxed().bind::<Date, _>(from).bind::<Date, _>(to).bind::<BigInt, _>(limit);
+    let mut query = diesel::sql_query(sql).into_boxed().bind::<BigInt, _>(limit);
     for value in m.binds {
         query = query.bind::<Text, _>(value);
     }
@@ -465,23 +471,21 @@ pub struct MoveRow {
     pub amount: String,
 }
 
-/// What replacing the rules `before` by `after` would move between targets over the days.
+/// What replacing the rules `before` by `after` would move between targets over the last 30 days.
 pub async fn moves(
     conn: &mut Connection,
-    from: NaiveDate,
-    to: NaiveDate,
     before: &[AllocationRule],
     after: &[AllocationRule],
 ) -> AppResult<Vec<MoveRow>> {
-    let old = matcher(before, 5, "old");
-    let new = matcher(after, 5 + old.binds.len(), "new");
-    let grouped = new.keyed(&old.keyed(&format!("({WINDOW_BY_KEY})")));
+    let old = matcher(before, 3, "old");
+    let new = matcher(after, 3 + old.binds.len(), "new");
+    let grouped = new.keyed(&old.keyed("cost_recent_keys"));
     let sql = format!(
-        "SELECT coalesce(($3::text[])[old_rule + 1], '') AS from_target, coalesce(($4::text[])[new_rule + 1], '') AS to_target,
+        "SELECT coalesce(($1::text[])[old_rule + 1], '') AS from_target, coalesce(($2::text[])[new_rule + 1], '') AS to_target,
                 currency, round(sum(cost), 2)::text AS amount
            FROM (SELECT currency, cost, {old_rule} AS old_rule, {new_rule} AS new_rule FROM {grouped} AS grouped)
                 AS matched
-          WHERE coalesce(($3::text[])[old_rule + 1], '') <> coalesce(($4::text[])[new_rule + 1], '')
+          WHERE coalesce(($1::text[])[old_rule + 1], '') <> coalesce(($2::text[])[new_rule + 1], '')
           GROUP BY 1, 2, 3
           ORDER BY sum(abs(cost)) DESC",
         old_rule = old.rule,
@@ -489,8 +493,6 @@ pub async fn moves(
     );
     let mut query = diesel::sql_query(sql)
         .into_boxed()
-        .bind::<Date, _>(from)
-        .bind::<Date, _>(to)
         .bind::<Array<Text>, _>(targets(before))
         .bind::<Array<Text>, _>(targets(after));
     for value in old.binds.into_iter().chain(new.binds) {
@@ -598,17 +600,54 @@ pub struct OwnerAmount {
     pub previous: String,
 }
 
-/// A month and the month before by owner: a target's owner in the catalog (a group target is
-/// its own owner; a target the catalog does not know stays itself), Unallocated as ''.
-pub async fn by_owner(conn: &mut Connection, currency: &str, month: NaiveDate) -> AppResult<Vec<OwnerAmount>> {
+#[derive(QueryableByName)]
+pub struct CatalogAmount {
+    /// `owner`, `system` or `domain`.
+    #[diesel(sql_type = Text)]
+    pub dimension: String,
+    /// An entity ref; '' for Unallocated (owner) or for cost outside any system or domain.
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub amount: String,
+    #[diesel(sql_type = Text)]
+    pub previous: String,
+}
+
+/// A month and the month before, rolled up the catalog three ways, each a partition of the
+/// allocated cost: by owner (a target's `spec.owner`; a group target is its own owner; a target
+/// the catalog does not know stays itself), by system and by domain (the nearest of each kind
+/// up the target's `partOf` chain: a subcomponent's component's system, a system's domain).
+pub async fn by_catalog(conn: &mut Connection, currency: &str, month: NaiveDate) -> AppResult<Vec<CatalogAmount>> {
     Ok(diesel::sql_query(
-        "SELECT coalesce(CASE WHEN a.target LIKE 'group:%' THEN a.target END, e.owner_ref, a.target) AS owner,
-                round(coalesce(sum(a.effective_cost) FILTER (WHERE a.day >= $2), 0), 2)::text AS amount,
-                round(coalesce(sum(a.effective_cost) FILTER (WHERE a.day < $2), 0), 2)::text AS previous
-           FROM cost_allocated a LEFT JOIN entities e ON e.entity_ref = a.target
-          WHERE a.currency = $1 AND a.day >= ($2 - interval '1 month')::date AND a.day < ($2 + interval '1 month')::date
-          GROUP BY 1
-          ORDER BY sum(a.effective_cost) FILTER (WHERE a.day >= $2) DESC NULLS LAST, 1",
+        "WITH RECURSIVE spent AS (
+             SELECT target, sum(effective_cost) FILTER (WHERE day >= $2) AS amount,
+                    sum(effective_cost) FILTER (WHERE day < $2) AS previous
+               FROM cost_allocated
+              WHERE currency = $1 AND day >= ($2 - interval '1 month')::date AND day < ($2 + interval '1 month')::date
+              GROUP BY target),
+         up (target, ref, depth) AS (
+             SELECT target, target, 0 FROM spent WHERE target <> ''
+             UNION ALL
+             SELECT up.target, r.target_ref, up.depth + 1
+               FROM up JOIN entity_relations r ON r.source_ref = up.ref AND r.relation = 'partOf'
+              WHERE up.depth < 8),
+         placed AS (
+             SELECT s.amount, s.previous,
+                    coalesce(CASE WHEN s.target LIKE 'group:%' THEN s.target END, e.owner_ref, s.target) AS owner,
+                    coalesce((SELECT ref FROM up WHERE up.target = s.target AND ref LIKE 'system:%'
+                               ORDER BY depth LIMIT 1), '') AS system,
+                    coalesce((SELECT ref FROM up WHERE up.target = s.target AND ref LIKE 'domain:%'
+                               ORDER BY depth LIMIT 1), '') AS domain
+               FROM spent s LEFT JOIN entities e ON e.entity_ref = s.target)
+         SELECT CASE WHEN grouping(owner) = 0 THEN 'owner' WHEN grouping(system) = 0 THEN 'system' ELSE 'domain' END
+                    AS dimension,
+                coalesce(owner, system, domain) AS name,
+                round(coalesce(sum(amount), 0), 2)::text AS amount,
+                round(coalesce(sum(previous), 0), 2)::text AS previous
+           FROM placed
+          GROUP BY GROUPING SETS ((owner), (system), (domain))
+          ORDER BY 1, sum(amount) DESC NULLS LAST, 2",
     )
     .bind::<Text, _>(currency)
     .bind::<Date, _>(month)
@@ -616,18 +655,35 @@ pub async fn by_owner(conn: &mut Connection, currency: &str, month: NaiveDate) -
     .await?)
 }
 
-/// The entities `group` owns (their stored refs), with the group itself.
-pub async fn owned_by(conn: &mut Connection, group: &str) -> AppResult<Vec<String>> {
+/// The allocation targets whose cost counts for `entity` (a stored ref), itself included: for
+/// a group, every group under it (`childOf`, at any depth) and everything any of them owns;
+/// for any other entity, its parts at any depth (`partOf`: a domain's systems and their
+/// components, APIs and resources; a component's subcomponents). Team pages, entity cost
+/// panels, budgets, anomalies and Cost Insights all count a scope through this.
+pub async fn covered_by(conn: &mut Connection, entity: &str) -> AppResult<Vec<String>> {
     #[derive(QueryableByName)]
     struct Ref {
         #[diesel(sql_type = Text)]
         entity_ref: String,
     }
-    let rows: Vec<Ref> = diesel::sql_query("SELECT entity_ref FROM entities WHERE owner_ref = $1")
-        .bind::<Text, _>(group)
-        .load(conn)
-        .await?;
-    Ok(std::iter::once(group.to_owned()).chain(rows.into_iter().map(|r| r.entity_ref)).collect())
+    let rows: Vec<Ref> = diesel::sql_query(
+        "WITH RECURSIVE teams (ref) AS (
+             SELECT $1::text WHERE $1 LIKE 'group:%'
+             UNION
+             SELECT r.source_ref FROM entity_relations r JOIN teams t ON r.relation = 'childOf' AND r.target_ref = t.ref),
+         parts (ref) AS (
+             SELECT $1::text WHERE $1 NOT LIKE 'group:%'
+             UNION
+             SELECT r.source_ref FROM entity_relations r JOIN parts p ON r.relation = 'partOf' AND r.target_ref = p.ref)
+         SELECT ref AS entity_ref FROM teams
+         UNION SELECT e.entity_ref FROM entities e JOIN teams t ON e.owner_ref = t.ref
+         UNION SELECT ref FROM parts
+         ORDER BY 1",
+    )
+    .bind::<Text, _>(entity)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.entity_ref).collect())
 }
 
 /// (entity ref, display name) rows for the Cost Insights lists.

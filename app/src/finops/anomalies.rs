@@ -356,7 +356,7 @@ pub async fn of_group(db: &Database, tenant: &Tenant, group: &EntityRef) -> AppR
     let group = group.key();
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            let targets = allocation_repo::owned_by(conn, &group).await?;
+            let targets = allocation_repo::covered_by(conn, &group).await?;
             newest(conn, Some(&targets)).await
         })
     })

@@ -122,8 +122,7 @@ async fn budgets(conn: &mut Connection) -> AppResult<Vec<BudgetRow>> {
 async fn targets(conn: &mut Connection, scope: &str) -> AppResult<Option<Vec<String>>> {
     Ok(match scope {
         "" => None,
-        group if group.starts_with("group:") => Some(allocation_repo::owned_by(conn, group).await?),
-        entity => Some(vec![entity.to_owned()]),
+        entity => Some(allocation_repo::covered_by(conn, entity).await?),
     })
 }
 

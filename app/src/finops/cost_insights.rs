@@ -163,7 +163,7 @@ pub async fn daily_cost(
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let (id, targets) = match &subject {
-                Subject::Group(group) => (group.key(), repo::owned_by(conn, &group.key()).await?),
+                Subject::Group(group) => (group.key(), repo::covered_by(conn, &group.key()).await?),
                 Subject::Entity(entity) => (entity.key(), vec![entity.key()]),
             };
             let currency = match currency {
@@ -225,7 +225,7 @@ pub async fn product_insights(
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let targets = match &subject {
-                Subject::Group(group) => repo::owned_by(conn, &group.key()).await?,
+                Subject::Group(group) => repo::covered_by(conn, &group.key()).await?,
                 Subject::Entity(entity) => vec![entity.key()],
             };
             let currency = match currency {

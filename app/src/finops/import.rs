@@ -430,6 +430,7 @@ async fn commit(
             let rules = allocation::current_rules(conn).await?;
             let replaced = repo::commit(conn, id, &request.source).await?;
             allocation::allocate_import(conn, id, &rules).await?;
+            allocation::keep_recent_keys(conn).await?;
             // An import without costs changed no day: only the newest week is looked at again.
             let changed_from = repo::first_day(conn, id).await?.unwrap_or(chrono::NaiveDate::MAX);
             super::service::costs_changed(conn, Some(changed_from)).await?;

@@ -63,19 +63,25 @@ pub async fn overview(
             let month = month.map(|m| m.with_day(1).unwrap_or(m)).filter(|m| overview.months.contains(m));
             let Some(month) = month.or_else(|| overview.months.first().copied()) else { return Ok(overview) };
             overview.month = Some(month);
-            // Owners come from the allocation, which follows the days charges were incurred.
+            // Owners, systems and domains come from the allocation, which follows the days
+            // charges were incurred.
             if !invoice {
-                let owners = super::allocation_repo::by_owner(conn, &currency, month)
-                    .await?
-                    .into_iter()
-                    .take(BREAKDOWN_ROWS)
-                    .map(|o| Movement {
-                        name: if o.owner.is_empty() { UNALLOCATED.into() } else { o.owner },
-                        amount: o.amount,
-                        previous: o.previous,
-                    })
-                    .collect();
-                overview.breakdowns.push(("Owner".to_owned(), owners));
+                let lines = super::allocation_repo::by_catalog(conn, &currency, month).await?;
+                for (title, dimension, none) in
+                    [("Owner", "owner", UNALLOCATED), ("System", "system", "(none)"), ("Domain", "domain", "(none)")]
+                {
+                    let rows = lines
+                        .iter()
+                        .filter(|line| line.dimension == dimension)
+                        .take(BREAKDOWN_ROWS)
+                        .map(|line| Movement {
+                            name: if line.name.is_empty() { none.into() } else { line.name.clone() },
+                            amount: line.amount.clone(),
+                            previous: line.previous.clone(),
+                        })
+                        .collect();
+                    overview.breakdowns.push((title.to_owned(), rows));
+                }
             }
             let lines = repo::breakdowns(conn, &currency, month, invoice).await?;
             for (title, column) in DIMENSIONS {

@@ -657,6 +657,114 @@ async fn allocation_rules_move_money_and_nothing_else() {
     assert_eq!(actions.iter().filter(|(action, ..)| action == "finops.allocation_rules_changed").count(), 4);
 }
 
+/// Cost rolls up the catalog: a system and its domain count their components and
+/// subcomponents (`partOf`), a group counts what it and the groups under it own (`childOf`),
+/// and the overview breaks the month down by owner, system and domain.
+#[tokio::test]
+async fn cost_rolls_up_systems_domains_and_parent_groups() {
+    use app::catalog::refs::EntityRef;
+    use app::catalog::service as catalog;
+    use app::finops::allocation::{add_rule, apply_pending, entity_cost, parse_rule};
+    use app::finops::model::CostView;
+
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let yaml = "apiVersion: backstage.io/v1alpha1\nkind: Domain\nmetadata: {name: commerce}\nspec: {owner: org}\n---\n\
+                apiVersion: backstage.io/v1alpha1\nkind: System\nmetadata: {name: shop}\nspec: {owner: team-pay, domain: commerce}\n---\n\
+                apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: checkout}\n\
+                spec: {type: service, lifecycle: production, owner: team-pay, system: shop}\n---\n\
+                apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: checkout-worker}\n\
+                spec: {type: service, lifecycle: production, owner: team-ops, subcomponentOf: checkout}\n---\n\
+                apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: org}\nspec: {type: organization, children: []}\n---\n\
+                apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-pay}\nspec: {type: team, parent: org, children: []}\n---\n\
+                apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-ops}\nspec: {type: team, children: []}\n";
+    let documents = catalog::parse_documents(yaml).into_iter().map(Into::into).collect();
+    let report =
+        catalog::import(&app.db, &t.tenant, &AuditSource::command_line(), &catalog::Origin::named("t.yaml"), documents)
+            .await
+            .unwrap();
+    assert!(report.results.iter().all(|r| !matches!(r.outcome, app::catalog::model::DocumentOutcome::Rejected(_))));
+    import(&app, &t, "focus", fixture("focus-sample/focus_sample.csv")).await;
+    let who = AuditSource::command_line();
+    let mut revision = None;
+    for (application, target) in [
+        ("BrightPathMatrix", "checkout"),
+        ("ZoomMapMax", "checkout-worker"),
+        ("PrimeManagerDrive", "group:default/org"),
+    ] {
+        let rule = parse_rule("tag", "application", application, target).unwrap();
+        revision = Some(add_rule(&app.db, &t.tenant, &who, revision, rule, None).await.unwrap());
+    }
+    apply_pending(&app.db, &t.tenant).await.unwrap();
+
+    // The sample's 90 days up to its last day hold all of it.
+    let allocated_to = |targets: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            scalar(
+                app,
+                t,
+                format!("SELECT round(sum(effective_cost), 2)::text AS value FROM cost_allocated WHERE target IN ({targets})"),
+            )
+            .await
+        }
+    };
+    let panel = |kind: &'static str, name: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            entity_cost(&app.db, &t.tenant, &EntityRef::new(kind, "default", name))
+                .await
+                .unwrap()
+                .expect("cost")
+                .last_90_days
+        }
+    };
+    let application = "'component:default/checkout', 'component:default/checkout-worker'";
+    assert_eq!(panel("system", "shop").await, allocated_to(application).await);
+    assert_eq!(panel("domain", "commerce").await, allocated_to(application).await);
+    assert_eq!(panel("component", "checkout").await, allocated_to(application).await, "with its subcomponent");
+    assert_eq!(panel("group", "team-pay").await, allocated_to("'component:default/checkout'").await);
+    assert_eq!(
+        panel("group", "org").await,
+        allocated_to("'group:default/org', 'component:default/checkout'").await,
+        "its own cost and what the team under it owns; team-ops is not under it"
+    );
+
+    let overview = app::finops::service::overview(&app.db, &t.tenant, CostView::Amortized, Some("USD".into()), None)
+        .await
+        .unwrap();
+    let month = overview.month.unwrap();
+    let breakdown = |title: &str| overview.breakdowns.iter().find(|(t, _)| t == title).unwrap().1.clone();
+    let in_month = |targets: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            scalar(
+                app,
+                t,
+                format!(
+                    "SELECT round(coalesce(sum(effective_cost), 0), 2)::text AS value FROM cost_allocated
+                      WHERE target IN ({targets}) AND date_trunc('month', day) = '{month}'"
+                ),
+            )
+            .await
+        }
+    };
+    let amount = |rows: &[app::finops::model::Movement], name: &str| {
+        rows.iter()
+            .find(|m| m.name == name)
+            .map(|m| m.amount.clone())
+            .unwrap_or_else(|| panic!("no {name} in {rows:?}"))
+    };
+    assert_eq!(amount(&breakdown("System"), "system:default/shop"), in_month(application).await);
+    assert_eq!(amount(&breakdown("Domain"), "domain:default/commerce"), in_month(application).await);
+    assert_eq!(
+        amount(&breakdown("Owner"), "group:default/team-ops"),
+        in_month("'component:default/checkout-worker'").await
+    );
+    assert_eq!(amount(&breakdown("Owner"), "group:default/team-pay"), in_month("'component:default/checkout'").await);
+    assert!(breakdown("System").iter().any(|m| m.name == "(none)"), "cost outside any system is shown apart");
+}
+
 /// One number from the tenant's tables, as text.
 async fn scalar(app: &TestApp, t: &TestTenant, sql: String) -> String {
     #[derive(QueryableByName)]
