@@ -125,6 +125,16 @@ test('a rule written from the Unallocated list is previewed, added, and its cost
   await expect(page.getByTestId('entity-cost-30')).toHaveText('11.25 GBP');
   await expect(page.getByTestId('entity-cost-by-entity')).toContainText('component:default/petstore');
   await expect(page.getByTestId('team-no-anomalies')).toBeVisible();
+
+  // Cost rolls up the catalog: boxoffice, the group above team-c, counts what its teams own,
+  // and the overview breaks the month down by system and domain too.
+  await page.goto('/finops/teams/default/boxoffice');
+  await expect(page.getByTestId('entity-cost-30')).toHaveText('11.25 GBP');
+  await expect(page.getByTestId('entity-cost-by-entity')).toContainText('component:default/petstore');
+  await page.goto('/finops?currency=GBP');
+  for (const title of ['System', 'Domain']) {
+    await expect(page.locator(`[data-testid=finops-breakdown][data-title=${title}]`)).toBeVisible();
+  }
 });
 
 test('a budget shows its spend against the amount and the thresholds it crossed, and is removed', async ({ page }) => {

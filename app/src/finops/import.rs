@@ -428,12 +428,22 @@ async fn commit(
             // The allocation lock first: a recompute of the rules never interleaves with this.
             allocation::lock(conn).await?;
             let rules = allocation::current_rules(conn).await?;
+            let started = std::time::Instant::now();
             let replaced = repo::commit(conn, id, &request.source).await?;
+            let summed = started.elapsed();
             allocation::allocate_import(conn, id, &rules).await?;
             allocation::keep_recent_keys(conn).await?;
+            let allocated = started.elapsed();
             // An import without costs changed no day: only the newest week is looked at again.
             let changed_from = repo::first_day(conn, id).await?.unwrap_or(chrono::NaiveDate::MAX);
             super::service::costs_changed(conn, Some(changed_from)).await?;
+            tracing::info!(
+                import = %id,
+                replaced_and_summed_ms = summed.as_millis() as u64,
+                allocated_ms = (allocated - summed).as_millis() as u64,
+                budgets_and_anomalies_ms = (started.elapsed() - allocated).as_millis() as u64,
+                "cost import committed"
+            );
             let totals = repo::totals(conn, id).await?;
             let report = ImportReport {
                 layout: reading.layout.into(),
