@@ -135,6 +135,36 @@ test('a rule written from the Unallocated list is previewed, added, and its cost
   for (const title of ['System', 'Domain']) {
     await expect(page.locator(`[data-testid=finops-breakdown][data-title=${title}]`)).toBeVisible();
   }
+
+  // Cost read as engineers once a maintainer says what one costs a month; cleared again after.
+  const engineer = page.getByTestId('engineer-cost-form');
+  await engineer.getByLabel("Engineer's monthly cost").fill('4.50');
+  await engineer.getByLabel('Its currency').fill('GBP');
+  await engineer.getByRole('button', { name: 'Save engineer cost' }).click();
+  await expect(page.getByTestId('finops-engineers')).toContainText(/≈ \d+\.\d engineers? at 4\.50 GBP a month/);
+  await page.goto('/finops/teams/default/team-c');
+  await expect(page.getByTestId('entity-cost-engineers')).toHaveText('≈ 2.5 engineers a month');
+  await page.goto('/finops?currency=GBP');
+  await engineer.getByLabel("Engineer's monthly cost").fill('');
+  await engineer.getByRole('button', { name: 'Save engineer cost' }).click();
+  await expect(page.getByTestId('finops-engineers')).toHaveCount(0);
+  await expect(engineer.getByLabel("Engineer's monthly cost")).toHaveValue('');
+
+  // Every currency converted into a reporting one at the tenant's rates; removed again after.
+  const rates = page.getByTestId('currency-rates-form');
+  await rates.getByLabel('Reporting currency').fill('GBP');
+  await rates.getByLabel('Rates (one per line: CAD 0.73)').fill('CAD 0.5\nUSD 0.8');
+  await rates.getByRole('button', { name: 'Save rates' }).click();
+  await expect(page.getByLabel('Currency')).toContainText('All, in GBP');
+  await page.getByLabel('Currency').selectOption('all');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await expect(page).toHaveURL(/currency=all/);
+  await expect(page.getByTestId('finops-currency-note')).toContainText('Converted into GBP at');
+  await expect(page.getByTestId('finops-total')).toContainText('GBP');
+  await rates.getByLabel('Rates (one per line: CAD 0.73)').fill('');
+  await rates.getByRole('button', { name: 'Save rates' }).click();
+  await expect(page.getByLabel('Currency')).not.toContainText('All, in');
+  await expect(page.getByTestId('finops-currency-note')).toContainText('Currencies are never added together.');
 });
 
 test('a budget shows its spend against the amount and the thresholds it crossed, and is removed', async ({ page }) => {

@@ -111,6 +111,8 @@ audit_actions! {
     FinopsAnomalyAcknowledged => "finops.anomaly_acknowledged", Low, "A cost anomaly was acknowledged.";
     FinopsAnomalyDetected => "finops.anomaly_detected", Medium, "A day's cost of a service of an allocation target was far from its baseline (expected, range and actual in the details).";
     FinopsAnomalyFloorsChanged => "finops.anomaly_floors_changed", Medium, "The floors below which a cost deviation is not an anomaly changed.";
+    FinopsCurrencyRatesChanged => "finops.currency_rates_changed", Medium, "The reporting currency or the rates of the converted cost view changed.";
+    FinopsEngineerCostChanged => "finops.engineer_cost_changed", Low, "What an engineer costs a month, for reading cost as engineers, changed.";
     FinopsBudgetChanged => "finops.budget_changed", Medium, "A cost budget was added or removed (its scope, period, amount and thresholds are in the details).";
     FinopsBudgetThresholdCrossed => "finops.budget_threshold_crossed", Medium, "A cost budget's threshold was crossed by the actual spend or the forecast (once per period).";
     FinopsCostsImported => "finops.costs_imported", Medium, "A cloud bill was imported, or refused whole (totals, replaced periods or the refused rows are in the details).";

@@ -387,9 +387,8 @@ fn spawn_recompute(db: &Database, tenant: &Tenant) {
 pub async fn apply_pending(db: &Database, tenant: &Tenant) -> AppResult<bool> {
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            use diesel_async::SimpleAsyncConnection;
             // A year of a large estate is millions of rows to allocate in one pass.
-            conn.batch_execute("SET LOCAL statement_timeout = '15min'").await?;
+            super::repo::sized_for_a_year(conn).await?;
             repo::lock(conn).await?;
             let Some(newest) = repo::revisions(conn, 1).await?.into_iter().next() else { return Ok(false) };
             if newest.applied_at.is_some() {
@@ -404,9 +403,9 @@ pub async fn apply_pending(db: &Database, tenant: &Tenant) -> AppResult<bool> {
     .await
 }
 
-/// The cost panel of an entity page: what is allocated to the entity — for a group, to it and
-/// to everything it owns, also per entity — over the last 90 days of imported charges, in its
-/// largest currency.
+/// The cost panel of an entity page: what is allocated to what the entity covers (see
+/// `covered_by`: a group's teams and what they own, a system's parts), also per entity when
+/// that is more than itself, over the last 90 days of imported charges, in its largest currency.
 pub async fn entity_cost(db: &Database, tenant: &Tenant, entity: &EntityRef) -> AppResult<Option<EntityCost>> {
     let key = entity.key();
     db.with_tenant(tenant, move |conn| {
@@ -432,6 +431,9 @@ pub async fn entity_cost(db: &Database, tenant: &Tenant, entity: &EntityRef) -> 
                     days.iter().find(|d| d.name == day.to_string()).map_or("0.00".to_owned(), |d| d.amount.clone());
                 daily.push((day, amount));
             }
+            let engineers = super::repo::engineer_rate(conn)
+                .await?
+                .and_then(|rate| rate.engineers(&totals.last_30_days, &totals.currency));
             Ok::<_, AppError>(Some(EntityCost {
                 currency: totals.currency,
                 last_30_days: totals.last_30_days,
@@ -440,6 +442,7 @@ pub async fn entity_cost(db: &Database, tenant: &Tenant, entity: &EntityRef) -> 
                 daily,
                 top_services: services.into_iter().map(|s| (s.name, s.amount)).collect(),
                 by_entity,
+                engineers,
             }))
         })
     })

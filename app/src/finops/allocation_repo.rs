@@ -8,6 +8,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::model::{AllocationRule, RuleKind};
+use super::repo::Scope;
 use crate::db::Connection;
 use crate::error::{AppError, AppResult};
 
@@ -618,13 +619,13 @@ pub struct CatalogAmount {
 /// allocated cost: by owner (a target's `spec.owner`; a group target is its own owner; a target
 /// the catalog does not know stays itself), by system and by domain (the nearest of each kind
 /// up the target's `partOf` chain: a subcomponent's component's system, a system's domain).
-pub async fn by_catalog(conn: &mut Connection, currency: &str, month: NaiveDate) -> AppResult<Vec<CatalogAmount>> {
+pub async fn by_catalog(conn: &mut Connection, scope: &Scope, month: NaiveDate) -> AppResult<Vec<CatalogAmount>> {
     Ok(diesel::sql_query(
         "WITH RECURSIVE spent AS (
-             SELECT target, sum(effective_cost) FILTER (WHERE day >= $2) AS amount,
-                    sum(effective_cost) FILTER (WHERE day < $2) AS previous
-               FROM cost_allocated
-              WHERE currency = $1 AND day >= ($2 - interval '1 month')::date AND day < ($2 + interval '1 month')::date
+             SELECT target, sum(effective_cost * rate) FILTER (WHERE day >= $2) AS amount,
+                    sum(effective_cost * rate) FILTER (WHERE day < $2) AS previous
+               FROM cost_allocated JOIN unnest($1::text[], $3::numeric[]) AS fx(currency, rate) USING (currency)
+              WHERE day >= ($2 - interval '1 month')::date AND day < ($2 + interval '1 month')::date
               GROUP BY target),
          up (target, ref, depth) AS (
              SELECT target, target, 0 FROM spent WHERE target <> ''
@@ -649,8 +650,9 @@ pub async fn by_catalog(conn: &mut Connection, currency: &str, month: NaiveDate)
           GROUP BY GROUPING SETS ((owner), (system), (domain))
           ORDER BY 1, sum(amount) DESC NULLS LAST, 2",
     )
-    .bind::<Text, _>(currency)
+    .bind::<Array<Text>, _>(&scope.currencies)
     .bind::<Date, _>(month)
+    .bind::<Array<Text>, _>(&scope.rates)
     .load(conn)
     .await?)
 }

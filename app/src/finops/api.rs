@@ -376,6 +376,39 @@ pub async fn acknowledge_anomaly(
     )
 }
 
+/// The reporting currency and the rates of the converted view (no rates remove it).
+#[server(endpoint = "ui/finops/currency-rates")]
+pub async fn set_currency_rates(reporting: String, rates: String) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsWrite).await?;
+            super::service::set_currency_rates(&state.db, &ctx.tenant, ctx.audit_source(), &reporting, &rates).await
+        }
+        .await,
+    )
+}
+
+/// What an engineer costs a month (an empty amount clears it).
+#[server(endpoint = "ui/finops/engineer-cost")]
+pub async fn set_engineer_cost(monthly_cost: String, currency: String) -> Result<(), AppError> {
+    use crate::auth::permission::Action;
+    use crate::error::respond;
+    use crate::state::{authorized, Authorized};
+
+    respond(
+        async {
+            let Authorized { ctx, state, .. } = authorized(Action::FinopsWrite).await?;
+            super::service::set_engineer_rate(&state.db, &ctx.tenant, ctx.audit_source(), &monthly_cost, &currency)
+                .await
+        }
+        .await,
+    )
+}
+
 #[server(endpoint = "ui/finops/anomalies/floors")]
 pub async fn set_anomaly_floors(absolute_floor: String, percent_floor: String) -> Result<(), AppError> {
     use crate::auth::permission::Action;

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use diesel_async::SimpleAsyncConnection;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -424,7 +423,7 @@ async fn commit(
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             // A year of a large estate is millions of rows to move and sum at once.
-            conn.batch_execute("SET LOCAL statement_timeout = '15min'").await?;
+            repo::sized_for_a_year(conn).await?;
             // The allocation lock first: a recompute of the rules never interleaves with this.
             allocation::lock(conn).await?;
             let rules = allocation::current_rules(conn).await?;
@@ -485,7 +484,7 @@ async fn refuse(
     let report = report.map(|r| serde_json::to_value(r).map_err(AppError::internal)).transpose()?;
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            conn.batch_execute("SET LOCAL statement_timeout = '15min'").await?;
+            repo::sized_for_a_year(conn).await?;
             repo::discard_rows(conn, id).await?;
             repo::finish(conn, id, ImportStatus::Failed, report.as_ref(), Some(&message)).await?;
             let event = AuditEvent::failure(AuditAction::FinopsCostsImported, format!("cost-import:{id}"))

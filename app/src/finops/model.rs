@@ -144,6 +144,89 @@ pub struct CostOverview {
     /// forecast to cost by its end (the days left at the mean of their weekday over the last
     /// 28 days), and the day the data reaches.
     pub forecast: Option<(String, NaiveDate)>,
+    /// The tenant's reporting currency and rates, when set (the converted view needs them).
+    pub rates: Option<CurrencyRates>,
+    /// Set when this is the converted view (`currency=all`): every currency with a rate,
+    /// multiplied into the reporting currency (`currency` then names the reporting currency).
+    pub converted: Option<Conversion>,
+    /// What an engineer costs a month, when a maintainer has said.
+    pub engineer_rate: Option<EngineerRate>,
+    /// The month's total as engineers ("≈ 1.4 engineers"), in the rate's currency only.
+    pub engineers: Option<String>,
+}
+
+/// The `currency` value that asks the overview for every currency converted into the
+/// reporting one.
+pub const ALL_CURRENCIES: &str = "all";
+
+/// A reporting currency and what one unit of each other currency is worth in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrencyRates {
+    pub reporting: String,
+    /// (currency, rate as exact decimal text), by currency.
+    pub rates: Vec<(String, String)>,
+}
+
+impl CurrencyRates {
+    /// `CAD 0.73` per line (or `CAD=0.73`), each currency once and not the reporting one.
+    pub fn parse(reporting: &str, lines: &str) -> Result<Self, String> {
+        let code = |raw: &str| {
+            let code = raw.trim().to_ascii_uppercase();
+            (code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()))
+                .then_some(code)
+                .ok_or_else(|| format!("`{}` is not a three-letter currency code, like USD", raw.trim()))
+        };
+        let reporting = code(reporting)?;
+        let mut rates: Vec<(String, String)> = Vec::new();
+        for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let (currency, rate) = line
+                .split_once(['=', ' ', '\t'])
+                .ok_or_else(|| format!("`{line}`: write a currency and its rate, like CAD 0.73"))?;
+            let currency = code(currency)?;
+            let rate = rate.trim();
+            let valid = rate.len() <= 40
+                && rate.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                && rate.parse::<f64>().is_ok_and(|r| r > 0.0 && r.is_finite());
+            if !valid {
+                return Err(format!("`{line}`: the rate is a number above 0, like 0.73"));
+            }
+            if currency == reporting || rates.iter().any(|(c, _)| *c == currency) {
+                return Err(format!("`{line}`: each currency once, other than {reporting}"));
+            }
+            rates.push((currency, rate.to_owned()));
+        }
+        rates.sort();
+        Ok(Self { reporting, rates })
+    }
+}
+
+/// How a converted overview was made: the rates used and the currencies left out for want of one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversion {
+    pub used: Vec<(String, String)>,
+    pub left_out: Vec<String>,
+}
+
+/// What one engineer costs the organisation a month, in one currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineerRate {
+    /// Exact decimal text.
+    pub monthly_cost: String,
+    pub currency: String,
+}
+
+impl EngineerRate {
+    /// A month's `amount` in `currency` as engineers, to one decimal ("≈ 1.4 engineers"); none
+    /// in another currency. Display only: the amounts themselves stay exact decimals.
+    pub fn engineers(&self, amount: &str, currency: &str) -> Option<String> {
+        if currency != self.currency {
+            return None;
+        }
+        let (amount, rate) = (amount.parse::<f64>().ok()?, self.monthly_cost.parse::<f64>().ok()?);
+        let people = amount / rate;
+        let unit = if format!("{people:.1}") == "1.0" { "engineer" } else { "engineers" };
+        Some(format!("≈ {people:.1} {unit}"))
+    }
 }
 
 /// What the owner breakdown calls cost no allocation rule matches.
@@ -349,6 +432,8 @@ pub struct EntityCost {
     pub top_services: Vec<(String, String)>,
     /// For a group: each entity it owns (and itself), the last 30 days against the 30 before.
     pub by_entity: Vec<Movement>,
+    /// The last 30 days as engineers, when an engineer's monthly cost is set in this currency.
+    pub engineers: Option<String>,
 }
 
 /// What a budget threshold is compared with.

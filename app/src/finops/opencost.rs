@@ -11,7 +11,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{Array, Text, Timestamptz, Uuid as SqlUuid};
-use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::RunQueryDsl;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -141,7 +141,7 @@ pub async fn commit(
     let (source, source_name, file_name) = (source.clone(), source_name.to_owned(), file_name.to_owned());
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
-            conn.batch_execute("SET LOCAL statement_timeout = '15min'").await?;
+            super::repo::sized_for_a_year(conn).await?;
             allocation_repo::lock(conn).await?;
             for chunk in weights.chunks(ROWS_PER_STATEMENT) {
                 insert(conn, id, &source_name, chunk).await?;

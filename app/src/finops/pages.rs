@@ -9,14 +9,14 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::api::{
     load_allocation, load_cost_import, load_cost_imports, load_cost_overview, load_entity_cost, AddAllocationRule,
-    RemoveAllocationRule, RestoreAllocationRules, RuleForm,
+    RemoveAllocationRule, RestoreAllocationRules, RuleForm, SetCurrencyRates, SetEngineerCost,
 };
 use super::model::{
     AllocationPage, CostImport, CostOverview, CostView, EntityCost, ImportReport, ImportStatus, Movement, RuleKind,
-    SplitMethod, UNALLOCATED,
+    SplitMethod, ALL_CURRENCIES, UNALLOCATED,
 };
 use crate::ui::chart::{Bar, BarChart};
-use crate::ui::form::{ErrorNotice, PageProblem};
+use crate::ui::form::{ErrorNotice, PageProblem, SubmitButton};
 
 /// `12345.6` → `12,345.60`: an exact decimal from the database, grouped for reading.
 pub fn format_amount(amount: &str) -> String {
@@ -50,10 +50,18 @@ fn month_label(month: NaiveDate) -> String {
 #[component]
 pub fn FinopsPage() -> impl IntoView {
     let query = use_query_map();
+    let engineer_cost = ServerAction::<SetEngineerCost>::new();
+    let currency_rates = ServerAction::<SetCurrencyRates>::new();
     let overview = Resource::new(
-        move || query.with(|q| (q.get("view").unwrap_or_default(), q.get("currency"), q.get("month"))),
-        |(view, currency, month)| load_cost_overview(view, currency, month),
+        move || {
+            let saved = (engineer_cost.version().get(), currency_rates.version().get());
+            query.with(|q| (q.get("view").unwrap_or_default(), q.get("currency"), q.get("month"), saved))
+        },
+        |(view, currency, month, _)| load_cost_overview(view, currency, month),
     );
+    let error = Signal::derive(move || {
+        engineer_cost.value().get().and_then(Result::err).or_else(|| currency_rates.value().get().and_then(Result::err))
+    });
     view! {
         <section>
             <div class="flex flex-wrap items-baseline justify-between gap-3">
@@ -65,10 +73,11 @@ pub fn FinopsPage() -> impl IntoView {
                     <A href="/finops/sources" attr:class="text-amber-700 hover:text-amber-900">"Sources and imports"</A>
                 </span>
             </div>
+            <div class="mt-4"><ErrorNotice error/></div>
             <Transition fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading costs…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
-                        Ok(overview) => view! { <Overview overview/> }.into_any(),
+                        Ok(overview) => view! { <Overview overview engineer_cost currency_rates/> }.into_any(),
                         Err(error) => view! { <PageProblem error/> }.into_any(),
                     }
                 })}
@@ -78,7 +87,11 @@ pub fn FinopsPage() -> impl IntoView {
 }
 
 #[component]
-fn Overview(overview: CostOverview) -> impl IntoView {
+fn Overview(
+    overview: CostOverview,
+    engineer_cost: ServerAction<SetEngineerCost>,
+    currency_rates: ServerAction<SetCurrencyRates>,
+) -> impl IntoView {
     let (Some(currency), Some(month)) = (overview.currency.clone(), overview.month) else {
         return view! {
             <div class="mt-6 rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center" data-testid="finops-empty">
@@ -94,6 +107,14 @@ fn Overview(overview: CostOverview) -> impl IntoView {
         CostView::Invoice => "Invoice: BilledCost by billing period, as the invoices add up.",
     };
     let total = overview.total.clone();
+    let rate = overview.engineer_rate.clone();
+    let converted = overview.converted.clone();
+    let rates_text = overview
+        .rates
+        .as_ref()
+        .map(|r| r.rates.iter().map(|(c, rate)| format!("{c} {rate}")).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default();
+    let reporting = overview.rates.as_ref().map(|r| r.reporting.clone()).unwrap_or_else(|| currency.clone());
     let change_text = change(&total)
         .map(|c| format!("{c:+.1}% on the month before"))
         .unwrap_or_else(|| "no cost the month before".into());
@@ -107,7 +128,10 @@ fn Overview(overview: CostOverview) -> impl IntoView {
             </label>
             <label class="flex flex-col gap-1">"Currency"
                 <select name="currency" class="rounded-lg border border-slate-300 px-2 py-1.5">
-                    {overview.currencies.iter().map(|c| view! { <option value=c.clone() selected=*c == currency>{c.clone()}</option> }).collect_view()}
+                    {overview.currencies.iter().map(|c| view! { <option value=c.clone() selected=converted.is_none() && *c == currency>{c.clone()}</option> }).collect_view()}
+                    {overview.rates.as_ref().map(|rates| view! {
+                        <option value=ALL_CURRENCIES selected=converted.is_some()>{format!("All, in {}", rates.reporting)}</option>
+                    })}
                 </select>
             </label>
             <label class="flex flex-col gap-1">"Month"
@@ -122,7 +146,18 @@ fn Overview(overview: CostOverview) -> impl IntoView {
             <a href=format!("/api/cost-analytics/export.csv?view={}&currency={currency}&month={}", view_name.as_str(), month.format("%Y-%m"))
                 class="py-1.5 text-amber-700 hover:text-amber-900" data-testid="finops-export" rel="external" download>"Download CSV"</a>
         </form>
-        <p class="mt-2 text-xs text-slate-500">{explanation}" Currencies are never added together."</p>
+        <p class="mt-2 text-xs text-slate-500" data-testid="finops-currency-note">{match &converted {
+            None => format!("{explanation} Currencies are never added together."),
+            Some(conversion) => format!(
+                "{explanation} Converted into {currency} at {}{}.",
+                if conversion.used.is_empty() { "no rate".to_owned() } else {
+                    conversion.used.iter().map(|(c, r)| format!("1 {c} = {r} {currency}")).collect::<Vec<_>>().join(", ")
+                },
+                if conversion.left_out.is_empty() { String::new() } else {
+                    format!("; left out for want of a rate: {}", conversion.left_out.join(", "))
+                },
+            ),
+        }}</p>
         <div class="mt-6 grid gap-6 lg:grid-cols-3">
             <div class="rounded-xl border border-slate-200 bg-white p-5">
                 <p class="text-sm text-slate-500">{format!("{} · {}", month_label(month), currency)}</p>
@@ -134,6 +169,11 @@ fn Overview(overview: CostOverview) -> impl IntoView {
                         {format!("Forecast for the month: {} {currency} (data to {as_of})", format_amount(&forecast))}
                     </p>
                 })}
+                {overview.engineers.clone().zip(overview.engineer_rate.clone()).map(|(engineers, rate)| view! {
+                    <p class="mt-2 text-sm text-slate-700" data-testid="finops-engineers">
+                        {format!("{engineers} at {} {} a month", format_amount(&rate.monthly_cost), rate.currency)}
+                    </p>
+                })}
             </div>
             <div class="rounded-xl border border-slate-200 bg-white p-5 lg:col-span-2">
                 <AmountChart title="Each day of the month (amortized)" points=overview.daily.clone() currency=currency.clone() testid="finops-daily" width=600.0/>
@@ -143,6 +183,32 @@ fn Overview(overview: CostOverview) -> impl IntoView {
         <div class="mt-6 grid gap-6 lg:grid-cols-2">
             {overview.breakdowns.into_iter().map(|(title, rows)| view! { <Breakdown title rows currency=currency.clone()/> }).collect_view()}
         </div>
+        <ActionForm action=engineer_cost attr:class="mt-6 flex flex-wrap items-end gap-3 rounded-xl border border-slate-200 bg-white p-4 text-sm" attr:data-testid="engineer-cost-form">
+            <p class="w-full text-slate-500">"What an engineer costs a month, to read cost as people (maintainers and admins; leave the amount empty to stop)."</p>
+            <label>
+                <span class="block font-medium text-slate-700">"Engineer's monthly cost"</span>
+                <input name="monthly_cost" value=rate.as_ref().map(|r| r.monthly_cost.clone()).unwrap_or_default()
+                    class="mt-1 w-32 rounded-lg border border-slate-300 px-2 py-1.5"/>
+            </label>
+            <label>
+                <span class="block font-medium text-slate-700">"Its currency"</span>
+                <input name="currency" value=rate.map(|r| r.currency).unwrap_or_else(|| currency.clone()) maxlength="3"
+                    class="mt-1 w-20 rounded-lg border border-slate-300 px-2 py-1.5"/>
+            </label>
+            <SubmitButton label="Save engineer cost" pending=engineer_cost.pending()/>
+        </ActionForm>
+        <ActionForm action=currency_rates attr:class="mt-4 flex flex-wrap items-end gap-3 rounded-xl border border-slate-200 bg-white p-4 text-sm" attr:data-testid="currency-rates-form">
+            <p class="w-full text-slate-500">"Rates into a reporting currency, for a view of every currency converted into it (amounts stay stored in their own; leave the rates empty to remove the view)."</p>
+            <label>
+                <span class="block font-medium text-slate-700">"Reporting currency"</span>
+                <input name="reporting" value=reporting maxlength="3" class="mt-1 w-20 rounded-lg border border-slate-300 px-2 py-1.5"/>
+            </label>
+            <label>
+                <span class="block font-medium text-slate-700">"Rates (one per line: CAD 0.73)"</span>
+                <textarea name="rates" rows="3" class="mt-1 w-48 rounded-lg border border-slate-300 px-2 py-1.5 font-mono">{rates_text}</textarea>
+            </label>
+            <SubmitButton label="Save rates" pending=currency_rates.pending()/>
+        </ActionForm>
     }
     .into_any()
 }
@@ -665,6 +731,9 @@ fn CostPanel(cost: EntityCost) -> impl IntoView {
                     <p class="text-2xl font-semibold tabular-nums" data-testid="entity-cost-30">{format!("{} {}", format_amount(&cost.last_30_days), cost.currency)}</p>
                     <p class="text-slate-500">{trend}</p>
                     <p class="mt-2 text-slate-500">{format!("Last 90 days: {} {}", format_amount(&cost.last_90_days), cost.currency)}</p>
+                    {cost.engineers.clone().map(|engineers| view! {
+                        <p class="mt-2 text-slate-700" data-testid="entity-cost-engineers">{format!("{engineers} a month")}</p>
+                    })}
                 </div>
                 <div class="sm:col-span-2">
                     <AmountChart title="Each of the last 30 days" points=cost.daily.clone() currency=currency.clone() testid="entity-cost-daily" width=420.0/>

@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use diesel_async::RunQueryDsl;
+use diesel::sql_types::{Array, BigInt, Date, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use uuid::Uuid;
 
-use super::model::{ImportStatus, PeriodTotal};
+use super::model::{CurrencyRates, EngineerRate, ImportStatus, PeriodTotal};
 use super::parse::CostRecord;
 use crate::db::copy::{BulkLoad, Numeric};
 use crate::db::Connection;
@@ -48,6 +48,15 @@ pub async fn advance(conn: &mut Connection, id: Uuid, bytes_read: i64, rows_read
     .bind::<Text, _>(layout)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Settings of a transaction that moves or sums a year of cost rows (an import's commit or
+/// refusal, a recompute, OpenCost weights): its statements may run 15 minutes instead of a
+/// request's budget, and each sort or hash of millions of groups (the daily sums, the rules'
+/// distinct keys) gets 256 MB before it spills to disk rather than the default 4 MB.
+pub async fn sized_for_a_year(conn: &mut Connection) -> AppResult<()> {
+    conn.batch_execute("SET LOCAL statement_timeout = '15min'; SET LOCAL work_mem = '256MB'").await?;
     Ok(())
 }
 
@@ -413,14 +422,38 @@ struct Month {
     month: NaiveDate,
 }
 
-/// The months holding costs in `currency`, newest first: billing periods for the invoice
-/// view, the months charges were incurred in for the amortized one.
-pub async fn months(conn: &mut Connection, currency: &str, invoice: bool) -> AppResult<Vec<NaiveDate>> {
+/// The currencies a view adds up, each with what its amounts are multiplied by: one currency
+/// at 1, or each currency that has a rate into the reporting one. Its SQL joins
+/// `unnest(currencies, rates) AS fx(currency, rate)`, so both views are one query.
+pub struct Scope {
+    pub(super) currencies: Vec<String>,
+    pub(super) rates: Vec<String>,
+}
+
+impl Scope {
+    pub fn single(currency: &str) -> Self {
+        Self { currencies: vec![currency.to_owned()], rates: vec!["1".to_owned()] }
+    }
+
+    /// The reporting currency at 1 and every (currency, rate).
+    pub fn converted(reporting: &str, rates: &[(String, String)]) -> Self {
+        let mut scope = Self::single(reporting);
+        for (currency, rate) in rates {
+            scope.currencies.push(currency.clone());
+            scope.rates.push(rate.clone());
+        }
+        scope
+    }
+}
+
+/// The months holding costs in the scope's currencies, newest first: billing periods for the
+/// invoice view, the months charges were incurred in for the amortized one.
+pub async fn months(conn: &mut Connection, scope: &Scope, invoice: bool) -> AppResult<Vec<NaiveDate>> {
     let (month, _) = view_columns(invoice);
     let rows: Vec<Month> = diesel::sql_query(format!(
-        "SELECT DISTINCT {month} AS month FROM cost_monthly WHERE currency = $1 ORDER BY 1 DESC"
+        "SELECT DISTINCT {month} AS month FROM cost_monthly WHERE currency = ANY($1) ORDER BY 1 DESC"
     ))
-    .bind::<Text, _>(currency)
+    .bind::<Array<Text>, _>(&scope.currencies)
     .load(conn)
     .await?;
     Ok(rows.into_iter().map(|r| r.month).collect())
@@ -452,7 +485,7 @@ pub struct Breakdown {
 /// first within each dimension.
 pub async fn breakdowns(
     conn: &mut Connection,
-    currency: &str,
+    scope: &Scope,
     month: NaiveDate,
     invoice: bool,
 ) -> AppResult<Vec<Breakdown>> {
@@ -466,45 +499,121 @@ pub async fn breakdowns(
                      WHEN grouping(region_id) = 0 THEN 'region_id'
                      ELSE 'total' END AS dimension,
                 coalesce(service_name, service_category, provider, billing_account_id, sub_account_id, region_id, '') AS name,
-                round(coalesce(sum({cost}) FILTER (WHERE {month_column} = $2), 0), 2)::text AS amount,
-                round(coalesce(sum({cost}) FILTER (WHERE {month_column} = $3), 0), 2)::text AS previous
-           FROM cost_monthly
-          WHERE currency = $1 AND {month_column} IN ($2, $3)
+                round(coalesce(sum({cost} * rate) FILTER (WHERE {month_column} = $2), 0), 2)::text AS amount,
+                round(coalesce(sum({cost} * rate) FILTER (WHERE {month_column} = $3), 0), 2)::text AS previous
+           FROM cost_monthly JOIN unnest($1::text[], $4::numeric[]) AS fx(currency, rate) USING (currency)
+          WHERE {month_column} IN ($2, $3)
           GROUP BY GROUPING SETS ((service_name), (service_category), (provider), (billing_account_id),
                                   (sub_account_id), (region_id), ())
-          ORDER BY 1, sum({cost}) FILTER (WHERE {month_column} = $2) DESC NULLS LAST, 2"
+          ORDER BY 1, sum({cost} * rate) FILTER (WHERE {month_column} = $2) DESC NULLS LAST, 2"
     ))
-    .bind::<Text, _>(currency)
+    .bind::<Array<Text>, _>(&scope.currencies)
     .bind::<Date, _>(month)
     .bind::<Date, _>(month - chrono::Months::new(1))
+    .bind::<Array<Text>, _>(&scope.rates)
     .load(conn)
     .await?)
 }
 
 /// One sum per day of `month` (amortized: by the day incurred), its day as the name.
-pub async fn daily(conn: &mut Connection, currency: &str, month: NaiveDate) -> AppResult<Vec<Amount>> {
+pub async fn daily(conn: &mut Connection, scope: &Scope, month: NaiveDate) -> AppResult<Vec<Amount>> {
     Ok(diesel::sql_query(
-        "SELECT day::text AS name, round(sum(effective_cost), 2)::text AS amount
-           FROM cost_daily WHERE currency = $1 AND day >= $2 AND day < ($2 + interval '1 month')::date
+        "SELECT day::text AS name, round(sum(effective_cost * rate), 2)::text AS amount
+           FROM cost_daily JOIN unnest($1::text[], $3::numeric[]) AS fx(currency, rate) USING (currency)
+          WHERE day >= $2 AND day < ($2 + interval '1 month')::date
           GROUP BY day ORDER BY day",
     )
-    .bind::<Text, _>(currency)
+    .bind::<Array<Text>, _>(&scope.currencies)
     .bind::<Date, _>(month)
+    .bind::<Array<Text>, _>(&scope.rates)
     .load(conn)
     .await?)
 }
 
 /// One sum per month for the twelve months up to `month`, oldest first.
-pub async fn monthly(conn: &mut Connection, currency: &str, month: NaiveDate, invoice: bool) -> AppResult<Vec<Amount>> {
+pub async fn monthly(conn: &mut Connection, scope: &Scope, month: NaiveDate, invoice: bool) -> AppResult<Vec<Amount>> {
     let (month_column, cost) = view_columns(invoice);
     Ok(diesel::sql_query(format!(
-        "SELECT {month_column}::text AS name, round(sum({cost}), 2)::text AS amount
-           FROM cost_monthly
-          WHERE currency = $1 AND {month_column} > ($2 - interval '12 months')::date AND {month_column} <= $2
+        "SELECT {month_column}::text AS name, round(sum({cost} * rate), 2)::text AS amount
+           FROM cost_monthly JOIN unnest($1::text[], $3::numeric[]) AS fx(currency, rate) USING (currency)
+          WHERE {month_column} > ($2 - interval '12 months')::date AND {month_column} <= $2
           GROUP BY 1 ORDER BY 1"
     ))
-    .bind::<Text, _>(currency)
+    .bind::<Array<Text>, _>(&scope.currencies)
     .bind::<Date, _>(month)
+    .bind::<Array<Text>, _>(&scope.rates)
     .load(conn)
     .await?)
+}
+
+#[derive(QueryableByName)]
+struct EngineerRateRow {
+    #[diesel(sql_type = Text)]
+    monthly_cost: String,
+    #[diesel(sql_type = Text)]
+    currency: String,
+}
+
+/// What an engineer costs a month, if set.
+pub async fn engineer_rate(conn: &mut Connection) -> AppResult<Option<EngineerRate>> {
+    let row: Option<EngineerRateRow> =
+        diesel::sql_query("SELECT monthly_cost::text AS monthly_cost, currency FROM cost_engineer_rate")
+            .get_result(conn)
+            .await
+            .optional()?;
+    Ok(row.map(|r| EngineerRate { monthly_cost: r.monthly_cost, currency: r.currency }))
+}
+
+/// Replaces (or, with `None`, clears) what an engineer costs a month.
+pub async fn set_engineer_rate(conn: &mut Connection, rate: Option<&EngineerRate>) -> AppResult<()> {
+    diesel::sql_query("DELETE FROM cost_engineer_rate").execute(conn).await?;
+    if let Some(rate) = rate {
+        diesel::sql_query("INSERT INTO cost_engineer_rate (monthly_cost, currency) VALUES ($1::numeric, $2)")
+            .bind::<Text, _>(&rate.monthly_cost)
+            .bind::<Text, _>(&rate.currency)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct RateRow {
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = Text)]
+    reporting: String,
+    #[diesel(sql_type = Text)]
+    rate: String,
+}
+
+/// The reporting currency and rates, if set.
+pub async fn currency_rates(conn: &mut Connection) -> AppResult<Option<CurrencyRates>> {
+    let rows: Vec<RateRow> =
+        diesel::sql_query("SELECT currency, reporting, rate::text AS rate FROM cost_currency_rates ORDER BY currency")
+            .load(conn)
+            .await?;
+    Ok(<[RateRow]>::first(&rows).map(|first| CurrencyRates {
+        reporting: first.reporting.clone(),
+        rates: rows.iter().map(|r| (r.currency.clone(), r.rate.clone())).collect(),
+    }))
+}
+
+/// Replaces the rates (`None` or no rates: there is no converted view).
+pub async fn set_currency_rates(conn: &mut Connection, rates: Option<&CurrencyRates>) -> AppResult<()> {
+    diesel::sql_query("DELETE FROM cost_currency_rates").execute(conn).await?;
+    if let Some(rates) = rates {
+        let (currencies, values): (Vec<&str>, Vec<&str>) =
+            rates.rates.iter().map(|(c, r)| (c.as_str(), r.as_str())).unzip();
+        diesel::sql_query(
+            "INSERT INTO cost_currency_rates (currency, reporting, rate)
+             SELECT currency, $2, rate::numeric FROM unnest($1::text[], $3::text[]) AS r(currency, rate)",
+        )
+        .bind::<Array<Text>, _>(currencies)
+        .bind::<Text, _>(&rates.reporting)
+        .bind::<Array<Text>, _>(values)
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
 }

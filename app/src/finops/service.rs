@@ -2,8 +2,12 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use super::model::{CostOverview, CostView, Movement, UNALLOCATED};
-use super::repo;
+use super::model::{
+    Conversion, CostOverview, CostView, CurrencyRates, EngineerRate, Movement, ALL_CURRENCIES, UNALLOCATED,
+};
+use super::repo::{self, Scope};
+use crate::audit::model::AuditAction;
+use crate::audit::service::{self as audit, AuditEvent, AuditSource};
 use crate::db::{Connection, Database};
 use crate::error::{AppError, AppResult};
 use crate::tenancy::model::Tenant;
@@ -45,11 +49,37 @@ pub async fn overview(
         Box::pin(async move {
             let invoice = view == CostView::Invoice;
             let currencies = repo::currencies(conn).await?;
-            let currency = currency.filter(|c| currencies.contains(c)).or_else(|| currencies.first().cloned());
+            let rates = repo::currency_rates(conn).await?;
+            // The converted view: the reporting currency and every imported currency with a
+            // rate, each multiplied into the reporting one; the others are said to be left out.
+            let converted = match (currency.as_deref(), &rates) {
+                (Some(ALL_CURRENCIES), Some(rates)) if !currencies.is_empty() => {
+                    let (used, left_out): (Vec<&String>, Vec<&String>) = currencies
+                        .iter()
+                        .filter(|c| **c != rates.reporting)
+                        .partition(|c| rates.rates.iter().any(|(rated, _)| rated == *c));
+                    Some(Conversion {
+                        used: rates.rates.iter().filter(|(c, _)| used.contains(&c)).cloned().collect(),
+                        left_out: left_out.into_iter().cloned().collect(),
+                    })
+                }
+                _ => None,
+            };
+            let currency = match (&converted, &rates) {
+                (Some(_), Some(rates)) => Some(rates.reporting.clone()),
+                _ => currency.filter(|c| currencies.contains(c)).or_else(|| currencies.first().cloned()),
+            };
+            let scope = match (&converted, &currency) {
+                (Some(conversion), Some(reporting)) => Scope::converted(reporting, &conversion.used),
+                (_, Some(currency)) => Scope::single(currency),
+                (_, None) => Scope::single(""),
+            };
             let mut overview = CostOverview {
                 view,
                 currencies,
                 currency: currency.clone(),
+                rates,
+                converted: converted.clone(),
                 months: Vec::new(),
                 month: None,
                 total: Movement { name: "Total".into(), amount: "0.00".into(), previous: "0.00".into() },
@@ -57,16 +87,18 @@ pub async fn overview(
                 monthly: Vec::new(),
                 breakdowns: Vec::new(),
                 forecast: None,
+                engineer_rate: repo::engineer_rate(conn).await?,
+                engineers: None,
             };
             let Some(currency) = currency else { return Ok(overview) };
-            overview.months = repo::months(conn, &currency, invoice).await?;
+            overview.months = repo::months(conn, &scope, invoice).await?;
             let month = month.map(|m| m.with_day(1).unwrap_or(m)).filter(|m| overview.months.contains(m));
             let Some(month) = month.or_else(|| overview.months.first().copied()) else { return Ok(overview) };
             overview.month = Some(month);
             // Owners, systems and domains come from the allocation, which follows the days
             // charges were incurred.
             if !invoice {
-                let lines = super::allocation_repo::by_catalog(conn, &currency, month).await?;
+                let lines = super::allocation_repo::by_catalog(conn, &scope, month).await?;
                 for (title, dimension, none) in
                     [("Owner", "owner", UNALLOCATED), ("System", "system", "(none)"), ("Domain", "domain", "(none)")]
                 {
@@ -83,7 +115,7 @@ pub async fn overview(
                     overview.breakdowns.push((title.to_owned(), rows));
                 }
             }
-            let lines = repo::breakdowns(conn, &currency, month, invoice).await?;
+            let lines = repo::breakdowns(conn, &scope, month, invoice).await?;
             for (title, column) in DIMENSIONS {
                 let rows = lines
                     .iter()
@@ -101,13 +133,18 @@ pub async fn overview(
                 overview.total =
                     Movement { name: "Total".into(), amount: total.amount.clone(), previous: total.previous.clone() };
             }
-            overview.monthly = repo::monthly(conn, &currency, month, invoice)
+            overview.monthly = repo::monthly(conn, &scope, month, invoice)
                 .await?
                 .into_iter()
                 .filter_map(|r| NaiveDate::parse_from_str(&r.name, "%Y-%m-%d").ok().map(|d| (d, r.amount)))
                 .collect();
-            overview.forecast = month_end_forecast(conn, &currency, month, invoice).await?;
-            overview.daily = repo::daily(conn, &currency, month)
+            // Budgets and forecasts are kept per currency: a converted view has none.
+            if converted.is_none() {
+                overview.forecast = month_end_forecast(conn, &currency, month, invoice).await?;
+            }
+            overview.engineers =
+                overview.engineer_rate.as_ref().and_then(|rate| rate.engineers(&overview.total.amount, &currency));
+            overview.daily = repo::daily(conn, &scope, month)
                 .await?
                 .into_iter()
                 .filter_map(|r| NaiveDate::parse_from_str(&r.name, "%Y-%m-%d").ok().map(|d| (d, r.amount)))
@@ -134,4 +171,66 @@ async fn month_end_forecast(
     }
     let spend = spend_and_forecast(conn, currency, None, false, Period { start, as_of, end }).await?;
     Ok(Some((spend.forecast, as_of)))
+}
+
+/// Sets what an engineer costs a month (`12,500` and `EUR`), or clears it when the amount is
+/// empty. Maintainers and admins (checked by the caller); audited.
+pub async fn set_engineer_rate(
+    db: &Database,
+    tenant: &Tenant,
+    source: AuditSource,
+    monthly_cost: &str,
+    currency: &str,
+) -> AppResult<()> {
+    let rate = match monthly_cost.trim() {
+        "" => None,
+        raw => {
+            let amount = super::parse::values::money(raw)
+                .ok()
+                .filter(|a| a.parse::<f64>().is_ok_and(|a| a > 0.0 && a < 1e12))
+                .ok_or_else(|| AppError::invalid("An engineer's monthly cost is an amount above 0, like 12500."))?;
+            let currency = currency.trim().to_ascii_uppercase();
+            if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(AppError::invalid("The currency is a three-letter code, like USD."));
+            }
+            Some(EngineerRate { monthly_cost: amount, currency })
+        }
+    };
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            repo::set_engineer_rate(conn, rate.as_ref()).await?;
+            let event = AuditEvent::success(AuditAction::FinopsEngineerCostChanged, "engineer cost").details(
+                serde_json::json!({
+                    "monthly_cost": rate.as_ref().map(|r| &r.monthly_cost),
+                    "currency": rate.as_ref().map(|r| &r.currency),
+                }),
+            );
+            audit::record(conn, &source, event).await
+        })
+    })
+    .await
+}
+
+/// Sets the reporting currency and the rates of the converted view (`CAD 0.73` per line), or
+/// removes them when no rate is given. Maintainers and admins (checked by the caller); audited.
+pub async fn set_currency_rates(
+    db: &Database,
+    tenant: &Tenant,
+    source: AuditSource,
+    reporting: &str,
+    lines: &str,
+) -> AppResult<()> {
+    let rates = match lines.trim().is_empty() {
+        true => None,
+        false => Some(CurrencyRates::parse(reporting, lines).map_err(AppError::invalid)?),
+    };
+    db.with_tenant(tenant, move |conn| {
+        Box::pin(async move {
+            repo::set_currency_rates(conn, rates.as_ref()).await?;
+            let event = AuditEvent::success(AuditAction::FinopsCurrencyRatesChanged, "currency rates")
+                .details(serde_json::json!({ "rates": rates }));
+            audit::record(conn, &source, event).await
+        })
+    })
+    .await
 }

@@ -763,6 +763,102 @@ async fn cost_rolls_up_systems_domains_and_parent_groups() {
     );
     assert_eq!(amount(&breakdown("Owner"), "group:default/team-pay"), in_month("'component:default/checkout'").await);
     assert!(breakdown("System").iter().any(|m| m.name == "(none)"), "cost outside any system is shown apart");
+
+    // Cost read as engineers, once a maintainer says what one costs a month, in that currency only.
+    use app::finops::service::set_engineer_rate;
+    assert_eq!(overview.engineers, None, "not set yet");
+    for (amount, currency) in [("-5", "USD"), ("lots", "USD"), ("1000", "dollars")] {
+        let refused = set_engineer_rate(&app.db, &t.tenant, who.clone(), amount, currency).await;
+        assert!(matches!(refused, Err(AppError::Invalid(_))), "{amount} {currency}: {refused:?}");
+    }
+    set_engineer_rate(&app.db, &t.tenant, who.clone(), "$1,000.00", "usd").await.unwrap();
+    let overview = app::finops::service::overview(&app.db, &t.tenant, CostView::Amortized, Some("USD".into()), None)
+        .await
+        .unwrap();
+    let people = overview.total.amount.parse::<f64>().unwrap() / 1000.0;
+    assert_eq!(overview.engineers, Some(format!("≈ {people:.1} engineers")));
+    let rate = overview.engineer_rate.unwrap();
+    assert_eq!((rate.monthly_cost.as_str(), rate.currency.as_str()), ("1000.00", "USD"));
+    let panel = entity_cost(&app.db, &t.tenant, &EntityRef::new("system", "default", "shop")).await.unwrap().unwrap();
+    let people = panel.last_30_days.parse::<f64>().unwrap() / 1000.0;
+    assert_eq!(panel.engineers, Some(format!("≈ {people:.1} engineers")));
+    set_engineer_rate(&app.db, &t.tenant, who.clone(), "1000", "EUR").await.unwrap();
+    let panel = entity_cost(&app.db, &t.tenant, &EntityRef::new("system", "default", "shop")).await.unwrap().unwrap();
+    assert_eq!(panel.engineers, None, "amounts are never converted");
+    set_engineer_rate(&app.db, &t.tenant, who.clone(), "", "").await.unwrap();
+    let overview = app::finops::service::overview(&app.db, &t.tenant, CostView::Amortized, Some("USD".into()), None)
+        .await
+        .unwrap();
+    assert_eq!(overview.engineer_rate, None, "an empty amount clears it");
+    let actions = app.audit_actions(&t.tenant).await;
+    assert_eq!(actions.iter().filter(|(action, ..)| action == "finops.engineer_cost_changed").count(), 3);
+}
+
+/// The converted view: every currency with a rate multiplied into the reporting one, exactly
+/// (rounded once, at the end), the rates and the currencies left out said; without rates, or
+/// for one currency, amounts are never added across currencies.
+#[tokio::test]
+async fn the_converted_view_adds_currencies_at_the_tenants_rates() {
+    use app::finops::model::{CostView, ALL_CURRENCIES};
+    use app::finops::service::{overview, set_currency_rates};
+
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    import(&app, &t, "focus", fixture("focus-sample/focus_sample.csv")).await;
+    import(&app, &t, "azure", fixture("focus-converters-provider-samples/azure-ea-export-sample-anonymous.csv")).await;
+    let who = AuditSource::command_line();
+    let all = || overview(&app.db, &t.tenant, CostView::Amortized, Some(ALL_CURRENCIES.into()), None);
+    let plain = all().await.unwrap();
+    assert_eq!(plain.converted, None, "no rates: no converted view");
+    assert!(plain.currencies.contains(&"CAD".to_owned()) && plain.currencies.contains(&"USD".to_owned()));
+
+    for (reporting, rates) in
+        [("USD", "CAD -1"), ("USD", "CAD 1\nCAD 2"), ("USD", "USD 1"), ("dollars", "CAD 1"), ("USD", "CAD")]
+    {
+        let refused = set_currency_rates(&app.db, &t.tenant, who.clone(), reporting, rates).await;
+        assert!(matches!(refused, Err(AppError::Invalid(_))), "{reporting} {rates:?}: {refused:?}");
+    }
+    set_currency_rates(&app.db, &t.tenant, who.clone(), "usd", "CAD 0.73\nJPY=0.0067\n").await.unwrap();
+    let september_2023 = chrono::NaiveDate::from_ymd_opt(2023, 9, 1).unwrap();
+    let converted =
+        overview(&app.db, &t.tenant, CostView::Amortized, Some(ALL_CURRENCIES.into()), Some(september_2023))
+            .await
+            .unwrap();
+    assert_eq!(converted.currency.as_deref(), Some("USD"));
+    assert_eq!(converted.month, Some(september_2023));
+    let conversion = converted.converted.clone().expect("converted");
+    assert_eq!(conversion.used, vec![("CAD".to_owned(), "0.73".to_owned())], "only rates of imported currencies");
+    let others: Vec<String> =
+        plain.currencies.iter().filter(|c| !["USD", "CAD"].contains(&c.as_str())).cloned().collect();
+    assert_eq!(conversion.left_out, others);
+    let expected = scalar(
+        &app,
+        &t,
+        "SELECT round(coalesce(sum(effective_cost * CASE currency WHEN 'CAD' THEN 0.73 ELSE 1 END), 0), 2)::text AS value
+           FROM cost_monthly WHERE currency IN ('USD', 'CAD') AND month = '2023-09-01'"
+            .into(),
+    )
+    .await;
+    assert_eq!(converted.total.amount, expected);
+    let days: f64 = converted.daily.iter().map(|(_, a)| a.parse::<f64>().unwrap()).sum();
+    assert!((days - expected.parse::<f64>().unwrap()).abs() < 0.01 * converted.daily.len() as f64);
+    assert_eq!(converted.forecast, None, "forecasts are per currency");
+    // One currency stays itself, whatever the rates.
+    let cad =
+        overview(&app.db, &t.tenant, CostView::Amortized, Some("CAD".into()), Some(september_2023)).await.unwrap();
+    assert_eq!(cad.converted, None);
+    let cad_total = scalar(
+        &app,
+        &t,
+        "SELECT round(sum(effective_cost), 2)::text AS value FROM cost_monthly WHERE currency = 'CAD' AND month = '2023-09-01'"
+            .into(),
+    )
+    .await;
+    assert_eq!(cad.total.amount, cad_total);
+    set_currency_rates(&app.db, &t.tenant, who.clone(), "USD", "").await.unwrap();
+    assert_eq!(all().await.unwrap().rates, None, "no rates remove the view");
+    let actions = app.audit_actions(&t.tenant).await;
+    assert_eq!(actions.iter().filter(|(action, ..)| action == "finops.currency_rates_changed").count(), 2);
 }
 
 /// One number from the tenant's tables, as text.

@@ -155,6 +155,8 @@ fn server_fn_rule(path: &str) -> Option<(Rule, Sample)> {
         }
         // Out of range: refused after the role check, nothing changed.
         "ui/finops/anomalies/floors" => (Rule::Allowed(FinopsWrite), form(path, "absolute_floor=-1&percent_floor=20")),
+        "ui/finops/currency-rates" => (Rule::Allowed(FinopsWrite), form(path, "reporting=USD&rates=CAD%20-1")),
+        "ui/finops/engineer-cost" => (Rule::Allowed(FinopsWrite), form(path, "monthly_cost=-5&currency=USD")),
         // No name: refused after the role check, nothing added.
         "ui/finops/budgets/add" => (
             Rule::Allowed(FinopsWrite),
