@@ -28,6 +28,7 @@ test('a bill uploaded on Sources imports with progress, and the overview shows i
   await expect(page.getByTestId('finops-total')).toHaveText('1.26 CAD');
   const services = page.locator('[data-testid="finops-breakdown"][data-title="Service"]');
   await expect(services.getByTestId('finops-row').first()).toBeVisible();
+  await expect(page.getByTestId('finops-movers')).toBeVisible();
   // The charts are SVG drawn by the server: there with JavaScript off too.
   await expect(page.getByTestId('finops-daily').locator('svg')).toBeVisible();
   // The view as CSV, with the signed-in session: the total row carries the same money.
@@ -58,7 +59,7 @@ test('a bill with a broken row is refused whole, with the line and the reason', 
   await expect(page.getByTestId('cost-import-rejected')).toContainText('BilledCost: `a lot` is not an amount');
   // Nothing of it counts: no EUR on the overview.
   await page.goto('/finops?currency=EUR');
-  await expect(page.getByLabel('Currency')).not.toContainText('EUR');
+  await expect(page.getByTestId('finops-controls').getByLabel('Currency')).not.toContainText('EUR');
 });
 
 test('a rule written from the Unallocated list is previewed, added, and its cost shows on the entity page', async ({ page }) => {
@@ -155,15 +156,15 @@ test('a rule written from the Unallocated list is previewed, added, and its cost
   await rates.getByLabel('Reporting currency').fill('GBP');
   await rates.getByLabel('Rates (one per line: CAD 0.73)').fill('CAD 0.5\nUSD 0.8');
   await rates.getByRole('button', { name: 'Save rates' }).click();
-  await expect(page.getByLabel('Currency')).toContainText('All, in GBP');
-  await page.getByLabel('Currency').selectOption('all');
+  await expect(page.getByTestId('finops-controls').getByLabel('Currency')).toContainText('All, in GBP');
+  await page.getByTestId('finops-controls').getByLabel('Currency').selectOption('all');
   await page.getByRole('button', { name: 'Show' }).click();
   await expect(page).toHaveURL(/currency=all/);
   await expect(page.getByTestId('finops-currency-note')).toContainText('Converted into GBP at');
   await expect(page.getByTestId('finops-total')).toContainText('GBP');
   await rates.getByLabel('Rates (one per line: CAD 0.73)').fill('');
   await rates.getByRole('button', { name: 'Save rates' }).click();
-  await expect(page.getByLabel('Currency')).not.toContainText('All, in');
+  await expect(page.getByTestId('finops-controls').getByLabel('Currency')).not.toContainText('All, in');
   await expect(page.getByTestId('finops-currency-note')).toContainText('Currencies are never added together.');
 });
 

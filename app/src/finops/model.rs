@@ -140,6 +140,10 @@ pub struct CostOverview {
     pub monthly: Vec<(NaiveDate, String)>,
     /// (dimension, its values by amount, largest first).
     pub breakdowns: Vec<(String, Vec<Movement>)>,
+    /// The owners and services that changed most on the month before, with their dimension.
+    pub movers: Vec<(String, Movement)>,
+    /// Amortized: the share of the month in Unallocated ("12.3%").
+    pub unallocated_share: Option<String>,
     /// Amortized, for the month of the newest imported day while it is not over: what it is
     /// forecast to cost by its end (the days left at the mean of their weekday over the last
     /// 28 days), and the day the data reaches.

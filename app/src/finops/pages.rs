@@ -169,6 +169,11 @@ fn Overview(
                         {format!("Forecast for the month: {} {currency} (data to {as_of})", format_amount(&forecast))}
                     </p>
                 })}
+                {overview.unallocated_share.clone().map(|share| view! {
+                    <p class="mt-2 text-sm">
+                        <A href="/finops/allocation" attr:class="text-amber-700 hover:text-amber-900" attr:data-testid="finops-unallocated-share">{format!("{share} unallocated")}</A>
+                    </p>
+                })}
                 {overview.engineers.clone().zip(overview.engineer_rate.clone()).map(|(engineers, rate)| view! {
                     <p class="mt-2 text-sm text-slate-700" data-testid="finops-engineers">
                         {format!("{engineers} at {} {} a month", format_amount(&rate.monthly_cost), rate.currency)}
@@ -181,6 +186,7 @@ fn Overview(
             </div>
         </div>
         <div class="mt-6 grid gap-6 lg:grid-cols-2">
+            <Movers movers=overview.movers currency=currency.clone()/>
             {overview.breakdowns.into_iter().map(|(title, rows)| view! { <Breakdown title rows currency=currency.clone()/> }).collect_view()}
         </div>
         <ActionForm action=engineer_cost attr:class="mt-6 flex flex-wrap items-end gap-3 rounded-xl border border-slate-200 bg-white p-4 text-sm" attr:data-testid="engineer-cost-form">
@@ -263,6 +269,51 @@ fn Breakdown(title: String, rows: Vec<Movement>, currency: String) -> impl IntoV
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// The owners and services whose cost changed most on the month before, either way.
+#[component]
+fn Movers(movers: Vec<(String, Movement)>, currency: String) -> impl IntoView {
+    view! {
+        <div class="rounded-xl border border-slate-200 bg-white p-5" data-testid="finops-movers">
+            <h2 class="font-medium text-slate-900">"Top movers"</h2>
+            {movers.is_empty().then(|| view! { <p class="mt-3 text-sm text-slate-500">"Nothing changed on the month before."</p> })}
+            <table class="mt-3 w-full text-sm">
+                <tbody class="divide-y divide-slate-100">
+                    {movers.into_iter().map(|(dimension, row)| {
+                        let delta = subtract(&row.amount, &row.previous);
+                        let percent = change(&row).map(|c| format!(" ({c:+.1}%)")).unwrap_or_default();
+                        view! {
+                            <tr data-testid="finops-mover">
+                                <td class="py-1.5 pr-2 text-xs text-slate-500">{dimension}</td>
+                                <td class="py-1.5 pr-4 break-all">{row_name(&row.name)}</td>
+                                <td class="py-1.5 text-right tabular-nums">{format!("{delta} {currency}{percent}")}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// `amount − previous` of two cent amounts as signed text (`+1,234.50`), computed in cents so
+/// it is exact.
+fn subtract(amount: &str, previous: &str) -> String {
+    let cents = |text: &str| -> Option<i128> {
+        let (sign, digits) = text.strip_prefix('-').map_or((1, text), |rest| (-1, rest));
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let fraction = format!("{fraction:0<2}");
+        Some(sign * (whole.parse::<i128>().ok()? * 100 + fraction.get(..2)?.parse::<i128>().ok()?))
+    };
+    match (cents(amount), cents(previous)) {
+        (Some(a), Some(p)) => {
+            let delta = a - p;
+            let sign = if delta < 0 { "-" } else { "+" };
+            format!("{sign}{}", format_amount(&format!("{}.{:02}", delta.abs() / 100, delta.abs() % 100)))
+        }
+        _ => String::new(),
     }
 }
 
@@ -447,7 +498,7 @@ fn ReportView(report: ImportReport) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::format_amount;
+    use super::{format_amount, subtract};
 
     #[test]
     fn amounts_are_grouped_and_keep_their_cents() {
@@ -455,6 +506,14 @@ mod tests {
         assert_eq!(format_amount("-1234567.89"), "-1,234,567.89");
         assert_eq!(format_amount("0.00"), "0.00");
         assert_eq!(format_amount("999"), "999.00");
+    }
+
+    #[test]
+    fn changes_are_exact_in_cents_and_signed() {
+        assert_eq!(subtract("1234.50", "100.25"), "+1,134.25");
+        assert_eq!(subtract("0.10", "0.30"), "-0.20");
+        assert_eq!(subtract("-5.00", "2.5"), "-7.50");
+        assert_eq!(subtract("10", "10.00"), "+0.00");
     }
 }
 

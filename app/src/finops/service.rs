@@ -86,6 +86,8 @@ pub async fn overview(
                 daily: Vec::new(),
                 monthly: Vec::new(),
                 breakdowns: Vec::new(),
+                movers: Vec::new(),
+                unallocated_share: None,
                 forecast: None,
                 engineer_rate: repo::engineer_rate(conn).await?,
                 engineers: None,
@@ -95,6 +97,13 @@ pub async fn overview(
             let month = month.map(|m| m.with_day(1).unwrap_or(m)).filter(|m| overview.months.contains(m));
             let Some(month) = month.or_else(|| overview.months.first().copied()) else { return Ok(overview) };
             overview.month = Some(month);
+            let movement = |name: &str, none: &str, amount: &str, previous: &str| Movement {
+                name: if name.is_empty() { none.into() } else { name.to_owned() },
+                amount: amount.to_owned(),
+                previous: previous.to_owned(),
+            };
+            // Every value of every dimension, largest first; the page shows the first of each.
+            let mut dimensions: Vec<(&str, Vec<Movement>)> = Vec::new();
             // Owners, systems and domains come from the allocation, which follows the days
             // charges were incurred.
             if !invoice {
@@ -105,14 +114,9 @@ pub async fn overview(
                     let rows = lines
                         .iter()
                         .filter(|line| line.dimension == dimension)
-                        .take(BREAKDOWN_ROWS)
-                        .map(|line| Movement {
-                            name: if line.name.is_empty() { none.into() } else { line.name.clone() },
-                            amount: line.amount.clone(),
-                            previous: line.previous.clone(),
-                        })
+                        .map(|line| movement(&line.name, none, &line.amount, &line.previous))
                         .collect();
-                    overview.breakdowns.push((title.to_owned(), rows));
+                    dimensions.push((title, rows));
                 }
             }
             let lines = repo::breakdowns(conn, &scope, month, invoice).await?;
@@ -120,15 +124,16 @@ pub async fn overview(
                 let rows = lines
                     .iter()
                     .filter(|line| line.dimension == column)
-                    .take(BREAKDOWN_ROWS)
-                    .map(|line| Movement {
-                        name: if line.name.is_empty() { "(none)".into() } else { line.name.clone() },
-                        amount: line.amount.clone(),
-                        previous: line.previous.clone(),
-                    })
+                    .map(|line| movement(&line.name, "(none)", &line.amount, &line.previous))
                     .collect();
-                overview.breakdowns.push((title.to_owned(), rows));
+                dimensions.push((title, rows));
             }
+            overview.unallocated_share = unallocated_share(&dimensions);
+            overview.movers = top_movers(&dimensions);
+            overview.breakdowns = dimensions
+                .into_iter()
+                .map(|(title, rows)| (title.to_owned(), rows.into_iter().take(BREAKDOWN_ROWS).collect()))
+                .collect();
             if let Some(total) = lines.iter().find(|line| line.dimension == "total") {
                 overview.total =
                     Movement { name: "Total".into(), amount: total.amount.clone(), previous: total.previous.clone() };
@@ -153,6 +158,33 @@ pub async fn overview(
         })
     })
     .await
+}
+
+/// Values whose change on the month before is shown as a mover (with their dimension).
+const MOVERS: usize = 5;
+
+/// The owners and services whose cost changed most on the month before, by the size of the
+/// change either way. Ordering only goes through floats: amounts stay exact text.
+fn top_movers(dimensions: &[(&str, Vec<Movement>)]) -> Vec<(String, Movement)> {
+    let change =
+        |m: &Movement| (m.amount.parse::<f64>().unwrap_or(0.0) - m.previous.parse::<f64>().unwrap_or(0.0)).abs();
+    let mut movers: Vec<(String, Movement)> = dimensions
+        .iter()
+        .filter(|(title, _)| ["Owner", "Service"].contains(title))
+        .flat_map(|(title, rows)| rows.iter().map(|row| (title.to_string(), row.clone())))
+        .filter(|(_, row)| change(row) >= 0.005)
+        .collect();
+    movers.sort_by(|a, b| change(&b.1).total_cmp(&change(&a.1)));
+    movers.truncate(MOVERS);
+    movers
+}
+
+/// The share of the month's allocated cost in Unallocated ("12.3%"), amortized only.
+fn unallocated_share(dimensions: &[(&str, Vec<Movement>)]) -> Option<String> {
+    let owners = &dimensions.iter().find(|(title, _)| *title == "Owner")?.1;
+    let total: f64 = owners.iter().filter_map(|o| o.amount.parse::<f64>().ok()).sum();
+    let unallocated: f64 = owners.iter().find(|o| o.name == UNALLOCATED)?.amount.parse().ok()?;
+    (total.abs() >= 0.005).then(|| format!("{:.1}%", unallocated / total * 100.0))
 }
 
 /// The amortized forecast of `month` when the newest imported day falls in it and the month

@@ -763,6 +763,20 @@ async fn cost_rolls_up_systems_domains_and_parent_groups() {
     );
     assert_eq!(amount(&breakdown("Owner"), "group:default/team-pay"), in_month("'component:default/checkout'").await);
     assert!(breakdown("System").iter().any(|m| m.name == "(none)"), "cost outside any system is shown apart");
+    // The share left in Unallocated, and the owners and services that moved most, largest first.
+    let owners = breakdown("Owner");
+    let unallocated: f64 = amount(&owners, "Unallocated").parse().unwrap();
+    let allocated: f64 = owners.iter().map(|m| m.amount.parse::<f64>().unwrap()).sum();
+    assert!(owners.len() < 10, "every owner is listed, so the sum is the month's");
+    assert_eq!(overview.unallocated_share, Some(format!("{:.1}%", unallocated / allocated * 100.0)));
+    let moved = |m: &app::finops::model::Movement| {
+        (m.amount.parse::<f64>().unwrap() - m.previous.parse::<f64>().unwrap()).abs()
+    };
+    assert!(!overview.movers.is_empty() && overview.movers.len() <= 5);
+    assert!(overview.movers.iter().all(|(dimension, _)| dimension == "Owner" || dimension == "Service"));
+    assert!(overview.movers.windows(2).all(|pair| moved(&pair[0].1) >= moved(&pair[1].1)));
+    let biggest_service = breakdown("Service").iter().map(moved).fold(0.0, f64::max);
+    assert!(moved(&overview.movers[0].1) >= biggest_service);
 
     // Cost read as engineers, once a maintainer says what one costs a month, in that currency only.
     use app::finops::service::set_engineer_rate;
