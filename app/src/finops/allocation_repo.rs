@@ -668,23 +668,28 @@ pub async fn covered_by(conn: &mut Connection, entity: &str) -> AppResult<Vec<St
         #[diesel(sql_type = Text)]
         entity_ref: String,
     }
-    let rows: Vec<Ref> = diesel::sql_query(
-        "WITH RECURSIVE teams (ref) AS (
-             SELECT $1::text WHERE $1 LIKE 'group:%'
-             UNION
-             SELECT r.source_ref FROM entity_relations r JOIN teams t ON r.relation = 'childOf' AND r.target_ref = t.ref),
-         parts (ref) AS (
-             SELECT $1::text WHERE $1 NOT LIKE 'group:%'
-             UNION
-             SELECT r.source_ref FROM entity_relations r JOIN parts p ON r.relation = 'partOf' AND r.target_ref = p.ref)
-         SELECT ref AS entity_ref FROM teams
-         UNION SELECT e.entity_ref FROM entities e JOIN teams t ON e.owner_ref = t.ref
-         UNION SELECT ref FROM parts
-         ORDER BY 1",
-    )
-    .bind::<Text, _>(entity)
-    .load(conn)
-    .await?;
+    // The owned entities are looked up by an array of the teams, so the owner index serves
+    // them: joined to the recursive part, the planner cannot tell how few teams there are and
+    // reads every entity.
+    let sql = match entity.starts_with("group:") {
+        true => {
+            "WITH RECURSIVE teams (ref) AS (
+                 SELECT $1::text
+                 UNION
+                 SELECT r.source_ref FROM entity_relations r JOIN teams t ON r.relation = 'childOf' AND r.target_ref = t.ref)
+             SELECT ref AS entity_ref FROM teams
+             UNION SELECT entity_ref FROM entities WHERE owner_ref = ANY (ARRAY(SELECT ref FROM teams))
+             ORDER BY 1"
+        }
+        false => {
+            "WITH RECURSIVE parts (ref) AS (
+                 SELECT $1::text
+                 UNION
+                 SELECT r.source_ref FROM entity_relations r JOIN parts p ON r.relation = 'partOf' AND r.target_ref = p.ref)
+             SELECT ref AS entity_ref FROM parts ORDER BY 1"
+        }
+    };
+    let rows: Vec<Ref> = diesel::sql_query(sql).bind::<Text, _>(entity).load(conn).await?;
     Ok(rows.into_iter().map(|r| r.entity_ref).collect())
 }
 
