@@ -9,10 +9,10 @@
 //! and take apart one array per column and cast every value from text; COPY hands it each
 //! value in its binary form.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
-use futures_util::pin_mut;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
@@ -62,23 +62,36 @@ impl Database {
 }
 
 impl BulkLoad {
-    /// Appends `rows` with one `COPY … FROM STDIN (FORMAT binary)` (`statement`), each row's
-    /// values given by `values` in the order and of the `types` the statement names. One
-    /// statement is one transaction: the rows are all written or none is.
-    pub async fn copy<R>(
-        &self,
-        statement: &str,
-        types: &[Type],
+    /// Starts one `COPY … FROM STDIN (FORMAT binary)` (`statement`) of rows whose values are of
+    /// the `types` the statement names, in its order.
+    pub async fn copy_in(&self, statement: &str, types: &[Type]) -> Result<CopyIn, AppError> {
+        let sink = self.client.copy_in(statement).await.map_err(copy_failed)?;
+        Ok(CopyIn { writer: Box::pin(BinaryCopyInWriter::new(sink, types)) })
+    }
+}
+
+/// A COPY being written: rows stream to PostgreSQL as they are given (no round trip per batch),
+/// and `finish` commits them all. Dropped unfinished, the statement fails and none is kept.
+pub struct CopyIn {
+    writer: Pin<Box<BinaryCopyInWriter>>,
+}
+
+impl CopyIn {
+    /// Writes `rows`, each row's values given by `values`.
+    pub async fn write<R>(
+        &mut self,
         rows: &[R],
         values: impl Fn(&R) -> Vec<&(dyn ToSql + Sync)>,
-    ) -> Result<u64, AppError> {
-        let sink = self.client.copy_in(statement).await.map_err(copy_failed)?;
-        let writer = BinaryCopyInWriter::new(sink, types);
-        pin_mut!(writer);
+    ) -> Result<(), AppError> {
         for row in rows {
-            writer.as_mut().write(&values(row)).await.map_err(copy_failed)?;
+            self.writer.as_mut().write(&values(row)).await.map_err(copy_failed)?;
         }
-        writer.finish().await.map_err(copy_failed)
+        Ok(())
+    }
+
+    /// Ends the statement: every row written so far is committed, or none is. Returns how many.
+    pub async fn finish(mut self) -> Result<u64, AppError> {
+        self.writer.as_mut().finish().await.map_err(copy_failed)
     }
 }
 

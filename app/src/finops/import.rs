@@ -18,13 +18,14 @@ use super::parse::{CostReader, CostRecord, Defaults, Rejected, PARQUET_MAGIC};
 use super::repo;
 use crate::audit::model::AuditAction;
 use crate::audit::service::{self as audit, AuditEvent, AuditSource};
+use crate::db::copy::{BulkLoad, CopyIn};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::tenancy::model::Tenant;
 
 /// Largest file accepted through the portal and the API: a month of a large estate as CSV.gz.
 pub const MAX_UPLOAD_BYTES: u64 = 4 * 1024 * 1024 * 1024;
-/// Rows staged per statement.
+/// Rows read per batch from the file.
 const BATCH_ROWS: usize = 5_000;
 /// Refused rows listed in a report (all of them are counted).
 const REJECTED_LISTED: usize = 100;
@@ -279,6 +280,68 @@ fn read_file(
     Ok(reading)
 }
 
+/// Rows staged per COPY statement: each one's commit is a step of the progress bar. Between
+/// them rows stream to PostgreSQL as they are read, with no round trip per batch.
+const ROWS_PER_COPY: usize = 100_000;
+
+/// How far the reading is, as the import's record shows it.
+#[derive(Clone, Copy)]
+struct Progress {
+    bytes_read: i64,
+    rows_read: i64,
+    layout: &'static str,
+}
+
+impl Progress {
+    fn of(batch: &Batch) -> Self {
+        Self {
+            bytes_read: i64::try_from(batch.bytes_read).unwrap_or(i64::MAX),
+            rows_read: i64::try_from(batch.rows_read).unwrap_or(i64::MAX),
+            layout: batch.layout,
+        }
+    }
+}
+
+/// Stages an import's batches on its bulk-load connection, a COPY of up to `ROWS_PER_COPY`
+/// rows at a time.
+struct Stager {
+    load: BulkLoad,
+    copy: Option<CopyIn>,
+    rows_in_copy: usize,
+}
+
+impl Stager {
+    async fn stage(
+        &mut self,
+        db: &Database,
+        tenant: &Tenant,
+        id: Uuid,
+        rows: &[CostRecord],
+        progress: Progress,
+    ) -> AppResult<()> {
+        let copy = match &mut self.copy {
+            Some(copy) => copy,
+            None => self.copy.insert(repo::start_staging(&self.load).await?),
+        };
+        repo::stage_rows(copy, id, rows).await?;
+        self.rows_in_copy += rows.len();
+        if self.rows_in_copy >= ROWS_PER_COPY {
+            self.commit(db, tenant, id, progress).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits the open COPY, then records how far the reading is.
+    async fn commit(&mut self, db: &Database, tenant: &Tenant, id: Uuid, progress: Progress) -> AppResult<()> {
+        if let Some(copy) = self.copy.take() {
+            copy.finish().await?;
+        }
+        self.rows_in_copy = 0;
+        let Progress { bytes_read, rows_read, layout } = progress;
+        db.with_tenant(tenant, move |conn| Box::pin(repo::advance(conn, id, bytes_read, rows_read, layout))).await
+    }
+}
+
 /// Reads, stages and commits (or refuses) the file; always ends the import's record.
 async fn run(
     db: &Database,
@@ -302,23 +365,22 @@ async fn run(
     let defaults = Defaults { currency: request.currency.clone(), provider: request.source.clone() };
     let path = file.path.clone();
     let reader = tokio::task::spawn_blocking(move || read_file(path, kind, defaults, sender));
-    let mut staging = db.bulk_load(tenant).await.map(Some);
+    let mut staging = db.bulk_load(tenant).await.map(|load| Stager { load, copy: None, rows_in_copy: 0 });
+    let mut last = None;
     while let Some(batch) = batches.recv().await {
-        let Ok(Some(load)) = &staging else { continue };
-        let staged = match repo::stage_rows(load, id, &batch.rows).await {
-            Ok(()) => {
-                let bytes = i64::try_from(batch.bytes_read).unwrap_or(i64::MAX);
-                let rows = i64::try_from(batch.rows_read).unwrap_or(i64::MAX);
-                db.with_tenant(tenant, move |conn| Box::pin(repo::advance(conn, id, bytes, rows, batch.layout))).await
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = staged {
+        let Ok(stager) = &mut staging else { continue };
+        let progress = Progress::of(&batch);
+        if let Err(e) = stager.stage(db, tenant, id, &batch.rows, progress).await {
             staging = Err(e);
         }
+        last = Some(progress);
     }
-    // The staging connection closes before the commit needs one from the pool.
-    let staging = staging.map(drop);
+    // What is still in the open COPY is committed; the staging connection then closes, before
+    // the commit needs one from the pool.
+    let staging = match (staging, last) {
+        (Ok(mut stager), Some(progress)) => stager.commit(db, tenant, id, progress).await,
+        (staging, _) => staging.map(drop),
+    };
     let reading = reader.await.map_err(AppError::internal).and_then(|r| r);
     if file.remove_after {
         let path = file.path.clone();

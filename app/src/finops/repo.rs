@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::model::{CurrencyRates, EngineerRate, ImportStatus, PeriodTotal};
 use super::parse::CostRecord;
-use crate::db::copy::{BulkLoad, Numeric};
+use crate::db::copy::{BulkLoad, CopyIn, Numeric};
 use crate::db::Connection;
 use crate::error::AppResult;
 
@@ -67,9 +67,9 @@ const STAGED_COLUMNS: &str = "import_id, line, provider, billing_account_id, bil
     resource_id, resource_name, resource_type, sku_id, billed_cost, effective_cost, list_cost, contracted_cost,
     pricing_quantity, pricing_unit, commitment_discount_id, tags, extra";
 
-/// Stages a batch of rows under the import with one binary COPY (all of them or none).
-pub async fn stage_rows(load: &BulkLoad, import: Uuid, rows: &[CostRecord]) -> AppResult<()> {
-    use tokio_postgres::types::{Json, Type};
+/// Starts a COPY of staged rows (see `stage_rows`); its `finish` commits what was written.
+pub async fn start_staging(load: &BulkLoad) -> AppResult<CopyIn> {
+    use tokio_postgres::types::Type;
     const TEXT: Type = Type::TEXT;
     const TIME: Type = Type::TIMESTAMPTZ;
     const MONEY: Type = Type::NUMERIC;
@@ -106,6 +106,12 @@ pub async fn stage_rows(load: &BulkLoad, import: Uuid, rows: &[CostRecord]) -> A
         Type::JSONB,
         Type::JSONB,
     ];
+    load.copy_in(&format!("COPY cost_rows ({STAGED_COLUMNS}) FROM STDIN (FORMAT binary)"), &TYPES).await
+}
+
+/// Writes a batch of rows, under the import, into a COPY `start_staging` began.
+pub async fn stage_rows(copy: &mut CopyIn, import: Uuid, rows: &[CostRecord]) -> AppResult<()> {
+    use tokio_postgres::types::Json;
     struct Staged<'r> {
         line: i64,
         row: &'r CostRecord,
@@ -131,8 +137,7 @@ pub async fn stage_rows(load: &BulkLoad, import: Uuid, rows: &[CostRecord]) -> A
             extra: Json(&row.extra),
         })
         .collect();
-    let statement = format!("COPY cost_rows ({STAGED_COLUMNS}) FROM STDIN (FORMAT binary)");
-    load.copy(&statement, &TYPES, &staged, |s| {
+    copy.write(&staged, |s| {
         let r = s.row;
         vec![
             &import,
