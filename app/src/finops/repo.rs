@@ -53,10 +53,10 @@ pub async fn advance(conn: &mut Connection, id: Uuid, bytes_read: i64, rows_read
 
 /// Settings of a transaction that moves or sums a year of cost rows (an import's commit or
 /// refusal, a recompute, OpenCost weights): its statements may run 15 minutes instead of a
-/// request's budget, and each sort or hash of millions of groups (the daily sums, the rules'
-/// distinct keys) gets 256 MB before it spills to disk rather than the default 4 MB.
+/// request's budget. (A `work_mem` of 256 MB here was measured and dropped: at ten million
+/// rows the commit's sums took 44 s instead of 15, for 3 s less allocation.)
 pub async fn sized_for_a_year(conn: &mut Connection) -> AppResult<()> {
-    conn.batch_execute("SET LOCAL statement_timeout = '15min'; SET LOCAL work_mem = '256MB'").await?;
+    conn.batch_execute("SET LOCAL statement_timeout = '15min'").await?;
     Ok(())
 }
 
