@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::model::{AllocationRule, RuleKind};
-use super::repo::Scope;
+use super::repo::{Breakdown, Scope};
 use crate::db::Connection;
 use crate::error::{AppError, AppResult};
 
@@ -601,25 +601,13 @@ pub struct OwnerAmount {
     pub previous: String,
 }
 
-#[derive(QueryableByName)]
-pub struct CatalogAmount {
-    /// `owner`, `system` or `domain`.
-    #[diesel(sql_type = Text)]
-    pub dimension: String,
-    /// An entity ref; '' for Unallocated (owner) or for cost outside any system or domain.
-    #[diesel(sql_type = Text)]
-    pub name: String,
-    #[diesel(sql_type = Text)]
-    pub amount: String,
-    #[diesel(sql_type = Text)]
-    pub previous: String,
-}
-
 /// A month and the month before, rolled up the catalog three ways, each a partition of the
 /// allocated cost: by owner (a target's `spec.owner`; a group target is its own owner; a target
 /// the catalog does not know stays itself), by system and by domain (the nearest of each kind
 /// up the target's `partOf` chain: a subcomponent's component's system, a system's domain).
-pub async fn by_catalog(conn: &mut Connection, scope: &Scope, month: NaiveDate) -> AppResult<Vec<CatalogAmount>> {
+/// The dimension is `owner`, `system` or `domain`; the name '' is Unallocated (owner) or cost
+/// outside any system or domain.
+pub async fn by_catalog(conn: &mut Connection, scope: &Scope, month: NaiveDate) -> AppResult<Vec<Breakdown>> {
     Ok(diesel::sql_query(
         "WITH RECURSIVE spent AS (
              SELECT target, sum(effective_cost * rate) FILTER (WHERE day >= $2) AS amount,

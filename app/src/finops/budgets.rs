@@ -402,10 +402,8 @@ pub async fn add(db: &Database, tenant: &Tenant, source: AuditSource, new: NewBu
     if !amount.parse::<f64>().is_ok_and(|a| a.is_finite() && a > 0.0 && a < 1e15) {
         return Err(AppError::invalid("The amount is a positive number, like 25000 or 1250.50."));
     }
-    let currency = new.currency.trim().to_ascii_uppercase();
-    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(AppError::invalid("The currency is a three-letter ISO 4217 code, like USD."));
-    }
+    let currency = super::model::currency_code(new.currency)
+        .ok_or_else(|| AppError::invalid("The currency is a three-letter ISO 4217 code, like USD."))?;
     let thresholds = parse_thresholds(new.thresholds)?;
     let id = Uuid::new_v4();
     let (period, metric) = (new.period.to_owned(), new.metric.to_owned());

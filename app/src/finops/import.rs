@@ -51,10 +51,8 @@ impl ImportRequest {
                 "Name the source with up to 63 letters, digits, '.', '_' or '-' (e.g. aws-payer), starting with a letter or digit.",
             ));
         }
-        let currency = currency.trim().to_ascii_uppercase();
-        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(AppError::invalid("The default currency is a three-letter ISO 4217 code, such as USD."));
-        }
+        let currency = super::model::currency_code(currency)
+            .ok_or_else(|| AppError::invalid("The default currency is a three-letter ISO 4217 code, such as USD."))?;
         let file_name: String = file_name.chars().filter(|c| !c.is_control()).take(255).collect();
         let file_name = if file_name.trim().is_empty() { "upload".to_owned() } else { file_name };
         Ok(Self { source, file_name, currency })

@@ -171,14 +171,17 @@ pub struct CurrencyRates {
     pub rates: Vec<(String, String)>,
 }
 
+/// `raw` as a currency code (`usd ` → `USD`) when it is three letters, as ISO 4217 codes are.
+pub fn currency_code(raw: &str) -> Option<String> {
+    let code = raw.trim().to_ascii_uppercase();
+    (code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(code)
+}
+
 impl CurrencyRates {
     /// `CAD 0.73` per line (or `CAD=0.73`), each currency once and not the reporting one.
     pub fn parse(reporting: &str, lines: &str) -> Result<Self, String> {
         let code = |raw: &str| {
-            let code = raw.trim().to_ascii_uppercase();
-            (code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()))
-                .then_some(code)
-                .ok_or_else(|| format!("`{}` is not a three-letter currency code, like USD", raw.trim()))
+            currency_code(raw).ok_or_else(|| format!("`{}` is not a three-letter currency code, like USD", raw.trim()))
         };
         let reporting = code(reporting)?;
         let mut rates: Vec<(String, String)> = Vec::new();

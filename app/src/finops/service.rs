@@ -221,10 +221,8 @@ pub async fn set_engineer_rate(
                 .ok()
                 .filter(|a| a.parse::<f64>().is_ok_and(|a| a > 0.0 && a < 1e12))
                 .ok_or_else(|| AppError::invalid("An engineer's monthly cost is an amount above 0, like 12500."))?;
-            let currency = currency.trim().to_ascii_uppercase();
-            if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(AppError::invalid("The currency is a three-letter code, like USD."));
-            }
+            let currency = super::model::currency_code(currency)
+                .ok_or_else(|| AppError::invalid("The currency is a three-letter code, like USD."))?;
             Some(EngineerRate { monthly_cost: amount, currency })
         }
     };
