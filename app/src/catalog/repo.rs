@@ -193,8 +193,8 @@ pub async fn entity_texts(conn: &mut Connection) -> QueryResult<Vec<EntityText>>
 }
 
 /// The catalog's version; `bump_version` runs in every writing transaction.
-pub async fn version(conn: &mut Connection) -> QueryResult<i64> {
-    catalog_state::table.select(catalog_state::version).first(conn).await
+pub async fn version(mut conn: &Connection) -> QueryResult<i64> {
+    catalog_state::table.select(catalog_state::version).first(&mut conn).await
 }
 
 /// Bumps the version and announces it on the `beacon_catalog` channel as `<schema>:<version>`;
@@ -215,7 +215,7 @@ pub const MATCH_START: &str = "\u{1}";
 pub const MATCH_END: &str = "\u{2}";
 
 /// For each entity, the passage of its description (else name and title) that best matches.
-pub async fn headlines(conn: &mut Connection, ids: &[Uuid], tsquery: &str) -> QueryResult<Vec<(Uuid, String)>> {
+pub async fn headlines(mut conn: &Connection, ids: &[Uuid], tsquery: &str) -> QueryResult<Vec<(Uuid, String)>> {
     #[derive(QueryableByName)]
     struct Headline {
         #[diesel(sql_type = SqlUuid)]
@@ -231,7 +231,7 @@ pub async fn headlines(conn: &mut Connection, ids: &[Uuid], tsquery: &str) -> Qu
     )
     .bind::<Array<SqlUuid>, _>(ids)
     .bind::<Text, _>(tsquery)
-    .load(conn)
+    .load(&mut conn)
     .await?;
     Ok(rows.into_iter().map(|h| (h.id, h.headline)).collect())
 }
@@ -264,23 +264,22 @@ pub async fn find_by_ref(conn: &mut Connection, entity_ref: &str) -> QueryResult
         .optional()
 }
 
-pub async fn find_by_uid(conn: &mut Connection, uid: Uuid) -> QueryResult<Option<EntityRow>> {
-    entities::table.find(uid).select(EntityRow::as_select()).first(conn).await.optional()
+pub async fn find_by_uid(mut conn: &Connection, uid: Uuid) -> QueryResult<Option<EntityRow>> {
+    entities::table.find(uid).select(EntityRow::as_select()).first(&mut conn).await.optional()
 }
 
 /// Every relation whose source is one of `refs`, without duplicates.
-pub async fn relations_from(conn: &mut Connection, refs: &[String]) -> QueryResult<Vec<(String, String, String)>> {
-    Ok(ordered(relations_query(refs).load(conn).await?))
+pub async fn relations_from(mut conn: &Connection, refs: &[String]) -> QueryResult<Vec<(String, String, String)>> {
+    Ok(ordered(relations_query(refs).load(&mut conn).await?))
 }
 
 /// The entities with `refs` (those `filter` admits) and their relations, asked together: the
 /// relations are found by the same refs, so both queries go in one round trip (pipelined).
 pub async fn find_by_refs_with_relations(
-    conn: &mut Connection,
+    shared: &Connection,
     refs: &[String],
     filter: &Filter,
 ) -> QueryResult<(Vec<EntityRow>, Vec<(String, String, String)>)> {
-    let shared: &Connection = conn;
     let mut query = entities::table.filter(entities::entity_ref.eq_any(refs)).into_boxed();
     if let Some(predicate) = filter_predicate(filter) {
         query = query.filter(predicate);
@@ -330,7 +329,7 @@ pub async fn delete(conn: &mut Connection, uid: Uuid) -> QueryResult<Option<Stri
     diesel::delete(entities::table.find(uid)).returning(entities::entity_ref).get_result(conn).await.optional()
 }
 
-pub async fn query(conn: &mut Connection, q: &EntityQuery) -> QueryResult<Vec<EntityRow>> {
+pub async fn query(mut conn: &Connection, q: &EntityQuery) -> QueryResult<Vec<EntityRow>> {
     let mut query = entities::table.select(EntityRow::as_select()).into_boxed();
     if let Some(predicate) = query_predicate(q) {
         query = query.filter(predicate);
@@ -353,20 +352,20 @@ pub async fn query(conn: &mut Connection, q: &EntityQuery) -> QueryResult<Vec<En
             (SortField::Owner, true) => query.then_order_by(entities::owner_ref.desc()),
         };
     }
-    query.then_order_by(entities::entity_ref.asc()).offset(q.offset).limit(q.limit).load(conn).await
+    query.then_order_by(entities::entity_ref.asc()).offset(q.offset).limit(q.limit).load(&mut conn).await
 }
 
-pub async fn count(conn: &mut Connection, q: &EntityQuery) -> QueryResult<i64> {
+pub async fn count(mut conn: &Connection, q: &EntityQuery) -> QueryResult<i64> {
     let mut query = entities::table.select(count_star()).into_boxed();
     if let Some(predicate) = query_predicate(q) {
         query = query.filter(predicate);
     }
-    query.get_result(conn).await
+    query.get_result(&mut conn).await
 }
 
 /// Value counts of one facet (a dotted path) over the entities matching `filter`.
 /// Value counts of one dotted path over the entities a query (filter and predicate) selects.
-pub async fn facet(conn: &mut Connection, key: &str, q: &EntityQuery) -> QueryResult<Vec<(Option<String>, i64)>> {
+pub async fn facet(mut conn: &Connection, key: &str, q: &EntityQuery) -> QueryResult<Vec<(Option<String>, i64)>> {
     let mut matching = entities::table.select(entities::id).into_boxed();
     if let Some(predicate) = query_predicate(q) {
         matching = matching.filter(predicate);
@@ -377,13 +376,13 @@ pub async fn facet(conn: &mut Connection, key: &str, q: &EntityQuery) -> QueryRe
         .group_by(entity_search::original_value)
         .select((entity_search::original_value, count_star()))
         .order((count_star().desc(), entity_search::original_value.asc()))
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 
 /// Value counts of a relation (`dependsOn`) over the entities a query selects: how many of
 /// them have each target.
-pub async fn relation_facet(conn: &mut Connection, relation: &str, q: &EntityQuery) -> QueryResult<Vec<(String, i64)>> {
+pub async fn relation_facet(mut conn: &Connection, relation: &str, q: &EntityQuery) -> QueryResult<Vec<(String, i64)>> {
     let mut matching = entities::table.select(entities::entity_ref).into_boxed();
     if let Some(predicate) = query_predicate(q) {
         matching = matching.filter(predicate);
@@ -395,14 +394,14 @@ pub async fn relation_facet(conn: &mut Connection, relation: &str, q: &EntityQue
         .group_by(entity_relations::target_ref)
         .select((entity_relations::target_ref, entities.clone()))
         .order((entities.desc(), entity_relations::target_ref.asc()))
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 
 /// The kept counts of `key`'s values over the entities of `scope`, most frequent first (at
 /// most `limit` values): a few rows, however large the catalog and whatever changed last.
 pub async fn counted_facet(
-    conn: &mut Connection,
+    mut conn: &Connection,
     key: &str,
     scope: &KindScope,
     limit: i64,
@@ -418,42 +417,49 @@ pub async fn counted_facet(
     if let KindScope::Kinds(kinds) = scope {
         query = query.filter(entity_facet_counts::kind.eq_any(kinds.clone()));
     }
-    query.load(conn).await
+    query.load(&mut conn).await
 }
 
 /// How many entities `scope` holds, from the kept counts of `kind`.
-pub async fn counted_entities(conn: &mut Connection, scope: &KindScope) -> QueryResult<i64> {
+pub async fn counted_entities(mut conn: &Connection, scope: &KindScope) -> QueryResult<i64> {
+    // A row per kind, summed here: the SQL `sum` is numeric, and a cast in SQL text would
+    // keep diesel from preparing the statement once per connection.
     let mut query = entity_facet_counts::table
         .filter(entity_facet_counts::key.eq("kind"))
-        .select(sql::<diesel::sql_types::BigInt>("coalesce(sum(entities), 0)::int8"))
+        .select(entity_facet_counts::entities)
         .into_boxed();
     if let KindScope::Kinds(kinds) = scope {
         query = query.filter(entity_facet_counts::kind.eq_any(kinds.clone()));
     }
-    query.get_result(conn).await
+    Ok(query.load::<i64>(&mut conn).await?.into_iter().sum())
 }
 
 /// Values the list page shows per facet, the most frequent first.
 pub const FACET_VALUES: i64 = 50;
 
 /// Facet counts of the list page, straight from the denormalised columns.
-pub async fn column_facets(
-    conn: &mut Connection,
-    filter: &Filter,
-) -> QueryResult<Vec<(&'static str, Vec<(String, i64)>)>> {
+pub async fn column_facets(conn: &Connection, filter: &Filter) -> QueryResult<Vec<(&'static str, Vec<(String, i64)>)>> {
     // One pass over the matching entities for the four column facets (grouping sets), one for
     // the tags; both read only the `entities_facets` index. In a grouping set the other
     // columns are NULL, so COALESCE gives the set's own value and GROUPING says which set.
     const COLUMNS: [&str; 4] = ["relations.ownedBy", "spec.type", "spec.lifecycle", "metadata.namespace"];
-    let groups: Vec<(i32, Option<String>, i64)> = entities::table
+    let groups = entities::table
         .filter(filter_or_all(filter))
         .group_by(sql::<Text>("GROUPING SETS ((owner_ref), (spec_type), (lifecycle), (namespace))"))
         .select(sql::<(diesel::sql_types::Integer, Nullable<Text>, diesel::sql_types::BigInt)>(
             "GROUPING(owner_ref, spec_type, lifecycle, namespace), \
              COALESCE(owner_ref, spec_type, lifecycle, namespace), count(*)",
         ))
-        .load(conn)
-        .await?;
+        .load::<(i32, Option<String>, i64)>(&mut &*conn);
+    let tags = entities::table
+        .filter(filter_or_all(filter))
+        .group_by(sql::<Text>("tag"))
+        .select((sql::<Text>("unnest(tags) AS tag"), sql::<diesel::sql_types::BigInt>("count(*)")))
+        .order(sql::<diesel::sql_types::BigInt>("count(*) DESC"))
+        .limit(FACET_VALUES)
+        .load::<(String, i64)>(&mut &*conn);
+    // Both passes go to PostgreSQL at once.
+    let (groups, tags) = futures_util::try_join!(groups, tags)?;
     let mut out: Vec<(&'static str, Vec<(String, i64)>)> = COLUMNS.iter().map(|key| (*key, Vec::new())).collect();
     for (grouping, value, count) in groups {
         // GROUPING has a bit per column, the first column highest, set for the columns the
@@ -467,26 +473,18 @@ pub async fn column_facets(
         values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         values.truncate(FACET_VALUES as usize);
     }
-    let rows: Vec<(String, i64)> = entities::table
-        .filter(filter_or_all(filter))
-        .group_by(sql::<Text>("tag"))
-        .select((sql::<Text>("unnest(tags) AS tag"), sql::<diesel::sql_types::BigInt>("count(*)")))
-        .order(sql::<diesel::sql_types::BigInt>("count(*) DESC"))
-        .limit(FACET_VALUES)
-        .load(conn)
-        .await?;
-    out.push(("metadata.tags", rows));
+    out.push(("metadata.tags", tags));
     Ok(out)
 }
 
 /// Entity counts per kind under a filter (the list's kind tabs).
-pub async fn kind_counts(conn: &mut Connection, filter: &Filter) -> QueryResult<Vec<(String, i64)>> {
+pub async fn kind_counts(mut conn: &Connection, filter: &Filter) -> QueryResult<Vec<(String, i64)>> {
     entities::table
         .filter(filter_or_all(filter))
         .group_by(entities::kind)
         .select((entities::kind, count_star()))
         .order(count_star().desc())
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 
@@ -569,14 +567,24 @@ fn filter_set(all: &[Condition]) -> Option<Predicate> {
         .reduce(|a, b| -> Predicate { Box::new(a.and(b)) })
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `lower`, which the catalog's expression indexes are built on. Declared so
+    /// that filters are diesel expressions: statements with SQL text in them are prepared
+    /// again on every call, which cost a by-query a round trip.
+    fn lower(text: Nullable<Text>) -> Nullable<Text>;
+}
+
 /// Columns that hold a well-known path, compared case-insensitively.
-const COLUMN_KEYS: [(&str, &str); 5] = [
-    ("kind", "lower(kind)"),
-    ("metadata.name", "lower(name)"),
-    ("metadata.namespace", "lower(namespace)"),
-    ("spec.type", "lower(spec_type)"),
-    ("spec.lifecycle", "lower(lifecycle)"),
-];
+fn column_of(key: &str) -> Option<Box<dyn BoxableExpression<entities::table, Pg, SqlType = Nullable<Text>>>> {
+    Some(match key {
+        "kind" => Box::new(entities::kind.nullable()),
+        "metadata.name" => Box::new(entities::name.nullable()),
+        "metadata.namespace" => Box::new(entities::namespace.nullable()),
+        "spec.type" => Box::new(entities::spec_type),
+        "spec.lifecycle" => Box::new(entities::lifecycle),
+        _ => return None,
+    })
+}
 
 fn condition(c: &Condition) -> Predicate {
     if c.key == super::query::RECENTLY_FAILED_DEPLOYMENT {
@@ -584,8 +592,8 @@ fn condition(c: &Condition) -> Predicate {
     }
     // The most used conditions hit indexed columns; the rest go through the generic index.
     if let Some(value) = &c.value {
-        if let Some((_, column)) = COLUMN_KEYS.iter().find(|(key, _)| *key == c.key) {
-            return Box::new(sql::<Bool>(&format!("{column} = ")).bind::<Text, _>(value.clone()));
+        if let Some(column) = column_of(&c.key) {
+            return Box::new(lower(column).eq(value.clone()).assume_not_null());
         }
         if c.key == "metadata.tags" {
             return Box::new(entities::tags.contains(vec![value.clone()]));

@@ -428,7 +428,7 @@ pub async fn save_one(
 }
 
 /// Full entities (with relations) for rows loaded by a query.
-pub async fn with_relations(conn: &mut Connection, rows: &[EntityRow]) -> AppResult<Vec<EntityJson>> {
+pub async fn with_relations(conn: &Connection, rows: &[EntityRow]) -> AppResult<Vec<EntityJson>> {
     let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
     let relations = repo::relations_from(conn, &refs).await?;
     Ok(entities_of(rows, &relations))
@@ -448,7 +448,7 @@ fn entities_of(rows: &[EntityRow], relations: &[(String, String, String)]) -> Ve
 
 pub async fn get_by_ref(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -> AppResult<Option<EntityJson>> {
     let key = entity_ref.key();
-    db.with_tenant(tenant, move |conn| {
+    db.read_tenant(tenant, move |conn| {
         Box::pin(async move {
             let (rows, relations) = repo::find_by_refs_with_relations(conn, &[key], &Filter::default()).await?;
             Ok(entities_of(&rows, &relations).pop())
@@ -458,7 +458,7 @@ pub async fn get_by_ref(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) 
 }
 
 pub async fn get_by_uid(db: &Database, tenant: &Tenant, uid: Uuid) -> AppResult<Option<EntityJson>> {
-    db.with_tenant(tenant, move |conn| {
+    db.read_tenant(tenant, move |conn| {
         Box::pin(async move {
             match repo::find_by_uid(conn, uid).await? {
                 Some(row) => Ok(with_relations(conn, &[row]).await?.pop()),
@@ -477,7 +477,7 @@ pub async fn get_by_refs(
     filter: Filter,
 ) -> AppResult<Vec<Option<EntityJson>>> {
     let keys: Vec<String> = refs.iter().map(EntityRef::key).collect();
-    db.with_tenant(tenant, move |conn| {
+    db.read_tenant(tenant, move |conn| {
         Box::pin(async move {
             let (rows, relations) = repo::find_by_refs_with_relations(conn, &keys, &filter).await?;
             let entities = entities_of(&rows, &relations);
@@ -506,16 +506,21 @@ pub async fn query(
     let q = q.checked()?;
     let tenant_id = tenant.id;
     let cache = cache.clone();
-    db.with_tenant(tenant, move |conn| {
+    db.read_tenant(tenant, move |conn| {
         Box::pin(async move {
             let limit = q.limit;
-            let mut rows = repo::query(conn, &EntityQuery { limit: limit + 1, ..q.clone() }).await?;
+            let page = EntityQuery { limit: limit + 1, ..q.clone() };
+            // The page and its total are independent: both go to PostgreSQL at once.
+            let rows = async { Ok::<_, AppError>(repo::query(conn, &page).await?) };
+            let total = async {
+                match with_total {
+                    true => Ok(Some(count_matching(conn, &cache, tenant_id, &q).await?)),
+                    false => Ok(None),
+                }
+            };
+            let (mut rows, total) = futures_util::try_join!(rows, total)?;
             let has_more = rows.len() as i64 > limit;
             rows.truncate(limit as usize);
-            let total = match with_total {
-                true => Some(count_matching(conn, &cache, tenant_id, &q).await?),
-                false => None,
-            };
             Ok(QueryPage { entities: with_relations(conn, &rows).await?, total, has_more })
         })
     })
@@ -524,12 +529,7 @@ pub async fn query(
 
 /// The number of entities a query matches: kept by the writes for a query by kind alone,
 /// otherwise counted once per catalog version.
-async fn count_matching(
-    conn: &mut Connection,
-    cache: &CatalogCache,
-    tenant: TenantId,
-    q: &EntityQuery,
-) -> AppResult<i64> {
+async fn count_matching(conn: &Connection, cache: &CatalogCache, tenant: TenantId, q: &EntityQuery) -> AppResult<i64> {
     if let Some(scope) = q.kind_scope() {
         return Ok(repo::counted_entities(conn, &scope).await?);
     }
@@ -590,7 +590,7 @@ pub async fn facets(
     let query = EntityQuery { filter, predicate, ..EntityQuery::default() }.checked()?;
     let tenant_id = tenant.id;
     let cache = cache.clone();
-    db.with_tenant(tenant, move |conn| {
+    db.read_tenant(tenant, move |conn| {
         Box::pin(async move {
             let version = repo::version(conn).await?;
             let scope = query.kind_scope();
@@ -743,43 +743,58 @@ pub async fn list_page(
     let tenant_id = tenant.id;
     let cache = cache.clone();
     let (rows, snippets, total, kinds, facet_counts) = db
-        .with_tenant(tenant, move |conn| {
+        .read_tenant(tenant, move |conn| {
             Box::pin(async move {
-                let rows = repo::query(conn, &query).await?;
-                let snippets = match query.full_text.as_deref().and_then(prefix_tsquery) {
-                    Some(tsquery) => {
-                        repo::headlines(conn, &rows.iter().map(|r| r.id).collect::<Vec<_>>(), &tsquery).await?
+                // Independent statements go to PostgreSQL together (see `Database::read_tenant`).
+                let page = async { Ok::<_, AppError>(repo::query(conn, &query).await?) };
+                let version = async { Ok::<_, AppError>(repo::version(conn).await?) };
+                let (rows, total, version) =
+                    futures_util::try_join!(page, count_matching(conn, &cache, tenant_id, &query), version)?;
+                let snippets = async {
+                    match query.full_text.as_deref().and_then(prefix_tsquery) {
+                        Some(tsquery) => {
+                            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+                            Ok::<_, AppError>(repo::headlines(conn, &ids, &tsquery).await?)
+                        }
+                        None => Ok(Vec::new()),
                     }
-                    None => Vec::new(),
                 };
-                let total = count_matching(conn, &cache, tenant_id, &query).await?;
-                let version = repo::version(conn).await?;
                 let key = format!("facets:{facet_filter:?}:{filter:?}");
                 let cached = match filter.is_volatile() {
                     true => None,
                     false => cache.get(tenant_id, version, &key),
                 };
-                let (kinds, facets) = match cached {
-                    Some(Cached::Facets(kinds, facets)) => (kinds, facets),
-                    _ => {
-                        let (kinds, facets) = match (facet_filter.kind_scope(), filter.kind_scope()) {
-                            // No facet chosen: both from the kept counts.
-                            (Some(every), Some(kinds)) => {
-                                let mut facets = Vec::new();
-                                for (_, path, _) in FACETS {
-                                    facets.push((path, repo::counted_facet(conn, path, &kinds, FACET_VALUES).await?));
-                                }
-                                (repo::counted_facet(conn, "kind", &every, i64::MAX).await?, facets)
-                            }
-                            _ => (
-                                repo::kind_counts(conn, &facet_filter).await?,
-                                repo::column_facets(conn, &filter).await?,
-                            ),
-                        };
-                        cache.put(tenant_id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
-                        (kinds, facets)
+                let counted = async {
+                    if let Some(Cached::Facets(kinds, facets)) = cached {
+                        return Ok::<_, AppError>((kinds, facets));
                     }
+                    let (kinds, facets) = match (facet_filter.kind_scope(), filter.kind_scope()) {
+                        // No facet chosen: both from the kept counts.
+                        (Some(every), Some(kinds)) => {
+                            let facets = FACETS.iter().map(|(_, path, _)| {
+                                let kinds = &kinds;
+                                async move {
+                                    Ok::<_, AppError>((
+                                        *path,
+                                        repo::counted_facet(conn, path, kinds, FACET_VALUES).await?,
+                                    ))
+                                }
+                            });
+                            let (facets, every) =
+                                futures_util::try_join!(futures_util::future::try_join_all(facets), async {
+                                    Ok(repo::counted_facet(conn, "kind", &every, i64::MAX).await?)
+                                })?;
+                            (every, facets)
+                        }
+                        _ => futures_util::try_join!(
+                            async { Ok::<_, AppError>(repo::kind_counts(conn, &facet_filter).await?) },
+                            async { Ok(repo::column_facets(conn, &filter).await?) }
+                        )?,
+                    };
+                    cache.put(tenant_id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
+                    Ok((kinds, facets))
                 };
+                let (snippets, (kinds, facets)) = futures_util::try_join!(snippets, counted)?;
                 Ok::<_, AppError>((rows, snippets, total, kinds, facets))
             })
         })

@@ -12,6 +12,7 @@ pub mod writer;
 
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use futures_util::FutureExt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
@@ -121,6 +122,40 @@ impl Database {
         self.transaction(Some(tenant.schema.set_local_search_path()), work).await
     }
 
+    /// Reads of the tenant's data in one round trip where they can be: the transaction's
+    /// `BEGIN READ ONLY` and settings are sent ahead of `work`'s first statements without
+    /// waiting for their answer (PostgreSQL runs a connection's requests in order), and the
+    /// `COMMIT` is sent without waiting either. A lookup by name thus waits for PostgreSQL
+    /// once instead of three times. `work` gets the connection shared, so it can pipeline its
+    /// own independent statements but cannot nest a transaction or write.
+    ///
+    /// If the BEGIN failed, `work`'s statements meet the connection's neutral search path and
+    /// fail too. Whenever anything fails, or the future is dropped half-way, the connection is
+    /// closed rather than pooled.
+    pub async fn read_tenant<T, E, F>(&self, tenant: &Tenant, work: F) -> Result<T, E>
+    where
+        F: for<'c> FnOnce(&'c Connection) -> Work<'c, T, E> + Send,
+        E: From<diesel::result::Error> + From<AppError>,
+    {
+        let left = deadline::remaining();
+        let begin = begin_sql("BEGIN READ ONLY", tenant.schema.set_local_search_path(), left);
+        let mut conn = InTransaction { conn: Some(self.checkout(left).await?) };
+        let shared: &Connection = &conn;
+        let mut begin_on = shared;
+        // `try_join` polls the BEGIN first, so it is queued before any of `work`'s statements.
+        let begun = async { begin_on.batch_execute(&begin).await.map_err(E::from) };
+        let (_, value) = futures_util::try_join!(begun, work(shared))?;
+        // A read-only transaction has nothing to lose at COMMIT, so its answer is not awaited:
+        // polling the request once queues it, and the connection's next user is queued after it.
+        let mut end_on = shared;
+        if end_on.batch_execute("COMMIT").now_or_never().is_some() {
+            // Answered at once means the connection had already failed: do not pool it.
+            return Ok(value);
+        }
+        conn.conn.take();
+        Ok(value)
+    }
+
     /// A transaction on the control plane only (tenant registry, provisioning, CLI).
     pub async fn with_control<T, E, F>(&self, work: F) -> Result<T, E>
     where
@@ -139,12 +174,8 @@ impl Database {
         E: From<diesel::result::Error> + From<AppError>,
     {
         let left = deadline::remaining();
-        // BEGIN and the transaction's settings go in one round trip.
-        let mut begin = vec!["BEGIN".to_owned(), scope.unwrap_or_else(|| format!("SET LOCAL {NEUTRAL_SEARCH_PATH}"))];
-        if let Some(left) = left.filter(|left| *left < STATEMENT_TIMEOUT) {
-            begin.push(format!("SET LOCAL statement_timeout = {}", left.as_millis().max(1)));
-        }
-        let mut conn = InTransaction::begin(self.checkout(left).await?, &begin.join("; ")).await?;
+        let begin = begin_sql("BEGIN", scope.unwrap_or_else(|| format!("SET LOCAL {NEUTRAL_SEARCH_PATH}")), left);
+        let mut conn = InTransaction::begin(self.checkout(left).await?, &begin).await?;
         let result = work(&mut conn).await;
         match result {
             Ok(value) => {
@@ -174,6 +205,16 @@ impl Database {
         let mut conn = self.checkout(deadline::remaining()).await?;
         conn.batch_execute("SELECT 1").await.map_err(AppError::internal)
     }
+}
+
+/// `begin` with the transaction's search path and, under a request's deadline, its statement
+/// timeout, in one round trip.
+fn begin_sql(begin: &str, search_path: String, left: Option<Duration>) -> String {
+    let mut sql = vec![begin.to_owned(), search_path];
+    if let Some(left) = left.filter(|left| *left < STATEMENT_TIMEOUT) {
+        sql.push(format!("SET LOCAL statement_timeout = {}", left.as_millis().max(1)));
+    }
+    sql.join("; ")
 }
 
 fn busy() -> AppError {

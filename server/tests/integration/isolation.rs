@@ -135,3 +135,71 @@ async fn pooled_connections_carry_statement_and_idle_transaction_budgets() {
         .unwrap();
     assert_eq!(settings, ["30s", "30s"]);
 }
+
+/// `read_tenant` sends its BEGIN and COMMIT without waiting for them: on one pooled
+/// connection, reads of A, a failing read and reads of B each see their own tenant only, and
+/// what follows gets the connection outside any transaction, with the neutral search path.
+#[tokio::test(flavor = "multi_thread")]
+async fn pipelined_reads_leave_their_connection_as_they_found_it() {
+    let app = TestApp::init().pool_size(1).start().await;
+    let a = app.tenant().await;
+    let b = app.tenant().await;
+    app.db
+        .with_tenant(&a.tenant, |conn| {
+            Box::pin(async move {
+                record(conn, &AuditSource::command_line(), AuditEvent::success(AuditAction::UserInvited, "only-in-a"))
+                    .await
+            })
+        })
+        .await
+        .unwrap();
+    let read_marked = |tenant| {
+        app.db.read_tenant(tenant, |mut conn| {
+            Box::pin(async move {
+                let c: Count = diesel::sql_query("SELECT count(*) AS n FROM audit_events WHERE target = 'only-in-a'")
+                    .get_result(&mut conn)
+                    .await?;
+                Ok::<_, AppError>(c.n)
+            })
+        })
+    };
+    assert_eq!(read_marked(&a.tenant).await.unwrap(), 1);
+    let failed = app
+        .db
+        .read_tenant(&a.tenant, |mut conn| {
+            Box::pin(async move {
+                diesel::sql_query("SELECT * FROM no_such_table").execute(&mut conn).await?;
+                Ok::<_, AppError>(())
+            })
+        })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(read_marked(&b.tenant).await.unwrap(), 0, "tenant B sees none of A's rows");
+    assert_eq!(read_marked(&a.tenant).await.unwrap(), 1);
+    let written = app
+        .db
+        .read_tenant(&a.tenant, |mut conn| {
+            Box::pin(async move {
+                diesel::sql_query("DELETE FROM catalog_state").execute(&mut conn).await?;
+                Ok::<_, AppError>(())
+            })
+        })
+        .await;
+    assert!(written.is_err(), "a read cannot write");
+
+    let after = app
+        .db
+        .with_control(|conn| {
+            Box::pin(async move {
+                let s: Setting = diesel::sql_query(
+                    "SELECT current_setting('transaction_read_only') || ' ' || current_setting('search_path') AS value",
+                )
+                .get_result(conn)
+                .await?;
+                Ok::<_, AppError>(s.value)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(after, "off pg_catalog", "the reads' transactions ended and took their search path with them");
+}
