@@ -128,9 +128,13 @@ fn projected(entity: &Value, fields: &[String]) -> Value {
 }
 
 /// A JSON array of the items, each `null` when absent.
-pub fn array<'a>(items: impl IntoIterator<Item = Option<&'a EntityJson>>) -> String {
-    let mut text = String::from("[");
-    for (i, item) in items.into_iter().enumerate() {
+pub fn array<'a>(items: impl IntoIterator<Item = Option<&'a EntityJson>, IntoIter: Clone>) -> String {
+    let items = items.into_iter();
+    // Sized once: a page of large entities is megabytes, and each doubling would copy it.
+    let size = items.clone().map(|item| item.map_or(4, |e| e.0.len()) + 1).sum::<usize>() + 2;
+    let mut text = String::with_capacity(size);
+    text.push('[');
+    for (i, item) in items.enumerate() {
         if i > 0 {
             text.push(',');
         }
