@@ -363,7 +363,6 @@ pub async fn count(mut conn: &Connection, q: &EntityQuery) -> QueryResult<i64> {
     query.get_result(&mut conn).await
 }
 
-/// Value counts of one facet (a dotted path) over the entities matching `filter`.
 /// Value counts of one dotted path over the entities a query (filter and predicate) selects.
 pub async fn facet(mut conn: &Connection, key: &str, q: &EntityQuery) -> QueryResult<Vec<(Option<String>, i64)>> {
     let mut matching = entities::table.select(entities::id).into_boxed();

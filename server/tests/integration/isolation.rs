@@ -13,6 +13,19 @@ struct Count {
     n: i64,
 }
 
+/// Writes the audit row that `count_marked` looks for, in `tenant` only.
+async fn mark_only_in(app: &TestApp, tenant: &app::tenancy::model::Tenant) {
+    app.db
+        .with_tenant(tenant, |conn| {
+            Box::pin(async move {
+                record(conn, &AuditSource::command_line(), AuditEvent::success(AuditAction::UserInvited, "only-in-a"))
+                    .await
+            })
+        })
+        .await
+        .unwrap();
+}
+
 /// Counts tenant audit rows marked by the test, through the tenant scope.
 async fn count_marked(app: &TestApp, tenant: &app::tenancy::model::Tenant) -> i64 {
     app.db
@@ -36,15 +49,7 @@ async fn a_connection_used_for_one_tenant_never_sees_another() {
     let a = app.tenant().await;
     let b = app.tenant().await;
 
-    app.db
-        .with_tenant(&a.tenant, |conn| {
-            Box::pin(async move {
-                record(conn, &AuditSource::command_line(), AuditEvent::success(AuditAction::UserInvited, "only-in-a"))
-                    .await
-            })
-        })
-        .await
-        .unwrap();
+    mark_only_in(&app, &a.tenant).await;
 
     assert_eq!(count_marked(&app, &b.tenant).await, 0, "tenant B sees none of A's rows");
     assert_eq!(count_marked(&app, &a.tenant).await, 1);
@@ -136,11 +141,7 @@ async fn pooled_connections_carry_statement_and_idle_transaction_budgets() {
     assert_eq!(settings, ["30s", "30s"]);
 }
 
-/// `read_tenant` sends its BEGIN and COMMIT without waiting for them. On one pooled
-/// connection (the same backend throughout), reads of A, B and A again each see their own
-/// tenant only, and the next transaction finds the connection outside the reads' read-only
-/// transactions. A read that fails or tries to write gets an error, and its connection is
-/// not reused.
+/// A count of marked rows and the backend that counted them.
 #[derive(QueryableByName)]
 struct Marked {
     #[diesel(sql_type = BigInt)]
@@ -149,20 +150,17 @@ struct Marked {
     backend: i32,
 }
 
+/// `read_tenant` sends its BEGIN and COMMIT without waiting for them. On one pooled
+/// connection (the same backend throughout), reads of A, B and A again each see their own
+/// tenant only, and the next transaction finds the connection outside the reads' read-only
+/// transactions. A read that fails or tries to write gets an error, and its connection is
+/// not reused.
 #[tokio::test(flavor = "multi_thread")]
 async fn pipelined_reads_leave_their_connection_as_they_found_it() {
     let app = TestApp::init().pool_size(1).start().await;
     let a = app.tenant().await;
     let b = app.tenant().await;
-    app.db
-        .with_tenant(&a.tenant, |conn| {
-            Box::pin(async move {
-                record(conn, &AuditSource::command_line(), AuditEvent::success(AuditAction::UserInvited, "only-in-a"))
-                    .await
-            })
-        })
-        .await
-        .unwrap();
+    mark_only_in(&app, &a.tenant).await;
     let read_marked = |tenant| {
         app.db.read_tenant(tenant, |mut conn| {
             Box::pin(async move {
