@@ -6,52 +6,90 @@ use serde_json::Value;
 /// Values longer than this (API definitions, long descriptions) are not filterable.
 const MAX_VALUE_LEN: usize = 200;
 
-/// Flattens an entity into lower-cased `(path, value, original)` triples, Backstage style:
-/// nested keys join with `.`, arrays of scalars give both `path=item` and `path.item=true`.
-pub fn search_pairs(body: &Value) -> Vec<(String, Option<String>, Option<String>)> {
-    let mut out = Vec::new();
-    if let Some(root) = body.as_object() {
-        for (key, value) in root {
-            if key != "relations" && key != "status" {
-                walk(&key.to_lowercase(), value, &mut out);
-            }
-        }
-    }
-    out
+/// Joins a path and a value in an entry. Paths that hold it are not indexed.
+pub const SEPARATOR: char = '\u{1f}';
+
+/// The entry of `value` at `path`.
+pub fn entry(path: &str, value: &str) -> String {
+    format!("{path}{SEPARATOR}{value}")
 }
 
-fn walk(path: &str, value: &Value, out: &mut Vec<(String, Option<String>, Option<String>)>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                walk(&format!("{path}.{}", key.to_lowercase()), child, out);
+/// An entity's paths and values as the catalog stores them on the entity, Backstage style:
+/// nested keys join with `.` (lower-cased), arrays of scalars give both `path=item` and
+/// `path.item=true`. (Migration 2026-12-06-000044 describes the columns.)
+#[derive(Debug, Default, PartialEq)]
+pub struct SearchEntries {
+    /// Every path, and `path␟value` with the value lower-cased: what filters look up.
+    pub filters: Vec<String>,
+    /// `path␟Value` (case kept) of the paths counted per kind (`is_counted`).
+    pub counted_values: Vec<String>,
+    /// `path␟Value` (case kept) of the other paths, for facets computed on demand.
+    pub facet_values: Vec<String>,
+}
+
+impl SearchEntries {
+    /// The entries of an entity's document (relations and status aside) and of its uid.
+    pub fn of(body: &Value, uid: &str) -> Self {
+        let mut out = Self::default();
+        out.add("metadata.uid", Some(uid.to_owned()));
+        if let Some(root) = body.as_object() {
+            for (key, value) in root {
+                if key != "relations" && key != "status" {
+                    out.walk(&key.to_lowercase(), value);
+                }
             }
         }
-        Value::Array(items) => {
-            for item in items {
-                match item {
-                    Value::Object(_) | Value::Array(_) => walk(path, item, out),
-                    scalar => {
-                        if let Some(text) = scalar_text(scalar) {
-                            push(out, path.to_owned(), Some(text.clone()));
-                            if text.len() <= MAX_VALUE_LEN {
-                                push(out, format!("{path}.{}", text.to_lowercase()), Some("true".into()));
+        out
+    }
+
+    /// A relation of the entity (`relations.ownedby`, lower-cased, to `target`): relations are
+    /// filtered from their own table, so only the counted ones are kept here, for their counts.
+    pub fn add_relation(&mut self, path: &str, target: &str) {
+        if is_counted(path) {
+            self.counted_values.push(entry(path, target));
+        }
+    }
+
+    fn walk(&mut self, path: &str, value: &Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    self.walk(&format!("{path}.{}", key.to_lowercase()), child);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    match item {
+                        Value::Object(_) | Value::Array(_) => self.walk(path, item),
+                        scalar => {
+                            if let Some(text) = scalar_text(scalar) {
+                                if text.len() <= MAX_VALUE_LEN {
+                                    self.add(&format!("{path}.{}", text.to_lowercase()), Some("true".into()));
+                                }
+                                self.add(path, Some(text));
                             }
                         }
                     }
                 }
             }
+            Value::Null => self.add(path, None),
+            scalar => self.add(path, scalar_text(scalar)),
         }
-        Value::Null => push(out, path.to_owned(), None),
-        scalar => push(out, path.to_owned(), scalar_text(scalar)),
     }
-}
 
-fn push(out: &mut Vec<(String, Option<String>, Option<String>)>, key: String, original: Option<String>) {
-    if original.as_ref().is_some_and(|v| v.len() > MAX_VALUE_LEN) {
-        return;
+    fn add(&mut self, path: &str, original: Option<String>) {
+        if path.contains(SEPARATOR) || original.as_ref().is_some_and(|v| v.len() > MAX_VALUE_LEN) {
+            return;
+        }
+        if !self.filters.iter().any(|f| f == path) {
+            self.filters.push(path.to_owned());
+        }
+        if let Some(original) = original {
+            self.filters.push(entry(path, &original.to_lowercase()));
+            let values = if is_counted(path) { &mut self.counted_values } else { &mut self.facet_values };
+            values.push(entry(path, &original));
+        }
     }
-    out.push((key, original.as_ref().map(|v| v.to_lowercase()), original));
 }
 
 fn scalar_text(value: &Value) -> Option<String> {
@@ -67,8 +105,8 @@ fn scalar_text(value: &Value) -> Option<String> {
 /// `entity_facet_counts`: the paths facet views ask for, whose values are shared by many
 /// entities. Others (names, references to single entities, annotations) are not: counting them
 /// would double an import's writes for facets nobody shows, so theirs are computed from the
-/// search rows. (Migration 2026-12-02-000012 backfilled existing rows with this rule.)
-pub fn is_faceted(key: &str) -> bool {
+/// entities' `facet_values`.
+pub fn is_counted(key: &str) -> bool {
     const COUNTED: [&str; 10] = [
         "kind",
         "metadata.namespace",
@@ -96,21 +134,49 @@ mod tests {
 
     #[test]
     fn entities_flatten_like_backstage() {
-        let pairs = search_pairs(&json!({
-            "kind": "Component",
-            "metadata": { "name": "Petstore", "tags": ["Java"], "annotations": {"backstage.io/x": "y"} },
-            "spec": { "owner": null, "definition": "x".repeat(300) },
-            "relations": [{ "type": "ownedBy" }]
-        }));
-        let has = |k: &str, v: Option<&str>| pairs.iter().any(|(key, value, _)| key == k && value.as_deref() == v);
-        assert!(has("kind", Some("component")));
-        assert!(has("metadata.name", Some("petstore")));
-        assert!(has("metadata.tags", Some("java")));
-        assert!(has("metadata.tags.java", Some("true")));
-        assert!(has("metadata.annotations.backstage.io/x", Some("y")));
-        assert!(has("spec.owner", None));
-        assert!(!pairs.iter().any(|(k, _, _)| k == "spec.definition" || k.starts_with("relations")));
-        assert!(pairs.iter().any(|(k, _, original)| k == "metadata.name" && original.as_deref() == Some("Petstore")));
+        let entries = SearchEntries::of(
+            &json!({
+                "kind": "Component",
+                "metadata": { "name": "Petstore", "tags": ["Java"], "annotations": {"backstage.io/x": "y"} },
+                "spec": { "owner": null, "definition": "x".repeat(300), "a\u{1f}b": "hidden" },
+                "relations": [{ "type": "ownedBy" }]
+            }),
+            "0190-uid",
+        );
+        let filters = |f: &str| entries.filters.iter().any(|e| e == f);
+        for found in [
+            "kind",
+            "kind\u{1f}component",
+            "metadata.uid\u{1f}0190-uid",
+            "metadata.name\u{1f}petstore",
+            "metadata.tags\u{1f}java",
+            "metadata.tags.java\u{1f}true",
+            "metadata.annotations.backstage.io/x",
+            "metadata.annotations.backstage.io/x\u{1f}y",
+            // A null is there for `$exists`, with no value.
+            "spec.owner",
+        ] {
+            assert!(filters(found), "{found:?} in {:?}", entries.filters);
+        }
+        assert_eq!(entries.filters.iter().filter(|f| *f == "metadata.tags").count(), 1, "paths once each");
+        assert!(!entries.filters.iter().any(|f| f.starts_with("spec.owner\u{1f}")
+            || f.starts_with("spec.definition")
+            || f.starts_with("relations")
+            || f.starts_with("spec.a")));
+        // Values keep their case where facets show them; counted paths apart from the rest.
+        assert!(entries.counted_values.contains(&"kind\u{1f}Component".to_owned()));
+        assert!(entries.counted_values.contains(&"metadata.tags\u{1f}Java".to_owned()));
+        assert!(entries.facet_values.contains(&"metadata.name\u{1f}Petstore".to_owned()));
+        assert!(!entries.facet_values.iter().chain(&entries.counted_values).any(|v| v.starts_with("kind\u{1f}c")));
+    }
+
+    #[test]
+    fn only_counted_relations_are_kept() {
+        let mut entries = SearchEntries::default();
+        entries.add_relation("relations.ownedby", "group:default/team-a");
+        entries.add_relation("relations.dependson", "component:default/x");
+        assert_eq!(entries.counted_values, vec!["relations.ownedby\u{1f}group:default/team-a".to_owned()]);
+        assert!(entries.filters.is_empty() && entries.facet_values.is_empty());
     }
 
     #[test]
@@ -118,7 +184,7 @@ mod tests {
         let counted =
             ["kind", "spec.type", "metadata.tags", "relations.ownedby", "metadata.namespace", "metadata.labels.tier"];
         for key in counted {
-            assert!(is_faceted(key), "{key}");
+            assert!(is_counted(key), "{key}");
         }
         for key in [
             "metadata.uid",
@@ -127,7 +193,7 @@ mod tests {
             "spec.providesapis",
             "metadata.tags.java",
         ] {
-            assert!(!is_faceted(key), "{key}");
+            assert!(!is_counted(key), "{key}");
         }
     }
 }

@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::query::{prefix_tsquery, Condition, EntityQuery, Filter, KindScope, Predicate as QueryPredicate, SortField};
-use crate::db::schema::{catalog_state, entities, entity_facet_counts, entity_relations, entity_search};
+use crate::db::schema::{catalog_state, entities, entity_facet_counts, entity_relations, entity_values};
 use crate::db::Connection;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -60,6 +60,9 @@ pub struct EntityWrite<'a> {
     #[diesel(treat_none_as_null = true)]
     pub parent_ref: Option<&'a str>,
     pub content_hash: Option<&'a [u8]>,
+    pub filters: &'a [String],
+    pub counted_values: &'a [String],
+    pub facet_values: &'a [String],
 }
 
 pub struct RelationRow {
@@ -67,29 +70,6 @@ pub struct RelationRow {
     pub source_ref: String,
     pub relation: String,
     pub target_ref: String,
-}
-
-pub struct SearchRow {
-    entity_id: Uuid,
-    /// The entity's kind, lower-cased (facet counts are kept per kind).
-    kind: String,
-    key: String,
-    value: Option<String>,
-    original_value: Option<String>,
-    faceted: bool,
-}
-
-impl SearchRow {
-    pub fn new(
-        entity_id: Uuid,
-        kind: &str,
-        key: String,
-        value: Option<String>,
-        original_value: Option<String>,
-    ) -> Self {
-        let faceted = super::index::is_faceted(&key);
-        Self { entity_id, kind: kind.to_lowercase(), key, value, original_value, faceted }
-    }
 }
 
 /// What an import compares an incoming entity with.
@@ -131,22 +111,18 @@ pub async fn update(conn: &mut Connection, row: &EntityWrite<'_>) -> QueryResult
     Ok(updated == 1)
 }
 
-/// Writes the relation and search rows of a batch of entities, replacing those of `updated`
-/// (entities that had rows before). Search rows go last: their facet-count trigger serialises
-/// the tenant's writers from there to commit, so everything before it runs concurrently.
-pub async fn replace_index(
-    conn: &mut Connection,
-    updated: &[Uuid],
-    relations: &[RelationRow],
-    search: &[SearchRow],
-) -> QueryResult<()> {
+/// Writes the relation rows of a batch of entities, replacing those of `updated` (entities
+/// that had rows before). They go before the entities: the entities' facet-count trigger
+/// serialises the tenant's writers from there to commit, so everything before it runs
+/// concurrently.
+pub async fn replace_relations(conn: &mut Connection, updated: &[Uuid], relations: &[RelationRow]) -> QueryResult<()> {
     if !updated.is_empty() {
         diesel::delete(entity_relations::table.filter(entity_relations::originating_entity_id.eq_any(updated)))
             .execute(conn)
             .await?;
     }
-    // One statement per table with array parameters: far fewer binds and round trips than
-    // multi-row VALUES lists.
+    // One statement with array parameters: far fewer binds and round trips than a multi-row
+    // VALUES list.
     diesel::sql_query(
         "INSERT INTO entity_relations (originating_entity_id, source_ref, relation, target_ref) \
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])",
@@ -155,21 +131,6 @@ pub async fn replace_index(
     .bind::<Array<Text>, _>(relations.iter().map(|r| r.source_ref.as_str()).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(relations.iter().map(|r| r.relation.as_str()).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(relations.iter().map(|r| r.target_ref.as_str()).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
-    if !updated.is_empty() {
-        diesel::delete(entity_search::table.filter(entity_search::entity_id.eq_any(updated))).execute(conn).await?;
-    }
-    diesel::sql_query(
-        "INSERT INTO entity_search (entity_id, key, value, original_value, kind, faceted) \
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])",
-    )
-    .bind::<Array<SqlUuid>, _>(search.iter().map(|r| r.entity_id).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(search.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(search.iter().map(|r| r.value.as_deref()).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(search.iter().map(|r| r.original_value.as_deref()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(search.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Bool>, _>(search.iter().map(|r| r.faceted).collect::<Vec<_>>())
     .execute(conn)
     .await?;
     Ok(())
@@ -237,9 +198,17 @@ pub async fn headlines(mut conn: &Connection, ids: &[Uuid], tsquery: &str) -> Qu
 }
 
 /// Refreshes the planner's statistics after a bulk load, so queries get good plans at once
-/// instead of after autovacuum's next visit.
+/// instead of after autovacuum's next visit, and merges the entries the load left in the GIN
+/// indexes' pending lists (filters, words, tags, name trigrams), which every lookup in those
+/// indexes would otherwise scan whole until autovacuum comes.
 pub async fn analyze(conn: &mut Connection) -> QueryResult<()> {
-    diesel::sql_query("ANALYZE entities, entity_relations, entity_search").execute(conn).await?;
+    diesel::sql_query("ANALYZE entities, entity_relations").execute(conn).await?;
+    diesel::sql_query(
+        "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = 'entities'::regclass AND a.amname = 'gin'",
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -363,18 +332,24 @@ pub async fn count(mut conn: &Connection, q: &EntityQuery) -> QueryResult<i64> {
     query.get_result(&mut conn).await
 }
 
-/// Value counts of one dotted path over the entities a query (filter and predicate) selects.
-pub async fn facet(mut conn: &Connection, key: &str, q: &EntityQuery) -> QueryResult<Vec<(Option<String>, i64)>> {
+/// Value counts of one dotted path over the entities a query (filter and predicate) selects,
+/// read from the values of only those that have the path (the filters' GIN index finds them;
+/// relations, kept among the values only for counting, are not in the filters).
+pub async fn facet(mut conn: &Connection, key: &str, q: &EntityQuery) -> QueryResult<Vec<(String, i64)>> {
+    let key = key.to_lowercase();
     let mut matching = entities::table.select(entities::id).into_boxed();
+    if !key.starts_with("relations.") {
+        matching = matching.filter(entities::filters.contains(vec![key.clone()]));
+    }
     if let Some(predicate) = query_predicate(q) {
         matching = matching.filter(predicate);
     }
-    entity_search::table
-        .filter(entity_search::key.eq(key.to_lowercase()))
-        .filter(entity_search::entity_id.eq_any(matching))
-        .group_by(entity_search::original_value)
-        .select((entity_search::original_value, count_star()))
-        .order((count_star().desc(), entity_search::original_value.asc()))
+    entity_values::table
+        .filter(entity_values::key.eq(key))
+        .filter(entity_values::entity_id.eq_any(matching))
+        .group_by(entity_values::original_value)
+        .select((entity_values::original_value, count_star()))
+        .order((count_star().desc(), entity_values::original_value.asc()))
         .load(&mut conn)
         .await
 }
@@ -622,17 +597,10 @@ fn condition(c: &Condition) -> Predicate {
             ),
         };
     }
-    match &c.value {
-        Some(value) => Box::new(
-            entities::id.eq_any(
-                entity_search::table
-                    .filter(entity_search::key.eq(c.key.clone()))
-                    .filter(entity_search::value.eq(value.clone()))
-                    .select(entity_search::entity_id),
-            ),
-        ),
-        None => Box::new(entities::id.eq_any(
-            entity_search::table.filter(entity_search::key.eq(c.key.clone())).select(entity_search::entity_id),
-        )),
-    }
+    // Any other path: its entry (or, for `$exists`, the bare path) in the GIN-indexed filters.
+    let wanted = match &c.value {
+        Some(value) => super::index::entry(&c.key, value),
+        None => c.key.clone(),
+    };
+    Box::new(entities::filters.contains(vec![wanted]))
 }

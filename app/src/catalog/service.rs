@@ -11,13 +11,13 @@ use uuid::Uuid;
 
 use super::cache::{Cached, CatalogCache};
 use super::document::{self, EntityJson};
-use super::index::{is_faceted, search_pairs, search_text};
+use super::index::{is_counted, search_text, SearchEntries};
 use super::model::{
     DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, FacetCount, ImportReport, RelationView,
 };
 use super::query::{prefix_tsquery, EntityQuery, Filter};
 use super::refs::EntityRef;
-use super::repo::{self, EntityRow, EntityWrite, RelationRow, SearchRow, FACET_VALUES};
+use super::repo::{self, EntityRow, EntityWrite, RelationRow, FACET_VALUES};
 use super::validate::{validate, ValidEntity};
 use super::view::{CatalogPage, CatalogView, FACETS, PAGE_SIZE};
 use crate::audit::service::{record, AuditEvent, AuditSource};
@@ -232,9 +232,10 @@ async fn write_batch(
         return Ok(results);
     }
 
-    // The owned values the rows below borrow: key, etag, search text and stored document of
-    // each changed entity.
-    let owned: Vec<(String, String, String, String)> = changed
+    // The owned values the rows below borrow: key, etag, search text, stored document and
+    // search entries of each changed entity, and the relation rows.
+    let mut relation_rows = Vec::new();
+    let owned: Vec<(String, String, String, String, SearchEntries)> = changed
         .iter()
         .map(|(id, e, _, _, _)| {
             let text = search_text(&[
@@ -248,11 +249,33 @@ async fn write_batch(
             ]);
             let etag = Uuid::new_v4().simple().to_string();
             let stored = document::stored(*id, &etag, &e.body);
-            (e.entity_ref.key(), etag, text, stored)
+            let key = e.entity_ref.key();
+            let mut entries = SearchEntries::of(&e.body, &id.to_string());
+            for r in &e.relations {
+                let target = r.target.key();
+                entries.add_relation(&format!("relations.{}", r.relation.to_lowercase()), &target);
+                relation_rows.push(RelationRow {
+                    originating_entity_id: *id,
+                    source_ref: key.clone(),
+                    relation: r.relation.into(),
+                    target_ref: target.clone(),
+                });
+                relation_rows.push(RelationRow {
+                    originating_entity_id: *id,
+                    source_ref: target,
+                    relation: r.reverse.into(),
+                    target_ref: key.clone(),
+                });
+            }
+            (key, etag, text, stored, entries)
         })
         .collect();
+    let updated: Vec<Uuid> =
+        changed.iter().filter(|(_, _, _, created, _)| !created).map(|(id, _, _, _, _)| *id).collect();
+    repo::replace_relations(conn, &updated, &relation_rows).await?;
+
     let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for ((id, e, parent, created, hash), (key, etag, text, stored)) in changed.iter().zip(&owned) {
+    for ((id, e, parent, created, hash), (key, etag, text, stored, entries)) in changed.iter().zip(&owned) {
         let write = EntityWrite {
             id: *id,
             entity_ref: key,
@@ -272,6 +295,9 @@ async fn write_batch(
             location_id: origin.location,
             parent_ref: *parent,
             content_hash: Some(hash),
+            filters: &entries.filters,
+            counted_values: &entries.counted_values,
+            facet_values: &entries.facet_values,
         };
         if *created {
             inserts.push(write);
@@ -279,52 +305,18 @@ async fn write_batch(
             updates.push(write);
         }
     }
+    // Last before the version and the audit event: the entities' facet-count trigger takes the
+    // tenant's catalog lock, which is then held to commit.
     repo::insert(conn, &inserts).await?;
     for write in &updates {
         if !repo::update(conn, write).await? {
-            // Deleted since find_existing read it: writing its index rows would leave them orphaned.
+            // Deleted since find_existing read it: its relation rows would be left orphaned.
             return Err(AppError::conflict(format!(
                 "{} was deleted while it was being imported; import again",
                 write.entity_ref
             )));
         }
     }
-
-    let mut relation_rows = Vec::new();
-    let mut search_rows = Vec::new();
-    for ((id, entity, _, _, _), (own, _, _, _)) in changed.iter().zip(&owned) {
-        let kind = entity.entity_ref.kind.as_str();
-        for r in &entity.relations {
-            let target = r.target.key();
-            // Relations are filtered and faceted from entity_relations; search rows are kept
-            // for those whose values are counted (the owner picker's relations.ownedBy).
-            let key = format!("relations.{}", r.relation.to_lowercase());
-            if is_faceted(&key) {
-                let value = Some(target.clone());
-                search_rows.push(SearchRow::new(*id, kind, key, value.clone(), value));
-            }
-            relation_rows.push(RelationRow {
-                originating_entity_id: *id,
-                source_ref: own.clone(),
-                relation: r.relation.into(),
-                target_ref: target.clone(),
-            });
-            relation_rows.push(RelationRow {
-                originating_entity_id: *id,
-                source_ref: target,
-                relation: r.reverse.into(),
-                target_ref: own.clone(),
-            });
-        }
-        let uid = Some(id.to_string());
-        search_rows.push(SearchRow::new(*id, kind, "metadata.uid".into(), uid.clone(), uid));
-        for (key, value, original_value) in search_pairs(&entity.body) {
-            search_rows.push(SearchRow::new(*id, kind, key, value, original_value));
-        }
-    }
-    let updated: Vec<Uuid> =
-        changed.iter().filter(|(_, _, _, created, _)| !created).map(|(id, _, _, _, _)| *id).collect();
-    repo::replace_index(conn, &updated, &relation_rows, &search_rows).await?;
     repo::bump_version(conn).await?;
 
     let count = |o: DocumentOutcome| results.iter().filter(|r| r.outcome == o).count();
@@ -333,7 +325,7 @@ async fn write_batch(
         "updated": count(DocumentOutcome::Updated),
         "unchanged": count(DocumentOutcome::Unchanged),
         // Every written entity (a batch holds at most BATCH), for the entity's history.
-        "entities": owned.iter().map(|(key, _, _, _)| key).collect::<Vec<_>>(),
+        "entities": owned.iter().map(|(key, ..)| key).collect::<Vec<_>>(),
     }));
     record(conn, source, event).await?;
     Ok(results)
@@ -601,15 +593,12 @@ pub async fn facets(
                     Some(Cached::FacetValues(counts)) => counts,
                     _ => {
                         let lowered = key.to_lowercase();
-                        let counted = is_faceted(&lowered);
+                        let counted = is_counted(&lowered);
                         let counts = match (counted, scope.as_ref(), lowered.strip_prefix("relations.")) {
                             // A few rows of kept counts, whatever the catalog's size.
                             (true, Some(scope), _) => repo::counted_facet(conn, &key, scope, i64::MAX).await?,
                             (false, _, Some(relation)) => repo::relation_facet(conn, relation, &query).await?,
-                            _ => {
-                                let rows = repo::facet(conn, &key, &query).await?;
-                                rows.into_iter().filter_map(|(v, c)| v.map(|v| (v, c))).collect()
-                            }
+                            _ => repo::facet(conn, &key, &query).await?,
                         };
                         cache.put(tenant_id, version, cache_key, Cached::FacetValues(counts.clone()));
                         counts

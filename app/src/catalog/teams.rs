@@ -6,7 +6,8 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::db::schema::{entities, entity_relations, entity_search};
+use super::index::entry;
+use crate::db::schema::{entities, entity_relations, entity_values};
 use crate::db::Connection;
 use crate::error::AppResult;
 use crate::home::model::{OwnedEntity, Team};
@@ -14,11 +15,8 @@ use crate::home::model::{OwnedEntity, Team};
 /// Refs (with kinds) of up to 20 entities whose `spec.profile.email` is `email`: Backstage's
 /// Users, and Groups with a team address.
 pub async fn naming_email(conn: &mut Connection, email: &str) -> QueryResult<Vec<(String, String)>> {
-    let with_email = entity_search::table
-        .filter(entity_search::key.eq("spec.profile.email").and(entity_search::value.eq(email.to_lowercase())))
-        .select(entity_search::entity_id);
     entities::table
-        .filter(entities::id.eq_any(with_email))
+        .filter(entities::filters.contains(vec![entry("spec.profile.email", &email.to_lowercase())]))
         .order(entities::entity_ref.asc())
         .limit(20)
         .select((entities::entity_ref, entities::kind))
@@ -111,11 +109,13 @@ pub async fn emails_in(conn: &mut Connection, group: &str) -> AppResult<Vec<Stri
         .filter(entity_relations::relation.eq("memberOf").and(entity_relations::target_ref.eq(group)))
         .select(entity_relations::source_ref);
     let users = entities::table.filter(entities::entity_ref.eq_any(members)).select(entities::id);
-    let emails: Vec<Option<String>> = entity_search::table
-        .filter(entity_search::key.eq("spec.profile.email").and(entity_search::entity_id.eq_any(users)))
-        .select(entity_search::value)
-        .distinct()
+    let emails: Vec<String> = entity_values::table
+        .filter(entity_values::key.eq("spec.profile.email").and(entity_values::entity_id.eq_any(users)))
+        .select(entity_values::original_value)
         .load(conn)
         .await?;
-    Ok(emails.into_iter().flatten().collect())
+    let mut emails: Vec<String> = emails.into_iter().map(|e| e.to_lowercase()).collect();
+    emails.sort();
+    emails.dedup();
+    Ok(emails)
 }

@@ -160,6 +160,9 @@ diesel::table! {
         location_id -> Nullable<Uuid>,
         parent_ref -> Nullable<Text>,
         content_hash -> Nullable<Bytea>,
+        filters -> Array<Text>,
+        counted_values -> Array<Text>,
+        facet_values -> Array<Text>,
     }
 }
 
@@ -173,13 +176,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    entity_search (entity_id, key) {
+    /// A view: one row per value of each entity's paths (migration 2026-12-06-000044).
+    entity_values (entity_id, key, original_value) {
         entity_id -> Uuid,
         key -> Text,
-        value -> Nullable<Text>,
-        original_value -> Nullable<Text>,
-        kind -> Text,
-        faceted -> Bool,
+        original_value -> Text,
     }
 }
 
@@ -229,7 +230,7 @@ diesel::table! {
 }
 
 diesel::joinable!(entities -> locations (location_id));
-diesel::allow_tables_to_appear_in_same_query!(entities, entity_relations, entity_search, locations);
+diesel::allow_tables_to_appear_in_same_query!(entities, entity_relations, entity_values, locations);
 
 diesel::table! {
     catalog_state (singleton) {

@@ -6,7 +6,7 @@ use diesel::sql_types::{Array, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 
 use super::payload::Observed;
-use crate::db::schema::{cicd_integrations, deployments, entities, entity_relations, entity_search};
+use crate::db::schema::{cicd_integrations, deployments, entities, entity_relations};
 use crate::db::Connection;
 
 #[derive(Queryable, Selectable, Clone)]
@@ -106,12 +106,9 @@ pub async fn annotated(
     annotation: &str,
     value: &str,
 ) -> QueryResult<Vec<(String, Option<String>)>> {
-    let key = format!("metadata.annotations.{annotation}");
-    let with_value = entity_search::table
-        .filter(entity_search::key.eq(key).and(entity_search::value.eq(value.to_lowercase())))
-        .select(entity_search::entity_id);
+    let wanted = crate::catalog::index::entry(&format!("metadata.annotations.{annotation}"), &value.to_lowercase());
     entities::table
-        .filter(entities::id.eq_any(with_value))
+        .filter(entities::filters.contains(vec![wanted]))
         .order(entities::entity_ref.asc())
         .limit(100)
         .select((entities::entity_ref, entities::owner_ref))

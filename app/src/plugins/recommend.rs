@@ -74,12 +74,12 @@ pub async fn recommendations(db: &Database, plugins: &Plugins, tenant: &Tenant) 
     db.with_tenant(tenant, move |conn| {
         Box::pin(async move {
             let keys: Vec<String> = READERS.iter().map(|(a, _)| format!("metadata.annotations.{a}")).collect();
-            // Served by entity_search (key, value, entity_id): only the rows of these keys.
+            // Each key's entities found by the filters' GIN index (the bare path is an entry).
             let carried: Vec<Carried> = diesel::sql_query(
-                "SELECT s.key, count(DISTINCT s.entity_id) AS entities, \
-                 count(DISTINCT s.entity_id) FILTER (WHERE lower(e.kind) = 'component') AS components \
-                 FROM entity_search s JOIN entities e ON e.id = s.entity_id \
-                 WHERE s.key = ANY($1) GROUP BY s.key",
+                "SELECT k.key, count(*) AS entities, \
+                 count(*) FILTER (WHERE lower(e.kind) = 'component') AS components \
+                 FROM unnest($1::text[]) k(key) JOIN entities e ON e.filters @> ARRAY[k.key] \
+                 GROUP BY k.key",
             )
             .bind::<diesel::sql_types::Array<Text>, _>(&keys)
             .load(conn)

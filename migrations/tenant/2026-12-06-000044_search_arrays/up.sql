@@ -1,0 +1,86 @@
+-- An entity's (path, value) pairs move from rows of entity_search into arrays on the entity.
+--
+-- Each entity had about 20 search rows, and inserting them into the B-tree on (key, value,
+-- entity_id) was two thirds of what an import cost PostgreSQL: every row a descent into a
+-- 2 GB index at a million entities. A GIN index takes the same entries for a fraction of that:
+-- a batch's entries wait in its pending list and are merged into the index sorted, so an
+-- entry shared by many entities (`spec.type␟service`) is one posting-list update.
+--
+-- Entries are the lower-cased path and value joined by the unit separator (chr(31), which
+-- the writer keeps out of paths), and the bare path for `$exists` filters:
+--   filters         every path and path␟value (case-folded), for filters; GIN-indexed
+--   counted_values  path␟Value (case kept) of the paths whose values are counted per kind in
+--                   entity_facet_counts (app::catalog::index::is_counted)
+--   facet_values    path␟Value (case kept) of every other path, for facets computed on demand
+ALTER TABLE entities
+    ADD COLUMN filters TEXT[] NOT NULL DEFAULT '{}',
+    ADD COLUMN counted_values TEXT[] NOT NULL DEFAULT '{}',
+    ADD COLUMN facet_values TEXT[] NOT NULL DEFAULT '{}';
+
+UPDATE entities e
+   SET filters = s.filters, counted_values = s.counted_values, facet_values = s.facet_values
+  FROM (SELECT entity_id,
+               coalesce(array_agg(DISTINCT key) FILTER (WHERE key NOT LIKE 'relations.%'), '{}')
+                 || coalesce(array_agg(key || chr(31) || value)
+                               FILTER (WHERE key NOT LIKE 'relations.%' AND value IS NOT NULL), '{}') AS filters,
+               coalesce(array_agg(key || chr(31) || original_value)
+                          FILTER (WHERE faceted AND original_value IS NOT NULL), '{}') AS counted_values,
+               coalesce(array_agg(key || chr(31) || original_value)
+                          FILTER (WHERE NOT faceted AND original_value IS NOT NULL), '{}') AS facet_values
+          FROM entity_search
+         GROUP BY entity_id) s
+ WHERE e.id = s.entity_id;
+
+CREATE INDEX entities_filters ON entities USING gin (filters);
+
+-- Every value of every path with a value, one row each: what facets of uncounted paths, and
+-- the few readers that want values rather than entities, group and read.
+CREATE VIEW entity_values AS
+SELECT e.id AS entity_id,
+       split_part(v, chr(31), 1) AS key,
+       substr(v, strpos(v, chr(31)) + 1) AS original_value
+  FROM entities e, unnest(e.counted_values || e.facet_values) v;
+
+-- The old table goes with its counting triggers; deleting an entity now removes only its
+-- relation rows.
+DROP TABLE entity_search;
+CREATE OR REPLACE FUNCTION entities_drop_index_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM entity_relations WHERE originating_entity_id IN (SELECT id FROM gone);
+    RETURN NULL;
+END $$;
+
+-- The kept counts follow the entities' counted values: one statement-level trigger per kind
+-- of write sees every row the statement added or removed and applies their counts at once.
+CREATE OR REPLACE FUNCTION entity_facets_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- Every catalog write of a tenant updates catalog_state; taking its row first makes the
+    -- writers' count updates one after another, so they cannot deadlock on the counts' rows.
+    PERFORM 1 FROM catalog_state FOR UPDATE;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        UPDATE entity_facet_counts c
+           SET entities = c.entities - gone.n
+          FROM (SELECT split_part(v, chr(31), 1) AS key, lower(r.kind) AS kind,
+                       substr(v, strpos(v, chr(31)) + 1) AS value, count(*) AS n
+                  FROM removed r, unnest(r.counted_values) v
+                 GROUP BY 1, 2, 3) gone
+         WHERE (c.key, c.kind, c.value) = (gone.key, gone.kind, gone.value);
+        DELETE FROM entity_facet_counts WHERE entities = 0;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO entity_facet_counts AS c (key, kind, value, entities)
+        SELECT split_part(v, chr(31), 1), lower(a.kind), substr(v, strpos(v, chr(31)) + 1), count(*)
+          FROM added a, unnest(a.counted_values) v
+         GROUP BY 1, 2, 3
+         ORDER BY 1, 2, 3
+            ON CONFLICT (key, kind, value) DO UPDATE SET entities = c.entities + excluded.entities;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER entities_counted_in AFTER INSERT ON entities
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION entity_facets_count();
+CREATE TRIGGER entities_counted_out AFTER DELETE ON entities
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION entity_facets_count();
+CREATE TRIGGER entities_counted_changed AFTER UPDATE ON entities
+    REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION entity_facets_count();
