@@ -598,9 +598,14 @@ fn condition(c: &Condition) -> Predicate {
         };
     }
     // Any other path: its entry (or, for `$exists`, the bare path) in the GIN-indexed filters.
+    // As a set of ids found by the index once, not a test of every row's array: under a NOT or
+    // an OR the planner would otherwise scan each array once per condition.
     let wanted = match &c.value {
         Some(value) => super::index::entry(&c.key, value),
         None => c.key.clone(),
     };
-    Box::new(entities::filters.contains(vec![wanted]))
+    let having = diesel::alias!(entities as having);
+    Box::new(entities::id.eq_any(
+        having.filter(having.field(entities::filters).contains(vec![wanted])).select(having.field(entities::id)),
+    ))
 }

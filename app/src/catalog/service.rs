@@ -21,7 +21,7 @@ use super::repo::{self, EntityRow, EntityWrite, RelationRow, FACET_VALUES};
 use super::validate::{validate, ValidEntity};
 use super::view::{CatalogPage, CatalogView, FACETS, PAGE_SIZE};
 use crate::audit::service::{record, AuditEvent, AuditSource};
-use crate::db::{Connection, Database};
+use crate::db::{durability, Connection, Database};
 use crate::error::{AppError, AppResult};
 use crate::tenancy::model::{Tenant, TenantId};
 
@@ -155,6 +155,9 @@ pub async fn import(
             let (source, origin) = (source.clone(), origin.clone());
             db.with_tenant(tenant, move |conn| {
                 Box::pin(async move {
+                    // The batch's commit holds the tenant's catalog lock (see write_batch):
+                    // waiting there for the disk would hold up the other writers too.
+                    durability::commit_without_waiting(conn).await?;
                     results.extend(write_batch(conn, &source, &origin, valid).await?);
                     if let Some(job) = origin.job {
                         super::jobs::advance(conn, job, processed).await?;
@@ -170,10 +173,16 @@ pub async fn import(
     }
     report.results.sort_by_key(|r| r.document);
     let written = report.count(|o| matches!(o, DocumentOutcome::Created | DocumentOutcome::Updated));
-    if written >= ANALYZE_AFTER {
-        db.with_tenant(tenant, |conn| Box::pin(async move { repo::analyze(conn).await.map_err(AppError::from) }))
-            .await?;
-    }
+    // The import reports once every batch is on disk.
+    db.with_tenant(tenant, |conn| {
+        Box::pin(async move {
+            if written >= ANALYZE_AFTER {
+                repo::analyze(conn).await?;
+            }
+            durability::commit_durably(conn).await.map_err(AppError::from)
+        })
+    })
+    .await?;
     Ok(report)
 }
 

@@ -6,6 +6,7 @@
 
 pub mod copy;
 pub mod deadline;
+pub mod durability;
 pub mod migrate;
 pub mod schema;
 pub mod writer;

@@ -63,6 +63,8 @@ CREATE TRIGGER entity_search_counted_out AFTER DELETE ON entity_search
 CREATE TRIGGER entity_search_counted_changed AFTER UPDATE ON entity_search
     REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION entity_facets_count();
 
+ALTER TABLE entity_facet_counts RESET (fillfactor);
+CREATE INDEX entity_facet_counts_spent ON entity_facet_counts (key) WHERE entities = 0;
 DROP VIEW entity_values;
 DROP INDEX entities_filters;
 ALTER TABLE entities DROP COLUMN filters, DROP COLUMN counted_values, DROP COLUMN facet_values;
