@@ -485,7 +485,9 @@ fn query_predicate(q: &EntityQuery) -> Option<Predicate> {
 
 /// A predicate tree as SQL, each leaf being a filter condition.
 fn tree(p: &QueryPredicate) -> Predicate {
-    let leaf = |key: &str, value: Option<&String>| condition(&Condition { key: key.to_owned(), value: value.cloned() });
+    let leaf = |key: &str, value: Option<&String>| {
+        condition(&Condition { key: key.to_owned(), value: value.cloned() }, Generic::IdSet)
+    };
     let fold = |items: Vec<Predicate>, all: bool| -> Predicate {
         items
             .into_iter()
@@ -534,8 +536,11 @@ fn filter_set(all: &[Condition]) -> Option<Predicate> {
             let same = all.iter().filter(|c| c.key == key);
             let valued: Vec<&Condition> = same.clone().filter(|c| c.value.is_some()).collect();
             match valued.is_empty() {
-                true => same.map(condition).next(),
-                false => valued.into_iter().map(condition).reduce(|a, b| -> Predicate { Box::new(a.or(b)) }),
+                true => same.map(|c| condition(c, Generic::PerRow)).next(),
+                false => valued
+                    .into_iter()
+                    .map(|c| condition(c, Generic::PerRow))
+                    .reduce(|a, b| -> Predicate { Box::new(a.or(b)) }),
             }
         })
         .reduce(|a, b| -> Predicate { Box::new(a.and(b)) })
@@ -560,9 +565,26 @@ fn column_of(key: &str) -> Option<Box<dyn BoxableExpression<entities::table, Pg,
     })
 }
 
-fn condition(c: &Condition) -> Predicate {
+/// How a condition on a path without a column of its own is tested.
+#[derive(Clone, Copy)]
+enum Generic {
+    /// On each row's array (`filters @> ...`): the planner can also combine it with the other
+    /// conditions of a filter set in a bitmap scan of the GIN index, or stop at the first page
+    /// of an index scan by name.
+    PerRow,
+    /// As the set of ids the GIN index finds, once per query: under the NOTs and ORs of a
+    /// predicate tree, where it would otherwise be tested on every row's array once per
+    /// condition (80 `$exists: false` took 8.6 s at 100,000 entities).
+    IdSet,
+}
+
+fn condition(c: &Condition, generic: Generic) -> Predicate {
     if c.key == super::query::RECENTLY_FAILED_DEPLOYMENT {
         return Box::new(sql::<Bool>(super::query::RECENTLY_FAILED_DEPLOYMENT_SQL));
+    }
+    // Paths every entity has (validation requires kind and name; the uid is the server's).
+    if c.value.is_none() && matches!(c.key.as_str(), "kind" | "metadata.name" | "metadata.uid") {
+        return Box::new(true.into_sql::<Bool>());
     }
     // The most used conditions hit indexed columns; the rest go through the generic index.
     if let Some(value) = &c.value {
@@ -598,14 +620,17 @@ fn condition(c: &Condition) -> Predicate {
         };
     }
     // Any other path: its entry (or, for `$exists`, the bare path) in the GIN-indexed filters.
-    // As a set of ids found by the index once, not a test of every row's array: under a NOT or
-    // an OR the planner would otherwise scan each array once per condition.
-    let wanted = match &c.value {
+    let wanted = vec![match &c.value {
         Some(value) => super::index::entry(&c.key, value),
         None => c.key.clone(),
-    };
-    let having = diesel::alias!(entities as having);
-    Box::new(entities::id.eq_any(
-        having.filter(having.field(entities::filters).contains(vec![wanted])).select(having.field(entities::id)),
-    ))
+    }];
+    match generic {
+        Generic::PerRow => Box::new(entities::filters.contains(wanted)),
+        Generic::IdSet => {
+            let having = diesel::alias!(entities as having);
+            Box::new(entities::id.eq_any(
+                having.filter(having.field(entities::filters).contains(wanted)).select(having.field(entities::id)),
+            ))
+        }
+    }
 }

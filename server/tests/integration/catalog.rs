@@ -386,6 +386,69 @@ async fn predicates_select_like_backstage_and_bad_ones_are_input_errors() {
     assert_eq!(body["error"]["name"], "InputError");
 }
 
+/// A path without a column of its own is looked up in the GIN-indexed filters two ways: on
+/// each row for a filter set, as a set of ids under a predicate's NOTs and ORs. Both select the
+/// same entities, case-insensitively, and paths every entity has exist everywhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn generic_paths_select_the_same_entities_as_filters_and_as_predicates() {
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let names = |page: &Value| -> Vec<String> {
+        let mut names: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let by_query = |query: Value| {
+        let (app, t, cookie) = (&app, &t, &cookie);
+        async move {
+            let (status, page) = app
+                .post_json(t, cookie, "/api/catalog/entities/by-query", json!({ "query": query, "limit": 100 }))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            page
+        }
+    };
+    let (status, filtered, _) =
+        app.get_json(&t, &cookie, "/api/catalog/entities/by-query?filter=kind=component,spec.system&limit=100").await;
+    assert_eq!(status, StatusCode::OK);
+    let with_system = names(&filtered);
+    let as_predicate =
+        by_query(json!({ "$all": [{ "kind": "component" }, { "spec.system": { "$exists": true } }] })).await;
+    assert_eq!(names(&as_predicate), with_system);
+    let without =
+        by_query(json!({ "$all": [{ "kind": "component" }, { "$not": { "spec.system": { "$exists": true } } }] }))
+            .await;
+    let without = names(&without);
+    assert!(!with_system.is_empty() && !without.is_empty(), "{with_system:?} / {without:?}");
+    assert!(without.iter().all(|n| !with_system.contains(n)));
+    assert_eq!(with_system.len() + without.len(), 13, "every component is on one side");
+
+    let system = filtered["items"][0]["spec"]["system"].as_str().unwrap().to_uppercase();
+    let (_, by_value, _) = app
+        .get_json(
+            &t,
+            &cookie,
+            &format!("/api/catalog/entities/by-query?filter=kind=component,spec.system={system}&limit=100"),
+        )
+        .await;
+    let either = by_query(json!({ "$all": [{ "kind": "component" },
+        { "$any": [{ "spec.system": system }, { "metadata.annotations.nobody/has": "this" }] }] }))
+    .await;
+    assert!(!names(&by_value).is_empty());
+    assert_eq!(names(&either), names(&by_value));
+
+    let named = by_query(json!({ "$all": [{ "kind": "component" }, { "metadata.name": { "$exists": true } }] })).await;
+    assert_eq!(named["totalItems"], 13);
+    let unnamed =
+        by_query(json!({ "$all": [{ "kind": "component" }, { "$not": { "metadata.uid": { "$exists": true } } }] }))
+            .await;
+    assert_eq!(unnamed["totalItems"], 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_export_imports_unchanged_into_another_tenant() {
     let (app, a, a_cookie) = TestApp::with_examples().await;
