@@ -303,6 +303,17 @@ pub async fn query(mut conn: &Connection, q: &EntityQuery) -> QueryResult<Vec<En
     if let Some(predicate) = query_predicate(q) {
         query = query.filter(predicate);
     }
+    // A page of one kind in ref order is the range of refs after `kind:` (refs begin with
+    // their kind, lower-cased). Said outright, it is an index range scan; otherwise the planner
+    // may walk the unique index on refs from the start, past every entity of the kinds that
+    // sort before it (325 ms for components at a million entities).
+    if let (true, Some(KindScope::Kinds(kinds))) = (q.sort.is_empty(), q.kind_scope()) {
+        if let [kind] = kinds.as_slice() {
+            query = query
+                .filter(entities::entity_ref.ge(format!("{kind}:")))
+                .filter(entities::entity_ref.lt(format!("{kind};")));
+        }
+    }
     for sort in &q.sort {
         query = match (sort.field, sort.descending) {
             (SortField::Name, false) => query.then_order_by(entities::name.asc()),

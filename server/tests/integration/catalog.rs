@@ -136,6 +136,16 @@ async fn pages_link_to_the_next_page_and_cursors_round_trip() {
     let (_, second, _) = app.get_json(&t, &cookie, next).await;
     assert_eq!(second.as_array().unwrap().len(), 5, "the next link asks for the same limit: {link}");
     assert!(second[0].get("metadata").is_none(), "and the same fields: {second}");
+    // A kind's page in ref order is read as the range of refs after `kind:`: all of them, in order.
+    let (_, components, _) = app.get_json(&t, &cookie, "/api/catalog/entities?filter=kind=COMPONENT").await;
+    let refs: Vec<String> = components
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("component:default/{}", e["metadata"]["name"].as_str().unwrap()).to_lowercase())
+        .collect();
+    assert_eq!(refs.len(), 13, "{components}");
+    assert!(refs.windows(2).all(|w| w[0] < w[1]), "{refs:?}");
 
     let (_, found, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-query?fullTextFilterTerm=petst").await;
     assert!(names(&found["items"]).contains(&"petstore".to_owned()));
