@@ -11,17 +11,16 @@ CREATE TABLE entity_search (
     faceted        BOOLEAN NOT NULL
 );
 INSERT INTO entity_search (entity_id, key, value, original_value, kind, faceted)
-SELECT e.id, split_part(v, chr(31), 1), lower(substr(v, strpos(v, chr(31)) + 1)),
-       substr(v, strpos(v, chr(31)) + 1), lower(e.kind), counted
+SELECT e.id, pairs.key, lower(pairs.value), pairs.value, lower(e.kind), counted
   FROM entities e,
-       LATERAL (SELECT v, true AS counted FROM unnest(e.counted_values) v
-                UNION ALL SELECT v, false FROM unnest(e.facet_values) v) pairs;
+       LATERAL (SELECT p.*, true AS counted FROM entry_pairs(e.counted_values) p
+                UNION ALL SELECT p.*, false FROM entry_pairs(e.facet_values) p) pairs;
 -- Paths without a value (a null) had a row of their own.
 INSERT INTO entity_search (entity_id, key, kind, faceted)
 SELECT e.id, k, lower(e.kind), false
   FROM entities e, unnest(e.filters) k
  WHERE strpos(k, chr(31)) = 0
-   AND NOT EXISTS (SELECT 1 FROM unnest(e.counted_values || e.facet_values) v WHERE split_part(v, chr(31), 1) = k);
+   AND NOT EXISTS (SELECT 1 FROM entry_pairs(e.counted_values || e.facet_values) p WHERE p.key = k);
 CREATE INDEX entity_search_key_value ON entity_search (key, value, entity_id);
 CREATE INDEX entity_search_entity ON entity_search (entity_id);
 
@@ -66,5 +65,6 @@ CREATE TRIGGER entity_search_counted_changed AFTER UPDATE ON entity_search
 ALTER TABLE entity_facet_counts RESET (fillfactor);
 CREATE INDEX entity_facet_counts_spent ON entity_facet_counts (key) WHERE entities = 0;
 DROP VIEW entity_values;
+DROP FUNCTION entry_pairs(TEXT[]);
 DROP INDEX entities_filters;
 ALTER TABLE entities DROP COLUMN filters, DROP COLUMN counted_values, DROP COLUMN facet_values;

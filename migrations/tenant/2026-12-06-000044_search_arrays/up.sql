@@ -44,13 +44,17 @@ EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
 END
 $$;
 
+-- The (path, value) of each `path␟value` entry: the path ends at the first separator. A SQL
+-- function of one SELECT, so PostgreSQL inlines it where it is used.
+CREATE FUNCTION entry_pairs(entries TEXT[]) RETURNS TABLE (key TEXT, value TEXT)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT split_part(v, chr(31), 1), substr(v, strpos(v, chr(31)) + 1) FROM unnest(entries) v $$;
+
 -- Every value of every path with a value, one row each: what facets of uncounted paths, and
 -- the few readers that want values rather than entities, group and read.
 CREATE VIEW entity_values AS
-SELECT e.id AS entity_id,
-       split_part(v, chr(31), 1) AS key,
-       substr(v, strpos(v, chr(31)) + 1) AS original_value
-  FROM entities e, unnest(e.counted_values || e.facet_values) v;
+SELECT e.id AS entity_id, p.key, p.value AS original_value
+  FROM entities e, entry_pairs(e.counted_values || e.facet_values) p;
 
 -- The old table goes with its counting triggers; deleting an entity now removes only its
 -- relation rows.
@@ -78,21 +82,19 @@ BEGIN
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         UPDATE entity_facet_counts c
            SET entities = c.entities - gone.n
-          FROM (SELECT split_part(v, chr(31), 1) AS key, lower(r.kind) AS kind,
-                       substr(v, strpos(v, chr(31)) + 1) AS value, count(*) AS n
-                  FROM removed r, unnest(r.counted_values) v
+          FROM (SELECT p.key, lower(r.kind) AS kind, p.value, count(*) AS n
+                  FROM removed r, entry_pairs(r.counted_values) p
                  GROUP BY 1, 2, 3) gone
          WHERE (c.key, c.kind, c.value) = (gone.key, gone.kind, gone.value);
         DELETE FROM entity_facet_counts c
-         USING (SELECT DISTINCT split_part(v, chr(31), 1) AS key, lower(r.kind) AS kind,
-                       substr(v, strpos(v, chr(31)) + 1) AS value
-                  FROM removed r, unnest(r.counted_values) v) gone
+         USING (SELECT DISTINCT p.key, lower(r.kind) AS kind, p.value
+                  FROM removed r, entry_pairs(r.counted_values) p) gone
          WHERE (c.key, c.kind, c.value) = (gone.key, gone.kind, gone.value) AND c.entities = 0;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO entity_facet_counts AS c (key, kind, value, entities)
-        SELECT split_part(v, chr(31), 1), lower(a.kind), substr(v, strpos(v, chr(31)) + 1), count(*)
-          FROM added a, unnest(a.counted_values) v
+        SELECT p.key, lower(a.kind), p.value, count(*)
+          FROM added a, entry_pairs(a.counted_values) p
          GROUP BY 1, 2, 3
          ORDER BY 1, 2, 3
             ON CONFLICT (key, kind, value) DO UPDATE SET entities = c.entities + excluded.entities;

@@ -15,9 +15,8 @@ use app::error::AppError;
 
 /// Rows of the kept counts that differ from a recount (in either direction).
 const DIFFERENCES: &str = "\
-    WITH recount AS (SELECT split_part(v, chr(31), 1) AS key, lower(kind) AS kind, \
-                            substr(v, strpos(v, chr(31)) + 1) AS value, count(*) AS entities \
-                       FROM entities, unnest(counted_values) v GROUP BY 1, 2, 3) \
+    WITH recount AS (SELECT p.key, lower(kind) AS kind, p.value, count(*) AS entities \
+                       FROM entities, entry_pairs(counted_values) p GROUP BY 1, 2, 3) \
     SELECT count(*) AS n FROM ((SELECT * FROM recount EXCEPT SELECT * FROM entity_facet_counts) \
                      UNION ALL (SELECT * FROM entity_facet_counts EXCEPT SELECT * FROM recount)) differences";
 
