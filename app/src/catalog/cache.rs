@@ -1,11 +1,13 @@
 //! Counts and facets of catalog views, cached per tenant and catalog version. Every write
 //! bumps the version in the database, so an entry is never served after a change, on any
-//! server instance. One cache per app (it lives in `AppState`): two apps in one process, as in
-//! the tests, never share entries.
+//! server instance. Views the in-memory facet index answers (`facet_index`) are counted there
+//! instead, which a write does not throw away. One cache per app (it lives in `AppState`): two
+//! apps in one process, as in the tests, never share entries.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::facet_index::FacetIndexes;
 use crate::tenancy::model::TenantId;
 
 /// Entries kept before the cache starts over (a view's entry is a few kilobytes).
@@ -24,6 +26,7 @@ type Key = (TenantId, i64, String);
 #[derive(Clone, Default)]
 pub struct CatalogCache {
     entries: Arc<Mutex<HashMap<Key, Cached>>>,
+    pub index: FacetIndexes,
 }
 
 impl CatalogCache {

@@ -7,6 +7,8 @@ pub mod archive;
 pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod document;
+#[cfg(feature = "ssr")]
+pub mod facet_index;
 pub mod graph;
 pub mod import_pages;
 #[cfg(feature = "ssr")]

@@ -8,7 +8,9 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::query::{prefix_tsquery, Condition, EntityQuery, Filter, KindScope, Predicate as QueryPredicate, SortField};
-use crate::db::schema::{catalog_state, entities, entity_facet_counts, entity_relations, entity_values};
+use crate::db::schema::{
+    catalog_state, entities, entity_changes, entity_facet_counts, entity_relations, entity_values,
+};
 use crate::db::Connection;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -151,6 +153,46 @@ pub struct EntityText {
 /// Every entity's text, in reference order.
 pub async fn entity_texts(conn: &mut Connection) -> QueryResult<Vec<EntityText>> {
     entities::table.order(entities::entity_ref).select(EntityText::as_select()).load(conn).await
+}
+
+/// What the in-memory facet index keeps of an entity (`facet_index`).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = entities, check_for_backend(Pg))]
+pub struct FacetRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub namespace: String,
+    pub owner_ref: Option<String>,
+    pub spec_type: Option<String>,
+    pub lifecycle: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// The facet columns of every entity, or of the entities `ids` that still exist.
+pub async fn facet_rows(mut conn: &Connection, ids: Option<Vec<Uuid>>) -> QueryResult<Vec<FacetRow>> {
+    let mut query = entities::table.select(FacetRow::as_select()).into_boxed();
+    if let Some(ids) = ids {
+        query = query.filter(entities::id.eq_any(ids));
+    }
+    query.load(&mut conn).await
+}
+
+/// The number of the last catalog write in the change log (0 before the first).
+pub async fn last_change(mut conn: &Connection) -> QueryResult<i64> {
+    let last: Option<i64> =
+        entity_changes::table.select(diesel::dsl::max(entity_changes::seq)).first(&mut conn).await?;
+    Ok(last.unwrap_or(0))
+}
+
+/// The logged writes from number `seq` on, that one included, in commit order: a reader that
+/// does not get `seq` back has missed writes whose entries are gone.
+pub async fn changes_from(mut conn: &Connection, seq: i64) -> QueryResult<Vec<(i64, Vec<Uuid>)>> {
+    entity_changes::table
+        .filter(entity_changes::seq.ge(seq))
+        .order(entity_changes::seq)
+        .select((entity_changes::seq, entity_changes::ids))
+        .load(&mut conn)
+        .await
 }
 
 /// The catalog's version; `bump_version` runs in every writing transaction.

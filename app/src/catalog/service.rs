@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::cache::{Cached, CatalogCache};
 use super::document::{self, EntityJson};
+use super::facet_index::FacetIndex;
 use super::index::{is_counted, search_text, SearchEntries};
 use super::model::{
     DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, FacetCount, ImportReport, RelationView,
@@ -23,7 +24,7 @@ use super::view::{CatalogPage, CatalogView, FACETS, PAGE_SIZE};
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::db::{durability, Connection, Database};
 use crate::error::{AppError, AppResult};
-use crate::tenancy::model::{Tenant, TenantId};
+use crate::tenancy::model::Tenant;
 
 /// The most an upload (all files together) may hold.
 pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
@@ -505,7 +506,7 @@ pub async fn query(
     with_total: bool,
 ) -> AppResult<QueryPage> {
     let q = q.checked()?;
-    let tenant_id = tenant.id;
+    let scoped = tenant.clone();
     let cache = cache.clone();
     db.read_tenant(tenant, move |conn| {
         Box::pin(async move {
@@ -515,7 +516,7 @@ pub async fn query(
             let rows = async { Ok::<_, AppError>(repo::query(conn, &page).await?) };
             let total = async {
                 match with_total {
-                    true => Ok(Some(count_matching(conn, &cache, tenant_id, &q).await?)),
+                    true => Ok(Some(count_matching(conn, &cache, &scoped, &q).await?)),
                     false => Ok(None),
                 }
             };
@@ -529,8 +530,9 @@ pub async fn query(
 }
 
 /// The number of entities a query matches: kept by the writes for a query by kind alone,
-/// otherwise counted once per catalog version.
-async fn count_matching(conn: &Connection, cache: &CatalogCache, tenant: TenantId, q: &EntityQuery) -> AppResult<i64> {
+/// counted in memory for a filter on the facet columns, otherwise counted once per catalog
+/// version.
+async fn count_matching(conn: &Connection, cache: &CatalogCache, tenant: &Tenant, q: &EntityQuery) -> AppResult<i64> {
     if let Some(scope) = q.kind_scope() {
         return Ok(repo::counted_entities(conn, &scope).await?);
     }
@@ -538,12 +540,20 @@ async fn count_matching(conn: &Connection, cache: &CatalogCache, tenant: TenantI
         return Ok(repo::count(conn, q).await?);
     }
     let version = repo::version(conn).await?;
+    if q.predicate.is_none() && q.full_text.is_none() && FacetIndex::supports(&q.filter) {
+        let count = cache.index.read(conn, tenant.schema.as_str(), version, |index| {
+            index.compile(&q.filter).map(|filter| index.count(&filter))
+        });
+        if let Some(n) = count.await? {
+            return Ok(n);
+        }
+    }
     let key = format!("count:{:?}:{:?}:{:?}", q.filter, q.predicate, q.full_text);
-    if let Some(Cached::Count(n)) = cache.get(tenant, version, &key) {
+    if let Some(Cached::Count(n)) = cache.get(tenant.id, version, &key) {
         return Ok(n);
     }
     let n = repo::count(conn, q).await?;
-    cache.put(tenant, version, key, Cached::Count(n));
+    cache.put(tenant.id, version, key, Cached::Count(n));
     Ok(n)
 }
 
@@ -738,7 +748,7 @@ pub async fn list_page(
         limit: PAGE_SIZE,
     }
     .checked()?;
-    let tenant_id = tenant.id;
+    let scoped = tenant.clone();
     let cache = cache.clone();
     let (rows, snippets, total, kinds, facet_counts) = db
         .read_tenant(tenant, move |conn| {
@@ -747,7 +757,7 @@ pub async fn list_page(
                 let page = async { Ok::<_, AppError>(repo::query(conn, &query).await?) };
                 let version = async { Ok::<_, AppError>(repo::version(conn).await?) };
                 let (rows, total, version) =
-                    futures_util::try_join!(page, count_matching(conn, &cache, tenant_id, &query), version)?;
+                    futures_util::try_join!(page, count_matching(conn, &cache, &scoped, &query), version)?;
                 let snippets = async {
                     match query.full_text.as_deref().and_then(prefix_tsquery) {
                         Some(tsquery) => {
@@ -760,7 +770,7 @@ pub async fn list_page(
                 let key = format!("facets:{facet_filter:?}:{filter:?}");
                 let cached = match filter.is_volatile() {
                     true => None,
-                    false => cache.get(tenant_id, version, &key),
+                    false => cache.get(scoped.id, version, &key),
                 };
                 let counted = async {
                     if let Some(Cached::Facets(kinds, facets)) = cached {
@@ -784,12 +794,29 @@ pub async fn list_page(
                                 })?;
                             (every, facets)
                         }
-                        _ => futures_util::try_join!(
-                            async { Ok::<_, AppError>(repo::kind_counts(conn, &facet_filter).await?) },
-                            async { Ok(repo::column_facets(conn, &filter).await?) }
-                        )?,
+                        // A facet chosen: counted in memory when the index can test the filters
+                        // (see `facet_index`), so a write costs the next view its changed rows only.
+                        _ => {
+                            let in_memory = match FacetIndex::supports(&filter) && FacetIndex::supports(&facet_filter) {
+                                true => {
+                                    let read = cache.index.read(conn, scoped.schema.as_str(), version, |index| {
+                                        let (kinds, facets) = (index.compile(&facet_filter)?, index.compile(&filter)?);
+                                        Some((index.kind_counts(&kinds), index.facets(&facets)))
+                                    });
+                                    read.await?
+                                }
+                                false => None,
+                            };
+                            match in_memory {
+                                Some(counted) => counted,
+                                None => futures_util::try_join!(
+                                    async { Ok::<_, AppError>(repo::kind_counts(conn, &facet_filter).await?) },
+                                    async { Ok(repo::column_facets(conn, &filter).await?) }
+                                )?,
+                            }
+                        }
                     };
-                    cache.put(tenant_id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
+                    cache.put(scoped.id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
                     Ok((kinds, facets))
                 };
                 let (snippets, (kinds, facets)) = futures_util::try_join!(snippets, counted)?;

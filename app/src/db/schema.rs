@@ -185,6 +185,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Which entities each catalog write touched, in commit order (migration 2026-12-06-000045).
+    entity_changes (seq) {
+        seq -> Int8,
+        ids -> Array<Uuid>,
+    }
+}
+
+diesel::table! {
     entity_facet_counts (key, kind, value) {
         key -> Text,
         kind -> Text,

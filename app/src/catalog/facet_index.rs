@@ -1,0 +1,422 @@
+//! Counts of filtered catalog views, counted in memory: the list page's kind tabs, facets and
+//! total once a facet is chosen (components in production), and the totals of REST queries
+//! filtered on the same columns.
+//!
+//! The kept counts (`entity_facet_counts`) answer a view filtered by kind alone. Under any other
+//! filter PostgreSQL has to read every matching row again after each write: 115 ms for the
+//! components in production at 100,000 entities, 1.3 s at a million. Each server keeps instead,
+//! per tenant, the few columns these views count — about 40 bytes per entity — and brings them
+//! up to date from `entity_changes`, the ids each write touched, reading only the entities that
+//! changed. Counting a million rows in memory takes milliseconds.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::query::{Condition, Filter};
+use super::repo::{self, FacetRow, FACET_VALUES};
+use crate::db::Connection;
+use crate::kept::KeptPerTenant;
+
+/// More changed entities than this and the index reads the whole catalog again: one scan is
+/// cheaper than looking up that many ids.
+const REREAD_OVER: usize = 20_000;
+
+/// The facets the index counts, in the order the list page's SQL gives them
+/// (`repo::column_facets`); the tags come last.
+const FACET_COLUMNS: [(&str, Column); 4] = [
+    ("relations.ownedBy", Column::Owner),
+    ("spec.type", Column::Type),
+    ("spec.lifecycle", Column::Lifecycle),
+    ("metadata.namespace", Column::Namespace),
+];
+
+/// The per-tenant indexes of this server; cheap to clone.
+#[derive(Clone, Default)]
+pub struct FacetIndexes(KeptPerTenant<Mutex<Option<FacetIndex>>>);
+
+impl FacetIndexes {
+    /// `read` of `schema`'s index, first brought up to date with the catalog at `version` (or
+    /// later) through `conn`.
+    pub async fn read<T>(
+        &self,
+        conn: &Connection,
+        schema: &str,
+        version: i64,
+        read: impl FnOnce(&FacetIndex) -> T,
+    ) -> diesel::QueryResult<T> {
+        let slot = match self.0.usable(schema, |_| true) {
+            Some(slot) => slot,
+            None => {
+                // Whoever keeps a slot first wins; the others use theirs.
+                self.0.keep(schema, Arc::new(Mutex::new(None)), |_| false);
+                self.0.kept(schema).expect("just kept")
+            }
+        };
+        let mut index = slot.lock().await;
+        let current = match index.take() {
+            Some(index) if index.version >= version => index,
+            Some(stale) => brought_up(conn, stale, version).await?,
+            None => FacetIndex::read_all(conn, version).await?,
+        };
+        Ok(read(index.insert(current)))
+    }
+}
+
+/// `index` with the writes logged since it was read applied, or read again when they are too
+/// many or their log entries are gone.
+async fn brought_up(conn: &Connection, mut index: FacetIndex, version: i64) -> diesel::QueryResult<FacetIndex> {
+    let changes = repo::changes_from(conn, index.seen).await?;
+    if changes.first().map(|(seq, _)| *seq) != Some(index.seen) {
+        return FacetIndex::read_all(conn, version).await;
+    }
+    let changed: HashSet<Uuid> = changes.iter().skip(1).flat_map(|(_, ids)| ids.iter().copied()).collect();
+    if changed.len() > REREAD_OVER {
+        return FacetIndex::read_all(conn, version).await;
+    }
+    let seen = changes.last().map_or(index.seen, |(seq, _)| *seq);
+    if !changed.is_empty() {
+        let ids: Vec<Uuid> = changed.into_iter().collect();
+        let rows = repo::facet_rows(conn, Some(ids.clone())).await?;
+        for id in ids {
+            index.remove(id);
+        }
+        for row in rows {
+            index.insert(row);
+        }
+    }
+    index.seen = seen;
+    index.version = version;
+    Ok(index)
+}
+
+#[derive(Clone, Copy)]
+enum Column {
+    Kind,
+    Namespace,
+    Owner,
+    Type,
+    Lifecycle,
+}
+
+/// One column's distinct values, numbered in the order they were first seen. Values of deleted
+/// entities stay until the index is read again: a catalog's kinds, owners and types are few.
+#[derive(Default)]
+struct Values {
+    numbers: HashMap<Box<str>, u32>,
+    values: Vec<Box<str>>,
+    /// The number of each value's lower-cased form (itself when already lower-case).
+    lower: Vec<u32>,
+}
+
+impl Values {
+    fn number(&mut self, value: &str) -> u32 {
+        if let Some(&n) = self.numbers.get(value) {
+            return n;
+        }
+        let n = self.values.len() as u32;
+        self.values.push(value.into());
+        self.numbers.insert(value.into(), n);
+        self.lower.push(n);
+        let lower = value.to_lowercase();
+        if lower != value {
+            self.lower[n as usize] = self.number(&lower);
+        }
+        n
+    }
+
+    fn find(&self, value: &str) -> Option<u32> {
+        self.numbers.get(value).copied()
+    }
+}
+
+/// No value (a NULL column), and the kind of a free slot.
+const NONE: u32 = u32::MAX;
+
+struct Row {
+    /// Numbers of kind, namespace, owner, type and lifecycle, in `Column` order.
+    columns: [u32; 5],
+    tags: Box<[u32]>,
+}
+
+/// One tenant's entities, as the counted columns' value numbers.
+pub struct FacetIndex {
+    /// The catalog version this index includes at least, and the last change it applied.
+    version: i64,
+    seen: i64,
+    values: [Values; 5],
+    tags: Values,
+    rows: Vec<Row>,
+    slots: HashMap<Uuid, usize>,
+    free: Vec<usize>,
+}
+
+/// A condition the index tests: a column whose value (lower-cased, or exactly as stored for the
+/// owner reference, as the SQL compares them) is one of `numbers`, or a tag among them.
+enum Test {
+    Column { column: Column, lower: bool, numbers: Vec<u32> },
+    Tag(Vec<u32>),
+}
+
+/// A filter the index can test: alternatives of tests that must all hold.
+pub struct Compiled(Vec<Vec<Test>>);
+
+impl FacetIndex {
+    async fn read_all(conn: &Connection, version: i64) -> diesel::QueryResult<Self> {
+        // The log position first: entities read after it include at least its writes.
+        let seen = repo::last_change(conn).await?;
+        let rows = repo::facet_rows(conn, None).await?;
+        let mut index = Self {
+            version,
+            seen,
+            values: Default::default(),
+            tags: Values::default(),
+            rows: Vec::with_capacity(rows.len()),
+            slots: HashMap::with_capacity(rows.len()),
+            free: Vec::new(),
+        };
+        for row in rows {
+            index.insert(row);
+        }
+        Ok(index)
+    }
+
+    fn insert(&mut self, row: FacetRow) {
+        let mut number =
+            |column: Column, value: Option<&str>| value.map_or(NONE, |v| self.values[column as usize].number(v));
+        let columns = [
+            number(Column::Kind, Some(&row.kind)),
+            number(Column::Namespace, Some(&row.namespace)),
+            number(Column::Owner, row.owner_ref.as_deref()),
+            number(Column::Type, row.spec_type.as_deref()),
+            number(Column::Lifecycle, row.lifecycle.as_deref()),
+        ];
+        let tags = row.tags.iter().map(|tag| self.tags.number(tag)).collect();
+        let entry = Row { columns, tags };
+        match self.free.pop() {
+            Some(slot) => {
+                self.rows[slot] = entry;
+                self.slots.insert(row.id, slot);
+            }
+            None => {
+                self.slots.insert(row.id, self.rows.len());
+                self.rows.push(entry);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: Uuid) {
+        if let Some(slot) = self.slots.remove(&id) {
+            self.rows[slot] = Row { columns: [NONE; 5], tags: Box::default() };
+            self.free.push(slot);
+        }
+    }
+
+    /// Whether the index can answer for `filter`: every condition is on a counted column with
+    /// a value (or a bare `kind`, which every entity has), as the list page's filters are.
+    pub fn supports(filter: &Filter) -> bool {
+        filter.0.iter().all(|set| {
+            set.iter().all(|c| match c.value {
+                Some(_) => Self::column_of(&c.key).is_some() || c.key == "metadata.tags",
+                // A bare key with a value elsewhere in its set means the values.
+                None => c.key == "kind" || set.iter().any(|other| other.key == c.key && other.value.is_some()),
+            })
+        })
+    }
+
+    fn column_of(key: &str) -> Option<(Column, bool)> {
+        Some(match key {
+            "kind" => (Column::Kind, true),
+            "metadata.namespace" => (Column::Namespace, true),
+            "relations.ownedby" => (Column::Owner, false),
+            "spec.type" => (Column::Type, true),
+            "spec.lifecycle" => (Column::Lifecycle, true),
+            _ => return None,
+        })
+    }
+
+    /// `filter` as tests on this index's value numbers, if `supports` accepts it. As in SQL
+    /// (`repo::filter_set`), the values of a key repeated in a set are alternatives.
+    pub fn compile(&self, filter: &Filter) -> Option<Compiled> {
+        if !Self::supports(filter) {
+            return None;
+        }
+        let sets = filter.0.iter().map(|set| {
+            let mut tests: Vec<(&str, Test)> = Vec::new();
+            for Condition { key, value } in set {
+                let Some(value) = value else { continue };
+                let test = match tests.iter_mut().find(|(k, _)| k == key) {
+                    Some((_, test)) => test,
+                    None => {
+                        let test = match Self::column_of(key) {
+                            Some((column, lower)) => Test::Column { column, lower, numbers: Vec::new() },
+                            None => Test::Tag(Vec::new()),
+                        };
+                        tests.push((key, test));
+                        &mut tests.last_mut().expect("just pushed").1
+                    }
+                };
+                // A value no entity has matches nothing: it adds no number.
+                match test {
+                    Test::Column { column, numbers, .. } => numbers.extend(self.values[*column as usize].find(value)),
+                    Test::Tag(numbers) => numbers.extend(self.tags.find(value)),
+                }
+            }
+            tests.into_iter().map(|(_, test)| test).collect()
+        });
+        Some(Compiled(sets.collect()))
+    }
+
+    fn matches(&self, row: &Row, filter: &Compiled) -> bool {
+        if row.columns[Column::Kind as usize] == NONE {
+            return false;
+        }
+        filter.0.is_empty()
+            || filter.0.iter().any(|set| {
+                set.iter().all(|test| match test {
+                    Test::Column { column, lower, numbers } => {
+                        let n = row.columns[*column as usize];
+                        n != NONE
+                            && numbers.contains(&if *lower {
+                                self.values[*column as usize].lower[n as usize]
+                            } else {
+                                n
+                            })
+                    }
+                    Test::Tag(numbers) => row.tags.iter().any(|tag| numbers.contains(tag)),
+                })
+            })
+    }
+
+    fn matching<'a>(&'a self, filter: &'a Compiled) -> impl Iterator<Item = &'a Row> + 'a {
+        self.rows.iter().filter(move |row| self.matches(row, filter))
+    }
+
+    /// How many entities match.
+    pub fn count(&self, filter: &Compiled) -> i64 {
+        self.matching(filter).count() as i64
+    }
+
+    /// Entity counts per kind, the most frequent first.
+    pub fn kind_counts(&self, filter: &Compiled) -> Vec<(String, i64)> {
+        let mut counts = vec![0i64; self.values[Column::Kind as usize].values.len()];
+        for row in self.matching(filter) {
+            counts[row.columns[Column::Kind as usize] as usize] += 1;
+        }
+        ranked(&self.values[Column::Kind as usize], counts, usize::MAX)
+    }
+
+    /// The list page's facets over the matching entities, as `repo::column_facets` gives them.
+    pub fn facets(&self, filter: &Compiled) -> Vec<(&'static str, Vec<(String, i64)>)> {
+        let mut counts: Vec<Vec<i64>> =
+            FACET_COLUMNS.iter().map(|(_, column)| vec![0; self.values[*column as usize].values.len()]).collect();
+        let mut tags = vec![0i64; self.tags.values.len()];
+        for row in self.matching(filter) {
+            for (at, (_, column)) in FACET_COLUMNS.iter().enumerate() {
+                let n = row.columns[*column as usize];
+                if n != NONE {
+                    counts[at][n as usize] += 1;
+                }
+            }
+            for &tag in row.tags.iter() {
+                tags[tag as usize] += 1;
+            }
+        }
+        let limit = FACET_VALUES as usize;
+        let mut facets: Vec<(&'static str, Vec<(String, i64)>)> = FACET_COLUMNS
+            .iter()
+            .zip(counts)
+            .map(|((path, column), counts)| (*path, ranked(&self.values[*column as usize], counts, limit)))
+            .collect();
+        facets.push(("metadata.tags", ranked(&self.tags, tags, limit)));
+        facets
+    }
+}
+
+/// The values counted at least once, the most frequent first (then by value), at most `limit`.
+fn ranked(values: &Values, counts: Vec<i64>, limit: usize) -> Vec<(String, i64)> {
+    let mut ranked: Vec<(String, i64)> = counts
+        .into_iter()
+        .enumerate()
+        .filter(|(_, count)| *count > 0)
+        .map(|(n, count)| (values.values[n].to_string(), count))
+        .collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(limit);
+    ranked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str, owner: Option<&str>, lifecycle: Option<&str>, tags: &[&str]) -> FacetRow {
+        FacetRow {
+            id: Uuid::new_v4(),
+            kind: kind.into(),
+            namespace: "default".into(),
+            owner_ref: owner.map(Into::into),
+            spec_type: Some("service".into()),
+            lifecycle: lifecycle.map(Into::into),
+            tags: tags.iter().map(|t| (*t).into()).collect(),
+        }
+    }
+
+    fn index(rows: Vec<FacetRow>) -> FacetIndex {
+        let mut index = FacetIndex {
+            version: 0,
+            seen: 0,
+            values: Default::default(),
+            tags: Values::default(),
+            rows: Vec::new(),
+            slots: HashMap::new(),
+            free: Vec::new(),
+        };
+        for row in rows {
+            index.insert(row);
+        }
+        index
+    }
+
+    fn count(index: &FacetIndex, filter: &[&str]) -> Option<i64> {
+        let filter = Filter::parse(filter.iter().copied()).unwrap();
+        index.compile(&filter).map(|f| index.count(&f))
+    }
+
+    #[test]
+    fn filters_match_as_the_sql_compares_them() {
+        let gone = row("Component", Some("group:default/a"), Some("production"), &["go"]);
+        let gone_id = gone.id;
+        let mut index = index(vec![
+            row("Component", Some("group:default/a"), Some("Production"), &["go", "web"]),
+            row("Component", Some("group:default/b"), Some("experimental"), &["go"]),
+            row("API", Some("group:default/a"), None, &[]),
+            gone,
+        ]);
+        index.remove(gone_id);
+        // Kind, type and lifecycle compare lower-cased; the deleted entity counts nowhere.
+        assert_eq!(count(&index, &["kind=component,spec.lifecycle=production"]), Some(1));
+        assert_eq!(count(&index, &["kind=component,kind=api"]), Some(3));
+        assert_eq!(count(&index, &["kind=api", "spec.lifecycle=experimental"]), Some(2));
+        assert_eq!(count(&index, &["relations.ownedby=group:default/a,metadata.tags=go"]), Some(1));
+        assert_eq!(count(&index, &["metadata.tags=missing"]), Some(0));
+        assert_eq!(count(&index, &["kind"]), Some(3));
+        assert_eq!(count(&index, &[]), Some(3));
+        // What the index cannot test is left to SQL.
+        assert_eq!(count(&index, &["spec.lifecycle"]), None);
+        assert_eq!(count(&index, &["metadata.name=x"]), None);
+        // A freed slot takes the next entity.
+        index.insert(row("Group", None, None, &[]));
+        assert_eq!(index.rows.len(), 4);
+        let all = index.compile(&Filter::default()).unwrap();
+        assert_eq!(index.kind_counts(&all), vec![("Component".into(), 2), ("API".into(), 1), ("Group".into(), 1)]);
+        let facets = index.facets(&all);
+        assert_eq!(
+            facets[0],
+            ("relations.ownedBy", vec![("group:default/a".into(), 2), ("group:default/b".into(), 1)])
+        );
+        assert_eq!(facets[4], ("metadata.tags", vec![("go".into(), 2), ("web".into(), 1)]));
+    }
+}
