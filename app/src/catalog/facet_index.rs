@@ -37,29 +37,42 @@ const FACET_COLUMNS: [(&str, Column); 4] = [
 #[derive(Clone, Default)]
 pub struct FacetIndexes(KeptPerTenant<Mutex<Option<FacetIndex>>>);
 
+/// What a reader does when this server keeps no index for the tenant yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum IfMissing {
+    /// Reads the whole catalog into one (the list page's facets, whose SQL is the slow part).
+    Read,
+    /// Answers `None`: the caller's SQL is cheap enough (a total, most often of a selective
+    /// filter), and REST traffic alone should not cost a server the catalog's memory.
+    Skip,
+}
+
 impl FacetIndexes {
     /// `read` of `schema`'s index, first brought up to date with the catalog at `version` (or
-    /// later) through `conn`.
+    /// later) through `conn`; `None` when there is no index and `if_missing` says to skip.
     pub async fn read<T>(
         &self,
         conn: &Connection,
         schema: &str,
         version: i64,
-        read: impl FnOnce(&FacetIndex) -> T,
-    ) -> diesel::QueryResult<T> {
-        let slot = match self.0.usable(schema, |_| true) {
-            Some(slot) => slot,
-            None => {
+        if_missing: IfMissing,
+        read: impl FnOnce(&FacetIndex) -> Option<T>,
+    ) -> diesel::QueryResult<Option<T>> {
+        let slot = match (self.0.usable(schema, |_| true), if_missing) {
+            (Some(slot), _) => slot,
+            (None, IfMissing::Skip) => return Ok(None),
+            (None, IfMissing::Read) => {
                 // Whoever keeps a slot first wins; the others use theirs.
                 self.0.keep(schema, Arc::new(Mutex::new(None)), |_| false);
                 self.0.kept(schema).expect("just kept")
             }
         };
         let mut index = slot.lock().await;
-        let current = match index.take() {
-            Some(index) if index.version >= version => index,
-            Some(stale) => brought_up(conn, stale, version).await?,
-            None => FacetIndex::read_all(conn, version).await?,
+        let current = match (index.take(), if_missing) {
+            (Some(index), _) if index.version >= version => index,
+            (Some(stale), _) => brought_up(conn, stale, version).await?,
+            (None, IfMissing::Read) => FacetIndex::read_all(conn, version).await?,
+            (None, IfMissing::Skip) => return Ok(None),
         };
         Ok(read(index.insert(current)))
     }

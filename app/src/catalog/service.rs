@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::cache::{Cached, CatalogCache};
 use super::document::{self, EntityJson};
-use super::facet_index::FacetIndex;
+use super::facet_index::{FacetIndex, IfMissing};
 use super::index::{is_counted, search_text, SearchEntries};
 use super::model::{
     DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, FacetCount, ImportReport, RelationView,
@@ -530,8 +530,8 @@ pub async fn query(
 }
 
 /// The number of entities a query matches: kept by the writes for a query by kind alone,
-/// counted in memory for a filter on the facet columns, otherwise counted once per catalog
-/// version.
+/// otherwise counted once per catalog version, in memory when the server keeps the tenant's
+/// facet index and it can test the filter.
 async fn count_matching(conn: &Connection, cache: &CatalogCache, tenant: &Tenant, q: &EntityQuery) -> AppResult<i64> {
     if let Some(scope) = q.kind_scope() {
         return Ok(repo::counted_entities(conn, &scope).await?);
@@ -540,19 +540,23 @@ async fn count_matching(conn: &Connection, cache: &CatalogCache, tenant: &Tenant
         return Ok(repo::count(conn, q).await?);
     }
     let version = repo::version(conn).await?;
-    if q.predicate.is_none() && q.full_text.is_none() && FacetIndex::supports(&q.filter) {
-        let count = cache.index.read(conn, tenant.schema.as_str(), version, |index| {
-            index.compile(&q.filter).map(|filter| index.count(&filter))
-        });
-        if let Some(n) = count.await? {
-            return Ok(n);
-        }
-    }
     let key = format!("count:{:?}:{:?}:{:?}", q.filter, q.predicate, q.full_text);
     if let Some(Cached::Count(n)) = cache.get(tenant.id, version, &key) {
         return Ok(n);
     }
-    let n = repo::count(conn, q).await?;
+    let in_memory = match q.predicate.is_none() && q.full_text.is_none() && FacetIndex::supports(&q.filter) {
+        true => {
+            let read = cache.index.read(conn, tenant.schema.as_str(), version, IfMissing::Skip, |index| {
+                index.compile(&q.filter).map(|filter| index.count(&filter))
+            });
+            read.await?
+        }
+        false => None,
+    };
+    let n = match in_memory {
+        Some(n) => n,
+        None => repo::count(conn, q).await?,
+    };
     cache.put(tenant.id, version, key, Cached::Count(n));
     Ok(n)
 }
@@ -799,7 +803,8 @@ pub async fn list_page(
                         _ => {
                             let in_memory = match FacetIndex::supports(&filter) && FacetIndex::supports(&facet_filter) {
                                 true => {
-                                    let read = cache.index.read(conn, scoped.schema.as_str(), version, |index| {
+                                    let schema = scoped.schema.as_str();
+                                    let read = cache.index.read(conn, schema, version, IfMissing::Read, |index| {
                                         let (kinds, facets) = (index.compile(&facet_filter)?, index.compile(&filter)?);
                                         Some((index.kind_counts(&kinds), index.facets(&facets)))
                                     });
