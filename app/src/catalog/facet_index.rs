@@ -227,6 +227,23 @@ impl FacetIndex {
         }
     }
 
+    /// The bytes this index holds on the heap (what its tables allocated, without the
+    /// allocator's own overhead).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let values = |v: &Values| {
+            let text: usize = v.values.iter().map(|s| 2 * s.len()).sum();
+            text + v.values.capacity() * size_of::<Box<str>>()
+                + v.numbers.capacity() * (size_of::<(Box<str>, u32)>() + 1)
+                + v.lower.capacity() * size_of::<u32>()
+        };
+        self.rows.capacity() * size_of::<Row>()
+            + self.rows.iter().map(|row| row.tags.len() * size_of::<u32>()).sum::<usize>()
+            + self.slots.capacity() * (size_of::<(Uuid, usize)>() + 1)
+            + self.free.capacity() * size_of::<usize>()
+            + self.values.iter().chain([&self.tags]).map(values).sum::<usize>()
+    }
+
     /// Whether the index can answer for `filter`: every condition is on a counted column with
     /// a value (or a bare `kind`, which every entity has), as the list page's filters are.
     pub fn supports(filter: &Filter) -> bool {

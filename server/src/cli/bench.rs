@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use app::audit::service::AuditSource;
 use app::catalog::cache::CatalogCache;
+use app::catalog::facet_index::IfMissing;
 use app::catalog::query::{EntityQuery, Filter, Sort, SortField};
 use app::catalog::refs::EntityRef;
 use app::catalog::service;
@@ -200,6 +201,23 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
         .await?;
         print_row(label, &timings);
         println!("{:<48} {:>9.2}", "  first view since the server started", first.as_secs_f64() * 1000.0);
+    }
+    let (index, schema) = (cache.index.clone(), tenant.schema.as_str().to_owned());
+    let index_bytes = db
+        .read_tenant(tenant, move |conn| {
+            Box::pin(async move {
+                let version = app::catalog::repo::version(conn).await?;
+                let read = index.read(conn, &schema, version, IfMissing::Skip, |index| Some(index.heap_bytes()));
+                Ok::<_, AppError>(read.await?)
+            })
+        })
+        .await?;
+    if let Some(bytes) = index_bytes {
+        println!(
+            "facet index of the list page: {:.1} MiB ({:.0} bytes an entity)",
+            bytes as f64 / 1048576.0,
+            bytes as f64 / args.entities as f64
+        );
     }
     let facet_timings = sample(args.samples, || async {
         service::facets(
