@@ -24,7 +24,7 @@ use super::view::{CatalogPage, CatalogView, FACETS, PAGE_SIZE};
 use crate::audit::service::{record, AuditEvent, AuditSource};
 use crate::db::{durability, Connection, Database};
 use crate::error::{AppError, AppResult};
-use crate::tenancy::model::Tenant;
+use crate::tenancy::model::{SchemaName, Tenant, TenantId};
 
 /// The most an upload (all files together) may hold.
 pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
@@ -506,7 +506,7 @@ pub async fn query(
     with_total: bool,
 ) -> AppResult<QueryPage> {
     let q = q.checked()?;
-    let scoped = tenant.clone();
+    let (tenant_id, schema) = (tenant.id, tenant.schema.clone());
     let cache = cache.clone();
     db.read_tenant(tenant, move |conn| {
         Box::pin(async move {
@@ -516,7 +516,7 @@ pub async fn query(
             let rows = async { Ok::<_, AppError>(repo::query(conn, &page).await?) };
             let total = async {
                 match with_total {
-                    true => Ok(Some(count_matching(conn, &cache, &scoped, &q).await?)),
+                    true => Ok(Some(count_matching(conn, &cache, tenant_id, &schema, &q).await?)),
                     false => Ok(None),
                 }
             };
@@ -532,7 +532,13 @@ pub async fn query(
 /// The number of entities a query matches: kept by the writes for a query by kind alone,
 /// otherwise counted once per catalog version, in memory when the server keeps the tenant's
 /// facet index and it can test the filter.
-async fn count_matching(conn: &Connection, cache: &CatalogCache, tenant: &Tenant, q: &EntityQuery) -> AppResult<i64> {
+async fn count_matching(
+    conn: &Connection,
+    cache: &CatalogCache,
+    tenant: TenantId,
+    schema: &SchemaName,
+    q: &EntityQuery,
+) -> AppResult<i64> {
     if let Some(scope) = q.kind_scope() {
         return Ok(repo::counted_entities(conn, &scope).await?);
     }
@@ -541,12 +547,12 @@ async fn count_matching(conn: &Connection, cache: &CatalogCache, tenant: &Tenant
     }
     let version = repo::version(conn).await?;
     let key = format!("count:{:?}:{:?}:{:?}", q.filter, q.predicate, q.full_text);
-    if let Some(Cached::Count(n)) = cache.get(tenant.id, version, &key) {
+    if let Some(Cached::Count(n)) = cache.get(tenant, version, &key) {
         return Ok(n);
     }
     let in_memory = match q.predicate.is_none() && q.full_text.is_none() && FacetIndex::supports(&q.filter) {
         true => {
-            let read = cache.index.read(conn, tenant.schema.as_str(), version, IfMissing::Skip, |index| {
+            let read = cache.index.read(conn, schema.as_str(), version, IfMissing::Skip, |index| {
                 index.compile(&q.filter).map(|filter| index.count(&filter))
             });
             read.await?
@@ -557,7 +563,7 @@ async fn count_matching(conn: &Connection, cache: &CatalogCache, tenant: &Tenant
         Some(n) => n,
         None => repo::count(conn, q).await?,
     };
-    cache.put(tenant.id, version, key, Cached::Count(n));
+    cache.put(tenant, version, key, Cached::Count(n));
     Ok(n)
 }
 
@@ -752,7 +758,7 @@ pub async fn list_page(
         limit: PAGE_SIZE,
     }
     .checked()?;
-    let scoped = tenant.clone();
+    let (tenant_id, schema) = (tenant.id, tenant.schema.clone());
     let cache = cache.clone();
     let (rows, snippets, total, kinds, facet_counts) = db
         .read_tenant(tenant, move |conn| {
@@ -761,7 +767,7 @@ pub async fn list_page(
                 let page = async { Ok::<_, AppError>(repo::query(conn, &query).await?) };
                 let version = async { Ok::<_, AppError>(repo::version(conn).await?) };
                 let (rows, total, version) =
-                    futures_util::try_join!(page, count_matching(conn, &cache, &scoped, &query), version)?;
+                    futures_util::try_join!(page, count_matching(conn, &cache, tenant_id, &schema, &query), version)?;
                 let snippets = async {
                     match query.full_text.as_deref().and_then(prefix_tsquery) {
                         Some(tsquery) => {
@@ -774,7 +780,7 @@ pub async fn list_page(
                 let key = format!("facets:{facet_filter:?}:{filter:?}");
                 let cached = match filter.is_volatile() {
                     true => None,
-                    false => cache.get(scoped.id, version, &key),
+                    false => cache.get(tenant_id, version, &key),
                 };
                 let counted = async {
                     if let Some(Cached::Facets(kinds, facets)) = cached {
@@ -803,11 +809,12 @@ pub async fn list_page(
                         _ => {
                             let in_memory = match FacetIndex::supports(&filter) && FacetIndex::supports(&facet_filter) {
                                 true => {
-                                    let schema = scoped.schema.as_str();
-                                    let read = cache.index.read(conn, schema, version, IfMissing::Read, |index| {
-                                        let (kinds, facets) = (index.compile(&facet_filter)?, index.compile(&filter)?);
-                                        Some((index.kind_counts(&kinds), index.facets(&facets)))
-                                    });
+                                    let read =
+                                        cache.index.read(conn, schema.as_str(), version, IfMissing::Read, |index| {
+                                            let (kinds, facets) =
+                                                (index.compile(&facet_filter)?, index.compile(&filter)?);
+                                            Some((index.kind_counts(&kinds), index.facets(&facets)))
+                                        });
                                     read.await?
                                 }
                                 false => None,
@@ -821,7 +828,7 @@ pub async fn list_page(
                             }
                         }
                     };
-                    cache.put(scoped.id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
+                    cache.put(tenant_id, version, key, Cached::Facets(kinds.clone(), facets.clone()));
                     Ok((kinds, facets))
                 };
                 let (snippets, (kinds, facets)) = futures_util::try_join!(snippets, counted)?;
