@@ -53,6 +53,9 @@ pub fn CatalogListPage() -> impl IntoView {
 fn CatalogResults(view: CatalogView, page: CatalogPage) -> impl IntoView {
     let all_count: i64 = page.kinds.iter().map(|k| k.count).sum();
     let pages = ((page.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    // A capped count ("10,000+") has pages past its last counted one while this one is full.
+    let more = if page.total_capped { "+" } else { "" };
+    let has_next = view.page < pages || (page.total_capped && page.items.len() as i64 == PAGE_SIZE);
     let tab = |label: String, href: String, active: bool, count: i64| {
         view! {
             <a href=href data-testid="kind-tab" aria-current=active.then_some("page")
@@ -124,14 +127,14 @@ fn CatalogResults(view: CatalogView, page: CatalogPage) -> impl IntoView {
             <div class="min-w-0 flex-1">
                 <SearchBox view=view.clone()/>
                 <p class="mt-3 text-sm text-slate-500" data-testid="result-count">
-                    {format!("{} {}", page.total, if page.total == 1 { "entity" } else { "entities" })}
+                    {format!("{}{more} {}", page.total, if page.total == 1 && more.is_empty() { "entity" } else { "entities" })}
                 </p>
                 <EntityTable view=view.clone() items=page.items/>
                 <nav aria-label="Pages" class="mt-4 flex items-center justify-between text-sm">
-                    <span class="text-slate-500">{format!("Page {} of {pages}", view.page.min(pages))}</span>
+                    <span class="text-slate-500">{format!("Page {} of {pages}{more}", if page.total_capped { view.page } else { view.page.min(pages) })}</span>
                     <div class="flex gap-2">
                         {(view.page > 1).then(|| view! { <a href=view.at_page(view.page - 1).href() class="rounded-lg border border-slate-300 bg-white px-3 py-1">"Previous"</a> })}
-                        {(view.page < pages).then(|| view! { <a href=view.at_page(view.page + 1).href() class="rounded-lg border border-slate-300 bg-white px-3 py-1">"Next"</a> })}
+                        {has_next.then(|| view! { <a href=view.at_page(view.page + 1).href() class="rounded-lg border border-slate-300 bg-white px-3 py-1">"Next"</a> })}
                     </div>
                 </nav>
             </div>

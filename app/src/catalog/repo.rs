@@ -385,6 +385,17 @@ pub async fn count(mut conn: &Connection, q: &EntityQuery) -> QueryResult<i64> {
     query.get_result(&mut conn).await
 }
 
+/// The number of entities a query matches, counted no further than `limit`: the scan stops
+/// there (a plain `count(*)` would visit every match first).
+pub async fn count_up_to(mut conn: &Connection, q: &EntityQuery, limit: i64) -> QueryResult<i64> {
+    let mut query = entities::table.select(sql::<diesel::sql_types::Integer>("1")).into_boxed();
+    if let Some(predicate) = query_predicate(q) {
+        query = query.filter(predicate);
+    }
+    let found: Vec<i32> = query.limit(limit).load(&mut conn).await?;
+    Ok(found.len() as i64)
+}
+
 /// Value counts of one dotted path over the entities a query (filter and predicate) selects,
 /// read from the values of only those that have the path (the filters' GIN index finds them;
 /// relations, kept among the values only for counting, are not in the filters).

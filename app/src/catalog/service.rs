@@ -516,7 +516,7 @@ pub async fn query(
             let rows = async { Ok::<_, AppError>(repo::query(conn, &page).await?) };
             let total = async {
                 match with_total {
-                    true => Ok(Some(count_matching(conn, &cache, tenant_id, &schema, &q).await?)),
+                    true => Ok(Some(count_matching(conn, &cache, tenant_id, &schema, &q, None).await?)),
                     false => Ok(None),
                 }
             };
@@ -532,21 +532,30 @@ pub async fn query(
 /// The number of entities a query matches: kept by the writes for a query by kind alone,
 /// otherwise counted once per catalog version, in memory when the server keeps the tenant's
 /// facet index and it can test the filter.
+///
+/// With `at_most`, SQL counts no further than that many (see `SEARCH_COUNT_LIMIT`).
 async fn count_matching(
     conn: &Connection,
     cache: &CatalogCache,
     tenant: TenantId,
     schema: &SchemaName,
     q: &EntityQuery,
+    at_most: Option<i64>,
 ) -> AppResult<i64> {
     if let Some(scope) = q.kind_scope() {
         return Ok(repo::counted_entities(conn, &scope).await?);
     }
+    let count_sql = || async {
+        match at_most {
+            Some(limit) => repo::count_up_to(conn, q, limit).await,
+            None => repo::count(conn, q).await,
+        }
+    };
     if q.filter.is_volatile() {
-        return Ok(repo::count(conn, q).await?);
+        return Ok(count_sql().await?);
     }
     let version = repo::version(conn).await?;
-    let key = format!("count:{:?}:{:?}:{:?}", q.filter, q.predicate, q.full_text);
+    let key = format!("count:{at_most:?}:{:?}:{:?}:{:?}", q.filter, q.predicate, q.full_text);
     if let Some(Cached::Count(n)) = cache.get(tenant, version, &key) {
         return Ok(n);
     }
@@ -561,7 +570,7 @@ async fn count_matching(
     };
     let n = match in_memory {
         Some(n) => n,
-        None => repo::count(conn, q).await?,
+        None => count_sql().await?,
     };
     cache.put(tenant, version, key, Cached::Count(n));
     Ok(n)
@@ -719,6 +728,13 @@ pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> Ap
     .await
 }
 
+/// How far the list page counts a search's matches; past it the page says "10,000+".
+///
+/// A search matches words or a name similar to the term, and the similarity half has no index
+/// that can count: every match's row is visited. A common word at a million entities matches
+/// tens of thousands, whose exact count took 111 ms; nobody pages to the ten-thousandth match.
+pub const SEARCH_COUNT_LIMIT: i64 = 10_000;
+
 /// The catalog list page: a page of summaries, kind tabs and facet counts for a URL view.
 pub async fn list_page(
     db: &Database,
@@ -766,8 +782,9 @@ pub async fn list_page(
                 // Independent statements go to PostgreSQL together (see `Database::read_tenant`).
                 let page = async { Ok::<_, AppError>(repo::query(conn, &query).await?) };
                 let version = async { Ok::<_, AppError>(repo::version(conn).await?) };
-                let (rows, total, version) =
-                    futures_util::try_join!(page, count_matching(conn, &cache, tenant_id, &schema, &query), version)?;
+                let at_most = query.full_text.as_ref().map(|_| SEARCH_COUNT_LIMIT + 1);
+                let total = count_matching(conn, &cache, tenant_id, &schema, &query, at_most);
+                let (rows, total, version) = futures_util::try_join!(page, total, version)?;
                 let snippets = async {
                     match query.full_text.as_deref().and_then(prefix_tsquery) {
                         Some(tsquery) => {
@@ -842,7 +859,8 @@ pub async fn list_page(
     let mut facet_counts: HashMap<&str, Vec<(String, i64)>> = facet_counts.into_iter().collect();
     Ok(CatalogPage {
         items,
-        total,
+        total: total.min(SEARCH_COUNT_LIMIT),
+        total_capped: total > SEARCH_COUNT_LIMIT,
         kinds: counts(kinds),
         facets: FACETS
             .iter()

@@ -146,6 +146,8 @@ fn encode(value: &str) -> String {
 pub struct CatalogPage {
     pub items: Vec<EntitySummary>,
     pub total: i64,
+    /// More than `total` match: a search is counted up to `service::SEARCH_COUNT_LIMIT`.
+    pub total_capped: bool,
     pub kinds: Vec<FacetCount>,
     /// (query parameter, label, counts) per facet.
     pub facets: Vec<(String, String, Vec<FacetCount>)>,

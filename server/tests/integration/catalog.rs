@@ -742,3 +742,50 @@ async fn semantic_search_ranks_entities_by_meaning_within_the_tenant() {
         .unwrap();
     assert_eq!(app.send(request).await.status, StatusCode::FORBIDDEN);
 }
+
+/// A search's total is exact up to `SEARCH_COUNT_LIMIT` matches and said to be capped past it,
+/// on the page, in its pager and through the REST search.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_search_counts_its_matches_up_to_a_limit() {
+    use app::catalog::service::SEARCH_COUNT_LIMIT;
+    use app::catalog::view::PAGE_SIZE;
+
+    let app = TestApp::new().await;
+    let t = app.tenant().await;
+    let cookie = app.login(&t.host, &t.admin_email, &t.admin_password).await;
+    let component = |name: String, description: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n  description: {description}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n")
+    };
+    let mut yaml: Vec<String> =
+        (0..SEARCH_COUNT_LIMIT + 5).map(|i| component(format!("svc-{i}"), "Posts to the ledger")).collect();
+    yaml.extend((0..3).map(|i| component(format!("books-{i}"), "Keeps the journal")));
+    let report = service::import(
+        &app.db,
+        &t.tenant,
+        &AuditSource::command_line(),
+        &service::Origin::named("generated"),
+        service::parse_documents(&yaml.join("---\n")).into_iter().map(Into::into).collect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.count(|o| *o == DocumentOutcome::Created) as i64, SEARCH_COUNT_LIMIT + 8);
+
+    let (status, found, _) = app.get_json(&t, &cookie, "/api/catalog/search?q=ledger").await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!((found["total"].as_i64(), found["totalCapped"].as_bool()), (Some(SEARCH_COUNT_LIMIT), Some(true)));
+    assert_eq!(found["results"].as_array().unwrap().len() as i64, PAGE_SIZE);
+    let (_, found, _) = app.get_json(&t, &cookie, "/api/catalog/search?q=journal").await;
+    assert_eq!((found["total"].as_i64(), found["totalCapped"].as_bool()), (Some(3), Some(false)));
+
+    let page = app.get(&t.host, "/catalog?q=ledger", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&format!("{SEARCH_COUNT_LIMIT}+ entities")), "{}", page.body);
+    // Past the counted pages the pager still offers the next one while pages are full.
+    let last_counted = SEARCH_COUNT_LIMIT / PAGE_SIZE;
+    let page = app.get(&t.host, &format!("/catalog?q=ledger&page={last_counted}"), Some(&cookie)).await;
+    assert!(page.body.contains(&format!("Page {last_counted} of {last_counted}+")), "{}", page.body);
+    assert!(page.body.contains(&format!("page={}\"", last_counted + 1)), "no Next link: {}", page.body);
+    let page = app.get(&t.host, "/catalog?q=journal", Some(&cookie)).await;
+    assert!(page.body.contains("3 entities") && page.body.contains("Page 1 of 1"), "{}", page.body);
+    assert!(!page.body.contains(">Next<"), "{}", page.body);
+}

@@ -32,6 +32,7 @@ pub(super) async fn search(
     let page = service::list_page(&state.db, &state.catalog_cache, &ctx.tenant, &view).await?;
     Ok(Json(json!({
         "total": page.total,
+        "totalCapped": page.total_capped,
         "results": page.items.iter().map(|e| json!({
             "entityRef": EntityRef::new(&e.kind, &e.namespace, &e.name).to_string(),
             "uid": e.uid,
