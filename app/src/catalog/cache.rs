@@ -1,13 +1,15 @@
 //! Counts and facets of catalog views, cached per tenant and catalog version. Every write
 //! bumps the version in the database, so an entry is never served after a change, on any
 //! server instance. Views the in-memory facet index answers (`facet_index`) are counted there
-//! instead, which a write does not throw away. One cache per app (it lives in `AppState`): two
+//! instead, which a write does not throw away; served documents are kept by etag
+//! (`kept_documents`). One cache per app (it lives in `AppState`): two
 //! apps in one process, as in the tests, never share entries.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::facet_index::FacetIndexes;
+use super::kept_documents::KeptDocuments;
 use crate::tenancy::model::TenantId;
 
 /// Entries kept before the cache starts over (a view's entry is a few kilobytes).
@@ -27,6 +29,7 @@ type Key = (TenantId, i64, String);
 pub struct CatalogCache {
     entries: Arc<Mutex<HashMap<Key, Cached>>>,
     pub index: FacetIndexes,
+    pub documents: KeptDocuments,
 }
 
 impl CatalogCache {

@@ -15,6 +15,8 @@ pub mod import_pages;
 pub mod index;
 #[cfg(feature = "ssr")]
 pub mod jobs;
+#[cfg(feature = "ssr")]
+pub mod kept_documents;
 pub mod location_pages;
 #[cfg(feature = "ssr")]
 pub mod location_repo;

@@ -89,9 +89,14 @@ pub async fn find_existing(conn: &mut Connection, refs: &[String]) -> QueryResul
     entities::table.filter(entities::entity_ref.eq_any(refs)).select(ExistingEntity::as_select()).load(conn).await
 }
 
-/// The stored documents of `ids` (an import compares them when a row has no content hash).
-pub async fn documents(conn: &mut Connection, ids: &[Uuid]) -> QueryResult<Vec<(Uuid, String)>> {
-    entities::table.filter(entities::id.eq_any(ids)).select((entities::id, entities::document)).load(conn).await
+/// The stored documents of `ids` with their etags (an import compares them when a row has no
+/// content hash; a page reads those the server does not keep).
+pub async fn documents(mut conn: &Connection, ids: &[Uuid]) -> QueryResult<Vec<(Uuid, String, String)>> {
+    entities::table
+        .filter(entities::id.eq_any(ids))
+        .select((entities::id, entities::etag, entities::document))
+        .load(&mut conn)
+        .await
 }
 
 /// One statement for a batch (the service writes at most `BATCH` rows per transaction, far
@@ -340,8 +345,26 @@ pub async fn delete(conn: &mut Connection, uid: Uuid) -> QueryResult<Option<Stri
     diesel::delete(entities::table.find(uid)).returning(entities::entity_ref).get_result(conn).await.optional()
 }
 
+/// What a page of full entities reads before their documents, which the server may keep.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = entities, check_for_backend(Pg))]
+pub struct EntityHead {
+    pub id: Uuid,
+    pub entity_ref: String,
+    pub etag: String,
+}
+
 pub async fn query(mut conn: &Connection, q: &EntityQuery) -> QueryResult<Vec<EntityRow>> {
-    let mut query = entities::table.select(EntityRow::as_select()).into_boxed();
+    paged(q).select(EntityRow::as_select()).load(&mut conn).await
+}
+
+pub async fn query_heads(mut conn: &Connection, q: &EntityQuery) -> QueryResult<Vec<EntityHead>> {
+    paged(q).select(EntityHead::as_select()).load(&mut conn).await
+}
+
+/// The rows of a query's page, in its order.
+fn paged(q: &EntityQuery) -> entities::BoxedQuery<'static, Pg> {
+    let mut query = entities::table.into_boxed();
     if let Some(predicate) = query_predicate(q) {
         query = query.filter(predicate);
     }
@@ -374,7 +397,7 @@ pub async fn query(mut conn: &Connection, q: &EntityQuery) -> QueryResult<Vec<En
             (SortField::Owner, true) => query.then_order_by(entities::owner_ref.desc()),
         };
     }
-    query.then_order_by(entities::entity_ref.asc()).offset(q.offset).limit(q.limit).load(&mut conn).await
+    query.then_order_by(entities::entity_ref.asc()).offset(q.offset).limit(q.limit)
 }
 
 pub async fn count(mut conn: &Connection, q: &EntityQuery) -> QueryResult<i64> {

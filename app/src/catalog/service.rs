@@ -4,6 +4,7 @@
 use crate::audit::model::AuditAction;
 use crate::notifications::service::{self as notifications, WrittenEntity};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Value};
@@ -13,6 +14,7 @@ use super::cache::{Cached, CatalogCache};
 use super::document::{self, EntityJson};
 use super::facet_index::{FacetIndex, IfMissing};
 use super::index::{is_counted, search_text, SearchEntries};
+use super::kept_documents::KeptDocuments;
 use super::model::{
     DocumentOutcome, DocumentResult, EntityDetail, EntitySummary, FacetCount, ImportReport, RelationView,
 };
@@ -204,7 +206,9 @@ async fn write_batch(
     let unhashed: Vec<Uuid> = existing.values().filter(|e| e.content_hash.is_none()).map(|e| e.id).collect();
     let old_bodies: HashMap<Uuid, Value> = match unhashed.is_empty() {
         true => HashMap::new(),
-        false => repo::documents(conn, &unhashed).await?.into_iter().map(|(id, d)| (id, document::body(&d))).collect(),
+        false => {
+            repo::documents(conn, &unhashed).await?.into_iter().map(|(id, _, d)| (id, document::body(&d))).collect()
+        }
     };
     let unchanged = |e: &repo::ExistingEntity, entity: &ValidEntity, hash: &[u8], parent: &Option<String>| {
         let same = match &e.content_hash {
@@ -436,12 +440,57 @@ pub async fn with_relations(conn: &Connection, rows: &[EntityRow]) -> AppResult<
     Ok(entities_of(rows, &relations))
 }
 
-/// Full entities of rows, given (at least) their relations.
-fn entities_of(rows: &[EntityRow], relations: &[(String, String, String)]) -> Vec<EntityJson> {
+/// Full entities of a page's rows, their documents from those the server keeps where it can:
+/// the missing ones and the relations are read together.
+async fn with_documents(
+    conn: &Connection,
+    kept: &KeptDocuments,
+    tenant: TenantId,
+    heads: &[repo::EntityHead],
+) -> AppResult<Vec<EntityJson>> {
+    let mut documents = kept.get_all(tenant, heads.iter().map(|h| h.etag.as_str()));
+    let missing: Vec<Uuid> = heads.iter().zip(&documents).filter(|(_, d)| d.is_none()).map(|(h, _)| h.id).collect();
+    let refs: Vec<String> = heads.iter().map(|h| h.entity_ref.clone()).collect();
+    let read = async {
+        match missing.is_empty() {
+            true => Ok(Vec::new()),
+            false => repo::documents(conn, &missing).await,
+        }
+    };
+    let (read, relations) = futures_util::try_join!(read, repo::relations_from(conn, &refs))?;
+    // Each statement sees the latest commit: a document read after a write has that write's
+    // etag, which is the one it is kept under. An entity deleted in between is left out.
+    let mut read: HashMap<Uuid, (String, String)> = read.into_iter().map(|(id, etag, d)| (id, (etag, d))).collect();
+    for (head, document) in heads.iter().zip(&mut documents) {
+        if let (None, Some((etag, text))) = (&document, read.remove(&head.id)) {
+            let text: Arc<str> = text.into();
+            kept.put(tenant, etag, text.clone());
+            *document = Some(text);
+        }
+    }
+    let by_source = relations_by_source(&relations);
+    let none = Vec::new();
+    Ok(heads
+        .iter()
+        .zip(&documents)
+        .filter_map(|(head, document)| {
+            let relations = by_source.get(head.entity_ref.as_str()).unwrap_or(&none);
+            document.as_ref().map(|d| EntityJson::served(d, relations))
+        })
+        .collect())
+}
+
+fn relations_by_source(relations: &[(String, String, String)]) -> HashMap<&str, Vec<&(String, String, String)>> {
     let mut by_source: HashMap<&str, Vec<&(String, String, String)>> = HashMap::new();
     for relation in relations {
         by_source.entry(relation.0.as_str()).or_default().push(relation);
     }
+    by_source
+}
+
+/// Full entities of rows, given (at least) their relations.
+fn entities_of(rows: &[EntityRow], relations: &[(String, String, String)]) -> Vec<EntityJson> {
+    let by_source = relations_by_source(relations);
     let none = Vec::new();
     rows.iter()
         .map(|row| EntityJson::served(&row.document, by_source.get(row.entity_ref.as_str()).unwrap_or(&none)))
@@ -513,7 +562,7 @@ pub async fn query(
             let limit = q.limit;
             let page = EntityQuery { limit: limit + 1, ..q.clone() };
             // The page and its total are independent: both go to PostgreSQL at once.
-            let rows = async { Ok::<_, AppError>(repo::query(conn, &page).await?) };
+            let rows = async { Ok::<_, AppError>(repo::query_heads(conn, &page).await?) };
             let total = async {
                 match with_total {
                     true => Ok(Some(count_matching(conn, &cache, tenant_id, &schema, &q, None).await?)),
@@ -523,7 +572,7 @@ pub async fn query(
             let (mut rows, total) = futures_util::try_join!(rows, total)?;
             let has_more = rows.len() as i64 > limit;
             rows.truncate(limit as usize);
-            Ok(QueryPage { entities: with_relations(conn, &rows).await?, total, has_more })
+            Ok(QueryPage { entities: with_documents(conn, &cache.documents, tenant_id, &rows).await?, total, has_more })
         })
     })
     .await

@@ -495,6 +495,11 @@ async fn entities_can_be_created_replaced_read_and_deleted_by_uid_and_searched()
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let uid = created["metadata"]["uid"].as_str().unwrap().to_owned();
     assert_eq!(app.post_json(&t, &cookie, "/api/catalog/entities", system.clone()).await.0, StatusCode::CONFLICT);
+    // Lists serve documents the server keeps by etag: after a replace they serve the new one.
+    const LISTED: &str = "/api/catalog/entities?filter=metadata.name=checkout";
+    let listed_description = |listed: Value| listed[0]["metadata"]["description"].as_str().map(str::to_owned);
+    let (_, listed, _) = app.get_json(&t, &cookie, LISTED).await;
+    assert_eq!(listed_description(listed), Some("Takes the money".to_owned()));
 
     let mut changed = system.clone();
     changed["metadata"]["description"] = json!("Takes the money, safely");
@@ -513,6 +518,9 @@ async fn entities_can_be_created_replaced_read_and_deleted_by_uid_and_searched()
 
     let (status, read, _) = app.get_json(&t, &cookie, &format!("/api/catalog/entities/{uid}")).await;
     assert_eq!((status, read["metadata"]["description"].as_str()), (StatusCode::OK, Some("Takes the money, safely")));
+    let (_, listed, _) = app.get_json(&t, &cookie, LISTED).await;
+    assert_eq!(listed[0]["metadata"]["etag"], read["metadata"]["etag"]);
+    assert_eq!(listed_description(listed), Some("Takes the money, safely".to_owned()));
 
     let (status, found, _) = app.get_json(&t, &cookie, "/api/catalog/search?q=money").await;
     assert_eq!(status, StatusCode::OK);
