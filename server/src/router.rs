@@ -14,7 +14,7 @@ use tower_http::services::ServeDir;
 use crate::config::{RateLimits, ServeConfig};
 use crate::metrics::Metrics;
 use crate::middleware::fairness::{self, Fairness};
-use crate::middleware::{budget, form_errors, observe, tenant};
+use crate::middleware::{budget, form_errors, observe, rate_limit, tenant};
 use crate::rest;
 use crate::startup::Sessions;
 use app::access::network::TrustedProxies;
@@ -29,6 +29,7 @@ pub struct Edge {
     /// What `/metrics` asks of its callers; `None`: not served.
     pub metrics_token: Option<String>,
     pub rate_limits: RateLimits,
+    pub rate_counters: rate_limit::Counters,
     pub trusted_proxies: TrustedProxies,
     /// Time any request may take (`middleware::budget`).
     pub request_budget: Duration,
@@ -46,6 +47,7 @@ impl Edge {
             metrics: Metrics::default(),
             metrics_token: config.metrics_token.clone().filter(|t| !t.is_empty()),
             rate_limits: config.rate_limits,
+            rate_counters: Default::default(),
             trusted_proxies: TrustedProxies::parse(&config.trusted_proxies)?,
             request_budget: Duration::from_millis(config.request_timeout_ms),
             import_budget: Duration::from_millis(config.import_timeout_ms),

@@ -65,7 +65,8 @@ async fn admit((state, edge): (AppState, Arc<Edge>), request: Request, next: Nex
         Err(Rejection::BadCredential) => {
             // Failed credentials count against the caller's address like any anonymous call.
             let limit = Some(edge.rate_limits.anonymous_per_minute);
-            let quota = rate_limit::count_key(&state.redis, limit, &rate_limit::anonymous_key(ip.as_deref())).await;
+            let caller = rate_limit::anonymous_key(ip.as_deref());
+            let quota = rate_limit::count_key(&state.redis, &edge.rate_counters, limit, &caller).await;
             return if quota.exceeded() { quota.refusal(as_page) } else { Rejection::BadCredential.into_response() };
         }
         Err(rejection) => return rejection.into_response(),
@@ -86,7 +87,7 @@ async fn admit((state, edge): (AppState, Arc<Edge>), request: Request, next: Nex
         }
         return refusal(StatusCode::FORBIDDEN, AppError::invalid("Cross-site request refused."));
     }
-    let quota = rate_limit::count(&state.redis, &edge.rate_limits, &ctx).await;
+    let quota = rate_limit::count(&state.redis, &edge.rate_counters, &edge.rate_limits, &ctx).await;
     if quota.exceeded() {
         return quota.refusal(as_page);
     }

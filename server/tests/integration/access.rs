@@ -436,6 +436,53 @@ async fn rate_limits_follow_the_tier_and_answer_429_with_headers() {
     assert_eq!(limit, "10000", "the enterprise tier applies within five seconds");
 }
 
+/// Each instance counts a caller's requests on its own between syncs through Redis: a second
+/// instance starts from what Redis holds, and each learns the other's requests at its next
+/// sync, a moment later.
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_share_rate_limit_counts_through_redis() {
+    use server::middleware::rate_limit::{count_key, Counters};
+
+    let app = TestApp::new().await;
+    let redis = app.redis();
+    let remaining = |quota: server::middleware::rate_limit::Quota| {
+        let mut headers = axum::http::HeaderMap::new();
+        quota.write_headers(&mut headers);
+        let number = |name: &str| headers[name].to_str().unwrap().parse::<u64>().unwrap();
+        (number("ratelimit-remaining"), number("ratelimit-reset"))
+    };
+    // The counts below hold within one window: start well inside one.
+    let probe = format!("rl:probe:{}", uuid::Uuid::new_v4());
+    let (_, reset_in) = remaining(count_key(&redis, &Counters::default(), Some(100), &probe).await);
+    if reset_in < 5 {
+        tokio::time::sleep(std::time::Duration::from_secs(reset_in + 1)).await;
+    }
+    let synced = || tokio::time::sleep(std::time::Duration::from_millis(300));
+    let caller = format!("rl:test:{}", uuid::Uuid::new_v4());
+    let (a, b) = (Counters::default(), Counters::default());
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(remaining(count_key(&redis, &a, Some(100), &caller).await).0);
+    }
+    assert_eq!(seen, [99, 98, 97, 96, 95], "one instance counts exactly");
+    synced().await;
+    // B's first request asks Redis, which has A's five.
+    assert_eq!(remaining(count_key(&redis, &b, Some(100), &caller).await).0, 94);
+    assert_eq!(remaining(count_key(&redis, &b, Some(100), &caller).await).0, 93);
+    // A has not heard of B's second request yet; after a sync it has.
+    assert_eq!(remaining(count_key(&redis, &a, Some(100), &caller).await).0, 94);
+    synced().await;
+    assert_eq!(remaining(count_key(&redis, &a, Some(100), &caller).await).0, 91);
+    // Over the limit is refused wherever it is counted.
+    let small = format!("rl:test:{}", uuid::Uuid::new_v4());
+    for _ in 0..3 {
+        assert!(!count_key(&redis, &a, Some(3), &small).await.exceeded());
+    }
+    synced().await;
+    assert!(count_key(&redis, &b, Some(3), &small).await.exceeded());
+    assert!(count_key(&redis, &a, Some(3), &small).await.exceeded());
+}
+
 /// `server tenant create-key`: the key works at once with exactly its scopes, acts as the
 /// tenant's admin (or the named member), and the audit log says the command line made it.
 #[tokio::test(flavor = "multi_thread")]
