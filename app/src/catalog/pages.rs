@@ -53,7 +53,7 @@ pub fn CatalogListPage() -> impl IntoView {
 fn CatalogResults(view: CatalogView, page: CatalogPage) -> impl IntoView {
     let all_count: i64 = page.kinds.iter().map(|k| k.count).sum();
     let pages = ((page.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    // A capped count ("10,000+") has pages past its last counted one while this one is full.
+    // A capped count ("1000+") has pages past its last counted one while this one is full.
     let more = if page.total_capped { "+" } else { "" };
     let has_next = view.page < pages || (page.total_capped && page.items.len() as i64 == PAGE_SIZE);
     let tab = |label: String, href: String, active: bool, count: i64| {
