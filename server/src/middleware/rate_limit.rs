@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
+use tower_sessions_redis_store::fred::error::Error as FredError;
 use tower_sessions_redis_store::fred::interfaces::KeysInterface;
 
 use crate::config::RateLimits;
@@ -160,26 +161,14 @@ impl Counters {
         if sending.is_empty() {
             return;
         }
-        let pipeline = redis.next().pipeline();
-        let queued: Result<(), _> = async {
-            for (key, n) in &sending {
-                let () = pipeline.incr_by(key, *n as i64).await?;
-                let () = pipeline.expire(key, (WINDOW_SECONDS * 2) as i64, None).await?;
-            }
-            Ok::<_, tower_sessions_redis_store::fred::error::Error>(())
-        }
-        .await;
-        let answered: Result<Vec<u64>, _> = match queued {
-            Ok(()) => pipeline.all().await,
-            Err(e) => Err(e),
-        };
+        let counts: Vec<(&str, u64)> = sending.iter().map(|(key, n)| (key.as_str(), *n)).collect();
+        let answered = add_counts(&redis, &counts).await;
         let mut counting = self.lock();
         for (i, (key, n)) in sending.iter().enumerate() {
             let Some(counted) = counting.windows.get_mut(key) else { continue };
             counted.sending -= n;
             match &answered {
-                // Answers alternate: the count after the increment, then the expiry's.
-                Ok(answers) => counted.shared = counted.shared.max(answers.get(2 * i).copied().unwrap_or(0)),
+                Ok(totals) => counted.shared = counted.shared.max(totals.get(i).copied().unwrap_or(0)),
                 // Kept to send with the next sync.
                 Err(_) => counted.unsent += n,
             }
@@ -188,6 +177,19 @@ impl Counters {
             tracing::error!(error = %e, "rate-limit counter unavailable");
         }
     }
+}
+
+/// Adds each count to its key in Redis, which forgets the key a window after its own ends;
+/// answers the keys' totals after the additions, in order.
+async fn add_counts(redis: &RedisPool, counts: &[(&str, u64)]) -> Result<Vec<u64>, FredError> {
+    let pipeline = redis.next().pipeline();
+    for (key, n) in counts {
+        let () = pipeline.incr_by(*key, *n as i64).await?;
+        let () = pipeline.expire(*key, (WINDOW_SECONDS * 2) as i64, None).await?;
+    }
+    let answers: Vec<u64> = pipeline.all().await?;
+    // Answers alternate: the total after the addition, then the expiry's.
+    Ok(answers.into_iter().step_by(2).collect())
 }
 
 /// The current window's number and the seconds until it ends.
@@ -211,15 +213,9 @@ pub async fn count_key(redis: &RedisPool, counters: &Counters, limit: Option<u64
         }
     }
     // The caller's first request in this window here: where it stands on every instance.
-    let pipeline = redis.next().pipeline();
-    let counted: Result<(u64, i64), _> = async {
-        let () = pipeline.incr(&key).await?;
-        let () = pipeline.expire(&key, (WINDOW_SECONDS * 2) as i64, None).await?;
-        pipeline.all().await
-    }
-    .await;
-    match counted {
-        Ok((shared, _)) => {
+    match add_counts(redis, &[(&key, 1)]).await {
+        Ok(totals) => {
+            let shared = totals.first().copied().unwrap_or(0);
             let mut counting = counters.lock();
             let counted = counting.windows.entry(key).or_insert_with(|| Counted { window, ..Counted::default() });
             // Requests counted here while Redis answered are in `unsent` already.
