@@ -42,7 +42,7 @@ impl Default for KeptDocuments {
 }
 
 impl KeptDocuments {
-    pub fn with_budget(budget: usize) -> Self {
+    fn with_budget(budget: usize) -> Self {
         Self { kept: Arc::default(), budget }
     }
 
@@ -71,7 +71,8 @@ impl KeptDocuments {
     }
 
     /// Bytes of documents kept (both generations).
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
         let kept = self.lock();
         kept.young_bytes + kept.old.values().map(|d| d.len()).sum::<usize>()
     }

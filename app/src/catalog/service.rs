@@ -468,32 +468,30 @@ async fn with_documents(
             *document = Some(text);
         }
     }
-    let by_source = relations_by_source(&relations);
-    let none = Vec::new();
-    Ok(heads
+    let served = heads
         .iter()
         .zip(&documents)
-        .filter_map(|(head, document)| {
-            let relations = by_source.get(head.entity_ref.as_str()).unwrap_or(&none);
-            document.as_ref().map(|d| EntityJson::served(d, relations))
-        })
-        .collect())
-}
-
-fn relations_by_source(relations: &[(String, String, String)]) -> HashMap<&str, Vec<&(String, String, String)>> {
-    let mut by_source: HashMap<&str, Vec<&(String, String, String)>> = HashMap::new();
-    for relation in relations {
-        by_source.entry(relation.0.as_str()).or_default().push(relation);
-    }
-    by_source
+        .filter_map(|(head, document)| Some((head.entity_ref.as_str(), document.as_deref()?)));
+    Ok(served_entities(served, &relations))
 }
 
 /// Full entities of rows, given (at least) their relations.
 fn entities_of(rows: &[EntityRow], relations: &[(String, String, String)]) -> Vec<EntityJson> {
-    let by_source = relations_by_source(relations);
+    served_entities(rows.iter().map(|row| (row.entity_ref.as_str(), row.document.as_str())), relations)
+}
+
+/// Each (ref, stored document) as served, with the relations whose source it is.
+fn served_entities<'a>(
+    documents: impl Iterator<Item = (&'a str, &'a str)>,
+    relations: &[(String, String, String)],
+) -> Vec<EntityJson> {
+    let mut by_source: HashMap<&str, Vec<&(String, String, String)>> = HashMap::new();
+    for relation in relations {
+        by_source.entry(relation.0.as_str()).or_default().push(relation);
+    }
     let none = Vec::new();
-    rows.iter()
-        .map(|row| EntityJson::served(&row.document, by_source.get(row.entity_ref.as_str()).unwrap_or(&none)))
+    documents
+        .map(|(entity_ref, document)| EntityJson::served(document, by_source.get(entity_ref).unwrap_or(&none)))
         .collect()
 }
 
