@@ -437,8 +437,8 @@ async fn rate_limits_follow_the_tier_and_answer_429_with_headers() {
 }
 
 /// Each instance counts a caller's requests on its own between syncs through Redis: a second
-/// instance starts from what Redis holds, and each learns the other's requests at its next
-/// sync, a moment later.
+/// instance starts from what Redis holds, and each learns what the other has sent when it
+/// next sends its own counts, a moment later.
 #[tokio::test(flavor = "multi_thread")]
 async fn instances_share_rate_limit_counts_through_redis() {
     use server::middleware::rate_limit::{count_key, Counters};
@@ -457,7 +457,8 @@ async fn instances_share_rate_limit_counts_through_redis() {
     if reset_in < 5 {
         tokio::time::sleep(std::time::Duration::from_secs(reset_in + 1)).await;
     }
-    let synced = || tokio::time::sleep(std::time::Duration::from_millis(300));
+    // A sync is due 100 ms after a request; the wait leaves it time to be answered on a busy machine.
+    let synced = || tokio::time::sleep(std::time::Duration::from_millis(500));
     let caller = format!("rl:test:{}", uuid::Uuid::new_v4());
     let (a, b) = (Counters::default(), Counters::default());
     let mut seen = Vec::new();
@@ -469,7 +470,10 @@ async fn instances_share_rate_limit_counts_through_redis() {
     // B's first request asks Redis, which has A's five.
     assert_eq!(remaining(count_key(&redis, &b, Some(100), &caller).await).0, 94);
     assert_eq!(remaining(count_key(&redis, &b, Some(100), &caller).await).0, 93);
-    // A has not heard of B's second request yet; after a sync it has.
+    synced().await;
+    // B has sent its second request, but A only hears what Redis holds when it next sends its
+    // own: its sixth request counts on what it knew, and its seventh on what its sync answered
+    // (A's six and B's two).
     assert_eq!(remaining(count_key(&redis, &a, Some(100), &caller).await).0, 94);
     synced().await;
     assert_eq!(remaining(count_key(&redis, &a, Some(100), &caller).await).0, 91);
