@@ -34,44 +34,11 @@ pub fn body(document: &str) -> Value {
 pub struct EntityJson(String);
 
 impl EntityJson {
-    /// The stored document with `relations` (source, type, target) added as Backstage serves them.
-    pub fn served(document: &str, relations: &[&(String, String, String)]) -> Self {
-        // A stored document is a JSON object with at least apiVersion, kind and metadata, and
-        // never a `relations` member (validation removes it): the member goes before its `}`.
-        let open = document.trim_end().strip_suffix('}').unwrap_or("{");
-        let mut text = Vec::with_capacity(open.len() + 16 + relations.len() * 160);
-        text.extend_from_slice(open.as_bytes());
-        if !open.trim_end().ends_with('{') {
-            text.push(b',');
-        }
-        // Written here rather than through serde: a page of APIs serves thousands of relations,
-        // and they were a tenth of its time.
-        text.extend_from_slice(b"\"relations\":[");
-        for (i, (_, relation, target)) in relations.iter().enumerate() {
-            if i > 0 {
-                text.push(b',');
-            }
-            text.extend_from_slice(b"{\"type\":");
-            json_string(&mut text, relation);
-            text.extend_from_slice(b",\"targetRef\":");
-            json_string(&mut text, target);
-            text.extend_from_slice(b",\"target\":");
-            match target_parts(target) {
-                Some((kind, namespace, name)) => {
-                    text.extend_from_slice(b"{\"kind\":");
-                    json_string(&mut text, kind);
-                    text.extend_from_slice(b",\"namespace\":");
-                    json_string(&mut text, namespace);
-                    text.extend_from_slice(b",\"name\":");
-                    json_string(&mut text, name);
-                    text.push(b'}');
-                }
-                None => text.extend_from_slice(b"null"),
-            }
-            text.push(b'}');
-        }
-        text.extend_from_slice(b"]}");
-        Self(String::from_utf8(text).expect("JSON text made of UTF-8 parts"))
+    /// The stored document with `relations` (type, target) added as Backstage serves them.
+    pub fn served<'a>(document: &str, relations: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut text = String::with_capacity(document.len() + 16);
+        write_served(&mut text, document, relations);
+        Self(text)
     }
 
     pub fn as_str(&self) -> &str {
@@ -95,17 +62,70 @@ impl EntityJson {
     }
 }
 
+/// Writes the stored document with `relations` (type, target) added as Backstage serves them.
+fn write_served<'a>(out: &mut String, document: &str, relations: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    // A stored document is a JSON object with at least apiVersion, kind and metadata, and
+    // never a `relations` member (validation removes it): the member goes before its `}`.
+    let open = document.trim_end().strip_suffix('}').unwrap_or("{");
+    out.push_str(open);
+    if !open.trim_end().ends_with('{') {
+        out.push(',');
+    }
+    // Written here rather than through serde: a page of APIs serves thousands of relations,
+    // and they were a tenth of its time.
+    out.push_str("\"relations\":[");
+    for (i, (relation, target)) in relations.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"type\":");
+        json_string(out, relation);
+        out.push_str(",\"targetRef\":");
+        // The target's parts need escaping only if the whole does: it is looked at once.
+        let plain = !needs_escaping(target);
+        let string = |out: &mut String, text: &str| match plain {
+            true => {
+                out.push('"');
+                out.push_str(text);
+                out.push('"');
+            }
+            false => json_string(out, text),
+        };
+        string(out, target);
+        out.push_str(",\"target\":");
+        match target_parts(target) {
+            Some((kind, namespace, name)) => {
+                out.push_str("{\"kind\":");
+                string(out, kind);
+                out.push_str(",\"namespace\":");
+                string(out, namespace);
+                out.push_str(",\"name\":");
+                string(out, name);
+                out.push('}');
+            }
+            None => out.push_str("null"),
+        }
+        out.push('}');
+    }
+    out.push_str("]}");
+}
+
 /// `text` as a JSON string, as serde_json writes it: copied as it is unless it has a quote, a
 /// backslash or a control character (refs and relation types hardly ever do).
-fn json_string(out: &mut Vec<u8>, text: &str) {
-    match text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        true => serde_json::to_writer(&mut *out, text).expect("strings serialise to memory"),
+fn json_string(out: &mut String, text: &str) {
+    match needs_escaping(text) {
+        true => out.push_str(&serde_json::to_string(text).expect("strings serialise")),
         false => {
-            out.push(b'"');
-            out.extend_from_slice(text.as_bytes());
-            out.push(b'"');
+            out.push('"');
+            out.push_str(text);
+            out.push('"');
         }
     }
+}
+
+/// Whether JSON needs `text` escaped: it has a quote, a backslash or a control character.
+fn needs_escaping(text: &str) -> bool {
+    text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// Kind, namespace and name of a stored relation target (`kind:namespace/name`), read as
@@ -156,6 +176,62 @@ pub fn array<'a>(items: impl IntoIterator<Item = Option<&'a EntityJson>, IntoIte
     text
 }
 
+/// A page of entities as served, written one after another into one JSON array: a page of
+/// APIs with their definitions is megabytes, and writing each entity and then the array
+/// copied it twice.
+pub struct EntityArray {
+    /// `[` and the entities so far, separated by commas; `]` is added when it is taken.
+    text: String,
+    /// Where each entity ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl EntityArray {
+    /// An empty array with room for `bytes` of documents.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut text = String::with_capacity(bytes + 2);
+        text.push('[');
+        Self { text, ends: Vec::new() }
+    }
+
+    /// Adds the stored document with its relations (type, target), as `EntityJson::served`.
+    pub fn push_served<'a>(&mut self, document: &str, relations: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        if !self.ends.is_empty() {
+            self.text.push(',');
+        }
+        write_served(&mut self.text, document, relations);
+        self.ends.push(self.text.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Each entity's JSON text, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(1).chain(self.ends.iter().map(|end| end + 1));
+        starts.zip(&self.ends).map(|(start, &end)| &self.text[start..end])
+    }
+
+    pub fn into_entities(self) -> Vec<EntityJson> {
+        self.iter().map(|text| EntityJson(text.to_owned())).collect()
+    }
+
+    /// The array's JSON text, its entities with only the given dotted paths when there are any.
+    pub fn into_json(mut self, fields: &[String]) -> String {
+        if !fields.is_empty() {
+            let projected: Vec<EntityJson> = self.into_entities().into_iter().map(|e| e.project(fields)).collect();
+            return array(projected.iter().map(Some));
+        }
+        self.text.push(']');
+        self.text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,24 +247,19 @@ mod tests {
         }
     }
 
-    fn relation(target: &str) -> (String, String, String) {
-        ("component:default/a".into(), "ownedBy".into(), target.into())
-    }
-
     #[test]
     fn served_documents_are_the_stored_ones_with_relations() {
         let body = json!({ "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
                            "metadata": { "name": "a", "namespace": "default" }, "spec": { "owner": "team-x" } });
         let id = Uuid::now_v7();
         let document = stored(id, "e1", &body);
-        let owned = relation("group:default/team-x");
-        let served = EntityJson::served(&document, &[&owned]).to_value();
+        let served = EntityJson::served(&document, [("ownedBy", "group:default/team-x")]).to_value();
         assert_eq!(served["metadata"]["uid"], id.to_string());
         assert_eq!(served["metadata"]["etag"], "e1");
         assert_eq!(served["relations"][0]["targetRef"], "group:default/team-x");
         assert_eq!(served["relations"][0]["target"]["kind"], "group");
         assert_eq!(super::body(&document), body, "the body comes back without uid and etag");
-        let none = EntityJson::served(&document, &[]).to_value();
+        let none = EntityJson::served(&document, []).to_value();
         assert_eq!(none["relations"], json!([]));
     }
 
@@ -196,9 +267,7 @@ mod tests {
     fn relations_are_written_as_serde_json_writes_them() {
         let document = stored(Uuid::nil(), "e", &json!({ "kind": "API", "metadata": { "name": "x" } }));
         let odd = ["group:default/a\"b", "user:ns/back\\slash\n", "nokind", "api:default/é–ü"];
-        let relations: Vec<(String, String, String)> =
-            odd.iter().map(|t| ("api:default/x".to_owned(), "dependsOn\t".to_owned(), (*t).to_owned())).collect();
-        let served = EntityJson::served(&document, &relations.iter().collect::<Vec<_>>());
+        let served = EntityJson::served(&document, odd.iter().map(|t| ("dependsOn\t", *t)));
         let expected: Vec<Value> = odd
             .iter()
             .map(|t| {
@@ -217,12 +286,41 @@ mod tests {
     #[test]
     fn projections_and_arrays() {
         let document = stored(Uuid::nil(), "e", &json!({ "kind": "API", "metadata": { "name": "x", "tags": ["a"] } }));
-        let served = EntityJson::served(&document, &[]);
+        let served = EntityJson::served(&document, []);
         let only = served.clone().project(&["metadata.name".into(), "spec.type".into()]);
         assert_eq!(only.to_value(), json!({ "metadata": { "name": "x" } }));
         assert_eq!(served.clone().project(&[]), served);
         let listed: Value = serde_json::from_str(&array([Some(&only), None])).unwrap();
         assert_eq!(listed, json!([{ "metadata": { "name": "x" } }, null]));
         assert_eq!(array([]), "[]");
+    }
+
+    #[test]
+    fn an_entity_array_serves_each_entity_as_served_alone() {
+        let documents: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .map(|name| stored(Uuid::nil(), "e", &json!({ "kind": "API", "metadata": { "name": name } })))
+            .collect();
+        let relations =
+            [vec![], vec![("ownedBy", "group:default/x")], vec![("partOf", "system:y"), ("ownedBy", "user:z")]];
+        let mut served = EntityArray::with_capacity(0);
+        assert_eq!(EntityArray::with_capacity(0).into_json(&[]), "[]");
+        for (document, relations) in documents.iter().zip(&relations) {
+            served.push_served(document, relations.iter().copied());
+        }
+        let alone: Vec<EntityJson> =
+            documents.iter().zip(&relations).map(|(d, r)| EntityJson::served(d, r.iter().copied())).collect();
+        assert_eq!(served.len(), 3);
+        assert_eq!(served.iter().collect::<Vec<_>>(), alone.iter().map(EntityJson::as_str).collect::<Vec<_>>());
+        let names: Value = serde_json::from_str(&served.into_json(&["metadata.name".into()])).unwrap();
+        assert_eq!(
+            names,
+            json!([{ "metadata": { "name": "a" } }, { "metadata": { "name": "b" } }, { "metadata": { "name": "c" } }])
+        );
+        let mut whole = EntityArray::with_capacity(0);
+        whole.push_served(&documents[0], []);
+        whole.push_served(&documents[1], relations[1].iter().copied());
+        let listed: Value = serde_json::from_str(&whole.into_json(&[])).unwrap();
+        assert_eq!(listed, json!([alone[0].to_value(), alone[1].to_value()]));
     }
 }

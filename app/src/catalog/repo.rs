@@ -3,7 +3,7 @@
 use diesel::dsl::{count_star, sql};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -284,9 +284,32 @@ pub async fn find_by_uid(mut conn: &Connection, uid: Uuid) -> QueryResult<Option
     entities::table.find(uid).select(EntityRow::as_select()).first(&mut conn).await.optional()
 }
 
-/// Every relation whose source is one of `refs`, without duplicates.
-pub async fn relations_from(mut conn: &Connection, refs: &[String]) -> QueryResult<Vec<(String, String, String)>> {
-    Ok(ordered(relations_query(refs).load(&mut conn).await?))
+/// A relation read for one of several sources: `source` is the source's place in the refs asked for.
+#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SourcedRelation {
+    #[diesel(sql_type = BigInt)]
+    pub source: i64,
+    #[diesel(sql_type = Text)]
+    pub relation: String,
+    #[diesel(sql_type = Text)]
+    pub target_ref: String,
+}
+
+/// Every relation whose source is one of `refs`, without duplicates, ordered by source (its
+/// place in `refs`, from 0), type and target.
+///
+/// The source comes back as its place rather than its ref: a page of APIs has a thousand
+/// relations, and reading, hashing and comparing the ref of each was a tenth of its time.
+pub async fn relations_from(mut conn: &Connection, refs: &[String]) -> QueryResult<Vec<SourcedRelation>> {
+    let relations = diesel::sql_query(
+        "SELECT s.at - 1 AS source, r.relation, r.target_ref \
+           FROM unnest($1::text[]) WITH ORDINALITY AS s(source_ref, at) \
+           JOIN entity_relations r ON r.source_ref = s.source_ref",
+    )
+    .bind::<Array<Text>, _>(refs)
+    .load(&mut conn)
+    .await?;
+    Ok(ordered(relations))
 }
 
 /// The entities with `refs` (those `filter` admits) and their relations, asked together: the
@@ -295,34 +318,20 @@ pub async fn find_by_refs_with_relations(
     shared: &Connection,
     refs: &[String],
     filter: &Filter,
-) -> QueryResult<(Vec<EntityRow>, Vec<(String, String, String)>)> {
+) -> QueryResult<(Vec<EntityRow>, Vec<SourcedRelation>)> {
     let mut query = entities::table.filter(entities::entity_ref.eq_any(refs)).into_boxed();
     if let Some(predicate) = filter_predicate(filter) {
         query = query.filter(predicate);
     }
     let rows = query.select(EntityRow::as_select()).load(&mut &*shared);
-    let relations = relations_query(refs).load(&mut &*shared);
-    let (rows, relations) = futures_util::try_join!(rows, relations)?;
-    Ok((rows, ordered(relations)))
-}
-
-type RelationsQuery<'a> = diesel::dsl::Select<
-    diesel::dsl::Filter<entity_relations::table, diesel::dsl::EqAny<entity_relations::source_ref, &'a [String]>>,
-    (entity_relations::source_ref, entity_relations::relation, entity_relations::target_ref),
->;
-
-fn relations_query(refs: &[String]) -> RelationsQuery<'_> {
-    entity_relations::table.filter(entity_relations::source_ref.eq_any(refs)).select((
-        entity_relations::source_ref,
-        entity_relations::relation,
-        entity_relations::target_ref,
-    ))
+    let relations = relations_from(shared, refs);
+    futures_util::try_join!(rows, relations)
 }
 
 /// Ordered and made unique here, by bytes: sorting in PostgreSQL's collation cost more than
 /// reading the rows (a relation two entities both declare is stored twice).
-fn ordered(mut relations: Vec<(String, String, String)>) -> Vec<(String, String, String)> {
-    relations.sort_unstable_by(|a, b| (&a.1, &a.2, &a.0).cmp(&(&b.1, &b.2, &b.0)));
+fn ordered(mut relations: Vec<SourcedRelation>) -> Vec<SourcedRelation> {
+    relations.sort_unstable();
     relations.dedup();
     relations
 }

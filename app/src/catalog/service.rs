@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::cache::{Cached, CatalogCache};
-use super::document::{self, EntityJson};
+use super::document::{self, EntityArray, EntityJson};
 use super::facet_index::{FacetIndex, IfMissing};
 use super::index::{is_counted, search_text, SearchEntries};
 use super::kept_documents::KeptDocuments;
@@ -20,7 +20,7 @@ use super::model::{
 };
 use super::query::{prefix_tsquery, EntityQuery, Filter};
 use super::refs::EntityRef;
-use super::repo::{self, EntityRow, EntityWrite, RelationRow, FACET_VALUES};
+use super::repo::{self, EntityRow, EntityWrite, RelationRow, SourcedRelation, FACET_VALUES};
 use super::validate::{validate, ValidEntity};
 use super::view::{CatalogPage, CatalogView, FACETS, PAGE_SIZE};
 use crate::audit::service::{record, AuditEvent, AuditSource};
@@ -437,7 +437,7 @@ pub async fn save_one(
 pub async fn with_relations(conn: &Connection, rows: &[EntityRow]) -> AppResult<Vec<EntityJson>> {
     let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
     let relations = repo::relations_from(conn, &refs).await?;
-    Ok(entities_of(rows, &relations))
+    Ok(entities_of(rows, &refs, &relations))
 }
 
 /// Full entities of a page's rows, their documents from those the server keeps where it can:
@@ -447,7 +447,7 @@ async fn with_documents(
     kept: &KeptDocuments,
     tenant: TenantId,
     heads: &[repo::EntityHead],
-) -> AppResult<Vec<EntityJson>> {
+) -> AppResult<EntityArray> {
     let mut documents = kept.get_all(tenant, heads.iter().map(|h| h.etag.as_str()));
     let missing: Vec<Uuid> = heads.iter().zip(&documents).filter(|(_, d)| d.is_none()).map(|(h, _)| h.id).collect();
     let refs: Vec<String> = heads.iter().map(|h| h.entity_ref.clone()).collect();
@@ -468,39 +468,45 @@ async fn with_documents(
             *document = Some(text);
         }
     }
-    let served = heads
-        .iter()
-        .zip(&documents)
-        .filter_map(|(head, document)| Some((head.entity_ref.as_str(), document.as_deref()?)));
+    let served = documents.iter().enumerate().filter_map(|(at, document)| Some((at, document.as_deref()?)));
     Ok(served_entities(served, &relations))
 }
 
-/// Full entities of rows, given (at least) their relations.
-fn entities_of(rows: &[EntityRow], relations: &[(String, String, String)]) -> Vec<EntityJson> {
-    served_entities(rows.iter().map(|row| (row.entity_ref.as_str(), row.document.as_str())), relations)
+/// Full entities of rows, given (at least) the relations of `refs`, which name every row.
+fn entities_of(rows: &[EntityRow], refs: &[String], relations: &[SourcedRelation]) -> Vec<EntityJson> {
+    let place: HashMap<&str, usize> = refs.iter().enumerate().map(|(at, r)| (r.as_str(), at)).collect();
+    // A row's ref is one of `refs`: rows are found by them. Were it not, it would have no relations.
+    let documents = rows
+        .iter()
+        .map(|row| (place.get(row.entity_ref.as_str()).copied().unwrap_or(usize::MAX), row.document.as_str()));
+    served_entities(documents, relations).into_entities()
 }
 
-/// Each (ref, stored document) as served, with the relations whose source it is.
+/// Each stored document as served, with the relations whose source is its place (see
+/// `repo::relations_from`).
 fn served_entities<'a>(
-    documents: impl Iterator<Item = (&'a str, &'a str)>,
-    relations: &[(String, String, String)],
-) -> Vec<EntityJson> {
-    let mut by_source: HashMap<&str, Vec<&(String, String, String)>> = HashMap::new();
-    for relation in relations {
-        by_source.entry(relation.0.as_str()).or_default().push(relation);
+    documents: impl Iterator<Item = (usize, &'a str)> + Clone,
+    relations: &[SourcedRelation],
+) -> EntityArray {
+    // Sized once: each relation is about 160 bytes as served.
+    let bytes = documents.clone().map(|(_, document)| document.len()).sum::<usize>() + relations.len() * 160;
+    let mut served = EntityArray::with_capacity(bytes);
+    for (at, document) in documents {
+        let at = at as i64;
+        let own =
+            &relations[relations.partition_point(|r| r.source < at)..relations.partition_point(|r| r.source <= at)];
+        served.push_served(document, own.iter().map(|r| (r.relation.as_str(), r.target_ref.as_str())));
     }
-    let none = Vec::new();
-    documents
-        .map(|(entity_ref, document)| EntityJson::served(document, by_source.get(entity_ref).unwrap_or(&none)))
-        .collect()
+    served
 }
 
 pub async fn get_by_ref(db: &Database, tenant: &Tenant, entity_ref: &EntityRef) -> AppResult<Option<EntityJson>> {
     let key = entity_ref.key();
     db.read_tenant(tenant, move |conn| {
         Box::pin(async move {
-            let (rows, relations) = repo::find_by_refs_with_relations(conn, &[key], &Filter::default()).await?;
-            Ok(entities_of(&rows, &relations).pop())
+            let keys = [key];
+            let (rows, relations) = repo::find_by_refs_with_relations(conn, &keys, &Filter::default()).await?;
+            Ok(entities_of(&rows, &keys, &relations).pop())
         })
     })
     .await
@@ -529,7 +535,7 @@ pub async fn get_by_refs(
     db.read_tenant(tenant, move |conn| {
         Box::pin(async move {
             let (rows, relations) = repo::find_by_refs_with_relations(conn, &keys, &filter).await?;
-            let entities = entities_of(&rows, &relations);
+            let entities = entities_of(&rows, &keys, &relations);
             let by_key: HashMap<&str, &EntityJson> =
                 rows.iter().map(|r| r.entity_ref.as_str()).zip(&entities).collect();
             Ok(keys.iter().map(|k| by_key.get(k.as_str()).map(|v| (*v).clone())).collect())
@@ -539,7 +545,7 @@ pub async fn get_by_refs(
 }
 
 pub struct QueryPage {
-    pub entities: Vec<EntityJson>,
+    pub entities: EntityArray,
     pub total: Option<i64>,
     /// One more row than asked for existed.
     pub has_more: bool,
@@ -727,7 +733,7 @@ pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> Ap
                 .await?
                 .ok_or_else(|| AppError::not_found(format!("No entity {entity_ref}")))?;
             let relations = repo::relations_from(conn, std::slice::from_ref(&row.entity_ref)).await?;
-            let targets: Vec<String> = relations.iter().map(|(_, _, t)| t.clone()).collect();
+            let targets: Vec<String> = relations.iter().map(|r| r.target_ref.clone()).collect();
             let present: HashSet<String> = repo::existing_refs(conn, &targets).await?.into_iter().collect();
             let body = document::body(&row.document);
             let metadata = &body["metadata"];
@@ -760,13 +766,13 @@ pub async fn detail(db: &Database, tenant: &Tenant, entity_ref: EntityRef) -> Ap
                 history,
                 relations: relations
                     .into_iter()
-                    .map(|(_, relation, target)| RelationView {
+                    .map(|r| RelationView {
                         target_path: present
-                            .contains(&target)
-                            .then(|| EntityRef::parse(&target, None, "default").ok().map(|r| r.page_path()))
+                            .contains(&r.target_ref)
+                            .then(|| EntityRef::parse(&r.target_ref, None, "default").ok().map(|r| r.page_path()))
                             .flatten(),
-                        relation,
-                        target_ref: target,
+                        relation: r.relation,
+                        target_ref: r.target_ref,
                     })
                     .collect(),
             })

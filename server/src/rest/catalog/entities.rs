@@ -59,8 +59,7 @@ pub(super) async fn list(
     let fields = params.fields();
     check_fields(&fields)?;
     let page = service::query(&state.db, &state.catalog_cache, &ctx.tenant, query.clone(), false).await?;
-    let items: Vec<EntityJson> = page.entities.into_iter().map(|e| e.project(&fields)).collect();
-    let mut response = json_text(document::array(items.iter().map(Some)));
+    let mut response = json_text(page.entities.into_json(&fields));
     if page.has_more {
         let next = EntityCursor { query: EntityQuery { offset: query.offset + query.limit, ..query } };
         // The next page asks for the same limit and fields as this one.

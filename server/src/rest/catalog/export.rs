@@ -45,8 +45,8 @@ pub(super) async fn export(
                 Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
             };
             let mut chunk = String::new();
-            for entity in &page.entities {
-                let mut stored = entity.to_value();
+            for entity in page.entities.iter() {
+                let mut stored: serde_json::Value = serde_json::from_str(entity).expect("served entities are JSON");
                 if let Some(root) = stored.as_object_mut() {
                     root.remove("relations");
                 }

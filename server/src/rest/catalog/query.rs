@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use super::{decode_cursor, encode_cursor, json_text, reader, EntityCursor, Params};
 use crate::rest::{invalid, json_body, ApiResult};
-use app::catalog::document::{self, EntityJson};
 use app::catalog::query::{check_fields, EntityQuery, Filter, Predicate, Sort, SortField, MAX_PAGE};
 use app::catalog::service;
 use app::error::AppError;
@@ -142,10 +141,9 @@ async fn page(state: &AppState, ctx: &RequestContext, query: EntityQuery, fields
             EntityCursor { query: EntityQuery { offset: (query.offset - query.limit).max(0), ..query.clone() } };
         page_info.insert("prevCursor".into(), Value::String(encode_cursor(&previous)));
     }
-    let items: Vec<EntityJson> = page.entities.into_iter().map(|e| e.project(&fields)).collect();
     Ok(json_text(format!(
         "{{\"items\":{},\"totalItems\":{},\"pageInfo\":{}}}",
-        document::array(items.iter().map(Some)),
+        page.entities.into_json(&fields),
         page.total.unwrap_or_default(),
         Value::Object(page_info),
     )))
