@@ -386,11 +386,20 @@ impl Predicate {
 /// Turns free text into a prefix-matching tsquery (`pet sto` → `pet:* & sto:*`), keeping only
 /// letters and digits so user input can never be tsquery syntax.
 pub fn prefix_tsquery(text: &str) -> Option<String> {
+    words_tsquery(text, ":*")
+}
+
+/// The same words matched whole (`pet sto` → `pet & sto`): what it matches, the prefixes match too.
+pub fn whole_words_tsquery(text: &str) -> Option<String> {
+    words_tsquery(text, "")
+}
+
+fn words_tsquery(text: &str, suffix: &str) -> Option<String> {
     let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(8)
-        .map(|w| format!("{}:*", w.to_lowercase()))
+        .map(|w| format!("{}{suffix}", w.to_lowercase()))
         .collect();
     (!words.is_empty()).then(|| words.join(" & "))
 }
@@ -522,5 +531,6 @@ mod tests {
     fn free_text_becomes_a_safe_prefix_query() {
         assert_eq!(prefix_tsquery("Pet sto!").as_deref(), Some("pet:* & sto:*"));
         assert_eq!(prefix_tsquery("':*|&"), None);
+        assert_eq!(whole_words_tsquery("Pet sto!").as_deref(), Some("pet & sto"));
     }
 }

@@ -7,7 +7,10 @@ use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::query::{prefix_tsquery, Condition, EntityQuery, Filter, KindScope, Predicate as QueryPredicate, SortField};
+use super::query::{
+    prefix_tsquery, whole_words_tsquery, Condition, EntityQuery, Filter, KindScope, Predicate as QueryPredicate,
+    SortField,
+};
 use crate::db::schema::{
     catalog_state, entities, entity_changes, entity_facet_counts, entity_relations, entity_values,
 };
@@ -419,9 +422,24 @@ pub async fn count(mut conn: &Connection, q: &EntityQuery) -> QueryResult<i64> {
 
 /// The number of entities a query matches, counted no further than `limit`: the scan stops
 /// there (a plain `count(*)` would visit every match first).
-pub async fn count_up_to(mut conn: &Connection, q: &EntityQuery, limit: i64) -> QueryResult<i64> {
+///
+/// A search matches its words as prefixes, and the GIN index finds a prefix's entities several
+/// times more slowly than a whole word's (47 against 13 ms for `checkout`'s 56,000 at a million
+/// entities). An entity with the whole words matches their prefixes too, so when the whole
+/// words alone reach the limit, the search does: a common word is counted that way.
+pub async fn count_up_to(conn: &Connection, q: &EntityQuery, limit: i64) -> QueryResult<i64> {
+    if q.full_text.is_some() {
+        let whole = rows_up_to(conn, predicate_of(q, whole_words_tsquery), limit).await?;
+        if whole >= limit {
+            return Ok(whole);
+        }
+    }
+    rows_up_to(conn, query_predicate(q), limit).await
+}
+
+async fn rows_up_to(mut conn: &Connection, predicate: Option<Predicate>, limit: i64) -> QueryResult<i64> {
     let mut query = entities::table.select(sql::<diesel::sql_types::Integer>("1")).into_boxed();
-    if let Some(predicate) = query_predicate(q) {
+    if let Some(predicate) = predicate {
         query = query.filter(predicate);
     }
     let found: Vec<i32> = query.limit(limit).load(&mut conn).await?;
@@ -561,8 +579,13 @@ pub async fn kind_counts(mut conn: &Connection, filter: &Filter) -> QueryResult<
 type Predicate = Box<dyn BoxableExpression<entities::table, Pg, SqlType = Bool>>;
 
 fn query_predicate(q: &EntityQuery) -> Option<Predicate> {
-    // Words as prefixes, or — for typos — a name that is trigram-similar to the whole term.
-    let text = q.full_text.as_deref().and_then(|term| prefix_tsquery(term).map(|tsquery| (term, tsquery))).map(
+    predicate_of(q, prefix_tsquery)
+}
+
+/// The query's predicate, its search's words made a tsquery by `words`.
+fn predicate_of(q: &EntityQuery, words: fn(&str) -> Option<String>) -> Option<Predicate> {
+    // Words (as prefixes), or — for typos — a name that is trigram-similar to the whole term.
+    let text = q.full_text.as_deref().and_then(|term| words(term).map(|tsquery| (term, tsquery))).map(
         |(term, tsquery)| -> Predicate {
             Box::new(
                 sql::<Bool>("(search @@ to_tsquery('simple', ")

@@ -764,8 +764,11 @@ async fn a_search_counts_its_matches_up_to_a_limit() {
     let component = |name: String, description: &str| {
         format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n  description: {description}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n")
     };
+    // Half say `ledger` and half `ledgers`: `ledger` matches all of them as a prefix, but fewer
+    // than the limit as a whole word, so its count cannot stop at the whole words.
+    let described = |i: i64| if i % 2 == 0 { "Posts to the ledger" } else { "Posts to the ledgers" };
     let mut yaml: Vec<String> =
-        (0..SEARCH_COUNT_LIMIT + 5).map(|i| component(format!("svc-{i}"), "Posts to the ledger")).collect();
+        (0..SEARCH_COUNT_LIMIT + 5).map(|i| component(format!("svc-{i}"), described(i))).collect();
     yaml.extend((0..3).map(|i| component(format!("books-{i}"), "Keeps the journal")));
     let report = service::import(
         &app.db,
@@ -782,8 +785,16 @@ async fn a_search_counts_its_matches_up_to_a_limit() {
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!((found["total"].as_i64(), found["totalCapped"].as_bool()), (Some(SEARCH_COUNT_LIMIT), Some(true)));
     assert_eq!(found["results"].as_array().unwrap().len() as i64, PAGE_SIZE);
-    let (_, found, _) = app.get_json(&t, &cookie, "/api/catalog/search?q=journal").await;
-    assert_eq!((found["total"].as_i64(), found["totalCapped"].as_bool()), (Some(3), Some(false)));
+    // Whole words, prefixes only, a rare word and a rare prefix.
+    for (q, total, capped) in [
+        ("posts", SEARCH_COUNT_LIMIT, true),
+        ("ledg", SEARCH_COUNT_LIMIT, true),
+        ("journal", 3, false),
+        ("journ", 3, false),
+    ] {
+        let (_, found, _) = app.get_json(&t, &cookie, &format!("/api/catalog/search?q={q}")).await;
+        assert_eq!((found["total"].as_i64(), found["totalCapped"].as_bool()), (Some(total), Some(capped)), "{q}");
+    }
 
     let page = app.get(&t.host, "/catalog?q=ledger", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK);
