@@ -3,6 +3,7 @@
 use diesel::dsl::{count_star, sql};
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -288,13 +289,10 @@ pub async fn find_by_uid(mut conn: &Connection, uid: Uuid) -> QueryResult<Option
 }
 
 /// A relation read for one of several sources: `source` is the source's place in the refs asked for.
-#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Queryable, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SourcedRelation {
-    #[diesel(sql_type = BigInt)]
     pub source: i64,
-    #[diesel(sql_type = Text)]
     pub relation: String,
-    #[diesel(sql_type = Text)]
     pub target_ref: String,
 }
 
@@ -304,15 +302,34 @@ pub struct SourcedRelation {
 /// The source comes back as its place rather than its ref: a page of APIs has a thousand
 /// relations, and reading, hashing and comparing the ref of each was a tenth of its time.
 pub async fn relations_from(mut conn: &Connection, refs: &[String]) -> QueryResult<Vec<SourcedRelation>> {
-    let relations = diesel::sql_query(
-        "SELECT s.at - 1 AS source, r.relation, r.target_ref \
-           FROM unnest($1::text[]) WITH ORDINALITY AS s(source_ref, at) \
-           JOIN entity_relations r ON r.source_ref = s.source_ref",
-    )
-    .bind::<Array<Text>, _>(refs)
-    .load(&mut conn)
-    .await?;
-    Ok(ordered(relations))
+    Ok(ordered(RelationsOf { refs }.load(&mut conn).await?))
+}
+
+/// The relations of `refs` with their source's place among them (`unnest … WITH ORDINALITY`,
+/// which diesel's query builder cannot say). A query type of its own rather than `sql_query`,
+/// which diesel plans again on every call: this one is prepared once per connection, as a
+/// lookup by name cannot afford a plan each time.
+struct RelationsOf<'a> {
+    refs: &'a [String],
+}
+
+/// The same statement whatever the refs: diesel keeps it prepared under this type.
+impl QueryId for RelationsOf<'_> {
+    type QueryId = RelationsOf<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for RelationsOf<'_> {
+    type SqlType = (BigInt, Text, Text);
+}
+
+impl QueryFragment<Pg> for RelationsOf<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT s.at - 1, r.relation, r.target_ref FROM unnest(");
+        out.push_bind_param::<Array<Text>, [String]>(self.refs)?;
+        out.push_sql(") WITH ORDINALITY AS s(source_ref, at) JOIN entity_relations r ON r.source_ref = s.source_ref");
+        Ok(())
+    }
 }
 
 /// The entities with `refs` (those `filter` admits) and their relations, asked together: the
