@@ -34,13 +34,6 @@ pub fn body(document: &str) -> Value {
 pub struct EntityJson(String);
 
 impl EntityJson {
-    /// The stored document with `relations` (type, target) added as Backstage serves them.
-    pub fn served<'a>(document: &str, relations: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut text = String::with_capacity(document.len() + 16);
-        write_served(&mut text, document, relations);
-        Self(text)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -194,21 +187,13 @@ impl EntityArray {
         Self { text, ends: Vec::new() }
     }
 
-    /// Adds the stored document with its relations (type, target), as `EntityJson::served`.
+    /// Adds the stored document with its relations (type, target) as Backstage serves them.
     pub fn push_served<'a>(&mut self, document: &str, relations: impl IntoIterator<Item = (&'a str, &'a str)>) {
         if !self.ends.is_empty() {
             self.text.push(',');
         }
         write_served(&mut self.text, document, relations);
         self.ends.push(self.text.len());
-    }
-
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
     }
 
     /// Each entity's JSON text, in order.
@@ -238,6 +223,13 @@ mod tests {
     use crate::catalog::refs::EntityRef;
     use serde_json::json;
 
+    /// One entity as served on its own.
+    fn served_alone<'a>(document: &str, relations: impl IntoIterator<Item = (&'a str, &'a str)>) -> EntityJson {
+        let mut text = String::new();
+        write_served(&mut text, document, relations);
+        EntityJson(text)
+    }
+
     #[test]
     fn relation_targets_read_as_entity_refs_do() {
         for target in ["component:default/a", "api:ns/b-c", "group:x", "nokind", "a:b/c/d", ":default/x", "k:/n"] {
@@ -253,13 +245,13 @@ mod tests {
                            "metadata": { "name": "a", "namespace": "default" }, "spec": { "owner": "team-x" } });
         let id = Uuid::now_v7();
         let document = stored(id, "e1", &body);
-        let served = EntityJson::served(&document, [("ownedBy", "group:default/team-x")]).to_value();
+        let served = served_alone(&document, [("ownedBy", "group:default/team-x")]).to_value();
         assert_eq!(served["metadata"]["uid"], id.to_string());
         assert_eq!(served["metadata"]["etag"], "e1");
         assert_eq!(served["relations"][0]["targetRef"], "group:default/team-x");
         assert_eq!(served["relations"][0]["target"]["kind"], "group");
         assert_eq!(super::body(&document), body, "the body comes back without uid and etag");
-        let none = EntityJson::served(&document, []).to_value();
+        let none = served_alone(&document, []).to_value();
         assert_eq!(none["relations"], json!([]));
     }
 
@@ -267,7 +259,7 @@ mod tests {
     fn relations_are_written_as_serde_json_writes_them() {
         let document = stored(Uuid::nil(), "e", &json!({ "kind": "API", "metadata": { "name": "x" } }));
         let odd = ["group:default/a\"b", "user:ns/back\\slash\n", "nokind", "api:default/é–ü"];
-        let served = EntityJson::served(&document, odd.iter().map(|t| ("dependsOn\t", *t)));
+        let served = served_alone(&document, odd.iter().map(|t| ("dependsOn\t", *t)));
         let expected: Vec<Value> = odd
             .iter()
             .map(|t| {
@@ -286,7 +278,7 @@ mod tests {
     #[test]
     fn projections_and_arrays() {
         let document = stored(Uuid::nil(), "e", &json!({ "kind": "API", "metadata": { "name": "x", "tags": ["a"] } }));
-        let served = EntityJson::served(&document, []);
+        let served = served_alone(&document, []);
         let only = served.clone().project(&["metadata.name".into(), "spec.type".into()]);
         assert_eq!(only.to_value(), json!({ "metadata": { "name": "x" } }));
         assert_eq!(served.clone().project(&[]), served);
@@ -309,8 +301,8 @@ mod tests {
             served.push_served(document, relations.iter().copied());
         }
         let alone: Vec<EntityJson> =
-            documents.iter().zip(&relations).map(|(d, r)| EntityJson::served(d, r.iter().copied())).collect();
-        assert_eq!(served.len(), 3);
+            documents.iter().zip(&relations).map(|(d, r)| served_alone(d, r.iter().copied())).collect();
+        assert_eq!(served.iter().count(), 3);
         assert_eq!(served.iter().collect::<Vec<_>>(), alone.iter().map(EntityJson::as_str).collect::<Vec<_>>());
         let names: Value = serde_json::from_str(&served.into_json(&["metadata.name".into()])).unwrap();
         assert_eq!(
