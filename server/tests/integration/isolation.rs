@@ -2,9 +2,10 @@ use diesel::sql_types::BigInt;
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 
-use crate::support::TestApp;
+use crate::support::{env, TestApp};
 use app::audit::model::AuditAction;
 use app::audit::service::{record, AuditEvent, AuditSource};
+use app::db::Database;
 use app::error::AppError;
 
 #[derive(QueryableByName)]
@@ -157,12 +158,16 @@ struct Marked {
 /// not reused.
 #[tokio::test(flavor = "multi_thread")]
 async fn pipelined_reads_leave_their_connection_as_they_found_it() {
-    let app = TestApp::init().pool_size(1).start().await;
+    let app = TestApp::init().start().await;
     let a = app.tenant().await;
     let b = app.tenant().await;
     mark_only_in(&app, &a.tenant).await;
+    // A pool of its own: the app's background workers share `app.db`, and one of them closing
+    // its connection after a failed read (another test dropped the tenant it was reading)
+    // would replace the backend this test follows.
+    let db = Database::connect(&env("DATABASE_URL"), 1).expect("pool");
     let read_marked = |tenant| {
-        app.db.read_tenant(tenant, |mut conn| {
+        db.read_tenant(tenant, |mut conn| {
             Box::pin(async move {
                 let m: Marked = diesel::sql_query(
                     "SELECT count(*) AS n, pg_backend_pid() AS backend FROM audit_events WHERE target = 'only-in-a'",
@@ -177,8 +182,7 @@ async fn pipelined_reads_leave_their_connection_as_they_found_it() {
     assert_eq!(in_a, 1);
     assert_eq!(read_marked(&b.tenant).await.unwrap(), (0, backend), "tenant B sees none of A's rows");
     assert_eq!(read_marked(&a.tenant).await.unwrap(), (1, backend));
-    let after = app
-        .db
+    let after = db
         .with_control(|conn| {
             Box::pin(async move {
                 let s: Marked = diesel::sql_query(
@@ -193,8 +197,7 @@ async fn pipelined_reads_leave_their_connection_as_they_found_it() {
         .unwrap();
     assert_eq!(after, (0, backend), "the reads' transactions ended before the connection was used again");
 
-    let failed = app
-        .db
+    let failed = db
         .read_tenant(&a.tenant, |mut conn| {
             Box::pin(async move {
                 diesel::sql_query("SELECT * FROM no_such_table").execute(&mut conn).await?;
@@ -203,8 +206,7 @@ async fn pipelined_reads_leave_their_connection_as_they_found_it() {
         })
         .await;
     assert!(failed.is_err());
-    let written = app
-        .db
+    let written = db
         .read_tenant(&a.tenant, |mut conn| {
             Box::pin(async move {
                 diesel::sql_query("DELETE FROM catalog_state").execute(&mut conn).await?;
