@@ -8,6 +8,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use super::index::ALWAYS_PRESENT;
 use super::query::{
     prefix_tsquery, whole_words_tsquery, Condition, EntityQuery, Filter, KindScope, Predicate as QueryPredicate,
     SortField,
@@ -465,11 +466,12 @@ async fn rows_up_to(mut conn: &Connection, predicate: Option<Predicate>, limit: 
 
 /// Value counts of one dotted path over the entities a query (filter and predicate) selects,
 /// read from the values of only those that have the path (the filters' GIN index finds them;
-/// relations, kept among the values only for counting, are not in the filters).
+/// relations, kept among the values only for counting, and the paths every entity has are not
+/// in the filters).
 pub async fn facet(mut conn: &Connection, key: &str, q: &EntityQuery) -> QueryResult<Vec<(String, i64)>> {
     let key = key.to_lowercase();
     let mut matching = entities::table.select(entities::id).into_boxed();
-    if !key.starts_with("relations.") {
+    if !key.starts_with("relations.") && !ALWAYS_PRESENT.contains(&key.as_str()) {
         matching = matching.filter(entities::filters.contains(vec![key.clone()]));
     }
     if let Some(predicate) = query_predicate(q) {
@@ -718,17 +720,20 @@ fn condition(c: &Condition, generic: Generic) -> Predicate {
     if c.key == super::query::RECENTLY_FAILED_DEPLOYMENT {
         return Box::new(sql::<Bool>(super::query::RECENTLY_FAILED_DEPLOYMENT_SQL));
     }
-    // Paths every entity has (validation requires kind and name; the uid is the server's).
-    if c.value.is_none() && matches!(c.key.as_str(), "kind" | "metadata.name" | "metadata.uid") {
+    if c.value.is_none() && ALWAYS_PRESENT.contains(&c.key.as_str()) {
         return Box::new(true.into_sql::<Bool>());
     }
-    // The most used conditions hit indexed columns; the rest go through the generic index.
+    // The most used conditions hit indexed columns (the filter entries leave their values
+    // out); the rest go through the generic index.
     if let Some(value) = &c.value {
         if let Some(column) = column_of(&c.key) {
             return Box::new(lower(column).eq(value.clone()).assume_not_null());
         }
-        if c.key == "metadata.tags" {
-            return Box::new(entities::tags.contains(vec![value.clone()]));
+        if c.key == "metadata.uid" {
+            return match Uuid::parse_str(value) {
+                Ok(id) => Box::new(entities::id.eq(id)),
+                Err(_) => Box::new(false.into_sql::<Bool>()),
+            };
         }
         if c.key == "relations.ownedby" {
             // spec.owner is the only source of ownedBy, and owner_ref holds it normalised.

@@ -459,6 +459,73 @@ async fn generic_paths_select_the_same_entities_as_filters_and_as_predicates() {
     assert_eq!(unnamed["totalItems"], 0);
 }
 
+/// The paths whose values are in columns (kind, name, namespace, uid, type, lifecycle) have no
+/// filter entries, and tags share the generic index: each still filters, exists and facets as
+/// Backstage's do, case ignored.
+#[tokio::test(flavor = "multi_thread")]
+async fn paths_held_in_columns_filter_exist_and_facet_like_any_other() {
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let page = |filter: String| {
+        let (app, t, cookie) = (&app, &t, &cookie);
+        async move {
+            let url = format!("/api/catalog/entities/by-query?{filter}&limit=100");
+            let (status, page, _) = app.get_json(t, cookie, &url).await;
+            assert_eq!(status, StatusCode::OK, "{url}: {page}");
+            let mut refs: Vec<String> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| format!("{}:{}", e["kind"].as_str().unwrap(), e["metadata"]["name"].as_str().unwrap()))
+                .collect();
+            refs.sort();
+            refs
+        }
+    };
+    let components = page("filter=kind=component".into()).await;
+    assert_eq!(components.len(), 13);
+    let (_, all, _) = app.get_json(&t, &cookie, "/api/catalog/entities/by-query?filter=kind=component&limit=100").await;
+    let first = &all["items"][0];
+
+    let uid = first["metadata"]["uid"].as_str().unwrap();
+    let name = first["metadata"]["name"].as_str().unwrap();
+    let by_uid = page(format!("filter=metadata.uid={}", uid.to_uppercase())).await;
+    assert_eq!(by_uid, [format!("Component:{name}")]);
+    assert!(page("filter=metadata.uid=not-a-uid".into()).await.is_empty());
+    assert_eq!(page(format!("filter=metadata.name={}", name.to_uppercase())).await.len(), 1);
+    for exists in ["metadata.namespace", "metadata.uid", "kind", "metadata.name"] {
+        assert_eq!(page(format!("filter=kind=component,{exists}")).await, components, "{exists}");
+    }
+    assert_eq!(page("filter=kind=component,metadata.namespace=DEFAULT".into()).await, components);
+
+    let typed: Vec<&Value> =
+        all["items"].as_array().unwrap().iter().filter(|e| e["spec"]["type"].is_string()).collect();
+    assert_eq!(page("filter=kind=component,spec.type".into()).await.len(), typed.len());
+    let service = typed.iter().filter(|e| e["spec"]["type"] == "service").count();
+    assert!(service > 0);
+    assert_eq!(page("filter=kind=component,spec.type=SERVICE".into()).await.len(), service);
+    let production = all["items"].as_array().unwrap().iter().filter(|e| e["spec"]["lifecycle"] == "production").count();
+    assert_eq!(page("filter=kind=component,spec.lifecycle=Production".into()).await.len(), production);
+
+    let tagged = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e["metadata"]["tags"][0].as_str())
+        .expect("an example component has tags");
+    let with_tag = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["metadata"]["tags"].as_array().is_some_and(|tags| tags.iter().any(|x| x == tagged)))
+        .count();
+    assert_eq!(page(format!("filter=kind=component,metadata.tags={}", tagged.to_uppercase())).await.len(), with_tag);
+
+    let (status, facets, _) =
+        app.get_json(&t, &cookie, "/api/catalog/entity-facets?facet=metadata.name&filter=kind=component").await;
+    assert_eq!(status, StatusCode::OK, "{facets}");
+    assert_eq!(facets["facets"]["metadata.name"].as_array().unwrap().len(), 13);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_export_imports_unchanged_into_another_tenant() {
     let (app, a, a_cookie) = TestApp::with_examples().await;
