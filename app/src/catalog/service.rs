@@ -24,7 +24,7 @@ use super::repo::{self, EntityRow, EntityWrite, RelationRow, SourcedRelation, FA
 use super::validate::{validate, ValidEntity};
 use super::view::{CatalogPage, CatalogView, FACETS, PAGE_SIZE};
 use crate::audit::service::{record, AuditEvent, AuditSource};
-use crate::db::{durability, Connection, Database};
+use crate::db::{deadline, durability, Connection, Database};
 use crate::error::{AppError, AppResult};
 use crate::tenancy::model::{SchemaName, Tenant, TenantId};
 
@@ -134,7 +134,9 @@ pub async fn import(
     // WRITERS batches in flight, each its own transaction on its own connection: while one
     // waits for its turn at the facet counts (see write_batch), the next one's entity and
     // relation rows are written, so PostgreSQL works on both cores; the batch after them is
-    // validated meanwhile.
+    // validated meanwhile. Each batch is a task of its own: on this one, the rows one batch
+    // builds would hold up the statements of the others, the one holding the catalog lock
+    // among them, and PostgreSQL would wait.
     let writes = futures_util::stream::iter(batches)
         .map(|batch| {
             let processed = batch.len();
@@ -155,21 +157,25 @@ pub async fn import(
                     Err(errors) => results.push(rejected(number, None, errors)),
                 }
             }
-            let (source, origin) = (source.clone(), origin.clone());
-            db.with_tenant(tenant, move |conn| {
-                Box::pin(async move {
-                    // The batch's commit holds the tenant's catalog lock (see write_batch):
-                    // waiting there for the disk would hold up the other writers too.
-                    durability::commit_without_waiting(conn).await?;
-                    results.extend(write_batch(conn, &source, &origin, valid).await?);
-                    if let Some(job) = origin.job {
-                        super::jobs::advance(conn, job, processed).await?;
-                    }
-                    Ok::<_, AppError>(results)
+            let (db, tenant, source, origin) = (db.clone(), tenant.clone(), source.clone(), origin.clone());
+            deadline::spawn(async move {
+                db.with_tenant(&tenant, move |conn| {
+                    Box::pin(async move {
+                        // The batch's commit holds the tenant's catalog lock (see write_batch):
+                        // waiting there for the disk would hold up the other writers too.
+                        durability::commit_without_waiting(conn).await?;
+                        results.extend(write_batch(conn, &source, &origin, valid).await?);
+                        if let Some(job) = origin.job {
+                            super::jobs::advance(conn, job, processed).await?;
+                        }
+                        Ok::<_, AppError>(results)
+                    })
                 })
+                .await
             })
         })
-        .buffered(WRITERS);
+        .buffered(WRITERS)
+        .map(|written| written.and_then(|results| results));
     let mut writes = std::pin::pin!(writes);
     while let Some(results) = writes.try_next().await? {
         report.results.extend(results);

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::error::AppError;
+
 tokio::task_local! {
     static DEADLINE: Instant;
 }
@@ -21,4 +23,34 @@ pub async fn within<F: Future>(deadline: Instant, work: F) -> F::Output {
 /// The time left before the current request's deadline, if there is one.
 pub fn remaining() -> Option<Duration> {
     DEADLINE.try_with(|deadline| deadline.saturating_duration_since(Instant::now())).ok()
+}
+
+/// Runs `work` on a task of its own, so that it can use another core, under the current
+/// task's deadline. Dropping the returned future aborts the task: a transaction it had begun
+/// is dropped half-way, and so rolled back and its connection closed, as when a request's own
+/// future is dropped.
+pub fn spawn<T: Send + 'static>(work: impl Future<Output = T> + Send + 'static) -> Spawned<T> {
+    let task = match remaining() {
+        Some(left) => tokio::spawn(within(Instant::now() + left, work)),
+        None => tokio::spawn(work),
+    };
+    Spawned(task)
+}
+
+/// A task started by `spawn`, aborted if it is no longer awaited. A panic in it is an
+/// internal error, as in `cpu::run`.
+pub struct Spawned<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for Spawned<T> {
+    type Output = Result<T, AppError>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|joined| joined.map_err(AppError::internal))
+    }
+}
+
+impl<T> Drop for Spawned<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

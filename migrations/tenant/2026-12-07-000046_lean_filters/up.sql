@@ -11,11 +11,25 @@
 --    the tags' own GIN index, which every insert also paid for, goes.
 DROP INDEX entities_tags;
 
--- 3. The counting trigger's upsert no longer sorts its rows (a tenth of its time, inside the
---    section where the tenant's writers take turns): the catalog_state row it takes first
---    already makes the writers' count updates one after another, so they cannot deadlock.
+-- 3. The counting trigger counts an insert's values before it takes the catalog lock, and no
+--    longer sorts them: only the upsert of the counts waits its turn. The catalog_state row
+--    it takes first already makes the writers' count updates one after another, so they
+--    cannot deadlock. (Aggregating and sorting the ~2,000 counts of 500 components was a
+--    third of the trigger, inside the section where the tenant's writers take turns.)
 CREATE OR REPLACE FUNCTION entity_facets_count() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    added_keys TEXT[];
+    added_kinds TEXT[];
+    added_values TEXT[];
+    added_counts BIGINT[];
 BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT array_agg(key), array_agg(kind), array_agg(value), array_agg(n)
+          INTO added_keys, added_kinds, added_values, added_counts
+          FROM (SELECT p.key, lower(a.kind) AS kind, p.value, count(*) AS n
+                  FROM added a, entry_pairs(a.counted_values) p
+                 GROUP BY 1, 2, 3) counted;
+    END IF;
     -- Every catalog write of a tenant updates catalog_state; taking its row first makes the
     -- writers' count updates one after another, so they cannot deadlock on the counts' rows.
     PERFORM 1 FROM catalog_state FOR UPDATE;
@@ -31,11 +45,9 @@ BEGIN
                   FROM removed r, entry_pairs(r.counted_values) p) gone
          WHERE (c.key, c.kind, c.value) = (gone.key, gone.kind, gone.value) AND c.entities = 0;
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    IF added_keys IS NOT NULL THEN
         INSERT INTO entity_facet_counts AS c (key, kind, value, entities)
-        SELECT p.key, lower(a.kind), p.value, count(*)
-          FROM added a, entry_pairs(a.counted_values) p
-         GROUP BY 1, 2, 3
+        SELECT * FROM unnest(added_keys, added_kinds, added_values, added_counts)
             ON CONFLICT (key, kind, value) DO UPDATE SET entities = c.entities + excluded.entities;
     END IF;
     RETURN NULL;
