@@ -3,9 +3,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::{ListenerExt, TapIo};
-use tokio::net::{TcpListener, TcpStream};
-
 use tower_sessions::cookie::time::Duration;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -214,9 +211,10 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
     let (access_log, usage) = (state.access_log.clone(), state.usage.clone());
     let app = router::build(state, Arc::new(Edge::from_config(&config)?), sessions);
 
-    let listener = TcpListener::bind(addr).await.map_err(|e| AppError::internal(format!("binding {addr}: {e}")))?;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|e| AppError::internal(format!("binding {addr}: {e}")))?;
     tracing::info!("serving on http://{addr} (tenants at http://<slug>.{}:{})", config.base_domain, addr.port());
-    axum::serve(without_delay(listener), app.into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(AppError::internal)?;
@@ -224,18 +222,6 @@ pub async fn serve(db: Database, config: ServeConfig) -> Result<(), AppError> {
     access_log.close().await;
     usage.close().await;
     Ok(())
-}
-
-/// The listener's connections with TCP_NODELAY. Responses go out as several writes (a catalog
-/// page's pieces): without it the last small one waited for the client's delayed ACK, 40 ms
-/// on Linux.
-pub fn without_delay(listener: TcpListener) -> TapIo<TcpListener, fn(&mut TcpStream)> {
-    fn no_delay(tcp: &mut TcpStream) {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("TCP_NODELAY on an accepted connection: {e}");
-        }
-    }
-    listener.tap_io(no_delay)
 }
 
 /// Runs `work` for every tenant at each tick of `every`; a tenant's failure is logged and the

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -187,10 +187,6 @@ pub fn shared(document: Arc<str>) -> Bytes {
     Bytes::from_owner(Text(document))
 }
 
-/// Documents from this size are sent as the server keeps them; smaller ones are copied into
-/// the piece around them (a copy costs less than a write of its own).
-const SHARED_FROM: usize = 4096;
-
 /// A page of entities as served, kept as the pieces a response sends one after another: each
 /// stored document's head as it is kept (a page of APIs with their definitions is megabytes,
 /// which writing into one array copied), then its relations and closing brace.
@@ -238,28 +234,15 @@ impl EntityArray {
             let projected: Vec<EntityJson> = self.into_entities().into_iter().map(|e| e.project(fields)).collect();
             return vec![Bytes::from(array(projected.iter().map(Some)))];
         }
-        // Large documents go out as they are kept; what lies between them (small documents,
-        // relations, separators) is gathered into one piece, so a page is a few writes.
-        let mut pieces = Vec::new();
-        let mut between = BytesMut::with_capacity(SHARED_FROM);
-        between.extend_from_slice(b"[");
+        let mut pieces = Vec::with_capacity(self.pieces.len() * 3 / 2 + 2);
+        pieces.push(Bytes::from_static(b"["));
         for (i, entity) in self.pieces.chunks(2).enumerate() {
             if i > 0 {
-                between.extend_from_slice(b",");
+                pieces.push(Bytes::from_static(b","));
             }
-            for piece in entity {
-                if piece.len() >= SHARED_FROM {
-                    if !between.is_empty() {
-                        pieces.push(between.split().freeze());
-                    }
-                    pieces.push(piece.clone());
-                } else {
-                    between.extend_from_slice(piece);
-                }
-            }
+            pieces.extend_from_slice(entity);
         }
-        between.extend_from_slice(b"]");
-        pieces.push(between.freeze());
+        pieces.push(Bytes::from_static(b"]"));
         pieces
     }
 }
@@ -341,13 +324,9 @@ mod tests {
 
     #[test]
     fn an_entity_array_serves_each_entity_as_served_alone() {
-        // b and c large enough to be sent as they are kept, one after the other.
-        let documents: Vec<String> = [("a", 0), ("b", SHARED_FROM), ("c", SHARED_FROM)]
+        let documents: Vec<String> = ["a", "b", "c"]
             .iter()
-            .map(|(name, size)| {
-                let spec = json!({ "definition": "x".repeat(*size) });
-                stored(Uuid::nil(), "e", &json!({ "kind": "API", "metadata": { "name": name }, "spec": spec }))
-            })
+            .map(|name| stored(Uuid::nil(), "e", &json!({ "kind": "API", "metadata": { "name": name } })))
             .collect();
         let relations =
             [vec![], vec![("ownedBy", "group:default/x")], vec![("partOf", "system:y"), ("ownedBy", "user:z")]];
@@ -366,16 +345,13 @@ mod tests {
             json!([{ "metadata": { "name": "a" } }, { "metadata": { "name": "b" } }, { "metadata": { "name": "c" } }])
         );
         let mut whole = EntityArray::with_capacity(0);
-        let kept: Vec<Arc<str>> = documents.iter().map(|d| d.as_str().into()).collect();
-        for (document, relations) in kept.iter().zip(&relations) {
-            whole.push_served(shared(document.clone()), relations.iter().copied());
-        }
-        let pieces = whole.into_pieces(&[]);
-        assert_eq!(pieces.len(), 5, "a, b as kept, b's relations and the comma, c as kept, its relations and `]`");
-        for (piece, document) in [(&pieces[1], &kept[1]), (&pieces[3], &kept[2])] {
-            assert_eq!(piece.as_ptr(), document.as_ptr(), "sent without a copy");
-        }
-        let expected = format!("[{},{},{}]", alone[0].as_str(), alone[1].as_str(), alone[2].as_str());
-        assert_eq!(sent(pieces), expected, "the entities as served alone, in order");
+        whole.push_served(shared(documents[0].as_str().into()), []);
+        whole.push_served(shared(documents[1].as_str().into()), relations[1].iter().copied());
+        let listed = sent(whole.into_pieces(&[]));
+        assert_eq!(
+            listed,
+            format!("[{},{}]", alone[0].as_str(), alone[1].as_str()),
+            "the entities as served alone, in order"
+        );
     }
 }

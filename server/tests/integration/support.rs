@@ -305,7 +305,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
         let addr = listener.local_addr().expect("bound");
         let service = self.router.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
-        tokio::spawn(async move { axum::serve(server::startup::without_delay(listener), service).await });
+        tokio::spawn(async move { axum::serve(listener, service).await });
         addr
     }
 
