@@ -3,9 +3,6 @@
 //! relations appended: no parse and print of every document per request, which made a page
 //! of APIs with their definitions slower than PostgreSQL reading it.
 
-use std::sync::Arc;
-
-use bytes::Bytes;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -58,17 +55,13 @@ impl EntityJson {
     }
 }
 
-/// The part of a stored document an entity is served with unchanged: all but its closing `}`.
-/// A stored document is a JSON object with at least apiVersion, kind and metadata, and never a
-/// `relations` member (validation removes it): the member goes before that `}`.
-fn served_head(document: &str) -> &str {
-    document.trim_end().strip_suffix('}').unwrap_or("{")
-}
-
-/// Writes what follows a document's head when served: its `relations` (type, target) as
-/// Backstage serves them, and the closing `}`.
-fn write_served_tail<'a>(out: &mut String, head: &str, relations: impl IntoIterator<Item = (&'a str, &'a str)>) {
-    if !head.trim_end().ends_with('{') {
+/// Writes the stored document with `relations` (type, target) added as Backstage serves them.
+fn write_served<'a>(out: &mut String, document: &str, relations: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    // A stored document is a JSON object with at least apiVersion, kind and metadata, and
+    // never a `relations` member (validation removes it): the member goes before its `}`.
+    let open = document.trim_end().strip_suffix('}').unwrap_or("{");
+    out.push_str(open);
+    if !open.trim_end().ends_with('{') {
         out.push(',');
     }
     // Written here rather than through serde: a page of APIs serves thousands of relations,
@@ -176,74 +169,51 @@ pub fn array<'a>(items: impl IntoIterator<Item = Option<&'a EntityJson>, IntoIte
     text
 }
 
-/// A stored document shared with the response that sends it, as bytes, without a copy.
-pub fn shared(document: Arc<str>) -> Bytes {
-    struct Text(Arc<str>);
-    impl AsRef<[u8]> for Text {
-        fn as_ref(&self) -> &[u8] {
-            self.0.as_bytes()
-        }
-    }
-    Bytes::from_owner(Text(document))
-}
-
-/// A page of entities as served, kept as the pieces a response sends one after another: each
-/// stored document's head as it is kept (a page of APIs with their definitions is megabytes,
-/// which writing into one array copied), then its relations and closing brace.
+/// A page of entities as served, written one after another into one JSON array: a page of
+/// APIs with their definitions is megabytes, and writing each entity and then the array
+/// copied it twice.
 pub struct EntityArray {
-    /// Two pieces an entity: the head of its document, then its served tail.
-    pieces: Vec<Bytes>,
+    /// `[` and the entities so far, separated by commas; `]` is added when it is taken.
+    text: String,
+    /// Where each entity ends in `text`.
+    ends: Vec<usize>,
 }
 
 impl EntityArray {
-    /// An empty array with room for `entities`.
-    pub fn with_capacity(entities: usize) -> Self {
-        Self { pieces: Vec::with_capacity(2 * entities) }
+    /// An empty array with room for `bytes` of documents.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut text = String::with_capacity(bytes + 2);
+        text.push('[');
+        Self { text, ends: Vec::new() }
     }
 
-    /// Adds the stored document (JSON text) with its relations (type, target) as Backstage
-    /// serves them.
-    pub fn push_served<'a>(&mut self, document: Bytes, relations: impl IntoIterator<Item = (&'a str, &'a str)>) {
-        let text = std::str::from_utf8(&document).expect("stored documents are JSON text");
-        let head = served_head(text);
-        let mut tail = String::new();
-        write_served_tail(&mut tail, head, relations);
-        self.pieces.push(document.slice_ref(head.as_bytes()));
-        self.pieces.push(Bytes::from(tail));
+    /// Adds the stored document with its relations (type, target) as Backstage serves them.
+    pub fn push_served<'a>(&mut self, document: &str, relations: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        if !self.ends.is_empty() {
+            self.text.push(',');
+        }
+        write_served(&mut self.text, document, relations);
+        self.ends.push(self.text.len());
     }
 
     /// Each entity's JSON text, in order.
-    pub fn iter(&self) -> impl Iterator<Item = String> + '_ {
-        self.pieces.chunks(2).map(|entity| {
-            let mut text = String::with_capacity(entity.iter().map(Bytes::len).sum());
-            for piece in entity {
-                text.push_str(std::str::from_utf8(piece).expect("pieces are JSON text"));
-            }
-            text
-        })
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(1).chain(self.ends.iter().map(|end| end + 1));
+        starts.zip(&self.ends).map(|(start, &end)| &self.text[start..end])
     }
 
     pub fn into_entities(self) -> Vec<EntityJson> {
-        self.iter().map(EntityJson).collect()
+        self.iter().map(|text| EntityJson(text.to_owned())).collect()
     }
 
-    /// The array's JSON text as pieces to send in order, its entities with only the given
-    /// dotted paths when there are any.
-    pub fn into_pieces(self, fields: &[String]) -> Vec<Bytes> {
+    /// The array's JSON text, its entities with only the given dotted paths when there are any.
+    pub fn into_json(mut self, fields: &[String]) -> String {
         if !fields.is_empty() {
             let projected: Vec<EntityJson> = self.into_entities().into_iter().map(|e| e.project(fields)).collect();
-            return vec![Bytes::from(array(projected.iter().map(Some)))];
+            return array(projected.iter().map(Some));
         }
-        let mut pieces = Vec::with_capacity(self.pieces.len() * 3 / 2 + 2);
-        pieces.push(Bytes::from_static(b"["));
-        for (i, entity) in self.pieces.chunks(2).enumerate() {
-            if i > 0 {
-                pieces.push(Bytes::from_static(b","));
-            }
-            pieces.extend_from_slice(entity);
-        }
-        pieces.push(Bytes::from_static(b"]"));
-        pieces
+        self.text.push(']');
+        self.text
     }
 }
 
@@ -255,14 +225,9 @@ mod tests {
 
     /// One entity as served on its own.
     fn served_alone<'a>(document: &str, relations: impl IntoIterator<Item = (&'a str, &'a str)>) -> EntityJson {
-        let mut served = EntityArray::with_capacity(1);
-        served.push_served(Bytes::copy_from_slice(document.as_bytes()), relations);
-        served.into_entities().pop().expect("one entity")
-    }
-
-    /// What a response sends of the pieces.
-    fn sent(pieces: Vec<Bytes>) -> String {
-        String::from_utf8(pieces.concat()).expect("JSON text")
+        let mut text = String::new();
+        write_served(&mut text, document, relations);
+        EntityJson(text)
     }
 
     #[test]
@@ -331,27 +296,23 @@ mod tests {
         let relations =
             [vec![], vec![("ownedBy", "group:default/x")], vec![("partOf", "system:y"), ("ownedBy", "user:z")]];
         let mut served = EntityArray::with_capacity(0);
-        assert_eq!(sent(EntityArray::with_capacity(0).into_pieces(&[])), "[]");
+        assert_eq!(EntityArray::with_capacity(0).into_json(&[]), "[]");
         for (document, relations) in documents.iter().zip(&relations) {
-            // As the server keeps them: shared, not copied.
-            served.push_served(shared(document.as_str().into()), relations.iter().copied());
+            served.push_served(document, relations.iter().copied());
         }
         let alone: Vec<EntityJson> =
             documents.iter().zip(&relations).map(|(d, r)| served_alone(d, r.iter().copied())).collect();
-        assert_eq!(served.iter().collect::<Vec<_>>(), alone.iter().map(|e| e.as_str().to_owned()).collect::<Vec<_>>());
-        let names: Value = serde_json::from_str(&sent(served.into_pieces(&["metadata.name".into()]))).unwrap();
+        assert_eq!(served.iter().count(), 3);
+        assert_eq!(served.iter().collect::<Vec<_>>(), alone.iter().map(EntityJson::as_str).collect::<Vec<_>>());
+        let names: Value = serde_json::from_str(&served.into_json(&["metadata.name".into()])).unwrap();
         assert_eq!(
             names,
             json!([{ "metadata": { "name": "a" } }, { "metadata": { "name": "b" } }, { "metadata": { "name": "c" } }])
         );
         let mut whole = EntityArray::with_capacity(0);
-        whole.push_served(shared(documents[0].as_str().into()), []);
-        whole.push_served(shared(documents[1].as_str().into()), relations[1].iter().copied());
-        let listed = sent(whole.into_pieces(&[]));
-        assert_eq!(
-            listed,
-            format!("[{},{}]", alone[0].as_str(), alone[1].as_str()),
-            "the entities as served alone, in order"
-        );
+        whole.push_served(&documents[0], []);
+        whole.push_served(&documents[1], relations[1].iter().copied());
+        let listed: Value = serde_json::from_str(&whole.into_json(&[])).unwrap();
+        assert_eq!(listed, json!([alone[0].to_value(), alone[1].to_value()]));
     }
 }

@@ -459,39 +459,6 @@ async fn generic_paths_select_the_same_entities_as_filters_and_as_predicates() {
     assert_eq!(unnamed["totalItems"], 0);
 }
 
-/// Pages are sent as the pieces they are made of (stored documents shared, not copied): over a
-/// real connection they arrive whole, with their length, and as the router answers them.
-#[tokio::test(flavor = "multi_thread")]
-async fn pages_arrive_whole_with_their_length_over_a_connection() {
-    let (app, t, cookie) = TestApp::with_examples().await;
-    let addr = app.serve().await;
-    let (_, key) = app.create_key(&t, &cookie, "reader", &["catalog:read"]).await;
-    for path in [
-        "/api/catalog/entities?filter=kind=api&limit=100",
-        "/api/catalog/entities?limit=5",
-        "/api/catalog/entities?filter=kind=component&fields=metadata.name,kind",
-        "/api/catalog/entities/by-query?filter=kind=component&limit=7",
-        "/api/catalog/entities/by-query?filter=kind=nothing",
-    ] {
-        let response = reqwest::Client::new()
-            .get(format!("http://{addr}{path}"))
-            .header(header::HOST, &t.host)
-            .header(header::AUTHORIZATION, format!("Bearer {key}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        let length: usize = response.headers()[header::CONTENT_LENGTH].to_str().unwrap().parse().unwrap();
-        let body = response.bytes().await.unwrap();
-        assert_eq!(body.len(), length, "{path}");
-        let sent: Value = serde_json::from_slice(&body).expect("JSON");
-        let (_, answered, _) = app.get_json(&t, &cookie, path).await;
-        assert_eq!(sent, answered, "{path}");
-        let items = sent.get("items").unwrap_or(&sent);
-        assert!(items.is_array(), "{path}: {sent}");
-    }
-}
-
 /// The paths whose values are in columns (kind, name, namespace, uid, type, lifecycle) have no
 /// filter entries, and tags share the generic index: each still filters, exists and facets as
 /// Backstage's do, case ignored.

@@ -9,7 +9,7 @@ use axum::Extension;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{decode_cursor, encode_cursor, json_pieces, json_text, reader, EntityCursor, Params};
+use super::{decode_cursor, encode_cursor, json_text, reader, EntityCursor, Params};
 use crate::rest::{invalid, json_body, ApiError, ApiResult};
 use app::auth::permission::Action;
 use app::catalog::document::{self, EntityJson};
@@ -59,7 +59,7 @@ pub(super) async fn list(
     let fields = params.fields();
     check_fields(&fields)?;
     let page = service::query(&state.db, &state.catalog_cache, &ctx.tenant, query.clone(), false).await?;
-    let mut response = json_pieces(page.entities.into_pieces(&fields));
+    let mut response = json_text(page.entities.into_json(&fields));
     if page.has_more {
         let next = EntityCursor { query: EntityQuery { offset: query.offset + query.limit, ..query } };
         // The next page asks for the same limit and fields as this one.

@@ -46,7 +46,7 @@ pub(super) async fn export(
             };
             let mut chunk = String::new();
             for entity in page.entities.iter() {
-                let mut stored: serde_json::Value = serde_json::from_str(&entity).expect("served entities are JSON");
+                let mut stored: serde_json::Value = serde_json::from_str(entity).expect("served entities are JSON");
                 if let Some(root) = stored.as_object_mut() {
                     root.remove("relations");
                 }

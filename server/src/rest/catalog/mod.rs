@@ -13,17 +13,10 @@ mod openapi;
 mod query;
 mod search;
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use http_body::{Frame, SizeHint};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -105,33 +98,6 @@ struct EntityCursor {
 /// A response of JSON text put together from served entities (see `app::catalog::document`).
 fn json_text(text: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text).into_response()
-}
-
-/// A response of JSON text sent as the pieces it was put together from: a page's stored
-/// documents go out as the server keeps them, without being copied into one text first.
-fn json_pieces(pieces: Vec<Bytes>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], Body::new(Pieces(pieces.into()))).into_response()
-}
-
-/// A body of pieces sent one after another (hyper gathers them into vectored writes); their
-/// total is known up front, so the response has a Content-Length.
-struct Pieces(VecDeque<Bytes>);
-
-impl HttpBody for Pieces {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.get_mut().0.pop_front().map(|piece| Ok(Frame::data(piece))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.0.iter().map(|piece| piece.len() as u64).sum())
-    }
 }
 
 fn encode_cursor<T: Serialize>(state: &T) -> String {

@@ -8,7 +8,7 @@ use axum::Extension;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{decode_cursor, encode_cursor, json_pieces, reader, EntityCursor, Params};
+use super::{decode_cursor, encode_cursor, json_text, reader, EntityCursor, Params};
 use crate::rest::{invalid, json_body, ApiResult};
 use app::catalog::query::{check_fields, EntityQuery, Filter, Predicate, Sort, SortField, MAX_PAGE};
 use app::catalog::service;
@@ -141,12 +141,10 @@ async fn page(state: &AppState, ctx: &RequestContext, query: EntityQuery, fields
             EntityCursor { query: EntityQuery { offset: (query.offset - query.limit).max(0), ..query.clone() } };
         page_info.insert("prevCursor".into(), Value::String(encode_cursor(&previous)));
     }
-    let mut pieces = vec![Bytes::from_static(b"{\"items\":")];
-    pieces.extend(page.entities.into_pieces(&fields));
-    pieces.push(Bytes::from(format!(
-        ",\"totalItems\":{},\"pageInfo\":{}}}",
+    Ok(json_text(format!(
+        "{{\"items\":{},\"totalItems\":{},\"pageInfo\":{}}}",
+        page.entities.into_json(&fields),
         page.total.unwrap_or_default(),
-        Value::Object(page_info)
-    )));
-    Ok(json_pieces(pieces))
+        Value::Object(page_info),
+    )))
 }
