@@ -54,3 +54,31 @@ impl<T> Drop for Spawned<T> {
         self.0.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_spawned_task_keeps_the_deadline_and_ends_when_dropped() {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let left = within(deadline, async { spawn(async { remaining() }).await }).await.unwrap();
+        let left = left.expect("the spawned task has the request's deadline");
+        assert!(left > Duration::from_secs(59) && left <= Duration::from_secs(60), "{left:?}");
+        assert_eq!(spawn(async { remaining() }).await.unwrap(), None, "and none outside a request");
+
+        let finished = Arc::new(AtomicBool::new(false));
+        let flag = finished.clone();
+        drop(spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            flag.store(true, Ordering::SeqCst);
+        }));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!finished.load(Ordering::SeqCst), "dropping it aborted the task");
+
+        let panicked = spawn(async { panic!("a batch panicked") }).await;
+        assert!(matches!(panicked, Err(AppError::Internal(_))));
+    }
+}
