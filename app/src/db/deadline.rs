@@ -22,7 +22,12 @@ pub async fn within<F: Future>(deadline: Instant, work: F) -> F::Output {
 
 /// The time left before the current request's deadline, if there is one.
 pub fn remaining() -> Option<Duration> {
-    DEADLINE.try_with(|deadline| deadline.saturating_duration_since(Instant::now())).ok()
+    current().map(|deadline| deadline.saturating_duration_since(Instant::now()))
+}
+
+/// The current request's deadline, if there is one.
+fn current() -> Option<Instant> {
+    DEADLINE.try_with(|deadline| *deadline).ok()
 }
 
 /// Runs `work` on a task of its own, so that it can use another core, under the current
@@ -30,8 +35,8 @@ pub fn remaining() -> Option<Duration> {
 /// is dropped half-way, and so rolled back and its connection closed, as when a request's own
 /// future is dropped.
 pub fn spawn<T: Send + 'static>(work: impl Future<Output = T> + Send + 'static) -> Spawned<T> {
-    let task = match remaining() {
-        Some(left) => tokio::spawn(within(Instant::now() + left, work)),
+    let task = match current() {
+        Some(deadline) => tokio::spawn(within(deadline, work)),
         None => tokio::spawn(work),
     };
     Spawned(task)
