@@ -7,11 +7,46 @@ use serde_json::Value;
 const MAX_VALUE_LEN: usize = 200;
 
 /// Joins a path and a value in an entry. Paths that hold it are not indexed.
-pub const SEPARATOR: char = '\u{1f}';
+const SEPARATOR: char = '\u{1f}';
 
 /// The entry of `value` at `path`.
-pub fn entry(path: &str, value: &str) -> String {
+fn entry(path: &str, value: &str) -> String {
     format!("{path}{SEPARATOR}{value}")
+}
+
+/// Joins an array's path and one of its scalar items. An item is one entry, `path␞item`, which
+/// filters read for both of Backstage's forms, `path=item` and the legacy `path.item=true`
+/// (`value_entries`, `presence_entries`): an array's items were three entries each (`path␟item`,
+/// `path.item`, `path.item␟true`), a third of a component's filter entries. Its own separator
+/// keeps a scalar at `path.item` apart, which Backstage does not read as `path.item=true`.
+const ITEM_SEPARATOR: char = '\u{1e}';
+
+/// The entry of `item` in the array at `path`.
+fn item_entry(path: &str, item: &str) -> String {
+    format!("{path}{ITEM_SEPARATOR}{item}")
+}
+
+/// The filter entries any one of which gives `path` the (lower-cased) `value`: the value's own,
+/// an array item's, and for `true` the legacy form of an item, whose path ends with the item
+/// (`metadata.tags.java`): it may contain dots, so every dot of the path is tried.
+pub fn value_entries(path: &str, value: &str) -> Vec<String> {
+    let mut out = vec![entry(path, value), item_entry(path, value)];
+    if value == "true" {
+        out.extend(items_named_by(path));
+    }
+    out
+}
+
+/// The filter entries any one of which says an entity has `path`: the path's own, or the
+/// legacy path of an array item (see `value_entries`).
+pub fn presence_entries(path: &str) -> Vec<String> {
+    let mut out = vec![path.to_owned()];
+    out.extend(items_named_by(path));
+    out
+}
+
+fn items_named_by(path: &str) -> impl Iterator<Item = String> + '_ {
+    path.match_indices('.').map(|(at, _)| item_entry(&path[..at], &path[at + 1..]))
 }
 
 /// Paths every stored entity has (validation requires kind and name and fills in the
@@ -25,7 +60,8 @@ const VALUES_IN_COLUMNS: [&str; 2] = ["spec.type", "spec.lifecycle"];
 
 /// An entity's paths and values as the catalog stores them on the entity, Backstage style:
 /// nested keys join with `.` (lower-cased), arrays of scalars give both `path=item` and
-/// `path.item=true`. (Migration 2026-12-06-000044 describes the columns.)
+/// `path.item=true` (one filter entry for both, see `ITEM_SEPARATOR`). (Migration
+/// 2026-12-06-000044 describes the columns.)
 #[derive(Debug, Default, PartialEq)]
 pub struct SearchEntries {
     /// Every path, and `path␟value` with the value lower-cased: what filters look up.
@@ -72,10 +108,7 @@ impl SearchEntries {
                         Value::Object(_) | Value::Array(_) => self.walk(path, item),
                         scalar => {
                             if let Some(text) = scalar_text(scalar) {
-                                if text.len() <= MAX_VALUE_LEN {
-                                    self.add(&format!("{path}.{}", text.to_lowercase()), Some("true".into()));
-                                }
-                                self.add(path, Some(text));
+                                self.add_item(path, text);
                             }
                         }
                     }
@@ -90,21 +123,51 @@ impl SearchEntries {
         if path.contains(SEPARATOR) || original.as_ref().is_some_and(|v| v.len() > MAX_VALUE_LEN) {
             return;
         }
-        // Each entry is a key in the filters' GIN index, which was most of what an import
-        // cost PostgreSQL: the entries columns answer (a uid and a name unique to every
-        // entity among them) are left out.
-        let in_columns = ALWAYS_PRESENT.contains(&path);
-        if !in_columns && !self.filters.iter().any(|f| f == path) {
-            self.filters.push(path.to_owned());
-        }
+        self.add_path(path);
         if let Some(original) = original {
-            if !in_columns && !VALUES_IN_COLUMNS.contains(&path) {
+            if filters_value(path) {
                 self.filters.push(entry(path, &original.to_lowercase()));
             }
-            let values = if is_counted(path) { &mut self.counted_values } else { &mut self.facet_values };
-            values.push(entry(path, &original));
+            self.add_value(path, &original);
         }
     }
+
+    /// A scalar item of the array at `path`: its facet values are Backstage's two forms, its
+    /// filter entry is one (`ITEM_SEPARATOR`).
+    fn add_item(&mut self, path: &str, item: String) {
+        if path.contains(SEPARATOR) || item.len() > MAX_VALUE_LEN {
+            return;
+        }
+        let lower = item.to_lowercase();
+        let legacy_path = format!("{path}.{lower}");
+        if !legacy_path.contains(SEPARATOR) {
+            self.add_value(&legacy_path, "true");
+        }
+        self.add_path(path);
+        if filters_value(path) {
+            self.filters.push(item_entry(path, &lower));
+        }
+        self.add_value(path, &item);
+    }
+
+    /// The path itself, once, for `$exists`. Each filter entry is a key in the filters' GIN
+    /// index, which was most of what an import cost PostgreSQL: the entries columns answer (a
+    /// uid and a name unique to every entity among them) are left out.
+    fn add_path(&mut self, path: &str) {
+        if !ALWAYS_PRESENT.contains(&path) && !self.filters.iter().any(|f| f == path) {
+            self.filters.push(path.to_owned());
+        }
+    }
+
+    fn add_value(&mut self, path: &str, original: &str) {
+        let values = if is_counted(path) { &mut self.counted_values } else { &mut self.facet_values };
+        values.push(entry(path, original));
+    }
+}
+
+/// Whether filters read the values of `path` from its entries rather than from a column.
+fn filters_value(path: &str) -> bool {
+    !ALWAYS_PRESENT.contains(&path) && !VALUES_IN_COLUMNS.contains(&path)
 }
 
 fn scalar_text(value: &Value) -> Option<String> {
@@ -160,8 +223,7 @@ mod tests {
         );
         let filters = |f: &str| entries.filters.iter().any(|e| e == f);
         for found in [
-            "metadata.tags\u{1f}java",
-            "metadata.tags.java\u{1f}true",
+            "metadata.tags\u{1e}java",
             "metadata.annotations.backstage.io/x",
             "metadata.annotations.backstage.io/x\u{1f}y",
             // A null is there for `$exists`, with no value.
@@ -177,6 +239,12 @@ mod tests {
         }
         assert!(!entries.filters.iter().any(|f| f.starts_with("spec.type\u{1f}")));
         assert_eq!(entries.filters.iter().filter(|f| *f == "metadata.tags").count(), 1, "paths once each");
+        // An array item is one entry: neither its value entry nor its legacy path.
+        assert!(!entries
+            .filters
+            .iter()
+            .any(|f| f.starts_with("metadata.tags\u{1f}") || f.starts_with("metadata.tags.")));
+        assert!(entries.facet_values.contains(&"metadata.tags.java\u{1f}true".to_owned()), "facets keep both forms");
         assert!(!entries.filters.iter().any(|f| f.starts_with("spec.owner\u{1f}")
             || f.starts_with("spec.definition")
             || f.starts_with("relations")
@@ -187,6 +255,24 @@ mod tests {
         assert!(entries.facet_values.contains(&"metadata.name\u{1f}Petstore".to_owned()));
         assert!(entries.counted_values.contains(&"spec.type\u{1f}Service".to_owned()));
         assert!(!entries.facet_values.iter().chain(&entries.counted_values).any(|v| v.starts_with("kind\u{1f}c")));
+    }
+
+    #[test]
+    fn filters_find_an_array_item_in_both_of_backstages_forms() {
+        let entries =
+            SearchEntries::of(&json!({ "metadata": { "tags": ["java", "v1.2"], "x": { "y": "z" } } }), "0190-uid");
+        let finds = |wanted: Vec<String>| wanted.iter().any(|w| entries.filters.contains(w));
+        assert!(finds(value_entries("metadata.tags", "java")));
+        assert!(finds(value_entries("metadata.tags.java", "true")));
+        assert!(finds(value_entries("metadata.tags.v1.2", "true")), "items with dots");
+        assert!(finds(presence_entries("metadata.tags.v1.2")));
+        assert!(finds(presence_entries("metadata.tags")));
+        assert!(!finds(value_entries("metadata.tags.java", "false")));
+        assert!(!finds(value_entries("metadata.tags.python", "true")));
+        // A scalar is not an array item: Backstage has no `metadata.x.y.z=true`.
+        assert!(finds(value_entries("metadata.x.y", "z")));
+        assert!(!finds(value_entries("metadata.x.y.z", "true")));
+        assert!(!finds(presence_entries("metadata.x.y.z")));
     }
 
     #[test]

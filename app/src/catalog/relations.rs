@@ -68,6 +68,17 @@ pub fn canonical_relation(name: &str) -> String {
         .map_or_else(|| name.to_owned(), str::to_owned)
 }
 
+/// The reverse of a stored relation type (`ownedBy` → `ownerOf`). Every relation is stored with
+/// its reverse, so the entities with a relation to a target are the targets of the target's
+/// reverse relation, read from the index by source.
+pub fn reverse_of(relation: &str) -> Option<&'static str> {
+    SPEC_RELATIONS.iter().find_map(|(_, forward, reverse, _)| match relation {
+        _ if relation == *forward => Some(*reverse),
+        _ if relation == *reverse => Some(*forward),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +121,16 @@ mod tests {
             keys("User", json!({ "memberOf": ["team-a"] })),
             vec![("memberOf".into(), "group:prod/team-a".into())]
         );
+    }
+
+    #[test]
+    fn every_stored_relation_has_its_reverse() {
+        for (_, forward, reverse, _) in SPEC_RELATIONS {
+            assert_eq!(reverse_of(forward), Some(reverse));
+            assert_eq!(reverse_of(reverse), Some(forward));
+        }
+        assert_eq!(reverse_of("ownerof"), None, "stored spellings only: callers canonicalise first");
+        assert_eq!(reverse_of("likes"), None);
     }
 
     #[test]

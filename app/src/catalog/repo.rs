@@ -472,7 +472,7 @@ pub async fn facet(mut conn: &Connection, key: &str, q: &EntityQuery) -> QueryRe
     let key = key.to_lowercase();
     let mut matching = entities::table.select(entities::id).into_boxed();
     if !key.starts_with("relations.") && !ALWAYS_PRESENT.contains(&key.as_str()) {
-        matching = matching.filter(entities::filters.contains(vec![key.clone()]));
+        matching = matching.filter(entities::filters.overlaps_with(super::index::presence_entries(&key)));
     }
     if let Some(predicate) = query_predicate(q) {
         matching = matching.filter(predicate);
@@ -742,35 +742,37 @@ fn condition(c: &Condition, generic: Generic) -> Predicate {
     }
     if let Some(relation) = c.key.strip_prefix("relations.") {
         let relation = super::relations::canonical_relation(relation);
-        return match &c.value {
-            Some(target) => Box::new(
+        // Relations are read by their source alone (the one index of the table besides the
+        // originating entity's): the entities with `relation` to a target are the target's
+        // targets of the reverse relation. Only known relations are ever stored.
+        return match (&c.value, super::relations::reverse_of(&relation)) {
+            (_, None) => Box::new(false.into_sql::<Bool>()),
+            (Some(target), Some(reverse)) => Box::new(
                 entities::entity_ref.eq_any(
                     entity_relations::table
-                        .filter(entity_relations::relation.eq(relation))
-                        .filter(entity_relations::target_ref.eq(target.clone()))
-                        .select(entity_relations::source_ref),
+                        .filter(entity_relations::source_ref.eq(target.clone()))
+                        .filter(entity_relations::relation.eq(reverse))
+                        .select(entity_relations::target_ref),
                 ),
             ),
-            None => Box::new(
-                entities::entity_ref.eq_any(
-                    entity_relations::table
-                        .filter(entity_relations::relation.eq(relation))
-                        .select(entity_relations::source_ref),
-                ),
-            ),
+            (None, Some(_)) => Box::new(diesel::dsl::exists(
+                entity_relations::table
+                    .filter(entity_relations::source_ref.eq(entities::entity_ref))
+                    .filter(entity_relations::relation.eq(relation)),
+            )),
         };
     }
     // Any other path: its entry (or, for `$exists`, the bare path) in the GIN-indexed filters.
-    let wanted = vec![match &c.value {
-        Some(value) => super::index::entry(&c.key, value),
-        None => c.key.clone(),
-    }];
+    let wanted = match &c.value {
+        Some(value) => super::index::value_entries(&c.key, value),
+        None => super::index::presence_entries(&c.key),
+    };
     match generic {
-        Generic::PerRow => Box::new(entities::filters.contains(wanted)),
+        Generic::PerRow => Box::new(entities::filters.overlaps_with(wanted)),
         Generic::IdSet => {
             let having = diesel::alias!(entities as having);
             Box::new(entities::id.eq_any(
-                having.filter(having.field(entities::filters).contains(wanted)).select(having.field(entities::id)),
+                having.filter(having.field(entities::filters).overlaps_with(wanted)).select(having.field(entities::id)),
             ))
         }
     }

@@ -6,7 +6,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::index::entry;
+use super::index::value_entries;
 use crate::db::schema::{entities, entity_relations, entity_values};
 use crate::db::Connection;
 use crate::error::AppResult;
@@ -16,7 +16,7 @@ use crate::home::model::{OwnedEntity, Team};
 /// Users, and Groups with a team address.
 pub async fn naming_email(conn: &mut Connection, email: &str) -> QueryResult<Vec<(String, String)>> {
     entities::table
-        .filter(entities::filters.contains(vec![entry("spec.profile.email", &email.to_lowercase())]))
+        .filter(entities::filters.overlaps_with(value_entries("spec.profile.email", &email.to_lowercase())))
         .order(entities::entity_ref.asc())
         .limit(20)
         .select((entities::entity_ref, entities::kind))
@@ -106,8 +106,8 @@ pub async fn owned_by(conn: &mut Connection, owners: &[String], limit: i64) -> A
 /// The profile emails of the Users who are `memberOf` `group` (a stored ref), lower-cased.
 pub async fn emails_in(conn: &mut Connection, group: &str) -> AppResult<Vec<String>> {
     let members = entity_relations::table
-        .filter(entity_relations::relation.eq("memberOf").and(entity_relations::target_ref.eq(group)))
-        .select(entity_relations::source_ref);
+        .filter(entity_relations::source_ref.eq(group).and(entity_relations::relation.eq("hasMember")))
+        .select(entity_relations::target_ref);
     let users = entities::table.filter(entities::entity_ref.eq_any(members)).select(entities::id);
     let emails: Vec<String> = entity_values::table
         .filter(entity_values::key.eq("spec.profile.email").and(entity_values::entity_id.eq_any(users)))

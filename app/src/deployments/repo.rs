@@ -106,9 +106,10 @@ pub async fn annotated(
     annotation: &str,
     value: &str,
 ) -> QueryResult<Vec<(String, Option<String>)>> {
-    let wanted = crate::catalog::index::entry(&format!("metadata.annotations.{annotation}"), &value.to_lowercase());
+    let wanted =
+        crate::catalog::index::value_entries(&format!("metadata.annotations.{annotation}"), &value.to_lowercase());
     entities::table
-        .filter(entities::filters.contains(vec![wanted]))
+        .filter(entities::filters.overlaps_with(wanted))
         .order(entities::entity_ref.asc())
         .limit(100)
         .select((entities::entity_ref, entities::owner_ref))

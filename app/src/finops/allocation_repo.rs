@@ -664,7 +664,7 @@ pub async fn covered_by(conn: &mut Connection, entity: &str) -> AppResult<Vec<St
             "WITH RECURSIVE teams (ref) AS (
                  SELECT $1::text
                  UNION
-                 SELECT r.source_ref FROM entity_relations r JOIN teams t ON r.relation = 'childOf' AND r.target_ref = t.ref)
+                 SELECT r.target_ref FROM entity_relations r JOIN teams t ON r.source_ref = t.ref AND r.relation = 'parentOf')
              SELECT ref AS entity_ref FROM teams
              UNION SELECT entity_ref FROM entities WHERE owner_ref = ANY (ARRAY(SELECT ref FROM teams))
              ORDER BY 1"
@@ -673,7 +673,7 @@ pub async fn covered_by(conn: &mut Connection, entity: &str) -> AppResult<Vec<St
             "WITH RECURSIVE parts (ref) AS (
                  SELECT $1::text
                  UNION
-                 SELECT r.source_ref FROM entity_relations r JOIN parts p ON r.relation = 'partOf' AND r.target_ref = p.ref)
+                 SELECT r.target_ref FROM entity_relations r JOIN parts p ON r.source_ref = p.ref AND r.relation = 'hasPart')
              SELECT ref AS entity_ref FROM parts ORDER BY 1"
         }
     };

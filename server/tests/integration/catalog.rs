@@ -526,6 +526,69 @@ async fn paths_held_in_columns_filter_exist_and_facet_like_any_other() {
     assert_eq!(facets["facets"]["metadata.name"].as_array().unwrap().len(), 13);
 }
 
+/// Relations are read through their source and an array's item is one filter entry: each
+/// relation filter (to every target, and `$exists`) and each array item's filter (in both of
+/// Backstage's forms) selects exactly the entities whose documents say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn relation_and_array_item_filters_select_what_the_documents_say() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let (app, t, cookie) = TestApp::with_examples().await;
+    let ref_of = |e: &Value| {
+        let namespace = e["metadata"]["namespace"].as_str().unwrap_or("default");
+        format!("{}:{namespace}/{}", e["kind"].as_str().unwrap(), e["metadata"]["name"].as_str().unwrap())
+            .to_lowercase()
+    };
+    let selected = |filter: String| {
+        let (app, t, cookie) = (&app, &t, &cookie);
+        async move {
+            let (status, found, _) = app.get_json(t, cookie, &format!("/api/catalog/entities?filter={filter}")).await;
+            assert_eq!(status, StatusCode::OK, "{filter}: {found}");
+            found.as_array().unwrap().iter().map(ref_of).collect::<BTreeSet<String>>()
+        }
+    };
+    let (_, all, _) = app.get_json(&t, &cookie, "/api/catalog/entities").await;
+    let (mut related, mut relating) = (BTreeMap::<_, BTreeSet<_>>::new(), BTreeMap::<_, BTreeSet<_>>::new());
+    let mut items = BTreeMap::<_, BTreeSet<_>>::new();
+    for entity in all.as_array().unwrap() {
+        for relation in entity["relations"].as_array().unwrap() {
+            let kind = relation["type"].as_str().unwrap().to_owned();
+            let target = relation["targetRef"].as_str().unwrap().to_owned();
+            related.entry((kind.clone(), target)).or_default().insert(ref_of(entity));
+            relating.entry(kind).or_default().insert(ref_of(entity));
+        }
+        let arrays = [("metadata.tags", &entity["metadata"]["tags"])]
+            .into_iter()
+            .chain(["providesApis", "consumesApis", "dependsOn", "members"].map(|f| (f, &entity["spec"][f])));
+        for (path, array) in arrays {
+            for item in array.as_array().into_iter().flatten() {
+                let path = if path.contains('.') { path.to_owned() } else { format!("spec.{path}") };
+                items.entry((path, item.as_str().unwrap().to_owned())).or_default().insert(ref_of(entity));
+            }
+        }
+    }
+    assert!(related.len() > 50 && relating.len() >= 10, "the examples relate in many ways: {relating:?}");
+    for ((kind, target), sources) in &related {
+        assert_eq!(&selected(format!("relations.{kind}={}", target.to_uppercase())).await, sources, "{kind} {target}");
+    }
+    for (kind, sources) in &relating {
+        assert_eq!(&selected(format!("relations.{kind}")).await, sources, "{kind}");
+    }
+    assert!(selected("relations.likes=group:default/team-a".into()).await.is_empty());
+
+    assert!(items.len() > 20, "{items:?}");
+    for ((path, item), holders) in &items {
+        assert_eq!(&selected(format!("{path}={}", item.to_uppercase())).await, holders, "{path}={item}");
+        assert_eq!(&selected(format!("{path}.{item}")).await, holders, "{path}.{item}");
+        assert_eq!(&selected(format!("{path}.{}=true", item.to_uppercase())).await, holders, "{path}.{item}=true");
+        assert!(selected(format!("{path}.{item}=false")).await.is_empty(), "{path}.{item}=false");
+    }
+    // A scalar is not an array's item: `spec.owner.<owner>` is no legacy path.
+    let owner = all.as_array().unwrap().iter().find_map(|e| e["spec"]["owner"].as_str()).unwrap();
+    assert!(!selected(format!("spec.owner={owner}")).await.is_empty());
+    assert!(selected(format!("spec.owner.{owner}=true")).await.is_empty());
+    assert!(selected(format!("spec.owner.{owner}")).await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_export_imports_unchanged_into_another_tenant() {
     let (app, a, a_cookie) = TestApp::with_examples().await;
