@@ -174,7 +174,10 @@ pub async fn import(
                 .await
             })
         })
-        .buffered(WRITERS)
+        // Unordered: a batch that finishes before the one ahead of it frees its place at once
+        // (in order it waited, and PostgreSQL with it, 20-40 % idle at the end of an import);
+        // the results are sorted below.
+        .buffer_unordered(WRITERS)
         .map(|written| written.and_then(|results| results));
     let mut writes = std::pin::pin!(writes);
     while let Some(results) = writes.try_next().await? {
@@ -182,16 +185,26 @@ pub async fn import(
     }
     report.results.sort_by_key(|r| r.document);
     let written = report.count(|o| matches!(o, DocumentOutcome::Created | DocumentOutcome::Updated));
-    // The import reports once every batch is on disk.
-    db.with_tenant(tenant, |conn| {
+    // The import reports once every batch is on disk. The relations' statistics are taken on
+    // a connection of their own, beside the entities' (ANALYZE uses one core).
+    let relations = async {
+        if written >= ANALYZE_AFTER {
+            db.with_tenant(tenant, |conn| {
+                Box::pin(async move { repo::analyze_relations(conn).await.map_err(AppError::from) })
+            })
+            .await?;
+        }
+        Ok::<_, AppError>(())
+    };
+    let entities = db.with_tenant(tenant, |conn| {
         Box::pin(async move {
             if written >= ANALYZE_AFTER {
                 repo::analyze(conn).await?;
             }
             durability::commit_durably(conn).await.map_err(AppError::from)
         })
-    })
-    .await?;
+    });
+    futures_util::try_join!(relations, entities)?;
     Ok(report)
 }
 
