@@ -120,34 +120,31 @@ impl SearchEntries {
     }
 
     fn add(&mut self, path: &str, original: Option<String>) {
+        self.add_as(path, original, entry);
+    }
+
+    /// A scalar item of the array at `path`: its facet values are Backstage's two forms, its
+    /// filter entry is one (`ITEM_SEPARATOR`).
+    fn add_item(&mut self, path: &str, item: String) {
+        let legacy_path = format!("{path}.{}", item.to_lowercase());
+        if item.len() <= MAX_VALUE_LEN && !legacy_path.contains(SEPARATOR) {
+            self.add_value(&legacy_path, "true");
+        }
+        self.add_as(path, Some(item), item_entry);
+    }
+
+    /// The path, and its value as the filter entry `filter_entry` makes of it.
+    fn add_as(&mut self, path: &str, original: Option<String>, filter_entry: fn(&str, &str) -> String) {
         if path.contains(SEPARATOR) || original.as_ref().is_some_and(|v| v.len() > MAX_VALUE_LEN) {
             return;
         }
         self.add_path(path);
         if let Some(original) = original {
             if filters_value(path) {
-                self.filters.push(entry(path, &original.to_lowercase()));
+                self.filters.push(filter_entry(path, &original.to_lowercase()));
             }
             self.add_value(path, &original);
         }
-    }
-
-    /// A scalar item of the array at `path`: its facet values are Backstage's two forms, its
-    /// filter entry is one (`ITEM_SEPARATOR`).
-    fn add_item(&mut self, path: &str, item: String) {
-        if path.contains(SEPARATOR) || item.len() > MAX_VALUE_LEN {
-            return;
-        }
-        let lower = item.to_lowercase();
-        let legacy_path = format!("{path}.{lower}");
-        if !legacy_path.contains(SEPARATOR) {
-            self.add_value(&legacy_path, "true");
-        }
-        self.add_path(path);
-        if filters_value(path) {
-            self.filters.push(item_entry(path, &lower));
-        }
-        self.add_value(path, &item);
     }
 
     /// The path itself, once, for `$exists`. Each filter entry is a key in the filters' GIN

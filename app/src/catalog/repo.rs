@@ -249,7 +249,8 @@ pub async fn headlines(mut conn: &Connection, ids: &[Uuid], tsquery: &str) -> Qu
     Ok(rows.into_iter().map(|h| (h.id, h.headline)).collect())
 }
 
-/// Refreshes the planner's statistics of the relations after a bulk load (see `analyze`).
+/// Refreshes the planner's statistics of the relations after a bulk load (see
+/// `analyze_entities`).
 pub async fn analyze_relations(conn: &mut Connection) -> QueryResult<()> {
     diesel::sql_query("ANALYZE entity_relations").execute(conn).await?;
     Ok(())
@@ -259,7 +260,7 @@ pub async fn analyze_relations(conn: &mut Connection) -> QueryResult<()> {
 /// plans at once instead of after autovacuum's next visit, and merges the entries the load left
 /// in the GIN indexes' pending lists (filters, words, name trigrams), which every lookup in
 /// those indexes would otherwise scan whole until autovacuum comes.
-pub async fn analyze(conn: &mut Connection) -> QueryResult<()> {
+pub async fn analyze_entities(conn: &mut Connection) -> QueryResult<()> {
     diesel::sql_query("ANALYZE entities").execute(conn).await?;
     diesel::sql_query(
         "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \

@@ -175,8 +175,7 @@ pub async fn import(
             })
         })
         // Unordered: a batch that finishes before the one ahead of it frees its place at once
-        // (in order it waited, and PostgreSQL with it, 20-40 % idle at the end of an import);
-        // the results are sorted below.
+        // (in order it kept it until that one finished); the results are sorted below.
         .buffer_unordered(WRITERS)
         .map(|written| written.and_then(|results| results));
     let mut writes = std::pin::pin!(writes);
@@ -199,7 +198,7 @@ pub async fn import(
     let entities = db.with_tenant(tenant, |conn| {
         Box::pin(async move {
             if written >= ANALYZE_AFTER {
-                repo::analyze(conn).await?;
+                repo::analyze_entities(conn).await?;
             }
             durability::commit_durably(conn).await.map_err(AppError::from)
         })

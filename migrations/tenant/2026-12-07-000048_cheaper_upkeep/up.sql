@@ -1,4 +1,4 @@
--- An import of 5,000 or more entities ends with ANALYZE (app::catalog::repo::analyze), alone
+-- An import of 5,000 or more entities ends with ANALYZE (app::catalog::repo::analyze_entities), alone
 -- on one core while the import waits: 1.1-1.5 s of an import of 100,000 entities. Half of it
 -- went to columns no query filters, joins or sorts on, whose statistics no plan reads: the
 -- stored document above all, and the facet values, read only through their entity's id.
