@@ -121,6 +121,26 @@ async fn serve(socket: WebSocket, state: AppState, tenant: Tenant, member: Membe
 
     let end = loop {
         tokio::select! {
+            // In this order when several are ready: a revocation or the end of the socket's
+            // lifetime closes it before another event goes out, a busy tenant's events never
+            // starve the heartbeat, and a subscription that arrived takes effect before the
+            // events that arrived with it are judged against its topics.
+            biased;
+            revoked = revocations.recv() => match revoked {
+                Ok(id) if !member.is_revoked_by(id) => {}
+                // Revoked, or so many changes went by that this one's may be among them.
+                _ => break End::Close(REAUTHORIZE, "credentials changed; reconnect"),
+            },
+            () = &mut lifetime => break End::Close(REAUTHORIZE, "time to reauthorize; reconnect with after"),
+            _ = heartbeat.tick() => {
+                if !answered {
+                    break End::Gone;
+                }
+                answered = false;
+                if let Err(end) = timed(sink.send(Message::Ping(Default::default()))).await {
+                    break end;
+                }
+            }
             message = incoming.next() => match message {
                 Some(Ok(Message::Text(text))) => {
                     let Ok(request) = serde_json::from_str::<Subscribe>(text.as_str()) else {
@@ -156,21 +176,6 @@ async fn serve(socket: WebSocket, state: AppState, tenant: Tenant, member: Membe
                 Err(RecvError::Lagged(_)) => break End::Close(TOO_SLOW, "too slow; reconnect with after"),
                 Err(RecvError::Closed) => break End::Gone,
             },
-            revoked = revocations.recv() => match revoked {
-                Ok(id) if !member.is_revoked_by(id) => {}
-                // Revoked, or so many changes went by that this one's may be among them.
-                _ => break End::Close(REAUTHORIZE, "credentials changed; reconnect"),
-            },
-            _ = heartbeat.tick() => {
-                if !answered {
-                    break End::Gone;
-                }
-                answered = false;
-                if let Err(end) = timed(sink.send(Message::Ping(Default::default()))).await {
-                    break end;
-                }
-            }
-            () = &mut lifetime => break End::Close(REAUTHORIZE, "time to reauthorize; reconnect with after"),
         }
     };
     if let End::Close(code, reason) = end {

@@ -165,6 +165,9 @@ async fn the_socket_admits_members_and_keys_of_its_own_tenant_only() {
     let bearer = Some((header::AUTHORIZATION, format!("Bearer {secret}")));
     let mut by_key = open(addr, &t.host, bearer, None).await.expect("a key opens it too");
     subscribe(&mut by_key, &["audit"], None).await;
+    // The subscription is read by the server's task for that socket, not by `subscribe`:
+    // until a probe reaches it, an event published now could come before it.
+    until_heard(&app, &t, &mut by_key, |_| audited("probe")).await;
 
     // Another tenant's event first, then this tenant's: the first to arrive is this tenant's.
     publish(&app, &other, vec![audited("other tenant")]).await;
