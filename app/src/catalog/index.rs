@@ -1,6 +1,8 @@
 //! What the catalog indexes for an entity: its (path, value) pairs for filters and facets,
 //! and the words of its full-text search.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 /// Values longer than this (API definitions, long descriptions) are not filterable.
@@ -76,11 +78,15 @@ impl SearchEntries {
     /// The entries of an entity's document (relations and status aside) and of its uid.
     pub fn of(body: &Value, uid: &str) -> Self {
         let mut out = Self::default();
-        out.add("metadata.uid", Some(uid.to_owned()));
+        out.add("metadata.uid", Some(uid));
         if let Some(root) = body.as_object() {
+            // One path buffer for the whole walk: each key is pushed onto it and popped after.
+            let mut path = String::new();
             for (key, value) in root {
                 if key != "relations" && key != "status" {
-                    out.walk(&key.to_lowercase(), value);
+                    path.clear();
+                    push_lowercase(&mut path, key);
+                    out.walk(&mut path, value);
                 }
             }
         }
@@ -95,11 +101,15 @@ impl SearchEntries {
         }
     }
 
-    fn walk(&mut self, path: &str, value: &Value) {
+    fn walk(&mut self, path: &mut String, value: &Value) {
         match value {
             Value::Object(map) => {
                 for (key, child) in map {
-                    self.walk(&format!("{path}.{}", key.to_lowercase()), child);
+                    let parent = path.len();
+                    path.push('.');
+                    push_lowercase(path, key);
+                    self.walk(path, child);
+                    path.truncate(parent);
                 }
             }
             Value::Array(items) => {
@@ -108,34 +118,36 @@ impl SearchEntries {
                         Value::Object(_) | Value::Array(_) => self.walk(path, item),
                         scalar => {
                             if let Some(text) = scalar_text(scalar) {
-                                self.add_item(path, text);
+                                self.add_item(path, &text);
                             }
                         }
                     }
                 }
             }
             Value::Null => self.add(path, None),
-            scalar => self.add(path, scalar_text(scalar)),
+            scalar => self.add(path, scalar_text(scalar).as_deref()),
         }
     }
 
-    fn add(&mut self, path: &str, original: Option<String>) {
+    fn add(&mut self, path: &str, original: Option<&str>) {
         self.add_as(path, original, entry);
     }
 
     /// A scalar item of the array at `path`: its facet values are Backstage's two forms, its
     /// filter entry is one (`ITEM_SEPARATOR`).
-    fn add_item(&mut self, path: &str, item: String) {
-        let legacy_path = format!("{path}.{}", item.to_lowercase());
-        if item.len() <= MAX_VALUE_LEN && !legacy_path.contains(SEPARATOR) {
-            self.add_value(&legacy_path, "true");
+    fn add_item(&mut self, path: &str, item: &str) {
+        if item.len() <= MAX_VALUE_LEN {
+            let legacy_path = format!("{path}.{}", item.to_lowercase());
+            if !legacy_path.contains(SEPARATOR) {
+                self.add_value(&legacy_path, "true");
+            }
         }
         self.add_as(path, Some(item), item_entry);
     }
 
     /// The path, and its value as the filter entry `filter_entry` makes of it.
-    fn add_as(&mut self, path: &str, original: Option<String>, filter_entry: fn(&str, &str) -> String) {
-        if path.contains(SEPARATOR) || original.as_ref().is_some_and(|v| v.len() > MAX_VALUE_LEN) {
+    fn add_as(&mut self, path: &str, original: Option<&str>, filter_entry: fn(&str, &str) -> String) {
+        if path.contains(SEPARATOR) || original.is_some_and(|v| v.len() > MAX_VALUE_LEN) {
             return;
         }
         self.add_path(path);
@@ -143,7 +155,7 @@ impl SearchEntries {
             if filters_value(path) {
                 self.filters.push(filter_entry(path, &original.to_lowercase()));
             }
-            self.add_value(path, &original);
+            self.add_value(path, original);
         }
     }
 
@@ -162,16 +174,25 @@ impl SearchEntries {
     }
 }
 
+/// Appends `key` lower-cased, as `str::to_lowercase` gives it.
+fn push_lowercase(path: &mut String, key: &str) {
+    if key.is_ascii() {
+        path.extend(key.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        path.push_str(&key.to_lowercase());
+    }
+}
+
 /// Whether filters read the values of `path` from its entries rather than from a column.
 fn filters_value(path: &str) -> bool {
     !ALWAYS_PRESENT.contains(&path) && !VALUES_IN_COLUMNS.contains(&path)
 }
 
-fn scalar_text(value: &Value) -> Option<String> {
+fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }

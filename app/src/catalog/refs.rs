@@ -42,7 +42,17 @@ impl EntityRef {
 
     /// The lower-cased form used for storage, lookups and relation targets.
     pub fn key(&self) -> String {
-        format!("{}:{}/{}", self.kind, self.namespace, self.name).to_lowercase()
+        let parts = [self.kind.as_str(), ":", self.namespace.as_str(), "/", self.name.as_str()];
+        if !parts.iter().all(|p| p.is_ascii()) {
+            // Whole, for Unicode's context-dependent lower case (a final sigma).
+            return parts.concat().to_lowercase();
+        }
+        // An import makes this key for every entity and relation: one allocation each.
+        let mut key = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        for part in parts {
+            key.extend(part.chars().map(|c| c.to_ascii_lowercase()));
+        }
+        key
     }
 
     /// The path of the entity's page in the portal.
@@ -70,6 +80,8 @@ mod tests {
         let r = EntityRef::parse("Component:Ops/Petstore", None, "default").unwrap();
         assert_eq!(r.to_string(), "component:Ops/Petstore");
         assert_eq!(r.key(), "component:ops/petstore");
+        // Beyond ASCII the key is lower-cased as a whole, a word-final sigma included.
+        assert_eq!(EntityRef::new("Component", "default", "ΟΔΟΣ").key(), "component:default/οδος");
     }
 
     #[test]

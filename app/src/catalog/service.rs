@@ -255,7 +255,7 @@ async fn write_batch(
             None => (Some(Uuid::now_v7()), DocumentOutcome::Created),
         };
         if let Some(id) = id {
-            changed.push((id, entity, parent.as_deref(), outcome == DocumentOutcome::Created, hash));
+            changed.push((id, entity, key, parent.as_deref(), outcome == DocumentOutcome::Created, hash));
         }
         results.push(DocumentResult { document: *number, entity_ref: Some(entity.entity_ref.to_string()), outcome });
     }
@@ -269,7 +269,7 @@ async fn write_batch(
     let mut relation_rows = Vec::new();
     let owned: Vec<(String, String, String, String, SearchEntries)> = changed
         .iter()
-        .map(|(id, e, _, _, _)| {
+        .map(|(id, e, key, _, _, _)| {
             let text = search_text(&[
                 Some(e.entity_ref.name.as_str()),
                 Some(e.entity_ref.kind.as_str()),
@@ -281,7 +281,7 @@ async fn write_batch(
             ]);
             let etag = Uuid::new_v4().simple().to_string();
             let stored = document::stored(*id, &etag, &e.body);
-            let key = e.entity_ref.key();
+            let key = key.to_string();
             let mut entries = SearchEntries::of(&e.body, &id.to_string());
             for r in &e.relations {
                 let target = r.target.key();
@@ -302,12 +302,11 @@ async fn write_batch(
             (key, etag, text, stored, entries)
         })
         .collect();
-    let updated: Vec<Uuid> =
-        changed.iter().filter(|(_, _, _, created, _)| !created).map(|(id, _, _, _, _)| *id).collect();
+    let updated: Vec<Uuid> = changed.iter().filter(|(_, _, _, _, created, _)| !created).map(|(id, ..)| *id).collect();
     repo::replace_relations(conn, &updated, &relation_rows).await?;
 
     let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for ((id, e, parent, created, hash), (key, etag, text, stored, entries)) in changed.iter().zip(&owned) {
+    for ((id, e, _, parent, created, hash), (key, etag, text, stored, entries)) in changed.iter().zip(&owned) {
         let write = EntityWrite {
             id: *id,
             entity_ref: key,
@@ -366,7 +365,20 @@ async fn write_batch(
 /// What an import compares to know an entity is unchanged: SHA-256 of the document as stored.
 fn content_hash(body: &Value) -> Vec<u8> {
     use sha2::Digest;
-    sha2::Sha256::digest(body.to_string().as_bytes()).to_vec()
+    /// The serialised body goes straight into the hash: no copy of the text is kept.
+    struct Hashing(sha2::Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(sha2::Sha256::new());
+    serde_json::to_writer(&mut hashing, body).expect("a JSON value always serialises, and hashing cannot fail");
+    hashing.0.finalize().to_vec()
 }
 
 /// Which entity a save may write.
@@ -969,6 +981,15 @@ mod tests {
         assert!(docs[0].is_ok());
         assert!(docs[1].as_ref().unwrap_err().starts_with("YAML"));
         assert_eq!(docs[2].as_ref().unwrap()["kind"], "B");
+    }
+
+    #[test]
+    fn the_content_hash_is_the_hash_of_the_bodys_json_text() {
+        use sha2::Digest;
+        // Hashes stored by earlier versions were taken of the text itself: an unchanged
+        // document must still hash the same.
+        let body = json!({ "kind": "API", "metadata": { "name": "é\"x" }, "spec": { "n": [1, 2.5, null, true] } });
+        assert_eq!(content_hash(&body), sha2::Sha256::digest(body.to_string().as_bytes()).to_vec());
     }
 
     #[test]
