@@ -16,8 +16,9 @@ pub fn stored(id: Uuid, etag: &str, body: &Value) -> String {
         return body.to_string();
     };
     // Written from views that borrow the body: an import writes every entity's document, and
-    // copying each body (an API's definition with it) to add two fields was a tenth of its
-    // work. The views are ordered maps, like the body's, so the text is the one a copy gives.
+    // a copy of each body (an API's definition with it) only to add two fields allocated
+    // again every value in it. The views are ordered maps, like the body's, so the text is the
+    // one a copy gives.
     let (uid, etag) = (Value::String(id.to_string()), Value::String(etag.to_owned()));
     let mut with_ids: BTreeMap<&str, &Value> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
     with_ids.extend([("uid", &uid), ("etag", &etag)]);

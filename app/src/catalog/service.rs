@@ -362,7 +362,8 @@ async fn write_batch(
     Ok(results)
 }
 
-/// What an import compares to know an entity is unchanged: SHA-256 of the document as stored.
+/// What an import compares to know an entity is unchanged: SHA-256 of the body's JSON text
+/// (the stored document without its uid and etag).
 fn content_hash(body: &Value) -> Vec<u8> {
     use sha2::Digest;
     /// The serialised body goes straight into the hash: no copy of the text is kept.
