@@ -366,9 +366,10 @@ async fn write_batch(
 /// (the stored document without its uid and etag).
 fn content_hash(body: &Value) -> Vec<u8> {
     use sha2::Digest;
+    use std::io::Write;
     /// The serialised body goes straight into the hash: no copy of the text is kept.
     struct Hashing(sha2::Sha256);
-    impl std::io::Write for Hashing {
+    impl Write for Hashing {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
             self.0.update(bytes);
             Ok(bytes.len())
@@ -378,7 +379,12 @@ fn content_hash(body: &Value) -> Vec<u8> {
         }
     }
     let mut hashing = Hashing(sha2::Sha256::new());
-    serde_json::to_writer(&mut hashing, body).expect("a JSON value always serialises, and hashing cannot fail");
+    {
+        // serde_json writes a token at a time: the buffer hands the hash large pieces instead.
+        let mut buffered = std::io::BufWriter::with_capacity(8192, &mut hashing);
+        serde_json::to_writer(&mut buffered, body).expect("a JSON value always serialises");
+        buffered.flush().expect("hashing cannot fail");
+    }
     hashing.0.finalize().to_vec()
 }
 
