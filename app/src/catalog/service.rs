@@ -34,7 +34,8 @@ pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
 const BATCH: usize = 500;
 /// Batches of one import written at the same time.
 const WRITERS: usize = 3;
-/// Imports writing at least this many entities refresh the planner statistics.
+/// Imports writing at least this many entities refresh the planner statistics, then vacuum
+/// the catalog in the background.
 const ANALYZE_AFTER: usize = 5_000;
 
 /// Splits multi-document YAML and parses each document on its own, so a syntax error in one
@@ -204,6 +205,19 @@ pub async fn import(
         })
     });
     futures_util::try_join!(relations, entities)?;
+    if written >= ANALYZE_AFTER {
+        // Then, on one core and after the report, what autovacuum would do a minute or so later:
+        // the new pages marked all-visible, so that the reads an index answers alone (a page's
+        // relations) stop visiting the table from now on. A failure leaves it to autovacuum.
+        let (db, tenant) = (db.clone(), tenant.clone());
+        tokio::spawn(async move {
+            for table in ["entity_relations", "entities"] {
+                if let Err(e) = db.vacuum(&tenant, table).await {
+                    tracing::warn!(table, error = %e, "vacuum after an import failed; autovacuum will do it");
+                }
+            }
+        });
+    }
     Ok(report)
 }
 

@@ -140,7 +140,7 @@ impl Database {
     {
         let left = deadline::remaining();
         let begin = begin_sql("BEGIN READ ONLY", tenant.schema.set_local_search_path(), left);
-        let mut conn = InTransaction { conn: Some(self.checkout(left).await?) };
+        let mut conn = Leased { conn: Some(self.checkout(left).await?) };
         let shared: &Connection = &conn;
         let mut begin_on = shared;
         // `try_join` polls the BEGIN first, so it is queued before any of `work`'s statements.
@@ -155,6 +155,16 @@ impl Database {
         }
         conn.conn.take();
         Ok(value)
+    }
+
+    /// `VACUUM` of one of the tenant's tables, which PostgreSQL runs only outside a transaction:
+    /// after a bulk load it marks the new pages all-visible (index-only scans then skip the
+    /// table) and merges the GIN indexes' pending lists.
+    pub async fn vacuum(&self, tenant: &Tenant, table: &'static str) -> Result<(), AppError> {
+        let mut conn = Leased { conn: Some(self.checkout(deadline::remaining()).await?) };
+        conn.batch_execute(&format!("VACUUM \"{}\".{table}", tenant.schema.as_str())).await?;
+        conn.conn.take();
+        Ok(())
     }
 
     /// A transaction on the control plane only (tenant registry, provisioning, CLI).
@@ -176,7 +186,7 @@ impl Database {
     {
         let left = deadline::remaining();
         let begin = begin_sql("BEGIN", scope.unwrap_or_else(|| format!("SET LOCAL {NEUTRAL_SEARCH_PATH}")), left);
-        let mut conn = InTransaction::begin(self.checkout(left).await?, &begin).await?;
+        let mut conn = Leased::begin(self.checkout(left).await?, &begin).await?;
         let result = work(&mut conn).await;
         match result {
             Ok(value) => {
@@ -222,15 +232,16 @@ fn busy() -> AppError {
     AppError::unavailable("The server is busy: no database connection came free in time. Try again.")
 }
 
-/// A pooled connection inside a transaction. Dropped before the transaction ended (the
-/// request's future was cancelled), it is closed instead of going back to the pool: PostgreSQL
-/// then stops the statement (`client_connection_check_interval`) and rolls back, and no later
-/// request is handed a connection in the middle of someone else's transaction.
-struct InTransaction {
+/// A pooled connection while a transaction (or a statement that cannot run in one) is under
+/// way. Dropped before the work ended (the request's future was cancelled), it is closed
+/// instead of going back to the pool: PostgreSQL then stops the statement
+/// (`client_connection_check_interval`) and rolls back, and no later request is handed a
+/// connection in the middle of someone else's work.
+struct Leased {
     conn: Option<Object<AsyncPgConnection>>,
 }
 
-impl InTransaction {
+impl Leased {
     /// `sql` starts with BEGIN and may set what the transaction needs.
     /// If it fails, the connection is closed with the half-begun transaction.
     async fn begin(conn: Object<AsyncPgConnection>, sql: &str) -> diesel::QueryResult<Self> {
@@ -252,7 +263,7 @@ impl InTransaction {
     }
 }
 
-impl Deref for InTransaction {
+impl Deref for Leased {
     type Target = Object<AsyncPgConnection>;
 
     fn deref(&self) -> &Self::Target {
@@ -260,13 +271,13 @@ impl Deref for InTransaction {
     }
 }
 
-impl DerefMut for InTransaction {
+impl DerefMut for Leased {
     fn deref_mut(&mut self) -> &mut Self::Target {
         self.conn.as_mut().expect("a connection until the transaction ends")
     }
 }
 
-impl Drop for InTransaction {
+impl Drop for Leased {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             drop(Object::take(conn));

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use axum::http::{header, StatusCode};
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::SimpleAsyncConnection;
 use futures_util::StreamExt;
 
 use super::bench::{print_row, sample};
@@ -57,10 +57,13 @@ pub async fn run(
     );
     // VACUUM, not only ANALYZE: a bulk load leaves the visibility map empty and every month's
     // word-index pending list full, which a tenant's log never shows once autovacuum has passed;
-    // measuring before it would time the load, not the log. VACUUM cannot run in a transaction.
+    // measuring before it would time the load, not the log.
     let vacuumed = Instant::now();
-    let mut conn = AsyncPgConnection::establish(db.url()).await.map_err(AppError::internal)?;
-    conn.batch_execute(&format!("VACUUM (ANALYZE) \"{}\".audit_events", tenant.schema.as_str())).await?;
+    db.vacuum(tenant, "audit_events").await?;
+    db.with_tenant(tenant, |conn| {
+        Box::pin(async move { conn.batch_execute("ANALYZE audit_events").await.map_err(AppError::from) })
+    })
+    .await?;
     println!(
         "vacuumed and analysed in {:.1} s (what autovacuum does after a bulk load)",
         vacuumed.elapsed().as_secs_f64()
