@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -71,7 +73,7 @@ impl EntityJson {
         if fields.is_empty() {
             return self;
         }
-        Self(projected(&self.to_value(), fields).to_string())
+        Self(projected(&self.0, fields).to_string())
     }
 }
 
@@ -150,26 +152,85 @@ fn target_parts(target: &str) -> Option<(&str, &str, &str)> {
     valid.then_some((kind, namespace, name))
 }
 
-/// Keeps only the given dotted paths of an entity.
-fn projected(entity: &Value, fields: &[String]) -> Value {
-    let mut out = Value::Object(Default::default());
-    for field in fields {
-        let path: Vec<&str> = field.split('.').collect();
-        if let Some(value) = path.iter().try_fold(entity, |v, key| v.get(key)) {
-            let mut target = &mut out;
-            for key in &path[..path.len() - 1] {
-                target = target
-                    .as_object_mut()
-                    .expect("projection builds objects only")
-                    .entry(key.to_string())
-                    .or_insert_with(|| Value::Object(Default::default()));
-            }
-            if let Some(map) = target.as_object_mut() {
-                map.insert(path[path.len() - 1].to_owned(), value.clone());
+/// Keeps only the given dotted paths of an entity's JSON text. The text is read once and
+/// only the values on those paths are built: the rest (an API's definition is most of a
+/// page of APIs) is skipped unparsed, where building the whole entity to pick three fields
+/// made a projected page slower than the whole one.
+fn projected(entity: &str, fields: &[String]) -> Value {
+    let paths: Vec<Vec<&str>> = fields.iter().map(|field| field.split('.').collect()).collect();
+    let paths: Vec<&[&str]> = paths.iter().map(Vec::as_slice).collect();
+    let mut reader = serde_json::Deserializer::from_str(entity);
+    match Pick(&paths).deserialize(&mut reader) {
+        Ok(Some(picked @ Value::Object(_))) => picked,
+        _ => Value::Object(Default::default()),
+    }
+}
+
+/// The parts of a JSON value on the given paths (relative to it): all of it when a path ends
+/// here, else the object of its picked members, or `None` when none of them is there.
+struct Pick<'p>(&'p [&'p [&'p str]]);
+
+impl<'de> DeserializeSeed<'de> for Pick<'_> {
+    type Value = Option<Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        if self.0.iter().any(|path| path.is_empty()) {
+            return Value::deserialize(deserializer).map(Some);
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pick<'_> {
+    type Value = Option<Value>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut picked = serde_json::Map::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let below: Vec<&[&str]> =
+                self.0.iter().filter(|path| path[0] == key.as_ref()).map(|path| &path[1..]).collect();
+            if below.is_empty() {
+                map.next_value::<IgnoredAny>()?;
+            } else if let Some(value) = map.next_value_seed(Pick(&below))? {
+                picked.insert(key.into_owned(), value);
             }
         }
+        Ok((!picked.is_empty()).then_some(Value::Object(picked)))
     }
-    out
+
+    // A path into anything but an object reaches nothing, as `Value::get` on it would.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
 }
 
 /// A JSON array of the items, each `null` when absent.
@@ -229,7 +290,8 @@ impl EntityArray {
     /// The array's JSON text, its entities with only the given dotted paths when there are any.
     pub fn into_json(mut self, fields: &[String]) -> String {
         if !fields.is_empty() {
-            let projected: Vec<EntityJson> = self.into_entities().into_iter().map(|e| e.project(fields)).collect();
+            let projected: Vec<EntityJson> =
+                self.iter().map(|entity| EntityJson(projected(entity, fields).to_string())).collect();
             return array(projected.iter().map(Some));
         }
         self.text.push(']');
@@ -326,6 +388,50 @@ mod tests {
         let listed: Value = serde_json::from_str(&array([Some(&only), None])).unwrap();
         assert_eq!(listed, json!([{ "metadata": { "name": "x" } }, null]));
         assert_eq!(array([]), "[]");
+    }
+
+    /// Projection as it was done on the whole parsed entity.
+    fn projected_from_value(entity: &Value, fields: &[String]) -> Value {
+        let mut out = json!({});
+        for field in fields {
+            let path: Vec<&str> = field.split('.').collect();
+            if let Some(value) = path.iter().try_fold(entity, |v, key| v.get(key)) {
+                let mut target = &mut out;
+                for key in &path[..path.len() - 1] {
+                    target = target.as_object_mut().unwrap().entry(key.to_string()).or_insert_with(|| json!({}));
+                }
+                target.as_object_mut().unwrap().insert(path[path.len() - 1].to_owned(), value.clone());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_projection_reads_only_its_paths_and_gives_what_the_parsed_entity_gives() {
+        let entity = json!({
+            "apiVersion": "backstage.io/v1alpha1", "kind": "API",
+            "metadata": { "name": "x", "tags": ["a", "b"], "annotations": { "a\"b/é": "1", "n": null }, "empty": {} },
+            "spec": { "type": "openapi", "definition": "openapi: 3.0.0\n", "lifecycle": null, "n": 1.5,
+                      "items": [{ "x": 1 }], "deep": { "er": { "est": [true, -2, 18446744073709551615u64] } } },
+            "relations": [{ "type": "ownedBy", "targetRef": "group:default/a" }]
+        });
+        let text = entity.to_string();
+        let cases: &[&[&str]] = &[
+            &["kind", "metadata.name"],
+            &["metadata.annotations.a\"b/é", "metadata.annotations.n", "metadata.annotations.missing"],
+            &["metadata", "metadata.name"],
+            &["metadata.name", "metadata"],
+            &["spec.items.x", "spec.lifecycle.x", "spec.n.x", "kind.x", "metadata.tags.0"],
+            &["spec.deep.er.est", "spec.lifecycle", "metadata.empty", "relations"],
+            &["nothing", "spec.definition.x"],
+            &[],
+        ];
+        for fields in cases {
+            let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+            assert_eq!(projected(&text, &fields), projected_from_value(&entity, &fields), "{fields:?}");
+        }
+        assert_eq!(projected("[1, 2]", &["a".into()]), json!({}));
+        assert_eq!(projected("not json", &["a".into()]), json!({}));
     }
 
     #[test]
