@@ -2,7 +2,7 @@
 # `make bench`: a synthetic catalog (100,000 entities by default) in a scratch tenant of a
 # private PostgreSQL; prints ingestion rate and query latencies of an optimised build, in
 # process and over HTTP against a server it starts on the same database, and that server's
-# memory afterwards.
+# memory afterwards, and the plans PostgreSQL chose for those queries in .beacon/bench/plans.txt.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -37,5 +37,5 @@ for _ in $(seq 100); do
 done
 
 # Warnings only: the request log of the in-process router rows would bury the table.
-RUST_LOG="${RUST_LOG:-warn}" "$SERVER" bench --http "http://127.0.0.1:$port" "$@"
+RUST_LOG="${RUST_LOG:-warn}" "$SERVER" bench --http "http://127.0.0.1:$port" --plans "$STATE_DIR/bench/plans.txt" "$@"
 echo "server memory (RSS) after the HTTP rows: $(( $(ps -o rss= -p "$server_pid") / 1024 )) MiB"

@@ -38,6 +38,8 @@ start_postgres() {
     # are for tiny machines: at 100k entities the catalog's indexes no longer fit, and an
     # import spends its time evicting pages and writing whole pages after each checkpoint.
     local memory="-c shared_buffers=1GB -c max_wal_size=4GB"
+    # The bench writes the plans of its queries with auto_explain, which is off until it asks.
+    if [ "$name" = bench ]; then memory="$memory -c shared_preload_libraries=auto_explain"; fi
     as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
       -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 $memory $durability" start >/dev/null
   fi

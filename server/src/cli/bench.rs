@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use futures_util::TryFutureExt;
 use serde_json::{json, Value};
 
 use app::audit::service::AuditSource;
@@ -65,6 +66,10 @@ pub struct BenchArgs {
     /// With --sockets: events published in each run.
     #[arg(long, default_value_t = 200)]
     events: usize,
+    /// Write to this file the plans PostgreSQL chose for one call of each list-page and HTTP
+    /// row (EXPLAIN ANALYZE, BUFFERS), where it has loaded auto_explain as `make bench`'s does.
+    #[arg(long)]
+    plans: Option<std::path::PathBuf>,
 }
 
 pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
@@ -170,6 +175,10 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
         .await?;
         print_row(label, &timings);
     }
+    let mut plans = match &args.plans {
+        Some(_) => super::bench_plans::Plans::open(db).await?,
+        None => None,
+    };
     let views = [
         ("SSR list page, all kinds", CatalogView { page: 1, ..Default::default() }),
         (
@@ -189,11 +198,14 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
         let started = Instant::now();
         service::list_page(db, cache, tenant, &view).await?;
         let first = started.elapsed();
-        let yaml = format!(
-            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: bench-view-write-{i}, tags: [go]}}\n\
-             spec: {{type: service, lifecycle: production, owner: team-1}}\n"
-        );
-        service::save_one(db, tenant, &AuditSource::command_line(), service::SaveTarget::New, &yaml).await?;
+        let write = |name: String| {
+            let yaml = format!(
+                "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: {name}, tags: [go]}}\n\
+                 spec: {{type: service, lifecycle: production, owner: team-1}}\n"
+            );
+            async move { service::save_one(db, tenant, &AuditSource::command_line(), service::SaveTarget::New, &yaml).await }
+        };
+        write(format!("bench-view-write-{i}")).await?;
         let timings = sample(args.samples, || {
             let view = view.clone();
             async move { service::list_page(db, cache, tenant, &view).await.map(drop) }
@@ -201,6 +213,11 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
         .await?;
         print_row(label, &timings);
         println!("{:<48} {:>9.2}", "  first view since the server started", first.as_secs_f64() * 1000.0);
+        if let Some(plans) = plans.as_mut() {
+            write(format!("bench-view-plan-{i}")).await?;
+            let view_after_write = service::list_page(db, cache, tenant, &view).map_ok(drop);
+            plans.capture(&format!("{label}, first view after a write"), view_after_write).await?;
+        }
     }
     let (index, schema) = (cache.index.clone(), tenant.schema.as_str().to_owned());
     let index_bytes = db
@@ -243,7 +260,10 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
     );
     super::bench_edge::run(db, tenant, (&admin_email, &admin_password), args.samples).await?;
     if let Some(base) = &args.http {
-        super::bench_http::run(db, tenant, &admin_email, base, args.samples, args.clients).await?;
+        super::bench_http::run(db, tenant, &admin_email, base, args.samples, args.clients, plans.as_mut()).await?;
+    }
+    if let (Some(plans), Some(path)) = (plans, &args.plans) {
+        plans.write(path)?;
     }
 
     if !args.keep {

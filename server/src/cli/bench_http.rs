@@ -7,10 +7,12 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::TryFutureExt;
 use reqwest::{header, Client, Method};
 use serde_json::{json, Value};
 
 use super::bench::row;
+use super::bench_plans::Plans;
 use crate::config::ServeConfig;
 use app::access::service::{self as access, NewKey};
 use app::audit::service::AuditSource;
@@ -57,6 +59,7 @@ pub async fn run(
     base: &str,
     samples: usize,
     clients: usize,
+    mut plans: Option<&mut Plans>,
 ) -> Result<(), AppError> {
     let config = ServeConfig::from_env()?;
     let target = Target {
@@ -105,6 +108,9 @@ pub async fn run(
         ("by-name", (Method::GET, "/api/catalog/entities/by-name/component/default/service-4242".into(), None)),
         ("full text, limit 20", (Method::GET, format!("{by_query}?fullTextFilterTerm=payment&limit=20"), None)),
         ("legacy GET /entities kind=api limit 100", (Method::GET, "/api/catalog/entities?filter=kind=api&limit=100".into(), None)),
+        // The floor under every row: the edge (tenant, allowlist, key, rate limit) and a handler
+        // that reads nothing, over the same connection.
+        ("edge only: GET permissions/roles", (Method::GET, "/api/permissions/roles".into(), None)),
     ];
 
     println!(
@@ -134,6 +140,9 @@ pub async fn run(
         timings.sort();
         let throughput = concurrently(&target, &keys, call, samples).await?;
         println!("{} {throughput:>11.0}", row(label, &(cold, timings)));
+        if let Some(plans) = plans.as_deref_mut() {
+            plans.capture(label, target.send(&keys[0], call).map_ok(drop)).await?;
+        }
     }
     access_log_backlog(db, tenant, &target, &keys).await
 }

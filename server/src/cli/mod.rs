@@ -7,6 +7,7 @@ mod bench_briefs;
 pub mod bench_edge;
 mod bench_finops;
 mod bench_http;
+mod bench_plans;
 mod bench_plugins;
 mod bench_ws;
 mod briefs;
