@@ -166,11 +166,13 @@ pub struct FacetIndex {
     free: Vec<usize>,
 }
 
-/// A condition the index tests: a column whose value (lower-cased, or exactly as stored for the
-/// owner reference, as the SQL compares them) is one of `numbers`, or a tag among them.
+/// A condition the index tests, as a table over the value numbers: a column whose value passes
+/// (`accepts[n]`, its lower-case form compared where the SQL compares lower-cased, the owner
+/// reference exactly), or an entity with a tag that passes. One lookup a row, where a million
+/// rows are tested per view.
 enum Test {
-    Column { column: Column, lower: bool, numbers: Vec<u32> },
-    Tag(Vec<u32>),
+    Column { column: Column, accepts: Vec<bool> },
+    Tag(Vec<bool>),
 }
 
 /// A filter the index can test: alternatives of tests that must all hold.
@@ -274,27 +276,35 @@ impl FacetIndex {
             return None;
         }
         let sets = filter.0.iter().map(|set| {
-            let mut tests: Vec<(&str, Test)> = Vec::new();
+            let mut tests: Vec<(&str, Vec<u32>)> = Vec::new();
             for Condition { key, value } in set {
                 let Some(value) = value else { continue };
-                let test = match tests.iter_mut().find(|(k, _)| k == key) {
-                    Some((_, test)) => test,
+                let numbers = match tests.iter_mut().find(|(k, _)| k == key) {
+                    Some((_, numbers)) => numbers,
                     None => {
-                        let test = match Self::column_of(key) {
-                            Some((column, lower)) => Test::Column { column, lower, numbers: Vec::new() },
-                            None => Test::Tag(Vec::new()),
-                        };
-                        tests.push((key, test));
+                        tests.push((key, Vec::new()));
                         &mut tests.last_mut().expect("just pushed").1
                     }
                 };
                 // A value no entity has matches nothing: it adds no number.
-                match test {
-                    Test::Column { column, numbers, .. } => numbers.extend(self.values[*column as usize].find(value)),
-                    Test::Tag(numbers) => numbers.extend(self.tags.find(value)),
-                }
+                numbers.extend(match Self::column_of(key) {
+                    Some((column, _)) => self.values[column as usize].find(value),
+                    None => self.tags.find(value),
+                });
             }
-            tests.into_iter().map(|(_, test)| test).collect()
+            let accepting = |values: &Values, numbers: &[u32], lower: bool| -> Vec<bool> {
+                let compared = |n: usize| if lower { values.lower[n] } else { n as u32 };
+                (0..values.values.len()).map(|n| numbers.contains(&compared(n))).collect()
+            };
+            tests
+                .into_iter()
+                .map(|(key, numbers)| match Self::column_of(key) {
+                    Some((column, lower)) => {
+                        Test::Column { column, accepts: accepting(&self.values[column as usize], &numbers, lower) }
+                    }
+                    None => Test::Tag(accepting(&self.tags, &numbers, false)),
+                })
+                .collect()
         });
         Some(Compiled(sets.collect()))
     }
@@ -306,16 +316,11 @@ impl FacetIndex {
         filter.0.is_empty()
             || filter.0.iter().any(|set| {
                 set.iter().all(|test| match test {
-                    Test::Column { column, lower, numbers } => {
-                        let n = row.columns[*column as usize];
-                        n != NONE
-                            && numbers.contains(&if *lower {
-                                self.values[*column as usize].lower[n as usize]
-                            } else {
-                                n
-                            })
+                    // NONE (no value) is past every table.
+                    Test::Column { column, accepts } => {
+                        accepts.get(row.columns[*column as usize] as usize) == Some(&true)
                     }
-                    Test::Tag(numbers) => row.tags.iter().any(|tag| numbers.contains(tag)),
+                    Test::Tag(accepts) => row.tags.iter().any(|&tag| accepts.get(tag as usize) == Some(&true)),
                 })
             })
     }
@@ -329,21 +334,21 @@ impl FacetIndex {
         self.matching(filter).count() as i64
     }
 
-    /// Entity counts per kind, the most frequent first.
-    pub fn kind_counts(&self, filter: &Compiled) -> Vec<(String, i64)> {
-        let mut counts = vec![0i64; self.values[Column::Kind as usize].values.len()];
-        for row in self.matching(filter) {
-            counts[row.columns[Column::Kind as usize] as usize] += 1;
-        }
-        ranked(&self.values[Column::Kind as usize], counts, usize::MAX)
-    }
-
-    /// The list page's facets over the matching entities, as `repo::column_facets` gives them.
-    pub fn facets(&self, filter: &Compiled) -> Vec<(&'static str, Vec<(String, i64)>)> {
+    /// The list page's counts in one pass over the entities: per kind (the most frequent first)
+    /// of those matching `kinds`, and the facets of those matching `facets`, as
+    /// `repo::column_facets` gives them.
+    pub fn view_counts(&self, kinds: &Compiled, facets: &Compiled) -> ViewCounts {
+        let mut kind_counts = vec![0i64; self.values[Column::Kind as usize].values.len()];
         let mut counts: Vec<Vec<i64>> =
             FACET_COLUMNS.iter().map(|(_, column)| vec![0; self.values[*column as usize].values.len()]).collect();
         let mut tags = vec![0i64; self.tags.values.len()];
-        for row in self.matching(filter) {
+        for row in &self.rows {
+            if self.matches(row, kinds) {
+                kind_counts[row.columns[Column::Kind as usize] as usize] += 1;
+            }
+            if !self.matches(row, facets) {
+                continue;
+            }
             for (at, (_, column)) in FACET_COLUMNS.iter().enumerate() {
                 let n = row.columns[*column as usize];
                 if n != NONE {
@@ -361,9 +366,12 @@ impl FacetIndex {
             .map(|((path, column), counts)| (*path, ranked(&self.values[*column as usize], counts, limit)))
             .collect();
         facets.push(("metadata.tags", ranked(&self.tags, tags, limit)));
-        facets
+        (ranked(&self.values[Column::Kind as usize], kind_counts, usize::MAX), facets)
     }
 }
+
+/// Entity counts per kind, and per value of each facet path.
+pub type ViewCounts = (Vec<(String, i64)>, Vec<(&'static str, Vec<(String, i64)>)>);
 
 /// The values counted at least once, the most frequent first (then by value), at most `limit`.
 fn ranked(values: &Values, counts: Vec<i64>, limit: usize) -> Vec<(String, i64)> {
@@ -441,8 +449,15 @@ mod tests {
         index.insert(row("Group", None, None, &[]));
         assert_eq!(index.rows.len(), 4);
         let all = index.compile(&Filter::default()).unwrap();
-        assert_eq!(index.kind_counts(&all), vec![("Component".into(), 2), ("API".into(), 1), ("Group".into(), 1)]);
-        let facets = index.facets(&all);
+        let (kinds, facets) = index.view_counts(&all, &all);
+        assert_eq!(kinds, vec![("Component".into(), 2), ("API".into(), 1), ("Group".into(), 1)]);
+        // The kind tabs count without the kind chosen, the facets with it, in the same pass.
+        let in_production = index.compile(&Filter::parse(["spec.lifecycle=production"]).unwrap()).unwrap();
+        let components = index.compile(&Filter::parse(["kind=component,spec.lifecycle=production"]).unwrap()).unwrap();
+        let (tabs, chosen) = index.view_counts(&in_production, &components);
+        assert_eq!(tabs, vec![("Component".into(), 1)]);
+        assert_eq!(chosen[0], ("relations.ownedBy", vec![("group:default/a".into(), 1)]));
+        assert_eq!(chosen[4], ("metadata.tags", vec![("go".into(), 1), ("web".into(), 1)]));
         assert_eq!(
             facets[0],
             ("relations.ownedBy", vec![("group:default/a".into(), 2), ("group:default/b".into(), 1)])

@@ -928,7 +928,7 @@ pub async fn list_page(
                             true => {
                                 let read = cache.index.read(conn, schema.as_str(), version, IfMissing::Read, |index| {
                                     let (kinds, facets) = (index.compile(&facet_filter)?, index.compile(&filter)?);
-                                    Some((index.kind_counts(&kinds), index.facets(&facets)))
+                                    Some(index.view_counts(&kinds, &facets))
                                 });
                                 read.await?
                             }
