@@ -78,6 +78,12 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
     let provisioned = tenancy::provision(db, &slug, "Benchmark", &admin_email, "Bench").await?;
     let admin_password = provisioned.admin.one_time_password.unwrap_or_default();
     let tenant = &provisioned.tenant;
+    // Opened before anything is timed, in every mode: it turns off what a run stopped half-way
+    // through a capture left on.
+    let mut plans = match &args.plans {
+        Some(_) => super::bench_plans::Plans::open(db).await?,
+        None => None,
+    };
     if let Some(events) = args.audit_events {
         println!("tenant {slug}: the audit log with {events} synthetic events");
         super::bench_audit::run(db, tenant, (&admin_email, &admin_password), events, args.audit_chained, args.samples)
@@ -175,10 +181,6 @@ pub async fn run(db: &Database, args: BenchArgs) -> Result<(), AppError> {
         .await?;
         print_row(label, &timings);
     }
-    let mut plans = match &args.plans {
-        Some(_) => super::bench_plans::Plans::open(db).await?,
-        None => None,
-    };
     let views = [
         ("SSR list page, all kinds", CatalogView { page: 1, ..Default::default() }),
         (
