@@ -190,13 +190,12 @@ impl<'de> Visitor<'de> for Pick<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut picked = serde_json::Map::new();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let below: Vec<&[&str]> =
-                self.0.iter().filter(|path| path[0] == key.as_ref()).map(|path| &path[1..]).collect();
+        while let Some(key) = map.next_key::<String>()? {
+            let below: Vec<&[&str]> = self.0.iter().filter(|path| path[0] == key).map(|path| &path[1..]).collect();
             if below.is_empty() {
                 map.next_value::<IgnoredAny>()?;
             } else if let Some(value) = map.next_value_seed(Pick(&below))? {
-                picked.insert(key.into_owned(), value);
+                picked.insert(key, value);
             }
         }
         Ok((!picked.is_empty()).then_some(Value::Object(picked)))

@@ -178,6 +178,25 @@ enum Test {
 /// A filter the index can test: alternatives of tests that must all hold.
 pub struct Compiled(Vec<Vec<Test>>);
 
+impl Compiled {
+    /// Whether `row` (not a free slot) passes: its value numbers are all the tests need.
+    fn matches(&self, row: &Row) -> bool {
+        if row.columns[Column::Kind as usize] == NONE {
+            return false;
+        }
+        self.0.is_empty()
+            || self.0.iter().any(|set| {
+                set.iter().all(|test| match test {
+                    // NONE (no value) is past every table.
+                    Test::Column { column, accepts } => {
+                        accepts.get(row.columns[*column as usize] as usize) == Some(&true)
+                    }
+                    Test::Tag(accepts) => row.tags.iter().any(|&tag| accepts.get(tag as usize) == Some(&true)),
+                })
+            })
+    }
+}
+
 impl FacetIndex {
     async fn read_all(conn: &Connection, version: i64) -> diesel::QueryResult<Self> {
         // The log position first: entities read after it include at least its writes.
@@ -309,24 +328,8 @@ impl FacetIndex {
         Some(Compiled(sets.collect()))
     }
 
-    fn matches(&self, row: &Row, filter: &Compiled) -> bool {
-        if row.columns[Column::Kind as usize] == NONE {
-            return false;
-        }
-        filter.0.is_empty()
-            || filter.0.iter().any(|set| {
-                set.iter().all(|test| match test {
-                    // NONE (no value) is past every table.
-                    Test::Column { column, accepts } => {
-                        accepts.get(row.columns[*column as usize] as usize) == Some(&true)
-                    }
-                    Test::Tag(accepts) => row.tags.iter().any(|&tag| accepts.get(tag as usize) == Some(&true)),
-                })
-            })
-    }
-
     fn matching<'a>(&'a self, filter: &'a Compiled) -> impl Iterator<Item = &'a Row> + 'a {
-        self.rows.iter().filter(move |row| self.matches(row, filter))
+        self.rows.iter().filter(move |row| filter.matches(row))
     }
 
     /// How many entities match.
@@ -343,10 +346,10 @@ impl FacetIndex {
             FACET_COLUMNS.iter().map(|(_, column)| vec![0; self.values[*column as usize].values.len()]).collect();
         let mut tags = vec![0i64; self.tags.values.len()];
         for row in &self.rows {
-            if self.matches(row, kinds) {
+            if kinds.matches(row) {
                 kind_counts[row.columns[Column::Kind as usize] as usize] += 1;
             }
-            if !self.matches(row, facets) {
+            if !facets.matches(row) {
                 continue;
             }
             for (at, (_, column)) in FACET_COLUMNS.iter().enumerate() {
